@@ -1,0 +1,127 @@
+"""Every hook fulfilhub calls, with what it is for.
+
+Implement hooks with ``@fulfilhub.hookimpl`` in a module that your package names in the
+``fulfilhub`` entry-point group. Hooks are always called with keyword arguments; never
+give an implementation's argument a default (pluggy would silently not pass it).
+
+Hooks marked *first result* stop at the first implementation that returns something
+other than None; all others are broadcast to every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from .adapters import (
+        CarrierType,
+        ChannelType,
+        CompensationPolicy,
+        NotifierType,
+        Simulator,
+        WarehouseType,
+    )
+    from .models import Order, OrderStatus, Rate, StockLevel
+
+PROJECT = "fulfilhub"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ------------------------------------------------------------------ registration
+
+
+@hookspec
+def register_channel_types(register: Callable[[ChannelType], None]) -> None:
+    """Register channel (marketplace / shop) types.
+
+    Called once when the plugin manager is built. Call ``register(ChannelType(...))``
+    for each type the plugin provides; config instances name it by ``type = "<name>"``.
+    Registering a name twice is an error naming both plugins.
+    """
+
+
+@hookspec
+def register_carrier_types(register: Callable[[CarrierType], None]) -> None:
+    """Register carrier (courier API) types. Same contract as ``register_channel_types``."""
+
+
+@hookspec
+def register_warehouse_types(register: Callable[[WarehouseType], None]) -> None:
+    """Register warehouse types (own stock, 3PLs). Same contract as ``register_channel_types``."""
+
+
+@hookspec
+def register_notifier_types(register: Callable[[NotifierType], None]) -> None:
+    """Register notifier types (email, SMS, webhook, console/outbox)."""
+
+
+@hookspec
+def register_compensation_policies(register: Callable[[CompensationPolicy], None]) -> None:
+    """Register compensation policies that propose a compensation for a delayed order."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``fulfilhub`` command line: ``cli.command()(fn)`` or ``cli.add_command``.
+
+    Called once when the CLI starts, after installed plugins are loaded.
+    """
+
+
+@hookspec
+def register_simulators(register: Callable[[Simulator], None]) -> None:
+    """Register a local simulator of the foreign API your plugin adapts.
+
+    ``fulfilhub sandbox`` and ``fulfilhub demo`` serve every registered simulator on
+    loopback, mounted at ``/<name>``, on the scenario clock.
+    """
+
+
+# ------------------------------------------------------------------ decisions
+
+
+@hookspec(firstresult=True)
+def choose_rate(order: Order, shipment_id: str, rates: Sequence[Rate]) -> Rate | None:
+    """Choose the carrier service for a shipment among the quoted ``rates``.
+
+    ``rates`` holds every rate from every configured carrier that answered. Return the
+    chosen :class:`~fulfilhub.models.Rate`, or None to let the next implementation (in
+    the end the built-in: cheapest, then fastest) decide. First result.
+    """
+
+
+@hookspec(firstresult=True)
+def allocate_order(order: Order, stock: Sequence[StockLevel]) -> list[tuple[str, str, int]] | None:
+    """Split an order across warehouses.
+
+    ``stock`` holds the stock level of each ordered SKU in each configured warehouse.
+    Return a list of ``(warehouse, sku, quantity)`` covering every line, or an empty
+    list when the order cannot be covered now (it is backordered), or None to let the
+    next implementation decide. The built-in prefers one warehouse that has everything,
+    then fewest warehouses. First result.
+    """
+
+
+# ------------------------------------------------------------------ lifecycle events
+
+
+@hookspec
+def order_received(order: Order) -> None:
+    """Called once per order, after a new order is stored (not again for new versions)."""
+
+
+@hookspec
+def order_status_changed(order_id: str, old: OrderStatus | None, new: OrderStatus, reason: str, source: str) -> None:
+    """Called after an order's status change is committed, once per change."""
+
+
+@hookspec
+def shipment_delivered(order_id: str, shipment_id: str, delivered_at: Any) -> None:
+    """Called once when a shipment's tracking first says delivered (``delivered_at`` is aware)."""

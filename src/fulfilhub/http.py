@@ -1,0 +1,236 @@
+"""The one HTTP client helper every adapter uses (httpx + tenacity).
+
+It gives every request a timeout, retries 429 / 5xx / timeouts / connection errors only,
+with exponential backoff and jitter, honours ``Retry-After``, and logs with secrets
+redacted. After the last try it raises :class:`~fulfilhub.errors.TransientError`; a
+4xx other than 429 raises :class:`~fulfilhub.errors.PermanentError` at once. Adapters
+never write their own retry loop.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import httpx
+import tenacity
+
+from .clock import Clock, SystemClock
+from .errors import PermanentError, TransientError
+
+log = logging.getLogger("fulfilhub.http")
+
+REDACTED = "***"
+_SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-shopify-access-token", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
+)
+_SENSITIVE_PARAMS = re.compile(r"(?i)((?:api_?key|access_?token|token|secret|password|key)=)([^&\s]+)")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How hard to try. ``max_wait`` caps any one wait, ``Retry-After`` included."""
+
+    attempts: int = 5
+    initial: float = 0.5
+    maximum: float = 30.0
+    max_wait: float = 120.0
+    timeout: float = 15.0
+
+
+class Redactor:
+    """Replaces known secret values, sensitive headers and query parameters with ***."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            value = value.replace(secret, REDACTED)
+        return _SENSITIVE_PARAMS.sub(lambda m: m.group(1) + REDACTED, value)
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {
+            k: (REDACTED if k.lower() in _SENSITIVE_HEADERS else self.text(v)) for k, v in headers.items()
+        }
+
+
+def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After`` as seconds or HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, response: httpx.Response | None = None, wait: float | None = None):
+        super().__init__(message)
+        self.response = response
+        self.wait = wait
+
+
+class HttpClient:
+    """A configured client for one foreign service.
+
+    ``client.request("GET", "/orders.json", params=...)`` returns the ``httpx.Response``
+    of the first 2xx/3xx answer. ``service`` names the instance in errors and logs.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        service: str,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
+    ):
+        self.service = service
+        self.policy = policy or RetryPolicy()
+        self.clock = clock or SystemClock()
+        self.redactor = Redactor(secrets)
+        self._on_response = on_response
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=httpx.Timeout(self.policy.timeout),
+            transport=transport,
+        )
+        self.requests_sent = 0
+
+    # -- public
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        kwargs.setdefault("timeout", self.policy.timeout)  # never a request without one
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            sleep=self.clock.sleep if not isinstance(self.clock, SystemClock) else tenacity.nap.sleep,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        try:
+            return retrying(self._send_once, method, url, **kwargs)
+        except _Retryable as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            raise TransientError(
+                f"{method} {self._safe_url(url)} failed after {self.policy.attempts} tries: {exc}",
+                service=self.service,
+                status_code=status,
+            ) from None
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals
+
+    def _safe_url(self, url: str) -> str:
+        return self.redactor.text(str(url))
+
+    def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self.requests_sent += 1
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise _Retryable(f"{type(exc).__name__}: {self.redactor.text(str(exc))}") from None
+        log.debug(
+            "%s %s %s -> %s",
+            self.service,
+            method,
+            self._safe_url(str(response.request.url)),
+            response.status_code,
+        )
+        if self._on_response is not None:
+            self._on_response(response)
+        if response.status_code == 429 or response.status_code >= 500:
+            wait = retry_after_seconds(response, self.clock.now())
+            raise _Retryable(f"HTTP {response.status_code}", response=response, wait=wait)
+        if response.status_code >= 400:
+            body = self.redactor.text(response.text[:500])
+            raise PermanentError(
+                f"{method} {self._safe_url(url)} was refused with HTTP {response.status_code}: {body}",
+                service=self.service,
+                status_code=response.status_code,
+            )
+        return response
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.wait is not None:
+            return min(exc.wait, self.policy.max_wait)
+        backoff = min(self.policy.maximum, self.policy.initial * (2 ** (state.attempt_number - 1)))
+        return backoff / 2 + random.uniform(0, backoff / 2)  # "equal jitter"
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "%s: retrying after %s (try %d of %d, waiting %.2fs)",
+            self.service,
+            exc,
+            state.attempt_number,
+            self.policy.attempts,
+            state.upcoming_sleep,
+        )
+
+
+def client_factory(
+    service: str,
+    *,
+    clock: Clock,
+    secrets: Iterable[str] = (),
+    policy: RetryPolicy | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Callable[..., HttpClient]:
+    """The ``context.http`` an adapter receives: ``http(base_url, headers=..., auth=...)``.
+
+    The service name, clock, secrets to redact and default retry policy are filled in;
+    the adapter may still pass its own ``policy`` or ``on_response``.
+    """
+
+    def make(base_url: str, **kwargs: Any) -> HttpClient:
+        kwargs.setdefault("policy", policy)
+        kwargs.setdefault("transport", transport)
+        return HttpClient(base_url, service=service, clock=clock, secrets=secrets, **kwargs)
+
+    return make

@@ -1,0 +1,368 @@
+"""The normalized model: attrs value objects and the enums they use.
+
+Values are frozen, slotted and keyword-only. Money is a ``Decimal`` with an ISO-4217
+code, never a float. Times are timezone-aware ``datetime``s, never strings. Statuses are
+enums, never free strings. Each normalized record that came from a foreign API keeps
+the foreign payload beside it in ``raw``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+
+# --------------------------------------------------------------------------- enums
+
+
+class OrderStatus(enum.StrEnum):
+    """Where an order is in the normalized lifecycle (see ``engines/lifecycle.py``)."""
+
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    ALLOCATED = "allocated"
+    PICKING = "picking"
+    PACKED = "packed"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    PARTIALLY_DELIVERED = "partially_delivered"
+    DELIVERED = "delivered"
+    # side states
+    ON_HOLD = "on_hold"
+    BACKORDERED = "backordered"
+    EXCEPTION = "exception"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+    REFUNDED = "refunded"
+
+
+class ShipmentStatus(enum.StrEnum):
+    """Where one shipment (one parcel from one warehouse) is."""
+
+    PENDING = "pending"  # allocated, not yet sent to the warehouse
+    SUBMITTED = "submitted"  # the warehouse has the fulfillment request
+    PICKING = "picking"
+    PACKED = "packed"  # packed, waiting for a label
+    LABEL_PURCHASED = "label_purchased"  # label bought, not yet scanned by the carrier
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class TrackingStatus(enum.StrEnum):
+    """A carrier scan, normalized. Each carrier plugin maps its own table into this."""
+
+    PRE_TRANSIT = "pre_transit"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    DELIVERED = "delivered"
+    FAILED_ATTEMPT = "failed_attempt"
+    EXCEPTION = "exception"
+    RETURN_TO_SENDER = "return_to_sender"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+class ExceptionReason(enum.StrEnum):
+    """Why a shipment is in trouble, normalized across carriers."""
+
+    WEATHER = "weather"
+    CAPACITY = "capacity"
+    ADDRESS = "address"
+    CUSTOMS = "customs"
+    LOST = "lost"
+    DAMAGED = "damaged"
+    REFUSED = "refused"
+    FAILED_ATTEMPT = "failed_attempt"
+    CARRIER_DELAY = "carrier_delay"
+    OTHER = "other"
+
+
+class FulfillmentStatus(enum.StrEnum):
+    """A warehouse's progress on one fulfillment request."""
+
+    SUBMITTED = "submitted"
+    PICKING = "picking"
+    PACKED = "packed"
+    SHIPPED = "shipped"  # the warehouse shipped it with its own label
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+# --------------------------------------------------------------------------- helpers
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, float):
+        raise TypeError(f"money must not be a float (got {value!r}); pass a str or Decimal")
+    try:
+        return Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ValueError(f"not a decimal amount: {value!r}") from None
+
+
+def _currency(_inst: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not _CURRENCY.match(value):
+        raise ValueError(f"{attribute.name} must be an ISO-4217 code like 'USD', got {value!r}")
+
+
+def _aware(_inst: Any, attribute: attrs.Attribute, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"{attribute.name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def _positive(_inst: Any, attribute: attrs.Attribute, value: int) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value!r}")
+
+
+def _upper(value: str | None) -> str | None:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+# --------------------------------------------------------------------------- values
+
+
+@attrs.frozen(kw_only=True)
+class Money:
+    """An amount in one currency. ``Money(amount="9.90", currency="USD")``."""
+
+    amount: Decimal = attrs.field(converter=_to_decimal)
+    currency: str = attrs.field(converter=_upper, validator=_currency)
+
+    def __add__(self, other: Money) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        if other.currency != self.currency:
+            raise ValueError(f"cannot add {other.currency} to {self.currency}")
+        return Money(amount=self.amount + other.amount, currency=self.currency)
+
+    def __mul__(self, factor: int | Decimal) -> Money:
+        return Money(amount=self.amount * factor, currency=self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+@attrs.frozen(kw_only=True)
+class Address:
+    """A postal address. ``country`` is ISO-3166 alpha-2."""
+
+    name: str = ""
+    company: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    province: str = ""  # state / province code where the country has them
+    postal_code: str = ""
+    country: str = attrs.field(default="", converter=_upper)
+    phone: str = ""
+    email: str = ""
+
+    def problems(self) -> list[str]:
+        """What is missing for a carrier to deliver here (empty when usable)."""
+        missing = [f for f in ("name", "line1", "city", "country") if not getattr(self, f)]
+        out = [f"missing {f}" for f in missing]
+        if self.country and not _COUNTRY.match(self.country):
+            out.append(f"country must be ISO-3166 alpha-2, got {self.country!r}")
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class OrderLine:
+    """One line of an order as the channel sold it."""
+
+    sku: str
+    quantity: int = attrs.field(validator=_positive)
+    unit_price: Money
+    title: str = ""
+    external_id: str = ""  # the channel's line-item id
+
+
+@attrs.frozen(kw_only=True)
+class Order:
+    """An order as a channel reported it, normalized.
+
+    ``external_id`` is the channel's id, ``version`` the channel's own version marker
+    (Shopify's ``updated_at``): a record already stored at the same version is skipped.
+    ``channel`` is the config instance name. ``raw`` is the foreign payload, unchanged.
+    """
+
+    channel: str
+    external_id: str
+    version: str
+    number: str
+    placed_at: datetime = attrs.field(validator=_aware)
+    updated_at: datetime = attrs.field(validator=_aware)
+    currency: str = attrs.field(converter=_upper, validator=_currency)
+    total: Money
+    lines: tuple[OrderLine, ...] = attrs.field(converter=tuple)
+    ship_to: Address | None = None
+    email: str = ""
+    note: str = ""
+    cancelled_at: datetime | None = attrs.field(default=None, validator=_aware)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
+
+    @property
+    def id(self) -> str:
+        """fulfilhub's id for the order: ``<channel instance>:<external id>``."""
+        return f"{self.channel}:{self.external_id}"
+
+
+@attrs.frozen(kw_only=True)
+class OrderPage:
+    """One page of orders fetched from a channel.
+
+    ``payloads`` are the raw foreign records, mapped one by one with
+    ``Channel.parse_order`` so that one bad record is quarantined and the rest stored.
+    ``next_cursor`` is what to save once this page is stored; ``has_more`` says whether
+    another page follows in this pass.
+    """
+
+    payloads: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple)
+    next_cursor: str | None
+    has_more: bool
+
+
+@attrs.frozen(kw_only=True)
+class Parcel:
+    """A packed box. Weight in grams, dimensions in centimetres."""
+
+    weight_g: Decimal = attrs.field(converter=_to_decimal)
+    length_cm: Decimal = attrs.field(default=Decimal("20"), converter=_to_decimal)
+    width_cm: Decimal = attrs.field(default=Decimal("15"), converter=_to_decimal)
+    height_cm: Decimal = attrs.field(default=Decimal("10"), converter=_to_decimal)
+
+
+@attrs.frozen(kw_only=True)
+class ShipmentLine:
+    """How many of one order line go into one shipment."""
+
+    sku: str
+    quantity: int = attrs.field(validator=_positive)
+    order_line_id: str = ""  # the channel's line-item id
+
+
+@attrs.frozen(kw_only=True)
+class ShipmentRequest:
+    """What a carrier needs to quote and buy a label."""
+
+    reference: str  # fulfilhub's shipment id; carriers stamp it on what they create
+    ship_from: Address
+    ship_to: Address
+    parcel: Parcel
+
+
+@attrs.frozen(kw_only=True)
+class Rate:
+    """A carrier's offer for one service, with its transit-time estimate."""
+
+    carrier: str  # config instance name of the carrier
+    carrier_name: str  # the courier as the API names it, e.g. "USPS"
+    service: str
+    amount: Money
+    rate_id: str
+    shipment_ref: str  # the carrier-side shipment the rate belongs to
+    transit_days: int | None = None
+    delivery_date: datetime | None = attrs.field(default=None, validator=_aware)
+
+
+@attrs.frozen(kw_only=True)
+class Label:
+    """A bought label."""
+
+    carrier: str
+    carrier_name: str
+    service: str
+    tracking_code: str
+    cost: Money
+    shipment_ref: str
+    tracker_ref: str = ""
+    label_url: str = ""
+    tracking_url: str = ""
+    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class TrackingEvent:
+    """One scan, normalized. ``reason`` is set for exceptions and failed attempts."""
+
+    at: datetime = attrs.field(validator=_aware)
+    status: TrackingStatus = attrs.field(converter=TrackingStatus)
+    description: str = ""
+    location: str = ""
+    reason: ExceptionReason | None = None
+    source: str = ""  # the carrier's own status words, e.g. "in_transit/arrived_at_facility"
+
+
+@attrs.frozen(kw_only=True)
+class TrackingUpdate:
+    """The carrier's current view of a shipment."""
+
+    tracking_code: str
+    status: TrackingStatus = attrs.field(converter=TrackingStatus)
+    events: tuple[TrackingEvent, ...] = attrs.field(converter=tuple, factory=tuple)
+    reason: ExceptionReason | None = None
+    est_delivery: datetime | None = attrs.field(default=None, validator=_aware)
+    tracking_url: str = ""
+    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class FulfillmentRequest:
+    """What fulfilhub asks a warehouse to pick and pack.
+
+    ``key`` is deterministic (one per shipment); a warehouse that sees the same key
+    twice must return the first request's reference, not create a second one.
+    """
+
+    key: str
+    shipment_id: str
+    order_id: str
+    order_number: str
+    lines: tuple[ShipmentLine, ...] = attrs.field(converter=tuple)
+    ship_to: Address
+
+
+@attrs.frozen(kw_only=True)
+class FulfillmentUpdate:
+    """A warehouse's answer about one request."""
+
+    ref: str
+    status: FulfillmentStatus = attrs.field(converter=FulfillmentStatus)
+    at: datetime = attrs.field(validator=_aware)
+    parcel: Parcel | None = None  # known once packed
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class StockLevel:
+    """Stock of one SKU in one warehouse. ``available`` is what may still be sold."""
+
+    warehouse: str
+    sku: str
+    on_hand: int
+    reserved: int = 0
+    safety_stock: int = 0
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.safety_stock)

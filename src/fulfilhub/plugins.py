@@ -1,0 +1,206 @@
+"""The plugin manager: discovery, registration and the typed way to call hooks.
+
+Installed plugins are found through the ``fulfilhub`` entry-point group. The built-in
+default plugins are registered after them (pluggy calls later-registered plugins first
+unless they are ``trylast``; the defaults mark their fallbacks ``trylast``), so what the
+core ships, a user can replace.
+
+Environment:
+
+- ``FULFILHUB_PLUGINS=a,b``: load only these installed plugins (entry-point names).
+- ``FULFILHUB_DISABLE_PLUGINS=a,b``: never load these (default plugins included, by name).
+- ``FULFILHUB_STRICT_PLUGINS=1``: a plugin that fails to load is fatal, not skipped.
+- ``FULFILHUB_TRACE_HOOKS=1``: print every hook call and result to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, Simulator, WarehouseType
+from .errors import PluginError
+
+log = logging.getLogger("fulfilhub.plugins")
+
+ENTRY_POINT_GROUP = "fulfilhub"
+
+DEFAULT_PLUGINS = (
+    "fulfilhub.default_plugins.local_warehouse",
+    "fulfilhub.default_plugins.decisions",
+    "fulfilhub.default_plugins.console_notifier",
+)
+
+
+@attrs.define
+class LoadFailure:
+    name: str
+    error: str
+
+
+@attrs.define
+class Registry:
+    """The types plugins registered, by name."""
+
+    channels: dict[str, ChannelType] = attrs.Factory(dict)
+    carriers: dict[str, CarrierType] = attrs.Factory(dict)
+    warehouses: dict[str, WarehouseType] = attrs.Factory(dict)
+    notifiers: dict[str, NotifierType] = attrs.Factory(dict)
+    policies: dict[str, CompensationPolicy] = attrs.Factory(dict)
+    simulators: dict[str, Simulator] = attrs.Factory(dict)
+
+
+def _env_list(name: str) -> set[str] | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+class PluginManager:
+    """fulfilhub's pluggy manager with its registries.
+
+    ``PluginManager(load_installed=False)`` gives only the default plugins: what tests
+    use, so that whatever happens to be installed does not leak into them.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_installed: bool = True,
+        load_defaults: bool = True,
+        strict: bool | None = None,
+        extra: Iterable[object] = (),
+    ):
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = strict if strict is not None else os.environ.get("FULFILHUB_STRICT_PLUGINS") == "1"
+        self.failures: list[LoadFailure] = []
+        self.sources: dict[str, str] = {}  # plugin name -> "dist-name version" or "built-in"
+        self._denied = _env_list("FULFILHUB_DISABLE_PLUGINS") or set()
+        if load_installed:
+            self._load_entry_points()
+        for plugin in extra:
+            self.register(plugin)
+        if load_defaults:
+            for modname in DEFAULT_PLUGINS:
+                short = modname.rsplit(".", 1)[-1]
+                if short in self._denied or modname in self._denied:
+                    continue
+                self.register(importlib.import_module(modname), name=modname, source="built-in")
+        self.check()
+        if os.environ.get("FULFILHUB_TRACE_HOOKS") == "1":
+            self.enable_trace()
+        self.registry = self._collect()
+
+    # -- loading
+
+    def _load_entry_points(self) -> None:
+        allowed = _env_list("FULFILHUB_PLUGINS")
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in self._denied or (allowed is not None and ep.name not in allowed):
+                continue
+            if self.pm.get_plugin(ep.name) is not None:
+                continue
+            dist = getattr(ep, "dist", None)
+            source = f"{dist.name} {dist.version}" if dist else ep.value
+            try:
+                plugin = ep.load()
+                self.pm.register(plugin, name=ep.name)
+            except Exception as exc:  # a broken plugin must not take the others down
+                message = f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+                if self.strict:
+                    raise PluginError(message + " (strict mode: FULFILHUB_STRICT_PLUGINS=1)") from exc
+                log.error("%s; skipped it (set FULFILHUB_STRICT_PLUGINS=1 to make this fatal)", message)
+                self.failures.append(LoadFailure(ep.name, message))
+                continue
+            self.sources[ep.name] = source
+
+    def register(self, plugin: object, name: str | None = None, source: str = "registered") -> str:
+        registered = self.pm.register(plugin, name=name)
+        if registered is None:
+            raise PluginError(f"plugin {name or plugin!r} is already registered or blocked")
+        self.sources[registered] = source
+        return registered
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+
+    def check(self) -> None:
+        """Fail loudly on a hookimpl that matches no hookspec (usually a misspelling)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"{exc}. Is the hook name misspelt? See docs/hooks.md for the list.") from exc
+
+    def enable_trace(self, write: Callable[[str], Any] | None = None) -> None:
+        out = write or (lambda s: sys.stderr.write(s))
+
+        def before(hook_name: str, impls: list, kwargs: dict) -> None:
+            out(f"[hook] {hook_name}({', '.join(f'{k}=' + _short(v) for k, v in kwargs.items())}) "
+                f"-> {len(impls)} impl(s)\n")
+
+        def after(outcome: Any, hook_name: str, impls: list, kwargs: dict) -> None:
+            exc = outcome.exception
+            out(f"[hook] {hook_name} {'raised ' + repr(exc) if exc else '= ' + _short(outcome.get_result())}\n")
+
+        self.pm.add_hookcall_monitoring(before, after)
+
+    # -- registries
+
+    def _collect(self) -> Registry:
+        reg = Registry()
+        plan = (
+            ("register_channel_types", reg.channels, ChannelType),
+            ("register_carrier_types", reg.carriers, CarrierType),
+            ("register_warehouse_types", reg.warehouses, WarehouseType),
+            ("register_notifier_types", reg.notifiers, NotifierType),
+            ("register_compensation_policies", reg.policies, CompensationPolicy),
+            ("register_simulators", reg.simulators, Simulator),
+        )
+        for hook_name, table, kind in plan:
+            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+                owner = impl.plugin_name
+
+                def register(item: Any, _table=table, _kind=kind, _owner=owner, _hook=hook_name) -> None:
+                    if not isinstance(item, _kind):
+                        raise PluginError(
+                            f"plugin {_owner!r} passed {item!r} to {_hook}; expected a {_kind.__name__}"
+                        )
+                    if item.name in _table:
+                        raise PluginError(
+                            f"{_kind.__name__} {item.name!r} is registered twice "
+                            f"(again by plugin {_owner!r}); uninstall or disable one of them"
+                        )
+                    _table[item.name] = item
+
+                impl.function(register=register)
+        return reg
+
+    # -- typed hook calls (keyword arguments only)
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def plugin_info(self) -> list[dict[str, Any]]:
+        """What ``fulfilhub plugins`` prints: name, source/version and hooks, per plugin."""
+        out = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda item: str(item[0])):
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            out.append({"name": name, "source": self.sources.get(name, ""), "hooks": hooks})
+        return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

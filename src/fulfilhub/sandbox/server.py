@@ -1,0 +1,138 @@
+"""Serve the registered simulators on loopback with uvicorn, in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import attrs
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from ..adapters import Simulator
+from ..clock import Clock, SimClock
+from .faults import FaultMiddleware, FaultPlan
+
+
+@attrs.define(kw_only=True)
+class SandboxContext:
+    """What every simulator factory receives.
+
+    ``options`` holds per-simulator settings by simulator name (``{"shopify":
+    {"orders_per_day": 200}}``); ``base_url`` is the simulator's own public URL, set
+    when the server has bound its port.
+    """
+
+    clock: Clock
+    seed: int = 0
+    faults: FaultPlan = attrs.Factory(FaultPlan)
+    options: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
+    base_url: str = ""
+
+    def options_for(self, name: str) -> Mapping[str, Any]:
+        return self.options.get(name, {})
+
+
+class SandboxServer:
+    """Builds every simulator, mounts it at ``/<name>`` and serves on 127.0.0.1.
+
+    ``with SandboxServer(simulators, context) as sandbox: sandbox.url_for("shopify")``.
+    ``sandbox.simulators["shopify"]`` is the simulator object (its state, for tests).
+    """
+
+    def __init__(
+        self,
+        simulators: Mapping[str, Simulator],
+        context: SandboxContext,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.context = context
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self.simulators: dict[str, Any] = {}
+        mounts = [
+            Route("/_sandbox/clock", self._clock, methods=["GET", "POST"]),
+            Route("/_sandbox/faults", self._faults, methods=["GET", "POST", "DELETE"]),
+        ]
+        for name, sim in sorted(simulators.items()):
+            sim_context = attrs.evolve(context, base_url=self.url_for(name))
+            built = sim.factory(sim_context)
+            self.simulators[name] = built
+            mounts.append(Mount(f"/{name}", app=built.app))
+        self.app = FaultMiddleware(Starlette(routes=mounts), context.faults)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def url_for(self, name: str) -> str:
+        return f"{self.url}/{name}"
+
+    # -- admin endpoints
+
+    async def _clock(self, request: Request) -> JSONResponse:
+        clock = self.context.clock
+        if request.method == "POST":
+            if not isinstance(clock, SimClock):
+                return JSONResponse({"error": "this sandbox runs on the wall clock"}, status_code=409)
+            body = await request.json()
+            clock.advance(timedelta(seconds=float(body.get("seconds", 0))))
+        return JSONResponse({"now": clock.now().isoformat()})
+
+    async def _faults(self, request: Request) -> JSONResponse:
+        plan = self.context.faults
+        if request.method == "POST":
+            body = await request.json()
+            try:
+                plan.add(**body)
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=422)
+        elif request.method == "DELETE":
+            plan.clear()
+        return JSONResponse({"faults": plan.pending()})
+
+    # -- lifecycle
+
+    def start(self) -> SandboxServer:
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="fulfilhub-sandbox", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"sandbox server did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until interrupted (for ``fulfilhub sandbox``)."""
+        config = uvicorn.Config(self.app, log_level="info", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._server.run(sockets=[self._sock])
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
