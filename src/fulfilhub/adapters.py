@@ -19,7 +19,6 @@ import attrs
 
 from .clock import Clock
 from .models import (
-    Address,
     FulfillmentRequest,
     FulfillmentUpdate,
     Label,
@@ -178,7 +177,6 @@ class WarehouseType:
     name: str
     factory: Callable[[InstanceContext], Warehouse]
     description: str = ""
-    ship_from: Callable[[InstanceContext], Address] | None = None
 
 
 @attrs.frozen(kw_only=True)

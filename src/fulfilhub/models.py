@@ -226,6 +226,11 @@ class Order:
         """fulfilhub's id for the order: ``<channel instance>:<external id>``."""
         return f"{self.channel}:{self.external_id}"
 
+    @staticmethod
+    def channel_of(order_id: str) -> str:
+        """The channel instance an order id belongs to."""
+        return order_id.split(":", 1)[0]
+
 
 @attrs.frozen(kw_only=True)
 class OrderPage:

@@ -37,7 +37,6 @@ ENTRY_POINT_GROUP = "fulfilhub"
 DEFAULT_PLUGINS = (
     "fulfilhub.default_plugins.local_warehouse",
     "fulfilhub.default_plugins.decisions",
-    "fulfilhub.default_plugins.console_notifier",
 )
 
 
@@ -204,3 +203,25 @@ class PluginManager:
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Hooks:
+    """The one typed way the core calls hooks: keyword arguments, typed results."""
+
+    def __init__(self, manager: PluginManager):
+        self._hook = manager.pm.hook
+
+    def choose_rate(self, *, order: Any, shipment_id: str, rates: Any) -> Any:
+        return self._hook.choose_rate(order=order, shipment_id=shipment_id, rates=list(rates))
+
+    def allocate_order(self, *, order: Any, stock: Any) -> list[tuple[str, str, int]] | None:
+        return self._hook.allocate_order(order=order, stock=list(stock))
+
+    def order_received(self, *, order: Any) -> None:
+        self._hook.order_received(order=order)
+
+    def order_status_changed(self, *, order_id: str, old: Any, new: Any, reason: str, source: str) -> None:
+        self._hook.order_status_changed(order_id=order_id, old=old, new=new, reason=reason, source=source)
+
+    def shipment_delivered(self, *, order_id: str, shipment_id: str, delivered_at: Any) -> None:
+        self._hook.shipment_delivered(order_id=order_id, shipment_id=shipment_id, delivered_at=delivered_at)

@@ -1,0 +1,137 @@
+"""The ``fulfilhub`` command line.
+
+Exit codes: 0 all went well; 1 the work ran but some of it failed (listed, retried next
+run); 2 usage or configuration error; 3 store error (missing, locked, not migrated);
+4 plugin error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.logging import RichHandler
+
+from .. import __version__
+from ..config import Config, load
+from ..errors import ConfigError, FulfilhubError, PluginError, StoreError
+from ..http import Redactor
+from ..plugins import PluginManager
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_STORE, EXIT_PLUGIN = 0, 1, 2, 3, 4
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class RedactingFilter(logging.Filter):
+    """Removes configured secret values from every log record."""
+
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        self.redactor = Redactor(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.text(record.getMessage())
+        record.args = ()
+        return True
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+def protect_logs(secrets: Iterable[str]) -> None:
+    flt = RedactingFilter(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(flt)
+
+
+class State:
+    """What the top-level options set up, shared by subcommands (``ctx.obj``)."""
+
+    def __init__(self, config_path: str | None, trace: bool):
+        self.config_path = config_path
+        self.trace = trace
+        self._plugins: PluginManager | None = None
+
+    @property
+    def plugins(self) -> PluginManager:
+        if self._plugins is None:
+            self._plugins = plugin_manager()
+            if self.trace:
+                self._plugins.enable_trace(lambda s: err_console.print(s.rstrip(), markup=False))
+        return self._plugins
+
+    def config(self, *, strict_env: bool = True) -> Config:
+        config = load(self.config_path, strict_env=strict_env)
+        protect_logs(config.secrets)
+        return config
+
+
+def fail(message: str, code: int) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    sys.exit(code)
+
+
+class FulfilhubGroup(click.Group):
+    """Turns fulfilhub's errors into a clear message and a meaningful exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        except StoreError as exc:
+            fail(str(exc), EXIT_STORE)
+        except PluginError as exc:
+            fail(str(exc), EXIT_PLUGIN)
+        except FulfilhubError as exc:
+            fail(str(exc), EXIT_PARTIAL)
+
+
+@click.group(cls=FulfilhubGroup)
+@click.option("-c", "--config", "config_path", envvar="FULFILHUB_CONFIG", type=click.Path(dir_okay=False),
+              help="Config file (default: ./fulfilhub.toml, or $FULFILHUB_CONFIG).")
+@click.option("-v", "--verbose", count=True, help="-v for progress logs, -vv for every HTTP call.")
+@click.option("--trace-hooks", is_flag=True, envvar="FULFILHUB_TRACE_HOOKS", help="Print every hook call.")
+@click.version_option(__version__, prog_name="fulfilhub")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: int, trace_hooks: bool) -> None:
+    """fulfilhub: one order lifecycle across shops, warehouses and couriers."""
+    setup_logging(verbose)
+    ctx.obj = State(config_path, trace_hooks)
+
+
+_MANAGER: PluginManager | None = None
+
+
+def plugin_manager() -> PluginManager:
+    """The process's plugin manager: installed plugins, then the defaults (built once)."""
+    global _MANAGER
+    if _MANAGER is None:
+        _MANAGER = PluginManager()
+    return _MANAGER
+
+
+def _register_plugin_commands() -> None:
+    """Let installed plugins add commands (``register_commands``). A broken one is skipped."""
+    try:
+        plugin_manager().hook.register_commands(cli=main)
+    except Exception as exc:  # the CLI must still start to report the problem
+        err_console.print(f"warning: a plugin's register_commands failed: {exc}", markup=False)
+
+
+from . import commands, ops  # noqa: E402  (they attach themselves to `main`)
+
+__all__ = ["main", "commands", "ops"]
+
+_register_plugin_commands()

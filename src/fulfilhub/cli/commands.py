@@ -1,0 +1,380 @@
+"""Everyday commands: init, plugins, doctor, db, sync, run, orders, quarantine, stock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.table import Table
+
+from .. import store as store_mod
+from ..config import EXAMPLE, DEFAULT_PATH
+from ..errors import ConfigError, NotFound
+from ..runner import jobs
+from ..runner.runtime import Runtime
+from ..runner.scheduler import Scheduler
+from ..store import Store, queries
+from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
+
+pass_state = click.make_pass_decorator(State)
+
+
+def _runtime(state: State, *, migrate: bool = False) -> Runtime:
+    config = state.config()
+    return Runtime(config, Store.open(config.store_url, migrate=migrate), state.plugins)
+
+
+def _store(state: State) -> Store:
+    return Store.open(state.config(strict_env=False).store_url)
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+# --------------------------------------------------------------------------- setup
+
+
+@main.command()
+@click.option("--path", "target", default=DEFAULT_PATH, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_context
+def init(ctx: click.Context, target: str, force: bool) -> None:
+    """Write an example fulfilhub.toml and create the store it names."""
+    path = Path(target)
+    if path.exists() and not force:
+        raise ConfigError("already exists; pass --force to overwrite it", path=str(path))
+    path.write_text(EXAMPLE, encoding="utf-8")
+    ctx.obj.config_path = str(path)
+    config = ctx.obj.config(strict_env=False)
+    revision = store_mod.upgrade(config.store_url)
+    console.print(f"wrote {path}; store {store_mod.safe_url(config.store_url)} at schema {revision}")
+    console.print("next: export the ${...} variables it names, then `fulfilhub doctor` and `fulfilhub sync`")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def plugins(state: State, as_json: bool) -> None:
+    """List loaded plugins with their versions, hooks and registered types."""
+    pm = state.plugins
+    info = pm.plugin_info()
+    reg = pm.registry
+    types = {kind: sorted(getattr(reg, kind)) for kind in ("channels", "carriers", "warehouses", "notifiers", "policies", "simulators")}
+    failures = [{"name": f.name, "error": f.error} for f in pm.failures]
+    if as_json:
+        _dump({"plugins": info, "types": types, "failures": failures})
+        return
+    table = Table("plugin", "from", "hooks")
+    for item in info:
+        table.add_row(item["name"], item["source"], ", ".join(item["hooks"]))
+    console.print(table)
+    for kind, names in types.items():
+        console.print(f"{kind}: {', '.join(names) or '-'}")
+    for failure in failures:
+        err_console.print(f"[red]failed[/] {failure['error']}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_state
+def db_upgrade(state: State, revision: str) -> None:
+    """Apply schema migrations to the configured store."""
+    config = state.config(strict_env=False)
+    at = store_mod.upgrade(config.store_url, revision)
+    console.print(f"store {store_mod.safe_url(config.store_url)} is at schema revision {at}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def doctor(state: State, as_json: bool) -> None:
+    """Check the config, plugins, store and backlog; exit 1 if something needs attention."""
+    checks: list[dict[str, str]] = []
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append({"check": name, "ok": "yes" if ok else "NO", "detail": detail})
+
+    pm = state.plugins
+    check("plugins", not pm.failures, "; ".join(f.error for f in pm.failures) or f"{len(pm.plugin_info())} loaded")
+    try:
+        config = state.config()
+        check("config", True, str(config.path))
+    except ConfigError as exc:
+        check("config", False, str(exc))
+        config = state.config(strict_env=False)
+    try:
+        Runtime(config, Store.open(config.store_url), pm).close()
+        check("instances", True, ", ".join(f"{k}: {len(getattr(config, k))}" for k in ("channels", "carriers", "warehouses")))
+    except Exception as exc:
+        check("store/instances", False, str(exc))
+    else:
+        store = Store.open(config.store_url)
+        with store.read() as conn:
+            q = queries.count_quarantine(conn)
+            eff = queries.count_effects(conn)
+        store.close()
+        check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
+        check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
+    if as_json:
+        _dump(checks)
+    else:
+        table = Table("check", "ok", "detail")
+        for c in checks:
+            table.add_row(c["check"], c["ok"], escape(c["detail"]))
+        console.print(table)
+    sys.exit(EXIT_OK if all(c["ok"] == "yes" for c in checks) else EXIT_PARTIAL)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _print_reports(reports: list[jobs.JobReport], as_json: bool) -> int:
+    total = jobs.summarize(reports)
+    if as_json:
+        _dump({"counts": dict(total.counts), "errors": total.errors, "jobs": [
+            {"job": r.job, "counts": dict(r.counts), "errors": r.errors} for r in reports]})
+    else:
+        table = Table("job", "done", "errors")
+        for r in reports:
+            table.add_row(r.job, ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items()) if v) or "-", str(len(r.errors)))
+        console.print(table)
+        for error in total.errors:
+            err_console.print(f"[yellow]•[/] {escape(error)}", markup=True, highlight=False)
+    return EXIT_OK if total.ok else EXIT_PARTIAL
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--channel", "channels", multiple=True, help="Only pull these channels (repeatable).")
+@pass_state
+def sync(state: State, as_json: bool, channels: tuple[str, ...]) -> None:
+    """Run one pass of every job: pull, allocate, submit, label, push, track."""
+    rt = _runtime(state)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, transient=True, disable=as_json) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(name: str, n: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(f"pull {name}", total=None)
+                bar.advance(tasks[name], n)
+
+            if channels:
+                reports = [jobs.pull_orders(rt, channels=channels, progress=progress)]
+            else:
+                reports = jobs.sync_once(rt, progress=progress)
+        sys.exit(_print_reports(reports, as_json))
+    finally:
+        rt.close()
+
+
+@main.command()
+@pass_state
+def run(state: State) -> None:
+    """Run the schedule until SIGINT/SIGTERM, then stop cleanly after the current job."""
+    rt = _runtime(state)
+    scheduler = Scheduler(rt, rt.config.schedule, on_report=lambda r: err_console.print(
+        f"{r.job}: " + (", ".join(f"{k} {v}" for k, v in sorted(r.counts.items()) if v) or "nothing to do")
+        + (f" ({len(r.errors)} errors)" if r.errors else ""), markup=False))
+    scheduler.install_signal_handlers()
+    err_console.print(f"running {len(scheduler.schedule)} jobs; Ctrl-C to stop", markup=False)
+    try:
+        scheduler.run()
+    finally:
+        rt.close()
+    err_console.print(f"stopped cleanly after {scheduler.runs} job runs", markup=False)
+
+
+# --------------------------------------------------------------------------- orders
+
+
+@main.group()
+def orders() -> None:
+    """Look at orders."""
+
+
+@orders.command("list")
+@click.option("--status", help="Only orders in this status.")
+@click.option("--channel", help="Only orders from this channel instance.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def orders_list(state: State, status: str | None, channel: str | None, limit: int, as_json: bool) -> None:
+    """The newest orders with their status."""
+    store = _store(state)
+    with store.read() as conn:
+        rows = queries.list_orders(conn, status=status, channel=channel, limit=limit)
+        counts = queries.count_by_status(conn)
+    if as_json:
+        _dump({"orders": [dict(r._mapping) for r in rows], "counts": counts})
+        return
+    table = Table("id", "number", "status", "placed", "total", "hold reason")
+    for r in rows:
+        table.add_row(r.id, r.number, r.status, f"{r.placed_at:%Y-%m-%d %H:%M}", f"{r.total} {r.currency}", r.hold_reason or "")
+    console.print(table)
+    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+
+
+@orders.command("show")
+@click.argument("order_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def orders_show(state: State, order_id: str, as_json: bool) -> None:
+    """One order's lines, shipments, scans and timeline of events."""
+    store = _store(state)
+    with store.read() as conn:
+        found = queries.load_order(conn, order_id)
+        if found is None:
+            raise NotFound(f"no order {order_id!r}; `fulfilhub orders list` shows the ids")
+        order, row = found
+        events = queries.order_events_for(conn, order_id)
+        ships = queries.shipments_of(conn, order_id)
+        lines = {s.id: queries.shipment_lines_of(conn, s.id) for s in ships}
+        scans = {s.id: queries.tracking_events_of(conn, s.id) for s in ships}
+    if as_json:
+        _dump({
+            "order": {k: v for k, v in row._mapping.items() if k != "raw"},
+            "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.amount)} for ln in order.lines],
+            "shipments": [{**dict(s._mapping), "lines": [vars_(ln) for ln in lines[s.id]],
+                           "scans": [dict(e._mapping) for e in scans[s.id]]} for s in ships],
+            "events": [dict(e._mapping) for e in events],
+        })
+        return
+    console.print(f"[bold]{order.number}[/]  {order.id}  [bold]{row.status}[/]"
+                  + (f"  (hold: {row.hold_reason})" if row.hold_reason else ""))
+    console.print(f"placed {order.placed_at:%Y-%m-%d %H:%M %Z}, total {order.total}, to "
+                  f"{order.ship_to.city + ', ' + order.ship_to.country if order.ship_to else '-'}")
+    for ln in order.lines:
+        console.print(f"  {ln.quantity} x {ln.sku}  {ln.title}  @ {ln.unit_price}")
+    for s in ships:
+        console.print(f"[bold]shipment {s.id}[/] from {s.warehouse}: {s.status}"
+                      + (f", {s.carrier_name} {s.service} {s.tracking_code}" if s.tracking_code else ""))
+        for ln in lines[s.id]:
+            console.print(f"    {ln.quantity} x {ln.sku}")
+        for e in scans[s.id]:
+            console.print(f"    {e.at:%Y-%m-%d %H:%M}  {e.status}{' (' + e.reason + ')' if e.reason else ''}  {e.description}  {e.location}")
+    table = Table("when", "event", "from", "to", "source", "why")
+    for e in events:
+        table.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.kind, e.from_status or "", e.to_status or "", e.source, escape(e.reason))
+    console.print(table)
+
+
+def vars_(line: Any) -> dict[str, Any]:
+    return {"sku": line.sku, "quantity": line.quantity, "order_line_id": line.order_line_id}
+
+
+# --------------------------------------------------------------------------- quarantine
+
+
+@main.group()
+def quarantine() -> None:
+    """Payloads that failed to map, kept so that nothing is lost."""
+
+
+@quarantine.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved ones.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
+    store = _store(state)
+    with store.read() as conn:
+        rows = queries.quarantined(conn, status=None if show_all else "open", limit=1000)
+    if as_json:
+        _dump([{k: v for k, v in r._mapping.items() if k != "payload"} for r in rows])
+        return
+    table = Table("id", "source", "external id", "status", "tries", "error")
+    for r in rows:
+        table.add_row(str(r.id), r.source, r.external_id or "", r.status, str(r.attempts), escape(r.error))
+    console.print(table)
+
+
+@quarantine.command("show")
+@click.argument("qid", type=int)
+@pass_state
+def quarantine_show(state: State, qid: int) -> None:
+    """The error and the payload exactly as received."""
+    store = _store(state)
+    with store.read() as conn:
+        row = queries.quarantine_row(conn, qid)
+    if row is None:
+        raise NotFound(f"no quarantine entry {qid}")
+    _dump({k: v for k, v in row._mapping.items()})
+
+
+@quarantine.command("retry")
+@click.argument("qids", type=int, nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every open entry.")
+@pass_state
+def quarantine_retry(state: State, qids: tuple[int, ...], retry_all: bool) -> None:
+    """Map quarantined payloads again (after the plugin is fixed) and store those that now map."""
+    from ..runner.quarantine import retry
+
+    if not qids and not retry_all:
+        raise click.UsageError("name entry ids or pass --all")
+    rt = _runtime(state)
+    try:
+        outcome = retry(rt, None if retry_all else list(qids))
+    finally:
+        rt.close()
+    for qid, result in outcome.items():
+        console.print(f"{qid}: {result}", markup=False)
+    sys.exit(EXIT_OK if all(r.startswith("stored") for r in outcome.values()) else EXIT_PARTIAL)
+
+
+# --------------------------------------------------------------------------- stock
+
+
+@main.group()
+def stock() -> None:
+    """Stock levels of local warehouses."""
+
+
+@stock.command("set")
+@click.argument("warehouse")
+@click.argument("sku")
+@click.argument("on_hand", type=click.IntRange(min=0))
+@click.option("--safety", type=click.IntRange(min=0), help="Safety stock never sold.")
+@click.option("--weight-g", type=click.IntRange(min=1), help="Unit weight in grams.")
+@pass_state
+def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int | None, weight_g: int | None) -> None:
+    config = state.config(strict_env=False)
+    if warehouse not in config.warehouses:
+        raise ConfigError(f"no warehouse {warehouse!r}; configured: {', '.join(config.warehouses) or 'none'}",
+                          path=str(config.path), key="warehouses")
+    store = Store.open(config.store_url)
+    from ..clock import SystemClock
+
+    with store.transaction() as tx:
+        queries.set_stock(tx, warehouse, sku, on_hand, SystemClock().now(), safety_stock=safety, unit_weight_g=weight_g)
+    console.print(f"{warehouse} {sku}: on hand {on_hand}")
+
+
+@stock.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def stock_list(state: State, as_json: bool) -> None:
+    store = _store(state)
+    with store.read() as conn:
+        levels = queries.stock_levels(conn)
+    if as_json:
+        _dump([{"warehouse": s.warehouse, "sku": s.sku, "on_hand": s.on_hand, "reserved": s.reserved,
+                "safety_stock": s.safety_stock, "available": s.available} for s in levels])
+        return
+    table = Table("warehouse", "sku", "on hand", "reserved", "safety", "available")
+    for s in levels:
+        table.add_row(s.warehouse, s.sku, str(s.on_hand), str(s.reserved), str(s.safety_stock), str(s.available))
+    console.print(table)
+
+

@@ -1,0 +1,101 @@
+"""Commands that start things: the sandbox and the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..clock import SimClock, SystemClock
+from ..sandbox import SandboxContext, SandboxServer
+from . import EXIT_OK, State, console, err_console, main
+
+pass_state = click.make_pass_decorator(State)
+
+
+@main.command()
+@click.option("--port", default=8787, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--speed", default=0.0, show_default=True,
+              help="Scenario clock speed (simulated seconds per real second); 0 = wall clock.")
+@click.option("--option", "options", multiple=True, metavar="SIM.KEY=JSON",
+              help='A simulator option, e.g. shopify.orders_per_day=500 (repeatable).')
+@pass_state
+def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str, ...]) -> None:
+    """Serve every registered simulator on loopback until Ctrl-C.
+
+    Point an instance's base_url at http://127.0.0.1:PORT/<simulator>. Faults:
+    POST /_sandbox/faults {"kind": "429", "path": "/shopify/", "times": 3}; the clock:
+    GET /_sandbox/clock, POST /_sandbox/clock {"seconds": 3600} (scenario clock only).
+    """
+    parsed: dict[str, dict] = {}
+    for item in options:
+        try:
+            key, raw = item.split("=", 1)
+            sim, name = key.split(".", 1)
+            parsed.setdefault(sim, {})[name] = json.loads(raw)
+        except ValueError:
+            raise click.BadParameter(f"expected SIM.KEY=JSON, got {item!r}", param_hint="--option") from None
+    clock = SimClock(speed=speed) if speed else SystemClock()
+    sims = state.plugins.registry.simulators
+    server = SandboxServer(sims, SandboxContext(clock=clock, seed=seed, options=parsed), port=port)
+    for name in sorted(sims):
+        console.print(f"{name}: {server.url_for(name)}")
+    server.serve_forever()
+
+
+@main.command()
+@click.option("--orders", default=300, show_default=True, type=click.IntRange(min=1), help="About how many orders.")
+@click.option("--days", default=3, show_default=True, type=click.IntRange(min=1, max=60), help="Simulated days.")
+@click.option("--seed", default=7, show_default=True, help="Same seed, same run.")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), help="Where to keep config + SQLite (default: a new temp folder).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def demo(state: State, orders: int, days: int, seed: int, workspace: Path | None, as_json: bool) -> None:
+    """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
+    from ..sandbox.demo import run_demo
+
+    started = time.monotonic()
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("hours"),
+                  TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
+        task = bar.add_task("demo", total=days * 24)
+        result = run_demo(orders=orders, days=days, seed=seed, workspace=workspace, plugins=state.plugins,
+                          on_step=lambda done, total: bar.update(task, completed=done))
+    elapsed = time.monotonic() - started
+    if as_json:
+        click.echo(json.dumps({**{k: v for k, v in result.__dict__.items() if k not in ("workspace", "config_path", "simulated")},
+                               "workspace": str(result.workspace), "config": str(result.config_path),
+                               "simulated_hours": result.simulated.total_seconds() / 3600, "seconds": round(elapsed, 1)},
+                              default=str, indent=2))
+        sys.exit(EXIT_OK)
+    c = result.counts
+    open_ = sum(n for s, n in c.items() if s not in ("delivered", "cancelled", "returned", "refunded"))
+    table = Table("what happened", "count", title=f"{days} simulated days in {elapsed:.1f} s (seed {seed})")
+    for label, value in [
+        ("orders pulled from the shop", result.pulled),
+        ("quarantined (malformed payloads)", result.quarantined),
+        ("on hold for a person", c.get("on_hold", 0)),
+        ("backordered", c.get("backordered", 0)),
+        ("allocated / picking / packed", c.get("allocated", 0) + c.get("picking", 0) + c.get("packed", 0)),
+        ("split across warehouses", result.split_orders),
+        ("shipments", result.shipments),
+        ("shipped, on the way", sum(c.get(s, 0) for s in ("shipped", "in_transit", "out_for_delivery", "partially_shipped", "partially_delivered"))),
+        ("delivered", c.get("delivered", 0)),
+        ("exception (weather, lost, failed attempt)", c.get("exception", 0)),
+        ("cancelled by the shop", c.get("cancelled", 0)),
+        ("still open", open_),
+        ("carrier scans stored", result.scans),
+        ("effects delivered / pending / failed", f"{result.effects.get('done', 0)} / {result.effects.get('pending', 0)} / {result.effects.get('failed', 0)}"),
+        ("faults injected (429, 503) and survived", result.faults_injected),
+    ]:
+        table.add_row(label, str(value))
+    console.print(table)
+    console.print(f"workspace: {result.workspace}")
+    if result.sample_order:
+        console.print(f"look at one: fulfilhub -c {result.config_path} orders show '{result.sample_order}'", markup=False)
+    console.print(f"or all:      fulfilhub -c {result.config_path} orders list", markup=False)

@@ -1,0 +1,256 @@
+"""``fulfilhub.toml``: which instances of which types, the store and the schedule.
+
+::
+
+    [store]
+    url = "sqlite:///fulfilhub.sqlite"     # relative paths are relative to this file
+
+    [schedule]                             # how often `fulfilhub run` runs each job
+    pull_orders = "5m"
+
+    [channels.my-shop]                     # an instance named "my-shop"
+    type = "shopify"                       # of a type some plugin registered
+    shop = "acme"
+    access_token = "${SHOPIFY_TOKEN}"      # secrets come from the environment
+
+Secrets are never written in the file: any string value may be ``${NAME}`` (or contain
+it), resolved from the environment at load time, and every resolved value is redacted
+from logs and errors. Every mistake is reported with the file, the key and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import ConfigError
+
+DEFAULT_PATH = "fulfilhub.toml"
+SECTIONS = ("store", "schedule", "intake", "channels", "carriers", "warehouses", "notifiers")
+KINDS = ("channels", "carriers", "warehouses", "notifiers")
+
+#: Jobs `fulfilhub run` schedules, with their default intervals.
+DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
+    "pull_orders": timedelta(minutes=5),
+    "allocate": timedelta(minutes=1),
+    "poll_warehouses": timedelta(minutes=5),
+    "buy_labels": timedelta(minutes=2),
+    "deliver_effects": timedelta(seconds=30),
+    "poll_tracking": timedelta(minutes=30),
+}
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@attrs.frozen(kw_only=True)
+class InstanceConfig:
+    """One configured instance: ``[channels.my-shop]`` gives kind "channels", name "my-shop"."""
+
+    kind: str
+    name: str
+    type: str
+    settings: Mapping[str, Any]
+    secrets: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class IntakeConfig:
+    """Order intake checks. ``hold_on_note``: hold orders carrying a customer note."""
+
+    hold_on_note: bool = True
+    check_sku: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    path: Path
+    store_url: str
+    schedule: Mapping[str, timedelta]
+    intake: IntakeConfig
+    channels: Mapping[str, InstanceConfig]
+    carriers: Mapping[str, InstanceConfig]
+    warehouses: Mapping[str, InstanceConfig]
+    notifiers: Mapping[str, InstanceConfig]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for kind in KINDS:
+            for inst in getattr(self, kind).values():
+                out.extend(inst.secrets)
+        return tuple(out)
+
+
+def parse_duration(value: Any, *, path: str, key: str) -> timedelta:
+    """``"30s"``, ``"5m"``, ``"2h"``, ``"1d"`` or a number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match and float(match.group(1)) > 0:
+            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    raise ConfigError(f"expected a positive duration like \"30s\", \"5m\", \"2h\" or \"1d\", got {value!r}", path=path, key=key)
+
+
+def _resolve(value: Any, *, path: str, key: str, env: Mapping[str, str], secrets: list[str], strict: bool = True) -> Any:
+    if isinstance(value, str):
+        def substitute(match: re.Match) -> str:
+            name = match.group(1)
+            if (name not in env or env[name] == "") and not strict:
+                return ""
+            if name not in env or env[name] == "":
+                raise ConfigError(
+                    f"environment variable {name} is not set (referenced as ${{{name}}}); "
+                    f"export it before running fulfilhub",
+                    path=path,
+                    key=key,
+                )
+            secrets.append(env[name])
+            return env[name]
+
+        return _ENV_REF.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _resolve(v, path=path, key=f"{key}.{k}", env=env, secrets=secrets, strict=strict) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, path=path, key=f"{key}[{i}]", env=env, secrets=secrets, strict=strict) for i, v in enumerate(value)]
+    return value
+
+
+def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None, strict_env: bool = True) -> Config:
+    """Read and check a config file. Raises ConfigError saying where and what is wrong.
+
+    With ``strict_env=False`` a missing ``${VAR}`` becomes an empty string instead of an
+    error: for commands that only read the store and never call a foreign API.
+    """
+    env = os.environ if env is None else env
+    file = Path(path or env.get("FULFILHUB_CONFIG") or DEFAULT_PATH)
+    where = str(file)
+    if not file.is_file():
+        raise ConfigError("no such config file; create one with `fulfilhub init`", path=where)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=where) from None
+    return from_mapping(data, path=file, env=env, strict_env=strict_env)
+
+
+def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str], strict_env: bool = True) -> Config:
+    where = str(path)
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section {unknown[0]!r}; expected one of {', '.join(SECTIONS)}", path=where, key=unknown[0])
+
+    store = _table(data, "store", where)
+    url = store.get("url", "sqlite:///fulfilhub.sqlite")
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigError(f"expected a database URL like \"sqlite:///fulfilhub.sqlite\", got {url!r}", path=where, key="store.url")
+    url = _resolve(url, path=where, key="store.url", env=env, secrets=[])
+    url = _anchor_sqlite(url, path.parent)
+
+    schedule = dict(DEFAULT_SCHEDULE)
+    for job, value in _table(data, "schedule", where).items():
+        if job not in DEFAULT_SCHEDULE:
+            raise ConfigError(f"unknown job {job!r}; jobs are {', '.join(DEFAULT_SCHEDULE)}", path=where, key=f"schedule.{job}")
+        schedule[job] = parse_duration(value, path=where, key=f"schedule.{job}")
+
+    intake_table = _table(data, "intake", where)
+    intake_fields = {a.name for a in attrs.fields(IntakeConfig)}
+    for key, value in intake_table.items():
+        if key not in intake_fields:
+            raise ConfigError(f"unknown setting; expected one of {', '.join(sorted(intake_fields))}", path=where, key=f"intake.{key}")
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", path=where, key=f"intake.{key}")
+
+    instances = {kind: _instances(data, kind, where, env, strict_env) for kind in KINDS}
+    return Config(
+        path=path,
+        store_url=url,
+        schedule=schedule,
+        intake=IntakeConfig(**intake_table),
+        **instances,
+    )
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a table ([{key}]), got {type(value).__name__}", path=where, key=key)
+    return value
+
+
+def _instances(data: Mapping[str, Any], kind: str, where: str, env: Mapping[str, str], strict: bool) -> dict[str, InstanceConfig]:
+    out: dict[str, InstanceConfig] = {}
+    for name, table in _table(data, kind, where).items():
+        key = f"{kind}.{name}"
+        if not _NAME.match(name):
+            raise ConfigError("instance names are lower-case letters, digits, '-' and '_' (at most 63)", path=where, key=key)
+        if not isinstance(table, dict):
+            raise ConfigError(f"expected a table [{key}] with at least `type = \"...\"`", path=where, key=key)
+        type_name = table.get("type")
+        if not isinstance(type_name, str) or not type_name:
+            raise ConfigError("missing `type`: which registered type this instance is (see `fulfilhub plugins`)", path=where, key=key)
+        secrets: list[str] = []
+        settings = _resolve({k: v for k, v in table.items() if k != "type"}, path=where, key=key, env=env, secrets=secrets, strict=strict)
+        out[name] = InstanceConfig(kind=kind, name=name, type=type_name, settings=settings, secrets=tuple(secrets))
+    return out
+
+
+def _anchor_sqlite(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix):]
+        if rest and rest != ":memory:" and not Path(rest).is_absolute():
+            return prefix + str((base / rest).resolve())
+    return url
+
+
+EXAMPLE = """\
+# fulfilhub configuration. Secrets are ${ENV_VAR} references, never literal values.
+
+[store]
+url = "sqlite:///fulfilhub.sqlite"
+
+[schedule]
+pull_orders = "5m"
+allocate = "1m"
+poll_warehouses = "5m"
+buy_labels = "2m"
+deliver_effects = "30s"
+poll_tracking = "30m"
+
+[intake]
+hold_on_note = true   # orders with a customer note wait for a person
+
+[channels.my-shop]
+type = "shopify"
+shop = "my-shop"                      # https://my-shop.myshopify.com
+access_token = "${SHOPIFY_ACCESS_TOKEN}"
+
+[carriers.easypost]
+type = "easypost"
+api_key = "${EASYPOST_API_KEY}"
+
+[warehouses.main]
+type = "local"
+pick_minutes = 60
+pack_minutes = 120
+
+[warehouses.main.address]
+name = "Main warehouse"
+line1 = "1 Dock Road"
+city = "Reno"
+province = "NV"
+postal_code = "89501"
+country = "US"
+"""

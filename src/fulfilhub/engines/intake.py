@@ -1,0 +1,103 @@
+"""Order intake: store what a channel sent, once per version, and accept or hold it.
+
+A new order is ``received`` and then, in the same transaction, ``accepted`` or put
+``on_hold`` with a reason a person can act on (unknown SKU, bad address, a customer
+note). A newer version of a stored order replaces its foreign data and appends an
+``updated`` event; the same version again is skipped. A cancellation from the channel
+cancels the order while nothing has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from ..config import IntakeConfig
+from ..models import Order, OrderStatus
+from ..plugins import Hooks
+from ..store import Tx, queries
+from . import inventory, lifecycle
+
+
+@attrs.define
+class IngestResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    held: int = 0
+    cancelled: int = 0
+
+    def add(self, other: IngestResult) -> None:
+        for field in attrs.fields(IngestResult):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+def hold_reason(order: Order, known_skus: set[str], intake: IntakeConfig) -> str | None:
+    """Why a person must look at this order before it is fulfilled, or None."""
+    problems: list[str] = []
+    if not order.lines:
+        problems.append("no shippable lines")
+    for i, line in enumerate(order.lines):
+        if not line.sku:
+            problems.append(f"line {i + 1} ({line.title or 'untitled'}) has no SKU")
+        elif intake.check_sku and line.sku not in known_skus:
+            problems.append(f"SKU {line.sku} is not stocked in any warehouse")
+    if order.ship_to is None:
+        problems.append("no shipping address")
+    else:
+        problems.extend(f"shipping address: {p}" for p in order.ship_to.problems())
+    if intake.hold_on_note and order.note.strip():
+        problems.append(f"customer note needs a person: {order.note.strip()[:200]!r}")
+    return "; ".join(problems) or None
+
+
+def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known_skus: set[str], intake: IntakeConfig, source: str) -> IngestResult:
+    """Store a page of mapped orders in ``tx``, deduplicated by id and version."""
+    result = IngestResult()
+    latest: dict[str, Order] = {}
+    for order in orders:  # the same order twice in one page: keep the newest version
+        kept = latest.get(order.id)
+        if kept is None or order.updated_at >= kept.updated_at:
+            latest[order.id] = order
+    existing = queries.existing_orders(tx.conn, latest)
+    new_rows: list[tuple[Order, OrderStatus, str | None]] = []
+    events: list[dict] = []
+    for order in latest.values():
+        stored = existing.get(order.id)
+        if stored is None:
+            reason = hold_reason(order, known_skus, intake)
+            status = OrderStatus.ON_HOLD if reason else OrderStatus.ACCEPTED
+            if order.cancelled_at is not None:
+                status, reason = OrderStatus.CANCELLED, None
+            new_rows.append((order, status, reason))
+            events.append(lifecycle.event_row(order.id, None, OrderStatus.RECEIVED, at=at, source=source, reason=f"version {order.version}"))
+            lifecycle.check_transition(order.id, OrderStatus.RECEIVED, status)
+            events.append(lifecycle.event_row(order.id, OrderStatus.RECEIVED, status, at=at, source="intake",
+                                              reason=reason or ("cancelled by the channel" if status is OrderStatus.CANCELLED else "checks passed")))
+            result.new += 1
+            result.held += status is OrderStatus.ON_HOLD
+            tx.after_commit.append(lambda o=order: hooks.order_received(order=o))
+            for old, new, why in ((None, OrderStatus.RECEIVED, ""), (OrderStatus.RECEIVED, status, reason or "")):
+                tx.after_commit.append(lambda old=old, new=new, why=why, oid=order.id: hooks.order_status_changed(
+                    order_id=oid, old=old, new=new, reason=why, source=source))
+            continue
+        version, status = stored
+        if version == order.version:
+            result.unchanged += 1
+            continue
+        queries.update_order(tx, order, at)
+        events.append({"order_id": order.id, "at": at, "kind": "updated", "from_status": status, "to_status": status,
+                       "source": source, "reason": f"version {version} -> {order.version}", "data": None})
+        result.updated += 1
+        if order.cancelled_at is not None and OrderStatus.CANCELLED in lifecycle.TRANSITIONS[status]:
+            lifecycle.transition(tx, hooks, order.id, status, OrderStatus.CANCELLED, at=at, source=source,
+                                 reason="cancelled by the channel")
+            for shipment_id, warehouse, ref in inventory.cancel_open_shipments(tx, order.id, at):
+                queries.enqueue(tx, f"warehouse.cancel:{shipment_id}", "warehouse.cancel", warehouse,
+                                {"shipment_id": shipment_id, "ref": ref}, at)
+            result.cancelled += 1
+    queries.insert_orders(tx, new_rows, at)
+    queries.append_events(tx, events)
+    return result

@@ -1,0 +1,43 @@
+"""Re-processing quarantined payloads once the plugin that maps them is fixed."""
+
+from __future__ import annotations
+
+from ..engines import intake
+from ..store import queries
+from .jobs import describe_error
+from .runtime import Runtime
+
+
+def retry(rt: Runtime, ids: list[int] | None = None) -> dict[int, str]:
+    """Map open quarantined payloads again; store those that now map. ``{id: outcome}``."""
+    with rt.store.read() as conn:
+        if ids is None:
+            rows = queries.quarantined(conn, status="open", limit=100_000)
+        else:
+            rows = [queries.quarantine_row(conn, qid) for qid in ids]
+        known_skus = queries.known_skus(conn)
+    outcome: dict[int, str] = {}
+    for qid, row in zip(ids or [r.id for r in rows], rows):
+        if row is None:
+            outcome[qid] = "no such entry"
+            continue
+        if row.status != "open":
+            outcome[qid] = f"already {row.status}"
+            continue
+        if row.source not in rt.config.channels:
+            outcome[qid] = f"channel {row.source!r} is no longer configured; left in quarantine"
+            continue
+        try:
+            order = rt.channel(row.source).parse_order(row.payload)
+        except Exception as exc:
+            with rt.store.transaction() as tx:
+                queries.fail_quarantine_retry(tx, qid, describe_error(exc))
+            outcome[qid] = f"still fails: {describe_error(exc)}"
+            continue
+        now = rt.clock.now()
+        with rt.store.transaction() as tx:
+            result = intake.ingest(tx, rt.hooks, [order], at=now, known_skus=known_skus, intake=rt.config.intake,
+                                   source=f"quarantine:{row.source}")
+            queries.resolve_quarantine(tx, qid, now)
+        outcome[qid] = f"stored as {order.id}" + (" (already stored at that version)" if result.unchanged else "")
+    return outcome

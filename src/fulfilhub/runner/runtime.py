@@ -1,0 +1,105 @@
+"""The runtime: a loaded config, an open store, the plugins, and the configured adapters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ..adapters import Carrier, Channel, InstanceContext, Warehouse
+from ..clock import Clock, SystemClock
+from ..config import Config, InstanceConfig
+from ..errors import ConfigError
+from ..http import RetryPolicy, client_factory
+from ..models import Address
+from ..plugins import Hooks, PluginManager
+from ..store import Store
+
+
+class Runtime:
+    """Everything a job needs. Adapters are built on first use, once per instance.
+
+    ``policy`` overrides the HTTP retry policy of every adapter (tests use fast retries).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        plugins: PluginManager,
+        *,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.plugins = plugins
+        self.hooks = Hooks(plugins)
+        self.clock = clock or SystemClock()
+        self.policy = policy
+        self._adapters: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self.check()
+
+    def check(self) -> None:
+        """Every configured instance names a registered type (ConfigError if not)."""
+        registry = self.plugins.registry
+        tables = {"channels": registry.channels, "carriers": registry.carriers, "warehouses": registry.warehouses,
+                  "notifiers": registry.notifiers}
+        for kind, types in tables.items():
+            for inst in getattr(self.config, kind).values():
+                if inst.type not in types:
+                    known = ", ".join(sorted(types)) or "none installed"
+                    raise ConfigError(
+                        f"unknown {kind[:-1]} type {inst.type!r}; registered types: {known} "
+                        f"(is the plugin installed? see `fulfilhub plugins`)",
+                        path=str(self.config.path),
+                        key=f"{kind}.{inst.name}.type",
+                    )
+        if not self.config.warehouses:
+            raise ConfigError("no warehouse configured; add at least one [warehouses.NAME]", path=str(self.config.path))
+
+    def context(self, inst: InstanceConfig) -> InstanceContext:
+        return InstanceContext(
+            name=inst.name,
+            settings=inst.settings,
+            clock=self.clock,
+            http=client_factory(inst.name, clock=self.clock, secrets=inst.secrets, policy=self.policy),
+            secrets=inst.secrets,
+            store=self.store,
+        )
+
+    def _adapter(self, kind: str, name: str) -> Any:
+        with self._lock:
+            key = (kind, name)
+            if key not in self._adapters:
+                instances: Mapping[str, InstanceConfig] = getattr(self.config, kind)
+                if name not in instances:
+                    raise ConfigError(f"no {kind[:-1]} instance named {name!r}", path=str(self.config.path), key=kind)
+                inst = instances[name]
+                registered = getattr(self.plugins.registry, kind)[inst.type]
+                self._adapters[key] = registered.factory(self.context(inst))
+            return self._adapters[key]
+
+    def channel(self, name: str) -> Channel:
+        return self._adapter("channels", name)
+
+    def carrier(self, name: str) -> Carrier:
+        return self._adapter("carriers", name)
+
+    def warehouse(self, name: str) -> Warehouse:
+        return self._adapter("warehouses", name)
+
+    def ship_from(self, warehouse: str) -> Address:
+        inst = self.config.warehouses[warehouse]
+        table = inst.settings.get("address", {})
+        try:
+            return Address(**table)
+        except TypeError as exc:
+            raise ConfigError(f"bad address: {exc}", path=str(self.config.path), key=f"warehouses.{warehouse}.address") from None
+
+    def close(self) -> None:
+        with self._lock:
+            for adapter in self._adapters.values():
+                adapter.close()
+            self._adapters.clear()

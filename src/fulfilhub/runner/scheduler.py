@@ -1,0 +1,79 @@
+"""``fulfilhub run``: the in-process schedule, until SIGINT/SIGTERM.
+
+Each job runs at its configured interval, measured on the runtime's clock, so the same
+scheduler drives the real world (wall clock, :meth:`Scheduler.run`) and a simulation
+(scenario clock moved by the caller, :meth:`Scheduler.tick`). A signal sets a stop flag:
+the job in progress finishes its current page or effect, commits, and the loop exits
+cleanly. Every job is idempotent and resumable, so even a hard kill loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from .jobs import JOBS, JobReport
+from .runtime import Runtime
+
+log = logging.getLogger("fulfilhub.scheduler")
+
+
+class Scheduler:
+    def __init__(self, rt: Runtime, schedule: Mapping[str, timedelta], *, on_report: Callable[[JobReport], None] | None = None):
+        unknown = set(schedule) - set(JOBS)
+        if unknown:
+            raise ValueError(f"unknown jobs in schedule: {', '.join(sorted(unknown))}")
+        self.rt = rt
+        self.schedule = dict(schedule)
+        self.stop_event = threading.Event()
+        self.on_report = on_report
+        self.runs = 0
+        self._next_due: dict[str, datetime | None] = {job: None for job in self.schedule}  # None: at once
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: object) -> None:
+            log.warning("received %s; stopping after the current job", signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+    def tick(self) -> list[JobReport]:
+        """Run every job that is due now on the runtime's clock (in schedule order)."""
+        reports = []
+        for job, interval in self.schedule.items():
+            if self.stop_event.is_set():
+                break
+            due = self._next_due[job]
+            if due is None or due <= self.rt.clock.now():
+                reports.append(self._run_job(job))
+                self._next_due[job] = self.rt.clock.now() + interval
+        return reports
+
+    def run(self, *, max_ticks: int | None = None) -> None:
+        """Tick until stopped (or ``max_ticks``), waiting in real time between ticks."""
+        ticks = 0
+        while not self.stop_event.is_set():
+            self.tick()
+            ticks += 1
+            if max_ticks is not None and ticks >= max_ticks:
+                break
+            now = self.rt.clock.now()
+            wait = min(((d - now).total_seconds() for d in self._next_due.values() if d is not None), default=1.0)
+            self.stop_event.wait(min(max(wait, 0.05), 60.0))
+
+    def _run_job(self, job: str) -> JobReport:
+        try:
+            report = JOBS[job](self.rt)
+        except Exception as exc:  # one failing job must not stop the schedule
+            log.exception("job %s crashed", job)
+            report = JobReport(job, errors=[f"{type(exc).__name__}: {exc}"])
+        self.runs += 1
+        for error in report.errors:
+            log.warning("%s: %s", job, error)
+        if self.on_report:
+            self.on_report(report)
+        return report

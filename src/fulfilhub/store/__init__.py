@@ -1,0 +1,171 @@
+"""Persistence: the engine, transactions and migrations.
+
+SQLite (WAL, one writer at a time through ``BEGIN IMMEDIATE``) is the default; a
+PostgreSQL URL works unchanged. The schema is created by Alembic migrations
+(``fulfilhub db upgrade``); :meth:`Store.open` refuses a database that is not migrated.
+Queries live in ``queries.py``; this module owns connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import StoreError
+from . import schema
+
+log = logging.getLogger("fulfilhub.store")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Tx:
+    """One open transaction. ``after_commit`` callbacks run once it has committed."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.after_commit: list[Callable[[], None]] = []
+
+    def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
+        return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url`` with fulfilhub's SQLite settings applied where relevant."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"store url {url!r} is not a database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            parent = Path(database).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise StoreError(f"store url {url!r}: folder {parent} does not exist")
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        raise StoreError(f"store url {url!r}: database driver not installed ({exc})") from None
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> str:
+    """Apply migrations up to ``revision``; return the revision the database is at."""
+    from alembic import command
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        return current_revision(engine) or ""
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class Store:
+    """fulfilhub's database. ``with store.transaction() as tx: ...``."""
+
+    def __init__(self, engine: Engine, url: str):
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = False) -> Store:
+        """Open the store at ``url``; with ``migrate``, bring the schema up to date first.
+
+        Without it, a database whose schema is behind raises StoreError saying to run
+        ``fulfilhub db upgrade``.
+        """
+        if migrate:
+            upgrade(url)
+        engine = create_engine(url)
+        try:
+            current = current_revision(engine)
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot open store {safe_url(url)}: {exc.orig}") from None
+        head = head_revision()
+        if current != head:
+            engine.dispose()
+            raise StoreError(
+                f"store {safe_url(url)} is at schema revision {current or 'none'}, "
+                f"this fulfilhub needs {head}: run `fulfilhub db upgrade`"
+            )
+        return cls(engine, url)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.engine.begin() as conn:
+            tx = Tx(conn)
+            yield tx
+        for callback in tx.after_commit:
+            try:
+                callback()
+            except Exception:  # an event hook must not undo committed work
+                log.exception("after-commit callback failed")
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<invalid url>"
+
+
+__all__ = ["Store", "Tx", "create_engine", "head_revision", "safe_url", "schema", "upgrade"]

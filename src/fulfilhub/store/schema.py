@@ -1,0 +1,233 @@
+"""The database schema (SQLAlchemy Core). Migrations in ``migrations/`` create it.
+
+Portable by construction: SQLite and PostgreSQL use it unchanged. Money amounts are
+stored as exact decimal strings, times as UTC, foreign payloads as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class DecimalString(TypeDecorator):
+    """Exact decimals as text (SQLite has no exact numeric type)."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),  # "<channel>:<external_id>"
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("external_id", sa.String(100), nullable=False),
+    sa.Column("number", sa.String(100), nullable=False),
+    sa.Column("version", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("hold_reason", sa.Text, nullable=True),
+    sa.Column("placed_at", UTCDateTime, nullable=False),
+    sa.Column("foreign_updated_at", UTCDateTime, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("total", DecimalString, nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, default=""),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("ship_to", sa.JSON, nullable=True),
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    sa.Column("raw", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("modified_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("order_id", sa.String(200), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price", DecimalString, nullable=False),
+    sa.Column("title", sa.Text, nullable=False, default=""),
+    sa.Column("external_id", sa.String(100), nullable=False, default=""),
+)
+
+order_events = sa.Table(
+    "order_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(200), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # status | updated | note
+    sa.Column("from_status", sa.String(32), nullable=True),
+    sa.Column("to_status", sa.String(32), nullable=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("data", sa.JSON, nullable=True),
+)
+
+shipments = sa.Table(
+    "shipments",
+    metadata,
+    sa.Column("id", sa.String(220), primary_key=True),  # "<order id>/<n>"
+    sa.Column("order_id", sa.String(200), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("warehouse", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("fulfillment_ref", sa.String(200), nullable=True),
+    sa.Column("parcel", sa.JSON, nullable=True),
+    sa.Column("carrier", sa.String(100), nullable=True),
+    sa.Column("carrier_name", sa.String(100), nullable=True),
+    sa.Column("service", sa.String(100), nullable=True),
+    sa.Column("rate_id", sa.String(200), nullable=True),
+    sa.Column("carrier_shipment_ref", sa.String(200), nullable=True),
+    sa.Column("rate_amount", DecimalString, nullable=True),
+    sa.Column("rate_currency", sa.String(3), nullable=True),
+    sa.Column("transit_days", sa.Integer, nullable=True),
+    sa.Column("tracking_code", sa.String(200), nullable=True),
+    sa.Column("tracker_ref", sa.String(200), nullable=True),
+    sa.Column("tracking_url", sa.Text, nullable=True),
+    sa.Column("label_url", sa.Text, nullable=True),
+    sa.Column("channel_ref", sa.String(200), nullable=True),
+    sa.Column("exception_reason", sa.String(32), nullable=True),
+    sa.Column("est_delivery", UTCDateTime, nullable=True),
+    sa.Column("shipped_at", UTCDateTime, nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("next_poll_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("modified_at", UTCDateTime, nullable=False),
+)
+
+shipment_lines = sa.Table(
+    "shipment_lines",
+    metadata,
+    sa.Column("shipment_id", sa.String(220), sa.ForeignKey("shipments.id"), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("order_line_id", sa.String(100), primary_key=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+)
+
+tracking_events = sa.Table(
+    "tracking_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("shipment_id", sa.String(220), sa.ForeignKey("shipments.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("location", sa.Text, nullable=False, default=""),
+    sa.Column("source", sa.String(100), nullable=False, default=""),
+    sa.UniqueConstraint("shipment_id", "at", "status", "source", name="uq_tracking_events_scan"),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(50), primary_key=True),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime, nullable=True),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),  # sha256 of source+payload
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("external_id", sa.String(100), nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # open | resolved
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+)
+
+stock = sa.Table(
+    "stock",
+    metadata,
+    sa.Column("warehouse", sa.String(100), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("on_hand", sa.Integer, nullable=False),
+    sa.Column("reserved", sa.Integer, nullable=False, default=0),
+    sa.Column("safety_stock", sa.Integer, nullable=False, default=0),
+    sa.Column("unit_weight_g", sa.Integer, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("shipment_id", sa.String(220), sa.ForeignKey("shipments.id"), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("warehouse", sa.String(100), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # reserved | consumed | released
+)
+
+local_fulfillments = sa.Table(
+    "local_fulfillments",
+    metadata,
+    sa.Column("ref", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("warehouse", sa.String(100), nullable=False),
+    sa.Column("shipment_id", sa.String(220), nullable=False),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # submitted | cancelled
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+)
