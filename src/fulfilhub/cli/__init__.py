@@ -58,9 +58,10 @@ def protect_logs(secrets: Iterable[str]) -> None:
 class State:
     """What the top-level options set up, shared by subcommands (``ctx.obj``)."""
 
-    def __init__(self, config_path: str | None, trace: bool):
+    def __init__(self, config_path: str | None, trace: bool, verbose: int = 0):
         self.config_path = config_path
         self.trace = trace
+        self.verbose = verbose
         self._plugins: PluginManager | None = None
 
     @property
@@ -108,7 +109,7 @@ class FulfilhubGroup(click.Group):
 def main(ctx: click.Context, config_path: str | None, verbose: int, trace_hooks: bool) -> None:
     """fulfilhub: one order lifecycle across shops, warehouses and couriers."""
     setup_logging(verbose)
-    ctx.obj = State(config_path, trace_hooks)
+    ctx.obj = State(config_path, trace_hooks, verbose)
 
 
 _MANAGER: PluginManager | None = None

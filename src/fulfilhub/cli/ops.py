@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,8 @@ def demo(state: State, orders: int, days: int, seed: int, workspace: Path | None
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..sandbox.demo import run_demo
 
+    if not state.verbose:  # the demo injects faults on purpose; its table counts the retries
+        logging.getLogger("fulfilhub.http").setLevel(logging.ERROR)
     started = time.monotonic()
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("hours"),
                   TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:

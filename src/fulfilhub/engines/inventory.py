@@ -74,7 +74,7 @@ def cancel_open_shipments(tx: Tx, order_id: str, at: datetime) -> list[tuple[str
     for row in queries.shipments_of(tx.conn, order_id):
         if row.status not in CANCELLABLE:
             continue
-        queries.settle_reservations(tx, row.id, consume=False)
+        queries.settle_reservations(tx, row.id, consume=False, at=at)
         queries.update_shipment(tx, row.id, at, status=ShipmentStatus.CANCELLED)
         if row.fulfillment_ref:
             told.append((row.id, row.warehouse, row.fulfillment_ref))

@@ -119,7 +119,7 @@ def buy_label(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
             rate_currency=label.cost.currency,
             shipped_at=now,
         )
-        queries.settle_reservations(tx, ship.id, consume=True)
+        queries.settle_reservations(tx, ship.id, consume=True, at=now)
         lifecycle.follow_shipments(tx, rt.hooks, ship.order_id, at=now, source=f"carrier:{ship.carrier}",
                                    reason=f"label {label.tracking_code} bought ({label.carrier_name} {label.service})")
         queries.enqueue(tx, f"channel.push_fulfillment:{ship.id}", "channel.push_fulfillment", order.channel,

@@ -149,7 +149,10 @@ class _Oversold(Exception):
 def allocate(rt: Runtime) -> JobReport:
     report = JobReport("allocate")
     with rt.store.read() as conn:
-        ids = queries.order_ids_in(conn, [OrderStatus.ACCEPTED, OrderStatus.BACKORDERED])
+        ids = queries.order_ids_in(conn, [OrderStatus.ACCEPTED])
+        changed = queries.stock_changed_at(conn)
+        if changed is not None:  # backorders are worth a look only when stock came back
+            ids += queries.order_ids_in(conn, [OrderStatus.BACKORDERED], modified_before=changed)
     for order_id in ids:
         try:
             report.counts[_allocate_one(rt, order_id, report)] += 1
@@ -191,6 +194,8 @@ def _allocate_one(rt: Runtime, order_id: str, report: JobReport) -> str:
         except _Oversold:
             pass
     if status is OrderStatus.BACKORDERED:
+        with rt.store.transaction() as tx:
+            queries.touch_order(tx, order_id, now)
         return "still_backordered"
     short = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in order.lines)
     with rt.store.transaction() as tx:
@@ -246,7 +251,7 @@ def _poll_warehouse(rt: Runtime, name: str, rows: list[sa.Row]) -> JobReport:
             if update.parcel is not None:
                 values["parcel"] = {k: str(v) for k, v in attrs.asdict(update.parcel).items()}
             if target is ShipmentStatus.CANCELLED:
-                queries.settle_reservations(tx, row.id, consume=False)
+                queries.settle_reservations(tx, row.id, consume=False, at=now)
             queries.update_shipment(tx, row.id, now, **values)
             lifecycle.follow_shipments(tx, rt.hooks, row.order_id, at=now, source=f"warehouse:{name}",
                                        reason=f"shipment {row.id} {target}" + (f": {update.reason}" if update.reason else ""))

@@ -142,7 +142,7 @@ def run_demo(
         config_path.write_text(CONFIG.format(shopify=sandbox.url_for("shopify"), easypost=sandbox.url_for("easypost")))
         config = config_mod.load(config_path)
         store = Store.open(config.store_url, migrate=True)
-        _seed_stock(store, sandbox.simulators["shopify"].catalog, rng, clock.now())
+        _seed_stock(store, sandbox.simulators["shopify"].catalog, rng, clock.now(), orders)
         rt = Runtime(config, store, pm, clock=clock)
         reports: list[JobReport] = []
         scheduler = Scheduler(rt, SCHEDULE, on_report=reports.append)
@@ -188,11 +188,14 @@ def run_demo(
     )
 
 
-def _seed_stock(store: Store, catalog: list[dict[str, Any]], rng: random.Random, at: datetime) -> None:
-    """East carries everything (some thin), west about half the range: splits and backorders happen."""
+def _seed_stock(store: Store, catalog: list[dict[str, Any]], rng: random.Random, at: datetime, orders: int) -> None:
+    """Each warehouse carries part of the range, some SKUs both: splits happen, and a few
+    fast sellers run out (backorders)."""
+    per_sku = max(10, 3 * orders // max(1, len(catalog)))
     with store.transaction() as tx:
-        for item in catalog:
+        for i, item in enumerate(catalog):
             weight = int(item.get("grams") or 400)
-            queries.set_stock(tx, "east", item["sku"], rng.randint(5, 60), at, safety_stock=2, unit_weight_g=weight)
-            if rng.random() < 0.5:
-                queries.set_stock(tx, "west", item["sku"], rng.randint(5, 40), at, safety_stock=1, unit_weight_g=weight)
+            where = ("east",) if i % 3 == 0 else ("west",) if i % 3 == 1 else ("east", "west")
+            for warehouse in where:
+                on_hand = rng.randint(per_sku // 2, per_sku * 2) if i % 7 else rng.randint(1, 4)
+                queries.set_stock(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)

@@ -171,11 +171,16 @@ def load_order(conn: Connection, order_id: str) -> tuple[Order, sa.Row] | None:
     return order, row
 
 
-def order_ids_in(conn: Connection, statuses: Iterable[OrderStatus], limit: int = 500) -> list[str]:
-    rows = conn.execute(
-        sa.select(orders.c.id).where(orders.c.status.in_(list(statuses))).order_by(orders.c.placed_at).limit(limit)
-    )
-    return [r.id for r in rows]
+def order_ids_in(conn: Connection, statuses: Iterable[OrderStatus], *, modified_before: datetime | None = None,
+                 limit: int = 500) -> list[str]:
+    stmt = sa.select(orders.c.id).where(orders.c.status.in_(list(statuses)))
+    if modified_before is not None:
+        stmt = stmt.where(orders.c.modified_at < modified_before)
+    return [r.id for r in conn.execute(stmt.order_by(orders.c.placed_at).limit(limit))]
+
+
+def touch_order(tx: Tx, order_id: str, at: datetime) -> None:
+    tx.execute(orders.update().where(orders.c.id == order_id).values(modified_at=at))
 
 
 def list_orders(conn: Connection, *, status: str | None = None, channel: str | None = None, limit: int = 50) -> list[sa.Row]:
@@ -418,6 +423,11 @@ def stock_levels(conn: Connection, *, warehouses: Iterable[str] | None = None, s
     ]
 
 
+def stock_changed_at(conn: Connection) -> datetime | None:
+    """When stock last became more available anywhere (set, or released)."""
+    return conn.execute(sa.select(sa.func.max(stock.c.updated_at))).scalar()
+
+
 def known_skus(conn: Connection) -> set[str]:
     return set(conn.execute(sa.select(stock.c.sku).distinct()).scalars())
 
@@ -448,7 +458,7 @@ def reserve(tx: Tx, shipment_id: str, warehouse: str, sku: str, quantity: int) -
     return True
 
 
-def settle_reservations(tx: Tx, shipment_id: str, *, consume: bool) -> None:
+def settle_reservations(tx: Tx, shipment_id: str, *, consume: bool, at: datetime) -> None:
     """Turn a shipment's reservations into stock that left (consume) or back into stock."""
     rows = tx.execute(
         sa.select(reservations).where(reservations.c.shipment_id == shipment_id, reservations.c.state == "reserved")
@@ -457,6 +467,8 @@ def settle_reservations(tx: Tx, shipment_id: str, *, consume: bool) -> None:
         values: dict[str, Any] = {"reserved": stock.c.reserved - r.quantity}
         if consume:
             values["on_hand"] = stock.c.on_hand - r.quantity
+        else:
+            values["updated_at"] = at  # released stock may unblock backorders
         tx.execute(stock.update().where(stock.c.warehouse == r.warehouse, stock.c.sku == r.sku).values(**values))
     tx.execute(
         reservations.update()
