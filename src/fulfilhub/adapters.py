@@ -53,6 +53,11 @@ class InstanceContext:
     http: Callable[..., HttpClient]
     secrets: tuple[str, ...] = ()
     store: Store | None = None
+    kind: str = ""  # "channels", "carriers", "warehouses" or "notifiers"
+
+    def key(self, setting: str) -> str:
+        """The dotted config key of one of this instance's settings, for error messages."""
+        return ".".join(part for part in (self.kind, self.name, setting) if part)
 
     def setting(self, key: str, default: Any = attrs.NOTHING) -> Any:
         """Read one setting; a missing required one raises a ConfigError naming it."""
@@ -61,7 +66,7 @@ class InstanceContext:
         if key in self.settings:
             return self.settings[key]
         if default is attrs.NOTHING:
-            raise ConfigError(f"missing required setting {key!r}", key=self.name)
+            raise ConfigError(f"missing required setting {key!r}", key=self.key(key))
         return default
 
 
@@ -199,10 +204,12 @@ class CompensationPolicy:
 class Simulator:
     """A local simulator of a foreign API, served by ``fulfilhub sandbox``.
 
-    ``factory(context)`` returns an ASGI app; it is mounted at ``/<name>``. The type's
-    instances in the config point their ``base_url`` at it.
+    ``factory(context)`` gets a :class:`~fulfilhub.sandbox.SandboxContext` and returns
+    the simulator object: anything with an ``app`` attribute holding an ASGI app (the
+    rest of the object is the simulator's state, for tests and the demo). The app is
+    mounted at ``/<name>``; the type's instances point their ``base_url`` at it.
     """
 
     name: str
-    factory: Callable[[Any], Any]  # SandboxContext -> ASGI app
+    factory: Callable[[Any], Any]  # SandboxContext -> object with an ``app`` (ASGI)
     description: str = ""

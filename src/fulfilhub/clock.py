@@ -67,7 +67,12 @@ class SimClock:
             return self._base
 
     def sleep(self, seconds: float) -> None:
-        """Simulated sleep: moves the clock instead of waiting."""
+        """Simulated sleep: moves the clock instead of waiting.
+
+        Everything sharing the clock sees the time pass: a ``Retry-After: 2`` honoured
+        by an adapter also moves the sandbox's parcels two seconds on, as it would in
+        the real world.
+        """
         if seconds > 0:
             self.advance(seconds)
 

@@ -95,4 +95,12 @@ class TransientError(ExternalError):
 
 
 class PermanentError(ExternalError):
-    """The foreign API rejected the request; sending it again unchanged will not help."""
+    """The foreign API rejected the request; sending it again unchanged will not help.
+
+    ``body`` is the start of the response body with secrets redacted, so that an adapter
+    can read the API's own error code.
+    """
+
+    def __init__(self, message: str, *, service: str = "", status_code: int | None = None, body: str = ""):
+        self.body = body
+        super().__init__(message, service=service, status_code=status_code)

@@ -192,6 +192,7 @@ class HttpClient:
                 f"{method} {self._safe_url(url)} was refused with HTTP {response.status_code}: {body}",
                 service=self.service,
                 status_code=response.status_code,
+                body=body,
             )
         return response
 

@@ -33,7 +33,7 @@ from ..store.schema import local_fulfillments
 def _minutes(context: InstanceContext, key: str, default: float) -> timedelta:
     value = context.setting(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"expected a number of minutes >= 0, got {value!r}", key=f"warehouses.{context.name}.{key}")
+        raise ConfigError(f"expected a number of minutes >= 0, got {value!r}", key=context.key(key))
     return timedelta(minutes=value)
 
 
@@ -42,7 +42,7 @@ class LocalWarehouse:
 
     def __init__(self, context: InstanceContext):
         if context.store is None:
-            raise ConfigError("the local warehouse needs fulfilhub's store", key=f"warehouses.{context.name}")
+            raise ConfigError("the local warehouse needs fulfilhub's store", key=context.key(""))
         self.name = context.name
         self.store: Store = context.store
         self.clock = context.clock

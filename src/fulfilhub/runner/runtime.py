@@ -67,6 +67,7 @@ class Runtime:
             http=client_factory(inst.name, clock=self.clock, secrets=inst.secrets, policy=self.policy),
             secrets=inst.secrets,
             store=self.store,
+            kind=inst.kind,
         )
 
     def _adapter(self, kind: str, name: str) -> Any:

@@ -83,14 +83,14 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         if fault.kind == "malformed":
-            await _send(send, 200, b'{"orders": [{"id": 1, "name": "#10', {"content-type": "application/json"})
+            await _send(send, 200, b'{"data": [{"id": 1, "name": "truncat', {"content-type": "application/json"})
             return
         headers = {"content-type": "application/json"}
         if fault.kind == "429":
             headers["retry-after"] = f"{fault.retry_after:g}"
-            body = {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}
+            body = {"error": "rate limited (sandbox fault)"}
         else:
-            body = {"errors": "Internal Server Error (sandbox fault)"}
+            body = {"error": "server error (sandbox fault)"}
         await _send(send, int(fault.kind), json.dumps(body).encode(), headers)
 
 

@@ -1,0 +1,346 @@
+"""EasyPost JSON to and from fulfilhub's model: pure functions and data tables, no I/O.
+
+Everything the adapter sends is built here (``shipment_body``) and everything it receives
+is mapped here (``parse_rates``, ``parse_label``, ``parse_tracker``), so the mapping can
+be tested with golden payloads and no network.
+
+EasyPost's tracking vocabulary is two words: a ``status`` (where the parcel is) and a
+``status_detail`` (what just happened). :data:`STATUSES` maps the first to a
+:class:`~fulfilhub.TrackingStatus`; :data:`STATUS_DETAILS` says what the second adds: a
+reason when something is wrong, and, for a parcel that is still on its way, a sharper
+status (``in_transit`` + ``delivery_exception`` is a failed delivery attempt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+from fulfilhub import (
+    Address,
+    ExceptionReason,
+    Label,
+    Money,
+    PayloadError,
+    Rate,
+    ShipmentRequest,
+    TrackingEvent,
+    TrackingStatus,
+    TrackingUpdate,
+)
+
+# --------------------------------------------------------------------------- units
+
+#: Grams in one avoirdupois ounce, exact by definition (1 lb = 0.45359237 kg).
+GRAMS_PER_OUNCE = Decimal("28.349523125")
+#: Centimetres in one inch, exact by definition.
+CM_PER_INCH = Decimal("2.54")
+_TENTH = Decimal("0.1")
+
+
+def grams_to_ounces(grams: Decimal) -> Decimal:
+    """Weight for EasyPost (ounces, one decimal), rounded *up*.
+
+    Rounding up means a parcel is never declared lighter than it is: carriers bill an
+    under-declared weight afterwards, with a surcharge.
+    """
+    return (Decimal(grams) / GRAMS_PER_OUNCE).quantize(_TENTH, rounding=ROUND_CEILING)
+
+
+def cm_to_inches(cm: Decimal) -> Decimal:
+    """A dimension for EasyPost (inches, one decimal), rounded up for the same reason."""
+    return (Decimal(cm) / CM_PER_INCH).quantize(_TENTH, rounding=ROUND_CEILING)
+
+
+# --------------------------------------------------------------------------- status tables
+
+
+@attrs.frozen(kw_only=True)
+class DetailMeaning:
+    """What one EasyPost ``status_detail`` adds to the ``status`` it arrives with.
+
+    ``status`` replaces EasyPost's status only while the parcel is still on its way
+    (:data:`OPEN_STATUSES`): a refusal reported with ``return_to_sender`` stays a return.
+    ``reason`` is kept whatever the status, so a weather delay on a parcel that is still
+    ``in_transit`` is visible to the delay engine.
+    """
+
+    status: TrackingStatus | None = None
+    reason: ExceptionReason | None = None
+
+
+#: EasyPost ``Tracker.status`` -> normalized status. ``failure`` is EasyPost's word for
+#: "the carrier has stopped trying" (a single failed attempt with a retry stays
+#: ``in_transit``), hence EXCEPTION. ``error`` means EasyPost could not read the
+#: carrier's tracking: it says nothing about the parcel, hence UNKNOWN.
+STATUSES: Mapping[str, TrackingStatus] = {
+    "unknown": TrackingStatus.UNKNOWN,
+    "pre_transit": TrackingStatus.PRE_TRANSIT,
+    "in_transit": TrackingStatus.IN_TRANSIT,
+    "out_for_delivery": TrackingStatus.OUT_FOR_DELIVERY,
+    "delivered": TrackingStatus.DELIVERED,
+    "available_for_pickup": TrackingStatus.AVAILABLE_FOR_PICKUP,
+    "return_to_sender": TrackingStatus.RETURN_TO_SENDER,
+    "failure": TrackingStatus.EXCEPTION,
+    "cancelled": TrackingStatus.CANCELLED,
+    "error": TrackingStatus.UNKNOWN,
+}
+
+_NOTHING = DetailMeaning()
+_S = TrackingStatus
+_R = ExceptionReason
+
+#: EasyPost ``status_detail`` -> what it adds. Every value EasyPost documents is listed,
+#: the routine scans with no meaning, so that a missing entry is a visible decision.
+STATUS_DETAILS: Mapping[str, DetailMeaning] = {
+    # routine progress
+    "arrived_at_destination": _NOTHING,
+    "arrived_at_facility": _NOTHING,
+    "departed_facility": _NOTHING,
+    "departed_origin_facility": _NOTHING,
+    "in_transit": _NOTHING,
+    "label_created": _NOTHING,
+    "out_for_delivery": _NOTHING,
+    "received_at_destination_facility": _NOTHING,
+    "received_at_origin_facility": _NOTHING,
+    "status_update": _NOTHING,
+    "transferred_to_destination_carrier": _NOTHING,
+    "unknown": _NOTHING,
+    # tracking stopped updating: says nothing about the parcel; a parcel left without
+    # scans is caught by the delay engine's "no scan for too long" rule
+    "expired": _NOTHING,
+    "arrived_at_pickup_location": DetailMeaning(status=_S.AVAILABLE_FOR_PICKUP),
+    "cancelled": DetailMeaning(status=_S.CANCELLED),
+    "return": DetailMeaning(status=_S.RETURN_TO_SENDER),
+    # still moving, but late or at risk: the status stays, the reason shows
+    "weather_delay": DetailMeaning(reason=_R.WEATHER),
+    "delayed": DetailMeaning(reason=_R.CARRIER_DELAY),
+    "missorted": DetailMeaning(reason=_R.CARRIER_DELAY),
+    "transit_exception": DetailMeaning(reason=_R.CARRIER_DELAY),
+    "address_correction": DetailMeaning(reason=_R.ADDRESS),
+    # the carrier holds the parcel until someone acts (paperwork, payment, a request);
+    # EasyPost does not say which
+    "awaiting_information": DetailMeaning(reason=_R.OTHER),
+    "held": DetailMeaning(reason=_R.OTHER),
+    # a delivery attempt failed; "delivery_exception" is retried, "failure" is final
+    "delivery_exception": DetailMeaning(status=_S.FAILED_ATTEMPT, reason=_R.FAILED_ATTEMPT),
+    "failure": DetailMeaning(status=_S.EXCEPTION, reason=_R.FAILED_ATTEMPT),
+    "refused": DetailMeaning(status=_S.EXCEPTION, reason=_R.REFUSED),
+    "lost": DetailMeaning(status=_S.EXCEPTION, reason=_R.LOST),
+    "damaged": DetailMeaning(status=_S.EXCEPTION, reason=_R.DAMAGED),
+}
+
+#: Statuses a status_detail may sharpen: the parcel has not reached an outcome yet.
+OPEN_STATUSES = frozenset({_S.UNKNOWN, _S.PRE_TRANSIT, _S.IN_TRANSIT, _S.OUT_FOR_DELIVERY})
+
+
+def classify(status: str, status_detail: str | None) -> tuple[TrackingStatus, ExceptionReason | None]:
+    """Normalize one EasyPost ``(status, status_detail)`` pair.
+
+    A word EasyPost adds later maps to UNKNOWN / no meaning rather than failing: the
+    shipment keeps being tracked and ``source`` on the event still shows the word.
+    An exception or failed attempt always carries a reason (OTHER when EasyPost gives
+    none), so that "why" is never blank where a person has to act.
+    """
+    base = STATUSES.get(status, TrackingStatus.UNKNOWN)
+    meaning = STATUS_DETAILS.get(status_detail or "", _NOTHING)
+    final = meaning.status if meaning.status is not None and base in OPEN_STATUSES else base
+    reason = meaning.reason
+    if reason is None and final is TrackingStatus.FAILED_ATTEMPT:
+        reason = ExceptionReason.FAILED_ATTEMPT
+    elif reason is None and final is TrackingStatus.EXCEPTION:
+        reason = ExceptionReason.OTHER
+    return final, reason
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def address_body(address: Address) -> dict[str, str]:
+    """An EasyPost Address object (only the fields that are set)."""
+    fields = {
+        "name": address.name,
+        "company": address.company,
+        "street1": address.line1,
+        "street2": address.line2,
+        "city": address.city,
+        "state": address.province,
+        "zip": address.postal_code,
+        "country": address.country,
+        "phone": address.phone,
+        "email": address.email,
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+def _json_number(value: Decimal) -> float:
+    # JSON has one number type; a one-decimal Decimal becomes the float that prints the
+    # same digits (35.3 -> 35.3). Weights and sizes only: money never goes through here.
+    return float(value)
+
+
+def shipment_body(
+    request: ShipmentRequest,
+    *,
+    carrier_accounts: Sequence[str] = (),
+    label_format: str = "PDF",
+) -> dict[str, Any]:
+    """The body of ``POST /v2/shipments`` for ``request``.
+
+    ``reference`` carries fulfilhub's shipment id, so the EasyPost shipment can be found
+    from either side. The parcel goes in ounces and inches, rounded up.
+    """
+    parcel = request.parcel
+    shipment: dict[str, Any] = {
+        "reference": request.reference,
+        "to_address": address_body(request.ship_to),
+        "from_address": address_body(request.ship_from),
+        "parcel": {
+            "length": _json_number(cm_to_inches(parcel.length_cm)),
+            "width": _json_number(cm_to_inches(parcel.width_cm)),
+            "height": _json_number(cm_to_inches(parcel.height_cm)),
+            "weight": _json_number(grams_to_ounces(parcel.weight_g)),
+        },
+        "options": {"label_format": label_format},
+    }
+    if carrier_accounts:
+        shipment["carrier_accounts"] = list(carrier_accounts)
+    return {"shipment": shipment}
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def _require(payload: Mapping[str, Any], key: str, what: str) -> Any:
+    value = payload.get(key) if isinstance(payload, Mapping) else None
+    if value is None or value == "":
+        raise PayloadError(f"EasyPost {what} has no {key!r}", field=key)
+    return value
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    # EasyPost sends amounts as strings ("5.93"); a JSON number is read through its text
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise PayloadError(f"not a decimal amount: {value!r}", field=field) from None
+
+
+def parse_datetime(value: Any, field: str) -> datetime | None:
+    """An EasyPost timestamp as an aware datetime (None when absent).
+
+    EasyPost writes ISO-8601 in UTC (``2024-08-02T19:26:52Z``); a time without an offset
+    is UTC too, as EasyPost documents for scans whose location is unknown.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"expected an ISO-8601 time, got {value!r}", field=field)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PayloadError(f"not an ISO-8601 time: {value!r}", field=field) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def parse_rate(payload: Mapping[str, Any], carrier: str, shipment_id: str) -> Rate:
+    """One EasyPost Rate; ``carrier`` is the fulfilhub instance name that quoted it."""
+    days = payload.get("delivery_days")
+    if days is None:
+        days = payload.get("est_delivery_days")
+    try:
+        transit_days = int(days) if days is not None else None
+    except (TypeError, ValueError):
+        raise PayloadError(f"not a number of days: {days!r}", field="delivery_days") from None
+    return Rate(
+        carrier=carrier,
+        carrier_name=_require(payload, "carrier", "rate"),
+        service=_require(payload, "service", "rate"),
+        amount=Money(
+            amount=_decimal(_require(payload, "rate", "rate"), "rate"),
+            currency=payload.get("currency") or "USD",
+        ),
+        rate_id=_require(payload, "id", "rate"),
+        shipment_ref=payload.get("shipment_id") or shipment_id,
+        transit_days=transit_days,
+        delivery_date=parse_datetime(payload.get("delivery_date"), "delivery_date"),
+    )
+
+
+def parse_rates(shipment: Mapping[str, Any], carrier: str) -> list[Rate]:
+    """Every rate of an EasyPost Shipment, in EasyPost's order."""
+    shipment_id = _require(shipment, "id", "shipment")
+    return [parse_rate(rate, carrier, shipment_id) for rate in shipment.get("rates") or ()]
+
+
+def parse_label(shipment: Mapping[str, Any], carrier: str) -> Label:
+    """The label of a purchased EasyPost Shipment.
+
+    Raises PayloadError when the shipment has not been bought (no ``selected_rate`` or
+    ``tracking_code``).
+    """
+    shipment_id = _require(shipment, "id", "shipment")
+    selected = shipment.get("selected_rate")
+    if not selected or not shipment.get("tracking_code"):
+        raise PayloadError(
+            f"EasyPost shipment {shipment_id} has no purchased label "
+            "(selected_rate or tracking_code is empty); buy a rate first",
+            field="selected_rate",
+        )
+    tracker = shipment.get("tracker") or {}
+    postage_label = shipment.get("postage_label") or {}
+    return Label(
+        carrier=carrier,
+        carrier_name=_require(selected, "carrier", "selected_rate"),
+        service=_require(selected, "service", "selected_rate"),
+        tracking_code=shipment["tracking_code"],
+        cost=Money(
+            amount=_decimal(_require(selected, "rate", "selected_rate"), "selected_rate.rate"),
+            currency=selected.get("currency") or "USD",
+        ),
+        shipment_ref=shipment_id,
+        tracker_ref=tracker.get("id") or "",
+        label_url=postage_label.get("label_url") or "",
+        tracking_url=tracker.get("public_url") or "",
+        raw=shipment,
+    )
+
+
+def _location(location: Mapping[str, Any] | None) -> str:
+    location = location or {}
+    return ", ".join(
+        str(part) for part in (location.get("city"), location.get("state"), location.get("country")) if part
+    )
+
+
+def parse_tracking_detail(detail: Mapping[str, Any]) -> TrackingEvent:
+    """One EasyPost TrackingDetail (a scan) as a TrackingEvent."""
+    at = parse_datetime(_require(detail, "datetime", "tracking detail"), "tracking_details.datetime")
+    status_word = detail.get("status") or "unknown"
+    detail_word = detail.get("status_detail")
+    status, reason = classify(status_word, detail_word)
+    return TrackingEvent(
+        at=at,
+        status=status,
+        description=detail.get("message") or detail.get("description") or "",
+        location=_location(detail.get("tracking_location")),
+        reason=reason,
+        source=f"{status_word}/{detail_word}" if detail_word else status_word,
+    )
+
+
+def parse_tracker(tracker: Mapping[str, Any]) -> TrackingUpdate:
+    """An EasyPost Tracker as a TrackingUpdate (status and reason from its current words)."""
+    status, reason = classify(_require(tracker, "status", "tracker"), tracker.get("status_detail"))
+    return TrackingUpdate(
+        tracking_code=_require(tracker, "tracking_code", "tracker"),
+        status=status,
+        events=tuple(parse_tracking_detail(d) for d in tracker.get("tracking_details") or ()),
+        reason=reason,
+        est_delivery=parse_datetime(tracker.get("est_delivery_date"), "est_delivery_date"),
+        tracking_url=tracker.get("public_url") or "",
+        raw=tracker,
+    )

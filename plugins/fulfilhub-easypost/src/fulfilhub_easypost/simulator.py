@@ -1,0 +1,702 @@
+"""A local EasyPost for ``fulfilhub sandbox`` and the tests: a Starlette app on the scenario clock.
+
+It answers the part of EasyPost API v2 the adapter uses, in EasyPost's shapes:
+
+- ``POST /v2/shipments`` (201): a Shipment with one Rate per configured service,
+  priced from the parcel weight; ``carrier_accounts`` in the body limits the rating.
+- ``GET /v2/shipments/{id}``: the Shipment, with its Tracker as of now.
+- ``POST /v2/shipments/{id}/buy``: postage, a tracking code and a Tracker whose whole
+  history is scripted at purchase on the scenario clock. A second purchase answers
+  422 ``SHIPMENT.POSTAGE.EXISTS``, as EasyPost does.
+- ``POST /v2/shipments/{id}/refund``: ``refund_status`` "submitted" while the carrier
+  has not scanned the parcel, "rejected" once it has.
+- ``GET /v2/trackers/{id}``: only the scans whose time has come (``datetime <= now``);
+  ``status``, ``status_detail`` and ``est_delivery_date`` are those of the latest.
+- ``GET /track/{tracker id}`` and ``GET /files/postage_label/{id}``: the Tracker's
+  ``public_url`` and the label's ``label_url``, as plain text.
+
+Errors use EasyPost's body ``{"error": {"code", "message", "errors"}}``. The codes
+PARAMETER.REQUIRED, SHIPMENT.INVALID_PARAMS, SHIPMENT.POSTAGE.EXISTS,
+SHIPMENT.POSTAGE.FAILURE and NOT_FOUND are EasyPost's own; APIKEY.REQUIRED and
+SHIPMENT.REFUND.UNAVAILABLE are stand-ins in the same style.
+
+Options (``SandboxContext.options["easypost"]``):
+
+- ``api_key``: when set, requests without it as the Basic user name get 401.
+- ``exception_rate`` (0.03): share of parcels that hit a weather delay, get lost or
+  see a failed delivery attempt (a third each).
+- ``delay_rate`` (0.1): share of parcels delivered 1-3 days after the promised day.
+- ``carriers``: the services rated, a list of ``{carrier, service, days, base,
+  per_lb}`` (prices as strings); default USPS Priority / GroundAdvantage, UPS Ground /
+  NextDayAir, FedEx FEDEX_GROUND / FEDEX_2_DAY.
+
+Everything random comes from ``context.seed``: the same seed and the same requests give
+the same ids, prices, tracking codes and fates. Days are calendar days, in UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import math
+import random
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import attrs
+from fulfilhub.sandbox import SandboxContext
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .carrier import POSTAGE_EXISTS
+
+_CENT = Decimal("0.01")
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+@attrs.frozen(kw_only=True)
+class ServiceSpec:
+    """One service the simulator rates: ``base + per_lb`` for each started pound."""
+
+    carrier: str
+    service: str
+    days: int = attrs.field(converter=int)
+    base: Decimal = attrs.field(converter=_money)
+    per_lb: Decimal = attrs.field(converter=_money)
+
+
+DEFAULT_SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(carrier="USPS", service="Priority", days=2, base="7.90", per_lb="1.10"),
+    ServiceSpec(carrier="USPS", service="GroundAdvantage", days=4, base="4.75", per_lb="0.65"),
+    ServiceSpec(carrier="UPS", service="Ground", days=4, base="9.20", per_lb="0.85"),
+    ServiceSpec(carrier="UPS", service="NextDayAir", days=1, base="32.50", per_lb="3.40"),
+    ServiceSpec(carrier="FedEx", service="FEDEX_GROUND", days=3, base="9.45", per_lb="0.80"),
+    ServiceSpec(carrier="FedEx", service="FEDEX_2_DAY", days=2, base="21.30", per_lb="2.10"),
+)
+
+#: What can happen to a bought parcel.
+OUTCOMES = ("on_time", "late", "weather_delay", "lost", "failed_attempt")
+_EXCEPTIONS = ("weather_delay", "lost", "failed_attempt")
+
+_HUBS = (
+    ("MEMPHIS", "TN", "38118"),
+    ("LOUISVILLE", "KY", "40209"),
+    ("INDIANAPOLIS", "IN", "46241"),
+    ("DALLAS", "TX", "75261"),
+    ("CHICAGO", "IL", "60666"),
+)
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """The fate of one bought parcel, decided at purchase.
+
+    ``promised`` is the delivery day its rate promised (00:00 UTC); ``delivered_at`` is
+    when it will be delivered (None for a lost parcel).
+    """
+
+    outcome: str
+    promised: datetime
+    delivered_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class Scan:
+    """One scripted scan: the TrackingDetail EasyPost shows once ``at`` has come."""
+
+    at: datetime
+    detail: dict[str, Any]
+    est: datetime | None  # the est_delivery_date the tracker shows once this scan is visible
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _midnight(moment: datetime, days: int = 0) -> datetime:
+    return (moment + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _error(status: int, code: str, message: str, errors: Sequence[Any] = ()) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "errors": list(errors)}}, status_code=status)
+
+
+def _not_found() -> JSONResponse:
+    return _error(404, "NOT_FOUND", "The requested resource could not be found.")
+
+
+def _location(place: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "object": "TrackingLocation",
+        "city": (place.get("city") or "").upper() or None,
+        "state": place.get("state") or None,
+        "country": place.get("country") or "US",
+        "zip": place.get("zip") or None,
+    }
+
+
+def script_timeline(
+    *,
+    carrier: str,
+    bought_at: datetime,
+    days: int,
+    outcome: str,
+    extra_days: int,
+    origin: Mapping[str, Any],
+    destination: Mapping[str, Any],
+    hub: Mapping[str, Any],
+    rng: random.Random,
+) -> tuple[list[Scan], Plan]:
+    """The whole scan history of one parcel, from label to its end, as EasyPost would show it.
+
+    ``days`` is the promised transit time, ``extra_days`` how late a ``late`` or
+    ``weather_delay`` parcel arrives. Scans are spread between purchase and the morning
+    of the delivery day (out for delivery at 08:xx), so their order holds for any
+    purchase time.
+    """
+    t0 = bought_at.replace(microsecond=0)
+    promised = _midnight(t0, days)
+    late = extra_days if outcome in ("late", "weather_delay") else 0
+    actual_day = _midnight(t0, days + late)
+    out_at = actual_day + timedelta(hours=8, minutes=rng.randrange(60))
+    span = out_at - t0
+    steps: list[Scan] = []
+
+    def scan(
+        at: datetime, status: str, detail: str, message: str, place: Mapping[str, Any], est: datetime | None
+    ) -> None:
+        steps.append(
+            Scan(
+                at=at.replace(microsecond=0),
+                est=est,
+                detail={
+                    "object": "TrackingDetail",
+                    "message": message,
+                    "description": message,
+                    "status": status,
+                    "status_detail": detail,
+                    "datetime": _iso(at),
+                    "source": carrier,
+                    "carrier_code": None,
+                    "tracking_location": _location(place),
+                },
+            )
+        )
+
+    # A late parcel's ETA moves when it reaches the hub; until then it shows the promise.
+    known = actual_day if outcome == "late" else promised
+    scan(t0, "pre_transit", "label_created", f"Shipping label created, {carrier} awaiting item", origin, promised)
+    scan(
+        t0 + span * 0.12,
+        "in_transit",
+        "received_at_origin_facility",
+        f"Accepted at {carrier} origin facility",
+        origin,
+        promised,
+    )
+    scan(
+        t0 + span * 0.22,
+        "in_transit",
+        "departed_origin_facility",
+        f"Departed {carrier} origin facility",
+        origin,
+        promised,
+    )
+    scan(t0 + span * 0.45, "in_transit", "arrived_at_facility", f"Arrived at {carrier} hub", hub, known)
+    if outcome == "weather_delay":
+        scan(t0 + span * 0.5, "in_transit", "weather_delay", "Delayed by severe weather in the area", hub, actual_day)
+        known = actual_day
+    scan(t0 + span * 0.6, "in_transit", "departed_facility", f"Departed {carrier} hub", hub, known)
+    if outcome == "lost":
+        lost_at = promised + timedelta(days=1, hours=12)
+        scan(lost_at, "failure", "lost", "Package could not be located; a trace has been opened", hub, None)
+        return steps, Plan(outcome=outcome, promised=promised, delivered_at=None)
+    scan(
+        t0 + span * 0.85,
+        "in_transit",
+        "received_at_destination_facility",
+        "Arrived at destination facility",
+        destination,
+        known,
+    )
+    scan(out_at, "out_for_delivery", "out_for_delivery", "Out for delivery", destination, known)
+    if outcome == "failed_attempt":
+        retry_day = _midnight(out_at, 1)
+        scan(
+            out_at + timedelta(hours=5),
+            "in_transit",
+            "delivery_exception",
+            "Delivery attempted - recipient not available; will try again next business day",
+            destination,
+            retry_day,
+        )
+        out_at = retry_day + timedelta(hours=8, minutes=rng.randrange(60))
+        scan(out_at, "out_for_delivery", "out_for_delivery", "Out for delivery", destination, retry_day)
+        known = retry_day
+    delivered_at = (out_at + timedelta(hours=rng.randint(3, 8), minutes=rng.randrange(60))).replace(microsecond=0)
+    scan(delivered_at, "delivered", "arrived_at_destination", "Delivered, front door/porch", destination, known)
+    return steps, Plan(outcome=outcome, promised=promised, delivered_at=delivered_at)
+
+
+def _services(carriers: Sequence[Mapping[str, Any]] | None) -> tuple[ServiceSpec, ...]:
+    if not carriers:
+        return DEFAULT_SERVICES
+    try:
+        return tuple(ServiceSpec(**spec) for spec in carriers)
+    except (TypeError, ArithmeticError, ValueError) as exc:
+        raise ValueError(
+            "easypost simulator: each entry of carriers needs carrier, service, days, base and per_lb "
+            f'(prices as strings), e.g. {{carrier = "USPS", service = "Priority", days = 2, base = "7.90", '
+            f'per_lb = "1.10"}}; got {carriers!r} ({exc})'
+        ) from None
+
+
+class EasyPostSimulator:
+    """The EasyPost simulator served at ``/easypost``; its state is readable from Python.
+
+    Accessors (snapshots, safe to read while the server runs): :attr:`shipments` and
+    :attr:`trackers` as EasyPost would return them now, :meth:`plan` and
+    :meth:`timeline` for a tracker's scripted future, :meth:`purchases_count`.
+    """
+
+    def __init__(self, context: SandboxContext):
+        options = context.options_for("easypost")
+        self.clock = context.clock
+        self.seed = context.seed
+        self.base_url = context.base_url
+        self.api_key: str | None = options.get("api_key") or None
+        self.exception_rate = float(options.get("exception_rate", 0.03))
+        self.delay_rate = float(options.get("delay_rate", 0.1))
+        if not 0 <= self.exception_rate + self.delay_rate <= 1:
+            raise ValueError(
+                f"easypost simulator: exception_rate ({self.exception_rate}) + delay_rate ({self.delay_rate}) "
+                "must be between 0 and 1"
+            )
+        self.services = _services(options.get("carriers"))
+        self._lock = threading.Lock()
+        self._counter = 0
+        self._purchases = 0
+        self._shipments: dict[str, dict[str, Any]] = {}
+        self._trackers: dict[str, dict[str, Any]] = {}
+        self._timelines: dict[str, list[Scan]] = {}
+        self._plans: dict[str, Plan] = {}
+        guard = self._guard
+        self.app = Starlette(
+            routes=[
+                Route("/v2/shipments", guard(self._create_shipment), methods=["POST"]),
+                Route("/v2/shipments/{id}", guard(self._get_shipment), methods=["GET"]),
+                Route("/v2/shipments/{id}/buy", guard(self._buy), methods=["POST"]),
+                Route("/v2/shipments/{id}/refund", guard(self._refund), methods=["POST"]),
+                Route("/v2/trackers/{id}", guard(self._get_tracker), methods=["GET"]),
+                Route("/track/{id}", self._public_tracking, methods=["GET"]),
+                Route("/files/postage_label/{id}", self._label_file, methods=["GET"]),
+            ]
+        )
+
+    # -- accessors for tests and the demo
+
+    @property
+    def shipments(self) -> dict[str, dict[str, Any]]:
+        """Every shipment by id, as ``GET /v2/shipments/{id}`` would return it now."""
+        with self._lock:
+            now = self.clock.now()
+            return {sid: self._shipment_view(sid, now) for sid in self._shipments}
+
+    @property
+    def trackers(self) -> dict[str, dict[str, Any]]:
+        """Every tracker by id, as ``GET /v2/trackers/{id}`` would return it now."""
+        with self._lock:
+            now = self.clock.now()
+            return {tid: self._tracker_view(tid, now) for tid in self._trackers}
+
+    def plan(self, tracker_id: str) -> Plan:
+        """What will happen to the parcel (outcome, promised day, delivery time)."""
+        with self._lock:
+            return self._plans[tracker_id]
+
+    def timeline(self, tracker_id: str) -> list[dict[str, Any]]:
+        """Every scan scripted for the parcel, future ones included."""
+        with self._lock:
+            return [copy.deepcopy(step.detail) for step in self._timelines[tracker_id]]
+
+    def purchases_count(self) -> int:
+        """How many labels were bought (refused second purchases do not count)."""
+        with self._lock:
+            return self._purchases
+
+    # -- plumbing
+
+    def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            if self.api_key is not None and self._api_key_of(request) != self.api_key:
+                return _error(
+                    401,
+                    "APIKEY.REQUIRED",
+                    "A valid API key is required; send it as the HTTP Basic user name with an empty password.",
+                )
+            return await handler(request)
+
+        return endpoint
+
+    @staticmethod
+    def _api_key_of(request: Request) -> str | None:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, _, _password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return user
+
+    def _new_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}_{hashlib.sha256(f'{self.seed}:{prefix}:{self._counter}'.encode()).hexdigest()[:32]}"
+
+    def _rng(self, *parts: object) -> random.Random:
+        return random.Random(":".join(str(p) for p in (self.seed, *parts)))
+
+    def _carrier_account(self, carrier: str) -> str:
+        return f"ca_{hashlib.sha256(f'{self.seed}:account:{carrier}'.encode()).hexdigest()[:32]}"
+
+    def _price(self, spec: ServiceSpec, weight_oz: Decimal) -> Decimal:
+        pounds = max(1, math.ceil(weight_oz / 16))
+        jitter = Decimal(self._rng("price", spec.carrier, spec.service, weight_oz).randrange(400)) / 10000
+        return ((spec.base + spec.per_lb * pounds) * (1 + jitter)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+    @staticmethod
+    async def _json_body(request: Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            return None
+
+    # -- endpoints
+
+    async def _create_shipment(self, request: Request) -> Response:
+        body = await self._json_body(request)
+        given = body.get("shipment") if isinstance(body, dict) else None
+        if not isinstance(given, dict) or not given:
+            return _error(
+                422,
+                "PARAMETER.REQUIRED",
+                "Missing required parameter.",
+                [{"field": "shipment", "message": "cannot be blank"}],
+            )
+        problems = [
+            {"field": field, "message": "Invalid format."}
+            for field in ("to_address", "from_address", "parcel")
+            if not isinstance(given.get(field), dict)
+        ]
+        parcel = given.get("parcel")
+        weight = parcel.get("weight") if isinstance(parcel, dict) else None
+        if not problems and not (isinstance(weight, (int, float)) and weight > 0):
+            problems.append({"field": "parcel.weight", "message": "must be greater than 0"})
+        if problems:
+            return _error(
+                422,
+                "SHIPMENT.INVALID_PARAMS",
+                "Unable to create shipment, one or more parameters were invalid.",
+                problems,
+            )
+        with self._lock:
+            shipment = self._new_shipment(given, Decimal(str(weight)))
+            return JSONResponse(self._shipment_view(shipment["id"], self.clock.now()), status_code=201)
+
+    async def _get_shipment(self, request: Request) -> Response:
+        with self._lock:
+            if request.path_params["id"] not in self._shipments:
+                return _not_found()
+            return JSONResponse(self._shipment_view(request.path_params["id"], self.clock.now()))
+
+    async def _buy(self, request: Request) -> Response:
+        body = await self._json_body(request)
+        rate = body.get("rate") if isinstance(body, dict) else None
+        rate_id = rate.get("id") if isinstance(rate, dict) else None
+        if not rate_id:
+            return _error(
+                422,
+                "PARAMETER.REQUIRED",
+                "Missing required parameter.",
+                [{"field": "rate", "message": "cannot be blank"}],
+            )
+        shipment_id = request.path_params["id"]
+        with self._lock:
+            shipment = self._shipments.get(shipment_id)
+            if shipment is None:
+                return _not_found()
+            if shipment["selected_rate"] is not None:
+                return _error(422, POSTAGE_EXISTS, "The shipment has already been purchased; postage exists.")
+            chosen = next((r for r in shipment["rates"] if r["id"] == rate_id), None)
+            if chosen is None:
+                return _error(
+                    422, "SHIPMENT.POSTAGE.FAILURE", f"Rate {rate_id} does not belong to shipment {shipment_id}."
+                )
+            self._purchase(shipment, chosen)
+            return JSONResponse(self._shipment_view(shipment_id, self.clock.now()))
+
+    async def _refund(self, request: Request) -> Response:
+        shipment_id = request.path_params["id"]
+        with self._lock:
+            shipment = self._shipments.get(shipment_id)
+            if shipment is None:
+                return _not_found()
+            tracker_id = shipment["tracker_id"]
+            if tracker_id is None:
+                return _error(422, "SHIPMENT.REFUND.UNAVAILABLE", f"Shipment {shipment_id} has no postage to refund.")
+            if shipment["refund_status"] is None:
+                now = self.clock.now()
+                seen = [step for step in self._timelines[tracker_id] if step.at <= now]
+                if any(step.detail["status"] != "pre_transit" for step in seen):
+                    shipment["refund_status"] = "rejected"
+                else:
+                    shipment["refund_status"] = "submitted"
+                    self._timelines[tracker_id] = seen
+                    carrier = shipment["selected_rate"]["carrier"]
+                    self._timelines[tracker_id].append(_voided_step(carrier, now, shipment["from_address"]))
+                shipment["updated_at"] = _iso(now)
+            return JSONResponse(self._shipment_view(shipment_id, self.clock.now()))
+
+    async def _get_tracker(self, request: Request) -> Response:
+        with self._lock:
+            if request.path_params["id"] not in self._trackers:
+                return _not_found()
+            return JSONResponse(self._tracker_view(request.path_params["id"], self.clock.now()))
+
+    async def _public_tracking(self, request: Request) -> Response:
+        with self._lock:
+            if request.path_params["id"] not in self._trackers:
+                return PlainTextResponse("No such tracker.", status_code=404)
+            tracker = self._tracker_view(request.path_params["id"], self.clock.now())
+        lines = [f"{tracker['carrier']} {tracker['tracking_code']}: {tracker['status']}"]
+        lines += [f"{d['datetime']}  {d['message']}" for d in reversed(tracker["tracking_details"])]
+        return PlainTextResponse("\n".join(lines) + "\n")
+
+    async def _label_file(self, request: Request) -> Response:
+        with self._lock:
+            shipment = next(
+                (
+                    s
+                    for s in self._shipments.values()
+                    if (s["postage_label"] or {}).get("id") == request.path_params["id"]
+                ),
+                None,
+            )
+            if shipment is None:
+                return PlainTextResponse("No such label.", status_code=404)
+            rate, to = shipment["selected_rate"], shipment["to_address"]
+            text = (
+                f"SANDBOX LABEL - NOT POSTAGE\n{rate['carrier']} {rate['service']}\n"
+                f"TRACKING {shipment['tracking_code']}\n\nSHIP TO\n{to.get('name', '')}\n"
+                f"{to.get('street1', '')}\n{to.get('city', '')} {to.get('state', '')} {to.get('zip', '')}\n"
+            )
+        return PlainTextResponse(text)
+
+    # -- state (called with the lock held)
+
+    def _new_shipment(self, given: Mapping[str, Any], weight_oz: Decimal) -> dict[str, Any]:
+        now = _iso(self.clock.now())
+        shipment_id = self._new_id("shp")
+        wanted_accounts = set(given.get("carrier_accounts") or ())
+        rates = []
+        for spec in self.services:
+            account = self._carrier_account(spec.carrier)
+            if wanted_accounts and account not in wanted_accounts:
+                continue
+            price = self._price(spec, weight_oz)
+            rates.append(
+                {
+                    "id": self._new_id("rate"),
+                    "object": "Rate",
+                    "created_at": now,
+                    "updated_at": now,
+                    "mode": "test",
+                    "service": spec.service,
+                    "carrier": spec.carrier,
+                    "rate": str(price),
+                    "currency": "USD",
+                    "retail_rate": str((price * Decimal("1.25")).quantize(_CENT)),
+                    "retail_currency": "USD",
+                    "list_rate": str((price * Decimal("1.10")).quantize(_CENT)),
+                    "list_currency": "USD",
+                    "billing_type": "easypost",
+                    "delivery_days": spec.days,
+                    "delivery_date": _iso(_midnight(self.clock.now(), spec.days)),
+                    "delivery_date_guaranteed": False,
+                    "est_delivery_days": spec.days,
+                    "shipment_id": shipment_id,
+                    "carrier_account_id": account,
+                }
+            )
+        messages = (
+            []
+            if rates
+            else [{"carrier": None, "type": "rate_error", "message": "No carrier account matches carrier_accounts."}]
+        )
+        shipment = {
+            "id": shipment_id,
+            "object": "Shipment",
+            "mode": "test",
+            "reference": given.get("reference"),
+            "created_at": now,
+            "updated_at": now,
+            "is_return": False,
+            "status": "unknown",
+            "tracking_code": None,
+            "options": {"currency": "USD", **(given.get("options") or {})},
+            "to_address": self._address(given["to_address"], now),
+            "from_address": self._address(given["from_address"], now),
+            "parcel": {"id": self._new_id("prcl"), "object": "Parcel", "mode": "test", **given["parcel"]},
+            "rates": rates,
+            "messages": messages,
+            "selected_rate": None,
+            "postage_label": None,
+            "refund_status": None,
+            "fees": [],
+            "tracker_id": None,  # internal: stripped from the view
+        }
+        self._shipments[shipment_id] = shipment
+        return shipment
+
+    def _address(self, given: Mapping[str, Any], now: str) -> dict[str, Any]:
+        return {
+            "id": self._new_id("adr"),
+            "object": "Address",
+            "mode": "test",
+            "created_at": now,
+            "updated_at": now,
+            **given,
+        }
+
+    def _purchase(self, shipment: dict[str, Any], rate: dict[str, Any]) -> None:
+        now = self.clock.now()
+        shipment_id = shipment["id"]
+        rng = self._rng("fate", shipment_id)
+        roll = rng.random()
+        if roll < self.exception_rate:
+            outcome = rng.choice(_EXCEPTIONS)
+        elif roll < self.exception_rate + self.delay_rate:
+            outcome = "late"
+        else:
+            outcome = "on_time"
+        tracker_id = self._new_id("trk")
+        steps, plan = script_timeline(
+            carrier=rate["carrier"],
+            bought_at=now,
+            days=int(rate["delivery_days"]),
+            outcome=outcome,
+            extra_days=rng.randint(1, 3) if outcome == "late" else rng.randint(1, 2),
+            origin=shipment["from_address"],
+            destination=shipment["to_address"],
+            hub=dict(zip(("city", "state", "zip"), rng.choice(_HUBS), strict=True)),
+            rng=rng,
+        )
+        tracking_code = _tracking_code(rate["carrier"], rng)
+        label_id = self._new_id("pl")
+        stamp = _iso(now)
+        shipment.update(
+            tracking_code=tracking_code,
+            selected_rate=rate,
+            tracker_id=tracker_id,
+            updated_at=stamp,
+            postage_label={
+                "object": "PostageLabel",
+                "id": label_id,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "label_date": stamp,
+                "label_resolution": 300,
+                "label_size": "4x6",
+                "label_type": "default",
+                "label_file_type": "text/plain",
+                "label_url": f"{self.base_url}/files/postage_label/{label_id}",
+                "label_pdf_url": None,
+                "label_zpl_url": None,
+                "label_epl2_url": None,
+            },
+            fees=[
+                {"object": "Fee", "type": "LabelFee", "amount": "0.00000", "charged": True, "refunded": False},
+                {
+                    "object": "Fee",
+                    "type": "PostageFee",
+                    "amount": f"{Decimal(rate['rate']):.5f}",
+                    "charged": True,
+                    "refunded": False,
+                },
+            ],
+        )
+        self._trackers[tracker_id] = {
+            "id": tracker_id,
+            "object": "Tracker",
+            "mode": "test",
+            "tracking_code": tracking_code,
+            "created_at": stamp,
+            "signed_by": None,
+            "weight": None,
+            "shipment_id": shipment_id,
+            "carrier": rate["carrier"],
+            "carrier_detail": None,
+            "is_return": False,
+            "public_url": f"{self.base_url}/track/{tracker_id}",
+            "fees": [],
+        }
+        self._timelines[tracker_id] = steps
+        self._plans[tracker_id] = plan
+        self._purchases += 1
+
+    def _tracker_view(self, tracker_id: str, now: datetime) -> dict[str, Any]:
+        seen = [step for step in self._timelines[tracker_id] if step.at <= now]
+        latest = seen[-1]
+        view = copy.deepcopy(self._trackers[tracker_id])
+        view.update(
+            status=latest.detail["status"],
+            status_detail=latest.detail["status_detail"],
+            updated_at=_iso(latest.at),
+            est_delivery_date=_iso(latest.est) if latest.est else None,
+            tracking_details=[copy.deepcopy(step.detail) for step in seen],
+            finalized=latest.detail["status"] in ("delivered", "failure", "return_to_sender", "cancelled"),
+        )
+        return view
+
+    def _shipment_view(self, shipment_id: str, now: datetime) -> dict[str, Any]:
+        view = copy.deepcopy(self._shipments[shipment_id])
+        tracker_id = view.pop("tracker_id")
+        view["tracker"] = self._tracker_view(tracker_id, now) if tracker_id else None
+        if view["tracker"]:
+            view["status"] = view["tracker"]["status"]
+        return view
+
+
+def _voided_step(carrier: str, now: datetime, origin: Mapping[str, Any]) -> Scan:
+    """The scan a refunded label's tracker ends with."""
+    message = "Label voided; refund submitted"
+    detail = {
+        "object": "TrackingDetail",
+        "message": message,
+        "description": message,
+        "status": "cancelled",
+        "status_detail": "cancelled",
+        "datetime": _iso(now),
+        "source": carrier,
+        "carrier_code": None,
+        "tracking_location": _location(origin),
+    }
+    return Scan(at=now.replace(microsecond=0), detail=detail, est=None)
+
+
+def _tracking_code(carrier: str, rng: random.Random) -> str:
+    """A tracking code in the carrier's own format (USPS 22 digits, UPS 1Z..., FedEx 12 digits)."""
+    if carrier == "UPS":
+        return "1Z" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(16))
+    if carrier == "FedEx":
+        return "".join(rng.choice("0123456789") for _ in range(12))
+    return "9400" + "".join(rng.choice("0123456789") for _ in range(18))

@@ -1,0 +1,138 @@
+"""Webhook signatures against EasyPost's published test vector, and event parsing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from fulfilhub import ConfigError, PayloadError, TrackingStatus
+from fulfilhub.testing import instance_context
+
+from fulfilhub_easypost import EasyPostCarrier, webhooks
+
+SECRET = "sécret"  # as published: with an accented e, in NFC
+SIGNATURE = "hmac-sha256-hex=38f3f53c103713df81616a0a186d77141957323ec21d5fe9363db93840f527db"
+
+
+def _repo_root() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "plugins").is_dir() and (parent / "pyproject.toml").is_file():
+            return parent
+    raise RuntimeError(f"no repository root above {here}")
+
+
+VECTOR = _repo_root().parent / "shared" / "data" / "vectors" / "easypost-webhook" / "event-body.json"
+
+
+@pytest.fixture
+def body() -> bytes:
+    if not VECTOR.is_file():
+        pytest.skip(f"shared test vectors not found at {VECTOR} (they sit beside the repo in CI)")
+    return VECTOR.read_bytes()
+
+
+@pytest.fixture
+def carrier() -> Iterator[EasyPostCarrier]:
+    context = instance_context(
+        "ep", {"api_key": "EZTK_x", "base_url": "https://api.easypost.test", "webhook_secret": SECRET}
+    )
+    adapter = EasyPostCarrier(context)
+    yield adapter
+    adapter.close()
+
+
+def test_the_published_signature_verifies(body):
+    assert webhooks.sign(body, SECRET) == SIGNATURE
+    assert webhooks.verify_signature(body, SECRET, SIGNATURE) is True
+
+
+def test_the_secret_is_nfkd_normalized(body):
+    decomposed = "se\u0301cret"  # e + combining acute: the same secret, typed differently
+    assert webhooks.verify_signature(body, decomposed, SIGNATURE) is True
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda b: b.replace(b'"status":"in_transit"', b'"status":"delivered"', 1),
+        lambda b: b + b"\n",
+        lambda b: b[:-1],
+    ],
+    ids=["edited", "trailing-newline", "truncated"],
+)
+def test_a_changed_body_is_rejected(body, change):
+    changed = change(body)
+    assert changed != body
+    assert webhooks.verify_signature(changed, SECRET, SIGNATURE) is False
+
+
+@pytest.mark.parametrize("secret", ["secret", "sécret ", "SÉCRET", ""])
+def test_another_secret_is_rejected(body, secret):
+    assert webhooks.verify_signature(body, secret, SIGNATURE) is False
+
+
+@pytest.mark.parametrize(
+    "header_value",
+    [
+        SIGNATURE[:-1] + "c",  # last hex digit changed
+        SIGNATURE.upper(),
+        SIGNATURE.removeprefix("hmac-sha256-hex="),  # bare digest, no scheme
+        "hmac-sha1-hex=" + SIGNATURE.removeprefix("hmac-sha256-hex="),
+        "",
+        None,
+    ],
+    ids=["digit", "uppercase", "no-prefix", "other-scheme", "empty", "missing"],
+)
+def test_a_changed_or_missing_header_is_rejected(body, header_value):
+    assert webhooks.verify_signature(body, SECRET, header_value) is False
+
+
+@pytest.mark.parametrize("name", ["X-Hmac-Signature", "x-hmac-signature", "X-HMAC-SIGNATURE"])
+def test_the_adapter_finds_the_header_whatever_its_case(carrier, body, name):
+    assert carrier.verify_webhook({"Content-Type": "application/json", name: SIGNATURE}, body) is True
+
+
+def test_the_adapter_rejects_a_request_without_signature(carrier, body):
+    assert carrier.verify_webhook({"Content-Type": "application/json"}, body) is False
+
+
+def test_without_a_webhook_secret_verification_is_a_config_error(body):
+    adapter = EasyPostCarrier(instance_context("ep", {"api_key": "EZTK_x"}))
+    with pytest.raises(ConfigError, match="webhook_secret is not set"):
+        adapter.verify_webhook({"X-Hmac-Signature": SIGNATURE}, body)
+
+
+def test_parse_webhook_maps_the_events_tracker(carrier, body):
+    update = carrier.parse_webhook(body)
+    assert update.tracking_code == "1"
+    assert (update.status, update.reason) == (TrackingStatus.IN_TRANSIT, None)
+    assert update.est_delivery == datetime(2024, 8, 5, tzinfo=timezone.utc)
+    assert update.tracking_url == "https://track.easypost.com/1"
+    assert len(update.events) == 7
+    first, last = update.events[0], update.events[-1]
+    assert (first.status, first.source, first.location) == (
+        TrackingStatus.PRE_TRANSIT,
+        "pre_transit/label_created",
+        "US",
+    )
+    assert first.description == "Shipment information sent to FedEx"
+    assert (last.at, last.location) == (datetime(2024, 8, 2, 18, 50, tzinfo=timezone.utc), "EDISON, NJ, US")
+    assert update.raw["id"] == "trk_1"
+
+
+def test_an_event_about_something_else_is_a_payload_error(carrier, body):
+    event = json.loads(body)
+    event["description"] = "batch.updated"
+    event["result"] = {"id": "batch_1", "object": "Batch"}
+    with pytest.raises(PayloadError, match="'batch.updated', not a tracker event"):
+        carrier.parse_webhook(json.dumps(event).encode())
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[]", b'{"object": "Tracker"}'])
+def test_a_body_that_is_not_an_event_is_a_payload_error(carrier, raw):
+    with pytest.raises(PayloadError):
+        carrier.parse_webhook(raw)
