@@ -118,13 +118,13 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
         with rt.store.transaction() as tx:
             result = intake.ingest(tx, rt.hooks, mapped, at=now, known_skus=known_skus, intake=rt.config.intake,
                                    source=f"channel:{name}")
-            quarantined = sum(queries.quarantine_payload(tx, name, "order", p, err, now) for p, err in bad)
+            fresh = [(p, err) for p, err in bad if queries.quarantine_payload(tx, name, "order", p, err, now)]
             queries.set_cursor(tx, name, page.next_cursor, now)
         for field in attrs.fields(intake.IngestResult):
             report.counts[f"orders_{field.name}"] += getattr(result, field.name)
-        report.counts["quarantined"] += quarantined
+        report.counts["quarantined"] += len(fresh)
         report.counts["pages"] += 1
-        for payload, err in bad:
+        for payload, err in fresh:
             log.warning("channel %s: quarantined a payload (id %s): %s", name, _payload_id(payload), err)
         if progress:
             progress(name, len(page.payloads))

@@ -1,0 +1,172 @@
+"""An order travels: Shopify simulator -> intake -> warehouse -> EasyPost -> back to Shopify.
+
+Everything here is real HTTP over loopback into a real SQLite file, on a scenario clock.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fulfilhub.models import OrderStatus, ShipmentStatus
+from fulfilhub.runner import jobs
+from fulfilhub.store import queries
+
+
+def sku(world, i: int) -> str:
+    return world.shop.catalog[i]["sku"]
+
+
+def run_until(world, order_id: str, status: OrderStatus, *, hours: int = 240, step: int = 2) -> OrderStatus:
+    for _ in range(0, hours, step):
+        world.sync(hours=step)
+        _, row = world.order(order_id)
+        if row.status == status:
+            break
+    return OrderStatus(world.order(order_id)[1].status)
+
+
+def statuses_seen(world, order_id: str) -> list[str]:
+    return [e.to_status for e in world.events(order_id) if e.kind == "status"]
+
+
+def test_an_order_travels_to_delivery_and_the_shop_hears_of_it(world):
+    world.stock("east", sku(world, 0), 10)
+    world.stock("east", sku(world, 1), 10)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 2}, {"sku": sku(world, 1), "quantity": 1}])
+    order_id = f"shop:{placed['id']}"
+
+    report = world.sync(hours=1)
+    assert report.counts["orders_new"] == 1, report
+    assert report.ok, report.errors
+
+    assert run_until(world, order_id, OrderStatus.DELIVERED) is OrderStatus.DELIVERED
+    seen = statuses_seen(world, order_id)
+    assert seen[:3] == ["received", "accepted", "allocated"]
+    assert seen.index("packed") < seen.index("shipped") < seen.index("in_transit") < seen.index("delivered")
+    assert seen[-1] == "delivered"
+    assert "shipped" in seen and "in_transit" in seen
+
+    (shipment,) = world.shipments(order_id)
+    assert shipment.status == ShipmentStatus.DELIVERED
+    assert shipment.tracking_code and shipment.delivered_at is not None
+    # the shop got one fulfillment with our tracking number, and the delivered milestone
+    (fulfillment,) = world.shop.fulfillments_for(placed["id"])
+    assert fulfillment["tracking_number"] == shipment.tracking_code
+    assert "delivered" in [e["status"] for e in world.shop.events_for(fulfillment["id"])]
+    # stock left the building: on hand down by what shipped, nothing left reserved
+    with world.store.read() as conn:
+        levels = {s.sku: s for s in queries.stock_levels(conn, warehouses=["east"])}
+        scans = queries.tracking_events_of(conn, shipment.id)
+    assert (levels[sku(world, 0)].on_hand, levels[sku(world, 0)].reserved) == (8, 0)
+    assert (levels[sku(world, 1)].on_hand, levels[sku(world, 1)].reserved) == (9, 0)
+    assert [s.status for s in scans][-1] == "delivered"
+    assert world.easypost.purchases_count() == 1
+
+
+def test_an_order_split_across_two_warehouses_is_partially_shipped_then_whole(world_factory):
+    world = world_factory()
+    world.stock("east", sku(world, 0), 5)
+    world.stock("west", sku(world, 1), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}, {"sku": sku(world, 1), "quantity": 1}])
+    order_id = f"shop:{placed['id']}"
+    world.sync(hours=1)
+    ships = world.shipments(order_id)
+    assert sorted(s.warehouse for s in ships) == ["east", "west"]
+
+    # hold the west parcel back: its fulfillment is not polled until we say so
+    with world.store.transaction() as tx:
+        west = next(s for s in ships if s.warehouse == "west")
+        queries.update_shipment(tx, west.id, world.clock.now(), next_poll_at=world.clock.now() + timedelta(hours=6))
+    world.sync(hours=2)
+    assert world.order(order_id)[1].status == OrderStatus.PARTIALLY_SHIPPED
+
+    assert run_until(world, order_id, OrderStatus.DELIVERED) is OrderStatus.DELIVERED
+    seen = statuses_seen(world, order_id)
+    assert "partially_shipped" in seen
+    fulfillments = world.shop.fulfillments_for(placed["id"])
+    assert len(fulfillments) == 2
+    assert {f["tracking_number"] for f in fulfillments} == {s.tracking_code for s in world.shipments(order_id)}
+
+
+def test_bad_data_is_held_for_a_person_with_a_reason(world):
+    world.stock("east", sku(world, 0), 5)
+    unknown = world.shop.add_order([{"sku": "NOPE-1", "title": "Mystery", "price": "5.00", "quantity": 1}])
+    note = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}], note="please gift wrap")
+    no_sku = world.shop.add_order([{"sku": "", "title": "Custom engraving", "price": "9.00", "quantity": 1}])
+    world.sync(hours=1)
+    reasons = {oid: world.order(f"shop:{oid}")[1] for oid in (unknown["id"], note["id"], no_sku["id"])}
+    assert all(row.status == OrderStatus.ON_HOLD for row in reasons.values())
+    assert "SKU NOPE-1 is not stocked" in reasons[unknown["id"]].hold_reason
+    assert "gift wrap" in reasons[note["id"]].hold_reason
+    assert "has no SKU" in reasons[no_sku["id"]].hold_reason
+    assert not world.shipments(f"shop:{note['id']}")
+
+
+def test_the_last_unit_goes_to_one_order_the_other_is_backordered_then_allocated_on_restock(world):
+    world.stock("east", sku(world, 2), 2, safety=1)  # one unit to sell
+    first = world.shop.add_order([{"sku": sku(world, 2), "quantity": 1}])
+    second = world.shop.add_order([{"sku": sku(world, 2), "quantity": 1}])
+    report = world.sync(hours=1)
+    statuses = sorted(world.order(f"shop:{o['id']}")[1].status for o in (first, second))
+    assert statuses == ["allocated", "backordered"] or statuses == ["backordered", "picking"], statuses
+    assert report.counts["backordered"] == 1
+
+    world.sync(hours=1)  # no new stock: stays backordered, not re-allocated
+    backordered = next(o for o in (first, second) if world.order(f"shop:{o['id']}")[1].status == "backordered")
+    world.stock("east", sku(world, 2), 3, safety=1)
+    world.sync(hours=1)
+    assert world.order(f"shop:{backordered['id']}")[1].status != "backordered"
+
+
+def test_an_order_cancelled_in_the_shop_before_shipping_releases_its_stock(world):
+    world.stock("east", sku(world, 3), 4)
+    placed = world.shop.add_order([{"sku": sku(world, 3), "quantity": 3}])
+    world.sync(hours=0.25)  # allocated and submitted, not yet packed
+    order_id = f"shop:{placed['id']}"
+    assert world.order(order_id)[1].status in ("allocated", "picking")
+    world.shop.cancel_order(placed["id"])
+    world.sync(hours=0.25)
+    assert world.order(order_id)[1].status == OrderStatus.CANCELLED
+    (shipment,) = world.shipments(order_id)
+    assert shipment.status == ShipmentStatus.CANCELLED
+    with world.store.read() as conn:
+        (level,) = queries.stock_levels(conn, warehouses=["east"], skus=[sku(world, 3)])
+    assert (level.on_hand, level.reserved) == (4, 0)
+    world.sync(hours=24)
+    assert world.easypost.purchases_count() == 0
+    assert world.shop.fulfillments_for(placed["id"]) == []
+
+
+def test_an_updated_order_is_stored_once_per_version(world):
+    world.stock("east", sku(world, 0), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}])
+    world.sync(hours=1)
+    world.shop.update_order(placed["id"], tags="vip")
+    world.sync(hours=1)
+    world.sync(hours=1)
+    events = world.events(f"shop:{placed['id']}")
+    assert [e.kind for e in events].count("updated") >= 1
+    versions = [e.reason for e in events if e.kind == "updated"]
+    assert len(versions) == len(set(versions)), "the same version was applied twice"
+    assert [e.to_status for e in events].count("received") == 1
+
+
+def test_two_shops_pull_concurrently_into_one_store(world_factory):
+    second = """
+[channels.outlet]
+type = "shopify"
+base_url = "{shopify}"
+access_token = "${{SHOP_TOKEN}}"
+page_size = 7
+"""
+    world = world_factory(orders_per_day=200, extra_channels=second)
+    for item in world.shop.catalog:
+        world.stock("east", item["sku"], 1000)
+    world.clock.advance(timedelta(hours=12))
+    report = jobs.pull_orders(world.rt)
+    visible = world.shop.visible_count()
+    assert visible > 20
+    assert report.counts["orders_new"] == 2 * visible  # each shop instance has its own copy
+    with world.store.read() as conn:
+        counts = queries.count_by_status(conn)
+    assert sum(counts.values()) == 2 * visible
