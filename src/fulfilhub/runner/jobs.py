@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import attrs
@@ -29,6 +29,7 @@ from ..errors import ExternalError, FulfilhubError, PermanentError, TransientErr
 from ..models import (
     FulfillmentStatus,
     Order,
+    OrderPage,
     OrderStatus,
     Parcel,
     Rate,
@@ -94,45 +95,56 @@ def pull_orders(rt: Runtime, *, channels: Sequence[str] | None = None, max_pages
 
 
 def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progress: Progress | None = None) -> JobReport:
-    """Pull one channel from its saved cursor until it has no more pages (or ``max_pages``)."""
+    """Pull one channel from its saved cursor until it has no more pages (or ``max_pages``).
+
+    The next page is fetched while the current one is stored (one request ahead, never
+    more), so the network and the database work at the same time. The cursor is still
+    saved only in the transaction that stores its page.
+    """
     report = JobReport("pull_orders")
     channel = rt.channel(name)
     with rt.store.read() as conn:
         cursor = queries.get_cursor(conn, name)
         known_skus = queries.known_skus(conn)
     pages = 0
-    while True:
-        try:
-            page = channel.fetch_orders(cursor)
-        except ExternalError as exc:
-            report.errors.append(f"channel {name}: {exc} (cursor kept; the next run resumes here)")
-            break
-        mapped: list[Order] = []
-        bad: list[tuple[Any, str]] = []
-        for payload in page.payloads:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fulfilhub-fetch-{name}") as fetcher:
+        ahead: Future[OrderPage] | None = fetcher.submit(channel.fetch_orders, cursor)
+        while ahead is not None:
             try:
-                mapped.append(channel.parse_order(payload))
-            except Exception as exc:  # a mapping bug must not lose the payload either
-                bad.append((payload, describe_error(exc)))
-        now = rt.clock.now()
-        with rt.store.transaction() as tx:
-            result = intake.ingest(tx, rt.hooks, mapped, at=now, known_skus=known_skus, intake=rt.config.intake,
-                                   source=f"channel:{name}")
-            fresh = [(p, err) for p, err in bad if queries.quarantine_payload(tx, name, "order", p, err, now)]
-            queries.set_cursor(tx, name, page.next_cursor, now)
-        for field in attrs.fields(intake.IngestResult):
-            report.counts[f"orders_{field.name}"] += getattr(result, field.name)
-        report.counts["quarantined"] += len(fresh)
-        report.counts["pages"] += 1
-        for payload, err in fresh:
-            log.warning("channel %s: quarantined a payload (id %s): %s", name, _payload_id(payload), err)
-        if progress:
-            progress(name, len(page.payloads))
-        cursor = page.next_cursor
-        pages += 1
-        if not page.has_more or (max_pages is not None and pages >= max_pages):
-            break
+                page = ahead.result()
+            except ExternalError as exc:
+                report.errors.append(f"channel {name}: {exc} (cursor kept; the next run resumes here)")
+                break
+            pages += 1
+            more = page.has_more and (max_pages is None or pages < max_pages)
+            ahead = fetcher.submit(channel.fetch_orders, page.next_cursor) if more else None
+            _store_page(rt, name, channel, page, known_skus, report)
+            if progress:
+                progress(name, len(page.payloads))
     return report
+
+
+def _store_page(rt: Runtime, name: str, channel: Any, page: OrderPage, known_skus: set[str], report: JobReport) -> None:
+    """Map a page, store what maps, quarantine what does not, and save its cursor: one transaction."""
+    mapped: list[Order] = []
+    bad: list[tuple[Any, str]] = []
+    for payload in page.payloads:
+        try:
+            mapped.append(channel.parse_order(payload))
+        except Exception as exc:  # a mapping bug must not lose the payload either
+            bad.append((payload, describe_error(exc)))
+    now = rt.clock.now()
+    with rt.store.transaction() as tx:
+        result = intake.ingest(tx, rt.hooks, mapped, at=now, known_skus=known_skus, intake=rt.config.intake,
+                               source=f"channel:{name}")
+        fresh = [(p, err) for p, err in bad if queries.quarantine_payload(tx, name, "order", p, err, now)]
+        queries.set_cursor(tx, name, page.next_cursor, now)
+    for field in attrs.fields(intake.IngestResult):
+        report.counts[f"orders_{field.name}"] += getattr(result, field.name)
+    report.counts["quarantined"] += len(fresh)
+    report.counts["pages"] += 1
+    for payload, err in fresh:
+        log.warning("channel %s: quarantined a payload (id %s): %s", name, _payload_id(payload), err)
 
 
 def _payload_id(payload: Any) -> str:

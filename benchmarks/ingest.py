@@ -1,0 +1,182 @@
+"""Ingest benchmark: N orders from the Shopify simulator over loopback into SQLite.
+
+Measures, in one run and on the same simulator:
+
+- **framework**: fulfilhub's real runner (``pull_channel``: Link-header pagination,
+  mapping every payload to the model, intake checks, dedupe by id + version, order
+  lines, events, raw payloads, cursor saved per page) into a fresh SQLite store;
+- **baseline**: the least a program can do for the same data: httpx fetching the same
+  pages with the same headers, ``json`` parsing, and ``executemany`` of (id, updated_at,
+  raw JSON) rows into SQLite, one commit per page.
+
+Each side runs in its own child process so that its peak RSS is its own; the simulator
+runs in a third process. The framework is also run at N/10 to show whether memory grows
+with N. Usage::
+
+    python benchmarks/ingest.py                  # N = 100,000, 250 per page
+    python benchmarks/ingest.py --orders 20000   # quicker
+
+Requires the fulfilhub and fulfilhub-shopify packages installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TOKEN = "shpat_benchmark_token"
+API = "/admin/api/2024-10/orders.json"
+
+
+def serve(orders: int) -> None:
+    """Child: serve the Shopify simulator with ``orders`` preloaded; print its URL."""
+    from datetime import datetime, timezone
+
+    import fulfilhub_shopify
+
+    from fulfilhub.clock import SimClock
+    from fulfilhub.plugins import PluginManager
+    from fulfilhub.sandbox import SandboxContext, SandboxServer
+
+    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify])
+    clock = SimClock(datetime(2026, 1, 5, 8, tzinfo=timezone.utc))
+    context = SandboxContext(clock=clock, seed=1, options={
+        "shopify": {"preload": orders, "orders_per_day": 0, "update_rate": 0.0, "rate_limit": False, "access_token": TOKEN}
+    })
+    server = SandboxServer({"shopify": pm.registry.simulators["shopify"]}, context).start()
+    print(server.url_for("shopify"), flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    server.stop()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run_framework(url: str, page_size: int, workdir: str, queue: mp.Queue) -> None:
+    from fulfilhub.config import load
+    from fulfilhub.plugins import PluginManager
+    from fulfilhub.runner import jobs
+    from fulfilhub.runner.runtime import Runtime
+    from fulfilhub.store import Store
+
+    import fulfilhub_shopify
+
+    path = Path(workdir) / "fulfilhub.toml"
+    path.write_text(
+        f'[store]\nurl = "sqlite:///framework.sqlite"\n'
+        f'[channels.shop]\ntype = "shopify"\nbase_url = "{url}"\naccess_token = "${{BENCH_TOKEN}}"\npage_size = {page_size}\n'
+        f'[warehouses.main]\ntype = "local"\n'
+    )
+    config = load(path, env={"BENCH_TOKEN": TOKEN})
+    store = Store.open(config.store_url, migrate=True)
+    rt = Runtime(config, store, PluginManager(load_installed=False, extra=[fulfilhub_shopify]))
+    rss_before = peak_rss_mb()
+    started = time.perf_counter()
+    report = jobs.pull_channel(rt, "shop")
+    elapsed = time.perf_counter() - started
+    rt.close()
+    store.close()
+    queue.put({"orders": report.counts["orders_new"], "pages": report.counts["pages"], "seconds": elapsed,
+               "errors": report.errors, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before})
+
+
+def run_baseline(url: str, page_size: int, workdir: str, queue: mp.Queue) -> None:
+    import httpx
+
+    db = sqlite3.connect(Path(workdir) / "baseline.sqlite")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, updated_at TEXT, raw TEXT)")
+    rss_before = peak_rss_mb()
+    started = time.perf_counter()
+    count = pages = 0
+    with httpx.Client(headers={"X-Shopify-Access-Token": TOKEN}, timeout=30) as client:
+        next_url: str | None = f"{url}{API}?status=any&limit={page_size}"
+        while next_url:
+            response = client.get(next_url)
+            response.raise_for_status()
+            orders = response.json()["orders"]
+            db.executemany(
+                "INSERT OR REPLACE INTO orders VALUES (?, ?, ?)",
+                [(str(o["id"]), o.get("updated_at"), json.dumps(o)) for o in orders],
+            )
+            db.commit()
+            count += len(orders)
+            pages += 1
+            next_url = response.links.get("next", {}).get("url")
+    elapsed = time.perf_counter() - started
+    db.close()
+    queue.put({"orders": count, "pages": pages, "seconds": elapsed, "errors": [], "rss_mb": peak_rss_mb(),
+               "rss_before_mb": rss_before})
+
+
+def measure(target, url: str, page_size: int) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    with tempfile.TemporaryDirectory(prefix="fulfilhub-bench-") as workdir:
+        proc = ctx.Process(target=target, args=(url, page_size, workdir, queue))
+        proc.start()
+        result = queue.get(timeout=3600)
+        proc.join()
+    return result
+
+
+def with_server(orders: int):
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(orders)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        proc.kill()
+        raise SystemExit(f"the simulator did not start (got {url!r})")
+    return proc, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=250)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve)
+        return
+
+    print(f"fulfilhub ingest benchmark: {args.orders:,} orders, {args.page_size} a page, over loopback")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
+    rows = []
+    for label, n, target in (
+        ("baseline (httpx + raw inserts)", args.orders, run_baseline),
+        ("framework (fulfilhub runner)", args.orders, run_framework),
+        ("framework at N/10 (memory check)", max(1, args.orders // 10), run_framework),
+    ):
+        server, url = with_server(n)
+        try:
+            result = measure(target, url, args.page_size)
+        finally:
+            server.stdin.close()
+            server.wait(timeout=30)
+        if result["orders"] != n or result["errors"]:
+            raise SystemExit(f"{label}: stored {result['orders']} of {n} orders; errors: {result['errors'][:3]}")
+        rows.append((label, n, result))
+        print(f"  {label:34s} {n:>8,} orders in {result['seconds']:7.2f} s = {n / result['seconds']:8,.0f} orders/s, "
+              f"peak RSS {result['rss_mb']:6.1f} MB", flush=True)
+    base, frame, small = (r[2] for r in rows)
+    ratio = (args.orders / frame["seconds"]) / (args.orders / base["seconds"])
+    print(f"framework / baseline throughput: {ratio:.2f}x  (target >= 0.75x)")
+    print(f"framework peak RSS: {small['rss_mb']:.1f} MB at {rows[2][1]:,} orders, {frame['rss_mb']:.1f} MB at "
+          f"{args.orders:,} (growth {frame['rss_mb'] - small['rss_mb']:+.1f} MB for {args.orders - rows[2][1]:,} more orders)")
+
+
+if __name__ == "__main__":
+    main()
