@@ -1,0 +1,346 @@
+"""The Shopify channel adapter: Admin REST API I/O through ``context.http``.
+
+Orders are read incrementally by ``updated_at_min`` and paged with Shopify's cursor
+links; fulfillments and fulfillment events are pushed after looking at what the shop
+already has, because these REST calls take no idempotency key. Mapping is delegated to
+:mod:`fulfilhub_shopify.mapping`; retries, timeouts and redaction to the core's
+:class:`~fulfilhub.HttpClient`. The adapter adds one thing the client cannot know:
+Shopify's leaky-bucket call limit, which it respects before it is exceeded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import httpx
+
+from fulfilhub import (
+    ConfigError,
+    HttpClient,
+    InstanceContext,
+    Order,
+    OrderPage,
+    PermanentError,
+    ShipmentPush,
+    TrackingStatus,
+    TransientError,
+)
+
+from . import mapping
+
+log = logging.getLogger("fulfilhub_shopify")
+
+DEFAULT_API_VERSION = "2024-10"
+MAX_PAGE_SIZE = 250
+CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
+
+_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([a-z]+)"?')
+_CALL_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+@attrs.frozen(kw_only=True)
+class Cursor:
+    """Where ``fetch_orders`` is, saved by the runner as a JSON string.
+
+    ``since`` is the ``updated_at_min`` of the current pass (None: everything).
+    ``page_info`` is Shopify's token for the next page of that pass (None: the next
+    call starts a new pass). ``pass_started`` is when the current pass began; the next
+    pass starts ``overlap`` before it, so an order updated while the pages were being
+    read is read again rather than missed.
+    """
+
+    since: datetime | None = None
+    page_info: str | None = None
+    pass_started: datetime | None = None
+
+    def dump(self) -> str:
+        return json.dumps(
+            {
+                "since": _iso(self.since),
+                "page_info": self.page_info,
+                "pass_started": _iso(self.pass_started),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def load(cls, text: str | None, *, service: str) -> Cursor:
+        """Read a saved cursor; None is the very first pass."""
+        if text is None:
+            return cls()
+        try:
+            data = json.loads(text)
+            if not isinstance(data.get("page_info"), (str, type(None))):
+                raise TypeError("page_info must be a string or null")
+            cursor = cls(
+                since=_parse_iso(data.get("since")),
+                page_info=data.get("page_info"),
+                pass_started=_parse_iso(data.get("pass_started")),
+            )
+        except (ValueError, TypeError, AttributeError):
+            raise PermanentError(
+                f"the saved cursor {text!r} is not one this adapter wrote "
+                '(expected JSON like {"since": "2026-01-05T08:00:00+00:00", "page_info": null}); '
+                "clear the channel's cursor to start over",
+                service=service,
+            ) from None
+        if cursor.page_info is not None and cursor.pass_started is None:
+            raise PermanentError(
+                f"the saved cursor {text!r} has a page_info but no pass_started; "
+                "clear the channel's cursor to start over",
+                service=service,
+            )
+        return cursor
+
+
+class ShopifyChannel:
+    """A Shopify shop as a fulfilhub channel (see the package README for settings)."""
+
+    def __init__(self, context: InstanceContext):
+        self.context = context
+        settings = context.settings
+        if "base_url" in settings:
+            base_url = str(settings["base_url"]).rstrip("/")
+        elif "shop" in settings:
+            shop = str(settings["shop"]).strip().removeprefix("https://").rstrip("/")
+            base_url = f"https://{shop if '.' in shop else shop + '.myshopify.com'}"
+        else:
+            raise ConfigError(
+                "set shop (the myshopify.com subdomain, e.g. \"acme\") or base_url", key=context.name
+            )
+        self.base_url = base_url
+        self.api_version = str(context.setting("api_version", DEFAULT_API_VERSION))
+        self.page_size = self._int_setting("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        self.overlap = timedelta(seconds=self._number_setting("overlap_seconds", 300.0))
+        self.bucket_headroom = self._int_setting("bucket_headroom", 5, 0, 1_000)
+        self.leak_rate = self._number_setting("leak_rate", 2.0)
+        if self.leak_rate <= 0:
+            raise ConfigError(f"leak_rate must be above 0 requests/second, got {self.leak_rate}", key=context.name)
+        self.notify_customer = context.setting("notify_customer", True)
+        if not isinstance(self.notify_customer, bool):
+            raise ConfigError(f"notify_customer must be true or false, got {self.notify_customer!r}", key=context.name)
+        headers = {
+            "X-Shopify-Access-Token": str(context.setting("access_token")),
+            "Accept": "application/json",
+        }
+        self._http: HttpClient = context.http(base_url, headers=headers, on_response=self._observe_call_limit)
+        # Creating a fulfillment or an event is not idempotent: if a POST times out after
+        # Shopify applied it, a blind resend would make a second one. Writes are tried
+        # once; the outbox retries later, and the look-before-acting finds the first.
+        self._writes: HttpClient = context.http(
+            base_url,
+            headers=headers,
+            on_response=self._observe_call_limit,
+            policy=attrs.evolve(self._http.policy, attempts=1),
+        )
+        self._wait_due = 0.0
+        self._wait_observed_at: datetime | None = None
+
+    # ------------------------------------------------------------------ orders
+
+    def fetch_orders(self, cursor: str | None) -> OrderPage:
+        """One page of orders updated since the cursor's pass began (see :class:`Cursor`)."""
+        state = Cursor.load(cursor, service=self.context.name)
+        if state.page_info is None:
+            pass_started = self.context.clock.now().replace(microsecond=0)
+            params: dict[str, Any] = {"status": "any", "limit": self.page_size}
+            if state.since is not None:
+                params["updated_at_min"] = _iso(state.since)
+        else:
+            pass_started = state.pass_started
+            # Shopify refuses any filter beside limit/fields next to page_info: the
+            # token already carries the first request's filters.
+            params = {"page_info": state.page_info, "limit": self.page_size}
+        response = self._get("orders.json", params=params)
+        orders = self._body_field(response, "orders", list)
+        next_page = _next_page_info(response.headers.get("Link"))
+        if next_page is not None:
+            following = Cursor(since=state.since, page_info=next_page, pass_started=pass_started)
+        else:
+            following = Cursor(since=pass_started - self.overlap)
+        return OrderPage(payloads=orders, next_cursor=following.dump(), has_more=next_page is not None)
+
+    def parse_order(self, payload: Mapping[str, Any]) -> Order:
+        return mapping.parse_order(payload, channel=self.context.name)
+
+    # ------------------------------------------------------------------ fulfillments
+
+    def push_fulfillment(self, order: Order, shipment: ShipmentPush, key: str) -> str:
+        """Create the shipment's fulfillment unless one with its tracking number exists."""
+        existing = mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
+        if existing is not None:
+            log.info(
+                "%s: order %s already has fulfillment %s with tracking %s; not creating another (key %s)",
+                self.context.name, order.number, existing.get("id"), shipment.tracking_code, key,
+            )
+            return str(existing["id"])
+        fulfillment_orders = self._body_field(
+            self._get(f"orders/{order.external_id}/fulfillment_orders.json"), "fulfillment_orders", list
+        )
+        try:
+            wanted = mapping.shipment_line_items(shipment, order.lines)
+            by_fulfillment_order = mapping.line_items_by_fulfillment_order(wanted, fulfillment_orders)
+        except mapping.UnfulfillableShipment as exc:
+            raise PermanentError(
+                f"cannot fulfil shipment {shipment.shipment_id} of order {order.number} "
+                f"(Shopify id {order.external_id}): {exc}",
+                service=self.context.name,
+            ) from None
+        body = mapping.fulfillment_body(shipment, by_fulfillment_order, notify_customer=self.notify_customer)
+        response = self._post("fulfillments.json", body)
+        created = self._body_field(response, "fulfillment", dict)
+        if "id" not in created:
+            raise TransientError(
+                f"POST {self._path('fulfillments.json')} answered without a fulfillment id; "
+                "the next attempt will look for it by tracking number",
+                service=self.context.name,
+            )
+        return str(created["id"])
+
+    def push_tracking(self, order: Order, shipment: ShipmentPush, status: TrackingStatus, key: str) -> None:
+        """Post the fulfillment event for ``status`` once; milestones Shopify lacks are skipped."""
+        event_status = mapping.FULFILLMENT_EVENT_STATUS.get(status)
+        if event_status is None:
+            return
+        fulfillment_id = shipment.fulfillment_ref or self._fulfillment_id_by_tracking(order, shipment)
+        path = f"orders/{order.external_id}/fulfillments/{fulfillment_id}/events.json"
+        events = self._body_field(self._get(path), "fulfillment_events", list)
+        if any(isinstance(e, Mapping) and e.get("status") == event_status for e in events):
+            return
+        self._body_field(self._post(path, {"event": {"status": event_status}}), "fulfillment_event", dict)
+
+    def close(self) -> None:
+        self._http.close()
+        self._writes.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _fulfillments(self, order_id: str) -> list[Any]:
+        return self._body_field(self._get(f"orders/{order_id}/fulfillments.json"), "fulfillments", list)
+
+    def _fulfillment_id_by_tracking(self, order: Order, shipment: ShipmentPush) -> str:
+        found = mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
+        if found is None:
+            raise TransientError(
+                f"order {order.number} (Shopify id {order.external_id}) has no fulfillment with tracking "
+                f"number {shipment.tracking_code!r} yet, so its tracking cannot be posted; "
+                "push_fulfillment must succeed first",
+                service=self.context.name,
+            )
+        return str(found["id"])
+
+    def _path(self, resource: str) -> str:
+        return f"/admin/api/{self.api_version}/{resource}"
+
+    def _get(self, resource: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        self._throttle()
+        return self._http.get(self._path(resource), params=params)
+
+    def _post(self, resource: str, body: Mapping[str, Any]) -> httpx.Response:
+        self._throttle()
+        return self._writes.post(self._path(resource), json=body)
+
+    def _body_field(self, response: httpx.Response, key: str, kind: type) -> Any:
+        """``response.json()[key]``, or a TransientError saying what arrived instead.
+
+        A body that is not JSON, or JSON without the expected field, is most likely an
+        answer cut off on the way; trying again later is the right response.
+        """
+        where = f"{response.request.method} {self._http.redactor.text(str(response.request.url))}"
+        try:
+            body = response.json()
+        except ValueError:
+            snippet = self._http.redactor.text(response.text[:120])
+            raise TransientError(
+                f"{where} answered HTTP {response.status_code} with a body that is not valid JSON "
+                f"({len(response.content)} bytes, starting {snippet!r}); it may have been cut off, "
+                "will try again later",
+                service=self.context.name,
+                status_code=response.status_code,
+            ) from None
+        value = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(value, kind):
+            keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+            raise TransientError(
+                f"{where} answered HTTP {response.status_code} without a {key!r} "
+                f"{'list' if kind is list else 'object'} (got {keys}); will try again later",
+                service=self.context.name,
+                status_code=response.status_code,
+            )
+        return value
+
+    def _observe_call_limit(self, response: httpx.Response) -> None:
+        """Note how full Shopify's leaky bucket is, from ``X-Shopify-Shop-Api-Call-Limit``.
+
+        When ``used >= size - headroom`` the next call waits until the bucket has leaked
+        back below that line, instead of running into a 429.
+        """
+        match = _CALL_LIMIT.match(response.headers.get(CALL_LIMIT_HEADER, ""))
+        if match is None:
+            return
+        used, size = int(match.group(1)), int(match.group(2))
+        threshold = size - self.bucket_headroom
+        if used >= threshold:
+            self._wait_due = (used - threshold + 1) / self.leak_rate
+            self._wait_observed_at = self.context.clock.now()
+        else:
+            self._wait_due = 0.0
+
+    def _throttle(self) -> None:
+        if self._wait_due <= 0 or self._wait_observed_at is None:
+            return
+        elapsed = (self.context.clock.now() - self._wait_observed_at).total_seconds()
+        wait = self._wait_due - elapsed
+        self._wait_due = 0.0
+        if wait > 0:
+            log.debug("%s: Shopify call bucket nearly full; waiting %.2fs", self.context.name, wait)
+            self.context.clock.sleep(wait)
+
+    def _int_setting(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.context.setting(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                f"{key} must be a whole number from {low} to {high}, got {value!r}", key=self.context.name
+            )
+        return value
+
+    def _number_setting(self, key: str, default: float) -> float:
+        value = self.context.setting(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{key} must be a number of 0 or more, got {value!r}", key=self.context.name)
+        return float(value)
+
+
+def _next_page_info(link_header: str | None) -> str | None:
+    """The ``page_info`` of the ``rel="next"`` link in a Shopify ``Link`` header, if any.
+
+    ``<https://acme.myshopify.com/admin/api/2024-10/orders.json?limit=250&page_info=abc>;
+    rel="next"``. Only the token is kept: the next request is built against the
+    configured base URL, which need not be the host Shopify names.
+    """
+    for url, rel in _LINK.findall(link_header or ""):
+        if rel == "next":
+            values = parse_qs(urlsplit(url).query).get("page_info")
+            if values:
+                return values[0]
+    return None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _parse_iso(text: Any) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"naive timestamp {text!r}")
+    return moment

@@ -1,0 +1,315 @@
+"""Shopify's words to fulfilhub's and back: pure functions and data tables, no I/O.
+
+The adapter (``channel.py``) fetches and posts; everything it needs to decide — what an
+order means, which fulfillment order line covers which shipment line, which tracking
+milestone becomes which fulfillment event — is decided here, so it can be tested
+with golden payloads alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any
+
+from fulfilhub import Address, Money, Order, OrderLine, PayloadError, ShipmentPush, TrackingStatus
+
+#: Normalized tracking milestones and the Shopify FulfillmentEvent ``status`` each becomes.
+#: Milestones not listed (cancelled, unknown) are not told to Shopify: it has no event
+#: for them. Shopify has no "returning" status in the stable REST API, so a return to
+#: sender is a delivery ``failure`` from the buyer's point of view.
+FULFILLMENT_EVENT_STATUS: Mapping[TrackingStatus, str] = MappingProxyType(
+    {
+        TrackingStatus.PRE_TRANSIT: "label_purchased",
+        TrackingStatus.IN_TRANSIT: "in_transit",
+        TrackingStatus.OUT_FOR_DELIVERY: "out_for_delivery",
+        TrackingStatus.AVAILABLE_FOR_PICKUP: "ready_for_pickup",
+        TrackingStatus.DELIVERED: "delivered",
+        TrackingStatus.FAILED_ATTEMPT: "attempted_delivery",
+        TrackingStatus.EXCEPTION: "failure",
+        TrackingStatus.RETURN_TO_SENDER: "failure",
+    }
+)
+
+#: Fulfillment order statuses that still accept a fulfillment.
+FULFILLABLE_ORDER_STATUSES = frozenset({"open", "in_progress"})
+
+#: Fulfillment statuses that no longer stand for a shipment (a new one may replace them).
+DEAD_FULFILLMENT_STATUSES = frozenset({"cancelled", "error", "failure"})
+
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+
+class UnfulfillableShipment(ValueError):
+    """The order's open fulfillment orders cannot cover a shipment's lines as asked."""
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def parse_order(payload: Mapping[str, Any], *, channel: str) -> Order:
+    """Map one order from ``GET /admin/api/{v}/orders.json`` to an :class:`~fulfilhub.Order`.
+
+    ``channel`` is the config instance name. ``version`` is Shopify's ``updated_at``
+    string exactly as sent, so a re-read of an unchanged order is recognised. Only line
+    items that require shipping become order lines (a gift card is not picked). A
+    line without a SKU maps to ``sku=""``: that is a catalogue problem for a person to
+    resolve, not a broken payload. Anything that cannot be mapped raises
+    :class:`~fulfilhub.PayloadError` naming the field, e.g. ``line_items[2].quantity``.
+    """
+    if not isinstance(payload, Mapping):
+        raise PayloadError(f"an order must be a JSON object, got {type(payload).__name__}")
+    external_id = str(_int_id(payload.get("id"), "id"))
+    version = payload.get("updated_at")
+    updated_at = _timestamp(version, "updated_at")
+    placed_field = "processed_at" if payload.get("processed_at") else "created_at"
+    placed_at = _timestamp(payload.get(placed_field), placed_field)
+    currency = _currency(payload.get("currency"))
+    total = Money(amount=_amount(payload.get("total_price"), "total_price"), currency=currency)
+    cancelled_raw = payload.get("cancelled_at")
+    cancelled_at = _timestamp(cancelled_raw, "cancelled_at") if cancelled_raw is not None else None
+    email = _text(payload.get("email")) or _text(payload.get("contact_email"))
+    return Order(
+        channel=channel,
+        external_id=external_id,
+        version=str(version),
+        number=_order_name(payload, external_id),
+        placed_at=placed_at,
+        updated_at=updated_at,
+        currency=currency,
+        total=total,
+        lines=_order_lines(payload.get("line_items"), currency),
+        ship_to=_address(payload.get("shipping_address"), email),
+        email=email,
+        note=_text(payload.get("note")),
+        cancelled_at=cancelled_at,
+        raw=payload,
+    )
+
+
+def _order_name(payload: Mapping[str, Any], external_id: str) -> str:
+    if payload.get("name"):
+        return _text(payload["name"])
+    if payload.get("order_number") is not None:
+        return f"#{payload['order_number']}"
+    return external_id
+
+
+def _order_lines(items: Any, currency: str) -> tuple[OrderLine, ...]:
+    if not isinstance(items, list):
+        raise PayloadError(f"must be a list of line items, got {_shown(items)}", field="line_items")
+    lines = []
+    for index, item in enumerate(items):
+        where = f"line_items[{index}]"
+        if not isinstance(item, Mapping):
+            raise PayloadError(f"must be a JSON object, got {_shown(item)}", field=where)
+        if item.get("requires_shipping", True) is False:
+            continue
+        lines.append(
+            OrderLine(
+                sku=_text(item.get("sku")),
+                quantity=_quantity(item.get("quantity"), f"{where}.quantity"),
+                unit_price=Money(amount=_amount(item.get("price"), f"{where}.price"), currency=currency),
+                title=_text(item.get("title")),
+                external_id=str(_int_id(item.get("id"), f"{where}.id")),
+            )
+        )
+    return tuple(lines)
+
+
+def _address(value: Any, email: str) -> Address | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"must be a JSON object or null, got {_shown(value)}", field="shipping_address")
+    name = _text(value.get("name")) or " ".join(
+        part for part in (_text(value.get("first_name")), _text(value.get("last_name"))) if part
+    )
+    return Address(
+        name=name,
+        company=_text(value.get("company")),
+        line1=_text(value.get("address1")),
+        line2=_text(value.get("address2")),
+        city=_text(value.get("city")),
+        province=_text(value.get("province_code")) or _text(value.get("province")),
+        postal_code=_text(value.get("zip")),
+        country=_text(value.get("country_code")),
+        phone=_text(value.get("phone")),
+        email=email,
+    )
+
+
+# --------------------------------------------------------------------------- fulfillments
+
+
+def find_fulfillment(fulfillments: Sequence[Mapping[str, Any]], tracking_code: str) -> Mapping[str, Any] | None:
+    """The live fulfillment that already carries ``tracking_code``, if any.
+
+    Shopify's REST fulfillment call takes no idempotency key, so the tracking number is
+    the mark by which a second push recognises the first one's work. Cancelled or
+    failed fulfillments do not count: the shipment is no longer told to the shop.
+    """
+    if not tracking_code:
+        return None
+    for fulfillment in fulfillments:
+        if fulfillment.get("status") in DEAD_FULFILLMENT_STATUSES:
+            continue
+        numbers = fulfillment.get("tracking_numbers") or []
+        if fulfillment.get("tracking_number") == tracking_code or tracking_code in numbers:
+            return fulfillment
+    return None
+
+
+def shipment_line_items(shipment: ShipmentPush, order_lines: Sequence[OrderLine]) -> list[tuple[str, int]]:
+    """``(Shopify line item id, quantity)`` for each line of the shipment.
+
+    A shipment line names its Shopify line item through ``order_line_id``; where that is
+    empty, the order line with the same SKU is used (it must be the only one).
+    """
+    wanted = []
+    for line in shipment.lines:
+        line_item_id = line.order_line_id
+        if not line_item_id:
+            matches = [ol.external_id for ol in order_lines if ol.sku == line.sku]
+            if len(matches) != 1:
+                raise UnfulfillableShipment(
+                    f"shipment line for SKU {line.sku!r} has no order_line_id and "
+                    f"{'no' if not matches else len(matches)} order lines carry that SKU; "
+                    "give the Shopify line item id as order_line_id"
+                )
+            line_item_id = matches[0]
+        wanted.append((str(line_item_id), line.quantity))
+    return wanted
+
+
+def line_items_by_fulfillment_order(
+    wanted: Sequence[tuple[str, int]], fulfillment_orders: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Build ``line_items_by_fulfillment_order`` for ``POST /fulfillments.json``.
+
+    Each wanted ``(line item id, quantity)`` is taken whole from the first open or
+    in-progress fulfillment order whose line for that line item still has enough
+    ``fulfillable_quantity`` (after what this shipment already took from it).
+    Raises :class:`UnfulfillableShipment` when no fulfillment order can cover a line.
+    """
+    taken: dict[Any, int] = {}
+    chosen: dict[Any, dict[Any, int]] = {}
+    for line_item_id, quantity in wanted:
+        for fulfillment_order in fulfillment_orders:
+            if not _accepts_fulfillment(fulfillment_order):
+                continue
+            fo_line = next(
+                (
+                    li
+                    for li in fulfillment_order.get("line_items") or []
+                    if str(li.get("line_item_id")) == line_item_id
+                    and _fulfillable(li) - taken.get(li.get("id"), 0) >= quantity
+                ),
+                None,
+            )
+            if fo_line is not None:
+                taken[fo_line["id"]] = taken.get(fo_line["id"], 0) + quantity
+                per_order = chosen.setdefault(fulfillment_order["id"], {})
+                per_order[fo_line["id"]] = per_order.get(fo_line["id"], 0) + quantity
+                break
+        else:
+            raise UnfulfillableShipment(
+                f"line item {line_item_id}: no open fulfillment order has {quantity} left to fulfil "
+                "(already fulfilled, cancelled, or on hold in Shopify?)"
+            )
+    return [
+        {
+            "fulfillment_order_id": fo_id,
+            "fulfillment_order_line_items": [{"id": li_id, "quantity": qty} for li_id, qty in items.items()],
+        }
+        for fo_id, items in chosen.items()
+    ]
+
+
+def fulfillment_body(
+    shipment: ShipmentPush, by_fulfillment_order: list[dict[str, Any]], *, notify_customer: bool
+) -> dict[str, Any]:
+    """The JSON body of ``POST /admin/api/{v}/fulfillments.json`` for one shipment."""
+    tracking_info = {"number": shipment.tracking_code, "company": shipment.carrier_name}
+    if shipment.tracking_url:
+        tracking_info["url"] = shipment.tracking_url
+    return {
+        "fulfillment": {
+            "line_items_by_fulfillment_order": by_fulfillment_order,
+            "tracking_info": tracking_info,
+            "notify_customer": notify_customer,
+        }
+    }
+
+
+def _accepts_fulfillment(fulfillment_order: Mapping[str, Any]) -> bool:
+    actions = fulfillment_order.get("supported_actions")
+    return fulfillment_order.get("status") in FULFILLABLE_ORDER_STATUSES and (
+        actions is None or "create_fulfillment" in actions
+    )
+
+
+def _fulfillable(fo_line: Mapping[str, Any]) -> int:
+    value = fo_line.get("fulfillable_quantity")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+# --------------------------------------------------------------------------- field readers
+
+
+def _int_id(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise PayloadError(f"must be a positive integer id, got {_shown(value)}", field=field)
+    return value
+
+
+def _timestamp(value: Any, field: str) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise PayloadError(f"must be an ISO 8601 timestamp, got {_shown(value)}", field=field)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PayloadError(f"is not an ISO 8601 timestamp: {value!r}", field=field) from None
+    if parsed.tzinfo is None:
+        raise PayloadError(f"has no UTC offset, so its moment is a guess: {value!r}", field=field)
+    return parsed
+
+
+def _amount(value: Any, field: str) -> Decimal:
+    # Shopify sends money as strings ("19.90"); a JSON float would already have lost
+    # exactness, so it is refused rather than guessed at.
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise PayloadError(f"must be a decimal string like '19.90', got {_shown(value)}", field=field)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise PayloadError(f"is not a decimal amount: {value!r}", field=field) from None
+    if not amount.is_finite() or amount < 0:
+        raise PayloadError(f"must be a finite amount of zero or more, got {value!r}", field=field)
+    return amount
+
+
+def _quantity(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise PayloadError(f"must be a positive whole number, got {_shown(value)}", field=field)
+    return value
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise PayloadError(f"must be an ISO 4217 code like 'USD', got {_shown(value)}", field="currency")
+    return value.upper()
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "nothing (missing or null)"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
