@@ -25,6 +25,7 @@ from .models import (
     Order,
     OrderPage,
     Rate,
+    ShipmentLine,
     ShipmentRequest,
     StockLevel,
     TrackingStatus,
@@ -33,6 +34,7 @@ from .models import (
 
 if TYPE_CHECKING:
     from .http import HttpClient
+    from .sandbox import SandboxContext
     from .store import Store
 
 
@@ -145,7 +147,7 @@ class ShipmentPush:
     """What a channel is told about a shipment."""
 
     shipment_id: str
-    lines: tuple[Any, ...]  # ShipmentLine
+    lines: tuple[ShipmentLine, ...]
     tracking_code: str
     tracking_url: str
     carrier_name: str
@@ -211,5 +213,5 @@ class Simulator:
     """
 
     name: str
-    factory: Callable[[Any], Any]  # SandboxContext -> object with an ``app`` (ASGI)
+    factory: Callable[[SandboxContext], Any]  # -> an object with an ``app`` (ASGI)
     description: str = ""

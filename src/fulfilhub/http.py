@@ -2,7 +2,13 @@
 
 It gives every request a timeout, retries 429 / 5xx / timeouts / connection errors only,
 with exponential backoff and jitter, honours ``Retry-After``, and logs with secrets
-redacted. After the last try it raises :class:`~fulfilhub.errors.TransientError`; a
+redacted.
+
+A POST or PATCH is not safe to send twice: if it timed out or met a 5xx, the server may
+have acted on it. Those are retried only where the request surely did not act (429, or
+no connection at all), unless the caller passes ``idempotent=True`` (the API takes an
+idempotency key, or a repeat is harmless). Otherwise the error is raised at once and
+the outbox retries later, after the adapter has looked whether the first one landed. After the last try it raises :class:`~fulfilhub.errors.TransientError`; a
 4xx other than 429 raises :class:`~fulfilhub.errors.PermanentError` at once. Adapters
 never write their own retry loop.
 """
@@ -27,6 +33,7 @@ from .errors import PermanentError, TransientError
 log = logging.getLogger("fulfilhub.http")
 
 REDACTED = "***"
+UNSAFE_METHODS = frozenset({"POST", "PATCH"})
 _SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-shopify-access-token", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
 )
@@ -122,8 +129,10 @@ class HttpClient:
 
     # -- public
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("timeout", self.policy.timeout)  # never a request without one
+        if idempotent is None:
+            idempotent = method.upper() not in UNSAFE_METHODS
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.policy.attempts),
             wait=self._wait,
@@ -133,7 +142,7 @@ class HttpClient:
             before_sleep=self._log_retry,
         )
         try:
-            return retrying(self._send_once, method, url, **kwargs)
+            return retrying(self._send_once, method, url, idempotent, **kwargs)
         except _Retryable as exc:
             status = exc.response.status_code if exc.response is not None else None
             raise TransientError(
@@ -168,12 +177,18 @@ class HttpClient:
     def _safe_url(self, url: str) -> str:
         return self.redactor.text(str(url))
 
-    def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send_once(self, method: str, url: str, idempotent: bool, **kwargs: Any) -> httpx.Response:
         self.requests_sent += 1
         try:
             response = self._client.request(method, url, **kwargs)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise _Retryable(f"{type(exc).__name__}: {self.redactor.text(str(exc))}") from None
+            problem = f"{type(exc).__name__}: {self.redactor.text(str(exc))}"
+            if idempotent or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                raise _Retryable(problem) from None
+            raise TransientError(
+                f"{method} {self._safe_url(url)}: {problem}; not resent at once, since the server may have acted on it",
+                service=self.service,
+            ) from None
         log.debug(
             "%s %s %s -> %s",
             self.service,
@@ -183,9 +198,16 @@ class HttpClient:
         )
         if self._on_response is not None:
             self._on_response(response)
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429 or (response.status_code >= 500 and idempotent):
             wait = retry_after_seconds(response, self.clock.now())
             raise _Retryable(f"HTTP {response.status_code}", response=response, wait=wait)
+        if response.status_code >= 500:
+            raise TransientError(
+                f"{method} {self._safe_url(url)} answered HTTP {response.status_code}; not resent at once, "
+                f"since the server may have acted on it",
+                service=self.service,
+                status_code=response.status_code,
+            )
         if response.status_code >= 400:
             body = self.redactor.text(response.text[:500])
             raise PermanentError(

@@ -111,7 +111,7 @@ class EasyPostCarrier:
         its per-carrier ``messages`` (why each carrier declined) are logged.
         """
         body = mapping.shipment_body(request, carrier_accounts=self.carrier_accounts, label_format=self.label_format)
-        shipment = self._json(self._http.post("/v2/shipments", json=body))
+        shipment = self._json(self._http.post("/v2/shipments", json=body, idempotent=True))
         rates = mapping.parse_rates(shipment, self.name)
         if not rates and shipment.get("messages"):
             log.warning("%s: EasyPost returned no rates for %s: %s", self.name, request.reference, shipment["messages"])
@@ -127,7 +127,9 @@ class EasyPostCarrier:
         if rate.carrier != self.name:
             raise ValueError(f"rate {rate.rate_id} was quoted by carrier {rate.carrier!r}, not by {self.name!r}")
         try:
-            response = self._http.post(f"/v2/shipments/{rate.shipment_ref}/buy", json={"rate": {"id": rate.rate_id}})
+            response = self._http.post(
+                f"/v2/shipments/{rate.shipment_ref}/buy", json={"rate": {"id": rate.rate_id}}, idempotent=True
+            )
             shipment = self._json(response)
         except _PostageExists:
             log.info(
@@ -151,7 +153,7 @@ class EasyPostCarrier:
 
     def void(self, label: Label) -> None:
         """Ask EasyPost to refund the label; a label the carrier has scanned is refused."""
-        shipment = self._json(self._http.post(f"/v2/shipments/{label.shipment_ref}/refund"))
+        shipment = self._json(self._http.post(f"/v2/shipments/{label.shipment_ref}/refund", idempotent=True))
         if shipment.get("refund_status") == "rejected":
             raise PermanentError(
                 f"EasyPost rejected the refund of label {label.tracking_code} (shipment {label.shipment_ref}); "

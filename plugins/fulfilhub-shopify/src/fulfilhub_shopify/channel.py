@@ -130,16 +130,10 @@ class ShopifyChannel:
             "X-Shopify-Access-Token": str(context.setting("access_token")),
             "Accept": "application/json",
         }
+        # Creating a fulfillment or an event is not idempotent: the core's client resends
+        # a POST only on 429 or when it never connected; after a timeout or a 5xx the
+        # outbox retries later, and looking before acting finds the first one.
         self._http: HttpClient = context.http(base_url, headers=headers, on_response=self._observe_call_limit)
-        # Creating a fulfillment or an event is not idempotent: if a POST times out after
-        # Shopify applied it, a blind resend would make a second one. Writes are tried
-        # once; the outbox retries later, and the look-before-acting finds the first.
-        self._writes: HttpClient = context.http(
-            base_url,
-            headers=headers,
-            on_response=self._observe_call_limit,
-            policy=attrs.evolve(self._http.policy, attempts=1),
-        )
         self._wait_due = 0.0
         self._wait_observed_at: datetime | None = None
 
@@ -218,7 +212,6 @@ class ShopifyChannel:
 
     def close(self) -> None:
         self._http.close()
-        self._writes.close()
 
     # ------------------------------------------------------------------ internals
 
@@ -245,7 +238,7 @@ class ShopifyChannel:
 
     def _post(self, resource: str, body: Mapping[str, Any]) -> httpx.Response:
         self._throttle()
-        return self._writes.post(self._path(resource), json=body)
+        return self._http.post(self._path(resource), json=body)
 
     def _body_field(self, response: httpx.Response, key: str, kind: type) -> Any:
         """``response.json()[key]``, or a TransientError saying what arrived instead.
