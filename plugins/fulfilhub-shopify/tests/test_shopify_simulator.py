@@ -397,3 +397,13 @@ def test_custom_lines_and_lines_that_do_not_ship(clock):
     assert [li["line_item_id"] for li in fo["line_items"]] == [order["line_items"][0]["id"]]
     with pytest.raises(ValueError, match="title and price"):
         sim.add_order([{"sku": "UNKNOWN-SKU", "quantity": 1}])
+
+
+def test_stop_arrivals_keeps_the_orders_already_placed(clock):
+    sim = make(clock, orders_per_day=240)
+    clock.advance(6 * 3600)
+    placed = sim.visible_count()
+    assert placed > 0
+    sim.stop_arrivals()
+    clock.advance(24 * 3600)
+    assert sim.visible_count() == placed

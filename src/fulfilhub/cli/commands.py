@@ -265,10 +265,10 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
             console.print(f"    {ln.quantity} x {ln.sku}")
         for e in scans[s.id]:
             console.print(f"    {e.at:%Y-%m-%d %H:%M}  {e.status}{' (' + e.reason + ')' if e.reason else ''}  {e.description}  {e.location}")
-    table = Table("when", "event", "from", "to", "source", "why")
+    console.print("[bold]timeline[/]")
     for e in events:
-        table.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.kind, e.from_status or "", e.to_status or "", e.source, escape(e.reason))
-    console.print(table)
+        change = f"{e.from_status or 'new'} -> {e.to_status}" if e.kind == "status" else e.kind
+        console.print(f"  {e.at:%Y-%m-%d %H:%M}  {change:<32} {e.source:<22} {e.reason}", markup=False)
 
 
 def vars_(line: Any) -> dict[str, Any]:

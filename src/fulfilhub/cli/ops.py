@@ -54,10 +54,12 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
 @click.option("--orders", default=300, show_default=True, type=click.IntRange(min=1), help="About how many orders.")
 @click.option("--days", default=3, show_default=True, type=click.IntRange(min=1, max=60), help="Simulated days.")
 @click.option("--seed", default=7, show_default=True, help="Same seed, same run.")
+@click.option("--settle-days", default=5, show_default=True, type=click.IntRange(min=0, max=30),
+              help="After the last order, keep simulating (at most this long) until parcels arrive.")
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), help="Where to keep config + SQLite (default: a new temp folder).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def demo(state: State, orders: int, days: int, seed: int, workspace: Path | None, as_json: bool) -> None:
+def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, as_json: bool) -> None:
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..sandbox.demo import run_demo
 
@@ -66,19 +68,22 @@ def demo(state: State, orders: int, days: int, seed: int, workspace: Path | None
     started = time.monotonic()
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("hours"),
                   TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("demo", total=days * 24)
-        result = run_demo(orders=orders, days=days, seed=seed, workspace=workspace, plugins=state.plugins,
+        task = bar.add_task("demo", total=(days + settle_days) * 24)
+        result = run_demo(orders=orders, days=days, seed=seed, settle_days=settle_days, workspace=workspace, plugins=state.plugins,
                           on_step=lambda done, total: bar.update(task, completed=done))
     elapsed = time.monotonic() - started
     if as_json:
-        click.echo(json.dumps({**{k: v for k, v in result.__dict__.items() if k not in ("workspace", "config_path", "simulated")},
+        skip = ("workspace", "config_path", "simulated", "settle")
+        click.echo(json.dumps({**{k: v for k, v in result.__dict__.items() if k not in skip},
                                "workspace": str(result.workspace), "config": str(result.config_path),
                                "simulated_hours": result.simulated.total_seconds() / 3600, "seconds": round(elapsed, 1)},
                               default=str, indent=2))
         sys.exit(EXIT_OK)
     c = result.counts
     open_ = sum(n for s, n in c.items() if s not in ("delivered", "cancelled", "returned", "refunded"))
-    table = Table("what happened", "count", title=f"{days} simulated days in {elapsed:.1f} s (seed {seed})")
+    hours = result.simulated.total_seconds() / 3600
+    table = Table("what happened", "count", title=f"{hours / 24:.1f} simulated days ({days} of orders, then settling) "
+                                                   f"in {elapsed:.1f} s, seed {seed}")
     for label, value in [
         ("orders pulled from the shop", result.pulled),
         ("quarantined (malformed payloads)", result.quarantined),

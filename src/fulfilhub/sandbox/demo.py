@@ -39,7 +39,7 @@ SCHEDULE = {
     "deliver_effects": timedelta(hours=1),
     "poll_warehouses": timedelta(hours=1),
     "buy_labels": timedelta(hours=1),
-    "poll_tracking": timedelta(hours=6),
+    "poll_tracking": timedelta(hours=8),
 }
 
 CONFIG = """\
@@ -100,6 +100,7 @@ class DemoResult:
     errors_survived: int
     sample_order: str | None
     simulated: timedelta
+    settle: timedelta
 
 
 def run_demo(
@@ -107,11 +108,16 @@ def run_demo(
     orders: int = 300,
     days: int = 3,
     seed: int = 7,
+    settle_days: int = 5,
     workspace: Path | None = None,
     plugins: PluginManager | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
-    """Simulate ``days`` days with about ``orders`` orders; returns what happened."""
+    """Simulate ``days`` days with about ``orders`` orders; returns what happened.
+
+    After the last order arrives the simulation goes on (at most ``settle_days`` more
+    days, stopping early once no parcel is still on the way) so that orders can arrive.
+    """
     if orders < 1 or days < 1:
         raise ValueError("--orders and --days must be at least 1")
     pm = plugins or PluginManager()
@@ -146,9 +152,12 @@ def run_demo(
         rt = Runtime(config, store, pm, clock=clock)
         reports: list[JobReport] = []
         scheduler = Scheduler(rt, SCHEDULE, on_report=reports.append)
-        steps = days * 24
+        steps = (days + settle_days) * 24
+        settled_at = steps
         try:
             for step in range(steps):
+                if step == days * 24:
+                    sandbox.simulators["shopify"].stop_arrivals()
                 if step % 12 == 5:  # rate limiting and server trouble, twice a day
                     context.faults.add("429", path="/shopify/", times=2, retry_after=2)
                     context.faults.add("503", path="/easypost/", times=1)
@@ -156,6 +165,9 @@ def run_demo(
                 scheduler.tick()
                 if on_step:
                     on_step(step + 1, steps)
+                if step >= days * 24 and step % 6 == 0 and not _moving(store):
+                    settled_at = step + 1
+                    break
         finally:
             rt.close()
         with store.read() as conn:
@@ -184,14 +196,23 @@ def run_demo(
         faults_injected=context.faults.injected,
         errors_survived=sum(len(r.errors) for r in reports),
         sample_order=(split or delivered or [None])[0],
-        simulated=timedelta(hours=days * 24),
+        simulated=timedelta(hours=settled_at),
+        settle=timedelta(hours=settled_at - days * 24),
     )
+
+
+def _moving(store: Store) -> bool:
+    """Whether any order can still progress by itself (not on hold, backordered or final)."""
+    with store.read() as conn:
+        counts = queries.count_by_status(conn)
+    waiting = {"on_hold", "backordered", "delivered", "cancelled", "returned", "refunded", "exception"}
+    return any(n for status, n in counts.items() if status not in waiting)
 
 
 def _seed_stock(store: Store, catalog: list[dict[str, Any]], rng: random.Random, at: datetime, orders: int) -> None:
     """Each warehouse carries part of the range, some SKUs both: splits happen, and a few
     fast sellers run out (backorders)."""
-    per_sku = max(10, 3 * orders // max(1, len(catalog)))
+    per_sku = max(10, 5 * orders // max(1, len(catalog)))
     with store.transaction() as tx:
         for i, item in enumerate(catalog):
             weight = int(item.get("grams") or 400)

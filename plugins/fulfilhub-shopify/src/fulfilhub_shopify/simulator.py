@@ -349,6 +349,12 @@ class ShopifySimulator:
             self._store(rec)
             return self._render_order(rec)
 
+    def stop_arrivals(self) -> None:
+        """No new orders from now on (orders already placed still get their updates)."""
+        with self._lock:
+            self._catch_up()
+            self._next_arrival = math.inf
+
     def update_order(self, order_id: int, *, note: str | None = None, tags: str | None = None) -> dict[str, Any]:
         """Change an order's note and/or tags now (a new ``updated_at``); return it."""
         with self._lock:
