@@ -50,7 +50,7 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +76,7 @@ class IntakeConfig:
 class Config:
     path: Path
     store_url: str
+    store_secrets: tuple[str, ...]
     schedule: Mapping[str, timedelta]
     intake: IntakeConfig
     channels: Mapping[str, InstanceConfig]
@@ -85,7 +86,8 @@ class Config:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        out: list[str] = []
+        """Every value resolved from the environment: what logs and errors must not show."""
+        out: list[str] = list(self.store_secrets)
         for kind in KINDS:
             for inst in getattr(self, kind).values():
                 out.extend(inst.secrets)
@@ -155,7 +157,8 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
     url = store.get("url", "sqlite:///fulfilhub.sqlite")
     if not isinstance(url, str) or "://" not in url:
         raise ConfigError(f"expected a database URL like \"sqlite:///fulfilhub.sqlite\", got {url!r}", path=where, key="store.url")
-    url = _resolve(url, path=where, key="store.url", env=env, secrets=[])
+    store_secrets: list[str] = []
+    url = _resolve(url, path=where, key="store.url", env=env, secrets=store_secrets, strict=strict_env)
     url = _anchor_sqlite(url, path.parent)
 
     schedule = dict(DEFAULT_SCHEDULE)
@@ -176,6 +179,7 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
     return Config(
         path=path,
         store_url=url,
+        store_secrets=tuple(store_secrets),
         schedule=schedule,
         intake=IntakeConfig(**intake_table),
         **instances,
@@ -193,7 +197,7 @@ def _instances(data: Mapping[str, Any], kind: str, where: str, env: Mapping[str,
     out: dict[str, InstanceConfig] = {}
     for name, table in _table(data, kind, where).items():
         key = f"{kind}.{name}"
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ConfigError("instance names are lower-case letters, digits, '-' and '_' (at most 63)", path=where, key=key)
         if not isinstance(table, dict):
             raise ConfigError(f"expected a table [{key}] with at least `type = \"...\"`", path=where, key=key)

@@ -19,6 +19,7 @@ import email.utils
 import logging
 import random
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -37,7 +38,9 @@ UNSAFE_METHODS = frozenset({"POST", "PATCH"})
 _SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-shopify-access-token", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
 )
-_SENSITIVE_PARAMS = re.compile(r"(?i)((?:api_?key|access_?token|token|secret|password|key)=)([^&\s]+)")
+_SENSITIVE_PARAMS = re.compile(
+    r"(?i)((?<![A-Za-z0-9_])(?:api_?key|access_?token|token|secret|password|key)=)([^&\s]+)"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +89,33 @@ def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None
     return max(0.0, (when - now).total_seconds())
 
 
+class _LibraryLogRedactor(logging.Filter):
+    """Redacts every HttpClient's secrets from httpx's and httpcore's own log lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactor = Redactor()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            new = {s for s in secrets if s} - self._secrets
+            if new:
+                self._secrets |= new
+                self.redactor = Redactor(self._secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.text(record.getMessage())
+        record.args = ()
+        return True
+
+
+_LIBRARY_LOGS = _LibraryLogRedactor()
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_LIBRARY_LOGS)
+
+
 class _Retryable(Exception):
     def __init__(self, message: str, response: httpx.Response | None = None, wait: float | None = None):
         super().__init__(message)
@@ -116,7 +146,9 @@ class HttpClient:
         self.service = service
         self.policy = policy or RetryPolicy()
         self.clock = clock or SystemClock()
+        secrets = tuple(secrets)
         self.redactor = Redactor(secrets)
+        _LIBRARY_LOGS.add(secrets)
         self._on_response = on_response
         self._client = httpx.Client(
             base_url=base_url,
@@ -130,7 +162,8 @@ class HttpClient:
     # -- public
 
     def request(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
-        kwargs.setdefault("timeout", self.policy.timeout)  # never a request without one
+        if kwargs.get("timeout") is None:  # never a request without one
+            kwargs["timeout"] = self.policy.timeout
         if idempotent is None:
             idempotent = method.upper() not in UNSAFE_METHODS
         retrying = tenacity.Retrying(

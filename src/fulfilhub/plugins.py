@@ -125,14 +125,24 @@ class PluginManager:
             self.sources[ep.name] = source
 
     def register(self, plugin: object, name: str | None = None, source: str = "registered") -> str:
-        registered = self.pm.register(plugin, name=name)
+        """Register a plugin object (a module or an instance with hookimpls)."""
+        try:
+            registered = self.pm.register(plugin, name=name)
+        except ValueError as exc:  # pluggy: the same object or name twice
+            raise PluginError(f"cannot register plugin {name or plugin!r}: {exc}") from None
         if registered is None:
-            raise PluginError(f"plugin {name or plugin!r} is already registered or blocked")
+            raise PluginError(f"plugin {name or plugin!r} is blocked")
         self.sources[registered] = source
+        if hasattr(self, "registry"):  # after construction: keep the registries current
+            self.check()
+            self.registry = self._collect()
         return registered
 
     def unregister(self, name: str) -> None:
+        """Remove a plugin and the types it registered."""
         self.pm.unregister(name=name)
+        self.sources.pop(name, None)
+        self.registry = self._collect()
 
     def check(self) -> None:
         """Fail loudly on a hookimpl that matches no hookspec (usually a misspelling)."""
@@ -167,20 +177,22 @@ class PluginManager:
             ("register_simulators", reg.simulators, Simulator),
         )
         for hook_name, table, kind in plan:
+            owners: dict[str, str] = {}
             for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
                 owner = impl.plugin_name
 
-                def register(item: Any, _table=table, _kind=kind, _owner=owner, _hook=hook_name) -> None:
+                def register(item: Any, _table=table, _kind=kind, _owner=owner, _hook=hook_name, _owners=owners) -> None:
                     if not isinstance(item, _kind):
                         raise PluginError(
                             f"plugin {_owner!r} passed {item!r} to {_hook}; expected a {_kind.__name__}"
                         )
                     if item.name in _table:
                         raise PluginError(
-                            f"{_kind.__name__} {item.name!r} is registered twice "
-                            f"(again by plugin {_owner!r}); uninstall or disable one of them"
+                            f"{_kind.__name__} {item.name!r} is registered twice, by plugins "
+                            f"{_owners[item.name]!r} and {_owner!r}; uninstall or disable one of them"
                         )
                     _table[item.name] = item
+                    _owners[item.name] = _owner
 
                 impl.function(register=register)
         return reg
@@ -225,3 +237,6 @@ class Hooks:
 
     def shipment_delivered(self, *, order_id: str, shipment_id: str, delivered_at: Any) -> None:
         self._hook.shipment_delivered(order_id=order_id, shipment_id=shipment_id, delivered_at=delivered_at)
+
+    def register_commands(self, *, cli: Any) -> None:
+        self._hook.register_commands(cli=cli)

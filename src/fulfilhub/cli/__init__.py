@@ -21,12 +21,12 @@ from .. import __version__
 from ..config import Config, load
 from ..errors import ConfigError, FulfilhubError, PluginError, StoreError
 from ..http import Redactor
-from ..plugins import PluginManager
+from ..plugins import Hooks, PluginManager
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_STORE, EXIT_PLUGIN = 0, 1, 2, 3, 4
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class RedactingFilter(logging.Filter):
@@ -126,7 +126,7 @@ def plugin_manager() -> PluginManager:
 def _register_plugin_commands() -> None:
     """Let installed plugins add commands (``register_commands``). A broken one is skipped."""
     try:
-        plugin_manager().hook.register_commands(cli=main)
+        Hooks(plugin_manager()).register_commands(cli=main)
     except Exception as exc:  # the CLI must still start to report the problem
         err_console.print(f"warning: a plugin's register_commands failed: {exc}", markup=False)
 

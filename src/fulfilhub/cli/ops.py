@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -63,18 +64,31 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..sandbox.demo import run_demo
 
+    http_log = logging.getLogger("fulfilhub.http")
+    level = http_log.level
     if not state.verbose:  # the demo injects faults on purpose; its table counts the retries
-        logging.getLogger("fulfilhub.http").setLevel(logging.ERROR)
+        http_log.setLevel(logging.ERROR)
     started = time.monotonic()
-    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("hours"),
-                  TimeElapsedColumn(), console=err_console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("demo", total=(days + settle_days) * 24)
-        result = run_demo(orders=orders, days=days, seed=seed, settle_days=settle_days, workspace=workspace, plugins=state.plugins,
-                          on_step=lambda done, total: bar.update(task, completed=done))
+    try:
+        result = _run_with_progress(run_demo, days + settle_days, orders=orders, days=days, seed=seed,
+                                    settle_days=settle_days, workspace=workspace, plugins=state.plugins, quiet=as_json)
+    finally:
+        http_log.setLevel(level)
     elapsed = time.monotonic() - started
+    _print_demo(result, elapsed, days, seed, as_json)
+
+
+def _run_with_progress(run_demo, total_days: int, *, quiet: bool, **kwargs):
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("hours"),
+                  TimeElapsedColumn(), console=err_console, transient=True, disable=quiet) as bar:
+        task = bar.add_task("demo", total=total_days * 24)
+        return run_demo(**kwargs, on_step=lambda done, total: bar.update(task, completed=done))
+
+
+def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> None:
     if as_json:
         skip = ("workspace", "config_path", "simulated", "settle")
-        click.echo(json.dumps({**{k: v for k, v in result.__dict__.items() if k not in skip},
+        click.echo(json.dumps({**{k: v for k, v in attrs.asdict(result).items() if k not in skip},
                                "workspace": str(result.workspace), "config": str(result.config_path),
                                "simulated_hours": result.simulated.total_seconds() / 3600, "seconds": round(elapsed, 1)},
                               default=str, indent=2))

@@ -55,7 +55,7 @@ def create_engine(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
-        raise StoreError(f"store url {url!r} is not a database URL: {exc}") from None
+        raise StoreError(f"store url {safe_url(url)} is not a database URL ({type(exc).__name__})") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
@@ -69,7 +69,7 @@ def create_engine(url: str) -> Engine:
     try:
         return sa.create_engine(url, pool_pre_ping=True)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
-        raise StoreError(f"store url {url!r}: database driver not installed ({exc})") from None
+        raise StoreError(f"store url {safe_url(url)}: database driver not installed ({exc})") from None
 
 
 def alembic_config(url: str) -> Any:
@@ -126,6 +126,8 @@ class Store:
         if migrate:
             upgrade(url)
         engine = create_engine(url)
+        if not migrate:
+            _refuse_missing_sqlite_file(url)
         try:
             current = current_revision(engine)
         except sa.exc.OperationalError as exc:
@@ -158,6 +160,14 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    """A mistyped SQLite path must not silently create an empty database."""
+    parsed = sa.engine.make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists():
+        raise StoreError(f"store {safe_url(url)} does not exist: run `fulfilhub db upgrade` to create it")
 
 
 def safe_url(url: str) -> str:

@@ -1,0 +1,252 @@
+"""The store: migrations match the schema, SQLite settings, exact types and safe writes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import attrs
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from fulfilhub.errors import StoreError
+from fulfilhub.models import Money, OrderStatus, ShipmentLine, TrackingEvent
+from fulfilhub.store import Store, create_engine, head_revision, queries, schema, upgrade
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+
+
+def count(store: Store, table: sa.Table) -> int:
+    with store.read() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+# ------------------------------------------------------------------ migrations
+
+
+def test_migrations_produce_exactly_the_declared_schema(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "fresh.sqlite")
+    assert upgrade(url) == head_revision()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, schema.metadata) == []
+            tables = set(sa.inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+    assert tables == set(schema.metadata.tables) | {"alembic_version"}
+
+
+def test_upgrade_twice_is_harmless(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "fresh.sqlite")
+    upgrade(url)
+    assert upgrade(url) == head_revision()
+
+
+@pytest.mark.parametrize("prepare", ["empty file", "no file"])
+def test_open_refuses_an_unmigrated_database(tmp_path, prepare):
+    path = tmp_path / "old.sqlite"
+    if prepare == "empty file":
+        path.touch()
+    with pytest.raises(StoreError) as info:
+        Store.open("sqlite:///" + str(path))
+    message = str(info.value)
+    assert "run `fulfilhub db upgrade`" in message
+    if prepare == "no file":  # a mistyped path is not silently created
+        assert "does not exist" in message and not path.exists()
+    else:
+        assert "revision none" in message and head_revision() in message
+
+
+def test_open_reports_a_missing_folder(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open("sqlite:///" + str(tmp_path / "nowhere" / "fh.sqlite"))
+
+
+def test_open_with_migrate_then_without(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "fh.sqlite")
+    Store.open(url, migrate=True).close()
+    Store.open(url).close()  # now migrated: opens without complaint
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(store):
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_password_never_appears_in_store_errors():
+    with pytest.raises(StoreError, match="driver not installed") as info:
+        Store.open("postgresql+nosuchdriver://fh:hunter2@db.internal/fh")
+    assert "hunter2" not in str(info.value)
+
+
+# ------------------------------------------------------------------ column types
+
+
+def test_aware_datetimes_round_trip_as_utc(store):
+    at = datetime(2026, 3, 1, 18, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    with store.transaction() as tx:
+        queries.set_cursor(tx, "shop", "c1", at)
+    with store.read() as conn:
+        stored = conn.execute(sa.select(schema.cursors.c.updated_at)).scalar_one()
+    assert stored == at
+    assert stored.tzinfo is timezone.utc
+    assert stored.hour == 13 and stored.microsecond == 123456
+
+
+def test_naive_datetimes_are_refused(store):
+    with pytest.raises(sa.exc.StatementError, match="refusing to store naive datetime 2026-01-05T08:00:00"):
+        with store.transaction() as tx:
+            queries.set_cursor(tx, "shop", "c1", datetime(2026, 1, 5, 8, 0))
+    assert count(store, schema.cursors) == 0
+
+
+def test_decimals_are_stored_exactly(store, make_order):
+    total = Decimal("0.10") + Decimal("0.20")
+    order = attrs.evolve(make_order("1001"), total=Money(amount=total, currency="USD"))
+    with store.transaction() as tx:
+        queries.insert_orders(tx, [(order, OrderStatus.RECEIVED, None)], T0)
+    with store.read() as conn:
+        loaded, _row = queries.load_order(conn, order.id)
+        raw = conn.execute(sa.text("SELECT total FROM orders")).scalar_one()
+    assert loaded.total.amount == Decimal("0.30")
+    assert str(loaded.total.amount) == "0.30"  # exact, trailing zero kept: not 0.3, not 0.30000000000000004
+    assert raw == "0.30"
+    assert loaded.lines[0].unit_price == Money(amount="5.00", currency="USD")
+    assert loaded == order
+
+
+def test_large_decimals_keep_every_digit(store, order_with_two_shipments):
+    amount = Decimal("12345678901234567890.123456789")
+    shipment = f"{order_with_two_shipments}/1"
+    with store.transaction() as tx:
+        queries.update_shipment(tx, shipment, T0, rate_amount=amount, rate_currency="USD")
+    with store.read() as conn:
+        row = queries.shipment_row(conn, shipment)
+    assert queries.money(row.rate_amount, row.rate_currency) == Money(amount=amount, currency="USD")
+
+
+# ------------------------------------------------------------------ safe writes
+
+
+@pytest.fixture
+def order_with_two_shipments(store, make_order):
+    order = make_order("1001", ("SKU-A", 1))
+    with store.transaction() as tx:
+        queries.insert_orders(tx, [(order, OrderStatus.ALLOCATED, None)], T0)
+        for n in (1, 2):
+            queries.insert_shipment(tx, f"{order.id}/{n}", order.id, "main", [ShipmentLine(sku="SKU-A", quantity=1)],
+                                    "pending", T0)
+    return order.id
+
+
+def stock_row(store, sku="SKU-A"):
+    with store.read() as conn:
+        return conn.execute(sa.select(schema.stock).where(schema.stock.c.sku == sku)).one()
+
+
+def test_reserve_never_oversells_the_last_unit(store, order_with_two_shipments):
+    for round_ in range(5):
+        sku = f"LAST-{round_}"
+        with store.transaction() as tx:
+            queries.set_stock(tx, "main", sku, 1, T0)
+        start = threading.Barrier(2)
+        results: dict[int, bool] = {}
+        errors: list[BaseException] = []
+
+        def buy(n: int) -> None:
+            try:
+                start.wait(timeout=5)
+                with store.transaction() as tx:
+                    results[n] = queries.reserve(tx, f"{order_with_two_shipments}/{n}", "main", sku, 1)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=buy, args=(n,)) for n in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        assert errors == []
+        assert sorted(results.values()) == [False, True]
+        row = stock_row(store, sku)
+        assert (row.on_hand, row.reserved) == (1, 1)
+        with store.read() as conn:
+            held = conn.execute(sa.select(schema.reservations).where(schema.reservations.c.sku == sku)).all()
+        assert len(held) == 1 and held[0].quantity == 1
+
+
+def test_reserve_respects_reserved_and_safety_stock(store, order_with_two_shipments):
+    with store.transaction() as tx:
+        queries.set_stock(tx, "main", "SKU-A", 5, T0, safety_stock=2)
+        assert queries.reserve(tx, f"{order_with_two_shipments}/1", "main", "SKU-A", 3)
+        assert not queries.reserve(tx, f"{order_with_two_shipments}/2", "main", "SKU-A", 1)
+        assert not queries.reserve(tx, f"{order_with_two_shipments}/2", "main", "NO-SUCH-SKU", 1)
+    row = stock_row(store)
+    assert (row.on_hand, row.reserved) == (5, 3)
+    assert count(store, schema.reservations) == 1
+
+
+def test_enqueue_is_idempotent_by_key(store):
+    with store.transaction() as tx:
+        assert queries.enqueue(tx, "push:shop:1/1", "push_fulfillment", "shop", {"n": 1}, T0) is True
+    with store.transaction() as tx:
+        assert queries.enqueue(tx, "push:shop:1/1", "push_fulfillment", "shop", {"n": 2}, T0) is False
+        assert queries.enqueue(tx, "push:shop:1/2", "push_fulfillment", "shop", {"n": 3}, T0) is True
+    with store.read() as conn:
+        rows = {r.key: r.payload for r in queries.effects(conn)}
+    assert rows == {"push:shop:1/1": {"n": 1}, "push:shop:1/2": {"n": 3}}  # the first payload is kept
+
+
+def test_quarantine_keeps_one_row_per_payload(store):
+    payload = {"id": 4711, "line_items": [{"sku": None}]}
+    with store.transaction() as tx:
+        assert queries.quarantine_payload(tx, "shop", "order", payload, "line_items[0].sku: missing", T0) is True
+    with store.transaction() as tx:
+        assert queries.quarantine_payload(tx, "shop", "order", dict(payload), "again", T0) is False
+        assert queries.quarantine_payload(tx, "other-shop", "order", payload, "other source", T0) is True
+    with store.read() as conn:
+        rows = queries.quarantined(conn)
+    assert [(r.source, r.external_id, r.error) for r in rows] == [
+        ("shop", "4711", "line_items[0].sku: missing"),
+        ("other-shop", "4711", "other source"),
+    ]
+
+
+def test_cursor_round_trip(store):
+    with store.read() as conn:
+        assert queries.get_cursor(conn, "shop") is None
+    with store.transaction() as tx:
+        queries.set_cursor(tx, "shop", "page-1", T0)
+        queries.set_cursor(tx, "shop", "since-2026", T0, stream="refunds")
+    with store.transaction() as tx:
+        queries.set_cursor(tx, "shop", "page-2", T0 + timedelta(minutes=5))
+    with store.read() as conn:
+        assert queries.get_cursor(conn, "shop") == "page-2"
+        assert queries.get_cursor(conn, "shop", "refunds") == "since-2026"
+        assert queries.get_cursor(conn, "other") is None
+    assert count(store, schema.cursors) == 2
+
+
+def test_tracking_scans_are_deduplicated(store, order_with_two_shipments):
+    shipment = f"{order_with_two_shipments}/1"
+    scans = [
+        TrackingEvent(at=T0, status="pre_transit", source="pre_transit"),
+        TrackingEvent(at=T0 + timedelta(hours=3), status="in_transit", location="Reno, NV", source="in_transit/arrived"),
+    ]
+    with store.transaction() as tx:
+        assert queries.add_tracking_events(tx, shipment, scans + [scans[0]]) == 2  # a repeat within one batch
+    with store.transaction() as tx:
+        later = TrackingEvent(at=T0 + timedelta(hours=9), status="delivered", source="delivered")
+        assert queries.add_tracking_events(tx, shipment, [*scans, later]) == 1  # polled again, one new scan
+    with store.read() as conn:
+        stored = queries.tracking_events_of(conn, shipment)
+    assert [(e.status, e.at) for e in stored] == [
+        ("pre_transit", T0), ("in_transit", T0 + timedelta(hours=3)), ("delivered", T0 + timedelta(hours=9)),
+    ]
+    assert stored[1].location == "Reno, NV"
