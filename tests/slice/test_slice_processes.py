@@ -67,3 +67,30 @@ def test_run_stops_cleanly_on_sigterm(world_factory):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "stopped cleanly" in err
+
+
+def test_the_sandbox_command_serves_every_simulator_with_faults_and_clock(tmp_path):
+    env = {**os.environ, "FULFILHUB_PLUGINS": "shopify,easypost"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fulfilhub", "sandbox", "--port", "0", "--speed", "60",
+         "--option", "shopify.orders_per_day=2000", "--option", 'shopify.access_token="shpat_x"'],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        urls = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(2))
+        assert set(urls) == {"easypost", "shopify"}
+        import httpx
+
+        root = urls["shopify"].rsplit("/", 1)[0]
+        assert "now" in httpx.get(f"{root}/_sandbox/clock").json()
+        httpx.post(f"{root}/_sandbox/faults", json={"kind": "429", "path": "/shopify/", "times": 1})
+        orders_url = f"{urls['shopify']}/admin/api/2024-10/orders.json?status=any"
+        headers = {"X-Shopify-Access-Token": "shpat_x"}
+        assert httpx.get(orders_url, headers=headers).status_code == 429
+        assert httpx.get(orders_url, headers=headers).status_code == 200
+        assert httpx.get(orders_url).status_code == 401
+        bad = httpx.post(f"{root}/_sandbox/faults", json={"kind": "teapot"})
+        assert bad.status_code == 422 and "kind" in bad.json()["error"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
