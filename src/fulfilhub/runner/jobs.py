@@ -74,6 +74,14 @@ def _map(work: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(pool.map(work, items))
 
 
+def _grouped(rows: Iterable[sa.Row], key: Callable[[sa.Row], str]) -> dict[str, list[sa.Row]]:
+    """Rows by the adapter instance that serves them: one thread per instance, in order within it."""
+    out: dict[str, list[sa.Row]] = defaultdict(list)
+    for row in rows:
+        out[key(row)].append(row)
+    return out
+
+
 def _concurrently(groups: Iterable[T], work: Callable[[T], JobReport], job: str) -> JobReport:
     report = JobReport(job)
     for result in _map(work, groups):
@@ -231,9 +239,7 @@ FULFILLMENT_TO_SHIPMENT = {
 def poll_warehouses(rt: Runtime) -> JobReport:
     with rt.store.read() as conn:
         rows = queries.shipments_in(conn, [ShipmentStatus.SUBMITTED, ShipmentStatus.PICKING], due_before=rt.clock.now())
-    by_warehouse: dict[str, list[sa.Row]] = defaultdict(list)
-    for row in rows:
-        by_warehouse[row.warehouse].append(row)
+    by_warehouse = _grouped(rows, lambda row: row.warehouse)
     return _concurrently(by_warehouse.items(), lambda item: _poll_warehouse(rt, *item), "poll_warehouses")
 
 
@@ -329,9 +335,7 @@ TRACKED = (ShipmentStatus.LABEL_PURCHASED, ShipmentStatus.IN_TRANSIT, ShipmentSt
 def poll_tracking(rt: Runtime) -> JobReport:
     with rt.store.read() as conn:
         rows = [r for r in queries.shipments_in(conn, TRACKED, limit=5000) if r.tracking_code]
-    by_carrier: dict[str, list[sa.Row]] = defaultdict(list)
-    for row in rows:
-        by_carrier[row.carrier].append(row)
+    by_carrier = _grouped(rows, lambda row: row.carrier)
     return _concurrently(by_carrier.items(), lambda item: _track_carrier(rt, *item), "poll_tracking")
 
 
@@ -375,9 +379,7 @@ def _track_carrier(rt: Runtime, name: str, rows: list[sa.Row]) -> JobReport:
 def deliver_effects(rt: Runtime) -> JobReport:
     with rt.store.read() as conn:
         due = queries.due_effects(conn, rt.clock.now())
-    by_target: dict[str, list[sa.Row]] = defaultdict(list)
-    for row in due:
-        by_target[row.target].append(row)
+    by_target = _grouped(due, lambda row: row.target)
     return _concurrently(by_target.values(), lambda rows: _deliver(rt, rows), "deliver_effects")
 
 
