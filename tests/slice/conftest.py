@@ -6,6 +6,8 @@ The two first-party plugins are registered explicitly (never whatever is install
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,6 +16,7 @@ import attrs
 import fulfilhub_easypost
 import fulfilhub_shopify
 import pytest
+import sqlalchemy as sa
 
 from fulfilhub.clock import SimClock
 from fulfilhub.config import load
@@ -21,7 +24,7 @@ from fulfilhub.plugins import PluginManager
 from fulfilhub.runner import jobs
 from fulfilhub.runner.runtime import Runtime
 from fulfilhub.sandbox import SandboxContext, SandboxServer
-from fulfilhub.store import Store, queries
+from fulfilhub.store import Store, queries, safe_url
 from fulfilhub.testing import FAST_RETRIES
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
@@ -29,7 +32,7 @@ ENV = {"SHOP_TOKEN": "shpat_slice_secret_42", "EP_KEY": "EZTKslicesecret42"}
 
 CONFIG = """\
 [store]
-url = "sqlite:///fulfilhub.sqlite"
+url = "{store_url}"
 
 [intake]
 hold_on_note = true
@@ -121,7 +124,8 @@ def world_factory(tmp_path: Path) -> Iterator:
     opened: list[tuple[SandboxServer, Runtime, Store]] = []
 
     def build(*, orders_per_day: float = 0, page_size: int = 50, shopify: dict | None = None,
-              easypost: dict | None = None, extra_channels: str = "", seed: int = 3) -> World:
+              easypost: dict | None = None, extra_channels: str = "", seed: int = 3,
+              store_url: str = "sqlite:///fulfilhub.sqlite") -> World:
         clock = SimClock(START)
         plugins = make_plugins()
         options = {
@@ -134,6 +138,7 @@ def world_factory(tmp_path: Path) -> Iterator:
         config_path = tmp_path / "fulfilhub.toml"
         config_path.write_text(CONFIG.format(
             shopify=sandbox.url_for("shopify"), easypost=sandbox.url_for("easypost"), page_size=page_size,
+            store_url=store_url,
             extra_channels=extra_channels.format(shopify=sandbox.url_for("shopify")),
         ))
         config = load(config_path, env=ENV)
@@ -152,3 +157,30 @@ def world_factory(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def world(world_factory) -> World:
     return world_factory()
+
+
+POSTGRES_URL = os.environ.get("FULFILHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    Uses FULFILHUB_TEST_POSTGRES_URL (a server URL whose user may create databases);
+    skips, saying why, when the driver or the server is not there.
+    """
+    pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (pip install 'psycopg[binary]')")
+    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"fulfilhub_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        pytest.skip(f"no PostgreSQL at {safe_url(POSTGRES_URL)} ({exc.orig}); set FULFILHUB_TEST_POSTGRES_URL")
+    try:
+        yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()

@@ -106,14 +106,17 @@ def insert_orders(tx: Tx, new: Sequence[tuple[Order, OrderStatus, str | None]], 
             for o, status, hold in new
         ],
     )
-    tx.execute(order_lines.insert(), [row for o, _, _ in new for row in _line_rows(o)])
+    lines = [row for o, _, _ in new for row in _line_rows(o)]
+    if lines:
+        tx.execute(order_lines.insert(), lines)
 
 
 def update_order(tx: Tx, order: Order, at: datetime) -> None:
     """Replace an order's foreign data with a newer version (status is left alone)."""
     tx.execute(orders.update().where(orders.c.id == order.id).values(**_order_values(order), modified_at=at))
     tx.execute(order_lines.delete().where(order_lines.c.order_id == order.id))
-    tx.execute(order_lines.insert(), _line_rows(order))
+    if order.lines:
+        tx.execute(order_lines.insert(), _line_rows(order))
 
 
 def set_order_status(tx: Tx, order_id: str, expected: OrderStatus, new: OrderStatus, at: datetime, hold_reason: str | None) -> bool:
@@ -213,10 +216,12 @@ def insert_shipment(tx: Tx, shipment_id: str, order_id: str, warehouse: str, lin
             id=shipment_id, order_id=order_id, warehouse=warehouse, status=status, created_at=at, modified_at=at
         )
     )
-    tx.execute(
-        shipment_lines.insert(),
-        [{"shipment_id": shipment_id, "sku": ln.sku, "order_line_id": ln.order_line_id, "quantity": ln.quantity} for ln in lines],
-    )
+    if lines:
+        tx.execute(
+            shipment_lines.insert(),
+            [{"shipment_id": shipment_id, "sku": ln.sku, "order_line_id": ln.order_line_id, "quantity": ln.quantity}
+             for ln in lines],
+        )
 
 
 def shipment_row(conn: Connection, shipment_id: str) -> sa.Row | None:
