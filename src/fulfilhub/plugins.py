@@ -223,6 +223,10 @@ class Hooks:
     def __init__(self, manager: PluginManager):
         self._hook = manager.pm.hook
 
+    def wants(self, name: str) -> bool:
+        """Whether any plugin implements hook ``name`` (to skip building its arguments)."""
+        return bool(getattr(self._hook, name).get_hookimpls())
+
     def choose_rate(self, *, order: Any, shipment_id: str, rates: Any) -> Any:
         return self._hook.choose_rate(order=order, shipment_id=shipment_id, rates=list(rates))
 

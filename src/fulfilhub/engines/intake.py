@@ -62,6 +62,7 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
         if kept is None or order.updated_at >= kept.updated_at:
             latest[order.id] = order
     existing = queries.existing_orders(tx.conn, latest)
+    tell_received, tell_changed = hooks.wants("order_received"), hooks.wants("order_status_changed")
     new_rows: list[tuple[Order, OrderStatus, str | None]] = []
     events: list[dict] = []
     for order in latest.values():
@@ -78,10 +79,12 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
                                               reason=reason or ("cancelled by the channel" if status is OrderStatus.CANCELLED else "checks passed")))
             result.new += 1
             result.held += status is OrderStatus.ON_HOLD
-            tx.after_commit.append(lambda o=order: hooks.order_received(order=o))
-            for old, new, why in ((None, OrderStatus.RECEIVED, ""), (OrderStatus.RECEIVED, status, reason or "")):
-                tx.after_commit.append(lambda old=old, new=new, why=why, oid=order.id: hooks.order_status_changed(
-                    order_id=oid, old=old, new=new, reason=why, source=source))
+            if tell_received:
+                tx.after_commit.append(lambda o=order: hooks.order_received(order=o))
+            if tell_changed:
+                for old, new, why in ((None, OrderStatus.RECEIVED, ""), (OrderStatus.RECEIVED, status, reason or "")):
+                    tx.after_commit.append(lambda old=old, new=new, why=why, oid=order.id: hooks.order_status_changed(
+                        order_id=oid, old=old, new=new, reason=why, source=source))
             continue
         version, status = stored
         if version == order.version:

@@ -23,20 +23,35 @@ metadata = sa.MetaData(
 
 
 class UTCDateTime(TypeDecorator):
-    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    PostgreSQL stores a ``timestamp`` in UTC. SQLite, which has no time type, stores the
+    fixed-width text ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC) that sorts and compares like
+    the time it is, formatted and parsed by the C-coded ``isoformat``/``fromisoformat``.
+    """
 
     impl = sa.DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(26))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | str | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError(f"refusing to store naive datetime {value.isoformat()}")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(" ", "microseconds") if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+    def process_result_value(self, value: datetime | str | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc)
 
 
 class DecimalString(TypeDecorator):
@@ -68,7 +83,7 @@ orders = sa.Table(
     sa.Column("total", DecimalString, nullable=False),
     sa.Column("email", sa.String(320), nullable=False, default=""),
     sa.Column("note", sa.Text, nullable=False, default=""),
-    sa.Column("ship_to", sa.JSON, nullable=True),
+    sa.Column("ship_to", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("cancelled_at", UTCDateTime, nullable=True),
     sa.Column("raw", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -99,7 +114,7 @@ order_events = sa.Table(
     sa.Column("to_status", sa.String(32), nullable=True),
     sa.Column("source", sa.String(100), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
-    sa.Column("data", sa.JSON, nullable=True),
+    sa.Column("data", sa.JSON(none_as_null=True), nullable=True),
 )
 
 shipments = sa.Table(
@@ -110,7 +125,7 @@ shipments = sa.Table(
     sa.Column("warehouse", sa.String(100), nullable=False),
     sa.Column("status", sa.String(32), nullable=False, index=True),
     sa.Column("fulfillment_ref", sa.String(200), nullable=True),
-    sa.Column("parcel", sa.JSON, nullable=True),
+    sa.Column("parcel", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("carrier", sa.String(100), nullable=True),
     sa.Column("carrier_name", sa.String(100), nullable=True),
     sa.Column("service", sa.String(100), nullable=True),
@@ -176,7 +191,7 @@ outbox = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | done | failed
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text, nullable=True),
-    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("result", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("done_at", UTCDateTime, nullable=True),

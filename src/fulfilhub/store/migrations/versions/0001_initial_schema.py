@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:47:13.666957
+Create Date: 2026-11-23 14:21:26.234622
 """
 
 from alembic import op
@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('total', fulfilhub.store.schema.DecimalString(length=40), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('ship_to', sa.JSON(), nullable=True),
+    sa.Column('ship_to', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('cancelled_at', fulfilhub.store.schema.UTCDateTime(), nullable=True),
     sa.Column('raw', sa.JSON(), nullable=False),
     sa.Column('created_at', fulfilhub.store.schema.UTCDateTime(), nullable=False),
@@ -70,7 +70,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('result', sa.JSON(), nullable=True),
+    sa.Column('result', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('created_at', fulfilhub.store.schema.UTCDateTime(), nullable=False),
     sa.Column('next_attempt_at', fulfilhub.store.schema.UTCDateTime(), nullable=False),
     sa.Column('done_at', fulfilhub.store.schema.UTCDateTime(), nullable=True),
@@ -117,7 +117,7 @@ def upgrade() -> None:
     sa.Column('to_status', sa.String(length=32), nullable=True),
     sa.Column('source', sa.String(length=100), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('data', sa.JSON(), nullable=True),
+    sa.Column('data', sa.JSON(none_as_null=True), nullable=True),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_order_events'))
     )
@@ -141,7 +141,7 @@ def upgrade() -> None:
     sa.Column('warehouse', sa.String(length=100), nullable=False),
     sa.Column('status', sa.String(length=32), nullable=False),
     sa.Column('fulfillment_ref', sa.String(length=200), nullable=True),
-    sa.Column('parcel', sa.JSON(), nullable=True),
+    sa.Column('parcel', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('carrier', sa.String(length=100), nullable=True),
     sa.Column('carrier_name', sa.String(length=100), nullable=True),
     sa.Column('service', sa.String(length=100), nullable=True),
