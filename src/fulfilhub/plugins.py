@@ -152,6 +152,10 @@ class PluginManager:
             raise PluginError(f"{exc}. Is the hook name misspelt? See docs/hooks.md for the list.") from exc
 
     def enable_trace(self, write: Callable[[str], Any] | None = None) -> None:
+        """Print every hook call and its result (once, however often it is asked for)."""
+        if getattr(self, "_tracing", False):
+            return
+        self._tracing = True
         out = write or (lambda s: sys.stderr.write(s))
 
         def before(hook_name: str, impls: list, kwargs: dict) -> None:

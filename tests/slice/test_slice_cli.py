@@ -152,3 +152,43 @@ def test_demo_runs_small_and_leaves_a_workspace_to_inspect(tmp_path, monkeypatch
                "--workspace", str(tmp_path / "ws2"), "--json")
     again = json.loads(same.stdout)
     assert {k: again[k] for k in ("pulled", "counts", "shipments")} == {k: data[k] for k in ("pulled", "counts", "shipments")}
+
+
+def test_init_into_a_missing_folder_is_a_clear_error(tmp_path):
+    result = run("init", "--path", str(tmp_path / "nope" / "fulfilhub.toml"))
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_bad_adapter_setting_fails_sync_before_any_work_and_doctor_says_so(world):
+    text = world.config_path.read_text().replace("page_size = 50", "page_size = 5000")
+    world.config_path.write_text(text)
+    result = run("-c", str(world.config_path), "sync")
+    assert result.exit_code == 2 and "channels.shop.page_size" in result.output
+    checks = {c["check"]: c for c in json.loads(run("-c", str(world.config_path), "doctor", "--json").stdout)}
+    assert checks["store/instances"]["ok"] == "NO" and "page_size" in checks["store/instances"]["detail"]
+
+
+def test_failed_effects_are_listed_and_can_be_queued_again(world, monkeypatch):
+    sku = world.shop.catalog[0]["sku"]
+    world.stock("east", sku, 5)
+    world.shop.add_order([{"sku": sku, "quantity": 1}])
+    world.clock.advance(600)
+    warehouse = world.rt.warehouse("east")
+
+    def broken(request):
+        raise RuntimeError("label printer on fire")
+
+    monkeypatch.setattr(warehouse, "submit", broken)
+    from fulfilhub.runner import jobs
+
+    jobs.sync_once(world.rt)
+    failed = json.loads(run("-c", str(world.config_path), "outbox", "list", "--status", "failed", "--json").stdout)
+    assert [e["kind"] for e in failed] == ["warehouse.submit"] and "label printer on fire" in failed[0]["last_error"]
+    monkeypatch.undo()
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli_mod, "_MANAGER", make_plugins())
+    assert run("-c", str(world.config_path), "outbox", "retry", "--failed").exit_code == 0
+    jobs.sync_once(world.rt)
+    done = json.loads(run("-c", str(world.config_path), "outbox", "list", "--json").stdout)
+    assert {e["kind"]: e["status"] for e in done}["warehouse.submit"] == "done"

@@ -170,3 +170,63 @@ page_size = 7
     with world.store.read() as conn:
         counts = queries.count_by_status(conn)
     assert sum(counts.values()) == 2 * visible
+
+
+def test_an_older_version_read_late_does_not_overwrite_a_newer_one(world):
+    from fulfilhub.engines import intake
+    from fulfilhub.config import IntakeConfig
+
+    world.stock("east", sku(world, 0), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}])
+    world.sync(hours=1)
+    newer = world.shop.update_order(placed["id"], note="leave at the back door")
+    channel = world.rt.channel("shop")
+    with world.store.transaction() as tx:
+        intake.ingest(tx, world.rt.hooks, [channel.parse_order(newer)], at=world.clock.now(), known_skus=set(),
+                      intake=IntakeConfig(), source="test")
+    with world.store.transaction() as tx:
+        result = intake.ingest(tx, world.rt.hooks, [channel.parse_order(placed)], at=world.clock.now(), known_skus=set(),
+                               intake=IntakeConfig(), source="test")
+    assert result.unchanged == 1 and result.updated == 0
+    order, _ = world.order(f"shop:{placed['id']}")
+    assert order.note == "leave at the back door"
+
+
+def test_effects_for_a_cancelled_shipment_are_closed_not_repeated(world):
+    world.stock("east", sku(world, 0), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}])
+    world.clock.advance(timedelta(minutes=5))
+    jobs.pull_orders(world.rt)
+    jobs.allocate(world.rt)  # the warehouse.submit effect is queued, not yet delivered
+    world.shop.cancel_order(placed["id"])
+    jobs.pull_orders(world.rt)
+    report = jobs.deliver_effects(world.rt)
+    assert report.ok, report.errors
+    with world.store.read() as conn:
+        (effect,) = [e for e in queries.effects(conn) if e.kind == "warehouse.submit"]
+    assert effect.status == "done" and effect.result == {"skipped": "shipment cancelled"}
+    assert not jobs.deliver_effects(world.rt).counts  # nothing left to redeliver
+
+
+def test_a_plugin_plan_that_does_not_fit_is_reported_and_other_orders_go_on(world):
+    from fulfilhub import hookimpl
+
+    world.stock("east", sku(world, 0), 5)
+    world.stock("east", sku(world, 1), 5)
+    odd = world.shop.add_order([{"sku": sku(world, 0), "quantity": 2}])
+    fine = world.shop.add_order([{"sku": sku(world, 1), "quantity": 1}])
+
+    class HalfPlans:
+        @hookimpl
+        def allocate_order(self, order, stock):
+            if order.lines[0].sku == sku(world, 0):
+                return [("east", sku(world, 0), 1)]  # one short
+            return None
+
+    world.plugins.register(HalfPlans(), name="half-plans")
+    world.clock.advance(timedelta(minutes=5))
+    jobs.pull_orders(world.rt)
+    report = jobs.allocate(world.rt)
+    assert any("does not fit the order" in e for e in report.errors)
+    assert world.order(f"shop:{odd['id']}")[1].status == "accepted"
+    assert world.order(f"shop:{fine['id']}")[1].status == "allocated"

@@ -24,9 +24,16 @@ from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
 pass_state = click.make_pass_decorator(State)
 
 
-def _runtime(state: State, *, migrate: bool = False) -> Runtime:
+def _runtime(state: State) -> Runtime:
+    """The configured runtime with every adapter built (bad settings fail here, exit 2)."""
     config = state.config()
-    return Runtime(config, Store.open(config.store_url, migrate=migrate), state.plugins)
+    rt = Runtime(config, Store.open(config.store_url), state.plugins)
+    try:
+        rt.build_all()
+    except BaseException:
+        rt.close()
+        raise
+    return rt
 
 
 def _store(state: State) -> Store:
@@ -49,6 +56,8 @@ def init(ctx: click.Context, target: str, force: bool) -> None:
     path = Path(target)
     if path.exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", path=str(path))
+    if not path.parent.is_dir():
+        raise ConfigError(f"folder {path.parent} does not exist; create it first", path=str(path))
     path.write_text(EXAMPLE, encoding="utf-8")
     ctx.obj.config_path = str(path)
     config = ctx.obj.config(strict_env=False)
@@ -114,7 +123,11 @@ def doctor(state: State, as_json: bool) -> None:
         check("config", False, str(exc))
         config = state.config(strict_env=False)
     try:
-        Runtime(config, Store.open(config.store_url), pm).close()
+        rt = Runtime(config, Store.open(config.store_url), pm)
+        try:
+            rt.build_all()
+        finally:
+            rt.close()
         check("instances", True, ", ".join(f"{k}: {len(getattr(config, k))}" for k in ("channels", "carriers", "warehouses")))
     except Exception as exc:
         check("store/instances", False, str(exc))
@@ -378,3 +391,45 @@ def stock_list(state: State, as_json: bool) -> None:
     console.print(table)
 
 
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+@main.group()
+def outbox() -> None:
+    """Effects on the outside world: pending, done, failed."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "done", "failed"]), help="Only effects in this status.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def outbox_list(state: State, status: str | None, limit: int, as_json: bool) -> None:
+    """The newest effects with their attempts and last error."""
+    store = _store(state)
+    with store.read() as conn:
+        rows = queries.effects(conn, status=status, limit=limit)
+    if as_json:
+        _dump([dict(r._mapping) for r in rows])
+        return
+    table = Table("id", "kind", "target", "status", "tries", "next try", "last error")
+    for r in rows:
+        table.add_row(str(r.id), r.kind, r.target, r.status, str(r.attempts), f"{r.next_attempt_at:%Y-%m-%d %H:%M}",
+                      escape(r.last_error or ""))
+    console.print(table)
+
+
+@outbox.command("retry")
+@click.argument("ids", type=int, nargs=-1)
+@click.option("--failed", "all_failed", is_flag=True, help="Every failed effect.")
+@pass_state
+def outbox_retry(state: State, ids: tuple[int, ...], all_failed: bool) -> None:
+    """Put failed (or waiting) effects back in line for the next run, after fixing their cause."""
+    if not ids and not all_failed:
+        raise click.UsageError("name effect ids or pass --failed")
+    store = _store(state)
+    with store.transaction() as tx:
+        count = queries.requeue_effects(tx, None if all_failed else list(ids))
+    console.print(f"{count} effect(s) queued again; `fulfilhub sync` delivers them")

@@ -30,11 +30,11 @@ from ..store import Store, queries
 from ..store.schema import local_fulfillments
 
 
-def _minutes(context: InstanceContext, key: str, default: float) -> timedelta:
+def _number(context: InstanceContext, key: str, default: float, what: str) -> float:
     value = context.setting(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"expected a number of minutes >= 0, got {value!r}", key=context.key(key))
-    return timedelta(minutes=value)
+        raise ConfigError(f"expected {what} >= 0, got {value!r}", key=context.key(key))
+    return value
 
 
 class LocalWarehouse:
@@ -46,10 +46,10 @@ class LocalWarehouse:
         self.name = context.name
         self.store: Store = context.store
         self.clock = context.clock
-        self.pick_after = _minutes(context, "pick_minutes", 60)
-        self.pack_after = max(self.pick_after, _minutes(context, "pack_minutes", 120))
-        self.tare_g = int(context.setting("tare_g", 150))
-        self.default_weight_g = int(context.setting("default_unit_weight_g", 500))
+        self.pick_after = timedelta(minutes=_number(context, "pick_minutes", 60, "a number of minutes"))
+        self.pack_after = max(self.pick_after, timedelta(minutes=_number(context, "pack_minutes", 120, "a number of minutes")))
+        self.tare_g = int(_number(context, "tare_g", 150, "a weight in grams"))
+        self.default_weight_g = int(_number(context, "default_unit_weight_g", 500, "a weight in grams"))
 
     def stock_levels(self, skus: Sequence[str]) -> Sequence[StockLevel]:
         with self.store.read() as conn:

@@ -86,9 +86,9 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
                     tx.after_commit.append(lambda old=old, new=new, why=why, oid=order.id: hooks.order_status_changed(
                         order_id=oid, old=old, new=new, reason=why, source=source))
             continue
-        version, status = stored
-        if version == order.version:
-            result.unchanged += 1
+        version, stored_updated_at, status = stored
+        if version == order.version or order.updated_at < stored_updated_at:
+            result.unchanged += 1  # the same version again, or an older one read late
             continue
         queries.update_order(tx, order, at)
         events.append({"order_id": order.id, "at": at, "kind": "updated", "from_status": status, "to_status": status,

@@ -47,10 +47,17 @@ def _order(rt: Runtime, order_id: str):
     return found[0]
 
 
+def _skip(rt: Runtime, effect: sa.Row, now: datetime, why: str) -> dict:
+    """Record an effect as done without doing it: what it was for no longer holds."""
+    with rt.store.transaction() as tx:
+        queries.finish_effect(tx, effect.id, now, {"skipped": why})
+    return {"skipped": why}
+
+
 def submit_to_warehouse(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
     ship = _shipment(rt, effect.payload["shipment_id"])
     if ship.status == ShipmentStatus.CANCELLED:
-        return {"skipped": "shipment cancelled"}
+        return _skip(rt, effect, now, "shipment cancelled")
     order = _order(rt, ship.order_id)
     with rt.store.read() as conn:
         lines = queries.shipment_lines_of(conn, ship.id)
@@ -93,9 +100,9 @@ def label_of(ship: sa.Row) -> Label:
 def buy_label(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
     ship = _shipment(rt, effect.payload["shipment_id"])
     if ship.tracking_code:
-        with rt.store.transaction() as tx:
-            queries.finish_effect(tx, effect.id, now, {"skipped": "label already stored"})
-        return {}
+        return _skip(rt, effect, now, "label already stored")
+    if ship.status == ShipmentStatus.CANCELLED:
+        return _skip(rt, effect, now, "shipment cancelled before its label was bought")
     rate = Rate(
         carrier=ship.carrier,
         carrier_name=ship.carrier_name,

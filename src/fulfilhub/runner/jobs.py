@@ -25,7 +25,7 @@ import attrs
 import sqlalchemy as sa
 
 from ..engines import intake, inventory, lifecycle
-from ..errors import ExternalError, FulfilhubError, PermanentError, TransientError
+from ..errors import ExternalError, FulfilhubError, PermanentError, PluginError, TransientError
 from ..models import (
     FulfillmentStatus,
     Order,
@@ -198,7 +198,10 @@ def _allocate_one(rt: Runtime, order_id: str, report: JobReport) -> str:
     plan = rt.hooks.allocate_order(order=order, stock=levels)
     now = rt.clock.now()
     if plan:
-        by_warehouse = inventory.split_lines(order, plan)
+        try:
+            by_warehouse = inventory.split_lines(order, plan)
+        except ValueError as exc:
+            raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
         try:
             with rt.store.transaction() as tx:
                 shipment_ids = inventory.reserve_shipments(tx, order, by_warehouse, now)

@@ -59,6 +59,17 @@ class Runtime:
         if not self.config.warehouses:
             raise ConfigError("no warehouse configured; add at least one [warehouses.NAME]", path=str(self.config.path))
 
+    def build_all(self) -> None:
+        """Build every configured adapter now, so that a bad setting fails before any work.
+
+        Raises the first ConfigError an adapter's factory raises (no I/O is done).
+        """
+        for kind in ("channels", "carriers", "warehouses"):
+            for name in getattr(self.config, kind):
+                self._adapter(kind, name)
+        for warehouse in self.config.warehouses:
+            self.ship_from(warehouse)
+
     def context(self, inst: InstanceConfig) -> InstanceContext:
         return InstanceContext(
             name=inst.name,

@@ -2,9 +2,10 @@
 
 Each job runs at its configured interval, measured on the runtime's clock, so the same
 scheduler drives the real world (wall clock, :meth:`Scheduler.run`) and a simulation
-(scenario clock moved by the caller, :meth:`Scheduler.tick`). A signal sets a stop flag:
-the job in progress finishes its current page or effect, commits, and the loop exits
-cleanly. Every job is idempotent and resumable, so even a hard kill loses nothing.
+(scenario clock moved by the caller, :meth:`Scheduler.tick`). A signal sets a stop flag
+and the loop exits cleanly: the job in progress runs to its end (each page and effect
+it handles is its own transaction) and no further job starts. Every job is idempotent
+and resumable, so even a hard kill loses nothing.
 """
 
 from __future__ import annotations

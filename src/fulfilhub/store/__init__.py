@@ -1,7 +1,8 @@
 """Persistence: the engine, transactions and migrations.
 
-SQLite (WAL, one writer at a time through ``BEGIN IMMEDIATE``) is the default; a
-PostgreSQL URL works unchanged. The schema is created by Alembic migrations
+SQLite (WAL) is the default: every transaction, reads through :meth:`Store.read`
+included, starts with ``BEGIN IMMEDIATE``, so transactions run one at a time and never
+deadlock upgrading a read lock. A PostgreSQL URL works unchanged. The schema is created by Alembic migrations
 (``fulfilhub db upgrade``); :meth:`Store.open` refuses a database that is not migrated.
 Queries live in ``queries.py``; this module owns connections.
 """

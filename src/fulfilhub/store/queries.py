@@ -53,13 +53,15 @@ def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], ke
 # --------------------------------------------------------------------------- orders
 
 
-def existing_orders(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, OrderStatus]]:
-    """``{order id: (version, status)}`` for those of ``ids`` already stored."""
+def existing_orders(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, datetime, OrderStatus]]:
+    """``{order id: (version, foreign updated_at, status)}`` for those of ``ids`` already stored."""
     ids = list(ids)
     if not ids:
         return {}
-    rows = conn.execute(sa.select(orders.c.id, orders.c.version, orders.c.status).where(orders.c.id.in_(ids)))
-    return {r.id: (r.version, OrderStatus(r.status)) for r in rows}
+    rows = conn.execute(
+        sa.select(orders.c.id, orders.c.version, orders.c.foreign_updated_at, orders.c.status).where(orders.c.id.in_(ids))
+    )
+    return {r.id: (r.version, r.foreign_updated_at, OrderStatus(r.status)) for r in rows}
 
 
 def _order_values(order: Order) -> dict[str, Any]:
@@ -334,6 +336,13 @@ def retry_effect(tx: Tx, effect_id: int, error: str, next_at: datetime, *, faile
             attempts=outbox.c.attempts + 1,
         )
     )
+
+
+def requeue_effects(tx: Tx, ids: list[int] | None) -> int:
+    """Make failed (or given) effects pending again, due at once; None: every failed one."""
+    stmt = outbox.update().where(outbox.c.status != "done")
+    stmt = stmt.where(outbox.c.status == "failed") if ids is None else stmt.where(outbox.c.id.in_(ids))
+    return tx.execute(stmt.values(status="pending", next_attempt_at=outbox.c.created_at)).rowcount
 
 
 def effects(conn: Connection, *, status: str | None = None, limit: int = 100) -> list[sa.Row]:

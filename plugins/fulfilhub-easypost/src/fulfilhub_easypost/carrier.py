@@ -64,7 +64,7 @@ def _stop_on_postage_exists(response: httpx.Response) -> None:
 def _string_list(context: InstanceContext, key: str) -> tuple[str, ...]:
     value = context.setting(key, ())
     if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{key} must be a list of strings, got {value!r}", key=context.name)
+        raise ConfigError(f"{key} must be a list of strings, got {value!r}", key=context.key(key))
     return tuple(value)
 
 
@@ -84,7 +84,7 @@ class EasyPostCarrier:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ConfigError(
                 'api_key is empty; set it to your EasyPost API key, e.g. api_key = "${EASYPOST_API_KEY}"',
-                key=self.name,
+                key=context.key("api_key"),
             )
         self.carrier_accounts = _string_list(context, "carrier_accounts")
         self.services = frozenset(_string_list(context, "services"))
@@ -92,7 +92,7 @@ class EasyPostCarrier:
         if self.label_format not in LABEL_FORMATS:
             raise ConfigError(
                 f"label_format must be one of {', '.join(LABEL_FORMATS)}, got {self.label_format!r}",
-                key=self.name,
+                key=context.key("label_format"),
             )
         self.webhook_secret: str | None = context.setting("webhook_secret", None)
         self._http = context.http(
@@ -172,7 +172,7 @@ class EasyPostCarrier:
             raise ConfigError(
                 "webhook_secret is not set, so EasyPost webhooks cannot be verified; set it to the secret "
                 'you gave the webhook in EasyPost, e.g. webhook_secret = "${EASYPOST_WEBHOOK_SECRET}"',
-                key=self.name,
+                key=self.context.key("webhook_secret"),
             )
         return webhooks.verify_signature(body, self.webhook_secret, webhooks.header(headers, webhooks.SIGNATURE_HEADER))
 

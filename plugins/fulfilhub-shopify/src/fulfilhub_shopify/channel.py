@@ -113,7 +113,7 @@ class ShopifyChannel:
             base_url = f"https://{shop if '.' in shop else shop + '.myshopify.com'}"
         else:
             raise ConfigError(
-                "set shop (the myshopify.com subdomain, e.g. \"acme\") or base_url", key=context.name
+                "set shop (the myshopify.com subdomain, e.g. \"acme\") or base_url", key=context.key("shop")
             )
         self.base_url = base_url
         self.api_version = str(context.setting("api_version", DEFAULT_API_VERSION))
@@ -122,10 +122,14 @@ class ShopifyChannel:
         self.bucket_headroom = self._int_setting("bucket_headroom", 5, 0, 1_000)
         self.leak_rate = self._number_setting("leak_rate", 2.0)
         if self.leak_rate <= 0:
-            raise ConfigError(f"leak_rate must be above 0 requests/second, got {self.leak_rate}", key=context.name)
+            raise ConfigError(
+                f"leak_rate must be above 0 requests/second, got {self.leak_rate}", key=context.key("leak_rate")
+            )
         self.notify_customer = context.setting("notify_customer", True)
         if not isinstance(self.notify_customer, bool):
-            raise ConfigError(f"notify_customer must be true or false, got {self.notify_customer!r}", key=context.name)
+            raise ConfigError(
+                f"notify_customer must be true or false, got {self.notify_customer!r}", key=context.key("notify_customer")
+            )
         headers = {
             "X-Shopify-Access-Token": str(context.setting("access_token")),
             "Accept": "application/json",
@@ -300,14 +304,14 @@ class ShopifyChannel:
         value = self.context.setting(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(
-                f"{key} must be a whole number from {low} to {high}, got {value!r}", key=self.context.name
+                f"{key} must be a whole number from {low} to {high}, got {value!r}", key=self.context.key(key)
             )
         return value
 
     def _number_setting(self, key: str, default: float) -> float:
         value = self.context.setting(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{key} must be a number of 0 or more, got {value!r}", key=self.context.name)
+            raise ConfigError(f"{key} must be a number of 0 or more, got {value!r}", key=self.context.key(key))
         return float(value)
 
 
