@@ -15,6 +15,7 @@ with N. Usage::
 
     python benchmarks/ingest.py                  # N = 100,000, 250 per page
     python benchmarks/ingest.py --orders 20000   # quicker
+    python benchmarks/ingest.py --trace-memory   # and the Python heap page by page
 
 Requires the fulfilhub and fulfilhub-shopify packages installed.
 """
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 TOKEN = "shpat_benchmark_token"
@@ -63,7 +65,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def run_framework(url: str, page_size: int, workdir: str, queue: mp.Queue) -> None:
+def run_framework(url: str, page_size: int, workdir: str, queue: mp.Queue, trace: bool = False) -> None:
     from fulfilhub.config import load
     from fulfilhub.plugins import PluginManager
     from fulfilhub.runner import jobs
@@ -81,14 +83,21 @@ def run_framework(url: str, page_size: int, workdir: str, queue: mp.Queue) -> No
     config = load(path, env={"BENCH_TOKEN": TOKEN})
     store = Store.open(config.store_url, migrate=True)
     rt = Runtime(config, store, PluginManager(load_installed=False, extra=[fulfilhub_shopify]))
+    heap: list[float] = []  # Python heap (tracemalloc) after each page, in MB
+
+    def progress(_name: str, _count: int) -> None:
+        heap.append(tracemalloc.get_traced_memory()[0] / 2**20)
+
+    if trace:
+        tracemalloc.start()
     rss_before = peak_rss_mb()
     started = time.perf_counter()
-    report = jobs.pull_channel(rt, "shop")
+    report = jobs.pull_channel(rt, "shop", progress=progress if trace else None)
     elapsed = time.perf_counter() - started
     rt.close()
     store.close()
     queue.put({"orders": report.counts["orders_new"], "pages": report.counts["pages"], "seconds": elapsed,
-               "errors": report.errors, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before})
+               "errors": report.errors, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before, "heap_mb": heap})
 
 
 def run_baseline(url: str, page_size: int, workdir: str, queue: mp.Queue) -> None:
@@ -121,11 +130,11 @@ def run_baseline(url: str, page_size: int, workdir: str, queue: mp.Queue) -> Non
                "rss_before_mb": rss_before})
 
 
-def measure(target, url: str, page_size: int) -> dict:
+def measure(target, url: str, page_size: int, *extra) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     with tempfile.TemporaryDirectory(prefix="fulfilhub-bench-") as workdir:
-        proc = ctx.Process(target=target, args=(url, page_size, workdir, queue))
+        proc = ctx.Process(target=target, args=(url, page_size, workdir, queue, *extra))
         proc.start()
         result = queue.get(timeout=3600)
         proc.join()
@@ -146,6 +155,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=250)
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="Also run the framework once under tracemalloc and print its Python heap per page.")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
@@ -176,6 +187,17 @@ def main() -> None:
     print(f"framework / baseline throughput: {ratio:.2f}x  (target >= 0.75x)")
     print(f"framework peak RSS: {small['rss_mb']:.1f} MB at {rows[2][1]:,} orders, {frame['rss_mb']:.1f} MB at "
           f"{args.orders:,} (growth {frame['rss_mb'] - small['rss_mb']:+.1f} MB for {args.orders - rows[2][1]:,} more orders)")
+    if args.trace_memory:
+        server, url = with_server(args.orders)
+        try:
+            traced = measure(run_framework, url, args.page_size, True)
+        finally:
+            server.stdin.close()
+            server.wait(timeout=30)
+        heap = traced["heap_mb"]
+        tenth = heap[len(heap) // 10]
+        print(f"framework Python heap (tracemalloc, a separate slower run): {tenth:.1f} MB after {len(heap) // 10} pages, "
+              f"{heap[-1]:.1f} MB after {len(heap)} pages, peak page-to-page {max(heap):.1f} MB")
 
 
 if __name__ == "__main__":
