@@ -65,6 +65,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def run_framework(url: str, page_size: int, workdir: str, queue: mp.Queue, trace: bool = False) -> None:
     from fulfilhub.config import load
     from fulfilhub.plugins import PluginManager
@@ -84,20 +89,24 @@ def run_framework(url: str, page_size: int, workdir: str, queue: mp.Queue, trace
     store = Store.open(config.store_url, migrate=True)
     rt = Runtime(config, store, PluginManager(load_installed=False, extra=[fulfilhub_shopify]))
     heap: list[float] = []  # Python heap (tracemalloc) after each page, in MB
+    rss: list[float] = []  # resident memory after each page, in MB
 
     def progress(_name: str, _count: int) -> None:
-        heap.append(tracemalloc.get_traced_memory()[0] / 2**20)
+        rss.append(current_rss_mb())
+        if trace:
+            heap.append(tracemalloc.get_traced_memory()[0] / 2**20)
 
     if trace:
         tracemalloc.start()
     rss_before = peak_rss_mb()
     started = time.perf_counter()
-    report = jobs.pull_channel(rt, "shop", progress=progress if trace else None)
+    report = jobs.pull_channel(rt, "shop", progress=progress)
     elapsed = time.perf_counter() - started
     rt.close()
     store.close()
     queue.put({"orders": report.counts["orders_new"], "pages": report.counts["pages"], "seconds": elapsed,
-               "errors": report.errors, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before, "heap_mb": heap})
+               "errors": report.errors, "rss_mb": peak_rss_mb(), "rss_before_mb": rss_before, "heap_mb": heap,
+               "rss_by_page": rss})
 
 
 def run_baseline(url: str, page_size: int, workdir: str, queue: mp.Queue) -> None:
@@ -187,6 +196,10 @@ def main() -> None:
     print(f"framework / baseline throughput: {ratio:.2f}x  (target >= 0.75x)")
     print(f"framework peak RSS: {small['rss_mb']:.1f} MB at {rows[2][1]:,} orders, {frame['rss_mb']:.1f} MB at "
           f"{args.orders:,} (growth {frame['rss_mb'] - small['rss_mb']:+.1f} MB for {args.orders - rows[2][1]:,} more orders)")
+    by_page = frame["rss_by_page"]
+    marks = [len(by_page) * k // 10 for k in (1, 5, 10)]
+    print("framework RSS during the N run: " + ", ".join(
+        f"{by_page[m - 1]:.1f} MB after {m} pages" for m in marks if m))
     if args.trace_memory:
         server, url = with_server(args.orders)
         try:

@@ -32,6 +32,7 @@ class ConfigError(FulfilhubError):
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None):
         self.path = path
         self.key = key
+        self.detail = message
         where = ""
         if path and key:
             where = f"{path}: [{key}] "

@@ -163,7 +163,7 @@ def test_a_bad_adapter_setting_fails_sync_before_any_work_and_doctor_says_so(wor
     text = world.config_path.read_text().replace("page_size = 50", "page_size = 5000")
     world.config_path.write_text(text)
     result = run("-c", str(world.config_path), "sync")
-    assert result.exit_code == 2 and "channels.shop.page_size" in result.output
+    assert result.exit_code == 2 and f"{world.config_path}: [channels.shop.page_size]" in result.output
     checks = {c["check"]: c for c in json.loads(run("-c", str(world.config_path), "doctor", "--json").stdout)}
     assert checks["store/instances"]["ok"] == "NO" and "page_size" in checks["store/instances"]["detail"]
 

@@ -90,7 +90,12 @@ class Runtime:
                     raise ConfigError(f"no {kind[:-1]} instance named {name!r}", path=str(self.config.path), key=kind)
                 inst = instances[name]
                 registered = getattr(self.plugins.registry, kind)[inst.type]
-                self._adapters[key] = registered.factory(self.context(inst))
+                try:
+                    self._adapters[key] = registered.factory(self.context(inst))
+                except ConfigError as exc:  # a plugin knows the key; we know the file
+                    if exc.path is not None:
+                        raise
+                    raise ConfigError(exc.detail, path=str(self.config.path), key=exc.key) from None
             return self._adapters[key]
 
     def channel(self, name: str) -> Channel:
