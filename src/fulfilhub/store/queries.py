@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..models import Address, Money, Order, OrderLine, OrderStatus, ShipmentLine, StockLevel, TrackingEvent
+from ..errors import StoreError
 from . import Tx
 from .schema import (
     cursors,
@@ -44,8 +45,8 @@ def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], ke
         stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     elif dialect == "sqlite":
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    else:  # pragma: no cover - only the two supported backends
-        raise NotImplementedError(dialect)
+    else:
+        raise StoreError(f"fulfilhub's store runs on SQLite and PostgreSQL, not on {dialect}")
     result = tx.conn.execute(stmt, list(rows))
     return max(result.rowcount, 0)
 
