@@ -6,7 +6,6 @@ import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 
 from fulfilhub.engines import lifecycle
 from fulfilhub.engines.lifecycle import TRANSITIONS, check_transition, derive_order_status, shipment_advances

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..clock import SimClock, SystemClock
+from ..engines import lifecycle
 from ..sandbox import SandboxContext, SandboxServer
 from . import EXIT_OK, State, console, err_console, main
 
@@ -94,7 +95,7 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
                               default=str, indent=2))
         sys.exit(EXIT_OK)
     c = result.counts
-    open_ = sum(n for s, n in c.items() if s not in ("delivered", "cancelled", "returned", "refunded"))
+    open_ = sum(n for s, n in c.items() if s not in lifecycle.FINAL)
     hours = result.simulated.total_seconds() / 3600
     table = Table("what happened", "count", title=f"{hours / 24:.1f} simulated days ({days} of orders, then settling) "
                                                    f"in {elapsed:.1f} s, seed {seed}")

@@ -20,7 +20,9 @@ import attrs
 
 from .. import config as config_mod
 from ..clock import SimClock
+from ..engines import lifecycle
 from ..errors import PluginError
+from ..models import OrderStatus
 from ..plugins import PluginManager
 from ..runner.jobs import JobReport
 from ..runner.runtime import Runtime
@@ -205,7 +207,7 @@ def _moving(store: Store) -> bool:
     """Whether any order can still progress by itself (not on hold, backordered or final)."""
     with store.read() as conn:
         counts = queries.count_by_status(conn)
-    waiting = {"on_hold", "backordered", "delivered", "cancelled", "returned", "refunded", "exception"}
+    waiting = lifecycle.FINAL | {OrderStatus.ON_HOLD, OrderStatus.BACKORDERED, OrderStatus.EXCEPTION}
     return any(n for status, n in counts.items() if status not in waiting)
 
 

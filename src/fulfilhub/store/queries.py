@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -491,9 +490,6 @@ def settle_reservations(tx: Tx, shipment_id: str, *, consume: bool, at: datetime
         .values(state="consumed" if consume else "released")
     )
 
-
-def money(amount: Decimal | None, currency: str | None) -> Money | None:
-    return Money(amount=amount, currency=currency) if amount is not None and currency else None
 
 
 def all_shipments(conn: Connection) -> list[sa.Row]:
