@@ -24,6 +24,7 @@ import sys
 import tomllib
 import types
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -53,11 +54,13 @@ from fulfilhub import (
     hookspecs,
 )
 from fulfilhub.config import DEFAULT_SCHEDULE, IntakeConfig, from_mapping, parse_duration
-from fulfilhub.engines import lifecycle
+from fulfilhub.engines import fulfilment, lifecycle
 from fulfilhub.plugins import Hooks, PluginManager
 from fulfilhub.runner import jobs
 from fulfilhub.runner.runtime import Runtime
-from fulfilhub.store import Store, queries
+from fulfilhub.store import Store
+from fulfilhub.store import orders as order_store
+from fulfilhub.store import stock as stock_store
 from fulfilhub.store.schema import outbox, reservations
 from fulfilhub.testing import instance_context
 
@@ -369,15 +372,18 @@ def test_the_plugin_md_plugin_travels_through_the_runner_with_the_documented_key
     try:
         with store.transaction() as tx:
             for sku in ("MUG-BLUE", "TEA-50G"):
-                queries.set_stock(tx, "main", sku, 10, clock.now())
-        report = jobs.summarize(jobs.sync_once(rt))  # one pass takes an order from pull to delivered
+                stock_store.set_level(tx, "main", sku, 10, clock.now())
+        report = jobs.summarize(jobs.sync_once(rt))  # one pass takes an order from pull to a bought label
+        assert report.ok, report.errors
+        clock.advance(timedelta(hours=12))  # the carrier is first asked about a new label 12 hours on
+        report = jobs.summarize(jobs.sync_once(rt))
         assert report.ok, report.errors
         with store.read() as conn:
-            statuses = {row.id: (row.status, row.hold_reason) for row in queries.list_orders(conn)}
+            statuses = {row.id: (row.status, row.hold_reason) for row in order_store.listing(conn)}
             keys = {row.key for row in conn.execute(sa.select(outbox.c.key, outbox.c.status))}
             undone = conn.execute(sa.select(outbox.c.key).where(outbox.c.status != "done")).scalars().all()
             consumed = conn.execute(sa.select(reservations.c.state)).scalars().all()
-            levels = {s.sku: s.on_hand for s in queries.stock_levels(conn)}
+            levels = {s.sku: s.on_hand for s in stock_store.levels(conn)}
         assert statuses["shop:A-1001"] == ("delivered", None)
         assert statuses["shop:A-1002"][0] == "on_hold" and "Leave it with the neighbour" in statuses["shop:A-1002"][1]
         shipment = "shop:A-1001/1"
@@ -583,14 +589,14 @@ def test_the_transition_table_is_the_one_in_lifecycle():
     assert documented == actual
 
 
-def test_the_tracking_table_is_the_one_in_lifecycle():
+def test_the_tracking_table_is_the_one_in_the_fulfilment_engine():
     body = section(read("architecture.md"), "### Shipments and the derived status")
     documented = {}
     for row in table_rows(body)[1:]:
         target = re.findall(r"`(\w+)`", row[1])
         for status in re.findall(r"`(\w+)`", row[0]):
             documented[status] = target[0] if target else None
-    actual = {str(k): (str(v) if v is not None else None) for k, v in lifecycle.TRACKING_TO_SHIPMENT.items()}
+    actual = {str(k): (str(v) if v is not None else None) for k, v in fulfilment.TRACKING_TO_SHIPMENT.items()}
     assert documented == actual
 
 

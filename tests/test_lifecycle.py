@@ -11,11 +11,12 @@ from fulfilhub.engines import lifecycle
 from fulfilhub.engines.lifecycle import TRANSITIONS, check_transition, derive_order_status, shipment_advances
 from fulfilhub.errors import IllegalTransition, StoreError
 from fulfilhub.models import OrderStatus as O
-from fulfilhub.models import ShipmentLine
+from fulfilhub.models import Shipment, ShipmentLine
 from fulfilhub.models import ShipmentStatus as S
 from fulfilhub.plugins import Hooks, PluginManager
 from fulfilhub.hookspecs import hookimpl
-from fulfilhub.store import queries
+from fulfilhub.store import orders as order_store
+from fulfilhub.store import shipments as shipment_store
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
@@ -199,14 +200,14 @@ class Recorder:
 def stored(store, make_order):
     order = make_order("1001")
     with store.transaction() as tx:
-        queries.insert_orders(tx, [(order, O.RECEIVED, None)], T0)
+        order_store.insert(tx, [(order, O.RECEIVED, None)], T0)
     return order.id
 
 
 def _status_and_events(store, order_id):
     with store.read() as conn:
-        status = queries.order_row(conn, order_id).status
-        events = [(e.from_status, e.to_status, e.source) for e in queries.order_events_for(conn, order_id)]
+        status = order_store.row(conn, order_id).status
+        events = [(e.from_status, e.to_status, e.source) for e in order_store.events_of(conn, order_id)]
     return status, events
 
 
@@ -218,7 +219,7 @@ def test_transition_updates_status_and_appends_event(store, stored):
     assert status == O.ACCEPTED
     assert events == [("received", "accepted", "test")]
     with store.read() as conn:
-        (event,) = queries.order_events_for(conn, stored)
+        (event,) = order_store.events_of(conn, stored)
     assert event.kind == "status" and event.reason == "checks passed" and event.at == at
 
 
@@ -268,7 +269,7 @@ def test_follow_shipments_derives_and_records(store, stored):
         for current, target in [(O.RECEIVED, O.ACCEPTED), (O.ACCEPTED, O.ALLOCATED)]:
             lifecycle.transition(tx, None, stored, current, target, at=T0, source="test")
         for n, status in [(1, S.IN_TRANSIT), (2, S.PACKED)]:
-            queries.insert_shipment(tx, f"{stored}/{n}", stored, "main", [ShipmentLine(sku="SKU-A", quantity=1)], status, T0)
+            shipment_store.insert(tx, Shipment(id=f"{stored}/{n}", order_id=stored, warehouse="main", lines=[ShipmentLine(sku="SKU-A", quantity=1)], status=status, created_at=T0, modified_at=T0))
     with store.transaction() as tx:
         assert lifecycle.follow_shipments(tx, None, stored, at=T0, source="carrier") is O.PARTIALLY_SHIPPED
     with store.transaction() as tx:
@@ -282,11 +283,11 @@ def test_follow_shipments_derives_and_records(store, stored):
 def test_follow_shipments_notes_but_does_not_apply_a_forbidden_status(store, stored):
     with store.transaction() as tx:
         lifecycle.transition(tx, None, stored, O.RECEIVED, O.CANCELLED, at=T0, source="shop")
-        queries.insert_shipment(tx, f"{stored}/1", stored, "main", [ShipmentLine(sku="SKU-A", quantity=1)], S.IN_TRANSIT, T0)
+        shipment_store.insert(tx, Shipment(id=f"{stored}/1", order_id=stored, warehouse="main", lines=[ShipmentLine(sku="SKU-A", quantity=1)], status=S.IN_TRANSIT, created_at=T0, modified_at=T0))
     with store.transaction() as tx:
         assert lifecycle.follow_shipments(tx, None, stored, at=T0, source="carrier") is None
     with store.read() as conn:
-        assert queries.order_row(conn, stored).status == O.CANCELLED
-        last = queries.order_events_for(conn, stored)[-1]
+        assert order_store.row(conn, stored).status == O.CANCELLED
+        last = order_store.events_of(conn, stored)[-1]
     assert last.kind == "note"
     assert "in_transit" in last.reason and "cancelled" in last.reason

@@ -13,8 +13,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from fulfilhub.errors import StoreError
-from fulfilhub.models import Money, OrderStatus, ShipmentLine, TrackingEvent
-from fulfilhub.store import Store, create_engine, head_revision, queries, schema, upgrade
+from fulfilhub.models import Money, OrderStatus, Rate, Shipment, ShipmentLine, TrackingEvent
+from fulfilhub.store import Store, create_engine, head_revision, schema, upgrade
+from fulfilhub.store import cursors
+from fulfilhub.store import orders as order_store
+from fulfilhub.store import outbox
+from fulfilhub.store.outbox import Effect, EffectKind
+from fulfilhub.store import quarantine as quarantine_store
+from fulfilhub.store import shipments as shipment_store
+from fulfilhub.store import stock as stock_store
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
@@ -91,7 +98,7 @@ def test_password_never_appears_in_store_errors():
 def test_aware_datetimes_round_trip_as_utc(store):
     at = datetime(2026, 3, 1, 18, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30)))
     with store.transaction() as tx:
-        queries.set_cursor(tx, "shop", "c1", at)
+        cursors.save(tx, "shop", "c1", at)
     with store.read() as conn:
         stored = conn.execute(sa.select(schema.cursors.c.updated_at)).scalar_one()
     assert stored == at
@@ -102,7 +109,7 @@ def test_aware_datetimes_round_trip_as_utc(store):
 def test_naive_datetimes_are_refused(store):
     with pytest.raises(sa.exc.StatementError, match="refusing to store naive datetime 2026-01-05T08:00:00"):
         with store.transaction() as tx:
-            queries.set_cursor(tx, "shop", "c1", datetime(2026, 1, 5, 8, 0))
+            cursors.save(tx, "shop", "c1", datetime(2026, 1, 5, 8, 0))
     assert count(store, schema.cursors) == 0
 
 
@@ -110,9 +117,9 @@ def test_decimals_are_stored_exactly(store, make_order):
     total = Decimal("0.10") + Decimal("0.20")
     order = attrs.evolve(make_order("1001"), total=Money(amount=total, currency="USD"))
     with store.transaction() as tx:
-        queries.insert_orders(tx, [(order, OrderStatus.RECEIVED, None)], T0)
+        order_store.insert(tx, [(order, OrderStatus.RECEIVED, None)], T0)
     with store.read() as conn:
-        loaded, _row = queries.load_order(conn, order.id)
+        loaded, _row = order_store.load(conn, order.id)
         raw = conn.execute(sa.text("SELECT total FROM orders")).scalar_one()
     assert loaded.total.amount == Decimal("0.30")
     assert str(loaded.total.amount) == "0.30"  # exact, trailing zero kept: not 0.3, not 0.30000000000000004
@@ -124,11 +131,16 @@ def test_decimals_are_stored_exactly(store, make_order):
 def test_large_decimals_keep_every_digit(store, order_with_two_shipments):
     amount = Decimal("12345678901234567890.123456789")
     shipment = f"{order_with_two_shipments}/1"
-    with store.transaction() as tx:
-        queries.update_shipment(tx, shipment, T0, rate_amount=amount, rate_currency="USD")
     with store.read() as conn:
-        row = queries.shipment_row(conn, shipment)
-    assert (row.rate_amount, row.rate_currency) == (amount, "USD")
+        loaded = shipment_store.load(conn, shipment)
+    rate = Rate(carrier="ep", carrier_name="USPS", service="Priority", amount=Money(amount=amount, currency="USD"),
+                rate_id="rate_1", shipment_ref="shp_1", transit_days=2)
+    with store.transaction() as tx:
+        shipment_store.save(tx, attrs.evolve(loaded, rate=rate))
+    with store.read() as conn:
+        assert shipment_store.load(conn, shipment).rate == rate
+        raw = conn.execute(sa.text("SELECT rate_amount FROM shipments WHERE id = :id"), {"id": shipment}).scalar_one()
+    assert raw == "12345678901234567890.123456789"
 
 
 # ------------------------------------------------------------------ safe writes
@@ -138,10 +150,11 @@ def test_large_decimals_keep_every_digit(store, order_with_two_shipments):
 def order_with_two_shipments(store, make_order):
     order = make_order("1001", ("SKU-A", 1))
     with store.transaction() as tx:
-        queries.insert_orders(tx, [(order, OrderStatus.ALLOCATED, None)], T0)
+        order_store.insert(tx, [(order, OrderStatus.ALLOCATED, None)], T0)
         for n in (1, 2):
-            queries.insert_shipment(tx, f"{order.id}/{n}", order.id, "main", [ShipmentLine(sku="SKU-A", quantity=1)],
-                                    "pending", T0)
+            shipment_store.insert(tx, Shipment(id=f"{order.id}/{n}", order_id=order.id, warehouse="main",
+                                               lines=[ShipmentLine(sku="SKU-A", quantity=1)], status="pending",
+                                               created_at=T0, modified_at=T0))
     return order.id
 
 
@@ -154,7 +167,7 @@ def test_reserve_never_oversells_the_last_unit(store, order_with_two_shipments):
     for round_ in range(5):
         sku = f"LAST-{round_}"
         with store.transaction() as tx:
-            queries.set_stock(tx, "main", sku, 1, T0)
+            stock_store.set_level(tx, "main", sku, 1, T0)
         start = threading.Barrier(2)
         results: dict[int, bool] = {}
         errors: list[BaseException] = []
@@ -163,7 +176,7 @@ def test_reserve_never_oversells_the_last_unit(store, order_with_two_shipments):
             try:
                 start.wait(timeout=5)
                 with store.transaction() as tx:
-                    results[n] = queries.reserve(tx, f"{order_with_two_shipments}/{n}", "main", sku, 1)
+                    results[n] = stock_store.reserve(tx, f"{order_with_two_shipments}/{n}", "main", sku, 1)
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
 
@@ -183,10 +196,10 @@ def test_reserve_never_oversells_the_last_unit(store, order_with_two_shipments):
 
 def test_reserve_respects_reserved_and_safety_stock(store, order_with_two_shipments):
     with store.transaction() as tx:
-        queries.set_stock(tx, "main", "SKU-A", 5, T0, safety_stock=2)
-        assert queries.reserve(tx, f"{order_with_two_shipments}/1", "main", "SKU-A", 3)
-        assert not queries.reserve(tx, f"{order_with_two_shipments}/2", "main", "SKU-A", 1)
-        assert not queries.reserve(tx, f"{order_with_two_shipments}/2", "main", "NO-SUCH-SKU", 1)
+        stock_store.set_level(tx, "main", "SKU-A", 5, T0, safety_stock=2)
+        assert stock_store.reserve(tx, f"{order_with_two_shipments}/1", "main", "SKU-A", 3)
+        assert not stock_store.reserve(tx, f"{order_with_two_shipments}/2", "main", "SKU-A", 1)
+        assert not stock_store.reserve(tx, f"{order_with_two_shipments}/2", "main", "NO-SUCH-SKU", 1)
     row = stock_row(store)
     assert (row.on_hand, row.reserved) == (5, 3)
     assert count(store, schema.reservations) == 1
@@ -194,24 +207,24 @@ def test_reserve_respects_reserved_and_safety_stock(store, order_with_two_shipme
 
 def test_enqueue_is_idempotent_by_key(store):
     with store.transaction() as tx:
-        assert queries.enqueue(tx, "push:shop:1/1", "push_fulfillment", "shop", {"n": 1}, T0) is True
+        assert outbox.enqueue(tx, Effect(kind=EffectKind.CHANNEL_PUSH_FULFILLMENT, key="push:shop:1/1", target="shop", payload={"n": 1}), T0) is True
     with store.transaction() as tx:
-        assert queries.enqueue(tx, "push:shop:1/1", "push_fulfillment", "shop", {"n": 2}, T0) is False
-        assert queries.enqueue(tx, "push:shop:1/2", "push_fulfillment", "shop", {"n": 3}, T0) is True
+        assert outbox.enqueue(tx, Effect(kind=EffectKind.CHANNEL_PUSH_FULFILLMENT, key="push:shop:1/1", target="shop", payload={"n": 2}), T0) is False
+        assert outbox.enqueue(tx, Effect(kind=EffectKind.CHANNEL_PUSH_FULFILLMENT, key="push:shop:1/2", target="shop", payload={"n": 3}), T0) is True
     with store.read() as conn:
-        rows = {r.key: r.payload for r in queries.effects(conn)}
+        rows = {r.key: r.payload for r in outbox.listing(conn)}
     assert rows == {"push:shop:1/1": {"n": 1}, "push:shop:1/2": {"n": 3}}  # the first payload is kept
 
 
 def test_quarantine_keeps_one_row_per_payload(store):
     payload = {"id": 4711, "line_items": [{"sku": None}]}
     with store.transaction() as tx:
-        assert queries.quarantine_payload(tx, "shop", "order", payload, "line_items[0].sku: missing", T0) is True
+        assert quarantine_store.keep(tx, "shop", "order", payload, "line_items[0].sku: missing", T0) is True
     with store.transaction() as tx:
-        assert queries.quarantine_payload(tx, "shop", "order", dict(payload), "again", T0) is False
-        assert queries.quarantine_payload(tx, "other-shop", "order", payload, "other source", T0) is True
+        assert quarantine_store.keep(tx, "shop", "order", dict(payload), "again", T0) is False
+        assert quarantine_store.keep(tx, "other-shop", "order", payload, "other source", T0) is True
     with store.read() as conn:
-        rows = queries.quarantined(conn)
+        rows = quarantine_store.listing(conn)
     assert [(r.source, r.external_id, r.error) for r in rows] == [
         ("shop", "4711", "line_items[0].sku: missing"),
         ("other-shop", "4711", "other source"),
@@ -220,16 +233,16 @@ def test_quarantine_keeps_one_row_per_payload(store):
 
 def test_cursor_round_trip(store):
     with store.read() as conn:
-        assert queries.get_cursor(conn, "shop") is None
+        assert cursors.get(conn, "shop") is None
     with store.transaction() as tx:
-        queries.set_cursor(tx, "shop", "page-1", T0)
-        queries.set_cursor(tx, "shop", "since-2026", T0, stream="refunds")
+        cursors.save(tx, "shop", "page-1", T0)
+        cursors.save(tx, "shop", "since-2026", T0, stream="refunds")
     with store.transaction() as tx:
-        queries.set_cursor(tx, "shop", "page-2", T0 + timedelta(minutes=5))
+        cursors.save(tx, "shop", "page-2", T0 + timedelta(minutes=5))
     with store.read() as conn:
-        assert queries.get_cursor(conn, "shop") == "page-2"
-        assert queries.get_cursor(conn, "shop", "refunds") == "since-2026"
-        assert queries.get_cursor(conn, "other") is None
+        assert cursors.get(conn, "shop") == "page-2"
+        assert cursors.get(conn, "shop", "refunds") == "since-2026"
+        assert cursors.get(conn, "other") is None
     assert count(store, schema.cursors) == 2
 
 
@@ -240,12 +253,12 @@ def test_tracking_scans_are_deduplicated(store, order_with_two_shipments):
         TrackingEvent(at=T0 + timedelta(hours=3), status="in_transit", location="Reno, NV", source="in_transit/arrived"),
     ]
     with store.transaction() as tx:
-        assert queries.add_tracking_events(tx, shipment, scans + [scans[0]]) == 2  # a repeat within one batch
+        assert shipment_store.add_scans(tx, shipment, scans + [scans[0]]) == 2  # a repeat within one batch
     with store.transaction() as tx:
         later = TrackingEvent(at=T0 + timedelta(hours=9), status="delivered", source="delivered")
-        assert queries.add_tracking_events(tx, shipment, [*scans, later]) == 1  # polled again, one new scan
+        assert shipment_store.add_scans(tx, shipment, [*scans, later]) == 1  # polled again, one new scan
     with store.read() as conn:
-        stored = queries.tracking_events_of(conn, shipment)
+        stored = shipment_store.scans_of(conn, shipment)
     assert [(e.status, e.at) for e in stored] == [
         ("pre_transit", T0), ("in_transit", T0 + timedelta(hours=3)), ("delivered", T0 + timedelta(hours=9)),
     ]

@@ -332,6 +332,48 @@ class TrackingUpdate:
 
 
 @attrs.frozen(kw_only=True)
+class Shipment:
+    """One parcel of an order from one warehouse, from allocation to delivery.
+
+    ``id`` is ``<order id>/<n>``. ``rate`` is the carrier service chosen for it (set
+    before the label is bought), ``label`` the label once bought. ``fulfillment_ref`` is
+    the warehouse's reference for the fulfillment request, ``channel_ref`` the channel's
+    id for the fulfillment pushed to it. ``next_poll_at`` is when the carrier is next
+    asked about it (None: at once). Change one with ``attrs.evolve``; the store saves
+    the whole model.
+    """
+
+    id: str
+    order_id: str
+    warehouse: str
+    status: ShipmentStatus = attrs.field(converter=ShipmentStatus)
+    lines: tuple[ShipmentLine, ...] = attrs.field(converter=tuple)
+    created_at: datetime = attrs.field(validator=_aware)
+    modified_at: datetime = attrs.field(validator=_aware)
+    fulfillment_ref: str = ""
+    parcel: Parcel | None = None
+    rate: Rate | None = None
+    label: Label | None = None
+    channel_ref: str = ""
+    exception_reason: ExceptionReason | None = None
+    est_delivery: datetime | None = attrs.field(default=None, validator=_aware)
+    shipped_at: datetime | None = attrs.field(default=None, validator=_aware)
+    delivered_at: datetime | None = attrs.field(default=None, validator=_aware)
+    next_poll_at: datetime | None = attrs.field(default=None, validator=_aware)
+
+    @property
+    def tracking_code(self) -> str:
+        return self.label.tracking_code if self.label else ""
+
+    @property
+    def carrier(self) -> str:
+        """The carrier instance serving it: the label's, else the chosen rate's ('' if neither)."""
+        if self.label is not None:
+            return self.label.carrier
+        return self.rate.carrier if self.rate is not None else ""
+
+
+@attrs.frozen(kw_only=True)
 class FulfillmentRequest:
     """What fulfilhub asks a warehouse to pick and pack.
 

@@ -24,7 +24,10 @@ from fulfilhub.plugins import PluginManager
 from fulfilhub.runner import jobs
 from fulfilhub.runner.runtime import Runtime
 from fulfilhub.sandbox import SandboxContext, SandboxServer
-from fulfilhub.store import Store, queries, safe_url
+from fulfilhub.store import Store, safe_url
+from fulfilhub.store import orders as order_store
+from fulfilhub.store import shipments as shipment_store
+from fulfilhub.store import stock as stock_store
 from fulfilhub.testing import FAST_RETRIES
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
@@ -94,7 +97,7 @@ class World:
 
     def stock(self, warehouse: str, sku: str, on_hand: int, *, safety: int = 0) -> None:
         with self.store.transaction() as tx:
-            queries.set_stock(tx, warehouse, sku, on_hand, self.clock.now(), safety_stock=safety, unit_weight_g=300)
+            stock_store.set_level(tx, warehouse, sku, on_hand, self.clock.now(), safety_stock=safety, unit_weight_g=300)
 
     def sync(self, hours: float = 0) -> jobs.JobReport:
         if hours:
@@ -103,15 +106,15 @@ class World:
 
     def order(self, order_id: str):
         with self.store.read() as conn:
-            return queries.load_order(conn, order_id)
+            return order_store.load(conn, order_id)
 
     def shipments(self, order_id: str):
         with self.store.read() as conn:
-            return queries.shipments_of(conn, order_id)
+            return shipment_store.of_order(conn, order_id)
 
     def events(self, order_id: str):
         with self.store.read() as conn:
-            return queries.order_events_for(conn, order_id)
+            return order_store.events_of(conn, order_id)
 
 
 def make_plugins() -> PluginManager:

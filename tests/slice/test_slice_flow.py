@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
+
 from fulfilhub.models import OrderStatus, ShipmentStatus
 from fulfilhub.runner import jobs
-from fulfilhub.store import queries
+from fulfilhub.store import orders as order_store
+from fulfilhub.store import outbox
+from fulfilhub.store import shipments as shipment_store
+from fulfilhub.store import stock as stock_store
 
 
 def sku(world, i: int) -> str:
@@ -55,8 +60,8 @@ def test_an_order_travels_to_delivery_and_the_shop_hears_of_it(world):
     assert "delivered" in [e["status"] for e in world.shop.events_for(fulfillment["id"])]
     # stock left the building: on hand down by what shipped, nothing left reserved
     with world.store.read() as conn:
-        levels = {s.sku: s for s in queries.stock_levels(conn, warehouses=["east"])}
-        scans = queries.tracking_events_of(conn, shipment.id)
+        levels = {s.sku: s for s in stock_store.levels(conn, warehouses=["east"])}
+        scans = shipment_store.scans_of(conn, shipment.id)
     assert (levels[sku(world, 0)].on_hand, levels[sku(world, 0)].reserved) == (8, 0)
     assert (levels[sku(world, 1)].on_hand, levels[sku(world, 1)].reserved) == (9, 0)
     assert [s.status for s in scans][-1] == "delivered"
@@ -76,7 +81,7 @@ def test_an_order_split_across_two_warehouses_is_partially_shipped_then_whole(wo
     # hold the west parcel back: its fulfillment is not polled until we say so
     with world.store.transaction() as tx:
         west = next(s for s in ships if s.warehouse == "west")
-        queries.update_shipment(tx, west.id, world.clock.now(), next_poll_at=world.clock.now() + timedelta(hours=6))
+        shipment_store.save(tx, attrs.evolve(west, next_poll_at=world.clock.now() + timedelta(hours=6)))
     world.sync(hours=2)
     assert world.order(order_id)[1].status == OrderStatus.PARTIALLY_SHIPPED
 
@@ -130,7 +135,7 @@ def test_an_order_cancelled_in_the_shop_before_shipping_releases_its_stock(world
     (shipment,) = world.shipments(order_id)
     assert shipment.status == ShipmentStatus.CANCELLED
     with world.store.read() as conn:
-        (level,) = queries.stock_levels(conn, warehouses=["east"], skus=[sku(world, 3)])
+        (level,) = stock_store.levels(conn, warehouses=["east"], skus=[sku(world, 3)])
     assert (level.on_hand, level.reserved) == (4, 0)
     world.sync(hours=24)
     assert world.easypost.purchases_count() == 0
@@ -168,7 +173,7 @@ page_size = 7
     assert visible > 20
     assert report.counts["orders_new"] == 2 * visible  # each shop instance has its own copy
     with world.store.read() as conn:
-        counts = queries.count_by_status(conn)
+        counts = order_store.count_by_status(conn)
     assert sum(counts.values()) == 2 * visible
 
 
@@ -203,7 +208,7 @@ def test_effects_for_a_cancelled_shipment_are_closed_not_repeated(world):
     report = jobs.deliver_effects(world.rt)
     assert report.ok, report.errors
     with world.store.read() as conn:
-        (effect,) = [e for e in queries.effects(conn) if e.kind == "warehouse.submit"]
+        (effect,) = [e for e in outbox.listing(conn) if e.kind == "warehouse.submit"]
     assert effect.status == "done" and effect.result == {"skipped": "shipment cancelled"}
     assert not jobs.deliver_effects(world.rt).counts  # nothing left to redeliver
 

@@ -8,8 +8,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from fulfilhub.models import ShipmentLine
-from fulfilhub.store import Store, queries, schema
+from fulfilhub.models import Shipment, ShipmentLine
+from fulfilhub.store import Store, schema
+from fulfilhub.store import shipments as shipment_store
+from fulfilhub.store import stock as stock_store
 
 from .test_slice_flow import run_until, sku
 
@@ -46,7 +48,7 @@ def test_reservations_never_oversell_on_postgres(postgres_url):
 
     now = datetime(2026, 1, 5, tzinfo=timezone.utc)
     with store.transaction() as tx:
-        queries.set_stock(tx, "main", "LAST-ONE", 1, now)
+        stock_store.set_level(tx, "main", "LAST-ONE", 1, now)
     results: list[bool] = []
 
     def grab(i: int) -> None:
@@ -56,9 +58,10 @@ def test_reservations_never_oversell_on_postgres(postgres_url):
                     id=f"c:{i}", channel="c", external_id=str(i), number=str(i), version="1", status="accepted",
                     placed_at=now, foreign_updated_at=now, currency="USD", total=0, email="", note="", raw={},
                     created_at=now, modified_at=now))
-                queries.insert_shipment(tx, f"c:{i}/1", f"c:{i}", "main", [ShipmentLine(sku="LAST-ONE", quantity=1)],
-                                        "pending", now)
-                results.append(queries.reserve(tx, f"c:{i}/1", "main", "LAST-ONE", 1))
+                shipment_store.insert(tx, Shipment(id=f"c:{i}/1", order_id=f"c:{i}", warehouse="main",
+                                                   lines=[ShipmentLine(sku="LAST-ONE", quantity=1)], status="pending",
+                                                   created_at=now, modified_at=now))
+                results.append(stock_store.reserve(tx, f"c:{i}/1", "main", "LAST-ONE", 1))
         except Exception as exc:  # a serialization failure is also "did not get it"
             results.append(False)
             raise AssertionError(exc) from exc
@@ -70,6 +73,6 @@ def test_reservations_never_oversell_on_postgres(postgres_url):
         t.join()
     assert sorted(results) == [False] * 7 + [True]
     with store.read() as conn:
-        (level,) = queries.stock_levels(conn, skus=["LAST-ONE"])
+        (level,) = stock_store.levels(conn, skus=["LAST-ONE"])
     assert (level.on_hand, level.reserved) == (1, 1)
     store.close()

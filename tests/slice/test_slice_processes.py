@@ -10,7 +10,8 @@ import time
 
 import sqlalchemy as sa
 
-from fulfilhub.store import queries, schema
+from fulfilhub.store import schema
+from fulfilhub.store import cursors
 
 from .conftest import ENV
 
@@ -40,7 +41,7 @@ def test_a_pull_killed_mid_pagination_resumes_without_loss_or_duplicates(world_f
     at_kill = stored(world)
     assert 0 < at_kill < 1500, f"the kill should land mid-pull (stored {at_kill})"
     with world.store.read() as conn:
-        cursor = queries.get_cursor(conn, "shop")
+        cursor = cursors.get(conn, "shop")
     assert cursor and "page_info" in cursor  # saved with the last stored page
 
     world.context.faults.clear()

@@ -7,7 +7,10 @@ import sqlalchemy as sa
 
 from fulfilhub.runner import jobs
 from fulfilhub.runner.quarantine import retry
-from fulfilhub.store import queries, schema
+from fulfilhub.store import schema
+from fulfilhub.store import orders as order_store
+from fulfilhub.store import outbox
+from fulfilhub.store import quarantine as quarantine_store
 
 
 def snapshot(world) -> dict:
@@ -38,7 +41,7 @@ def busy_world(world_factory, **kwargs):
 def test_every_job_rerun_at_the_same_moment_changes_nothing(world_factory):
     world = busy_world(world_factory)
     with world.store.read() as conn:
-        states = queries.count_by_status(conn)
+        states = order_store.count_by_status(conn)
     assert states.get("delivered") and states.get("in_transit"), states  # a busy, mixed state
     world.sync()  # read back what our own pushes changed in the shop (new order versions)
     for name, job in jobs.JOBS.items():
@@ -57,7 +60,7 @@ def test_a_crash_after_an_effect_but_before_recording_it_does_not_repeat_it(worl
     sku = world.shop.catalog[0]["sku"]
     world.stock("east", sku, 10)
     placed = world.shop.add_order([{"sku": sku, "quantity": 1}])
-    real_finish = queries.finish_effect
+    real_finish = outbox.finish
     crashed = []
 
     def finish(tx, effect_id, at, result=None):
@@ -67,7 +70,7 @@ def test_a_crash_after_an_effect_but_before_recording_it_does_not_repeat_it(worl
             raise Crash(kind)
         return real_finish(tx, effect_id, at, result)
 
-    monkeypatch.setattr(queries, "finish_effect", finish)
+    monkeypatch.setattr(outbox, "finish", finish)
     for _ in range(120):
         try:
             world.sync(hours=1)
@@ -82,7 +85,7 @@ def test_a_crash_after_an_effect_but_before_recording_it_does_not_repeat_it(worl
     statuses = [e["status"] for e in world.shop.events_for(fulfillment["id"])]
     assert len(statuses) == len(set(statuses)), statuses
     with world.store.read() as conn:
-        effects = queries.effects(conn, limit=1000)
+        effects = outbox.listing(conn, limit=1000)
     assert {e.status for e in effects} == {"done"}
 
 
@@ -118,7 +121,7 @@ def test_an_api_down_past_all_retries_loses_nothing(world_factory):
     world.context.faults.clear()
     report = jobs.pull_orders(world.rt)
     with world.store.read() as conn:
-        stored = sum(queries.count_by_status(conn).values())
+        stored = sum(order_store.count_by_status(conn).values())
     assert stored == 5, report
 
 
@@ -131,14 +134,14 @@ def test_a_malformed_order_is_quarantined_while_the_rest_of_the_page_is_stored(w
     report = jobs.pull_orders(world.rt)
     assert report.counts["orders_new"] == 3 and report.counts["quarantined"] == 1
     with world.store.read() as conn:
-        (entry,) = queries.quarantined(conn)
+        (entry,) = quarantine_store.listing(conn)
     assert entry.external_id == str(bad["id"]) and "quantity" in entry.error
     assert entry.payload == bad  # kept exactly as received
     assert all(world.order(f"shop:{g['id']}") for g in good)
 
     jobs.pull_orders(world.rt)  # re-reading the overlap does not quarantine it twice
     with world.store.read() as conn:
-        assert len(queries.quarantined(conn)) == 1
+        assert len(quarantine_store.listing(conn)) == 1
 
     assert retry(world.rt)[entry.id].startswith("still fails")  # the plugin is not fixed yet
     channel = world.rt.channel("shop")
@@ -155,4 +158,4 @@ def test_a_malformed_order_is_quarantined_while_the_rest_of_the_page_is_stored(w
     order, row = world.order(f"shop:{bad['id']}")
     assert row.status == "accepted" and order.lines[0].quantity == 1
     with world.store.read() as conn:
-        assert queries.quarantined(conn) == []
+        assert quarantine_store.listing(conn) == []

@@ -18,7 +18,12 @@ from ..errors import ConfigError, NotFound
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
-from ..store import Store, queries
+from ..store import Store
+from ..store import orders as order_store
+from ..store import outbox as outbox_store
+from ..store import quarantine as quarantine_store
+from ..store import shipments as shipment_store
+from ..store import stock as stock_store
 from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
 
 pass_state = click.make_pass_decorator(State)
@@ -134,8 +139,8 @@ def doctor(state: State, as_json: bool) -> None:
     else:
         store = Store.open(config.store_url)
         with store.read() as conn:
-            q = queries.count_quarantine(conn)
-            eff = queries.count_effects(conn)
+            q = quarantine_store.count_open(conn)
+            eff = outbox_store.count_by_status(conn)
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
@@ -228,8 +233,8 @@ def orders_list(state: State, status: str | None, channel: str | None, limit: in
     """The newest orders with their status."""
     store = _store(state)
     with store.read() as conn:
-        rows = queries.list_orders(conn, status=status, channel=channel, limit=limit)
-        counts = queries.count_by_status(conn)
+        rows = order_store.listing(conn, status=status, channel=channel, limit=limit)
+        counts = order_store.count_by_status(conn)
     if as_json:
         _dump({"orders": [dict(r._mapping) for r in rows], "counts": counts})
         return
@@ -248,19 +253,18 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
     """One order's lines, shipments, scans and timeline of events."""
     store = _store(state)
     with store.read() as conn:
-        found = queries.load_order(conn, order_id)
+        found = order_store.load(conn, order_id)
         if found is None:
             raise NotFound(f"no order {order_id!r}; `fulfilhub orders list` shows the ids")
         order, row = found
-        events = queries.order_events_for(conn, order_id)
-        ships = queries.shipments_of(conn, order_id)
-        lines = {s.id: queries.shipment_lines_of(conn, s.id) for s in ships}
-        scans = {s.id: queries.tracking_events_of(conn, s.id) for s in ships}
+        events = order_store.events_of(conn, order_id)
+        ships = shipment_store.of_order(conn, order_id)
+        scans = {s.id: shipment_store.scans_of(conn, s.id) for s in ships}
     if as_json:
         _dump({
             "order": {k: v for k, v in row._mapping.items() if k != "raw"},
             "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.amount)} for ln in order.lines],
-            "shipments": [{**dict(s._mapping), "lines": [vars_(ln) for ln in lines[s.id]],
+            "shipments": [{**shipment_store.as_row(s), "lines": [vars_(ln) for ln in s.lines],
                            "scans": [dict(e._mapping) for e in scans[s.id]]} for s in ships],
             "events": [dict(e._mapping) for e in events],
         })
@@ -273,8 +277,8 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         console.print(f"  {ln.quantity} x {ln.sku}  {ln.title}  @ {ln.unit_price}")
     for s in ships:
         console.print(f"[bold]shipment {s.id}[/] from {s.warehouse}: {s.status}"
-                      + (f", {s.carrier_name} {s.service} {s.tracking_code}" if s.tracking_code else ""))
-        for ln in lines[s.id]:
+                      + (f", {s.label.carrier_name} {s.label.service} {s.tracking_code}" if s.label else ""))
+        for ln in s.lines:
             console.print(f"    {ln.quantity} x {ln.sku}")
         for e in scans[s.id]:
             console.print(f"    {e.at:%Y-%m-%d %H:%M}  {e.status}{' (' + e.reason + ')' if e.reason else ''}  {e.description}  {e.location}")
@@ -303,7 +307,7 @@ def quarantine() -> None:
 def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
     store = _store(state)
     with store.read() as conn:
-        rows = queries.quarantined(conn, status=None if show_all else "open", limit=1000)
+        rows = quarantine_store.listing(conn, status=None if show_all else "open", limit=1000)
     if as_json:
         _dump([{k: v for k, v in r._mapping.items() if k != "payload"} for r in rows])
         return
@@ -320,7 +324,7 @@ def quarantine_show(state: State, qid: int) -> None:
     """The error and the payload exactly as received."""
     store = _store(state)
     with store.read() as conn:
-        row = queries.quarantine_row(conn, qid)
+        row = quarantine_store.row(conn, qid)
     if row is None:
         raise NotFound(f"no quarantine entry {qid}")
     _dump({k: v for k, v in row._mapping.items()})
@@ -370,7 +374,7 @@ def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int 
     from ..clock import SystemClock
 
     with store.transaction() as tx:
-        queries.set_stock(tx, warehouse, sku, on_hand, SystemClock().now(), safety_stock=safety, unit_weight_g=weight_g)
+        stock_store.set_level(tx, warehouse, sku, on_hand, SystemClock().now(), safety_stock=safety, unit_weight_g=weight_g)
     console.print(f"{warehouse} {sku}: on hand {on_hand}")
 
 
@@ -380,7 +384,7 @@ def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int 
 def stock_list(state: State, as_json: bool) -> None:
     store = _store(state)
     with store.read() as conn:
-        levels = queries.stock_levels(conn)
+        levels = stock_store.levels(conn)
     if as_json:
         _dump([{"warehouse": s.warehouse, "sku": s.sku, "on_hand": s.on_hand, "reserved": s.reserved,
                 "safety_stock": s.safety_stock, "available": s.available} for s in levels])
@@ -410,7 +414,7 @@ def outbox_list(state: State, status: str | None, limit: int, as_json: bool) -> 
     """The newest effects with their attempts and last error."""
     store = _store(state)
     with store.read() as conn:
-        rows = queries.effects(conn, status=status, limit=limit)
+        rows = outbox_store.listing(conn, status=status, limit=limit)
     if as_json:
         _dump([dict(r._mapping) for r in rows])
         return
@@ -431,5 +435,5 @@ def outbox_retry(state: State, ids: tuple[int, ...], all_failed: bool) -> None:
         raise click.UsageError("name effect ids or pass --failed")
     store = _store(state)
     with store.transaction() as tx:
-        count = queries.requeue_effects(tx, None if all_failed else list(ids))
+        count = outbox_store.requeue(tx, None if all_failed else list(ids))
     console.print(f"{count} effect(s) queued again; `fulfilhub sync` delivers them")

@@ -26,7 +26,8 @@ from ..adapters import InstanceContext, WarehouseType
 from ..errors import ConfigError, NotFound
 from ..hookspecs import hookimpl
 from ..models import FulfillmentRequest, FulfillmentStatus, FulfillmentUpdate, Parcel, StockLevel
-from ..store import Store, queries
+from ..store import Store, insert_ignore
+from ..store import stock as stock_store
 from ..store.schema import local_fulfillments
 
 
@@ -53,7 +54,7 @@ class LocalWarehouse:
 
     def stock_levels(self, skus: Sequence[str]) -> Sequence[StockLevel]:
         with self.store.read() as conn:
-            return queries.stock_levels(conn, warehouses=[self.name], skus=skus)
+            return stock_store.levels(conn, warehouses=[self.name], skus=skus)
 
     def submit(self, request: FulfillmentRequest) -> str:
         ref = "LF-" + hashlib.sha256(request.key.encode()).hexdigest()[:16].upper()
@@ -67,7 +68,7 @@ class LocalWarehouse:
             "submitted_at": self.clock.now(),
         }
         with self.store.transaction() as tx:
-            queries.insert_ignore(tx, local_fulfillments, [row], ["key"])
+            insert_ignore(tx, local_fulfillments, [row], ["key"])
             return tx.conn.execute(sa.select(local_fulfillments.c.ref).where(local_fulfillments.c.key == request.key)).scalar_one()
 
     def status(self, ref: str) -> FulfillmentUpdate:
@@ -75,7 +76,7 @@ class LocalWarehouse:
             row = conn.execute(sa.select(local_fulfillments).where(local_fulfillments.c.ref == ref)).first()
             if row is None:
                 raise NotFound(f"local warehouse {self.name!r} has no fulfillment request {ref!r}")
-            weights = queries.unit_weights(conn, self.name, [ln["sku"] for ln in row.lines])
+            weights = stock_store.unit_weights(conn, self.name, [ln["sku"] for ln in row.lines])
         if row.status == "cancelled":
             return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.CANCELLED, at=self.clock.now())
         elapsed = self.clock.now() - row.submitted_at

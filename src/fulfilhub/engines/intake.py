@@ -17,8 +17,9 @@ import attrs
 from ..config import IntakeConfig
 from ..models import Order, OrderStatus
 from ..plugins import Hooks
-from ..store import Tx, queries
-from . import inventory, lifecycle
+from ..store import Tx
+from ..store import orders as order_store
+from . import fulfilment, lifecycle
 
 
 @attrs.define
@@ -61,7 +62,7 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
         kept = latest.get(order.id)
         if kept is None or order.updated_at >= kept.updated_at:
             latest[order.id] = order
-    existing = queries.existing_orders(tx.conn, latest)
+    existing = order_store.existing(tx.conn, latest)
     tell_received, tell_changed = hooks.wants("order_received"), hooks.wants("order_status_changed")
     new_rows: list[tuple[Order, OrderStatus, str | None]] = []
     events: list[dict] = []
@@ -73,9 +74,9 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
             if order.cancelled_at is not None:
                 status, reason = OrderStatus.CANCELLED, None
             new_rows.append((order, status, reason))
-            events.append(lifecycle.event_row(order.id, None, OrderStatus.RECEIVED, at=at, source=source, reason=f"version {order.version}"))
+            events.append(lifecycle.status_event(order.id, None, OrderStatus.RECEIVED, at=at, source=source, reason=f"version {order.version}"))
             lifecycle.check_transition(order.id, OrderStatus.RECEIVED, status)
-            events.append(lifecycle.event_row(order.id, OrderStatus.RECEIVED, status, at=at, source="intake",
+            events.append(lifecycle.status_event(order.id, OrderStatus.RECEIVED, status, at=at, source="intake",
                                               reason=reason or ("cancelled by the channel" if status is OrderStatus.CANCELLED else "checks passed")))
             result.new += 1
             result.held += status is OrderStatus.ON_HOLD
@@ -90,17 +91,14 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
         if version == order.version or order.updated_at < stored_updated_at:
             result.unchanged += 1  # the same version again, or an older one read late
             continue
-        queries.update_order(tx, order, at)
-        events.append({"order_id": order.id, "at": at, "kind": "updated", "from_status": status, "to_status": status,
-                       "source": source, "reason": f"version {version} -> {order.version}", "data": None})
+        order_store.replace(tx, order, at)
+        events.append(lifecycle.update_event(order.id, status, at=at, source=source, old_version=version, new_version=order.version))
         result.updated += 1
         if order.cancelled_at is not None and OrderStatus.CANCELLED in lifecycle.TRANSITIONS[status]:
             lifecycle.transition(tx, hooks, order.id, status, OrderStatus.CANCELLED, at=at, source=source,
                                  reason="cancelled by the channel")
-            for shipment_id, warehouse, ref in inventory.cancel_open_shipments(tx, order.id, at):
-                queries.enqueue(tx, f"warehouse.cancel:{shipment_id}", "warehouse.cancel", warehouse,
-                                {"shipment_id": shipment_id, "ref": ref}, at)
+            fulfilment.cancel_open(tx, order.id, at)
             result.cancelled += 1
-    queries.insert_orders(tx, new_rows, at)
-    queries.append_events(tx, events)
+    order_store.insert(tx, new_rows, at)
+    order_store.append_events(tx, events)
     return result

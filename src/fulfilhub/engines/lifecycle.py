@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from ..errors import IllegalTransition, StoreError
 from ..models import OrderStatus as O
 from ..models import ShipmentStatus as S
-from ..models import TrackingStatus as T
-from ..store import Tx, queries
+from ..store import Tx
+from ..store import orders as order_store
 
 if TYPE_CHECKING:
     from ..plugins import Hooks
@@ -64,21 +64,6 @@ _SHIPMENT_TO_ORDER = {
     S.DELIVERED: O.DELIVERED,
 }
 _RANK = {status: i for i, status in enumerate((O.ALLOCATED, O.PICKING, O.PACKED, O.SHIPPED, O.IN_TRANSIT, O.OUT_FOR_DELIVERY, O.DELIVERED))}
-
-#: What a carrier's normalized tracking status means for the shipment.
-TRACKING_TO_SHIPMENT: Mapping[T, S | None] = {
-    T.PRE_TRANSIT: S.LABEL_PURCHASED,
-    T.IN_TRANSIT: S.IN_TRANSIT,
-    T.OUT_FOR_DELIVERY: S.OUT_FOR_DELIVERY,
-    T.AVAILABLE_FOR_PICKUP: S.OUT_FOR_DELIVERY,
-    T.DELIVERED: S.DELIVERED,
-    T.FAILED_ATTEMPT: S.EXCEPTION,
-    T.EXCEPTION: S.EXCEPTION,
-    T.RETURN_TO_SENDER: S.RETURNED,
-    T.CANCELLED: S.CANCELLED,
-    T.UNKNOWN: None,
-}
-
 
 def check_transition(subject: str, current: O | None, target: O) -> None:
     """Raise IllegalTransition unless ``current -> target`` is in the table.
@@ -158,27 +143,38 @@ def transition(
     The ``order_status_changed`` hook runs after the transaction commits.
     """
     check_transition(order_id, current, target)
-    if current is not None and not queries.set_order_status(tx, order_id, current, target, at, hold_reason):
+    if current is not None and not order_store.set_status(tx, order_id, current, target, at, hold_reason):
         raise StoreError(f"order {order_id} is no longer {current}; it was changed concurrently. Retry.")
-    queries.append_events(tx, [event_row(order_id, current, target, at=at, source=source, reason=reason, data=data)])
-    if hooks is not None:
+    order_store.append_events(tx, [status_event(order_id, current, target, at=at, source=source, reason=reason, data=data)])
+    if hooks is not None and hooks.wants("order_status_changed"):
         tx.after_commit.append(
             lambda: hooks.order_status_changed(order_id=order_id, old=current, new=target, reason=reason, source=source)
         )
 
 
-def event_row(order_id: str, current: O | None, target: O, *, at: datetime, source: str, reason: str = "", data: dict | None = None) -> dict:
+# ------------------------------------------------------------------ events (built here, and only here)
+
+
+def _event(kind: str, order_id: str, current: O | None, target: O | None, *, at: datetime, source: str,
+           reason: str = "", data: dict | None = None) -> dict:
+    return {"order_id": order_id, "at": at, "kind": kind, "from_status": current, "to_status": target,
+            "source": source, "reason": reason, "data": data}
+
+
+def status_event(order_id: str, current: O | None, target: O, *, at: datetime, source: str, reason: str = "",
+                 data: dict | None = None) -> dict:
     """An ``order_events`` row for a status change."""
-    return {
-        "order_id": order_id,
-        "at": at,
-        "kind": "status",
-        "from_status": current,
-        "to_status": target,
-        "source": source,
-        "reason": reason,
-        "data": data,
-    }
+    return _event("status", order_id, current, target, at=at, source=source, reason=reason, data=data)
+
+
+def update_event(order_id: str, status: O, *, at: datetime, source: str, old_version: str, new_version: str) -> dict:
+    """An ``order_events`` row for a newer version of the order's foreign data."""
+    return _event("updated", order_id, status, status, at=at, source=source, reason=f"version {old_version} -> {new_version}")
+
+
+def note_event(order_id: str, status: O, *, at: datetime, source: str, reason: str) -> dict:
+    """An ``order_events`` row that records something without changing the status."""
+    return _event("note", order_id, status, status, at=at, source=source, reason=reason)
 
 
 def follow_shipments(tx: Tx, hooks: Hooks | None, order_id: str, *, at: datetime, source: str, reason: str = "") -> O | None:
@@ -188,19 +184,18 @@ def follow_shipments(tx: Tx, hooks: Hooks | None, order_id: str, *, at: datetime
     order whose parcel still moves, say) is noted as an event and not applied.
     Returns the new status, or None when nothing changed.
     """
-    row = queries.order_row(tx.conn, order_id)
-    if row is None:
+    found = order_store.status_with_shipments(tx.conn, order_id)
+    if found is None:
         raise StoreError(f"order {order_id} does not exist")
-    current = O(row.status)
-    derived = derive_order_status(S(s.status) for s in queries.shipments_of(tx.conn, order_id))
+    current, shipment_statuses = found
+    derived = derive_order_status(S(s) for s in shipment_statuses)
     if derived is None or derived is current:
         return None
     if derived not in TRANSITIONS[current]:
-        queries.append_events(tx, [{
-            "order_id": order_id, "at": at, "kind": "note", "from_status": current, "to_status": current,
-            "source": source, "reason": f"shipments imply {derived}, which is not allowed from {current}; left as is",
-            "data": None,
-        }])
+        order_store.append_events(tx, [note_event(
+            order_id, current, at=at, source=source,
+            reason=f"shipments imply {derived}, which is not allowed from {current}; left as is",
+        )])
         return None
     transition(tx, hooks, order_id, current, derived, at=at, source=source, reason=reason)
     return derived

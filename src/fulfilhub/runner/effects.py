@@ -1,183 +1,155 @@
 """Delivering the outbox: each effect on the outside world, at least once, keyed once.
 
 An effect row was written in the same transaction as the state change that called for
-it. Delivery does the I/O, then records the outcome and the follow-up state change in
-one transaction. A crash between the two repeats the I/O on the next run with the same
-idempotency key, which the adapter turns into a no-op (it looks before it acts).
+it. The runner claims it (counting the attempt in a committed write), does the I/O
+through the adapter, then hands the outcome to the fulfilment engine and marks the
+effect done in one transaction. A crash between the I/O and that commit repeats the I/O
+on the next run with the same idempotency key and a higher attempt number, which tells
+the adapter to look before it acts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-import sqlalchemy as sa
+import attrs
 
 from ..adapters import ShipmentPush
-from ..engines import lifecycle
-from ..errors import NotFound, TransientError
-from ..models import FulfillmentRequest, Label, Money, Rate, ShipmentStatus, TrackingStatus
-from ..store import queries
+from ..engines import fulfilment
+from ..errors import NotFound, PermanentError, TransientError
+from ..models import FulfillmentRequest, Order, Shipment, ShipmentStatus, TrackingStatus
+from ..store import outbox
+from ..store.outbox import EffectKind
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.effects")
 
-Handler = Callable[[Runtime, sa.Row, datetime], dict]
+
+def retry_delay(failures: int) -> timedelta:
+    """After the first failure 30 s, then 1 min, 2 min ... capped at one hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, failures)))
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min ... capped at one hour."""
-    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts)))
+@attrs.frozen
+class Work:
+    """One claimed effect with what it is about, loaded once for its whole batch."""
+
+    row: Any  # the outbox row
+    shipment: Shipment
+    order: Order
+
+    @property
+    def key(self) -> str:
+        return self.row.key
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first try; more when an earlier try may have reached the outside world."""
+        return self.row.attempts
+
+    @classmethod
+    def of(cls, row: Any, shipments: Mapping[str, Shipment], orders: Mapping[str, tuple[Order, Any]]) -> Work:
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        shipment = shipments.get(payload.get("shipment_id", ""))
+        if shipment is None:
+            raise NotFound(f"shipment {payload.get('shipment_id')!r} of effect {row.key} does not exist")
+        found = orders.get(shipment.order_id)
+        if found is None:
+            raise NotFound(f"order {shipment.order_id} of effect {row.key} does not exist")
+        return cls(row, shipment, found[0])
 
 
-def _shipment(rt: Runtime, shipment_id: str) -> sa.Row:
-    with rt.store.read() as conn:
-        row = queries.shipment_row(conn, shipment_id)
-    if row is None:
-        raise NotFound(f"shipment {shipment_id} does not exist")
-    return row
-
-
-def _order(rt: Runtime, order_id: str):
-    with rt.store.read() as conn:
-        found = queries.load_order(conn, order_id)
-    if found is None:
-        raise NotFound(f"order {order_id} does not exist")
-    return found[0]
-
-
-def _skip(rt: Runtime, effect: sa.Row, now: datetime, why: str) -> dict:
-    """Record an effect as done without doing it: what it was for no longer holds."""
-    with rt.store.transaction() as tx:
-        queries.finish_effect(tx, effect.id, now, {"skipped": why})
-    return {"skipped": why}
-
-
-def submit_to_warehouse(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
-    ship = _shipment(rt, effect.payload["shipment_id"])
-    if ship.status == ShipmentStatus.CANCELLED:
-        return _skip(rt, effect, now, "shipment cancelled")
-    order = _order(rt, ship.order_id)
-    with rt.store.read() as conn:
-        lines = queries.shipment_lines_of(conn, ship.id)
-    request = FulfillmentRequest(
-        key=effect.key, shipment_id=ship.id, order_id=order.id, order_number=order.number, lines=lines, ship_to=order.ship_to
-    )
-    ref = rt.warehouse(ship.warehouse).submit(request)
-    with rt.store.transaction() as tx:
-        values = {"fulfillment_ref": ref}
-        if ship.status == ShipmentStatus.PENDING:
-            values["status"] = ShipmentStatus.SUBMITTED
-        queries.update_shipment(tx, ship.id, now, **values)
-        queries.finish_effect(tx, effect.id, now, {"ref": ref})
-    return {"ref": ref}
-
-
-def cancel_at_warehouse(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
-    ship = _shipment(rt, effect.payload["shipment_id"])
-    rt.warehouse(ship.warehouse).cancel(effect.payload["ref"])
-    with rt.store.transaction() as tx:
-        queries.finish_effect(tx, effect.id, now)
-    return {}
-
-
-def label_of(ship: sa.Row) -> Label:
-    """The bought label as stored on a shipment row."""
-    return Label(
-        carrier=ship.carrier,
-        carrier_name=ship.carrier_name or "",
-        service=ship.service or "",
-        tracking_code=ship.tracking_code or "",
-        cost=Money(amount=ship.rate_amount or 0, currency=ship.rate_currency or "USD"),
-        shipment_ref=ship.carrier_shipment_ref or "",
-        tracker_ref=ship.tracker_ref or "",
-        label_url=ship.label_url or "",
-        tracking_url=ship.tracking_url or "",
-    )
-
-
-def buy_label(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
-    ship = _shipment(rt, effect.payload["shipment_id"])
-    if ship.tracking_code:
-        return _skip(rt, effect, now, "label already stored")
-    if ship.status == ShipmentStatus.CANCELLED:
-        return _skip(rt, effect, now, "shipment cancelled before its label was bought")
-    rate = Rate(
-        carrier=ship.carrier,
-        carrier_name=ship.carrier_name,
-        service=ship.service,
-        amount=Money(amount=ship.rate_amount, currency=ship.rate_currency),
-        rate_id=ship.rate_id,
-        shipment_ref=ship.carrier_shipment_ref,
-        transit_days=ship.transit_days,
-    )
-    label = rt.carrier(ship.carrier).buy(rate, effect.key)
-    order = _order(rt, ship.order_id)
-    with rt.store.transaction() as tx:
-        queries.update_shipment(
-            tx, ship.id, now,
-            status=ShipmentStatus.LABEL_PURCHASED,
-            tracking_code=label.tracking_code,
-            tracker_ref=label.tracker_ref,
-            tracking_url=label.tracking_url,
-            label_url=label.label_url,
-            rate_amount=label.cost.amount,
-            rate_currency=label.cost.currency,
-            shipped_at=now,
-        )
-        queries.settle_reservations(tx, ship.id, consume=True, at=now)
-        lifecycle.follow_shipments(tx, rt.hooks, ship.order_id, at=now, source=f"carrier:{ship.carrier}",
-                                   reason=f"label {label.tracking_code} bought ({label.carrier_name} {label.service})")
-        queries.enqueue(tx, f"channel.push_fulfillment:{ship.id}", "channel.push_fulfillment", order.channel,
-                        {"shipment_id": ship.id}, now)
-        queries.finish_effect(tx, effect.id, now, {"tracking_code": label.tracking_code})
-    return {"tracking_code": label.tracking_code}
-
-
-def _push(ship: sa.Row, lines) -> ShipmentPush:
+def push_of(shipment: Shipment) -> ShipmentPush:
+    """What a channel is told about a shipment."""
+    label = shipment.label
     return ShipmentPush(
-        shipment_id=ship.id,
-        lines=tuple(lines),
-        tracking_code=ship.tracking_code or "",
-        tracking_url=ship.tracking_url or "",
-        carrier_name=ship.carrier_name or "",
-        service=ship.service or "",
-        fulfillment_ref=ship.channel_ref or "",
+        shipment_id=shipment.id,
+        lines=shipment.lines,
+        tracking_code=label.tracking_code if label else "",
+        tracking_url=label.tracking_url if label else "",
+        carrier_name=label.carrier_name if label else "",
+        service=label.service if label else "",
+        fulfillment_ref=shipment.channel_ref,
     )
 
 
-def push_fulfillment(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
-    ship = _shipment(rt, effect.payload["shipment_id"])
-    order = _order(rt, ship.order_id)
-    with rt.store.read() as conn:
-        lines = queries.shipment_lines_of(conn, ship.id)
-    ref = rt.channel(order.channel).push_fulfillment(order, _push(ship, lines), effect.key)
+def _done(rt: Runtime, work: Work, now: datetime, result: Mapping[str, Any],
+          then: Callable[[Any], Shipment | None] | None = None) -> Shipment | None:
+    """Record the outcome (the engine's follow-up, if any) and mark the effect done: one transaction."""
     with rt.store.transaction() as tx:
-        queries.update_shipment(tx, ship.id, now, channel_ref=ref)
-        queries.finish_effect(tx, effect.id, now, {"ref": ref})
-    return {"ref": ref}
+        saved = then(tx) if then is not None else None
+        outbox.finish(tx, work.row.id, now, result)
+    return saved
 
 
-def push_tracking(rt: Runtime, effect: sa.Row, now: datetime) -> dict:
-    ship = _shipment(rt, effect.payload["shipment_id"])
-    if not ship.channel_ref:
-        raise TransientError("the fulfillment has not reached the channel yet; tracking waits for it", service=effect.target)
-    order = _order(rt, ship.order_id)
-    with rt.store.read() as conn:
-        lines = queries.shipment_lines_of(conn, ship.id)
-    status = TrackingStatus(effect.payload["status"])
-    rt.channel(order.channel).push_tracking(order, _push(ship, lines), status, effect.key)
-    with rt.store.transaction() as tx:
-        queries.finish_effect(tx, effect.id, now, {"status": status})
-    return {"status": status}
+def _skip(rt: Runtime, work: Work, now: datetime, why: str) -> None:
+    """Record an effect as done without doing it: what it was for no longer holds."""
+    _done(rt, work, now, {"skipped": why})
 
+
+def submit_to_warehouse(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+    shipment, order = work.shipment, work.order
+    if shipment.status is ShipmentStatus.CANCELLED:
+        return _skip(rt, work, now, "shipment cancelled")
+    request = FulfillmentRequest(key=work.key, shipment_id=shipment.id, order_id=order.id, order_number=order.number,
+                                 lines=shipment.lines, ship_to=order.ship_to)
+    ref = rt.warehouse(shipment.warehouse).submit(request)
+    return _done(rt, work, now, {"ref": ref}, lambda tx: fulfilment.record_submission(tx, shipment, ref, now))
+
+
+def cancel_at_warehouse(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+    rt.warehouse(work.shipment.warehouse).cancel(work.row.payload["ref"])
+    return _done(rt, work, now, {})
+
+
+def buy_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+    shipment = work.shipment
+    if shipment.label is not None:
+        return _skip(rt, work, now, "label already stored")
+    if shipment.status is ShipmentStatus.CANCELLED:
+        return _skip(rt, work, now, "shipment cancelled before its label was bought")
+    if shipment.rate is None:
+        raise PermanentError(f"shipment {shipment.id} has no chosen rate to buy")
+    label = rt.carrier(shipment.rate.carrier).buy(shipment.rate, work.key)
+    return _done(rt, work, now, {"tracking_code": label.tracking_code},
+                 lambda tx: fulfilment.record_label(tx, rt.hooks, shipment, label, work.order.channel, now))
+
+
+def push_fulfillment(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+    shipment = work.shipment
+    ref = rt.channel(work.order.channel).push_fulfillment(work.order, push_of(shipment), work.key)
+    return _done(rt, work, now, {"ref": ref}, lambda tx: fulfilment.record_channel_fulfillment(tx, shipment, ref, now))
+
+
+def push_tracking(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+    shipment = work.shipment
+    if not shipment.channel_ref:
+        raise TransientError("the fulfillment has not reached the channel yet; tracking waits for it",
+                             service=work.row.target)
+    status = TrackingStatus(work.row.payload["status"])
+    rt.channel(work.order.channel).push_tracking(work.order, push_of(shipment), status, work.key)
+    return _done(rt, work, now, {"status": status})
+
+
+Handler = Callable[[Runtime, Work, datetime], "Shipment | None"]
 
 #: Effect kind -> how to deliver it.
-HANDLERS: dict[str, Handler] = {
-    "warehouse.submit": submit_to_warehouse,
-    "warehouse.cancel": cancel_at_warehouse,
-    "carrier.buy_label": buy_label,
-    "channel.push_fulfillment": push_fulfillment,
-    "channel.push_tracking": push_tracking,
+HANDLERS: Mapping[EffectKind, Handler] = {
+    EffectKind.WAREHOUSE_SUBMIT: submit_to_warehouse,
+    EffectKind.WAREHOUSE_CANCEL: cancel_at_warehouse,
+    EffectKind.CARRIER_BUY_LABEL: buy_label,
+    EffectKind.CHANNEL_PUSH_FULFILLMENT: push_fulfillment,
+    EffectKind.CHANNEL_PUSH_TRACKING: push_tracking,
 }
+
+
+def deliver(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+    """Deliver one claimed effect; return the shipment as the engine saved it (if it changed)."""
+    try:
+        kind = EffectKind(work.row.kind)
+    except ValueError:
+        raise PermanentError(f"no handler for effect kind {work.row.kind!r}") from None
+    return HANDLERS[kind](rt, work, now)

@@ -1,6 +1,10 @@
 """The jobs. Each is idempotent and resumable: run it twice, kill it anywhere, run it
 again, and nothing is lost or done twice.
 
+A job selects the work that is due, calls an adapter, and hands the answer to an engine
+(:mod:`fulfilhub.engines.fulfilment`, :mod:`~fulfilhub.engines.intake`) in one
+transaction; it decides nothing itself.
+
 - ``pull_orders``: each channel from its saved cursor, page by page; the cursor is saved
   in the transaction that stores the page; bad payloads are quarantined.
 - ``allocate``: accepted and backordered orders into shipments, reserving stock.
@@ -8,9 +12,10 @@ again, and nothing is lost or done twice.
 - ``buy_labels``: quotes every carrier for packed shipments, lets ``choose_rate`` pick,
   and writes the purchase to the outbox.
 - ``deliver_effects``: the outbox (warehouse submissions, labels, channel pushes).
-- ``poll_tracking``: scans from the carriers; pushes milestones to the channel.
+- ``poll_tracking``: scans from the carriers for shipments whose next look is due.
 
-Work for different channels, warehouses and carriers runs concurrently in threads.
+Work for different channels, warehouses and carriers runs concurrently in threads; one
+item that fails is reported and the others go on.
 """
 
 from __future__ import annotations
@@ -22,22 +27,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import attrs
-import sqlalchemy as sa
 
-from ..engines import intake, inventory, lifecycle
+from ..engines import fulfilment, intake, inventory
 from ..errors import ExternalError, FulfilhubError, PermanentError, PluginError, TransientError
-from ..models import (
-    FulfillmentStatus,
-    Order,
-    OrderPage,
-    OrderStatus,
-    Parcel,
-    Rate,
-    ShipmentRequest,
-    ShipmentStatus,
-    TrackingStatus,
-)
-from ..store import queries
+from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
+from ..store import cursors
+from ..store import orders as order_store
+from ..store import outbox
+from ..store import quarantine as quarantine_store
+from ..store import shipments as shipment_store
+from ..store import stock as stock_store
 from . import effects
 from .runtime import Runtime
 
@@ -74,11 +73,11 @@ def _map(work: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(pool.map(work, items))
 
 
-def _grouped(rows: Iterable[sa.Row], key: Callable[[sa.Row], str]) -> dict[str, list[sa.Row]]:
-    """Rows by the adapter instance that serves them: one thread per instance, in order within it."""
-    out: dict[str, list[sa.Row]] = defaultdict(list)
-    for row in rows:
-        out[key(row)].append(row)
+def _grouped(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
+    """Items by the adapter instance that serves them: one thread per instance, in order within it."""
+    out: dict[str, list[T]] = defaultdict(list)
+    for item in items:
+        out[key(item)].append(item)
     return out
 
 
@@ -112,8 +111,8 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
     report = JobReport("pull_orders")
     channel = rt.channel(name)
     with rt.store.read() as conn:
-        cursor = queries.get_cursor(conn, name)
-        known_skus = queries.known_skus(conn)
+        cursor = cursors.get(conn, name)
+        known_skus = stock_store.known_skus(conn)
     pages = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fulfilhub-fetch-{name}") as fetcher:
         ahead: Future[OrderPage] | None = fetcher.submit(channel.fetch_orders, cursor)
@@ -126,13 +125,16 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
             pages += 1
             more = page.has_more and (max_pages is None or pages < max_pages)
             ahead = fetcher.submit(channel.fetch_orders, page.next_cursor) if more else None
-            _store_page(rt, name, channel, page, known_skus, report)
+            if page.payloads or page.next_cursor != cursor:  # an empty page that moves nothing writes nothing
+                _store_page(rt, name, channel, page, known_skus, report, save_cursor=page.next_cursor != cursor)
+            cursor = page.next_cursor
             if progress:
                 progress(name, len(page.payloads))
     return report
 
 
-def _store_page(rt: Runtime, name: str, channel: Any, page: OrderPage, known_skus: set[str], report: JobReport) -> None:
+def _store_page(rt: Runtime, name: str, channel: Any, page: OrderPage, known_skus: set[str], report: JobReport, *,
+                save_cursor: bool = True) -> None:
     """Map a page, store what maps, quarantine what does not, and save its cursor: one transaction."""
     mapped: list[Order] = []
     bad: list[tuple[Any, str]] = []
@@ -145,8 +147,9 @@ def _store_page(rt: Runtime, name: str, channel: Any, page: OrderPage, known_sku
     with rt.store.transaction() as tx:
         result = intake.ingest(tx, rt.hooks, mapped, at=now, known_skus=known_skus, intake=rt.config.intake,
                                source=f"channel:{name}")
-        fresh = [(p, err) for p, err in bad if queries.quarantine_payload(tx, name, "order", p, err, now)]
-        queries.set_cursor(tx, name, page.next_cursor, now)
+        fresh = [(p, err) for p, err in bad if quarantine_store.keep(tx, name, "order", p, err, now)]
+        if save_cursor:
+            cursors.save(tx, name, page.next_cursor, now)
     for field in attrs.fields(intake.IngestResult):
         report.counts[f"orders_{field.name}"] += getattr(result, field.name)
     report.counts["quarantined"] += len(fresh)
@@ -169,25 +172,23 @@ class _Oversold(Exception):
 def allocate(rt: Runtime) -> JobReport:
     report = JobReport("allocate")
     with rt.store.read() as conn:
-        ids = queries.order_ids_in(conn, [OrderStatus.ACCEPTED])
-        changed = queries.stock_changed_at(conn)
+        ids = order_store.ids_in(conn, [OrderStatus.ACCEPTED])
+        changed = stock_store.changed_at(conn)
         if changed is not None:  # backorders are worth a look only when stock came back
-            ids += queries.order_ids_in(conn, [OrderStatus.BACKORDERED], modified_before=changed)
+            ids += order_store.ids_in(conn, [OrderStatus.BACKORDERED], modified_before=changed)
+        found = order_store.load_many(conn, ids)
     for order_id in ids:
+        if order_id not in found:
+            continue
+        order, row = found[order_id]
         try:
-            report.counts[_allocate_one(rt, order_id, report)] += 1
+            report.counts[_allocate_one(rt, order, OrderStatus(row.status), report)] += 1
         except FulfilhubError as exc:
             report.errors.append(f"order {order_id}: {exc}")
     return report
 
 
-def _allocate_one(rt: Runtime, order_id: str, report: JobReport) -> str:
-    with rt.store.read() as conn:
-        found = queries.load_order(conn, order_id)
-    if found is None:
-        return "vanished"
-    order, row = found
-    status = OrderStatus(row.status)
+def _allocate_one(rt: Runtime, order: Order, status: OrderStatus, report: JobReport) -> str:
     skus = sorted({line.sku for line in order.lines})
     levels = []
     for warehouse in rt.config.warehouses:
@@ -204,79 +205,43 @@ def _allocate_one(rt: Runtime, order_id: str, report: JobReport) -> str:
             raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
         try:
             with rt.store.transaction() as tx:
-                shipment_ids = inventory.reserve_shipments(tx, order, by_warehouse, now)
-                if shipment_ids is None:
+                made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, now)
+                if made is None:
                     raise _Oversold
-                for shipment_id, warehouse in zip(shipment_ids, sorted(by_warehouse)):
-                    queries.enqueue(tx, f"warehouse.submit:{shipment_id}", "warehouse.submit", warehouse,
-                                    {"shipment_id": shipment_id}, now)
-                where = ", ".join(f"{w} ({sum(ln.quantity for ln in lines)} items)" for w, lines in sorted(by_warehouse.items()))
-                lifecycle.transition(tx, rt.hooks, order_id, status, OrderStatus.ALLOCATED, at=now, source="allocation",
-                                     reason=f"{len(shipment_ids)} shipment(s): {where}")
-            return "allocated" if len(shipment_ids) == 1 else "allocated_split"
+            return "allocated" if len(made) == 1 else "allocated_split"
         except _Oversold:
             pass
-    if status is OrderStatus.BACKORDERED:
-        with rt.store.transaction() as tx:
-            queries.touch_order(tx, order_id, now)
-        return "still_backordered"
-    short = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in order.lines)
     with rt.store.transaction() as tx:
-        lifecycle.transition(tx, rt.hooks, order_id, status, OrderStatus.BACKORDERED, at=now, source="allocation",
-                             reason=f"not enough stock across warehouses for {short}")
+        if status is OrderStatus.BACKORDERED:
+            order_store.touch(tx, order.id, now)
+            return "still_backordered"
+        fulfilment.backorder(tx, rt.hooks, order, status, now)
     return "backordered"
 
 
 # --------------------------------------------------------------------------- warehouses
 
-#: What a warehouse's answer means for the shipment.
-FULFILLMENT_TO_SHIPMENT = {
-    FulfillmentStatus.SUBMITTED: ShipmentStatus.SUBMITTED,
-    FulfillmentStatus.PICKING: ShipmentStatus.PICKING,
-    FulfillmentStatus.PACKED: ShipmentStatus.PACKED,
-    FulfillmentStatus.CANCELLED: ShipmentStatus.CANCELLED,
-    FulfillmentStatus.REJECTED: ShipmentStatus.EXCEPTION,
-}
-
 
 def poll_warehouses(rt: Runtime) -> JobReport:
     with rt.store.read() as conn:
-        rows = queries.shipments_in(conn, [ShipmentStatus.SUBMITTED, ShipmentStatus.PICKING], due_before=rt.clock.now())
-    by_warehouse = _grouped(rows, lambda row: row.warehouse)
+        due = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, rt.clock.now())
+    by_warehouse = _grouped(due, lambda s: s.warehouse)
     return _concurrently(by_warehouse.items(), lambda item: _poll_warehouse(rt, *item), "poll_warehouses")
 
 
-def _poll_warehouse(rt: Runtime, name: str, rows: list[sa.Row]) -> JobReport:
+def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     report = JobReport("poll_warehouses")
     warehouse = rt.warehouse(name)
-    for row in rows:
+    for shipment in due:
         try:
-            update = warehouse.status(row.fulfillment_ref)
-        except FulfilhubError as exc:
-            report.errors.append(f"warehouse {name}, shipment {row.id}: {exc}")
+            update = warehouse.status(shipment.fulfillment_ref)
+            with rt.store.transaction() as tx:
+                saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, rt.clock.now(),
+                                                          source=f"warehouse:{name}")
+        except Exception as exc:  # one shipment's trouble stays with it
+            report.errors.append(f"warehouse {name}, shipment {shipment.id}: {describe_error(exc)}")
             continue
-        target = FULFILLMENT_TO_SHIPMENT.get(update.status)
-        if target is None:
-            report.errors.append(
-                f"warehouse {name}, shipment {row.id}: status {update.status} is not handled "
-                f"(a warehouse shipping with its own label is not supported yet)"
-            )
-            continue
-        current = ShipmentStatus(row.status)
-        if not lifecycle.shipment_advances(current, target):
-            report.counts["unchanged"] += 1
-            continue
-        now = rt.clock.now()
-        with rt.store.transaction() as tx:
-            values: dict[str, Any] = {"status": target}
-            if update.parcel is not None:
-                values["parcel"] = {k: str(v) for k, v in attrs.asdict(update.parcel).items()}
-            if target is ShipmentStatus.CANCELLED:
-                queries.settle_reservations(tx, row.id, consume=False, at=now)
-            queries.update_shipment(tx, row.id, now, **values)
-            lifecycle.follow_shipments(tx, rt.hooks, row.order_id, at=now, source=f"warehouse:{name}",
-                                       reason=f"shipment {row.id} {target}" + (f": {update.reason}" if update.reason else ""))
-        report.counts[str(target)] += 1
+        report.counts[str(saved.status) if saved is not None else "unchanged"] += 1
     return report
 
 
@@ -287,37 +252,33 @@ def buy_labels(rt: Runtime) -> JobReport:
     """Quote every carrier for packed shipments without a chosen rate and queue the purchase."""
     report = JobReport("buy_labels")
     with rt.store.read() as conn:
-        rows = [r for r in queries.shipments_in(conn, [ShipmentStatus.PACKED]) if not r.rate_id]
+        packed = shipment_store.without_rate(conn, ShipmentStatus.PACKED)
+        found = order_store.load_many(conn, [s.order_id for s in packed])
     carriers = list(rt.config.carriers)
-    if rows and not carriers:
+    if packed and not carriers:
         report.errors.append("packed shipments are waiting, but no carrier is configured")
         return report
-    for row in rows:
-        with rt.store.read() as conn:
-            order, _ = queries.load_order(conn, row.order_id)
-        parcel = Parcel(**row.parcel) if row.parcel else Parcel(weight_g=500)
-        request = ShipmentRequest(reference=row.id, ship_from=rt.ship_from(row.warehouse), ship_to=order.ship_to, parcel=parcel)
+    for shipment in packed:
+        if shipment.order_id not in found:
+            continue
+        order = found[shipment.order_id][0]
+        parcel = shipment.parcel or Parcel(weight_g=500)
+        request = ShipmentRequest(reference=shipment.id, ship_from=rt.ship_from(shipment.warehouse),
+                                  ship_to=order.ship_to, parcel=parcel)
         rates: list[Rate] = []
-        for found, error in _map(lambda name: _quote(rt, name, request), carriers):
-            rates.extend(found)
+        for quoted, error in _map(lambda name: _quote(rt, name, request), carriers):
+            rates.extend(quoted)
             if error:
                 report.errors.append(error)
         if not rates:
-            report.errors.append(f"shipment {row.id}: no carrier quoted a rate; it stays packed and is retried next run")
+            report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate; it stays packed and is retried next run")
             continue
-        chosen = rt.hooks.choose_rate(order=order, shipment_id=row.id, rates=rates)
+        chosen = rt.hooks.choose_rate(order=order, shipment_id=shipment.id, rates=rates)
         if chosen is None:
-            report.errors.append(f"shipment {row.id}: choose_rate returned no rate")
+            report.errors.append(f"shipment {shipment.id}: choose_rate returned no rate")
             continue
-        now = rt.clock.now()
         with rt.store.transaction() as tx:
-            queries.update_shipment(
-                tx, row.id, now,
-                carrier=chosen.carrier, carrier_name=chosen.carrier_name, service=chosen.service, rate_id=chosen.rate_id,
-                carrier_shipment_ref=chosen.shipment_ref, rate_amount=chosen.amount.amount,
-                rate_currency=chosen.amount.currency, transit_days=chosen.transit_days,
-            )
-            queries.enqueue(tx, f"carrier.buy_label:{row.id}", "carrier.buy_label", chosen.carrier, {"shipment_id": row.id}, now)
+            fulfilment.choose(tx, shipment, chosen, rt.clock.now())
         report.counts["rates_chosen"] += 1
     return report
 
@@ -326,53 +287,37 @@ def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate]
     """One carrier's rates, or its error: a carrier that is down leaves the others to quote."""
     try:
         return list(rt.carrier(name).quote(request)), None
-    except FulfilhubError as exc:
-        return [], f"carrier {name}: quote for {request.reference} failed: {exc} (other carriers still asked)"
+    except Exception as exc:
+        return [], f"carrier {name}: quote for {request.reference} failed: {describe_error(exc)} (other carriers still asked)"
 
 
 # --------------------------------------------------------------------------- tracking
 
-TRACKED = (ShipmentStatus.LABEL_PURCHASED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.EXCEPTION)
-
 
 def poll_tracking(rt: Runtime) -> JobReport:
+    """Ask the carriers about shipments whose next look is due (see ``fulfilment.next_poll``)."""
     with rt.store.read() as conn:
-        rows = [r for r in queries.shipments_in(conn, TRACKED, limit=5000) if r.tracking_code]
-    by_carrier = _grouped(rows, lambda row: row.carrier)
+        due = shipment_store.due(conn, fulfilment.TRACKED, rt.clock.now(), limit=5000, tracked_only=True)
+    by_carrier = _grouped(due, lambda s: s.carrier)
     return _concurrently(by_carrier.items(), lambda item: _track_carrier(rt, *item), "poll_tracking")
 
 
-def _track_carrier(rt: Runtime, name: str, rows: list[sa.Row]) -> JobReport:
+def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     report = JobReport("poll_tracking")
     carrier = rt.carrier(name)
-    for row in rows:
+    for shipment in due:
         try:
-            update = carrier.track(effects.label_of(row))
-        except FulfilhubError as exc:
-            report.errors.append(f"carrier {name}, shipment {row.id}: {exc}")
+            update = carrier.track(shipment.label)
+            with rt.store.transaction() as tx:
+                outcome = fulfilment.apply_tracking(tx, rt.hooks, shipment, update, Order.channel_of(shipment.order_id),
+                                                    rt.clock.now())
+        except Exception as exc:  # one parcel's trouble stays with it; it is asked again later
+            report.errors.append(f"carrier {name}, shipment {shipment.id}: {describe_error(exc)}")
+            with rt.store.transaction() as tx:
+                fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
             continue
-        now = rt.clock.now()
-        current = ShipmentStatus(row.status)
-        target = lifecycle.TRACKING_TO_SHIPMENT[update.status]
-        with rt.store.transaction() as tx:
-            report.counts["scans_new"] += queries.add_tracking_events(tx, row.id, update.events)
-            values: dict[str, Any] = {"est_delivery": update.est_delivery, "exception_reason": update.reason}
-            moved = target is not None and lifecycle.shipment_advances(current, target)
-            if moved:
-                values["status"] = target
-                if target is ShipmentStatus.DELIVERED:
-                    delivered = [e.at for e in update.events if e.status is TrackingStatus.DELIVERED]
-                    values["delivered_at"] = max(delivered) if delivered else now
-                    tx.after_commit.append(lambda r=row, at=values["delivered_at"]: rt.hooks.shipment_delivered(
-                        order_id=r.order_id, shipment_id=r.id, delivered_at=at))
-                queries.enqueue(tx, f"channel.push_tracking:{row.id}:{update.status}", "channel.push_tracking",
-                                Order.channel_of(row.order_id), {"shipment_id": row.id, "status": str(update.status)}, now)
-            queries.update_shipment(tx, row.id, now, **values)
-            if moved:
-                lifecycle.follow_shipments(tx, rt.hooks, row.order_id, at=now, source=f"carrier:{name}",
-                                           reason=f"{update.tracking_code}: {update.status}"
-                                           + (f" ({update.reason})" if update.reason else ""))
-        report.counts[f"to_{target}" if moved else "unchanged"] += 1
+        report.counts["scans_new"] += outcome.new_scans
+        report.counts[f"to_{outcome.moved_to}" if outcome.moved_to else "unchanged"] += 1
     return report
 
 
@@ -380,35 +325,39 @@ def _track_carrier(rt: Runtime, name: str, rows: list[sa.Row]) -> JobReport:
 
 
 def deliver_effects(rt: Runtime) -> JobReport:
-    with rt.store.read() as conn:
-        due = queries.due_effects(conn, rt.clock.now())
+    """Claim the due effects (counting the attempt before any I/O) and deliver them, per target."""
+    with rt.store.transaction() as tx:
+        due = outbox.claim_due(tx, rt.clock.now())
     by_target = _grouped(due, lambda row: row.target)
     return _concurrently(by_target.values(), lambda rows: _deliver(rt, rows), "deliver_effects")
 
 
-def _deliver(rt: Runtime, rows: list[sa.Row]) -> JobReport:
+def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
     report = JobReport("deliver_effects")
-    for effect in rows:
-        handler = effects.HANDLERS.get(effect.kind)
+    with rt.store.read() as conn:
+        ships = shipment_store.load_many(conn, [r.payload.get("shipment_id") for r in rows if isinstance(r.payload, dict)])
+        found = order_store.load_many(conn, [s.order_id for s in ships.values()])
+    for row in rows:
         now = rt.clock.now()
         try:
-            if handler is None:
-                raise PermanentError(f"no handler for effect kind {effect.kind!r}")
-            handler(rt, effect, now)
-            report.counts[effect.kind] += 1
+            work = effects.Work.of(row, ships, found)
+            saved = effects.deliver(rt, work, now)
+            if saved is not None:
+                ships[saved.id] = saved  # later effects in this batch see what this one did
+            report.counts[row.kind] += 1
         except TransientError as exc:
-            next_at = now + effects.retry_delay(effect.attempts)
+            next_at = now + effects.retry_delay(row.attempts - 1)
             with rt.store.transaction() as tx:
-                queries.retry_effect(tx, effect.id, str(exc), next_at)
+                outbox.retry_later(tx, row.id, str(exc), next_at)
             report.counts["retry_later"] += 1
-            report.errors.append(f"{effect.kind} {effect.key}: {exc} (retrying at {next_at:%Y-%m-%d %H:%M})")
+            report.errors.append(f"{row.kind} {row.key}: {exc} (retrying at {next_at:%Y-%m-%d %H:%M})")
         except Exception as exc:  # permanent: recorded, shown by `fulfilhub doctor`, others go on
             if not isinstance(exc, FulfilhubError):
-                log.exception("effect %s crashed", effect.key)
+                log.exception("effect %s crashed", row.key)
             with rt.store.transaction() as tx:
-                queries.retry_effect(tx, effect.id, describe_error(exc), now, failed=True)
+                outbox.retry_later(tx, row.id, describe_error(exc), now, failed=True)
             report.counts["failed"] += 1
-            report.errors.append(f"{effect.kind} {effect.key} failed: {describe_error(exc)}")
+            report.errors.append(f"{row.kind} {row.key} failed: {describe_error(exc)}")
     return report
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..engines import intake
-from ..store import queries
+from ..store import quarantine as quarantine_store
+from ..store import stock as stock_store
 from .jobs import describe_error
 from .runtime import Runtime
 
@@ -12,10 +13,10 @@ def retry(rt: Runtime, ids: list[int] | None = None) -> dict[int, str]:
     """Map open quarantined payloads again; store those that now map. ``{id: outcome}``."""
     with rt.store.read() as conn:
         if ids is None:
-            rows = queries.quarantined(conn, status="open", limit=100_000)
+            rows = quarantine_store.listing(conn, status="open", limit=100_000)
         else:
-            rows = [queries.quarantine_row(conn, qid) for qid in ids]
-        known_skus = queries.known_skus(conn)
+            rows = [quarantine_store.row(conn, qid) for qid in ids]
+        known_skus = stock_store.known_skus(conn)
     outcome: dict[int, str] = {}
     for qid, row in zip(ids or [r.id for r in rows], rows):
         if row is None:
@@ -31,13 +32,13 @@ def retry(rt: Runtime, ids: list[int] | None = None) -> dict[int, str]:
             order = rt.channel(row.source).parse_order(row.payload)
         except Exception as exc:
             with rt.store.transaction() as tx:
-                queries.fail_quarantine_retry(tx, qid, describe_error(exc))
+                quarantine_store.retry_failed(tx, qid, describe_error(exc))
             outcome[qid] = f"still fails: {describe_error(exc)}"
             continue
         now = rt.clock.now()
         with rt.store.transaction() as tx:
             result = intake.ingest(tx, rt.hooks, [order], at=now, known_skus=known_skus, intake=rt.config.intake,
                                    source=f"quarantine:{row.source}")
-            queries.resolve_quarantine(tx, qid, now)
+            quarantine_store.resolve(tx, qid, now)
         outcome[qid] = f"stored as {order.id}" + (" (already stored at that version)" if result.unchanged else "")
     return outcome

@@ -27,7 +27,12 @@ from ..plugins import PluginManager
 from ..runner.jobs import JobReport
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
-from ..store import Store, queries
+from ..store import Store
+from ..store import orders as order_store
+from ..store import outbox
+from ..store import quarantine as quarantine_store
+from ..store import shipments as shipment_store
+from ..store import stock as stock_store
 from . import SandboxContext, SandboxServer
 
 START = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)
@@ -173,11 +178,11 @@ def run_demo(
         finally:
             rt.close()
         with store.read() as conn:
-            counts = queries.count_by_status(conn)
-            ships = queries.all_shipments(conn)
-            scans = queries.count_scans(conn)
-            effects = queries.count_effects(conn)
-            quarantined = queries.count_quarantine(conn)
+            counts = order_store.count_by_status(conn)
+            ships = shipment_store.every(conn)
+            scans = shipment_store.count_scans(conn)
+            effects = outbox.count_by_status(conn)
+            quarantined = quarantine_store.count_open(conn)
         store.close()
     per_order: dict[str, int] = {}
     for s in ships:
@@ -206,7 +211,7 @@ def run_demo(
 def _moving(store: Store) -> bool:
     """Whether any order can still progress by itself (not on hold, backordered or final)."""
     with store.read() as conn:
-        counts = queries.count_by_status(conn)
+        counts = order_store.count_by_status(conn)
     waiting = lifecycle.FINAL | {OrderStatus.ON_HOLD, OrderStatus.BACKORDERED, OrderStatus.EXCEPTION}
     return any(n for status, n in counts.items() if status not in waiting)
 
@@ -221,4 +226,4 @@ def _seed_stock(store: Store, catalog: list[dict[str, Any]], rng: random.Random,
             where = ("east",) if i % 3 == 0 else ("west",) if i % 3 == 1 else ("east", "west")
             for warehouse in where:
                 on_hand = rng.randint(per_sku // 2, per_sku * 2) if i % 7 else rng.randint(1, 4)
-                queries.set_stock(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)
+                stock_store.set_level(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)

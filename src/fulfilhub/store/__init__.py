@@ -1,22 +1,28 @@
 """Persistence: the engine, transactions and migrations.
 
-SQLite (WAL) is the default: every transaction, reads through :meth:`Store.read`
-included, starts with ``BEGIN IMMEDIATE``, so transactions run one at a time and never
-deadlock upgrading a read lock. A PostgreSQL URL works unchanged. The schema is created by Alembic migrations
-(``fulfilhub db upgrade``); :meth:`Store.open` refuses a database that is not migrated.
-Queries live in ``queries.py``; this module owns connections.
+SQLite (WAL) is the default: every write transaction starts with ``BEGIN IMMEDIATE``, so
+writers run one at a time and never deadlock upgrading a read lock, while reads through
+:meth:`Store.read` start a plain deferred transaction that reads a consistent snapshot
+without taking the write lock. A PostgreSQL URL works unchanged. The schema is created
+by Alembic migrations (``fulfilhub db upgrade``); :meth:`Store.open` refuses a database
+that is not migrated.
+
+This module owns connections. Reads and writes live by aggregate, each in its own
+module: ``orders``, ``shipments``, ``outbox``, ``stock``, ``quarantine``, ``cursors``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import StoreError
 from . import schema
@@ -37,6 +43,21 @@ class Tx:
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
 
+def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> int:
+    """Insert rows, skipping those whose ``keys`` already exist; return how many went in."""
+    if not rows:
+        return 0
+    dialect = tx.conn.dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    else:
+        raise StoreError(f"fulfilhub's store runs on SQLite and PostgreSQL, not on {dialect}")
+    result = tx.conn.execute(stmt, list(rows))
+    return max(result.rowcount, 0)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
     cur = dbapi_conn.cursor()
@@ -47,8 +68,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+READ_ONLY = "fulfilhub_read_only"
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str) -> Engine:
@@ -156,7 +180,9 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        """A connection for reading (a snapshot; on SQLite without the write lock)."""
         with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READ_ONLY: True})
             yield conn
 
     def close(self) -> None:
@@ -179,4 +205,4 @@ def safe_url(url: str) -> str:
         return "<invalid url>"
 
 
-__all__ = ["Store", "Tx", "create_engine", "head_revision", "safe_url", "schema", "upgrade"]
+__all__ = ["Store", "Tx", "create_engine", "head_revision", "insert_ignore", "safe_url", "schema", "upgrade"]

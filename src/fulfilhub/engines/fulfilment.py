@@ -1,0 +1,281 @@
+"""Fulfilment: a shipment's way from allocation to delivery, as decisions over the model.
+
+The runner selects due work, calls an adapter, and hands the answer to a function here
+inside one transaction; this module decides what the answer means (the shipment's new
+status, the order's derived status, the effects that follow) and persists it through
+the store. Both foreign status tables that matter to a shipment live here: what a
+warehouse's answer means (:data:`FULFILLMENT_TO_SHIPMENT`) and what a carrier's
+normalized tracking status means (:data:`TRACKING_TO_SHIPMENT`).
+
+Every function takes the open transaction first and returns the shipment as saved (or
+None when nothing changed), so that a job never writes a row by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ..errors import PluginError
+from ..models import (
+    FulfillmentStatus,
+    FulfillmentUpdate,
+    Label,
+    Order,
+    OrderStatus,
+    Rate,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    TrackingStatus,
+    TrackingUpdate,
+)
+from ..store import Tx
+from ..store import shipments as shipment_store
+from ..store import stock as stock_store
+from ..store.outbox import Effect, enqueue
+from . import lifecycle
+
+if TYPE_CHECKING:
+    from ..plugins import Hooks
+
+S = ShipmentStatus
+T = TrackingStatus
+
+#: What a warehouse's answer means for the shipment. ``shipped`` (the warehouse bought
+#: its own label) is not handled yet and is reported by the runner.
+FULFILLMENT_TO_SHIPMENT: Mapping[FulfillmentStatus, ShipmentStatus] = {
+    FulfillmentStatus.SUBMITTED: S.SUBMITTED,
+    FulfillmentStatus.PICKING: S.PICKING,
+    FulfillmentStatus.PACKED: S.PACKED,
+    FulfillmentStatus.CANCELLED: S.CANCELLED,
+    FulfillmentStatus.REJECTED: S.EXCEPTION,
+}
+
+#: What a carrier's normalized tracking status means for the shipment (None: nothing).
+TRACKING_TO_SHIPMENT: Mapping[TrackingStatus, ShipmentStatus | None] = {
+    T.PRE_TRANSIT: S.LABEL_PURCHASED,
+    T.IN_TRANSIT: S.IN_TRANSIT,
+    T.OUT_FOR_DELIVERY: S.OUT_FOR_DELIVERY,
+    T.AVAILABLE_FOR_PICKUP: S.OUT_FOR_DELIVERY,
+    T.DELIVERED: S.DELIVERED,
+    T.FAILED_ATTEMPT: S.EXCEPTION,
+    T.EXCEPTION: S.EXCEPTION,
+    T.RETURN_TO_SENDER: S.RETURNED,
+    T.CANCELLED: S.CANCELLED,
+    T.UNKNOWN: None,
+}
+
+#: Shipments a warehouse is still working on (polled for news).
+AT_WAREHOUSE = (S.SUBMITTED, S.PICKING)
+
+#: Shipments a carrier has (polled for tracking while they have a label).
+TRACKED = (S.LABEL_PURCHASED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION)
+
+#: Shipment statuses that can still be cancelled without a carrier involved.
+CANCELLABLE = (S.PENDING, S.SUBMITTED, S.PICKING, S.PACKED)
+
+#: How long to wait before asking a carrier again, by what it said last. A parcel in
+#: transit with a known ETA is asked again at the end of its expected delivery day.
+POLL_AFTER: Mapping[ShipmentStatus, timedelta] = {
+    S.LABEL_PURCHASED: timedelta(hours=12),
+    S.IN_TRANSIT: timedelta(hours=12),
+    S.OUT_FOR_DELIVERY: timedelta(hours=4),
+    S.EXCEPTION: timedelta(hours=24),
+}
+#: The end of the expected delivery day, counted from the ETA's (midnight) date.
+ETA_DAY_END = timedelta(hours=20)
+#: Never wait longer than this between two looks at a parcel that is on its way.
+MAX_POLL_GAP = timedelta(days=3)
+
+
+def next_poll(status: ShipmentStatus, est_delivery: datetime | None, now: datetime) -> datetime | None:
+    """When to ask the carrier about a shipment next (None: never again, it is final)."""
+    every = POLL_AFTER.get(status)
+    if every is None:
+        return None
+    due = now + every
+    if status is S.IN_TRANSIT and est_delivery is not None:
+        due = max(due, min(est_delivery + ETA_DAY_END, now + MAX_POLL_GAP))
+    return due
+
+
+# ------------------------------------------------------------------ allocation
+
+
+def new_shipments(order: Order, by_warehouse: Mapping[str, Sequence[ShipmentLine]], first_number: int,
+                  at: datetime) -> list[Shipment]:
+    """One pending shipment per warehouse, numbered ``<order id>/<n>`` from ``first_number``."""
+    return [
+        Shipment(id=f"{order.id}/{n}", order_id=order.id, warehouse=warehouse, status=S.PENDING, lines=lines,
+                 created_at=at, modified_at=at)
+        for n, (warehouse, lines) in enumerate(sorted(by_warehouse.items()), start=first_number)
+    ]
+
+
+def allocate(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus,
+             by_warehouse: Mapping[str, Sequence[ShipmentLine]], at: datetime) -> list[Shipment] | None:
+    """Create the shipments, reserve their stock, ask each warehouse to fulfil, and move the order on.
+
+    Returns the shipments, or None when some stock was no longer available: the caller
+    must then roll ``tx`` back (nothing of it may be kept).
+    """
+    made = new_shipments(order, by_warehouse, shipment_store.count_of_order(tx.conn, order.id) + 1, at)
+    for shipment in made:
+        shipment_store.insert(tx, shipment)
+        per_sku: dict[str, int] = {}
+        for line in shipment.lines:
+            per_sku[line.sku] = per_sku.get(line.sku, 0) + line.quantity
+        for sku, qty in per_sku.items():
+            if not stock_store.reserve(tx, shipment.id, shipment.warehouse, sku, qty):
+                return None
+        enqueue(tx, Effect.submit_to_warehouse(shipment), at)
+    where = ", ".join(f"{s.warehouse} ({sum(ln.quantity for ln in s.lines)} items)" for s in made)
+    lifecycle.transition(tx, hooks, order.id, current, OrderStatus.ALLOCATED, at=at, source="allocation",
+                         reason=f"{len(made)} shipment(s): {where}")
+    return made
+
+
+def backorder(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus, at: datetime) -> None:
+    short = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in order.lines)
+    lifecycle.transition(tx, hooks, order.id, current, OrderStatus.BACKORDERED, at=at, source="allocation",
+                         reason=f"not enough stock across warehouses for {short}")
+
+
+def cancel_open(tx: Tx, order_id: str, at: datetime) -> list[Shipment]:
+    """Cancel the order's shipments that have not left, release their stock, and tell the warehouses.
+
+    Returns the shipments cancelled.
+    """
+    cancelled = []
+    for shipment in shipment_store.of_order(tx.conn, order_id):
+        if shipment.status not in CANCELLABLE:
+            continue
+        stock_store.settle(tx, shipment.id, consume=False, at=at)
+        shipment = _save(tx, shipment, at, status=S.CANCELLED)
+        if shipment.fulfillment_ref:
+            enqueue(tx, Effect.cancel_at_warehouse(shipment), at)
+        cancelled.append(shipment)
+    return cancelled
+
+
+# ------------------------------------------------------------------ warehouse
+
+
+def record_submission(tx: Tx, shipment: Shipment, ref: str, at: datetime) -> Shipment:
+    """The warehouse took the request and answered with its reference."""
+    status = S.SUBMITTED if shipment.status is S.PENDING else shipment.status
+    return _save(tx, shipment, at, fulfillment_ref=ref, status=status)
+
+
+class UnhandledUpdate(PluginError):
+    """A warehouse answered with a status fulfilhub cannot act on yet."""
+
+
+def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: FulfillmentUpdate,
+                           at: datetime, *, source: str) -> Shipment | None:
+    """Move the shipment on by the warehouse's answer; None when it says nothing new."""
+    target = FULFILLMENT_TO_SHIPMENT.get(update.status)
+    if target is None:
+        raise UnhandledUpdate(
+            f"warehouse {shipment.warehouse}, shipment {shipment.id}: status {update.status} is not handled "
+            f"(a warehouse shipping with its own label is not supported yet)"
+        )
+    if not lifecycle.shipment_advances(shipment.status, target):
+        return None
+    if target is S.CANCELLED:
+        stock_store.settle(tx, shipment.id, consume=False, at=at)
+    changes: dict = {"status": target}
+    if update.parcel is not None:
+        changes["parcel"] = update.parcel
+    saved = _save(tx, shipment, at, **changes)
+    lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=source,
+                               reason=f"shipment {shipment.id} {target}" + (f": {update.reason}" if update.reason else ""))
+    return saved
+
+
+# ------------------------------------------------------------------ labels
+
+
+def choose(tx: Tx, shipment: Shipment, rate: Rate, at: datetime) -> Shipment:
+    """Record the chosen carrier service and queue the label purchase."""
+    saved = _save(tx, shipment, at, rate=rate)
+    enqueue(tx, Effect.buy_label(saved), at)
+    return saved
+
+
+def record_label(tx: Tx, hooks: Hooks | None, shipment: Shipment, label: Label, channel: str, at: datetime) -> Shipment:
+    """The label is bought: the parcel has left the shelf, the channel is to be told."""
+    saved = _save(tx, shipment, at, label=label, status=S.LABEL_PURCHASED, shipped_at=at,
+                  next_poll_at=next_poll(S.LABEL_PURCHASED, None, at))
+    stock_store.settle(tx, shipment.id, consume=True, at=at)
+    lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=f"carrier:{label.carrier}",
+                               reason=f"label {label.tracking_code} bought ({label.carrier_name} {label.service})")
+    enqueue(tx, Effect.push_fulfillment(saved, channel), at)
+    return saved
+
+
+def record_channel_fulfillment(tx: Tx, shipment: Shipment, ref: str, at: datetime) -> Shipment:
+    """The channel has the fulfillment; ``ref`` is its id for it."""
+    return _save(tx, shipment, at, channel_ref=ref)
+
+
+# ------------------------------------------------------------------ tracking
+
+
+@attrs.frozen
+class TrackingOutcome:
+    """What one tracking answer did: the shipment as saved, scans added, and whether it moved."""
+
+    shipment: Shipment
+    new_scans: int
+    moved_to: ShipmentStatus | None
+
+
+def apply_tracking(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: TrackingUpdate, channel: str,
+                   at: datetime) -> TrackingOutcome:
+    """Record the carrier's view: new scans, the status it implies, when to ask again.
+
+    A status change appends the order's derived change, tells the channel (an outbox
+    effect per milestone, keyed so it is pushed once) and, on delivery, calls the
+    ``shipment_delivered`` hook once after commit.
+    """
+    new_scans = shipment_store.add_scans(tx, shipment.id, update.events)
+    target = TRACKING_TO_SHIPMENT[update.status]
+    moved = target is not None and lifecycle.shipment_advances(shipment.status, target)
+    status = target if moved else shipment.status
+    changes: dict = {"est_delivery": update.est_delivery, "exception_reason": update.reason, "status": status}
+    if moved and target is S.DELIVERED:
+        delivered = [e.at for e in update.events if e.status is T.DELIVERED]
+        changes["delivered_at"] = max(delivered) if delivered else at
+    changes["next_poll_at"] = next_poll(status, update.est_delivery, at)
+    unchanged = all(getattr(shipment, k) == v for k, v in changes.items() if k != "next_poll_at")
+    if unchanged and not new_scans and shipment.next_poll_at == changes["next_poll_at"]:
+        return TrackingOutcome(shipment, 0, None)
+    saved = _save(tx, shipment, at, **changes)
+    if moved:
+        enqueue(tx, Effect.push_tracking(saved, channel, update.status), at)
+        lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=f"carrier:{shipment.carrier}",
+                                   reason=f"{update.tracking_code}: {update.status}"
+                                   + (f" ({update.reason})" if update.reason else ""))
+        if target is S.DELIVERED and hooks is not None and hooks.wants("shipment_delivered"):
+            tx.after_commit.append(lambda: hooks.shipment_delivered(
+                order_id=saved.order_id, shipment_id=saved.id, delivered_at=saved.delivered_at))
+    return TrackingOutcome(saved, new_scans, target if moved else None)
+
+
+def postpone_tracking(tx: Tx, shipment: Shipment, at: datetime) -> Shipment:
+    """The carrier could not be asked (or its answer was unusable): ask again later, not every pass."""
+    return _save(tx, shipment, at, next_poll_at=at + POLL_AFTER.get(shipment.status, timedelta(hours=12)))
+
+
+# ------------------------------------------------------------------ persistence
+
+
+def _save(tx: Tx, shipment: Shipment, at: datetime, **changes: object) -> Shipment:
+    saved = attrs.evolve(shipment, modified_at=at, **changes)
+    shipment_store.save(tx, saved)
+    return saved

@@ -1,0 +1,143 @@
+"""The outbox: every effect on the outside world, written in the transaction that calls
+for it and delivered at least once by the runner; its key makes it happen once.
+
+Effect kinds are an enum and each effect is built by one constructor that also builds
+its idempotency key, so that a key never depends on who wrote it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import Shipment, TrackingStatus
+from . import Tx, insert_ignore
+from .schema import outbox
+
+
+class EffectKind(enum.StrEnum):
+    """What an outbox row asks the runner to do (``<adapter kind>.<action>``)."""
+
+    WAREHOUSE_SUBMIT = "warehouse.submit"
+    WAREHOUSE_CANCEL = "warehouse.cancel"
+    CARRIER_BUY_LABEL = "carrier.buy_label"
+    CHANNEL_PUSH_FULFILLMENT = "channel.push_fulfillment"
+    CHANNEL_PUSH_TRACKING = "channel.push_tracking"
+
+
+@attrs.frozen(kw_only=True)
+class Effect:
+    """One effect to write to the outbox. Build it with the constructors below."""
+
+    kind: EffectKind
+    key: str
+    target: str  # the adapter instance that carries it out
+    payload: Mapping[str, Any]
+
+    @classmethod
+    def _for(cls, kind: EffectKind, target: str, shipment_id: str, *extra: str, **payload: Any) -> Effect:
+        return cls(kind=kind, key=":".join((kind.value, shipment_id, *extra)), target=target,
+                   payload={"shipment_id": shipment_id, **payload})
+
+    @classmethod
+    def submit_to_warehouse(cls, shipment: Shipment) -> Effect:
+        return cls._for(EffectKind.WAREHOUSE_SUBMIT, shipment.warehouse, shipment.id)
+
+    @classmethod
+    def cancel_at_warehouse(cls, shipment: Shipment) -> Effect:
+        return cls._for(EffectKind.WAREHOUSE_CANCEL, shipment.warehouse, shipment.id, ref=shipment.fulfillment_ref)
+
+    @classmethod
+    def buy_label(cls, shipment: Shipment) -> Effect:
+        return cls._for(EffectKind.CARRIER_BUY_LABEL, shipment.carrier, shipment.id)
+
+    @classmethod
+    def push_fulfillment(cls, shipment: Shipment, channel: str) -> Effect:
+        return cls._for(EffectKind.CHANNEL_PUSH_FULFILLMENT, channel, shipment.id)
+
+    @classmethod
+    def push_tracking(cls, shipment: Shipment, channel: str, status: TrackingStatus) -> Effect:
+        return cls._for(EffectKind.CHANNEL_PUSH_TRACKING, channel, shipment.id, str(status), status=str(status))
+
+
+def enqueue(tx: Tx, effect: Effect, at: datetime) -> bool:
+    """Write an effect to the outbox; False if an effect with its key already exists."""
+    row = {
+        "key": effect.key,
+        "kind": str(effect.kind),
+        "target": effect.target,
+        "payload": dict(effect.payload),
+        "status": "pending",
+        "attempts": 0,
+        "created_at": at,
+        "next_attempt_at": at,
+    }
+    return insert_ignore(tx, outbox, [row], ["key"]) == 1
+
+
+def claim_due(tx: Tx, now: datetime, limit: int = 1000) -> list[sa.Row]:
+    """The pending effects due at ``now``, each with its attempt counted, in one statement.
+
+    The attempt is counted (and committed with ``tx``) *before* the effect's I/O, so an
+    effect whose outcome was never recorded — the process died between the call and the
+    commit — comes back with ``attempts > 1`` and its adapter looks before it acts again.
+    """
+    due = (
+        sa.select(outbox.c.id)
+        .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    if tx.conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        outbox.update()
+        .where(outbox.c.id.in_(due.scalar_subquery()))
+        .values(attempts=outbox.c.attempts + 1)
+        .returning(*outbox.c)
+    )
+    return sorted(tx.execute(stmt).all(), key=lambda r: r.id)
+
+
+_FINISH = (
+    outbox.update()
+    .where(outbox.c.id == sa.bindparam("eid"))
+    .values(status="done", done_at=sa.bindparam("at"), result=sa.bindparam("result"), last_error=None)
+)
+
+
+def finish(tx: Tx, effect_id: int, at: datetime, result: Mapping[str, Any] | None = None) -> None:
+    tx.execute(_FINISH, {"eid": effect_id, "at": at, "result": dict(result or {})})
+
+
+def retry_later(tx: Tx, effect_id: int, error: str, next_at: datetime, *, failed: bool = False) -> None:
+    """Record a failed attempt: due again at ``next_at``, or ``failed`` for good (a person retries it)."""
+    tx.execute(
+        outbox.update()
+        .where(outbox.c.id == effect_id)
+        .values(status="failed" if failed else "pending", last_error=error, next_attempt_at=next_at)
+    )
+
+
+def requeue(tx: Tx, ids: list[int] | None) -> int:
+    """Make failed (or given) effects pending again, due at once; None: every failed one."""
+    stmt = outbox.update().where(outbox.c.status != "done")
+    stmt = stmt.where(outbox.c.status == "failed") if ids is None else stmt.where(outbox.c.id.in_(ids))
+    return tx.execute(stmt.values(status="pending", next_attempt_at=outbox.c.created_at)).rowcount
+
+
+def listing(conn: Connection, *, status: str | None = None, limit: int = 100) -> list[sa.Row]:
+    stmt = sa.select(outbox)
+    if status:
+        stmt = stmt.where(outbox.c.status == status)
+    return conn.execute(stmt.order_by(outbox.c.id.desc()).limit(limit)).all()
+
+
+def count_by_status(conn: Connection) -> dict[str, int]:
+    return {s: n for s, n in conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))}

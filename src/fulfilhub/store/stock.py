@@ -1,0 +1,104 @@
+"""Stock and reservations: what each warehouse holds, and what is promised to shipments.
+
+A reservation is a conditional update that succeeds only while stock is available, so
+two channels selling the last unit cannot both get it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import StockLevel
+from . import Tx
+from .schema import reservations, stock
+
+_RESERVE = (
+    stock.update()
+    .where(
+        stock.c.warehouse == sa.bindparam("w"),
+        stock.c.sku == sa.bindparam("s"),
+        stock.c.on_hand - stock.c.reserved - stock.c.safety_stock >= sa.bindparam("q"),
+    )
+    .values(reserved=stock.c.reserved + sa.bindparam("q"))
+)
+
+
+def set_level(tx: Tx, warehouse: str, sku: str, on_hand: int, at: datetime, *, safety_stock: int | None = None,
+              unit_weight_g: int | None = None) -> None:
+    values: dict[str, Any] = {"on_hand": on_hand, "updated_at": at}
+    if safety_stock is not None:
+        values["safety_stock"] = safety_stock
+    if unit_weight_g is not None:
+        values["unit_weight_g"] = unit_weight_g
+    updated = tx.execute(stock.update().where(stock.c.warehouse == warehouse, stock.c.sku == sku).values(**values))
+    if updated.rowcount == 0:
+        tx.execute(
+            stock.insert().values(
+                warehouse=warehouse, sku=sku, reserved=0, safety_stock=safety_stock or 0,
+                unit_weight_g=unit_weight_g, on_hand=on_hand, updated_at=at,
+            )
+        )
+
+
+def levels(conn: Connection, *, warehouses: Iterable[str] | None = None, skus: Iterable[str] | None = None) -> list[StockLevel]:
+    stmt = sa.select(stock)
+    if warehouses is not None:
+        stmt = stmt.where(stock.c.warehouse.in_(list(warehouses)))
+    if skus is not None:
+        stmt = stmt.where(stock.c.sku.in_(list(skus)))
+    return [
+        StockLevel(warehouse=r.warehouse, sku=r.sku, on_hand=r.on_hand, reserved=r.reserved, safety_stock=r.safety_stock)
+        for r in conn.execute(stmt.order_by(stock.c.warehouse, stock.c.sku))
+    ]
+
+
+def changed_at(conn: Connection) -> datetime | None:
+    """When stock last became more available anywhere (set, or released)."""
+    return conn.execute(sa.select(sa.func.max(stock.c.updated_at))).scalar()
+
+
+def known_skus(conn: Connection) -> set[str]:
+    return set(conn.execute(sa.select(stock.c.sku).distinct()).scalars())
+
+
+def unit_weights(conn: Connection, warehouse: str, skus: Iterable[str]) -> dict[str, int]:
+    rows = conn.execute(
+        sa.select(stock.c.sku, stock.c.unit_weight_g).where(stock.c.warehouse == warehouse, stock.c.sku.in_(list(skus)))
+    )
+    return {r.sku: r.unit_weight_g for r in rows if r.unit_weight_g is not None}
+
+
+def reserve(tx: Tx, shipment_id: str, warehouse: str, sku: str, quantity: int) -> bool:
+    """Reserve stock if it is available right now; False (nothing changed) if not."""
+    if tx.execute(_RESERVE, {"w": warehouse, "s": sku, "q": quantity}).rowcount != 1:
+        return False
+    tx.execute(
+        reservations.insert().values(shipment_id=shipment_id, sku=sku, warehouse=warehouse, quantity=quantity, state="reserved")
+    )
+    return True
+
+
+def settle(tx: Tx, shipment_id: str, *, consume: bool, at: datetime) -> None:
+    """Turn a shipment's reservations into stock that left (consume) or back into stock."""
+    rows = tx.execute(
+        sa.select(reservations).where(reservations.c.shipment_id == shipment_id, reservations.c.state == "reserved")
+    ).all()
+    if not rows:
+        return
+    for r in rows:
+        values: dict[str, Any] = {"reserved": stock.c.reserved - r.quantity}
+        if consume:
+            values["on_hand"] = stock.c.on_hand - r.quantity
+        else:
+            values["updated_at"] = at  # released stock may unblock backorders
+        tx.execute(stock.update().where(stock.c.warehouse == r.warehouse, stock.c.sku == r.sku).values(**values))
+    tx.execute(
+        reservations.update()
+        .where(reservations.c.shipment_id == shipment_id, reservations.c.state == "reserved")
+        .values(state="consumed" if consume else "released")
+    )
