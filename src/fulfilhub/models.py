@@ -391,13 +391,18 @@ class FulfillmentRequest:
 
 @attrs.frozen(kw_only=True)
 class FulfillmentUpdate:
-    """A warehouse's answer about one request."""
+    """A warehouse's answer about one request.
+
+    ``next_check_at`` is when the warehouse expects to have news (the end of picking,
+    say): fulfilhub does not ask again before then. None: ask again on the next pass.
+    """
 
     ref: str
     status: FulfillmentStatus = attrs.field(converter=FulfillmentStatus)
     at: datetime = attrs.field(validator=_aware)
     parcel: Parcel | None = None  # known once packed
     reason: str = ""
+    next_check_at: datetime | None = attrs.field(default=None, validator=_aware)
 
 
 @attrs.frozen(kw_only=True)

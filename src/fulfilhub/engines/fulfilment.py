@@ -177,7 +177,10 @@ class UnhandledUpdate(PluginError):
 
 def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: FulfillmentUpdate,
                            at: datetime, *, source: str) -> Shipment | None:
-    """Move the shipment on by the warehouse's answer; None when it says nothing new."""
+    """Move the shipment on by the warehouse's answer; None when it says nothing new.
+
+    The warehouse is asked again at its ``next_check_at`` hint (None: on the next pass).
+    """
     target = FULFILLMENT_TO_SHIPMENT.get(update.status)
     if target is None:
         raise UnhandledUpdate(
@@ -185,10 +188,12 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
             f"(a warehouse shipping with its own label is not supported yet)"
         )
     if not lifecycle.shipment_advances(shipment.status, target):
+        if update.next_check_at != shipment.next_poll_at:
+            _save(tx, shipment, at, next_poll_at=update.next_check_at)
         return None
     if target is S.CANCELLED:
         stock_store.settle(tx, shipment.id, consume=False, at=at)
-    changes: dict = {"status": target}
+    changes: dict = {"status": target, "next_poll_at": update.next_check_at}
     if update.parcel is not None:
         changes["parcel"] = update.parcel
     saved = _save(tx, shipment, at, **changes)

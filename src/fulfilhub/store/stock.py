@@ -85,18 +85,19 @@ def reserve(tx: Tx, shipment_id: str, warehouse: str, sku: str, quantity: int) -
 
 def settle(tx: Tx, shipment_id: str, *, consume: bool, at: datetime) -> None:
     """Turn a shipment's reservations into stock that left (consume) or back into stock."""
-    rows = tx.execute(
-        sa.select(reservations).where(reservations.c.shipment_id == shipment_id, reservations.c.state == "reserved")
-    ).all()
-    if not rows:
-        return
-    for r in rows:
-        values: dict[str, Any] = {"reserved": stock.c.reserved - r.quantity}
-        if consume:
-            values["on_hand"] = stock.c.on_hand - r.quantity
-        else:
-            values["updated_at"] = at  # released stock may unblock backorders
-        tx.execute(stock.update().where(stock.c.warehouse == r.warehouse, stock.c.sku == r.sku).values(**values))
+    mine = sa.select(reservations.c.quantity).where(
+        reservations.c.shipment_id == shipment_id,
+        reservations.c.state == "reserved",
+        reservations.c.warehouse == stock.c.warehouse,
+        reservations.c.sku == stock.c.sku,
+    )
+    held = mine.scalar_subquery()
+    values: dict[str, Any] = {"reserved": stock.c.reserved - held}
+    if consume:
+        values["on_hand"] = stock.c.on_hand - held
+    else:
+        values["updated_at"] = at  # released stock may unblock backorders
+    tx.execute(stock.update().where(mine.exists()).values(**values))  # one statement for every SKU
     tx.execute(
         reservations.update()
         .where(reservations.c.shipment_id == shipment_id, reservations.c.state == "reserved")
