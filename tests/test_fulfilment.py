@@ -279,7 +279,7 @@ def test_next_poll_backs_off_by_status_and_stops_when_final(status):
         assert due is None
 
 
-def test_an_eta_far_away_is_still_checked_within_three_days():
+def test_an_eta_far_away_is_still_checked_within_four_days():
     assert fulfilment.next_poll(S.IN_TRANSIT, T0 + timedelta(days=30), T0) == T0 + fulfilment.MAX_POLL_GAP
     assert fulfilment.next_poll(S.IN_TRANSIT, T0 - timedelta(days=1), T0) == T0 + fulfilment.POLL_AFTER[S.IN_TRANSIT]
 

@@ -88,8 +88,9 @@ POLL_AFTER: Mapping[ShipmentStatus, timedelta] = {
 }
 #: The end of the expected delivery day, counted from the ETA's (midnight) date.
 ETA_DAY_END = timedelta(hours=20)
-#: Never wait longer than this between two looks at a parcel that is on its way.
-MAX_POLL_GAP = timedelta(days=3)
+#: Never wait longer than this between two looks at a parcel that is on its way (a
+#: ground parcel with a four-day ETA is asked twice: once on its way, once at the end).
+MAX_POLL_GAP = timedelta(days=4)
 
 
 def next_poll(status: ShipmentStatus, est_delivery: datetime | None, now: datetime) -> datetime | None:
