@@ -14,6 +14,7 @@ module: ``orders``, ``shipments``, ``outbox``, ``stock``, ``quarantine``, ``curs
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -47,15 +48,18 @@ def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], ke
     """Insert rows, skipping those whose ``keys`` already exist; return how many went in."""
     if not rows:
         return 0
-    dialect = tx.conn.dialect.name
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    else:
-        raise StoreError(f"fulfilhub's store runs on SQLite and PostgreSQL, not on {dialect}")
-    result = tx.conn.execute(stmt, list(rows))
+    result = tx.conn.execute(_insert_ignore(tx.conn.dialect.name, table, tuple(keys)), list(rows))
     return max(result.rowcount, 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_ignore(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
+    """The statement, built once per dialect, table and key (building it costs more than running it)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    raise StoreError(f"fulfilhub's store runs on SQLite and PostgreSQL, not on {dialect}")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
