@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -102,32 +102,57 @@ class FulfillmentStatus(enum.StrEnum):
 
 # --------------------------------------------------------------------------- helpers
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+#: The largest amount fulfilhub accepts (any currency): a bigger one is a broken payload.
+MAX_AMOUNT = Decimal(10) ** 15
+#: The largest quantity of one line or shipment line.
+MAX_QUANTITY = 1_000_000
+#: Times outside these are broken payloads (and would not survive conversion to UTC).
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, float):
         raise TypeError(f"money must not be a float (got {value!r}); pass a str or Decimal")
+    if isinstance(value, bool):
+        raise TypeError(f"not a decimal amount: {value!r}")
     try:
-        return Decimal(str(value)) if not isinstance(value, Decimal) else value
+        amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
     except InvalidOperation:
         raise ValueError(f"not a decimal amount: {value!r}") from None
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise ValueError(f"not a usable amount: {value!r} (must be finite and below {MAX_AMOUNT:,})")
+    return amount
 
 
 def _currency(_inst: Any, attribute: attrs.Attribute, value: str) -> None:
-    if not _CURRENCY.match(value):
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
         raise ValueError(f"{attribute.name} must be an ISO-4217 code like 'USD', got {value!r}")
 
 
 def _aware(_inst: Any, attribute: attrs.Attribute, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return
+    if not isinstance(value, datetime):
+        raise TypeError(f"{attribute.name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{attribute.name} must be timezone-aware, got naive {value.isoformat()}")
+    try:
+        in_range = EARLIEST <= value < LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ValueError(f"{attribute.name} {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
 
 
 def _positive(_inst: Any, attribute: attrs.Attribute, value: int) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{attribute.name} must be a whole number, got {value!r}")
+    if not 0 < value <= MAX_QUANTITY:
+        raise ValueError(f"{attribute.name} must be from 1 to {MAX_QUANTITY:,}, got {value!r}")
 
 
 def _upper(value: str | None) -> str | None:
@@ -181,7 +206,7 @@ class Address:
         """What is missing for a carrier to deliver here (empty when usable)."""
         missing = [f for f in ("name", "line1", "city", "country") if not getattr(self, f)]
         out = [f"missing {f}" for f in missing]
-        if self.country and not _COUNTRY.match(self.country):
+        if self.country and not _COUNTRY.fullmatch(self.country):
             out.append(f"country must be ISO-3166 alpha-2, got {self.country!r}")
         return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
@@ -159,3 +160,32 @@ def test_a_malformed_order_is_quarantined_while_the_rest_of_the_page_is_stored(w
     assert row.status == "accepted" and order.lines[0].quantity == 1
     with world.store.read() as conn:
         assert quarantine_store.listing(conn) == []
+
+
+def test_a_record_the_store_refuses_is_quarantined_alone_and_the_channel_goes_on(world_factory, monkeypatch):
+    """A payload that maps but cannot be stored must not jam the channel: the rest of its
+    page, and later pages, are stored. Here the text holds a lone surrogate (valid in JSON
+    as an escape, not encodable as UTF-8), as a mapping may pass it on."""
+    world = world_factory()
+    sku = world.shop.catalog[0]["sku"]
+    world.stock("east", sku, 10)
+    good = world.shop.add_order([{"sku": sku, "quantity": 1}])
+    bad = world.shop.add_order([{"sku": sku, "quantity": 1}])
+    channel = world.rt.channel("shop")
+    real_parse = channel.parse_order
+
+    def parse(payload):
+        order = real_parse(payload)
+        return attrs.evolve(order, note="leave at door \ud800") if payload["id"] == bad["id"] else order
+
+    monkeypatch.setattr(channel, "parse_order", parse)
+    report = world.sync(hours=1)
+    assert report.counts["orders_new"] == 1 and report.counts["quarantined"] == 1
+    assert world.order(f"shop:{good['id']}") is not None
+    assert world.order(f"shop:{bad['id']}") is None
+    with world.store.read() as conn:
+        (entry,) = quarantine_store.listing(conn)
+    assert entry.external_id == str(bad["id"]) and "store refused" in entry.error
+    later = world.shop.add_order([{"sku": sku, "quantity": 1}])
+    world.sync(hours=1)
+    assert world.order(f"shop:{later['id']}") is not None  # the cursor moved on

@@ -135,21 +135,44 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
 
 def _store_page(rt: Runtime, name: str, channel: Any, page: OrderPage, known_skus: set[str], report: JobReport, *,
                 save_cursor: bool = True) -> None:
-    """Map a page, store what maps, quarantine what does not, and save its cursor: one transaction."""
-    mapped: list[Order] = []
+    """Map a page, store what maps, quarantine what does not, and save its cursor: one transaction.
+
+    A record that maps but that the store refuses (a value the database cannot hold)
+    must not jam the channel: the page is then stored again record by record, each in a
+    savepoint, and the record that fails is quarantined alone with its reason.
+    """
+    mapped: list[tuple[Any, Order]] = []
     bad: list[tuple[Any, str]] = []
     for payload in page.payloads:
         try:
-            mapped.append(channel.parse_order(payload))
+            mapped.append((payload, channel.parse_order(payload)))
         except Exception as exc:  # a mapping bug must not lose the payload either
             bad.append((payload, describe_error(exc)))
     now = rt.clock.now()
-    with rt.store.transaction() as tx:
-        result = intake.ingest(tx, rt.hooks, mapped, at=now, known_skus=known_skus, intake=rt.config.intake,
-                               source=f"channel:{name}")
-        fresh = [(p, err) for p, err in bad if quarantine_store.keep(tx, name, "order", p, err, now)]
-        if save_cursor:
-            cursors.save(tx, name, page.next_cursor, now)
+    source = f"channel:{name}"
+    try:
+        with rt.store.transaction() as tx:
+            result = intake.ingest(tx, rt.hooks, [order for _, order in mapped], at=now, known_skus=known_skus,
+                                   intake=rt.config.intake, source=source)
+            fresh = [(p, err) for p, err in bad if quarantine_store.keep(tx, name, "order", p, err, now)]
+            if save_cursor:
+                cursors.save(tx, name, page.next_cursor, now)
+    except Exception as exc:
+        log.warning("channel %s: the store refused a page (%s); storing it record by record", name, describe_error(exc))
+        result = intake.IngestResult()
+        with rt.store.transaction() as tx:
+            for payload, order in mapped:
+                hooks_before = len(tx.after_commit)
+                try:
+                    with tx.conn.begin_nested():
+                        result.add(intake.ingest(tx, rt.hooks, [order], at=now, known_skus=known_skus,
+                                                 intake=rt.config.intake, source=source))
+                except Exception as refused:  # this record alone: rolled back to its savepoint
+                    del tx.after_commit[hooks_before:]
+                    bad.append((payload, f"the store refused the mapped order {order.id}: {describe_error(refused)}"))
+            fresh = [(p, err) for p, err in bad if quarantine_store.keep(tx, name, "order", p, err, now)]
+            if save_cursor:
+                cursors.save(tx, name, page.next_cursor, now)
     for field in attrs.fields(intake.IngestResult):
         report.counts[f"orders_{field.name}"] += getattr(result, field.name)
     report.counts["quarantined"] += len(fresh)
