@@ -301,7 +301,8 @@ def new_channel_type(module: types.ModuleType) -> tuple[PluginManager, str]:
 
 def test_the_plugin_md_plugin_registers_a_channel_that_fetches_orders(doc_plugin):
     pm, type_name = new_channel_type(doc_plugin)
-    channel = pm.registry.channels[type_name].factory(instance_context("shop", {}))
+    registered = pm.registry.channels[type_name]
+    channel = registered.factory(instance_context("shop", {}, schema=registered.settings))
     assert isinstance(channel, Channel)
     page = channel.fetch_orders(None)
     assert page.payloads

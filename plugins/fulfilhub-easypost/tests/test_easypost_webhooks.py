@@ -12,6 +12,7 @@ from fulfilhub import ConfigError, PayloadError, TrackingStatus
 from fulfilhub.testing import instance_context
 
 from fulfilhub_easypost import EasyPostCarrier, webhooks
+from fulfilhub_easypost.carrier import SETTINGS
 
 SECRET = "sécret"  # as published: with an accented e, in NFC
 SIGNATURE = "hmac-sha256-hex=38f3f53c103713df81616a0a186d77141957323ec21d5fe9363db93840f527db"
@@ -38,7 +39,7 @@ def body() -> bytes:
 @pytest.fixture
 def carrier() -> Iterator[EasyPostCarrier]:
     context = instance_context(
-        "ep", {"api_key": "EZTK_x", "base_url": "https://api.easypost.test", "webhook_secret": SECRET}
+        "ep", {"api_key": "EZTK_x", "base_url": "https://api.easypost.test", "webhook_secret": SECRET}, schema=SETTINGS
     )
     adapter = EasyPostCarrier(context)
     yield adapter
@@ -101,13 +102,13 @@ def test_the_adapter_rejects_a_request_without_signature(carrier, body):
 
 
 def test_without_a_webhook_secret_verification_is_a_config_error(body):
-    adapter = EasyPostCarrier(instance_context("ep", {"api_key": "EZTK_x"}))
+    adapter = EasyPostCarrier(instance_context("ep", {"api_key": "EZTK_x"}, schema=SETTINGS))
     with pytest.raises(ConfigError, match="webhook_secret is not set"):
         adapter.verify_webhook({"X-Hmac-Signature": SIGNATURE}, body)
 
 
 def test_parse_webhook_maps_the_events_tracker(carrier, body):
-    update = carrier.parse_webhook(body)
+    update = carrier.parse_webhook({}, body)
     assert update.tracking_code == "1"
     assert (update.status, update.reason) == (TrackingStatus.IN_TRANSIT, None)
     assert update.est_delivery == datetime(2024, 8, 5, tzinfo=timezone.utc)
@@ -129,10 +130,10 @@ def test_an_event_about_something_else_is_a_payload_error(carrier, body):
     event["description"] = "batch.updated"
     event["result"] = {"id": "batch_1", "object": "Batch"}
     with pytest.raises(PayloadError, match="'batch.updated', not a tracker event"):
-        carrier.parse_webhook(json.dumps(event).encode())
+        carrier.parse_webhook({}, json.dumps(event).encode())
 
 
 @pytest.mark.parametrize("raw", [b"", b"not json", b"[]", b'{"object": "Tracker"}'])
 def test_a_body_that_is_not_an_event_is_a_payload_error(carrier, raw):
     with pytest.raises(PayloadError):
-        carrier.parse_webhook(raw)
+        carrier.parse_webhook({}, raw)
