@@ -130,7 +130,8 @@ class Setting:
         if kind is str and self.secret:
             value = value.strip()
             if not value:
-                raise ConfigError("is empty; set it (from the environment, e.g. \"${MY_SECRET}\")", key=dotted)
+                raise ConfigError("is empty; set it to " + (self.help or "the secret, from the environment "
+                                                             "(e.g. \"${MY_SECRET}\")"), key=dotted)
             if any(char.isspace() for char in value):
                 raise ConfigError("contains whitespace inside; a secret is one unbroken word (check how it was "
                                   "pasted); the value is not shown", key=dotted)
