@@ -23,7 +23,7 @@ from fulfilhub.adapters import (
 )
 from fulfilhub.errors import PluginError
 from fulfilhub.hookspecs import hookimpl
-from fulfilhub.models import Money, OrderStatus, Rate, StockLevel
+from fulfilhub.models import Money, Rate, StockLevel
 from fulfilhub.plugins import Hooks, PluginManager
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
@@ -684,3 +684,16 @@ def test_importing_the_cli_builds_no_plugin_manager_and_loads_no_plugin():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_a_later_plugin_whose_registration_raises_is_not_left_half_registered():
+    class Raises:
+        @hookimpl
+        def register_carrier_types(self, register):
+            register(carrier("half"))
+            raise RuntimeError("SDK missing")
+
+    manager = PluginManager(load_installed=False)
+    with pytest.raises(RuntimeError, match="SDK missing"):
+        manager.register(Raises(), name="raises")
+    assert "half" not in manager.registry.carriers and "raises" not in names(manager)

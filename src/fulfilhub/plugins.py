@@ -155,7 +155,7 @@ class PluginManager:
             try:
                 self.check()
                 self._collect([plugin])
-            except PluginError:
+            except Exception:  # refused as a whole: nothing of it stays registered
                 self.pm.unregister(name=registered)
                 self.sources.pop(registered, None)
                 raise
@@ -251,7 +251,8 @@ class PluginManager:
     # -- typed hook calls (keyword arguments only)
 
     @property
-    def hook(self) -> Any:
+    def hook(self) -> pluggy.HookRelay:
+        """pluggy's hook relay; the core calls hooks through :class:`Hooks` instead."""
         return self.pm.hook
 
     def plugin_info(self) -> list[dict[str, Any]]:
