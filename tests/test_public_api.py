@@ -154,3 +154,18 @@ def test_every_hook_is_documented_and_typed():
         params = inspect.signature(fn).parameters.values()
         assert params and all(p.annotation is not inspect.Parameter.empty for p in params), name
         assert all(p.default is inspect.Parameter.empty for p in params), f"hook {name} gives an argument a default"
+
+
+def test_hooks_and_their_typed_wrapper_name_real_types_not_any():
+    from fulfilhub.plugins import Hooks
+
+    for name in _hook_names():
+        annotations = inspect.get_annotations(getattr(fulfilhub.hookspecs, name))
+        assert not [a for a in annotations.values() if "Any" in str(a)], f"hookspec {name} uses Any"
+    for name, method in inspect.getmembers(Hooks, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        annotations = inspect.get_annotations(method)
+        assert annotations and not [a for a in annotations.values() if "Any" in str(a)], f"Hooks.{name} uses Any"
+        if name != "wants":
+            assert name in _hook_names(), f"Hooks.{name} is not a hook"

@@ -8,6 +8,13 @@ satisfies one of the protocols below. Adapters are synchronous and do their I/O 
 
 Mapping a foreign payload to the model (``parse_order``, a tracking table) should be a
 pure function in the plugin, kept apart from the code that does I/O.
+
+A type declares the settings its instances may have (:class:`Setting`); the runtime
+refuses any other key and ``context.setting(name)`` reads one by its declaration.
+Adapters reach fulfilhub's database only through narrow ports on the context: their
+own key -> JSON ``state``, and (warehouses) the ``stock`` fulfilhub keeps for them.
+Optional capabilities, such as taking webhooks (:class:`WebhookReceiver`), are
+protocols an adapter satisfies or not; :func:`capabilities` lists them.
 """
 
 from __future__ import annotations

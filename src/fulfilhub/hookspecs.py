@@ -86,7 +86,9 @@ def register_compensation_policies(register: Callable[[CompensationPolicy], None
 def register_commands(cli: click.Group) -> None:
     """Add commands to the ``fulfilhub`` command line: ``cli.command()(fn)`` or ``cli.add_command``.
 
-    Called once when the CLI starts, after installed plugins are loaded.
+    Called once, lazily: the first time the CLI needs a command that is not a built-in
+    one, or lists its commands (``--help``). Importing ``fulfilhub.cli`` or running a
+    built-in command loads no plugin.
     """
 
 
