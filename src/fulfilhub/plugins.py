@@ -219,7 +219,7 @@ class PluginManager:
             plain = [impl for impl in caller.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
             # pluggy calls later-registered implementations first; register in registration order
             for impl in reversed(plain):
-                if impl.plugin not in targets:
+                if not any(impl.plugin is target for target in targets):
                     continue
                 owner = impl.plugin_name
                 others = [other.plugin for other in plain if other.plugin is not impl.plugin]
