@@ -298,3 +298,117 @@ def test_runtime_needs_a_warehouse(tmp_path, store):
     config = fconfig.load(write(tmp_path, '[channels.s]\ntype = "acme-shop"\n'), env={})
     with pytest.raises(ConfigError, match=r"no warehouse configured; add at least one \[warehouses.NAME\]"):
         Runtime(config, store, PluginManager(load_installed=False, extra=[AcmeTypes()]))
+
+
+# ------------------------------------------------------------------ runtime: declared settings
+
+
+def first_party_plugins() -> PluginManager:
+    import fulfilhub_easypost
+    import fulfilhub_shopify
+
+    return PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "hint"),
+    [
+        ('[warehouses.main]\ntype = "local"\npick_minute = 0\n', "warehouses.main.pick_minute", "pick_minutes"),
+        ('[channels.shop]\ntype = "shopify"\nshop = "acme"\naccess_token = "t0k3n"\npage_sise = 50\n',
+         "channels.shop.page_sise", "page_size"),
+        ('[carriers.ep]\ntype = "easypost"\napi_key = "EZTK_1"\nlabel_fromat = "PNG"\n',
+         "carriers.ep.label_fromat", "label_format"),
+    ],
+)
+def test_an_unknown_adapter_setting_names_the_key_and_the_closest_one(tmp_path, store, table, key, hint):
+    text = table if table.startswith("[warehouses") else minimal(table)
+    config = fconfig.load(write(tmp_path, text), env={})
+    runtime = Runtime(config, store, first_party_plugins())
+    with pytest.raises(ConfigError) as info:
+        runtime.build_all()
+    assert info.value.key == key
+    assert info.value.path == str(config.path)
+    assert f"did you mean '{hint}'?" in str(info.value)
+
+
+def test_an_unknown_setting_far_from_any_gets_the_list_instead(tmp_path, store):
+    config = fconfig.load(write(tmp_path, '[warehouses.main]\ntype = "local"\ncolour = "blue"\n'), env={})
+    with pytest.raises(ConfigError, match=r"unknown setting 'colour' = 'blue'; settings of this type: address, "
+                                          r"default_unit_weight_g, pack_minutes, pick_minutes, tare_g"):
+        Runtime(config, store, PluginManager(load_installed=False)).build_all()
+
+
+def test_a_type_without_declared_settings_accepts_any_key(tmp_path, store):
+    text = minimal('[channels.s]\ntype = "acme-shop"\nanything = 1\n[carriers.c]\ntype = "acme-post"\n')
+    config = fconfig.load(write(tmp_path, text), env={})
+    Runtime(config, store, PluginManager(load_installed=False, extra=[AcmeTypes()])).build_all()
+
+
+def test_declared_settings_are_read_with_their_types_and_limits(tmp_path, store):
+    text = '[warehouses.main]\ntype = "local"\npick_minutes = 15\ntare_g = -5\n'
+    config = fconfig.load(write(tmp_path, text), env={})
+    with pytest.raises(ConfigError) as info:
+        Runtime(config, store, PluginManager(load_installed=False)).build_all()
+    assert info.value.key == "warehouses.main.tare_g"
+    assert "expected a whole number of 0 or more, got -5" in str(info.value)
+
+
+# ------------------------------------------------------------------ context.setting: typed readers
+
+
+def read(value, *args, **kwargs):
+    from fulfilhub.testing import instance_context
+
+    context = instance_context("shop", {} if value is None else {"x": value}, kind="channels")
+    return context.setting("x", *args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("value", "args", "kwargs", "expected"),
+    [
+        (None, (int,), {"default": 250}, 250),
+        (50, (int,), {"default": 250, "min": 1, "max": 250}, 50),
+        (2, (float,), {"min": 0}, 2.0),
+        (False, (bool,), {"default": True}, False),
+        (["a", "b"], (list,), {"items": str}, ("a", "b")),
+        ("  shpat_1 \n", (str,), {"secret": True}, "shpat_1"),
+        ("PNG", (str,), {"choices": ("PDF", "PNG")}, "PNG"),
+    ],
+)
+def test_typed_reads(value, args, kwargs, expected):
+    got = read(value, *args, **kwargs)
+    assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "args", "kwargs", "message"),
+    [
+        (None, (int,), {}, r"\[channels.shop.x\] missing required setting 'x'"),
+        (500, (int,), {"min": 1, "max": 250}, r"\[channels.shop.x\] expected a whole number from 1 to 250, got 500"),
+        (True, (int,), {}, r"expected a whole number, got True"),
+        (2.5, (int,), {}, r"expected a whole number, got 2.5"),
+        ("5m", (float,), {"min": 0}, r"expected a number of 0 or more, got '5m'"),
+        ("no", (bool,), {}, r"expected true or false, got 'no'"),
+        ("Priority", (list,), {"items": str}, r"expected a list of strings, got 'Priority'"),
+        ([1], (list,), {"items": str}, r"expected a list of strings, got \[1\]"),
+        ("gif", (str,), {"choices": ("PDF", "PNG")}, r"expected one of 'PDF', 'PNG', got 'gif'"),
+        ("   ", (str,), {"secret": True}, r"\[channels.shop.x\] is empty"),
+    ],
+)
+def test_typed_reads_refuse_naming_the_key_and_the_value(value, args, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        read(value, *args, **kwargs)
+
+
+def test_a_secret_with_whitespace_inside_is_refused_without_showing_it():
+    with pytest.raises(ConfigError) as info:
+        read("shpat_12 34", str, secret=True)
+    assert "whitespace inside" in str(info.value) and "shpat_12" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        read(12345, str, secret=True)
+    assert "12345" not in str(info.value) and "expected a string" in str(info.value)
+
+
+def test_reading_an_undeclared_setting_without_a_type_is_a_programming_error():
+    with pytest.raises(TypeError, match="not declared"):
+        read(1)

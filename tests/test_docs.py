@@ -53,6 +53,7 @@ from fulfilhub import (
     hookimpl,
     hookspecs,
 )
+from fulfilhub.errors import ConfigError
 from fulfilhub.config import DEFAULT_SCHEDULE, IntakeConfig, from_mapping, parse_duration
 from fulfilhub.engines import fulfilment, lifecycle
 from fulfilhub.plugins import Hooks, PluginManager
@@ -158,6 +159,12 @@ def hook_examples() -> list[str]:
     return fenced(read("hooks.md"), "python")
 
 
+class PreferUPSCarrier:
+    @hookimpl
+    def register_carrier_types(self, register):
+        register(CarrierType(name="ups", factory=lambda context: None))
+
+
 @pytest.mark.parametrize("index", range(len(hook_examples())))
 def test_every_hooks_md_example_registers_cleanly(index):
     module = as_module(f"hooks_example_{index}", hook_examples()[index])
@@ -172,7 +179,15 @@ def test_every_hooks_md_example_registers_cleanly(index):
         "register_simulators": "simulators",
     }
     for hook, table in plan.items():
-        if hasattr(module, hook):
+        impl = getattr(module, hook, None)
+        if impl is not None and impl.fulfilhub_impl.get("wrapper"):  # wraps the others' registration
+            assert getattr(pm.registry, table) == getattr(baseline, table)
+            calls: list[str] = []
+            pm.enable_trace(calls.append)
+            pm.register(PreferUPSCarrier(), name="one-more")  # the wrapper must let it through
+            assert "ups" in getattr(pm.registry, table)
+            assert any(line.startswith(f"[hook] {hook}(") for line in calls)
+        elif impl is not None:
             assert len(getattr(pm.registry, table)) == len(getattr(baseline, table)) + 1
     if hasattr(module, "register_commands"):
         group = click.Group("fulfilhub")
@@ -279,6 +294,51 @@ def test_the_schedule_and_intake_tables_state_the_real_defaults():
     assert set(intake) == {field.name for field in IntakeConfig.__attrs_attrs__}
 
 
+def test_the_type_settings_tables_list_exactly_the_declared_settings():
+    registry = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost]).registry
+    text = read("configuration.md")
+    for heading, registered, extra in [
+        ("### `local` warehouse", registry.warehouses["local"], {"address"}),
+        ("### `shopify` channel", registry.channels["shopify"], set()),
+        ("### `easypost` carrier", registry.carriers["easypost"], set()),
+    ]:
+        [title] = [line for line in text.splitlines() if line.startswith(heading)]
+        documented = {row[0].strip("`") for row in table_rows(section(text, title)) if row[0].startswith("`")}
+        assert documented == set(registered.settings) | extra, heading
+
+
+def test_the_adapter_settings_error_messages_are_the_real_ones(tmp_path):
+    """Each row "<type> `key = value`" of the adapter-settings error table, rebuilt and run."""
+    plugins = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    text = read("configuration.md")
+    start = text.index("These errors come from an adapter's own settings")
+    rows = [row for row in table_rows(text[start:].split("\n\n", 2)[1]) if row[0] != "mistake"]
+    valid = {
+        "shopify": ("channels", "shop", {"type": "shopify", "shop": "acme", "access_token": "t0k3n"}),
+        "easypost": ("carriers", "ep", {"type": "easypost", "api_key": "EZTK1"}),
+        "local": ("warehouses", "main", {"type": "local"}),
+    }
+    store = Store.open("sqlite:///" + str(tmp_path / "s.sqlite"), migrate=True)
+    checked = 0
+    try:
+        for mistake, message in rows:
+            match = re.fullmatch(r"(shopify|easypost|local) `(\w+) = (.+)`", mistake)
+            if match is None:
+                continue
+            type_name, key, value = match.groups()
+            kind, name, table = valid[type_name]
+            data = {"warehouses": {"main": {"type": "local"}}}
+            data.setdefault(kind, {})[name] = {**table, key: tomllib.loads(f"v = {value}")["v"]}
+            config = from_mapping(data, path=Path("fulfilhub.toml"), env={})
+            with pytest.raises(ConfigError) as info:
+                Runtime(config, store, plugins).build_all()
+            assert str(info.value) == message.strip("`"), mistake
+            checked += 1
+    finally:
+        store.close()
+    assert checked >= 6
+
+
 # ============================================================================ plugins.md
 
 
@@ -304,7 +364,8 @@ def new_channel_type(module: types.ModuleType) -> tuple[PluginManager, str]:
 
 def test_the_plugin_md_plugin_registers_a_channel_that_fetches_orders(doc_plugin):
     pm, type_name = new_channel_type(doc_plugin)
-    channel = pm.registry.channels[type_name].factory(instance_context("shop", {}))
+    registered = pm.registry.channels[type_name]
+    channel = registered.factory(instance_context("shop", {}, schema=registered.settings))
     assert isinstance(channel, Channel)
     page = channel.fetch_orders(None)
     assert page.payloads

@@ -302,3 +302,39 @@ def test_redactor_hides_sensitive_query_parameters_it_was_not_told_about(param):
 def test_redactor_prefers_the_longest_secret():
     redactor = Redactor(["abcd", "abcdefgh"])
     assert redactor.text("id abcdefgh") == f"id {REDACTED}"
+
+
+# ------------------------------------------------------------------ json(): the body, or TransientError
+
+
+def test_json_returns_the_object_or_the_field(api, client):
+    api.get("/orders").respond(200, json={"orders": [{"id": 1}], "count": 1})
+    response = client.get("/orders")
+    assert client.json(response) == {"orders": [{"id": 1}], "count": 1}
+    assert client.json(response, "orders", list) == [{"id": 1}]
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "kind", "words"),
+    [
+        (b'{"orders": [{"id": 1', None, dict, "not valid JSON (20 bytes, starting '{\"orders\": [{\"id\": 1'); it may have been cut off"),
+        (b"[1, 2]", None, dict, "with a JSON list, not a JSON object"),
+        (b'{"errors": "busy"}', "orders", list, "without a 'orders' list (got ['errors'])"),
+        (b'{"orders": {"id": 1}}', "orders", list, "without a 'orders' list (got ['orders'])"),
+        (b'{"fulfillment": []}', "fulfillment", dict, "without a 'fulfillment' object"),
+    ],
+)
+def test_json_turns_a_body_that_is_not_what_was_expected_into_a_transient_error(api, client, body, key, kind, words):
+    api.get("/orders").respond(200, content=body)
+    with pytest.raises(TransientError) as info:
+        client.json(client.get("/orders"), key, kind)
+    assert words in str(info.value)
+    assert info.value.service == "acme-shop" and info.value.status_code == 200
+    assert f"acme-shop: GET {BASE}/orders answered HTTP 200" in str(info.value)
+
+
+def test_json_errors_redact_secrets(api, client):
+    api.get("/orders").respond(200, content=f"<html>token {TOKEN} refused".encode())
+    with pytest.raises(TransientError) as info:
+        client.json(client.get("/orders", params={"access_token": TOKEN}))
+    assert TOKEN not in str(info.value) and REDACTED in str(info.value)

@@ -23,7 +23,7 @@ from fulfilhub.adapters import (
 )
 from fulfilhub.errors import PluginError
 from fulfilhub.hookspecs import hookimpl
-from fulfilhub.models import Money, OrderStatus, Rate, StockLevel
+from fulfilhub.models import Money, Rate, StockLevel
 from fulfilhub.plugins import Hooks, PluginManager
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
@@ -412,7 +412,7 @@ def test_trace_switch_in_the_environment_prints_to_stderr(monkeypatch, capsys, m
     assert "[hook] choose_rate(" in err and "[hook] choose_rate = Rate(" in err
 
 
-# ------------------------------------------------------------------ one test per hook
+# ------------------------------------------------------------------ registration hooks
 
 
 class Recorder:
@@ -533,22 +533,167 @@ def test_hook_allocate_order(make_order):
     assert hooks.allocate_order(order=make_order("1", ("A", 2)), stock=stock) == [("east", "A", 2)]
 
 
-def test_hook_order_received(make_order):
-    recorder = Recorder()
-    Hooks(PluginManager(load_installed=False, extra=[recorder])).order_received(order=make_order("42"))
-    assert recorder.calls == [("order_received", "shop:42")]
+# ------------------------------------------------------------------ registration through pluggy
 
 
-def test_hook_order_status_changed():
-    recorder, other = Recorder(), Recorder()
-    hooks = Hooks(PluginManager(load_installed=False, extra=[recorder, other]))
-    hooks.order_status_changed(order_id="shop:1", old=None, new=OrderStatus.RECEIVED, reason="new", source="intake")
-    expected = [("order_status_changed", "shop:1", None, OrderStatus.RECEIVED, "new", "intake")]
-    assert recorder.calls == other.calls == expected  # broadcast to every implementation
+class CountsCalls:
+    """A carrier plugin that counts how often its registration hook is called."""
+
+    def __init__(self, *names: str):
+        self.names = names
+        self.calls = 0
+
+    @hookimpl
+    def register_carrier_types(self, register):
+        self.calls += 1
+        for name in self.names:
+            register(carrier(name))
 
 
-def test_hook_shipment_delivered():
-    recorder = Recorder()
-    hooks = Hooks(PluginManager(load_installed=False, extra=[recorder]))
-    hooks.shipment_delivered(order_id="shop:1", shipment_id="shop:1/1", delivered_at=T0)
-    assert recorder.calls == [("shipment_delivered", "shop:1", "shop:1/1", T0)]
+class Audit:
+    """A wrapper=True plugin around carrier registration: sees each call and its outcome."""
+
+    def __init__(self):
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl(wrapper=True)
+    def register_carrier_types(self, register):
+        self.seen.append(("before", ""))
+        try:
+            result = yield
+        except Exception as exc:
+            self.seen.append(("raised", type(exc).__name__))
+            raise
+        self.seen.append(("after", ""))
+        return result
+
+
+def test_a_wrapper_sees_every_registration_call():
+    audit, first, second = Audit(), CountsCalls("ups"), CountsCalls("dhl")
+    manager = PluginManager(load_installed=False, extra=[audit, first, second])
+    assert set(manager.registry.carriers) == {"ups", "dhl"}
+    assert audit.seen == [("before", ""), ("after", "")] * 2  # one call per implementing plugin
+    later = CountsCalls("fedex")
+    manager.register(later, name="later")
+    assert audit.seen[-2:] == [("before", ""), ("after", "")]  # and the later one too
+    assert len(audit.seen) == 6
+
+
+def test_registration_calls_are_traced(monkeypatch, capsys):
+    monkeypatch.setenv("FULFILHUB_TRACE_HOOKS", "1")
+    PluginManager(load_installed=False, extra=[CountsCalls("ups")])
+    err = capsys.readouterr().err
+    assert "[hook] register_carrier_types(register=" in err
+    assert "[hook] register_warehouse_types(register=" in err  # the built-in local warehouse
+
+
+def test_a_later_plugin_is_registered_without_calling_the_others_again():
+    first = CountsCalls("ups")
+    manager = PluginManager(load_installed=False, extra=[first])
+    second = CountsCalls("dhl")
+    manager.register(second, name="second")
+    assert (first.calls, second.calls) == (1, 1)
+    assert set(manager.registry.carriers) == {"ups", "dhl"}
+    assert manager.owner("carriers", "dhl") == "second"
+    assert manager.owner("warehouses", "local") == "fulfilhub.default_plugins.local_warehouse"
+
+
+def test_a_later_duplicate_names_both_plugins_and_leaves_nothing_behind():
+    manager = PluginManager(load_installed=False)
+    manager.register(CountsCalls("ups"), name="first")
+    with pytest.raises(PluginError, match=r"CarrierType 'ups' is registered twice, by plugins 'first' and 'second'"):
+        manager.register(CountsCalls("fedex", "ups"), name="second")
+    assert set(manager.registry.carriers) == {"ups"}  # fedex was not half-registered
+    assert manager.owner("carriers", "ups") == "first"
+    assert "second" not in names(manager)
+
+
+def test_unregister_removes_only_that_plugins_types():
+    first, second = CountsCalls("ups"), CountsCalls("dhl")
+    manager = PluginManager(load_installed=False, extra=[first, second])
+    manager.unregister(manager.pm.get_name(second))
+    assert set(manager.registry.carriers) == {"ups"}
+    assert "local" in manager.registry.warehouses
+    assert first.calls == 1  # nothing was collected again
+
+
+# ------------------------------------------------------------------ the CLI loads plugins lazily
+
+COMMANDS = """
+    import click
+    from fulfilhub import hookimpl
+
+    @hookimpl
+    def register_commands(cli):
+        @cli.command()
+        @click.argument("who")
+        def hello(who):
+            \"\"\"Say hello.\"\"\"
+            click.echo(f"hello {who}")
+"""
+
+
+@pytest.fixture
+def fresh_cli(monkeypatch):
+    """The CLI as if the process had just started: no plugin manager, no plugin commands."""
+    import fulfilhub.cli as cli_mod
+
+    monkeypatch.setattr(cli_mod, "_MANAGER", None)
+    monkeypatch.setattr(cli_mod.main, "_plugin_commands_from", None)
+    monkeypatch.setattr(cli_mod.main, "_plugin_command_names", frozenset())
+    monkeypatch.setattr(cli_mod.main, "commands", dict(cli_mod.main.commands))
+    return cli_mod
+
+
+def test_register_commands_adds_a_command_to_the_cli(install, monkeypatch, fresh_cli):
+    install("hello_fh_plugin", COMMANDS, "hello")
+    monkeypatch.setenv("FULFILHUB_PLUGINS", "hello")
+    assert "hello_fh_plugin" not in sys.modules
+    result = CliRunner().invoke(fresh_cli.main, ["hello", "acme"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello acme\n"
+    assert "hello" in CliRunner().invoke(fresh_cli.main, ["--help"]).output
+
+
+def test_a_builtin_command_does_not_load_plugins(install, monkeypatch, fresh_cli):
+    install("hello_fh_plugin", COMMANDS, "hello")
+    monkeypatch.setenv("FULFILHUB_PLUGINS", "hello")
+    result = CliRunner().invoke(fresh_cli.main, ["init", "--help"])
+    assert result.exit_code == 0, result.output
+    assert fresh_cli._MANAGER is None and "hello_fh_plugin" not in sys.modules
+
+
+def test_importing_the_cli_builds_no_plugin_manager_and_loads_no_plugin():
+    """In a fresh interpreter: no entry point of the ``fulfilhub`` group is loaded."""
+    import subprocess
+
+    probe = textwrap.dedent("""
+        import importlib.metadata, sys
+        loaded = []
+        original = importlib.metadata.EntryPoint.load
+        def spy(self):
+            loaded.append(self.name)
+            return original(self)
+        importlib.metadata.EntryPoint.load = spy
+        import fulfilhub.cli
+        assert fulfilhub.cli._MANAGER is None, "the plugin manager was built at import"
+        assert loaded == [], loaded
+        assert not [m for m in sys.modules if m.startswith(("fulfilhub_shopify", "fulfilhub_easypost"))]
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_a_later_plugin_whose_registration_raises_is_not_left_half_registered():
+    class Raises:
+        @hookimpl
+        def register_carrier_types(self, register):
+            register(carrier("half"))
+            raise RuntimeError("SDK missing")
+
+    manager = PluginManager(load_installed=False)
+    with pytest.raises(RuntimeError, match="SDK missing"):
+        manager.register(Raises(), name="raises")
+    assert "half" not in manager.registry.carriers and "raises" not in names(manager)

@@ -8,10 +8,18 @@ satisfies one of the protocols below. Adapters are synchronous and do their I/O 
 
 Mapping a foreign payload to the model (``parse_order``, a tracking table) should be a
 pure function in the plugin, kept apart from the code that does I/O.
+
+A type declares the settings its instances may have (:class:`Setting`); the runtime
+refuses any other key and ``context.setting(name)`` reads one by its declaration.
+Adapters reach fulfilhub's database only through narrow ports on the context: their
+own key -> JSON ``state``, and (warehouses) the ``stock`` fulfilhub keeps for them.
+Optional capabilities, such as taking webhooks (:class:`WebhookReceiver`), are
+protocols an adapter satisfies or not; :func:`capabilities` lists them.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -35,7 +43,183 @@ from .models import (
 if TYPE_CHECKING:
     from .http import HttpClient
     from .sandbox import SandboxContext
-    from .store import Store
+
+
+#: Setting types :meth:`InstanceContext.setting` can read, with how they are described in errors.
+SETTING_TYPES: dict[type, str] = {
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    list: "a list",
+    dict: "a table",
+}
+
+_PLURALS = {int: "whole numbers", float: "numbers", bool: "booleans", str: "strings", dict: "tables"}
+
+#: Keys every instance of a kind may carry whatever its type declares (read by the core).
+FRAMEWORK_SETTINGS: Mapping[str, frozenset[str]] = {
+    "channels": frozenset({"type"}),
+    "carriers": frozenset({"type"}),
+    "warehouses": frozenset({"type", "address"}),
+    "notifiers": frozenset({"type"}),
+}
+
+
+class _Required:
+    """The default of a setting that has none: it must be set."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+@attrs.frozen
+class Setting:
+    """One declared setting of a registered type: its type, default and limits.
+
+    ``Setting(int, default=250, min=1, max=250, help="orders per page")``. Without a
+    ``default`` the setting is required. ``items`` checks each element of a ``list``;
+    ``choices`` limits the value to a few; ``secret`` strips surrounding whitespace from
+    a string, refuses one with whitespace inside, and never shows the value in an error.
+    """
+
+    type: type
+    default: Any = attrs.field(default=REQUIRED, kw_only=True)
+    min: float | None = attrs.field(default=None, kw_only=True)
+    max: float | None = attrs.field(default=None, kw_only=True)
+    choices: tuple[Any, ...] | None = attrs.field(default=None, kw_only=True)
+    items: type | None = attrs.field(default=None, kw_only=True)
+    secret: bool = attrs.field(default=False, kw_only=True)
+    help: str = attrs.field(default="", kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.type, type) or self.type not in SETTING_TYPES:
+            raise TypeError(f"a setting's type is one of {', '.join(t.__name__ for t in SETTING_TYPES)}, not {self.type!r}")
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def read(self, key: str, settings: Mapping[str, Any], dotted: str) -> Any:
+        """The value of ``key`` in ``settings`` checked against this declaration."""
+        from .errors import ConfigError
+
+        if key not in settings:
+            if self.required:
+                raise ConfigError(f"missing required setting {key!r}" + (f" ({self.help})" if self.help else ""), key=dotted)
+            return self.default
+        value = settings[key]
+        shown = "a value that is not shown (it is a secret)" if self.secret else repr(value)
+
+        def refuse(expected: str) -> ConfigError:
+            return ConfigError(f"expected {expected}, got {shown}", key=dotted)
+
+        kind = self.type
+        if kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif kind is list:
+            ok = isinstance(value, (list, tuple)) and (
+                self.items is None or all(isinstance(item, self.items) for item in value)
+            )
+            value = tuple(value) if ok else value
+        elif kind is dict:
+            ok = isinstance(value, Mapping)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise refuse(self._describe())
+        if kind is str and self.secret:
+            value = value.strip()
+            if not value:
+                raise ConfigError("is empty; set it to " + (self.help or "the secret, from the environment "
+                                                             "(e.g. \"${MY_SECRET}\")"), key=dotted)
+            if any(char.isspace() for char in value):
+                raise ConfigError("contains whitespace inside; a secret is one unbroken word (check how it was "
+                                  "pasted); the value is not shown", key=dotted)
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise refuse(self._describe())
+        if self.choices is not None and value not in self.choices:
+            raise refuse(f"one of {', '.join(repr(c) for c in self.choices)}")
+        return value
+
+    def _describe(self) -> str:
+        what = SETTING_TYPES[self.type]
+        if self.type is list and self.items is not None:
+            what = f"a list of {_PLURALS.get(self.items, self.items.__name__ + ' values')}"
+        if self.min is not None and self.max is not None:
+            return f"{what} from {_num(self.min)} to {_num(self.max)}"
+        if self.min is not None:
+            return f"{what} of {_num(self.min)} or more"
+        if self.max is not None:
+            return f"{what} of {_num(self.max)} or less"
+        return what
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def check_settings(
+    settings: Mapping[str, Any], schema: Mapping[str, Setting] | None, *, kind: str, name: str
+) -> None:
+    """Refuse a key the type does not declare, naming it, with a "did you mean" when close.
+
+    A type that declares no schema (``settings=None``) accepts any key.
+    """
+    from .errors import ConfigError
+
+    if schema is None:
+        return
+    allowed = set(schema) | FRAMEWORK_SETTINGS.get(kind, frozenset({"type"}))
+    for key in settings:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, sorted(allowed - {"type"}), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        known = ", ".join(sorted(allowed - {"type"})) or "none"
+        raise ConfigError(
+            f"unknown setting {key!r} = {settings[key]!r}; {hint}settings of this type: {known}",
+            key=".".join(part for part in (kind, name, key) if part),
+        )
+
+
+@runtime_checkable
+class StockPort(Protocol):
+    """What a warehouse may read of the stock fulfilhub keeps for it (``fulfilhub stock set``)."""
+
+    def levels(self, skus: Sequence[str]) -> list[StockLevel]:
+        """This warehouse's stock of each SKU asked for (SKUs it does not stock are left out)."""
+
+    def unit_weights(self, skus: Sequence[str]) -> dict[str, int]:
+        """Grams per unit of the SKUs asked for, where known."""
+
+
+@runtime_checkable
+class StatePort(Protocol):
+    """A small key -> JSON store of the instance's own, in fulfilhub's database.
+
+    Keys are the instance's own (the store namespaces them by kind and instance name);
+    values are anything ``json.dumps`` takes. Each call is one transaction.
+    """
+
+    def get(self, key: str) -> Any | None:
+        """The value stored under ``key``, or None."""
+
+    def insert(self, key: str, value: Any) -> bool:
+        """Store ``value`` under ``key`` unless the key exists; True if it was stored."""
+
+    def compare_and_set(self, key: str, expected: Any, value: Any) -> bool:
+        """Replace the value under ``key`` with ``value`` only if it still equals ``expected``.
+
+        True if replaced; False when the value changed since it was read (read it again
+        and retry) or the key does not exist.
+        """
 
 
 @attrs.frozen(kw_only=True)
@@ -45,8 +229,10 @@ class InstanceContext:
     ``settings`` is the instance's table from ``fulfilhub.toml`` with ``${ENV}``
     references already resolved; ``secrets`` lists the resolved values that must never
     be logged. ``http(base_url, ...)`` builds a client with timeouts, retries and
-    redaction. ``store`` is given to built-in types that keep state in fulfilhub's own
-    database (the ``local`` warehouse); foreign adapters should not need it.
+    redaction. ``schema`` is the registered type's declared settings (what
+    :meth:`setting` reads by name). ``state`` is the instance's own key -> JSON store in
+    fulfilhub's database; ``stock`` (warehouses only) reads the stock fulfilhub keeps for
+    it. Both are None where no store is open.
     """
 
     name: str
@@ -54,22 +240,51 @@ class InstanceContext:
     clock: Clock
     http: Callable[..., HttpClient]
     secrets: tuple[str, ...] = ()
-    store: Store | None = None
     kind: str = ""  # "channels", "carriers", "warehouses" or "notifiers"
+    schema: Mapping[str, Setting] | None = None
+    state: StatePort | None = None
+    stock: StockPort | None = None
 
     def key(self, setting: str) -> str:
         """The dotted config key of one of this instance's settings, for error messages."""
         return ".".join(part for part in (self.kind, self.name, setting) if part)
 
-    def setting(self, key: str, default: Any = attrs.NOTHING) -> Any:
-        """Read one setting; a missing required one raises a ConfigError naming it."""
-        from .errors import ConfigError
+    def setting(
+        self,
+        key: str,
+        type: type | None = None,  # noqa: A002  (reads as the declaration it mirrors)
+        *,
+        default: Any = REQUIRED,
+        min: float | None = None,  # noqa: A002
+        max: float | None = None,  # noqa: A002
+        choices: Sequence[Any] | None = None,
+        items: type | None = None,
+        secret: bool = False,
+    ) -> Any:
+        """Read one setting, checked: ``context.setting("page_size", int, default=250, min=1, max=250)``.
 
-        if key in self.settings:
-            return self.settings[key]
-        if default is attrs.NOTHING:
-            raise ConfigError(f"missing required setting {key!r}", key=self.key(key))
-        return default
+        Without a type, the setting the registered type declared under ``key`` is used
+        (its type, default and limits). A missing required setting or a value of the
+        wrong type or out of range raises a ConfigError naming the dotted key and the
+        value (a secret's value is never shown).
+        """
+        if type is None:
+            declared = (self.schema or {}).get(key)
+            if declared is None:
+                raise TypeError(
+                    f"setting {key!r} is not declared by this type; declare it in the type's settings "
+                    f"or pass its type: context.setting({key!r}, int, default=...)"
+                )
+        else:
+            declared = Setting(
+                type, default=default, min=min, max=max, items=items, secret=secret,
+                choices=tuple(choices) if choices is not None else None,
+            )
+        return declared.read(key, self.settings, self.key(key))
+
+    def check_settings(self) -> None:
+        """Refuse settings the type does not declare (ConfigError naming the dotted key)."""
+        check_settings(self.settings, self.schema, kind=self.kind, name=self.name)
 
 
 # --------------------------------------------------------------------------- protocols
@@ -89,15 +304,25 @@ class Channel(Protocol):
     def parse_order(self, payload: Mapping[str, Any]) -> Order:
         """Map one raw order to the model; raise ``PayloadError`` if it cannot."""
 
-    def push_fulfillment(self, order: Order, shipment: ShipmentPush, key: str) -> str:
+    def push_fulfillment(
+        self, order: Order, shipment: ShipmentPush, key: str, *, attempt: int | None = None
+    ) -> str:
         """Tell the channel a shipment left, with tracking; return the channel's id for it.
 
         ``key`` is the idempotency key: called twice with the same key, the channel must
-        end up with one fulfillment (look before acting where the API has no key).
+        end up with one fulfillment. ``attempt == 1`` is the first try of this effect:
+        no earlier try can have reached the API, so act at once. ``attempt > 1`` or
+        None: an earlier try may have reached the API with an unknown outcome, so look
+        before acting where the API takes no idempotency key.
         """
 
-    def push_tracking(self, order: Order, shipment: ShipmentPush, status: TrackingStatus, key: str) -> None:
-        """Tell the channel of a tracking milestone (in transit, delivered...)."""
+    def push_tracking(
+        self, order: Order, shipment: ShipmentPush, status: TrackingStatus, key: str, *, attempt: int | None = None
+    ) -> None:
+        """Tell the channel of a tracking milestone (in transit, delivered...).
+
+        ``attempt`` as for :meth:`push_fulfillment`.
+        """
 
     def close(self) -> None: ...
 
@@ -162,7 +387,46 @@ class Notifier(Protocol):
     def send(self, to: str, subject: str, body: str, key: str) -> None: ...
 
 
+# --------------------------------------------------------------------------- optional capabilities
+
+
+@runtime_checkable
+class WebhookReceiver(Protocol):
+    """An adapter that can take the foreign service's webhooks (an optional capability).
+
+    The core asks ``isinstance(adapter, WebhookReceiver)`` (or :func:`capabilities`)
+    before routing a webhook to it. ``body`` is the raw request body, exactly as it
+    arrived: verify it before parsing it.
+    """
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """True when the request carries a valid signature of ``body``.
+
+        A missing or wrong signature is False; raise ConfigError when the adapter has no
+        secret configured to verify with.
+        """
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Order | TrackingUpdate | None:
+        """What a verified webhook carries: an ``Order`` (channels) or a ``TrackingUpdate``
+        (carriers), or None for a topic the adapter does not act on. Raise PayloadError
+        when the body cannot be mapped.
+        """
+
+
+#: Optional capability protocols, by the name :func:`capabilities` reports.
+CAPABILITIES: Mapping[str, type] = {"webhooks": WebhookReceiver}
+
+
+def capabilities(adapter: object) -> frozenset[str]:
+    """The optional capabilities ``adapter`` has (``{"webhooks"}``...)."""
+    return frozenset(name for name, protocol in CAPABILITIES.items() if isinstance(adapter, protocol))
+
+
 # --------------------------------------------------------------------------- registered types
+#
+# ``settings`` declares the instance settings a type reads (see :class:`Setting`); a
+# configured instance with any other key is refused, naming the key. None (the default)
+# declares nothing and accepts any key.
 
 
 @attrs.frozen(kw_only=True)
@@ -170,6 +434,7 @@ class ChannelType:
     name: str
     factory: Callable[[InstanceContext], Channel]
     description: str = ""
+    settings: Mapping[str, Setting] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -177,6 +442,7 @@ class CarrierType:
     name: str
     factory: Callable[[InstanceContext], Carrier]
     description: str = ""
+    settings: Mapping[str, Setting] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -184,6 +450,7 @@ class WarehouseType:
     name: str
     factory: Callable[[InstanceContext], Warehouse]
     description: str = ""
+    settings: Mapping[str, Setting] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -191,6 +458,7 @@ class NotifierType:
     name: str
     factory: Callable[[InstanceContext], Notifier]
     description: str = ""
+    settings: Mapping[str, Setting] | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -11,11 +11,13 @@ other than None; all others are broadcast to every implementation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import click
 
     from .adapters import (
@@ -41,8 +43,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_channel_types(register: Callable[[ChannelType], None]) -> None:
     """Register channel (marketplace / shop) types.
 
-    Called once when the plugin manager is built. Call ``register(ChannelType(...))``
-    for each type the plugin provides; config instances name it by ``type = "<name>"``.
+    Called through pluggy once per plugin: for every plugin implementing it when the
+    plugin manager is built, and for a plugin registered later when it is registered.
+    A ``wrapper=True`` implementation wraps each of those calls (audit, metrics), and
+    ``FULFILHUB_TRACE_HOOKS=1`` shows them. Call ``register(ChannelType(...))`` for each
+    type the plugin provides; config instances name it by ``type = "<name>"``.
     Registering a name twice is an error naming both plugins.
     """
 
@@ -59,19 +64,31 @@ def register_warehouse_types(register: Callable[[WarehouseType], None]) -> None:
 
 @hookspec
 def register_notifier_types(register: Callable[[NotifierType], None]) -> None:
-    """Register notifier types (email, SMS, webhook, console/outbox)."""
+    """Register notifier types (email, SMS, webhook, console/outbox).
+
+    Not called by any engine yet; the notify engine will. The types are collected when
+    the plugin manager is built (same contract as ``register_channel_types``), and a
+    ``[notifiers.NAME]`` instance must name one, but nothing sends through them today.
+    """
 
 
 @hookspec
 def register_compensation_policies(register: Callable[[CompensationPolicy], None]) -> None:
-    """Register compensation policies that propose a compensation for a delayed order."""
+    """Register compensation policies that propose a compensation for a delayed order.
+
+    Not called by any engine yet; the compensation engine will. The policies are
+    collected when the plugin manager is built (same contract as
+    ``register_channel_types``), but nothing asks them for a proposal today.
+    """
 
 
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands to the ``fulfilhub`` command line: ``cli.command()(fn)`` or ``cli.add_command``.
 
-    Called once when the CLI starts, after installed plugins are loaded.
+    Called once, lazily: the first time the CLI needs a command that is not a built-in
+    one, or lists its commands (``--help``). Importing ``fulfilhub.cli`` or running a
+    built-in command loads no plugin.
     """
 
 
@@ -123,5 +140,5 @@ def order_status_changed(order_id: str, old: OrderStatus | None, new: OrderStatu
 
 
 @hookspec
-def shipment_delivered(order_id: str, shipment_id: str, delivered_at: Any) -> None:
+def shipment_delivered(order_id: str, shipment_id: str, delivered_at: datetime) -> None:
     """Called once when a shipment's tracking first says delivered (``delivered_at`` is aware)."""

@@ -196,6 +196,46 @@ class HttpClient:
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", url, **kwargs)
 
+    def json(self, response: httpx.Response, key: str | None = None, kind: type = dict) -> Any:
+        """``response.json()`` (or its field ``key``) as a ``kind``, or a TransientError.
+
+        A 2xx body that is not JSON, or JSON without the expected object or list, is
+        most likely an answer cut off on the way: the error says what arrived instead
+        (secrets redacted) and the caller's work is retried later.
+        """
+        where = f"{response.request.method} {self._safe_url(str(response.request.url))}"
+        wanted = "list" if kind is list else "object"
+        try:
+            body = response.json()
+        except (ValueError, UnicodeDecodeError):
+            snippet = self.redactor.text(response.text[:120])
+            raise TransientError(
+                f"{where} answered HTTP {response.status_code} with a body that is not valid JSON "
+                f"({len(response.content)} bytes, starting {snippet!r}); it may have been cut off, "
+                "will try again later",
+                service=self.service,
+                status_code=response.status_code,
+            ) from None
+        if key is None:
+            if not isinstance(body, kind):
+                raise TransientError(
+                    f"{where} answered HTTP {response.status_code} with a JSON {type(body).__name__}, "
+                    f"not a JSON {wanted}; will try again later",
+                    service=self.service,
+                    status_code=response.status_code,
+                )
+            return body
+        value = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(value, kind):
+            keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+            raise TransientError(
+                f"{where} answered HTTP {response.status_code} without a {key!r} {wanted} (got {keys}); "
+                "will try again later",
+                service=self.service,
+                status_code=response.status_code,
+            )
+        return value
+
     def close(self) -> None:
         self._client.close()
 

@@ -21,7 +21,8 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -29,6 +30,11 @@ import pluggy
 from . import hookspecs
 from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, Simulator, WarehouseType
 from .errors import PluginError
+
+if TYPE_CHECKING:
+    import click
+
+    from .models import Order, OrderStatus, Rate, StockLevel
 
 log = logging.getLogger("fulfilhub.plugins")
 
@@ -56,6 +62,17 @@ class Registry:
     notifiers: dict[str, NotifierType] = attrs.Factory(dict)
     policies: dict[str, CompensationPolicy] = attrs.Factory(dict)
     simulators: dict[str, Simulator] = attrs.Factory(dict)
+
+
+#: Each registration hook, with the registry table it fills and the record type it takes.
+REGISTRATION_HOOKS: dict[str, tuple[str, type]] = {
+    "register_channel_types": ("channels", ChannelType),
+    "register_carrier_types": ("carriers", CarrierType),
+    "register_warehouse_types": ("warehouses", WarehouseType),
+    "register_notifier_types": ("notifiers", NotifierType),
+    "register_compensation_policies": ("policies", CompensationPolicy),
+    "register_simulators": ("simulators", Simulator),
+}
 
 
 def _env_list(name: str) -> set[str] | None:
@@ -86,6 +103,7 @@ class PluginManager:
         self.failures: list[LoadFailure] = []
         self.sources: dict[str, str] = {}  # plugin name -> "dist-name version" or "built-in"
         self._denied = _env_list("FULFILHUB_DISABLE_PLUGINS") or set()
+        self._owners: dict[tuple[str, str], str] = {}  # (registry table, item name) -> plugin name
         if load_installed:
             self._load_entry_points()
         for plugin in extra:
@@ -133,16 +151,23 @@ class PluginManager:
         if registered is None:
             raise PluginError(f"plugin {name or plugin!r} is blocked")
         self.sources[registered] = source
-        if hasattr(self, "registry"):  # after construction: keep the registries current
-            self.check()
-            self.registry = self._collect()
+        if hasattr(self, "registry"):  # after construction: add what this plugin registers
+            try:
+                self.check()
+                self._collect([plugin])
+            except Exception:  # refused as a whole: nothing of it stays registered
+                self.pm.unregister(name=registered)
+                self.sources.pop(registered, None)
+                raise
         return registered
 
     def unregister(self, name: str) -> None:
         """Remove a plugin and the types it registered."""
         self.pm.unregister(name=name)
         self.sources.pop(name, None)
-        self.registry = self._collect()
+        for table, item in [key for key, owner in self._owners.items() if owner == name]:
+            getattr(self.registry, table).pop(item, None)
+            del self._owners[(table, item)]
 
     def check(self) -> None:
         """Fail loudly on a hookimpl that matches no hookspec (usually a misspelling)."""
@@ -170,41 +195,64 @@ class PluginManager:
 
     # -- registries
 
-    def _collect(self) -> Registry:
-        reg = Registry()
-        plan = (
-            ("register_channel_types", reg.channels, ChannelType),
-            ("register_carrier_types", reg.carriers, CarrierType),
-            ("register_warehouse_types", reg.warehouses, WarehouseType),
-            ("register_notifier_types", reg.notifiers, NotifierType),
-            ("register_compensation_policies", reg.policies, CompensationPolicy),
-            ("register_simulators", reg.simulators, Simulator),
-        )
-        for hook_name, table, kind in plan:
-            owners: dict[str, str] = {}
-            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-                owner = impl.plugin_name
+    def _collect(self, plugins: Iterable[object] | None = None) -> Registry:
+        """Call the registration hooks through pluggy and file what each plugin registers.
 
-                def register(item: Any, _table=table, _kind=kind, _owner=owner, _hook=hook_name, _owners=owners) -> None:
+        Each plugin's implementation is called through a subset of the hook (pluggy's
+        ``subset_hook_caller``) that leaves out the other plugins' plain implementations
+        but keeps every ``wrapper=True`` one: tracing sees the calls, wrappers wrap them,
+        and every registered item is attributed to the plugin that registered it. With
+        ``plugins`` only those are collected, into the existing registry (a later
+        :meth:`register`); nothing is filed unless the whole batch is valid.
+        """
+        if plugins is None:
+            self._owners = {}
+            registry = Registry()
+            targets = [plugin for _, plugin in self.pm.list_name_plugin()]
+        else:
+            registry = self.registry
+            targets = list(plugins)
+        staged: list[tuple[str, str, object, str]] = []  # (table, item name, item, owner)
+        pending: dict[tuple[str, str], str] = {}
+        for hook_name, (table, kind) in REGISTRATION_HOOKS.items():
+            caller = getattr(self.pm.hook, hook_name)
+            plain = [impl for impl in caller.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
+            # pluggy calls later-registered implementations first; register in registration order
+            for impl in reversed(plain):
+                if not any(impl.plugin is target for target in targets):
+                    continue
+                owner = impl.plugin_name
+                others = [other.plugin for other in plain if other.plugin is not impl.plugin]
+                subset = self.pm.subset_hook_caller(hook_name, remove_plugins=others) if others else caller
+
+                def register(item: Any, _table=table, _kind=kind, _owner=owner, _hook=hook_name) -> None:
                     if not isinstance(item, _kind):
-                        raise PluginError(
-                            f"plugin {_owner!r} passed {item!r} to {_hook}; expected a {_kind.__name__}"
-                        )
-                    if item.name in _table:
+                        raise PluginError(f"plugin {_owner!r} passed {item!r} to {_hook}; expected a {_kind.__name__}")
+                    key = (_table, item.name)
+                    first = pending.get(key) or self._owners.get(key)
+                    if first is not None:
                         raise PluginError(
                             f"{_kind.__name__} {item.name!r} is registered twice, by plugins "
-                            f"{_owners[item.name]!r} and {_owner!r}; uninstall or disable one of them"
+                            f"{first!r} and {_owner!r}; uninstall or disable one of them"
                         )
-                    _table[item.name] = item
-                    _owners[item.name] = _owner
+                    pending[key] = _owner
+                    staged.append((_table, item.name, item, _owner))
 
-                impl.function(register=register)
-        return reg
+                subset(register=register)
+        for table, name, item, owner in staged:
+            getattr(registry, table)[name] = item
+            self._owners[(table, name)] = owner
+        return registry
+
+    def owner(self, table: str, name: str) -> str | None:
+        """The plugin that registered ``name`` in ``table`` (``"carriers"``, ``"simulators"``...)."""
+        return self._owners.get((table, name))
 
     # -- typed hook calls (keyword arguments only)
 
     @property
-    def hook(self) -> Any:
+    def hook(self) -> pluggy.HookRelay:
+        """pluggy's hook relay; the core calls hooks through :class:`Hooks` instead."""
         return self.pm.hook
 
     def plugin_info(self) -> list[dict[str, Any]]:
@@ -231,20 +279,22 @@ class Hooks:
         """Whether any plugin implements hook ``name`` (to skip building its arguments)."""
         return bool(getattr(self._hook, name).get_hookimpls())
 
-    def choose_rate(self, *, order: Any, shipment_id: str, rates: Any) -> Any:
+    def choose_rate(self, *, order: Order, shipment_id: str, rates: Iterable[Rate]) -> Rate | None:
         return self._hook.choose_rate(order=order, shipment_id=shipment_id, rates=list(rates))
 
-    def allocate_order(self, *, order: Any, stock: Any) -> list[tuple[str, str, int]] | None:
+    def allocate_order(self, *, order: Order, stock: Iterable[StockLevel]) -> list[tuple[str, str, int]] | None:
         return self._hook.allocate_order(order=order, stock=list(stock))
 
-    def order_received(self, *, order: Any) -> None:
+    def order_received(self, *, order: Order) -> None:
         self._hook.order_received(order=order)
 
-    def order_status_changed(self, *, order_id: str, old: Any, new: Any, reason: str, source: str) -> None:
+    def order_status_changed(
+        self, *, order_id: str, old: OrderStatus | None, new: OrderStatus, reason: str, source: str
+    ) -> None:
         self._hook.order_status_changed(order_id=order_id, old=old, new=new, reason=reason, source=source)
 
-    def shipment_delivered(self, *, order_id: str, shipment_id: str, delivered_at: Any) -> None:
+    def shipment_delivered(self, *, order_id: str, shipment_id: str, delivered_at: datetime) -> None:
         self._hook.shipment_delivered(order_id=order_id, shipment_id=shipment_id, delivered_at=delivered_at)
 
-    def register_commands(self, *, cli: Any) -> None:
+    def register_commands(self, *, cli: click.Group) -> None:
         self._hook.register_commands(cli=cli)

@@ -24,6 +24,7 @@ from fulfilhub import (
 from fulfilhub.testing import instance_context
 
 from fulfilhub_easypost import EasyPostCarrier, mapping
+from fulfilhub_easypost.carrier import SETTINGS
 
 API = "https://api.easypost.test"
 KEY = "EZTK_9f2c41d07a8e4b1f"
@@ -32,7 +33,7 @@ TRACKER = "trk_1ddd9a69b5d0487ebfc3941639b11b18"
 
 
 def make_carrier(**settings: object) -> EasyPostCarrier:
-    return EasyPostCarrier(instance_context("ep", {"api_key": KEY, "base_url": API, **settings}, secrets=[KEY]))
+    return EasyPostCarrier(instance_context("ep", {"api_key": KEY, "base_url": API, **settings}, secrets=[KEY], schema=SETTINGS))
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def test_a_rejected_api_key_is_a_permanent_error_that_does_not_show_the_key(api,
 
 def test_a_200_that_is_not_json_is_transient(api, carrier, shipment_request):
     api.post("/v2/shipments").respond(200, text='{"shipment": {"id": "shp_')
-    with pytest.raises(TransientError, match="not a JSON object"):
+    with pytest.raises(TransientError, match="not valid JSON .* it may have been cut off"):
         carrier.quote(shipment_request)
 
 
@@ -221,12 +222,14 @@ def test_a_rejected_refund_is_a_permanent_error(api, carrier, payload):
     ("settings", "message"),
     [
         ({}, "missing required setting 'api_key'"),
-        ({"api_key": "  "}, "api_key is empty"),
-        ({"api_key": KEY, "services": "Priority"}, "services must be a list of strings"),
-        ({"api_key": KEY, "carrier_accounts": [1]}, "carrier_accounts must be a list of strings"),
-        ({"api_key": KEY, "label_format": "gif"}, "label_format must be one of PDF, PNG, ZPL, EPL2"),
+        ({"api_key": "  "}, r"\[ep.api_key\] is empty"),
+        ({"api_key": KEY, "services": "Priority"}, r"\[ep.services\] expected a list of strings, got 'Priority'"),
+        ({"api_key": KEY, "carrier_accounts": [1]}, r"\[ep.carrier_accounts\] expected a list of strings, got \[1\]"),
+        ({"api_key": KEY, "label_format": "gif"}, "expected one of 'PDF', 'PNG', 'ZPL', 'EPL2', got 'gif'"),
+        ({"api_key": "EZTK one"}, r"\[ep.api_key\] contains whitespace inside"),
+        ({"api_key": KEY, "label_fromat": "PNG"}, r"\[ep.label_fromat\] unknown setting .* did you mean 'label_format'"),
     ],
 )
 def test_bad_settings_are_config_errors(settings, message):
     with pytest.raises(ConfigError, match=message):
-        EasyPostCarrier(instance_context("ep", settings))
+        EasyPostCarrier(instance_context("ep", settings, schema=SETTINGS))

@@ -25,6 +25,6 @@ def test_registering_the_plugin_provides_the_easypost_carrier_and_simulator():
 
     assert carrier_type.factory is EasyPostCarrier and carrier_type.description
     assert simulator_type.factory is EasyPostSimulator and simulator_type.description
-    adapter = carrier_type.factory(instance_context("ep", {"api_key": "EZTK_x"}))
+    adapter = carrier_type.factory(instance_context("ep", {"api_key": "EZTK_x"}, schema=carrier_type.settings))
     adapter.close()
     assert simulator_type.factory(SandboxContext(clock=adapter.context.clock)).app is not None

@@ -11,6 +11,7 @@ from fulfilhub.sandbox import SandboxServer
 from fulfilhub.testing import FAST_RETRIES, instance_context
 
 from fulfilhub_easypost import EasyPostCarrier
+from fulfilhub_easypost.carrier import SETTINGS
 
 KEY = "EZTK_test"
 S = TrackingStatus
@@ -26,7 +27,7 @@ def connect() -> Iterator[Callable[..., EasyPostCarrier]]:
     ) -> EasyPostCarrier:
         settings = {"base_url": server.url_for("easypost"), "api_key": api_key}
         carriers.append(
-            EasyPostCarrier(instance_context("ep", settings, clock=clock, secrets=[api_key], policy=policy))
+            EasyPostCarrier(instance_context("ep", settings, clock=clock, secrets=[api_key], policy=policy, schema=SETTINGS))
         )
         return carriers[-1]
 

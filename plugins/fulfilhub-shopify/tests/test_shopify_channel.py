@@ -20,6 +20,7 @@ from fulfilhub import (
 )
 from fulfilhub.testing import instance_context
 from fulfilhub_shopify import ShopifyChannel, mapping
+from fulfilhub_shopify.channel import SETTINGS
 
 API = "https://acme.myshopify.com/admin/api/2024-10"
 TOKEN = "shpat_0123456789abcdef"
@@ -29,7 +30,7 @@ TRACKING = "1Z999AA10123456784"
 def make_channel(clock, policy=None, **settings) -> ShopifyChannel:
     extra = {"policy": policy} if policy is not None else {}
     context = instance_context(
-        "acme", {"shop": "acme", "access_token": TOKEN, **settings}, clock=clock, secrets=[TOKEN], **extra
+        "acme", {"shop": "acme", "access_token": TOKEN, **settings}, clock=clock, secrets=[TOKEN], schema=SETTINGS, **extra
     )
     return ShopifyChannel(context)
 
@@ -243,7 +244,7 @@ def test_parse_order_uses_the_instance_name(channel, payload):
 )
 def test_bad_settings_are_config_errors(clock, settings, words):
     with pytest.raises(ConfigError, match=words):
-        ShopifyChannel(instance_context("acme", settings, clock=clock))
+        ShopifyChannel(instance_context("acme", settings, clock=clock, schema=SETTINGS))
 
 
 @pytest.mark.parametrize("shop", ["acme", "acme.myshopify.com", "https://acme.myshopify.com/"])

@@ -19,6 +19,7 @@ from fulfilhub import (
 from fulfilhub.sandbox import SandboxContext, SandboxServer
 from fulfilhub.testing import instance_context
 from fulfilhub_shopify import ShopifyChannel, ShopifySimulator
+from fulfilhub_shopify.channel import SETTINGS
 
 TOKEN = "shpat_test"
 
@@ -35,7 +36,7 @@ def start(clock):
         server = SandboxServer({"shopify": Simulator(name="shopify", factory=ShopifySimulator)}, context)
         server.start()
         settings = {"base_url": server.url_for("shopify"), "access_token": TOKEN, **(channel_settings or {})}
-        channel = ShopifyChannel(instance_context("shop", settings, clock=clock, secrets=[TOKEN]))
+        channel = ShopifyChannel(instance_context("shop", settings, clock=clock, secrets=[TOKEN], schema=SETTINGS))
         opened.append((server, channel))
         return server, server.simulators["shopify"], channel
 

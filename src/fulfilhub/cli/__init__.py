@@ -84,7 +84,46 @@ def fail(message: str, code: int) -> None:
 
 
 class FulfilhubGroup(click.Group):
-    """Turns fulfilhub's errors into a clear message and a meaningful exit code."""
+    """Turns fulfilhub's errors into a clear message and a meaningful exit code.
+
+    Plugins' commands (``register_commands``) are added lazily: importing the CLI builds
+    no plugin manager and loads no plugin. They are loaded the first time a command
+    name is not a built-in one, or the commands are listed (``--help``).
+    """
+
+    _plugin_commands_from: object | None = None  # the PluginManager they were loaded from
+    _plugin_command_names: frozenset[str] = frozenset()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None or cmd_name in self._plugin_command_names:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def _load_plugin_commands(self) -> None:
+        """Let plugins add commands, once per plugin manager. A broken one is reported."""
+        try:
+            manager = plugin_manager()
+        except FulfilhubError as exc:  # the CLI must still start to report the problem
+            err_console.print(f"warning: plugins could not be loaded, so their commands are missing: {exc}",
+                              markup=False)
+            return
+        if manager is self._plugin_commands_from:
+            return
+        for name in self._plugin_command_names:  # commands of an earlier manager (tests swap it)
+            self.commands.pop(name, None)
+        before = set(self.commands)
+        self._plugin_commands_from = manager
+        try:
+            Hooks(manager).register_commands(cli=self)
+        except Exception as exc:  # the CLI must still start to report the problem
+            err_console.print(f"warning: a plugin's register_commands failed: {exc}", markup=False)
+        self._plugin_command_names = frozenset(set(self.commands) - before)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -123,16 +162,6 @@ def plugin_manager() -> PluginManager:
     return _MANAGER
 
 
-def _register_plugin_commands() -> None:
-    """Let installed plugins add commands (``register_commands``). A broken one is skipped."""
-    try:
-        Hooks(plugin_manager()).register_commands(cli=main)
-    except Exception as exc:  # the CLI must still start to report the problem
-        err_console.print(f"warning: a plugin's register_commands failed: {exc}", markup=False)
-
-
 from . import commands, ops  # noqa: E402  (they attach themselves to `main`)
 
 __all__ = ["main", "commands", "ops"]
-
-_register_plugin_commands()

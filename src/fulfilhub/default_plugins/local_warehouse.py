@@ -1,8 +1,10 @@
 """The ``local`` warehouse type: your own stock, kept in fulfilhub's store.
 
-Stock levels are the ``stock`` table (set with ``fulfilhub stock set``); reservations
-are made by the inventory engine at allocation. A submitted request is picked and
-packed after the configured handling times on fulfilhub's clock:
+Stock levels are the ``stock`` table (set with ``fulfilhub stock set``), read through
+``context.stock``; reservations are made by the inventory engine at allocation. A
+submitted request is kept in the instance's own state (``context.state``) and picked
+and packed after the configured handling times on fulfilhub's clock. It uses nothing a
+third-party warehouse does not get:
 
     [warehouses.main]
     type = "local"
@@ -16,87 +18,98 @@ packed after the configured handling times on fulfilhub's clock:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
-import sqlalchemy as sa
 
-from ..adapters import InstanceContext, WarehouseType
+from ..adapters import InstanceContext, Setting, StatePort, StockPort, WarehouseType
 from ..errors import ConfigError, NotFound
 from ..hookspecs import hookimpl
 from ..models import FulfillmentRequest, FulfillmentStatus, FulfillmentUpdate, Parcel, StockLevel
-from ..store import Store, insert_ignore
-from ..store import stock as stock_store
-from ..store.schema import local_fulfillments
 
-
-def _number(context: InstanceContext, key: str, default: float, what: str) -> float:
-    value = context.setting(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(f"expected {what} >= 0, got {value!r}", key=context.key(key))
-    return value
+SETTINGS = {
+    "pick_minutes": Setting(float, default=60.0, min=0, help="minutes from submission until picking starts"),
+    "pack_minutes": Setting(float, default=120.0, min=0, help="minutes from submission until the parcel is packed"),
+    "tare_g": Setting(int, default=150, min=0, help="box weight in grams, added to the items' weight"),
+    "default_unit_weight_g": Setting(int, default=500, min=0, help="grams per unit of a SKU with no weight in stock"),
+}
 
 
 class LocalWarehouse:
     """Own stock in the store; picking and packing follow the configured handling times."""
 
     def __init__(self, context: InstanceContext):
-        if context.store is None:
-            raise ConfigError("the local warehouse needs fulfilhub's store", key=context.key(""))
+        if context.state is None or context.stock is None:
+            raise ConfigError("the local warehouse needs fulfilhub's store (context.state and context.stock)",
+                              key=context.key(""))
         self.name = context.name
-        self.store: Store = context.store
+        self.state: StatePort = context.state
+        self.stock: StockPort = context.stock
         self.clock = context.clock
-        self.pick_after = timedelta(minutes=_number(context, "pick_minutes", 60, "a number of minutes"))
-        self.pack_after = max(self.pick_after, timedelta(minutes=_number(context, "pack_minutes", 120, "a number of minutes")))
-        self.tare_g = int(_number(context, "tare_g", 150, "a weight in grams"))
-        self.default_weight_g = int(_number(context, "default_unit_weight_g", 500, "a weight in grams"))
+        self.pick_after = timedelta(minutes=context.setting("pick_minutes"))
+        self.pack_after = max(self.pick_after, timedelta(minutes=context.setting("pack_minutes")))
+        self.tare_g: int = context.setting("tare_g")
+        self.default_weight_g: int = context.setting("default_unit_weight_g")
 
     def stock_levels(self, skus: Sequence[str]) -> Sequence[StockLevel]:
-        with self.store.read() as conn:
-            return stock_store.levels(conn, warehouses=[self.name], skus=skus)
+        return self.stock.levels(skus)
 
     def submit(self, request: FulfillmentRequest) -> str:
+        """Keep the request under a ref derived from its key: the same key, the same ref."""
         ref = "LF-" + hashlib.sha256(request.key.encode()).hexdigest()[:16].upper()
-        row = {
-            "ref": ref,
+        self.state.insert(ref, {
             "key": request.key,
-            "warehouse": self.name,
             "shipment_id": request.shipment_id,
             "lines": [attrs.asdict(line) for line in request.lines],
             "status": "submitted",
-            "submitted_at": self.clock.now(),
-        }
-        with self.store.transaction() as tx:
-            insert_ignore(tx, local_fulfillments, [row], ["key"])
-            return tx.conn.execute(sa.select(local_fulfillments.c.ref).where(local_fulfillments.c.key == request.key)).scalar_one()
+            "submitted_at": self.clock.now().isoformat(),
+        })
+        return ref
 
     def status(self, ref: str) -> FulfillmentUpdate:
-        with self.store.read() as conn:
-            row = conn.execute(sa.select(local_fulfillments).where(local_fulfillments.c.ref == ref)).first()
-            if row is None:
-                raise NotFound(f"local warehouse {self.name!r} has no fulfillment request {ref!r}")
-            weights = stock_store.unit_weights(conn, self.name, [ln["sku"] for ln in row.lines])
-        if row.status == "cancelled":
+        record = self._record(ref)
+        if record["status"] == "cancelled":
             return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.CANCELLED, at=self.clock.now())
-        elapsed = self.clock.now() - row.submitted_at
+        submitted_at = datetime.fromisoformat(record["submitted_at"])
+        elapsed = self.clock.now() - submitted_at
         if elapsed >= self.pack_after:
-            grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in row.lines)
+            lines = record["lines"]
+            weights = self.stock.unit_weights([ln["sku"] for ln in lines])
+            grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in lines)
             return FulfillmentUpdate(
-                ref=ref, status=FulfillmentStatus.PACKED, at=row.submitted_at + self.pack_after, parcel=Parcel(weight_g=grams)
+                ref=ref, status=FulfillmentStatus.PACKED, at=submitted_at + self.pack_after, parcel=Parcel(weight_g=grams)
             )
+        packed_at = submitted_at + self.pack_after  # no news before then: say so, and be asked then
         if elapsed >= self.pick_after:
-            return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.PICKING, at=row.submitted_at + self.pick_after)
-        return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.SUBMITTED, at=row.submitted_at)
+            return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.PICKING, at=submitted_at + self.pick_after,
+                                     next_check_at=packed_at)
+        next_check = submitted_at + self.pick_after if self.pick_after > timedelta(0) else packed_at
+        return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.SUBMITTED, at=submitted_at, next_check_at=next_check)
 
     def cancel(self, ref: str) -> None:
-        with self.store.transaction() as tx:
-            tx.execute(local_fulfillments.update().where(local_fulfillments.c.ref == ref).values(status="cancelled"))
+        self._update(ref, lambda record: {**record, "status": "cancelled"})
 
     def close(self) -> None:
         """Nothing to release: the store belongs to the runtime."""
 
+    def _record(self, ref: str) -> dict[str, Any]:
+        record = self.state.get(ref)
+        if record is None:
+            raise NotFound(f"local warehouse {self.name!r} has no fulfillment request {ref!r}")
+        return record
+
+    def _update(self, ref: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Apply ``change`` with compare-and-set, reading again if someone else wrote first."""
+        while True:
+            record = self._record(ref)
+            if self.state.compare_and_set(ref, record, change(record)):
+                return
+
 
 @hookimpl
-def register_warehouse_types(register):
-    register(WarehouseType(name="local", factory=LocalWarehouse, description="Own stock kept in fulfilhub's store"))
+def register_warehouse_types(register: Callable[[WarehouseType], None]) -> None:
+    register(WarehouseType(
+        name="local", factory=LocalWarehouse, description="Own stock kept in fulfilhub's store", settings=SETTINGS,
+    ))

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..http import RetryPolicy, client_factory
 from ..models import Address
 from ..plugins import Hooks, PluginManager
-from ..store import Store
+from ..store import Store, ports
 
 
 class Runtime:
@@ -71,15 +71,23 @@ class Runtime:
             self.ship_from(warehouse)
 
     def context(self, inst: InstanceConfig) -> InstanceContext:
-        return InstanceContext(
+        """The context an instance's factory gets: its settings checked against its type's
+        declared ones (an unknown key is a ConfigError), and the narrow ports to the store
+        (its own state; the stock table for warehouses)."""
+        registered = getattr(self.plugins.registry, inst.kind)[inst.type]
+        context = InstanceContext(
             name=inst.name,
             settings=inst.settings,
             clock=self.clock,
             http=client_factory(inst.name, clock=self.clock, secrets=inst.secrets, policy=self.policy),
             secrets=inst.secrets,
-            store=self.store,
             kind=inst.kind,
+            schema=registered.settings,
+            state=ports.StatePort(self.store, ports.namespace(inst.kind, inst.name), self.clock),
+            stock=ports.StockPort(self.store, inst.name) if inst.kind == "warehouses" else None,
         )
+        context.check_settings()
+        return context
 
     def _adapter(self, kind: str, name: str) -> Any:
         with self._lock:

@@ -235,14 +235,12 @@ reservations = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),  # reserved | consumed | released
 )
 
-local_fulfillments = sa.Table(
-    "local_fulfillments",
+plugin_state = sa.Table(
+    "plugin_state",
     metadata,
-    sa.Column("ref", sa.String(100), primary_key=True),
-    sa.Column("key", sa.String(300), nullable=False, unique=True),
-    sa.Column("warehouse", sa.String(100), nullable=False),
-    sa.Column("shipment_id", sa.String(220), nullable=False),
-    sa.Column("lines", sa.JSON, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # submitted | cancelled
-    sa.Column("submitted_at", UTCDateTime, nullable=False),
+    # "<kind>.<instance>", e.g. "warehouses.east": each configured instance's own keys
+    sa.Column("namespace", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # canonical JSON (sorted keys, compact)
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from fulfilhub import CarrierType, Simulator, hookimpl
 
+from . import carrier
 from .carrier import EasyPostCarrier
 from .simulator import EasyPostSimulator
 
@@ -25,6 +26,7 @@ def register_carrier_types(register: Callable[[CarrierType], None]) -> None:
         CarrierType(
             name="easypost",
             factory=EasyPostCarrier,
+            settings=carrier.SETTINGS,
             description="EasyPost multi-carrier API: rates with transit days, labels, tracking, webhooks",
         )
     )

@@ -14,7 +14,6 @@ Settings of a ``type = "easypost"`` carrier instance:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,9 +25,9 @@ from fulfilhub import (
     Label,
     PermanentError,
     Rate,
+    Setting,
     ShipmentRequest,
     TrackingUpdate,
-    TransientError,
 )
 
 from . import mapping, webhooks
@@ -61,11 +60,15 @@ def _stop_on_postage_exists(response: httpx.Response) -> None:
         raise _PostageExists()
 
 
-def _string_list(context: InstanceContext, key: str) -> tuple[str, ...]:
-    value = context.setting(key, ())
-    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{key} must be a list of strings, got {value!r}", key=context.key(key))
-    return tuple(value)
+#: The settings of a ``type = "easypost"`` carrier instance (any other key is refused).
+SETTINGS: dict[str, Setting] = {
+    "api_key": Setting(str, secret=True, help='your EasyPost API key, e.g. "${EASYPOST_API_KEY}"'),
+    "base_url": Setting(str, default=DEFAULT_BASE_URL, help="the API's base URL (the sandbox gives its own)"),
+    "carrier_accounts": Setting(list, default=(), items=str, help="carrier account ids (ca_...) to rate with"),
+    "services": Setting(list, default=(), items=str, help='only offer these services, e.g. ["Priority"]'),
+    "label_format": Setting(str, default="PDF", choices=LABEL_FORMATS, help="the label file format"),
+    "webhook_secret": Setting(str, default=None, secret=True, help="the EasyPost webhook's secret"),
+}
 
 
 class EasyPostCarrier:
@@ -80,23 +83,13 @@ class EasyPostCarrier:
     def __init__(self, context: InstanceContext):
         self.context = context
         self.name = context.name
-        api_key = context.setting("api_key")
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise ConfigError(
-                'api_key is empty; set it to your EasyPost API key, e.g. api_key = "${EASYPOST_API_KEY}"',
-                key=context.key("api_key"),
-            )
-        self.carrier_accounts = _string_list(context, "carrier_accounts")
-        self.services = frozenset(_string_list(context, "services"))
-        self.label_format = str(context.setting("label_format", "PDF")).upper()
-        if self.label_format not in LABEL_FORMATS:
-            raise ConfigError(
-                f"label_format must be one of {', '.join(LABEL_FORMATS)}, got {self.label_format!r}",
-                key=context.key("label_format"),
-            )
-        self.webhook_secret: str | None = context.setting("webhook_secret", None)
+        api_key: str = context.setting("api_key")
+        self.carrier_accounts: tuple[str, ...] = context.setting("carrier_accounts")
+        self.services = frozenset(context.setting("services"))
+        self.label_format: str = context.setting("label_format")
+        self.webhook_secret: str | None = context.setting("webhook_secret")
         self._http = context.http(
-            str(context.setting("base_url", DEFAULT_BASE_URL)),
+            context.setting("base_url"),
             auth=(api_key, ""),
             headers={"Accept": "application/json"},
             on_response=_stop_on_postage_exists,
@@ -111,7 +104,7 @@ class EasyPostCarrier:
         its per-carrier ``messages`` (why each carrier declined) are logged.
         """
         body = mapping.shipment_body(request, carrier_accounts=self.carrier_accounts, label_format=self.label_format)
-        shipment = self._json(self._http.post("/v2/shipments", json=body, idempotent=True))
+        shipment = self._http.json(self._http.post("/v2/shipments", json=body, idempotent=True))
         rates = mapping.parse_rates(shipment, self.name)
         if not rates and shipment.get("messages"):
             log.warning("%s: EasyPost returned no rates for %s: %s", self.name, request.reference, shipment["messages"])
@@ -130,7 +123,7 @@ class EasyPostCarrier:
             response = self._http.post(
                 f"/v2/shipments/{rate.shipment_ref}/buy", json={"rate": {"id": rate.rate_id}}, idempotent=True
             )
-            shipment = self._json(response)
+            shipment = self._http.json(response)
         except _PostageExists:
             log.info(
                 "%s: shipment %s was already bought (key %s); returning its label", self.name, rate.shipment_ref, key
@@ -149,11 +142,11 @@ class EasyPostCarrier:
                     f"EasyPost shipment {label.shipment_ref} has no tracker; was its label bought?",
                     service=self.name,
                 )
-        return mapping.parse_tracker(self._json(self._http.get(f"/v2/trackers/{tracker_ref}")))
+        return mapping.parse_tracker(self._http.json(self._http.get(f"/v2/trackers/{tracker_ref}")))
 
     def void(self, label: Label) -> None:
         """Ask EasyPost to refund the label; a label the carrier has scanned is refused."""
-        shipment = self._json(self._http.post(f"/v2/shipments/{label.shipment_ref}/refund", idempotent=True))
+        shipment = self._http.json(self._http.post(f"/v2/shipments/{label.shipment_ref}/refund", idempotent=True))
         if shipment.get("refund_status") == "rejected":
             raise PermanentError(
                 f"EasyPost rejected the refund of label {label.tracking_code} (shipment {label.shipment_ref}); "
@@ -176,25 +169,15 @@ class EasyPostCarrier:
             )
         return webhooks.verify_signature(body, self.webhook_secret, webhooks.header(headers, webhooks.SIGNATURE_HEADER))
 
-    def parse_webhook(self, body: bytes) -> TrackingUpdate:
-        """The tracking carried by a verified ``tracker.*`` webhook body (PayloadError otherwise)."""
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate:
+        """The tracking carried by a verified ``tracker.*`` webhook body (PayloadError otherwise).
+
+        ``headers`` are not needed: EasyPost says what an event is in its body.
+        """
         return mapping.parse_tracker(webhooks.tracker_from_event(body))
 
     # -- internals
 
     def _shipment(self, shipment_id: str) -> Mapping[str, Any]:
-        return self._json(self._http.get(f"/v2/shipments/{shipment_id}"))
+        return self._http.json(self._http.get(f"/v2/shipments/{shipment_id}"))
 
-    def _json(self, response: httpx.Response) -> Mapping[str, Any]:
-        try:
-            payload = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            payload = None
-        if not isinstance(payload, Mapping):
-            raise TransientError(
-                f"{response.request.method} {response.request.url.path} answered HTTP {response.status_code} "
-                "with a body that is not a JSON object; try again later",
-                service=self.name,
-                status_code=response.status_code,
-            )
-        return payload

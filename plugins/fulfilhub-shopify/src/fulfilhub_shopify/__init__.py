@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from fulfilhub import ChannelType, Simulator, hookimpl
 
+from . import channel
 from .channel import ShopifyChannel
 from .simulator import ShopifySimulator
 
@@ -25,6 +26,7 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
         ChannelType(
             name="shopify",
             factory=ShopifyChannel,
+            settings=channel.SETTINGS,
             description="Shopify Admin REST API: orders by updated_at, fulfillments with tracking, fulfillment events",
         )
     )

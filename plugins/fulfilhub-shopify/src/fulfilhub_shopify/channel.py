@@ -28,12 +28,13 @@ from fulfilhub import (
     Order,
     OrderPage,
     PermanentError,
+    Setting,
     ShipmentPush,
     TrackingStatus,
     TransientError,
 )
 
-from . import mapping
+from . import mapping, webhooks
 
 log = logging.getLogger("fulfilhub_shopify")
 
@@ -100,38 +101,56 @@ class Cursor:
         return cursor
 
 
+#: The settings of a ``type = "shopify"`` channel instance (any other key is refused).
+SETTINGS: dict[str, Setting] = {
+    "shop": Setting(str, default=None, help='the myshopify.com subdomain, e.g. "acme"'),
+    "base_url": Setting(str, default=None, help="the shop's base URL instead of shop (the sandbox gives one)"),
+    "access_token": Setting(str, secret=True, help='the Admin API access token, e.g. "${SHOPIFY_ACCESS_TOKEN}"'),
+    "api_version": Setting(str, default=DEFAULT_API_VERSION, help="the Admin REST API version"),
+    "page_size": Setting(int, default=MAX_PAGE_SIZE, min=1, max=MAX_PAGE_SIZE, help="orders per page"),
+    "overlap_seconds": Setting(float, default=300.0, min=0, help="how far back each pass re-reads"),
+    "bucket_headroom": Setting(int, default=5, min=0, max=1_000, help="calls kept free in the leaky bucket"),
+    "leak_rate": Setting(float, default=2.0, min=0, help="requests/second the bucket leaks (above 0)"),
+    "notify_customer": Setting(bool, default=True, help="let Shopify email the customer on fulfillment"),
+    "webhook_secret": Setting(
+        str, default=None, secret=True,
+        help='the app\'s client secret, to verify webhooks, e.g. "${SHOPIFY_WEBHOOK_SECRET}"',
+    ),
+}
+
+
 class ShopifyChannel:
-    """A Shopify shop as a fulfilhub channel (see the package README for settings)."""
+    """A Shopify shop as a fulfilhub channel (see the package README for settings).
+
+    It also takes Shopify's order webhooks (:class:`fulfilhub.WebhookReceiver`).
+    """
 
     def __init__(self, context: InstanceContext):
         self.context = context
-        settings = context.settings
-        if "base_url" in settings:
-            base_url = str(settings["base_url"]).rstrip("/")
-        elif "shop" in settings:
-            shop = str(settings["shop"]).strip().removeprefix("https://").rstrip("/")
+        base_url, shop = context.setting("base_url"), context.setting("shop")
+        if base_url is not None:
+            base_url = base_url.rstrip("/")
+        elif shop is not None:
+            shop = shop.strip().removeprefix("https://").rstrip("/")
             base_url = f"https://{shop if '.' in shop else shop + '.myshopify.com'}"
         else:
             raise ConfigError(
                 "set shop (the myshopify.com subdomain, e.g. \"acme\") or base_url", key=context.key("shop")
             )
         self.base_url = base_url
-        self.api_version = str(context.setting("api_version", DEFAULT_API_VERSION))
-        self.page_size = self._int_setting("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        self.overlap = timedelta(seconds=self._number_setting("overlap_seconds", 300.0))
-        self.bucket_headroom = self._int_setting("bucket_headroom", 5, 0, 1_000)
-        self.leak_rate = self._number_setting("leak_rate", 2.0)
+        self.api_version: str = context.setting("api_version")
+        self.page_size: int = context.setting("page_size")
+        self.overlap = timedelta(seconds=context.setting("overlap_seconds"))
+        self.bucket_headroom: int = context.setting("bucket_headroom")
+        self.leak_rate: float = context.setting("leak_rate")
         if self.leak_rate <= 0:
             raise ConfigError(
                 f"leak_rate must be above 0 requests/second, got {self.leak_rate}", key=context.key("leak_rate")
             )
-        self.notify_customer = context.setting("notify_customer", True)
-        if not isinstance(self.notify_customer, bool):
-            raise ConfigError(
-                f"notify_customer must be true or false, got {self.notify_customer!r}", key=context.key("notify_customer")
-            )
+        self.notify_customer: bool = context.setting("notify_customer")
+        self.webhook_secret: str | None = context.setting("webhook_secret")
         headers = {
-            "X-Shopify-Access-Token": str(context.setting("access_token")),
+            "X-Shopify-Access-Token": context.setting("access_token"),
             "Accept": "application/json",
         }
         # Creating a fulfillment or an event is not idempotent: the core's client resends
@@ -157,7 +176,7 @@ class ShopifyChannel:
             # token already carries the first request's filters.
             params = {"page_info": state.page_info, "limit": self.page_size}
         response = self._get("orders.json", params=params)
-        orders = self._body_field(response, "orders", list)
+        orders = self._http.json(response, "orders", list)
         next_page = _next_page_info(response.headers.get("Link"))
         if next_page is not None:
             following = Cursor(since=state.since, page_info=next_page, pass_started=pass_started)
@@ -217,10 +236,27 @@ class ShopifyChannel:
     def close(self) -> None:
         self._http.close()
 
+    # ------------------------------------------------------------------ webhooks
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """True when ``body`` carries a valid ``X-Shopify-Hmac-Sha256`` for ``webhook_secret``."""
+        if not self.webhook_secret:
+            raise ConfigError(
+                "webhook_secret is not set, so Shopify webhooks cannot be verified; set it to the app's "
+                'client secret, e.g. webhook_secret = "${SHOPIFY_WEBHOOK_SECRET}"',
+                key=self.context.key("webhook_secret"),
+            )
+        return webhooks.verify_signature(body, self.webhook_secret, webhooks.header(headers, webhooks.SIGNATURE_HEADER))
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Order | None:
+        """The order an ``orders/create|updated|cancelled`` webhook carries; None for other topics."""
+        payload = webhooks.order_payload(headers, body)
+        return None if payload is None else self.parse_order(payload)
+
     # ------------------------------------------------------------------ internals
 
     def _fulfillments(self, order_id: str) -> list[Any]:
-        return self._body_field(self._get(f"orders/{order_id}/fulfillments.json"), "fulfillments", list)
+        return self._http.json(self._get(f"orders/{order_id}/fulfillments.json"), "fulfillments", list)
 
     def _fulfillment_id_by_tracking(self, order: Order, shipment: ShipmentPush) -> str:
         found = mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
@@ -245,33 +281,8 @@ class ShopifyChannel:
         return self._http.post(self._path(resource), json=body)
 
     def _body_field(self, response: httpx.Response, key: str, kind: type) -> Any:
-        """``response.json()[key]``, or a TransientError saying what arrived instead.
-
-        A body that is not JSON, or JSON without the expected field, is most likely an
-        answer cut off on the way; trying again later is the right response.
-        """
-        where = f"{response.request.method} {self._http.redactor.text(str(response.request.url))}"
-        try:
-            body = response.json()
-        except ValueError:
-            snippet = self._http.redactor.text(response.text[:120])
-            raise TransientError(
-                f"{where} answered HTTP {response.status_code} with a body that is not valid JSON "
-                f"({len(response.content)} bytes, starting {snippet!r}); it may have been cut off, "
-                "will try again later",
-                service=self.context.name,
-                status_code=response.status_code,
-            ) from None
-        value = body.get(key) if isinstance(body, dict) else None
-        if not isinstance(value, kind):
-            keys = sorted(body) if isinstance(body, dict) else type(body).__name__
-            raise TransientError(
-                f"{where} answered HTTP {response.status_code} without a {key!r} "
-                f"{'list' if kind is list else 'object'} (got {keys}); will try again later",
-                service=self.context.name,
-                status_code=response.status_code,
-            )
-        return value
+        """``response.json()[key]`` as a ``kind``, or a TransientError (the core's helper)."""
+        return self._http.json(response, key, kind)
 
     def _observe_call_limit(self, response: httpx.Response) -> None:
         """Note how full Shopify's leaky bucket is, from ``X-Shopify-Shop-Api-Call-Limit``.
@@ -299,21 +310,6 @@ class ShopifyChannel:
         if wait > 0:
             log.debug("%s: Shopify call bucket nearly full; waiting %.2fs", self.context.name, wait)
             self.context.clock.sleep(wait)
-
-    def _int_setting(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.context.setting(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(
-                f"{key} must be a whole number from {low} to {high}, got {value!r}", key=self.context.key(key)
-            )
-        return value
-
-    def _number_setting(self, key: str, default: float) -> float:
-        value = self.context.setting(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{key} must be a number of 0 or more, got {value!r}", key=self.context.key(key))
-        return float(value)
-
 
 def _next_page_info(link_header: str | None) -> str | None:
     """The ``page_info`` of the ``rel="next"`` link in a Shopify ``Link`` header, if any.

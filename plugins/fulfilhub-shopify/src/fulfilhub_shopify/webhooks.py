@@ -1,0 +1,68 @@
+"""Shopify webhooks: signature verification and order topics, pure (no I/O).
+
+Shopify signs each webhook with the app's client secret: ``X-Shopify-Hmac-Sha256`` holds
+the base64 of the HMAC-SHA256 of the raw body. The body must be verified exactly as it
+arrived, before any parsing. ``X-Shopify-Topic`` says what the body is; the order topics
+carry the same order JSON the Admin REST API returns, so the adapter's pure mapping
+reads them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fulfilhub import PayloadError
+
+SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
+TOPIC_HEADER = "X-Shopify-Topic"
+#: The topics that carry an order, mapped with :func:`fulfilhub_shopify.mapping.parse_order`.
+ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/cancelled"})
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The ``X-Shopify-Hmac-Sha256`` value Shopify sends for ``body`` under ``secret``."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_signature(body: bytes, secret: str, header_value: str | None) -> bool:
+    """True when ``header_value`` is Shopify's signature of exactly ``body`` (constant time).
+
+    An empty secret or a missing header verifies nothing.
+    """
+    if not secret or not header_value:
+        return False
+    return hmac.compare_digest(sign(body, secret).encode("ascii"), header_value.strip().encode("utf-8"))
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """``headers[name]`` ignoring case (HTTP header names are case-insensitive)."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def order_payload(headers: Mapping[str, str], body: bytes) -> Mapping[str, Any] | None:
+    """The order JSON of an order-topic webhook; None for a topic that carries no order.
+
+    Raises PayloadError when the topic header is missing or the body is not an order.
+    """
+    topic = header(headers, TOPIC_HEADER)
+    if not topic:
+        raise PayloadError(f"Shopify webhook without an {TOPIC_HEADER} header", field=TOPIC_HEADER)
+    if topic.strip() not in ORDER_TOPICS:
+        return None
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"Shopify {topic} webhook body is not JSON: {exc}") from None
+    if not isinstance(payload, Mapping) or "id" not in payload:
+        raise PayloadError(f"Shopify {topic} webhook body is not an order (no id)", field="id")
+    return payload

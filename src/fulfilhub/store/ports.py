@@ -1,0 +1,87 @@
+"""The narrow ports an adapter gets to fulfilhub's database, instead of the store itself.
+
+:class:`StatePort` is an instance's own key -> JSON store (the ``plugin_state`` table,
+namespaced by kind and instance name): enough for an adapter to keep records of its own
+(the ``local`` warehouse keeps its fulfillment requests there) with insert-if-absent and
+compare-and-set. :class:`StockPort` reads the stock fulfilhub keeps for one warehouse.
+Each call is one short transaction of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..clock import Clock
+from ..models import StockLevel
+from . import Store, insert_ignore
+from . import stock as stock_store
+from .schema import plugin_state
+
+
+def dump(value: Any) -> str:
+    """The canonical JSON text of ``value``: equal values give equal text."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"plugin state must be JSON (str, number, bool, None, list, dict): {exc}") from None
+
+
+class StatePort:
+    """``namespace``'s keys in ``plugin_state`` (see :class:`fulfilhub.adapters.StatePort`)."""
+
+    def __init__(self, store: Store, namespace: str, clock: Clock):
+        self.store = store
+        self.namespace = namespace
+        self.clock = clock
+
+    def get(self, key: str) -> Any | None:
+        with self.store.read() as conn:
+            text = conn.execute(
+                sa.select(plugin_state.c.value).where(
+                    plugin_state.c.namespace == self.namespace, plugin_state.c.key == key
+                )
+            ).scalar()
+        return None if text is None else json.loads(text)
+
+    def insert(self, key: str, value: Any) -> bool:
+        row = {"namespace": self.namespace, "key": key, "value": dump(value), "updated_at": self.clock.now()}
+        with self.store.transaction() as tx:
+            return insert_ignore(tx, plugin_state, [row], ["namespace", "key"]) == 1
+
+    def compare_and_set(self, key: str, expected: Any, value: Any) -> bool:
+        with self.store.transaction() as tx:
+            result = tx.execute(
+                plugin_state.update()
+                .where(
+                    plugin_state.c.namespace == self.namespace,
+                    plugin_state.c.key == key,
+                    plugin_state.c.value == dump(expected),
+                )
+                .values(value=dump(value), updated_at=self.clock.now())
+            )
+            return result.rowcount == 1
+
+
+class StockPort:
+    """One warehouse's rows of the ``stock`` table, read-only."""
+
+    def __init__(self, store: Store, warehouse: str):
+        self.store = store
+        self.warehouse = warehouse
+
+    def levels(self, skus: Sequence[str]) -> list[StockLevel]:
+        with self.store.read() as conn:
+            return stock_store.levels(conn, warehouses=[self.warehouse], skus=skus)
+
+    def unit_weights(self, skus: Sequence[str]) -> dict[str, int]:
+        with self.store.read() as conn:
+            return stock_store.unit_weights(conn, self.warehouse, skus)
+
+
+def namespace(kind: str, name: str) -> str:
+    """The ``plugin_state`` namespace of a configured instance: ``"warehouses.east"``."""
+    return f"{kind}.{name}" if kind else name
