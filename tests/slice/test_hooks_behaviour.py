@@ -8,7 +8,6 @@ loopback into a real SQLite file, on a scenario clock.
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 

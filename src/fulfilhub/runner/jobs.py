@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..engines import fulfilment, intake, inventory
-from ..errors import ExternalError, FulfilhubError, PermanentError, PluginError, TransientError
+from ..errors import ExternalError, FulfilhubError, PluginError, TransientError
 from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import cursors
 from ..store import orders as order_store
