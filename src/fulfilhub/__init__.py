@@ -13,7 +13,6 @@ from .adapters import (
     Notifier,
     NotifierType,
     ShipmentPush,
-    Simulator,
     Warehouse,
     WarehouseType,
 )
@@ -54,6 +53,7 @@ from .models import (
     TrackingStatus,
     TrackingUpdate,
 )
+from .sandbox.simulator import Simulator
 
 __version__ = "0.1.0"
 

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
         ChannelType,
         CompensationPolicy,
         NotifierType,
-        Simulator,
         WarehouseType,
     )
+    from .sandbox.simulator import Simulator
     from .models import Order, OrderStatus, Rate, StockLevel
 
 PROJECT = "fulfilhub"

@@ -27,7 +27,8 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, Simulator, WarehouseType
+from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, WarehouseType
+from .sandbox.simulator import Simulator
 from .errors import PluginError
 
 log = logging.getLogger("fulfilhub.plugins")
