@@ -51,7 +51,7 @@ class SandboxServer:
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST", "DELETE"]),
         ]
         for name, sim in sorted(simulators.items()):
-            sim_context = attrs.evolve(context, base_url=self.url_for(name))
+            sim_context = attrs.evolve(context, base_url=self.url_for(name), name=name)
             built = sim.load()(sim_context)
             self.simulators[name] = built
             mounts.append(Mount(f"/{name}", app=built.app))

@@ -27,8 +27,10 @@ class SandboxContext:
     """What every simulator factory receives.
 
     ``options`` holds per-simulator settings by simulator name (``{"shopify":
-    {"orders_per_day": 200}}``); ``base_url`` is the simulator's own public URL, set
-    when the server has bound its port.
+    {"orders_per_day": 200}}``). The server gives each simulator its own copy with
+    ``name``, the name it is mounted under, and ``base_url``, its public URL. A
+    simulator reads its options with ``context.options_for(context.name or "<its usual
+    name>")``, so that it can be registered twice under two names.
     """
 
     clock: Clock
@@ -36,6 +38,7 @@ class SandboxContext:
     faults: FaultPlan = attrs.Factory(FaultPlan)
     options: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
     base_url: str = ""
+    name: str = ""
 
     def options_for(self, name: str) -> Mapping[str, Any]:
         return self.options.get(name, {})

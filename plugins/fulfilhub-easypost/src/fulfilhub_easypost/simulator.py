@@ -20,7 +20,8 @@ PARAMETER.REQUIRED, SHIPMENT.INVALID_PARAMS, SHIPMENT.POSTAGE.EXISTS,
 SHIPMENT.POSTAGE.FAILURE and NOT_FOUND are EasyPost's own; APIKEY.REQUIRED and
 SHIPMENT.REFUND.UNAVAILABLE are stand-ins in the same style.
 
-Options (``SandboxContext.options["easypost"]``):
+Options (``context.options_for(context.name)``, the name it is mounted under, "easypost"
+by default):
 
 - ``api_key``: when set, requests without it as the Basic user name get 401.
 - ``exception_rate`` (0.03): share of parcels that hit a weather delay, get lost or
@@ -268,7 +269,7 @@ def _services(carriers: Sequence[Mapping[str, Any]]) -> tuple[ServiceSpec, ...]:
         ) from None
 
 
-#: The simulator's options (``context.options_for("easypost")``).
+#: The simulator's options (``context.options_for(context.name or "easypost")``).
 OPTIONS: Mapping[str, Option] = {
     "api_key": Option(None, str),
     "exception_rate": Option(0.03, (int, float), low=0, high=1),
@@ -297,7 +298,8 @@ class EasyPostSimulator:
     """
 
     def __init__(self, context: SandboxContext):
-        options = read_options("easypost", context.options_for("easypost"), OPTIONS)
+        self.name = context.name or "easypost"
+        options = read_options(self.name, context.options_for(self.name), OPTIONS)
         self.clock = context.clock
         self.seed = context.seed
         self.base_url = context.base_url
@@ -306,9 +308,9 @@ class EasyPostSimulator:
         self.delay_rate = float(options["delay_rate"])
         if not 0 <= self.exception_rate + self.delay_rate <= 1:
             raise OptionError(
-                f"easypost simulator: exception_rate ({self.exception_rate}) + delay_rate ({self.delay_rate}) "
+                f"{self.name} simulator: exception_rate ({self.exception_rate}) + delay_rate ({self.delay_rate}) "
                 "must be between 0 and 1",
-                key="sandbox.easypost",
+                key=f"sandbox.{self.name}",
             )
         self.services = options["carriers"] or DEFAULT_SERVICES
         self._ids = SeededIds(self.seed)

@@ -68,7 +68,7 @@ EVENT_STATUSES = frozenset(
 )
 
 
-#: The simulator's options (``context.options_for("shopify")``).
+#: The simulator's options (``context.options_for(context.name or "shopify")``).
 OPTIONS: Mapping[str, Option] = {
     "orders_per_day": Option(100, (int, float), low=0, high=math.inf),
     "malformed_rate": Option(0.0, (int, float), low=0, high=1),
@@ -93,7 +93,7 @@ _INVALID_JSON = _rejected(400, "The request body is not valid JSON.")
 class ShopifySimulator:
     """The simulated shop. ``app`` is the ASGI app the sandbox mounts at ``/shopify``.
 
-    Options (``context.options_for("shopify")``): ``orders_per_day`` (100),
+    Options (``context.options_for(context.name or "shopify")``): ``orders_per_day`` (100),
     ``malformed_rate`` (0.0), ``update_rate`` (0.05), ``catalog`` (list of
     ``{sku, title, price, grams[, requires_shipping]}``; 20 SKUs by default),
     ``preload`` (0 orders created over the two days before now), ``rate_limit``
@@ -105,7 +105,8 @@ class ShopifySimulator:
         self.context = context
         self.clock = context.clock
         self.base_url = context.base_url
-        opts = read_options("shopify", context.options_for("shopify"), OPTIONS)
+        self.name = context.name or "shopify"
+        opts = read_options(self.name, context.options_for(self.name), OPTIONS)
         self.orders_per_day = float(opts["orders_per_day"])
         self.malformed_rate = float(opts["malformed_rate"])
         self.update_rate = float(opts["update_rate"])
