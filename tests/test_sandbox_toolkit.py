@@ -237,3 +237,17 @@ def test_a_factory_path_that_cannot_load_is_a_clear_plugin_error(factory, messag
     with pytest.raises(PluginError, match=message) as caught:
         Simulator(name="acme", factory=factory).load()
     assert "simulator 'acme'" in str(caught.value)
+
+
+def test_importing_the_whole_sandbox_loads_no_plugin_manager_runner_or_cli():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, fulfilhub.sandbox as s; s.SandboxServer; s.read_options; "
+        "print(sorted(m for m in sys.modules if m.startswith(('fulfilhub.plugins', 'fulfilhub.runner', "
+        "'fulfilhub.cli', 'fulfilhub.scenarios', 'fulfilhub.engines', 'fulfilhub.store'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -315,7 +315,7 @@ class EasyPostSimulator:
         self.services = options["carriers"] or DEFAULT_SERVICES
         self._ids = SeededIds(self.seed)
         self._ledger = _Ledger()
-        self._state = LockedState(self._ledger)
+        self._state = LockedState(self._ledger)  # self._ledger is only touched inside `with self._state`
         guard = AuthGuard(
             self.api_key,
             basic_user,
@@ -370,18 +370,9 @@ class EasyPostSimulator:
 
     # -- plumbing
 
-    def _new_id(self, prefix: str) -> str:
-        return self._ids.new(prefix)
-
-    def _rng(self, *parts: object) -> random.Random:
-        return self._ids.rng(*parts)
-
-    def _carrier_account(self, carrier: str) -> str:
-        return self._ids.stable("ca", "account", carrier)
-
     def _price(self, spec: ServiceSpec, weight_oz: Decimal) -> Decimal:
         pounds = max(1, math.ceil(weight_oz / 16))
-        jitter = Decimal(self._rng("price", spec.carrier, spec.service, weight_oz).randrange(400)) / 10000
+        jitter = Decimal(self._ids.rng("price", spec.carrier, spec.service, weight_oz).randrange(400)) / 10000
         return ((spec.base + spec.per_lb * pounds) * (1 + jitter)).quantize(_CENT, rounding=ROUND_HALF_UP)
 
     # -- endpoints
@@ -511,17 +502,17 @@ class EasyPostSimulator:
 
     def _new_shipment(self, given: Mapping[str, Any], weight_oz: Decimal) -> dict[str, Any]:
         now = _iso(self.clock.now())
-        shipment_id = self._new_id("shp")
+        shipment_id = self._ids.new("shp")
         wanted_accounts = set(given.get("carrier_accounts") or ())
         rates = []
         for spec in self.services:
-            account = self._carrier_account(spec.carrier)
+            account = self._ids.stable("ca", "account", spec.carrier)
             if wanted_accounts and account not in wanted_accounts:
                 continue
             price = self._price(spec, weight_oz)
             rates.append(
                 {
-                    "id": self._new_id("rate"),
+                    "id": self._ids.new("rate"),
                     "object": "Rate",
                     "created_at": now,
                     "updated_at": now,
@@ -561,7 +552,7 @@ class EasyPostSimulator:
             "options": {"currency": "USD", **(given.get("options") or {})},
             "to_address": self._address(given["to_address"], now),
             "from_address": self._address(given["from_address"], now),
-            "parcel": {"id": self._new_id("prcl"), "object": "Parcel", "mode": "test", **given["parcel"]},
+            "parcel": {"id": self._ids.new("prcl"), "object": "Parcel", "mode": "test", **given["parcel"]},
             "rates": rates,
             "messages": messages,
             "selected_rate": None,
@@ -575,7 +566,7 @@ class EasyPostSimulator:
 
     def _address(self, given: Mapping[str, Any], now: str) -> dict[str, Any]:
         return {
-            "id": self._new_id("adr"),
+            "id": self._ids.new("adr"),
             "object": "Address",
             "mode": "test",
             "created_at": now,
@@ -586,7 +577,7 @@ class EasyPostSimulator:
     def _purchase(self, shipment: dict[str, Any], rate: dict[str, Any]) -> None:
         now = self.clock.now()
         shipment_id = shipment["id"]
-        rng = self._rng("fate", shipment_id)
+        rng = self._ids.rng("fate", shipment_id)
         roll = rng.random()
         if roll < self.exception_rate:
             outcome = rng.choice(_EXCEPTIONS)
@@ -594,7 +585,7 @@ class EasyPostSimulator:
             outcome = "late"
         else:
             outcome = "on_time"
-        tracker_id = self._new_id("trk")
+        tracker_id = self._ids.new("trk")
         steps, plan = script_timeline(
             carrier=rate["carrier"],
             bought_at=now,
@@ -607,7 +598,7 @@ class EasyPostSimulator:
             rng=rng,
         )
         tracking_code = _tracking_code(rate["carrier"], rng)
-        label_id = self._new_id("pl")
+        label_id = self._ids.new("pl")
         stamp = _iso(now)
         shipment.update(
             tracking_code=tracking_code,

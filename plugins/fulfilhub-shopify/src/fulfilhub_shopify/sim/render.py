@@ -24,16 +24,16 @@ from .state import (
     SHOP_ID,
     TAX_RATE,
     VARIANT_ID_BASE,
+    Line,
+    Record,
     Shop,
-    _Line,
-    _Record,
     iso,
 )
 
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-def render_order(shop: Shop, rec: _Record) -> dict[str, Any]:
+def render_order(shop: Shop, rec: Record) -> dict[str, Any]:
     """The order as ``GET /admin/api/{v}/orders.json`` shows it."""
     lines, who = shop.content(rec)
     changes = rec.changes or {}
@@ -144,7 +144,7 @@ def render_order(shop: Shop, rec: _Record) -> dict[str, Any]:
     return order
 
 
-def line_item(rec: _Record, index: int, line: _Line, done: int) -> dict[str, Any]:
+def line_item(rec: Record, index: int, line: Line, done: int) -> dict[str, Any]:
     line_id = LINE_ITEM_ID_BASE + rec.seq * MAX_LINES + index
     custom = line.catalog_index < 0
     return {
@@ -173,7 +173,7 @@ def line_item(rec: _Record, index: int, line: _Line, done: int) -> dict[str, Any
     }
 
 
-def render_fulfillment_orders(shop: Shop, rec: _Record) -> list[dict[str, Any]]:
+def render_fulfillment_orders(shop: Shop, rec: Record) -> list[dict[str, Any]]:
     """The order's one fulfillment order, at the shop's one location."""
     lines = shop.lines(rec)
     shippable = [(i, line) for i, line in enumerate(lines) if line.requires_shipping]

@@ -41,13 +41,13 @@ from .state import (
     DEFAULT_CATALOG,
     FO_LINE_ITEM_ID_BASE,
     FULFILLMENT_ORDER_ID_BASE,
+    LOCATION_ID,
     MALFORMATIONS,
     MAX_LINES,
     SHOP_ID,
     SHOP_TZ,
-    LOCATION_ID,
+    Record,
     Shop,
-    _Record,
     catalog_lines,
     iso,
 )
@@ -364,9 +364,9 @@ class ShopifySimulator:
             shop.fulfillment_orders[fulfillment_id] = rec.id
             return JSONResponse({"fulfillment": fulfillment}, status_code=201)
 
-    def _plan_fulfillment(self, shop: Shop, groups: list[Any]) -> tuple[_Record, dict[int, int]]:
+    def _plan_fulfillment(self, shop: Shop, groups: list[Any]) -> tuple[Record, dict[int, int]]:
         """Check ``line_items_by_fulfillment_order`` against the order: (record, line index -> qty)."""
-        rec: _Record | None = None
+        rec: Record | None = None
         plan: dict[int, int] = {}
         for group in groups:
             fo_id = group.get("fulfillment_order_id") if isinstance(group, dict) else None
@@ -451,7 +451,7 @@ class ShopifySimulator:
                     fulfillment["updated_at"] = now
             return JSONResponse({"fulfillment_event": event}, status_code=201)
 
-    def _known(self, shop: Shop, order_id: int) -> _Record:
+    def _known(self, shop: Shop, order_id: int) -> Record:
         try:
             return shop.record(order_id)
         except KeyError:

@@ -101,7 +101,7 @@ _UPDATE_TAGS = ("gift", "vip", "address-checked")
 
 
 @attrs.frozen
-class _Line:
+class Line:
     """One line item as the shop sold it (prices are decimal strings, as Shopify sends)."""
 
     sku: str
@@ -112,13 +112,13 @@ class _Line:
     quantity: int
     catalog_index: int  # -1 for a custom line item (no product or variant)
 
-    def times(self, quantity: Any) -> _Line:
+    def times(self, quantity: Any) -> Line:
         """This catalog line sold ``quantity`` times (cheaper than ``attrs.evolve``)."""
-        return _Line(self.sku, self.title, self.price, self.grams, self.requires_shipping, quantity, self.catalog_index)
+        return Line(self.sku, self.title, self.price, self.grams, self.requires_shipping, quantity, self.catalog_index)
 
 
 @attrs.define(slots=True, eq=False)
-class _Record:
+class Record:
     """One order, compactly: everything else is derived from ``seed`` when rendered."""
 
     seq: int
@@ -126,7 +126,7 @@ class _Record:
     updated: int
     seed: int
     malformed: int = -1  # index into MALFORMATIONS
-    lines: tuple[_Line, ...] | None = None  # set for injected orders; else from seed
+    lines: tuple[Line, ...] | None = None  # set for injected orders; else from seed
     changes: dict[str, Any] | None = None  # note, tags, email, address, cancellation
     fulfilled: dict[int, int] | None = None  # line index -> quantity fulfilled
 
@@ -150,7 +150,7 @@ class Shop:
         orders_per_day: float,
         malformed_rate: float,
         update_rate: float,
-        catalog: tuple[_Line, ...],
+        catalog: tuple[Line, ...],
         preload: int,
     ):
         self.clock = clock
@@ -161,7 +161,7 @@ class Shop:
         self._rng = random.Random(seed)  # the arrival stream
         self.injected_rng = random.Random(f"{seed}:injected")  # add_order, kept apart
         self.ids = SeededIds(seed)
-        self.records: list[_Record] = []
+        self.records: list[Record] = []
         self.keys: list[tuple[int, int]] = []  # (updated, seq), kept sorted
         self._updates: list[tuple[float, int]] = []  # heap of (when, seq)
         self.fulfillments: dict[int, list[dict[str, Any]]] = {}  # order id -> fulfillments
@@ -175,11 +175,11 @@ class Shop:
 
     # ------------------------------------------------------------------ changes
 
-    def place(self, lines: tuple[_Line, ...] | None, changes: dict[str, Any] | None, malformed: int) -> _Record:
+    def place(self, lines: tuple[Line, ...] | None, changes: dict[str, Any] | None, malformed: int) -> Record:
         """Place one order now (``add_order``): its record."""
         self.catch_up()
         now = int(self.now())
-        rec = _Record(
+        rec = Record(
             seq=len(self.records),
             created=now,
             updated=now,
@@ -195,7 +195,7 @@ class Shop:
         self.catch_up()
         self.next_arrival = math.inf
 
-    def change(self, order_id: int, **changes: Any) -> _Record:
+    def change(self, order_id: int, **changes: Any) -> Record:
         """Record merchant changes (note, tags, cancellation) now; a new ``updated_at``."""
         self.catch_up()
         rec = self.record(order_id)
@@ -203,7 +203,7 @@ class Shop:
         self.touch(rec, int(self.now()))
         return rec
 
-    def fulfil(self, rec: _Record, plan: Mapping[int, int]) -> dict[int, int]:
+    def fulfil(self, rec: Record, plan: Mapping[int, int]) -> dict[int, int]:
         """Mark ``plan`` (line index -> quantity) fulfilled now; the order's fulfilled map."""
         fulfilled = rec.fulfilled if rec.fulfilled is not None else {}
         for index, quantity in plan.items():
@@ -218,8 +218,6 @@ class Shop:
     def next_event_id(self) -> int:
         return self.ids.next("event", EVENT_ID_BASE + 1)
 
-    # ------------------------------------------------------------------ arrivals over scenario time
-
     @property
     def catalog(self) -> tuple[Mapping[str, Any], ...]:
         """The SKUs orders are drawn from, as ``{sku, title, price, grams, requires_shipping}``."""
@@ -233,6 +231,8 @@ class Shop:
             }
             for line in self.catalog_lines
         )
+
+    # ------------------------------------------------------------------ arrivals over scenario time
 
     def now(self) -> float:
         return self.clock.now().timestamp()
@@ -251,7 +251,7 @@ class Shop:
                 heapq.heappush(self._updates, (update_at, rec.seq))
         self.keys.sort()
 
-    def _draw(self, when: float) -> tuple[_Record, float | None]:
+    def _draw(self, when: float) -> tuple[Record, float | None]:
         """A new order arriving at ``when``, and when it will be updated (if it will).
 
         Every arrival takes the same number of draws from the scenario's random stream,
@@ -264,7 +264,7 @@ class Shop:
         updated = rng.random() < self.update_rate
         delay = rng.uniform(600, 86_400)
         stamp = int(when)
-        rec = _Record(seq=len(self.records), created=stamp, updated=stamp, seed=seed, malformed=kind if broken else -1)
+        rec = Record(seq=len(self.records), created=stamp, updated=stamp, seed=seed, malformed=kind if broken else -1)
         return rec, (when + delay if updated else None)
 
     def catch_up(self) -> None:
@@ -283,7 +283,7 @@ class Shop:
             self._apply_update(rec, when)
             self._rekey(old_key, rec)
 
-    def _apply_update(self, rec: _Record, when: float) -> None:
+    def _apply_update(self, rec: Record, when: float) -> None:
         """A later change by the merchant: a note or a tag, and a new ``updated_at``."""
         pick = random.Random(rec.seed ^ 0x5EED)
         changes = rec.changes if rec.changes is not None else {}
@@ -294,30 +294,30 @@ class Shop:
         rec.changes = changes
         rec.updated = max(rec.updated, int(when))
 
-    def store(self, rec: _Record) -> None:
+    def store(self, rec: Record) -> None:
         self.records.append(rec)
         bisect.insort(self.keys, (rec.updated, rec.seq))
 
-    def touch(self, rec: _Record, now: int) -> None:
+    def touch(self, rec: Record, now: int) -> None:
         old_key = (rec.updated, rec.seq)
         rec.updated = max(rec.updated, now)
         self._rekey(old_key, rec)
 
-    def _rekey(self, old_key: tuple[int, int], rec: _Record) -> None:
+    def _rekey(self, old_key: tuple[int, int], rec: Record) -> None:
         index = bisect.bisect_left(self.keys, old_key)
         del self.keys[index]
         bisect.insort(self.keys, (rec.updated, rec.seq))
 
-    def record(self, order_id: int) -> _Record:
+    def record(self, order_id: int) -> Record:
         seq = order_id - ORDER_ID_BASE
         if not 0 <= seq < len(self.records):
             raise KeyError(f"no order {order_id} in the simulated shop")
         return self.records[seq]
 
-    def lines(self, rec: _Record) -> tuple[_Line, ...]:
+    def lines(self, rec: Record) -> tuple[Line, ...]:
         return self.content(rec)[0]
 
-    def content(self, rec: _Record) -> tuple[tuple[_Line, ...], dict[str, Any]]:
+    def content(self, rec: Record) -> tuple[tuple[Line, ...], dict[str, Any]]:
         """The order's lines and buyer, drawn from its seed (one generator: rendering is hot)."""
         rng = random.Random(rec.seed)
         lines = rec.lines
@@ -339,14 +339,14 @@ class Shop:
         }
         return lines, who
 
-    def explicit_line(self, index: int, spec: Mapping[str, Any]) -> _Line:
+    def explicit_line(self, index: int, spec: Mapping[str, Any]) -> Line:
         sku = str(spec.get("sku") or "")
         known = next((c for c in self.catalog_lines if sku and c.sku == sku), None)
         quantity = spec.get("quantity", 1)
         if known is not None:
             line = known.times(quantity)
         elif "price" in spec and "title" in spec:
-            line = _Line(
+            line = Line(
                 sku=sku,
                 title=str(spec["title"]),
                 price=price(spec["price"], f"lines[{index}].price"),
@@ -405,14 +405,14 @@ class Shop:
 # --------------------------------------------------------------------------- helpers
 
 
-def catalog_lines(entries: Sequence[Mapping[str, Any]]) -> tuple[_Line, ...]:
+def catalog_lines(entries: Sequence[Mapping[str, Any]]) -> tuple[Line, ...]:
     if not entries:
         raise OptionError("catalog must list at least one SKU", key="sandbox.shopify")
     lines = []
     for index, entry in enumerate(entries):
         try:
             lines.append(
-                _Line(
+                Line(
                     sku=str(entry["sku"]),
                     title=str(entry["title"]),
                     price=price(entry["price"], "price"),
