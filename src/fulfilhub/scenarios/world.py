@@ -25,7 +25,7 @@ from ..plugins import PluginManager
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
-from ..sandbox import SandboxContext, SandboxServer, Simulator
+from ..sandbox import DemoPart, SandboxContext, SandboxServer, Simulator
 from ..store import Store, queries
 
 
@@ -158,8 +158,8 @@ def build_world(
     registered = plugins.registry.simulators
     parts = _parts(registered)
     if env is None:
-        for sim in parts.values():
-            for secret in sim.demo.secrets.values():  # type: ignore[union-attr]
+        for part in parts.values():
+            for secret in part.secrets.values():
                 os.environ.setdefault(env_names.get(secret.env, secret.env), secret.value)
         values: Mapping[str, str] = os.environ
     else:
@@ -183,7 +183,7 @@ def build_world(
             _config_text(sandbox, parts, settings, instances, env_names, warehouses, extra, store_url),
             encoding="utf-8",
         )
-        config = config_mod.load(config_path, env=env) if env is not None else config_mod.load(config_path)
+        config = config_mod.load(config_path, env=env)
         store = Store.open(config.store_url, migrate=True)
     except BaseException:
         sandbox.stop()
@@ -194,20 +194,18 @@ def build_world(
         store.close()
         sandbox.stop()
         raise
-    placed = {
-        name: (sim.demo.kind, instances.get(name, sim.demo.instance))  # type: ignore[union-attr]
-        for name, sim in parts.items()
-    }
+    placed = {name: (part.kind, instances.get(name, part.instance)) for name, part in parts.items()}
     return World(clock, sandbox, context, plugins, config, config_path, store, rt, placed)
 
 
-def _parts(registered: Mapping[str, Simulator]) -> dict[str, Simulator]:
-    """The registered simulators that describe a part; PluginError naming missing kinds."""
-    parts = {name: sim for name, sim in sorted(registered.items()) if sim.demo is not None}
-    have = {sim.demo.kind for sim in parts.values()}  # type: ignore[union-attr]
+def _parts(registered: Mapping[str, Simulator]) -> dict[str, DemoPart]:
+    """The parts the registered simulators describe, by simulator name; PluginError
+    naming the kinds missing."""
+    parts = {name: sim.demo for name, sim in sorted(registered.items()) if sim.demo is not None}
+    have = {part.kind for part in parts.values()}
     missing = [kind for kind in NEEDED_KINDS if kind not in have]
     if missing:
-        known = ", ".join(f"{n} ({s.demo.kind})" for n, s in parts.items()) or "none"  # type: ignore[union-attr]
+        known = ", ".join(f"{name} ({part.kind})" for name, part in parts.items()) or "none"
         raise PluginError(
             f"a scenario needs a simulator for each of {', '.join(NEEDED_KINDS)}; missing: {', '.join(missing)} "
             f"(registered simulators with a demo part: {known}). Install plugins that bring them, e.g. "
@@ -218,7 +216,7 @@ def _parts(registered: Mapping[str, Simulator]) -> dict[str, Simulator]:
 
 def _config_text(
     sandbox: SandboxServer,
-    parts: Mapping[str, Simulator],
+    parts: Mapping[str, DemoPart],
     settings: Mapping[str, Mapping[str, Any]],
     instances: Mapping[str, str],
     env_names: Mapping[str, str],
@@ -233,9 +231,7 @@ def _config_text(
         f"url = {_toml(store_url)}",
         "",
     ]
-    for name, sim in parts.items():
-        part = sim.demo
-        assert part is not None
+    for name, part in parts.items():
         out.append(f"[{part.kind}.{instances.get(name, part.instance)}]")
         values: dict[str, Any] = {"type": part.type, **part.settings, "base_url": sandbox.url_for(name)}
         for setting, secret in part.secrets.items():
