@@ -25,8 +25,8 @@ if TYPE_CHECKING:
         NotifierType,
         WarehouseType,
     )
-    from .sandbox.simulator import Simulator
     from .models import Order, OrderStatus, Rate, StockLevel
+    from .sandbox.simulator import Simulator
 
 PROJECT = "fulfilhub"
 

@@ -28,8 +28,8 @@ import pluggy
 
 from . import hookspecs
 from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, WarehouseType
-from .sandbox.simulator import Simulator
 from .errors import PluginError
+from .sandbox.simulator import Simulator
 
 log = logging.getLogger("fulfilhub.plugins")
 
