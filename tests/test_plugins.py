@@ -18,13 +18,13 @@ from fulfilhub.adapters import (
     ChannelType,
     CompensationPolicy,
     NotifierType,
-    Simulator,
     WarehouseType,
 )
 from fulfilhub.errors import PluginError
 from fulfilhub.hookspecs import hookimpl
 from fulfilhub.models import Money, Rate, StockLevel
 from fulfilhub.plugins import Hooks, PluginManager
+from fulfilhub.sandbox import Simulator
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 ENV_SWITCHES = ("FULFILHUB_PLUGINS", "FULFILHUB_DISABLE_PLUGINS", "FULFILHUB_STRICT_PLUGINS", "FULFILHUB_TRACE_HOOKS")

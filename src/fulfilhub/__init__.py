@@ -14,7 +14,6 @@ from .adapters import (
     NotifierType,
     Setting,
     ShipmentPush,
-    Simulator,
     StatePort,
     StockPort,
     Warehouse,
@@ -59,6 +58,7 @@ from .models import (
     TrackingStatus,
     TrackingUpdate,
 )
+from .sandbox.simulator import Simulator
 
 __version__ = "0.1.0"
 

@@ -42,7 +42,6 @@ from .models import (
 
 if TYPE_CHECKING:
     from .http import HttpClient
-    from .sandbox import SandboxContext
 
 
 #: Setting types :meth:`InstanceContext.setting` can read, with how they are described in errors.
@@ -467,19 +466,4 @@ class CompensationPolicy:
 
     name: str
     propose: Callable[..., Any]
-    description: str = ""
-
-
-@attrs.frozen(kw_only=True)
-class Simulator:
-    """A local simulator of a foreign API, served by ``fulfilhub sandbox``.
-
-    ``factory(context)`` gets a :class:`~fulfilhub.sandbox.SandboxContext` and returns
-    the simulator object: anything with an ``app`` attribute holding an ASGI app (the
-    rest of the object is the simulator's state, for tests and the demo). The app is
-    mounted at ``/<name>``; the type's instances point their ``base_url`` at it.
-    """
-
-    name: str
-    factory: Callable[[SandboxContext], Any]  # -> an object with an ``app`` (ASGI)
     description: str = ""

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
         ChannelType,
         CompensationPolicy,
         NotifierType,
-        Simulator,
         WarehouseType,
     )
     from .models import Order, OrderStatus, Rate, StockLevel
+    from .sandbox.simulator import Simulator
 
 PROJECT = "fulfilhub"
 

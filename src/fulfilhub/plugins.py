@@ -28,8 +28,9 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, Simulator, WarehouseType
+from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, WarehouseType
 from .errors import PluginError
+from .sandbox.simulator import Simulator
 
 if TYPE_CHECKING:
     import click

@@ -24,7 +24,7 @@ def test_registering_the_plugin_provides_the_easypost_carrier_and_simulator():
     simulator_type = manager.registry.simulators["easypost"]
 
     assert carrier_type.factory is EasyPostCarrier and carrier_type.description
-    assert simulator_type.factory is EasyPostSimulator and simulator_type.description
+    assert simulator_type.load() is EasyPostSimulator and simulator_type.description
     adapter = carrier_type.factory(instance_context("ep", {"api_key": "EZTK_x"}, schema=carrier_type.settings))
     adapter.close()
-    assert simulator_type.factory(SandboxContext(clock=adapter.context.clock)).app is not None
+    assert simulator_type.load()(SandboxContext(clock=adapter.context.clock)).app is not None

@@ -13,7 +13,7 @@ import pytest
 from fulfilhub import ConfigError, SimClock
 from fulfilhub.sandbox import SandboxContext
 from fulfilhub_shopify import ShopifySimulator
-from fulfilhub_shopify.simulator import MALFORMATIONS
+from fulfilhub_shopify.sim import MALFORMATIONS
 
 V = "/admin/api/2024-10"
 

@@ -63,7 +63,7 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
 @pass_state
 def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, as_json: bool) -> None:
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
-    from ..sandbox.demo import run_demo
+    from ..scenarios import run_demo
 
     http_log = logging.getLogger("fulfilhub.http")
     level = http_log.level

@@ -16,28 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from ..adapters import Simulator
-from ..clock import Clock, SimClock
-from .faults import FaultMiddleware, FaultPlan
-
-
-@attrs.define(kw_only=True)
-class SandboxContext:
-    """What every simulator factory receives.
-
-    ``options`` holds per-simulator settings by simulator name (``{"shopify":
-    {"orders_per_day": 200}}``); ``base_url`` is the simulator's own public URL, set
-    when the server has bound its port.
-    """
-
-    clock: Clock
-    seed: int = 0
-    faults: FaultPlan = attrs.Factory(FaultPlan)
-    options: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
-    base_url: str = ""
-
-    def options_for(self, name: str) -> Mapping[str, Any]:
-        return self.options.get(name, {})
+from ..clock import SimClock
+from .faults import FaultMiddleware
+from .simulator import SandboxContext, Simulator
 
 
 class SandboxServer:
@@ -45,6 +26,7 @@ class SandboxServer:
 
     ``with SandboxServer(simulators, context) as sandbox: sandbox.url_for("shopify")``.
     ``sandbox.simulators["shopify"]`` is the simulator object (its state, for tests).
+    Each record's factory is loaded here (:meth:`Simulator.load`), not before.
     """
 
     def __init__(
@@ -69,8 +51,8 @@ class SandboxServer:
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST", "DELETE"]),
         ]
         for name, sim in sorted(simulators.items()):
-            sim_context = attrs.evolve(context, base_url=self.url_for(name))
-            built = sim.factory(sim_context)
+            sim_context = attrs.evolve(context, base_url=self.url_for(name), name=name)
+            built = sim.load()(sim_context)
             self.simulators[name] = built
             mounts.append(Mount(f"/{name}", app=built.app))
         self.app = FaultMiddleware(Starlette(routes=mounts), context.faults)

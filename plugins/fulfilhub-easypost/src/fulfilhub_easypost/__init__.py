@@ -9,12 +9,13 @@ Installing the package registers, through the ``fulfilhub`` entry point:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fulfilhub import CarrierType, Simulator, hookimpl
+from fulfilhub.sandbox import DemoPart, DemoSecret
 
 from . import carrier
 from .carrier import EasyPostCarrier
-from .simulator import EasyPostSimulator
 
 __version__ = "0.1.0"
 __all__ = ["EasyPostCarrier", "EasyPostSimulator", "register_carrier_types", "register_simulators"]
@@ -37,7 +38,25 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
     register(
         Simulator(
             name="easypost",
-            factory=EasyPostSimulator,
+            factory="fulfilhub_easypost.simulator:EasyPostSimulator",  # imported only when a sandbox builds it
             description="Local EasyPost API v2: shipments, rates, purchases, tracking scripted on the scenario clock",
+            demo=DemoPart(
+                kind="carriers",
+                type="easypost",
+                instance="easypost",
+                secrets={
+                    "api_key": DemoSecret(env="FULFILHUB_DEMO_EASYPOST_KEY", value="EZTKdemo0123456789", option="api_key")
+                },
+                options={"exception_rate": 0.03, "delay_rate": 0.1},
+            ),
         )
     )
+
+
+def __getattr__(name: str) -> Any:
+    """``EasyPostSimulator`` is imported on first use, so that the runner never loads it."""
+    if name == "EasyPostSimulator":
+        from .simulator import EasyPostSimulator
+
+        return EasyPostSimulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,8 @@ PARAMETER.REQUIRED, SHIPMENT.INVALID_PARAMS, SHIPMENT.POSTAGE.EXISTS,
 SHIPMENT.POSTAGE.FAILURE and NOT_FOUND are EasyPost's own; APIKEY.REQUIRED and
 SHIPMENT.REFUND.UNAVAILABLE are stand-ins in the same style.
 
-Options (``SandboxContext.options["easypost"]``):
+Options (``context.options_for(context.name)``, the name it is mounted under, "easypost"
+by default):
 
 - ``api_key``: when set, requests without it as the Basic user name get 401.
 - ``exception_rate`` (0.03): share of parcels that hit a weather delay, get lost or
@@ -36,19 +37,27 @@ the same ids, prices, tracking codes and fates. Days are calendar days, in UTC.
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import math
 import random
-import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
-from fulfilhub.sandbox import SandboxContext
+from fulfilhub.sandbox import (
+    AuthGuard,
+    LockedState,
+    Option,
+    OptionError,
+    SandboxContext,
+    SeededIds,
+    Timeline,
+    basic_user,
+    json_body,
+    read_options,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -247,17 +256,37 @@ def script_timeline(
     return steps, Plan(outcome=outcome, promised=promised, delivered_at=delivered_at)
 
 
-def _services(carriers: Sequence[Mapping[str, Any]] | None) -> tuple[ServiceSpec, ...]:
+def _services(carriers: Sequence[Mapping[str, Any]]) -> tuple[ServiceSpec, ...]:
     if not carriers:
         return DEFAULT_SERVICES
     try:
         return tuple(ServiceSpec(**spec) for spec in carriers)
     except (TypeError, ArithmeticError, ValueError) as exc:
         raise ValueError(
-            "easypost simulator: each entry of carriers needs carrier, service, days, base and per_lb "
+            "each entry of carriers needs carrier, service, days, base and per_lb "
             f'(prices as strings), e.g. {{carrier = "USPS", service = "Priority", days = 2, base = "7.90", '
             f'per_lb = "1.10"}}; got {carriers!r} ({exc})'
         ) from None
+
+
+#: The simulator's options (``context.options_for(context.name or "easypost")``).
+OPTIONS: Mapping[str, Option] = {
+    "api_key": Option(None, str),
+    "exception_rate": Option(0.03, (int, float), low=0, high=1),
+    "delay_rate": Option(0.1, (int, float), low=0, high=1),
+    "carriers": Option(None, (list, tuple), convert=_services),
+}
+
+
+@attrs.define
+class _Ledger:
+    """Everything the simulator has been asked to do (held under one lock)."""
+
+    shipments: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    trackers: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    timelines: dict[str, Timeline[Scan]] = attrs.Factory(dict)
+    plans: dict[str, Plan] = attrs.Factory(dict)
+    purchases: int = 0
 
 
 class EasyPostSimulator:
@@ -269,27 +298,33 @@ class EasyPostSimulator:
     """
 
     def __init__(self, context: SandboxContext):
-        options = context.options_for("easypost")
+        self.name = context.name or "easypost"
+        options = read_options(self.name, context.options_for(self.name), OPTIONS)
         self.clock = context.clock
         self.seed = context.seed
         self.base_url = context.base_url
-        self.api_key: str | None = options.get("api_key") or None
-        self.exception_rate = float(options.get("exception_rate", 0.03))
-        self.delay_rate = float(options.get("delay_rate", 0.1))
+        self.api_key: str | None = options["api_key"] or None
+        self.exception_rate = float(options["exception_rate"])
+        self.delay_rate = float(options["delay_rate"])
         if not 0 <= self.exception_rate + self.delay_rate <= 1:
-            raise ValueError(
-                f"easypost simulator: exception_rate ({self.exception_rate}) + delay_rate ({self.delay_rate}) "
-                "must be between 0 and 1"
+            raise OptionError(
+                f"{self.name} simulator: exception_rate ({self.exception_rate}) + delay_rate ({self.delay_rate}) "
+                "must be between 0 and 1",
+                key=f"sandbox.{self.name}",
             )
-        self.services = _services(options.get("carriers"))
-        self._lock = threading.Lock()
-        self._counter = 0
-        self._purchases = 0
-        self._shipments: dict[str, dict[str, Any]] = {}
-        self._trackers: dict[str, dict[str, Any]] = {}
-        self._timelines: dict[str, list[Scan]] = {}
-        self._plans: dict[str, Plan] = {}
-        guard = self._guard
+        self.services = options["carriers"] or DEFAULT_SERVICES
+        self._ids = SeededIds(self.seed)
+        self._ledger = _Ledger()
+        self._state = LockedState(self._ledger)  # self._ledger is only touched inside `with self._state`
+        guard = AuthGuard(
+            self.api_key,
+            basic_user,
+            lambda: _error(
+                401,
+                "APIKEY.REQUIRED",
+                "A valid API key is required; send it as the HTTP Basic user name with an empty password.",
+            ),
+        )
         self.app = Starlette(
             routes=[
                 Route("/v2/shipments", guard(self._create_shipment), methods=["POST"]),
@@ -307,83 +342,43 @@ class EasyPostSimulator:
     @property
     def shipments(self) -> dict[str, dict[str, Any]]:
         """Every shipment by id, as ``GET /v2/shipments/{id}`` would return it now."""
-        with self._lock:
+        with self._state:
             now = self.clock.now()
-            return {sid: self._shipment_view(sid, now) for sid in self._shipments}
+            return {sid: self._shipment_view(sid, now) for sid in self._ledger.shipments}
 
     @property
     def trackers(self) -> dict[str, dict[str, Any]]:
         """Every tracker by id, as ``GET /v2/trackers/{id}`` would return it now."""
-        with self._lock:
+        with self._state:
             now = self.clock.now()
-            return {tid: self._tracker_view(tid, now) for tid in self._trackers}
+            return {tid: self._tracker_view(tid, now) for tid in self._ledger.trackers}
 
     def plan(self, tracker_id: str) -> Plan:
         """What will happen to the parcel (outcome, promised day, delivery time)."""
-        with self._lock:
-            return self._plans[tracker_id]
+        with self._state:
+            return self._ledger.plans[tracker_id]
 
     def timeline(self, tracker_id: str) -> list[dict[str, Any]]:
         """Every scan scripted for the parcel, future ones included."""
-        with self._lock:
-            return [copy.deepcopy(step.detail) for step in self._timelines[tracker_id]]
+        with self._state:
+            return [copy.deepcopy(step.detail) for step in self._ledger.timelines[tracker_id]]
 
     def purchases_count(self) -> int:
         """How many labels were bought (refused second purchases do not count)."""
-        with self._lock:
-            return self._purchases
+        with self._state:
+            return self._ledger.purchases
 
     # -- plumbing
 
-    def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            if self.api_key is not None and self._api_key_of(request) != self.api_key:
-                return _error(
-                    401,
-                    "APIKEY.REQUIRED",
-                    "A valid API key is required; send it as the HTTP Basic user name with an empty password.",
-                )
-            return await handler(request)
-
-        return endpoint
-
-    @staticmethod
-    def _api_key_of(request: Request) -> str | None:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, _, _password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return user
-
-    def _new_id(self, prefix: str) -> str:
-        self._counter += 1
-        return f"{prefix}_{hashlib.sha256(f'{self.seed}:{prefix}:{self._counter}'.encode()).hexdigest()[:32]}"
-
-    def _rng(self, *parts: object) -> random.Random:
-        return random.Random(":".join(str(p) for p in (self.seed, *parts)))
-
-    def _carrier_account(self, carrier: str) -> str:
-        return f"ca_{hashlib.sha256(f'{self.seed}:account:{carrier}'.encode()).hexdigest()[:32]}"
-
     def _price(self, spec: ServiceSpec, weight_oz: Decimal) -> Decimal:
         pounds = max(1, math.ceil(weight_oz / 16))
-        jitter = Decimal(self._rng("price", spec.carrier, spec.service, weight_oz).randrange(400)) / 10000
+        jitter = Decimal(self._ids.rng("price", spec.carrier, spec.service, weight_oz).randrange(400)) / 10000
         return ((spec.base + spec.per_lb * pounds) * (1 + jitter)).quantize(_CENT, rounding=ROUND_HALF_UP)
-
-    @staticmethod
-    async def _json_body(request: Request) -> Any:
-        try:
-            return await request.json()
-        except ValueError:
-            return None
 
     # -- endpoints
 
     async def _create_shipment(self, request: Request) -> Response:
-        body = await self._json_body(request)
+        body = await json_body(request, default=None)
         given = body.get("shipment") if isinstance(body, dict) else None
         if not isinstance(given, dict) or not given:
             return _error(
@@ -408,18 +403,18 @@ class EasyPostSimulator:
                 "Unable to create shipment, one or more parameters were invalid.",
                 problems,
             )
-        with self._lock:
+        with self._state:
             shipment = self._new_shipment(given, Decimal(str(weight)))
             return JSONResponse(self._shipment_view(shipment["id"], self.clock.now()), status_code=201)
 
     async def _get_shipment(self, request: Request) -> Response:
-        with self._lock:
-            if request.path_params["id"] not in self._shipments:
+        with self._state:
+            if request.path_params["id"] not in self._ledger.shipments:
                 return _not_found()
             return JSONResponse(self._shipment_view(request.path_params["id"], self.clock.now()))
 
     async def _buy(self, request: Request) -> Response:
-        body = await self._json_body(request)
+        body = await json_body(request, default=None)
         rate = body.get("rate") if isinstance(body, dict) else None
         rate_id = rate.get("id") if isinstance(rate, dict) else None
         if not rate_id:
@@ -430,8 +425,8 @@ class EasyPostSimulator:
                 [{"field": "rate", "message": "cannot be blank"}],
             )
         shipment_id = request.path_params["id"]
-        with self._lock:
-            shipment = self._shipments.get(shipment_id)
+        with self._state:
+            shipment = self._ledger.shipments.get(shipment_id)
             if shipment is None:
                 return _not_found()
             if shipment["selected_rate"] is not None:
@@ -446,8 +441,8 @@ class EasyPostSimulator:
 
     async def _refund(self, request: Request) -> Response:
         shipment_id = request.path_params["id"]
-        with self._lock:
-            shipment = self._shipments.get(shipment_id)
+        with self._state:
+            shipment = self._ledger.shipments.get(shipment_id)
             if shipment is None:
                 return _not_found()
             tracker_id = shipment["tracker_id"]
@@ -455,26 +450,28 @@ class EasyPostSimulator:
                 return _error(422, "SHIPMENT.REFUND.UNAVAILABLE", f"Shipment {shipment_id} has no postage to refund.")
             if shipment["refund_status"] is None:
                 now = self.clock.now()
-                seen = [step for step in self._timelines[tracker_id] if step.at <= now]
+                timeline = self._ledger.timelines[tracker_id]
+                seen = timeline.visible(now)
                 if any(step.detail["status"] != "pre_transit" for step in seen):
                     shipment["refund_status"] = "rejected"
                 else:
                     shipment["refund_status"] = "submitted"
-                    self._timelines[tracker_id] = seen
+                    timeline.truncate(now)
                     carrier = shipment["selected_rate"]["carrier"]
-                    self._timelines[tracker_id].append(_voided_step(carrier, now, shipment["from_address"]))
+                    voided = _voided_step(carrier, now, shipment["from_address"])
+                    timeline.add(voided.at, voided)
                 shipment["updated_at"] = _iso(now)
             return JSONResponse(self._shipment_view(shipment_id, self.clock.now()))
 
     async def _get_tracker(self, request: Request) -> Response:
-        with self._lock:
-            if request.path_params["id"] not in self._trackers:
+        with self._state:
+            if request.path_params["id"] not in self._ledger.trackers:
                 return _not_found()
             return JSONResponse(self._tracker_view(request.path_params["id"], self.clock.now()))
 
     async def _public_tracking(self, request: Request) -> Response:
-        with self._lock:
-            if request.path_params["id"] not in self._trackers:
+        with self._state:
+            if request.path_params["id"] not in self._ledger.trackers:
                 return PlainTextResponse("No such tracker.", status_code=404)
             tracker = self._tracker_view(request.path_params["id"], self.clock.now())
         lines = [f"{tracker['carrier']} {tracker['tracking_code']}: {tracker['status']}"]
@@ -482,11 +479,11 @@ class EasyPostSimulator:
         return PlainTextResponse("\n".join(lines) + "\n")
 
     async def _label_file(self, request: Request) -> Response:
-        with self._lock:
+        with self._state:
             shipment = next(
                 (
                     s
-                    for s in self._shipments.values()
+                    for s in self._ledger.shipments.values()
                     if (s["postage_label"] or {}).get("id") == request.path_params["id"]
                 ),
                 None,
@@ -505,17 +502,17 @@ class EasyPostSimulator:
 
     def _new_shipment(self, given: Mapping[str, Any], weight_oz: Decimal) -> dict[str, Any]:
         now = _iso(self.clock.now())
-        shipment_id = self._new_id("shp")
+        shipment_id = self._ids.new("shp")
         wanted_accounts = set(given.get("carrier_accounts") or ())
         rates = []
         for spec in self.services:
-            account = self._carrier_account(spec.carrier)
+            account = self._ids.stable("ca", "account", spec.carrier)
             if wanted_accounts and account not in wanted_accounts:
                 continue
             price = self._price(spec, weight_oz)
             rates.append(
                 {
-                    "id": self._new_id("rate"),
+                    "id": self._ids.new("rate"),
                     "object": "Rate",
                     "created_at": now,
                     "updated_at": now,
@@ -555,7 +552,7 @@ class EasyPostSimulator:
             "options": {"currency": "USD", **(given.get("options") or {})},
             "to_address": self._address(given["to_address"], now),
             "from_address": self._address(given["from_address"], now),
-            "parcel": {"id": self._new_id("prcl"), "object": "Parcel", "mode": "test", **given["parcel"]},
+            "parcel": {"id": self._ids.new("prcl"), "object": "Parcel", "mode": "test", **given["parcel"]},
             "rates": rates,
             "messages": messages,
             "selected_rate": None,
@@ -564,12 +561,12 @@ class EasyPostSimulator:
             "fees": [],
             "tracker_id": None,  # internal: stripped from the view
         }
-        self._shipments[shipment_id] = shipment
+        self._ledger.shipments[shipment_id] = shipment
         return shipment
 
     def _address(self, given: Mapping[str, Any], now: str) -> dict[str, Any]:
         return {
-            "id": self._new_id("adr"),
+            "id": self._ids.new("adr"),
             "object": "Address",
             "mode": "test",
             "created_at": now,
@@ -580,7 +577,7 @@ class EasyPostSimulator:
     def _purchase(self, shipment: dict[str, Any], rate: dict[str, Any]) -> None:
         now = self.clock.now()
         shipment_id = shipment["id"]
-        rng = self._rng("fate", shipment_id)
+        rng = self._ids.rng("fate", shipment_id)
         roll = rng.random()
         if roll < self.exception_rate:
             outcome = rng.choice(_EXCEPTIONS)
@@ -588,7 +585,7 @@ class EasyPostSimulator:
             outcome = "late"
         else:
             outcome = "on_time"
-        tracker_id = self._new_id("trk")
+        tracker_id = self._ids.new("trk")
         steps, plan = script_timeline(
             carrier=rate["carrier"],
             bought_at=now,
@@ -601,7 +598,7 @@ class EasyPostSimulator:
             rng=rng,
         )
         tracking_code = _tracking_code(rate["carrier"], rng)
-        label_id = self._new_id("pl")
+        label_id = self._ids.new("pl")
         stamp = _iso(now)
         shipment.update(
             tracking_code=tracking_code,
@@ -634,7 +631,7 @@ class EasyPostSimulator:
                 },
             ],
         )
-        self._trackers[tracker_id] = {
+        self._ledger.trackers[tracker_id] = {
             "id": tracker_id,
             "object": "Tracker",
             "mode": "test",
@@ -649,14 +646,14 @@ class EasyPostSimulator:
             "public_url": f"{self.base_url}/track/{tracker_id}",
             "fees": [],
         }
-        self._timelines[tracker_id] = steps
-        self._plans[tracker_id] = plan
-        self._purchases += 1
+        self._ledger.timelines[tracker_id] = Timeline([(step.at, step) for step in steps])
+        self._ledger.plans[tracker_id] = plan
+        self._ledger.purchases += 1
 
     def _tracker_view(self, tracker_id: str, now: datetime) -> dict[str, Any]:
-        seen = [step for step in self._timelines[tracker_id] if step.at <= now]
+        seen = self._ledger.timelines[tracker_id].visible(now)
         latest = seen[-1]
-        view = copy.deepcopy(self._trackers[tracker_id])
+        view = copy.deepcopy(self._ledger.trackers[tracker_id])
         view.update(
             status=latest.detail["status"],
             status_detail=latest.detail["status_detail"],
@@ -668,7 +665,7 @@ class EasyPostSimulator:
         return view
 
     def _shipment_view(self, shipment_id: str, now: datetime) -> dict[str, Any]:
-        view = copy.deepcopy(self._shipments[shipment_id])
+        view = copy.deepcopy(self._ledger.shipments[shipment_id])
         tracker_id = view.pop("tracker_id")
         view["tracker"] = self._tracker_view(tracker_id, now) if tracker_id else None
         if view["tracker"]:

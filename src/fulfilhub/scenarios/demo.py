@@ -1,0 +1,176 @@
+"""``fulfilhub demo``: a few simulated days of the registered shops, two warehouses and couriers.
+
+Builds a world (:func:`~.world.build_world`: every registered simulator on loopback on a
+scenario clock, a workspace ``fulfilhub.toml`` + SQLite) and drives the real runner
+through the days with the same scheduler ``fulfilhub run`` uses, injecting rate limits
+(channels) and server errors (carriers) on the way. Nothing is faked between the runner
+and the simulators: it is all HTTP over loopback. Nothing here names a plugin: the
+simulators describe their own part.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..engines import lifecycle
+from ..models import OrderStatus
+from ..plugins import PluginManager
+from ..runner.jobs import JobReport
+from ..store import Store
+from ..store import orders as order_store
+from ..store import outbox
+from ..store import quarantine as quarantine_store
+from ..store import shipments as shipment_store
+from ..store import stock as stock_store
+from .world import World, build_world
+
+START = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)
+
+#: The demo's schedule, in simulated time.
+SCHEDULE = {
+    "pull_orders": timedelta(hours=1),
+    "allocate": timedelta(hours=1),
+    "deliver_effects": timedelta(hours=1),
+    "poll_warehouses": timedelta(hours=1),
+    "buy_labels": timedelta(hours=1),
+    "poll_tracking": timedelta(hours=8),
+}
+
+
+@attrs.define
+class DemoResult:
+    workspace: Path
+    config_path: Path
+    counts: dict[str, int]
+    pulled: int
+    quarantined: int
+    split_orders: int
+    shipments: int
+    scans: int
+    effects: dict[str, int]
+    faults_injected: int
+    errors_survived: int
+    sample_order: str | None
+    simulated: timedelta
+    settle: timedelta
+
+
+def run_demo(
+    *,
+    orders: int = 300,
+    days: int = 3,
+    seed: int = 7,
+    settle_days: int = 5,
+    workspace: Path | None = None,
+    plugins: PluginManager | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Simulate ``days`` days with about ``orders`` orders; returns what happened.
+
+    After the last order arrives the simulation goes on (at most ``settle_days`` more
+    days, stopping early once no parcel is still on the way) so that orders can arrive.
+    """
+    if orders < 1 or days < 1:
+        raise ValueError("--orders and --days must be at least 1")
+    pm = plugins or PluginManager()
+    workspace = Path(workspace or tempfile.mkdtemp(prefix="fulfilhub-demo-")).resolve()
+    rng = random.Random(seed)
+    # Every registered simulator runs with its own demo options; channels get the pace.
+    options = {
+        name: {**sim.demo.options, **({"orders_per_day": orders / days} if sim.demo.kind == "channels" else {})}
+        for name, sim in pm.registry.simulators.items()
+        if sim.demo is not None
+    }
+    reports: list[JobReport] = []
+    with build_world(pm, workspace, start=START, seed=seed, options=options) as world:
+        channels, carriers = world.simulators("channels"), world.simulators("carriers")
+        _seed_stock(world, _catalog(channels.values()), rng, orders)
+        scheduler = world.scheduler(SCHEDULE, on_report=reports.append)
+        steps = (days + settle_days) * 24
+        settled_at = steps
+        for step in range(steps):
+            if step == days * 24:
+                for shop in channels.values():
+                    shop.stop_arrivals()
+            if step % 12 == 5:  # rate limiting and server trouble, twice a day
+                for name in channels:
+                    world.context.faults.add("429", path=f"/{name}/", times=2, retry_after=2)
+                for name in carriers:
+                    world.context.faults.add("503", path=f"/{name}/", times=1)
+            world.clock.advance(timedelta(hours=1))
+            scheduler.tick()
+            if on_step:
+                on_step(step + 1, steps)
+            if step >= days * 24 and step % 6 == 0 and not _moving(world.store):
+                settled_at = step + 1
+                break
+        with world.store.read() as conn:
+            counts = order_store.count_by_status(conn)
+            ships = shipment_store.every(conn)
+            scans = shipment_store.count_scans(conn)
+            effects = outbox.count_by_status(conn)
+            quarantined = quarantine_store.count_open(conn)
+        config_path = world.config_path
+        faults_injected = world.context.faults.injected
+    per_order: dict[str, int] = {}
+    for s in ships:
+        per_order[s.order_id] = per_order.get(s.order_id, 0) + 1
+    split = sorted(o for o, n in per_order.items() if n > 1)
+    delivered = sorted(s.order_id for s in ships if s.status == "delivered")
+    pulled = sum(r.counts.get("orders_new", 0) for r in reports)
+    return DemoResult(
+        workspace=workspace,
+        config_path=config_path,
+        counts=counts,
+        pulled=pulled,
+        quarantined=quarantined,
+        split_orders=len(split),
+        shipments=len(ships),
+        scans=scans,
+        effects=effects,
+        faults_injected=faults_injected,
+        errors_survived=sum(len(r.errors) for r in reports),
+        sample_order=(split or delivered or [None])[0],
+        simulated=timedelta(hours=settled_at),
+        settle=timedelta(hours=settled_at - days * 24),
+    )
+
+
+def _moving(store: Store) -> bool:
+    """Whether any order can still progress by itself (not on hold, backordered or final)."""
+    with store.read() as conn:
+        counts = order_store.count_by_status(conn)
+    waiting = lifecycle.FINAL | {OrderStatus.ON_HOLD, OrderStatus.BACKORDERED, OrderStatus.EXCEPTION}
+    return any(n for status, n in counts.items() if status not in waiting)
+
+
+def _catalog(shops: Iterable[Any]) -> list[Mapping[str, Any]]:
+    """Every SKU the channel simulators sell, once, in their order."""
+    seen: dict[str, Mapping[str, Any]] = {}
+    for shop in shops:
+        for item in shop.catalog:
+            seen.setdefault(item["sku"], item)
+    return list(seen.values())
+
+
+def _seed_stock(world: World, catalog: list[Mapping[str, Any]], rng: random.Random, orders: int) -> None:
+    """Each warehouse carries part of the range, some SKUs both: splits happen, and a few
+    fast sellers run out (backorders)."""
+    names = sorted(world.config.warehouses)
+    first, second = names[0], names[-1]
+    per_sku = max(10, 5 * orders // max(1, len(catalog)))
+    at = world.clock.now()
+    with world.store.transaction() as tx:
+        for i, item in enumerate(catalog):
+            weight = int(item.get("grams") or 400)
+            where = (first,) if i % 3 == 0 else (second,) if i % 3 == 1 else (first, second)
+            for warehouse in where:
+                on_hand = rng.randint(per_sku // 2, per_sku * 2) if i % 7 else rng.randint(1, 4)
+                stock_store.set_level(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)

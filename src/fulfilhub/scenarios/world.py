@@ -1,0 +1,261 @@
+"""One world builder: clock, sandbox, workspace config, store, runtime, scheduler.
+
+Nothing in here names a plugin. The channels and carriers of the config are the
+registered simulators that describe a part (:class:`~fulfilhub.sandbox.DemoPart`):
+which config section and type they stand in for, the instance settings they need and
+the credentials they check. The warehouses are ``local`` ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .. import config as config_mod
+from ..clock import SimClock
+from ..errors import PluginError
+from ..http import RetryPolicy
+from ..plugins import PluginManager
+from ..runner import jobs
+from ..runner.runtime import Runtime
+from ..runner.scheduler import Scheduler
+from ..sandbox import DemoPart, SandboxContext, SandboxServer, Simulator
+from ..store import Store
+from ..store import orders as order_store
+from ..store import shipments as shipment_store
+from ..store import stock as stock_store
+
+
+@attrs.frozen(kw_only=True)
+class LocalWarehouse:
+    """A ``local`` warehouse of the world: its name, address and handling minutes."""
+
+    name: str
+    address: Mapping[str, str]
+    pick_minutes: int = 60
+    pack_minutes: int = 120
+
+
+#: Two warehouses, one on each coast (the demo's; the slice tests change the minutes).
+WAREHOUSES = (
+    LocalWarehouse(
+        name="east",
+        pick_minutes=90,
+        pack_minutes=180,
+        address={"name": "East DC", "line1": "200 Harbor Way", "city": "Newark", "province": "NJ",
+                 "postal_code": "07114", "country": "US"},
+    ),
+    LocalWarehouse(
+        name="west",
+        pick_minutes=60,
+        pack_minutes=150,
+        address={"name": "West DC", "line1": "55 Logistics Pkwy", "city": "Reno", "province": "NV",
+                 "postal_code": "89502", "country": "US"},
+    ),
+)
+
+#: What a world needs at least, by config section.
+NEEDED_KINDS = ("channels", "carriers")
+
+
+@attrs.define
+class World:
+    """A running world. ``close()`` (or ``with``) stops the runtime, store and sandbox."""
+
+    clock: SimClock
+    sandbox: SandboxServer
+    context: SandboxContext
+    plugins: PluginManager
+    config: config_mod.Config
+    config_path: Path
+    store: Store
+    rt: Runtime
+    #: simulator name -> (config kind, instance name), for the simulators in the config.
+    parts: dict[str, tuple[str, str]]
+
+    def simulators(self, kind: str) -> dict[str, Any]:
+        """The built simulators standing in for ``kind`` (``"channels"``...), by name."""
+        return {name: self.sandbox.simulators[name] for name, (k, _) in sorted(self.parts.items()) if k == kind}
+
+    def scheduler(
+        self, schedule: Mapping[str, timedelta], on_report: Callable[[jobs.JobReport], None] | None = None
+    ) -> Scheduler:
+        """The scheduler ``fulfilhub run`` uses, on this world's runtime."""
+        return Scheduler(self.rt, schedule, on_report=on_report)
+
+    def stock(self, warehouse: str, sku: str, on_hand: int, *, safety: int = 0, unit_weight_g: int = 300) -> None:
+        with self.store.transaction() as tx:
+            stock_store.set_level(
+                tx, warehouse, sku, on_hand, self.clock.now(), safety_stock=safety, unit_weight_g=unit_weight_g
+            )
+
+    def sync(self, hours: float = 0) -> jobs.JobReport:
+        """Move the clock ``hours`` on, then run every job once (``fulfilhub sync``)."""
+        if hours:
+            self.clock.advance(timedelta(hours=hours))
+        return jobs.summarize(jobs.sync_once(self.rt))
+
+    def order(self, order_id: str):
+        with self.store.read() as conn:
+            return order_store.load(conn, order_id)
+
+    def shipments(self, order_id: str):
+        with self.store.read() as conn:
+            return shipment_store.of_order(conn, order_id)
+
+    def events(self, order_id: str):
+        with self.store.read() as conn:
+            return order_store.events_of(conn, order_id)
+
+    def close(self) -> None:
+        try:
+            self.rt.close()
+        finally:
+            try:
+                self.store.close()
+            finally:
+                self.sandbox.stop()
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_world(
+    plugins: PluginManager,
+    workspace: Path,
+    *,
+    start: datetime,
+    seed: int = 0,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    instances: Mapping[str, str] | None = None,
+    warehouses: Iterable[LocalWarehouse] = WAREHOUSES,
+    extra_config: str | Callable[[SandboxServer], str] = "",
+    store_url: str = "sqlite:///fulfilhub.sqlite",
+    env: Mapping[str, str] | None = None,
+    env_names: Mapping[str, str] | None = None,
+    policy: RetryPolicy | None = None,
+) -> World:
+    """Start a world in ``workspace`` (created if missing).
+
+    ``options`` are the simulator options by simulator name; a simulator left out runs
+    with the options its :class:`~fulfilhub.sandbox.DemoPart` names. Each credential a
+    simulator checks is added to its options and written as ``${ENV}`` in the config.
+    ``settings`` add instance settings, ``instances`` rename instances (both by
+    simulator name). ``extra_config`` is appended to the config (given the sandbox, to
+    point at its URLs). ``env`` holds the credentials' values by variable name (None:
+    ``os.environ``, with each simulator's demo value set where unset); ``env_names``
+    renames a simulator's variables. ``policy`` overrides every adapter's retries.
+    """
+    workspace.mkdir(parents=True, exist_ok=True)
+    options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
+    registered = plugins.registry.simulators
+    parts = _parts(registered)
+    if env is None:
+        for part in parts.values():
+            for secret in part.secrets.values():
+                os.environ.setdefault(env_names.get(secret.env, secret.env), secret.value)
+        values: Mapping[str, str] = os.environ
+    else:
+        values = env
+    sim_options: dict[str, dict[str, Any]] = {}
+    for name, sim in registered.items():
+        part = sim.demo
+        given = dict(options[name]) if name in options else dict(part.options if part else {})
+        if part:
+            for secret in part.secrets.values():
+                variable = env_names.get(secret.env, secret.env)
+                given.setdefault(secret.option, values.get(variable, secret.value))
+        sim_options[name] = given
+    clock = SimClock(start)
+    context = SandboxContext(clock=clock, seed=seed, options=sim_options)
+    sandbox = SandboxServer(registered, context).start()
+    try:
+        config_path = workspace / "fulfilhub.toml"
+        extra = extra_config(sandbox) if callable(extra_config) else extra_config
+        config_path.write_text(
+            _config_text(sandbox, parts, settings, instances, env_names, warehouses, extra, store_url),
+            encoding="utf-8",
+        )
+        config = config_mod.load(config_path, env=env)
+        store = Store.open(config.store_url, migrate=True)
+    except BaseException:
+        sandbox.stop()
+        raise
+    try:
+        rt = Runtime(config, store, plugins, clock=clock, policy=policy)
+    except BaseException:
+        store.close()
+        sandbox.stop()
+        raise
+    placed = {name: (part.kind, instances.get(name, part.instance)) for name, part in parts.items()}
+    return World(clock, sandbox, context, plugins, config, config_path, store, rt, placed)
+
+
+def _parts(registered: Mapping[str, Simulator]) -> dict[str, DemoPart]:
+    """The parts the registered simulators describe, by simulator name; PluginError
+    naming the kinds missing."""
+    parts = {name: sim.demo for name, sim in sorted(registered.items()) if sim.demo is not None}
+    have = {part.kind for part in parts.values()}
+    missing = [kind for kind in NEEDED_KINDS if kind not in have]
+    if missing:
+        known = ", ".join(f"{name} ({part.kind})" for name, part in parts.items()) or "none"
+        raise PluginError(
+            f"a scenario needs a simulator for each of {', '.join(NEEDED_KINDS)}; missing: {', '.join(missing)} "
+            f"(registered simulators with a demo part: {known}). Install plugins that bring them, e.g. "
+            "`pip install -e plugins/fulfilhub-shopify -e plugins/fulfilhub-easypost`"
+        )
+    return parts
+
+
+def _config_text(
+    sandbox: SandboxServer,
+    parts: Mapping[str, DemoPart],
+    settings: Mapping[str, Mapping[str, Any]],
+    instances: Mapping[str, str],
+    env_names: Mapping[str, str],
+    warehouses: Iterable[LocalWarehouse],
+    extra: str,
+    store_url: str,
+) -> str:
+    out = [
+        "# Written by a fulfilhub scenario (`fulfilhub demo` or the slice tests). The sandbox it",
+        "# points at is gone when the scenario ends; the store stays for `fulfilhub orders ...`.",
+        "[store]",
+        f"url = {_toml(store_url)}",
+        "",
+    ]
+    for name, part in parts.items():
+        out.append(f"[{part.kind}.{instances.get(name, part.instance)}]")
+        values: dict[str, Any] = {"type": part.type, **part.settings, "base_url": sandbox.url_for(name)}
+        for setting, secret in part.secrets.items():
+            values[setting] = f"${{{env_names.get(secret.env, secret.env)}}}"
+        values.update(settings.get(name, {}))
+        out += [f"{key} = {_toml(value)}" for key, value in values.items()]
+        out.append("")
+    for wh in warehouses:
+        out += [f"[warehouses.{wh.name}]", 'type = "local"', f"pick_minutes = {wh.pick_minutes}",
+                f"pack_minutes = {wh.pack_minutes}", f"[warehouses.{wh.name}.address]"]
+        out += [f"{key} = {_toml(value)}" for key, value in wh.address.items()]
+        out.append("")
+    if extra:
+        out.append(extra.strip() + "\n")
+    return "\n".join(out)
+
+
+def _toml(value: Any) -> str:
+    """A TOML value for a string, number or boolean (JSON's string escapes are TOML's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return json.dumps(value)
+    raise TypeError(f"a scenario writes only strings, numbers and booleans into the config, not {value!r}")
