@@ -251,6 +251,16 @@ def delivered_count(store: Any) -> int:
         ).scalar_one()
 
 
+def updated_events(store: Any) -> int:
+    """``updated`` order events: new order versions stored after the first (echoes included)."""
+    from fulfilhub.store import schema
+
+    with store.read() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(schema.order_events).where(schema.order_events.c.kind == "updated")
+        ).scalar_one()
+
+
 def run_pipeline(world: World, orders: int, http: CountingApp, sql: SqlCounter) -> dict[str, Any]:
     from fulfilhub.runner.scheduler import Scheduler
 
@@ -287,6 +297,7 @@ def run_pipeline(world: World, orders: int, http: CountingApp, sql: SqlCounter) 
         "http_by_route": dict(http.by_route.most_common()),
         "sql": sql.statements,
         "transactions": sql.transactions,
+        "updated_events": updated_events(world.store),
         "errors": errors[:10],
         "error_count": len(errors),
     }
@@ -444,6 +455,7 @@ def measure(orders: int, *, history_copies: int = 9) -> dict[str, Any]:
         "idle_pass_ms_1x": round(idle_1x["ms"], 2),
         "idle_pass_ms_10x": round(idle_10x["ms"], 2),
         "transactions_per_order": round(run["transactions"] / n, 2),
+        "updated_versions_per_order": round(run["updated_events"] / n, 2),
         "baseline_orders_per_s": round(baseline_per_s, 2),
         "baseline_http_per_order": round(baseline["http"] / max(baseline["orders"], 1), 2),
         "vs_baseline": round(orders_per_s / baseline_per_s, 3),
@@ -483,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  HTTP requests / order   {r['http_per_order']:9.2f}   (baseline {r['baseline_http_per_order']:.2f})")
     print(f"  SQL statements / order  {r['sql_per_order']:9.2f}")
     print(f"  transactions / order    {r['transactions_per_order']:9.2f}")
+    print(f"  new versions / order    {r['updated_versions_per_order']:9.2f}   (none is edited: all echoes)")
     print(f"  idle pass, 1x history   {r['idle_pass_ms_1x']:9.2f} ms   "
           f"({r['idle_pass_1x']['http']} HTTP, {r['idle_pass_1x']['sql']} SQL)")
     print(f"  idle pass, 10x history  {r['idle_pass_ms_10x']:9.2f} ms   "

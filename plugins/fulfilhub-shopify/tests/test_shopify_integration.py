@@ -202,9 +202,20 @@ def test_a_pushed_fulfillment_and_its_tracking_show_up_in_the_shop(start, clock)
     channel.push_tracking(order, shipped, TrackingStatus.DELIVERED, "shp:delivered")
     assert [e["status"] for e in sim.events_for(int(ref))] == ["in_transit", "delivered"]
 
-    # the fulfillment changed the order, so the next pass brings it back, fulfilled
-    updated, _ = full_pass(channel, cursor)
+    # the fulfillment changed the order, so the next pass brings it back, fulfilled,
+    # but as the same version: nothing fulfilhub reads from it has changed
+    updated, cursor = full_pass(channel, cursor)
     assert [(p["id"], p["fulfillment_status"]) for p in updated] == [(placed["id"], "fulfilled")]
+    echo = channel.parse_order(updated[0])
+    assert echo.version == order.version
+    assert echo.updated_at > order.updated_at
+
+    clock.advance(timedelta(hours=1))
+    sim.update_order(placed["id"], note="Ring twice")
+    edited, _ = full_pass(channel, cursor)
+    changed = channel.parse_order(edited[0])
+    assert changed.note == "Ring twice"
+    assert changed.version != order.version and changed.updated_at > echo.updated_at
 
 
 def test_a_partial_shipment_leaves_the_rest_open(start, clock):
