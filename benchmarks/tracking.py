@@ -13,7 +13,7 @@ Measured, best of several rounds over the whole corpus:
 
 ``ratio`` is bare time / mapping time (1.0 would mean normalization is free). Usage::
 
-    python benchmarks/tracking.py                  # 400 parcels
+    python benchmarks/tracking.py                  # 200 parcels
     python benchmarks/tracking.py --trackers 100 --json
 """
 
@@ -85,7 +85,7 @@ def best_of(rounds: int, work: Any, payloads: list[bytes]) -> float:
     return min(times)
 
 
-def measure(trackers: int, rounds: int = 7) -> dict[str, Any]:
+def measure(trackers: int, rounds: int = 15) -> dict[str, Any]:
     from fulfilhub_easypost.mapping import parse_tracker
 
     payloads = corpus(trackers)
@@ -116,7 +116,7 @@ def measure(trackers: int, rounds: int = 7) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trackers", type=int, default=400, help="parcels in the corpus (default 400)")
+    parser.add_argument("--trackers", type=int, default=200, help="parcels in the corpus (default 200)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     result = measure(args.trackers)

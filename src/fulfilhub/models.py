@@ -351,7 +351,10 @@ class TrackingEvent:
         """An event from values of the right types: ``at`` aware, ``status`` a
         :class:`TrackingStatus` member (not its string), ``reason`` an
         :class:`ExceptionReason` or None. Raises TypeError/ValueError otherwise."""
-        _checked_tracking(at, status, reason, "TrackingEvent")
+        if status.__class__ is not TrackingStatus or at.tzinfo is None or (
+            reason is not None and reason.__class__ is not ExceptionReason
+        ):
+            _checked_tracking(at, status, reason, "TrackingEvent")  # raises, saying which
         event = _new_instance(cls)
         _set_slot(event, "at", at)
         _set_slot(event, "status", status)

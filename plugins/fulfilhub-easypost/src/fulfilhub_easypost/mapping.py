@@ -170,6 +170,11 @@ _CLASSIFIED: dict[tuple[str, str | None], tuple[TrackingStatus, ExceptionReason 
     (status, detail): _classify(status, detail) for status in STATUSES for detail in (*STATUS_DETAILS, None, "")
 }
 _CLASSIFIED_GET = _CLASSIFIED.get
+#: The same pairs with the ``source`` words a scan keeps: (status, reason, source).
+_SCAN_WORDS: dict[tuple[str, str | None], tuple[TrackingStatus, ExceptionReason | None, str]] = {
+    (status, detail): (*meaning, f"{status}/{detail}" if detail else status) for (status, detail), meaning in _CLASSIFIED.items()
+}
+_SCAN_WORDS_GET = _SCAN_WORDS.get
 
 
 # --------------------------------------------------------------------------- requests
@@ -356,15 +361,23 @@ def parse_tracking_detail(detail: Mapping[str, Any]) -> TrackingEvent:
         at = at.replace(tzinfo=timezone.utc)
     status_word = get("status") or "unknown"
     detail_word = get("status_detail")
-    status, reason = classify(status_word, detail_word)
-    return TrackingEvent.checked(
+    try:
+        words = _SCAN_WORDS_GET((status_word, detail_word))
+    except TypeError:  # not even a word: no meaning
+        words = None
+    if words is None:
+        words = (*_classify(status_word, detail_word), f"{status_word}/{detail_word}" if detail_word else status_word)
+    return _event(
         at=at,
-        status=status,
+        status=words[0],
         description=get("message") or get("description") or "",
         location=_location(get("tracking_location")),
-        reason=reason,
-        source=f"{status_word}/{detail_word}" if detail_word else status_word,
+        reason=words[1],
+        source=words[2],
     )
+
+
+_event = TrackingEvent.checked
 
 
 def parse_tracker(tracker: Mapping[str, Any]) -> TrackingUpdate:
