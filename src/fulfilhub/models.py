@@ -331,9 +331,29 @@ class Label:
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
 
+_new_instance = object.__new__
+_set_slot = object.__setattr__  # how attrs' own __init__ fills a frozen slotted instance
+
+
+def _checked_tracking(at: datetime | None, status: Any, reason: Any, what: str) -> None:
+    """The invariants of the tracking models, checked in a few attribute reads."""
+    if status.__class__ is not TrackingStatus:
+        raise TypeError(f"{what}: status must be a TrackingStatus, got {status!r}")
+    if reason is not None and reason.__class__ is not ExceptionReason:
+        raise TypeError(f"{what}: reason must be an ExceptionReason or None, got {reason!r}")
+    if at is not None and at.tzinfo is None:
+        raise ValueError(f"{what}: times must be timezone-aware, got naive {at.isoformat()}")
+
+
 @attrs.frozen(kw_only=True)
 class TrackingEvent:
-    """One scan, normalized. ``reason`` is set for exceptions and failed attempts."""
+    """One scan, normalized. ``reason`` is set for exceptions and failed attempts.
+
+    ``TrackingEvent(at=..., status="in_transit", ...)`` converts and validates.
+    A carrier mapping that has already parsed the foreign values builds events with
+    :meth:`checked` instead, which asserts the same invariants without attrs'
+    converter and validator machinery (about half the cost of a scan).
+    """
 
     at: datetime = attrs.field(validator=_aware)
     status: TrackingStatus = attrs.field(converter=TrackingStatus)
@@ -342,10 +362,37 @@ class TrackingEvent:
     reason: ExceptionReason | None = None
     source: str = ""  # the carrier's own status words, e.g. "in_transit/arrived_at_facility"
 
+    @classmethod
+    def checked(
+        cls,
+        *,
+        at: datetime,
+        status: TrackingStatus,
+        description: str = "",
+        location: str = "",
+        reason: ExceptionReason | None = None,
+        source: str = "",
+    ) -> TrackingEvent:
+        """An event from values of the right types: ``at`` aware, ``status`` a
+        :class:`TrackingStatus` member (not its string), ``reason`` an
+        :class:`ExceptionReason` or None. Raises TypeError/ValueError otherwise."""
+        if status.__class__ is not TrackingStatus or at.tzinfo is None or (
+            reason is not None and reason.__class__ is not ExceptionReason
+        ):
+            _checked_tracking(at, status, reason, "TrackingEvent")  # raises, saying which
+        event = _new_instance(cls)
+        _set_slot(event, "at", at)
+        _set_slot(event, "status", status)
+        _set_slot(event, "description", description)
+        _set_slot(event, "location", location)
+        _set_slot(event, "reason", reason)
+        _set_slot(event, "source", source)
+        return event
+
 
 @attrs.frozen(kw_only=True)
 class TrackingUpdate:
-    """The carrier's current view of a shipment."""
+    """The carrier's current view of a shipment (see :meth:`checked` for mappings)."""
 
     tracking_code: str
     status: TrackingStatus = attrs.field(converter=TrackingStatus)
@@ -354,6 +401,33 @@ class TrackingUpdate:
     est_delivery: datetime | None = attrs.field(default=None, validator=_aware)
     tracking_url: str = ""
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        tracking_code: str,
+        status: TrackingStatus,
+        events: tuple[TrackingEvent, ...] = (),
+        reason: ExceptionReason | None = None,
+        est_delivery: datetime | None = None,
+        tracking_url: str = "",
+        raw: Mapping[str, Any] | None = None,
+    ) -> TrackingUpdate:
+        """An update from values of the right types (as :meth:`TrackingEvent.checked`);
+        ``events`` must be a tuple of TrackingEvent. ``raw`` is copied, as by the class."""
+        _checked_tracking(est_delivery, status, reason, "TrackingUpdate")
+        if events.__class__ is not tuple:
+            raise TypeError(f"TrackingUpdate: events must be a tuple, got {type(events).__name__}")
+        update = _new_instance(cls)
+        _set_slot(update, "tracking_code", tracking_code)
+        _set_slot(update, "status", status)
+        _set_slot(update, "events", events)
+        _set_slot(update, "reason", reason)
+        _set_slot(update, "est_delivery", est_delivery)
+        _set_slot(update, "tracking_url", tracking_url)
+        _set_slot(update, "raw", _frozen_mapping(raw))
+        return update
 
 
 @attrs.frozen(kw_only=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import attrs
 import pytest
 from fulfilhub import ExceptionReason, Label, Money, PayloadError, Rate, TrackingEvent, TrackingStatus, TrackingUpdate
 
@@ -316,3 +317,73 @@ def test_parse_datetime_is_always_aware(text, expected):
 def test_parse_datetime_refuses_garbage():
     with pytest.raises(PayloadError, match="not an ISO-8601 time: 'next tuesday'"):
         mapping.parse_datetime("next tuesday", "est_delivery_date")
+
+
+# --------------------------------------------------------------------------- malformed trackers
+
+
+def _with_first_scan(tracker: dict, **changes) -> dict:
+    tracker["tracking_details"][0] = {**tracker["tracking_details"][0], **changes}
+    return tracker
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda t: _with_first_scan(t, datetime="next tuesday"), "tracking_details.datetime"),
+        (lambda t: _with_first_scan(t, datetime=1767600000), "tracking_details.datetime"),
+        (lambda t: _with_first_scan(t, datetime=None), "datetime"),
+        (lambda t: _with_first_scan(t, tracking_location="SAN FRANCISCO"), "tracking_details.tracking_location"),
+        (lambda t: t["tracking_details"].__setitem__(1, "a scan"), "datetime"),
+        (lambda t: t.update(tracking_details={"0": {}}), "tracking_details"),
+        (lambda t: t.update(est_delivery_date="soon"), "est_delivery_date"),
+        (lambda t: t.update(status=None), "status"),
+    ],
+    ids=["datetime-words", "datetime-number", "no-datetime", "location-text", "scan-text", "details-object",
+         "eta-words", "no-status"],
+)
+def test_malformed_trackers_are_payload_errors_naming_the_field(payload, change, field):
+    tracker = payload("tracker_in_transit")
+    change(tracker)
+    with pytest.raises(PayloadError) as caught:
+        mapping.parse_tracker(tracker)
+    assert caught.value.field == field
+
+
+def test_words_that_are_not_words_mean_unknown_rather_than_crash(payload):
+    tracker = payload("tracker_in_transit")
+    tracker["status"] = ["in_transit"]
+    tracker["tracking_details"][0]["status_detail"] = {"weird": True}
+    update = mapping.parse_tracker(tracker)
+    assert update.status is S.UNKNOWN and update.events[0].status is S.PRE_TRANSIT
+
+
+def test_a_word_easypost_adds_later_is_unknown_and_kept_as_source(payload):
+    tracker = _with_first_scan(payload("tracker_in_transit"), status="teleported", status_detail="beamed_up")
+    event = mapping.parse_tracker(tracker).events[0]
+    assert (event.status, event.reason, event.source) == (S.UNKNOWN, None, "teleported/beamed_up")
+
+
+def test_the_precomputed_status_table_agrees_with_the_rules():
+    for status in [*mapping.STATUSES, "teleported"]:
+        for detail in [*mapping.STATUS_DETAILS, None, "", "beamed_up"]:
+            assert mapping.classify(status, detail) == mapping._classify(status, detail), (status, detail)
+
+
+@pytest.mark.parametrize("name", ["tracker_in_transit", "tracker_weather_delay", "tracker_delivered",
+                                  "tracker_failed_attempt", "tracker_lost"])
+def test_trackers_map_to_what_the_validating_constructors_build(payload, name):
+    tracker = payload(name)
+    update = mapping.parse_tracker(tracker)
+    rebuilt = TrackingUpdate(
+        tracking_code=update.tracking_code,
+        status=str(update.status),
+        events=[attrs.evolve(e, status=str(e.status)) for e in update.events],
+        reason=update.reason,
+        est_delivery=update.est_delivery,
+        tracking_url=update.tracking_url,
+        raw=tracker,
+    )
+    assert update == rebuilt and hash(update) == hash(rebuilt)
+    assert all(e.at.tzinfo is not None and type(e.status) is TrackingStatus for e in update.events)
+    assert update.raw == tracker and update.raw is not tracker

@@ -430,3 +430,55 @@ def test_push_tracking_before_the_fulfillment_exists_is_transient(channel, shopi
     )
     with pytest.raises(TransientError, match=TRACKING):
         channel.push_tracking(order, ship, TrackingStatus.IN_TRANSIT, "k")
+
+
+# --------------------------------------------------------------------------- look only when retrying
+
+
+def test_a_first_attempt_posts_the_fulfillment_without_looking_first(channel, shopify, payload):
+    order, ship = order_and_shipment(payload)
+    existing = shopify.get("/orders/5812345678901/fulfillments.json")
+    shopify.get("/orders/5812345678901/fulfillment_orders.json").mock(
+        return_value=httpx.Response(200, json=payload("fulfillment_orders"))
+    )
+    post = shopify.post("/fulfillments.json").mock(return_value=httpx.Response(201, json=payload("fulfillment")))
+
+    assert channel.push_fulfillment(order, ship, "shp_1:fulfil", attempt=1) == "5112345678901"
+    assert not existing.called
+    assert post.call_count == 1
+    assert [(c.request.method, c.request.url.path.rsplit("/", 1)[-1]) for c in shopify.calls] == [
+        ("GET", "fulfillment_orders.json"),
+        ("POST", "fulfillments.json"),
+    ]
+
+
+@pytest.mark.parametrize("attempt", [2, 5, None])
+def test_a_retried_or_unknown_attempt_looks_before_posting_a_fulfillment(channel, shopify, payload, attempt):
+    order, ship = order_and_shipment(payload)
+    shopify.get("/orders/5812345678901/fulfillments.json").mock(
+        return_value=httpx.Response(200, json={"fulfillments": [payload("fulfillment")["fulfillment"]]})
+    )
+    post = shopify.post("/fulfillments.json")
+    assert channel.push_fulfillment(order, ship, "shp_1:fulfil", attempt=attempt) == "5112345678901"
+    assert not post.called
+
+
+def test_a_first_attempt_posts_the_event_without_reading_the_events(channel, shopify, payload):
+    order, ship = order_and_shipment(payload, fulfillment_ref="5112345678901")
+    path = "/orders/5812345678901/fulfillments/5112345678901/events.json"
+    read = shopify.get(path)
+    post = shopify.post(path).mock(return_value=httpx.Response(201, json={"fulfillment_event": {"id": 1}}))
+    channel.push_tracking(order, ship, TrackingStatus.OUT_FOR_DELIVERY, "shp_1:out_for_delivery", attempt=1)
+    assert not read.called
+    assert post.call_count == 1 and shopify.calls.call_count == 1
+    assert json.loads(post.calls[0].request.content) == {"event": {"status": "out_for_delivery"}}
+
+
+@pytest.mark.parametrize("attempt", [2, None])
+def test_a_retried_event_is_not_posted_when_shopify_has_it(channel, shopify, payload, attempt):
+    order, ship = order_and_shipment(payload, fulfillment_ref="5112345678901")
+    path = "/orders/5812345678901/fulfillments/5112345678901/events.json"
+    shopify.get(path).mock(return_value=httpx.Response(200, json=payload("fulfillment_events")))
+    post = shopify.post(path)
+    channel.push_tracking(order, ship, TrackingStatus.IN_TRANSIT, "k", attempt=attempt)
+    assert not post.called

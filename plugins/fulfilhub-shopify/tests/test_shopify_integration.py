@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from fulfilhub import (
@@ -202,9 +203,20 @@ def test_a_pushed_fulfillment_and_its_tracking_show_up_in_the_shop(start, clock)
     channel.push_tracking(order, shipped, TrackingStatus.DELIVERED, "shp:delivered")
     assert [e["status"] for e in sim.events_for(int(ref))] == ["in_transit", "delivered"]
 
-    # the fulfillment changed the order, so the next pass brings it back, fulfilled
-    updated, _ = full_pass(channel, cursor)
+    # the fulfillment changed the order, so the next pass brings it back, fulfilled,
+    # but as the same version: nothing fulfilhub reads from it has changed
+    updated, cursor = full_pass(channel, cursor)
     assert [(p["id"], p["fulfillment_status"]) for p in updated] == [(placed["id"], "fulfilled")]
+    echo = channel.parse_order(updated[0])
+    assert echo.version == order.version
+    assert echo.updated_at > order.updated_at
+
+    clock.advance(timedelta(hours=1))
+    sim.update_order(placed["id"], note="Ring twice")
+    edited, _ = full_pass(channel, cursor)
+    changed = channel.parse_order(edited[0])
+    assert changed.note == "Ring twice"
+    assert changed.version != order.version and changed.updated_at > echo.updated_at
 
 
 def test_a_partial_shipment_leaves_the_rest_open(start, clock):
@@ -224,3 +236,86 @@ def test_a_partial_shipment_leaves_the_rest_open(start, clock):
     with pytest.raises(PermanentError, match="no open fulfillment order has 2 left"):
         channel.push_fulfillment(order, second, "b")
     assert len(sim.fulfillments_for(placed["id"])) == 1
+
+
+class LossyTransport(httpx.HTTPTransport):
+    """Real HTTP to the sandbox, except that the answer to the next ``lose`` requests
+    whose path ends with ``lose_path`` is lost on the way back (a read timeout after
+    the shop has acted). Every request sent is noted in ``sent`` as (method, last path part).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+        self.lose_path = ""
+        self.lose = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, request.url.path.rsplit("/", 1)[-1]))
+        response = super().handle_request(request)
+        if self.lose and request.method == "POST" and request.url.path.endswith(self.lose_path):
+            self.lose -= 1
+            response.read()
+            response.close()
+            raise httpx.ReadTimeout("the answer was lost on the way back", request=request)
+        return response
+
+
+def channel_with(server, clock, transport: LossyTransport) -> ShopifyChannel:
+    settings = {"base_url": server.url_for("shopify"), "access_token": TOKEN}
+    return ShopifyChannel(instance_context("shop", settings, clock=clock, secrets=[TOKEN], transport=transport))
+
+
+def test_a_retry_after_a_fulfillment_whose_answer_was_lost_creates_no_duplicate(start, clock):
+    server, sim, _ = start(orders_per_day=0)
+    placed = sim.add_order([{"sku": "HOOD-FLC-L", "quantity": 1}])
+    transport = LossyTransport()
+    channel = channel_with(server, clock, transport)
+    try:
+        order = channel.parse_order(sim.order(placed["id"]))
+        push = shipment_for(order, "9400100000000000000077")
+        transport.lose_path, transport.lose = "/fulfillments.json", 1
+        with pytest.raises(TransientError, match="not resent"):
+            channel.push_fulfillment(order, push, "shp:fulfil", attempt=1)
+        assert len(sim.fulfillments_for(placed["id"])) == 1  # the shop did act on it
+        ref = channel.push_fulfillment(order, push, "shp:fulfil", attempt=2)
+    finally:
+        channel.close()
+    (fulfillment,) = sim.fulfillments_for(placed["id"])
+    assert str(fulfillment["id"]) == ref
+    assert transport.sent[-1] == ("GET", "fulfillments.json")  # the retry looked, found it, posted nothing
+
+
+def test_a_retry_after_an_event_whose_answer_was_lost_posts_no_duplicate(start, clock):
+    server, sim, _ = start(orders_per_day=0)
+    placed = sim.add_order([{"sku": "HOOD-FLC-L", "quantity": 1}])
+    transport = LossyTransport()
+    channel = channel_with(server, clock, transport)
+    try:
+        order = channel.parse_order(sim.order(placed["id"]))
+        ref = channel.push_fulfillment(order, shipment_for(order, "9400100000000000000078"), "shp:fulfil", attempt=1)
+        shipped = shipment_for(order, "9400100000000000000078", ref=ref)
+        transport.lose_path, transport.lose = "/events.json", 1
+        with pytest.raises(TransientError):
+            channel.push_tracking(order, shipped, TrackingStatus.IN_TRANSIT, "shp:in_transit", attempt=1)
+        channel.push_tracking(order, shipped, TrackingStatus.IN_TRANSIT, "shp:in_transit", attempt=2)
+        channel.push_tracking(order, shipped, TrackingStatus.DELIVERED, "shp:delivered", attempt=1)
+    finally:
+        channel.close()
+    assert [e["status"] for e in sim.events_for(int(ref))] == ["in_transit", "delivered"]
+
+
+def test_first_attempts_make_one_post_each_and_no_lookups(start, clock):
+    server, sim, _ = start(orders_per_day=0)
+    placed = sim.add_order([{"sku": "TEE-ORG-M", "quantity": 2}])
+    transport = LossyTransport()
+    channel = channel_with(server, clock, transport)
+    try:
+        order = channel.parse_order(sim.order(placed["id"]))
+        ref = channel.push_fulfillment(order, shipment_for(order, "9400100000000000000079"), "shp:fulfil", attempt=1)
+        shipped = shipment_for(order, "9400100000000000000079", ref=ref)
+        channel.push_tracking(order, shipped, TrackingStatus.IN_TRANSIT, "shp:in_transit", attempt=1)
+    finally:
+        channel.close()
+    assert transport.sent == [("GET", "fulfillment_orders.json"), ("POST", "fulfillments.json"), ("POST", "events.json")]
+    assert [e["status"] for e in sim.events_for(int(ref))] == ["in_transit"]

@@ -41,7 +41,8 @@ def test_golden_order_maps_to_exact_fields(payload):
     assert order.channel == "acme"
     assert order.external_id == "5812345678901"
     assert order.id == "acme:5812345678901"
-    assert order.version == "2026-01-04T10:20:47-05:00"
+    assert order.version == mapping.parse_order(payload("order_two_lines"), channel="other").version
+    assert len(order.version) == 20 and int(order.version, 16) >= 0
     assert order.number == "#1001"
     assert order.placed_at == datetime(2026, 1, 4, 10, 15, 1, tzinfo=EST)
     assert order.updated_at == datetime(2026, 1, 4, 10, 20, 47, tzinfo=EST)
@@ -323,3 +324,54 @@ def test_find_fulfillment_by_tracking_number(payload):
 
     cancelled = dict(existing, status="cancelled")
     assert mapping.find_fulfillment([cancelled], "1Z999AA10123456784") is None
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def test_our_own_pushes_do_not_make_a_new_version(payload):
+    raw = payload("order_two_lines")
+    before = mapping.parse_order(raw, channel="acme")
+    echo = payload("order_two_lines")
+    # what a fulfillment and its events change in the order Shopify sends back
+    echo["updated_at"] = "2026-01-05T09:00:00-05:00"
+    echo["fulfillment_status"] = "fulfilled"
+    echo["fulfillments"] = [payload("fulfillment")["fulfillment"]]
+    for item in echo["line_items"]:
+        item["fulfillable_quantity"] = 0
+        item["fulfillment_status"] = "fulfilled"
+    after = mapping.parse_order(echo, channel="acme")
+    assert after.version == before.version
+    assert after.updated_at == datetime(2026, 1, 5, 9, 0, tzinfo=EST)  # still Shopify's own updated_at
+    assert after.updated_at > before.updated_at
+
+
+def test_the_same_moment_and_amount_written_differently_is_the_same_version(payload):
+    before = mapping.parse_order(payload("order_two_lines"), channel="acme")
+    raw = payload("order_two_lines")
+    raw["processed_at"] = before.placed_at.astimezone(timezone.utc).isoformat()
+    raw["total_price"] = raw["total_price"] + "0"
+    assert mapping.parse_order(raw, channel="acme").version == before.version
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda o: o.update(note="Leave it with the neighbour"),
+        lambda o: o["shipping_address"].update(address1="1 Other Street"),
+        lambda o: o["shipping_address"].update(zip="10002"),
+        lambda o: o.update(email="someone.else@example.com"),
+        lambda o: o.update(cancelled_at="2026-01-05T09:00:00-05:00"),
+        lambda o: o.update(total_price="99.00"),
+        lambda o: o["line_items"][0].update(quantity=2),
+        lambda o: o["line_items"][1].update(sku="TEE-ORG-M"),
+        lambda o: o.update(shipping_address=None),
+        lambda o: o.update(tags="vip"),
+    ],
+    ids=["note", "address", "zip", "email", "cancelled", "total", "quantity", "sku", "no-address", "tags"],
+)
+def test_a_real_change_makes_a_new_version(payload, change):
+    before = mapping.parse_order(payload("order_two_lines"), channel="acme")
+    raw = payload("order_two_lines")
+    change(raw)
+    assert mapping.parse_order(raw, channel="acme").version != before.version

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -76,7 +77,7 @@ class DetailMeaning:
 #: "the carrier has stopped trying" (a single failed attempt with a retry stays
 #: ``in_transit``), hence EXCEPTION. ``error`` means EasyPost could not read the
 #: carrier's tracking: it says nothing about the parcel, hence UNKNOWN.
-STATUSES: Mapping[str, TrackingStatus] = {
+STATUSES: Mapping[str, TrackingStatus] = MappingProxyType({
     "unknown": TrackingStatus.UNKNOWN,
     "pre_transit": TrackingStatus.PRE_TRANSIT,
     "in_transit": TrackingStatus.IN_TRANSIT,
@@ -87,7 +88,7 @@ STATUSES: Mapping[str, TrackingStatus] = {
     "failure": TrackingStatus.EXCEPTION,
     "cancelled": TrackingStatus.CANCELLED,
     "error": TrackingStatus.UNKNOWN,
-}
+})
 
 _NOTHING = DetailMeaning()
 _S = TrackingStatus
@@ -95,7 +96,7 @@ _R = ExceptionReason
 
 #: EasyPost ``status_detail`` -> what it adds. Every value EasyPost documents is listed,
 #: the routine scans with no meaning, so that a missing entry is a visible decision.
-STATUS_DETAILS: Mapping[str, DetailMeaning] = {
+STATUS_DETAILS: Mapping[str, DetailMeaning] = MappingProxyType({
     # routine progress
     "arrived_at_destination": _NOTHING,
     "arrived_at_facility": _NOTHING,
@@ -131,7 +132,7 @@ STATUS_DETAILS: Mapping[str, DetailMeaning] = {
     "refused": DetailMeaning(status=_S.EXCEPTION, reason=_R.REFUSED),
     "lost": DetailMeaning(status=_S.EXCEPTION, reason=_R.LOST),
     "damaged": DetailMeaning(status=_S.EXCEPTION, reason=_R.DAMAGED),
-}
+})
 
 #: Statuses a status_detail may sharpen: the parcel has not reached an outcome yet.
 OPEN_STATUSES = frozenset({_S.UNKNOWN, _S.PRE_TRANSIT, _S.IN_TRANSIT, _S.OUT_FOR_DELIVERY})
@@ -145,8 +146,16 @@ def classify(status: str, status_detail: str | None) -> tuple[TrackingStatus, Ex
     An exception or failed attempt always carries a reason (OTHER when EasyPost gives
     none), so that "why" is never blank where a person has to act.
     """
-    base = STATUSES.get(status, TrackingStatus.UNKNOWN)
-    meaning = STATUS_DETAILS.get(status_detail or "", _NOTHING)
+    try:
+        known = _CLASSIFIED_GET((status, status_detail))
+    except TypeError:  # not even a word (a list, an object): no meaning
+        known = None
+    return known if known is not None else _classify(status, status_detail)
+
+
+def _classify(status: Any, status_detail: Any) -> tuple[TrackingStatus, ExceptionReason | None]:
+    base = STATUSES.get(status, TrackingStatus.UNKNOWN) if isinstance(status, str) else TrackingStatus.UNKNOWN
+    meaning = STATUS_DETAILS.get(status_detail, _NOTHING) if isinstance(status_detail, str) else _NOTHING
     final = meaning.status if meaning.status is not None and base in OPEN_STATUSES else base
     reason = meaning.reason
     if reason is None and final is TrackingStatus.FAILED_ATTEMPT:
@@ -154,6 +163,18 @@ def classify(status: str, status_detail: str | None) -> tuple[TrackingStatus, Ex
     elif reason is None and final is TrackingStatus.EXCEPTION:
         reason = ExceptionReason.OTHER
     return final, reason
+
+
+#: Every documented (status, status_detail) pair, classified once at import.
+_CLASSIFIED: dict[tuple[str, str | None], tuple[TrackingStatus, ExceptionReason | None]] = {
+    (status, detail): _classify(status, detail) for status in STATUSES for detail in (*STATUS_DETAILS, None, "")
+}
+_CLASSIFIED_GET = _CLASSIFIED.get
+#: The same pairs with the ``source`` words a scan keeps: (status, reason, source).
+_SCAN_WORDS: dict[tuple[str, str | None], tuple[TrackingStatus, ExceptionReason | None, str]] = {
+    (status, detail): (*meaning, f"{status}/{detail}" if detail else status) for (status, detail), meaning in _CLASSIFIED.items()
+}
+_SCAN_WORDS_GET = _SCAN_WORDS.get
 
 
 # --------------------------------------------------------------------------- requests
@@ -215,7 +236,7 @@ def shipment_body(
 
 
 def _require(payload: Mapping[str, Any], key: str, what: str) -> Any:
-    value = payload.get(key) if isinstance(payload, Mapping) else None
+    value = payload.get(key) if type(payload) is dict or isinstance(payload, Mapping) else None
     if value is None or value == "":
         raise PayloadError(f"EasyPost {what} has no {key!r}", field=key)
     return value
@@ -237,13 +258,16 @@ def parse_datetime(value: Any, field: str) -> datetime | None:
     """
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
+    if type(value) is not str and not isinstance(value, str):
         raise PayloadError(f"expected an ISO-8601 time, got {value!r}", field=field)
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = _fromisoformat(value)
     except ValueError:
         raise PayloadError(f"not an ISO-8601 time: {value!r}", field=field) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def parse_rate(payload: Mapping[str, Any], carrier: str, shipment_id: str) -> Rate:
@@ -309,36 +333,67 @@ def parse_label(shipment: Mapping[str, Any], carrier: str) -> Label:
     )
 
 
-def _location(location: Mapping[str, Any] | None) -> str:
-    location = location or {}
-    return ", ".join(
-        str(part) for part in (location.get("city"), location.get("state"), location.get("country")) if part
-    )
+def _location(location: Any) -> str:
+    if not location:
+        return ""
+    if type(location) is not dict and not isinstance(location, Mapping):
+        raise PayloadError(f"expected an object, got {location!r}", field="tracking_details.tracking_location")
+    get = location.get
+    city, state, country = get("city"), get("state"), get("country")
+    if type(city) is str and type(state) is str and type(country) is str and city and state and country:
+        return f"{city}, {state}, {country}"  # the usual scan: skip the general join
+    return ", ".join([str(part) for part in (city, state, country) if part])
 
 
 def parse_tracking_detail(detail: Mapping[str, Any]) -> TrackingEvent:
     """One EasyPost TrackingDetail (a scan) as a TrackingEvent."""
-    at = parse_datetime(_require(detail, "datetime", "tracking detail"), "tracking_details.datetime")
-    status_word = detail.get("status") or "unknown"
-    detail_word = detail.get("status_detail")
-    status, reason = classify(status_word, detail_word)
-    return TrackingEvent(
+    if type(detail) is not dict and not isinstance(detail, Mapping):
+        raise PayloadError("EasyPost tracking detail has no 'datetime'", field="datetime")
+    get = detail.get
+    when = get("datetime")
+    if when is None or when == "":
+        raise PayloadError("EasyPost tracking detail has no 'datetime'", field="datetime")
+    try:  # the usual scan: an ISO-8601 string
+        at = _fromisoformat(when) if type(when) is str else parse_datetime(when, "tracking_details.datetime")
+    except ValueError:
+        raise PayloadError(f"not an ISO-8601 time: {when!r}", field="tracking_details.datetime") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    status_word = get("status") or "unknown"
+    detail_word = get("status_detail")
+    try:
+        words = _SCAN_WORDS_GET((status_word, detail_word))
+    except TypeError:  # not even a word: no meaning
+        words = None
+    if words is None:
+        words = (*_classify(status_word, detail_word), f"{status_word}/{detail_word}" if detail_word else status_word)
+    return _event(
         at=at,
-        status=status,
-        description=detail.get("message") or detail.get("description") or "",
-        location=_location(detail.get("tracking_location")),
-        reason=reason,
-        source=f"{status_word}/{detail_word}" if detail_word else status_word,
+        status=words[0],
+        description=get("message") or get("description") or "",
+        location=_location(get("tracking_location")),
+        reason=words[1],
+        source=words[2],
     )
 
 
+_event = TrackingEvent.checked
+
+
 def parse_tracker(tracker: Mapping[str, Any]) -> TrackingUpdate:
-    """An EasyPost Tracker as a TrackingUpdate (status and reason from its current words)."""
+    """An EasyPost Tracker as a TrackingUpdate (status and reason from its current words).
+
+    Every value is checked here, once (PayloadError naming the field); the models are
+    then built with their ``checked`` constructors, which only assert the result.
+    """
     status, reason = classify(_require(tracker, "status", "tracker"), tracker.get("status_detail"))
-    return TrackingUpdate(
+    details = tracker.get("tracking_details") or ()
+    if type(details) is not list and not isinstance(details, (list, tuple)):
+        raise PayloadError(f"expected a list of scans, got {type(details).__name__}", field="tracking_details")
+    return TrackingUpdate.checked(
         tracking_code=_require(tracker, "tracking_code", "tracker"),
         status=status,
-        events=tuple(parse_tracking_detail(d) for d in tracker.get("tracking_details") or ()),
+        events=tuple([parse_tracking_detail(d) for d in details]),
         reason=reason,
         est_delivery=parse_datetime(tracker.get("est_delivery_date"), "est_delivery_date"),
         tracking_url=tracker.get("public_url") or "",

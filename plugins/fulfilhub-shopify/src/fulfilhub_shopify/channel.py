@@ -1,8 +1,9 @@
 """The Shopify channel adapter: Admin REST API I/O through ``context.http``.
 
 Orders are read incrementally by ``updated_at_min`` and paged with Shopify's cursor
-links; fulfillments and fulfillment events are pushed after looking at what the shop
-already has, because these REST calls take no idempotency key. Mapping is delegated to
+links. Fulfillments and fulfillment events are posted at once on an effect's first
+attempt; on a retry (or when the attempt is not known) the adapter first looks at what
+the shop already has, because these REST calls take no idempotency key. Mapping is delegated to
 :mod:`fulfilhub_shopify.mapping`; retries, timeouts and redaction to the core's
 :class:`~fulfilhub.HttpClient`. The adapter adds one thing the client cannot know:
 Shopify's leaky-bucket call limit, which it respects before it is exceeded.
@@ -189,15 +190,22 @@ class ShopifyChannel:
 
     # ------------------------------------------------------------------ fulfillments
 
-    def push_fulfillment(self, order: Order, shipment: ShipmentPush, key: str) -> str:
-        """Create the shipment's fulfillment unless one with its tracking number exists."""
-        existing = mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
-        if existing is not None:
-            log.info(
-                "%s: order %s already has fulfillment %s with tracking %s; not creating another (key %s)",
-                self.context.name, order.number, existing.get("id"), shipment.tracking_code, key,
-            )
-            return str(existing["id"])
+    def push_fulfillment(self, order: Order, shipment: ShipmentPush, key: str, *, attempt: int | None = None) -> str:
+        """Create the shipment's fulfillment; on a retry, only unless one with its tracking number exists.
+
+        ``attempt == 1``: no earlier try of this effect can have reached Shopify, so the
+        fulfillment is created at once. Otherwise (a later attempt, or not known) an
+        earlier POST may have landed with its answer lost: the order's fulfillments are
+        read first and one carrying the tracking number is returned instead of a second.
+        """
+        if attempt != 1:
+            existing = mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
+            if existing is not None:
+                log.info(
+                    "%s: order %s already has fulfillment %s with tracking %s; not creating another (key %s)",
+                    self.context.name, order.number, existing.get("id"), shipment.tracking_code, key,
+                )
+                return str(existing["id"])
         fulfillment_orders = self._body_field(
             self._get(f"orders/{order.external_id}/fulfillment_orders.json"), "fulfillment_orders", list
         )
@@ -221,16 +229,27 @@ class ShopifyChannel:
             )
         return str(created["id"])
 
-    def push_tracking(self, order: Order, shipment: ShipmentPush, status: TrackingStatus, key: str) -> None:
-        """Post the fulfillment event for ``status`` once; milestones Shopify lacks are skipped."""
+    def push_tracking(
+        self, order: Order, shipment: ShipmentPush, status: TrackingStatus, key: str, *, attempt: int | None = None
+    ) -> None:
+        """Post the fulfillment event for ``status`` once; milestones Shopify lacks are skipped.
+
+        ``attempt == 1`` posts at once; a later (or unknown) attempt first reads the
+        fulfillment's events and posts nothing when Shopify already has this status.
+        """
         event_status = mapping.FULFILLMENT_EVENT_STATUS.get(status)
         if event_status is None:
             return
         fulfillment_id = shipment.fulfillment_ref or self._fulfillment_id_by_tracking(order, shipment)
         path = f"orders/{order.external_id}/fulfillments/{fulfillment_id}/events.json"
-        events = self._body_field(self._get(path), "fulfillment_events", list)
-        if any(isinstance(e, Mapping) and e.get("status") == event_status for e in events):
-            return
+        if attempt != 1:
+            events = self._body_field(self._get(path), "fulfillment_events", list)
+            if any(isinstance(e, Mapping) and e.get("status") == event_status for e in events):
+                log.info(
+                    "%s: fulfillment %s of order %s already has a %s event; not posting another (key %s)",
+                    self.context.name, fulfillment_id, order.number, event_status, key,
+                )
+                return
         self._body_field(self._post(path, {"event": {"status": event_status}}), "fulfillment_event", dict)
 
     def close(self) -> None:

@@ -8,9 +8,10 @@ with golden payloads alone.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
@@ -53,8 +54,11 @@ class UnfulfillableShipment(ValueError):
 def parse_order(payload: Mapping[str, Any], *, channel: str) -> Order:
     """Map one order from ``GET /admin/api/{v}/orders.json`` to an :class:`~fulfilhub.Order`.
 
-    ``channel`` is the config instance name. ``version`` is Shopify's ``updated_at``
-    string exactly as sent, so a re-read of an unchanged order is recognised. Only line
+    ``channel`` is the config instance name. ``version`` is a digest of what fulfilhub
+    reads from the order (see :func:`content_version`), not Shopify's ``updated_at``:
+    our own fulfillments and events bump ``updated_at`` and ``fulfillment_status``, and
+    such an echo must not count as a new version. ``updated_at`` stays Shopify's, so an
+    older read never overwrites a newer one. Only line
     items that require shipping become order lines (a gift card is not picked). A
     line without a SKU maps to ``sku=""``: that is a catalogue problem for a person to
     resolve, not a broken payload. Anything that cannot be mapped raises
@@ -63,8 +67,7 @@ def parse_order(payload: Mapping[str, Any], *, channel: str) -> Order:
     if not isinstance(payload, Mapping):
         raise PayloadError(f"an order must be a JSON object, got {type(payload).__name__}")
     external_id = str(_int_id(payload.get("id"), "id"))
-    version = payload.get("updated_at")
-    updated_at = _timestamp(version, "updated_at")
+    updated_at = _timestamp(payload.get("updated_at"), "updated_at")
     placed_field = "processed_at" if payload.get("processed_at") else "created_at"
     placed_at = _timestamp(payload.get(placed_field), placed_field)
     currency = _currency(payload.get("currency"))
@@ -72,22 +75,68 @@ def parse_order(payload: Mapping[str, Any], *, channel: str) -> Order:
     cancelled_raw = payload.get("cancelled_at")
     cancelled_at = _timestamp(cancelled_raw, "cancelled_at") if cancelled_raw is not None else None
     email = _text(payload.get("email")) or _text(payload.get("contact_email"))
+    number = _order_name(payload, external_id)
+    lines = _order_lines(payload.get("line_items"), currency)
+    ship_to = _address(payload.get("shipping_address"), email)
+    note = _text(payload.get("note"))
     return Order(
         channel=channel,
         external_id=external_id,
-        version=str(version),
-        number=_order_name(payload, external_id),
+        version=content_version(
+            number, placed_at, total, lines, ship_to, email, note, cancelled_at, _text(payload.get("tags"))
+        ),
+        number=number,
         placed_at=placed_at,
         updated_at=updated_at,
         currency=currency,
         total=total,
-        lines=_order_lines(payload.get("line_items"), currency),
-        ship_to=_address(payload.get("shipping_address"), email),
+        lines=lines,
+        ship_to=ship_to,
         email=email,
-        note=_text(payload.get("note")),
+        note=note,
         cancelled_at=cancelled_at,
         raw=payload,
     )
+
+
+def content_version(
+    number: str,
+    placed_at: datetime,
+    total: Money,
+    lines: Sequence[OrderLine],
+    ship_to: Address | None,
+    email: str,
+    note: str,
+    cancelled_at: datetime | None,
+    tags: str,
+) -> str:
+    """A short digest of the order as fulfilhub reads it: 20 hex digits.
+
+    It covers the mapped fields (name, placing time, total, every shipping line with
+    its SKU, quantity, price and title, the address, email, note and cancellation) and
+    the merchant's ``tags`` (kept in ``raw`` for rules and hooks). It leaves out what our
+    own pushes change in the shop: ``updated_at``, ``fulfillment_status``,
+    ``fulfillments`` and per-line fulfilled quantities. Moments are compared as
+    instants (UTC), amounts by value.
+    """
+    parts = [
+        number,
+        placed_at.astimezone(timezone.utc).isoformat(),
+        f"{total.amount.normalize()} {total.currency}",
+        email,
+        note,
+        cancelled_at.astimezone(timezone.utc).isoformat() if cancelled_at is not None else "",
+        tags,
+        *(
+            f"{line.external_id}|{line.sku}|{line.quantity}|{line.unit_price.amount.normalize()}|{line.title}"
+            for line in lines
+        ),
+        "" if ship_to is None else "|".join(
+            (ship_to.name, ship_to.company, ship_to.line1, ship_to.line2, ship_to.city, ship_to.province,
+             ship_to.postal_code, ship_to.country, ship_to.phone)
+        ),
+    ]
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=10).hexdigest()
 
 
 def _order_name(payload: Mapping[str, Any], external_id: str) -> str:

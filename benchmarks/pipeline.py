@@ -1,0 +1,513 @@
+"""Pipeline benchmark: N orders pulled, allocated, labelled and tracked to delivered.
+
+Everything runs through the real runner (``Scheduler`` on a ``SimClock``, the same jobs
+``fulfilhub run`` schedules) against the Shopify and EasyPost simulators over loopback,
+into a real SQLite file. Every SKU is stocked generously in both warehouses (nothing
+backorders), no faults are injected, no order is malformed and no order is edited
+after it is placed, so the figures measure the pipeline and nothing else.
+
+It prints, per order: end-to-end orders/s (wall time from the first pull until the
+last order is delivered), HTTP requests (counted at the sandbox's ASGI app, by
+simulator and by method + route), SQL statements (``before_cursor_execute`` on the
+store's engine; the ``BEGIN`` the store issues itself is not counted as a statement)
+and transactions (SQLAlchemy ``begin`` events, reads included). Then the cost of one
+``sync_once`` pass with nothing to do, over the run's own history (1x) and after 9x as
+much synthetic finished history has been written straight into the store (10x).
+
+In the same run it measures the least HTTP work the same N orders need: a bare
+``httpx.Client`` reading the order pages, then per order creating the EasyPost
+shipment, buying its cheapest rate, reading the Shopify fulfillment orders, creating
+the fulfillment and posting its three events (about 7 requests), against fresh copies
+of the same simulators. That gives ``baseline_orders_per_s`` and ``vs_baseline``.
+
+Usage::
+
+    python benchmarks/pipeline.py                 # N = 300
+    python benchmarks/pipeline.py --orders 1000   # the issue's size
+    python benchmarks/pipeline.py --json          # one JSON object on stdout
+
+Requires fulfilhub, fulfilhub-shopify and fulfilhub-easypost installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+SHOP_TOKEN = "shpat_pipeline_bench_42"
+EP_KEY = "EZTKpipelinebench42"
+API = "/admin/api/2024-10"
+SEED = 11
+#: What ``fulfilhub demo`` schedules, in simulated time; one scheduler tick per hour.
+SCHEDULE = {
+    "pull_orders": timedelta(hours=1),
+    "allocate": timedelta(hours=1),
+    "deliver_effects": timedelta(hours=1),
+    "poll_warehouses": timedelta(hours=1),
+    "buy_labels": timedelta(hours=1),
+    "poll_tracking": timedelta(hours=8),
+}
+STEP = timedelta(hours=1)
+MAX_SIM_DAYS = 30
+
+CONFIG = """\
+[store]
+url = "sqlite:///pipeline.sqlite"
+
+[channels.shop]
+type = "shopify"
+base_url = "{shopify}"
+access_token = "${{SHOP_TOKEN}}"
+
+[carriers.easypost]
+type = "easypost"
+base_url = "{easypost}"
+api_key = "${{EP_KEY}}"
+
+[warehouses.east]
+type = "local"
+pick_minutes = 30
+pack_minutes = 60
+[warehouses.east.address]
+name = "East DC"
+line1 = "200 Harbor Way"
+city = "Newark"
+province = "NJ"
+postal_code = "07114"
+country = "US"
+
+[warehouses.west]
+type = "local"
+pick_minutes = 30
+pack_minutes = 60
+[warehouses.west.address]
+name = "West DC"
+line1 = "55 Logistics Pkwy"
+city = "Reno"
+province = "NV"
+postal_code = "89502"
+country = "US"
+"""
+
+
+# --------------------------------------------------------------------------- the world
+
+
+@attrs.define
+class World:
+    clock: Any
+    sandbox: Any
+    rt: Any  # None for the baseline's world
+    store: Any
+    close: Callable[[], None]
+
+
+def build_world(workdir: Path, orders: int, *, wrap_app: Callable[[Any], Any] | None = None,
+                runner: bool = True) -> World:
+    """The simulators on loopback with ``orders`` placed, a stocked store and a runtime.
+
+    The one place that knows how a world is put together today (to be replaced by
+    ``fulfilhub.scenarios`` once it exists). ``wrap_app`` wraps the sandbox's ASGI app.
+    """
+    import fulfilhub_easypost
+    import fulfilhub_shopify
+
+    from fulfilhub.clock import SimClock
+    from fulfilhub.config import load
+    from fulfilhub.plugins import PluginManager
+    from fulfilhub.runner.runtime import Runtime
+    from fulfilhub.sandbox import SandboxContext, SandboxServer
+    from fulfilhub.store import Store, queries
+
+    clock = SimClock(START)
+    plugins = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    context = SandboxContext(clock=clock, seed=SEED, options={
+        "shopify": {"preload": orders, "orders_per_day": 0, "update_rate": 0.0, "malformed_rate": 0.0,
+                    "rate_limit": False, "access_token": SHOP_TOKEN},
+        "easypost": {"api_key": EP_KEY, "exception_rate": 0.0, "delay_rate": 0.0},
+    })
+    sandbox = SandboxServer(plugins.registry.simulators, context)
+    if wrap_app is not None:
+        sandbox.app = wrap_app(sandbox.app)
+    sandbox.start()
+    if not runner:
+        return World(clock, sandbox, None, None, sandbox.stop)
+    config_path = workdir / "fulfilhub.toml"
+    config_path.write_text(CONFIG.format(shopify=sandbox.url_for("shopify"), easypost=sandbox.url_for("easypost")))
+    cwd = os.getcwd()
+    os.chdir(workdir)  # the store URL is relative to the workspace
+    try:
+        config = load(config_path, env={"SHOP_TOKEN": SHOP_TOKEN, "EP_KEY": EP_KEY})
+        store = Store.open(config.store_url, migrate=True)
+    finally:
+        os.chdir(cwd)
+    with store.transaction() as tx:
+        for item in sandbox.simulators["shopify"].catalog:
+            for warehouse in ("east", "west"):
+                queries.set_stock(tx, warehouse, item["sku"], 10 * orders + 100, clock.now(),
+                                  unit_weight_g=int(item.get("grams") or 400))
+    rt = Runtime(config, store, plugins, clock=clock)
+
+    def close() -> None:
+        rt.close()
+        store.close()
+        sandbox.stop()
+
+    return World(clock, sandbox, rt, store, close)
+
+
+# --------------------------------------------------------------------------- counters
+
+
+_ID_SEGMENT = re.compile(r"(?<=/)(?!\d{4}-\d{2}/)([A-Za-z]+_)?[0-9a-f]*\d[0-9a-f]*(?=\.json|/|$)")
+
+
+def route_of(path: str) -> str:
+    """``/shopify/admin/api/2024-10/orders/123/fulfillments.json`` -> ``.../orders/{id}/...``."""
+    return _ID_SEGMENT.sub("{id}", path)
+
+
+class CountingApp:
+    """ASGI middleware counting requests by simulator and by method + route template."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.by_route: Counter[str] = Counter()
+        self.by_simulator: Counter[str] = Counter()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            self.by_simulator[path.split("/", 2)[1]] += 1
+            self.by_route[f"{scope['method']} {route_of(path)}"] += 1
+        await self.app(scope, receive, send)
+
+    def total(self) -> int:
+        return sum(self.by_simulator.values())
+
+    def reset(self) -> None:
+        self.by_route.clear()
+        self.by_simulator.clear()
+
+
+class SqlCounter:
+    """Statements and transactions on one engine, while ``on``."""
+
+    def __init__(self, engine: sa.Engine):
+        self.statements = 0
+        self.transactions = 0
+        self.on = False
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "begin", self._begin)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.on and not statement.startswith("BEGIN"):
+            self.statements += 1
+
+    def _begin(self, _conn: Any) -> None:
+        if self.on:
+            self.transactions += 1
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        self.on = True
+        try:
+            yield
+        finally:
+            self.on = False
+
+    def reset(self) -> None:
+        self.statements = self.transactions = 0
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def delivered_count(store: Any) -> int:
+    from fulfilhub.store import schema
+
+    with store.read() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(schema.orders).where(schema.orders.c.status == "delivered")
+        ).scalar_one()
+
+
+def updated_events(store: Any) -> int:
+    """``updated`` order events: new order versions stored after the first (echoes included)."""
+    from fulfilhub.store import schema
+
+    with store.read() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(schema.order_events).where(schema.order_events.c.kind == "updated")
+        ).scalar_one()
+
+
+def run_pipeline(world: World, orders: int, http: CountingApp, sql: SqlCounter) -> dict[str, Any]:
+    from fulfilhub.runner.scheduler import Scheduler
+
+    errors: list[str] = []
+    scheduler = Scheduler(world.rt, SCHEDULE, on_report=lambda r: errors.extend(r.errors))
+    http.reset()
+    sql.reset()
+    ticks = 0
+    delivered = 0
+    busy = 0.0
+    started = time.perf_counter()
+    while ticks < MAX_SIM_DAYS * 24:
+        world.clock.advance(STEP)
+        tick_start = time.perf_counter()
+        with sql.counting():
+            scheduler.tick()
+        busy += time.perf_counter() - tick_start
+        ticks += 1
+        if ticks % 4 == 0:
+            delivered = delivered_count(world.store)
+            if delivered >= orders:
+                break
+    elapsed = time.perf_counter() - started
+    if delivered < orders:
+        delivered = delivered_count(world.store)
+    return {
+        "orders": orders,
+        "delivered": delivered,
+        "seconds": elapsed,
+        "busy_seconds": busy,
+        "simulated_hours": ticks,
+        "http": http.total(),
+        "http_by_simulator": dict(http.by_simulator),
+        "http_by_route": dict(http.by_route.most_common()),
+        "sql": sql.statements,
+        "transactions": sql.transactions,
+        "updated_events": updated_events(world.store),
+        "errors": errors[:10],
+        "error_count": len(errors),
+    }
+
+
+def idle_pass(world: World, http: CountingApp, sql: SqlCounter, repeats: int = 5) -> dict[str, Any]:
+    """Median wall time of ``sync_once`` with nothing due (and what one such pass does)."""
+    from fulfilhub.runner import jobs
+
+    times = []
+    for _ in range(repeats):
+        http.reset()
+        sql.reset()
+        started = time.perf_counter()
+        with sql.counting():
+            jobs.sync_once(world.rt)
+        times.append(time.perf_counter() - started)
+    return {"ms": statistics.median(times) * 1000, "http": http.total(), "sql": sql.statements,
+            "transactions": sql.transactions}
+
+
+#: String columns that identify a row (or point at one) and so change in each copy.
+_HISTORY_IDS = {
+    "orders": ("id", "external_id", "number"),
+    "order_lines": ("order_id",),
+    "order_events": ("order_id",),
+    "shipments": ("id", "order_id", "tracking_code", "tracker_ref", "carrier_shipment_ref"),
+    "shipment_lines": ("shipment_id",),
+    "tracking_events": ("shipment_id",),
+    "reservations": ("shipment_id",),
+    "local_fulfillments": ("ref", "key", "shipment_id"),
+    "outbox": ("key",),
+}
+
+
+def add_history(store: Any, copies: int) -> dict[str, int]:
+    """Write ``copies`` copies of every finished order (with its lines, events, shipments,
+    scans, reservations, warehouse submissions and done effects) straight into the store."""
+    from fulfilhub.store import schema
+
+    added: dict[str, int] = {}
+    with store.transaction() as tx:
+        for name, id_columns in _HISTORY_IDS.items():
+            table = schema.metadata.tables[name]
+            rows = [dict(r._mapping) for r in tx.conn.execute(sa.select(table))]
+            auto = [c.name for c in table.primary_key.columns if c.autoincrement is True]
+            batch = []
+            for k in range(1, copies + 1):
+                for row in rows:
+                    copy = {c: v for c, v in row.items() if c not in auto}
+                    for column in id_columns:
+                        if copy.get(column) is not None:
+                            copy[column] = f"{copy[column]}~h{k}"
+                    batch.append(copy)
+            if batch:
+                tx.conn.execute(table.insert(), batch)
+            added[name] = len(batch)
+    return added
+
+
+# --------------------------------------------------------------------------- the baseline
+
+
+def run_baseline(workdir: Path, orders: int) -> dict[str, Any]:
+    """The API calls N orders need, made with a bare httpx.Client against fresh simulators."""
+    import httpx
+
+    world = build_world(workdir, orders, runner=False)
+    shop = world.sandbox.url_for("shopify")
+    easypost = world.sandbox.url_for("easypost")
+    sent = 0
+    try:
+        started = time.perf_counter()
+        with httpx.Client(timeout=30) as client:
+            shop_headers = {"X-Shopify-Access-Token": SHOP_TOKEN}
+            payloads: list[dict[str, Any]] = []
+            url: str | None = f"{shop}{API}/orders.json?status=any&limit=250"
+            while url:
+                page = client.get(url, headers=shop_headers)
+                sent += 1
+                page.raise_for_status()
+                payloads.extend(page.json()["orders"])
+                url = page.links.get("next", {}).get("url")
+            for order in payloads:
+                to = order.get("shipping_address") or {}
+                created = client.post(f"{easypost}/v2/shipments", auth=(EP_KEY, ""), json={"shipment": {
+                    "reference": str(order["id"]),
+                    "to_address": {"name": to.get("name"), "street1": to.get("address1"), "city": to.get("city"),
+                                   "state": to.get("province_code"), "zip": to.get("zip"),
+                                   "country": to.get("country_code")},
+                    "from_address": {"name": "East DC", "street1": "200 Harbor Way", "city": "Newark",
+                                     "state": "NJ", "zip": "07114", "country": "US"},
+                    "parcel": {"length": 12, "width": 9, "height": 4, "weight": 16},
+                }})
+                created.raise_for_status()
+                shipment = created.json()
+                rate = min(shipment["rates"], key=lambda r: Decimal(r["rate"]))
+                bought = client.post(f"{easypost}/v2/shipments/{shipment['id']}/buy", auth=(EP_KEY, ""),
+                                     json={"rate": {"id": rate["id"]}})
+                bought.raise_for_status()
+                tracker = bought.json()["tracker"]
+                fos = client.get(f"{shop}{API}/orders/{order['id']}/fulfillment_orders.json", headers=shop_headers)
+                fos.raise_for_status()
+                groups = [{"fulfillment_order_id": fo["id"]} for fo in fos.json()["fulfillment_orders"]]
+                made = client.post(f"{shop}{API}/fulfillments.json", headers=shop_headers, json={"fulfillment": {
+                    "line_items_by_fulfillment_order": groups,
+                    "tracking_info": {"number": tracker["tracking_code"], "company": rate["carrier"]},
+                    "notify_customer": True,
+                }})
+                made.raise_for_status()
+                fulfillment_id = made.json()["fulfillment"]["id"]
+                for status in ("in_transit", "out_for_delivery", "delivered"):
+                    event = client.post(f"{shop}{API}/orders/{order['id']}/fulfillments/{fulfillment_id}/events.json",
+                                        headers=shop_headers, json={"event": {"status": status}})
+                    event.raise_for_status()
+                sent += 7
+        elapsed = time.perf_counter() - started
+    finally:
+        world.close()
+    return {"orders": len(payloads), "seconds": elapsed, "http": sent}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def measure(orders: int, *, history_copies: int = 9) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fulfilhub-pipeline-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "run").mkdir()
+        (workdir / "baseline").mkdir()
+        counters: list[CountingApp] = []
+
+        def wrap(app: Any) -> CountingApp:
+            counters.append(CountingApp(app))
+            return counters[-1]
+
+        world = build_world(workdir / "run", orders, wrap_app=wrap)
+        http = counters[0]
+        sql = SqlCounter(world.store.engine)
+        try:
+            run = run_pipeline(world, orders, http, sql)
+            idle_1x = idle_pass(world, http, sql)
+            added = add_history(world.store, history_copies)
+            idle_10x = idle_pass(world, http, sql)
+        finally:
+            world.close()
+        baseline = run_baseline(workdir / "baseline", orders)
+    n = max(run["delivered"], 1)
+    orders_per_s = run["delivered"] / run["seconds"]
+    baseline_per_s = baseline["orders"] / baseline["seconds"]
+    return {
+        "orders_per_s": round(orders_per_s, 2),
+        "http_per_order": round(run["http"] / n, 2),
+        "sql_per_order": round(run["sql"] / n, 2),
+        "idle_pass_ms_1x": round(idle_1x["ms"], 2),
+        "idle_pass_ms_10x": round(idle_10x["ms"], 2),
+        "transactions_per_order": round(run["transactions"] / n, 2),
+        "updated_versions_per_order": round(run["updated_events"] / n, 2),
+        "baseline_orders_per_s": round(baseline_per_s, 2),
+        "baseline_http_per_order": round(baseline["http"] / max(baseline["orders"], 1), 2),
+        "vs_baseline": round(orders_per_s / baseline_per_s, 3),
+        "orders": orders,
+        "delivered": run["delivered"],
+        "seconds": round(run["seconds"], 2),
+        "simulated_hours": run["simulated_hours"],
+        "http_by_simulator": {k: round(v / n, 2) for k, v in sorted(run["http_by_simulator"].items())},
+        "http_by_route": {k: round(v / n, 2) for k, v in run["http_by_route"].items()},
+        "idle_pass_1x": idle_1x,
+        "idle_pass_10x": idle_10x,
+        "history_rows_added": added,
+        "errors": run["errors"],
+        "error_count": run["error_count"],
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=300, help="orders to take to delivered (default 300)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if args.orders < 1:
+        parser.error("--orders must be at least 1")
+    logging.basicConfig(level=logging.ERROR)
+    result = measure(args.orders)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0 if result["delivered"] == args.orders else 1
+    r = result
+    print(f"pipeline: {r['delivered']}/{r['orders']} orders delivered in {r['seconds']:.1f}s "
+          f"({r['simulated_hours']} simulated hours), Python {r['python']}, {r['cpus']} CPUs")
+    print(f"  orders/s end to end     {r['orders_per_s']:9.2f}   (bare httpx baseline {r['baseline_orders_per_s']:.2f}, "
+          f"ratio {r['vs_baseline']:.3f})")
+    print(f"  HTTP requests / order   {r['http_per_order']:9.2f}   (baseline {r['baseline_http_per_order']:.2f})")
+    print(f"  SQL statements / order  {r['sql_per_order']:9.2f}")
+    print(f"  transactions / order    {r['transactions_per_order']:9.2f}")
+    print(f"  new versions / order    {r['updated_versions_per_order']:9.2f}   (none is edited: all echoes)")
+    print(f"  idle pass, 1x history   {r['idle_pass_ms_1x']:9.2f} ms   "
+          f"({r['idle_pass_1x']['http']} HTTP, {r['idle_pass_1x']['sql']} SQL)")
+    print(f"  idle pass, 10x history  {r['idle_pass_ms_10x']:9.2f} ms   "
+          f"({r['idle_pass_10x']['http']} HTTP, {r['idle_pass_10x']['sql']} SQL)")
+    print("  HTTP per order by simulator: " + ", ".join(f"{k} {v}" for k, v in r["http_by_simulator"].items()))
+    print("  HTTP per order by route:")
+    for route, per in r["http_by_route"].items():
+        print(f"    {per:7.2f}  {route}")
+    if r["error_count"]:
+        print(f"  {r['error_count']} job errors, first: {r['errors'][:3]}")
+    return 0 if r["delivered"] == r["orders"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
