@@ -49,12 +49,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
+
 import sqlalchemy as sa
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
-SHOP_TOKEN = "shpat_pipeline_bench_42"
-EP_KEY = "EZTKpipelinebench42"
 API = "/admin/api/2024-10"
 SEED = 11
 #: What ``fulfilhub demo`` schedules, in simulated time; one scheduler tick per hour.
@@ -69,110 +67,36 @@ SCHEDULE = {
 STEP = timedelta(hours=1)
 MAX_SIM_DAYS = 30
 
-CONFIG = """\
-[store]
-url = "sqlite:///pipeline.sqlite"
-
-[channels.shop]
-type = "shopify"
-base_url = "{shopify}"
-access_token = "${{SHOP_TOKEN}}"
-
-[carriers.easypost]
-type = "easypost"
-base_url = "{easypost}"
-api_key = "${{EP_KEY}}"
-
-[warehouses.east]
-type = "local"
-pick_minutes = 30
-pack_minutes = 60
-[warehouses.east.address]
-name = "East DC"
-line1 = "200 Harbor Way"
-city = "Newark"
-province = "NJ"
-postal_code = "07114"
-country = "US"
-
-[warehouses.west]
-type = "local"
-pick_minutes = 30
-pack_minutes = 60
-[warehouses.west.address]
-name = "West DC"
-line1 = "55 Logistics Pkwy"
-city = "Reno"
-province = "NV"
-postal_code = "89502"
-country = "US"
-"""
-
-
 # --------------------------------------------------------------------------- the world
 
 
-@attrs.define
-class World:
-    clock: Any
-    sandbox: Any
-    rt: Any  # None for the baseline's world
-    store: Any
-    close: Callable[[], None]
-
-
-def build_world(workdir: Path, orders: int, *, wrap_app: Callable[[Any], Any] | None = None,
-                runner: bool = True) -> World:
-    """The simulators on loopback with ``orders`` placed, a stocked store and a runtime.
-
-    The one place that knows how a world is put together today (to be replaced by
-    ``fulfilhub.scenarios`` once it exists). ``wrap_app`` wraps the sandbox's ASGI app.
-    """
+def build_world(workdir: Path, orders: int, *, wrap_app: Callable[[Any], Any] | None = None) -> Any:
+    """The scenario world (``fulfilhub.scenarios``, as the demo and the slice tests build
+    it) with ``orders`` preloaded, no faults, nothing malformed or edited, every SKU
+    stocked in both warehouses. ``wrap_app`` wraps the sandbox's ASGI app."""
     import fulfilhub_easypost
     import fulfilhub_shopify
 
-    from fulfilhub.clock import SimClock
-    from fulfilhub.config import load
     from fulfilhub.plugins import PluginManager
-    from fulfilhub.runner.runtime import Runtime
-    from fulfilhub.sandbox import SandboxContext, SandboxServer
-    from fulfilhub.store import Store, queries
+    from fulfilhub.scenarios import LocalWarehouse, build_world as scenario_world
+    from fulfilhub.scenarios.world import WAREHOUSES
 
-    clock = SimClock(START)
     plugins = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
-    context = SandboxContext(clock=clock, seed=SEED, options={
-        "shopify": {"preload": orders, "orders_per_day": 0, "update_rate": 0.0, "malformed_rate": 0.0,
-                    "rate_limit": False, "access_token": SHOP_TOKEN},
-        "easypost": {"api_key": EP_KEY, "exception_rate": 0.0, "delay_rate": 0.0},
-    })
-    sandbox = SandboxServer(plugins.registry.simulators, context)
-    if wrap_app is not None:
-        sandbox.app = wrap_app(sandbox.app)
-    sandbox.start()
-    if not runner:
-        return World(clock, sandbox, None, None, sandbox.stop)
-    config_path = workdir / "fulfilhub.toml"
-    config_path.write_text(CONFIG.format(shopify=sandbox.url_for("shopify"), easypost=sandbox.url_for("easypost")))
-    cwd = os.getcwd()
-    os.chdir(workdir)  # the store URL is relative to the workspace
-    try:
-        config = load(config_path, env={"SHOP_TOKEN": SHOP_TOKEN, "EP_KEY": EP_KEY})
-        store = Store.open(config.store_url, migrate=True)
-    finally:
-        os.chdir(cwd)
-    with store.transaction() as tx:
-        for item in sandbox.simulators["shopify"].catalog:
-            for warehouse in ("east", "west"):
-                queries.set_stock(tx, warehouse, item["sku"], 10 * orders + 100, clock.now(),
-                                  unit_weight_g=int(item.get("grams") or 400))
-    rt = Runtime(config, store, plugins, clock=clock)
-
-    def close() -> None:
-        rt.close()
-        store.close()
-        sandbox.stop()
-
-    return World(clock, sandbox, rt, store, close)
+    world = scenario_world(
+        plugins, workdir, start=START, seed=SEED, wrap_app=wrap_app,
+        options={
+            "shopify": {"preload": orders, "orders_per_day": 0, "update_rate": 0.0, "malformed_rate": 0.0,
+                        "rate_limit": False},
+            "easypost": {"exception_rate": 0.0, "delay_rate": 0.0},
+        },
+        warehouses=[LocalWarehouse(name=w.name, address=w.address, pick_minutes=30, pack_minutes=60) for w in WAREHOUSES],
+        store_url="sqlite:///pipeline.sqlite",
+    )
+    shop = next(iter(world.simulators("channels").values()))
+    for item in shop.catalog:
+        for warehouse in WAREHOUSES:
+            world.stock(warehouse.name, item["sku"], 10 * orders + 100, unit_weight_g=int(item.get("grams") or 400))
+    return world
 
 
 # --------------------------------------------------------------------------- counters
@@ -261,7 +185,7 @@ def updated_events(store: Any) -> int:
         ).scalar_one()
 
 
-def run_pipeline(world: World, orders: int, http: CountingApp, sql: SqlCounter) -> dict[str, Any]:
+def run_pipeline(world: Any, orders: int, http: CountingApp, sql: SqlCounter) -> dict[str, Any]:
     from fulfilhub.runner.scheduler import Scheduler
 
     errors: list[str] = []
@@ -303,7 +227,7 @@ def run_pipeline(world: World, orders: int, http: CountingApp, sql: SqlCounter) 
     }
 
 
-def idle_pass(world: World, http: CountingApp, sql: SqlCounter, repeats: int = 5) -> dict[str, Any]:
+def idle_pass(world: Any, http: CountingApp, sql: SqlCounter, repeats: int = 5) -> dict[str, Any]:
     """Median wall time of ``sync_once`` with nothing due (and what one such pass does)."""
     from fulfilhub.runner import jobs
 
@@ -328,7 +252,7 @@ _HISTORY_IDS = {
     "shipment_lines": ("shipment_id",),
     "tracking_events": ("shipment_id",),
     "reservations": ("shipment_id",),
-    "local_fulfillments": ("ref", "key", "shipment_id"),
+    "plugin_state": ("key",),
     "outbox": ("key",),
 }
 
@@ -365,9 +289,11 @@ def run_baseline(workdir: Path, orders: int) -> dict[str, Any]:
     """The API calls N orders need, made with a bare httpx.Client against fresh simulators."""
     import httpx
 
-    world = build_world(workdir, orders, runner=False)
+    world = build_world(workdir, orders)
     shop = world.sandbox.url_for("shopify")
     easypost = world.sandbox.url_for("easypost")
+    SHOP_TOKEN = world.context.options_for("shopify")["access_token"]
+    EP_KEY = world.context.options_for("easypost")["api_key"]
     sent = 0
     try:
         started = time.perf_counter()

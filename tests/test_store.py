@@ -176,7 +176,7 @@ def test_reserve_never_oversells_the_last_unit(store, order_with_two_shipments):
             try:
                 start.wait(timeout=5)
                 with store.transaction() as tx:
-                    results[n] = stock_store.reserve(tx, f"{order_with_two_shipments}/{n}", "main", sku, 1)
+                    results[n] = stock_store.reserve(tx, f"{order_with_two_shipments}/{n}", "main", {sku: 1})
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
 
@@ -197,9 +197,9 @@ def test_reserve_never_oversells_the_last_unit(store, order_with_two_shipments):
 def test_reserve_respects_reserved_and_safety_stock(store, order_with_two_shipments):
     with store.transaction() as tx:
         stock_store.set_level(tx, "main", "SKU-A", 5, T0, safety_stock=2)
-        assert stock_store.reserve(tx, f"{order_with_two_shipments}/1", "main", "SKU-A", 3)
-        assert not stock_store.reserve(tx, f"{order_with_two_shipments}/2", "main", "SKU-A", 1)
-        assert not stock_store.reserve(tx, f"{order_with_two_shipments}/2", "main", "NO-SUCH-SKU", 1)
+        assert stock_store.reserve(tx, f"{order_with_two_shipments}/1", "main", {"SKU-A": 3})
+        assert not stock_store.reserve(tx, f"{order_with_two_shipments}/2", "main", {"SKU-A": 1})
+        assert not stock_store.reserve(tx, f"{order_with_two_shipments}/2", "main", {"NO-SUCH-SKU": 1})
     row = stock_row(store)
     assert (row.on_hand, row.reserved) == (5, 3)
     assert count(store, schema.reservations) == 1

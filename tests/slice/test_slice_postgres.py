@@ -61,7 +61,7 @@ def test_reservations_never_oversell_on_postgres(postgres_url):
                 shipment_store.insert(tx, Shipment(id=f"c:{i}/1", order_id=f"c:{i}", warehouse="main",
                                                    lines=[ShipmentLine(sku="LAST-ONE", quantity=1)], status="pending",
                                                    created_at=now, modified_at=now))
-                results.append(stock_store.reserve(tx, f"c:{i}/1", "main", "LAST-ONE", 1))
+                results.append(stock_store.reserve(tx, f"c:{i}/1", "main", {"LAST-ONE": 1}))
         except Exception as exc:  # a serialization failure is also "did not get it"
             results.append(False)
             raise AssertionError(exc) from exc

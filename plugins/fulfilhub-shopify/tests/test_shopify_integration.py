@@ -263,7 +263,7 @@ class LossyTransport(httpx.HTTPTransport):
 
 def channel_with(server, clock, transport: LossyTransport) -> ShopifyChannel:
     settings = {"base_url": server.url_for("shopify"), "access_token": TOKEN}
-    return ShopifyChannel(instance_context("shop", settings, clock=clock, secrets=[TOKEN], transport=transport))
+    return ShopifyChannel(instance_context("shop", settings, clock=clock, secrets=[TOKEN], transport=transport, schema=SETTINGS))
 
 
 def test_a_retry_after_a_fulfillment_whose_answer_was_lost_creates_no_duplicate(start, clock):

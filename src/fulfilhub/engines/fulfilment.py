@@ -130,9 +130,8 @@ def allocate(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus,
         per_sku: dict[str, int] = {}
         for line in shipment.lines:
             per_sku[line.sku] = per_sku.get(line.sku, 0) + line.quantity
-        for sku, qty in per_sku.items():
-            if not stock_store.reserve(tx, shipment.id, shipment.warehouse, sku, qty):
-                return None
+        if not stock_store.reserve(tx, shipment.id, shipment.warehouse, per_sku):
+            return None
         enqueue(tx, Effect.submit_to_warehouse(shipment), at)
     where = ", ".join(f"{s.warehouse} ({sum(ln.quantity for ln in s.lines)} items)" for s in made)
     lifecycle.transition(tx, hooks, order.id, current, OrderStatus.ALLOCATED, at=at, source="allocation",

@@ -10,9 +10,11 @@ order is backordered.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from ..models import Order, ShipmentLine
+import attrs
+
+from ..models import Order, ShipmentLine, StockLevel
 
 
 def split_lines(order: Order, plan: Sequence[tuple[str, str, int]]) -> dict[str, list[ShipmentLine]]:
@@ -37,3 +39,46 @@ def split_lines(order: Order, plan: Sequence[tuple[str, str, int]]) -> dict[str,
         if need:
             raise ValueError(f"allocation for {order.id} leaves {need} x {line.sku} uncovered: {plan!r}")
     return dict(out)
+
+
+class StockView:
+    """Stock levels read once for a whole allocation run, kept current with what it reserves.
+
+    Reading every warehouse for every order costs a call per warehouse per order. The
+    runner instead reads the SKUs of all the orders it is about to allocate once, and
+    after each allocation takes the reserved quantities off the levels it holds, which
+    is what the conditional reservation did to the stock table. A reservation that still
+    fails (someone else took the stock meanwhile) makes the runner :meth:`forget` and
+    read again.
+    """
+
+    def __init__(self) -> None:
+        self._levels: dict[tuple[str, str], StockLevel] = {}
+        self._asked: dict[str, set[str]] = defaultdict(set)
+
+    def unknown(self, warehouse: str, skus: Iterable[str]) -> list[str]:
+        """The SKUs of ``skus`` not yet read from ``warehouse``."""
+        asked = self._asked[warehouse]
+        return sorted(sku for sku in set(skus) if sku not in asked)
+
+    def add(self, warehouse: str, asked: Iterable[str], levels: Iterable[StockLevel]) -> None:
+        """What ``warehouse`` said about ``asked`` (SKUs it does not carry are left out)."""
+        self._asked[warehouse].update(asked)
+        for level in levels:
+            self._levels[(level.warehouse, level.sku)] = level
+
+    def levels(self, skus: Iterable[str]) -> list[StockLevel]:
+        wanted = set(skus)
+        return [level for (_, sku), level in sorted(self._levels.items()) if sku in wanted]
+
+    def took(self, by_warehouse: Mapping[str, Sequence[ShipmentLine]]) -> None:
+        """Reserved: ``by_warehouse``'s quantities are no longer available."""
+        for warehouse, lines in by_warehouse.items():
+            for line in lines:
+                level = self._levels.get((warehouse, line.sku))
+                if level is not None:
+                    self._levels[(warehouse, line.sku)] = attrs.evolve(level, reserved=level.reserved + line.quantity)
+
+    def forget(self) -> None:
+        self._levels.clear()
+        self._asked.clear()

@@ -120,7 +120,8 @@ def buy_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
 
 def push_fulfillment(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
     shipment = work.shipment
-    ref = rt.channel(work.order.channel).push_fulfillment(work.order, push_of(shipment), work.key)
+    ref = rt.channel(work.order.channel).push_fulfillment(work.order, push_of(shipment), work.key,
+                                                         attempt=work.attempt)
     return _done(rt, work, now, {"ref": ref}, lambda tx: fulfilment.record_channel_fulfillment(tx, shipment, ref, now))
 
 
@@ -130,7 +131,7 @@ def push_tracking(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
         raise TransientError("the fulfillment has not reached the channel yet; tracking waits for it",
                              service=work.row.target)
     status = TrackingStatus(work.row.payload["status"])
-    rt.channel(work.order.channel).push_tracking(work.order, push_of(shipment), status, work.key)
+    rt.channel(work.order.channel).push_tracking(work.order, push_of(shipment), status, work.key, attempt=work.attempt)
     return _done(rt, work, now, {"status": status})
 
 

@@ -200,40 +200,54 @@ def allocate(rt: Runtime) -> JobReport:
         if changed is not None:  # backorders are worth a look only when stock came back
             ids += order_store.ids_in(conn, [OrderStatus.BACKORDERED], modified_before=changed)
         found = order_store.load_many(conn, ids)
+    view = inventory.StockView()
+    _read_stock(rt, view, {line.sku for order, _ in found.values() for line in order.lines}, report)
     for order_id in ids:
         if order_id not in found:
             continue
         order, row = found[order_id]
         try:
-            report.counts[_allocate_one(rt, order, OrderStatus(row.status), report)] += 1
+            report.counts[_allocate_one(rt, view, order, OrderStatus(row.status), report)] += 1
         except FulfilhubError as exc:
             report.errors.append(f"order {order_id}: {exc}")
     return report
 
 
-def _allocate_one(rt: Runtime, order: Order, status: OrderStatus, report: JobReport) -> str:
-    skus = sorted({line.sku for line in order.lines})
-    levels = []
+def _read_stock(rt: Runtime, view: inventory.StockView, skus: set[str], report: JobReport) -> None:
+    """Ask each warehouse, once, about the SKUs ``view`` does not know yet."""
     for warehouse in rt.config.warehouses:
+        asked = view.unknown(warehouse, skus)
+        if not asked:
+            continue
         try:
-            levels.extend(rt.warehouse(warehouse).stock_levels(skus))
+            view.add(warehouse, asked, rt.warehouse(warehouse).stock_levels(asked))
         except ExternalError as exc:
             report.errors.append(f"warehouse {warehouse}: stock levels unavailable: {exc}")
-    plan = rt.hooks.allocate_order(order=order, stock=levels)
-    now = rt.clock.now()
-    if plan:
+
+
+def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: OrderStatus, report: JobReport) -> str:
+    skus = {line.sku for line in order.lines}
+    for fresh in (False, True):  # a second try, on fresh levels, when the stock went meanwhile
+        if fresh:
+            view.forget()
+        _read_stock(rt, view, skus, report)
+        plan = rt.hooks.allocate_order(order=order, stock=view.levels(skus))
+        if not plan:
+            break
         try:
             by_warehouse = inventory.split_lines(order, plan)
         except ValueError as exc:
             raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
         try:
             with rt.store.transaction() as tx:
-                made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, now)
+                made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, rt.clock.now())
                 if made is None:
                     raise _Oversold
-            return "allocated" if len(made) == 1 else "allocated_split"
         except _Oversold:
-            pass
+            continue
+        view.took(by_warehouse)
+        return "allocated" if len(made) == 1 else "allocated_split"
+    now = rt.clock.now()
     with rt.store.transaction() as tx:
         if status is OrderStatus.BACKORDERED:
             order_store.touch(tx, order.id, now)

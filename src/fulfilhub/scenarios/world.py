@@ -144,6 +144,7 @@ def build_world(
     env: Mapping[str, str] | None = None,
     env_names: Mapping[str, str] | None = None,
     policy: RetryPolicy | None = None,
+    wrap_app: Callable[[Any], Any] | None = None,
 ) -> World:
     """Start a world in ``workspace`` (created if missing).
 
@@ -155,6 +156,7 @@ def build_world(
     point at its URLs). ``env`` holds the credentials' values by variable name (None:
     ``os.environ``, with each simulator's demo value set where unset); ``env_names``
     renames a simulator's variables. ``policy`` overrides every adapter's retries.
+    ``wrap_app`` wraps the sandbox's ASGI app before it starts (a benchmark's counters).
     """
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
@@ -178,7 +180,10 @@ def build_world(
         sim_options[name] = given
     clock = SimClock(start)
     context = SandboxContext(clock=clock, seed=seed, options=sim_options)
-    sandbox = SandboxServer(registered, context).start()
+    sandbox = SandboxServer(registered, context)
+    if wrap_app is not None:
+        sandbox.app = wrap_app(sandbox.app)
+    sandbox.start()
     try:
         config_path = workspace / "fulfilhub.toml"
         extra = extra_config(sandbox) if callable(extra_config) else extra_config

@@ -6,7 +6,7 @@ two channels selling the last unit cannot both get it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -73,13 +73,19 @@ def unit_weights(conn: Connection, warehouse: str, skus: Iterable[str]) -> dict[
     return {r.sku: r.unit_weight_g for r in rows if r.unit_weight_g is not None}
 
 
-def reserve(tx: Tx, shipment_id: str, warehouse: str, sku: str, quantity: int) -> bool:
-    """Reserve stock if it is available right now; False (nothing changed) if not."""
-    if tx.execute(_RESERVE, {"w": warehouse, "s": sku, "q": quantity}).rowcount != 1:
-        return False
-    tx.execute(
-        reservations.insert().values(shipment_id=shipment_id, sku=sku, warehouse=warehouse, quantity=quantity, state="reserved")
-    )
+def reserve(tx: Tx, shipment_id: str, warehouse: str, quantities: Mapping[str, int]) -> bool:
+    """Reserve ``{sku: quantity}`` for a shipment if all of it is available right now.
+
+    False when some SKU is not: the caller must roll ``tx`` back (what was reserved
+    before the failing SKU is part of it).
+    """
+    for sku, quantity in quantities.items():
+        if tx.execute(_RESERVE, {"w": warehouse, "s": sku, "q": quantity}).rowcount != 1:
+            return False
+    tx.execute(reservations.insert(), [
+        {"shipment_id": shipment_id, "sku": sku, "warehouse": warehouse, "quantity": quantity, "state": "reserved"}
+        for sku, quantity in quantities.items()
+    ])
     return True
 
 

@@ -206,7 +206,7 @@ class ShopifyChannel:
                     self.context.name, order.number, existing.get("id"), shipment.tracking_code, key,
                 )
                 return str(existing["id"])
-        fulfillment_orders = self._body_field(
+        fulfillment_orders = self._http.json(
             self._get(f"orders/{order.external_id}/fulfillment_orders.json"), "fulfillment_orders", list
         )
         try:
@@ -220,7 +220,7 @@ class ShopifyChannel:
             ) from None
         body = mapping.fulfillment_body(shipment, by_fulfillment_order, notify_customer=self.notify_customer)
         response = self._post("fulfillments.json", body)
-        created = self._body_field(response, "fulfillment", dict)
+        created = self._http.json(response, "fulfillment", dict)
         if "id" not in created:
             raise TransientError(
                 f"POST {self._path('fulfillments.json')} answered without a fulfillment id; "
@@ -243,14 +243,14 @@ class ShopifyChannel:
         fulfillment_id = shipment.fulfillment_ref or self._fulfillment_id_by_tracking(order, shipment)
         path = f"orders/{order.external_id}/fulfillments/{fulfillment_id}/events.json"
         if attempt != 1:
-            events = self._body_field(self._get(path), "fulfillment_events", list)
+            events = self._http.json(self._get(path), "fulfillment_events", list)
             if any(isinstance(e, Mapping) and e.get("status") == event_status for e in events):
                 log.info(
                     "%s: fulfillment %s of order %s already has a %s event; not posting another (key %s)",
                     self.context.name, fulfillment_id, order.number, event_status, key,
                 )
                 return
-        self._body_field(self._post(path, {"event": {"status": event_status}}), "fulfillment_event", dict)
+        self._http.json(self._post(path, {"event": {"status": event_status}}), "fulfillment_event", dict)
 
     def close(self) -> None:
         self._http.close()
@@ -298,10 +298,6 @@ class ShopifyChannel:
     def _post(self, resource: str, body: Mapping[str, Any]) -> httpx.Response:
         self._throttle()
         return self._http.post(self._path(resource), json=body)
-
-    def _body_field(self, response: httpx.Response, key: str, kind: type) -> Any:
-        """``response.json()[key]`` as a ``kind``, or a TransientError (the core's helper)."""
-        return self._http.json(response, key, kind)
 
     def _observe_call_limit(self, response: httpx.Response) -> None:
         """Note how full Shopify's leaky bucket is, from ``X-Shopify-Shop-Api-Call-Limit``.
