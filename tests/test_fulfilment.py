@@ -341,3 +341,15 @@ def test_the_shipment_model_round_trips_through_the_store(store, allocated, hook
         assert shipment_store.load_many(conn, [shipment.id, "nope"]) == {shipment.id: changed}
         raw = conn.execute(sa.text("SELECT rate_amount, tracking_code FROM shipments")).one()
     assert tuple(raw) == ("7.90", "9400TEST")
+
+
+def test_a_hint_sooner_than_the_next_pass_is_not_worth_a_write(store, allocated, hooks):
+    _, shipment = allocated
+    with store.transaction() as tx:
+        shipment = fulfilment.record_submission(tx, shipment, "LF-1", T0)
+    soon = FulfillmentUpdate(ref="LF-1", status="submitted", at=T0, next_check_at=T0 + timedelta(minutes=30))
+    with store.transaction() as tx:
+        fulfilment.apply_warehouse_update(tx, hooks, shipment, soon, T0, source="warehouse:main",
+                                          next_pass=T0 + timedelta(hours=1))
+    with store.read() as conn:
+        assert shipment_store.load(conn, shipment.id) == shipment  # nothing written

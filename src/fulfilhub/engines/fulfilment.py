@@ -176,10 +176,11 @@ class UnhandledUpdate(PluginError):
 
 
 def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: FulfillmentUpdate,
-                           at: datetime, *, source: str) -> Shipment | None:
+                           at: datetime, *, source: str, next_pass: datetime | None = None) -> Shipment | None:
     """Move the shipment on by the warehouse's answer; None when it says nothing new.
 
     The warehouse is asked again at its ``next_check_at`` hint (None: on the next pass).
+    A hint no later than ``next_pass`` (when the job runs again anyway) is not written.
     """
     target = FULFILLMENT_TO_SHIPMENT.get(update.status)
     if target is None:
@@ -188,8 +189,10 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
             f"(a warehouse shipping with its own label is not supported yet)"
         )
     if not lifecycle.shipment_advances(shipment.status, target):
-        if update.next_check_at != shipment.next_poll_at:
-            _save(tx, shipment, at, next_poll_at=update.next_check_at)
+        hint = update.next_check_at
+        worth_it = hint is not None and (next_pass is None or hint > next_pass)
+        if worth_it and hint != shipment.next_poll_at:
+            _save(tx, shipment, at, next_poll_at=hint)
         return None
     if target is S.CANCELLED:
         stock_store.settle(tx, shipment.id, consume=False, at=at)

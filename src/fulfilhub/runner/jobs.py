@@ -272,9 +272,10 @@ def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     for shipment in due:
         try:
             update = warehouse.status(shipment.fulfillment_ref)
+            now = rt.clock.now()
             with rt.store.transaction() as tx:
-                saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, rt.clock.now(),
-                                                          source=f"warehouse:{name}")
+                saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, now, source=f"warehouse:{name}",
+                                                          next_pass=now + rt.schedule["poll_warehouses"])
         except Exception as exc:  # one shipment's trouble stays with it
             report.errors.append(f"warehouse {name}, shipment {shipment.id}: {describe_error(exc)}")
             continue

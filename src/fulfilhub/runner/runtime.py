@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from ..adapters import Carrier, Channel, InstanceContext, Warehouse
@@ -37,6 +38,8 @@ class Runtime:
         self.hooks = Hooks(plugins)
         self.clock = clock or SystemClock()
         self.policy = policy
+        #: How often each job runs (the config's, or the Scheduler's that drives this runtime).
+        self.schedule: dict[str, timedelta] = dict(config.schedule)
         self._adapters: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self.check()

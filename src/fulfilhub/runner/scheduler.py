@@ -29,6 +29,7 @@ class Scheduler:
             raise ValueError(f"unknown jobs in schedule: {', '.join(sorted(unknown))}")
         self.rt = rt
         self.schedule = dict(schedule)
+        rt.schedule.update(self.schedule)  # jobs plan their next looks by it
         self.stop_event = threading.Event()
         self.on_report = on_report
         self.runs = 0
