@@ -227,7 +227,7 @@ def run_pipeline(world: Any, orders: int, http: CountingApp, sql: SqlCounter) ->
     }
 
 
-def idle_pass(world: Any, http: CountingApp, sql: SqlCounter, repeats: int = 5) -> dict[str, Any]:
+def idle_pass(world: Any, http: CountingApp, sql: SqlCounter, repeats: int = 15) -> dict[str, Any]:
     """Median wall time of ``sync_once`` with nothing due (and what one such pass does)."""
     from fulfilhub.runner import jobs
 
