@@ -334,7 +334,7 @@ def _with_first_scan(tracker: dict, **changes) -> dict:
         (lambda t: _with_first_scan(t, datetime=1767600000), "tracking_details.datetime"),
         (lambda t: _with_first_scan(t, datetime=None), "datetime"),
         (lambda t: _with_first_scan(t, tracking_location="SAN FRANCISCO"), "tracking_details.tracking_location"),
-        (lambda t: t["tracking_details"].__setitem__(1, "a scan"), "datetime"),
+        (lambda t: t["tracking_details"].__setitem__(1, "a scan"), "tracking_details"),
         (lambda t: t.update(tracking_details={"0": {}}), "tracking_details"),
         (lambda t: t.update(est_delivery_date="soon"), "est_delivery_date"),
         (lambda t: t.update(status=None), "status"),

@@ -135,8 +135,7 @@ class EasyPostCarrier:
         """Read the label's EasyPost Tracker (found through its shipment if not known)."""
         tracker_ref = label.tracker_ref
         if not tracker_ref:
-            tracker = self._shipment(label.shipment_ref).get("tracker") or {}
-            tracker_ref = tracker.get("id") or ""
+            tracker_ref = mapping.tracker_id(self._shipment(label.shipment_ref))
             if not tracker_ref:
                 raise PermanentError(
                     f"EasyPost shipment {label.shipment_ref} has no tracker; was its label bought?",

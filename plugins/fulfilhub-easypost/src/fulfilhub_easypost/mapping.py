@@ -32,6 +32,7 @@ from fulfilhub import (
     TrackingStatus,
     TrackingUpdate,
 )
+from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT
 
 # --------------------------------------------------------------------------- units
 
@@ -233,71 +234,163 @@ def shipment_body(
 
 
 # --------------------------------------------------------------------------- responses
+#
+# Every reader below turns any JSON value into the value it promises or a PayloadError
+# naming the field: a mapping never lets a TypeError, ValueError or OverflowError out,
+# and never hands the store text it cannot encode, a time outside the models' range or
+# an amount it cannot keep.
+
+#: Longest text kept from EasyPost (an id, a message, a URL).
+MAX_TEXT = 65_536
+#: Most days a rate may promise in transit.
+MAX_TRANSIT_DAYS = 1_000
 
 
-def _require(payload: Mapping[str, Any], key: str, what: str) -> Any:
-    value = payload.get(key) if type(payload) is dict or isinstance(payload, Mapping) else None
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _text(value: Any, field: str) -> str:
+    """``value`` as stored text: a string of valid Unicode, "" for null; else PayloadError."""
+    if value is None:
+        return ""
+    if type(value) is not str:
+        raise PayloadError(f"expected text, got {type(value).__name__} {_shown(value)}", field=field)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PayloadError(f"not valid Unicode (a lone surrogate?): {_shown(value)}", field=field) from None
+    if len(value) > MAX_TEXT:
+        raise PayloadError(f"{len(value):,} characters long; at most {MAX_TEXT:,} are kept", field=field)
+    return value
+
+
+def _require(payload: Mapping[str, Any], key: str, what: str, field: str | None = None) -> str:
+    """The text at ``payload[key]``, which must be present and non-empty."""
+    value = payload.get(key) if _is_mapping(payload) else None
     if value is None or value == "":
-        raise PayloadError(f"EasyPost {what} has no {key!r}", field=key)
+        raise PayloadError(f"EasyPost {what} has no {key!r}", field=field or key)
+    return _text(value, field or key)
+
+
+def _present(payload: Mapping[str, Any], key: str, what: str, field: str | None = None) -> Any:
+    """``payload[key]`` of any type, which must be present and non-empty."""
+    value = payload.get(key)
+    if value is None or value == "":
+        raise PayloadError(f"EasyPost {what} has no {key!r}", field=field or key)
+    return value
+
+
+def _object(value: Any, field: str, *, optional: bool = True) -> Mapping[str, Any]:
+    if value is None and optional:
+        return {}
+    if not _is_mapping(value):
+        raise PayloadError(f"expected an object, got {type(value).__name__} {_shown(value)}", field=field)
     return value
 
 
 def _decimal(value: Any, field: str) -> Decimal:
     # EasyPost sends amounts as strings ("5.93"); a JSON number is read through its text
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise PayloadError(f"expected a decimal amount, got {type(value).__name__} {_shown(value)}", field=field)
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
-        raise PayloadError(f"not a decimal amount: {value!r}", field=field) from None
+        raise PayloadError(f"not a decimal amount: {_shown(value)}", field=field) from None
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise PayloadError(f"not a usable amount: {_shown(value)} (must be finite and below {MAX_AMOUNT:,})", field=field)
+    return amount
+
+
+def _currency(value: Any, field: str) -> str:
+    if value is None or value == "":
+        return "USD"
+    if type(value) is not str or len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise PayloadError(f"expected an ISO-4217 code like 'USD', got {_shown(value)}", field=field)
+    return value.upper()
+
+
+def _money(amount: Any, currency: Any, field: str, currency_field: str) -> Money:
+    return Money(amount=_decimal(amount, field), currency=_currency(currency, currency_field))
+
+
+def _in_range(moment: datetime, value: Any, field: str) -> datetime:
+    try:
+        inside = EARLIEST <= moment < LATEST
+    except OverflowError:  # e.g. year 9999 at -12:00 is beyond datetime.max in UTC
+        inside = False
+    if not inside:
+        raise PayloadError(f"outside {EARLIEST.year}-{LATEST.year}: {_shown(value)}", field=field)
+    return moment
 
 
 def parse_datetime(value: Any, field: str) -> datetime | None:
     """An EasyPost timestamp as an aware datetime (None when absent).
 
     EasyPost writes ISO-8601 in UTC (``2024-08-02T19:26:52Z``); a time without an offset
-    is UTC too, as EasyPost documents for scans whose location is unknown.
+    is UTC too, as EasyPost documents for scans whose location is unknown. A time
+    outside the models' range (1900-2200) is refused.
     """
     if value is None or value == "":
         return None
     if type(value) is not str and not isinstance(value, str):
-        raise PayloadError(f"expected an ISO-8601 time, got {value!r}", field=field)
+        raise PayloadError(f"expected an ISO-8601 time, got {_shown(value)}", field=field)
     try:
         parsed = _fromisoformat(value)
     except ValueError:
-        raise PayloadError(f"not an ISO-8601 time: {value!r}", field=field) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+        raise PayloadError(f"not an ISO-8601 time: {_shown(value)}", field=field) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return _in_range(parsed, value, field)
 
 
 _fromisoformat = datetime.fromisoformat
 
 
-def parse_rate(payload: Mapping[str, Any], carrier: str, shipment_id: str) -> Rate:
-    """One EasyPost Rate; ``carrier`` is the fulfilhub instance name that quoted it."""
+def _transit_days(payload: Mapping[str, Any]) -> int | None:
     days = payload.get("delivery_days")
     if days is None:
         days = payload.get("est_delivery_days")
-    try:
-        transit_days = int(days) if days is not None else None
-    except (TypeError, ValueError):
-        raise PayloadError(f"not a number of days: {days!r}", field="delivery_days") from None
+    if days is None:
+        return None
+    if type(days) is int or (type(days) is str and days.isascii() and days.strip().isdigit()):
+        number = int(days)
+        if 0 <= number <= MAX_TRANSIT_DAYS:
+            return number
+    raise PayloadError(f"not a number of days from 0 to {MAX_TRANSIT_DAYS}: {_shown(days)}", field="delivery_days")
+
+
+def parse_rate(payload: Mapping[str, Any], carrier: str, shipment_id: str) -> Rate:
+    """One EasyPost Rate; ``carrier`` is the fulfilhub instance name that quoted it."""
+    payload = _object(payload, "rates[]", optional=False)
     return Rate(
         carrier=carrier,
         carrier_name=_require(payload, "carrier", "rate"),
         service=_require(payload, "service", "rate"),
-        amount=Money(
-            amount=_decimal(_require(payload, "rate", "rate"), "rate"),
-            currency=payload.get("currency") or "USD",
-        ),
+        amount=_money(_present(payload, "rate", "rate"), payload.get("currency"), "rate", "currency"),
         rate_id=_require(payload, "id", "rate"),
-        shipment_ref=payload.get("shipment_id") or shipment_id,
-        transit_days=transit_days,
+        shipment_ref=_text(payload.get("shipment_id"), "shipment_id") or shipment_id,
+        transit_days=_transit_days(payload),
         delivery_date=parse_datetime(payload.get("delivery_date"), "delivery_date"),
     )
 
 
 def parse_rates(shipment: Mapping[str, Any], carrier: str) -> list[Rate]:
     """Every rate of an EasyPost Shipment, in EasyPost's order."""
+    shipment = _object(shipment, "shipment", optional=False)
     shipment_id = _require(shipment, "id", "shipment")
-    return [parse_rate(rate, carrier, shipment_id) for rate in shipment.get("rates") or ()]
+    rates = shipment.get("rates")
+    if rates is None:
+        return []
+    if type(rates) is not list:
+        raise PayloadError(f"expected a list of rates, got {type(rates).__name__} {_shown(rates)}", field="rates")
+    return [parse_rate(rate, carrier, shipment_id) for rate in rates]
 
 
 def parse_label(shipment: Mapping[str, Any], carrier: str) -> Label:
@@ -306,6 +399,7 @@ def parse_label(shipment: Mapping[str, Any], carrier: str) -> Label:
     Raises PayloadError when the shipment has not been bought (no ``selected_rate`` or
     ``tracking_code``).
     """
+    shipment = _object(shipment, "shipment", optional=False)
     shipment_id = _require(shipment, "id", "shipment")
     selected = shipment.get("selected_rate")
     if not selected or not shipment.get("tracking_code"):
@@ -314,51 +408,71 @@ def parse_label(shipment: Mapping[str, Any], carrier: str) -> Label:
             "(selected_rate or tracking_code is empty); buy a rate first",
             field="selected_rate",
         )
-    tracker = shipment.get("tracker") or {}
-    postage_label = shipment.get("postage_label") or {}
+    selected = _object(selected, "selected_rate", optional=False)
+    tracker = _object(shipment.get("tracker"), "tracker")
+    postage_label = _object(shipment.get("postage_label"), "postage_label")
     return Label(
         carrier=carrier,
-        carrier_name=_require(selected, "carrier", "selected_rate"),
-        service=_require(selected, "service", "selected_rate"),
-        tracking_code=shipment["tracking_code"],
-        cost=Money(
-            amount=_decimal(_require(selected, "rate", "selected_rate"), "selected_rate.rate"),
-            currency=selected.get("currency") or "USD",
+        carrier_name=_require(selected, "carrier", "selected_rate", "selected_rate.carrier"),
+        service=_require(selected, "service", "selected_rate", "selected_rate.service"),
+        tracking_code=_text(shipment["tracking_code"], "tracking_code"),
+        cost=_money(
+            _present(selected, "rate", "selected_rate", "selected_rate.rate"),
+            selected.get("currency"),
+            "selected_rate.rate",
+            "selected_rate.currency",
         ),
         shipment_ref=shipment_id,
-        tracker_ref=tracker.get("id") or "",
-        label_url=postage_label.get("label_url") or "",
-        tracking_url=tracker.get("public_url") or "",
+        tracker_ref=_text(tracker.get("id"), "tracker.id"),
+        label_url=_text(postage_label.get("label_url"), "postage_label.label_url"),
+        tracking_url=_text(tracker.get("public_url"), "tracker.public_url"),
         raw=shipment,
     )
+
+
+def tracker_id(shipment: Mapping[str, Any]) -> str:
+    """The id of an EasyPost Shipment's Tracker ("" when it has none yet)."""
+    shipment = _object(shipment, "shipment", optional=False)
+    return _text(_object(shipment.get("tracker"), "tracker").get("id"), "tracker.id")
 
 
 def _location(location: Any) -> str:
     if not location:
         return ""
     if type(location) is not dict and not isinstance(location, Mapping):
-        raise PayloadError(f"expected an object, got {location!r}", field="tracking_details.tracking_location")
+        raise PayloadError(f"expected an object, got {_shown(location)}", field="tracking_details.tracking_location")
     get = location.get
     city, state, country = get("city"), get("state"), get("country")
     if type(city) is str and type(state) is str and type(country) is str and city and state and country:
-        return f"{city}, {state}, {country}"  # the usual scan: skip the general join
-    return ", ".join([str(part) for part in (city, state, country) if part])
+        joined = f"{city}, {state}, {country}"  # the usual scan: skip the general join
+    else:
+        joined = ", ".join([part for part in (city, state, country) if part and type(part) is str])
+    return joined if joined.isascii() else _text(joined, "tracking_details.tracking_location")
+
+
+def _word(value: Any, field: str) -> str | None:
+    """A status word: text, or None for anything that is not (it then carries no meaning)."""
+    return _text(value, field) if type(value) is str else None
 
 
 def parse_tracking_detail(detail: Mapping[str, Any]) -> TrackingEvent:
     """One EasyPost TrackingDetail (a scan) as a TrackingEvent."""
     if type(detail) is not dict and not isinstance(detail, Mapping):
-        raise PayloadError("EasyPost tracking detail has no 'datetime'", field="datetime")
+        raise PayloadError(f"EasyPost tracking detail is not an object: {_shown(detail)}", field="tracking_details")
     get = detail.get
     when = get("datetime")
     if when is None or when == "":
         raise PayloadError("EasyPost tracking detail has no 'datetime'", field="datetime")
-    try:  # the usual scan: an ISO-8601 string
-        at = _fromisoformat(when) if type(when) is str else parse_datetime(when, "tracking_details.datetime")
-    except ValueError:
-        raise PayloadError(f"not an ISO-8601 time: {when!r}", field="tracking_details.datetime") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+    if type(when) is str:  # the usual scan: an ISO-8601 string
+        try:
+            at = _fromisoformat(when)
+        except ValueError:
+            raise PayloadError(f"not an ISO-8601 time: {_shown(when)}", field="tracking_details.datetime") from None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+        at = _in_range(at, when, "tracking_details.datetime")
+    else:
+        at = parse_datetime(when, "tracking_details.datetime")
     status_word = get("status") or "unknown"
     detail_word = get("status_detail")
     try:
@@ -366,11 +480,16 @@ def parse_tracking_detail(detail: Mapping[str, Any]) -> TrackingEvent:
     except TypeError:  # not even a word: no meaning
         words = None
     if words is None:
+        status_word = _word(status_word, "tracking_details.status") or "unknown"
+        detail_word = _word(detail_word, "tracking_details.status_detail")
         words = (*_classify(status_word, detail_word), f"{status_word}/{detail_word}" if detail_word else status_word)
+    description = get("message") or get("description") or ""
+    if type(description) is not str or not description.isascii():
+        description = _text(description, "tracking_details.message")
     return _event(
         at=at,
         status=words[0],
-        description=get("message") or get("description") or "",
+        description=description,
         location=_location(get("tracking_location")),
         reason=words[1],
         source=words[2],
@@ -386,7 +505,11 @@ def parse_tracker(tracker: Mapping[str, Any]) -> TrackingUpdate:
     Every value is checked here, once (PayloadError naming the field); the models are
     then built with their ``checked`` constructors, which only assert the result.
     """
-    status, reason = classify(_require(tracker, "status", "tracker"), tracker.get("status_detail"))
+    tracker = _object(tracker, "tracker", optional=False)
+    status_word = tracker.get("status")
+    if status_word is None or status_word == "":
+        raise PayloadError("EasyPost tracker has no 'status'", field="status")
+    status, reason = classify(status_word, tracker.get("status_detail"))
     details = tracker.get("tracking_details") or ()
     if type(details) is not list and not isinstance(details, (list, tuple)):
         raise PayloadError(f"expected a list of scans, got {type(details).__name__}", field="tracking_details")
@@ -396,6 +519,6 @@ def parse_tracker(tracker: Mapping[str, Any]) -> TrackingUpdate:
         events=tuple([parse_tracking_detail(d) for d in details]),
         reason=reason,
         est_delivery=parse_datetime(tracker.get("est_delivery_date"), "est_delivery_date"),
-        tracking_url=tracker.get("public_url") or "",
+        tracking_url=_text(tracker.get("public_url"), "public_url"),
         raw=tracker,
     )

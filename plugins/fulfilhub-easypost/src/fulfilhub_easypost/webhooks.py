@@ -61,10 +61,12 @@ def tracker_from_event(body: bytes) -> Mapping[str, Any]:
     if not isinstance(event, Mapping) or event.get("object") != "Event":
         raise PayloadError("EasyPost webhook body is not an Event object", field="object")
     description = event.get("description") or ""
+    if not isinstance(description, str):
+        raise PayloadError(f"EasyPost event description must be text, got {type(description).__name__}", field="description")
     result = event.get("result")
     if not description.startswith("tracker.") or not isinstance(result, Mapping) or result.get("object") != "Tracker":
         raise PayloadError(
-            f"EasyPost event {event.get('id', '?')} is {description or 'untyped'!r}, not a tracker event; "
+            f"EasyPost event {str(event.get('id', '?'))[:60]} is {description or 'untyped'!r}, not a tracker event; "
             "only tracker.created and tracker.updated carry tracking",
             field="description",
         )

@@ -28,6 +28,7 @@ from fulfilhub import (
     InstanceContext,
     Order,
     OrderPage,
+    PayloadError,
     PermanentError,
     Setting,
     ShipmentPush,
@@ -199,7 +200,7 @@ class ShopifyChannel:
         read first and one carrying the tracking number is returned instead of a second.
         """
         if attempt != 1:
-            existing = mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
+            existing = self._find_fulfillment(order, shipment)
             if existing is not None:
                 log.info(
                     "%s: order %s already has fulfillment %s with tracking %s; not creating another (key %s)",
@@ -212,6 +213,8 @@ class ShopifyChannel:
         try:
             wanted = mapping.shipment_line_items(shipment, order.lines)
             by_fulfillment_order = mapping.line_items_by_fulfillment_order(wanted, fulfillment_orders)
+        except PayloadError as exc:
+            raise self._unexpected(f"orders/{order.external_id}/fulfillment_orders.json", exc) from None
         except mapping.UnfulfillableShipment as exc:
             raise PermanentError(
                 f"cannot fulfil shipment {shipment.shipment_id} of order {order.number} "
@@ -221,7 +224,7 @@ class ShopifyChannel:
         body = mapping.fulfillment_body(shipment, by_fulfillment_order, notify_customer=self.notify_customer)
         response = self._post("fulfillments.json", body)
         created = self._http.json(response, "fulfillment", dict)
-        if "id" not in created:
+        if not isinstance(created.get("id"), (int, str)) or isinstance(created.get("id"), bool) or created["id"] == "":
             raise TransientError(
                 f"POST {self._path('fulfillments.json')} answered without a fulfillment id; "
                 "the next attempt will look for it by tracking number",
@@ -277,8 +280,23 @@ class ShopifyChannel:
     def _fulfillments(self, order_id: str) -> list[Any]:
         return self._http.json(self._get(f"orders/{order_id}/fulfillments.json"), "fulfillments", list)
 
+    def _find_fulfillment(self, order: Order, shipment: ShipmentPush) -> Mapping[str, Any] | None:
+        resource = f"orders/{order.external_id}/fulfillments.json"
+        try:
+            return mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
+        except PayloadError as exc:
+            raise self._unexpected(resource, exc) from None
+
+    def _unexpected(self, resource: str, exc: PayloadError) -> TransientError:
+        """Shopify answered 2xx with a body of the wrong shape: most likely a bad moment
+        on its side (or a proxy's); the effect is tried again later, saying what was wrong."""
+        return TransientError(
+            f"GET {self._path(resource)} answered with a body fulfilhub cannot read ({exc}); will try again later",
+            service=self.context.name,
+        )
+
     def _fulfillment_id_by_tracking(self, order: Order, shipment: ShipmentPush) -> str:
-        found = mapping.find_fulfillment(self._fulfillments(order.external_id), shipment.tracking_code)
+        found = self._find_fulfillment(order, shipment)
         if found is None:
             raise TransientError(
                 f"order {order.number} (Shopify id {order.external_id}) has no fulfillment with tracking "

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fulfilhub import Address, Money, Order, OrderLine, PayloadError, ShipmentPush, TrackingStatus
+from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT, MAX_QUANTITY
 
 #: Normalized tracking milestones and the Shopify FulfillmentEvent ``status`` each becomes.
 #: Milestones not listed (cancelled, unknown) are not told to Shopify: it has no event
@@ -41,7 +42,11 @@ FULFILLABLE_ORDER_STATUSES = frozenset({"open", "in_progress"})
 #: Fulfillment statuses that no longer stand for a shipment (a new one may replace them).
 DEAD_FULFILLMENT_STATUSES = frozenset({"cancelled", "error", "failure"})
 
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_INT64 = 2**63
+#: The longest text field kept from an order (a note, an address line, a title).
+_MAX_TEXT = 65_536
 
 
 class UnfulfillableShipment(ValueError):
@@ -66,6 +71,15 @@ def parse_order(payload: Mapping[str, Any], *, channel: str) -> Order:
     """
     if not isinstance(payload, Mapping):
         raise PayloadError(f"an order must be a JSON object, got {type(payload).__name__}")
+    try:
+        return _parse_order(payload, channel)
+    except (ValueError, TypeError, OverflowError) as exc:
+        # the field readers check every value first; this is the last line, so that no
+        # payload ever escapes as anything but a PayloadError
+        raise PayloadError(f"cannot be mapped to an order: {exc}", field="order") from None
+
+
+def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     external_id = str(_int_id(payload.get("id"), "id"))
     updated_at = _timestamp(payload.get("updated_at"), "updated_at")
     placed_field = "processed_at" if payload.get("processed_at") else "created_at"
@@ -74,16 +88,17 @@ def parse_order(payload: Mapping[str, Any], *, channel: str) -> Order:
     total = Money(amount=_amount(payload.get("total_price"), "total_price"), currency=currency)
     cancelled_raw = payload.get("cancelled_at")
     cancelled_at = _timestamp(cancelled_raw, "cancelled_at") if cancelled_raw is not None else None
-    email = _text(payload.get("email")) or _text(payload.get("contact_email"))
+    email = _text(payload.get("email"), "email") or _text(payload.get("contact_email"), "contact_email")
     number = _order_name(payload, external_id)
     lines = _order_lines(payload.get("line_items"), currency)
     ship_to = _address(payload.get("shipping_address"), email)
-    note = _text(payload.get("note"))
+    note = _text(payload.get("note"), "note")
+    tags = _text(payload.get("tags"), "tags")
     return Order(
         channel=channel,
         external_id=external_id,
         version=content_version(
-            number, placed_at, total, lines, ship_to, email, note, cancelled_at, _text(payload.get("tags"))
+            number, placed_at, total, lines, ship_to, email, note, cancelled_at, tags
         ),
         number=number,
         placed_at=placed_at,
@@ -141,9 +156,9 @@ def content_version(
 
 def _order_name(payload: Mapping[str, Any], external_id: str) -> str:
     if payload.get("name"):
-        return _text(payload["name"])
+        return _text(payload["name"], "name")
     if payload.get("order_number") is not None:
-        return f"#{payload['order_number']}"
+        return f"#{_int_id(payload['order_number'], 'order_number')}"
     return external_id
 
 
@@ -159,10 +174,10 @@ def _order_lines(items: Any, currency: str) -> tuple[OrderLine, ...]:
             continue
         lines.append(
             OrderLine(
-                sku=_text(item.get("sku")),
+                sku=_text(item.get("sku"), f"{where}.sku"),
                 quantity=_quantity(item.get("quantity"), f"{where}.quantity"),
                 unit_price=Money(amount=_amount(item.get("price"), f"{where}.price"), currency=currency),
-                title=_text(item.get("title")),
+                title=_text(item.get("title"), f"{where}.title"),
                 external_id=str(_int_id(item.get("id"), f"{where}.id")),
             )
         )
@@ -174,19 +189,20 @@ def _address(value: Any, email: str) -> Address | None:
         return None
     if not isinstance(value, Mapping):
         raise PayloadError(f"must be a JSON object or null, got {_shown(value)}", field="shipping_address")
-    name = _text(value.get("name")) or " ".join(
-        part for part in (_text(value.get("first_name")), _text(value.get("last_name"))) if part
-    )
+    def text(key: str) -> str:
+        return _text(value.get(key), f"shipping_address.{key}")
+
+    name = text("name") or " ".join(part for part in (text("first_name"), text("last_name")) if part)
     return Address(
         name=name,
-        company=_text(value.get("company")),
-        line1=_text(value.get("address1")),
-        line2=_text(value.get("address2")),
-        city=_text(value.get("city")),
-        province=_text(value.get("province_code")) or _text(value.get("province")),
-        postal_code=_text(value.get("zip")),
-        country=_text(value.get("country_code")),
-        phone=_text(value.get("phone")),
+        company=text("company"),
+        line1=text("address1"),
+        line2=text("address2"),
+        city=text("city"),
+        province=text("province_code") or text("province"),
+        postal_code=text("zip"),
+        country=_country(value.get("country_code")),
+        phone=text("phone"),
         email=email,
     )
 
@@ -200,14 +216,24 @@ def find_fulfillment(fulfillments: Sequence[Mapping[str, Any]], tracking_code: s
     Shopify's REST fulfillment call takes no idempotency key, so the tracking number is
     the mark by which a second push recognises the first one's work. Cancelled or
     failed fulfillments do not count: the shipment is no longer told to the shop.
+    Raises :class:`~fulfilhub.PayloadError` naming the entry when Shopify's list is not
+    a list of fulfillment objects with ids.
     """
     if not tracking_code:
         return None
-    for fulfillment in fulfillments:
-        if fulfillment.get("status") in DEAD_FULFILLMENT_STATUSES:
+    if not isinstance(fulfillments, list):
+        raise PayloadError(f"must be a list, got {_shown(fulfillments)}", field="fulfillments")
+    for index, fulfillment in enumerate(fulfillments):
+        where = f"fulfillments[{index}]"
+        if not isinstance(fulfillment, Mapping):
+            raise PayloadError(f"must be a JSON object, got {_shown(fulfillment)}", field=where)
+        status = fulfillment.get("status")
+        if isinstance(status, str) and status in DEAD_FULFILLMENT_STATUSES:
             continue
-        numbers = fulfillment.get("tracking_numbers") or []
+        numbers = fulfillment.get("tracking_numbers")
+        numbers = numbers if isinstance(numbers, list) else []
         if fulfillment.get("tracking_number") == tracking_code or tracking_code in numbers:
+            _ref(fulfillment.get("id"), f"{where}.id")
             return fulfillment
     return None
 
@@ -242,8 +268,11 @@ def line_items_by_fulfillment_order(
     Each wanted ``(line item id, quantity)`` is taken whole from the first open or
     in-progress fulfillment order whose line for that line item still has enough
     ``fulfillable_quantity`` (after what this shipment already took from it).
-    Raises :class:`UnfulfillableShipment` when no fulfillment order can cover a line.
+    Raises :class:`UnfulfillableShipment` when no fulfillment order can cover a line, and
+    :class:`~fulfilhub.PayloadError` naming the field when Shopify's answer is not a list
+    of fulfillment orders with ids and line items.
     """
+    _check_fulfillment_orders(fulfillment_orders)
     taken: dict[Any, int] = {}
     chosen: dict[Any, dict[Any, int]] = {}
     for line_item_id, quantity in wanted:
@@ -255,7 +284,7 @@ def line_items_by_fulfillment_order(
                     li
                     for li in fulfillment_order.get("line_items") or []
                     if str(li.get("line_item_id")) == line_item_id
-                    and _fulfillable(li) - taken.get(li.get("id"), 0) >= quantity
+                    and _fulfillable(li) - taken.get(li["id"], 0) >= quantity
                 ),
                 None,
             )
@@ -294,9 +323,40 @@ def fulfillment_body(
     }
 
 
+def _check_fulfillment_orders(fulfillment_orders: Any) -> None:
+    """Every shape :func:`line_items_by_fulfillment_order` relies on, or a PayloadError."""
+    if not isinstance(fulfillment_orders, list):
+        raise PayloadError(f"must be a list, got {_shown(fulfillment_orders)}", field="fulfillment_orders")
+    for index, fulfillment_order in enumerate(fulfillment_orders):
+        where = f"fulfillment_orders[{index}]"
+        if not isinstance(fulfillment_order, Mapping):
+            raise PayloadError(f"must be a JSON object, got {_shown(fulfillment_order)}", field=where)
+        _ref(fulfillment_order.get("id"), f"{where}.id")
+        actions = fulfillment_order.get("supported_actions")
+        if actions is not None and not isinstance(actions, list):
+            raise PayloadError(f"must be a list of action names, got {_shown(actions)}", field=f"{where}.supported_actions")
+        items = fulfillment_order.get("line_items")
+        if items is not None and not isinstance(items, list):
+            raise PayloadError(f"must be a list, got {_shown(items)}", field=f"{where}.line_items")
+        for line_index, item in enumerate(items or ()):
+            if not isinstance(item, Mapping):
+                raise PayloadError(f"must be a JSON object, got {_shown(item)}", field=f"{where}.line_items[{line_index}]")
+            _ref(item.get("id"), f"{where}.line_items[{line_index}].id")
+
+
+def _ref(value: Any, field: str) -> int | str:
+    """A Shopify id as it may be echoed back: a positive 64-bit integer or a non-empty string."""
+    if isinstance(value, str) and value and value.isprintable() and len(value) <= 255:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _INT64:
+        return value
+    raise PayloadError(f"must be an id, got {_shown(value)}", field=field)
+
+
 def _accepts_fulfillment(fulfillment_order: Mapping[str, Any]) -> bool:
     actions = fulfillment_order.get("supported_actions")
-    return fulfillment_order.get("status") in FULFILLABLE_ORDER_STATUSES and (
+    status = fulfillment_order.get("status")
+    return isinstance(status, str) and status in FULFILLABLE_ORDER_STATUSES and (
         actions is None or "create_fulfillment" in actions
     )
 
@@ -310,8 +370,8 @@ def _fulfillable(fo_line: Mapping[str, Any]) -> int:
 
 
 def _int_id(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise PayloadError(f"must be a positive integer id, got {_shown(value)}", field=field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < _INT64:
+        raise PayloadError(f"must be a positive 64-bit integer id, got {_shown(value)}", field=field)
     return value
 
 
@@ -324,6 +384,12 @@ def _timestamp(value: Any, field: str) -> datetime:
         raise PayloadError(f"is not an ISO 8601 timestamp: {value!r}", field=field) from None
     if parsed.tzinfo is None:
         raise PayloadError(f"has no UTC offset, so its moment is a guess: {value!r}", field=field)
+    try:
+        inside = EARLIEST <= parsed < LATEST
+    except OverflowError:  # e.g. year 9999 at -12:00 is beyond datetime.max in UTC
+        inside = False
+    if not inside:
+        raise PayloadError(f"is outside {EARLIEST.year}-{LATEST.year}: {value!r}", field=field)
     return parsed
 
 
@@ -336,25 +402,48 @@ def _amount(value: Any, field: str) -> Decimal:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise PayloadError(f"is not a decimal amount: {value!r}", field=field) from None
-    if not amount.is_finite() or amount < 0:
-        raise PayloadError(f"must be a finite amount of zero or more, got {value!r}", field=field)
+    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
+        raise PayloadError(f"must be a finite amount from zero to below {MAX_AMOUNT:,}, got {_shown(value)}", field=field)
     return amount
 
 
 def _quantity(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise PayloadError(f"must be a positive whole number, got {_shown(value)}", field=field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_QUANTITY:
+        raise PayloadError(f"must be a whole number from 1 to {MAX_QUANTITY:,}, got {_shown(value)}", field=field)
     return value
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY.match(value):
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
         raise PayloadError(f"must be an ISO 4217 code like 'USD', got {_shown(value)}", field="currency")
     return value.upper()
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _country(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
+        raise PayloadError(
+            f"must be an ISO 3166 two-letter code like 'US', got {_shown(value)}", field="shipping_address.country_code"
+        )
+    return value.upper()
+
+
+def _text(value: Any, field: str) -> str:
+    """Text as stored: a JSON string (valid Unicode, no lone surrogates) or a whole number."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        if len(value) > _MAX_TEXT:
+            raise PayloadError(f"is {len(value):,} characters long; at most {_MAX_TEXT:,} are kept", field=field)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PayloadError(f"is not valid Unicode (a lone surrogate?): {_shown(value)}", field=field) from None
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
+        return str(value)
+    raise PayloadError(f"must be text, got {_shown(value)}", field=field)
 
 
 def _shown(value: Any) -> str:

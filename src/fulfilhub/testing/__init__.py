@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .adapters import InstanceContext, Setting
-from .clock import Clock, SimClock
-from .http import RetryPolicy, client_factory
+from ..adapters import InstanceContext, Setting
+from ..clock import Clock, SimClock
+from ..http import RetryPolicy, client_factory
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ..store import Store
 
 #: Retries without real waiting, for tests: three tries, tiny backoff, short timeout.
 FAST_RETRIES = RetryPolicy(attempts=3, initial=0.01, maximum=0.05, max_wait=0.1, timeout=2.0)
@@ -42,7 +42,7 @@ def instance_context(
     secrets = tuple(secrets)
     state = stock = None
     if store is not None:
-        from .store import ports
+        from ..store import ports
 
         state = ports.StatePort(store, ports.namespace(kind, name), clock)
         stock = ports.StockPort(store, name) if kind == "warehouses" else None
