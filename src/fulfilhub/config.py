@@ -15,7 +15,10 @@
 
 Secrets are never written in the file: any string value may be ``${NAME}`` (or contain
 it), resolved from the environment at load time, and every resolved value is redacted
-from logs and errors. Every mistake is reported with the file, the key and what was
+from logs and errors. A value with whitespace around it (an env file's final newline)
+is an error naming the key and the variable, never the value; only where an
+instance's setting is the reference alone does the plugin's declared ``Setting`` decide
+(``Setting(str, secret=True)`` strips it). Every mistake is reported with the file, the key and what was
 expected.
 """
 
@@ -105,8 +108,22 @@ def parse_duration(value: Any, *, path: str, key: str) -> timedelta:
     raise ConfigError(f"expected a positive duration like \"30s\", \"5m\", \"2h\" or \"1d\", got {value!r}", path=path, key=key)
 
 
-def _resolve(value: Any, *, path: str, key: str, env: Mapping[str, str], secrets: list[str], strict: bool = True) -> Any:
+def _resolve(
+    value: Any, *, path: str, key: str, env: Mapping[str, str], secrets: list[str], strict: bool = True,
+    whole_ok: bool = False,
+) -> Any:
+    """Substitute ``${NAME}`` references from ``env``; every value used goes to ``secrets``.
+
+    A value with whitespace around it (a token from an env file or a base64-decoded
+    secret usually ends with a newline) is refused with an error that names the key
+    and the variable but never shows the value, except where ``whole_ok`` and the
+    string is the reference alone (``token = "${TOKEN}"`` in an instance's table):
+    there the type's declared :class:`~fulfilhub.Setting` decides (``secret=True``
+    strips it), and both forms are redacted.
+    """
     if isinstance(value, str):
+        whole = whole_ok and _ENV_REF.fullmatch(value) is not None
+
         def substitute(match: re.Match) -> str:
             name = match.group(1)
             if (name not in env or env[name] == "") and not strict:
@@ -118,15 +135,47 @@ def _resolve(value: Any, *, path: str, key: str, env: Mapping[str, str], secrets
                     path=path,
                     key=key,
                 )
-            secrets.append(env[name])
-            return env[name]
+            found = env[name]
+            secrets.append(found)
+            if found != found.strip():
+                if found.strip() and not whole:
+                    raise ConfigError(_whitespace_message(name, found), path=path, key=key)
+                if not found.strip():
+                    raise ConfigError(
+                        f"the value of ${name} is only whitespace; set it to the real value (not shown here)",
+                        path=path,
+                        key=key,
+                    )
+                secrets.append(found.strip())
+            return found
 
         return _ENV_REF.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _resolve(v, path=path, key=f"{key}.{k}", env=env, secrets=secrets, strict=strict) for k, v in value.items()}
+        return {
+            k: _resolve(v, path=path, key=f"{key}.{k}", env=env, secrets=secrets, strict=strict, whole_ok=whole_ok)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_resolve(v, path=path, key=f"{key}[{i}]", env=env, secrets=secrets, strict=strict) for i, v in enumerate(value)]
+        return [
+            _resolve(v, path=path, key=f"{key}[{i}]", env=env, secrets=secrets, strict=strict, whole_ok=whole_ok)
+            for i, v in enumerate(value)
+        ]
     return value
+
+
+def _whitespace_message(name: str, value: str) -> str:
+    """What is wrong with an environment value that has whitespace around it (never the value)."""
+    end = value[len(value.rstrip()):]
+    if "\n" in end or "\r" in end:
+        what = "ends with a newline"
+    elif end:
+        what = "ends with whitespace"
+    else:
+        what = "starts with whitespace"
+    return (
+        f"the value of ${name} {what}; strip it where it is set (write the env file without a "
+        "final newline; use `printf %s`, not `echo`, when decoding a secret). The value is not shown"
+    )
 
 
 def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None, strict_env: bool = True) -> Config:
@@ -205,7 +254,10 @@ def _instances(data: Mapping[str, Any], kind: str, where: str, env: Mapping[str,
         if not isinstance(type_name, str) or not type_name:
             raise ConfigError("missing `type`: which registered type this instance is (see `fulfilhub plugins`)", path=where, key=key)
         secrets: list[str] = []
-        settings = _resolve({k: v for k, v in table.items() if k != "type"}, path=where, key=key, env=env, secrets=secrets, strict=strict)
+        settings = _resolve(
+            {k: v for k, v in table.items() if k != "type"},
+            path=where, key=key, env=env, secrets=secrets, strict=strict, whole_ok=True,
+        )
         out[name] = InstanceConfig(kind=kind, name=name, type=type_name, settings=settings, secrets=tuple(secrets))
     return out
 

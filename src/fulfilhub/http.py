@@ -15,7 +15,9 @@ never write their own retry loop.
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import json
 import logging
 import random
 import re
@@ -23,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import attrs
 import httpx
@@ -34,6 +37,8 @@ from .errors import PermanentError, TransientError
 log = logging.getLogger("fulfilhub.http")
 
 REDACTED = "***"
+#: Shorter values are not redacted: they would blank out ordinary words.
+MIN_SECRET = 4
 UNSAFE_METHODS = frozenset({"POST", "PATCH"})
 _SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-shopify-access-token", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
@@ -54,15 +59,61 @@ class RetryPolicy:
     timeout: float = 15.0
 
 
+def secret_forms(secret: str) -> set[str]:
+    """Every form in which ``secret`` may show up in a log line, an error or a stored reason.
+
+    The value itself and without surrounding whitespace (a token read from an env file
+    often ends with a newline), each also as Python prints it (``repr`` of the text and
+    of its UTF-8 bytes: httpx's "Illegal header value b'...\\n'"), JSON-escaped,
+    URL-encoded (``quote``, ``quote_plus``) and in base64 (standard and URL-safe, alone,
+    as HTTP Basic auth sends ``secret:`` or ``user:secret``, and the part of any
+    base64 text that encodes the secret whatever comes before it).
+    """
+    forms: set[str] = set()
+    for value in {secret, secret.strip()}:
+        if len(value) < MIN_SECRET:
+            continue
+        raw = value.encode("utf-8", "surrogatepass")
+        forms |= {
+            value,
+            repr(value)[1:-1],
+            repr(raw)[2:-1],
+            repr(repr(value)[1:-1])[1:-1],  # an exception's repr inside another's (httpcore's trace log)
+            repr(repr(raw)[2:-1])[1:-1],
+            value.encode("unicode_escape").decode("ascii"),
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            quote(raw, safe=""),
+            quote(raw),
+            quote_plus(raw),
+        }
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms |= {encode(data).decode("ascii") for data in (raw, raw + b":", b":" + raw)}
+            # base64 of any text that contains the secret carries one of three "cores":
+            # the characters that only the secret's own bits decide, at each alignment
+            for offset in range(3):
+                encoded = encode(b"\0" * offset + raw).decode("ascii")
+                core = encoded[-(-8 * offset // 6): 8 * (offset + len(raw)) // 6]
+                if len(core) >= MIN_SECRET + 2:
+                    forms.add(core)
+    return {form for form in forms if len(form) >= MIN_SECRET}
+
+
 class Redactor:
-    """Replaces known secret values, sensitive headers and query parameters with ***."""
+    """Replaces known secret values (in every form, see :func:`secret_forms`), sensitive
+    headers and query parameters with ***."""
 
     def __init__(self, secrets: Iterable[str] = ()):
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        forms: set[str] = set()
+        for secret in secrets:
+            if secret:
+                forms |= secret_forms(secret)
+        self._secrets = sorted(forms, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, self._secrets))) if self._secrets else None
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, REDACTED)
+        if self._pattern is not None:
+            value = self._pattern.sub(REDACTED, value)
         return _SENSITIVE_PARAMS.sub(lambda m: m.group(1) + REDACTED, value)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
@@ -112,7 +163,12 @@ class _LibraryLogRedactor(logging.Filter):
 
 
 _LIBRARY_LOGS = _LibraryLogRedactor()
-for _name in ("httpx", "httpcore"):
+# A logger's filters see only the records logged on that very logger, not its children's:
+# each of httpcore's loggers gets the filter (httpcore.http11 logs the failed header).
+for _name in (
+    "httpx", "httpcore", "httpcore.connection", "httpcore.connection_pool", "httpcore.http11",
+    "httpcore.http2", "httpcore.proxy", "httpcore.socks",
+):
     logging.getLogger(_name).addFilter(_LIBRARY_LOGS)
 
 
@@ -150,13 +206,16 @@ class HttpClient:
         self.redactor = Redactor(secrets)
         _LIBRARY_LOGS.add(secrets)
         self._on_response = on_response
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers=dict(headers or {}),
-            auth=auth,
-            timeout=httpx.Timeout(self.policy.timeout),
-            transport=transport,
-        )
+        try:
+            self._client = httpx.Client(
+                base_url=base_url,
+                headers=dict(headers or {}),
+                auth=auth,
+                timeout=httpx.Timeout(self.policy.timeout),
+                transport=transport,
+            )
+        except UnicodeEncodeError as exc:  # a header value httpx cannot even hold
+            raise self._unsendable("client for", base_url, exc, headers or {}) from None
         self.requests_sent = 0
         # Built once, and entered only after a first try that must be retried: building
         # a Retrying (about 3 us) and running a call through it (about 16 us) on every
@@ -269,6 +328,8 @@ class HttpClient:
         self.requests_sent += 1
         try:
             response = self._client.request(method, url, **kwargs)
+        except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:  # before TransportError: again cannot help
+            raise self._unsendable(method, url, exc, kwargs.get("headers")) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             problem = f"{type(exc).__name__}: {self.redactor.text(str(exc))}"
             if idempotent or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
@@ -306,6 +367,26 @@ class HttpClient:
                 body=body,
             )
         return response
+
+    def _unsendable(self, method: str, url: str, exc: Exception, extra: Any) -> PermanentError:
+        """A request httpx refuses to put on the wire (a header value with a newline, a
+        character HTTP does not allow): permanent, and most likely a setting's fault."""
+        client = getattr(self, "_client", None)
+        headers = dict(client.headers) if client is not None else {}
+        if isinstance(extra, Mapping):
+            headers.update(extra)
+        bad = sorted(
+            name for name, value in headers.items()
+            if isinstance(value, str) and (value != value.strip() or not value.isprintable() or not value.isascii())
+        )
+        where = f"the {', '.join(bad)} header" + ("s" if len(bad) > 1 else "") if bad else "a header"
+        return PermanentError(
+            f"{method} {self._safe_url(url)} cannot be sent: {where} has a value HTTP does not allow "
+            f"({type(exc).__name__}: {self.redactor.text(str(exc))}). Most likely a setting of instance "
+            f"{self.service!r} that holds a token or key (a ${{VAR}} from the environment) ends with a newline "
+            "or has spaces around it; strip it where it is set. Sending the request again will not help",
+            service=self.service,
+        )
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

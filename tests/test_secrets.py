@@ -1,0 +1,250 @@
+"""A secret never leaks: not in any form, not with a trailing newline, not through any door.
+
+A token from an env file or a base64-decoded secret often ends with a newline. httpx
+then refuses the header and prints it as an escaped bytes repr (``b'tok\\n'``), which a
+redactor looking for the value itself does not match. These tests cover the redactor's
+forms, the config's refusal, the permanent error for an unsendable header, and the real
+CLI end to end against the sandbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import fulfilhub_easypost
+import fulfilhub_shopify
+import pytest
+from click.testing import CliRunner
+
+import fulfilhub.cli as cli_mod
+from fulfilhub import ConfigError, PermanentError, Setting
+from fulfilhub import config as config_mod
+from fulfilhub.cli import main
+from fulfilhub.http import REDACTED, HttpClient, Redactor
+from fulfilhub.plugins import PluginManager
+from fulfilhub.scenarios import build_world
+from fulfilhub.testing import FAST_RETRIES
+
+SECRET = "shpat_9f3b2c71d0e4"
+NEWLINE_SECRET = SECRET + "\n"
+
+
+# ============================================================================ the redactor
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+FORMS = {
+    "as-is": SECRET,
+    "repr-escaped": repr(NEWLINE_SECRET)[1:-1],
+    "bytes-repr": repr(NEWLINE_SECRET.encode()),
+    "httpx-error": f"Illegal header value {NEWLINE_SECRET.encode()!r}",
+    "json-escaped": json.dumps({"token": NEWLINE_SECRET}),
+    "base64": _b64(SECRET),
+    "base64-newline": _b64(NEWLINE_SECRET),
+    "basic-secret-colon": "Basic " + _b64(SECRET + ":"),
+    "basic-user-secret": "Basic " + _b64("api:" + SECRET),
+    "basic-longer-user": "Basic " + _b64("someone@example.com:" + SECRET),
+    "base64-urlsafe": base64.urlsafe_b64encode(b"k:" + NEWLINE_SECRET.encode()).decode(),
+    "url-quote": "https://x.test/?t=" + quote(NEWLINE_SECRET, safe=""),
+    "url-quote-plus": "q=" + quote_plus(" " + NEWLINE_SECRET),
+}
+
+
+@pytest.mark.parametrize("text", FORMS.values(), ids=FORMS.keys())
+@pytest.mark.parametrize("known", [SECRET, NEWLINE_SECRET], ids=["known-stripped", "known-with-newline"])
+def test_every_form_of_a_secret_is_redacted(text, known):
+    redacted = Redactor([known]).text(text)
+    assert REDACTED in redacted
+    for form in (SECRET, SECRET[2:-2], _b64(SECRET)[2:-2], _b64(SECRET + ":")[2:-4]):
+        assert form not in redacted, (text, redacted)
+
+
+def test_ordinary_text_is_left_alone():
+    text = "GET /admin/api/2024-10/orders.json answered HTTP 401 (Basic dXNlcjpvdGhlcg==)"
+    assert Redactor([NEWLINE_SECRET, "tiny"]).text(text) == text
+
+
+# ============================================================================ the config
+
+
+def _load(data, env):
+    return config_mod.from_mapping(data, path=Path("/srv/fulfilhub.toml"), env=env)
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"store": {"url": "postgresql://app:${DB_PASSWORD}@db/fulfilhub"}}, "store.url"),
+        ({"carriers": {"ep": {"type": "easypost", "api_key": "Bearer ${DB_PASSWORD}"}}}, "carriers.ep.api_key"),
+        ({"channels": {"s": {"type": "shopify", "headers": {"X-Token": "v1:${DB_PASSWORD}"}}}}, "channels.s.headers.X-Token"),
+    ],
+    ids=["store-url", "embedded", "nested"],
+)
+def test_a_value_with_a_trailing_newline_inside_a_string_is_a_config_error(data, key):
+    with pytest.raises(ConfigError) as caught:
+        _load(data, {"DB_PASSWORD": "hunter2-xyz\n"})
+    message = str(caught.value)
+    assert caught.value.key == key
+    assert "the value of $DB_PASSWORD ends with a newline; strip it" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(("value", "what"), [(" tok-12345", "starts with whitespace"), ("tok-12345\t", "ends with whitespace")])
+def test_other_surrounding_whitespace_is_named_too(value, what):
+    with pytest.raises(ConfigError) as caught:
+        _load({"store": {"url": "postgresql://app:${PW}@db/x"}}, {"PW": value})
+    assert f"$PW {what}" in str(caught.value) and "tok-12345" not in str(caught.value)
+
+
+def test_a_whitespace_only_value_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        _load({"channels": {"s": {"type": "shopify", "access_token": "${T}"}}}, {"T": "\n"})
+    assert "$T is only whitespace" in str(caught.value)
+
+
+def test_a_whole_value_secret_is_stripped_by_its_declared_setting_and_both_forms_are_redacted():
+    config = _load({"channels": {"s": {"type": "shopify", "access_token": "${T}"}}}, {"T": NEWLINE_SECRET})
+    settings = config.channels["s"].settings
+    assert Setting(str, secret=True).read("access_token", settings, "channels.s.access_token") == SECRET
+    assert NEWLINE_SECRET in config.secrets and SECRET in config.secrets
+
+
+# ============================================================================ an unsendable header
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - the stdlib's name
+        _Recorder.seen.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = HTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Recorder.seen = []
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"headers": {"X-Shopify-Access-Token": NEWLINE_SECRET}}, {"headers": {"Authorization": "Bearer tok\u00e9n-" + SECRET}}],
+    ids=["newline", "not-ascii"],
+)
+def test_an_invalid_header_is_permanent_names_the_instance_and_is_not_retried(server, kwargs, caplog):
+    caplog.set_level(logging.DEBUG)
+    secrets = [NEWLINE_SECRET, "tok\u00e9n-" + SECRET]
+    made: list[HttpClient] = []
+    with pytest.raises(PermanentError) as caught:
+        made.append(HttpClient(server, service="my-shop", secrets=secrets, policy=FAST_RETRIES, **kwargs))
+        made[0].get("/admin/api/2024-10/orders.json")
+    assert [client.requests_sent for client in made] in ([], [1])  # refused when built, or after one try
+    message = str(caught.value)
+    assert "my-shop" in message and "cannot be sent" in message and "strip it" in message
+    assert list(kwargs["headers"])[0].lower() in message.lower()
+    assert _Recorder.seen == []  # nothing reached the server
+    assert SECRET not in message and SECRET not in caplog.text
+    ok = HttpClient(server, service="my-shop", policy=FAST_RETRIES, headers={"X-Shopify-Access-Token": SECRET})
+    assert ok.get("/ok").status_code == 200  # the same value, stripped, is sent
+
+
+# ============================================================================ end to end through the CLI
+
+START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+TOKEN = "shpat_e2e_secret_7f3a91"
+KEY = "EZTKe2esecret7f3a91c2"
+
+
+def _plugins() -> PluginManager:
+    return PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    world = build_world(
+        _plugins(),
+        tmp_path,
+        start=START,
+        seed=3,
+        options={"shopify": {"orders_per_day": 0, "update_rate": 0.0}, "easypost": {"exception_rate": 0.0}},
+        instances={"shopify": "shop"},
+        env={"SHOP_TOKEN": TOKEN, "EP_KEY": KEY},
+        env_names={"FULFILHUB_DEMO_SHOPIFY_TOKEN": "SHOP_TOKEN", "FULFILHUB_DEMO_EASYPOST_KEY": "EP_KEY"},
+        policy=FAST_RETRIES,
+    )
+    monkeypatch.setattr(cli_mod, "_MANAGER", _plugins())
+    yield world
+    world.close()
+
+
+def _leaks(text: str) -> list[str]:
+    """Every recognisable form of either secret found in ``text``."""
+    found = []
+    for secret in (TOKEN, KEY):
+        for form in (secret, secret[3:-3], _b64(secret)[2:-2], quote(secret), json.dumps(secret)[1:-1]):
+            if form in text:
+                found.append(form)
+    return found
+
+
+def _database_text(world) -> str:
+    path = world.config.store_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        tables = [row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")]
+        assert {"outbox", "quarantine"} <= set(tables)
+        return "\n".join(repr(row) for table in tables for row in conn.execute(f"select * from {table}"))  # noqa: S608
+
+
+def test_tokens_with_a_trailing_newline_work_and_leak_nowhere(world, monkeypatch):
+    shop = world.sandbox.simulators["shopify"]
+    sku = shop.catalog[0]["sku"]
+    world.stock("east", sku, 5)
+    shop.add_order([{"sku": sku, "quantity": 1}])
+    shop.add_order([{"sku": sku, "quantity": 1}], malformed="price_comma")  # quarantined, with its reason
+    world.clock.advance(3600)
+    monkeypatch.setenv("SHOP_TOKEN", TOKEN + "\n")
+    monkeypatch.setenv("EP_KEY", KEY + "\n")
+    runner = CliRunner()
+    synced = runner.invoke(main, ["-c", str(world.config_path), "sync", "--json"], catch_exceptions=False)
+    assert synced.exit_code in (0, 1), synced.output
+    counts = json.loads(synced.stdout)["counts"]
+    assert counts["orders_new"] == 1  # the stripped token reached the shop
+    loud = runner.invoke(main, ["-c", str(world.config_path), "-vv", "sync"], catch_exceptions=False)
+    assert loud.exit_code in (0, 1), loud.output
+    assert "DEBUG" in loud.stderr  # the -vv log was really written
+    for text in (synced.stdout, synced.stderr, loud.stdout, loud.stderr, _database_text(world)):
+        assert _leaks(text) == []
+
+
+def test_a_secret_with_a_newline_inside_a_value_is_a_config_error_naming_key_and_variable(world, monkeypatch):
+    text = world.config_path.read_text().replace('api_key = "${EP_KEY}"', 'api_key = "Key ${EP_KEY}"')
+    assert "Key ${EP_KEY}" in text
+    world.config_path.write_text(text)
+    monkeypatch.setenv("SHOP_TOKEN", TOKEN)
+    monkeypatch.setenv("EP_KEY", KEY + "\n")
+    result = CliRunner().invoke(main, ["-c", str(world.config_path), "sync", "--json"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "api_key" in result.output and "$EP_KEY ends with a newline" in result.output
+    assert _leaks(result.output) == [] and _leaks(result.stderr) == []
