@@ -320,6 +320,11 @@ def _money(amount: Any, currency: Any, field: str, currency_field: str) -> Money
     return Money(amount=_decimal(amount, field), currency=_currency(currency, currency_field))
 
 
+#: Years whose every moment, at any UTC offset, is inside the models' range.
+_SAFE_FIRST_YEAR = EARLIEST.year + 1
+_SAFE_LAST_YEAR = LATEST.year - 2
+
+
 def _in_range(moment: datetime, value: Any, field: str) -> datetime:
     try:
         inside = EARLIEST <= moment < LATEST
@@ -470,7 +475,8 @@ def parse_tracking_detail(detail: Mapping[str, Any]) -> TrackingEvent:
             raise PayloadError(f"not an ISO-8601 time: {_shown(when)}", field="tracking_details.datetime") from None
         if at.tzinfo is None:
             at = at.replace(tzinfo=timezone.utc)
-        at = _in_range(at, when, "tracking_details.datetime")
+        if not _SAFE_FIRST_YEAR <= at.year <= _SAFE_LAST_YEAR:  # the cheap test first; exact near the edges
+            at = _in_range(at, when, "tracking_details.datetime")
     else:
         at = parse_datetime(when, "tracking_details.datetime")
     status_word = get("status") or "unknown"
