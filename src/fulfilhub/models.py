@@ -220,6 +220,7 @@ class OrderLine:
     unit_price: Money
     title: str = ""
     external_id: str = ""  # the channel's line-item id
+    requires_shipping: bool = True  # False: digital goods, gift cards (never allocated or shipped)
 
 
 @attrs.frozen(kw_only=True)
@@ -245,6 +246,11 @@ class Order:
     note: str = ""
     cancelled_at: datetime | None = attrs.field(default=None, validator=_aware)
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
+
+    @property
+    def shippable(self) -> tuple[OrderLine, ...]:
+        """The lines that go into parcels (digital goods and the like left out)."""
+        return tuple(line for line in self.lines if line.requires_shipping)
 
     @property
     def id(self) -> str:

@@ -296,3 +296,20 @@ def test_a_cancellation_of_a_parcel_on_its_way_is_flagged_and_nothing_waits_fore
         stuck = outbox.stuck(conn, world.clock.now())
     assert not pending
     assert all(r.status == "failed" for r in stuck)
+
+
+def test_an_order_with_nothing_to_ship_completes_and_a_mixed_one_ships_only_its_parcel(world):
+    world.stock("east", sku(world, 0), 5)
+    gift_card = {"sku": "GIFT-25", "title": "Gift card", "price": "25.00", "requires_shipping": False}
+    digital = world.shop.add_order([gift_card])
+    mixed = world.shop.add_order([gift_card, {"sku": sku(world, 0), "quantity": 1}])
+    world.sync(hours=1)
+    digital_id, mixed_id = f"shop:{digital['id']}", f"shop:{mixed['id']}"
+    assert world.order(digital_id)[1].status == OrderStatus.DELIVERED
+    assert world.shipments(digital_id) == []
+    assert "nothing to ship" in world.events(digital_id)[-1].reason
+    assert run_until(world, mixed_id, OrderStatus.DELIVERED) is OrderStatus.DELIVERED
+    (parcel,) = world.shipments(mixed_id)
+    assert [line.sku for line in parcel.lines] == [sku(world, 0)]
+    order, _ = world.order(mixed_id)
+    assert [line.requires_shipping for line in order.lines] == [False, True]  # the order keeps every line

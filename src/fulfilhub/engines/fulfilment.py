@@ -140,6 +140,12 @@ def allocate(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus,
     return made
 
 
+def complete_without_shipment(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus, at: datetime) -> None:
+    """An order with nothing to ship (digital goods only) is done once accepted."""
+    lifecycle.transition(tx, hooks, order.id, current, OrderStatus.DELIVERED, at=at, source="allocation",
+                         reason=f"nothing to ship ({len(order.lines)} line(s), none needs shipping)")
+
+
 def backorder(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus, at: datetime) -> None:
     short = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in order.lines)
     lifecycle.transition(tx, hooks, order.id, current, OrderStatus.BACKORDERED, at=at, source="allocation",

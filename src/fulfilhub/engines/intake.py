@@ -40,16 +40,19 @@ def hold_reason(order: Order, known_skus: set[str], intake: IntakeConfig) -> str
     """Why a person must look at this order before it is fulfilled, or None."""
     problems: list[str] = []
     if not order.lines:
-        problems.append("no shippable lines")
+        problems.append("no lines")
     for i, line in enumerate(order.lines):
+        if not line.requires_shipping:
+            continue  # digital goods: nothing to pick, nothing to check
         if not line.sku:
             problems.append(f"line {i + 1} ({line.title or 'untitled'}) has no SKU")
         elif intake.check_sku and line.sku not in known_skus:
             problems.append(f"SKU {line.sku} is not stocked in any warehouse")
-    if order.ship_to is None:
-        problems.append("no shipping address")
-    else:
-        problems.extend(f"shipping address: {p}" for p in order.ship_to.problems())
+    if order.shippable:
+        if order.ship_to is None:
+            problems.append("no shipping address")
+        else:
+            problems.extend(f"shipping address: {p}" for p in order.ship_to.problems())
     if intake.hold_on_note and order.note.strip():
         problems.append(f"customer note needs a person: {order.note.strip()[:200]!r}")
     return "; ".join(problems) or None

@@ -27,7 +27,7 @@ _SHIPPED_ONWARD = (O.PARTIALLY_SHIPPED, O.SHIPPED, O.IN_TRANSIT, O.OUT_FOR_DELIV
 #: Every allowed order status change. Anything not listed raises IllegalTransition.
 TRANSITIONS: Mapping[O, frozenset[O]] = {
     O.RECEIVED: frozenset({O.ACCEPTED, O.ON_HOLD, O.CANCELLED}),
-    O.ACCEPTED: frozenset({O.ALLOCATED, O.BACKORDERED, O.ON_HOLD, O.CANCELLED}),
+    O.ACCEPTED: frozenset({O.ALLOCATED, O.BACKORDERED, O.ON_HOLD, O.CANCELLED, O.DELIVERED}),  # delivered: nothing to ship
     O.ON_HOLD: frozenset({O.ACCEPTED, O.CANCELLED}),
     O.BACKORDERED: frozenset({O.ALLOCATED, O.ON_HOLD, O.CANCELLED}),
     O.ALLOCATED: frozenset({O.PICKING, O.PACKED, *_SHIPPED_ONWARD, O.EXCEPTION, O.ON_HOLD, O.CANCELLED}),

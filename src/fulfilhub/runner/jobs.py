@@ -203,7 +203,7 @@ def allocate(rt: Runtime) -> JobReport:
             ids += order_store.ids_in(conn, [OrderStatus.BACKORDERED], modified_before=changed)
         found = order_store.load_many(conn, ids)
     view = inventory.StockView()
-    _read_stock(rt, view, {line.sku for order, _ in found.values() for line in order.lines}, report)
+    _read_stock(rt, view, {line.sku for order, _ in found.values() for line in order.shippable}, report)
     for order_id in ids:
         if order_id not in found:
             continue
@@ -248,6 +248,11 @@ def _read_stock(rt: Runtime, view: inventory.StockView, skus: set[str], report: 
 
 
 def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: OrderStatus, report: JobReport) -> str:
+    if not order.shippable:
+        with rt.store.transaction() as tx:
+            fulfilment.complete_without_shipment(tx, rt.hooks, order, status, rt.clock.now())
+        return "completed_without_shipment"
+    order = attrs.evolve(order, lines=order.shippable)  # only what goes into parcels is allocated
     skus = {line.sku for line in order.lines}
     for fresh in (False, True):  # a second try, on fresh levels, when the stock went meanwhile
         if fresh:

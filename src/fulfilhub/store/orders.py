@@ -72,6 +72,7 @@ def _line_rows(order: Order) -> list[dict[str, Any]]:
             "unit_price": line.unit_price.amount,
             "title": line.title,
             "external_id": line.external_id,
+            "requires_shipping": line.requires_shipping,
         }
         for i, line in enumerate(order.lines)
     ]
@@ -146,6 +147,7 @@ def _build(r: sa.Row, lines: Sequence[sa.Row]) -> Order:
                 unit_price=Money(amount=ln.unit_price, currency=r.currency),
                 title=ln.title,
                 external_id=ln.external_id,
+                requires_shipping=ln.requires_shipping,
             )
             for ln in lines
         ],
