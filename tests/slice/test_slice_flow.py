@@ -313,3 +313,17 @@ def test_an_order_with_nothing_to_ship_completes_and_a_mixed_one_ships_only_its_
     assert [line.sku for line in parcel.lines] == [sku(world, 0)]
     order, _ = world.order(mixed_id)
     assert [line.requires_shipping for line in order.lines] == [False, True]  # the order keeps every line
+
+
+def test_our_own_pushes_do_not_come_back_as_new_versions(world):
+    """Shopify's updated_at moves with every fulfillment and event we post; the order's
+    content does not, so pulling it again stores nothing new."""
+    world.stock("east", sku(world, 0), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}])
+    order_id = f"shop:{placed['id']}"
+    assert run_until(world, order_id, OrderStatus.DELIVERED) is OrderStatus.DELIVERED
+    world.sync(hours=1)
+    assert [e for e in world.events(order_id) if e.kind == "updated"] == []
+    world.shop.update_order(placed["id"], note="please ring twice")  # a real change still is one
+    world.sync(hours=1)
+    assert [e.kind for e in world.events(order_id)].count("updated") == 1
