@@ -9,6 +9,7 @@
 - cli.md documents every core command (and its options) and names none that is missing;
 - architecture.md's room table matches the imports; its transition and tracking tables
   match ``engines/lifecycle.py``; its outbox keys are the ones the runner writes;
+- models.md is the page docs/gen_models.py writes from the models (every field described);
 - links between the docs point at headings that exist.
 
 Plugins are registered explicitly: nothing here depends on what happens to be installed
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 import click
 import fulfilhub_easypost
 import fulfilhub_shopify
@@ -698,3 +700,96 @@ def test_the_public_names_the_docs_import_exist():
                     missing |= {f"{doc.name}: {a.name}" for a in node.names if not hasattr(fulfilhub, a.name)}
     assert not missing
 
+
+
+# ============================================================================ models.md
+
+
+def model_generator() -> types.ModuleType:
+    """docs/gen_models.py, imported from its file (docs/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_models", DOCS / "gen_models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_models_md_is_the_page_the_generator_writes_from_the_models():
+    expected = model_generator().render()
+    actual = read("models.md")
+    if actual != expected:
+        import difflib
+
+        diff = "".join(list(difflib.unified_diff(actual.splitlines(True), expected.splitlines(True),
+                                                 "docs/models.md", "generated", n=1))[:40])
+        pytest.fail(f"docs/models.md disagrees with src/fulfilhub/models.py: run `python docs/gen_models.py`\n{diff}")
+
+
+def test_models_md_documents_every_field_of_the_models_a_plugin_meets():
+    gen = model_generator()
+    covered = {cls.__name__ for _, _, classes in gen.SECTIONS for cls in classes}
+    needed = {"Rate", "Label", "TrackingUpdate", "TrackingEvent", "Order", "OrderLine", "Address", "Money", "Shipment",
+              "ShipmentLine", "Parcel", "FulfillmentRequest", "FulfillmentUpdate", "StockLevel"}
+    assert needed <= covered, sorted(needed - covered)
+    page = read("models.md")
+    for name in sorted(needed):
+        cls = getattr(fulfilhub.models, name)
+        table = section(page, f"### {name}")
+        rows = re.findall(r"^\| `(\w+)` \| .+ \| .+ \| (.+) \|$", table, re.M)
+        assert [field for field, _ in rows] == [f.name for f in attrs.fields(cls)], name
+        assert all(len(text) > 10 for _, text in rows), name
+
+
+def test_the_model_generator_refuses_a_field_without_a_description_or_a_stray_one():
+    gen = model_generator()
+
+    @attrs.frozen(kw_only=True)
+    class Described:
+        """A test model.
+
+        Attributes:
+            weight: The weight in grams,
+                over two lines.
+        """
+
+        weight: int
+        kind: str = attrs.field(default="box", metadata={"doc": "What it is."})
+
+    assert gen.descriptions(Described) == {"weight": "The weight in grams, over two lines.", "kind": "What it is."}
+    table = "\n".join(gen.model_table(Described))
+    assert "| `weight` | `int` | required | The weight in grams, over two lines. |" in table
+    assert "| `kind` | `str` | `'box'` | What it is. |" in table
+
+    @attrs.frozen(kw_only=True)
+    class Undescribed:
+        """A test model.
+
+        Attributes:
+            weight: The weight.
+        """
+
+        weight: int
+        height: int
+
+    with pytest.raises(ValueError, match=r"Undescribed.height has no description"):
+        gen.descriptions(Undescribed)
+
+    @attrs.frozen(kw_only=True)
+    class Stray:
+        """A test model.
+
+        Attributes:
+            weight: The weight.
+            colour: Not a field.
+        """
+
+        weight: int
+
+    with pytest.raises(ValueError, match=r"describes fields it does not have: colour"):
+        gen.descriptions(Stray)
+
+
+def test_models_md_is_linked_from_the_readme_and_the_plugin_guide():
+    assert "(docs/models.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(models.md)" in outside_fences(read("plugins.md"))
