@@ -5,7 +5,9 @@
 - configuration.md's example config loads, names registered types, and builds;
   its defaults tables match the code;
 - plugins.md's example plugin registers, fetches and maps orders, and travels through
-  the real runner; its test examples pass;
+  the real runner; its carrier plugin, loaded through the entry point its pyproject block
+  declares, takes a Shopify simulator order to delivered through the real runner; its
+  test examples pass;
 - cli.md documents every core command (and its options) and names none that is missing;
 - architecture.md's room table matches the imports; its transition and tracking tables
   match ``engines/lifecycle.py``; its outbox keys are the ones the runner writes;
@@ -19,13 +21,14 @@ Plugins are registered explicitly: nothing here depends on what happens to be in
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import inspect
 import re
 import sys
 import tomllib
 import types
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
@@ -62,10 +65,12 @@ from fulfilhub.plugins import Hooks, PluginManager
 from fulfilhub.runner import jobs
 from fulfilhub.runner.runtime import Runtime
 from fulfilhub.store import Store
+from fulfilhub.sandbox import SandboxContext, SandboxServer
 from fulfilhub.store import orders as order_store
+from fulfilhub.store import shipments as shipment_store
 from fulfilhub.store import stock as stock_store
 from fulfilhub.store.schema import outbox, reservations
-from fulfilhub.testing import instance_context
+from fulfilhub.testing import FAST_RETRIES, instance_context
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -348,12 +353,38 @@ def plugin_examples() -> list[str]:
     return fenced(read("plugins.md"), "python")
 
 
+def complete_plugins() -> dict[str, str]:
+    """The complete plugins of plugins.md by module name: the blocks that open with
+    ``\"\"\"NAME: a complete fulfilhub plugin``."""
+    found = {}
+    for block in plugin_examples():
+        match = re.match(r'"""(\w+): a complete fulfilhub plugin', block)
+        if match:
+            found[match.group(1)] = block
+    return found
+
+
+def example_test_blocks() -> list[int]:
+    """The indexes of the python blocks of plugins.md that are not complete plugins (tests)."""
+    plugins = set(complete_plugins().values())
+    return [i for i, block in enumerate(plugin_examples()) if block not in plugins]
+
+
 @pytest.fixture
-def doc_plugin(monkeypatch) -> types.ModuleType:
-    """The complete plugin from plugins.md (its first ```python block), importable as ``memshop``."""
-    module = as_module("memshop", plugin_examples()[0])
-    monkeypatch.setitem(sys.modules, "memshop", module)
-    return module
+def doc_plugins(monkeypatch) -> dict[str, types.ModuleType]:
+    """Every complete plugin of plugins.md, importable by its name (``memshop``, ``swiftpost``)."""
+    modules = {}
+    for name, source in complete_plugins().items():
+        modules[name] = as_module(name, source)
+        monkeypatch.setitem(sys.modules, name, modules[name])
+    return modules
+
+
+@pytest.fixture
+def doc_plugin(doc_plugins) -> types.ModuleType:
+    """The complete channel plugin from plugins.md (its first ```python block), as ``memshop``."""
+    assert plugin_examples()[0] == complete_plugins()["memshop"]
+    return doc_plugins["memshop"]
 
 
 def new_channel_type(module: types.ModuleType) -> tuple[PluginManager, str]:
@@ -472,8 +503,8 @@ def test_the_plugin_md_plugin_travels_through_the_runner_with_the_documented_key
         store.close()
 
 
-@pytest.mark.parametrize("index", range(1, len(plugin_examples())))
-def test_the_plugin_md_test_examples_pass(index, doc_plugin):
+@pytest.mark.parametrize("index", example_test_blocks())
+def test_the_plugin_md_test_examples_pass(index, doc_plugins):
     module = as_module(f"plugins_example_{index}", plugin_examples()[index])
     tests = [fn for name, fn in vars(module).items() if name.startswith("test_") and callable(fn)]
     assert tests, f"python block {index + 1} of plugins.md defines no test_ function"
@@ -487,6 +518,98 @@ def test_plugin_md_block_one_is_the_complete_plugin():
     imports = re.findall(r"^(?:from|import) ([\w.]+)", first, re.M)
     third_party = {name.split(".")[0] for name in imports} - set(sys.stdlib_module_names) - {"__future__"}
     assert third_party == {"fulfilhub"}, f"the example plugin should import only fulfilhub, got {third_party}"
+
+
+def test_plugin_md_carrier_block_is_a_complete_carrier_importing_only_fulfilhub():
+    source = complete_plugins().get("swiftpost")
+    assert source, "plugins.md should hold the complete carrier plugin swiftpost"
+    assert "register_carrier_types" in source
+    imports = re.findall(r"^(?:from|import) ([\w.]+)", source, re.M)
+    third_party = {name.split(".")[0] for name in imports} - set(sys.stdlib_module_names) - {"__future__"}
+    assert third_party == {"fulfilhub"}, f"the carrier example should import only fulfilhub, got {third_party}"
+    for method in ("def quote(", "def buy(", "def track(", "def void(", "def close("):
+        assert method in source, f"the carrier example lacks {method}"
+
+
+def carrier_entry_point() -> importlib.metadata.EntryPoint:
+    """The ``fulfilhub`` entry point plugins.md's pyproject block declares for swiftpost."""
+    [block] = [b for b in fenced(read("plugins.md"), "toml") if 'name = "fulfilhub-swiftpost"' in b]
+    project = tomllib.loads(block)["project"]
+    declared = project["entry-points"]["fulfilhub"]
+    assert list(declared) == ["swiftpost"], declared
+    assert any(dep.startswith("fulfilhub") for dep in project["dependencies"])
+    return importlib.metadata.EntryPoint(name="swiftpost", value=declared["swiftpost"], group="fulfilhub")
+
+
+SHOP_TOKEN = "shpat_docs_carrier_0123456789"
+
+
+def test_the_plugin_md_carrier_takes_a_shopify_order_to_delivered_through_the_runner(doc_plugins, tmp_path):
+    plugin = carrier_entry_point().load()  # what PluginManager does with an installed entry point
+    assert plugin is doc_plugins["swiftpost"]
+    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify, plugin])
+    assert pm.owner("carriers", "swiftpost")
+    [config_block] = [b for b in fenced(read("plugins.md"), "toml") if 'type = "swiftpost"' in b]
+    carriers = tomllib.loads(config_block)["carriers"]
+    [(instance, carrier_settings)] = carriers.items()
+
+    clock = SimClock(datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc))
+    options = {"shopify": {"orders_per_day": 0, "update_rate": 0.0, "malformed_rate": 0.0, "access_token": SHOP_TOKEN}}
+    context = SandboxContext(clock=clock, seed=5, options=options)
+    with SandboxServer({"shopify": pm.registry.simulators["shopify"]}, context) as sandbox:
+        shop = sandbox.simulators["shopify"]
+        config = from_mapping(
+            {
+                "store": {"url": "sqlite:///fh.sqlite"},
+                "channels": {"shop": {"type": "shopify", "base_url": sandbox.url_for("shopify"),
+                                      "access_token": "${SHOP_TOKEN}"}},
+                "carriers": {instance: carrier_settings},
+                "warehouses": {"main": {"type": "local", "pick_minutes": 30, "pack_minutes": 30,
+                                        "address": {"name": "Main DC", "line1": "1 Dock Rd", "city": "Newark",
+                                                    "province": "NJ", "postal_code": "07114", "country": "US"}}},
+            },
+            path=tmp_path / "fulfilhub.toml",
+            env={"SHOP_TOKEN": SHOP_TOKEN},
+        )
+        store = Store.open(config.store_url, migrate=True)
+        rt = Runtime(config, store, pm, clock=clock, policy=FAST_RETRIES)
+        try:
+            sku = shop.catalog[0]["sku"]
+            with store.transaction() as tx:
+                stock_store.set_level(tx, "main", sku, 10, clock.now(), unit_weight_g=700)
+            placed = shop.add_order([{"sku": sku, "quantity": 2}])
+            order_id = f"shop:{placed['id']}"
+            seen = []
+            for _ in range(80):  # up to 10 days, a sync every 3 hours
+                report = jobs.summarize(jobs.sync_once(rt))
+                assert report.ok, report.errors
+                with store.read() as conn:
+                    _, row = order_store.load(conn, order_id)
+                seen.append(row.status)
+                if row.status == "delivered":
+                    break
+                clock.advance(timedelta(hours=3))
+            assert seen[-1] == "delivered", seen
+            assert seen.index("shipped") < seen.index("in_transit") < seen.index("delivered"), seen
+
+            with store.read() as conn:
+                (shipment,) = shipment_store.of_order(conn, order_id)
+                scans = [scan.status for scan in shipment_store.scans_of(conn, shipment.id)]
+                undone = conn.execute(sa.select(outbox.c.key).where(outbox.c.status != "done")).scalars().all()
+            assert shipment.label.carrier == instance and shipment.label.carrier_name == "SwiftPost"
+            assert shipment.rate.service == "Economy" and shipment.rate.transit_days == 3  # the cheapest
+            assert str(shipment.label.cost) == "8.40 EUR"  # 1.4 kg: two started kilograms
+            assert scans[0] == "pre_transit" and scans[-1] == "delivered" and "out_for_delivery" in scans
+            assert undone == []
+            courier = rt.carrier(instance).api
+            assert list(courier.by_key) == [f"carrier.buy_label:{shipment.id}"]  # one label, bought with the key
+            (fulfillment,) = shop.fulfillments_for(placed["id"])
+            assert fulfillment["tracking_number"] == shipment.tracking_code
+            assert fulfillment["tracking_url"] == f"https://track.swiftpost.example/{shipment.tracking_code}"
+            assert "delivered" in [event["status"] for event in shop.events_for(fulfillment["id"])]
+        finally:
+            rt.close()
+            store.close()
 
 
 # ============================================================================ cli.md
