@@ -51,8 +51,8 @@ SECTIONS: tuple[tuple[str, str, tuple[type, ...]], ...] = (
     ),
     (
         "What fulfilhub keeps",
-        "A `Shipment` is one parcel of an order from one warehouse; hooks and "
-        "`fulfilhub shipments` show it.",
+        "A `Shipment` is one parcel of an order from one warehouse, as the store keeps it; the "
+        "`ShipmentLine`s say what goes into it (and into a `FulfillmentRequest`).",
         (models.Shipment, models.ShipmentLine),
     ),
 )

@@ -269,8 +269,8 @@ class Order:
         currency: The order's ISO-4217 currency code; upper-cased for you.
         total: What the customer paid for the whole order.
         lines: The order lines, in the channel's order.
-        ship_to: Where to ship; None when the channel gave no address (the order is
-            then held).
+        ship_to: Where to ship; None when the channel gave no address (intake then
+            holds an order that needs one).
         email: The customer's email address.
         note: The customer's note; ``[intake] hold_on_note`` holds orders that have one.
         cancelled_at: When the channel cancelled the order; None while it stands.
