@@ -849,6 +849,17 @@ def test_models_md_is_the_page_the_generator_writes_from_the_models():
         pytest.fail(f"docs/models.md disagrees with src/fulfilhub/models.py: run `python docs/gen_models.py`\n{diff}")
 
 
+def test_the_model_generator_writes_the_page_and_its_check_mode_finds_a_stale_one(tmp_path, monkeypatch, capsys):
+    gen = model_generator()
+    monkeypatch.setattr(gen, "PAGE", tmp_path / "models.md")
+    assert gen.main(["--check"]) == 1  # missing
+    assert gen.main([]) == 0 and gen.PAGE.read_text(encoding="utf-8") == gen.render()
+    assert gen.main(["--check"]) == 0
+    gen.PAGE.write_text(gen.render().replace("The tracking number", "The number"), encoding="utf-8")
+    assert gen.main(["--check"]) == 1
+    assert "run `python docs/gen_models.py`" in capsys.readouterr().err
+
+
 def test_models_md_documents_every_field_of_the_models_a_plugin_meets():
     gen = model_generator()
     covered = {cls.__name__ for _, _, classes in gen.SECTIONS for cls in classes}
