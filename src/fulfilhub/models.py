@@ -241,6 +241,9 @@ class OrderLine:
         title: The product's name as the channel shows it.
         external_id: The channel's line-item id; it comes back to the channel as
             ``ShipmentLine.order_line_id``.
+        requires_shipping: False for what goes into no parcel (digital goods, gift
+            cards): such a line is kept with the order but never allocated or shipped,
+            and an order of only such lines completes without a shipment.
     """
 
     sku: str
