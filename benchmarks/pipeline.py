@@ -56,14 +56,7 @@ START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 API = "/admin/api/2024-10"
 SEED = 11
 #: What ``fulfilhub demo`` schedules, in simulated time; one scheduler tick per hour.
-SCHEDULE = {
-    "pull_orders": timedelta(hours=1),
-    "allocate": timedelta(hours=1),
-    "deliver_effects": timedelta(hours=1),
-    "poll_warehouses": timedelta(hours=1),
-    "buy_labels": timedelta(hours=1),
-    "poll_tracking": timedelta(hours=8),
-}
+from fulfilhub.scenarios.demo import SCHEDULE  # noqa: E402
 STEP = timedelta(hours=1)
 MAX_SIM_DAYS = 30
 

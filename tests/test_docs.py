@@ -5,10 +5,13 @@
 - configuration.md's example config loads, names registered types, and builds;
   its defaults tables match the code;
 - plugins.md's example plugin registers, fetches and maps orders, and travels through
-  the real runner; its test examples pass;
+  the real runner; its carrier plugin, loaded through the entry point its pyproject block
+  declares, takes a Shopify simulator order to delivered through the real runner; its
+  test examples pass;
 - cli.md documents every core command (and its options) and names none that is missing;
 - architecture.md's room table matches the imports; its transition and tracking tables
   match ``engines/lifecycle.py``; its outbox keys are the ones the runner writes;
+- models.md is the page docs/gen_models.py writes from the models (every field described);
 - links between the docs point at headings that exist.
 
 Plugins are registered explicitly: nothing here depends on what happens to be installed
@@ -18,15 +21,17 @@ Plugins are registered explicitly: nothing here depends on what happens to be in
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import inspect
 import re
 import sys
 import tomllib
 import types
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import click
 import fulfilhub_easypost
 import fulfilhub_shopify
@@ -60,10 +65,12 @@ from fulfilhub.plugins import Hooks, PluginManager
 from fulfilhub.runner import jobs
 from fulfilhub.runner.runtime import Runtime
 from fulfilhub.store import Store
+from fulfilhub.sandbox import SandboxContext, SandboxServer
 from fulfilhub.store import orders as order_store
+from fulfilhub.store import shipments as shipment_store
 from fulfilhub.store import stock as stock_store
 from fulfilhub.store.schema import outbox, reservations
-from fulfilhub.testing import instance_context
+from fulfilhub.testing import FAST_RETRIES, instance_context
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -346,12 +353,38 @@ def plugin_examples() -> list[str]:
     return fenced(read("plugins.md"), "python")
 
 
+def complete_plugins() -> dict[str, str]:
+    """The complete plugins of plugins.md by module name: the blocks that open with
+    ``\"\"\"NAME: a complete fulfilhub plugin``."""
+    found = {}
+    for block in plugin_examples():
+        match = re.match(r'"""(\w+): a complete fulfilhub plugin', block)
+        if match:
+            found[match.group(1)] = block
+    return found
+
+
+def example_test_blocks() -> list[int]:
+    """The indexes of the python blocks of plugins.md that are not complete plugins (tests)."""
+    plugins = set(complete_plugins().values())
+    return [i for i, block in enumerate(plugin_examples()) if block not in plugins]
+
+
 @pytest.fixture
-def doc_plugin(monkeypatch) -> types.ModuleType:
-    """The complete plugin from plugins.md (its first ```python block), importable as ``memshop``."""
-    module = as_module("memshop", plugin_examples()[0])
-    monkeypatch.setitem(sys.modules, "memshop", module)
-    return module
+def doc_plugins(monkeypatch) -> dict[str, types.ModuleType]:
+    """Every complete plugin of plugins.md, importable by its name (``memshop``, ``swiftpost``)."""
+    modules = {}
+    for name, source in complete_plugins().items():
+        modules[name] = as_module(name, source)
+        monkeypatch.setitem(sys.modules, name, modules[name])
+    return modules
+
+
+@pytest.fixture
+def doc_plugin(doc_plugins) -> types.ModuleType:
+    """The complete channel plugin from plugins.md (its first ```python block), as ``memshop``."""
+    assert plugin_examples()[0] == complete_plugins()["memshop"]
+    return doc_plugins["memshop"]
 
 
 def new_channel_type(module: types.ModuleType) -> tuple[PluginManager, str]:
@@ -470,8 +503,8 @@ def test_the_plugin_md_plugin_travels_through_the_runner_with_the_documented_key
         store.close()
 
 
-@pytest.mark.parametrize("index", range(1, len(plugin_examples())))
-def test_the_plugin_md_test_examples_pass(index, doc_plugin):
+@pytest.mark.parametrize("index", example_test_blocks())
+def test_the_plugin_md_test_examples_pass(index, doc_plugins):
     module = as_module(f"plugins_example_{index}", plugin_examples()[index])
     tests = [fn for name, fn in vars(module).items() if name.startswith("test_") and callable(fn)]
     assert tests, f"python block {index + 1} of plugins.md defines no test_ function"
@@ -485,6 +518,98 @@ def test_plugin_md_block_one_is_the_complete_plugin():
     imports = re.findall(r"^(?:from|import) ([\w.]+)", first, re.M)
     third_party = {name.split(".")[0] for name in imports} - set(sys.stdlib_module_names) - {"__future__"}
     assert third_party == {"fulfilhub"}, f"the example plugin should import only fulfilhub, got {third_party}"
+
+
+def test_plugin_md_carrier_block_is_a_complete_carrier_importing_only_fulfilhub():
+    source = complete_plugins().get("swiftpost")
+    assert source, "plugins.md should hold the complete carrier plugin swiftpost"
+    assert "register_carrier_types" in source
+    imports = re.findall(r"^(?:from|import) ([\w.]+)", source, re.M)
+    third_party = {name.split(".")[0] for name in imports} - set(sys.stdlib_module_names) - {"__future__"}
+    assert third_party == {"fulfilhub"}, f"the carrier example should import only fulfilhub, got {third_party}"
+    for method in ("def quote(", "def buy(", "def track(", "def void(", "def close("):
+        assert method in source, f"the carrier example lacks {method}"
+
+
+def carrier_entry_point() -> importlib.metadata.EntryPoint:
+    """The ``fulfilhub`` entry point plugins.md's pyproject block declares for swiftpost."""
+    [block] = [b for b in fenced(read("plugins.md"), "toml") if 'name = "fulfilhub-swiftpost"' in b]
+    project = tomllib.loads(block)["project"]
+    declared = project["entry-points"]["fulfilhub"]
+    assert list(declared) == ["swiftpost"], declared
+    assert any(dep.startswith("fulfilhub") for dep in project["dependencies"])
+    return importlib.metadata.EntryPoint(name="swiftpost", value=declared["swiftpost"], group="fulfilhub")
+
+
+SHOP_TOKEN = "shpat_docs_carrier_0123456789"
+
+
+def test_the_plugin_md_carrier_takes_a_shopify_order_to_delivered_through_the_runner(doc_plugins, tmp_path):
+    plugin = carrier_entry_point().load()  # what PluginManager does with an installed entry point
+    assert plugin is doc_plugins["swiftpost"]
+    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify, plugin])
+    assert pm.owner("carriers", "swiftpost")
+    [config_block] = [b for b in fenced(read("plugins.md"), "toml") if 'type = "swiftpost"' in b]
+    carriers = tomllib.loads(config_block)["carriers"]
+    [(instance, carrier_settings)] = carriers.items()
+
+    clock = SimClock(datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc))
+    options = {"shopify": {"orders_per_day": 0, "update_rate": 0.0, "malformed_rate": 0.0, "access_token": SHOP_TOKEN}}
+    context = SandboxContext(clock=clock, seed=5, options=options)
+    with SandboxServer({"shopify": pm.registry.simulators["shopify"]}, context) as sandbox:
+        shop = sandbox.simulators["shopify"]
+        config = from_mapping(
+            {
+                "store": {"url": "sqlite:///fh.sqlite"},
+                "channels": {"shop": {"type": "shopify", "base_url": sandbox.url_for("shopify"),
+                                      "access_token": "${SHOP_TOKEN}"}},
+                "carriers": {instance: carrier_settings},
+                "warehouses": {"main": {"type": "local", "pick_minutes": 30, "pack_minutes": 30,
+                                        "address": {"name": "Main DC", "line1": "1 Dock Rd", "city": "Newark",
+                                                    "province": "NJ", "postal_code": "07114", "country": "US"}}},
+            },
+            path=tmp_path / "fulfilhub.toml",
+            env={"SHOP_TOKEN": SHOP_TOKEN},
+        )
+        store = Store.open(config.store_url, migrate=True)
+        rt = Runtime(config, store, pm, clock=clock, policy=FAST_RETRIES)
+        try:
+            sku = shop.catalog[0]["sku"]
+            with store.transaction() as tx:
+                stock_store.set_level(tx, "main", sku, 10, clock.now(), unit_weight_g=700)
+            placed = shop.add_order([{"sku": sku, "quantity": 2}])
+            order_id = f"shop:{placed['id']}"
+            seen = []
+            for _ in range(80):  # up to 10 days, a sync every 3 hours
+                report = jobs.summarize(jobs.sync_once(rt))
+                assert report.ok, report.errors
+                with store.read() as conn:
+                    _, row = order_store.load(conn, order_id)
+                seen.append(row.status)
+                if row.status == "delivered":
+                    break
+                clock.advance(timedelta(hours=3))
+            assert seen[-1] == "delivered", seen
+            assert seen.index("shipped") < seen.index("in_transit") < seen.index("delivered"), seen
+
+            with store.read() as conn:
+                (shipment,) = shipment_store.of_order(conn, order_id)
+                scans = [scan.status for scan in shipment_store.scans_of(conn, shipment.id)]
+                undone = conn.execute(sa.select(outbox.c.key).where(outbox.c.status != "done")).scalars().all()
+            assert shipment.label.carrier == instance and shipment.label.carrier_name == "SwiftPost"
+            assert shipment.rate.service == "Economy" and shipment.rate.transit_days == 3  # the cheapest
+            assert str(shipment.label.cost) == "8.40 EUR"  # 1.4 kg: two started kilograms
+            assert scans[0] == "pre_transit" and scans[-1] == "delivered" and "out_for_delivery" in scans
+            assert undone == []
+            courier = rt.carrier(instance).api
+            assert list(courier.by_key) == [f"carrier.buy_label:{shipment.id}"]  # one label, bought with the key
+            (fulfillment,) = shop.fulfillments_for(placed["id"])
+            assert fulfillment["tracking_number"] == shipment.tracking_code
+            assert fulfillment["tracking_url"] == f"https://track.swiftpost.example/{shipment.tracking_code}"
+            assert "delivered" in [event["status"] for event in shop.events_for(fulfillment["id"])]
+        finally:
+            rt.close()
+            store.close()
 
 
 # ============================================================================ cli.md
@@ -698,3 +823,107 @@ def test_the_public_names_the_docs_import_exist():
                     missing |= {f"{doc.name}: {a.name}" for a in node.names if not hasattr(fulfilhub, a.name)}
     assert not missing
 
+
+
+# ============================================================================ models.md
+
+
+def model_generator() -> types.ModuleType:
+    """docs/gen_models.py, imported from its file (docs/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_models", DOCS / "gen_models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_models_md_is_the_page_the_generator_writes_from_the_models():
+    expected = model_generator().render()
+    actual = read("models.md")
+    if actual != expected:
+        import difflib
+
+        diff = "".join(list(difflib.unified_diff(actual.splitlines(True), expected.splitlines(True),
+                                                 "docs/models.md", "generated", n=1))[:40])
+        pytest.fail(f"docs/models.md disagrees with src/fulfilhub/models.py: run `python docs/gen_models.py`\n{diff}")
+
+
+def test_the_model_generator_writes_the_page_and_its_check_mode_finds_a_stale_one(tmp_path, monkeypatch, capsys):
+    gen = model_generator()
+    monkeypatch.setattr(gen, "PAGE", tmp_path / "models.md")
+    assert gen.main(["--check"]) == 1  # missing
+    assert gen.main([]) == 0 and gen.PAGE.read_text(encoding="utf-8") == gen.render()
+    assert gen.main(["--check"]) == 0
+    gen.PAGE.write_text(gen.render().replace("The tracking number", "The number"), encoding="utf-8")
+    assert gen.main(["--check"]) == 1
+    assert "run `python docs/gen_models.py`" in capsys.readouterr().err
+
+
+def test_models_md_documents_every_field_of_the_models_a_plugin_meets():
+    gen = model_generator()
+    covered = {cls.__name__ for _, _, classes in gen.SECTIONS for cls in classes}
+    needed = {"Rate", "Label", "TrackingUpdate", "TrackingEvent", "Order", "OrderLine", "Address", "Money", "Shipment",
+              "ShipmentLine", "Parcel", "FulfillmentRequest", "FulfillmentUpdate", "StockLevel"}
+    assert needed <= covered, sorted(needed - covered)
+    page = read("models.md")
+    for name in sorted(needed):
+        cls = getattr(fulfilhub.models, name)
+        table = section(page, f"### {name}")
+        rows = re.findall(r"^\| `(\w+)` \| .+ \| .+ \| (.+) \|$", table, re.M)
+        assert [field for field, _ in rows] == [f.name for f in attrs.fields(cls)], name
+        assert all(len(text) > 10 for _, text in rows), name
+
+
+def test_the_model_generator_refuses_a_field_without_a_description_or_a_stray_one():
+    gen = model_generator()
+
+    @attrs.frozen(kw_only=True)
+    class Described:
+        """A test model.
+
+        Attributes:
+            weight: The weight in grams,
+                over two lines.
+        """
+
+        weight: int
+        kind: str = attrs.field(default="box", metadata={"doc": "What it is."})
+
+    assert gen.descriptions(Described) == {"weight": "The weight in grams, over two lines.", "kind": "What it is."}
+    table = "\n".join(gen.model_table(Described))
+    assert "| `weight` | `int` | required | The weight in grams, over two lines. |" in table
+    assert "| `kind` | `str` | `'box'` | What it is. |" in table
+
+    @attrs.frozen(kw_only=True)
+    class Undescribed:
+        """A test model.
+
+        Attributes:
+            weight: The weight.
+        """
+
+        weight: int
+        height: int
+
+    with pytest.raises(ValueError, match=r"Undescribed.height has no description"):
+        gen.descriptions(Undescribed)
+
+    @attrs.frozen(kw_only=True)
+    class Stray:
+        """A test model.
+
+        Attributes:
+            weight: The weight.
+            colour: Not a field.
+        """
+
+        weight: int
+
+    with pytest.raises(ValueError, match=r"describes fields it does not have: colour"):
+        gen.descriptions(Stray)
+
+
+def test_models_md_is_linked_from_the_readme_and_the_plugin_guide():
+    assert "(docs/models.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(models.md)" in outside_fences(read("plugins.md"))

@@ -263,3 +263,25 @@ def test_tracking_scans_are_deduplicated(store, order_with_two_shipments):
         ("pre_transit", T0), ("in_transit", T0 + timedelta(hours=3)), ("delivered", T0 + timedelta(hours=9)),
     ]
     assert stored[1].location == "Reno, NV"
+
+
+def test_retrying_a_failed_fulfillment_push_retries_the_tracking_pushes_that_failed_with_it(store):
+    def effect(kind, key, shipment):
+        return Effect(kind=kind, key=key, target="shop", payload={"shipment_id": shipment})
+
+    with store.transaction() as tx:
+        outbox.enqueue(tx, effect(EffectKind.CHANNEL_PUSH_FULFILLMENT, "channel.push_fulfillment:s/1", "s/1"), T0)
+        outbox.enqueue(tx, effect(EffectKind.CHANNEL_PUSH_TRACKING, "channel.push_tracking:s/1:in_transit", "s/1"), T0)
+        outbox.enqueue(tx, effect(EffectKind.CHANNEL_PUSH_TRACKING, "channel.push_tracking:s/2:in_transit", "s/2"), T0)
+    with store.transaction() as tx:
+        for row in outbox.claim_due(tx, T0):
+            outbox.retry_later(tx, row.id, "gone", T0, failed=True)
+    with store.read() as conn:
+        rows = {r.key: r for r in outbox.listing(conn)}
+        assert {r.id for r in outbox.stuck(conn, T0)} == {r.id for r in rows.values()}
+    with store.transaction() as tx:
+        assert outbox.requeue(tx, [rows["channel.push_fulfillment:s/1"].id]) == 2
+    with store.read() as conn:
+        statuses = {r.key: r.status for r in outbox.listing(conn)}
+    assert statuses == {"channel.push_fulfillment:s/1": "pending", "channel.push_tracking:s/1:in_transit": "pending",
+                        "channel.push_tracking:s/2:in_transit": "failed"}

@@ -168,7 +168,13 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @attrs.frozen(kw_only=True)
 class Money:
-    """An amount in one currency. ``Money(amount="9.90", currency="USD")``."""
+    """An amount in one currency. ``Money(amount="9.90", currency="USD")``.
+
+    Attributes:
+        amount: The amount, a ``Decimal`` (give a ``str`` or ``Decimal``; a ``float`` is
+            refused). Finite, and below ``MAX_AMOUNT`` in size.
+        currency: The ISO-4217 code, e.g. ``"USD"``; upper-cased for you.
+    """
 
     amount: Decimal = attrs.field(converter=_to_decimal)
     currency: str = attrs.field(converter=_upper, validator=_currency)
@@ -189,7 +195,20 @@ class Money:
 
 @attrs.frozen(kw_only=True)
 class Address:
-    """A postal address. ``country`` is ISO-3166 alpha-2."""
+    """A postal address. ``country`` is ISO-3166 alpha-2.
+
+    Attributes:
+        name: The addressee.
+        company: The company, if any.
+        line1: The street address.
+        line2: The second address line (flat, floor, building).
+        city: The city or town.
+        province: The state or province code where the country has them.
+        postal_code: The postal or ZIP code.
+        country: The ISO-3166 alpha-2 country code; upper-cased for you.
+        phone: A phone number for the carrier.
+        email: An email address for the carrier's notices.
+    """
 
     name: str = ""
     company: str = ""
@@ -213,13 +232,26 @@ class Address:
 
 @attrs.frozen(kw_only=True)
 class OrderLine:
-    """One line of an order as the channel sold it."""
+    """One line of an order as the channel sold it.
+
+    Attributes:
+        sku: The stock-keeping unit: what allocation looks up in the stock table.
+        quantity: How many were sold, from 1 to ``MAX_QUANTITY``.
+        unit_price: The price of one unit.
+        title: The product's name as the channel shows it.
+        external_id: The channel's line-item id; it comes back to the channel as
+            ``ShipmentLine.order_line_id``.
+        requires_shipping: False for what goes into no parcel (digital goods, gift
+            cards): such a line is kept with the order but never allocated or shipped,
+            and an order of only such lines completes without a shipment.
+    """
 
     sku: str
     quantity: int = attrs.field(validator=_positive)
     unit_price: Money
     title: str = ""
     external_id: str = ""  # the channel's line-item id
+    requires_shipping: bool = True  # False: digital goods, gift cards (never allocated or shipped)
 
 
 @attrs.frozen(kw_only=True)
@@ -229,6 +261,24 @@ class Order:
     ``external_id`` is the channel's id, ``version`` the channel's own version marker
     (Shopify's ``updated_at``): a record already stored at the same version is skipped.
     ``channel`` is the config instance name. ``raw`` is the foreign payload, unchanged.
+
+    Attributes:
+        channel: The channel instance name from the config (``context.name``).
+        external_id: The channel's id for the order.
+        version: The channel's version marker; must change whenever what fulfilhub
+            reads from the order changes.
+        number: The order number people use, e.g. ``"#1009"``.
+        placed_at: When the customer placed the order (timezone-aware).
+        updated_at: When the channel last changed the order (timezone-aware).
+        currency: The order's ISO-4217 currency code; upper-cased for you.
+        total: What the customer paid for the whole order.
+        lines: The order lines, in the channel's order.
+        ship_to: Where to ship; None when the channel gave no address (intake then
+            holds an order that needs one).
+        email: The customer's email address.
+        note: The customer's note; ``[intake] hold_on_note`` holds orders that have one.
+        cancelled_at: When the channel cancelled the order; None while it stands.
+        raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 
     channel: str
@@ -245,6 +295,11 @@ class Order:
     note: str = ""
     cancelled_at: datetime | None = attrs.field(default=None, validator=_aware)
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
+
+    @property
+    def shippable(self) -> tuple[OrderLine, ...]:
+        """The lines that go into parcels (digital goods and the like left out)."""
+        return tuple(line for line in self.lines if line.requires_shipping)
 
     @property
     def id(self) -> str:
@@ -265,6 +320,11 @@ class OrderPage:
     ``Channel.parse_order`` so that one bad record is quarantined and the rest stored.
     ``next_cursor`` is what to save once this page is stored; ``has_more`` says whether
     another page follows in this pass.
+
+    Attributes:
+        payloads: The raw foreign records of this page, not yet mapped.
+        next_cursor: The cursor to save once the page is stored and pass back next time.
+        has_more: True when another page follows in this pass.
     """
 
     payloads: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple)
@@ -274,7 +334,14 @@ class OrderPage:
 
 @attrs.frozen(kw_only=True)
 class Parcel:
-    """A packed box. Weight in grams, dimensions in centimetres."""
+    """A packed box. Weight in grams, dimensions in centimetres.
+
+    Attributes:
+        weight_g: The packed weight in grams.
+        length_cm: The length in centimetres.
+        width_cm: The width in centimetres.
+        height_cm: The height in centimetres.
+    """
 
     weight_g: Decimal = attrs.field(converter=_to_decimal)
     length_cm: Decimal = attrs.field(default=Decimal("20"), converter=_to_decimal)
@@ -284,7 +351,13 @@ class Parcel:
 
 @attrs.frozen(kw_only=True)
 class ShipmentLine:
-    """How many of one order line go into one shipment."""
+    """How many of one order line go into one shipment.
+
+    Attributes:
+        sku: The stock-keeping unit.
+        quantity: How many go into this shipment, from 1 to ``MAX_QUANTITY``.
+        order_line_id: The channel's line-item id (``OrderLine.external_id``).
+    """
 
     sku: str
     quantity: int = attrs.field(validator=_positive)
@@ -293,7 +366,14 @@ class ShipmentLine:
 
 @attrs.frozen(kw_only=True)
 class ShipmentRequest:
-    """What a carrier needs to quote and buy a label."""
+    """What a carrier needs to quote and buy a label.
+
+    Attributes:
+        reference: fulfilhub's shipment id; carriers stamp it on what they create.
+        ship_from: The warehouse's address.
+        ship_to: The customer's address.
+        parcel: The packed parcel, weighed and measured.
+    """
 
     reference: str  # fulfilhub's shipment id; carriers stamp it on what they create
     ship_from: Address
@@ -303,7 +383,20 @@ class ShipmentRequest:
 
 @attrs.frozen(kw_only=True)
 class Rate:
-    """A carrier's offer for one service, with its transit-time estimate."""
+    """A carrier's offer for one service, with its transit-time estimate.
+
+    Attributes:
+        carrier: The carrier instance name from the config (``context.name``).
+        carrier_name: The courier as the API names it, e.g. ``"USPS"``.
+        service: The service level, e.g. ``"Priority"``.
+        amount: What the label costs.
+        rate_id: The carrier's id for this offer; stored, and given back to ``buy``.
+        shipment_ref: The carrier-side shipment the rate belongs to; stored, and given
+            back to ``buy``.
+        transit_days: The promised days in transit, where the carrier says.
+        delivery_date: The promised delivery date (timezone-aware), where the carrier
+            says.
+    """
 
     carrier: str  # config instance name of the carrier
     carrier_name: str  # the courier as the API names it, e.g. "USPS"
@@ -317,7 +410,20 @@ class Rate:
 
 @attrs.frozen(kw_only=True)
 class Label:
-    """A bought label."""
+    """A bought label.
+
+    Attributes:
+        carrier: The carrier instance name from the config (``context.name``).
+        carrier_name: The courier as the API names it, e.g. ``"USPS"``.
+        service: The service level the label was bought for.
+        tracking_code: The tracking number; pushed to the channel and used by ``track``.
+        cost: What the label cost.
+        shipment_ref: The carrier-side shipment the label belongs to.
+        tracker_ref: The carrier's id of a tracker for it, where the API has one.
+        label_url: Where to download the label.
+        tracking_url: Where the customer follows the parcel; pushed to the channel.
+        raw: The foreign payload (not stored: ``track`` gets a label rebuilt without it).
+    """
 
     carrier: str
     carrier_name: str
@@ -353,6 +459,14 @@ class TrackingEvent:
     A carrier mapping that has already parsed the foreign values builds events with
     :meth:`checked` instead, which asserts the same invariants without attrs'
     converter and validator machinery (about half the cost of a scan).
+
+    Attributes:
+        at: When the scan happened (timezone-aware).
+        status: The scan's normalized status (a string is converted).
+        description: The carrier's words for the scan.
+        location: Where the scan happened, as the carrier says it.
+        reason: Why, for an exception or a failed attempt; None otherwise.
+        source: The carrier's own status words, e.g. ``"in_transit/arrived_at_facility"``.
     """
 
     at: datetime = attrs.field(validator=_aware)
@@ -392,7 +506,18 @@ class TrackingEvent:
 
 @attrs.frozen(kw_only=True)
 class TrackingUpdate:
-    """The carrier's current view of a shipment (see :meth:`checked` for mappings)."""
+    """The carrier's current view of a shipment (see :meth:`checked` for mappings).
+
+    Attributes:
+        tracking_code: The tracking number the update is for.
+        status: The shipment's current normalized status (a string is converted).
+        events: Every scan so far, oldest first; fulfilhub stores each new one once.
+        reason: Why, when the status is an exception; None otherwise.
+        est_delivery: The carrier's current delivery estimate (timezone-aware), if any;
+            it sets when fulfilhub asks again.
+        tracking_url: Where the customer follows the parcel, if the carrier says.
+        raw: The foreign payload (not compared, not shown in ``repr``).
+    """
 
     tracking_code: str
     status: TrackingStatus = attrs.field(converter=TrackingStatus)
@@ -440,6 +565,25 @@ class Shipment:
     id for the fulfillment pushed to it. ``next_poll_at`` is when the carrier is next
     asked about it (None: at once). Change one with ``attrs.evolve``; the store saves
     the whole model.
+
+    Attributes:
+        id: ``<order id>/<n>``.
+        order_id: The order it belongs to.
+        warehouse: The warehouse instance it ships from.
+        status: Where it is (``ShipmentStatus``; a string is converted).
+        lines: What it holds.
+        created_at: When allocation made it.
+        modified_at: When it last changed.
+        fulfillment_ref: The warehouse's reference for the fulfillment request.
+        parcel: The packed parcel, once the warehouse packed it.
+        rate: The carrier service chosen, before the label is bought.
+        label: The label, once bought.
+        channel_ref: The channel's id for the fulfillment pushed to it.
+        exception_reason: Why it is in trouble, when its status is ``exception``.
+        est_delivery: The carrier's latest delivery estimate.
+        shipped_at: When the label was bought.
+        delivered_at: When the carrier delivered it.
+        next_poll_at: When the carrier is next asked about it (None: at once).
     """
 
     id: str
@@ -478,6 +622,14 @@ class FulfillmentRequest:
 
     ``key`` is deterministic (one per shipment); a warehouse that sees the same key
     twice must return the first request's reference, not create a second one.
+
+    Attributes:
+        key: The idempotency key, ``warehouse.submit:<shipment id>``.
+        shipment_id: fulfilhub's shipment id.
+        order_id: fulfilhub's order id.
+        order_number: The order number people use, for the packing slip.
+        lines: What to pick and pack.
+        ship_to: The customer's address.
     """
 
     key: str
@@ -494,6 +646,14 @@ class FulfillmentUpdate:
 
     ``next_check_at`` is when the warehouse expects to have news (the end of picking,
     say): fulfilhub does not ask again before then. None: ask again on the next pass.
+
+    Attributes:
+        ref: The warehouse's reference, as ``submit`` returned it.
+        status: The warehouse's progress (``FulfillmentStatus``; a string is converted).
+        at: When the warehouse reported it (timezone-aware).
+        parcel: The packed parcel, known once packed.
+        reason: Why, for ``cancelled`` or ``rejected``.
+        next_check_at: When the warehouse expects news; None: ask on the next pass.
     """
 
     ref: str
@@ -506,7 +666,15 @@ class FulfillmentUpdate:
 
 @attrs.frozen(kw_only=True)
 class StockLevel:
-    """Stock of one SKU in one warehouse. ``available`` is what may still be sold."""
+    """Stock of one SKU in one warehouse. ``available`` is what may still be sold.
+
+    Attributes:
+        warehouse: The warehouse instance name from the config (``context.name``).
+        sku: The stock-keeping unit.
+        on_hand: Units in the warehouse.
+        reserved: Units reserved for allocated orders, not yet shipped.
+        safety_stock: Units kept back, never allocated.
+    """
 
     warehouse: str
     sku: str

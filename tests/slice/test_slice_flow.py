@@ -235,3 +235,95 @@ def test_a_plugin_plan_that_does_not_fit_is_reported_and_other_orders_go_on(worl
     assert any("does not fit the order" in e for e in report.errors)
     assert world.order(f"shop:{odd['id']}")[1].status == "accepted"
     assert world.order(f"shop:{fine['id']}")[1].status == "allocated"
+
+
+def test_orders_held_for_unknown_skus_go_on_once_the_skus_are_stocked(world):
+    """A new user's path: orders arrive for SKUs not stocked yet, are held, then
+    `fulfilhub stock set` and the next sync let them through."""
+    placed = [world.shop.add_order([{"sku": sku(world, i % 3), "quantity": 1}]) for i in range(6)]
+    world.sync(hours=1)
+    ids = [f"shop:{p['id']}" for p in placed]
+    assert {world.order(i)[1].status for i in ids} == {OrderStatus.ON_HOLD}
+    for i in range(3):
+        world.stock("east", sku(world, i), 10)
+    world.sync(hours=1)
+    assert {world.order(i)[1].status for i in ids} <= {OrderStatus.ALLOCATED, OrderStatus.PICKING, OrderStatus.PACKED}
+    assert "the checks that held it pass now" in [e.reason for e in world.events(ids[0])]
+
+
+def _label_bought(world, placed):
+    order_id = f"shop:{placed['id']}"
+    for _ in range(12):
+        world.sync(hours=1)
+        ships = world.shipments(order_id)
+        if ships and ships[0].label is not None:
+            return order_id, ships[0]
+    raise AssertionError("no label was bought")
+
+
+def test_a_cancellation_before_the_carrier_scans_voids_the_label_and_restocks(world):
+    world.stock("east", sku(world, 0), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 2}])
+    order_id, shipment = _label_bought(world, placed)
+    assert shipment.status is ShipmentStatus.LABEL_PURCHASED
+    world.shop.cancel_order(placed["id"])
+    world.sync()  # same moment: the carrier has not scanned it yet
+    (voided,) = world.shipments(order_id)
+    assert voided.status is ShipmentStatus.CANCELLED
+    assert world.order(order_id)[1].status == OrderStatus.CANCELLED
+    reasons = [e.reason for e in world.events(order_id)]
+    assert any("after shipping: voiding the unused label" in r for r in reasons), reasons
+    with world.store.read() as conn:
+        (level,) = stock_store.levels(conn, warehouses=["east"], skus=[sku(world, 0)])
+        rows = outbox.listing(conn)
+    assert level.on_hand == 5  # the two units are back on the shelf
+    assert {r.kind: r.status for r in rows}["carrier.void_label"] == "done"
+    assert not [r for r in rows if r.status == "pending"]
+
+
+def test_a_cancellation_of_a_parcel_on_its_way_is_flagged_and_nothing_waits_forever(world):
+    world.stock("east", sku(world, 0), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}])
+    order_id, _ = _label_bought(world, placed)
+    run_until(world, order_id, OrderStatus.IN_TRANSIT)
+    world.shop.cancel_order(placed["id"])
+    for _ in range(6):
+        world.sync(hours=12)
+    reasons = [e.reason for e in world.events(order_id)]
+    assert any("arrange the return" in r for r in reasons), reasons
+    with world.store.read() as conn:
+        pending = [r for r in outbox.listing(conn) if r.status == "pending"]
+        stuck = outbox.stuck(conn, world.clock.now())
+    assert not pending
+    assert all(r.status == "failed" for r in stuck)
+
+
+def test_an_order_with_nothing_to_ship_completes_and_a_mixed_one_ships_only_its_parcel(world):
+    world.stock("east", sku(world, 0), 5)
+    gift_card = {"sku": "GIFT-25", "title": "Gift card", "price": "25.00", "requires_shipping": False}
+    digital = world.shop.add_order([gift_card])
+    mixed = world.shop.add_order([gift_card, {"sku": sku(world, 0), "quantity": 1}])
+    world.sync(hours=1)
+    digital_id, mixed_id = f"shop:{digital['id']}", f"shop:{mixed['id']}"
+    assert world.order(digital_id)[1].status == OrderStatus.DELIVERED
+    assert world.shipments(digital_id) == []
+    assert "nothing to ship" in world.events(digital_id)[-1].reason
+    assert run_until(world, mixed_id, OrderStatus.DELIVERED) is OrderStatus.DELIVERED
+    (parcel,) = world.shipments(mixed_id)
+    assert [line.sku for line in parcel.lines] == [sku(world, 0)]
+    order, _ = world.order(mixed_id)
+    assert [line.requires_shipping for line in order.lines] == [False, True]  # the order keeps every line
+
+
+def test_our_own_pushes_do_not_come_back_as_new_versions(world):
+    """Shopify's updated_at moves with every fulfillment and event we post; the order's
+    content does not, so pulling it again stores nothing new."""
+    world.stock("east", sku(world, 0), 5)
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}])
+    order_id = f"shop:{placed['id']}"
+    assert run_until(world, order_id, OrderStatus.DELIVERED) is OrderStatus.DELIVERED
+    world.sync(hours=1)
+    assert [e for e in world.events(order_id) if e.kind == "updated"] == []
+    world.shop.update_order(placed["id"], note="please ring twice")  # a real change still is one
+    world.sync(hours=1)
+    assert [e.kind for e in world.events(order_id)].count("updated") == 1

@@ -172,18 +172,21 @@ def test_line_without_sku_is_kept_with_an_empty_sku(payload, sku):
     assert [line.sku for line in order.lines] == ["", "TEE-ORG-S"]
 
 
-def test_only_lines_that_require_shipping_are_order_lines(payload):
+def test_lines_that_need_no_shipping_are_kept_and_marked(payload):
     raw = payload("order_two_lines")
     raw["line_items"][0]["requires_shipping"] = False  # e.g. a gift card
     del raw["line_items"][1]["requires_shipping"]  # absent: ships
     order = mapping.parse_order(raw, channel="acme")
-    assert [line.external_id for line in order.lines] == ["14012345678902"]
+    assert [(line.external_id, line.requires_shipping) for line in order.lines] == [
+        ("14012345678901", False), ("14012345678902", True)]
+    assert [line.external_id for line in order.shippable] == ["14012345678902"]
 
 
-def test_lines_not_shipped_are_not_validated(payload):
+def test_lines_not_shipped_are_still_validated(payload):
     raw = payload("order_two_lines")
     raw["line_items"][0].update(requires_shipping=False, quantity="one")
-    assert len(mapping.parse_order(raw, channel="acme").lines) == 1
+    with pytest.raises(PayloadError, match="quantity"):
+        mapping.parse_order(raw, channel="acme")
 
 
 def test_fallbacks_for_name_processed_at_and_email(payload):

@@ -34,6 +34,7 @@ from ..models import (
     TrackingUpdate,
 )
 from ..store import Tx
+from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store.outbox import Effect, enqueue
@@ -139,6 +140,12 @@ def allocate(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus,
     return made
 
 
+def complete_without_shipment(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus, at: datetime) -> None:
+    """An order with nothing to ship (digital goods only) is done once accepted."""
+    lifecycle.transition(tx, hooks, order.id, current, OrderStatus.DELIVERED, at=at, source="allocation",
+                         reason=f"nothing to ship ({len(order.lines)} line(s), none needs shipping)")
+
+
 def backorder(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus, at: datetime) -> None:
     short = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in order.lines)
     lifecycle.transition(tx, hooks, order.id, current, OrderStatus.BACKORDERED, at=at, source="allocation",
@@ -160,6 +167,42 @@ def cancel_open(tx: Tx, order_id: str, at: datetime) -> list[Shipment]:
             enqueue(tx, Effect.cancel_at_warehouse(shipment), at)
         cancelled.append(shipment)
     return cancelled
+
+
+def cancelled_after_shipping(tx: Tx, order_id: str, at: datetime) -> tuple[list[Shipment], list[Shipment]]:
+    """The channel cancelled an order some of whose parcels have labels.
+
+    Shipments not yet labelled are cancelled as before; a label the carrier has not
+    scanned yet is voided (an outbox effect); a parcel already on its way needs a
+    return, which a person arranges. Returns ``(being voided, needing a return)``.
+    """
+    cancel_open(tx, order_id, at)
+    voiding, returning = [], []
+    for shipment in shipment_store.of_order(tx.conn, order_id):
+        if shipment.status is S.LABEL_PURCHASED and shipment.label is not None:
+            enqueue(tx, Effect.void_label(shipment), at)
+            voiding.append(shipment)
+        elif shipment.status in (S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION):
+            returning.append(shipment)
+    return voiding, returning
+
+
+def record_void(tx: Tx, hooks: Hooks | None, shipment: Shipment, at: datetime) -> Shipment:
+    """The carrier voided the unused label: the parcel goes back on the shelf, and an order
+    left with no live shipment is cancelled."""
+    saved = _save(tx, shipment, at, status=S.CANCELLED, next_poll_at=None)
+    per_sku: dict[str, int] = {}
+    for line in shipment.lines:
+        per_sku[line.sku] = per_sku.get(line.sku, 0) + line.quantity
+    stock_store.restock(tx, shipment.warehouse, per_sku, at)
+    found = order_store.status_with_shipments(tx.conn, shipment.order_id)
+    if found is not None:
+        current, statuses = found
+        if all(s == S.CANCELLED for s in statuses) and OrderStatus.CANCELLED in lifecycle.TRANSITIONS[current]:
+            lifecycle.transition(tx, hooks, shipment.order_id, current, OrderStatus.CANCELLED, at=at,
+                                 source=f"carrier:{shipment.carrier}",
+                                 reason=f"cancelled by the channel; label {shipment.tracking_code} voided")
+    return saved
 
 
 # ------------------------------------------------------------------ warehouse

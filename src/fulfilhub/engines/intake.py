@@ -29,6 +29,7 @@ class IngestResult:
     unchanged: int = 0
     held: int = 0
     cancelled: int = 0
+    cancelled_after_shipping: int = 0
 
     def add(self, other: IngestResult) -> None:
         for field in attrs.fields(IngestResult):
@@ -39,16 +40,19 @@ def hold_reason(order: Order, known_skus: set[str], intake: IntakeConfig) -> str
     """Why a person must look at this order before it is fulfilled, or None."""
     problems: list[str] = []
     if not order.lines:
-        problems.append("no shippable lines")
+        problems.append("no lines")
     for i, line in enumerate(order.lines):
+        if not line.requires_shipping:
+            continue  # digital goods: nothing to pick, nothing to check
         if not line.sku:
             problems.append(f"line {i + 1} ({line.title or 'untitled'}) has no SKU")
         elif intake.check_sku and line.sku not in known_skus:
             problems.append(f"SKU {line.sku} is not stocked in any warehouse")
-    if order.ship_to is None:
-        problems.append("no shipping address")
-    else:
-        problems.extend(f"shipping address: {p}" for p in order.ship_to.problems())
+    if order.shippable:
+        if order.ship_to is None:
+            problems.append("no shipping address")
+        else:
+            problems.extend(f"shipping address: {p}" for p in order.ship_to.problems())
     if intake.hold_on_note and order.note.strip():
         problems.append(f"customer note needs a person: {order.note.strip()[:200]!r}")
     return "; ".join(problems) or None
@@ -87,18 +91,27 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
                     tx.after_commit.append(lambda old=old, new=new, why=why, oid=order.id: hooks.order_status_changed(
                         order_id=oid, old=old, new=new, reason=why, source=source))
             continue
-        version, stored_updated_at, status = stored
+        version, stored_updated_at, status, stored_cancelled_at = stored
         if version == order.version or order.updated_at < stored_updated_at:
             result.unchanged += 1  # the same version again, or an older one read late
             continue
         order_store.replace(tx, order, at)
         events.append(lifecycle.update_event(order.id, status, at=at, source=source, old_version=version, new_version=order.version))
         result.updated += 1
-        if order.cancelled_at is not None and OrderStatus.CANCELLED in lifecycle.TRANSITIONS[status]:
-            lifecycle.transition(tx, hooks, order.id, status, OrderStatus.CANCELLED, at=at, source=source,
-                                 reason="cancelled by the channel")
-            fulfilment.cancel_open(tx, order.id, at)
-            result.cancelled += 1
+        if order.cancelled_at is not None and status is not OrderStatus.CANCELLED and status not in lifecycle.FINAL:
+            voiding, returning = fulfilment.cancelled_after_shipping(tx, order.id, at)  # open shipments cancelled
+            if not voiding and not returning and OrderStatus.CANCELLED in lifecycle.TRANSITIONS[status]:
+                lifecycle.transition(tx, hooks, order.id, status, OrderStatus.CANCELLED, at=at, source=source,
+                                     reason="cancelled by the channel")
+                result.cancelled += 1
+            elif stored_cancelled_at is None:
+                parts = [f"voiding the unused label of {', '.join(s.id for s in voiding)}"] if voiding else []
+                if returning:
+                    parts.append(f"a person must arrange the return of {', '.join(s.id for s in returning)} "
+                                 "(already on its way)")
+                events.append(lifecycle.note_event(order.id, status, at=at, source=source,
+                                                   reason="cancelled by the channel after shipping: " + "; ".join(parts)))
+                result.cancelled_after_shipping += 1
     order_store.insert(tx, new_rows, at)
     order_store.append_events(tx, events)
     return result

@@ -22,7 +22,7 @@ from ..engines import fulfilment
 from ..errors import NotFound, PermanentError, TransientError
 from ..models import FulfillmentRequest, Order, Shipment, ShipmentStatus, TrackingStatus
 from ..store import outbox
-from ..store.outbox import EffectKind
+from ..store.outbox import Effect, EffectKind
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.effects")
@@ -118,8 +118,19 @@ def buy_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
                  lambda tx: fulfilment.record_label(tx, rt.hooks, shipment, label, work.order.channel, now))
 
 
+def void_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+    shipment = work.shipment
+    if shipment.status is not ShipmentStatus.LABEL_PURCHASED or shipment.label is None:
+        return _skip(rt, work, now, f"shipment is {shipment.status}: the label is no longer unused")
+    rt.carrier(shipment.label.carrier).void(shipment.label)
+    return _done(rt, work, now, {"voided": shipment.tracking_code},
+                 lambda tx: fulfilment.record_void(tx, rt.hooks, shipment, now))
+
+
 def push_fulfillment(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
     shipment = work.shipment
+    if shipment.status is ShipmentStatus.CANCELLED:
+        return _skip(rt, work, now, "shipment cancelled (its label was voided)")
     ref = rt.channel(work.order.channel).push_fulfillment(work.order, push_of(shipment), work.key,
                                                          attempt=work.attempt)
     return _done(rt, work, now, {"ref": ref}, lambda tx: fulfilment.record_channel_fulfillment(tx, shipment, ref, now))
@@ -127,7 +138,15 @@ def push_fulfillment(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
 
 def push_tracking(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
     shipment = work.shipment
+    if shipment.status is ShipmentStatus.CANCELLED:
+        return _skip(rt, work, now, "shipment cancelled")
     if not shipment.channel_ref:
+        parent = Effect.push_fulfillment(shipment, work.order.channel).key
+        with rt.store.read() as conn:
+            found = outbox.status_of(conn, parent)
+        if found is not None and found.status == "failed":  # waiting would be forever
+            raise PermanentError(f"it waits for {parent}, which failed: {found.last_error}; "
+                                 "retry that one first (`fulfilhub outbox retry`), then this")
         raise TransientError("the fulfillment has not reached the channel yet; tracking waits for it",
                              service=work.row.target)
     status = TrackingStatus(work.row.payload["status"])
@@ -142,6 +161,7 @@ HANDLERS: Mapping[EffectKind, Handler] = {
     EffectKind.WAREHOUSE_SUBMIT: submit_to_warehouse,
     EffectKind.WAREHOUSE_CANCEL: cancel_at_warehouse,
     EffectKind.CARRIER_BUY_LABEL: buy_label,
+    EffectKind.CARRIER_VOID_LABEL: void_label,
     EffectKind.CHANNEL_PUSH_FULFILLMENT: push_fulfillment,
     EffectKind.CHANNEL_PUSH_TRACKING: push_tracking,
 }

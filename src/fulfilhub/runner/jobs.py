@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..engines import fulfilment, intake, inventory
+from ..engines import fulfilment, holds, intake, inventory
 from ..errors import ExternalError, FulfilhubError, PluginError, TransientError
 from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import cursors
@@ -193,7 +193,9 @@ class _Oversold(Exception):
 
 
 def allocate(rt: Runtime) -> JobReport:
+    """Look again at orders intake held, then allocate accepted (and newly stockable backordered) ones."""
     report = JobReport("allocate")
+    _review_holds(rt, report)
     with rt.store.read() as conn:
         ids = order_store.ids_in(conn, [OrderStatus.ACCEPTED])
         changed = stock_store.changed_at(conn)
@@ -201,7 +203,7 @@ def allocate(rt: Runtime) -> JobReport:
             ids += order_store.ids_in(conn, [OrderStatus.BACKORDERED], modified_before=changed)
         found = order_store.load_many(conn, ids)
     view = inventory.StockView()
-    _read_stock(rt, view, {line.sku for order, _ in found.values() for line in order.lines}, report)
+    _read_stock(rt, view, {line.sku for order, _ in found.values() for line in order.shippable}, report)
     for order_id in ids:
         if order_id not in found:
             continue
@@ -211,6 +213,26 @@ def allocate(rt: Runtime) -> JobReport:
         except FulfilhubError as exc:
             report.errors.append(f"order {order_id}: {exc}")
     return report
+
+
+def _review_holds(rt: Runtime, report: JobReport) -> None:
+    """Intake's holds lift themselves once their checks pass (stock set for an unknown SKU...)."""
+    with rt.store.read() as conn:
+        held = order_store.ids_in(conn, [OrderStatus.ON_HOLD])
+        found = order_store.load_many(conn, holds.held_by_intake(conn, held))
+        known_skus = stock_store.known_skus(conn) if found else set()
+    for order_id in held:
+        if order_id not in found:
+            continue
+        order, row = found[order_id]
+        try:
+            with rt.store.transaction() as tx:
+                moved = holds.review(tx, rt.hooks, order, row.hold_reason, known_skus=known_skus,
+                                     checks=rt.config.intake, at=rt.clock.now())
+        except FulfilhubError as exc:
+            report.errors.append(f"order {order_id}: {exc}")
+            continue
+        report.counts["released" if moved else "still_held"] += 1
 
 
 def _read_stock(rt: Runtime, view: inventory.StockView, skus: set[str], report: JobReport) -> None:
@@ -226,6 +248,11 @@ def _read_stock(rt: Runtime, view: inventory.StockView, skus: set[str], report: 
 
 
 def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: OrderStatus, report: JobReport) -> str:
+    if not order.shippable:
+        with rt.store.transaction() as tx:
+            fulfilment.complete_without_shipment(tx, rt.hooks, order, status, rt.clock.now())
+        return "completed_without_shipment"
+    order = attrs.evolve(order, lines=order.shippable)  # only what goes into parcels is allocated
     skus = {line.sku for line in order.lines}
     for fresh in (False, True):  # a second try, on fresh levels, when the stock went meanwhile
         if fresh:

@@ -32,15 +32,16 @@ _STATUS_AND_SHIPMENTS = (
 )
 
 
-def existing(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, datetime, OrderStatus]]:
-    """``{order id: (version, foreign updated_at, status)}`` for those of ``ids`` already stored."""
+def existing(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, datetime, OrderStatus, datetime | None]]:
+    """``{order id: (version, foreign updated_at, status, cancelled_at)}`` for those of ``ids`` already stored."""
     ids = list(ids)
     if not ids:
         return {}
     rows = conn.execute(
-        sa.select(orders.c.id, orders.c.version, orders.c.foreign_updated_at, orders.c.status).where(orders.c.id.in_(ids))
+        sa.select(orders.c.id, orders.c.version, orders.c.foreign_updated_at, orders.c.status, orders.c.cancelled_at)
+        .where(orders.c.id.in_(ids))
     )
-    return {r.id: (r.version, r.foreign_updated_at, OrderStatus(r.status)) for r in rows}
+    return {r.id: (r.version, r.foreign_updated_at, OrderStatus(r.status), r.cancelled_at) for r in rows}
 
 
 def _order_values(order: Order) -> dict[str, Any]:
@@ -71,6 +72,7 @@ def _line_rows(order: Order) -> list[dict[str, Any]]:
             "unit_price": line.unit_price.amount,
             "title": line.title,
             "external_id": line.external_id,
+            "requires_shipping": line.requires_shipping,
         }
         for i, line in enumerate(order.lines)
     ]
@@ -145,6 +147,7 @@ def _build(r: sa.Row, lines: Sequence[sa.Row]) -> Order:
                 unit_price=Money(amount=ln.unit_price, currency=r.currency),
                 title=ln.title,
                 external_id=ln.external_id,
+                requires_shipping=ln.requires_shipping,
             )
             for ln in lines
         ],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ class EffectKind(enum.StrEnum):
     WAREHOUSE_SUBMIT = "warehouse.submit"
     WAREHOUSE_CANCEL = "warehouse.cancel"
     CARRIER_BUY_LABEL = "carrier.buy_label"
+    CARRIER_VOID_LABEL = "carrier.void_label"
     CHANNEL_PUSH_FULFILLMENT = "channel.push_fulfillment"
     CHANNEL_PUSH_TRACKING = "channel.push_tracking"
 
@@ -56,6 +57,10 @@ class Effect:
     @classmethod
     def buy_label(cls, shipment: Shipment) -> Effect:
         return cls._for(EffectKind.CARRIER_BUY_LABEL, shipment.carrier, shipment.id)
+
+    @classmethod
+    def void_label(cls, shipment: Shipment) -> Effect:
+        return cls._for(EffectKind.CARRIER_VOID_LABEL, shipment.carrier, shipment.id)
 
     @classmethod
     def push_fulfillment(cls, shipment: Shipment, channel: str) -> Effect:
@@ -126,10 +131,44 @@ def retry_later(tx: Tx, effect_id: int, error: str, next_at: datetime, *, failed
 
 
 def requeue(tx: Tx, ids: list[int] | None) -> int:
-    """Make failed (or given) effects pending again, due at once; None: every failed one."""
+    """Make failed (or given) effects pending again, due at once; None: every failed one.
+
+    The tracking pushes that failed because their shipment's fulfillment push had
+    failed go again with it.
+    """
+    if ids is not None:
+        parents = tx.execute(
+            sa.select(outbox.c.payload).where(outbox.c.id.in_(ids), outbox.c.kind == EffectKind.CHANNEL_PUSH_FULFILLMENT)
+        ).scalars().all()
+        shipment_ids = {p.get("shipment_id") for p in parents if isinstance(p, dict)}
+        if shipment_ids:
+            waiting = tx.execute(
+                sa.select(outbox.c.id, outbox.c.payload)
+                .where(outbox.c.status == "failed", outbox.c.kind == EffectKind.CHANNEL_PUSH_TRACKING)
+            ).all()
+            ids = [*ids, *(r.id for r in waiting if isinstance(r.payload, dict) and r.payload.get("shipment_id") in shipment_ids)]
     stmt = outbox.update().where(outbox.c.status != "done")
     stmt = stmt.where(outbox.c.status == "failed") if ids is None else stmt.where(outbox.c.id.in_(ids))
     return tx.execute(stmt.values(status="pending", next_attempt_at=outbox.c.created_at)).rowcount
+
+
+def status_of(conn: Connection, key: str) -> sa.Row | None:
+    """The status and last error of the effect with ``key`` (None: no such effect)."""
+    return conn.execute(sa.select(outbox.c.status, outbox.c.last_error).where(outbox.c.key == key)).first()
+
+
+#: A pending effect older than this is reported as stuck.
+STUCK_AFTER = timedelta(days=1)
+
+
+def stuck(conn: Connection, now: datetime) -> list[sa.Row]:
+    """Effects that need a person: failed ones, and pending ones a day old or more."""
+    return conn.execute(
+        sa.select(outbox)
+        .where(sa.or_(outbox.c.status == "failed",
+                      sa.and_(outbox.c.status == "pending", outbox.c.created_at <= now - STUCK_AFTER)))
+        .order_by(outbox.c.id)
+    ).all()
 
 
 def listing(conn: Connection, *, status: str | None = None, limit: int = 100) -> list[sa.Row]:

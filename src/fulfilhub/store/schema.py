@@ -101,6 +101,7 @@ order_lines = sa.Table(
     sa.Column("unit_price", DecimalString, nullable=False),
     sa.Column("title", sa.Text, nullable=False, default=""),
     sa.Column("external_id", sa.String(100), nullable=False, default=""),
+    sa.Column("requires_shipping", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
 )
 
 order_events = sa.Table(

@@ -89,6 +89,13 @@ def reserve(tx: Tx, shipment_id: str, warehouse: str, quantities: Mapping[str, i
     return True
 
 
+def restock(tx: Tx, warehouse: str, quantities: Mapping[str, int], at: datetime) -> None:
+    """Put units back on the shelf (a parcel that never left): ``on_hand`` goes up."""
+    for sku, quantity in quantities.items():
+        tx.execute(stock.update().where(stock.c.warehouse == warehouse, stock.c.sku == sku)
+                   .values(on_hand=stock.c.on_hand + quantity, updated_at=at))
+
+
 def settle(tx: Tx, shipment_id: str, *, consume: bool, at: datetime) -> None:
     """Turn a shipment's reservations into stock that left (consume) or back into stock."""
     mine = sa.select(reservations.c.quantity).where(

@@ -170,8 +170,7 @@ def _order_lines(items: Any, currency: str) -> tuple[OrderLine, ...]:
         where = f"line_items[{index}]"
         if not isinstance(item, Mapping):
             raise PayloadError(f"must be a JSON object, got {_shown(item)}", field=where)
-        if item.get("requires_shipping", True) is False:
-            continue
+        requires_shipping = item.get("requires_shipping", True) is not False  # gift cards, digital goods: False
         lines.append(
             OrderLine(
                 sku=_text(item.get("sku"), f"{where}.sku"),
@@ -179,6 +178,7 @@ def _order_lines(items: Any, currency: str) -> tuple[OrderLine, ...]:
                 unit_price=Money(amount=_amount(item.get("price"), f"{where}.price"), currency=currency),
                 title=_text(item.get("title"), f"{where}.title"),
                 external_id=str(_int_id(item.get("id"), f"{where}.id")),
+                requires_shipping=requires_shipping,
             )
         )
     return tuple(lines)
