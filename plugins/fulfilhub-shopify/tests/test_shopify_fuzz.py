@@ -85,3 +85,79 @@ def test_bad_values_are_payload_errors_naming_field_and_value(payload, change, f
         mapping.parse_order(order, channel="shop")
     assert caught.value.field == field
     assert shown in str(caught.value)
+
+
+# --------------------------------------------------------------------------- the adapter
+
+
+def _channel_answering(bodies):
+    """A ShopifyChannel whose answers come from ``bodies``: ``(method, path after the API version)`` -> JSON."""
+    import httpx
+    from fulfilhub import SimClock
+    from fulfilhub.testing import instance_context
+
+    from fulfilhub_shopify import ShopifyChannel
+    from fulfilhub_shopify.channel import SETTINGS
+
+    def answer(request):
+        key = (request.method, request.url.path.removeprefix("/admin/api/2024-10"))
+        if key not in bodies:
+            return httpx.Response(404, json={"errors": "Not Found"})
+        content = json.dumps(bodies[key]).encode("utf-8", "surrogatepass")  # NaN and all, as a broken server may
+        return httpx.Response(201 if request.method == "POST" else 200, content=content,
+                              headers={"Content-Type": "application/json"})
+
+    context = instance_context(
+        "acme", {"shop": "acme", "access_token": "shpat_0123456789abcdef"}, clock=SimClock(),
+        schema=SETTINGS, transport=httpx.MockTransport(answer),
+    )
+    return ShopifyChannel(context)
+
+
+ORDER_PATH = "/orders/5812345678901"
+EVENTS_PATH = f"{ORDER_PATH}/fulfillments/5112345678901/events.json"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [("GET", f"{ORDER_PATH}/fulfillments.json"), ("GET", f"{ORDER_PATH}/fulfillment_orders.json"),
+     ("POST", "/fulfillments.json"), ("GET", EVENTS_PATH), ("POST", EVENTS_PATH)],
+    ids=["fulfillments", "fulfillment-orders", "created", "events", "event-created"],
+)
+def test_the_adapter_turns_any_answer_into_a_result_or_a_fulfilhub_error(payload, answer):
+    import attrs
+    from fulfilhub import FulfilhubError, ShipmentLine, ShipmentPush, TrackingStatus
+
+    order = mapping.parse_order(payload("order_two_lines"), channel="acme")
+    ship = ShipmentPush(
+        shipment_id="shp_1",
+        lines=(ShipmentLine(sku="HOOD-FLC-M", quantity=1, order_line_id="14012345678901"),),
+        tracking_code="1Z999AA10123456784", tracking_url="", carrier_name="UPS", service="Ground",
+    )
+    fulfillment = payload("fulfillment")["fulfillment"]
+    golden = {
+        ("GET", f"{ORDER_PATH}/fulfillments.json"): {"fulfillments": [fulfillment]},
+        ("GET", f"{ORDER_PATH}/fulfillment_orders.json"): payload("fulfillment_orders"),
+        ("POST", "/fulfillments.json"): payload("fulfillment"),
+        ("GET", EVENTS_PATH): {"fulfillment_events": []},
+        ("POST", EVENTS_PATH): {"fulfillment_event": payload("fulfillment_events")["fulfillment_events"][0]},
+    }
+    if answer != ("GET", f"{ORDER_PATH}/fulfillments.json"):
+        golden[("GET", f"{ORDER_PATH}/fulfillments.json")] = {"fulfillments": []}  # so that the POST is reached
+    tracking = answer[1] == EVENTS_PATH
+    if tracking:
+        golden[("GET", EVENTS_PATH)] = payload("fulfillment_events") if answer[0] == "GET" else {"fulfillment_events": []}
+
+    def call(body):
+        channel = _channel_answering({**golden, answer: body})
+        try:
+            if tracking:
+                pushed = attrs.evolve(ship, fulfillment_ref="5112345678901")
+                return channel.push_tracking(order, pushed, TrackingStatus.IN_TRANSIT, "k")
+            return channel.push_fulfillment(order, ship, "k")
+        finally:
+            channel.close()
+
+    assert call(golden[answer]) is None if tracking else call(golden[answer]) == "5112345678901"
+    result = assert_maps_or_refuses(call, mutations(golden[answer], seed=11, count=250), refuse=(FulfilhubError,))
+    assert result.mapped > 20 and result.refused > 20  # both outcomes reached

@@ -225,7 +225,8 @@ def assert_maps_or_refuses(
     if failures:
         shown = "\n".join(f for f in failures if f)
         raise AssertionError(
-            f"{len(failures)} of {total} payloads raised something other than PayloadError; "
+            f"{len(failures)} of {total} payloads raised something other than "
+            f"{' or '.join(kind.__name__ for kind in refuse)}; "
             f"the first {min(show, len(failures))}:\n{shown}"
         )
     return FuzzResult(mapped=mapped, refused=refused)
