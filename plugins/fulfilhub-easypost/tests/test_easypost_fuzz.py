@@ -107,3 +107,65 @@ def test_bad_values_are_payload_errors_naming_field_and_value(payload, golden, p
         parsers[parse](value)
     assert caught.value.field == field
     assert shown in str(caught.value)
+
+
+# --------------------------------------------------------------------------- the adapter
+
+
+def _carrier_answering(bodies):
+    """An EasyPostCarrier whose answers come from ``bodies``: ``(method, path)`` -> JSON (NaN and all)."""
+    import httpx
+    from fulfilhub.testing import instance_context
+
+    from fulfilhub_easypost import EasyPostCarrier
+    from fulfilhub_easypost.carrier import SETTINGS
+
+    def answer(request):
+        key = (request.method, request.url.path)
+        if key not in bodies:
+            return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": "no such thing"}})
+        content = json.dumps(bodies[key]).encode("utf-8", "surrogatepass")
+        return httpx.Response(200, content=content, headers={"Content-Type": "application/json"})
+
+    context = instance_context(
+        "ep", {"api_key": "EZTK_9f2c41d07a8e4b1f", "base_url": "https://api.easypost.test"},
+        schema=SETTINGS, transport=httpx.MockTransport(answer),
+    )
+    return EasyPostCarrier(context)
+
+
+SHIPMENT = "shp_7f3a9c2e41d04b6a9e1c5d8b2a6f0e13"
+
+
+@pytest.mark.parametrize("call", ["quote", "buy", "track", "track-via-shipment", "void"])
+def test_the_adapter_turns_any_answer_into_a_result_or_a_fulfilhub_error(payload, shipment_request, call):
+    import attrs
+    from fulfilhub import FulfilhubError
+
+    bought = payload("shipment_bought")
+    label = mapping.parse_label(bought, "ep")
+    rate = mapping.parse_rates(payload("shipment_rated"), "ep")[0]
+    tracker = payload("tracker_in_transit")
+    answer, golden, action = {
+        "quote": (("POST", "/v2/shipments"), payload("shipment_rated"), lambda c: c.quote(shipment_request)),
+        "buy": (("POST", f"/v2/shipments/{rate.shipment_ref}/buy"), bought, lambda c: c.buy(rate, "k")),
+        "track": (("GET", f"/v2/trackers/{label.tracker_ref}"), tracker, lambda c: c.track(label)),
+        "track-via-shipment": (
+            ("GET", f"/v2/shipments/{SHIPMENT}"), bought, lambda c: c.track(attrs.evolve(label, tracker_ref=""))
+        ),
+        "void": (("POST", f"/v2/shipments/{SHIPMENT}/refund"), bought | {"refund_status": "submitted"}, lambda c: c.void(label)),
+    }[call]
+
+    def run(body):
+        bodies = {("GET", f"/v2/trackers/{label.tracker_ref}"): tracker, answer: body}
+        carrier = _carrier_answering(bodies)
+        try:
+            return action(carrier)
+        finally:
+            carrier.close()
+
+    run(golden)  # the golden answer works
+    result = assert_maps_or_refuses(run, mutations(golden, seed=12, count=250), refuse=(FulfilhubError,))
+    assert result.mapped > 20
+    if call != "void":
+        assert result.refused > 0  # broken answers were met (a bought shipment has many keys never read)
