@@ -248,3 +248,48 @@ def test_a_secret_with_a_newline_inside_a_value_is_a_config_error_naming_key_and
     assert result.exit_code == 2
     assert "api_key" in result.output and "$EP_KEY ends with a newline" in result.output
     assert _leaks(result.output) == [] and _leaks(result.stderr) == []
+
+
+class _CarelessShopify:
+    """A third-party-like plugin: the Shopify adapter with its token declared as a plain string,
+    so the token reaches the header as the environment gave it (trailing newline and all)."""
+
+    from fulfilhub import hookimpl
+
+    @staticmethod
+    @hookimpl
+    def register_channel_types(register):
+        from fulfilhub import ChannelType
+
+        from fulfilhub_shopify import ShopifyChannel
+        from fulfilhub_shopify.channel import SETTINGS
+
+        settings = {**SETTINGS, "access_token": Setting(str, help="the token, declared without secret=True")}
+        register(ChannelType(name="careless-shopify", factory=ShopifyChannel, description="test", settings=settings))
+
+
+def test_a_token_a_plugin_does_not_strip_fails_for_good_and_leaks_nowhere(world, monkeypatch):
+    monkeypatch.setattr(cli_mod, "_MANAGER", PluginManager(
+        load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost, _CarelessShopify]
+    ))
+    text = world.config_path.read_text()
+    base_url = next(line for line in text.splitlines() if line.startswith('base_url = "http') and "shopify" in line)
+    world.config_path.write_text(
+        text + f'\n[channels.careless]\ntype = "careless-shopify"\nshop = "demo-shop"\n{base_url}\n'
+        'access_token = "${SHOP_TOKEN}"\n'
+    )
+    monkeypatch.setenv("SHOP_TOKEN", TOKEN + "\n")
+    monkeypatch.setenv("EP_KEY", KEY)
+    runner = CliRunner()
+    synced = runner.invoke(main, ["-c", str(world.config_path), "sync", "--json"], catch_exceptions=False)
+    assert synced.exit_code == 1, synced.output
+    errors = json.dumps(json.loads(synced.stdout))
+    assert "careless" in errors and "cannot be sent" in errors and "strip it" in errors
+    assert "after 3 tries" not in errors  # not retried as if the shop were down
+    loud = runner.invoke(main, ["-c", str(world.config_path), "-vv", "--debug-http", "sync"], catch_exceptions=False)
+    if loud.exit_code == 2 and "--debug-http" in loud.output:  # the option may not exist (yet)
+        loud = runner.invoke(main, ["-c", str(world.config_path), "-vv", "sync"], catch_exceptions=False)
+    assert loud.exit_code == 1, loud.output
+    assert "Illegal header value" in loud.stderr or "cannot be sent" in loud.stderr
+    for text in (synced.stdout, synced.stderr, loud.stdout, loud.stderr, _database_text(world)):
+        assert _leaks(text) == []
