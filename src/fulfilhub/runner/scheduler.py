@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from .jobs import JOBS, JobReport
+from .jobs import JOBS, JobReport, record_run
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.scheduler")
@@ -68,11 +68,15 @@ class Scheduler:
             self.stop_event.wait(min(max(wait, 0.05), 60.0))
 
     def _run_job(self, job: str) -> JobReport:
+        started = self.rt.clock.now()
         try:
             report = JOBS[job](self.rt)
         except Exception as exc:  # one failing job must not stop the schedule
             log.exception("job %s crashed", job)
             report = JobReport(job, errors=[f"{type(exc).__name__}: {exc}"])
+            record_run(self.rt, report, started, trigger="run", outcome="crashed")
+        else:
+            record_run(self.rt, report, started, trigger="run")
         self.runs += 1
         for error in report.errors:
             log.warning("%s: %s", job, error)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -141,3 +141,19 @@ def listing(conn: Connection, *, status: str | None = None, limit: int = 100) ->
 
 def count_by_status(conn: Connection) -> dict[str, int]:
     return {s: n for s, n in conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))}
+
+
+#: A pending effect older than this is reported as stuck.
+STUCK_AFTER = timedelta(days=1)
+
+
+def stuck(conn: Connection, now: datetime) -> list[sa.Row]:
+    """Effects that need a person: failed ones, and pending ones created more than a day ago.
+
+    (Helper B's version; the lead's adds pending effects that wait on a failed one.)
+    """
+    stmt = sa.select(outbox).where(
+        sa.or_(outbox.c.status == "failed",
+               sa.and_(outbox.c.status == "pending", outbox.c.created_at < now - STUCK_AFTER))
+    )
+    return conn.execute(stmt.order_by(outbox.c.id)).all()
