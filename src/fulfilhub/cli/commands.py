@@ -17,7 +17,7 @@ from rich.table import Table
 from .. import store as store_mod
 from ..config import EXAMPLE, DEFAULT_PATH
 from ..clock import SystemClock
-from ..errors import ConfigError, NotFound
+from ..errors import ConfigError, NotFound, StoreError
 from ..models import OrderStatus
 from ..runner import jobs
 from ..runner.runtime import Runtime
@@ -110,7 +110,11 @@ def db() -> None:
 def db_upgrade(state: State, revision: str) -> None:
     """Apply schema migrations to the configured store."""
     config = state.config(strict_env=False)
-    at = store_mod.upgrade(config.store_url, revision)
+    try:
+        at = store_mod.upgrade(config.store_url, revision)
+    except sa.exc.OperationalError as exc:  # unreachable, refused, wrong password: one line, no traceback
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StoreError(f"cannot reach store {store_mod.safe_url(config.store_url)}: {reason}") from None
     console.print(f"store {store_mod.safe_url(config.store_url)} is at schema revision {at}")
 
 

@@ -108,7 +108,7 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
     started = time.monotonic()
     try:
         result = _run_with_progress(run_demo, days + settle_days, orders=orders, days=days, seed=seed,
-                                    settle_days=settle_days, workspace=workspace, plugins=state.plugins, quiet=as_json)
+                                    settle_days=settle_days, workspace=workspace, plugins=state.plugins, quiet=as_json or state.quiet)
     finally:
         http_log.setLevel(level)
     elapsed = time.monotonic() - started

@@ -165,22 +165,22 @@ def events(state: State, order_ref: str | None, since: str | None, limit: int, a
 # --------------------------------------------------------------------------- jobs
 
 
-def _backlog(conn: Any) -> dict[str, int | None]:
-    """What each job has waiting, from the store (None: not known here)."""
-    def orders_in(*statuses: OrderStatus) -> int:
-        return conn.execute(sa.select(sa.func.count()).where(schema.orders.c.status.in_(statuses))).scalar() or 0
+def _backlog(conn: Any) -> dict[str, dict[str, int] | None]:
+    """What each job has waiting now, by instance (None: not known here)."""
+    def count_by(column: sa.Column, where: Any) -> dict[str, int]:
+        rows = conn.execute(sa.select(column, sa.func.count()).where(where).group_by(column).order_by(column))
+        return {str(name): n for name, n in rows}
 
-    def shipments_in(*statuses: ShipmentStatus) -> int:
-        return conn.execute(sa.select(sa.func.count()).where(schema.shipments.c.status.in_(statuses))).scalar() or 0
-
+    o, sh, ob = schema.orders, schema.shipments, schema.outbox
     S = ShipmentStatus
     return {
         "pull_orders": None,
-        "allocate": orders_in(OrderStatus.ACCEPTED, OrderStatus.BACKORDERED),
-        "poll_warehouses": shipments_in(S.PENDING, S.SUBMITTED, S.PICKING),
-        "buy_labels": shipments_in(S.PACKED),
-        "deliver_effects": conn.execute(sa.select(sa.func.count()).where(schema.outbox.c.status == "pending")).scalar() or 0,
-        "poll_tracking": shipments_in(S.LABEL_PURCHASED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION),
+        "allocate": count_by(o.c.channel, o.c.status.in_([OrderStatus.ACCEPTED, OrderStatus.BACKORDERED])),
+        "poll_warehouses": count_by(sh.c.warehouse, sh.c.status.in_([S.PENDING, S.SUBMITTED, S.PICKING])),
+        "buy_labels": count_by(sh.c.warehouse, sh.c.status == S.PACKED),
+        "deliver_effects": count_by(ob.c.target, ob.c.status == "pending"),
+        "poll_tracking": count_by(sh.c.carrier, sh.c.status.in_([S.LABEL_PURCHASED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY,
+                                                                 S.EXCEPTION])),
     }
 
 
@@ -188,7 +188,7 @@ def _backlog(conn: Any) -> dict[str, int | None]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def jobs(state: State, as_json: bool) -> None:
-    """Each job's last run (when, how long, how it went) and what it has waiting.
+    """Each job's last run (when, how long, how it went) and what it has waiting, per instance.
 
     Runs are recorded by `fulfilhub run` and `fulfilhub sync`. Exits 1 when a job's
     last run had errors.
@@ -204,7 +204,9 @@ def jobs(state: State, as_json: bool) -> None:
             "job": job, "last_run": r.started_at if r else None, "trigger": r.trigger if r else None,
             "duration_ms": r.duration_ms if r else None, "outcome": r.outcome if r else "never run",
             "counts": r.counts if r else {}, "errors": r.errors if r else 0,
-            "first_error": r.first_error if r else None, "backlog": backlog.get(job),
+            "first_error": r.first_error if r else None,
+            "backlog": None if backlog.get(job) is None else sum(backlog[job].values()),
+            "backlog_by_instance": backlog.get(job),
         })
     if as_json:
         _dump(out)
@@ -215,7 +217,8 @@ def jobs(state: State, as_json: bool) -> None:
             took = "-" if ms is None else f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
             done = ", ".join(f"{k} {v}" for k, v in sorted(j["counts"].items())) or "-"
             outcome = j["outcome"] + (f" ({j['errors']}: {j['first_error']})" if j["errors"] else "")
-            table.add_row(j["job"], _when(j["last_run"]), j["trigger"] or "-", took, escape(outcome), done,
-                          "-" if j["backlog"] is None else str(j["backlog"]))
+            by = j["backlog_by_instance"]
+            waiting = "-" if by is None else ", ".join(f"{k} {v}" for k, v in by.items()) or "0"
+            table.add_row(j["job"], _when(j["last_run"]), j["trigger"] or "-", took, escape(outcome), done, escape(waiting))
         console.print(table)
     sys.exit(EXIT_PARTIAL if any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)
