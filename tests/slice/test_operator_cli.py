@@ -161,6 +161,14 @@ def test_an_unexpected_exception_is_one_line_and_its_traceback_only_at_vv(world,
     quiet = run("-c", str(world.config_path), "orders", "list")
     assert quiet.exit_code == 1
     assert error_lines(quiet) == ["error: unexpected RuntimeError: something odd (run with -vv to see where)"]
+    def leaky(*args, **kwargs):
+        raise RuntimeError(f"token {ENV['SHOP_TOKEN']} rejected")
+
+    monkeypatch.setattr(order_store, "count_by_status", leaky)
+    monkeypatch.setattr(order_store, "listing", lambda *a, **k: [])
+    leaked = run("-c", str(world.config_path), "orders", "list")
+    assert leaked.exit_code == 1 and ENV["SHOP_TOKEN"] not in leaked.output and "***" in leaked.stderr
+    monkeypatch.setattr(order_store, "listing", broken)
     loud = CliRunner().invoke(main, ["-vv", "-c", str(world.config_path), "orders", "list"])
     assert loud.exit_code == 1 and "Traceback" in loud.stderr  # asked for with -vv
     assert error_lines(loud)[-1].startswith("error: unexpected RuntimeError")
@@ -489,3 +497,31 @@ def test_the_sandbox_catalog_documented_in_cli_md_is_the_simulators():
     text = (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([A-Z0-9-]+)` \| (.+?) \| ([\d.]+) \| (\d+) \|$", text, re.M)
     assert rows == [(c["sku"], c["title"], c["price"], str(c["grams"])) for c in DEFAULT_CATALOG]
+
+
+def test_run_q_prints_only_the_errors_and_records_its_runs(world):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    world.context.faults.add("503", path="/shopify/", times=1000)
+    env = {**os.environ, **ENV, "FULFILHUB_PLUGINS": "shopify,easypost"}
+    proc = subprocess.Popen([sys.executable, "-m", "fulfilhub", "-q", "-c", str(world.config_path), "run"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def runs() -> list:
+        with world.store.read() as conn:
+            return conn.execute(sa.select(schema.job_runs.c.job, schema.job_runs.c.trigger,
+                                          schema.job_runs.c.outcome)).all()
+
+    deadline = time.monotonic() + 60
+    while not any(r.job == "pull_orders" for r in runs()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert ("pull_orders", "run", "errors") in [tuple(r) for r in runs()]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and all(line.startswith("pull_orders: channel shop:") for line in lines), lines
+    assert "stopped cleanly" not in err and "nothing to do" not in err

@@ -84,7 +84,12 @@ class _Stderr:
         sys.stderr.flush()
 
 
+#: The secrets of the config loaded in this process: never printed, in logs or in errors.
+_SECRETS: set[str] = set()
+
+
 def protect_logs(secrets: Iterable[str]) -> None:
+    _SECRETS.update(secrets)
     flt = RedactingFilter(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(flt)
@@ -115,6 +120,7 @@ class State:
 
 
 def fail(message: str, code: int) -> None:
+    message = Redactor(_SECRETS).text(message)
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     sys.exit(code)
 

@@ -223,16 +223,25 @@ def sync(state: State, as_json: bool, channels: tuple[str, ...]) -> None:
 def run(state: State) -> None:
     """Run the schedule until SIGINT/SIGTERM, then stop cleanly after the current job."""
     rt = _runtime(state)
-    scheduler = Scheduler(rt, rt.config.schedule, on_report=lambda r: err_console.print(
-        f"{r.job}: " + (", ".join(f"{k} {v}" for k, v in sorted(r.counts.items()) if v) or "nothing to do")
-        + (f" ({len(r.errors)} errors)" if r.errors else ""), markup=False))
+
+    def report(r: jobs.JobReport) -> None:
+        if state.quiet:  # errors only
+            for error in r.errors:
+                err_console.print(f"{r.job}: {error}", markup=False)
+            return
+        err_console.print(f"{r.job}: " + (", ".join(f"{k} {v}" for k, v in sorted(r.counts.items()) if v) or "nothing to do")
+                          + (f" ({len(r.errors)} errors)" if r.errors else ""), markup=False)
+
+    scheduler = Scheduler(rt, rt.config.schedule, on_report=report)
     scheduler.install_signal_handlers()
-    err_console.print(f"running {len(scheduler.schedule)} jobs; Ctrl-C to stop", markup=False)
+    if not state.quiet:
+        err_console.print(f"running {len(scheduler.schedule)} jobs; Ctrl-C to stop", markup=False)
     try:
         scheduler.run()
     finally:
         rt.close()
-    err_console.print(f"stopped cleanly after {scheduler.runs} job runs", markup=False)
+    if not state.quiet:
+        err_console.print(f"stopped cleanly after {scheduler.runs} job runs", markup=False)
 
 
 # --------------------------------------------------------------------------- orders
