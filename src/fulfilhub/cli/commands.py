@@ -12,7 +12,7 @@ import click
 import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from .. import store as store_mod
 from ..config import EXAMPLE, DEFAULT_PATH
@@ -289,7 +289,7 @@ def orders_list(state: State, status: str | None, channel: str | None, limit: in
             click.echo("\t".join(_tsv(v) for v in (r.id, r.number, r.status, r.placed_at.isoformat(), r.total,
                                                   r.currency, r.hold_reason or "")))
         return
-    table = Table("id", "number", "status", "placed", "total", "hold reason")
+    table = Table(Column("id", overflow="fold"), Column("number", no_wrap=True), "status", "placed", "total", "hold reason")
     for r in rows:
         table.add_row(r.id, r.number, r.status, f"{r.placed_at:%Y-%m-%d %H:%M}", f"{r.total} {r.currency}", r.hold_reason or "")
     console.print(table)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..config import DEFAULT_SCHEDULE
 from ..errors import NotFound
@@ -60,7 +60,8 @@ def shipments_list(state: State, status: str | None, order_ref: str | None, limi
         for r in rows:
             click.echo("\t".join(_tsv("" if v is None else v) for v in r))
         return
-    table = Table("id", "order", "warehouse", "status", "carrier", "tracking", "changed")
+    table = Table(Column("id", overflow="fold"), Column("order", overflow="fold"), "warehouse", "status", "carrier",
+                  Column("tracking", overflow="fold"), "changed")
     for r in rows:
         table.add_row(r.id, r.order_id, r.warehouse, r.status, " ".join(filter(None, (r.carrier_name, r.service))) or "-",
                       r.tracking_code or "-", _when(r.modified_at))
@@ -211,7 +212,7 @@ def jobs(state: State, as_json: bool) -> None:
     if as_json:
         _dump(out)
     else:
-        table = Table("job", "last run", "by", "took", "outcome", "done", "backlog")
+        table = Table(Column("job", no_wrap=True), "last run", "by", "took", "outcome", "done", "backlog")
         for j in out:
             ms = j["duration_ms"]
             took = "-" if ms is None else f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
