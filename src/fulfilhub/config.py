@@ -145,7 +145,7 @@ def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] |
             raise ConfigError("no such config file; create one with `fulfilhub init`", path=where)
         if not file.is_file():
             raise ConfigError("not a file; pass the config file with -c", path=where)
-        text = file.read_bytes().decode("utf-8")
+        text = file.read_bytes().decode("utf-8-sig")  # a BOM (Notepad) is fine
         data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "

@@ -117,6 +117,13 @@ def test_a_config_that_is_not_utf8_is_one_error_line(tmp_path):
     assert error_lines(result) == [error_lines(result)[0]] and "not UTF-8" in result.stderr and "byte" in result.stderr
 
 
+def test_a_config_with_a_byte_order_mark_loads(tmp_path):
+    config = tmp_path / "fulfilhub.toml"
+    config.write_bytes(b"\xef\xbb\xbf" + b'[warehouses.main]\ntype = "local"\n')
+    result = run("-c", str(config), "db", "upgrade")
+    assert result.exit_code == 0, result.output
+
+
 def test_an_unreadable_default_config_is_one_error_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FULFILHUB_CONFIG", raising=False)
