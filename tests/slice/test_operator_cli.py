@@ -407,6 +407,10 @@ def test_demo_refuses_a_used_workspace_unless_fresh(tmp_path):
     fresh = run("demo", "--orders", "5", "--days", "1", "--settle-days", "0", "--workspace", str(ws), "--fresh", "--json")
     assert fresh.exit_code == 0, fresh.output
     assert json.loads(fresh.stdout)["pulled"] >= 1
+    (ws / "thesis.tex").write_text("not the demo's")
+    mine = run("demo", "--orders", "5", "--days", "1", "--workspace", str(ws), "--fresh")
+    assert mine.exit_code == 2 and "thesis.tex" in mine.stderr
+    assert (ws / "thesis.tex").exists() and (ws / "fulfilhub.toml").exists()
 
 
 def _walk(command: click.Command, path: tuple[str, ...] = ()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import re
 import shutil
 import sys
 import time
@@ -99,6 +100,10 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
         if not fresh:
             raise click.UsageError(f"workspace {workspace} is not empty (a run there would mix with the earlier one); "
                                    f"pass --fresh to empty it first, or name another folder")
+        foreign = sorted(p.name for p in workspace.iterdir() if not _DEMO_FILES.fullmatch(p.name))
+        if foreign:
+            raise click.UsageError(f"--fresh empties only a demo's workspace; {workspace} also holds "
+                                   f"{', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}: name another folder")
         _empty(workspace)
 
     http_log = logging.getLogger("fulfilhub.http")
@@ -113,6 +118,10 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
         http_log.setLevel(level)
     elapsed = time.monotonic() - started
     _print_demo(result, elapsed, days, seed, as_json)
+
+
+#: What a demo writes in its workspace: the config and the SQLite store (with its journal files).
+_DEMO_FILES = re.compile(r"fulfilhub\.toml|fulfilhub\.sqlite(-wal|-shm|-journal)?")
 
 
 def _empty(folder: Path) -> None:
