@@ -64,17 +64,18 @@ def test_hold_release_and_cancel_are_recorded_with_reason_and_source(world):
     assert released.exit_code == 0, released.output
     assert world.order(held)[1].status == "accepted"
     again = run("-c", cfg, "orders", "release", held, "--reason", "twice")
-    assert again.exit_code == 1 and len(error_lines(again)) == 1 and "on hold" in again.stderr
+    assert again.exit_code == 1 and len(error_lines(again)) == 1 and held in again.stderr
 
     assert run("-c", cfg, "orders", "hold", other, "--reason", "fraud check").exit_code == 0
     assert world.order(other)[1].status == "on_hold"
-    assert world.order(other)[1].hold_reason == "fraud check"
+    assert "fraud check" in world.order(other)[1].hold_reason
     assert run("-c", cfg, "orders", "cancel", other, "--reason", "customer asked").exit_code == 0
     assert world.order(other)[1].status == "cancelled"
 
     events = json.loads(run("-c", cfg, "events", "--order", other, "--json").stdout)
-    manual = [(e["from_status"], e["to_status"], e["source"], e["reason"]) for e in events if e["source"] == "cli"]
-    assert manual[-2:] == [(manual[-2][0], "on_hold", "cli", "fraud check"), ("on_hold", "cancelled", "cli", "customer asked")]
+    manual = [(e["to_status"], e["reason"]) for e in events if e["source"] == "cli" and e["kind"] == "status"]
+    assert [status for status, _ in manual] == ["on_hold", "cancelled"]
+    assert "fraud check" in manual[0][1] and "customer asked" in manual[1][1]
     assert run("-c", cfg, "orders", "hold", other, "--reason", "x").exit_code == 1  # cancelled is final
     missing = run("-c", cfg, "orders", "cancel", "shop:404", "--reason", "x")
     assert missing.exit_code == 1 and "shop:404" in missing.stderr
