@@ -309,6 +309,8 @@ def test_the_scheduler_records_its_runs(world):
     with world.store.read() as conn:
         rows = conn.execute(sa.select(schema.job_runs)).all()
     assert [(r.job, r.trigger, r.outcome) for r in rows] == [("pull_orders", "run", "ok")]
+    # the scenario clock stands still during a job: the duration is real time, not clock time
+    assert rows[0].duration_ms >= 1 and rows[0].finished_at > rows[0].started_at == world.clock.now()
 
 
 def test_orders_show_by_number_and_list_never_truncates_in_a_pipe(world):

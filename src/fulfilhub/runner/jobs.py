@@ -21,10 +21,11 @@ item that fails is reported and the others go on.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
@@ -435,21 +436,25 @@ def recorded(rt: Runtime, job: Callable[..., JobReport], *, trigger: str, **kwar
 
     A job that raises is recorded as ``crashed`` and the exception goes on.
     """
-    started = rt.clock.now()
+    started, began = rt.clock.now(), time.monotonic()
     try:
         report = job(rt, **kwargs)
     except Exception as exc:
-        record_run(rt, JobReport(job.__name__, errors=[describe_error(exc)]), started, trigger=trigger, outcome="crashed")
+        record_run(rt, JobReport(job.__name__, errors=[describe_error(exc)]), started, time.monotonic() - began,
+                   trigger=trigger, outcome="crashed")
         raise
-    record_run(rt, report, started, trigger=trigger)
+    record_run(rt, report, started, time.monotonic() - began, trigger=trigger)
     return report
 
 
-def record_run(rt: Runtime, report: JobReport, started: datetime, *, trigger: str, outcome: str | None = None) -> None:
-    """Keep one job run in ``job_runs``; a failure to do so is logged, never raised."""
+def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float, *, trigger: str,
+               outcome: str | None = None) -> None:
+    """Keep one job run in ``job_runs``: it started at ``started`` on the runtime's clock and
+    took ``seconds`` of real time. A failure to record it is logged, never raised."""
     try:
         with rt.store.transaction() as tx:
-            job_runs.record(tx, job=report.job, trigger=trigger, started_at=started, finished_at=rt.clock.now(),
+            job_runs.record(tx, job=report.job, trigger=trigger, started_at=started,
+                            finished_at=started + timedelta(seconds=seconds),
                             outcome=outcome or ("ok" if report.ok else "errors"), counts=dict(report.counts),
                             errors=report.errors)
     except Exception as exc:  # bookkeeping must not stop the work

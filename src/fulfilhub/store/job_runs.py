@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ def record(tx: Tx, *, job: str, trigger: str, started_at: datetime, finished_at:
     """Append one run and drop the job's runs beyond the newest :data:`KEEP`."""
     tx.execute(job_runs.insert().values(
         job=job, trigger=trigger, started_at=started_at, finished_at=finished_at,
-        duration_ms=max(0, int((finished_at - started_at).total_seconds() * 1000)), outcome=outcome,
+        duration_ms=max(0, math.ceil((finished_at - started_at).total_seconds() * 1000)), outcome=outcome,
         counts={k: int(v) for k, v in counts.items() if v}, errors=len(errors), first_error=errors[0] if errors else None,
     ))
     cutoff = tx.execute(
