@@ -19,7 +19,7 @@ from ..config import load as load_config
 from ..errors import ConfigError
 from ..plugins import PluginManager
 from ..sandbox import SandboxServer, Simulator
-from ..scenarios.world import WAREHOUSES, _config_text, _parts
+from ..scenarios.world import WAREHOUSES, config_text, demo_parts
 from ..store import Store
 from ..store import stock as stock_store
 
@@ -37,7 +37,7 @@ def prepare(folder: Path, sims: Mapping[str, Simulator], options: dict[str, dict
         raise ConfigError(f"{folder / DEFAULT_PATH} already exists; name an empty folder for --quickstart, "
                           f"or run `fulfilhub -c {folder / DEFAULT_PATH} sync` against a sandbox started as before")
     folder.mkdir(parents=True, exist_ok=True)
-    for name, part in _parts(sims).items():
+    for name, part in demo_parts(sims).items():
         given = options.setdefault(name, {})
         for key, value in part.options.items():
             given.setdefault(key, value)
@@ -50,10 +50,10 @@ def prepare(folder: Path, sims: Mapping[str, Simulator], options: dict[str, dict
 
 def finish(folder: Path, server: SandboxServer, plugins: PluginManager) -> Path:
     """Write the config, create the store and stock every warehouse with the shops' catalog."""
-    parts = _parts(plugins.registry.simulators)
+    parts = demo_parts(plugins.registry.simulators)
     config_path = folder / DEFAULT_PATH
     config_path.write_text(
-        _config_text(server, parts, {}, {}, {}, WAREHOUSES, "", "sqlite:///fulfilhub.sqlite")
+        config_text(server, parts, {}, {}, {}, WAREHOUSES, "", "sqlite:///fulfilhub.sqlite")
         .replace("# Written by a fulfilhub scenario (`fulfilhub demo` or the slice tests). The sandbox it\n"
                  "# points at is gone when the scenario ends; the store stays for `fulfilhub orders ...`.",
                  f"# Written by `fulfilhub sandbox --quickstart`: instances point at the sandbox on port {server.port}."),
@@ -79,7 +79,7 @@ def finish(folder: Path, server: SandboxServer, plugins: PluginManager) -> Path:
 def next_command(config_path: Path, sims: Mapping[str, Simulator]) -> str:
     """The shell lines to run next: the simulators' demo credentials, then ``sync``."""
     lines = []
-    for part in _parts(sims).values():
+    for part in demo_parts(sims).values():
         for secret in part.secrets.values():
             lines.append(f"  export {secret.env}={shlex.quote(secret.value)}")
     config = shlex.quote(str(config_path))

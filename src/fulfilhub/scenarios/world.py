@@ -161,7 +161,7 @@ def build_world(
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
     registered = plugins.registry.simulators
-    parts = _parts(registered)
+    parts = demo_parts(registered)
     if env is None:
         for part in parts.values():
             for secret in part.secrets.values():
@@ -188,7 +188,7 @@ def build_world(
         config_path = workspace / "fulfilhub.toml"
         extra = extra_config(sandbox) if callable(extra_config) else extra_config
         config_path.write_text(
-            _config_text(sandbox, parts, settings, instances, env_names, warehouses, extra, store_url),
+            config_text(sandbox, parts, settings, instances, env_names, warehouses, extra, store_url),
             encoding="utf-8",
         )
         config = config_mod.load(config_path, env=env)
@@ -206,7 +206,7 @@ def build_world(
     return World(clock, sandbox, context, plugins, config, config_path, store, rt, placed)
 
 
-def _parts(registered: Mapping[str, Simulator]) -> dict[str, DemoPart]:
+def demo_parts(registered: Mapping[str, Simulator]) -> dict[str, DemoPart]:
     """The parts the registered simulators describe, by simulator name; PluginError
     naming the kinds missing."""
     parts = {name: sim.demo for name, sim in sorted(registered.items()) if sim.demo is not None}
@@ -222,7 +222,7 @@ def _parts(registered: Mapping[str, Simulator]) -> dict[str, DemoPart]:
     return parts
 
 
-def _config_text(
+def config_text(
     sandbox: SandboxServer,
     parts: Mapping[str, DemoPart],
     settings: Mapping[str, Mapping[str, Any]],
@@ -232,6 +232,8 @@ def _config_text(
     extra: str,
     store_url: str,
 ) -> str:
+    """The ``fulfilhub.toml`` of a world: the simulators' parts pointed at ``sandbox``, the
+    ``local`` warehouses and the store (also what ``fulfilhub sandbox --quickstart`` writes)."""
     out = [
         "# Written by a fulfilhub scenario (`fulfilhub demo` or the slice tests). The sandbox it",
         "# points at is gone when the scenario ends; the store stays for `fulfilhub orders ...`.",
