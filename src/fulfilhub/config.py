@@ -24,6 +24,7 @@ expected.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -39,6 +40,7 @@ from .errors import ConfigError
 DEFAULT_PATH = "fulfilhub.toml"
 SECTIONS = ("store", "schedule", "intake", "channels", "carriers", "warehouses", "notifiers")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
+STORE_KEYS = ("url",)
 
 #: Jobs `fulfilhub run` schedules, with their default intervals.
 DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
@@ -187,22 +189,29 @@ def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] |
     env = os.environ if env is None else env
     file = Path(path or env.get("FULFILHUB_CONFIG") or DEFAULT_PATH)
     where = str(file)
-    if not file.is_file():
-        raise ConfigError("no such config file; create one with `fulfilhub init`", path=where)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        if not file.exists():
+            raise ConfigError("no such config file; create one with `fulfilhub init`", path=where)
+        if not file.is_file():
+            raise ConfigError("not a file; pass the config file with -c", path=where)
+        text = file.read_bytes().decode("utf-8-sig")  # a BOM (Notepad) is fine
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+                          f"save the file as UTF-8", path=where) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=where) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read it: {exc.strerror or exc}", path=where) from None
     return from_mapping(data, path=file, env=env, strict_env=strict_env)
 
 
 def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str], strict_env: bool = True) -> Config:
     where = str(path)
-    unknown = sorted(set(data) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"unknown section {unknown[0]!r}; expected one of {', '.join(SECTIONS)}", path=where, key=unknown[0])
+    _known_keys(data, SECTIONS, where, "", "section")
 
     store = _table(data, "store", where)
+    _known_keys(store, STORE_KEYS, where, "store.", "setting")
     url = store.get("url", "sqlite:///fulfilhub.sqlite")
     if not isinstance(url, str) or "://" not in url:
         raise ConfigError(f"expected a database URL like \"sqlite:///fulfilhub.sqlite\", got {url!r}", path=where, key="store.url")
@@ -211,16 +220,15 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
     url = _anchor_sqlite(url, path.parent)
 
     schedule = dict(DEFAULT_SCHEDULE)
-    for job, value in _table(data, "schedule", where).items():
-        if job not in DEFAULT_SCHEDULE:
-            raise ConfigError(f"unknown job {job!r}; jobs are {', '.join(DEFAULT_SCHEDULE)}", path=where, key=f"schedule.{job}")
+    schedule_table = _table(data, "schedule", where)
+    _known_keys(schedule_table, tuple(DEFAULT_SCHEDULE), where, "schedule.", "job")
+    for job, value in schedule_table.items():
         schedule[job] = parse_duration(value, path=where, key=f"schedule.{job}")
 
     intake_table = _table(data, "intake", where)
     intake_fields = {a.name for a in attrs.fields(IntakeConfig)}
+    _known_keys(intake_table, tuple(sorted(intake_fields)), where, "intake.", "setting")
     for key, value in intake_table.items():
-        if key not in intake_fields:
-            raise ConfigError(f"unknown setting; expected one of {', '.join(sorted(intake_fields))}", path=where, key=f"intake.{key}")
         if not isinstance(value, bool):
             raise ConfigError(f"expected true or false, got {value!r}", path=where, key=f"intake.{key}")
 
@@ -233,6 +241,14 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         intake=IntakeConfig(**intake_table),
         **instances,
     )
+
+
+def _known_keys(table: Mapping[str, Any], known: tuple[str, ...], where: str, prefix: str, what: str) -> None:
+    """Raise ConfigError naming the first key of ``table`` not in ``known`` (with a "did you mean")."""
+    for key in sorted(set(table) - set(known)):
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown {what} {key!r}; {hint}expected one of {', '.join(known)}", path=where, key=prefix + key)
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from .. import store as store_mod
 from ..config import EXAMPLE, DEFAULT_PATH
-from ..errors import ConfigError, NotFound
+from ..clock import SystemClock
+from ..errors import ConfigError, NotFound, StoreError
+from ..models import OrderStatus
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
-from ..store import Store
+from ..store import Store, schema
 from ..store import orders as order_store
 from ..store import outbox as outbox_store
 from ..store import quarantine as quarantine_store
@@ -53,7 +57,8 @@ def _dump(data: Any) -> None:
 
 
 @main.command()
-@click.option("--path", "target", default=DEFAULT_PATH, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--path", "target", default=DEFAULT_PATH, show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the config file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @click.pass_context
 def init(ctx: click.Context, target: str, force: bool) -> None:
@@ -87,11 +92,11 @@ def plugins(state: State, as_json: bool) -> None:
     table = Table("plugin", "from", "hooks")
     for item in info:
         table.add_row(item["name"], item["source"], ", ".join(item["hooks"]))
+    for failure in failures:  # already reported on stderr when it failed to load: listed here, not repeated
+        table.add_row(failure["name"], "FAILED", failure["error"])
     console.print(table)
     for kind, names in types.items():
         console.print(f"{kind}: {', '.join(names) or '-'}")
-    for failure in failures:
-        err_console.print(f"[red]failed[/] {failure['error']}")
 
 
 @main.group()
@@ -100,17 +105,21 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="head", show_default=True, help="The schema revision to go to.")
 @pass_state
 def db_upgrade(state: State, revision: str) -> None:
     """Apply schema migrations to the configured store."""
     config = state.config(strict_env=False)
-    at = store_mod.upgrade(config.store_url, revision)
+    try:
+        at = store_mod.upgrade(config.store_url, revision)
+    except sa.exc.OperationalError as exc:  # unreachable, refused, wrong password: one line, no traceback
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StoreError(f"cannot reach store {store_mod.safe_url(config.store_url)}: {reason}") from None
     console.print(f"store {store_mod.safe_url(config.store_url)} is at schema revision {at}")
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one object per check.")
 @pass_state
 def doctor(state: State, as_json: bool) -> None:
     """Check the config, plugins, store and backlog; exit 1 if something needs attention."""
@@ -141,9 +150,14 @@ def doctor(state: State, as_json: bool) -> None:
         with store.read() as conn:
             q = quarantine_store.count_open(conn)
             eff = outbox_store.count_by_status(conn)
+            stuck = outbox_store.stuck(conn, SystemClock().now())
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
+        check("stuck", not stuck, "nothing stuck" if not stuck else
+              f"{len(stuck)} effect(s) stuck: " + "; ".join(
+                  f"#{r.id} {r.kind} {r.target} {r.status}, {r.attempts} tries" + (f": {r.last_error}" if r.last_error else "")
+                  for r in stuck[:5]) + ("; ..." if len(stuck) > 5 else "") + " — fix the cause, then `fulfilhub outbox retry`")
     if as_json:
         _dump(checks)
     else:
@@ -173,15 +187,21 @@ def _print_reports(reports: list[jobs.JobReport], as_json: bool) -> int:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: counts and errors per job.")
 @click.option("--channel", "channels", multiple=True, help="Only pull these channels (repeatable).")
 @pass_state
 def sync(state: State, as_json: bool, channels: tuple[str, ...]) -> None:
     """Run one pass of every job: pull, allocate, submit, label, push, track."""
     rt = _runtime(state)
     try:
+        for name in channels:
+            if name not in rt.config.channels:
+                close = difflib.get_close_matches(name, list(rt.config.channels), n=1)
+                raise click.BadParameter(f"no channel {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                                         + f" configured: {', '.join(rt.config.channels) or 'none'}",
+                                         param_hint="--channel")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err_console, transient=True, disable=as_json) as bar:
+                      console=err_console, transient=True, disable=as_json or state.quiet) as bar:
             tasks: dict[str, Any] = {}
 
             def progress(name: str, n: int) -> None:
@@ -190,9 +210,9 @@ def sync(state: State, as_json: bool, channels: tuple[str, ...]) -> None:
                 bar.advance(tasks[name], n)
 
             if channels:
-                reports = [jobs.pull_orders(rt, channels=channels, progress=progress)]
+                reports = [jobs.recorded(rt, jobs.pull_orders, trigger="sync", channels=channels, progress=progress)]
             else:
-                reports = jobs.sync_once(rt, progress=progress)
+                reports = jobs.sync_once(rt, progress=progress, record=True)
         sys.exit(_print_reports(reports, as_json))
     finally:
         rt.close()
@@ -203,16 +223,25 @@ def sync(state: State, as_json: bool, channels: tuple[str, ...]) -> None:
 def run(state: State) -> None:
     """Run the schedule until SIGINT/SIGTERM, then stop cleanly after the current job."""
     rt = _runtime(state)
-    scheduler = Scheduler(rt, rt.config.schedule, on_report=lambda r: err_console.print(
-        f"{r.job}: " + (", ".join(f"{k} {v}" for k, v in sorted(r.counts.items()) if v) or "nothing to do")
-        + (f" ({len(r.errors)} errors)" if r.errors else ""), markup=False))
+
+    def report(r: jobs.JobReport) -> None:
+        if state.quiet:  # errors only
+            for error in r.errors:
+                err_console.print(f"{r.job}: {error}", markup=False)
+            return
+        err_console.print(f"{r.job}: " + (", ".join(f"{k} {v}" for k, v in sorted(r.counts.items()) if v) or "nothing to do")
+                          + (f" ({len(r.errors)} errors)" if r.errors else ""), markup=False)
+
+    scheduler = Scheduler(rt, rt.config.schedule, on_report=report)
     scheduler.install_signal_handlers()
-    err_console.print(f"running {len(scheduler.schedule)} jobs; Ctrl-C to stop", markup=False)
+    if not state.quiet:
+        err_console.print(f"running {len(scheduler.schedule)} jobs; Ctrl-C to stop", markup=False)
     try:
         scheduler.run()
     finally:
         rt.close()
-    err_console.print(f"stopped cleanly after {scheduler.runs} job runs", markup=False)
+    if not state.quiet:
+        err_console.print(f"stopped cleanly after {scheduler.runs} job runs", markup=False)
 
 
 # --------------------------------------------------------------------------- orders
@@ -223,13 +252,29 @@ def orders() -> None:
     """Look at orders."""
 
 
+def resolve_order_id(conn: Any, ref: str) -> str:
+    """The order id ``ref`` names: an id, or a shop's order number (``#1009`` or ``1009``)."""
+    if order_store.row(conn, ref) is not None:
+        return ref
+    number = ref if ref.startswith("#") else f"#{ref}"
+    found = conn.execute(sa.select(schema.orders.c.id).where(schema.orders.c.number.in_([ref, number]))).scalars().all()
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise NotFound(f"order number {ref!r} is used by {len(found)} orders ({', '.join(sorted(found))}); name one by id")
+    raise NotFound(f"no order {ref!r} (by id or number); `fulfilhub orders list` shows them")
+
+
 @orders.command("list")
-@click.option("--status", help="Only orders in this status.")
+@click.option("--status", type=click.Choice([s.value for s in OrderStatus]), help="Only orders in this status.")
 @click.option("--channel", help="Only orders from this channel instance.")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (full ids, every field).")
+@click.option("--format", "fmt", type=click.Choice(["table", "tsv"]), default=None,
+              help="table (default on a terminal) or tsv: one order a line, tab-separated, never truncated "
+                   "(the default when stdout is a pipe).")
 @pass_state
-def orders_list(state: State, status: str | None, channel: str | None, limit: int, as_json: bool) -> None:
+def orders_list(state: State, status: str | None, channel: str | None, limit: int, as_json: bool, fmt: str | None) -> None:
     """The newest orders with their status."""
     store = _store(state)
     with store.read() as conn:
@@ -238,7 +283,13 @@ def orders_list(state: State, status: str | None, channel: str | None, limit: in
     if as_json:
         _dump({"orders": [dict(r._mapping) for r in rows], "counts": counts})
         return
-    table = Table("id", "number", "status", "placed", "total", "hold reason")
+    if fmt == "tsv" or (fmt is None and not console.is_terminal):
+        click.echo("\t".join(("id", "number", "status", "placed", "total", "currency", "hold_reason")))
+        for r in rows:
+            click.echo("\t".join(_tsv(v) for v in (r.id, r.number, r.status, r.placed_at.isoformat(), r.total,
+                                                  r.currency, r.hold_reason or "")))
+        return
+    table = Table(Column("id", overflow="fold"), Column("number", no_wrap=True), "status", "placed", "total", "hold reason")
     for r in rows:
         table.add_row(r.id, r.number, r.status, f"{r.placed_at:%Y-%m-%d %H:%M}", f"{r.total} {r.currency}", r.hold_reason or "")
     console.print(table)
@@ -247,12 +298,16 @@ def orders_list(state: State, status: str | None, channel: str | None, limit: in
 
 @orders.command("show")
 @click.argument("order_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: the order, lines, shipments, scans, events.")
 @pass_state
 def orders_show(state: State, order_id: str, as_json: bool) -> None:
-    """One order's lines, shipments, scans and timeline of events."""
+    """One order's lines, shipments, scans and timeline of events.
+
+    ORDER_ID is the id (``shop:5001``) or the shop's order number (``'#1009'``).
+    """
     store = _store(state)
     with store.read() as conn:
+        order_id = resolve_order_id(conn, order_id)
         found = order_store.load(conn, order_id)
         if found is None:
             raise NotFound(f"no order {order_id!r}; `fulfilhub orders list` shows the ids")
@@ -288,6 +343,11 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         console.print(f"  {e.at:%Y-%m-%d %H:%M}  {change:<32} {e.source:<22} {e.reason}", markup=False)
 
 
+def _tsv(value: Any) -> str:
+    """A value for one TSV cell: tabs and newlines inside it become spaces."""
+    return " ".join(str(value).split("\t")).replace("\n", " ").replace("\r", " ")
+
+
 def vars_(line: Any) -> dict[str, Any]:
     return {"sku": line.sku, "quantity": line.quantity, "order_line_id": line.order_line_id}
 
@@ -302,9 +362,10 @@ def quarantine() -> None:
 
 @quarantine.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved ones.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (without the payloads).")
 @pass_state
 def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
+    """The payloads waiting in quarantine, with their error."""
     store = _store(state)
     with store.read() as conn:
         rows = quarantine_store.listing(conn, status=None if show_all else "open", limit=1000)
@@ -366,6 +427,7 @@ def stock() -> None:
 @click.option("--weight-g", type=click.IntRange(min=1), help="Unit weight in grams.")
 @pass_state
 def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int | None, weight_g: int | None) -> None:
+    """Set how many units of SKU a local WAREHOUSE has on hand (orders waiting for it are looked at again)."""
     config = state.config(strict_env=False)
     if warehouse not in config.warehouses:
         raise ConfigError(f"no warehouse {warehouse!r}; configured: {', '.join(config.warehouses) or 'none'}",
@@ -379,9 +441,10 @@ def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int 
 
 
 @stock.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def stock_list(state: State, as_json: bool) -> None:
+    """Stock levels: on hand, reserved, safety stock and available, per warehouse and SKU."""
     store = _store(state)
     with store.read() as conn:
         levels = stock_store.levels(conn)
@@ -407,8 +470,8 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option("--status", type=click.Choice(["pending", "done", "failed"]), help="Only effects in this status.")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def outbox_list(state: State, status: str | None, limit: int, as_json: bool) -> None:
     """The newest effects with their attempts and last error."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -15,40 +18,65 @@ from rich.table import Table
 
 from ..clock import SimClock, SystemClock
 from ..engines import lifecycle
+from ..errors import ConfigError
 from ..sandbox import SandboxContext, SandboxServer
-from . import EXIT_OK, State, console, err_console, main
+from . import EXIT_OK, State, console, err_console, main, quickstart
 
 pass_state = click.make_pass_decorator(State)
 
 
 @main.command()
-@click.option("--port", default=8787, show_default=True, help="Port on 127.0.0.1.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+@click.option("--seed", default=0, show_default=True, help="Same seed, same orders.")
 @click.option("--speed", default=0.0, show_default=True,
               help="Scenario clock speed (simulated seconds per real second); 0 = wall clock.")
 @click.option("--option", "options", multiple=True, metavar="SIM.KEY=JSON",
               help='A simulator option, e.g. shopify.orders_per_day=500 (repeatable).')
+@click.option("--quickstart", "quickstart_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write DIR/fulfilhub.toml pointed at this sandbox, create its store, stock the "
+                   "simulated shops' catalog in its warehouses and preload orders; prints the next command.")
+@click.option("--preload", default=20, show_default=True, type=click.IntRange(min=0),
+              help="With --quickstart: orders each simulated shop already has (placed over the last two days).")
 @pass_state
-def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str, ...]) -> None:
+def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str, ...], quickstart_dir: Path | None,
+            preload: int) -> None:
     """Serve every registered simulator on loopback until Ctrl-C.
 
-    Point an instance's base_url at http://127.0.0.1:PORT/<simulator>. Faults:
+    Point an instance's base_url at http://127.0.0.1:PORT/<simulator>, or let
+    `--quickstart DIR` write a config that does. Faults:
     POST /_sandbox/faults {"kind": "429", "path": "/shopify/", "times": 3}; the clock:
     GET /_sandbox/clock, POST /_sandbox/clock {"seconds": 3600} (scenario clock only).
     """
+    sims = state.plugins.registry.simulators
     parsed: dict[str, dict] = {}
     for item in options:
         try:
             key, raw = item.split("=", 1)
             sim, name = key.split(".", 1)
-            parsed.setdefault(sim, {})[name] = json.loads(raw)
+            value = json.loads(raw)
         except ValueError:
             raise click.BadParameter(f"expected SIM.KEY=JSON, got {item!r}", param_hint="--option") from None
+        if sim not in sims:
+            close = difflib.get_close_matches(sim, sorted(sims), n=1)
+            raise click.BadParameter(f"no simulator {sim!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                                     + f" registered: {', '.join(sorted(sims)) or 'none'}", param_hint="--option")
+        parsed.setdefault(sim, {})[name] = value
+    workspace = None
+    if quickstart_dir is not None:
+        workspace = quickstart.prepare(quickstart_dir, sims, parsed, preload=preload)
     clock = SimClock(speed=speed) if speed else SystemClock()
-    sims = state.plugins.registry.simulators
-    server = SandboxServer(sims, SandboxContext(clock=clock, seed=seed, options=parsed), port=port)
+    try:
+        server = SandboxServer(sims, SandboxContext(clock=clock, seed=seed, options=parsed), port=port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "
+                          f"pick another with --port (0: any free port)") from None
     for name in sorted(sims):
         console.print(f"{name}: {server.url_for(name)}")
+    if workspace is not None:
+        config_path = quickstart.finish(workspace, server, state.plugins)
+        console.print(f"wrote {config_path}; stocked the shops' catalog, {preload} order(s) waiting in each shop", markup=False)
+        console.print("next, in another terminal:", markup=False)
+        console.print(quickstart.next_command(config_path, sims), markup=False)
     server.serve_forever()
 
 
@@ -58,12 +86,25 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
 @click.option("--seed", default=7, show_default=True, help="Same seed, same run.")
 @click.option("--settle-days", default=5, show_default=True, type=click.IntRange(min=0, max=30),
               help="After the last order, keep simulating (at most this long) until parcels arrive.")
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), help="Where to keep config + SQLite (default: a new temp folder).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to keep config + SQLite (default: a new temp folder). Must be empty unless --fresh.")
+@click.option("--fresh", is_flag=True, help="Empty the --workspace folder first (everything in it is deleted).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @pass_state
-def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, as_json: bool) -> None:
+def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, fresh: bool,
+         as_json: bool) -> None:
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..scenarios import run_demo
+
+    if workspace is not None and workspace.exists() and any(workspace.iterdir()):
+        if not fresh:
+            raise click.UsageError(f"workspace {workspace} is not empty (a run there would mix with the earlier one); "
+                                   f"pass --fresh to empty it first, or name another folder")
+        foreign = sorted(p.name for p in workspace.iterdir() if not _DEMO_FILES.fullmatch(p.name))
+        if foreign:
+            raise click.UsageError(f"--fresh empties only a demo's workspace; {workspace} also holds "
+                                   f"{', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}: name another folder")
+        _empty(workspace)
 
     http_log = logging.getLogger("fulfilhub.http")
     level = http_log.level
@@ -72,11 +113,24 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
     started = time.monotonic()
     try:
         result = _run_with_progress(run_demo, days + settle_days, orders=orders, days=days, seed=seed,
-                                    settle_days=settle_days, workspace=workspace, plugins=state.plugins, quiet=as_json)
+                                    settle_days=settle_days, workspace=workspace, plugins=state.plugins, quiet=as_json or state.quiet)
     finally:
         http_log.setLevel(level)
     elapsed = time.monotonic() - started
     _print_demo(result, elapsed, days, seed, as_json)
+
+
+#: What a demo writes in its workspace: the config and the SQLite store (with its journal files).
+_DEMO_FILES = re.compile(r"fulfilhub\.toml|fulfilhub\.sqlite(-wal|-shm|-journal)?")
+
+
+def _empty(folder: Path) -> None:
+    """Delete everything inside ``folder`` (not the folder itself)."""
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _run_with_progress(run_demo, total_days: int, *, quiet: bool, **kwargs):

@@ -21,9 +21,11 @@ item that fails is reported and the others go on.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
@@ -31,7 +33,7 @@ import attrs
 from ..engines import fulfilment, holds, intake, inventory
 from ..errors import ExternalError, FulfilhubError, PluginError, TransientError
 from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
-from ..store import cursors
+from ..store import cursors, job_runs
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import quarantine as quarantine_store
@@ -123,6 +125,8 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
                 report.errors.append(f"channel {name}: {exc} (cursor kept; the next run resumes here)")
                 break
             pages += 1
+            log.info("channel %s: pulled page %d (%d orders%s)", name, pages, len(page.payloads),
+                     ", more to come" if page.has_more else "")
             more = page.has_more and (max_pages is None or pages < max_pages)
             ahead = fetcher.submit(channel.fetch_orders, page.next_cursor) if more else None
             if page.payloads or page.next_cursor != cursor:  # an empty page that moves nothing writes nothing
@@ -273,6 +277,7 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
         except _Oversold:
             continue
         view.took(by_warehouse)
+        log.info("order %s: allocated to %s", order.id, ", ".join(sorted(by_warehouse)))
         return "allocated" if len(made) == 1 else "allocated_split"
     now = rt.clock.now()
     with rt.store.transaction() as tx:
@@ -280,6 +285,7 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
             order_store.touch(tx, order.id, now)
             return "still_backordered"
         fulfilment.backorder(tx, rt.hooks, order, status, now)
+    log.info("order %s: backordered (not enough stock)", order.id)
     return "backordered"
 
 
@@ -344,6 +350,8 @@ def buy_labels(rt: Runtime) -> JobReport:
             continue
         with rt.store.transaction() as tx:
             fulfilment.choose(tx, shipment, chosen, rt.clock.now())
+        log.info("shipment %s: chose %s %s for %s; the label is bought next", shipment.id, chosen.carrier_name,
+                 chosen.service, chosen.amount)
         report.counts["rates_chosen"] += 1
     return report
 
@@ -381,6 +389,8 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
             with rt.store.transaction() as tx:
                 fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
             continue
+        if outcome.moved_to:
+            log.info("shipment %s: %s says %s", shipment.id, name, outcome.moved_to)
         report.counts["scans_new"] += outcome.new_scans
         report.counts[f"to_{outcome.moved_to}" if outcome.moved_to else "unchanged"] += 1
     return report
@@ -410,6 +420,7 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
             if saved is not None:
                 ships[saved.id] = saved  # later effects in this batch see what this one did
             report.counts[row.kind] += 1
+            log.info("delivered %s to %s (%s)", row.kind, row.target, row.key)
         except TransientError as exc:
             next_at = now + effects.retry_delay(row.attempts - 1)
             with rt.store.transaction() as tx:
@@ -429,18 +440,52 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
 # --------------------------------------------------------------------------- one pass
 
 
-def sync_once(rt: Runtime, *, progress: Progress | None = None) -> list[JobReport]:
-    """One pass of every job, in the order an order travels."""
+def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = False) -> list[JobReport]:
+    """One pass of every job, in the order an order travels (with ``record``, each run is
+    kept in ``job_runs`` for ``fulfilhub jobs``)."""
+    def run(job: Callable[..., JobReport], **kwargs: Any) -> JobReport:
+        return recorded(rt, job, trigger="sync", **kwargs) if record else job(rt, **kwargs)
+
     return [
-        pull_orders(rt, progress=progress),
-        allocate(rt),
-        deliver_effects(rt),
-        poll_warehouses(rt),
-        buy_labels(rt),
-        deliver_effects(rt),
-        poll_tracking(rt),
-        deliver_effects(rt),
+        run(pull_orders, progress=progress),
+        run(allocate),
+        run(deliver_effects),
+        run(poll_warehouses),
+        run(buy_labels),
+        run(deliver_effects),
+        run(poll_tracking),
+        run(deliver_effects),
     ]
+
+
+def recorded(rt: Runtime, job: Callable[..., JobReport], *, trigger: str, **kwargs: Any) -> JobReport:
+    """Run ``job`` and keep its run (start, duration, outcome, counts) in ``job_runs``.
+
+    A job that raises is recorded as ``crashed`` and the exception goes on.
+    """
+    started, began = rt.clock.now(), time.monotonic()
+    try:
+        report = job(rt, **kwargs)
+    except Exception as exc:
+        record_run(rt, JobReport(job.__name__, errors=[describe_error(exc)]), started, time.monotonic() - began,
+                   trigger=trigger, outcome="crashed")
+        raise
+    record_run(rt, report, started, time.monotonic() - began, trigger=trigger)
+    return report
+
+
+def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float, *, trigger: str,
+               outcome: str | None = None) -> None:
+    """Keep one job run in ``job_runs``: it started at ``started`` on the runtime's clock and
+    took ``seconds`` of real time. A failure to record it is logged, never raised."""
+    try:
+        with rt.store.transaction() as tx:
+            job_runs.record(tx, job=report.job, trigger=trigger, started_at=started,
+                            finished_at=started + timedelta(seconds=seconds),
+                            outcome=outcome or ("ok" if report.ok else "errors"), counts=dict(report.counts),
+                            errors=report.errors)
+    except Exception as exc:  # bookkeeping must not stop the work
+        log.warning("could not record the run of %s: %s", report.job, describe_error(exc))
 
 
 JOBS: dict[str, Callable[[Runtime], JobReport]] = {

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from .jobs import JOBS, JobReport
+from .jobs import JOBS, JobReport, record_run
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.scheduler")
@@ -68,11 +69,15 @@ class Scheduler:
             self.stop_event.wait(min(max(wait, 0.05), 60.0))
 
     def _run_job(self, job: str) -> JobReport:
+        started, began = self.rt.clock.now(), time.monotonic()
         try:
             report = JOBS[job](self.rt)
         except Exception as exc:  # one failing job must not stop the schedule
             log.exception("job %s crashed", job)
             report = JobReport(job, errors=[f"{type(exc).__name__}: {exc}"])
+            record_run(self.rt, report, started, time.monotonic() - began, trigger="run", outcome="crashed")
+        else:
+            record_run(self.rt, report, started, time.monotonic() - began, trigger="run")
         self.runs += 1
         for error in report.errors:
             log.warning("%s: %s", job, error)

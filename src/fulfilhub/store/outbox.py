@@ -180,3 +180,4 @@ def listing(conn: Connection, *, status: str | None = None, limit: int = 100) ->
 
 def count_by_status(conn: Connection) -> dict[str, int]:
     return {s: n for s, n in conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))}
+

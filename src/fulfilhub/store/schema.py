@@ -245,3 +245,19 @@ plugin_state = sa.Table(
     sa.Column("value", sa.Text, nullable=False),  # canonical JSON (sorted keys, compact)
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(50), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),  # run (the scheduler) | sync
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # ok | errors | crashed
+    sa.Column("counts", sa.JSON, nullable=False),
+    sa.Column("errors", sa.Integer, nullable=False),
+    sa.Column("first_error", sa.Text, nullable=True),
+    sa.Index("ix_job_runs_job_started", "job", "started_at"),
+)

@@ -4,16 +4,16 @@ An order keeps every line it sold; only the lines that require shipping are allo
 and shipped. An order whose lines all need no shipping completes without a shipment.
 Existing lines are physical ones (the default).
 
-Revision ID: 0003_lines
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30 22:45:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_lines"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,225 @@
+"""Looking around: shipments, tracking numbers, the timeline across orders, the jobs."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from rich.markup import escape
+from rich.table import Column, Table
+
+from ..config import DEFAULT_SCHEDULE
+from ..errors import NotFound
+from ..models import OrderStatus, ShipmentStatus
+from ..store import job_runs as job_run_store
+from ..store import schema
+from ..store import shipments as shipment_store
+from . import EXIT_OK, EXIT_PARTIAL, State, console, main
+from .commands import _dump, _store, _tsv, pass_state, resolve_order_id
+
+_SHIP_COLUMNS = ("id", "order_id", "warehouse", "status", "carrier_name", "service", "tracking_code", "modified_at")
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
+# --------------------------------------------------------------------------- shipments
+
+
+@main.group()
+def shipments() -> None:
+    """Shipments: one parcel from one warehouse, with its label and scans."""
+
+
+@shipments.command("list")
+@click.option("--status", type=click.Choice([s.value for s in ShipmentStatus]), help="Only shipments in this status.")
+@click.option("--order", "order_ref", help="Only the shipments of this order (id or number).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (full ids, every field).")
+@pass_state
+def shipments_list(state: State, status: str | None, order_ref: str | None, limit: int, as_json: bool) -> None:
+    """The newest shipments with their carrier and tracking number."""
+    store = _store(state)
+    t = schema.shipments
+    with store.read() as conn:
+        stmt = sa.select(*(t.c[name] for name in _SHIP_COLUMNS))
+        if status:
+            stmt = stmt.where(t.c.status == status)
+        if order_ref:
+            stmt = stmt.where(t.c.order_id == resolve_order_id(conn, order_ref))
+        rows = conn.execute(stmt.order_by(t.c.modified_at.desc(), t.c.id).limit(limit)).all()
+    if as_json:
+        _dump([dict(r._mapping) for r in rows])
+        return
+    if not console.is_terminal:
+        click.echo("\t".join(_SHIP_COLUMNS))
+        for r in rows:
+            click.echo("\t".join(_tsv("" if v is None else v) for v in r))
+        return
+    table = Table(Column("id", overflow="fold"), Column("order", overflow="fold"), "warehouse", "status", "carrier",
+                  Column("tracking", overflow="fold"), "changed")
+    for r in rows:
+        table.add_row(r.id, r.order_id, r.warehouse, r.status, " ".join(filter(None, (r.carrier_name, r.service))) or "-",
+                      r.tracking_code or "-", _when(r.modified_at))
+    console.print(table)
+
+
+def _show_shipment(state: State, shipment_id: str, as_json: bool) -> None:
+    store = _store(state)
+    with store.read() as conn:
+        shipment = shipment_store.load(conn, shipment_id)
+        if shipment is None:
+            raise NotFound(f"no shipment {shipment_id!r}; `fulfilhub shipments list` shows them")
+        scans = shipment_store.scans_of(conn, shipment_id)
+    if as_json:
+        _dump({**shipment_store.as_row(shipment),
+               "lines": [{"sku": ln.sku, "quantity": ln.quantity, "order_line_id": ln.order_line_id} for ln in shipment.lines],
+               "scans": [dict(e._mapping) for e in scans]})
+        return
+    label = shipment.label
+    console.print(f"[bold]shipment {escape(shipment.id)}[/] of order {escape(shipment.order_id)} from "
+                  f"{escape(shipment.warehouse)}: [bold]{shipment.status}[/]")
+    if label:
+        console.print(f"  {label.carrier_name} {label.service}, tracking {label.tracking_code}, cost {label.cost}",
+                      markup=False)
+        if label.tracking_url:
+            console.print(f"  {label.tracking_url}", markup=False)
+    if shipment.est_delivery:
+        console.print(f"  estimated delivery {_when(shipment.est_delivery)}", markup=False)
+    for ln in shipment.lines:
+        console.print(f"  {ln.quantity} x {ln.sku}", markup=False)
+    console.print("[bold]scans[/]" if scans else "no scans yet")
+    for e in scans:
+        console.print(f"  {_when(e.at)}  {e.status}{' (' + e.reason + ')' if e.reason else ''}  {e.description}  {e.location}",
+                      markup=False)
+
+
+@shipments.command("show")
+@click.argument("shipment_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with lines and scans.")
+@pass_state
+def shipments_show(state: State, shipment_id: str, as_json: bool) -> None:
+    """One shipment: its label, lines and carrier scans."""
+    _show_shipment(state, shipment_id, as_json)
+
+
+@main.command()
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with lines and scans.")
+@pass_state
+def track(state: State, code: str, as_json: bool) -> None:
+    """Find a shipment by its tracking number and show it with its scans."""
+    store = _store(state)
+    t = schema.shipments
+    with store.read() as conn:
+        found = conn.execute(sa.select(t.c.id).where(t.c.tracking_code == code.strip())).scalars().all()
+    if not found:
+        raise NotFound(f"no shipment with tracking number {code!r}")
+    for shipment_id in found:
+        _show_shipment(state, shipment_id, as_json)
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date or time like 2026-01-05 or 2026-01-05T08:00, got {value!r}",
+                                 param_hint="--since") from None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+@main.command()
+@click.option("--order", "order_ref", help="Only this order's events (id or number).")
+@click.option("--since", help="Only events at or after this date/time (ISO 8601; UTC unless it says otherwise).")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1), help="At most this many, the newest.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def events(state: State, order_ref: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """The timeline across orders: every status change, update and note, oldest first."""
+    after = _since(since)
+    store = _store(state)
+    e = schema.order_events
+    with store.read() as conn:
+        stmt = sa.select(e.c.id, e.c.at, e.c.order_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.source, e.c.reason)
+        if order_ref:
+            stmt = stmt.where(e.c.order_id == resolve_order_id(conn, order_ref))
+        if after:
+            stmt = stmt.where(e.c.at >= after)
+        rows = list(reversed(conn.execute(stmt.order_by(e.c.at.desc(), e.c.id.desc()).limit(limit)).all()))
+    if as_json:
+        _dump([dict(r._mapping) for r in rows])
+        return
+    for r in rows:
+        change = f"{r.from_status or 'new'} -> {r.to_status}" if r.kind == "status" else r.kind
+        console.print(f"{_when(r.at)}  {r.order_id:<24} {change:<32} {r.source:<22} {r.reason}", markup=False)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _backlog(conn: Any) -> dict[str, dict[str, int] | None]:
+    """What each job has waiting now, by instance (None: not known here)."""
+    def count_by(column: sa.Column, where: Any) -> dict[str, int]:
+        rows = conn.execute(sa.select(column, sa.func.count()).where(where).group_by(column).order_by(column))
+        return {str(name): n for name, n in rows}
+
+    o, sh, ob = schema.orders, schema.shipments, schema.outbox
+    S = ShipmentStatus
+    return {
+        "pull_orders": None,
+        "allocate": count_by(o.c.channel, o.c.status.in_([OrderStatus.ACCEPTED, OrderStatus.BACKORDERED])),
+        "poll_warehouses": count_by(sh.c.warehouse, sh.c.status.in_([S.PENDING, S.SUBMITTED, S.PICKING])),
+        "buy_labels": count_by(sh.c.warehouse, sh.c.status == S.PACKED),
+        "deliver_effects": count_by(ob.c.target, ob.c.status == "pending"),
+        "poll_tracking": count_by(sh.c.carrier, sh.c.status.in_([S.LABEL_PURCHASED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY,
+                                                                 S.EXCEPTION])),
+    }
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def jobs(state: State, as_json: bool) -> None:
+    """Each job's last run (when, how long, how it went) and what it has waiting, per instance.
+
+    Runs are recorded by `fulfilhub run` and `fulfilhub sync`. Exits 1 when a job's
+    last run had errors.
+    """
+    store = _store(state)
+    with store.read() as conn:
+        last = job_run_store.last_runs(conn)
+        backlog = _backlog(conn)
+    out = []
+    for job in DEFAULT_SCHEDULE:
+        r = last.get(job)
+        out.append({
+            "job": job, "last_run": r.started_at if r else None, "trigger": r.trigger if r else None,
+            "duration_ms": r.duration_ms if r else None, "outcome": r.outcome if r else "never run",
+            "counts": r.counts if r else {}, "errors": r.errors if r else 0,
+            "first_error": r.first_error if r else None,
+            "backlog": None if backlog.get(job) is None else sum(backlog[job].values()),
+            "backlog_by_instance": backlog.get(job),
+        })
+    if as_json:
+        _dump(out)
+    else:
+        table = Table(Column("job", no_wrap=True), "last run", "by", "took", "outcome", "done", "backlog")
+        for j in out:
+            ms = j["duration_ms"]
+            took = "-" if ms is None else f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+            done = ", ".join(f"{k} {v}" for k, v in sorted(j["counts"].items())) or "-"
+            outcome = j["outcome"] + (f" ({j['errors']}: {j['first_error']})" if j["errors"] else "")
+            by = j["backlog_by_instance"]
+            waiting = "-" if by is None else ", ".join(f"{k} {v}" for k, v in by.items()) or "0"
+            table.add_row(j["job"], _when(j["last_run"]), j["trigger"] or "-", took, escape(outcome), done, escape(waiting))
+        console.print(table)
+    sys.exit(EXIT_PARTIAL if any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)
