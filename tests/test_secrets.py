@@ -233,7 +233,7 @@ def test_tokens_with_a_trailing_newline_work_and_leak_nowhere(world, monkeypatch
     assert counts["orders_new"] == 1  # the stripped token reached the shop
     loud = runner.invoke(main, ["-c", str(world.config_path), "-vv", "sync"], catch_exceptions=False)
     assert loud.exit_code in (0, 1), loud.output
-    assert len(loud.stderr) > len(synced.stderr) + 500  # the -vv log was really written
+    assert "DEBUG" in loud.stderr  # the -vv log was really written
     for text in (synced.stdout, synced.stderr, loud.stdout, loud.stderr, _database_text(world)):
         assert _leaks(text) == []
 
