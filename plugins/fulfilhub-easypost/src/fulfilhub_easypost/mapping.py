@@ -13,11 +13,12 @@ status (``in_transit`` + ``delivery_exception`` is a failed delivery attempt).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from fulfilhub import (
@@ -33,6 +34,8 @@ from fulfilhub import (
     TrackingUpdate,
 )
 from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT
+
+_T = TypeVar("_T")
 
 # --------------------------------------------------------------------------- units
 
@@ -335,6 +338,23 @@ def _in_range(moment: datetime, value: Any, field: str) -> datetime:
     return moment
 
 
+def _refusing(what: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """The mapping boundary: whatever slips past the field readers (a model's own
+    ValueError or TypeError) still leaves as a PayloadError, never as a crash."""
+
+    def wrap(parse: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.wraps(parse)
+        def guarded(*args: Any, **kwargs: Any) -> _T:
+            try:
+                return parse(*args, **kwargs)
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise PayloadError(f"EasyPost {what} cannot be mapped: {exc}") from None
+
+        return guarded
+
+    return wrap
+
+
 def parse_datetime(value: Any, field: str) -> datetime | None:
     """An EasyPost timestamp as an aware datetime (None when absent).
 
@@ -371,6 +391,7 @@ def _transit_days(payload: Mapping[str, Any]) -> int | None:
     raise PayloadError(f"not a number of days from 0 to {MAX_TRANSIT_DAYS}: {_shown(days)}", field="delivery_days")
 
 
+@_refusing("rate")
 def parse_rate(payload: Mapping[str, Any], carrier: str, shipment_id: str) -> Rate:
     """One EasyPost Rate; ``carrier`` is the fulfilhub instance name that quoted it."""
     payload = _object(payload, "rates[]", optional=False)
@@ -386,6 +407,7 @@ def parse_rate(payload: Mapping[str, Any], carrier: str, shipment_id: str) -> Ra
     )
 
 
+@_refusing("shipment")
 def parse_rates(shipment: Mapping[str, Any], carrier: str) -> list[Rate]:
     """Every rate of an EasyPost Shipment, in EasyPost's order."""
     shipment = _object(shipment, "shipment", optional=False)
@@ -398,6 +420,7 @@ def parse_rates(shipment: Mapping[str, Any], carrier: str) -> list[Rate]:
     return [parse_rate(rate, carrier, shipment_id) for rate in rates]
 
 
+@_refusing("shipment")
 def parse_label(shipment: Mapping[str, Any], carrier: str) -> Label:
     """The label of a purchased EasyPost Shipment.
 
@@ -505,6 +528,7 @@ def parse_tracking_detail(detail: Mapping[str, Any]) -> TrackingEvent:
 _event = TrackingEvent.checked
 
 
+@_refusing("tracker")
 def parse_tracker(tracker: Mapping[str, Any]) -> TrackingUpdate:
     """An EasyPost Tracker as a TrackingUpdate (status and reason from its current words).
 

@@ -158,7 +158,7 @@ def _order_name(payload: Mapping[str, Any], external_id: str) -> str:
     if payload.get("name"):
         return _text(payload["name"], "name")
     if payload.get("order_number") is not None:
-        return f"#{_int_id(payload['order_number'], 'order_number')}"
+        return f"#{_text(payload['order_number'], 'order_number')}"
     return external_id
 
 
