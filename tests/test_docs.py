@@ -927,3 +927,12 @@ def test_the_model_generator_refuses_a_field_without_a_description_or_a_stray_on
 def test_models_md_is_linked_from_the_readme_and_the_plugin_guide():
     assert "(docs/models.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
     assert "(models.md)" in outside_fences(read("plugins.md"))
+
+
+def test_the_example_channels_mapping_survives_the_fuzzer(doc_plugin):
+    """What plugin authors copy must itself refuse broken input with PayloadError only."""
+    from fulfilhub.testing.fuzz import assert_maps_or_refuses, mutations
+
+    payloads = [m for order in doc_plugin.ORDERS for m in mutations(dict(order), seed=5, count=600)]
+    result = assert_maps_or_refuses(lambda p: doc_plugin.parse_order(p, channel="memshop"), payloads)
+    assert result.mapped and result.refused
