@@ -433,6 +433,8 @@ def _text(value: Any, field: str) -> str:
     """Text as stored: a JSON string (valid Unicode, no lone surrogates) or a whole number."""
     if value is None:
         return ""
+    if type(value) is str and value.isascii() and len(value) <= _MAX_TEXT:
+        return value  # the common case, checked without copying
     if isinstance(value, str):
         if len(value) > _MAX_TEXT:
             raise PayloadError(f"is {len(value):,} characters long; at most {_MAX_TEXT:,} are kept", field=field)
