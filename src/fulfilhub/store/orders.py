@@ -56,10 +56,17 @@ def _order_values(order: Order) -> dict[str, Any]:
         "total": order.total.amount,
         "email": order.email,
         "note": order.note,
-        "ship_to": attrs.asdict(order.ship_to) if order.ship_to else None,
+        "ship_to": _address_json(order.ship_to) if order.ship_to else None,
         "cancelled_at": order.cancelled_at,
         "raw": dict(order.raw),
     }
+
+
+_ADDRESS_FIELDS = tuple(field.name for field in attrs.fields(Address))
+
+
+def _address_json(address: Address) -> dict[str, str]:
+    return {name: getattr(address, name) for name in _ADDRESS_FIELDS}  # attrs.asdict, without its generality
 
 
 def _line_rows(order: Order) -> list[dict[str, Any]]:
