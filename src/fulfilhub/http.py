@@ -427,3 +427,12 @@ def client_factory(
         return HttpClient(base_url, service=service, clock=clock, secrets=secrets, **kwargs)
 
     return make
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """``headers[name]`` ignoring case (HTTP header names are case-insensitive)."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None

@@ -133,6 +133,14 @@ def _currency(_inst: Any, attribute: attrs.Attribute, value: str) -> None:
         raise ValueError(f"{attribute.name} must be an ISO-4217 code like 'USD', got {value!r}")
 
 
+def in_range(moment: datetime) -> bool:
+    """Whether an aware ``moment`` lies within :data:`EARLIEST` .. :data:`LATEST` (any offset)."""
+    try:
+        return EARLIEST <= moment < LATEST
+    except OverflowError:  # e.g. year 9999 at -12:00 is beyond datetime.max in UTC
+        return False
+
+
 def _aware(_inst: Any, attribute: attrs.Attribute, value: datetime | None) -> None:
     if value is None:
         return
@@ -140,11 +148,7 @@ def _aware(_inst: Any, attribute: attrs.Attribute, value: datetime | None) -> No
         raise TypeError(f"{attribute.name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{attribute.name} must be timezone-aware, got naive {value.isoformat()}")
-    try:
-        in_range = EARLIEST <= value < LATEST
-    except OverflowError:
-        in_range = False
-    if not in_range:
+    if not in_range(value):
         raise ValueError(f"{attribute.name} {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from ..errors import PayloadError
-from ..models import EARLIEST, LATEST
+from ..models import EARLIEST, LATEST, in_range
 
 __all__ = ["FuzzResult", "assert_maps_or_refuses", "check_model", "mutations"]
 
@@ -262,11 +262,7 @@ def check_model(value: Any, where: str = "result") -> None:
     elif isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise AssertionError(f"{where}: time {value.isoformat()} is naive")
-        try:
-            inside = EARLIEST <= value < LATEST
-        except OverflowError:
-            inside = False
-        if not inside:
+        if not in_range(value):
             raise AssertionError(f"{where}: time {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
     elif attrs.has(type(value)):
         for field in attrs.fields(type(value)):

@@ -29,6 +29,7 @@ from fulfilhub import (
     ShipmentRequest,
     TrackingUpdate,
 )
+from fulfilhub.http import header
 
 from . import mapping, webhooks
 
@@ -166,7 +167,7 @@ class EasyPostCarrier:
                 'you gave the webhook in EasyPost, e.g. webhook_secret = "${EASYPOST_WEBHOOK_SECRET}"',
                 key=self.context.key("webhook_secret"),
             )
-        return webhooks.verify_signature(body, self.webhook_secret, webhooks.header(headers, webhooks.SIGNATURE_HEADER))
+        return webhooks.verify_signature(body, self.webhook_secret, header(headers, webhooks.SIGNATURE_HEADER))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate:
         """The tracking carried by a verified ``tracker.*`` webhook body (PayloadError otherwise).

@@ -33,7 +33,7 @@ from fulfilhub import (
     TrackingStatus,
     TrackingUpdate,
 )
-from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT
+from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT, in_range
 
 _T = TypeVar("_T")
 
@@ -329,11 +329,7 @@ _SAFE_LAST_YEAR = LATEST.year - 2
 
 
 def _in_range(moment: datetime, value: Any, field: str) -> datetime:
-    try:
-        inside = EARLIEST <= moment < LATEST
-    except OverflowError:  # e.g. year 9999 at -12:00 is beyond datetime.max in UTC
-        inside = False
-    if not inside:
+    if not in_range(moment):
         raise PayloadError(f"outside {EARLIEST.year}-{LATEST.year}: {_shown(value)}", field=field)
     return moment
 

@@ -38,14 +38,6 @@ def verify_signature(body: bytes, secret: str, header_value: str | None) -> bool
     return hmac.compare_digest(sign(body, secret).encode("ascii"), header_value.strip().encode("utf-8"))
 
 
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """``headers[name]`` ignoring case (HTTP header names are case-insensitive)."""
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
 
 def tracker_from_event(body: bytes) -> Mapping[str, Any]:
     """The Tracker inside a ``tracker.created`` / ``tracker.updated`` Event body.

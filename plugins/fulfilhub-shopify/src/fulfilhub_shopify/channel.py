@@ -35,6 +35,7 @@ from fulfilhub import (
     TrackingStatus,
     TransientError,
 )
+from fulfilhub.http import header
 
 from . import mapping, webhooks
 
@@ -268,7 +269,7 @@ class ShopifyChannel:
                 'client secret, e.g. webhook_secret = "${SHOPIFY_WEBHOOK_SECRET}"',
                 key=self.context.key("webhook_secret"),
             )
-        return webhooks.verify_signature(body, self.webhook_secret, webhooks.header(headers, webhooks.SIGNATURE_HEADER))
+        return webhooks.verify_signature(body, self.webhook_secret, header(headers, webhooks.SIGNATURE_HEADER))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Order | None:
         """The order an ``orders/create|updated|cancelled`` webhook carries; None for other topics."""

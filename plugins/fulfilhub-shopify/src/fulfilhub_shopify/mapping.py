@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fulfilhub import Address, Money, Order, OrderLine, PayloadError, ShipmentPush, TrackingStatus
-from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT, MAX_QUANTITY
+from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT, MAX_QUANTITY, in_range
 
 #: Normalized tracking milestones and the Shopify FulfillmentEvent ``status`` each becomes.
 #: Milestones not listed (cancelled, unknown) are not told to Shopify: it has no event
@@ -384,11 +384,7 @@ def _timestamp(value: Any, field: str) -> datetime:
         raise PayloadError(f"is not an ISO 8601 timestamp: {value!r}", field=field) from None
     if parsed.tzinfo is None:
         raise PayloadError(f"has no UTC offset, so its moment is a guess: {value!r}", field=field)
-    try:
-        inside = EARLIEST <= parsed < LATEST
-    except OverflowError:  # e.g. year 9999 at -12:00 is beyond datetime.max in UTC
-        inside = False
-    if not inside:
+    if not in_range(parsed):
         raise PayloadError(f"is outside {EARLIEST.year}-{LATEST.year}: {value!r}", field=field)
     return parsed
 

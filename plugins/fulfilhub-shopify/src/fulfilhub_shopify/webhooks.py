@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fulfilhub import PayloadError
+from fulfilhub.http import header
 
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
@@ -39,14 +40,6 @@ def verify_signature(body: bytes, secret: str, header_value: str | None) -> bool
         return False
     return hmac.compare_digest(sign(body, secret).encode("ascii"), header_value.strip().encode("utf-8"))
 
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """``headers[name]`` ignoring case (HTTP header names are case-insensitive)."""
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 def order_payload(headers: Mapping[str, str], body: bytes) -> Mapping[str, Any] | None:
