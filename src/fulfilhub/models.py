@@ -135,6 +135,8 @@ def _currency(_inst: Any, attribute: attrs.Attribute, value: str) -> None:
 
 def in_range(moment: datetime) -> bool:
     """Whether an aware ``moment`` lies within :data:`EARLIEST` .. :data:`LATEST` (any offset)."""
+    if EARLIEST.year < moment.year < LATEST.year - 1:
+        return True  # no UTC offset (less than a day) can take it outside: no conversion needed
     try:
         return EARLIEST <= moment < LATEST
     except OverflowError:  # e.g. year 9999 at -12:00 is beyond datetime.max in UTC

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
@@ -136,11 +136,11 @@ def content_version(
     """
     parts = [
         number,
-        placed_at.astimezone(timezone.utc).isoformat(),
+        repr(placed_at.timestamp()),  # the instant, whatever zone Shopify rendered it in
         f"{total.amount.normalize()} {total.currency}",
         email,
         note,
-        cancelled_at.astimezone(timezone.utc).isoformat() if cancelled_at is not None else "",
+        repr(cancelled_at.timestamp()) if cancelled_at is not None else "",
         tags,
         *(
             f"{line.external_id}|{line.sku}|{line.quantity}|{line.unit_price.amount.normalize()}|{line.title}"
@@ -173,10 +173,10 @@ def _order_lines(items: Any, currency: str) -> tuple[OrderLine, ...]:
         requires_shipping = item.get("requires_shipping", True) is not False  # gift cards, digital goods: False
         lines.append(
             OrderLine(
-                sku=_text(item.get("sku"), f"{where}.sku"),
+                sku=_text_at(item.get("sku"), where, "sku"),
                 quantity=_quantity(item.get("quantity"), f"{where}.quantity"),
                 unit_price=Money(amount=_amount(item.get("price"), f"{where}.price"), currency=currency),
-                title=_text(item.get("title"), f"{where}.title"),
+                title=_text_at(item.get("title"), where, "title"),
                 external_id=str(_int_id(item.get("id"), f"{where}.id")),
                 requires_shipping=requires_shipping,
             )
@@ -190,7 +190,7 @@ def _address(value: Any, email: str) -> Address | None:
     if not isinstance(value, Mapping):
         raise PayloadError(f"must be a JSON object or null, got {_shown(value)}", field="shipping_address")
     def text(key: str) -> str:
-        return _text(value.get(key), f"shipping_address.{key}")
+        return _text_at(value.get(key), "shipping_address", key)
 
     name = text("name") or " ".join(part for part in (text("first_name"), text("last_name")) if part)
     return Address(
@@ -423,6 +423,15 @@ def _country(value: Any) -> str:
             f"must be an ISO 3166 two-letter code like 'US', got {_shown(value)}", field="shipping_address.country_code"
         )
     return value.upper()
+
+
+def _text_at(value: Any, where: str, key: str) -> str:
+    """:func:`_text` of field ``where.key``, whose name is only built when it is needed."""
+    if value is None:
+        return ""
+    if type(value) is str and value.isascii() and len(value) <= _MAX_TEXT:
+        return value
+    return _text(value, f"{where}.{key}")
 
 
 def _text(value: Any, field: str) -> str:
