@@ -106,9 +106,9 @@ def pull_orders(rt: Runtime, *, channels: Sequence[str] | None = None, max_pages
 def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progress: Progress | None = None) -> JobReport:
     """Pull one channel from its saved cursor until it has no more pages (or ``max_pages``).
 
-    The next page is fetched while the current one is stored (one request ahead, never
-    more), so the network and the database work at the same time. The cursor is still
-    saved only in the transaction that stores its page.
+    The next page is fetched and mapped while the current one is stored (one page
+    ahead, never more), so the network, the mapping and the database work at the same
+    time. The cursor is still saved only in the transaction that stores its page.
     """
     report = JobReport("pull_orders")
     channel = rt.channel(name)
@@ -117,10 +117,10 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
         known_skus = stock_store.known_skus(conn)
     pages = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fulfilhub-fetch-{name}") as fetcher:
-        ahead: Future[OrderPage] | None = fetcher.submit(channel.fetch_orders, cursor)
+        ahead: Future[_Mapped] | None = fetcher.submit(_fetch_and_map, channel, cursor)
         while ahead is not None:
             try:
-                page = ahead.result()
+                page, mapped, bad = ahead.result()
             except ExternalError as exc:
                 report.errors.append(f"channel {name}: {exc} (cursor kept; the next run resumes here)")
                 break
@@ -128,23 +128,21 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
             log.info("channel %s: pulled page %d (%d orders%s)", name, pages, len(page.payloads),
                      ", more to come" if page.has_more else "")
             more = page.has_more and (max_pages is None or pages < max_pages)
-            ahead = fetcher.submit(channel.fetch_orders, page.next_cursor) if more else None
+            ahead = fetcher.submit(_fetch_and_map, channel, page.next_cursor) if more else None
             if page.payloads or page.next_cursor != cursor:  # an empty page that moves nothing writes nothing
-                _store_page(rt, name, channel, page, known_skus, report, save_cursor=page.next_cursor != cursor)
+                _store_page(rt, name, page, mapped, bad, known_skus, report, save_cursor=page.next_cursor != cursor)
             cursor = page.next_cursor
             if progress:
                 progress(name, len(page.payloads))
     return report
 
 
-def _store_page(rt: Runtime, name: str, channel: Any, page: OrderPage, known_skus: set[str], report: JobReport, *,
-                save_cursor: bool = True) -> None:
-    """Map a page, store what maps, quarantine what does not, and save its cursor: one transaction.
+_Mapped = tuple[OrderPage, list[tuple[Any, Order]], list[tuple[Any, str]]]
 
-    A record that maps but that the store refuses (a value the database cannot hold)
-    must not jam the channel: the page is then stored again record by record, each in a
-    savepoint, and the record that fails is quarantined alone with its reason.
-    """
+
+def _fetch_and_map(channel: Any, cursor: str | None) -> _Mapped:
+    """Fetch the page after ``cursor`` and map each record: ``(page, [(payload, order)], [(payload, error)])``."""
+    page = channel.fetch_orders(cursor)
     mapped: list[tuple[Any, Order]] = []
     bad: list[tuple[Any, str]] = []
     for payload in page.payloads:
@@ -152,6 +150,17 @@ def _store_page(rt: Runtime, name: str, channel: Any, page: OrderPage, known_sku
             mapped.append((payload, channel.parse_order(payload)))
         except Exception as exc:  # a mapping bug must not lose the payload either
             bad.append((payload, describe_error(exc)))
+    return page, mapped, bad
+
+
+def _store_page(rt: Runtime, name: str, page: OrderPage, mapped: list[tuple[Any, Order]], bad: list[tuple[Any, str]],
+                known_skus: set[str], report: JobReport, *, save_cursor: bool = True) -> None:
+    """Store what mapped, quarantine what did not, and save the page's cursor: one transaction.
+
+    A record that maps but that the store refuses (a value the database cannot hold)
+    must not jam the channel: the page is then stored again record by record, each in a
+    savepoint, and the record that fails is quarantined alone with its reason.
+    """
     now = rt.clock.now()
     source = f"channel:{name}"
     try:
