@@ -95,3 +95,5 @@ def test_the_sandbox_command_serves_every_simulator_with_faults_and_clock(tmp_pa
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)
+    noise = proc.stderr.read()
+    assert "Uvicorn running" not in noise and "INFO" not in noise, noise  # foreign libraries stay quiet

@@ -102,8 +102,12 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the foreground until interrupted (for ``fulfilhub sandbox``)."""
-        config = uvicorn.Config(self.app, log_level="info", lifespan="off")
+        """Serve in the foreground until interrupted (for ``fulfilhub sandbox``).
+
+        uvicorn leaves logging as the caller set it up (its loggers are "foreign
+        libraries" to the CLI: quiet unless ``--debug-http``).
+        """
+        config = uvicorn.Config(self.app, log_config=None, lifespan="off")
         self._server = uvicorn.Server(config)
         self._server.run(sockets=[self._sock])
 
