@@ -412,3 +412,18 @@ def test_a_secret_with_whitespace_inside_is_refused_without_showing_it():
 def test_reading_an_undeclared_setting_without_a_type_is_a_programming_error():
     with pytest.raises(TypeError, match="not declared"):
         read(1)
+
+
+def test_a_padded_value_from_the_environment_is_refused_where_it_is_not_a_declared_secret():
+    from fulfilhub.adapters import Setting
+    from fulfilhub.errors import ConfigError
+    from fulfilhub.testing import instance_context
+
+    schema = {"base_url": Setting(str, default=""), "api_key": Setting(str, secret=True)}
+    padded = "https://api.example.test\n"
+    with pytest.raises(ConfigError, match="whitespace around it") as caught:
+        instance_context("ep", {"base_url": padded, "api_key": "k3y\n"}, secrets=[padded, "k3y\n"], schema=schema)
+    assert caught.value.key.endswith("base_url") and "example" not in str(caught.value)
+    fine = instance_context("ep", {"api_key": "k3y\n"}, secrets=["k3y\n"], schema=schema)
+    fine.check_settings()  # a declared secret is stripped when read
+    assert fine.setting("api_key") == "k3y"

@@ -282,8 +282,22 @@ class InstanceContext:
         return declared.read(key, self.settings, self.key(key))
 
     def check_settings(self) -> None:
-        """Refuse settings the type does not declare (ConfigError naming the dotted key)."""
+        """Refuse settings the type does not declare (ConfigError naming the dotted key), and
+        a value from the environment with whitespace around it where the type does not
+        declare the setting secret (a declared secret is stripped when it is read)."""
+        from .errors import ConfigError
+
         check_settings(self.settings, self.schema, kind=self.kind, name=self.name)
+        for key, value in self.settings.items():
+            declared = (self.schema or {}).get(key)
+            if (isinstance(value, str) and value != value.strip() and value in self.secrets
+                    and not (declared is not None and declared.secret)):
+                raise ConfigError(
+                    "the value this setting takes from the environment has whitespace around it "
+                    "(a trailing newline, as env files and base64-decoded secrets often leave); "
+                    "strip it where the variable is set (the value is not shown)",
+                    key=self.key(key),
+                )
 
 
 # --------------------------------------------------------------------------- protocols
