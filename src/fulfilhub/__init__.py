@@ -18,6 +18,7 @@ from .adapters import (
     StockPort,
     Warehouse,
     WarehouseType,
+    WebhookDelivery,
     WebhookReceiver,
     capabilities,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "TransientError",
     "Warehouse",
     "WarehouseType",
+    "WebhookDelivery",
     "WebhookReceiver",
     "capabilities",
     "hookimpl",

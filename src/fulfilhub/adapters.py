@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -424,6 +425,36 @@ class WebhookReceiver(Protocol):
         (carriers), or None for a topic the adapter does not act on. Raise PayloadError
         when the body cannot be mapped.
         """
+
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        """Which delivery a verified webhook is: the vendor's delivery id and when it was sent.
+
+        The server keeps one inbox row per delivery id (a vendor's retry of the same
+        delivery is acknowledged and not processed again) and refuses a delivery sent
+        longer ago than ``[server] webhook_tolerance_seconds``. Called after
+        :meth:`verify_webhook`, before :meth:`parse_webhook`; cheap and pure. Raise
+        PayloadError when the request carries no delivery id.
+        """
+
+
+@attrs.frozen(kw_only=True)
+class WebhookDelivery:
+    """Which delivery a webhook is (:meth:`WebhookReceiver.webhook_delivery`).
+
+    ``id`` is the vendor's id of the delivery, the same on each retry of it (Shopify's
+    ``X-Shopify-Webhook-Id``, EasyPost's event id). ``sent_at`` is when the vendor sent
+    or triggered it (timezone-aware), None when the vendor says nothing. ``signed`` is
+    True when ``sent_at`` is covered by the signature (inside the signed body, say): an
+    unsigned time still stops a naive replay, but a forger could change it.
+    """
+
+    id: str = attrs.field(validator=attrs.validators.min_len(1))
+    sent_at: datetime | None = None
+    signed: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.sent_at is not None and self.sent_at.tzinfo is None:
+            raise ValueError(f"WebhookDelivery.sent_at must be timezone-aware, got {self.sent_at.isoformat()}")
 
 
 #: Optional capability protocols, by the name :func:`capabilities` reports.

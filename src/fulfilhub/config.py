@@ -38,7 +38,7 @@ import attrs
 from .errors import ConfigError
 
 DEFAULT_PATH = "fulfilhub.toml"
-SECTIONS = ("store", "schedule", "intake", "channels", "carriers", "warehouses", "notifiers")
+SECTIONS = ("store", "schedule", "intake", "server", "channels", "carriers", "warehouses", "notifiers")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
@@ -50,6 +50,7 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "buy_labels": timedelta(minutes=2),
     "deliver_effects": timedelta(seconds=30),
     "poll_tracking": timedelta(minutes=30),
+    "process_inbox": timedelta(seconds=5),
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -78,6 +79,53 @@ class IntakeConfig:
 
 
 @attrs.frozen(kw_only=True)
+class ServerConfig:
+    """``[server]``: what ``fulfilhub serve`` listens on and accepts.
+
+    ``public_url`` is where customers reach it (the tracking links); ``cors_origins``
+    the storefront origins allowed to call the API; ``rate_limit_per_minute`` requests
+    per client address to the API; ``webhook_tolerance_seconds`` how old a delivery's
+    sent time may be.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = 1_048_576
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 600
+    webhook_tolerance_seconds: int = 900
+
+
+#: The ``[server]`` keys with (type, minimum) for the numbers.
+_SERVER_LIMITS = {"port": (1, 65535), "max_body_bytes": (1024, 1 << 30), "rate_limit_per_minute": (1, 10**7),
+                  "webhook_tolerance_seconds": (1, 7 * 86400)}
+
+
+def _server(table: Mapping[str, Any], where: str) -> ServerConfig:
+    _known_keys(table, tuple(a.name for a in attrs.fields(ServerConfig)), where, "server.", "setting")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"server.{key}"
+        if key in _SERVER_LIMITS:
+            low, high = _SERVER_LIMITS[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ConfigError(f"expected a whole number from {low} to {high}, got {value!r}", path=where, key=dotted)
+        elif key == "cors_origins":
+            if not isinstance(value, list) or not all(isinstance(o, str) and o.startswith(("http://", "https://"))
+                                                      and not o.endswith("/") for o in value):
+                raise ConfigError(f"expected a list of origins like [\"https://shop.example\"] (scheme and host, "
+                                  f"no path or trailing slash), got {value!r}", path=where, key=dotted)
+            value = tuple(value)
+        elif not isinstance(value, str) or not value:
+            raise ConfigError(f"expected a string, got {value!r}", path=where, key=dotted)
+        elif key == "public_url" and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"expected an http:// or https:// URL, got {value!r}", path=where, key=dotted)
+        values[key] = value
+    return ServerConfig(**values)
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     path: Path
     store_url: str
@@ -88,6 +136,7 @@ class Config:
     carriers: Mapping[str, InstanceConfig]
     warehouses: Mapping[str, InstanceConfig]
     notifiers: Mapping[str, InstanceConfig]
+    server: ServerConfig = ServerConfig()
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -239,6 +288,7 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         store_secrets=tuple(store_secrets),
         schedule=schedule,
         intake=IntakeConfig(**intake_table),
+        server=_server(_table(data, "server", where), where),
         **instances,
     )
 

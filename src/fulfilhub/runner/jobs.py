@@ -13,6 +13,7 @@ transaction; it decides nothing itself.
   and writes the purchase to the outbox.
 - ``deliver_effects``: the outbox (warehouse submissions, labels, channel pushes).
 - ``poll_tracking``: scans from the carriers for shipments whose next look is due.
+- ``process_inbox`` (:mod:`.inbox`): the webhooks ``fulfilhub serve`` stored.
 
 Work for different channels, warehouses and carriers runs concurrently in threads; one
 item that fails is reported and the others go on.
@@ -457,6 +458,7 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
 
     return [
         run(pull_orders, progress=progress),
+        run(process_inbox),
         run(allocate),
         run(deliver_effects),
         run(poll_warehouses),
@@ -497,8 +499,16 @@ def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float
         log.warning("could not record the run of %s: %s", report.job, describe_error(exc))
 
 
+def process_inbox(rt: Runtime) -> JobReport:
+    """The webhooks ``fulfilhub serve`` stored, through the same engines (:mod:`.inbox`)."""
+    from .inbox import process_inbox as process  # it builds on this module's JobReport
+
+    return process(rt)
+
+
 JOBS: dict[str, Callable[[Runtime], JobReport]] = {
     "pull_orders": pull_orders,
+    "process_inbox": process_inbox,
     "allocate": allocate,
     "poll_warehouses": poll_warehouses,
     "buy_labels": buy_labels,

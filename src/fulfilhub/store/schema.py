@@ -261,3 +261,33 @@ job_runs = sa.Table(
     sa.Column("first_error", sa.Text, nullable=True),
     sa.Index("ix_job_runs_job_started", "job", "started_at"),
 )
+
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),  # the configured channel or carrier
+    sa.Column("kind", sa.String(16), nullable=False),  # channels | carriers
+    sa.Column("delivery_id", sa.String(200), nullable=False),  # the vendor's, the same on each retry
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("headers", sa.JSON, nullable=False),  # what parse_webhook may read (topic...), no credentials
+    sa.Column("body", sa.LargeBinary, nullable=False),  # exactly as it arrived (and was verified)
+    sa.Column("status", sa.String(16), nullable=False),  # pending | processed | ignored | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("processed_at", UTCDateTime, nullable=True),
+    sa.Column("result", sa.Text, nullable=True),  # what processing did, in words
+    sa.Column("error", sa.Text, nullable=True),
+    sa.UniqueConstraint("instance", "delivery_id", name="uq_webhook_inbox_instance"),
+    sa.Index("ix_webhook_inbox_status_id", "status", "id"),
+)
+
+tracking_tokens = sa.Table(
+    "tracking_tokens",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),  # random, unguessable; the tracking page's URL
+    sa.Column("order_id", sa.String(200), sa.ForeignKey("orders.id"), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+sa.Index("ix_shipments_carrier_tracking_code", shipments.c.carrier, shipments.c.tracking_code)

@@ -28,6 +28,7 @@ from fulfilhub import (
     Setting,
     ShipmentRequest,
     TrackingUpdate,
+    WebhookDelivery,
 )
 from fulfilhub.http import header
 
@@ -175,6 +176,10 @@ class EasyPostCarrier:
         ``headers`` are not needed: EasyPost says what an event is in its body.
         """
         return mapping.parse_tracker(webhooks.tracker_from_event(body))
+
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        """The Event's id and ``updated_at`` (both signed, inside the body)."""
+        return webhooks.delivery(body)
 
     # -- internals
 

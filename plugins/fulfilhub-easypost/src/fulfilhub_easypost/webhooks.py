@@ -13,9 +13,10 @@ import hmac
 import json
 import unicodedata
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from fulfilhub import PayloadError
+from fulfilhub import PayloadError, WebhookDelivery
 
 SIGNATURE_HEADER = "X-Hmac-Signature"
 SIGNATURE_PREFIX = "hmac-sha256-hex="
@@ -63,3 +64,34 @@ def tracker_from_event(body: bytes) -> Mapping[str, Any]:
             field="description",
         )
     return result
+
+
+def delivery(body: bytes) -> WebhookDelivery:
+    """The Event's id and its ``updated_at`` (else ``created_at``): both inside the signed
+    body, so ``signed`` is True. EasyPost sends a retry of an event with the same id.
+
+    Raises PayloadError for a body that is not an Event with an id.
+    """
+    try:
+        event = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"EasyPost webhook body is not JSON: {exc}") from None
+    if not isinstance(event, Mapping) or event.get("object") != "Event":
+        raise PayloadError("EasyPost webhook body is not an Event object", field="object")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200:
+        raise PayloadError("EasyPost event without a usable id (text of 1 to 200 characters)", field="id")
+    sent_at = None
+    for field in ("updated_at", "created_at"):
+        raw = event.get(field)
+        if raw is None:
+            continue
+        try:
+            sent_at = datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
+        except ValueError:
+            sent_at = None
+        if sent_at is None or sent_at.tzinfo is None:
+            raise PayloadError(f"EasyPost event {field} {str(raw)[:60]!r} is not an ISO 8601 time with an offset",
+                               field=field)
+        break
+    return WebhookDelivery(id=event_id.strip(), sent_at=sent_at, signed=True)

@@ -34,6 +34,7 @@ from fulfilhub import (
     ShipmentPush,
     TrackingStatus,
     TransientError,
+    WebhookDelivery,
 )
 from fulfilhub.http import header
 
@@ -275,6 +276,10 @@ class ShopifyChannel:
         """The order an ``orders/create|updated|cancelled`` webhook carries; None for other topics."""
         payload = webhooks.order_payload(headers, body)
         return None if payload is None else self.parse_order(payload)
+
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        """``X-Shopify-Webhook-Id`` and ``X-Shopify-Triggered-At`` (unsigned)."""
+        return webhooks.delivery(headers)
 
     # ------------------------------------------------------------------ internals
 

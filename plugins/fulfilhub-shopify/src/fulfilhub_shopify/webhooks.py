@@ -14,13 +14,18 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from fulfilhub import PayloadError
+from fulfilhub import PayloadError, WebhookDelivery
 from fulfilhub.http import header
 
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
+#: The same on every retry of one delivery (Shopify's advice for deduplicating).
+WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
+#: When the event was triggered (ISO 8601). Not covered by the signature.
+TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
 #: The topics that carry an order, mapped with :func:`fulfilhub_shopify.mapping.parse_order`.
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/cancelled"})
 
@@ -59,3 +64,28 @@ def order_payload(headers: Mapping[str, str], body: bytes) -> Mapping[str, Any] 
     if not isinstance(payload, Mapping) or "id" not in payload:
         raise PayloadError(f"Shopify {topic} webhook body is not an order (no id)", field="id")
     return payload
+
+
+def delivery(headers: Mapping[str, str]) -> WebhookDelivery:
+    """The delivery id (``X-Shopify-Webhook-Id``) and trigger time (``X-Shopify-Triggered-At``).
+
+    Shopify does not sign the time, so ``signed`` is False. Raises PayloadError for a
+    missing id or a time that is not an ISO 8601 instant.
+    """
+    webhook_id = (header(headers, WEBHOOK_ID_HEADER) or "").strip()
+    if not webhook_id:
+        raise PayloadError(f"Shopify webhook without an {WEBHOOK_ID_HEADER} header", field=WEBHOOK_ID_HEADER)
+    if len(webhook_id) > 200:
+        raise PayloadError(f"Shopify {WEBHOOK_ID_HEADER} is {len(webhook_id)} characters long; at most 200",
+                           field=WEBHOOK_ID_HEADER)
+    raw = (header(headers, TRIGGERED_AT_HEADER) or "").strip()
+    sent_at = None
+    if raw:
+        try:
+            sent_at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            sent_at = None
+        if sent_at is None or sent_at.tzinfo is None:
+            raise PayloadError(f"Shopify {TRIGGERED_AT_HEADER} {raw[:60]!r} is not an ISO 8601 time with an offset",
+                               field=TRIGGERED_AT_HEADER)
+    return WebhookDelivery(id=webhook_id, sent_at=sent_at, signed=False)

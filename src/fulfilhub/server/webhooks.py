@@ -1,0 +1,119 @@
+"""``POST /webhooks/{instance}``: verify, store in the inbox, answer at once.
+
+In this order, and nothing is stored unless every step passes:
+
+1. The instance is a configured channel or carrier whose adapter takes webhooks (404).
+2. The body is at most ``[server] max_body_bytes`` (413), read without trusting
+   ``Content-Length``.
+3. The signature verifies (``verify_webhook``, in constant time) before anything is
+   parsed (401; 503 when the instance has no webhook secret configured).
+4. The delivery has an id, and its sent time (where the vendor gives one) is within
+   ``webhook_tolerance_seconds`` of now (400 ``malformed`` / ``stale``).
+5. The delivery id was not seen before for this instance (200 ``duplicate``: the vendor
+   stops retrying and nothing is processed again).
+
+Then the delivery is written to the inbox and answered 202; the runner's
+``process_inbox`` job does the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ..adapters import WebhookDelivery, WebhookReceiver
+from ..errors import ConfigError, PayloadError
+from ..runner.runtime import Runtime
+from ..store import inbox as inbox_store
+
+log = logging.getLogger("fulfilhub.server")
+
+#: Why a webhook was refused, as counted in ``/metrics``.
+REASONS = ("unknown_instance", "too_large", "not_configured", "signature", "malformed", "stale", "duplicate")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (``_TooLarge``) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class WebhookEndpoint:
+    """The endpoint over one runtime; ``count(outcome, instance)`` feeds the metrics."""
+
+    def __init__(self, rt: Runtime, count: Any):
+        self.rt = rt
+        self.count = count
+        self.kinds = {name: "channels" for name in rt.config.channels} | {name: "carriers" for name in rt.config.carriers}
+
+    def receiver(self, instance: str) -> WebhookReceiver | None:
+        kind = self.kinds.get(instance)
+        if kind is None:
+            return None
+        adapter = self.rt.channel(instance) if kind == "channels" else self.rt.carrier(instance)
+        return adapter if isinstance(adapter, WebhookReceiver) else None
+
+    def refuse(self, instance: str, reason: str, status: int, detail: str) -> JSONResponse:
+        self.count(reason, instance)
+        log.info("webhook for %s refused (%s): %s", instance, reason, detail)
+        return JSONResponse({"error": reason, "detail": detail}, status_code=status)
+
+    async def handle(self, request: Request) -> JSONResponse:
+        instance = request.path_params["instance"]
+        receiver = self.receiver(instance)
+        if receiver is None:
+            return self.refuse("-", "unknown_instance", 404,
+                               "no configured channel or carrier of that name takes webhooks")
+        try:
+            body = await read_body(request, self.rt.config.server.max_body_bytes)
+        except _TooLarge:
+            return self.refuse(instance, "too_large", 413,
+                               f"the body is larger than {self.rt.config.server.max_body_bytes} bytes")
+        headers = dict(request.headers)
+        try:
+            verified = receiver.verify_webhook(headers, body)
+        except ConfigError as exc:
+            return self.refuse(instance, "not_configured", 503, f"{exc.key or instance}: no webhook secret configured")
+        if not verified:
+            return self.refuse(instance, "signature", 401, "missing or wrong signature")
+        try:
+            delivery = receiver.webhook_delivery(headers, body)
+            if not isinstance(delivery, WebhookDelivery):
+                raise PayloadError(f"webhook_delivery returned {type(delivery).__name__}, not a WebhookDelivery")
+        except Exception as exc:  # a plugin's bug must not become a 500 that the vendor retries forever
+            return self.refuse(instance, "malformed", 400, str(exc)[:300])
+        now = self.rt.clock.now()
+        tolerance = timedelta(seconds=self.rt.config.server.webhook_tolerance_seconds)
+        if delivery.sent_at is not None and abs(now - delivery.sent_at) > tolerance:
+            return self.refuse(instance, "stale", 400,
+                               f"sent at {delivery.sent_at.isoformat()}, more than {tolerance} from now")
+        stored = await run_in_threadpool(self._store, instance, delivery, headers, body)
+        if not stored:
+            self.count("duplicate", instance)
+            return JSONResponse({"status": "duplicate", "delivery": delivery.id}, status_code=200)
+        self.count("accepted", instance)
+        return JSONResponse({"status": "accepted", "delivery": delivery.id}, status_code=202)
+
+    def _store(self, instance: str, delivery: WebhookDelivery, headers: dict[str, str], body: bytes) -> bool:
+        with self.rt.store.transaction() as tx:
+            return inbox_store.add(tx, instance=instance, kind=self.kinds[instance], delivery_id=delivery.id,
+                                   received_at=self.rt.clock.now(), sent_at=delivery.sent_at, headers=headers,
+                                   body=body)

@@ -1,0 +1,206 @@
+"""Webhooks in: every refusal stores nothing; accepted deliveries are processed once, by
+the same engines as polling, and converge with it on one state."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from fulfilhub.runner import jobs
+from fulfilhub.runner.inbox import process_inbox
+from fulfilhub.store import inbox as inbox_store
+from fulfilhub.store.schema import order_events, orders, outbox, tracking_events, webhook_inbox
+
+from .conftest import EP_SECRET, SHOP_SECRET
+
+
+def _count(served, table) -> int:
+    with served.world.store.read() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def _stored(served) -> tuple[int, int, int]:
+    """What a refused webhook must not have changed: inbox rows, orders, scans."""
+    return _count(served, webhook_inbox), _count(served, orders), _count(served, tracking_events)
+
+
+def _shipped_order(served):
+    """An order pulled, allocated and shipped by polling, with the tracker EasyPost keeps for it."""
+    served.world.stock("east", "TEE-ORG-M", 50)
+    served.world.stock("west", "TEE-ORG-M", 50)
+    placed = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+    order_id = f"shop:{placed['id']}"
+    for _ in range(6):
+        served.world.sync(hours=2)
+        ships = served.world.shipments(order_id)
+        if ships and all(s.tracking_code for s in ships):
+            break
+    (ship,) = served.world.shipments(order_id)
+    tracker = next(t for t in served.easypost.trackers.values() if t["tracking_code"] == ship.tracking_code)
+    return order_id, ship, tracker
+
+
+def _webhook(served, plugin: str, **kw):
+    """A valid webhook of ``plugin``: (instance, headers, body)."""
+    if plugin == "shopify":
+        served.world.stock("east", "TEE-ORG-M", 5)
+        order = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+        return ("shop", *served.order_webhook(order, **kw))
+    served.world.stock("east", "TEE-ORG-M", 5)
+    placed = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+    served.world.sync()
+    served.world.sync(hours=4)
+    served.world.sync(hours=1)
+    tracker = next(iter(served.easypost.trackers.values()))
+    assert placed
+    return ("easypost", *served.tracker_webhook(tracker, **kw))
+
+
+PLUGINS = ["shopify", "easypost"]
+SECRETS = {"shopify": SHOP_SECRET, "easypost": EP_SECRET}
+SIGNATURE = {"shopify": "X-Shopify-Hmac-Sha256", "easypost": "X-Hmac-Signature"}
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_a_valid_webhook_is_stored_and_answered_at_once(served, plugin):
+    instance, headers, body = _webhook(served, plugin)
+    before = _count(served, webhook_inbox)
+    answer = served.post(instance, headers, body)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "accepted"
+    assert _count(served, webhook_inbox) == before + 1
+    with served.world.store.read() as conn:
+        (row,) = inbox_store.pending(conn)
+    assert (row.instance, row.status, bytes(row.body)) == (instance, "pending", body)
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+@pytest.mark.parametrize("case", ["tampered_body", "wrong_secret", "missing_signature", "stale", "replayed"])
+def test_every_refusal_stores_nothing(served, plugin, case):
+    kw = {"secret": "not-the-secret"} if case == "wrong_secret" else {}
+    if case == "stale":
+        kw["sent_at"] = served.world.clock.now() - timedelta(hours=2)
+    instance, headers, body = _webhook(served, plugin, **kw)
+    if case == "tampered_body":
+        body = body.replace(b'"quantity": 1', b'"quantity": 9') if plugin == "shopify" else body.replace(
+            b'"mode": "test"', b'"mode": "production"')
+    if case == "missing_signature":
+        headers.pop(SIGNATURE[plugin])
+    if case == "replayed":
+        assert served.post(instance, headers, body).status_code == 202
+    before = _stored(served)
+    answer = served.post(instance, headers, body)
+    expected = {"tampered_body": (401, "signature"), "wrong_secret": (401, "signature"),
+                "missing_signature": (401, "signature"), "stale": (400, "stale"), "replayed": (200, "duplicate")}[case]
+    got = answer.json()
+    assert (answer.status_code, got.get("error") or got.get("status")) == expected, answer.text
+    assert _stored(served) == before
+    metrics = served.client.get("/metrics").text
+    assert f'fulfilhub_webhooks_total{{instance="{instance}",outcome="{expected[1]}"}} 1.0' in metrics
+
+
+def test_an_oversized_body_is_refused_with_413_before_it_is_read(served):
+    instance, headers, body = _webhook(served, "shopify")
+    big = body[:-1] + b', "padding": "' + b"x" * 70_000 + b'"}'
+    headers["X-Shopify-Hmac-Sha256"] = __import__("fulfilhub_shopify").webhooks.sign(big, SHOP_SECRET)
+    before = _stored(served)
+    assert served.post(instance, headers, big).status_code == 413
+    assert _stored(served) == before
+
+
+def test_an_unknown_instance_or_one_without_webhooks_is_404(served):
+    assert served.client.post("/webhooks/nope", content=b"{}").status_code == 404
+    assert served.client.post("/webhooks/east", content=b"{}").status_code == 404  # a warehouse
+
+
+def test_webhook_and_poll_of_the_same_order_converge_without_duplicates(served):
+    served.world.stock("east", "TEE-ORG-M", 5)
+    order = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+    order_id = f"shop:{order['id']}"
+    assert served.post("shop", *served.order_webhook(order)).status_code == 202
+    # the vendor retries the same delivery; then polling sees the same order
+    assert served.post("shop", *served.order_webhook(order)).json()["status"] == "duplicate"
+    report = jobs.summarize(jobs.sync_once(served.world.rt))
+    assert report.counts["processed"] == 1
+    assert report.counts["orders_new"] == 1  # the pull (it runs first in a sync) stored it...
+    with served.world.store.read() as conn:
+        events = conn.execute(sa.select(order_events.c.kind, order_events.c.to_status, order_events.c.source)
+                              .where(order_events.c.order_id == order_id).order_by(order_events.c.id)).all()
+        (row,) = inbox_store.listing(conn)
+    assert [tuple(e) for e in events[:2]] == [("status", "received", "channel:shop"), ("status", "accepted", "intake")]
+    assert len([e for e in events if e.to_status == "received"]) == 1
+    # ... and the webhook of the same version changed nothing
+    assert (row.status, row.result) == ("processed", f"order {order_id}: unchanged (already stored)")
+    # an update by webhook, then the same update by poll: one "updated" event
+    changed = served.shop.update_order(order["id"], tags="vip")
+    assert served.post("shop", *served.order_webhook(changed, topic="orders/updated")).status_code == 202
+    jobs.summarize(jobs.sync_once(served.world.rt))
+    with served.world.store.read() as conn:
+        kinds = conn.execute(sa.select(order_events.c.kind).where(order_events.c.order_id == order_id)).scalars().all()
+    assert kinds.count("updated") == 1
+
+
+def test_tracking_by_webhook_and_by_poll_converge_on_one_state(served):
+    order_id, ship, tracker = _shipped_order(served)
+    served.world.clock.advance(timedelta(days=6))  # the parcel lands in the simulator
+    tracker = served.easypost.trackers[tracker["id"]]
+    assert tracker["status"] == "delivered"
+    assert served.post("easypost", *served.tracker_webhook(tracker)).status_code == 202
+    report = process_inbox(served.world.rt)
+    assert report.counts["processed"] == 1, report
+    (after_hook,) = served.world.shipments(order_id)
+    assert str(after_hook.status) == "delivered"
+    scans = _count(served, tracking_events)
+    pushes = _count(served, outbox)
+    # polling now sees the same: nothing new (a delivered parcel is not even asked again)
+    jobs.summarize(jobs.sync_once(served.world.rt))
+    tracking_job = jobs.poll_tracking(served.world.rt)
+    assert tracking_job.counts.get("scans_new", 0) == 0
+    assert _count(served, tracking_events) == scans
+    with served.world.store.read() as conn:
+        keys = conn.execute(sa.select(outbox.c.key).where(outbox.c.kind == "channel.push_tracking")).scalars().all()
+        delivered = conn.execute(sa.select(sa.func.count()).where(order_events.c.order_id == order_id,
+                                                                  order_events.c.to_status == "delivered")).scalar()
+    assert len(keys) == len(set(keys))
+    assert sum(k.endswith(":delivered") for k in keys) == 1
+    assert _count(served, outbox) == pushes
+    assert delivered == 1
+    # the same event again (EasyPost retrying) is acknowledged and not processed again
+    assert served.post("easypost", *served.tracker_webhook(tracker)).json()["status"] == "duplicate"
+
+
+def test_a_webhook_that_does_not_map_is_kept_failed_and_can_be_replayed(served):
+    served.world.stock("east", "TEE-ORG-M", 5)
+    order = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+    broken = {**order, "line_items": "not a list"}
+    assert served.post("shop", *served.order_webhook(broken)).status_code == 202
+    report = process_inbox(served.world.rt)
+    assert report.counts["failed"] == 1
+    with served.world.store.read() as conn:
+        (row,) = inbox_store.listing(conn)
+    assert row.status == "failed" and "line_items" in row.error
+    with served.world.store.transaction() as tx:
+        assert inbox_store.reopen(tx, row.id)
+    assert process_inbox(served.world.rt, ids=[row.id]).counts["failed"] == 1  # still broken, still kept
+
+
+def test_a_topic_fulfilhub_does_not_act_on_is_ignored(served):
+    served.world.stock("east", "TEE-ORG-M", 5)
+    order = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+    assert served.post("shop", *served.order_webhook(order, topic="orders/paid")).status_code == 202
+    assert process_inbox(served.world.rt).counts["ignored"] == 1
+    assert _count(served, orders) == 0
+
+
+def test_webhook_bodies_are_kept_exactly_and_credentials_never(served):
+    instance, headers, body = _webhook(served, "shopify")
+    headers["Authorization"] = "Bearer should-not-be-kept"
+    assert served.post(instance, headers, body).status_code == 202
+    with served.world.store.read() as conn:
+        row = conn.execute(sa.select(webhook_inbox)).one()
+    assert bytes(row.body) == body
+    assert "authorization" not in row.headers and "should-not-be-kept" not in json.dumps(row.headers)
+    assert row.headers["x-shopify-topic"] == "orders/create"
