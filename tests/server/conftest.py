@@ -6,6 +6,7 @@ with the plugins' own signing functions, as the vendors would send them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -79,21 +80,36 @@ class Served:
         body = json.dumps(event).encode()
         return {"Content-Type": "application/json", "X-Hmac-Signature": ep_hooks.sign(body, secret)}, body
 
+    def ship_order(self, **order: Any) -> tuple[str, Any, dict[str, Any]]:
+        """An order pulled, allocated and shipped by polling: (order id, shipment, its EasyPost tracker)."""
+        for warehouse in ("east", "west"):
+            self.world.stock(warehouse, "TEE-ORG-M", 50)
+        placed = self.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}], **order)
+        order_id = f"shop:{placed['id']}"
+        for _ in range(8):
+            self.world.sync(hours=2)
+            ships = self.world.shipments(order_id)
+            if ships and all(s.tracking_code for s in ships):
+                break
+        (ship,) = self.world.shipments(order_id)
+        tracker = next(t for t in self.easypost.trackers.values() if t["tracking_code"] == ship.tracking_code)
+        return order_id, ship, tracker
+
     def post(self, instance: str, headers: dict[str, str], body: bytes) -> httpx.Response:
         return self.client.post(f"/webhooks/{instance}", headers=headers, content=body)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@contextlib.contextmanager
+def serving(path: Path) -> Iterator[Served]:
     world = build_world(
-        make_plugins(), tmp_path, start=START, seed=5,
+        make_plugins(), path, start=START, seed=5,
         options={"shopify": {"orders_per_day": 0, "update_rate": 0.0},
                  "easypost": {"exception_rate": 0.0, "delay_rate": 0.0}},
         instances={"shopify": "shop", "easypost": "easypost"},
         settings={"shopify": {"webhook_secret": "${SHOP_HOOK}"}, "easypost": {"webhook_secret": "${EP_HOOK}"}},
         warehouses=FAST_WAREHOUSES,
         extra_config="[intake]\nhold_on_note = true\n[server]\npublic_url = \"https://track.example.test/\"\n"
-                     "max_body_bytes = 65536\n",
+                     "max_body_bytes = 65536\nrate_limit_per_minute = 100000\n",
         env=ENV, env_names=ENV_NAMES, policy=FAST_RETRIES,
     )
     try:
@@ -109,3 +125,16 @@ def served(tmp_path: Path) -> Iterator[Served]:
         client.close()
         server.stop()
         world.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def served_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One world for a whole module (its tests only read, or add orders of their own)."""
+    with serving(tmp_path_factory.mktemp("served")) as s:
+        yield s

@@ -27,22 +27,6 @@ def _stored(served) -> tuple[int, int, int]:
     return _count(served, webhook_inbox), _count(served, orders), _count(served, tracking_events)
 
 
-def _shipped_order(served):
-    """An order pulled, allocated and shipped by polling, with the tracker EasyPost keeps for it."""
-    served.world.stock("east", "TEE-ORG-M", 50)
-    served.world.stock("west", "TEE-ORG-M", 50)
-    placed = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
-    order_id = f"shop:{placed['id']}"
-    for _ in range(6):
-        served.world.sync(hours=2)
-        ships = served.world.shipments(order_id)
-        if ships and all(s.tracking_code for s in ships):
-            break
-    (ship,) = served.world.shipments(order_id)
-    tracker = next(t for t in served.easypost.trackers.values() if t["tracking_code"] == ship.tracking_code)
-    return order_id, ship, tracker
-
-
 def _webhook(served, plugin: str, **kw):
     """A valid webhook of ``plugin``: (instance, headers, body)."""
     if plugin == "shopify":
@@ -144,7 +128,7 @@ def test_webhook_and_poll_of_the_same_order_converge_without_duplicates(served):
 
 
 def test_tracking_by_webhook_and_by_poll_converge_on_one_state(served):
-    order_id, ship, tracker = _shipped_order(served)
+    order_id, ship, tracker = served.ship_order()
     served.world.clock.advance(timedelta(days=6))  # the parcel lands in the simulator
     tracker = served.easypost.trackers[tracker["id"]]
     assert tracker["status"] == "delivered"

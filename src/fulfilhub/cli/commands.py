@@ -28,6 +28,7 @@ from ..store import outbox as outbox_store
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
+from ..store import tracking as tracking_store
 from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
 
 pass_state = click.make_pass_decorator(State)
@@ -305,7 +306,8 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
 
     ORDER_ID is the id (``shop:5001``) or the shop's order number (``'#1009'``).
     """
-    store = _store(state)
+    config = state.config(strict_env=False)
+    store = Store.open(config.store_url)
     with store.read() as conn:
         order_id = resolve_order_id(conn, order_id)
         found = order_store.load(conn, order_id)
@@ -315,8 +317,11 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         events = order_store.events_of(conn, order_id)
         ships = shipment_store.of_order(conn, order_id)
         scans = {s.id: shipment_store.scans_of(conn, s.id) for s in ships}
+    with store.transaction() as tx:  # the page's token is made on first use
+        page_url = tracking_store.tracking_page_url(config, tx, order_id)
     if as_json:
         _dump({
+            "tracking_page_url": page_url,
             "order": {k: v for k, v in row._mapping.items() if k != "raw"},
             "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.amount)} for ln in order.lines],
             "shipments": [{**shipment_store.as_row(s), "lines": [vars_(ln) for ln in s.lines],
@@ -328,6 +333,7 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
                   + (f"  (hold: {row.hold_reason})" if row.hold_reason else ""))
     console.print(f"placed {order.placed_at:%Y-%m-%d %H:%M %Z}, total {order.total}, to "
                   f"{order.ship_to.city + ', ' + order.ship_to.country if order.ship_to else '-'}")
+    console.print(f"tracking page: {page_url}", markup=False)
     for ln in order.lines:
         console.print(f"  {ln.quantity} x {ln.sku}  {ln.title}  @ {ln.unit_price}")
     for s in ships:

@@ -182,6 +182,7 @@ def _backlog(conn: Any) -> dict[str, dict[str, int] | None]:
         "deliver_effects": count_by(ob.c.target, ob.c.status == "pending"),
         "poll_tracking": count_by(sh.c.carrier, sh.c.status.in_([S.LABEL_PURCHASED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY,
                                                                  S.EXCEPTION])),
+        "process_inbox": count_by(schema.webhook_inbox.c.instance, schema.webhook_inbox.c.status == "pending"),
     }
 
 

@@ -8,9 +8,12 @@ foreground until SIGINT/SIGTERM, finishing requests in flight.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -31,9 +34,27 @@ def _config(app: Any, **kwargs: Any) -> uvicorn.Config:
                           **kwargs)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a signal ends it cleanly (exit 0) once requests in flight are
+    done, instead of being raised again at the end as uvicorn does."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def serve(rt: Runtime, host: str, port: int) -> None:
-    """Serve in the foreground; SIGINT/SIGTERM stop taking connections and finish those in flight."""
-    uvicorn.Server(_config(build_app(rt), host=host, port=port)).run()
+    """Serve in the foreground; SIGINT/SIGTERM stop taking connections and finish those in
+    flight (a second signal forces the end)."""
+    _Server(_config(build_app(rt), host=host, port=port)).run()
 
 
 class ServerThread:

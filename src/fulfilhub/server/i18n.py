@@ -11,7 +11,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from babel.core import get_global
-from babel.dates import format_datetime, format_skeleton
+from babel.dates import format_skeleton
 
 LOCALES = ("en", "zh-Hant", "zh-Hans")
 DEFAULT = "en"
@@ -149,7 +149,7 @@ def html_lang(locale: str) -> str:
 
 def when(value: datetime, locale: str, zone: tzinfo) -> str:
     """A scan's time: day, month, weekday and hour in the customer's language and zone."""
-    return format_datetime(value, "medium", tzinfo=zone, locale=_BABEL[locale])
+    return format_skeleton("yMMMEdjm", value.astimezone(zone), locale=_BABEL[locale])
 
 
 def day(value: datetime, locale: str, zone: tzinfo) -> str:

@@ -1,0 +1,115 @@
+"""The server's commands: ``serve``, and ``webhooks list|show|replay``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import NotFound
+from ..runner.inbox import process_inbox
+from ..store import inbox as inbox_store
+from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
+from .commands import _dump, _runtime, _store, _tsv, pass_state
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default: [server] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on (default: [server] port, 8080).")
+@pass_state
+def serve(state: State, host: str | None, port: int | None) -> None:
+    """Serve webhooks (POST /webhooks/INSTANCE), tracking pages (/t/TOKEN), /healthz and /metrics.
+
+    Webhooks are verified and stored at once; `fulfilhub run` (its process_inbox job)
+    or `fulfilhub sync` processes them. SIGINT/SIGTERM stop taking connections and let
+    the requests in flight finish.
+    """
+    from ..server import serve as run_server
+
+    rt = _runtime(state)
+    settings = rt.config.server
+    host, port = host or settings.host, port or settings.port
+    if not state.quiet:
+        takes = sorted(set(rt.config.channels) | set(rt.config.carriers))
+        err_console.print(f"serving on http://{host}:{port} (public URL {settings.public_url}); webhooks for: "
+                          f"{', '.join(takes) or 'none configured'}; Ctrl-C to stop", markup=False)
+    try:
+        run_server(rt, host, port)
+    finally:
+        rt.close()
+    if not state.quiet:
+        err_console.print("stopped cleanly", markup=False)
+
+
+@main.group()
+def webhooks() -> None:
+    """Webhooks the server received: what arrived and what it did."""
+
+
+_COLUMNS = ("id", "instance", "delivery_id", "received_at", "status", "result", "error")
+
+
+@webhooks.command("list")
+@click.option("--status", type=click.Choice(inbox_store.STATUSES), help="Only deliveries in this status.")
+@click.option("--instance", help="Only deliveries for this channel or carrier.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def webhooks_list(state: State, status: str | None, instance: str | None, limit: int, as_json: bool) -> None:
+    """The newest deliveries: when, for which instance, and what processing did."""
+    store = _store(state)
+    with store.read() as conn:
+        rows = inbox_store.listing(conn, status=status, instance=instance, limit=limit)
+        counts = inbox_store.count_by_status(conn)
+    if as_json:
+        _dump([dict(r._mapping) for r in rows])
+        return
+    if not console.is_terminal:
+        click.echo("\t".join(_COLUMNS))
+        for r in rows:
+            click.echo("\t".join(_tsv(getattr(r, c)) for c in _COLUMNS))
+        return
+    table = Table("id", "instance", "delivery", "received", "status", "what it did")
+    for r in rows:
+        table.add_row(str(r.id), escape(r.instance), escape(r.delivery_id[:24]), f"{r.received_at:%Y-%m-%d %H:%M:%S}",
+                      r.status, escape(r.error or r.result or "-"))
+    console.print(table)
+    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no webhooks received yet")
+
+
+@webhooks.command("show")
+@click.argument("delivery", type=int)
+@pass_state
+def webhooks_show(state: State, delivery: int) -> None:
+    """One delivery as JSON: headers kept, body, status, result or error."""
+    store = _store(state)
+    with store.read() as conn:
+        row = inbox_store.get(conn, delivery)
+    if row is None:
+        raise NotFound(f"no webhook {delivery}; `fulfilhub webhooks list` shows them")
+    click.echo(json.dumps(inbox_store.as_dict(row), indent=2, default=str))
+
+
+@webhooks.command("replay")
+@click.argument("delivery", type=int)
+@pass_state
+def webhooks_replay(state: State, delivery: int) -> None:
+    """Process one delivery again now, as it arrived (after fixing a plugin, say).
+
+    Processing is idempotent: an order or a scan already stored is not stored twice.
+    """
+    rt = _runtime(state)
+    try:
+        with rt.store.transaction() as tx:
+            if not inbox_store.reopen(tx, delivery):
+                raise NotFound(f"no webhook {delivery}; `fulfilhub webhooks list` shows them")
+        process_inbox(rt, ids=[delivery])
+        with rt.store.read() as conn:
+            row = inbox_store.get(conn, delivery)
+    finally:
+        rt.close()
+    console.print(f"webhook {delivery} ({row.instance}): {row.status}: {row.error or row.result}", markup=False)
+    sys.exit(EXIT_PARTIAL if row.status == inbox_store.FAILED else EXIT_OK)

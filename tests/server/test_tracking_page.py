@@ -1,0 +1,135 @@
+"""The customer's tracking page: found by an unguessable token, in the customer's
+language, showing progress and scans and nothing a stranger should see."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fulfilhub.cli import main
+from fulfilhub.store import tracking as tracking_store
+
+from .conftest import Served
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("FULFILHUB_ARTIFACTS", REPO / ".artifacts")) / "tracking-page"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def shipped(served_module: Served):
+    """An order on its way (a few scans), and its page's token."""
+    order_id, ship, tracker = served_module.ship_order(
+        shipping_address={"phone": "+1 775 555 0199", "address1": "742 Evergreen Terrace"})
+    served_module.world.clock.advance(timedelta(hours=30))
+    served_module.world.sync()
+    with served_module.world.store.transaction() as tx:
+        token = tracking_store.token_for(tx, order_id)
+    return order_id, token
+
+
+def test_a_token_is_random_per_order_and_stable(served_module, shipped):
+    order_id, token = shipped
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", token)
+    with served_module.world.store.transaction() as tx:
+        assert tracking_store.token_for(tx, order_id) == token  # the same one after
+        url = tracking_store.tracking_page_url(served_module.world.config, tx, order_id)
+    assert url == f"https://track.example.test/t/{token}"
+    with served_module.world.store.read() as conn:
+        assert tracking_store.order_for(conn, token) == order_id
+        assert tracking_store.order_for(conn, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+        assert tracking_store.order_for(conn, "../../etc/passwd") is None
+
+
+def test_the_page_shows_progress_scans_and_no_private_details(served_module, shipped):
+    order_id, token = shipped
+    page = served_module.client.get(f"/t/{token}")
+    assert page.status_code == 200
+    html = page.text
+    order = served_module.world.order(order_id)[0]
+    assert order.number in html
+    assert 'aria-current="step"' in html and "Shipped" in html
+    assert "Tracking history" in html and "In transit" in html
+    assert order.ship_to.city in html
+    for private in (order.email, "742 Evergreen Terrace", "555 0199", str(order.total.amount)):
+        assert private and private not in html
+    assert "Content-Security-Policy" in page.headers and "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert not re.search(r"""(src|href)=["']https?://(?!track\.easypost|127\.0\.0\.1)""", html)
+
+
+@pytest.mark.parametrize(("asked", "header", "lang", "word"), [
+    ("zh-Hant", None, "zh-Hant", "已出貨"),
+    ("zh-Hans", None, "zh-Hans", "已发货"),
+    (None, "zh-TW,zh;q=0.9,en;q=0.5", "zh-Hant", "追蹤記錄"),
+    (None, "zh-CN", "zh-Hans", "追踪记录"),
+    (None, "fr-FR, en;q=0.3", "en", "Tracking history"),
+])
+def test_the_language_follows_the_switcher_or_the_browser(served_module, shipped, asked, header, lang, word):
+    _, token = shipped
+    page = served_module.client.get(f"/t/{token}", params={"lang": asked} if asked else None,
+                                    headers={"Accept-Language": header} if header else None)
+    assert f'<html lang="{lang}">' in page.text
+    assert word in page.text
+    assert page.headers["Content-Language"] == lang
+
+
+def test_unknown_tokens_get_the_same_404(served_module, shipped):
+    _, token = shipped
+    pages = [served_module.client.get(f"/t/{t}") for t in ("A" * 22, token[::-1], "short", "x" * 300)]
+    assert {p.status_code for p in pages} == {404}
+    bodies = {re.sub(r'href="[^"]*"', "", p.text) for p in pages}  # the switcher links carry the path
+    assert len(bodies) == 1
+    assert "There is no order at this address" in pages[0].text
+
+
+def test_orders_show_prints_the_page_and_json_carries_it(served_module, shipped):
+    order_id, token = shipped
+    runner = CliRunner(env={k: v for k, v in __import__("tests.server.conftest", fromlist=["ENV"]).ENV.items()})
+    config = str(served_module.world.config_path)
+    shown = runner.invoke(main, ["-c", config, "orders", "show", order_id])
+    assert shown.exit_code == 0, shown.output
+    assert f"tracking page: https://track.example.test/t/{token}" in shown.output
+    as_json = runner.invoke(main, ["-c", config, "orders", "show", order_id, "--json"])
+    assert __import__("json").loads(as_json.output)["tracking_page_url"] == f"https://track.example.test/t/{token}"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_in_a_real_browser_at_phone_and_desktop_widths_in_each_locale(served_module, shipped):
+    """Screenshots kept under .artifacts/tracking-page/; the page makes no request elsewhere."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    _, token = shipped
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base = served_module.server.url
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            for width, height, name in ((390, 844, "phone"), (1280, 900, "desktop")):
+                context = browser.new_context(viewport={"width": width, "height": height})
+                page = context.new_page()
+                requested: list[str] = []
+                page.on("request", lambda r: requested.append(r.url))
+                for locale, heading in (("en", "Where is my order?"), ("zh-Hant", "我的訂單在哪裡？"),
+                                        ("zh-Hans", "我的订单在哪里？")):
+                    page.goto(f"{base}/t/{token}?lang={locale}")
+                    assert page.locator("html").get_attribute("lang") == locale
+                    assert heading in page.inner_text("header")
+                    assert page.locator('[aria-current="step"]').count() == 1
+                    # nothing wider than the screen: mobile-first layout holds
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width
+                    page.screenshot(path=str(ARTIFACTS / f"{name}-{locale}.png"), full_page=True)
+                # the switcher is links a person can follow
+                page.get_by_role("link", name="繁體中文").click()
+                assert page.locator("html").get_attribute("lang") == "zh-Hant"
+                assert all(url.startswith(base) for url in requested), requested
+                context.close()
+        finally:
+            browser.close()
+    assert len(list(ARTIFACTS.glob("*.png"))) >= 6
