@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from fulfilhub.cli import main
+from fulfilhub.models import DelayAssessment, Promise
+from fulfilhub.store import delays as delay_store
+from fulfilhub.store import promises as promise_store
 from fulfilhub.store import tracking as tracking_store
 
 from .conftest import Served
@@ -26,11 +30,26 @@ def shipped(served_module: Served):
     """An order on its way (a few scans), and its page's token."""
     order_id, ship, tracker = served_module.ship_order(
         shipping_address={"phone": "+1 775 555 0199", "address1": "742 Evergreen Terrace"})
-    served_module.world.clock.advance(timedelta(hours=30))
-    served_module.world.sync()
-    with served_module.world.store.transaction() as tx:
+    world = served_module.world
+    world.clock.advance(timedelta(hours=30))
+    world.sync()
+    now = world.clock.now()
+    with world.store.transaction() as tx:
         token = tracking_store.token_for(tx, order_id)
+        # what the promise and delay engines store (their contract, models and stores on main)
+        promise_store.record(tx, Promise(
+            order_id=order_id, revision=1, created_at=now - timedelta(days=1), ship_by=_at(2026, 1, 6, 17),
+            deliver_from=_at(2026, 1, 8, 0), deliver_by=_at(2026, 1, 10, 23, 59), timezone="Asia/Taipei",
+            confidence_from=0.5, confidence_by=0.95, carrier="easypost", service="Priority", level="lane",
+            basis="test", reason="accepted"))
+        delay_store.record(tx, DelayAssessment(
+            order_id=order_id, assessed_at=now, state="late", reason="carrier_exception", exception="weather",
+            days_late=2, revised_eta=_at(2026, 1, 12, 12), confidence=0.8, promise_revision=1, detail="typhoon"))
     return order_id, token
+
+
+def _at(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=ZoneInfo("Asia/Taipei"))
 
 
 def test_a_token_is_random_per_order_and_stable(served_module, shipped):
@@ -56,6 +75,10 @@ def test_the_page_shows_progress_scans_and_no_private_details(served_module, shi
     assert 'aria-current="step"' in html and "Shipped" in html
     assert "Tracking history" in html and "In transit" in html
     assert order.ship_to.city in html
+    # the promise in the destination's days, and the delay in plain words: how long, why, when now
+    assert "Estimated delivery" in html and "Thu, Jan 8, 2026 – Sat, Jan 10, 2026" in html
+    assert "Ships by Tue, Jan 6, 2026" in html
+    assert ("Your order is delayed by 2 days because bad weather. It should arrive on Mon, Jan 12, 2026." in html)
     for private in (order.email, "742 Evergreen Terrace", "555 0199", str(order.total.amount)):
         assert private and private not in html
     assert "Content-Security-Policy" in page.headers and "default-src 'none'" in page.headers["Content-Security-Policy"]
@@ -64,8 +87,8 @@ def test_the_page_shows_progress_scans_and_no_private_details(served_module, shi
 
 
 @pytest.mark.parametrize(("asked", "header", "lang", "word"), [
-    ("zh-Hant", None, "zh-Hant", "已出貨"),
-    ("zh-Hans", None, "zh-Hans", "已发货"),
+    ("zh-Hant", None, "zh-Hant", "您的訂單延誤 2 天，原因：天氣惡劣。預計 2026年1月12日週一 送達。"),
+    ("zh-Hans", None, "zh-Hans", "您的订单延误 2 天，原因：天气恶劣。预计 2026年1月12日周一 送达。"),
     (None, "zh-TW,zh;q=0.9,en;q=0.5", "zh-Hant", "追蹤記錄"),
     (None, "zh-CN", "zh-Hans", "追踪记录"),
     (None, "fr-FR, en;q=0.3", "en", "Tracking history"),

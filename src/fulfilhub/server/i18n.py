@@ -11,7 +11,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from babel.core import get_global
-from babel.dates import format_skeleton
+from babel.dates import format_skeleton, format_time
 
 LOCALES = ("en", "zh-Hant", "zh-Hans")
 DEFAULT = "en"
@@ -93,12 +93,19 @@ REASON_WORDS: Mapping[str, Mapping[str, str]] = {
     "damaged": {"en": "the parcel is damaged", "zh-Hant": "包裹損壞", "zh-Hans": "包裹损坏"},
     "refused": {"en": "delivery was refused", "zh-Hant": "拒收", "zh-Hans": "拒收"},
     "failed_attempt": {"en": "nobody was in to receive it", "zh-Hant": "無人簽收", "zh-Hans": "无人签收"},
+    "stock_out": {"en": "an item is out of stock until new stock arrives", "zh-Hant": "部分商品缺貨，正等待補貨",
+                  "zh-Hans": "部分商品缺货，正等待补货"},
+    "not_picked": {"en": "our warehouse has not picked it in time", "zh-Hant": "倉庫未能按時揀貨",
+                   "zh-Hans": "仓库未能按时拣货"},
     "not_shipped": {"en": "it has not left our warehouse in time", "zh-Hant": "未能按時出貨",
                     "zh-Hans": "未能按时发货"},
     "no_scan": {"en": "the carrier has not scanned it for a while", "zh-Hant": "物流商長時間未更新",
                 "zh-Hans": "物流商长时间未更新"},
     "carrier_eta": {"en": "the carrier expects it later", "zh-Hant": "物流商預估較晚送達",
                     "zh-Hans": "物流商预估较晚送达"},
+    "transit_forecast": {"en": "parcels on this route are taking longer than usual", "zh-Hant": "此路線運送時間較平常長",
+                         "zh-Hans": "此路线运输时间较平常长"},
+    "carrier_exception": {"en": "a problem at the carrier", "zh-Hant": "物流商出現問題", "zh-Hans": "物流商出现问题"},
     "other": {"en": "an unexpected problem", "zh-Hant": "意外狀況", "zh-Hans": "意外状况"},
 }
 
@@ -149,7 +156,8 @@ def html_lang(locale: str) -> str:
 
 def when(value: datetime, locale: str, zone: tzinfo) -> str:
     """A scan's time: day, month, weekday and hour in the customer's language and zone."""
-    return format_skeleton("yMMMEdjm", value.astimezone(zone), locale=_BABEL[locale])
+    local = value.astimezone(zone)
+    return f"{format_skeleton('yMMMEd', local, locale=_BABEL[locale])} {format_time(local, 'short', locale=_BABEL[locale])}"
 
 
 def day(value: datetime, locale: str, zone: tzinfo) -> str:

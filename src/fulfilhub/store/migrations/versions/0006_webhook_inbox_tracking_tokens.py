@@ -12,7 +12,7 @@ from alembic import op
 import fulfilhub.store.schema
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
