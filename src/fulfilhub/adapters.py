@@ -448,7 +448,7 @@ class WebhookDelivery:
     unsigned time still stops a naive replay, but a forger could change it.
     """
 
-    id: str = attrs.field(validator=attrs.validators.min_len(1))
+    id: str = attrs.field(validator=[attrs.validators.min_len(1), attrs.validators.max_len(200)])
     sent_at: datetime | None = None
     signed: bool = False
 

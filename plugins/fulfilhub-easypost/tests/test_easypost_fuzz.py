@@ -169,3 +169,14 @@ def test_the_adapter_turns_any_answer_into_a_result_or_a_fulfilhub_error(payload
     assert result.mapped > 20
     if call != "void":
         assert result.refused > 0  # broken answers were met (a bought shipment has many keys never read)
+
+
+def test_webhook_delivery_reads_or_refuses_every_mutation(payload):
+    event = {"object": "Event", "id": "evt_1", "description": "tracker.updated", "created_at": "2024-08-02T19:26:52.000Z",
+             "updated_at": "2024-08-02T19:26:52.000Z", "result": payload("tracker_in_transit")}
+
+    def read(value):
+        return webhooks.delivery(json.dumps(value).encode("utf-8", "surrogatepass"))
+
+    result = assert_maps_or_refuses(read, mutations(event, seed=11, count=1500), check=check_model)
+    assert result.mapped > 100 and result.refused > 20

@@ -208,3 +208,17 @@ def test_only_the_tests_that_need_the_shared_vector_skip_without_it(tmp_path):
             passed.add(name)
     assert skipped == needs_body
     assert passed and passed.isdisjoint(needs_body)
+
+
+def test_the_delivery_is_the_events_id_and_signed_time(carrier, body):
+    delivery = carrier.webhook_delivery({}, body)
+    assert delivery.id == "evt_1"
+    assert delivery.sent_at == datetime(2024, 8, 2, 19, 26, 52, tzinfo=timezone.utc)
+    assert delivery.signed is True
+
+
+@pytest.mark.parametrize("event", [{"object": "Event"}, {"object": "Event", "id": ""}, {"object": "Tracker", "id": "x"},
+                                   {"object": "Event", "id": "evt_2", "updated_at": "yesterday"}])
+def test_an_event_without_a_usable_id_or_time_has_no_delivery(carrier, event):
+    with pytest.raises(PayloadError):
+        carrier.webhook_delivery({}, json.dumps(event).encode())

@@ -161,3 +161,12 @@ def test_the_adapter_turns_any_answer_into_a_result_or_a_fulfilhub_error(payload
     assert call(golden[answer]) is None if tracking else call(golden[answer]) == "5112345678901"
     result = assert_maps_or_refuses(call, mutations(golden[answer], seed=11, count=250), refuse=(FulfilhubError,))
     assert result.mapped > 20 and result.refused > 20  # both outcomes reached
+
+
+def test_webhook_delivery_reads_or_refuses_every_mutation():
+    from fulfilhub_shopify import webhooks
+
+    headers = {"X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "X-Shopify-Topic": "orders/create",
+               "X-Shopify-Triggered-At": "2026-01-05T08:00:00.123Z", "X-Shopify-Hmac-Sha256": "abc="}
+    result = assert_maps_or_refuses(webhooks.delivery, mutations(headers, seed=12, count=1500), check=check_model)
+    assert result.mapped > 100 and result.refused > 20

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from fulfilhub import PayloadError, WebhookDelivery
+from fulfilhub.models import in_range
 
 SIGNATURE_HEADER = "X-Hmac-Signature"
 SIGNATURE_PREFIX = "hmac-sha256-hex="
@@ -79,8 +80,8 @@ def delivery(body: bytes) -> WebhookDelivery:
     if not isinstance(event, Mapping) or event.get("object") != "Event":
         raise PayloadError("EasyPost webhook body is not an Event object", field="object")
     event_id = event.get("id")
-    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200:
-        raise PayloadError("EasyPost event without a usable id (text of 1 to 200 characters)", field="id")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200 or not event_id.isprintable():
+        raise PayloadError("EasyPost event without a usable id (printable text of 1 to 200 characters)", field="id")
     sent_at = None
     for field in ("updated_at", "created_at"):
         raw = event.get(field)
@@ -90,8 +91,9 @@ def delivery(body: bytes) -> WebhookDelivery:
             sent_at = datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
         except ValueError:
             sent_at = None
-        if sent_at is None or sent_at.tzinfo is None:
-            raise PayloadError(f"EasyPost event {field} {str(raw)[:60]!r} is not an ISO 8601 time with an offset",
+        if sent_at is None or sent_at.tzinfo is None or not in_range(sent_at):
+            raise PayloadError(f"EasyPost event {field} {str(raw)[:60]!r} is not an ISO 8601 time with an offset "
+                               "(within 1900-2200)",
                                field=field)
         break
     return WebhookDelivery(id=event_id.strip(), sent_at=sent_at, signed=True)

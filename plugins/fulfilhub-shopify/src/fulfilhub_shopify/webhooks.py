@@ -19,6 +19,7 @@ from typing import Any
 
 from fulfilhub import PayloadError, WebhookDelivery
 from fulfilhub.http import header
+from fulfilhub.models import in_range
 
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
@@ -72,20 +73,28 @@ def delivery(headers: Mapping[str, str]) -> WebhookDelivery:
     Shopify does not sign the time, so ``signed`` is False. Raises PayloadError for a
     missing id or a time that is not an ISO 8601 instant.
     """
-    webhook_id = (header(headers, WEBHOOK_ID_HEADER) or "").strip()
+    if not isinstance(headers, Mapping):
+        raise PayloadError(f"Shopify webhook headers must be a mapping, got {type(headers).__name__}")
+    webhook_id = _text(header(headers, WEBHOOK_ID_HEADER))
     if not webhook_id:
         raise PayloadError(f"Shopify webhook without an {WEBHOOK_ID_HEADER} header", field=WEBHOOK_ID_HEADER)
-    if len(webhook_id) > 200:
-        raise PayloadError(f"Shopify {WEBHOOK_ID_HEADER} is {len(webhook_id)} characters long; at most 200",
+    if len(webhook_id) > 200 or not webhook_id.isprintable():
+        raise PayloadError(f"Shopify {WEBHOOK_ID_HEADER} must be printable text of at most 200 characters",
                            field=WEBHOOK_ID_HEADER)
-    raw = (header(headers, TRIGGERED_AT_HEADER) or "").strip()
+    raw = _text(header(headers, TRIGGERED_AT_HEADER))
     sent_at = None
     if raw:
         try:
             sent_at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             sent_at = None
-        if sent_at is None or sent_at.tzinfo is None:
-            raise PayloadError(f"Shopify {TRIGGERED_AT_HEADER} {raw[:60]!r} is not an ISO 8601 time with an offset",
+        if sent_at is None or sent_at.tzinfo is None or not in_range(sent_at):
+            raise PayloadError(f"Shopify {TRIGGERED_AT_HEADER} {raw[:60]!r} is not an ISO 8601 time with an offset "
+                               "(within 1900-2200)",
                                field=TRIGGERED_AT_HEADER)
     return WebhookDelivery(id=webhook_id, sent_at=sent_at, signed=False)
+
+
+def _text(value: object) -> str:
+    """A header's value, stripped ("" when absent or, in a hand-made mapping, not text)."""
+    return value.strip() if isinstance(value, str) else ""
