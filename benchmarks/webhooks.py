@@ -2,7 +2,8 @@
 
 ``fulfilhub serve`` runs as a subprocess over a fresh SQLite store (one Shopify
 channel with a webhook secret; nothing is fetched from Shopify). A load generator on
-loopback (one asyncio process, open loop: each request leaves at its scheduled time
+loopback (one asyncio process with a minimal HTTP/1.1 client over 64 keep-alive
+connections, open loop: each request leaves at its scheduled time
 whether or not the earlier ones were answered) sends signed ``orders/create`` webhooks
 at rising rates, each step bounded in count and time. For each rate it reports what
 was answered 2xx per second, the p50 and p99 latency (send to answer), and the first
@@ -172,25 +173,64 @@ def serve(workspace: Path, port: int) -> subprocess.Popen:
                  workspace, port)
 
 
-async def send(client: httpx.AsyncClient, url: str, items: list[tuple[int, dict[str, str], bytes]], rate: float,
-               seconds: float) -> list[tuple[int, int | None, float]]:
-    """Open loop: item i leaves at start + i/rate. Returns (n, status or None, latency s)."""
-    results: list[tuple[int, int | None, float]] = []
-    started = time.perf_counter()
+def _request(host: str, port: int, path: str, headers: dict[str, str], body: bytes) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
-    async def one(i: int, n: int, headers: dict[str, str], body: bytes) -> None:
-        delay = started + i / rate - time.perf_counter()
+
+async def _answer(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0)
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def send(url: str, items: list[tuple[int, dict[str, str], bytes]], rate: float,
+               seconds: float, connections: int = 64) -> list[tuple[int, int | None, float]]:
+    """Open loop over ``connections`` keep-alive HTTP/1.1 connections (a minimal client, so
+    the generator costs little): item i is due at start + i/rate and its latency counts
+    from then, waiting for a free connection included. Returns (n, status or None, s)."""
+    parsed = httpx.URL(url)
+    host, port, path = parsed.host, parsed.port, parsed.raw_path.decode()
+    queue: asyncio.Queue = asyncio.Queue()
+    results: list[tuple[int, int | None, float]] = []
+
+    async def worker() -> None:
+        reader = writer = None
+        while True:
+            job = await queue.get()
+            if job is None:
+                break
+            due, (n, headers, body) = job
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, port)
+                writer.write(_request(host, port, path, headers, body))
+                status = await asyncio.wait_for(_answer(reader), timeout=10)
+                results.append((n, status, time.perf_counter() - due))
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, IndexError):
+                results.append((n, None, time.perf_counter() - due))
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(connections)]
+    started = time.perf_counter()
+    for i, item in enumerate(items):
+        due = started + i / rate
+        delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        sent = time.perf_counter()
-        try:
-            answer = await client.post(url, headers=headers, content=body)
-            results.append((n, answer.status_code, time.perf_counter() - sent))
-        except httpx.HTTPError:
-            results.append((n, None, time.perf_counter() - sent))
-
-    tasks = [asyncio.ensure_future(one(i, *item)) for i, item in enumerate(items)]
-    done, pending = await asyncio.wait(tasks, timeout=seconds + 15)
+        queue.put_nowait((due, item))
+    for _ in workers:
+        queue.put_nowait(None)
+    done, pending = await asyncio.wait(workers, timeout=seconds + 30)
     for task in pending:
         task.cancel()
     return results
@@ -212,11 +252,9 @@ def ramp(url: str, hooks: Webhooks, rates: list[float], step_seconds: float, ste
         n += count
 
         async def run() -> tuple[list, float]:
-            limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-            async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-                began = time.perf_counter()
-                out = await send(client, url, items, rate, step_seconds)
-                return out, time.perf_counter() - began
+            began = time.perf_counter()
+            out = await send(url, items, rate, step_seconds)
+            return out, time.perf_counter() - began
 
         results, wall = asyncio.run(run())
         ok = [lat for _, status, lat in results if status is not None and 200 <= status < 300]
@@ -237,11 +275,10 @@ def crash_and_check(workspace: Path, hooks: Webhooks, count: int, rate: float) -
     items = [(first + i, *hooks.make(first + i)) for i in range(count)]
 
     async def load_and_kill() -> list:
-        async with httpx.AsyncClient(timeout=5) as client:
-            sender = asyncio.ensure_future(send(client, url, items, rate, count / rate))
-            await asyncio.sleep(count / rate / 2)
-            proc.send_signal(signal.SIGKILL)
-            return await sender
+        sender = asyncio.ensure_future(send(url, items, rate, count / rate))
+        await asyncio.sleep(count / rate / 2)
+        proc.send_signal(signal.SIGKILL)
+        return await sender
 
     results = asyncio.run(load_and_kill())
     proc.wait()
@@ -252,8 +289,7 @@ def crash_and_check(workspace: Path, hooks: Webhooks, count: int, rate: float) -
         retry = [item for item in items if item[0] not in accepted] + [item for item in items if item[0] in accepted]
 
         async def resend() -> list:
-            async with httpx.AsyncClient(timeout=10) as client:
-                return await send(client, url, retry, rate, len(retry) / rate)
+            return await send(url, retry, rate, len(retry) / rate)
 
         second = asyncio.run(resend())
     finally:
