@@ -15,7 +15,7 @@ def test_every_operation_conforms_to_the_document(served_module):
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def conforms(case):
             case.call_and_validate(base_url=base)
 

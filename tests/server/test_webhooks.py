@@ -4,6 +4,8 @@ the same engines as polling, and converge with it on one state."""
 from __future__ import annotations
 
 import json
+import uuid
+import re
 from datetime import timedelta
 
 import pytest
@@ -22,6 +24,13 @@ def _count(served, table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
+def _counter(served, instance: str, outcome: str) -> float:
+    """``fulfilhub_webhooks_total{instance, outcome}`` as /metrics shows it now."""
+    found = re.search(rf'fulfilhub_webhooks_total{{instance="{instance}",outcome="{outcome}"}} ([0-9.]+)',
+                      served.client.get("/metrics").text)
+    return float(found.group(1)) if found else 0.0
+
+
 def _stored(served) -> tuple[int, int, int]:
     """What a refused webhook must not have changed: inbox rows, orders, scans."""
     return _count(served, webhook_inbox), _count(served, orders), _count(served, tracking_events)
@@ -33,14 +42,10 @@ def _webhook(served, plugin: str, **kw):
         served.world.stock("east", "TEE-ORG-M", 5)
         order = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
         return ("shop", *served.order_webhook(order, **kw))
-    served.world.stock("east", "TEE-ORG-M", 5)
-    placed = served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
-    served.world.sync()
-    served.world.sync(hours=4)
-    served.world.sync(hours=1)
+    if not served.easypost.trackers:  # a parcel on its way, once per world
+        served.ship_order()
     tracker = next(iter(served.easypost.trackers.values()))
-    assert placed
-    return ("easypost", *served.tracker_webhook(tracker, **kw))
+    return ("easypost", *served.tracker_webhook(tracker, event_id=f"evt_{uuid.uuid4().hex}", **kw))
 
 
 PLUGINS = ["shopify", "easypost"]
@@ -49,7 +54,8 @@ SIGNATURE = {"shopify": "X-Shopify-Hmac-Sha256", "easypost": "X-Hmac-Signature"}
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
-def test_a_valid_webhook_is_stored_and_answered_at_once(served, plugin):
+def test_a_valid_webhook_is_stored_and_answered_at_once(served_module, plugin):
+    served = served_module
     instance, headers, body = _webhook(served, plugin)
     before = _count(served, webhook_inbox)
     answer = served.post(instance, headers, body)
@@ -57,13 +63,14 @@ def test_a_valid_webhook_is_stored_and_answered_at_once(served, plugin):
     assert answer.json()["status"] == "accepted"
     assert _count(served, webhook_inbox) == before + 1
     with served.world.store.read() as conn:
-        (row,) = inbox_store.pending(conn)
+        row = inbox_store.pending(conn)[-1]
     assert (row.instance, row.status, bytes(row.body)) == (instance, "pending", body)
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
 @pytest.mark.parametrize("case", ["tampered_body", "wrong_secret", "missing_signature", "stale", "replayed"])
-def test_every_refusal_stores_nothing(served, plugin, case):
+def test_every_refusal_stores_nothing(served_module, plugin, case):
+    served = served_module
     kw = {"secret": "not-the-secret"} if case == "wrong_secret" else {}
     if case == "stale":
         kw["sent_at"] = served.world.clock.now() - timedelta(hours=2)
@@ -76,17 +83,18 @@ def test_every_refusal_stores_nothing(served, plugin, case):
     if case == "replayed":
         assert served.post(instance, headers, body).status_code == 202
     before = _stored(served)
+    counted = _counter(served, instance, "duplicate" if case == "replayed" else "stale" if case == "stale" else "signature")
     answer = served.post(instance, headers, body)
     expected = {"tampered_body": (401, "signature"), "wrong_secret": (401, "signature"),
                 "missing_signature": (401, "signature"), "stale": (400, "stale"), "replayed": (200, "duplicate")}[case]
     got = answer.json()
     assert (answer.status_code, got.get("error") or got.get("status")) == expected, answer.text
     assert _stored(served) == before
-    metrics = served.client.get("/metrics").text
-    assert f'fulfilhub_webhooks_total{{instance="{instance}",outcome="{expected[1]}"}} 1.0' in metrics
+    assert _counter(served, instance, expected[1]) == counted + 1  # counted in /metrics by its reason
 
 
-def test_an_oversized_body_is_refused_with_413_before_it_is_read(served):
+def test_an_oversized_body_is_refused_with_413_before_it_is_read(served_module):
+    served = served_module
     instance, headers, body = _webhook(served, "shopify")
     big = body[:-1] + b', "padding": "' + b"x" * 70_000 + b'"}'
     headers["X-Shopify-Hmac-Sha256"] = __import__("fulfilhub_shopify").webhooks.sign(big, SHOP_SECRET)
@@ -95,7 +103,8 @@ def test_an_oversized_body_is_refused_with_413_before_it_is_read(served):
     assert _stored(served) == before
 
 
-def test_an_unknown_instance_or_one_without_webhooks_is_404(served):
+def test_an_unknown_instance_or_one_without_webhooks_is_404(served_module):
+    served = served_module
     assert served.client.post("/webhooks/nope", content=b"{}").status_code == 404
     assert served.client.post("/webhooks/east", content=b"{}").status_code == 404  # a warehouse
 
@@ -179,12 +188,28 @@ def test_a_topic_fulfilhub_does_not_act_on_is_ignored(served):
     assert _count(served, orders) == 0
 
 
-def test_webhook_bodies_are_kept_exactly_and_credentials_never(served):
+def test_webhook_bodies_are_kept_exactly_and_credentials_never(served_module):
+    served = served_module
     instance, headers, body = _webhook(served, "shopify")
     headers["Authorization"] = "Bearer should-not-be-kept"
     assert served.post(instance, headers, body).status_code == 202
     with served.world.store.read() as conn:
-        row = conn.execute(sa.select(webhook_inbox)).one()
+        row = conn.execute(sa.select(webhook_inbox).order_by(webhook_inbox.c.id.desc()).limit(1)).one()
     assert bytes(row.body) == body
     assert "authorization" not in row.headers and "should-not-be-kept" not in json.dumps(row.headers)
     assert row.headers["x-shopify-topic"] == "orders/create"
+
+
+def test_the_demo_with_serve_pushes_the_simulators_webhooks_through_the_server(tmp_path):
+    """`fulfilhub demo --serve`: the simulators push orders and tracking to the server,
+    signed as their vendors sign; every delivery is accepted and processed."""
+    from fulfilhub.scenarios import run_demo
+
+    from .conftest import make_plugins
+
+    result = run_demo(orders=4, days=1, settle_days=1, seed=3, workspace=tmp_path / "demo", plugins=make_plugins(),
+                      serve=True)
+    pushed = sum(result.webhooks.values())
+    assert pushed > 4 and set(result.webhooks) == {"202"}  # orders and scans; none refused
+    assert result.inbox.get("processed", 0) + result.inbox.get("ignored", 0) == pushed
+    assert not result.inbox.get("failed")

@@ -89,10 +89,12 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
               help="Where to keep config + SQLite (default: a new temp folder). Must be empty unless --fresh.")
 @click.option("--fresh", is_flag=True, help="Empty the --workspace folder first (everything in it is deleted).")
+@click.option("--serve", is_flag=True,
+              help="Also run `fulfilhub serve` on loopback; the simulators push their webhooks to it.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @pass_state
 def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, fresh: bool,
-         as_json: bool) -> None:
+         serve: bool, as_json: bool) -> None:
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..scenarios import run_demo
 
@@ -113,7 +115,8 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
     started = time.monotonic()
     try:
         result = _run_with_progress(run_demo, days + settle_days, orders=orders, days=days, seed=seed,
-                                    settle_days=settle_days, workspace=workspace, plugins=state.plugins, quiet=as_json or state.quiet)
+                                    settle_days=settle_days, workspace=workspace, plugins=state.plugins, serve=serve,
+                                    quiet=as_json or state.quiet)
     finally:
         http_log.setLevel(level)
     elapsed = time.monotonic() - started
@@ -169,6 +172,10 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
         ("carrier scans stored", result.scans),
         ("effects delivered / pending / failed", f"{result.effects.get('done', 0)} / {result.effects.get('pending', 0)} / {result.effects.get('failed', 0)}"),
         ("faults injected (429, 503) and survived", result.faults_injected),
+        *([("webhooks pushed (answers by HTTP status)", ", ".join(f"{k}: {v}" for k, v in result.webhooks.items())),
+           ("webhooks processed / ignored / failed / pending",
+            " / ".join(str(result.inbox.get(s, 0)) for s in ("processed", "ignored", "failed", "pending")))]
+          if result.webhooks else []),
     ]:
         table.add_row(label, str(value))
     console.print(table)

@@ -58,9 +58,34 @@ class SandboxServer:
         self.app = FaultMiddleware(Starlette(routes=mounts), context.faults)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._webhook_client: Any = None
 
     def url_for(self, name: str) -> str:
         return f"{self.url}/{name}"
+
+    def deliver_webhooks(self, targets: Mapping[str, str], *, timeout: float = 10.0) -> dict[int | str, int]:
+        """POST each simulator's pending webhooks (``pending_webhooks()``) to its target URL.
+
+        ``targets`` maps a simulator name to the URL it delivers to (``fulfilhub serve``'s
+        ``/webhooks/INSTANCE``). Returns how many answers of each status (``"error"`` for
+        no answer). A delivery that fails is not sent again: the runner's polling covers
+        it, as it would a vendor's lost webhook.
+        """
+        import httpx
+
+        if self._webhook_client is None:  # one client: building one costs more than a delivery
+            self._webhook_client = httpx.Client(timeout=timeout)
+        client = self._webhook_client
+        counts: dict[int | str, int] = {}
+        for name, url in targets.items():
+            pending = getattr(self.simulators.get(name), "pending_webhooks", None)
+            for headers, body in pending() if pending else ():
+                try:
+                    status: int | str = client.post(url, headers=headers, content=body).status_code
+                except httpx.HTTPError:
+                    status = "error"
+                counts[status] = counts.get(status, 0) + 1
+        return counts
 
     # -- admin endpoints
 
@@ -112,6 +137,8 @@ class SandboxServer:
         self._server.run(sockets=[self._sock])
 
     def stop(self) -> None:
+        if self._webhook_client is not None:
+            self._webhook_client.close()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

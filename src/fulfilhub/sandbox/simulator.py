@@ -76,6 +76,12 @@ class DemoPart:
     settings: Mapping[str, Any] = attrs.Factory(dict)
     secrets: Mapping[str, DemoSecret] = attrs.Factory(dict)
     options: Mapping[str, Any] = attrs.Factory(dict)
+    #: The secrets a scenario adds when the simulators deliver webhooks to ``fulfilhub
+    #: serve`` (``fulfilhub demo --serve``): the instance setting that verifies them and
+    #: the simulator option that signs them. A simulator that delivers webhooks offers
+    #: ``pending_webhooks() -> [(headers, body)]``: what changed since it was last asked,
+    #: signed as its vendor signs.
+    webhooks: Mapping[str, DemoSecret] = attrs.Factory(dict)
 
 
 @attrs.frozen(kw_only=True)

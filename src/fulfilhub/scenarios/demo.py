@@ -10,6 +10,7 @@ simulators describe their own part.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,9 @@ from ..engines import lifecycle
 from ..models import OrderStatus
 from ..plugins import PluginManager
 from ..runner.jobs import JobReport
+from ..server import ServerThread
 from ..store import Store
+from ..store import inbox as inbox_store
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import quarantine as quarantine_store
@@ -60,6 +63,8 @@ class DemoResult:
     sample_order: str | None
     simulated: timedelta
     settle: timedelta
+    webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
+    inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
 
 
 def run_demo(
@@ -71,11 +76,17 @@ def run_demo(
     workspace: Path | None = None,
     plugins: PluginManager | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    serve: bool = False,
 ) -> DemoResult:
     """Simulate ``days`` days with about ``orders`` orders; returns what happened.
 
     After the last order arrives the simulation goes on (at most ``settle_days`` more
     days, stopping early once no parcel is still on the way) so that orders can arrive.
+
+    With ``serve``, ``fulfilhub serve``'s app runs on loopback over the world's runtime
+    and the simulators push their webhooks to it every simulated hour (orders as they
+    arrive or change, tracking as it moves); the ``process_inbox`` job processes them,
+    and polling goes on beside them as the safety net.
     """
     if orders < 1 or days < 1:
         raise ValueError("--orders and --days must be at least 1")
@@ -89,10 +100,14 @@ def run_demo(
         if sim.demo is not None
     }
     reports: list[JobReport] = []
-    with build_world(pm, workspace, start=START, seed=seed, options=options) as world:
+    webhooks: dict[int | str, int] = {}
+    with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve) as world, \
+            contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)
-        scheduler = world.scheduler(SCHEDULE, on_report=reports.append)
+        server = serving.enter_context(ServerThread(world.rt)) if serve else None
+        scheduler = world.scheduler({**SCHEDULE, "process_inbox": timedelta(hours=1)} if serve else SCHEDULE,
+                                    on_report=reports.append)
         steps = (days + settle_days) * 24
         settled_at = steps
         for step in range(steps):
@@ -105,6 +120,9 @@ def run_demo(
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
             world.clock.advance(timedelta(hours=1))
+            if server is not None:
+                for status, n in world.deliver_webhooks(server.url).items():
+                    webhooks[status] = webhooks.get(status, 0) + n
             scheduler.tick()
             if on_step:
                 on_step(step + 1, steps)
@@ -117,6 +135,7 @@ def run_demo(
             scans = shipment_store.count_scans(conn)
             effects = outbox.count_by_status(conn)
             quarantined = quarantine_store.count_open(conn)
+            inbox = inbox_store.count_by_status(conn) if serve else {}
         config_path = world.config_path
         faults_injected = world.context.faults.injected
     per_order: dict[str, int] = {}
@@ -140,6 +159,8 @@ def run_demo(
         sample_order=(split or delivered or [None])[0],
         simulated=timedelta(hours=settled_at),
         settle=timedelta(hours=settled_at - days * 24),
+        webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
+        inbox=inbox,
     )
 
 

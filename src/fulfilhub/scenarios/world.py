@@ -89,6 +89,12 @@ class World:
         """The scheduler ``fulfilhub run`` uses, on this world's runtime."""
         return Scheduler(self.rt, schedule, on_report=on_report)
 
+    def deliver_webhooks(self, server_url: str) -> dict[int | str, int]:
+        """Send what the simulators would have pushed since last asked to ``fulfilhub
+        serve`` at ``server_url`` (each to ``/webhooks/<its instance>``); answers by status."""
+        targets = {name: f"{server_url.rstrip('/')}/webhooks/{instance}" for name, (_, instance) in self.parts.items()}
+        return self.sandbox.deliver_webhooks(targets)
+
     def stock(self, warehouse: str, sku: str, on_hand: int, *, safety: int = 0, unit_weight_g: int = 300) -> None:
         with self.store.transaction() as tx:
             stock_store.set_level(
@@ -145,6 +151,7 @@ def build_world(
     env_names: Mapping[str, str] | None = None,
     policy: RetryPolicy | None = None,
     wrap_app: Callable[[Any], Any] | None = None,
+    webhooks: bool = False,
 ) -> World:
     """Start a world in ``workspace`` (created if missing).
 
@@ -157,11 +164,15 @@ def build_world(
     ``os.environ``, with each simulator's demo value set where unset); ``env_names``
     renames a simulator's variables. ``policy`` overrides every adapter's retries.
     ``wrap_app`` wraps the sandbox's ASGI app before it starts (a benchmark's counters).
+    ``webhooks`` adds each part's webhook secrets (:attr:`DemoPart.webhooks`) to the
+    config and the simulators, so that :meth:`World.deliver_webhooks` can send them.
     """
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
     registered = plugins.registry.simulators
     parts = demo_parts(registered)
+    if webhooks:
+        parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
     if env is None:
         for part in parts.values():
             for secret in part.secrets.values():
@@ -171,7 +182,7 @@ def build_world(
         values = env
     sim_options: dict[str, dict[str, Any]] = {}
     for name, sim in registered.items():
-        part = sim.demo
+        part = parts.get(name, sim.demo)
         given = dict(options[name]) if name in options else dict(part.options if part else {})
         if part:
             for secret in part.secrets.values():

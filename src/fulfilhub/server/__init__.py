@@ -51,10 +51,25 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def _socket(host: str, port: int) -> socket.socket:
+    """A listening socket whose connections send at once (no 40 ms Nagle stalls between
+    uvicorn's writes of a response's head and body)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
 def serve(rt: Runtime, host: str, port: int) -> None:
     """Serve in the foreground; SIGINT/SIGTERM stop taking connections and finish those in
     flight (a second signal forces the end)."""
-    _Server(_config(build_app(rt), host=host, port=port)).run()
+    sock = _socket(host, port)
+    try:
+        _Server(_config(build_app(rt))).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class ServerThread:
@@ -62,9 +77,7 @@ class ServerThread:
 
     def __init__(self, rt: Runtime, app: Any | None = None):
         self.app = app if app is not None else build_app(rt)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock = _socket("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

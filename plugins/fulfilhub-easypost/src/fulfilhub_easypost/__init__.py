@@ -48,6 +48,8 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
                     "api_key": DemoSecret(env="FULFILHUB_DEMO_EASYPOST_KEY", value="EZTKdemo0123456789", option="api_key")
                 },
                 options={"exception_rate": 0.03, "delay_rate": 0.1},
+                webhooks={"webhook_secret": DemoSecret(env="FULFILHUB_DEMO_EASYPOST_WEBHOOK_SECRET",
+                                                       value="demo_easypost_webhook_secret", option="webhook_secret")},
             ),
         )
     )

@@ -275,6 +275,7 @@ OPTIONS: Mapping[str, Option] = {
     "exception_rate": Option(0.03, (int, float), low=0, high=1),
     "delay_rate": Option(0.1, (int, float), low=0, high=1),
     "carriers": Option(None, (list, tuple), convert=_services),
+    "webhook_secret": Option(None, str),
 }
 
 
@@ -304,6 +305,8 @@ class EasyPostSimulator:
         self.seed = context.seed
         self.base_url = context.base_url
         self.api_key: str | None = options["api_key"] or None
+        self.webhook_secret: str | None = options["webhook_secret"] or None
+        self._announced: dict[str, tuple[str, int]] = {}  # tracker id -> (status, scans) last sent
         self.exception_rate = float(options["exception_rate"])
         self.delay_rate = float(options["delay_rate"])
         if not 0 <= self.exception_rate + self.delay_rate <= 1:
@@ -362,6 +365,35 @@ class EasyPostSimulator:
         """Every scan scripted for the parcel, future ones included."""
         with self._state:
             return [copy.deepcopy(step.detail) for step in self._ledger.timelines[tracker_id]]
+
+    def pending_webhooks(self) -> list[tuple[dict[str, str], bytes]]:
+        """The ``tracker.updated`` Events EasyPost would have sent since the last call (a
+        tracker with a new scan), signed with the ``webhook_secret`` option (none without one)."""
+        if not self.webhook_secret:
+            return []
+        import hashlib
+        import json
+
+        from . import webhooks
+
+        out: list[tuple[dict[str, str], bytes]] = []
+        with self._state:
+            now = self.clock.now()
+            for tracker_id in self._ledger.trackers:
+                view = self._tracker_view(tracker_id, now)
+                seen = (view["status"], len(view["tracking_details"]))
+                if self._announced.get(tracker_id) == seen:
+                    continue
+                self._announced[tracker_id] = seen
+                event_id = "evt_" + hashlib.sha256(f"{tracker_id}|{seen}".encode()).hexdigest()[:24]
+                body = json.dumps({
+                    "object": "Event", "id": event_id, "mode": "test", "description": "tracker.updated",
+                    "created_at": _iso(now), "updated_at": _iso(now), "status": "pending",
+                    "previous_attributes": {}, "pending_urls": [], "completed_urls": [], "result": view,
+                }).encode()
+                out.append(({"Content-Type": "application/json",
+                             webhooks.SIGNATURE_HEADER: webhooks.sign(body, self.webhook_secret)}, body))
+        return out
 
     def purchases_count(self) -> int:
         """How many labels were bought (refused second purchases do not count)."""

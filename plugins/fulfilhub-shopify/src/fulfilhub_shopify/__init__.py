@@ -51,6 +51,8 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
                     )
                 },
                 options={"malformed_rate": 0.01, "update_rate": 0.05},
+                webhooks={"webhook_secret": DemoSecret(env="FULFILHUB_DEMO_SHOPIFY_WEBHOOK_SECRET",
+                                                       value="demo_shopify_webhook_secret", option="webhook_secret")},
             ),
         )
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import re
@@ -77,6 +78,7 @@ OPTIONS: Mapping[str, Option] = {
     "preload": Option(0, int, low=0),
     "rate_limit": Option(True, bool),
     "access_token": Option(None, str),
+    "webhook_secret": Option(None, str),
 }
 
 _API_VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
@@ -111,6 +113,8 @@ class ShopifySimulator:
         self.malformed_rate = float(opts["malformed_rate"])
         self.update_rate = float(opts["update_rate"])
         self.access_token: str | None = opts["access_token"]
+        self.webhook_secret: str | None = opts["webhook_secret"]
+        self._announced: dict[int, str] = {}  # order id -> the updated_at last sent as a webhook
         self.rate_limit = bool(opts["rate_limit"])
         self._state = LockedState(
             Shop(
@@ -222,6 +226,37 @@ class ShopifySimulator:
                 raise ValueError(f"an order needs 1 to {MAX_LINES} lines, got {len(explicit)}")
             rec = shop.place(explicit, changes or None, MALFORMATIONS.index(malformed) if malformed else -1)
             return render_order(shop, rec)
+
+    def pending_webhooks(self) -> list[tuple[dict[str, str], bytes]]:
+        """The order webhooks Shopify would have sent since the last call, signed with the
+        ``webhook_secret`` option (none without one): ``orders/create`` for a new order,
+        ``orders/updated`` or ``orders/cancelled`` for a changed one."""
+        if not self.webhook_secret:
+            return []
+        from .. import webhooks
+
+        out: list[tuple[dict[str, str], bytes]] = []
+        with self._state as shop:
+            shop.catch_up()
+            now = self.clock.now().isoformat()
+            for rec in shop.records:
+                order = render_order(shop, rec)
+                updated = str(order.get("updated_at"))
+                seen = self._announced.get(rec.id)
+                if seen == updated:
+                    continue
+                topic = "orders/create" if seen is None else "orders/cancelled" if order.get("cancelled_at") \
+                    else "orders/updated"
+                self._announced[rec.id] = updated
+                body = json.dumps(order).encode()
+                out.append(({
+                    "Content-Type": "application/json",
+                    webhooks.TOPIC_HEADER: topic,
+                    webhooks.SIGNATURE_HEADER: webhooks.sign(body, self.webhook_secret),
+                    webhooks.WEBHOOK_ID_HEADER: hashlib.sha256(f"{rec.id}|{updated}|{topic}".encode()).hexdigest()[:36],
+                    webhooks.TRIGGERED_AT_HEADER: now,
+                }, body))
+        return out
 
     def stop_arrivals(self) -> None:
         """No new orders from now on (orders already placed still get their updates)."""
