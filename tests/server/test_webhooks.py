@@ -213,3 +213,29 @@ def test_the_demo_with_serve_pushes_the_simulators_webhooks_through_the_server(t
     assert pushed > 4 and set(result.webhooks) == {"202"}  # orders and scans; none refused
     assert result.inbox.get("processed", 0) + result.inbox.get("ignored", 0) == pushed
     assert not result.inbox.get("failed")
+
+
+def test_simulators_resend_what_no_server_answered_and_the_sandbox_needs_the_wall_clock(tmp_path):
+    """A push nobody answered is sent again on the next round (as vendors retry); once the
+    server is up, everything arrives and is processed."""
+    from click.testing import CliRunner
+
+    from fulfilhub.cli import main
+    from fulfilhub.scenarios import build_world
+    from fulfilhub.server import ServerThread
+
+    from .conftest import FAST_WAREHOUSES, START, make_plugins
+
+    with build_world(make_plugins(), tmp_path, start=START, seed=2, webhooks=True, warehouses=FAST_WAREHOUSES,
+                     options={"shopify": {"orders_per_day": 0, "update_rate": 0.0}}) as world:
+        shop = world.sandbox.simulators["shopify"]
+        assert shop.webhook_secret  # the scenario gave the simulator the secret the config names
+        world.stock("east", "TEE-ORG-M", 5)
+        shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+        assert world.deliver_webhooks("http://127.0.0.1:9") == {"error": 1}  # nobody listens there
+        with ServerThread(world.rt) as server:
+            assert world.deliver_webhooks(server.url) == {202: 1}
+            assert world.deliver_webhooks(server.url) == {}  # nothing new
+        assert process_inbox(world.rt).counts["processed"] == 1
+    refused = CliRunner().invoke(main, ["sandbox", "--speed", "60", "--webhooks-to", "http://127.0.0.1:8080"])
+    assert refused.exit_code == 2 and "needs the wall clock" in refused.output

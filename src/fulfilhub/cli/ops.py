@@ -8,6 +8,7 @@ import logging
 import re
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,9 +38,12 @@ pass_state = click.make_pass_decorator(State)
                    "simulated shops' catalog in its warehouses and preload orders; prints the next command.")
 @click.option("--preload", default=20, show_default=True, type=click.IntRange(min=0),
               help="With --quickstart: orders each simulated shop already has (placed over the last two days).")
+@click.option("--webhooks-to", "webhooks_to", metavar="URL",
+              help="Push the simulators' webhooks (signed as their vendors sign) to `fulfilhub serve` at URL, "
+                   "every 2 s, each to URL/webhooks/<instance>.")
 @pass_state
 def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str, ...], quickstart_dir: Path | None,
-            preload: int) -> None:
+            preload: int, webhooks_to: str | None) -> None:
     """Serve every registered simulator on loopback until Ctrl-C.
 
     Point an instance's base_url at http://127.0.0.1:PORT/<simulator>, or let
@@ -61,9 +65,17 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
             raise click.BadParameter(f"no simulator {sim!r}" + (f"; did you mean {close[0]!r}?" if close else "")
                                      + f" registered: {', '.join(sorted(sims)) or 'none'}", param_hint="--option")
         parsed.setdefault(sim, {})[name] = value
+    if webhooks_to is not None and speed:
+        raise click.UsageError("--webhooks-to needs the wall clock (no --speed): the server checks each delivery's "
+                               "sent time against its own clock")
+    if webhooks_to is not None and not webhooks_to.startswith(("http://", "https://")):
+        raise click.BadParameter(f"expected the server's URL, like http://127.0.0.1:8080, got {webhooks_to!r}",
+                                 param_hint="--webhooks-to")
     workspace = None
     if quickstart_dir is not None:
-        workspace = quickstart.prepare(quickstart_dir, sims, parsed, preload=preload)
+        workspace = quickstart.prepare(quickstart_dir, sims, parsed, preload=preload, webhooks=webhooks_to is not None)
+    elif webhooks_to is not None:
+        quickstart.webhook_options(sims, parsed)
     clock = SimClock(speed=speed) if speed else SystemClock()
     try:
         server = SandboxServer(sims, SandboxContext(clock=clock, seed=seed, options=parsed), port=port)
@@ -72,12 +84,29 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
                           f"pick another with --port (0: any free port)") from None
     for name in sorted(sims):
         console.print(f"{name}: {server.url_for(name)}")
+    if webhooks_to is not None:
+        targets = quickstart.webhook_targets(sims, webhooks_to)
+        threading.Thread(target=_push_webhooks, args=(server, targets), name="fulfilhub-webhooks", daemon=True).start()
+        console.print(f"pushing webhooks to {', '.join(targets.values())} every 2 s", markup=False)
     if workspace is not None:
-        config_path = quickstart.finish(workspace, server, state.plugins)
+        config_path = quickstart.finish(workspace, server, state.plugins, webhooks=webhooks_to is not None)
         console.print(f"wrote {config_path}; stocked the shops' catalog, {preload} order(s) waiting in each shop", markup=False)
         console.print("next, in another terminal:", markup=False)
-        console.print(quickstart.next_command(config_path, sims), markup=False)
+        console.print(quickstart.next_command(config_path, sims, webhooks=webhooks_to is not None), markup=False)
     server.serve_forever()
+
+
+def _push_webhooks(server: SandboxServer, targets: dict[str, str]) -> None:
+    """Every 2 s, what changed in the simulators goes to the server (refusals are logged)."""
+    while True:
+        time.sleep(2)
+        try:
+            counts = server.deliver_webhooks(targets)
+        except Exception as exc:  # the sandbox must keep serving whatever the server does
+            logging.getLogger("fulfilhub.sandbox").warning("pushing webhooks failed: %s", exc)
+            continue
+        if any(k != 202 for k in counts):
+            logging.getLogger("fulfilhub.sandbox").warning("webhooks pushed, answers by status: %s", counts)
 
 
 @main.command()

@@ -8,10 +8,13 @@ waiting in each shop (the channel simulators' ``preload`` option).
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from ..clock import SystemClock
 from ..config import DEFAULT_PATH
@@ -26,10 +29,32 @@ from ..store import stock as stock_store
 #: Units of each catalog SKU put in each warehouse.
 ON_HAND = 100
 
-__all__ = ["finish", "next_command", "prepare"]
+__all__ = ["finish", "next_command", "prepare", "webhook_options", "webhook_targets"]
 
 
-def prepare(folder: Path, sims: Mapping[str, Simulator], options: dict[str, dict[str, Any]], *, preload: int) -> Path:
+def webhook_options(sims: Mapping[str, Simulator], options: dict[str, dict[str, Any]]) -> None:
+    """Give each simulator the secret it signs its webhooks with (``DemoPart.webhooks``;
+    from the environment where set, else the demo value)."""
+    for name, part in demo_parts(sims).items():
+        for secret in part.webhooks.values():
+            options.setdefault(name, {}).setdefault(secret.option, os.environ.get(secret.env, secret.value))
+
+
+def webhook_targets(sims: Mapping[str, Simulator], url: str) -> dict[str, str]:
+    """Where each simulator that pushes webhooks sends them: ``URL/webhooks/<its instance>``."""
+    return {name: f"{url.rstrip('/')}/webhooks/{part.instance}" for name, part in demo_parts(sims).items()
+            if part.webhooks}
+
+
+def _parts(sims: Mapping[str, Simulator], webhooks: bool) -> dict[str, Any]:
+    parts = demo_parts(sims)
+    if webhooks:
+        parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
+    return parts
+
+
+def prepare(folder: Path, sims: Mapping[str, Simulator], options: dict[str, dict[str, Any]], *, preload: int,
+            webhooks: bool = False) -> Path:
     """Check the folder and fill in the simulators' options (their demo options, their
     credentials, ``preload`` for shops) in ``options``. Returns the resolved folder."""
     folder = folder.resolve()
@@ -37,7 +62,7 @@ def prepare(folder: Path, sims: Mapping[str, Simulator], options: dict[str, dict
         raise ConfigError(f"{folder / DEFAULT_PATH} already exists; name an empty folder for --quickstart, "
                           f"or run `fulfilhub -c {folder / DEFAULT_PATH} sync` against a sandbox started as before")
     folder.mkdir(parents=True, exist_ok=True)
-    for name, part in demo_parts(sims).items():
+    for name, part in _parts(sims, webhooks).items():
         given = options.setdefault(name, {})
         for key, value in part.options.items():
             given.setdefault(key, value)
@@ -48,9 +73,10 @@ def prepare(folder: Path, sims: Mapping[str, Simulator], options: dict[str, dict
     return folder
 
 
-def finish(folder: Path, server: SandboxServer, plugins: PluginManager) -> Path:
-    """Write the config, create the store and stock every warehouse with the shops' catalog."""
-    parts = demo_parts(plugins.registry.simulators)
+def finish(folder: Path, server: SandboxServer, plugins: PluginManager, *, webhooks: bool = False) -> Path:
+    """Write the config (with the webhook secrets when the simulators push webhooks),
+    create the store and stock every warehouse with the shops' catalog."""
+    parts = _parts(plugins.registry.simulators, webhooks)
     config_path = folder / DEFAULT_PATH
     config_path.write_text(
         config_text(server, parts, {}, {}, {}, WAREHOUSES, "", "sqlite:///fulfilhub.sqlite")
@@ -76,10 +102,10 @@ def finish(folder: Path, server: SandboxServer, plugins: PluginManager) -> Path:
     return config_path
 
 
-def next_command(config_path: Path, sims: Mapping[str, Simulator]) -> str:
+def next_command(config_path: Path, sims: Mapping[str, Simulator], *, webhooks: bool = False) -> str:
     """The shell lines to run next: the simulators' demo credentials, then ``sync``."""
     lines = []
-    for part in demo_parts(sims).values():
+    for part in _parts(sims, webhooks).values():
         for secret in part.secrets.values():
             lines.append(f"  export {secret.env}={shlex.quote(secret.value)}")
     config = shlex.quote(str(config_path))

@@ -59,6 +59,7 @@ class SandboxServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._webhook_client: Any = None
+        self._undelivered: dict[str, list[tuple[dict[str, str], bytes]]] = {}
 
     def url_for(self, name: str) -> str:
         return f"{self.url}/{name}"
@@ -68,8 +69,9 @@ class SandboxServer:
 
         ``targets`` maps a simulator name to the URL it delivers to (``fulfilhub serve``'s
         ``/webhooks/INSTANCE``). Returns how many answers of each status (``"error"`` for
-        no answer). A delivery that fails is not sent again: the runner's polling covers
-        it, as it would a vendor's lost webhook.
+        no answer). A delivery without an answer or answered 5xx is sent again on the next
+        call, as vendors retry (the last 1000 per simulator are kept); one refused with a
+        4xx is not.
         """
         import httpx
 
@@ -79,12 +81,18 @@ class SandboxServer:
         counts: dict[int | str, int] = {}
         for name, url in targets.items():
             pending = getattr(self.simulators.get(name), "pending_webhooks", None)
-            for headers, body in pending() if pending else ():
+            queue = self._undelivered.pop(name, []) + (list(pending()) if pending else [])
+            again = []
+            for headers, body in queue:
                 try:
                     status: int | str = client.post(url, headers=headers, content=body).status_code
                 except httpx.HTTPError:
                     status = "error"
+                if status == "error" or (isinstance(status, int) and status >= 500):
+                    again.append((headers, body))
                 counts[status] = counts.get(status, 0) + 1
+            if again:
+                self._undelivered[name] = again[-1000:]
         return counts
 
     # -- admin endpoints
