@@ -104,7 +104,8 @@ class Outcome:
     promised: tuple[int, ...] = attrs.field(repr=False, eq=False, default=())
 
     def as_json(self) -> dict:
-        out = {"on_time": round(self.on_time, 4), "median_days": self.median_days, "p90_days": self.p90_days}
+        out = {"on_time": round(self.on_time, 4), "median_days": round(self.median_days, 2),
+               "p90_days": round(self.p90_days, 2)}
         return out if self.target is None else {"target": self.target, **out}
 
 
@@ -228,10 +229,14 @@ def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int
 
 def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
            half_life: timedelta = timedelta(days=30), min_delivered: int = 30, gain: float = 0.01,
-           spread: float = 0.03, scale_gain: float = 0.0) -> BacktestResult:
+           spread: float = 0.03, scale_gain: float = 0.0, censor: bool = True) -> BacktestResult:
     """Replay ``rows`` in purchase order; promise each from what was known then (see the module doc).
 
-    ``gain`` is the calibration step (0: no calibration, promise the plain quantile).
+    ``gain`` is the calibration step (0: no calibration, promise the plain quantile), and
+    ``spread`` bounds how far it moves the quantile level from the target.
+    ``scale_gain`` calibrates a factor on the promised days instead (0: off).
+    ``censor=False`` leaves orders in flight out of the model (for comparison only: it
+    learns from the quick deliveries and is late to see a slowdown).
     Rows promised before the model has ``min_delivered`` deliveries are promised with
     the longest transit seen so far (or not at all: with no delivery yet they are left out
     of the scores, like a shop that had no history to promise from).
@@ -270,7 +275,8 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
         qs = [min(max(t + o, 0.5), 0.995) for t, o in zip(targets, offset)]
         estimates = model.quantiles(row.lane, qs, now=now)
         if estimates is None and longest < 0:
-            model.start(str(i), row.lane, start)
+            if censor:
+                model.start(str(i), row.lane, start)
             continue
         scored[i] = True
         for k in range(n_t):
@@ -283,7 +289,8 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             deadline = datetime.combine(deliver_by + timedelta(days=1), datetime.min.time(), now.tzinfo)
             seq += 1
             heapq.heappush(pending, (min(row.delivered, deadline), seq, k, ok))
-        model.start(str(i), row.lane, start)
+        if censor:
+            model.start(str(i), row.lane, start)
     results = tuple(_outcome(targets[k], promised[k, scored], hit[k, scored])
                     for k in range(n_t))
     baseline = None
