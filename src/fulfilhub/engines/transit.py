@@ -164,15 +164,22 @@ class TransitEstimate:
 
 
 class _Window:
-    """A dense, growable window of weights and counts over integer indices."""
+    """A dense, growable window of weights and counts over integer indices.
 
-    __slots__ = ("lo", "w", "n", "floor")
+    ``first`` and ``last`` are the lowest and highest indices holding a count (None
+    when empty), kept up to date in amortised O(1); growing drops the empty prefix, so
+    a window of start hours covers only the parcels still in flight.
+    """
+
+    __slots__ = ("lo", "w", "n", "floor", "first", "last")
 
     def __init__(self, floor: int | None = None) -> None:
         self.lo = 0
         self.w: np.ndarray | None = None
         self.n: np.ndarray | None = None
         self.floor = floor
+        self.first: int | None = None
+        self.last: int | None = None
 
     def add(self, i: int, w: float, n: int) -> None:
         if self.w is None:
@@ -182,13 +189,28 @@ class _Window:
         if j < 0 or j >= len(self.w):
             self._grow(i)
             j = i - self.lo
-        self.n[j] += n
-        self.w[j] = self.w[j] + w if self.n[j] else 0.0
+        count = int(self.n[j]) + n
+        self.n[j] = count
+        self.w[j] = self.w[j] + w if count else 0.0
+        if count and (self.first is None or i < self.first):
+            self.first = i
+        if count and (self.last is None or i > self.last):
+            self.last = i
+        if not count:
+            if i == self.first or i == self.last:
+                live = np.flatnonzero(self.n)
+                if len(live):
+                    self.first, self.last = self.lo + int(live[0]), self.lo + int(live[-1])
+                else:
+                    self.first = self.last = None
 
     def _grow(self, i: int) -> None:
+        if self.floor is None and self.first is not None:  # forget the empty past
+            keep = self.first - self.lo
+            self.lo, self.w, self.n = self.first, self.w[keep:], self.n[keep:]
         size = len(self.w)
         slack = max(16, size // 2)
-        lo = min(self.lo, i - slack)
+        lo = min(self.lo, i - slack) if i < self.lo else self.lo
         if self.floor is not None:
             lo = max(lo, self.floor)
         hi = max(self.lo + size, i + 1 + slack)
@@ -196,6 +218,13 @@ class _Window:
         w[self.lo - lo:self.lo - lo + size] = self.w
         n[self.lo - lo:self.lo - lo + size] = self.n
         self.lo, self.w, self.n = lo, w, n
+
+    def live(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(index of the first, weights, counts) from ``first`` to ``last``."""
+        if self.first is None:
+            return 0, np.zeros(0), np.zeros(0, np.int64)
+        a, b = self.first - self.lo, self.last - self.lo + 1
+        return self.first, self.w[a:b], self.n[a:b]
 
     def scale(self, factor: float) -> None:
         if self.w is not None:
@@ -220,6 +249,7 @@ class _Curve:
     survival: np.ndarray  # S after each bin
     last: int  # the last bin holding any observation
     key: _Key
+    rising: np.ndarray  # -S, non-decreasing, for searchsorted
 
 
 class TransitModel:
@@ -451,15 +481,13 @@ class TransitModel:
 
     def _curve(self, key: _Key, now_s: float) -> _Curve:
         """The weighted Kaplan–Meier survival after each duration bin, as of ``now_s``."""
-        d = key.delivered
-        deaths_hi = d.lo + len(d.w)
-        live = np.flatnonzero(d.n)
-        last = d.lo + int(live[-1]) if len(live) else 0
+        d0, dw, _ = key.delivered.live()
+        last = key.delivered.last or 0
         cbins = cweights = None
-        f = key.flight
-        if key.n_flight and f.w is not None:
-            hours = np.flatnonzero(f.n)
-            starts = (f.lo + hours + 0.5) * _HOUR
+        if key.n_flight:
+            h0, fw, fn = key.flight.live()
+            hours = np.flatnonzero(fn)
+            starts = (h0 + hours + 0.5) * _HOUR
             if self.elapsed is None:
                 elapsed = (now_s - starts) / _DAY
             else:
@@ -469,29 +497,26 @@ class TransitModel:
             started = (starts <= now_s) & (elapsed >= 0)
             if started.any():
                 elapsed = elapsed[started]
-                cweights = f.w[hours[started]]
+                cweights = fw[hours[started]]
                 with np.errstate(divide="ignore"):
                     raw = 1 + np.floor(np.log(np.maximum(elapsed, 1e-300) / _FLOOR) / self._log_step)
                 cbins = np.clip(np.where(elapsed < _FLOOR, 0, raw), 0, self._bins - 1).astype(np.int64)
                 last = max(last, int(cbins.max()))
-        size = max(deaths_hi, last + 1)
+        size = last + 1
         deaths = np.zeros(size)
-        deaths[d.lo:deaths_hi] = np.maximum(d.w, 0.0)
-        exits = deaths.copy()
-        if cbins is not None:
-            exits += np.bincount(cbins, weights=cweights, minlength=size)
+        deaths[d0:d0 + len(dw)] = np.maximum(dw, 0.0)
+        exits = deaths if cbins is None else deaths + np.bincount(cbins, weights=cweights, minlength=size)
         at_risk = np.cumsum(exits[::-1])[::-1]
         with np.errstate(divide="ignore", invalid="ignore"):
             hazard = np.where(at_risk > 0, deaths / at_risk, 0.0)
         survival = np.cumprod(1.0 - np.clip(hazard, 0.0, 1.0))
-        return _Curve(survival, last, key)
+        return _Curve(survival, last, key, -survival)
 
     def _crossing(self, curve: _Curve, target: float, from_bin: int) -> tuple[int, bool]:
         """The first bin at or after ``from_bin`` where survival falls to ``target``; else the last bin, lower bound."""
-        survival = curve.survival[from_bin:]
-        hit = np.flatnonzero(survival <= target + 1e-12)
-        if len(hit):
-            return from_bin + int(hit[0]), False
+        b = int(np.searchsorted(curve.rising, -(target + 1e-12), side="left"))
+        if b < len(curve.rising):
+            return max(b, from_bin), False
         return curve.last, True
 
     def _estimate(self, curve: _Curve, q: float, now_s: float, b: int, lower: bool) -> TransitEstimate:
