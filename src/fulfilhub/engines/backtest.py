@@ -42,6 +42,7 @@ import attrs
 import numpy as np
 
 from ..errors import FulfilhubError
+from ..models import EARLIEST, LATEST, in_range
 from .transit import Lane, TransitModel
 
 __all__ = ["BacktestError", "BacktestResult", "DeliveryDays", "Outcome", "Row", "ROLES", "DEFAULT_TARGETS",
@@ -215,10 +216,14 @@ def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int
                 values[role] = None
                 continue
             try:
-                values[role] = parse_time(cell)
+                value = parse_time(cell)
             except ValueError:
                 raise BacktestError(f"{path}: line {line}: column {header[index]!r} ({role}): {cell[:40]!r} is "
                                     f"not a time (expected ISO 8601, e.g. 2018-03-01 14:05:00)") from None
+            if not in_range(value):
+                raise BacktestError(f"{path}: line {line}: column {header[index]!r} ({role}): {cell[:40]!r} is "
+                                    f"outside {EARLIEST.year}-{LATEST.year - 1}")
+            values[role] = value
         else:
             values[role] = cell
     purchase, delivered = values["purchase_ts"], values.get("delivered_ts")
