@@ -47,6 +47,12 @@ How it learns:
   (the carrier has slowed and none of the slow parcels has landed), the answer is the
   longest duration observed so far, marked ``lower_bound=True``: "at least this".
 
+Memory and threads: the model remembers every ref it holds (about 200 bytes each, so
+about 210 MB for a million shipments, arrays included; see benchmarks/backtest.py), so
+build it from the history that still weighs (a few half-lives) rather than from all
+time. It is not thread-safe: a process that shares one between threads guards it with
+a lock.
+
 The unit of durations is the model's: ``elapsed(start, end)`` (default calendar days,
 float). The promise engine may pass a working-day counter; it must be monotone. Parcels
 in flight are measured with it at every question, once per start hour; an ``elapsed``
