@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
@@ -21,19 +20,12 @@ from . import i18n
 _SETTLED = {OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED, OrderStatus.REFUNDED}
 
 
-def _zone(name: str, fallback: tzinfo) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return fallback
-
-
 def promise_and_delay(conn: Connection, order_id: str, locale: str, zone: tzinfo) -> dict[str, str]:
     """The promised range and ship-by, and a delay in plain words with its cause and new date."""
     out: dict[str, str] = {}
     promise = promise_store.current(conn, order_id)
     if promise is not None:
-        days = _zone(promise.timezone, zone)  # the range's days are the destination's
+        days = i18n.zone_named(promise.timezone, zone)  # the range's days are the destination's
         first, last = i18n.day(promise.deliver_from, locale, days), i18n.day(promise.deliver_by, locale, days)
         out["promise"] = first if first == last else i18n.t(locale, "promise_range", first=first, last=last)
         out["ships_by"] = i18n.t(locale, "ships_by", date=i18n.day(promise.ship_by, locale, days))

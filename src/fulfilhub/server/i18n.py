@@ -25,6 +25,9 @@ TEXT: Mapping[str, Mapping[str, str]] = {
     "heading": {"en": "Where is my order?", "zh-Hant": "我的訂單在哪裡？", "zh-Hans": "我的订单在哪里？"},
     "language": {"en": "Language", "zh-Hant": "語言", "zh-Hans": "语言"},
     "promise": {"en": "Estimated delivery", "zh-Hant": "預計送達", "zh-Hans": "预计送达"},
+    "promise_sentence": {"en": "Order now: ships by {ships}; arrives {arrives}.",
+                         "zh-Hant": "現在下單：{ships}前出貨，預計{arrives}送達。",
+                         "zh-Hans": "现在下单：{ships}前发货，预计{arrives}送达。"},
     "promise_range": {"en": "{first} – {last}", "zh-Hant": "{first} 至 {last}", "zh-Hans": "{first} 至 {last}"},
     "ships_by": {"en": "Ships by {date}", "zh-Hant": "最遲 {date} 出貨", "zh-Hans": "最迟 {date} 发货"},
     "progress": {"en": "Progress", "zh-Hant": "進度", "zh-Hans": "进度"},
@@ -193,6 +196,14 @@ def zone_of(country: str | None, province: str | None = None) -> ZoneInfo:
         return ZoneInfo(name)
     except (KeyError, ValueError):
         return ZoneInfo("UTC")
+
+
+def zone_named(name: str, fallback: tzinfo | None = None) -> tzinfo:
+    """The IANA zone ``name`` (a promise's ``timezone``); ``fallback`` (else UTC) when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return fallback or ZoneInfo("UTC")
 
 
 def zone_name(zone: ZoneInfo, locale: str, at: datetime) -> str:
