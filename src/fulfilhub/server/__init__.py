@@ -66,10 +66,12 @@ def serve(rt: Runtime, host: str, port: int) -> None:
     """Serve in the foreground; SIGINT/SIGTERM stop taking connections and finish those in
     flight (a second signal forces the end)."""
     sock = _socket(host, port)
+    app = build_app(rt)
     try:
-        _Server(_config(build_app(rt))).run(sockets=[sock])
+        _Server(_config(app)).run(sockets=[sock])
     finally:
         sock.close()
+        app.state.close()
 
 
 class ServerThread:
@@ -100,6 +102,9 @@ class ServerThread:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._sock.close()
+        close = getattr(getattr(self.app, "state", None), "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> ServerThread:
         return self.start()

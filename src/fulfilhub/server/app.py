@@ -145,4 +145,5 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
     app = Starlette(routes=all_routes, middleware=middleware)
     app.state.metrics = metrics
     app.state.runtime = rt
+    app.state.close = webhooks.writer.close  # after the server has stopped: store what is queued
     return app

@@ -12,29 +12,35 @@ In this order, and nothing is stored unless every step passes:
 5. The delivery id was not seen before for this instance (200 ``duplicate``: the vendor
    stops retrying and nothing is processed again).
 
-Then the delivery is written to the inbox and answered 202; the runner's
-``process_inbox`` job does the rest.
+Then the delivery is written to the inbox (by one writer thread, many deliveries per
+transaction) and answered 202 once committed; the runner's ``process_inbox`` job does
+the rest. A store that cannot be written answers 503, so the vendor retries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
+import threading
+from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..adapters import WebhookDelivery, WebhookReceiver
 from ..errors import ConfigError, PayloadError
 from ..runner.runtime import Runtime
+from ..store import Store
 from ..store import inbox as inbox_store
 
 log = logging.getLogger("fulfilhub.server")
 
 #: Why a webhook was refused, as counted in ``/metrics``.
-REASONS = ("unknown_instance", "too_large", "not_configured", "signature", "malformed", "stale", "duplicate")
+REASONS = ("unknown_instance", "too_large", "not_configured", "signature", "malformed", "stale", "duplicate",
+           "store_unavailable")
 
 
 class _TooLarge(Exception):
@@ -56,12 +62,67 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class InboxWriter:
+    """One thread that writes verified deliveries to the inbox, many per transaction.
+
+    Requests hand their delivery over and wait; the thread takes whatever has queued up
+    (up to :attr:`BATCH`) and stores it in one transaction, then answers each: True if
+    stored, False if its delivery id was there already. One commit for many deliveries
+    keeps the answers fast under load, and a delivery is answered only once committed.
+    """
+
+    BATCH = 200
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.queue: queue.SimpleQueue[tuple[dict[str, Any], Future[bool]] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="fulfilhub-inbox-writer", daemon=True)
+        self.thread.start()
+
+    def add(self, row: dict[str, Any]) -> Future[bool]:
+        done: Future[bool] = Future()
+        self.queue.put((row, done))
+        return done
+
+    def close(self) -> None:
+        """Store what is queued, then end the thread."""
+        self.queue.put(None)
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        closing = False
+        while not closing:
+            first = self.queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.BATCH:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
+            try:
+                with self.store.transaction() as tx:
+                    stored = [inbox_store.add(tx, **row) for row, _ in batch]
+            except Exception as exc:  # nothing of the batch is stored; each request says so
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for (_, done), added in zip(batch, stored):
+                done.set_result(added)
+
+
 class WebhookEndpoint:
     """The endpoint over one runtime; ``count(outcome, instance)`` feeds the metrics."""
 
     def __init__(self, rt: Runtime, count: Any):
         self.rt = rt
         self.count = count
+        self.writer = InboxWriter(rt.store)
         self.kinds = {name: "channels" for name in rt.config.channels} | {name: "carriers" for name in rt.config.carriers}
 
     def receiver(self, instance: str) -> WebhookReceiver | None:
@@ -105,15 +166,16 @@ class WebhookEndpoint:
         if delivery.sent_at is not None and abs(now - delivery.sent_at) > tolerance:
             return self.refuse(instance, "stale", 400,
                                f"sent at {delivery.sent_at.isoformat()}, more than {tolerance} from now")
-        stored = await run_in_threadpool(self._store, instance, delivery, headers, body)
+        try:
+            stored = await asyncio.wrap_future(self.writer.add(dict(
+                instance=instance, kind=self.kinds[instance], delivery_id=delivery.id, received_at=now,
+                sent_at=delivery.sent_at, headers=headers, body=body)))
+        except Exception as exc:  # the store is down or locked: the vendor retries later
+            log.warning("webhook for %s not stored: %s", instance, type(exc).__name__)
+            return self.refuse(instance, "store_unavailable", 503, "the store is unavailable; retry later")
         if not stored:
             self.count("duplicate", instance)
             return JSONResponse({"status": "duplicate", "delivery": delivery.id}, status_code=200)
         self.count("accepted", instance)
         return JSONResponse({"status": "accepted", "delivery": delivery.id}, status_code=202)
 
-    def _store(self, instance: str, delivery: WebhookDelivery, headers: dict[str, str], body: bytes) -> bool:
-        with self.rt.store.transaction() as tx:
-            return inbox_store.add(tx, instance=instance, kind=self.kinds[instance], delivery_id=delivery.id,
-                                   received_at=self.rt.clock.now(), sent_at=delivery.sent_at, headers=headers,
-                                   body=body)

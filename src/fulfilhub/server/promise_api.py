@@ -1,0 +1,136 @@
+"""``GET /api/v1/promise``: the delivery promise for a product page, fast enough for every view.
+
+``?sku=TEE-ORG-M&qty=1&country=US&region=CA&postal_code=94107`` answers the ship-by and
+the deliver-by range (the destination's days), the confidence of each end, what the
+promise rests on, and one sentence in the language ``Accept-Language`` (or ``?lang=``)
+asks for: English, Traditional or Simplified Chinese. The promise engine is the
+runtime's warm one (transit models learned from the store once, then kept current);
+each request reads only the stock of its SKU.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ..engines.promise import CannotPromise, QuoteRequest
+from ..models import Address, Promise
+from ..runner.runtime import Runtime
+from . import i18n
+
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_TEXT = re.compile(r"[^\x00-\x1f\x7f]*")
+PARAMS = {"sku": 100, "country": 2, "region": 50, "postal_code": 20, "lang": 10, "qty": 6}
+
+PATH = "/api/v1/promise"
+
+_PROMISE_SCHEMA = {
+    "type": "object",
+    "required": ["sku", "qty", "ship_by", "deliver_from", "deliver_by", "timezone", "confidence", "basis",
+                 "sentence", "locale"],
+    "properties": {
+        "sku": {"type": "string"}, "qty": {"type": "integer"},
+        "ship_by": {"type": "string", "format": "date-time"},
+        "deliver_from": {"type": "string", "format": "date-time"},
+        "deliver_by": {"type": "string", "format": "date-time"},
+        "timezone": {"type": "string"},
+        "confidence": {"type": "object", "required": ["from", "by"],
+                       "properties": {"from": {"type": "number"}, "by": {"type": "number"}}},
+        "basis": {"type": "string"}, "level": {"type": "string"},
+        "carrier": {"type": "string"}, "service": {"type": "string"},
+        "sentence": {"type": "string"}, "locale": {"enum": list(i18n.LOCALES)},
+    },
+}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
+                                                                  "detail": {"type": "string"}}}
+
+#: This API's part of ``/openapi.json``.
+PATHS = {PATH: {"get": {
+    "summary": "The delivery promise for a product, to a destination",
+    "operationId": "promise",
+    "parameters": [
+        {"name": "sku", "in": "query", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 100}},
+        {"name": "qty", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
+                                                                       "maximum": 10000, "default": 1}},
+        {"name": "country", "in": "query", "required": True,
+         "schema": {"type": "string", "pattern": "^[A-Za-z]{2}$"}},
+        {"name": "region", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 50}},
+        {"name": "postal_code", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 20}},
+        {"name": "lang", "in": "query", "required": False, "schema": {"enum": list(i18n.LOCALES)}},
+        {"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"}},
+    ],
+    "responses": {
+        "200": {"description": "The promise", "content": {"application/json": {"schema": _PROMISE_SCHEMA}}},
+        "400": {"description": "A parameter is missing or wrong",
+                "content": {"application/json": {"schema": _ERROR}}},
+        "422": {"description": "No promise can be made (unknown SKU, nothing in stock and no restock date...)",
+                "content": {"application/json": {"schema": _ERROR}}},
+        "429": {"description": "Too many requests from this client",
+                "content": {"application/json": {"schema": _ERROR}}},
+    },
+}}}
+
+
+def _bad(detail: str) -> JSONResponse:
+    return JSONResponse({"error": "bad_request", "detail": detail}, status_code=400)
+
+
+def sentence(promise: Promise, locale: str) -> str:
+    """"Order now: ships by Tue, Jan 6; arrives Thu, Jan 8 – Sat, Jan 10." in ``locale``."""
+    zone = i18n.zone_named(promise.timezone)
+    first, last = i18n.day(promise.deliver_from, locale, zone), i18n.day(promise.deliver_by, locale, zone)
+    arrives = first if first == last else i18n.t(locale, "promise_range", first=first, last=last)
+    return i18n.t(locale, "promise_sentence", ships=i18n.day(promise.ship_by, locale, zone), arrives=arrives)
+
+
+class PromiseApi:
+    """The endpoint over one runtime (its promise engine is built when the app is)."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.engine = rt.promise_engine()
+
+    def _quote(self, request: QuoteRequest) -> Promise:
+        with self.rt.store.read() as conn:
+            return self.engine.quote(request, conn=conn)
+
+    async def handle(self, request: Request) -> JSONResponse:
+        query = request.query_params
+        for name, value in query.items():
+            if name in PARAMS and (len(value) > PARAMS[name] or not _TEXT.fullmatch(value)):
+                return _bad(f"{name} must be printable text of at most {PARAMS[name]} characters")
+        sku = query.get("sku", "").strip()
+        if not sku:
+            return _bad("sku is required (the product's SKU)")
+        raw_qty = query.get("qty", "1")
+        if not raw_qty.isdigit() or not 1 <= int(raw_qty) <= 10000:
+            return _bad(f"qty must be a whole number from 1 to 10000, got {raw_qty!r}")
+        country = query.get("country", "")
+        if not _COUNTRY.fullmatch(country):
+            return _bad(f"country must be an ISO 3166 alpha-2 code like US or TW, got {country!r}")
+        locale = i18n.negotiate(query.get("lang"), request.headers.get("accept-language"))
+        ship_to = Address(country=country, province=query.get("region", "").strip(),
+                          postal_code=query.get("postal_code", "").strip())
+        try:
+            quote = QuoteRequest(lines=((sku, int(raw_qty)),), ship_to=ship_to, at=self.rt.clock.now())
+        except (TypeError, ValueError) as exc:
+            return _bad(str(exc))
+        try:
+            promise = await run_in_threadpool(self._quote, quote)
+        except CannotPromise as exc:
+            return JSONResponse({"error": "cannot_promise", "detail": str(exc)}, status_code=422)
+        body: dict[str, Any] = {
+            "sku": sku, "qty": int(raw_qty),
+            "ship_by": promise.ship_by.isoformat(), "deliver_from": promise.deliver_from.isoformat(),
+            "deliver_by": promise.deliver_by.isoformat(), "timezone": promise.timezone,
+            "confidence": {"from": promise.confidence_from, "by": promise.confidence_by},
+            "basis": promise.basis, "level": promise.level, "carrier": promise.carrier, "service": promise.service,
+            "sentence": sentence(promise, locale), "locale": locale,
+        }
+        return JSONResponse(body, headers={"Content-Language": locale, "Vary": "Accept-Language",
+                                           "Cache-Control": "private, max-age=60"})
