@@ -100,7 +100,7 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving(path: Path) -> Iterator[Served]:
+def serving(path: Path, server_extra: str = "rate_limit_per_minute = 100000\n") -> Iterator[Served]:
     world = build_world(
         make_plugins(), path, start=START, seed=5,
         options={"shopify": {"orders_per_day": 0, "update_rate": 0.0},
@@ -109,7 +109,7 @@ def serving(path: Path) -> Iterator[Served]:
         settings={"shopify": {"webhook_secret": "${SHOP_HOOK}"}, "easypost": {"webhook_secret": "${EP_HOOK}"}},
         warehouses=FAST_WAREHOUSES,
         extra_config="[intake]\nhold_on_note = true\n[server]\npublic_url = \"https://track.example.test/\"\n"
-                     "max_body_bytes = 65536\nrate_limit_per_minute = 100000\n",
+                     "max_body_bytes = 65536\ncors_origins = [\"https://shop.example.test\"]\n" + server_extra,
         env=ENV, env_names=ENV_NAMES, policy=FAST_RETRIES,
     )
     try:

@@ -106,3 +106,23 @@ def test_serve_takes_webhooks_and_stops_cleanly_on_sigterm(served):
     assert proc.returncode == 0, err
     assert "stopped cleanly" in err
     assert SHOP_SECRET not in err + out
+
+
+def test_the_rate_limit_is_per_client_and_says_when_to_come_back():
+    from fulfilhub.server.app import RateLimit
+
+    limit = RateLimit(None, per_minute=2, prefixes=("/api/",))
+    assert limit.allow("10.0.0.1") == 0 and limit.allow("10.0.0.1") == 0
+    wait = limit.allow("10.0.0.1")
+    assert 0 < wait <= 30  # one more token in 30 s at 2 a minute
+    assert limit.allow("10.0.0.2") == 0  # another client has its own bucket
+
+
+def test_the_tracking_page_is_rate_limited_per_client(tmp_path):
+    from .conftest import serving
+
+    with serving(tmp_path, server_extra="rate_limit_per_minute = 3\n") as served:
+        answers = [served.client.get("/t/AAAAAAAAAAAAAAAAAAAAAA").status_code for _ in range(5)]
+        assert answers[:3] == [404, 404, 404] and answers[3:] == [429, 429]
+        assert int(served.client.get("/t/x").headers["Retry-After"]) >= 1
+        assert served.client.get("/healthz").status_code == 200  # only /api/ and /t/ are limited
