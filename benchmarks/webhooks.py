@@ -13,6 +13,11 @@ Baseline, same run, same generator: a bare Starlette app on uvicorn that answers
 to every POST without verifying or storing anything. The difference is what
 verification, the delivery id and the inbox write cost.
 
+After the crash below, the promise API (where the promise engine exists): ``GET /api/v1/promise`` for a
+stocked SKU to a mix of destinations and languages at rising rates, with requests/s,
+p50/p99 from the client and from the server's own ``Server-Timing`` (the time spent
+in the handler), against a bare Starlette app answering a fixed promise.
+
 Then the crash: the server is started again and sent ``--crash-count`` new webhooks;
 half-way it is killed with SIGKILL. It is restarted and everything that was not
 answered 2xx is sent again (as a vendor retries), plus every accepted one once more (a
@@ -173,16 +178,31 @@ def serve(workspace: Path, port: int) -> subprocess.Popen:
 
 
 def _request(host: str, port: int, path: str, headers: dict[str, str], body: bytes) -> bytes:
+    """POST ``body`` to ``path``; a GET when ``headers`` name a ``:path`` (its query) instead."""
+    if ":path" in headers:
+        head = [f"GET {headers[':path']} HTTP/1.1", f"Host: {host}:{port}"]
+        head += [f"{k}: {v}" for k, v in headers.items() if k != ":path"]
+        return ("\r\n".join(head) + "\r\n\r\n").encode()
     head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
     head += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-async def _answer(reader: asyncio.StreamReader) -> int:
+#: ``Server-Timing: app;dur=MS`` of each answer that carried one, by request number.
+SERVER_MS: dict[int, float] = {}
+
+
+async def _answer(reader: asyncio.StreamReader, n: int) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0)
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "server-timing" and "dur=" in value:
+            SERVER_MS[n] = float(value.split("dur=", 1)[1].split(";")[0].split(",")[0])
     if length:
         await reader.readexactly(length)
     return status
@@ -209,7 +229,7 @@ async def send(url: str, items: list[tuple[int, dict[str, str], bytes]], rate: f
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
                 writer.write(_request(host, port, path, headers, body))
-                status = await asyncio.wait_for(_answer(reader), timeout=10)
+                status = await asyncio.wait_for(_answer(reader, n), timeout=10)
                 results.append((n, status, time.perf_counter() - due))
             except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, IndexError):
                 results.append((n, None, time.perf_counter() - due))
@@ -336,6 +356,81 @@ def crash_and_check(workspace: Path, hooks: Webhooks, count: int, rate: float) -
     }
 
 
+BASELINE_PROMISE_APP = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+BODY = {"sku": "X", "qty": 1, "ship_by": "2026-01-06T17:00:00+00:00", "deliver_from": "2026-01-08T00:00:00-08:00",
+        "deliver_by": "2026-01-10T23:59:59-08:00", "timezone": "America/Los_Angeles",
+        "confidence": {"from": 0.5, "by": 0.95}, "basis": "fixed", "sentence": "Order now", "locale": "en"}
+
+async def promise(request):
+    return JSONResponse(BODY)
+
+app = Starlette(routes=[Route("/api/v1/promise", promise), Route("/healthz", lambda r: JSONResponse({"status": "ok"}))])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+DESTINATIONS = [("US", "CA", "94107"), ("US", "NY", "10001"), ("US", "TX", "73301"), ("TW", "", "100"),
+                ("US", "WA", "98101"), ("US", "FL", "33101"), ("CN", "", "200000"), ("US", "IL", "60601")]
+
+
+def promise_items(count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    out = []
+    for i in range(count):
+        country, region, postal = DESTINATIONS[i % len(DESTINATIONS)]
+        query = f"/api/v1/promise?sku=TEE-ORG-M&qty={1 + i % 3}&country={country}&region={region}&postal_code={postal}"
+        out.append((i, {":path": query, "Accept-Language": ("en", "zh-TW", "zh-CN")[i % 3]}, b""))
+    return out
+
+
+def promise_ramp(port: int, rates: list[float], step_seconds: float, step_max: int) -> list[dict]:
+    steps = []
+    for rate in rates:
+        count = min(step_max, int(rate * step_seconds))
+        SERVER_MS.clear()
+
+        async def run() -> tuple[list, float]:
+            began = time.perf_counter()
+            out = await send(f"http://127.0.0.1:{port}/api/v1/promise", promise_items(count), rate, step_seconds)
+            return out, time.perf_counter() - began
+
+        results, wall = asyncio.run(run())
+        ok = [lat for _, status, lat in results if status == 200]
+        server = list(SERVER_MS.values())
+        steps.append({"rate": rate, "sent": count, "ok": len(ok), "ok_per_s": round(len(ok) / wall, 1),
+                      "p50_ms": round(quantile(ok, 0.5) * 1000, 2), "p99_ms": round(quantile(ok, 0.99) * 1000, 2),
+                      "server_p50_ms": round(quantile(server, 0.5), 3) if server else None,
+                      "server_p99_ms": round(quantile(server, 0.99), 3) if server else None,
+                      "errors": count - len(ok)})
+    return steps
+
+
+def promise_phase(workspace: Path, rates: list[float], step_seconds: float, step_max: int) -> dict[str, Any]:
+    """The promise API under load, against a bare Starlette app answering a fixed promise."""
+    subprocess.run([sys.executable, "-m", "fulfilhub", "-q", "-c", "fulfilhub.toml", "stock", "set", "main",
+                    "TEE-ORG-M", "100000"], cwd=workspace, env={**os.environ, **ENV}, check=True, capture_output=True)
+    port = free_port()
+    server = serve(workspace, port)
+    try:
+        if "/api/v1/promise" not in httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["paths"]:
+            return {"skipped": "this fulfilhub serves no promise API (no promise engine)"}
+        ours = promise_ramp(port, rates, step_seconds, step_max)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    port = free_port()
+    base = start([sys.executable, "-c", BASELINE_PROMISE_APP, str(port)], workspace, port)
+    try:
+        baseline = promise_ramp(port, rates, step_seconds, step_max)
+    finally:
+        base.send_signal(signal.SIGTERM)
+        base.wait(timeout=30)
+    return {"server": ours, "baseline_fixed_answer": baseline}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="100,200,400,800,1600", help="requests per second, rising (comma-separated)")
@@ -343,6 +438,8 @@ def main() -> None:
     parser.add_argument("--step-max", type=int, default=2000, help="at most this many requests per rate")
     parser.add_argument("--crash-count", type=int, default=1500, help="webhooks sent in the kill -9 phase")
     parser.add_argument("--crash-rate", type=float, default=300, help="their rate, per second")
+    parser.add_argument("--promise-rates", default="100,200,400,800",
+                        help="promise API requests per second, rising (empty: skip the promise API)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
@@ -367,6 +464,9 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
         crash = crash_and_check(workspace, hooks, args.crash_count, args.crash_rate)
+        promise_rates = [float(r) for r in args.promise_rates.split(",") if r.strip()]
+        promise = (promise_phase(workspace, promise_rates, args.step_seconds, args.step_max) if promise_rates
+                   else {"skipped": "--promise-rates is empty"})
 
     def knee(steps: list[dict]) -> float | None:
         return next((s["rate"] for s in steps if s["p99_ms"] > 100 or s["errors"]), None)
@@ -376,6 +476,7 @@ def main() -> None:
         "server": ours, "baseline_bare_starlette": baseline,
         "p99_passes_100ms_at_rate": knee(ours), "baseline_p99_passes_100ms_at_rate": knee(baseline),
         "crash": crash,
+        "promise_api": promise,
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -391,6 +492,15 @@ def main() -> None:
     print("kill -9 mid-load:")
     for key, value in crash.items():
         print(f"  {key}: {value}")
+    if "skipped" in promise:
+        print(f"promise API: skipped ({promise['skipped']})")
+        return
+    print("promise API (GET /api/v1/promise; server = its own Server-Timing):")
+    print(f"{'rate/s':>8} | {'ok/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'server p50':>11} {'server p99':>11} {'err':>5} | "
+          f"{'fixed answer: ok/s':>18} {'p50 ms':>8} {'p99 ms':>8}")
+    for a, b in zip(promise["server"], promise["baseline_fixed_answer"]):
+        print(f"{a['rate']:>8.0f} | {a['ok_per_s']:>7} {a['p50_ms']:>8} {a['p99_ms']:>8} {a['server_p50_ms']!s:>11} "
+              f"{a['server_p99_ms']!s:>11} {a['errors']:>5} | {b['ok_per_s']:>18} {b['p50_ms']:>8} {b['p99_ms']:>8}")
 
 
 if __name__ == "__main__":
