@@ -68,6 +68,9 @@ def test_webhooks_list_show_and_replay(served):
     assert replayed.exit_code == 1 and "failed" in replayed.output  # still broken: said so, kept
     missing = runner.invoke(main, ["-c", cfg, "webhooks", "replay", "999"])
     assert missing.exit_code != 0 and "no webhook 999" in missing.output
+    doctor = runner.invoke(main, ["-c", cfg, "doctor", "--json"])
+    checks = {c["check"]: c for c in json.loads(doctor.output)}
+    assert doctor.exit_code == 1 and checks["webhooks"]["ok"] == "NO" and "failed 1" in checks["webhooks"]["detail"]
 
 
 def _free_port() -> int:
