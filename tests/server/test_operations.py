@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import httpx
 from alembic import command
@@ -79,7 +80,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_takes_webhooks_and_stops_cleanly_on_sigterm(served):
+def test_serve_takes_webhooks_and_stops_cleanly_on_sigterm_finishing_requests_in_flight(served):
     port = _free_port()
     env = {**os.environ, **ENV}
     proc = subprocess.Popen([sys.executable, "-m", "fulfilhub", "-c", str(served.world.config_path), "serve",
@@ -97,11 +98,23 @@ def test_serve_takes_webhooks_and_stops_cleanly_on_sigterm(served):
             time.sleep(0.1)
         served.world.stock("east", "TEE-ORG-M", 5)
         headers, body = served.order_webhook(served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}]),
-                                             sent_at=__import__("datetime").datetime.now(__import__("datetime").timezone.utc))
+                                             sent_at=datetime.now(timezone.utc))
         # the CLI's server runs on the wall clock: a delivery sent now is fresh
         answer = httpx.post(f"{base}/webhooks/shop", headers=headers, content=body, timeout=5)
         assert answer.status_code == 202, answer.text
-        proc.send_signal(signal.SIGTERM)
+        # a request in flight when SIGTERM arrives (half its body sent) is still answered
+        later = served.order_webhook(served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}]),
+                                     sent_at=datetime.now(timezone.utc))
+        head = "".join(f"{k}: {v}\r\n" for k, v in later[0].items())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(f"POST /webhooks/shop HTTP/1.1\r\nHost: x\r\nContent-Length: {len(later[1])}\r\n{head}\r\n"
+                         .encode() + later[1][:100])
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            conn.sendall(later[1][100:])
+            reply = conn.recv(65536).decode("latin-1")
+        assert reply.startswith("HTTP/1.1 202"), reply
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:

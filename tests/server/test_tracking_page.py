@@ -156,3 +156,18 @@ def test_in_a_real_browser_at_phone_and_desktop_widths_in_each_locale(served_mod
         finally:
             browser.close()
     assert len(list(ARTIFACTS.glob("*.png"))) >= 6
+
+
+def test_a_cancelled_order_says_so_and_shows_no_step_as_current(served_module):
+    world = served_module.world
+    world.stock("east", "TEE-ORG-M", 5)
+    placed = served_module.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}])
+    world.sync()
+    served_module.shop.cancel_order(placed["id"])
+    world.sync(hours=1)
+    order_id = f"shop:{placed['id']}"
+    assert str(world.order(order_id)[1].status) == "cancelled"
+    with world.store.transaction() as tx:
+        token = tracking_store.token_for(tx, order_id)
+    html = served_module.client.get(f"/t/{token}", params={"lang": "zh-Hant"}).text
+    assert "此訂單已取消。" in html and 'aria-current="step"' not in html
