@@ -82,8 +82,6 @@ class Metrics:
         self.webhooks = Counter("fulfilhub_webhooks", "Webhooks received, by instance and outcome "
                                 "(accepted, or the reason they were refused)", ["instance", "outcome"],
                                 registry=self.registry)
-        self.api = Counter("fulfilhub_api_requests", "API requests by route and status", ["route", "status"],
-                           registry=self.registry)
 
     def count_webhook(self, outcome: str, instance: str) -> None:
         self.webhooks.labels(instance=instance, outcome=outcome).inc()

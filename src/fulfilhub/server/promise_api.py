@@ -11,6 +11,7 @@ each request reads only the stock of its SKU.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -100,6 +101,7 @@ class PromiseApi:
             return self.engine.quote(request, conn=conn)
 
     async def handle(self, request: Request) -> JSONResponse:
+        began = time.perf_counter()
         query = request.query_params
         for name, value in query.items():
             if name in PARAMS and (len(value) > PARAMS[name] or not _TEXT.fullmatch(value)):
@@ -132,5 +134,6 @@ class PromiseApi:
             "basis": promise.basis, "level": promise.level, "carrier": promise.carrier, "service": promise.service,
             "sentence": sentence(promise, locale), "locale": locale,
         }
+        took = (time.perf_counter() - began) * 1000
         return JSONResponse(body, headers={"Content-Language": locale, "Vary": "Accept-Language",
-                                           "Cache-Control": "private, max-age=60"})
+                                           "Cache-Control": "private, max-age=60", "Server-Timing": f"app;dur={took:.3f}"})
