@@ -16,7 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import Tx, insert_ignore
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import Tx
 from .schema import webhook_inbox as inbox
 
 PENDING, PROCESSED, IGNORED, FAILED = "pending", "processed", "ignored", "failed"
@@ -37,7 +39,11 @@ def add(tx: Tx, *, instance: str, kind: str, delivery_id: str, received_at: date
     """Store one verified delivery; False (nothing written) when its id was seen before."""
     row = {"instance": instance, "kind": kind, "delivery_id": delivery_id, "received_at": received_at,
            "sent_at": sent_at, "headers": keep_headers(headers), "body": body, "status": PENDING, "attempts": 0}
-    return insert_ignore(tx, inbox, [row], ["instance", "delivery_id"]) == 1
+    dialect = tx.conn.dialect.name
+    insert = (postgresql.insert(inbox) if dialect == "postgresql" else sqlite.insert(inbox)).on_conflict_do_nothing(
+        index_elements=["instance", "delivery_id"])
+    # RETURNING says whether it went in (psycopg does not count the rows of an upsert)
+    return tx.execute(insert.returning(inbox.c.id), row).first() is not None
 
 
 def pending(conn: Connection, *, limit: int = 500) -> list[sa.Row]:
