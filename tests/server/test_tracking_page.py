@@ -134,25 +134,28 @@ def test_in_a_real_browser_at_phone_and_desktop_widths_in_each_locale(served_mod
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         try:
+            page = browser.new_page()
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
             for width, height, name in ((390, 844, "phone"), (1280, 900, "desktop")):
-                context = browser.new_context(viewport={"width": width, "height": height})
-                page = context.new_page()
-                requested: list[str] = []
-                page.on("request", lambda r: requested.append(r.url))
+                page.set_viewport_size({"width": width, "height": height})
                 for locale, heading in (("en", "Where is my order?"), ("zh-Hant", "我的訂單在哪裡？"),
                                         ("zh-Hans", "我的订单在哪里？")):
                     page.goto(f"{base}/t/{token}?lang={locale}")
                     assert page.locator("html").get_attribute("lang") == locale
                     assert heading in page.inner_text("header")
                     assert page.locator('[aria-current="step"]').count() == 1
+                    # landmarks and names a screen reader announces
+                    assert page.locator("main").count() == 1 and page.locator("h1").count() == 1
+                    assert page.locator("nav[aria-label]").count() == 1
+                    assert all(a.inner_text().strip() for a in page.locator("a").all())
                     # nothing wider than the screen: mobile-first layout holds
                     assert page.evaluate("document.documentElement.scrollWidth") <= width
                     page.screenshot(path=str(ARTIFACTS / f"{name}-{locale}.png"), full_page=True)
-                # the switcher is links a person can follow
-                page.get_by_role("link", name="繁體中文").click()
-                assert page.locator("html").get_attribute("lang") == "zh-Hant"
-                assert all(url.startswith(base) for url in requested), requested
-                context.close()
+            # the switcher is links a person can follow
+            page.get_by_role("link", name="繁體中文").click()
+            assert page.locator("html").get_attribute("lang") == "zh-Hant"
+            assert all(url.startswith(base) for url in requested), requested
         finally:
             browser.close()
     assert len(list(ARTIFACTS.glob("*.png"))) >= 6
