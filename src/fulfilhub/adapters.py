@@ -441,11 +441,14 @@ class WebhookReceiver(Protocol):
 class WebhookDelivery:
     """Which delivery a webhook is (:meth:`WebhookReceiver.webhook_delivery`).
 
-    ``id`` is the vendor's id of the delivery, the same on each retry of it (Shopify's
-    ``X-Shopify-Webhook-Id``, EasyPost's event id). ``sent_at`` is when the vendor sent
-    or triggered it (timezone-aware), None when the vendor says nothing. ``signed`` is
-    True when ``sent_at`` is covered by the signature (inside the signed body, say): an
-    unsigned time still stops a naive replay, but a forger could change it.
+    Attributes:
+        id: The vendor's id of the delivery, the same on each retry of it (Shopify's
+            ``X-Shopify-Webhook-Id``, EasyPost's event id); 1 to 200 characters.
+        sent_at: When the vendor sent or triggered it (timezone-aware); None when the
+            vendor says nothing.
+        signed: True when ``sent_at`` is covered by the signature (inside the signed
+            body, say): an unsigned time still stops a naive replay, but a forger could
+            change it.
     """
 
     id: str = attrs.field(validator=[attrs.validators.min_len(1), attrs.validators.max_len(200)])
