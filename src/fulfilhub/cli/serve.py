@@ -32,12 +32,15 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     rt = _runtime(state)
     settings = rt.config.server
     host, port = host or settings.host, port or settings.port
-    if not state.quiet:
-        takes = sorted(set(rt.config.channels) | set(rt.config.carriers))
-        err_console.print(f"serving on http://{host}:{port} (public URL {settings.public_url}); webhooks for: "
-                          f"{', '.join(takes) or 'none configured'}; Ctrl-C to stop", markup=False)
+
+    def listening() -> None:
+        if not state.quiet:
+            takes = sorted(set(rt.config.channels) | set(rt.config.carriers))
+            err_console.print(f"serving on http://{host}:{port} (public URL {settings.public_url}); webhooks for: "
+                              f"{', '.join(takes) or 'none configured'}; Ctrl-C to stop", markup=False)
+
     try:
-        run_server(rt, host, port)
+        run_server(rt, host, port, listening=listening)
     finally:
         rt.close()
     if not state.quiet:

@@ -13,11 +13,12 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
 
+from ..errors import ConfigError
 from ..runner.runtime import Runtime
 from .app import create_app
 
@@ -62,11 +63,17 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(rt: Runtime, host: str, port: int) -> None:
+def serve(rt: Runtime, host: str, port: int, *, listening: Callable[[], None] | None = None) -> None:
     """Serve in the foreground; SIGINT/SIGTERM stop taking connections and finish those in
-    flight (a second signal forces the end)."""
-    sock = _socket(host, port)
+    flight (a second signal forces the end). ConfigError when it cannot listen there."""
+    try:
+        sock = _socket(host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another with --host/--port "
+                          f"or [server] host/port", key="server.port") from None
     app = build_app(rt)
+    if listening is not None:
+        listening()
     try:
         _Server(_config(app)).run(sockets=[sock])
     finally:
