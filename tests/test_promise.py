@@ -146,7 +146,7 @@ def test_no_history_falls_back_to_the_default_then_the_carriers_stated_transit(s
     rate = Rate(carrier="easypost", carrier_name="USPS", service="Priority", amount=Money(amount="7", currency="USD"),
                 rate_id="r1", shipment_ref="s", transit_days=2)
     stated = quote(stocked, eng, at, warehouse="west", rate=rate)
-    assert stated.level == "stated" and "the carrier states 2 day(s)" in stated.basis
+    assert stated.level == "stated" and "the carrier's stated 2 day(s) in transit" in stated.basis
     assert stated.deliver_by.date() == date(2026, 5, 14)
     assert (stated.carrier, stated.service) == ("easypost", "Priority")
 
@@ -170,6 +170,17 @@ def test_thin_history_falls_back_lane_region_service_all_and_says_which(stocked)
     assert (learned.deliver_from.date(), learned.deliver_by.date()) == (date(2026, 5, 14), date(2026, 5, 15))
     assert 0 < learned.confidence_from < learned.confidence_by <= 1
     assert learned.confidence_by >= 0.95
+
+
+def test_when_only_a_lower_bound_is_learned_a_longer_default_counts(stocked):
+    eng = engine(default_transit_days=9)
+    at = datetime(2026, 5, 12, 9, 0, tzinfo=LA)
+    teach(eng, "west", TO_SF, (1.0, 1.5), 20, end=at - timedelta(days=8))
+    for i in range(40):  # a slowdown: everything shipped in the last 6 days is still on its way
+        eng.observe(f"slow-{i}", "west", TO_SF, "USPS", "Priority", at - timedelta(days=6, hours=i), None)
+    p = quote(stocked, eng, at, warehouse="west")
+    assert "take at least" in p.basis and "so the configured default of 9 day(s) counts" in p.basis
+    assert p.deliver_by.date() == (p.ship_by + timedelta(days=9)).date()
 
 
 def test_without_a_carrier_the_promise_rests_on_every_service_the_lane_was_shipped_with(stocked):

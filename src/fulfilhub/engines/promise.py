@@ -319,7 +319,20 @@ class PromiseEngine:
         where = f"{warehouse} → {region_of(ship_to) or '?'}"
         if found is not None:
             low, high = found
-            return _Transit(low.days, high.days, str(high.level), f"{who}, {where}: {_describe(high)}", True)
+            learned = _Transit(low.days, high.days, str(high.level), f"{who}, {where}: {_describe(high)}", True)
+            if not high.lower_bound:
+                return learned
+            # only "at least N days" is known: the slowest parcels are still on their way
+            fallback = self._stated_or_default(rate, now)
+            if fallback.days_by <= high.days:
+                return learned
+            return attrs.evolve(learned, days_by=fallback.days_by, delivery_date=fallback.delivery_date,
+                                basis=f"{learned.basis}; so {fallback.basis} counts")
+        fallback = self._stated_or_default(rate, now)
+        return attrs.evolve(fallback, basis=f"{who}, {where}: too few deliveries to learn from; {fallback.basis}")
+
+    def _stated_or_default(self, rate: Rate | None, now: datetime) -> _Transit:
+        """The carrier's stated transit, else the configured default; ``basis`` names which."""
         if rate is not None and (rate.transit_days is not None or rate.delivery_date is not None):
             if rate.delivery_date is not None:
                 stated = f"delivery on {rate.delivery_date:%a %d %b}"
@@ -327,11 +340,10 @@ class PromiseEngine:
             else:
                 stated = f"{rate.transit_days} day(s) in transit"
                 days = float(rate.transit_days)  # type: ignore[arg-type]
-            return _Transit(days, days, STATED, f"{who}, {where}: too few deliveries to learn from; "
-                            f"the carrier states {stated}", False,
+            return _Transit(days, days, STATED, f"the carrier's stated {stated}", False,
                             rate.delivery_date.date() if rate.delivery_date is not None else None)
         days = float(self.config.default_transit_days)
-        return _Transit(max(days - 2, 1.0), days, DEFAULT, f"{who}, {where}: too few deliveries to learn from; "
+        return _Transit(max(days - 2, 1.0), days, DEFAULT,
                         f"the configured default of {self.config.default_transit_days} day(s)", False)
 
     def confidence(self, warehouse: str, ship_to: Address, days: float, *, carrier: str = "", service: str = "",
