@@ -401,3 +401,41 @@ def test_working_days_accept_ranges_and_lists():
     cfg = config({"warehouses": {"west": {"working_days": ["Mon", "Wed-Fri", "Sun"]}, "east": {"working_days": "Mon-Sat"}}})
     assert sorted(cfg.promise.calendar("west").working_days) == [0, 2, 3, 4, 6]
     assert sorted(cfg.promise.calendar("east").working_days) == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_engines_one_curve_answers_are_the_transit_models_own():
+    eng = engine()
+    teach(eng, "west", TO_SF, (1.0, 4.0), 60)
+    for i in range(15):  # some still on their way
+        eng.observe(f"flying-{i}", "west", TO_SF, "USPS", "Priority", datetime(2026, 4, 29, i, tzinfo=timezone.utc), None)
+    now = datetime(2026, 5, 2, tzinfo=timezone.utc)
+    for model, lane in zip((eng.by_service, eng.any_service), eng.lanes("west", TO_SF, "USPS", "Priority")):
+        answer = model.answer(lane, now=now)
+        assert answer.quantiles([0.5, 0.95]) == model.quantiles(lane, [0.5, 0.95], now=now)
+        for days in (0.0, 1.5, 2.75, 3.9, 10.0):
+            assert answer.share_within(days) == model.share_within(lane, days, now=now)[0]
+
+
+def test_the_configuration_page_states_the_real_promise_defaults():
+    from fulfilhub.config import CALENDAR_KEYS, PROMISE_KEYS, CalendarConfig, PromiseConfig
+
+    text = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    promise_part = text[text.index("## [promise]"):text.index("### [promise.warehouses.NAME]")]
+    calendar_part = text[text.index("### [promise.warehouses.NAME]"):text.index("## Instances")]
+
+    def rows(part: str) -> dict[str, str]:
+        return {line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+                for line in part.splitlines() if line.startswith("| `")}
+
+    documented = rows(promise_part)
+    assert set(documented) == set(PROMISE_KEYS) - {"warehouses"}
+    defaults = PromiseConfig()
+    assert float(documented["target"].strip("`")) == defaults.target
+    assert int(documented["default_transit_days"].strip("`")) == defaults.default_transit_days
+    assert documented["half_life"] == '`"30d"`' and defaults.half_life == timedelta(days=30)
+    calendar = rows(calendar_part)
+    assert set(calendar) == set(CALENDAR_KEYS)
+    cal = CalendarConfig()
+    assert calendar["timezone"] == f'`"{cal.timezone}"`' and calendar["cutoff"] == f'`"{cal.cutoff:%H:%M}"`'
+    assert calendar["handling_days"] == f"`{cal.handling_days}`" and calendar["working_days"] == '`"Mon-Fri"`'
+    assert sorted(cal.working_days) == [0, 1, 2, 3, 4] and calendar["holidays"] == "none" and not cal.holidays

@@ -108,3 +108,6 @@ def test_promise_quote_and_show_and_orders_show_on_the_command_line(world):
 
     restocked = cli(world, "stock", "set", "west", "LATER-1", "0", "--restock-date", str(date(2026, 2, 1)))
     assert restocked.exit_code == 0 and "more expected 2026-02-01" in restocked.output
+    listed = {(r["warehouse"], r["sku"]): r for r in json.loads(cli(world, "stock", "list", "--json").stdout)}
+    assert listed[("west", "LATER-1")]["restock_on"] == "2026-02-01"
+    assert listed[("west", sku(world, 0))]["restock_on"] is None
