@@ -263,16 +263,23 @@ class PromiseEngine:
         self._lock = threading.RLock()
         #: Shipments in flight: ref -> (warehouse, ship_to, carrier, service, shipped_at), to finish them.
         self._flying: dict[str, tuple[str, Address, str, str, datetime]] = {}
+        self._lane_cache: dict[tuple[str, str, str, str, str], tuple[Lane, Lane]] = {}
         self.loaded = 0
 
     # ------------------------------------------------------------------ learning
 
     def lanes(self, warehouse: str, ship_to: Address, carrier: str, service: str) -> tuple[Lane, Lane]:
         """The lane of a parcel in each model: (by service, any service)."""
-        origin = self.origins.get(warehouse, warehouse)
         region, prefix = region_of(ship_to), postal_prefix(ship_to)
-        return (Lane(carrier=carrier, service=service, origin=origin, destination=region, postal_prefix=prefix),
-                Lane(origin=origin, destination=region, postal_prefix=prefix))
+        key = (warehouse, region, prefix, carrier, service)
+        found = self._lane_cache.get(key)
+        if found is None:
+            origin = self.origins.get(warehouse, warehouse)
+            found = (Lane(carrier=carrier, service=service, origin=origin, destination=region, postal_prefix=prefix),
+                     Lane(origin=origin, destination=region, postal_prefix=prefix))
+            if len(self._lane_cache) < 100_000:  # the same few thousand lanes, made once
+                self._lane_cache[key] = found
+        return found
 
     def observe(self, ref: str, warehouse: str, ship_to: Address | None, carrier: str, service: str,
                 shipped_at: datetime | None, delivered_at: datetime | None) -> None:
