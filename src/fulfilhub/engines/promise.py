@@ -163,7 +163,18 @@ class LaneModel(TransitModel):
     """A :class:`TransitModel` that answers a promise's questions (two quantiles, the
     share within each end of the range) from one survival curve instead of three: the
     curve is most of a quote's cost. ``tests/test_promise.py`` checks that its answers
-    are the public methods' answers."""
+    are the public methods' answers.
+
+    It also forgets a delivered shipment's ref once it is learned (the model would keep
+    every ref to make ``finish`` idempotent and ``drop`` possible). For the promise
+    engine a delivery is final and learned once: from the store when the engine is
+    built, or from the tracking job for a shipment it holds in flight, never both. With
+    a million deliveries that is about 250 MB less.
+    """
+
+    def finish(self, ref: str, lane: Lane, started_at: datetime, delivered_at: datetime) -> None:
+        super().finish(ref, lane, started_at, delivered_at)
+        self._refs.pop(ref, None)
 
     def answer(self, lane: Lane, *, now: datetime) -> _Answer | None:
         """The curve that answers for ``lane`` at ``now`` (None: history too thin at every level)."""
@@ -264,6 +275,8 @@ class PromiseEngine:
         #: Shipments in flight: ref -> (warehouse, ship_to, carrier, service, shipped_at), to finish them.
         self._flying: dict[str, tuple[str, Address, str, str, datetime]] = {}
         self._lane_cache: dict[tuple[str, str, str, str, str], tuple[Lane, Lane]] = {}
+        #: Deliveries learned so far (in flight: ``in_flight``).
+        self.delivered = 0
         self.loaded = 0
 
     # ------------------------------------------------------------------ learning
@@ -302,8 +315,14 @@ class PromiseEngine:
                 self.by_service.finish(ref, lane, shipped_at, delivered_at)
                 self.any_service.finish(ref, anyway, shipped_at, delivered_at)
                 self._flying.pop(ref, None)
+                self.delivered += 1
             except ValueError:  # an absurd record: it teaches nothing
                 self.forget(ref)
+
+    @property
+    def in_flight(self) -> int:
+        """Shipments on their way that the engine counts as censored observations."""
+        return len(self._flying)
 
     def forget(self, ref: str) -> None:
         """The shipment no longer counts (cancelled, returned, its label voided)."""
