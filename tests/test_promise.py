@@ -482,3 +482,23 @@ def test_the_engine_learns_a_parcel_in_flight_then_delivered_once_and_forgets_a_
     for model, key in ((eng.by_service, lane), (eng.any_service, anyway)):
         estimate = model.quantile(key, 0.95, now=at + timedelta(days=3))
         assert (estimate.delivered, estimate.in_flight, round(estimate.days)) == (1, 0, 2)
+
+
+class Broken:
+    @hookimpl
+    def adjust_promise(self, order, promise):
+        raise RuntimeError("plugin bug")
+
+
+def test_a_failure_while_promising_notes_the_order_and_does_not_stop_its_intake(stocked, make_order, caplog):
+    eng = engine(Hooks(PluginManager(load_installed=False, extra=[Broken()])))
+    order = attrs.evolve(make_order("2010", ("TEE", 1)), ship_to=TO_SF)
+    at = datetime(2026, 5, 12, 9, 0, tzinfo=LA)
+    with stocked.transaction() as tx:
+        order_store.insert(tx, [(order, OrderStatus.ACCEPTED, None)], at)
+        assert promise_engine.promise_order(tx, eng, order, OrderStatus.ACCEPTED, at=at) is None
+    with stocked.read() as conn:
+        assert order_store.row(conn, order.id).status == OrderStatus.ACCEPTED
+        (note,) = [e.reason for e in order_store.events_of(conn, order.id) if e.kind == "note"]
+    assert note == "no promise yet: computing it failed (RuntimeError: plugin bug); allocation tries again"
+    assert "the promise could not be computed" in caplog.text

@@ -33,6 +33,7 @@ plugin's adjustment (the ``adjust_promise`` hook) — each with a ``promise`` or
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..plugins import Hooks
+
+log = logging.getLogger("fulfilhub.promise")
 
 #: The share of parcels the start of the range is drawn at (the median parcel's day).
 FROM_SHARE = 0.5
@@ -628,6 +631,12 @@ def promise_order(tx: Tx, engine: PromiseEngine, order: Order, status: OrderStat
     except CannotPromise as exc:
         order_store.append_events(tx, [lifecycle.note_event(order.id, status, at=at, source="promise",
                                                             reason=f"no promise yet: {exc}")])
+        return None
+    except Exception as exc:  # a bug here (or in a plugin's adjust_promise) must not stop the order's intake
+        log.exception("order %s: the promise could not be computed", order.id)
+        order_store.append_events(tx, [lifecycle.note_event(
+            order.id, status, at=at, source="promise",
+            reason=f"no promise yet: computing it failed ({type(exc).__name__}: {exc}); allocation tries again")])
         return None
     stored = store_promise(tx, computed, status)[0]
     if promise.same_terms(computed):
