@@ -21,4 +21,4 @@ def test_every_operation_conforms_to_the_document(served_module):
 
         conforms()
         checked.append(f"{operation.method.upper()} {operation.path}")
-    assert {"GET /healthz", "POST /webhooks/{instance}", "GET /t/{token}"} <= set(checked)
+    assert {"GET /healthz", "POST /webhooks/{instance}", "GET /t/{token}", "GET /api/v1/promise"} <= set(checked)

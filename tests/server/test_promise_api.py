@@ -63,3 +63,9 @@ def test_cors_lets_the_configured_storefront_in_and_no_other(api):
 def test_the_server_says_how_long_it_took(api):
     answer = api.client.get("/api/v1/promise", params=PARAMS)
     assert answer.headers["Server-Timing"].startswith("app;dur=")
+
+
+def test_a_sku_no_warehouse_has_is_a_409_saying_why(api):
+    answer = api.client.get("/api/v1/promise", params={**PARAMS, "sku": "NO-SUCH-SKU"})
+    assert answer.status_code == 409
+    assert answer.json()["error"] == "cannot_promise" and "NO-SUCH-SKU" in answer.json()["detail"]

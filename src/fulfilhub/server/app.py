@@ -82,7 +82,7 @@ class RateLimit:
 
 
 def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[str, Any] | None = None,
-               page_extras: Sequence[Callable[..., dict]] = ()) -> Starlette:
+               page_extras: Sequence[Callable[..., dict]] = (), on_close: Sequence[Callable[[], None]] = ()) -> Starlette:
     """The server's app over ``rt``. ``routes`` add API routes (the promise API) and
     ``api_paths`` their part of the OpenAPI document; ``page_extras`` add fields to the
     tracking page (see :func:`tracking.build`)."""
@@ -145,5 +145,10 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
     app = Starlette(routes=all_routes, middleware=middleware)
     app.state.metrics = metrics
     app.state.runtime = rt
-    app.state.close = webhooks.writer.close  # after the server has stopped: store what is queued
+    def close() -> None:  # after the server has stopped: store what is queued, stop the helpers
+        webhooks.writer.close()
+        for callback in on_close:
+            callback()
+
+    app.state.close = close
     return app

@@ -1,6 +1,5 @@
 """The parts of the server that grow with the engines: the tracking page's promise and
-delay (from the stores the promise and delay engines write), and the promise API where
-the promise engine exists."""
+delay (from the stores the promise and delay engines write), and the promise API."""
 
 from __future__ import annotations
 
@@ -48,5 +47,14 @@ def promise_and_delay(conn: Connection, order_id: str, locale: str, zone: tzinfo
 
 
 def parts(rt: Runtime) -> dict[str, Any]:
-    """``create_app`` keyword arguments for the parts that exist."""
-    return {"page_extras": [promise_and_delay]}
+    """``create_app`` keyword arguments for the parts that exist: the tracking page's promise
+    and delay, and the promise API (its engine warmed from the store here)."""
+    from starlette.routing import Route
+
+    from . import promise_api
+
+    api = promise_api.PromiseApi(rt)
+    return {"page_extras": [promise_and_delay],
+            "routes": [Route(promise_api.PATH, api.handle, methods=["GET"])],
+            "api_paths": promise_api.PATHS,
+            "on_close": [api.close]}

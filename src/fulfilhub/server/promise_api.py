@@ -10,7 +10,9 @@ each request reads only the stock of its SKU.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from typing import Any
 
@@ -18,16 +20,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ..engines.promise import CannotPromise, QuoteRequest
+from ..engines.promise import CannotPromise, PromiseEngine, QuoteRequest
 from ..models import Address, Promise
 from ..runner.runtime import Runtime
 from . import i18n
 
+log = logging.getLogger("fulfilhub.server")
+
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _TEXT = re.compile(r"[^\x00-\x1f\x7f]*")
-PARAMS = {"sku": 100, "country": 2, "region": 50, "postal_code": 20, "lang": 10, "qty": 6}
+PARAMS = {"sku": 100, "country": 10, "region": 50, "postal_code": 20, "lang": 10, "qty": 10}
 
 PATH = "/api/v1/promise"
+#: Printable text (what the handler takes), and a SKU: printable with at least one non-space.
+_TEXT_PATTERN = "^[^\\x00-\\x1f\\x7f]*$"
+_SKU_PATTERN = "^[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$"
 
 _PROMISE_SCHEMA = {
     "type": "object",
@@ -55,13 +62,15 @@ PATHS = {PATH: {"get": {
     "operationId": "promise",
     "parameters": [
         {"name": "sku", "in": "query", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 100}},
+         "schema": {"type": "string", "maxLength": 100, "pattern": _SKU_PATTERN}},
         {"name": "qty", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
                                                                        "maximum": 10000, "default": 1}},
         {"name": "country", "in": "query", "required": True,
          "schema": {"type": "string", "pattern": "^[A-Za-z]{2}$"}},
-        {"name": "region", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 50}},
-        {"name": "postal_code", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 20}},
+        {"name": "region", "in": "query", "required": False,
+         "schema": {"type": "string", "maxLength": 50, "pattern": _TEXT_PATTERN}},
+        {"name": "postal_code", "in": "query", "required": False,
+         "schema": {"type": "string", "maxLength": 20, "pattern": _TEXT_PATTERN}},
         {"name": "lang", "in": "query", "required": False, "schema": {"enum": list(i18n.LOCALES)}},
         {"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"}},
     ],
@@ -69,7 +78,8 @@ PATHS = {PATH: {"get": {
         "200": {"description": "The promise", "content": {"application/json": {"schema": _PROMISE_SCHEMA}}},
         "400": {"description": "A parameter is missing or wrong",
                 "content": {"application/json": {"schema": _ERROR}}},
-        "422": {"description": "No promise can be made (unknown SKU, nothing in stock and no restock date...)",
+        "409": {"description": "No promise can be made now (a SKU no warehouse has, nothing in stock and no "
+                               "restock date...)",
                 "content": {"application/json": {"schema": _ERROR}}},
         "429": {"description": "Too many requests from this client",
                 "content": {"application/json": {"schema": _ERROR}}},
@@ -90,11 +100,33 @@ def sentence(promise: Promise, locale: str) -> str:
 
 
 class PromiseApi:
-    """The endpoint over one runtime (its promise engine is built when the app is)."""
+    """The endpoint over one runtime: its promise engine is built (learned from the store)
+    when the app is, and learned again every ``refresh`` seconds in a background thread,
+    since the shipments it learns from move in the runner's process, not this one."""
 
-    def __init__(self, rt: Runtime):
+    def __init__(self, rt: Runtime, *, refresh: float = 600.0):
         self.rt = rt
         self.engine = rt.promise_engine()
+        self._stop = threading.Event()
+        self._refresher = threading.Thread(target=self._refresh, args=(refresh,), name="fulfilhub-promise-refresh",
+                                           daemon=True)
+        self._refresher.start()
+
+    def _refresh(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                engine = PromiseEngine(self.rt.config.promise,
+                                       {name: self.rt.ship_from(name) for name in self.rt.config.warehouses},
+                                       hooks=self.rt.hooks)
+                with self.rt.store.read() as conn:
+                    engine.load(conn)
+            except Exception:  # the engine in use stays; the next round tries again
+                log.exception("could not learn the promise engine again")
+                continue
+            self.engine = engine
+
+    def close(self) -> None:
+        self._stop.set()
 
     def _quote(self, request: QuoteRequest) -> Promise:
         with self.rt.store.read() as conn:
@@ -125,7 +157,7 @@ class PromiseApi:
         try:
             promise = await run_in_threadpool(self._quote, quote)
         except CannotPromise as exc:
-            return JSONResponse({"error": "cannot_promise", "detail": str(exc)}, status_code=422)
+            return JSONResponse({"error": "cannot_promise", "detail": str(exc)}, status_code=409)
         body: dict[str, Any] = {
             "sku": sku, "qty": int(raw_qty),
             "ship_by": promise.ship_by.isoformat(), "deliver_from": promise.deliver_from.isoformat(),
