@@ -1,0 +1,190 @@
+"""The facts the KPI report is computed from, read from the store.
+
+Two flat records, built by a few grouped queries and no per-order round trip:
+:class:`OrderFacts` (one per order: when it was received, its first promise, when its
+live shipments were all shipped and all delivered, whether it was ever backordered)
+and :class:`ShipmentFacts` (one per shipment handed to a carrier: carrier, service,
+stated transit, cost, exceptions, and its order's promised deliver-by). Nothing here
+decides anything; :mod:`fulfilhub.engines.kpi` does the arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import OrderStatus, ShipmentStatus, TrackingStatus
+from .schema import order_events, orders, promises, shipments, tracking_events
+
+
+@attrs.frozen(kw_only=True)
+class OrderFacts:
+    """One order as the KPIs see it.
+
+    Attributes:
+        order_id: The order.
+        received_at: When fulfilhub received it (stored it).
+        status: Its status now.
+        region: Destination ``COUNTRY-PROVINCE`` (``COUNTRY`` where no province; ``""`` without address).
+        ship_by: The first promise's ship-by (None: no promise was made).
+        deliver_from: The first promise's start of the delivery range.
+        deliver_by: The first promise's end of the delivery range.
+        timezone: The first promise's time zone (its days are counted there).
+        revisions: How many revisions the promise has (0: none, 1: never revised).
+        shipped_at: When the last of its live shipments was handed to the carrier (None: not all yet).
+        delivered_at: When the last of its live shipments was delivered (None: not all yet).
+        backordered: Whether it was ever backordered.
+        accepted: Whether it was ever accepted (checked and let through to allocation).
+    """
+
+    order_id: str
+    received_at: datetime
+    status: str
+    region: str = ""
+    ship_by: datetime | None = None
+    deliver_from: datetime | None = None
+    deliver_by: datetime | None = None
+    timezone: str = "UTC"
+    revisions: int = 0
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    backordered: bool = False
+    accepted: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ShipmentFacts:
+    """One shipment handed to a carrier, as the carrier scorecard sees it.
+
+    Attributes:
+        shipment_id: The shipment.
+        order_id: Its order.
+        carrier: The courier as the carrier API names it (``carrier_name``), else the carrier instance.
+        instance: The configured carrier instance that bought the label.
+        service: The carrier service.
+        region: The order's destination region (as in :class:`OrderFacts`).
+        shipped_at: When its label was bought (handed to the carrier).
+        delivered_at: When it was delivered (None: not yet).
+        stated_days: The transit days the carrier stated with its rate (None: it stated none).
+        est_delivery: The carrier's latest estimated delivery.
+        cost: What the label cost (None: unknown).
+        currency: The cost's currency.
+        exception: The first exception reason its scans carried (``"other"`` when a scan gave none), None: no exception.
+        deliver_by: Its order's first promised deliver-by (None: no promise).
+        timezone: That promise's time zone.
+    """
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    instance: str
+    service: str = ""
+    region: str = ""
+    shipped_at: datetime
+    delivered_at: datetime | None = None
+    stated_days: int | None = None
+    est_delivery: datetime | None = None
+    cost: Decimal | None = None
+    currency: str = ""
+    exception: str | None = None
+    deliver_by: datetime | None = None
+    timezone: str = "UTC"
+
+
+def region_of(ship_to: Any) -> str:
+    """``US-CA`` from a stored address (``US`` without a province, ``""`` without an address)."""
+    if not isinstance(ship_to, dict):
+        return ""
+    country = str(ship_to.get("country") or "").upper()
+    province = str(ship_to.get("province") or "").upper()
+    return f"{country}-{province}" if country and province else country
+
+
+_LIVE = shipments.c.status != ShipmentStatus.CANCELLED
+_EXCEPTION_SCANS = (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT)
+
+
+def _first_promises() -> sa.Subquery:
+    revisions = (sa.select(promises.c.order_id, sa.func.max(promises.c.revision).label("revisions"))
+                 .group_by(promises.c.order_id).subquery())
+    return (sa.select(promises.c.order_id, promises.c.ship_by, promises.c.deliver_from, promises.c.deliver_by,
+                      promises.c.timezone, revisions.c.revisions)
+            .join(revisions, revisions.c.order_id == promises.c.order_id)
+            .where(promises.c.revision == 1).subquery("first_promise"))
+
+
+def order_facts(conn: Connection, since: datetime | None, until: datetime) -> Iterator[OrderFacts]:
+    """Orders received before ``until`` that any window figure can count.
+
+    That is, received, due to ship, due to deliver, shipped or delivered at or after
+    ``since`` (every order received before ``until`` when ``since`` is None).
+    """
+    p = _first_promises()
+    ship = (sa.select(shipments.c.order_id,
+                      sa.func.count().label("live"),
+                      sa.func.count(shipments.c.shipped_at).label("shipped"),
+                      sa.func.max(shipments.c.shipped_at).label("last_shipped"),
+                      sa.func.count(shipments.c.delivered_at).label("delivered"),
+                      sa.func.max(shipments.c.delivered_at).label("last_delivered"))
+            .where(_LIVE).group_by(shipments.c.order_id).subquery("ship"))
+    went_to = sa.select(order_events.c.order_id).where(order_events.c.kind == "status")
+    backordered = went_to.where(order_events.c.to_status == OrderStatus.BACKORDERED).distinct().subquery("bo")
+    accepted = went_to.where(order_events.c.to_status == OrderStatus.ACCEPTED).distinct().subquery("acc")
+    stmt = (sa.select(orders.c.id, orders.c.created_at, orders.c.status, orders.c.ship_to,
+                      p.c.ship_by, p.c.deliver_from, p.c.deliver_by, p.c.timezone, p.c.revisions,
+                      ship.c.live, ship.c.shipped, ship.c.last_shipped, ship.c.delivered, ship.c.last_delivered,
+                      backordered.c.order_id.label("backordered"), accepted.c.order_id.label("accepted"))
+            .select_from(orders.outerjoin(p, p.c.order_id == orders.c.id)
+                         .outerjoin(ship, ship.c.order_id == orders.c.id)
+                         .outerjoin(backordered, backordered.c.order_id == orders.c.id)
+                         .outerjoin(accepted, accepted.c.order_id == orders.c.id))
+            .where(orders.c.created_at < until))
+    if since is not None:
+        stmt = stmt.where(sa.or_(orders.c.created_at >= since, p.c.deliver_by >= since, p.c.ship_by >= since,
+                                 ship.c.last_shipped >= since, ship.c.last_delivered >= since))
+    for r in conn.execute(stmt.order_by(orders.c.created_at, orders.c.id)):
+        live = r.live or 0
+        yield OrderFacts(
+            order_id=r.id, received_at=r.created_at, status=r.status, region=region_of(r.ship_to),
+            ship_by=r.ship_by, deliver_from=r.deliver_from, deliver_by=r.deliver_by, timezone=r.timezone or "UTC",
+            revisions=r.revisions or 0,
+            shipped_at=r.last_shipped if live and r.shipped == live else None,
+            delivered_at=r.last_delivered if live and r.delivered == live else None,
+            backordered=r.backordered is not None,
+            # orders stored before events were kept may lack the event: a later stage proves it was accepted
+            accepted=r.accepted is not None or live > 0,
+        )
+
+
+def shipment_facts(conn: Connection, since: datetime | None, until: datetime) -> Iterator[ShipmentFacts]:
+    """Shipments handed to a carrier in ``[since, until)``, oldest first."""
+    p = _first_promises()
+    where = [shipments.c.shipped_at.is_not(None), shipments.c.shipped_at < until]
+    if since is not None:
+        where.append(shipments.c.shipped_at >= since)
+    scans = (sa.select(tracking_events.c.shipment_id, tracking_events.c.reason)
+             .join(shipments, shipments.c.id == tracking_events.c.shipment_id)
+             .where(tracking_events.c.status.in_(list(_EXCEPTION_SCANS)), *where)
+             .order_by(tracking_events.c.at, tracking_events.c.id))
+    first_exception: dict[str, str] = {}
+    for r in conn.execute(scans):
+        first_exception.setdefault(r.shipment_id, r.reason or "other")
+    stmt = (sa.select(shipments, orders.c.ship_to, p.c.deliver_by.label("promised_by"), p.c.timezone)
+            .select_from(shipments.join(orders, orders.c.id == shipments.c.order_id)
+                         .outerjoin(p, p.c.order_id == shipments.c.order_id))
+            .where(*where).order_by(shipments.c.shipped_at, shipments.c.id))
+    for r in conn.execute(stmt):
+        exception = first_exception.get(r.id) or r.exception_reason
+        yield ShipmentFacts(
+            shipment_id=r.id, order_id=r.order_id, carrier=r.carrier_name or r.carrier or "", instance=r.carrier or "",
+            service=r.service or "", region=region_of(r.ship_to), shipped_at=r.shipped_at,
+            delivered_at=r.delivered_at,
+            stated_days=r.transit_days, est_delivery=r.est_delivery, cost=r.rate_amount, currency=r.rate_currency or "",
+            exception=exception, deliver_by=r.promised_by, timezone=r.timezone or "UTC",
+        )
