@@ -115,6 +115,28 @@ def test_a_promise_not_due_yet_is_not_counted(store, world):
     assert figures["promises"]["due"] == 0 and figures["promises"]["ship_by_due"] == 5  # A B C D G; H ships by 03-07
 
 
+def test_the_backtest_replays_the_stores_deliveries_beside_the_promises_made(store, world):
+    with store.read() as conn:
+        got = kpi.promise_backtest(kpi_store.delivered_orders(conn, WINDOW.since, WINDOW.as_of))
+    # delivered orders bought in the window: A B C E G H (D never arrived). Only H and E were bought after
+    # earlier deliveries; with so few, each is promised the longest transit seen so far, counted from receipt:
+    # H (03-06 10:00): G's 3.25 days -> by 03-09, 3 days, delivered 03-09: on time
+    # E (03-16 10:00): B's 4.92 days -> by 03-21, 5 days, delivered 03-17: on time
+    # the promises made: H by 03-10 (4 days), E by 03-25 (9 days), both kept
+    assert got == {"orders": 6, "scored": 2,
+                   "results": [{"target": t, "on_time": 1.0, "median_days": 4.0, "p90_days": 4.8}
+                               for t in kpi.BACKTEST_TARGETS],
+                   "baseline": {"on_time": 1.0, "median_days": 6.5, "p90_days": 8.5}}
+
+
+def test_the_backtest_of_a_history_too_short_to_learn_from_says_so(store, world):
+    window = kpi.Window.of(w.SINCE, w.at(5), NOW)  # A and C delivered by then, both bought before either
+    with store.read() as conn:
+        got = kpi.promise_backtest(kpi_store.delivered_orders(conn, window.since, window.as_of))
+        assert kpi.promise_backtest(kpi_store.delivered_orders(conn, w.at(18), w.UNTIL)) is None
+    assert got == {"orders": 2, "scored": 0, "results": [], "baseline": None}
+
+
 def test_quantile_interpolates_between_order_statistics():
     assert kpi.quantile([5, 1, 3], 0.5) == 3 and kpi.quantile([1, 2, 3, 4, 5], 0.9) == pytest.approx(4.6)
     assert kpi.quantile([], 0.5) is None
@@ -140,7 +162,7 @@ def test_report_json_has_the_documented_keys(config):
     result = run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == list(report_cli.KPI_KEYS)
+    assert list(data) == [*report_cli.KPI_KEYS, "backtest"]
     assert data["window"]["since"] == "2026-03-01T00:00:00+00:00" and data["window"]["until"] == "2026-03-20T00:00:00+00:00"
     assert data["promises"]["on_time"] == 4 and len(data["carriers"]) == 2
     assert set(data["carriers"][0]) == {"carrier", "instance", "services", "shipments", "delivered", "due", "on_time",

@@ -132,10 +132,11 @@ def _marks(page, chart_id: str, selector: str = MARKS) -> int:
 def test_the_charts_render_in_chromium_offline_without_errors(browser, reports):
     page, errors, outside = _open(browser, reports[0])
     try:
-        assert page.get_attribute("body", "data-charts") == "4"
+        assert page.get_attribute("body", "data-charts") == "5"
         assert (errors, outside) == ([], [])
         ids = page.eval_on_selector_all("div.chart", "els => els.map(e => e.id)")
-        assert ids == ["chart-weekly", "chart-lateness", "chart-carriers", "chart-test_budget-0"]
+        assert ids == ["chart-weekly", "chart-lateness", "chart-carriers", "chart-backtest-0",
+                       "chart-test_budget-0"]
         # two weeks due: one line through two points
         assert _marks(page, "chart-weekly", ".mark-line.role-mark path") == 1
         assert _marks(page, "chart-weekly", ".mark-symbol.role-mark path") == 2
@@ -146,6 +147,8 @@ def test_the_charts_render_in_chromium_offline_without_errors(browser, reports):
         assert _marks(page, "chart-carriers", ".mark-rect.role-mark path") == 2 * 3 + 2
         assert _marks(page, "chart-carriers", ".mark-rule.role-mark line") == 2
         assert _marks(page, "chart-carriers", ".mark-symbol.role-mark path") == 2
+        # three targets and the promises made
+        assert _marks(page, "chart-backtest-0", ".mark-symbol.role-mark path") == 4
         assert _marks(page, "chart-test_budget-0", ".mark-rect.role-mark path") == 2
         assert "UPS (easypost)" in page.inner_text("#chart-carriers")
     finally:

@@ -67,6 +67,38 @@ def unregister_section(key: str) -> None:
     SECTIONS.pop(key, None)
 
 
+# --------------------------------------------------------------------------- built-in sections
+
+
+def _backtest_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if not data["scored"]:
+        return [("orders replayed", f"none of the {data['orders']} delivered orders was bought after an earlier one "
+                                    "was delivered: no history to promise from yet")]
+    out = [("orders replayed", f"{data['scored']} scored of {data['orders']} delivered (the first ones "
+                                "are promised before enough history was known)")]
+    for r in data["results"]:
+        out.append((f"aim {share(r['target'])} on time",
+                    f"{share(r['on_time'])} on time, promised {number(r['median_days'])} days median, "
+                    f"{number(r['p90_days'])} p90"))
+    b = data["baseline"]
+    out.append(("the promises made", "none recorded" if b is None else
+                f"{share(b['on_time'])} on time, promised {number(b['median_days'])} days median, "
+                f"{number(b['p90_days'])} p90"))
+    return out
+
+
+def _backtest_charts(data: Mapping[str, Any]) -> list[Any]:
+    from .report_html import backtest_chart
+
+    return [backtest_chart(data)] if data["scored"] else []
+
+
+register_section(ReportSection(
+    key="backtest", title="Promise backtest of this store's history",
+    collect=lambda conn, window: kpi.promise_backtest(kpi_store.delivered_orders(conn, window.since, window.as_of)),
+    rows=_backtest_rows, charts=_backtest_charts))
+
+
 def build(conn: Connection, window: kpi.Window) -> dict[str, Any]:
     """The whole report of ``window``: the KPIs, then each section that has something to say."""
     report = kpi.compute(kpi_store.order_facts(conn, window.since, window.until),

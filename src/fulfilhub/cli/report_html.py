@@ -96,6 +96,26 @@ def carrier_chart(carriers: list[Mapping[str, Any]]) -> alt.HConcatChart | alt.C
     return alt.hconcat(left, right)
 
 
+def backtest_chart(data: Mapping[str, Any]) -> alt.LayerChart:
+    """On-time share against median promised days: one point per target, and the promises actually made."""
+    rows = [{"promise": f"aim {r['target']:.0%}", "on_time": r["on_time"], "median_days": r["median_days"],
+             "p90_days": r["p90_days"], "kind": "learned from history"} for r in data["results"]]
+    if data["baseline"] is not None:
+        b = data["baseline"]
+        rows.append({"promise": "promises made", "on_time": b["on_time"], "median_days": b["median_days"],
+                     "p90_days": b["p90_days"], "kind": "promises made"})
+    base = alt.Chart(alt.Data(values=rows), title="Backtest: on time against promised days").encode(
+        x=alt.X("median_days:Q", title="median promised days", scale=alt.Scale(zero=False)),
+        y=alt.Y("on_time:Q", title="on time", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("promise:N"), alt.Tooltip("on_time:Q", format=".1%"), alt.Tooltip("median_days:Q"),
+                 alt.Tooltip("p90_days:Q")])
+    points = base.mark_point(filled=True, size=90).encode(
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["learned from history", "promises made"],
+                                                  range=[GOOD, BAD]), title=None))
+    labels = base.mark_text(align="left", dx=8).encode(text="promise:N")
+    return alt.layer(points, labels).properties(width=420, height=240)
+
+
 def _table(columns: tuple[str, ...] | list[str], rows: list[list[str]], caption: str = "") -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows)

@@ -16,6 +16,9 @@ the store or the clock. Each figure counts its own population in the window
   the window, from when fulfilhub received the order.
 - **backorder rate**: orders received in the window and accepted, that were ever backordered.
 - **carrier scorecards and regions**: shipments handed to a carrier in the window.
+- **promise backtest**: orders bought in the window and delivered, replayed in purchase
+  order through :func:`fulfilhub.engines.backtest.replay` (each promise from what was
+  known at its purchase), beside the promises fulfilhub actually made for them.
 
 Rates are ``None`` where nothing was counted: a missing figure, never a made-up zero.
 """
@@ -33,7 +36,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from ..store.kpi import OrderFacts, ShipmentFacts
+from ..store.kpi import DeliveredOrder, OrderFacts, ShipmentFacts
+from . import backtest
+from .transit import Lane
 
 _DAY = timedelta(days=1)
 _HOUR = timedelta(hours=1)
@@ -248,3 +253,36 @@ def compute(orders: Iterable[OrderFacts], shipments: Iterable[ShipmentFacts], wi
         "weekly": promised["weekly"],
         "lateness": promised["lateness"],
     }
+
+
+#: The on-time shares the report's backtest aims at.
+BACKTEST_TARGETS = (0.90, 0.95, 0.97)
+
+
+def promise_backtest(delivered: Iterable[DeliveredOrder],
+                     targets: Sequence[float] = BACKTEST_TARGETS) -> dict[str, Any] | None:
+    """The store's own history replayed: what promises learned from it would have kept (None: nothing delivered).
+
+    ``scored`` counts the orders promised: those bought after at least one earlier order
+    was delivered (before that there is no history to promise from).
+
+    Each order counts from when fulfilhub received it, on its lane (carrier, service,
+    warehouse, destination region, postal prefix), days in its promise's time zone; its
+    first promise, where one was made, is the baseline scored the same way.
+    """
+    rows = []
+    for n, d in enumerate(delivered, start=2):
+        zone = _zone(d.timezone)
+        rows.append(backtest.Row(
+            line=n, purchase=d.placed_at.astimezone(zone), delivered=d.delivered_at.astimezone(zone),
+            approved=max(d.received_at, d.placed_at).astimezone(zone),
+            estimated=local_date(d.deliver_by, d.timezone) if d.deliver_by is not None else None,
+            lane=Lane(carrier=d.carrier, service=d.service, origin=d.origin, destination=d.destination,
+                      postal_prefix=d.postal_prefix)))
+    if not rows:
+        return None
+    result = backtest.replay(rows, tuple(targets))
+    if result.rows == 0:  # every order was bought before any was delivered: nothing to promise from
+        return {"orders": len(rows), "scored": 0, "results": [], "baseline": None}
+    out = result.as_json()
+    return {"orders": len(rows), "scored": out["rows"], "results": out["results"], "baseline": out["baseline"]}

@@ -188,3 +188,68 @@ def shipment_facts(conn: Connection, since: datetime | None, until: datetime) ->
             stated_days=r.transit_days, est_delivery=r.est_delivery, cost=r.rate_amount, currency=r.rate_currency or "",
             exception=exception, deliver_by=r.promised_by, timezone=r.timezone or "UTC",
         )
+
+
+@attrs.frozen(kw_only=True)
+class DeliveredOrder:
+    """One delivered order, as the promise backtest replays it.
+
+    Attributes:
+        order_id: The order.
+        placed_at: When the customer bought (the channel's time).
+        received_at: When fulfilhub received it (promises count from here).
+        delivered_at: When its last live shipment was delivered.
+        carrier: The courier of that shipment (``carrier_name``, else the carrier instance).
+        service: Its service.
+        origin: The warehouse it left from.
+        destination: The destination region (as in :class:`OrderFacts`).
+        postal_prefix: The first three characters of the destination postal code.
+        deliver_by: The first promise's deliver-by (None: no promise was made).
+        timezone: That promise's time zone (UTC without one).
+    """
+
+    order_id: str
+    placed_at: datetime
+    received_at: datetime
+    delivered_at: datetime
+    carrier: str = ""
+    service: str = ""
+    origin: str = ""
+    destination: str = ""
+    postal_prefix: str = ""
+    deliver_by: datetime | None = None
+    timezone: str = "UTC"
+
+
+def delivered_orders(conn: Connection, since: datetime | None, until: datetime) -> Iterator[DeliveredOrder]:
+    """Orders bought in ``[since, until)`` whose live shipments were all delivered before ``until``, by purchase."""
+    p = _first_promises()
+    where = [orders.c.placed_at < until]
+    if since is not None:
+        where.append(orders.c.placed_at >= since)
+    stmt = (sa.select(orders.c.id, orders.c.placed_at, orders.c.created_at, orders.c.ship_to, p.c.deliver_by,
+                      p.c.timezone, shipments.c.status, shipments.c.delivered_at, shipments.c.carrier,
+                      shipments.c.carrier_name, shipments.c.service, shipments.c.warehouse)
+            .select_from(orders.join(shipments, shipments.c.order_id == orders.c.id)
+                         .outerjoin(p, p.c.order_id == orders.c.id))
+            .where(_LIVE, *where).order_by(orders.c.placed_at, orders.c.id))
+    current: list[Any] = []
+    for r in conn.execute(stmt):
+        if current and current[0].id != r.id:
+            yield from _delivered(current, until)
+            current = []
+        current.append(r)
+    if current:
+        yield from _delivered(current, until)
+
+
+def _delivered(rows: list[Any], until: datetime) -> Iterator[DeliveredOrder]:
+    if any(r.delivered_at is None or r.delivered_at >= until for r in rows):
+        return
+    last = max(rows, key=lambda r: r.delivered_at)
+    ship_to = last.ship_to if isinstance(last.ship_to, dict) else {}
+    yield DeliveredOrder(
+        order_id=last.id, placed_at=last.placed_at, received_at=last.created_at, delivered_at=last.delivered_at,
+        carrier=last.carrier_name or last.carrier or "", service=last.service or "", origin=last.warehouse,
+        destination=region_of(ship_to), postal_prefix=str(ship_to.get("postal_code") or "")[:3].upper(),
+        deliver_by=last.deliver_by, timezone=last.timezone or "UTC")
