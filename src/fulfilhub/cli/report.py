@@ -74,8 +74,8 @@ def _backtest_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     if not data["scored"]:
         return [("orders replayed", f"none of the {data['orders']} delivered orders was bought after an earlier one "
                                     "was delivered: no history to promise from yet")]
-    out = [("orders replayed", f"{data['scored']} scored of {data['orders']} delivered (the first ones "
-                                "are promised before enough history was known)")]
+    out = [("orders replayed", f"{data['scored']} promised and scored of {data['orders']} delivered (those bought "
+                                "before any earlier order was delivered had no history to be promised from)")]
     for r in data["results"]:
         out.append((f"aim {share(r['target'])} on time",
                     f"{share(r['on_time'])} on time, promised {number(r['median_days'])} days median, "
@@ -145,7 +145,7 @@ def headline(r: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         ("processing time p50 / p90", f"{number(h['p50'], ' h')} / {number(h['p90'], ' h')}",
          f"received -> shipped, {h['orders']} orders shipped in the window"),
         ("backorder rate", counted(o["backorder_rate"], o["backordered"], o["accepted"]),
-         f"orders accepted of the {o['received']} received in the window"),
+         f"accepted orders ever backordered, of the {o['received']} received in the window"),
     ]
 
 

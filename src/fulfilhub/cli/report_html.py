@@ -8,6 +8,7 @@ number (a test in headless Chromium waits for it).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Mapping
@@ -23,6 +24,12 @@ from . import report as rep
 GOOD, BAD, NEUTRAL = "#2e7d32", "#c62828", "#546e7a"
 
 
+@functools.lru_cache(maxsize=1)
+def _bundle() -> str:
+    """The Vega, Vega-Lite and vega-embed JavaScript, once per process (building it takes a second or two)."""
+    return vl_convert.javascript_bundle(vl_version=_vl_version())
+
+
 def _vl_version() -> str:
     """Vega-Lite ``vMAJOR_MINOR`` of the schema Altair writes, as vl_convert names its bundles."""
     major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
@@ -35,10 +42,10 @@ def weekly_chart(weekly: list[Mapping[str, Any]]) -> alt.Chart | None:
     if not rows:
         return None
     base = alt.Chart(alt.Data(values=rows), title="On time, by week due").encode(
-        x=alt.X("week:O", title="week of the promised last day (Monday)"),
+        x=alt.X("week:O", title="week of the promised last day (Monday)", axis=alt.Axis(labelAngle=0)),
         tooltip=[alt.Tooltip("week:O"), alt.Tooltip("due:Q", title="orders due"), alt.Tooltip("on_time:Q"),
                  alt.Tooltip("on_time_rate:Q", format=".1%", title="on time")])
-    line = base.mark_line(point=True, color=GOOD).encode(
+    line = base.mark_line(point=alt.OverlayMarkDef(color=GOOD, size=60), color=GOOD).encode(
         y=alt.Y("on_time_rate:Q", title="on time", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])))
     return line.properties(width=520, height=220)
 
@@ -179,7 +186,7 @@ def render(report: Mapping[str, Any]) -> str:
 <title>fulfilhub report: {html.escape(rep.period(report))}</title>
 <style>{_STYLE}</style>
 <script>
-{vl_convert.javascript_bundle(vl_version=_vl_version())}
+{_bundle()}
 </script>
 </head>
 <body>
