@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fulfilhub.cli import main
 from fulfilhub.cli import report as report_cli
 from fulfilhub.engines import kpi
+from fulfilhub.store import Store, safe_url
 from fulfilhub.store import kpi as kpi_store
 
 from . import kpi_world as w
@@ -19,9 +24,48 @@ NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 WINDOW = kpi.Window.of(w.SINCE, w.UNTIL, NOW)
 
 
+POSTGRES_URL = os.environ.get("FULFILHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
 @pytest.fixture
 def world(store):
     return w.build(store)
+
+
+@pytest.fixture
+def postgres_store() -> Iterator[Store]:
+    """The same store on a fresh PostgreSQL database (skipped, saying why, without a server)."""
+    pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (pip install 'psycopg[binary]')")
+    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"fulfilhub_kpi_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        pytest.skip(f"no PostgreSQL at {safe_url(POSTGRES_URL)} ({exc.orig}); set FULFILHUB_TEST_POSTGRES_URL")
+    store = Store.open(sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False),
+                       migrate=True)
+    try:
+        yield store
+    finally:
+        store.close()
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_gives_the_same_figures(postgres_store, store):
+    w.build(store)
+    w.build(postgres_store)
+    got = {}
+    for name, s in (("sqlite", store), ("postgres", postgres_store)):
+        with s.read() as conn:
+            got[name] = kpi.compute(kpi_store.order_facts(conn, WINDOW.since, WINDOW.until),
+                                    kpi_store.shipment_facts(conn, WINDOW.since, WINDOW.until), WINDOW)
+            got[name]["backtest"] = kpi.promise_backtest(kpi_store.delivered_orders(conn, WINDOW.since, WINDOW.as_of))
+    assert got["postgres"] == got["sqlite"] and got["sqlite"]["promises"]["on_time"] == 4
 
 
 @pytest.fixture
@@ -178,6 +222,11 @@ def test_report_in_the_terminal_names_each_figure_with_what_it_counted(config):
     assert "50.0% (3 of 6)" in out and "85.7% (6 of 7)" in out and "12.5% (1 of 8)" in out
     assert "USPS" in out and "6.00 USD" in out and "10.75 USD" in out
     assert "2026-03-02 60.0% (3 of 5)" in out
+
+
+def test_no_backtest_leaves_the_backtest_out(config):
+    result = run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20", "--json", "--no-backtest")
+    assert list(json.loads(result.stdout)) == list(report_cli.KPI_KEYS)
 
 
 def test_a_bad_date_is_a_usage_error(config):

@@ -11,7 +11,7 @@ imported only for ``--html`` (Altair takes a moment to import).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
@@ -99,11 +99,13 @@ register_section(ReportSection(
     rows=_backtest_rows, charts=_backtest_charts))
 
 
-def build(conn: Connection, window: kpi.Window) -> dict[str, Any]:
-    """The whole report of ``window``: the KPIs, then each section that has something to say."""
+def build(conn: Connection, window: kpi.Window, skip: Collection[str] = ()) -> dict[str, Any]:
+    """The whole report of ``window``: the KPIs, then each section (but ``skip``) that has something to say."""
     report = kpi.compute(kpi_store.order_facts(conn, window.since, window.until),
                          kpi_store.shipment_facts(conn, window.since, window.until), window)
     for section in SECTIONS.values():
+        if section.key in skip:
+            continue
         data = section.collect(conn, window)
         if data is not None:
             report[section.key] = data
@@ -241,10 +243,13 @@ def _instant(value: str | None, option: str) -> datetime | None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (keys in docs/cli.md).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Also write a self-contained HTML report with charts to this file.")
+@click.option("--no-backtest", is_flag=True,
+              help="Leave the promise backtest out (it replays every delivered order: about 2,500 a second).")
 @click.option("--regions", default=15, show_default=True, type=click.IntRange(min=1),
               help="How many regions the terminal table shows (the busiest).")
 @pass_state
-def report(state: State, since: str | None, until: str | None, as_json: bool, html_file: Path | None, regions: int) -> None:
+def report(state: State, since: str | None, until: str | None, as_json: bool, html_file: Path | None, no_backtest: bool,
+           regions: int) -> None:
     """The KPIs of a period: promises kept, processing time, carrier scorecards, regions.
 
     Figures count orders due (to deliver or to ship) in the window, and shipments handed
@@ -258,7 +263,7 @@ def report(state: State, since: str | None, until: str | None, as_json: bool, ht
     store = _store(state)
     try:
         with store.read() as conn:
-            data = build(conn, window)
+            data = build(conn, window, skip=("backtest",) if no_backtest else ())
     finally:
         store.close()
     if html_file is not None:

@@ -110,61 +110,65 @@ _LIVE = shipments.c.status != ShipmentStatus.CANCELLED
 _EXCEPTION_SCANS = (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT)
 
 
-def _first_promises() -> sa.Subquery:
-    revisions = (sa.select(promises.c.order_id, sa.func.max(promises.c.revision).label("revisions"))
-                 .group_by(promises.c.order_id).subquery())
-    return (sa.select(promises.c.order_id, promises.c.ship_by, promises.c.deliver_from, promises.c.deliver_by,
-                      promises.c.timezone, revisions.c.revisions)
-            .join(revisions, revisions.c.order_id == promises.c.order_id)
-            .where(promises.c.revision == 1).subquery("first_promise"))
+def _first_promise_join(left: Any) -> Any:
+    """``left`` joined with each order's first promise (by its primary key: no subquery to materialize)."""
+    return left.outerjoin(promises, sa.and_(promises.c.order_id == orders.c.id, promises.c.revision == 1))
+
+
+def _revised(conn: Connection) -> dict[str, int]:
+    """``{order id: revisions}`` of the orders whose promise was revised (usually few)."""
+    rows = conn.execute(sa.select(promises.c.order_id, sa.func.max(promises.c.revision))
+                        .group_by(promises.c.order_id).having(sa.func.max(promises.c.revision) > 1))
+    return {order_id: n for order_id, n in rows}
+
+
+def _went_to(status: OrderStatus) -> Any:
+    return sa.exists().where(order_events.c.order_id == orders.c.id, order_events.c.kind == "status",
+                             order_events.c.to_status == status)
 
 
 def order_facts(conn: Connection, since: datetime | None, until: datetime) -> Iterator[OrderFacts]:
     """Orders received before ``until`` that any window figure can count.
 
     That is, received, due to ship, due to deliver, shipped or delivered at or after
-    ``since`` (every order received before ``until`` when ``since`` is None).
+    ``since`` (every order received before ``until`` when ``since`` is None). One pass
+    over the orders in key order, each joined through indexes with its live shipments
+    (grouped), first promise and events.
     """
-    p = _first_promises()
-    ship = (sa.select(shipments.c.order_id,
-                      sa.func.count().label("live"),
-                      sa.func.count(shipments.c.shipped_at).label("shipped"),
-                      sa.func.max(shipments.c.shipped_at).label("last_shipped"),
-                      sa.func.count(shipments.c.delivered_at).label("delivered"),
-                      sa.func.max(shipments.c.delivered_at).label("last_delivered"))
-            .where(_LIVE).group_by(shipments.c.order_id).subquery("ship"))
-    went_to = sa.select(order_events.c.order_id).where(order_events.c.kind == "status")
-    backordered = went_to.where(order_events.c.to_status == OrderStatus.BACKORDERED).distinct().subquery("bo")
-    accepted = went_to.where(order_events.c.to_status == OrderStatus.ACCEPTED).distinct().subquery("acc")
+    revised = _revised(conn)
+    live = sa.func.count(shipments.c.id)
+    last_shipped = sa.func.max(shipments.c.shipped_at)
+    last_delivered = sa.func.max(shipments.c.delivered_at)
+    joined = _first_promise_join(orders.outerjoin(shipments, sa.and_(shipments.c.order_id == orders.c.id, _LIVE)))
     stmt = (sa.select(orders.c.id, orders.c.created_at, orders.c.status, orders.c.ship_to,
-                      p.c.ship_by, p.c.deliver_from, p.c.deliver_by, p.c.timezone, p.c.revisions,
-                      ship.c.live, ship.c.shipped, ship.c.last_shipped, ship.c.delivered, ship.c.last_delivered,
-                      backordered.c.order_id.label("backordered"), accepted.c.order_id.label("accepted"))
-            .select_from(orders.outerjoin(p, p.c.order_id == orders.c.id)
-                         .outerjoin(ship, ship.c.order_id == orders.c.id)
-                         .outerjoin(backordered, backordered.c.order_id == orders.c.id)
-                         .outerjoin(accepted, accepted.c.order_id == orders.c.id))
-            .where(orders.c.created_at < until))
+                      promises.c.ship_by, promises.c.deliver_from, promises.c.deliver_by, promises.c.timezone,
+                      live.label("live"), sa.func.count(shipments.c.shipped_at).label("shipped"),
+                      last_shipped.label("last_shipped"), sa.func.count(shipments.c.delivered_at).label("delivered"),
+                      last_delivered.label("last_delivered"),
+                      _went_to(OrderStatus.BACKORDERED).label("backordered"),
+                      _went_to(OrderStatus.ACCEPTED).label("accepted"))
+            .select_from(joined).where(orders.c.created_at < until)
+            .group_by(orders.c.id, promises.c.ship_by, promises.c.deliver_from, promises.c.deliver_by,
+                      promises.c.timezone))
     if since is not None:
-        stmt = stmt.where(sa.or_(orders.c.created_at >= since, p.c.deliver_by >= since, p.c.ship_by >= since,
-                                 ship.c.last_shipped >= since, ship.c.last_delivered >= since))
-    for r in conn.execute(stmt.order_by(orders.c.created_at, orders.c.id)):
-        live = r.live or 0
+        stmt = stmt.having(sa.or_(orders.c.created_at >= since, promises.c.deliver_by >= since,
+                                  promises.c.ship_by >= since, last_shipped >= since, last_delivered >= since))
+    for r in conn.execute(stmt):
+        n = r.live or 0
         yield OrderFacts(
             order_id=r.id, received_at=r.created_at, status=r.status, region=region_of(r.ship_to),
             ship_by=r.ship_by, deliver_from=r.deliver_from, deliver_by=r.deliver_by, timezone=r.timezone or "UTC",
-            revisions=r.revisions or 0,
-            shipped_at=r.last_shipped if live and r.shipped == live else None,
-            delivered_at=r.last_delivered if live and r.delivered == live else None,
-            backordered=r.backordered is not None,
+            revisions=revised.get(r.id, 1 if r.deliver_by is not None else 0),
+            shipped_at=r.last_shipped if n and r.shipped == n else None,
+            delivered_at=r.last_delivered if n and r.delivered == n else None,
+            backordered=bool(r.backordered),
             # orders stored before events were kept may lack the event: a later stage proves it was accepted
-            accepted=r.accepted is not None or live > 0,
+            accepted=bool(r.accepted) or n > 0,
         )
 
 
 def shipment_facts(conn: Connection, since: datetime | None, until: datetime) -> Iterator[ShipmentFacts]:
-    """Shipments handed to a carrier in ``[since, until)``, oldest first."""
-    p = _first_promises()
+    """Shipments handed to a carrier in ``[since, until)`` (any order)."""
     where = [shipments.c.shipped_at.is_not(None), shipments.c.shipped_at < until]
     if since is not None:
         where.append(shipments.c.shipped_at >= since)
@@ -175,10 +179,12 @@ def shipment_facts(conn: Connection, since: datetime | None, until: datetime) ->
     first_exception: dict[str, str] = {}
     for r in conn.execute(scans):
         first_exception.setdefault(r.shipment_id, r.reason or "other")
-    stmt = (sa.select(shipments, orders.c.ship_to, p.c.deliver_by.label("promised_by"), p.c.timezone)
-            .select_from(shipments.join(orders, orders.c.id == shipments.c.order_id)
-                         .outerjoin(p, p.c.order_id == shipments.c.order_id))
-            .where(*where).order_by(shipments.c.shipped_at, shipments.c.id))
+    c = shipments.c
+    stmt = (sa.select(c.id, c.order_id, c.carrier, c.carrier_name, c.service, c.shipped_at, c.delivered_at,
+                      c.transit_days, c.est_delivery, c.rate_amount, c.rate_currency, c.exception_reason,
+                      orders.c.ship_to, promises.c.deliver_by.label("promised_by"), promises.c.timezone)
+            .select_from(_first_promise_join(shipments.join(orders, orders.c.id == shipments.c.order_id)))
+            .where(*where))
     for r in conn.execute(stmt):
         exception = first_exception.get(r.id) or r.exception_reason
         yield ShipmentFacts(
@@ -222,17 +228,15 @@ class DeliveredOrder:
 
 
 def delivered_orders(conn: Connection, since: datetime | None, until: datetime) -> Iterator[DeliveredOrder]:
-    """Orders bought in ``[since, until)`` whose live shipments were all delivered before ``until``, by purchase."""
-    p = _first_promises()
+    """Orders bought in ``[since, until)`` whose live shipments were all delivered before ``until`` (any order)."""
     where = [orders.c.placed_at < until]
     if since is not None:
         where.append(orders.c.placed_at >= since)
-    stmt = (sa.select(orders.c.id, orders.c.placed_at, orders.c.created_at, orders.c.ship_to, p.c.deliver_by,
-                      p.c.timezone, shipments.c.status, shipments.c.delivered_at, shipments.c.carrier,
+    stmt = (sa.select(orders.c.id, orders.c.placed_at, orders.c.created_at, orders.c.ship_to, promises.c.deliver_by,
+                      promises.c.timezone, shipments.c.status, shipments.c.delivered_at, shipments.c.carrier,
                       shipments.c.carrier_name, shipments.c.service, shipments.c.warehouse)
-            .select_from(orders.join(shipments, shipments.c.order_id == orders.c.id)
-                         .outerjoin(p, p.c.order_id == orders.c.id))
-            .where(_LIVE, *where).order_by(orders.c.placed_at, orders.c.id))
+            .select_from(_first_promise_join(orders.join(shipments, shipments.c.order_id == orders.c.id)))
+            .where(_LIVE, *where).order_by(orders.c.id))
     current: list[Any] = []
     for r in conn.execute(stmt):
         if current and current[0].id != r.id:
