@@ -113,145 +113,151 @@ def _week(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def promise_figures(orders: Iterable[OrderFacts], window: Window) -> dict[str, Any]:
-    """Headline promise figures, the weekly on-time trend and the lateness distribution."""
-    due = on_time = in_range = early = not_delivered = revised = 0
-    ship_due = ship_met = 0
-    weekly: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    lateness: Counter[int] = Counter()
-    regions: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for o in orders:
+class _OrderTally:
+    """The order figures, one order at a time (counters, and one float per order shipped)."""
+
+    def __init__(self, window: Window):
+        self.window = window
+        self.due = self.on_time = self.in_range = self.early = self.not_delivered = self.revised = 0
+        self.ship_due = self.ship_met = 0
+        self.received = self.accepted = self.backordered = 0
+        self.hours: list[float] = []
+        self.weekly: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+        self.lateness: Counter[int] = Counter()
+        self.regions: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # due, late
+
+    def add(self, o: OrderFacts) -> None:
+        window = self.window
+        if window.holds(o.received_at):
+            self.received += 1
+            self.accepted += o.accepted
+            self.backordered += o.accepted and o.backordered
+        if o.shipped_at is not None and window.holds(o.shipped_at):
+            self.hours.append((o.shipped_at - o.received_at) / _HOUR)
         if o.ship_by is not None and window.due(o.ship_by):
-            ship_due += 1
-            ship_met += o.shipped_at is not None and o.shipped_at <= o.ship_by
+            self.ship_due += 1
+            self.ship_met += o.shipped_at is not None and o.shipped_at <= o.ship_by
         if o.deliver_by is None or not window.due(o.deliver_by):
-            continue
-        due += 1
-        revised += o.revisions > 1
+            return
+        self.due += 1
+        self.revised += o.revisions > 1
         kept = o.delivered_at is not None and o.delivered_at <= o.deliver_by
-        on_time += kept
-        week = weekly[_week(local_date(o.deliver_by, o.timezone))]
+        self.on_time += kept
+        week = self.weekly[_week(local_date(o.deliver_by, o.timezone))]
         week[0] += 1
         week[1] += kept
-        regions[o.region][0] += 1
-        regions[o.region][1] += not kept
+        region = self.regions[o.region]
+        region[0] += 1
+        region[1] += not kept
         if o.delivered_at is None:
-            not_delivered += 1
-            continue
-        lateness[days_late(o.delivered_at, o.deliver_by, o.timezone)] += 1
+            self.not_delivered += 1
+            return
+        self.lateness[days_late(o.delivered_at, o.deliver_by, o.timezone)] += 1
         if o.deliver_from is not None and o.delivered_at < o.deliver_from:
-            early += 1
+            self.early += 1
         elif kept:
-            in_range += 1
-    return {
-        "promises": {
-            "due": due, "on_time": on_time, "on_time_rate": rate(on_time, due),
-            "in_range": in_range, "promise_accuracy": rate(in_range, due), "early": early,
-            "late": due - on_time, "not_delivered": not_delivered, "revised": revised,
-            "ship_by_due": ship_due, "ship_by_met": ship_met, "ship_by_met_rate": rate(ship_met, ship_due),
-        },
-        "weekly": [{"week": week.isoformat(), "due": n, "on_time": kept, "on_time_rate": rate(kept, n)}
-                   for week, (n, kept) in sorted(weekly.items())],
-        "lateness": {"days": [{"days_late": d, "orders": n} for d, n in sorted(lateness.items())],
-                     "not_delivered": not_delivered},
-        "_regions_due": dict(regions),
-    }
+            self.in_range += 1
+
+    def figures(self) -> dict[str, Any]:
+        due, on_time, hours = self.due, self.on_time, self.hours
+        return {
+            "orders": {"received": self.received, "accepted": self.accepted, "backordered": self.backordered,
+                       "backorder_rate": rate(self.backordered, self.accepted)},
+            "processing_hours": {"orders": len(hours), "p50": _r(quantile(hours, 0.5)),
+                                 "p90": _r(quantile(hours, 0.9))},
+            "promises": {
+                "due": due, "on_time": on_time, "on_time_rate": rate(on_time, due),
+                "in_range": self.in_range, "promise_accuracy": rate(self.in_range, due), "early": self.early,
+                "late": due - on_time, "not_delivered": self.not_delivered, "revised": self.revised,
+                "ship_by_due": self.ship_due, "ship_by_met": self.ship_met,
+                "ship_by_met_rate": rate(self.ship_met, self.ship_due),
+            },
+        }
 
 
-def order_figures(orders: Iterable[OrderFacts], window: Window) -> dict[str, Any]:
-    """Orders received, backordered and the processing time received -> shipped."""
-    received = accepted = backordered = 0
-    hours: list[float] = []
-    for o in orders:
-        if window.holds(o.received_at):
-            received += 1
-            accepted += o.accepted
-            backordered += o.accepted and o.backordered
-        if o.shipped_at is not None and window.holds(o.shipped_at):
-            hours.append((o.shipped_at - o.received_at) / _HOUR)
-    return {
-        "orders": {"received": received, "accepted": accepted, "backordered": backordered,
-                   "backorder_rate": rate(backordered, accepted)},
-        "processing_hours": {"orders": len(hours), "p50": _r(quantile(hours, 0.5)), "p90": _r(quantile(hours, 0.9))},
-    }
+class _CarrierTally:
+    """One carrier's scorecard, one shipment at a time."""
 
+    def __init__(self) -> None:
+        self.shipments = self.due = self.on_time = self.within = 0
+        self.services: set[str] = set()
+        self.transit: list[float] = []
+        self.stated: list[float] = []
+        self.reasons: Counter[str] = Counter()
+        self.costs: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])  # sum, count
 
-def _kept(s: ShipmentFacts, window: Window) -> bool | None:
-    """Whether the shipment met its order's promise (None: no promise, or not due yet)."""
-    if s.deliver_by is None or s.deliver_by > window.as_of:
-        return None
-    return s.delivered_at is not None and s.delivered_at <= s.deliver_by
+    def add(self, s: ShipmentFacts, window: Window) -> None:
+        self.shipments += 1
+        if s.service:
+            self.services.add(s.service)
+        if s.delivered_at is not None:
+            self.transit.append((s.delivered_at - s.shipped_at) / _DAY)
+            if s.stated_days is not None:
+                self.stated.append(float(s.stated_days))
+                self.within += (s.delivered_at.date() - s.shipped_at.date()).days <= s.stated_days
+        if s.deliver_by is not None and s.deliver_by <= window.as_of:  # its order's promise is due
+            self.due += 1
+            self.on_time += s.delivered_at is not None and s.delivered_at <= s.deliver_by
+        if s.exception:
+            self.reasons[s.exception] += 1
+        if s.cost is not None:
+            cost = self.costs[s.currency]
+            cost[0] += s.cost
+            cost[1] += 1
 
-
-def carrier_scorecards(shipments: Iterable[ShipmentFacts], window: Window) -> list[dict[str, Any]]:
-    """One scorecard per carrier (courier and the instance that bought its labels), most shipments first."""
-    groups: dict[tuple[str, str], list[ShipmentFacts]] = defaultdict(list)
-    for s in shipments:
-        if window.holds(s.shipped_at):
-            groups[(s.carrier, s.instance)].append(s)
-    cards = []
-    for (carrier, instance), group in groups.items():
-        transit = [(s.delivered_at - s.shipped_at) / _DAY for s in group if s.delivered_at is not None]
-        stated = [s for s in group if s.delivered_at is not None and s.stated_days is not None]
-        within = sum((s.delivered_at.date() - s.shipped_at.date()).days <= s.stated_days  # type: ignore[union-attr,operator]
-                     for s in stated)
-        kept = [k for k in (_kept(s, window) for s in group) if k is not None]
-        reasons = Counter(s.exception for s in group if s.exception)
-        costs: dict[str, list[Decimal]] = defaultdict(list)
-        for s in group:
-            if s.cost is not None:
-                costs[s.currency].append(s.cost)
-        n, exceptions = len(group), sum(reasons.values())
-        cards.append({
-            "carrier": carrier, "instance": instance,
-            "services": sorted({s.service for s in group if s.service}),
-            "shipments": n, "delivered": len(transit),
-            "due": len(kept), "on_time": sum(kept), "on_time_rate": rate(sum(kept), len(kept)),
-            "delay_rate": rate(len(kept) - sum(kept), len(kept)),
-            "transit_days": {"p50": _r(quantile(transit, 0.5)), "p90": _r(quantile(transit, 0.9))},
-            "stated_days": {"shipments": len(stated),
-                            "p50": _r(quantile([float(s.stated_days) for s in stated], 0.5)),  # type: ignore[arg-type]
-                            "within": within, "within_rate": rate(within, len(stated))},
+    def card(self, carrier: str, instance: str) -> dict[str, Any]:
+        n, exceptions = self.shipments, sum(self.reasons.values())
+        return {
+            "carrier": carrier, "instance": instance, "services": sorted(self.services),
+            "shipments": n, "delivered": len(self.transit),
+            "due": self.due, "on_time": self.on_time, "on_time_rate": rate(self.on_time, self.due),
+            "delay_rate": rate(self.due - self.on_time, self.due),
+            "transit_days": {"p50": _r(quantile(self.transit, 0.5)), "p90": _r(quantile(self.transit, 0.9))},
+            "stated_days": {"shipments": len(self.stated), "p50": _r(quantile(self.stated, 0.5)),
+                            "within": self.within, "within_rate": rate(self.within, len(self.stated))},
             "exceptions": exceptions, "exception_rate": rate(exceptions, n),
-            "exception_reasons": dict(sorted(reasons.items())),
-            "cost_per_parcel": {cur: str((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")))
-                                for cur, v in sorted(costs.items())},
-        })
-    return sorted(cards, key=lambda c: (-c["shipments"], c["carrier"], c["instance"]))
+            "exception_reasons": dict(sorted(self.reasons.items())),
+            "cost_per_parcel": {cur: str((total / count).quantize(Decimal("0.01")))
+                                for cur, (total, count) in sorted(self.costs.items())},
+        }
 
 
-def region_figures(shipments: Iterable[ShipmentFacts], regions_due: dict[str, list[int]],
-                   window: Window) -> list[dict[str, Any]]:
-    """Delay rate (orders due) and exception rate (shipments handed over) by destination region."""
+def compute(orders: Iterable[OrderFacts], shipments: Iterable[ShipmentFacts], window: Window) -> dict[str, Any]:
+    """Every KPI of the window: the dict ``fulfilhub report --json`` prints (keys in docs/cli.md).
+
+    One pass over each iterable, keeping counters and one float per order shipped and
+    per shipment delivered (for the percentiles): the facts themselves are not held.
+    """
+    tally = _OrderTally(window)
+    for o in orders:
+        tally.add(o)
+    carriers: dict[tuple[str, str], _CarrierTally] = defaultdict(_CarrierTally)
     shipped: Counter[str] = Counter()
     exceptions: Counter[str] = Counter()
     for s in shipments:
         if window.holds(s.shipped_at):
+            carriers[(s.carrier, s.instance)].add(s, window)
             shipped[s.region] += 1
             exceptions[s.region] += s.exception is not None
-    out = []
-    for region in sorted(set(shipped) | set(regions_due)):
-        due, late = regions_due.get(region, (0, 0))
-        out.append({"region": region, "due": due, "late": late, "delay_rate": rate(late, due),
-                    "shipments": shipped[region], "exceptions": exceptions[region],
-                    "exception_rate": rate(exceptions[region], shipped[region])})
-    return sorted(out, key=lambda r: (-(r["due"] + r["shipments"]), r["region"]))
-
-
-def compute(orders: Iterable[OrderFacts], shipments: Iterable[ShipmentFacts], window: Window) -> dict[str, Any]:
-    """Every KPI of the window: the dict ``fulfilhub report --json`` prints (keys in docs/cli.md)."""
-    orders = list(orders)
-    shipments = list(shipments)
-    promised = promise_figures(orders, window)
-    regions_due = promised.pop("_regions_due")
+    regions = []
+    for region in set(shipped) | set(tally.regions):
+        due, late = tally.regions.get(region, (0, 0))
+        regions.append({"region": region, "due": due, "late": late, "delay_rate": rate(late, due),
+                        "shipments": shipped[region], "exceptions": exceptions[region],
+                        "exception_rate": rate(exceptions[region], shipped[region])})
+    figures = tally.figures()
     return {
         "window": {"since": window.since, "until": window.until, "as_of": window.as_of},
-        **order_figures(orders, window),
-        "promises": promised["promises"],
-        "carriers": carrier_scorecards(shipments, window),
-        "regions": region_figures(shipments, regions_due, window),
-        "weekly": promised["weekly"],
-        "lateness": promised["lateness"],
+        "orders": figures["orders"],
+        "processing_hours": figures["processing_hours"],
+        "promises": figures["promises"],
+        "carriers": sorted((t.card(carrier, instance) for (carrier, instance), t in carriers.items()),
+                           key=lambda c: (-c["shipments"], c["carrier"], c["instance"])),
+        "regions": sorted(regions, key=lambda r: (-(r["due"] + r["shipments"]), r["region"])),
+        "weekly": [{"week": week.isoformat(), "due": n, "on_time": kept, "on_time_rate": rate(kept, n)}
+                   for week, (n, kept) in sorted(tally.weekly.items())],
+        "lateness": {"days": [{"days_late": d, "orders": n} for d, n in sorted(tally.lateness.items())],
+                     "not_delivered": tally.not_delivered},
     }
 
 
@@ -267,7 +273,9 @@ def promise_backtest(delivered: Iterable[DeliveredOrder],
     was delivered (before that there is no history to promise from).
 
     Each order counts from when fulfilhub received it, on its lane (carrier, service,
-    warehouse, destination region, postal prefix), days in its promise's time zone; its
+    warehouse, destination region: not the postal prefix, whose many thin lanes cost the
+    model time and memory in proportion, for little in a report), days in its promise's
+    time zone; its
     first promise, where one was made, is the baseline scored the same way.
     """
     rows = []
@@ -277,8 +285,7 @@ def promise_backtest(delivered: Iterable[DeliveredOrder],
             line=n, purchase=d.placed_at.astimezone(zone), delivered=d.delivered_at.astimezone(zone),
             approved=max(d.received_at, d.placed_at).astimezone(zone),
             estimated=local_date(d.deliver_by, d.timezone) if d.deliver_by is not None else None,
-            lane=Lane(carrier=d.carrier, service=d.service, origin=d.origin, destination=d.destination,
-                      postal_prefix=d.postal_prefix)))
+            lane=Lane(carrier=d.carrier, service=d.service, origin=d.origin, destination=d.destination)))
     if not rows:
         return None
     result = backtest.replay(rows, tuple(targets))

@@ -209,7 +209,6 @@ class DeliveredOrder:
         service: Its service.
         origin: The warehouse it left from.
         destination: The destination region (as in :class:`OrderFacts`).
-        postal_prefix: The first three characters of the destination postal code.
         deliver_by: The first promise's deliver-by (None: no promise was made).
         timezone: That promise's time zone (UTC without one).
     """
@@ -222,7 +221,6 @@ class DeliveredOrder:
     service: str = ""
     origin: str = ""
     destination: str = ""
-    postal_prefix: str = ""
     deliver_by: datetime | None = None
     timezone: str = "UTC"
 
@@ -251,9 +249,7 @@ def _delivered(rows: list[Any], until: datetime) -> Iterator[DeliveredOrder]:
     if any(r.delivered_at is None or r.delivered_at >= until for r in rows):
         return
     last = max(rows, key=lambda r: r.delivered_at)
-    ship_to = last.ship_to if isinstance(last.ship_to, dict) else {}
     yield DeliveredOrder(
         order_id=last.id, placed_at=last.placed_at, received_at=last.created_at, delivered_at=last.delivered_at,
         carrier=last.carrier_name or last.carrier or "", service=last.service or "", origin=last.warehouse,
-        destination=region_of(ship_to), postal_prefix=str(ship_to.get("postal_code") or "")[:3].upper(),
-        deliver_by=last.deliver_by, timezone=last.timezone or "UTC")
+        destination=region_of(last.ship_to), deliver_by=last.deliver_by, timezone=last.timezone or "UTC")
