@@ -153,7 +153,7 @@ def order_facts(conn: Connection, since: datetime | None, until: datetime) -> It
     if since is not None:
         stmt = stmt.having(sa.or_(orders.c.created_at >= since, promises.c.deliver_by >= since,
                                   promises.c.ship_by >= since, last_shipped >= since, last_delivered >= since))
-    for r in conn.execute(stmt):
+    for r in conn.execute(stmt.execution_options(stream_results=True)):  # a server-side cursor on PostgreSQL
         n = r.live or 0
         yield OrderFacts(
             order_id=r.id, received_at=r.created_at, status=r.status, region=region_of(r.ship_to),
@@ -185,7 +185,7 @@ def shipment_facts(conn: Connection, since: datetime | None, until: datetime) ->
                       orders.c.ship_to, promises.c.deliver_by.label("promised_by"), promises.c.timezone)
             .select_from(_first_promise_join(shipments.join(orders, orders.c.id == shipments.c.order_id)))
             .where(*where))
-    for r in conn.execute(stmt):
+    for r in conn.execute(stmt.execution_options(stream_results=True)):  # a server-side cursor on PostgreSQL
         exception = first_exception.get(r.id) or r.exception_reason
         yield ShipmentFacts(
             shipment_id=r.id, order_id=r.order_id, carrier=r.carrier_name or r.carrier or "", instance=r.carrier or "",
@@ -236,7 +236,7 @@ def delivered_orders(conn: Connection, since: datetime | None, until: datetime) 
             .select_from(_first_promise_join(orders.join(shipments, shipments.c.order_id == orders.c.id)))
             .where(_LIVE, *where).order_by(orders.c.id))
     current: list[Any] = []
-    for r in conn.execute(stmt):
+    for r in conn.execute(stmt.execution_options(stream_results=True)):  # a server-side cursor on PostgreSQL
         if current and current[0].id != r.id:
             yield from _delivered(current, until)
             current = []
