@@ -72,7 +72,6 @@ class ShipmentFacts:
         shipped_at: When its label was bought (handed to the carrier).
         delivered_at: When it was delivered (None: not yet).
         stated_days: The transit days the carrier stated with its rate (None: it stated none).
-        est_delivery: The carrier's latest estimated delivery.
         cost: What the label cost (None: unknown).
         currency: The cost's currency.
         exception: The first exception reason its scans carried (``"other"`` when a scan gave none), None: no exception.
@@ -89,7 +88,6 @@ class ShipmentFacts:
     shipped_at: datetime
     delivered_at: datetime | None = None
     stated_days: int | None = None
-    est_delivery: datetime | None = None
     cost: Decimal | None = None
     currency: str = ""
     exception: str | None = None
@@ -181,7 +179,7 @@ def shipment_facts(conn: Connection, since: datetime | None, until: datetime) ->
         first_exception.setdefault(r.shipment_id, r.reason or "other")
     c = shipments.c
     stmt = (sa.select(c.id, c.order_id, c.carrier, c.carrier_name, c.service, c.shipped_at, c.delivered_at,
-                      c.transit_days, c.est_delivery, c.rate_amount, c.rate_currency, c.exception_reason,
+                      c.transit_days, c.rate_amount, c.rate_currency, c.exception_reason,
                       orders.c.ship_to, promises.c.deliver_by.label("promised_by"), promises.c.timezone)
             .select_from(_first_promise_join(shipments.join(orders, orders.c.id == shipments.c.order_id)))
             .where(*where))
@@ -191,7 +189,7 @@ def shipment_facts(conn: Connection, since: datetime | None, until: datetime) ->
             shipment_id=r.id, order_id=r.order_id, carrier=r.carrier_name or r.carrier or "", instance=r.carrier or "",
             service=r.service or "", region=region_of(r.ship_to), shipped_at=r.shipped_at,
             delivered_at=r.delivered_at,
-            stated_days=r.transit_days, est_delivery=r.est_delivery, cost=r.rate_amount, currency=r.rate_currency or "",
+            stated_days=r.transit_days, cost=r.rate_amount, currency=r.rate_currency or "",
             exception=exception, deliver_by=r.promised_by, timezone=r.timezone or "UTC",
         )
 
