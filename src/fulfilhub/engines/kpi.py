@@ -275,7 +275,8 @@ def promise_backtest(delivered: Iterable[DeliveredOrder],
     Each order counts from when fulfilhub received it, on its lane (carrier, service,
     warehouse, destination region: not the postal prefix, whose many thin lanes cost the
     model time and memory in proportion, for little in a report), days in its promise's
-    time zone; its
+    time zone, durations in delivery days (weekends count less) as ``fulfilhub promise
+    backtest`` counts them; its
     first promise, where one was made, is the baseline scored the same way.
     """
     rows = []
@@ -288,7 +289,7 @@ def promise_backtest(delivered: Iterable[DeliveredOrder],
             lane=Lane(carrier=d.carrier, service=d.service, origin=d.origin, destination=d.destination)))
     if not rows:
         return None
-    result = backtest.replay(rows, tuple(targets))
+    result = backtest.replay(rows, tuple(targets), calendar=backtest.DeliveryDays())  # as `promise backtest`
     if result.rows == 0:  # every order was bought before any was delivered: nothing to promise from
         return {"orders": len(rows), "scored": 0, "results": [], "baseline": None}
     out = result.as_json()
