@@ -396,7 +396,10 @@ class TransitModel:
         curve = self._answering_curve(lane, now_s)
         if curve is None:
             return None
-        return [self._estimate(curve, q, now_s, *self._crossing(curve, 1.0 - q, 0)) for q in qs]
+        found = np.searchsorted(curve.rising, -(1.0 - np.asarray(qs, dtype=float) + 1e-12), side="left").tolist()
+        size = len(curve.rising)
+        return [self._estimate(curve, q, now_s, b, False) if b < size else self._estimate(curve, q, now_s, curve.last, True)
+                for q, b in zip(qs, found)]
 
     def share_within(self, lane: Lane, days: float, *, now: datetime) -> tuple[float, Level] | None:
         """P(transit <= days) on ``lane``, and the level that answered; None when history is too thin."""
