@@ -244,7 +244,7 @@ def _instant(value: str | None, option: str) -> datetime | None:
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Also write a self-contained HTML report with charts to this file.")
 @click.option("--no-backtest", is_flag=True,
-              help="Leave the promise backtest out (it replays every delivered order: about 2,500 a second).")
+              help="Leave the promise backtest out (it replays every delivered order: the slow part of the report).")
 @click.option("--regions", default=15, show_default=True, type=click.IntRange(min=1),
               help="How many regions the terminal table shows (the busiest).")
 @pass_state
