@@ -662,7 +662,7 @@ class ChannelSuite(_AdapterSuite):
         self, fh_build: Callable[..., Any], fh_orders: None, fh_sandbox: SandboxServer
     ) -> None:
         small = {self.page_size_setting: 2}
-        everything = set(self._keys(fh_build(), self.pull(fh_build(**small), None)[0]))
+        everything = set(self._keys(fh_build(), self.pull(fh_build(), None)[0]))  # at the default page size
         assert len(everything) > 4, "too few orders for pages of 2"
         first = fh_build(**small)
         page = first.fetch_orders(None)
