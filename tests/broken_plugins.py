@@ -21,7 +21,6 @@ from typing import Any
 
 import fulfilhub_kc
 import fulfilhub_kh
-import fulfilhub_kn
 import fulfilhub_kp
 import fulfilhub_kw
 from fulfilhub_kc import carrier as kc
