@@ -100,6 +100,26 @@ class FulfillmentStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+
+class DelayState(enum.StrEnum):
+    """How an open order stands against its promise (a delay assessment)."""
+
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"  # likely to miss deliver-by unless something changes
+    LATE = "late"  # will miss, or has missed, deliver-by
+
+
+class DelayReason(enum.StrEnum):
+    """Why an order is at risk or late: the first cause the delay engine found."""
+
+    STOCK_OUT = "stock_out"  # a line is backordered
+    NOT_PICKED = "not_picked"  # the warehouse has not picked by its cut-off
+    NOT_SHIPPED = "not_shipped"  # not handed to the carrier by ship-by
+    NO_SCAN = "no_scan"  # no carrier scan for longer than the lane normally allows
+    CARRIER_EXCEPTION = "carrier_exception"  # weather, capacity, address, customs, lost, damaged ...
+    CARRIER_ETA = "carrier_eta"  # the carrier's own ETA is past deliver-by
+    TRANSIT_FORECAST = "transit_forecast"  # time so far + the remaining transit learned for the lane
+
 # --------------------------------------------------------------------------- helpers
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -691,3 +711,108 @@ class StockLevel:
     @property
     def available(self) -> int:
         return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+
+def _share(_inst: Any, attribute: attrs.Attribute, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be a share from 0 to 1, got {value!r}")
+
+
+def _not_negative(_inst: Any, attribute: attrs.Attribute, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Promise:
+    """A delivery promise: ship by a time, deliver within a range of days, and why.
+
+    Computed by the promise engine for an order (stored when the order is accepted, then
+    revised only by a new revision with its ``reason``) or for a quote before checkout
+    (``order_id`` empty, ``revision`` 0). ``deliver_from`` is the start of the first day
+    and ``deliver_by`` the end of the last day of the range, in the destination's time
+    zone ``timezone``: an order is on time when delivered at or before ``deliver_by``.
+
+    Attributes:
+        order_id: The order it is for; empty for a quote.
+        revision: 1 for the promise made at acceptance, +1 for each revision; 0 for a quote.
+        created_at: When it was computed.
+        ship_by: When the order must be handed to the carrier.
+        deliver_from: Start of the first day of the delivery range (destination time).
+        deliver_by: End of the last day of the delivery range (destination time).
+        timezone: The IANA time zone the range's days are counted in (the destination's).
+        confidence_from: The share of such orders expected delivered by the end of the range's first day.
+        confidence_by: The share of such orders expected delivered by ``deliver_by``.
+        carrier: The carrier instance the promise assumes; empty when none is chosen yet.
+        service: The carrier service the promise assumes; empty when none is chosen yet.
+        level: Which history answered: ``postal``, ``lane``, ``region``, ``service``, ``all``, ``stated`` or ``default``.
+        basis: One line on what it rests on, for people ("USPS Priority, Reno → CA: 412 deliveries ...").
+        reason: Why this revision was made ("accepted", "backordered until 12 May", ...).
+    """
+
+    order_id: str = ""
+    revision: int = attrs.field(default=0, validator=_not_negative)
+    created_at: datetime = attrs.field(validator=_aware)
+    ship_by: datetime = attrs.field(validator=_aware)
+    deliver_from: datetime = attrs.field(validator=_aware)
+    deliver_by: datetime = attrs.field(validator=_aware)
+    timezone: str = "UTC"
+    confidence_from: float = attrs.field(default=0.0, validator=_share)
+    confidence_by: float = attrs.field(default=0.0, validator=_share)
+    carrier: str = ""
+    service: str = ""
+    level: str = ""
+    basis: str = ""
+    reason: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.deliver_by < self.deliver_from:
+            raise ValueError(f"deliver_by {self.deliver_by.isoformat()} is before deliver_from {self.deliver_from.isoformat()}")
+
+    def same_terms(self, other: Promise | None) -> bool:
+        """Whether ``other`` promises the same: ship-by, range, carrier and service (not the wording)."""
+        return other is not None and (self.ship_by, self.deliver_from, self.deliver_by, self.carrier, self.service) == (
+            other.ship_by, other.deliver_from, other.deliver_by, other.carrier, other.service)
+
+
+@attrs.frozen(kw_only=True)
+class DelayAssessment:
+    """How an open order stands against its promise, as the delay engine assessed it.
+
+    Stored only when it changes (state, reason, days late or revised ETA). ``days_late``
+    is the expected number of days past ``deliver_by`` (0 when on track);
+    ``revised_eta`` the expected delivery time and ``confidence`` the share of such
+    orders expected delivered by then.
+
+    Attributes:
+        order_id: The order assessed.
+        assessed_at: When it was assessed.
+        state: On track, at risk or late (``DelayState``; a string is converted).
+        reason: The cause found (``DelayReason``), None when on track.
+        exception: The carrier's exception reason, when the cause is a carrier exception.
+        days_late: Expected days past the promised ``deliver_by`` (0 when on track).
+        revised_eta: The expected delivery time, when one can be estimated.
+        confidence: The share of such orders expected delivered by ``revised_eta``.
+        promise_revision: The revision of the promise it was assessed against.
+        detail: One line on what was found, for people ("no scan for 4 days; the lane normally scans daily").
+    """
+
+    order_id: str
+    assessed_at: datetime = attrs.field(validator=_aware)
+    state: DelayState = attrs.field(converter=DelayState)
+    reason: DelayReason | None = attrs.field(default=None, converter=attrs.converters.optional(DelayReason))
+    exception: ExceptionReason | None = attrs.field(default=None, converter=attrs.converters.optional(ExceptionReason))
+    days_late: int = attrs.field(default=0, validator=_not_negative)
+    revised_eta: datetime | None = attrs.field(default=None, validator=_aware)
+    confidence: float = attrs.field(default=0.0, validator=_share)
+    promise_revision: int = attrs.field(default=0, validator=_not_negative)
+    detail: str = ""
+
+    def same_finding(self, other: DelayAssessment | None) -> bool:
+        """Whether ``other`` found the same: state, reason, exception, days late and the ETA's day."""
+        if other is None:
+            return False
+        eta = self.revised_eta.date() if self.revised_eta else None
+        other_eta = other.revised_eta.date() if other.revised_eta else None
+        return (self.state, self.reason, self.exception, self.days_late, eta) == (
+            other.state, other.reason, other.exception, other.days_late, other_eta)

@@ -261,3 +261,41 @@ job_runs = sa.Table(
     sa.Column("first_error", sa.Text, nullable=True),
     sa.Index("ix_job_runs_job_started", "job", "started_at"),
 )
+
+promises = sa.Table(
+    "promises",
+    metadata,
+    # one row per revision: the promise made at acceptance is revision 1; rows are never changed
+    sa.Column("order_id", sa.String(200), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("ship_by", UTCDateTime, nullable=False),
+    sa.Column("deliver_from", UTCDateTime, nullable=False),
+    sa.Column("deliver_by", UTCDateTime, nullable=False, index=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("confidence_from", sa.Float, nullable=False),
+    sa.Column("confidence_by", sa.Float, nullable=False),
+    sa.Column("carrier", sa.String(100), nullable=False, default=""),
+    sa.Column("service", sa.String(100), nullable=False, default=""),
+    sa.Column("level", sa.String(16), nullable=False, default=""),
+    sa.Column("basis", sa.Text, nullable=False, default=""),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+)
+
+delay_assessments = sa.Table(
+    "delay_assessments",
+    metadata,
+    # append-only: a row only when the finding changes; an order's newest row is its current one
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(200), sa.ForeignKey("orders.id"), nullable=False),
+    sa.Column("assessed_at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("exception", sa.String(32), nullable=True),
+    sa.Column("days_late", sa.Integer, nullable=False),
+    sa.Column("revised_eta", UTCDateTime, nullable=True),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("promise_revision", sa.Integer, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Index("ix_delay_assessments_order", "order_id", "id"),
+)

@@ -1,0 +1,64 @@
+"""Delay assessments, appended when they change; an order's newest is its current one.
+
+:func:`record` appends an assessment only when its finding differs from the order's
+newest one. Consumers (notices, compensation) read them in order of ``id`` with
+:func:`since`, keeping their own cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import DelayAssessment
+from . import Tx
+from .schema import delay_assessments
+
+
+_ASSESSMENT_COLUMNS = ("order_id", "assessed_at", "state", "reason", "exception", "days_late", "revised_eta",
+                       "confidence", "promise_revision", "detail")
+
+
+def _assessment(row: Any) -> DelayAssessment:
+    return DelayAssessment(**{name: getattr(row, name) for name in _ASSESSMENT_COLUMNS})
+
+
+def current(conn: Connection, order_id: str) -> DelayAssessment | None:
+    """The order's newest delay assessment, or None when it was never assessed."""
+    row = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.order_id == order_id)
+                       .order_by(delay_assessments.c.id.desc()).limit(1)).first()
+    return _assessment(row) if row is not None else None
+
+
+def history(conn: Connection, order_id: str) -> list[DelayAssessment]:
+    """Every stored assessment of the order, oldest first."""
+    rows = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.order_id == order_id)
+                        .order_by(delay_assessments.c.id))
+    return [_assessment(row) for row in rows]
+
+
+def record(tx: Tx, assessment: DelayAssessment) -> int | None:
+    """Append ``assessment`` if its finding differs from the order's newest; return its id, else None."""
+    if assessment.same_finding(current(tx.conn, assessment.order_id)):
+        return None
+    values = {name: getattr(assessment, name) for name in _ASSESSMENT_COLUMNS}
+    return tx.execute(delay_assessments.insert().values(**values)).inserted_primary_key[0]
+
+
+def since(conn: Connection, after_id: int, *, limit: int = 500) -> Sequence[tuple[int, DelayAssessment]]:
+    """Stored assessments with an id above ``after_id``, in order: what a consumer has not yet seen."""
+    rows = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.id > after_id)
+                        .order_by(delay_assessments.c.id).limit(limit))
+    return [(row.id, _assessment(row)) for row in rows]
+
+
+def current_all(conn: Connection, *, exclude_on_track: bool = True) -> list[DelayAssessment]:
+    """Every order's newest assessment (only those at risk or late, unless ``exclude_on_track`` is False)."""
+    newest = sa.select(sa.func.max(delay_assessments.c.id)).group_by(delay_assessments.c.order_id)
+    query = sa.select(delay_assessments).where(delay_assessments.c.id.in_(newest))
+    if exclude_on_track:
+        query = query.where(delay_assessments.c.state != "on_track")
+    return [_assessment(row) for row in conn.execute(query.order_by(delay_assessments.c.id))]
