@@ -95,8 +95,8 @@ class Carrier(CarrierSuite):
     status_table = kc_map.STATUSES
     documented_statuses = kc_map.DOCUMENTED_STATUSES
     signature_header = kc.SIGNATURE_HEADER
-    fuzz_count = 120
-    parcels = 6
+    fuzz_count = 40
+    parcels = 4
 
     def label_count(self, sim: Any) -> int:
         return sim.labels_sold()
@@ -351,7 +351,7 @@ class Channel(ChannelSuite):
     status_table = kh_map.EVENT_STATUSES
     documented_statuses = tuple(kh_map.EVENT_STATUSES.values())
     unknown_ok = kh_map.NOT_TOLD
-    fuzz_count = 120
+    fuzz_count = 40
 
     def cursor_at(self, moment: datetime) -> str:
         return kh.cursor_at(moment)
@@ -450,7 +450,7 @@ class Warehouse(WarehouseSuite):
     skus = ("MUG-BLUE", "TEA-50G")
     status_table = kw_map.STATUSES
     documented_statuses = tuple(kw_map.STATUSES)
-    fuzz_count = 120
+    fuzz_count = 40
 
     def submission_count(self, sim: Any) -> int:
         return sim.submissions()

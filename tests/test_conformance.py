@@ -15,13 +15,12 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from fulfilhub.scaffold import render
-from fulfilhub.testing import conformance
+from fulfilhub.testing import conformance, pytest_plugin
 
 HERE = Path(__file__).parent
 KINDS = {"carrier": "kc", "channel": "kh", "warehouse": "kw", "notifier": "kn", "policy": "kp"}
@@ -92,28 +91,41 @@ def test_every_check_of_every_suite_has_a_broken_plugin(broken_run):
     assert every - named == set(), f"checks no broken plugin shows failing: {sorted(every - named)}"
 
 
-def test_an_expected_failure_needs_a_reason_and_a_real_check(tmp_path):
-    for kind, name in (("policy", "kp"),):
-        render(kind, name, tmp_path / kind)
-    header = textwrap.dedent("""
-        import fulfilhub_kp
-        from fulfilhub.testing.conformance import PolicySuite
+class _Item:
+    """What the pytest plugin reads of a collected test: its class, name and markers."""
 
-        class TestPolicy(PolicySuite):
-            plugin = fulfilhub_kp
-            type_name = "kp"
-            cases = (({"days_late": 0, "order_total": None}, None),)
-    """)
-    cases = {
-        "no_reason": ('    expected_failures = {"test_declares_a_settings_schema": "  "}\n', "gives no reason"),
-        "no_check": ('    expected_failures = {"test_flies": "it cannot"}\n', "not one of its checks"),
-        "passes": ('    expected_failures = {"test_declares_a_settings_schema": "was broken once"}\n', "XPASS(strict)"),
-        "fails": ('    expected_failures = {"test_registers_through_the_entry_point_with_a_name_and_version": '
-                  '"not installed here"}\n    entry_point = "kp"\n', "1 xfailed"),
-    }
-    for name, (lines, wanted) in cases.items():
-        (tmp_path / f"test_{name}.py").write_text(header + lines)
-        result = run_pytest(tmp_path, f"test_{name}.py", "-rX")
-        assert wanted in result.stdout + result.stderr, (name, result.stdout[-1500:], result.stderr[-1500:])
-        if name != "fails":
-            assert result.returncode != 0, name
+    def __init__(self, cls: type, name: str):
+        self.cls, self.originalname, self.name, self.markers = cls, name, name, []
+
+    def add_marker(self, marker: pytest.MarkDecorator) -> None:
+        self.markers.append(marker.mark)
+
+
+def _suite(expected: dict[str, str]) -> type:
+    return type("TestPolicy", (conformance.PolicySuite,), {"expected_failures": expected})
+
+
+def test_an_expected_failure_is_strict_and_says_why():
+    cls = _suite({"test_declares_a_settings_schema": "the vendor's registry has no descriptions"})
+    items = [_Item(cls, name) for name in conformance.checks(cls)]
+    pytest_plugin.pytest_collection_modifyitems(None, items)
+    xfails = {item.name: mark.kwargs for item in items for mark in item.markers if mark.name == "xfail"}
+    assert xfails == {"test_declares_a_settings_schema": {"reason": "the vendor's registry has no descriptions",
+                                                          "strict": True}}
+
+
+@pytest.mark.parametrize(("expected", "message"), [
+    ({"test_declares_a_settings_schema": "  "}, "gives no reason"),
+    ({"test_flies": "it cannot"}, "not one of its checks"),
+])
+def test_an_expected_failure_without_a_reason_or_a_check_stops_the_run(expected, message):
+    cls = _suite(expected)
+    with pytest.raises(pytest.UsageError, match=message):
+        pytest_plugin.pytest_collection_modifyitems(None, [_Item(cls, "test_declares_a_settings_schema")])
+
+
+def test_the_pytest_plugin_is_installed_through_the_pytest11_entry_point():
+    import importlib.metadata
+
+    [ep] = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.name == "fulfilhub"]
+    assert ep.load() is pytest_plugin
