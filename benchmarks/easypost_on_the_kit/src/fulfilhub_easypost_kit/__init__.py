@@ -26,7 +26,7 @@ def register_carrier_types(register: Callable[[CarrierType], None]) -> None:
 def register_simulators(register: Callable[[Simulator], None]) -> None:
     register(Simulator(
         name="easypost_kit",
-        factory="fulfilhub_easypost_kit.simulator:EasypostKitSimulator",  # imported only when a sandbox builds it
+        factory="fulfilhub_easypost.simulator:EasyPostSimulator",  # EasyPost's simulator, from fulfilhub-easypost
         description="Local EasypostKit API: rates, labels, tracking on the scenario clock",
         demo=DemoPart(kind="carriers", type="easypost_kit", instance="easypost_kit", secrets={
             "api_key": DemoSecret(env="FULFILHUB_DEMO_EASYPOST_KIT_KEY", value="easypost_kit-demo-key-0123", option="api_key"),

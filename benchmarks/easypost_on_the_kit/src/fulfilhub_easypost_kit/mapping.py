@@ -28,32 +28,41 @@ from fulfilhub.models import MAX_AMOUNT, in_range
 
 T = TypeVar("T")
 
-#: The API's tracking status words -> fulfilhub's status. Every word the API documents.
+#: EasyPost ``Tracker.status`` -> normalized status (every value EasyPost documents).
 STATUSES: Mapping[str, TrackingStatus] = {
-    "label_created": TrackingStatus.PRE_TRANSIT,
-    "picked_up": TrackingStatus.IN_TRANSIT,
+    "unknown": TrackingStatus.UNKNOWN,
+    "pre_transit": TrackingStatus.PRE_TRANSIT,
     "in_transit": TrackingStatus.IN_TRANSIT,
     "out_for_delivery": TrackingStatus.OUT_FOR_DELIVERY,
-    "ready_for_pickup": TrackingStatus.AVAILABLE_FOR_PICKUP,
     "delivered": TrackingStatus.DELIVERED,
-    "delivery_failed": TrackingStatus.FAILED_ATTEMPT,
-    "exception": TrackingStatus.EXCEPTION,
-    "returned": TrackingStatus.RETURN_TO_SENDER,
+    "available_for_pickup": TrackingStatus.AVAILABLE_FOR_PICKUP,
+    "return_to_sender": TrackingStatus.RETURN_TO_SENDER,
+    "failure": TrackingStatus.EXCEPTION,
     "cancelled": TrackingStatus.CANCELLED,
+    "error": TrackingStatus.UNKNOWN,
 }
-#: Every status word the API documents (the conformance suite checks STATUSES covers them).
-DOCUMENTED_STATUSES = tuple(STATUSES)  # replace with the list from the API's documentation
-#: The API's exception reasons -> fulfilhub's.
-REASONS: Mapping[str, ExceptionReason] = {
-    "weather": ExceptionReason.WEATHER,
-    "address": ExceptionReason.ADDRESS,
-    "customs": ExceptionReason.CUSTOMS,
-    "lost": ExceptionReason.LOST,
-    "damaged": ExceptionReason.DAMAGED,
-    "refused": ExceptionReason.REFUSED,
-    "no_one_home": ExceptionReason.FAILED_ATTEMPT,
-    "delayed": ExceptionReason.CARRIER_DELAY,
+DOCUMENTED_STATUSES = tuple(STATUSES)
+#: The statuses that say nothing about the parcel, and why.
+SAYS_NOTHING = {"unknown": "EasyPost's word for 'not reported yet'", "error": "EasyPost could not read the carrier"}
+#: EasyPost ``status_detail`` -> (a sharper status while the parcel is on its way, a reason).
+DETAILS: Mapping[str, tuple[TrackingStatus | None, ExceptionReason | None]] = {
+    "arrived_at_pickup_location": (TrackingStatus.AVAILABLE_FOR_PICKUP, None),
+    "cancelled": (TrackingStatus.CANCELLED, None),
+    "return": (TrackingStatus.RETURN_TO_SENDER, None),
+    "weather_delay": (None, ExceptionReason.WEATHER),
+    "delayed": (None, ExceptionReason.CARRIER_DELAY),
+    "missorted": (None, ExceptionReason.CARRIER_DELAY),
+    "transit_exception": (None, ExceptionReason.CARRIER_DELAY),
+    "address_correction": (None, ExceptionReason.ADDRESS),
+    "awaiting_information": (None, ExceptionReason.OTHER),
+    "held": (None, ExceptionReason.OTHER),
+    "delivery_exception": (TrackingStatus.FAILED_ATTEMPT, ExceptionReason.FAILED_ATTEMPT),
+    "failure": (TrackingStatus.EXCEPTION, ExceptionReason.FAILED_ATTEMPT),
+    "refused": (TrackingStatus.EXCEPTION, ExceptionReason.REFUSED),
+    "lost": (TrackingStatus.EXCEPTION, ExceptionReason.LOST),
+    "damaged": (TrackingStatus.EXCEPTION, ExceptionReason.DAMAGED),
 }
+_OPEN = (TrackingStatus.UNKNOWN, TrackingStatus.PRE_TRANSIT, TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY)
 _TROUBLE = (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT)
 
 # ------------------------------------------------------------------ readers
@@ -128,87 +137,111 @@ def _days(value: Any, field: str) -> int | None:
 # ------------------------------------------------------------------ requests
 
 
-def rates_body(request: ShipmentRequest) -> dict[str, Any]:
-    """The body of ``POST /v1/rates``: where from, where to, how heavy."""
-
-    def place(address: Any) -> dict[str, str]:
-        return {"country": address.country, "postal_code": address.postal_code, "city": address.city}
-
-    return {"reference": request.reference, "from": place(request.ship_from), "to": place(request.ship_to),
-            "weight_g": int(request.parcel.weight_g)}
+GRAMS_PER_OUNCE, CM_PER_INCH = Decimal("28.349523125"), Decimal("2.54")
 
 
-# ------------------------------------------------------------------ answers
+def _up(value: Decimal) -> float:
+    """One decimal, rounded up (never declare a parcel lighter or smaller than it is)."""
+    return float(value.quantize(Decimal("0.1"), rounding="ROUND_CEILING"))
 
 
-@_refusing("rates")
-def parse_rates(payload: Any, *, carrier: str, shipment_ref: str) -> list[Rate]:
-    """The answer to ``POST /v1/rates`` as Rates (``carrier`` is the instance name)."""
+def shipment_body(request: ShipmentRequest) -> dict[str, Any]:
+    """The body of ``POST /v2/shipments``: addresses, the parcel in ounces and inches."""
+
+    def address(a: Any) -> dict[str, str]:
+        fields = {"name": a.name, "company": a.company, "street1": a.line1, "street2": a.line2, "city": a.city,
+                  "state": a.province, "zip": a.postal_code, "country": a.country, "phone": a.phone, "email": a.email}
+        return {key: value for key, value in fields.items() if value}
+
+    p = request.parcel
+    return {"shipment": {"reference": request.reference, "to_address": address(request.ship_to),
+                         "from_address": address(request.ship_from),
+                         "parcel": {"length": _up(p.length_cm / CM_PER_INCH), "width": _up(p.width_cm / CM_PER_INCH),
+                                    "height": _up(p.height_cm / CM_PER_INCH),
+                                    "weight": _up(p.weight_g / GRAMS_PER_OUNCE)}}}
+
+
+@_refusing("shipment")
+def parse_rates(payload: Any, *, carrier: str) -> list[Rate]:
+    """An EasyPost Shipment's rates (``carrier`` is the instance name)."""
+    shipment = _object(payload, "shipment")
+    shipment_id = _text(shipment.get("id"), "id")
     rates = []
-    for i, rate in enumerate(_list(_object(payload, "rates").get("rates"), "rates")):
+    for i, rate in enumerate(_list(shipment.get("rates") or [], "rates")):
         rate = _object(rate, f"rates[{i}]")
+        days = rate.get("delivery_days", rate.get("est_delivery_days"))
         rates.append(Rate(
-            carrier=carrier, carrier_name="EasypostKit", service=_text(rate.get("service"), f"rates[{i}].service"),
-            amount=_money(rate.get("amount"), rate.get("currency"), f"rates[{i}].amount"),
-            rate_id=_text(rate.get("id"), f"rates[{i}].id"), shipment_ref=shipment_ref,
-            transit_days=_days(rate.get("transit_days"), f"rates[{i}].transit_days"),
+            carrier=carrier, carrier_name=_text(rate.get("carrier"), f"rates[{i}].carrier"),
+            service=_text(rate.get("service"), f"rates[{i}].service"),
+            amount=_money(rate.get("rate"), rate.get("currency") or "USD", f"rates[{i}].rate"),
+            rate_id=_text(rate.get("id"), f"rates[{i}].id"), shipment_ref=shipment_id,
+            transit_days=_days(days, f"rates[{i}].delivery_days"),
+            delivery_date=_time(rate.get("delivery_date"), f"rates[{i}].delivery_date", required=False),
         ))
     return rates
 
 
-@_refusing("label")
-def parse_label(payload: Any, *, carrier: str, shipment_ref: str) -> Label:
-    """The answer to ``POST /v1/labels`` as a Label."""
-    label = _object(payload, "label")
+@_refusing("shipment")
+def parse_label(payload: Any, *, carrier: str) -> Label:
+    """The label of a bought EasyPost Shipment."""
+    shipment = _object(payload, "shipment")
+    selected = _object(shipment.get("selected_rate"), "selected_rate")
+    tracker = _object(shipment.get("tracker") or {}, "tracker")
     return Label(
-        carrier=carrier, carrier_name="EasypostKit", service=_text(label.get("service"), "service"),
-        tracking_code=_text(label.get("tracking_number"), "tracking_number"),
-        cost=_money(label.get("amount"), label.get("currency"), "amount"), shipment_ref=shipment_ref,
-        tracker_ref=_text(label.get("id"), "id"), label_url=_text(label.get("label_url"), "label_url", required=False),
-        tracking_url=_text(label.get("tracking_url"), "tracking_url", required=False), raw=label,
+        carrier=carrier, carrier_name=_text(selected.get("carrier"), "selected_rate.carrier"),
+        service=_text(selected.get("service"), "selected_rate.service"),
+        tracking_code=_text(shipment.get("tracking_code"), "tracking_code"),
+        cost=_money(selected.get("rate"), selected.get("currency") or "USD", "selected_rate.rate"),
+        shipment_ref=_text(shipment.get("id"), "id"), tracker_ref=_text(tracker.get("id"), "tracker.id", required=False),
+        label_url=_text(_object(shipment.get("postage_label") or {}, "postage_label").get("label_url"),
+                        "postage_label.label_url", required=False),
+        tracking_url=_text(tracker.get("public_url"), "tracker.public_url", required=False), raw=shipment,
     )
 
 
-@_refusing("tracking")
-def parse_tracking(payload: Any) -> TrackingUpdate:
-    """The answer to ``GET /v1/labels/{id}/tracking`` (and a webhook's data) as a TrackingUpdate.
+def _classify(status: Any, detail: Any) -> tuple[TrackingStatus, ExceptionReason | None, str]:
+    word = _text(status, "status")
+    if word not in STATUSES:
+        raise PayloadError(f"unknown status {word[:40]!r}; known: {', '.join(STATUSES)}", field="status")
+    detail = _text(detail, "status_detail") if isinstance(detail, str) and detail else None
+    sharper, reason = DETAILS.get(detail, (None, None)) if detail else (None, None)
+    base = STATUSES[word]
+    final = sharper if sharper is not None and base in _OPEN else base
+    if reason is None and final in _TROUBLE:
+        reason = ExceptionReason.FAILED_ATTEMPT if final is TrackingStatus.FAILED_ATTEMPT else ExceptionReason.OTHER
+    return final, reason, f"{word}/{detail}" if detail else word
 
-    A status word the table does not know is refused (PayloadError), not mapped to
-    UNKNOWN: the payload waits in quarantine until the table learns the word.
-    """
-    tracking = _object(payload, "tracking")
+
+@_refusing("tracker")
+def parse_tracking(payload: Any) -> TrackingUpdate:
+    """An EasyPost Tracker as a TrackingUpdate."""
+    tracker = _object(payload, "tracker")
     events = []
-    for i, scan in enumerate(_list(tracking.get("events"), "events")):
-        scan = _object(scan, f"events[{i}]")
-        word = _text(scan.get("status"), f"events[{i}].status")
-        if word not in STATUSES:
-            raise PayloadError(f"unknown status {word[:40]!r}; known: {', '.join(STATUSES)}", field=f"events[{i}].status")
-        status = STATUSES[word]
-        reason_word = scan.get("reason")
-        reason = REASONS.get(reason_word) if isinstance(reason_word, str) else None
-        if reason is None and status in _TROUBLE:
-            reason = ExceptionReason.FAILED_ATTEMPT if status is TrackingStatus.FAILED_ATTEMPT else ExceptionReason.OTHER
-        events.append(TrackingEvent(
-            at=_time(scan.get("at"), f"events[{i}].at"), status=status, reason=reason, source=word,
-            description=_text(scan.get("message"), f"events[{i}].message", required=False),
-            location=_text(scan.get("location"), f"events[{i}].location", required=False),
-        ))
-    events.sort(key=lambda event: event.at)
-    last = events[-1] if events else None
+    for i, scan in enumerate(_list(tracker.get("tracking_details") or [], "tracking_details")):
+        scan = _object(scan, f"tracking_details[{i}]")
+        status, reason, source = _classify(scan.get("status"), scan.get("status_detail"))
+        where = _object(scan.get("tracking_location") or {}, f"tracking_details[{i}].tracking_location")
+        location = ", ".join(part for part in (where.get("city"), where.get("state"), where.get("country"))
+                             if isinstance(part, str) and part)
+        events.append(TrackingEvent(at=_time(scan.get("datetime"), f"tracking_details[{i}].datetime"), status=status,
+                                    reason=reason, source=source, location=_text(location, "location", required=False),
+                                    description=_text(scan.get("message"), f"tracking_details[{i}].message",
+                                                      required=False)))
+    status, reason, _ = _classify(tracker.get("status"), tracker.get("status_detail"))
     return TrackingUpdate(
-        tracking_code=_text(tracking.get("tracking_number"), "tracking_number"),
-        status=last.status if last else TrackingStatus.PRE_TRANSIT, events=events,
-        reason=last.reason if last else None, est_delivery=_time(tracking.get("eta"), "eta", required=False),
-        raw=tracking,
+        tracking_code=_text(tracker.get("tracking_code"), "tracking_code"), status=status, events=events,
+        reason=reason, est_delivery=_time(tracker.get("est_delivery_date"), "est_delivery_date", required=False),
+        tracking_url=_text(tracker.get("public_url"), "public_url", required=False), raw=tracker,
     )
 
 
 @_refusing("webhook")
 def parse_webhook(body: bytes) -> TrackingUpdate | None:
-    """A verified webhook body: ``{"type": "tracking.updated", "data": {...}}``; None for other types."""
+    """A verified EasyPost Event: the Tracker of a ``tracker.*`` event; None for other events."""
     import json
 
-    event = _object(json.loads(body), "webhook")
-    if event.get("type") != "tracking.updated":
+    event = _object(json.loads(body), "event")
+    description = event.get("description")
+    if not isinstance(description, str) or not description.startswith("tracker."):
         return None
-    return parse_tracking(event.get("data"))
+    return parse_tracking(event.get("result"))
