@@ -94,6 +94,8 @@ class Carrier(CarrierSuite):
     type_name = "kc"
     status_table = kc_map.STATUSES
     documented_statuses = kc_map.DOCUMENTED_STATUSES
+    reason_table = kc_map.REASONS
+    documented_reasons = kc_map.DOCUMENTED_REASONS
     signature_header = kc.SIGNATURE_HEADER
     fuzz_count = 40
     parcels = 4
@@ -220,6 +222,10 @@ class CarelessMapping(Carrier):
 
 class TableMissesADocumentedWord(Carrier):
     documented_statuses = (*kc_map.DOCUMENTED_STATUSES, "held_at_customs")
+
+
+class ReasonTableMissesADocumentedWord(Carrier):
+    documented_reasons = (*kc_map.DOCUMENTED_REASONS, "customs_hold")
 
 
 class WrongCarrierName(kc.KcCarrier):
@@ -573,6 +579,7 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     ParsesBodiesItself: ("test_a_malformed_body_is_a_fulfilhub_error",),
     CarelessMapping: ("test_mappings_survive_mutated_simulator_answers",),
     TableMissesADocumentedWord: ("test_the_status_table_covers_the_documented_values_with_no_silent_unknown",),
+    ReasonTableMissesADocumentedWord: ("test_the_reason_table_covers_the_documented_values",),
     StampsTheTypeName: ("test_quotes_rates_for_the_request",),
     BuysTwice: ("test_buying_the_same_rate_twice_with_one_key_makes_one_label",),
     BuysAgainAfterALostAnswer: ("test_a_purchase_whose_answer_was_lost_is_not_repeated",),

@@ -16,6 +16,15 @@ DOCUMENTED_STATUSES = (
     "return_to_sender", "failure", "cancelled", "error",
 )
 
+#: EasyPost's documented Tracker.status_detail values (what each adds is in mapping.STATUS_DETAILS).
+DOCUMENTED_DETAILS = (
+    "address_correction", "arrived_at_destination", "arrived_at_facility", "arrived_at_pickup_location",
+    "awaiting_information", "cancelled", "damaged", "delayed", "delivery_exception", "departed_facility",
+    "departed_origin_facility", "expired", "failure", "held", "in_transit", "label_created", "lost", "missorted",
+    "out_for_delivery", "received_at_destination_facility", "received_at_origin_facility", "refused", "return",
+    "status_update", "transferred_to_destination_carrier", "transit_exception", "unknown", "weather_delay",
+)
+
 
 class TestEasyPostConformance(CarrierSuite):
     plugin = fulfilhub_easypost
@@ -24,6 +33,8 @@ class TestEasyPostConformance(CarrierSuite):
     simulator_options = {"exception_rate": 0.3, "delay_rate": 0.3}
     status_table = mapping.STATUSES
     documented_statuses = DOCUMENTED_STATUSES
+    reason_table = mapping.STATUS_DETAILS
+    documented_reasons = DOCUMENTED_DETAILS
     unknown_ok = {
         "unknown": "EasyPost's own word for a tracker the carrier has not reported on yet",
         "error": "EasyPost could not read the carrier's tracking: it says nothing about the parcel",

@@ -200,6 +200,9 @@ class _AdapterSuite(Suite):
     status_table: ClassVar[Mapping[Any, Any] | None] = None
     #: Every status word the vendor documents.
     documented_statuses: ClassVar[Iterable[str]] = ()
+    #: Reason table (vendor word -> ExceptionReason or what it adds) and the words the vendor documents.
+    reason_table: ClassVar[Mapping[str, Any] | None] = None
+    documented_reasons: ClassVar[Iterable[str]] = ()
     #: Table entries allowed to map to UNKNOWN (or to nothing), each with the reason.
     unknown_ok: ClassVar[Mapping[Any, str]] = {}
     #: Webhooks (for an adapter with the capability): the setting holding the secret,
@@ -470,6 +473,14 @@ class _AdapterSuite(Suite):
         documented = list(self.documented_statuses)
         assert documented, "documented_statuses is empty: list every status value the vendor documents"
         self.check_status_table(self.status_table, documented)
+
+    def test_the_reason_table_covers_the_documented_values(self) -> None:
+        if self.reason_table is None:
+            pytest.skip("reason_table is not set")
+        documented = list(self.documented_reasons)
+        assert documented, "documented_reasons is empty: list every reason (or status detail) the vendor documents"
+        missing = [word for word in documented if word not in self.reason_table]
+        assert not missing, f"the reason table has no entry for the documented value(s) {missing}"
 
     def check_status_table(self, table: Mapping[Any, Any], documented: list[str]) -> None:
         missing = [word for word in documented if word not in table]
