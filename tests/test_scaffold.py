@@ -75,6 +75,8 @@ def test_new_refuses_a_bad_name_a_used_folder_and_an_unknown_kind(tmp_path):
     used = runner.invoke(main, ["new", "carrier", "swift", "--dir", str(tmp_path / "used")])
     assert used.exit_code == 2 and "not an empty folder" in used.output
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
+    taken = runner.invoke(main, ["new", "carrier", "easypost", "--dir", str(tmp_path / "c")])  # fulfilhub-easypost
+    assert taken.exit_code == 2 and "already installed" in taken.output and not (tmp_path / "c").exists()
     unknown = runner.invoke(main, ["new", "courier", "swift"])
     assert unknown.exit_code == 2 and "courier" in unknown.output
     with pytest.raises(ConfigError, match="unknown kind"):
@@ -92,3 +94,14 @@ def test_every_kind_writes_an_entry_point_an_adapter_a_mapping_and_conformance_t
     for path in (tmp_path / kind).rglob("*"):
         if path.is_file():
             assert "{{" not in path.read_text().replace("{{{", ""), f"{path} keeps a placeholder"
+
+
+@pytest.mark.slow
+def test_easypost_on_the_kit_passes_the_carrier_suite_against_easyposts_simulator():
+    """The package benchmarks/plugin_lines.py measures works (installed: see its README)."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "easypost_on_the_kit"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FULFILHUB_", "PYTEST_"))}
+    env["PYTHONPATH"] = str(folder / "src")
+    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "tests",
+                             "-k", "not entry_point"], cwd=folder, capture_output=True, text=True, env=env, timeout=600)
+    assert tested.returncode == 0, tested.stdout[-4000:]

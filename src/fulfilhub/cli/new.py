@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
+from ..plugins import ENTRY_POINT_GROUP
 from ..scaffold import KINDS, names, render
 from . import console, main
 
@@ -24,6 +27,11 @@ def new(kind: str, name: str, directory: Path | None) -> None:
     the conformance suite, and a README. It installs, `fulfilhub plugins` lists it, and
     its tests pass as written.
     """
+    taken = [ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if taken:
+        dist = getattr(taken[0], "dist", None)
+        owner = f"{dist.name} {dist.version}" if dist else taken[0].value
+        raise ConfigError(f"a plugin named {name!r} is already installed ({owner}); choose another name", key="NAME")
     folder = directory or Path(names(name)["dist"])
     files = render(kind, name, folder)
     console.print(f"Wrote {names(name)['dist']} ({kind}) to {folder}:", markup=False)
