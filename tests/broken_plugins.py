@@ -583,7 +583,7 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     StampsTheTypeName: ("test_quotes_rates_for_the_request",),
     BuysTwice: ("test_buying_the_same_rate_twice_with_one_key_makes_one_label",),
     BuysAgainAfterALostAnswer: ("test_a_purchase_whose_answer_was_lost_is_not_repeated",),
-    VoidFailsTheSecondTime: ("test_voiding_twice_cancels_once",),
+    VoidFailsTheSecondTime: ("test_a_repeated_void_succeeds",),
     MapsAScanToUnknown: ("test_every_scan_the_simulator_emits_maps_to_a_normalized_status",),
     RefusesEveryWebhook: ("test_webhook_with_a_valid_signature_is_accepted",),
     TrustsAnySignature: ("test_webhook_with_a_tampered_body_is_rejected",
