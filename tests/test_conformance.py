@@ -45,7 +45,7 @@ def _folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def broken_run(tmp_path_factory) -> tuple[dict[str, tuple[str, ...]], subprocess.CompletedProcess[str]]:
     caught = _caught_by((HERE / "broken_plugins.py").read_text(encoding="utf-8"))
     selection = " or ".join(f"(Test{cls} and {check})" for cls, checks in caught.items() for check in checks)
-    return caught, run_pytest(_folder(tmp_path_factory), "test_broken.py", "-k", selection)
+    return caught, run_pytest(_folder(tmp_path_factory), "test_broken.py", "-k", selection, "--tb=line")
 
 
 def _caught_by(source: str) -> dict[str, tuple[str, ...]]:
