@@ -410,7 +410,14 @@ class WebhookReceiver(Protocol):
 
     The core asks ``isinstance(adapter, WebhookReceiver)`` (or :func:`capabilities`)
     before routing a webhook to it. ``body`` is the raw request body, exactly as it
-    arrived: verify it before parsing it.
+    arrived: verify it before parsing it. Where the vendor signs a timestamp,
+    ``verify_webhook`` refuses a stale one.
+
+    An adapter may also offer ``webhook_delivery(headers, body) -> WebhookDelivery``:
+    the vendor's delivery id (the same on each retry) and when it was sent. The server
+    then keeps one inbox row per delivery id and refuses a delivery sent longer ago than
+    ``[server] webhook_tolerance_seconds``; without it, a delivery is known by the
+    SHA-256 of its body.
     """
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
@@ -424,16 +431,6 @@ class WebhookReceiver(Protocol):
         """What a verified webhook carries: an ``Order`` (channels) or a ``TrackingUpdate``
         (carriers), or None for a topic the adapter does not act on. Raise PayloadError
         when the body cannot be mapped.
-        """
-
-    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
-        """Which delivery a verified webhook is: the vendor's delivery id and when it was sent.
-
-        The server keeps one inbox row per delivery id (a vendor's retry of the same
-        delivery is acknowledged and not processed again) and refuses a delivery sent
-        longer ago than ``[server] webhook_tolerance_seconds``. Called after
-        :meth:`verify_webhook`, before :meth:`parse_webhook`; cheap and pure. Raise
-        PayloadError when the request carries no delivery id.
         """
 
 

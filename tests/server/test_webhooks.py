@@ -239,3 +239,26 @@ def test_simulators_resend_what_no_server_answered_and_the_sandbox_needs_the_wal
         assert process_inbox(world.rt).counts["processed"] == 1
     refused = CliRunner().invoke(main, ["sandbox", "--speed", "60", "--webhooks-to", "http://127.0.0.1:8080"])
     assert refused.exit_code == 2 and "needs the wall clock" in refused.output
+
+
+def test_without_webhook_delivery_a_delivery_is_known_by_its_body():
+    """``webhook_delivery`` is optional: an adapter with only verify and parse still takes
+    webhooks; the same body twice is one delivery, and no sent time is checked."""
+    import hashlib
+
+    from fulfilhub import WebhookReceiver
+    from fulfilhub.server.webhooks import delivery_of
+
+    class Minimal:
+        def verify_webhook(self, headers, body):
+            return True
+
+        def parse_webhook(self, headers, body):
+            return None
+
+    receiver = Minimal()
+    assert isinstance(receiver, WebhookReceiver)
+    first = delivery_of(receiver, {}, b'{"id": 1}')
+    assert first.id == "sha256:" + hashlib.sha256(b'{"id": 1}').hexdigest() and first.sent_at is None
+    assert delivery_of(receiver, {}, b'{"id": 1}') == first
+    assert delivery_of(receiver, {}, b'{"id": 2}') != first

@@ -7,7 +7,8 @@ In this order, and nothing is stored unless every step passes:
    ``Content-Length``.
 3. The signature verifies (``verify_webhook``, in constant time) before anything is
    parsed (401; 503 when the instance has no webhook secret configured).
-4. The delivery has an id, and its sent time (where the vendor gives one) is within
+4. The delivery has an id (the adapter's ``webhook_delivery``; else the SHA-256 of the
+   body), and its sent time (where the adapter gives one) is within
    ``webhook_tolerance_seconds`` of now (400 ``malformed`` / ``stale``).
 5. The delivery id was not seen before for this instance (200 ``duplicate``: the vendor
    stops retrying and nothing is processed again).
@@ -20,11 +21,13 @@ the rest. A store that cannot be written answers 503, so the vendor retries.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import queue
 import threading
 from concurrent.futures import Future
 from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -45,6 +48,18 @@ REASONS = ("unknown_instance", "too_large", "not_configured", "signature", "malf
 
 class _TooLarge(Exception):
     pass
+
+
+def delivery_of(receiver: WebhookReceiver, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+    """The adapter's ``webhook_delivery`` where it has one; else the delivery is known by
+    the SHA-256 of its body (the same body twice is one delivery) and has no sent time."""
+    read = getattr(receiver, "webhook_delivery", None)
+    if read is None:
+        return WebhookDelivery(id="sha256:" + hashlib.sha256(body).hexdigest())
+    delivery = read(headers, body)
+    if not isinstance(delivery, WebhookDelivery):
+        raise PayloadError(f"webhook_delivery returned {type(delivery).__name__}, not a WebhookDelivery")
+    return delivery
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -156,9 +171,7 @@ class WebhookEndpoint:
         if not verified:
             return self.refuse(instance, "signature", 401, "missing or wrong signature")
         try:
-            delivery = receiver.webhook_delivery(headers, body)
-            if not isinstance(delivery, WebhookDelivery):
-                raise PayloadError(f"webhook_delivery returned {type(delivery).__name__}, not a WebhookDelivery")
+            delivery = delivery_of(receiver, headers, body)
         except Exception as exc:  # a plugin's bug must not become a 500 that the vendor retries forever
             return self.refuse(instance, "malformed", 400, str(exc)[:300])
         now = self.rt.clock.now()
