@@ -154,7 +154,7 @@ class ServerConfig:
     max_body_bytes: int = 1_048_576
     cors_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 600
-    webhook_tolerance_seconds: int = 900
+    webhook_tolerance_seconds: int = 3 * 86400  # vendors retry with the first sent time: Shopify for 48 h
 
 
 #: The ``[server]`` keys with (type, minimum) for the numbers.
