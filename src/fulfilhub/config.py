@@ -38,7 +38,7 @@ import attrs
 from .errors import ConfigError
 
 DEFAULT_PATH = "fulfilhub.toml"
-SECTIONS = ("store", "schedule", "intake", "channels", "carriers", "warehouses", "notifiers")
+SECTIONS = ("store", "schedule", "intake", "channels", "carriers", "warehouses", "notifiers", "notices", "compensation")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
@@ -50,6 +50,7 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "buy_labels": timedelta(minutes=2),
     "deliver_effects": timedelta(seconds=30),
     "poll_tracking": timedelta(minutes=30),
+    "notices": timedelta(minutes=1),
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -88,6 +89,10 @@ class Config:
     carriers: Mapping[str, InstanceConfig]
     warehouses: Mapping[str, InstanceConfig]
     notifiers: Mapping[str, InstanceConfig]
+    #: The ``[notices]`` table as written (checked by the notify engine: ``notify.settings``).
+    notices: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The ``[compensation]`` table as written (checked by the compensation engine: ``compensation.settings``).
+    compensation: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -239,6 +244,8 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         store_secrets=tuple(store_secrets),
         schedule=schedule,
         intake=IntakeConfig(**intake_table),
+        notices=_table(data, "notices", where),
+        compensation=_table(data, "compensation", where),
         **instances,
     )
 

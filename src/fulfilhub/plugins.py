@@ -44,6 +44,8 @@ ENTRY_POINT_GROUP = "fulfilhub"
 DEFAULT_PLUGINS = (
     "fulfilhub.default_plugins.local_warehouse",
     "fulfilhub.default_plugins.decisions",
+    "fulfilhub.default_plugins.notifiers",
+    "fulfilhub.default_plugins.compensation_rules",
 )
 
 
