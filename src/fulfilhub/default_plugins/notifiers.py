@@ -149,11 +149,11 @@ class SmtpNotifier:
         msg["Subject"] = notice.subject
         msg["Message-ID"] = message_id(notice.key, self.domain)
         msg["Date"] = formatdate(notice.created_at.timestamp(), usegmt=True)
-        msg["Content-Language"] = notice.locale.replace("_", "-")
         msg["X-Fulfilhub-Notice"] = notice.key
         msg.set_content(notice.text)
         if notice.html:
             msg.add_alternative(notice.html, subtype="html")
+        msg["Content-Language"] = notice.locale.replace("_", "-")  # after the body: set_content drops Content-*
         return msg
 
     def send(self, notice: Notice, *, attempt: int) -> str:
