@@ -424,3 +424,54 @@ def test_notice_rows_keep_what_the_customer_saw(world):
     confirmed = next(r for r in rows if r.event == "confirmed")
     assert confirmed.notifiers == ["file"]  # the mail notifier takes only delays and compensations
     assert "5月13日 星期三" in confirmed.text and "5月15日 星期五" in confirmed.text  # the promise, in Shanghai time
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_the_cli_lists_shows_and_approves(world):
+    from click.testing import CliRunner
+
+    from fulfilhub.cli import main
+
+    rt = world
+    o = order()
+    store_order(rt, o)
+    assess(rt, o, 2)
+    big = order("2001", total="2000", lines="1000", locale="en")
+    store_order(rt, big)
+    assess(rt, big, 1)
+    run(rt)
+    cli = CliRunner()
+    cfg = str(rt.config.path)
+    out = cli.invoke(main, ["-c", cfg, "notices", "list", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert {(r["event"], r["locale"], r["order_id"]) for r in rows} >= {
+        ("delayed", "zh_Hant_TW", o.id), ("delayed", "en", big.id), ("compensation_issued", "zh_Hant_TW", o.id)}
+    assert all(r["key"].startswith(f"notice:{r['event']}:{r['order_id']}:") for r in rows)
+    delayed = next(r for r in rows if r["event"] == "delayed" and r["order_id"] == o.id)
+    shown = cli.invoke(main, ["-c", cfg, "notices", "show", str(delayed["id"])])
+    assert shown.exit_code == 0 and "延遲 2 天" in shown.output and "via file: done" in shown.output
+    assert cli.invoke(main, ["-c", cfg, "notices", "retry", str(delayed["id"])]).exit_code != 0  # sent: never twice
+    listed = json.loads(cli.invoke(main, ["-c", cfg, "compensations", "list", "--json"]).output)
+    waiting = [c for c in listed["compensations"] if c["status"] == "pending_approval"]
+    assert [c["order_id"] for c in waiting] == [big.id]
+    assert {"period": "2026-05", "currency": "TWD", "count": 1, "total": "80.00", "budget": "1000",
+            "waiting": 1} in listed["cost"]  # (and the current month's, empty: the CLI runs on today's clock)
+    approved = cli.invoke(main, ["-c", cfg, "compensations", "approve", str(waiting[0]["id"]), "--by", "ops@acme"])
+    assert approved.exit_code == 0 and "approved" in approved.output
+    again = cli.invoke(main, ["-c", cfg, "compensations", "approve", str(waiting[0]["id"])])
+    assert again.exit_code != 0 and "only pending_approval or over_budget" in again.output
+    from fulfilhub.clock import SystemClock
+
+    rt.clock.advance(SystemClock().now() - rt.clock.now() + timedelta(minutes=1))  # the CLI approved at today's time
+    run(rt)
+    shown = json.loads(cli.invoke(main, ["-c", cfg, "compensations", "show", str(waiting[0]["id"]), "--json"]).output)
+    assert [(e["action"], e["actor"]) for e in shown["ledger"]] == [
+        ("proposed", "rules"), ("pending_approval", "engine"), ("approved", "ops@acme"), ("issued", "channel:shop")]
+    assert (shown["kind"], shown["code"], shown["channel_ref"]) == ("shipping_refund", "", "refund-2")
+    issued = [r for r in json.loads(cli.invoke(main, ["-c", cfg, "notices", "list", "--json"]).output)
+              if r["event"] == "compensation_issued" and r["order_id"] == big.id]
+    text = cli.invoke(main, ["-c", cfg, "notices", "show", issued[0]["key"]]).output
+    assert "We have refunded your NT$300 shipping fee." in text

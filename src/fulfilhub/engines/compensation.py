@@ -211,7 +211,7 @@ def _approve(tx: Tx, conf: Settings, comp_id: int, order: Order | None, amount: 
             ledger.decide(tx, comp_id, "over_budget", actor=actor, at=at,
                           note=f"{amount} does not fit the {period} budget ({spent} of {limit or conf.budget} spent)")
             return "over_budget"
-    ledger.decide(tx, comp_id, "approved", actor=actor, at=at,
+    ledger.decide(tx, comp_id, "approved", actor=actor, at=at, period=period,
                   note="auto-approved" if actor == "engine" else f"approved by {actor}")
     row = ledger.get(tx.conn, str(comp_id))
     order_id = order.id if order is not None else order_id

@@ -33,6 +33,7 @@ from ..engines import compensation, notify
 from ..errors import NotFound, PermanentError
 from ..models import CompensationKind, CompensationProposal, DelayAssessment, DelayState, Money, NoticeEvent, Order, Shipment
 from ..store import Tx, outbox
+from ..store.outbox import Effect
 from ..store import compensation as ledger
 from ..store import delays as delay_store
 from ..store import notices as notice_store
@@ -288,13 +289,11 @@ def issue_compensation(rt: Runtime, row: Any, now: datetime) -> None:
         log.warning("compensation %s: channel %s cannot issue a %s code", comp.id, order.channel, comp.kind)
 
 
-def retry(rt: Runtime, tx: Tx, notice_ref: str) -> int:
+def retry(tx: Tx, notice_ref: str) -> int:
     """Make the failed (or pending) sends of one notice due again now; how many."""
     found = notice_store.get(tx.conn, notice_ref)
     if found is None:
         raise NotFound(f"no notice {notice_ref!r}; see `fulfilhub notices list`")
-    from ..store.outbox import Effect
-
     keys = [Effect.send_notice(found.key, found.order_id, name).key for name in found.notifiers]
     ids = [r.id for r in (outbox.status_of_row(tx.conn, key) for key in keys) if r is not None and r.status != "done"]
     if not ids:

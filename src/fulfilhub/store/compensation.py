@@ -58,10 +58,16 @@ def log(tx: Tx, comp_id: int, action: str, actor: str, amount: Money, at: dateti
                                                    amount=amount.amount, currency=amount.currency, note=note))
 
 
-def decide(tx: Tx, comp_id: int, status: str, *, actor: str, at: datetime, note: str = "") -> None:
-    """Move a compensation to ``status`` (approved, rejected, over_budget, pending_approval) with a ledger line."""
-    tx.execute(compensations.update().where(compensations.c.id == comp_id)
-               .values(status=status, decided_at=at, decided_by=actor))
+def decide(tx: Tx, comp_id: int, status: str, *, actor: str, at: datetime, note: str = "",
+           period: str | None = None) -> None:
+    """Move a compensation to ``status`` (approved, rejected, over_budget, pending_approval) with a ledger line.
+
+    ``period``: the budget period it is counted in (the one its approval spent from).
+    """
+    values: dict[str, Any] = {"status": status, "decided_at": at, "decided_by": actor}
+    if period is not None:
+        values["period"] = period
+    tx.execute(compensations.update().where(compensations.c.id == comp_id).values(**values))
     row = get(tx.conn, str(comp_id))
     log(tx, comp_id, status, actor, Money(amount=row.amount, currency=row.currency), at, note)
 
