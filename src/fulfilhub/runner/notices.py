@@ -175,9 +175,10 @@ def on_assessment(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation
     cause_key = str(assessment.exception) if assessment.exception else str(assessment.reason or "carrier_eta")
     sentence = ""
     if decision.status == "approved" and decision.amount is not None and decision.proposal is not None:
+        whole = decision.amount == decision.proposal.value  # a top-up is told by its amount, not the tier's percent
         sentence = notify.compensation_sentence(str(decision.proposal.kind), decision.amount, who.locale,
-                                                percent=decision.proposal.percent, points=decision.proposal.points,
-                                                months=decision.proposal.months)
+                                                percent=decision.proposal.percent if whole else None,
+                                                points=decision.proposal.points, months=decision.proposal.months)
     facts = {"days_late": assessment.days_late, "new_date": new_date,
              "cause": words["causes"].get(cause_key, words["causes"]["other"]),
              "action": words["actions"].get(compensation.cause_of(assessment), ""), "compensation": sentence,
@@ -280,8 +281,10 @@ def issue_compensation(rt: Runtime, row: Any, now: datetime) -> None:
         ledger.issued(tx, comp.id, at=now, code=code, channel_ref=ref, actor=f"channel:{order.channel}", note=note)
         if conf.enabled:
             who = audience(rt, tx.conn, conf, order)
-            sentence = notify.compensation_sentence(comp.kind, grant.value, who.locale, percent=comp.percent,
-                                                    points=comp.points, months=comp.months)
+            whole = comp.amount == comp.tier_value  # a top-up is told by its amount, not the tier's percent
+            sentence = notify.compensation_sentence(comp.kind, grant.value, who.locale,
+                                                    percent=comp.percent if whole else None, points=comp.points,
+                                                    months=comp.months)
             facts = {"amount": grant.value, "code": code, "compensation": sentence}
             _emit(rt, tx, conf, order, who, NoticeEvent.COMPENSATION_ISSUED, comp.id, facts, now)
         outbox.finish(tx, row.id, now, {"code": code, "ref": ref})
