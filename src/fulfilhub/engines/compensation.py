@@ -76,7 +76,7 @@ class Settings:
 
 
 _KEYS = ("enabled", "policy", "states", "auto_approve_below", "max_per_order", "max_share", "min_amount", "budget",
-         "period", "tiers")
+         "period", "tiers", "options")
 
 
 def settings(table: Mapping[str, Any], *, path: str = "fulfilhub.toml") -> Settings:
@@ -114,6 +114,8 @@ def settings(table: Mapping[str, Any], *, path: str = "fulfilhub.toml") -> Setti
         if share > 1:
             raise ConfigError(f"expected a share from 0 to 1 (0.2 is 20 %), got {table['max_share']!r}", path=path,
                               key="compensation.max_share")
+    if not isinstance(table.get("options", {}), Mapping):
+        raise ConfigError("expected a table of the policy's own settings", path=path, key="compensation.options")
     tiers = []
     raw_tiers = table.get("tiers", [])
     if not isinstance(raw_tiers, list):
