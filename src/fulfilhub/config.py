@@ -50,6 +50,7 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "buy_labels": timedelta(minutes=2),
     "deliver_effects": timedelta(seconds=30),
     "poll_tracking": timedelta(minutes=30),
+    "assess_delays": timedelta(minutes=15),
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         NotifierType,
         WarehouseType,
     )
-    from .models import Order, OrderStatus, Rate, StockLevel
+    from .models import DelayAssessment, Order, OrderStatus, Rate, StockLevel
     from .sandbox.simulator import Simulator
 
 PROJECT = "fulfilhub"
@@ -123,6 +123,21 @@ def allocate_order(order: Order, stock: Sequence[StockLevel]) -> list[tuple[str,
     list when the order cannot be covered now (it is backordered), or None to let the
     next implementation decide. The built-in prefers one warehouse that has everything,
     then fewest warehouses. First result.
+    """
+
+
+# ------------------------------------------------------------------ promises and delays
+
+
+@hookspec
+def delay_detected(assessment: DelayAssessment, previous: DelayAssessment | None) -> None:
+    """Called after a new delay assessment of an order is committed, once per stored change.
+
+    ``assessment`` is the new finding (on track, at risk or late, with its reason, days
+    late, revised ETA and plain-language detail); ``previous`` is the order's assessment
+    before it (None the first time). The job ``assess_delays`` stores an assessment only
+    when the finding changes, so an order that recovers gives one call with state
+    ``on_track``. Broadcast; the return value is ignored.
     """
 
 

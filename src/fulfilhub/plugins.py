@@ -35,7 +35,7 @@ from .sandbox.simulator import Simulator
 if TYPE_CHECKING:
     import click
 
-    from .models import Order, OrderStatus, Rate, StockLevel
+    from .models import DelayAssessment, Order, OrderStatus, Rate, StockLevel
 
 log = logging.getLogger("fulfilhub.plugins")
 
@@ -285,6 +285,9 @@ class Hooks:
 
     def allocate_order(self, *, order: Order, stock: Iterable[StockLevel]) -> list[tuple[str, str, int]] | None:
         return self._hook.allocate_order(order=order, stock=list(stock))
+
+    def delay_detected(self, *, assessment: DelayAssessment, previous: DelayAssessment | None) -> None:
+        self._hook.delay_detected(assessment=assessment, previous=previous)
 
     def order_received(self, *, order: Order) -> None:
         self._hook.order_received(order=order)

@@ -13,6 +13,7 @@ transaction; it decides nothing itself.
   and writes the purchase to the outbox.
 - ``deliver_effects``: the outbox (warehouse submissions, labels, channel pushes).
 - ``poll_tracking``: scans from the carriers for shipments whose next look is due.
+- ``assess_delays``: open orders against their promises (:mod:`fulfilhub.runner.delays`).
 
 Work for different channels, warehouses and carriers runs concurrently in threads; one
 item that fails is reported and the others go on.
@@ -464,6 +465,7 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
         run(deliver_effects),
         run(poll_tracking),
         run(deliver_effects),
+        run(assess_delays),
     ]
 
 
@@ -497,6 +499,13 @@ def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float
         log.warning("could not record the run of %s: %s", report.job, describe_error(exc))
 
 
+def assess_delays(rt: Runtime, **kwargs: Any) -> JobReport:
+    """Open orders against their promises (:mod:`fulfilhub.runner.delays`, imported when first run)."""
+    from .delays import assess_delays as run
+
+    return run(rt, **kwargs)
+
+
 JOBS: dict[str, Callable[[Runtime], JobReport]] = {
     "pull_orders": pull_orders,
     "allocate": allocate,
@@ -504,6 +513,7 @@ JOBS: dict[str, Callable[[Runtime], JobReport]] = {
     "buy_labels": buy_labels,
     "deliver_effects": deliver_effects,
     "poll_tracking": poll_tracking,
+    "assess_delays": assess_delays,
 }
 
 
