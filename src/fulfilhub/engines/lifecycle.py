@@ -178,6 +178,11 @@ def note_event(order_id: str, status: O, *, at: datetime, source: str, reason: s
     return _event("note", order_id, status, status, at=at, source=source, reason=reason)
 
 
+def promise_event(order_id: str, status: O, *, at: datetime, source: str, reason: str, data: dict | None = None) -> dict:
+    """An ``order_events`` row for a promise made or revised (``data``: its terms)."""
+    return _event("promise", order_id, status, status, at=at, source=source, reason=reason, data=data)
+
+
 def delay_event(order_id: str, status: O, *, at: datetime, state: str, reason: str | None, detail: str,
                 data: dict | None = None) -> dict:
     """An ``order_events`` row (kind ``delay``) for a new delay assessment: its state and reason."""
