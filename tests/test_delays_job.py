@@ -238,3 +238,28 @@ def test_store_reads_many_at_once(tmp_path, make_order):
             assert [x.id for x in shipment_store.of_orders(conn, [order.id])[order.id]] == [s.id]
     finally:
         store.close()
+
+
+def test_transit_learned_from_the_store_forecasts_a_late_parcel(world, make_order):
+    """Thirty USPS Priority parcels took eight days on this lane: one two days on its way
+    against a promise of six more days is forecast late (the real TransitModel, via the
+    runtime's promise engine)."""
+    rt, recorder, _ = world
+    history_start = T0 - timedelta(days=40)
+    with rt.store.transaction() as tx:
+        for n in range(30):
+            old = make_order(str(100 + n))
+            order_store.insert(tx, [(old, OrderStatus.DELIVERED, None)], history_start)
+            shipped = history_start + timedelta(days=n)
+            shipment_store.insert(tx, in_transit(id=f"{old.id}/1", order_id=old.id, status=ShipmentStatus.DELIVERED,
+                                                 shipped_at=shipped, delivered_at=shipped + timedelta(days=8),
+                                                 created_at=shipped, modified_at=shipped + timedelta(days=8)))
+    slow = add_order(rt, make_order, 1, OrderStatus.IN_TRANSIT, shipment=in_transit(),
+                     scans=[TrackingEvent(at=T0 + timedelta(hours=4), status=TrackingStatus.IN_TRANSIT)])
+    rt.clock.advance(timedelta(days=1))
+    assess_delays(rt)
+    with rt.store.read() as conn:
+        found = delay_store.current(conn, slow)
+    assert (found.state, found.reason) == (DelayState.LATE, DelayReason.TRANSIT_FORECAST)
+    assert found.days_late >= 1 and "deliveries" in found.detail
+    assert recorder.calls[-1][0].order_id == slow

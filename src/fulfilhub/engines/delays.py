@@ -34,16 +34,16 @@ as a bare date (EasyPost's ``est_delivery_date`` at 00:00 UTC) is taken as that 
 Once deliver-by has passed without delivery the order is late whatever the cause.
 
 The engine reads no store and no clock: time and transit knowledge are passed in
-(:class:`Transit`, for which :class:`LearnedTransit` adapts the learned
-``TransitModel``). An order with no finding is on track; the runner stores an
+(:class:`Transit`; the runner adapts the promise engine's learned ``TransitModel`` to
+it, see :mod:`fulfilhub.runner.delays`). An order with no finding is on track; the runner stores an
 assessment only when the finding changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -125,33 +125,13 @@ class Estimate:
 
 
 class Transit(Protocol):
-    """What the engine asks about transit times (see :class:`LearnedTransit`)."""
+    """What the engine asks about transit times (the runner answers from the learned ``TransitModel``)."""
 
     def remaining(self, shipment: Shipment, elapsed_days: float, q: float, now: datetime) -> Estimate | None:
         """The q-quantile of the transit still ahead of a parcel that has travelled ``elapsed_days``."""
 
     def whole(self, shipment: Shipment | None, q: float, now: datetime) -> Estimate | None:
         """The q-quantile of a whole transit for a parcel not handed over yet (None: unknown)."""
-
-
-class LearnedTransit:
-    """:class:`Transit` from a learned ``TransitModel`` and a function giving a shipment's lane.
-
-    ``lane_of(shipment_or_None)`` returns the model's ``Lane`` (None for an order not
-    allocated yet: the promise's carrier and service to the order's destination).
-    """
-
-    def __init__(self, model: Any, lane_of: Callable[[Shipment | None], Any]):
-        self.model = model
-        self.lane_of = lane_of
-
-    def remaining(self, shipment: Shipment, elapsed_days: float, q: float, now: datetime) -> Estimate | None:
-        found = self.model.remaining(self.lane_of(shipment), max(0.0, elapsed_days), q, now=now)
-        return Estimate(found.days, q, found.describe()) if found is not None else None
-
-    def whole(self, shipment: Shipment | None, q: float, now: datetime) -> Estimate | None:
-        found = self.model.quantile(self.lane_of(shipment), q, now=now)
-        return Estimate(found.days, q, found.describe()) if found is not None else None
 
 
 @attrs.frozen(kw_only=True)

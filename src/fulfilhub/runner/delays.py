@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from ..engines import delays as engine
 from ..engines import lifecycle
@@ -26,6 +27,9 @@ from ..store import promises as promise_store
 from ..store import shipments as shipment_store
 from .jobs import JobReport, describe_error
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..engines.promise import PromiseEngine
 
 log = logging.getLogger("fulfilhub.runner.delays")
 
@@ -105,52 +109,48 @@ def _destination(ship_to: Any) -> Address | None:
 
 
 def learned_transit(rt: Runtime) -> Callable[[Address | None], engine.Transit] | None:
-    """Transit learned from delivered shipments, when the runtime holds a promise engine with a
-    ``TransitModel`` (its ``transit`` attribute): a function of the order's destination. None
-    without one (the rules that need it then rely on the promise and the carrier)."""
-    get = getattr(rt, "promise_engine", None)
-    if get is None:
-        return None
+    """Transit learned from delivered shipments, from the runtime's promise engine (built, and
+    kept warm, on first use): a function of the order's destination. None when it cannot be
+    built (the rules that need it then rely on the promise and the carrier)."""
     try:
-        model = getattr(get(), "transit", None)
-    except Exception as exc:  # delays are still assessed on the carrier's word
+        promises = rt.promise_engine()
+    except Exception as exc:  # delays are still assessed on the promise and the carrier's word
         log.warning("no learned transit for delay forecasts: %s", describe_error(exc))
         return None
-    if model is None:
-        return None
-    from ..engines.transit import Lane
-
-    origins: dict[str, str] = {}
-
-    def origin(warehouse: str) -> str:
-        if warehouse not in origins:
-            try:
-                address = rt.ship_from(warehouse)
-                origins[warehouse] = region(address)
-            except Exception:
-                origins[warehouse] = ""
-        return origins[warehouse]
-
-    def for_destination(dest: Address | None) -> engine.Transit:
-        def lane_of(shipment: Shipment | None) -> Any:
-            return Lane(carrier=shipment.carrier if shipment else "", service=_service(shipment),
-                        origin=origin(shipment.warehouse) if shipment else "",
-                        destination=region(dest) if dest else "",
-                        postal_prefix=(dest.postal_code or "")[:3] if dest else "")
-
-        return engine.LearnedTransit(model, lane_of)
-
-    return for_destination
+    return lambda destination: _Learned(promises, destination)
 
 
-def _service(shipment: Shipment | None) -> str:
-    if shipment is None:
-        return ""
-    if shipment.label is not None:
-        return shipment.label.service
-    return shipment.rate.service if shipment.rate is not None else ""
+class _Learned:
+    """:class:`~fulfilhub.engines.delays.Transit` from the promise engine's two ``TransitModel``s:
+    by carrier service once a label names it, else every service on the lane."""
 
+    def __init__(self, promises: PromiseEngine, destination: Address | None):
+        self.promises = promises
+        self.destination = destination
 
-def region(address: Address) -> str:
-    """``US-CA``: country and province where there is one (a lane's origin or destination)."""
-    return f"{address.country}-{address.province}" if address.province else address.country
+    def _model(self, shipment: Shipment | None) -> tuple[Any, Any] | None:
+        if self.destination is None:
+            return None
+        label = shipment.label if shipment is not None else None
+        warehouse = shipment.warehouse if shipment is not None else ""
+        if label is not None:
+            lane, _ = self.promises.lanes(warehouse, self.destination, label.carrier_name, label.service)
+            return self.promises.by_service, lane
+        _, anyway = self.promises.lanes(warehouse, self.destination, "", "")
+        return self.promises.any_service, anyway
+
+    def remaining(self, shipment: Shipment, elapsed_days: float, q: float, now: datetime) -> engine.Estimate | None:
+        found = self._model(shipment)
+        if found is None:
+            return None
+        with self.promises._lock:  # the engine reads and changes its models under this lock
+            estimate = found[0].remaining(found[1], max(0.0, elapsed_days), q, now=now)
+        return engine.Estimate(estimate.days, q, estimate.describe()) if estimate is not None else None
+
+    def whole(self, shipment: Shipment | None, q: float, now: datetime) -> engine.Estimate | None:
+        found = self._model(shipment)
+        if found is None:
+            return None
+        with self.promises._lock:  # the engine reads and changes its models under this lock
+            estimate = found[0].quantile(found[1], q, now=now)
+        return engine.Estimate(estimate.days, q, estimate.describe()) if estimate is not None else None
