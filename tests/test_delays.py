@@ -147,10 +147,12 @@ def test_carrier_exception_with_a_new_eta_past_deliver_by_is_late_and_names_the_
     assert "Sat 16 May" in found.detail
 
 
-def test_carrier_exception_that_still_fits_is_at_risk():
-    hit = shipment(exception_reason=ExceptionReason.WEATHER, est_delivery=datetime(2026, 5, 13, tzinfo=timezone.utc))
+def test_carrier_exception_that_lands_on_the_last_day_is_at_risk_one_with_room_is_not():
+    hit = shipment(exception_reason=ExceptionReason.WEATHER, est_delivery=datetime(2026, 5, 14, tzinfo=timezone.utc))
     found = assess(order(shipments=[hit]), T0 + timedelta(days=1))
     assert (found.state, found.reason, found.days_late) == (DelayState.AT_RISK, DelayReason.CARRIER_EXCEPTION, 0)
+    roomy = attrs.evolve(hit, est_delivery=datetime(2026, 5, 12, tzinfo=timezone.utc))
+    assert assess(order(shipments=[roomy]), T0 + timedelta(days=1)).state is DelayState.ON_TRACK
 
 
 @pytest.mark.parametrize("reason", [ExceptionReason.LOST, ExceptionReason.DAMAGED])
@@ -166,8 +168,9 @@ def test_carrier_exception_read_from_the_latest_scan():
     hit = shipment()
     found = assess(order(shipments=[hit], last_scans={"shop:1/1": scan(T0 + timedelta(hours=20),
                                                                        reason=ExceptionReason.WEATHER)}),
-                   T0 + timedelta(days=1), transit=Steady(2))
-    assert (found.reason, found.exception) == (DelayReason.CARRIER_EXCEPTION, ExceptionReason.WEATHER)
+                   T0 + timedelta(days=1))  # no ETA from the carrier, none learned: at risk
+    assert (found.state, found.reason, found.exception) == (
+        DelayState.AT_RISK, DelayReason.CARRIER_EXCEPTION, ExceptionReason.WEATHER)
 
 
 def test_carrier_eta_beyond_deliver_by():
@@ -191,11 +194,22 @@ def test_transit_forecast_time_so_far_plus_the_rest_learned_for_the_lane():
 
 
 def test_the_worst_finding_wins():
-    moved = shipment(est_delivery=datetime(2026, 5, 15, tzinfo=timezone.utc), modified_at=T0 + timedelta(days=3))
+    moved = shipment(est_delivery=datetime(2026, 5, 15, tzinfo=timezone.utc), modified_at=T0 + timedelta(days=3),
+                     exception_reason=ExceptionReason.WEATHER)
     found = assess(order(shipments=[moved], last_scans={"shop:1/1": scan(T0 + timedelta(hours=4))}),
                    T0 + timedelta(days=3), transit=Steady(9))
-    assert found.reason is DelayReason.TRANSIT_FORECAST  # 9-day transit: later than the carrier's Fri 15
-    assert found.days_late > 1
+    # late by the carrier's ETA, by the weather, and silent: one day late on all; the weather names it
+    assert (found.state, found.reason, found.exception, found.days_late) == (
+        DelayState.LATE, DelayReason.CARRIER_EXCEPTION, ExceptionReason.WEATHER, 1)
+    stale = attrs.evolve(moved, exception_reason=None, est_delivery=datetime(2026, 5, 10, tzinfo=timezone.utc))
+    worse = assess(order(shipments=[stale], last_scans={"shop:1/1": scan(T0 + timedelta(hours=4))}),
+                   T0 + timedelta(days=3), transit=Steady(9))
+    assert worse.reason is DelayReason.TRANSIT_FORECAST and worse.days_late > 1  # the carrier's ETA day has passed
+
+
+def test_a_fresh_carrier_eta_in_time_outweighs_the_lanes_statistics():
+    on_time = shipment(est_delivery=datetime(2026, 5, 13, tzinfo=timezone.utc))
+    assert assess(order(shipments=[on_time]), T0 + timedelta(days=1), transit=Steady(9)).state is DelayState.ON_TRACK
 
 
 def test_past_deliver_by_and_not_delivered_is_late():

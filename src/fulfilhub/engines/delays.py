@@ -268,6 +268,7 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
     started = shipment.shipped_at or shipment.created_at
     elapsed = (now - started).total_seconds() / 86400
     median = transit.remaining(shipment, elapsed, 0.5, now) if transit is not None else None
+    fresh_eta = shipment.est_delivery is not None and eta_day(shipment.est_delivery, tz) >= now.astimezone(tz).date()
     forecast = now + timedelta(days=median.days) if median is not None else None
 
     if reason in LOST:
@@ -280,10 +281,12 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
         eta = shipment.est_delivery or forecast
         if reason is ExceptionReason.FAILED_ATTEMPT and eta is None:
             eta = now + timedelta(days=1)
-        found.append(_Finding(R.CARRIER_EXCEPTION, eta, policy.carrier_eta_confidence if shipment.est_delivery else 0.5,
-                              f"{shipment.carrier} reports {_WORDS.get(reason, str(reason))}"
-                              + (f"; it now expects {_short(eta, tz)}" if eta else ""),
-                              exception=reason, at_least_late=shipment.est_delivery is not None))
+        # a carrier that still expects it a day or more before deliver-by leaves room: no finding
+        if eta is None or eta_day(eta, tz) >= promise.deliver_by.astimezone(tz).date():
+            found.append(_Finding(R.CARRIER_EXCEPTION, eta, policy.carrier_eta_confidence if shipment.est_delivery
+                                  else 0.5, f"{shipment.carrier} reports {_WORDS.get(reason, str(reason))}"
+                                  + (f"; it now expects {_short(eta, tz)}" if eta else ""),
+                                  exception=reason, at_least_late=shipment.est_delivery is not None))
 
     if shipment.est_delivery is not None and days_late(shipment.est_delivery, promise) > 0:
         found.append(_Finding(R.CARRIER_ETA, shipment.est_delivery, policy.carrier_eta_confidence,
@@ -298,6 +301,8 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
         found.append(_Finding(R.NO_SCAN, eta, 0.5, f"no scan from {shipment.carrier} for {_hours(silence)} "
                               f"(the lane normally scans within {_hours(policy.no_scan_after)})"))
 
+    if fresh_eta:  # the carrier's own live estimate beats the lane's statistics
+        return found
     if median is not None and forecast is not None and days_late(forecast, promise) > 0:
         found.append(_Finding(R.TRANSIT_FORECAST, forecast, 0.5,
                               f"{elapsed:.1f} days on the way; the rest usually takes {median.days:.1f} more days "
