@@ -143,6 +143,9 @@ def test_demo_runs_small_and_leaves_a_workspace_to_inspect(tmp_path, monkeypatch
     data = json.loads(result.stdout)
     assert data["pulled"] > 10 and data["shipments"] > 0 and data["faults_injected"] > 0
     assert data["counts"].get("delivered", 0) > 0
+    delays = data["delays"]  # the disruption and the delay figures, from the run's ground truth
+    assert "Typhoon" in delays["disruption"] and delays["promised"] > 0
+    assert {"flagged_early_share", "precision", "median_lead_days", "late", "flagged"} <= set(delays)
     # the workspace is usable afterwards, without the demo's tokens in the environment
     monkeypatch.delenv("FULFILHUB_DEMO_SHOPIFY_TOKEN")
     monkeypatch.delenv("FULFILHUB_DEMO_EASYPOST_KEY")
@@ -152,7 +155,8 @@ def test_demo_runs_small_and_leaves_a_workspace_to_inspect(tmp_path, monkeypatch
     same = run("demo", "--orders", "30", "--days", "1", "--settle-days", "6", "--seed", "5",
                "--workspace", str(tmp_path / "ws2"), "--json")
     again = json.loads(same.stdout)
-    assert {k: again[k] for k in ("pulled", "counts", "shipments")} == {k: data[k] for k in ("pulled", "counts", "shipments")}
+    assert {k: again[k] for k in ("pulled", "counts", "shipments", "delays")} == {
+        k: data[k] for k in ("pulled", "counts", "shipments", "delays")}
 
 
 def test_init_into_a_missing_folder_is_a_clear_error(tmp_path):

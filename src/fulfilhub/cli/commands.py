@@ -18,13 +18,15 @@ from .. import store as store_mod
 from ..config import EXAMPLE, DEFAULT_PATH
 from ..clock import SystemClock
 from ..errors import ConfigError, NotFound, StoreError
-from ..models import OrderStatus
+from ..models import DelayAssessment, OrderStatus
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
 from ..store import Store, schema
+from ..store import delays as delay_store
 from ..store import orders as order_store
 from ..store import outbox as outbox_store
+from ..store import promises as promise_store
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
@@ -315,13 +317,20 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         events = order_store.events_of(conn, order_id)
         ships = shipment_store.of_order(conn, order_id)
         scans = {s.id: shipment_store.scans_of(conn, s.id) for s in ships}
+        delay = delay_store.current(conn, order_id)
+        promises = promise_store.history(conn, order_id)
+    from .promise import promise_json, promise_lines
+
     if as_json:
         _dump({
+            "promise": promise_json(promises[-1]) if promises else None,
+            "promise_history": [promise_json(p) for p in promises],
             "order": {k: v for k, v in row._mapping.items() if k != "raw"},
             "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.amount)} for ln in order.lines],
             "shipments": [{**shipment_store.as_row(s), "lines": [vars_(ln) for ln in s.lines],
                            "scans": [dict(e._mapping) for e in scans[s.id]]} for s in ships],
             "events": [dict(e._mapping) for e in events],
+            "delay": assessment_json(delay) if delay is not None else None,
         })
         return
     console.print(f"[bold]{order.number}[/]  {order.id}  [bold]{row.status}[/]"
@@ -330,6 +339,18 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
                   f"{order.ship_to.city + ', ' + order.ship_to.country if order.ship_to else '-'}")
     for ln in order.lines:
         console.print(f"  {ln.quantity} x {ln.sku}  {ln.title}  @ {ln.unit_price}")
+    if promises:
+        head, *rest = promise_lines(promises[-1])
+        console.print(f"[bold]promise[/] {escape(head)}")
+        for line in rest:
+            console.print(line, markup=False)
+        for p in reversed(promises[:-1]):
+            console.print(f"  earlier: revision {p.revision}, {promise_lines(p)[0]} ({p.reason})", markup=False)
+    else:
+        console.print("[bold]promise[/] none yet")
+    if delay is not None:
+        console.print(f"[bold]delay[/] {delay.state} (assessed {delay.assessed_at:%Y-%m-%d %H:%M}): {escape(delay.detail)}"
+                      if delay.detail else f"[bold]delay[/] {delay.state} (assessed {delay.assessed_at:%Y-%m-%d %H:%M})")
     for s in ships:
         console.print(f"[bold]shipment {s.id}[/] from {s.warehouse}: {s.status}"
                       + (f", {s.label.carrier_name} {s.label.service} {s.tracking_code}" if s.label else ""))
@@ -341,6 +362,16 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
     for e in events:
         change = f"{e.from_status or 'new'} -> {e.to_status}" if e.kind == "status" else e.kind
         console.print(f"  {e.at:%Y-%m-%d %H:%M}  {change:<32} {e.source:<22} {e.reason}", markup=False)
+
+
+def assessment_json(a: DelayAssessment) -> dict[str, Any]:
+    """An assessment as JSON values (times in ISO 8601, enums as their words)."""
+    return {
+        "order_id": a.order_id, "state": str(a.state), "reason": str(a.reason) if a.reason else None,
+        "exception": str(a.exception) if a.exception else None, "days_late": a.days_late,
+        "revised_eta": a.revised_eta.isoformat() if a.revised_eta else None, "confidence": a.confidence,
+        "promise_revision": a.promise_revision, "assessed_at": a.assessed_at.isoformat(), "detail": a.detail,
+    }
 
 
 def _tsv(value: Any) -> str:
@@ -425,8 +456,11 @@ def stock() -> None:
 @click.argument("on_hand", type=click.IntRange(min=0))
 @click.option("--safety", type=click.IntRange(min=0), help="Safety stock never sold.")
 @click.option("--weight-g", type=click.IntRange(min=1), help="Unit weight in grams.")
+@click.option("--restock-date", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="When more is expected: a promise for an order that waits for it ships from that day.")
 @pass_state
-def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int | None, weight_g: int | None) -> None:
+def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int | None, weight_g: int | None,
+              restock_date: Any) -> None:
     """Set how many units of SKU a local WAREHOUSE has on hand (orders waiting for it are looked at again)."""
     config = state.config(strict_env=False)
     if warehouse not in config.warehouses:
@@ -436,8 +470,9 @@ def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int 
     from ..clock import SystemClock
 
     with store.transaction() as tx:
-        stock_store.set_level(tx, warehouse, sku, on_hand, SystemClock().now(), safety_stock=safety, unit_weight_g=weight_g)
-    console.print(f"{warehouse} {sku}: on hand {on_hand}")
+        stock_store.set_level(tx, warehouse, sku, on_hand, SystemClock().now(), safety_stock=safety, unit_weight_g=weight_g,
+                              restock_on=restock_date.date() if restock_date else None)
+    console.print(f"{warehouse} {sku}: on hand {on_hand}" + (f", more expected {restock_date:%Y-%m-%d}" if restock_date else ""))
 
 
 @stock.command("list")

@@ -140,6 +140,25 @@ def _run_with_progress(run_demo, total_days: int, *, quiet: bool, **kwargs):
         return run_demo(**kwargs, on_step=lambda done, total: bar.update(task, completed=done))
 
 
+def _print_delays(d: dict) -> None:
+    """The disruption and how well delays were found (the run's ground truth)."""
+    if not d:
+        return
+    console.print(f"disruption: {d['disruption']}", markup=False)
+    if not d.get("promised"):
+        console.print("delays: no order had a promise, so none could be found late", markup=False)
+        return
+    if not d.get("late"):
+        console.print(f"delays: none of the {d['promised']} promised orders was delivered late", markup=False)
+        return
+    share, precision, lead = d["flagged_early_share"], d["precision"], d["median_lead_days"]
+    console.print(f"delays: {d['flagged_early']} of {d['late']} late deliveries flagged before their deliver-by "
+                  f"({share:.0%}); precision of the flags {precision:.2f} ({d['flagged_early']} of {d['flagged']} "
+                  f"flagged orders were late); median warning {lead:.1f} days ahead" if precision is not None and lead
+                  is not None else f"delays: {d['flagged_early']} of {d['late']} late deliveries flagged before their "
+                  f"deliver-by", markup=False)
+
+
 def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> None:
     if as_json:
         skip = ("workspace", "config_path", "simulated", "settle")
@@ -172,6 +191,7 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
     ]:
         table.add_row(label, str(value))
     console.print(table)
+    _print_delays(result.delays)
     console.print(f"workspace: {result.workspace}")
     if result.sample_order:
         console.print(f"look at one: fulfilhub -c {result.config_path} orders show '{result.sample_order}'", markup=False)

@@ -13,6 +13,7 @@ transaction; it decides nothing itself.
   and writes the purchase to the outbox.
 - ``deliver_effects``: the outbox (warehouse submissions, labels, channel pushes).
 - ``poll_tracking``: scans from the carriers for shipments whose next look is due.
+- ``assess_delays``: open orders against their promises (:mod:`fulfilhub.runner.delays`).
 - ``notices``: delay assessments and status events into compensations and customer
   notices (:mod:`fulfilhub.runner.notices`).
 
@@ -32,12 +33,13 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..engines import fulfilment, holds, intake, inventory
+from ..engines import fulfilment, holds, intake, inventory, promise
 from ..errors import ExternalError, FulfilhubError, PluginError, TransientError
 from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import cursors, job_runs
 from ..store import orders as order_store
 from ..store import outbox
+from ..store import promises as promise_store
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
@@ -166,10 +168,11 @@ def _store_page(rt: Runtime, name: str, page: OrderPage, mapped: list[tuple[Any,
     """
     now = rt.clock.now()
     source = f"channel:{name}"
+    promises = rt.promise_engine() if mapped else None
     try:
         with rt.store.transaction() as tx:
             result = intake.ingest(tx, rt.hooks, [order for _, order in mapped], at=now, known_skus=known_skus,
-                                   intake=rt.config.intake, source=source)
+                                   intake=rt.config.intake, source=source, promises=promises)
             fresh = [(p, err) for p, err in bad if quarantine_store.keep(tx, name, "order", p, err, now)]
             if save_cursor:
                 cursors.save(tx, name, page.next_cursor, now)
@@ -182,7 +185,7 @@ def _store_page(rt: Runtime, name: str, page: OrderPage, mapped: list[tuple[Any,
                 try:
                     with tx.conn.begin_nested():
                         result.add(intake.ingest(tx, rt.hooks, [order], at=now, known_skus=known_skus,
-                                                 intake=rt.config.intake, source=source))
+                                                 intake=rt.config.intake, source=source, promises=promises))
                 except Exception as refused:  # this record alone: rolled back to its savepoint
                     del tx.after_commit[hooks_before:]
                     bad.append((payload, f"the store refused the mapped order {order.id}: {describe_error(refused)}"))
@@ -286,6 +289,8 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
                 made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, rt.clock.now())
                 if made is None:
                     raise _Oversold
+                if promise_store.current(tx.conn, order.id) is None:  # accepted by a person, or no promise could be made then
+                    promise.promise_order(tx, rt.promise_engine(), order, OrderStatus.ALLOCATED, at=rt.clock.now())
         except _Oversold:
             continue
         view.took(by_warehouse)
@@ -297,6 +302,8 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
             order_store.touch(tx, order.id, now)
             return "still_backordered"
         fulfilment.backorder(tx, rt.hooks, order, status, now)
+        promise.revise_later(tx, rt.promise_engine(), order, OrderStatus.BACKORDERED, at=now,
+                             reason="backordered: not enough stock across warehouses")
     log.info("order %s: backordered (not enough stock)", order.id)
     return "backordered"
 
@@ -356,12 +363,19 @@ def buy_labels(rt: Runtime) -> JobReport:
         if not rates:
             report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate; it stays packed and is retried next run")
             continue
-        chosen = rt.hooks.choose_rate(order=order, shipment_id=shipment.id, rates=rates)
+        engine, now = rt.promise_engine(), rt.clock.now()
+        with rt.store.read() as conn:
+            in_force = promise_store.current(conn, order.id)
+        arrive_by = {rate.rate_id: engine.arrival(shipment, order.ship_to, rate, now=now, promise=in_force)
+                     for rate in rates}
+        chosen = rt.hooks.choose_rate(order=order, shipment_id=shipment.id, rates=rates, promise=in_force,
+                                      arrive_by=arrive_by)
         if chosen is None:
             report.errors.append(f"shipment {shipment.id}: choose_rate returned no rate")
             continue
         with rt.store.transaction() as tx:
-            fulfilment.choose(tx, shipment, chosen, rt.clock.now())
+            fulfilment.choose(tx, shipment, chosen, now)
+            promise.record_choice(tx, engine, order, shipment, chosen, rates, arrive_by, in_force, at=now)
         log.info("shipment %s: chose %s %s for %s; the label is bought next", shipment.id, chosen.carrier_name,
                  chosen.service, chosen.amount)
         report.counts["rates_chosen"] += 1
@@ -402,6 +416,7 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
                 fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
             continue
         if outcome.moved_to:
+            rt.shipment_moved(outcome.shipment)  # committed: the promise engine learns a delivery
             log.info("shipment %s: %s says %s", shipment.id, name, outcome.moved_to)
         report.counts["scans_new"] += outcome.new_scans
         report.counts[f"to_{outcome.moved_to}" if outcome.moved_to else "unchanged"] += 1
@@ -476,6 +491,7 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
         run(buy_labels),
         run(deliver_effects),
         run(poll_tracking),
+        run(assess_delays),
         run(notice_job.notices),
         run(deliver_effects),
     ]
@@ -511,6 +527,13 @@ def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float
         log.warning("could not record the run of %s: %s", report.job, describe_error(exc))
 
 
+def assess_delays(rt: Runtime, **kwargs: Any) -> JobReport:
+    """Open orders against their promises (:mod:`fulfilhub.runner.delays`, imported when first run)."""
+    from .delays import assess_delays as run
+
+    return run(rt, **kwargs)
+
+
 JOBS: dict[str, Callable[[Runtime], JobReport]] = {
     "pull_orders": pull_orders,
     "allocate": allocate,
@@ -518,6 +541,7 @@ JOBS: dict[str, Callable[[Runtime], JobReport]] = {
     "buy_labels": buy_labels,
     "deliver_effects": deliver_effects,
     "poll_tracking": poll_tracking,
+    "assess_delays": assess_delays,
     "notices": notice_job.notices,
 }
 

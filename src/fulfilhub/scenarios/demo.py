@@ -11,6 +11,7 @@ simulators describe their own part.
 from __future__ import annotations
 
 import random
+import statistics
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import sqlalchemy as sa
 
 from ..engines import lifecycle
 from ..models import OrderStatus
 from ..plugins import PluginManager
 from ..runner.jobs import JobReport
-from ..store import Store
+from ..store import Store, schema
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import quarantine as quarantine_store
@@ -41,7 +43,12 @@ SCHEDULE = {
     "poll_warehouses": timedelta(hours=1),
     "buy_labels": timedelta(hours=1),
     "poll_tracking": timedelta(hours=8),
+    "assess_delays": timedelta(hours=1),
 }
+
+#: The demo's disruption: a typhoon closes the hub serving Taiwan for three days, from
+#: the second morning (its parcels wait; EasyPost scans ``weather_delay``).
+TYPHOON = {"kind": "hub_closed", "after": timedelta(days=1), "days": 3, "region": "TW", "cause": "Typhoon Haikui"}
 
 
 @attrs.define
@@ -60,6 +67,8 @@ class DemoResult:
     sample_order: str | None
     simulated: timedelta
     settle: timedelta
+    #: The disruption and how well delays were found, from the run's ground truth (:func:`delay_figures`).
+    delays: dict[str, Any] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -92,6 +101,8 @@ def run_demo(
     with build_world(pm, workspace, start=START, seed=seed, options=options) as world:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)
+        typhoon = dict(TYPHOON)
+        disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
         scheduler = world.scheduler(SCHEDULE, on_report=reports.append)
         steps = (days + settle_days) * 24
         settled_at = steps
@@ -105,6 +116,7 @@ def run_demo(
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
             world.clock.advance(timedelta(hours=1))
+            world.apply_stock_disruptions()
             scheduler.tick()
             if on_step:
                 on_step(step + 1, steps)
@@ -117,6 +129,9 @@ def run_demo(
             scans = shipment_store.count_scans(conn)
             effects = outbox.count_by_status(conn)
             quarantined = quarantine_store.count_open(conn)
+            figures = delay_figures(conn, world.clock.now())
+        figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
+                                 f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
         config_path = world.config_path
         faults_injected = world.context.faults.injected
     per_order: dict[str, int] = {}
@@ -140,7 +155,59 @@ def run_demo(
         sample_order=(split or delivered or [None])[0],
         simulated=timedelta(hours=settled_at),
         settle=timedelta(hours=settled_at - days * 24),
+        delays=figures,
     )
+
+
+def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
+    """How well delays were found, from what really happened.
+
+    Every order with a promise whose outcome is known by ``now`` counts: delivered (at
+    its last parcel's delivery), or not delivered and past deliver-by (late). Cancelled
+    orders do not count. An order is *flagged early* when an assessment found it at risk
+    or late before its deliver-by and before it was delivered. Returns the late orders,
+    the share of them flagged early, the precision of the early flags (the share of
+    flagged orders that were late) and the median warning lead time in days
+    (deliver-by minus the first flag), with the counts behind them.
+    """
+    promised = {row.order_id: row for row in conn.execute(
+        sa.select(schema.promises).order_by(schema.promises.c.order_id, schema.promises.c.revision))}
+    status = dict(conn.execute(sa.select(schema.orders.c.id, schema.orders.c.status)).all())
+    delivered: dict[str, datetime] = {}
+    for ship in conn.execute(sa.select(schema.shipments.c.order_id, schema.shipments.c.delivered_at)
+                             .where(schema.shipments.c.delivered_at.is_not(None))):
+        delivered[ship.order_id] = max(delivered.get(ship.order_id, ship.delivered_at), ship.delivered_at)
+    first_flag: dict[str, datetime] = {}
+    for row in conn.execute(sa.select(schema.delay_assessments.c.order_id, schema.delay_assessments.c.assessed_at)
+                            .where(schema.delay_assessments.c.state != "on_track")
+                            .order_by(schema.delay_assessments.c.id)):
+        first_flag.setdefault(row.order_id, row.assessed_at)
+    late = flagged = true_flags = 0
+    leads: list[float] = []
+    for order_id, promise in promised.items():
+        state = status.get(order_id)
+        if state in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+            continue
+        done = delivered.get(order_id) if state == OrderStatus.DELIVERED else None
+        if done is None and now <= promise.deliver_by:
+            continue  # not known yet
+        was_late = done is None or done > promise.deliver_by
+        flag = first_flag.get(order_id)
+        early = flag is not None and flag <= promise.deliver_by and (done is None or flag < done)
+        late += was_late
+        flagged += early
+        if early and was_late:
+            true_flags += 1
+            leads.append((promise.deliver_by - flag).total_seconds() / 86400)
+    return {
+        "promised": len(promised),
+        "late": late,
+        "flagged_early": true_flags,
+        "flagged": flagged,
+        "flagged_early_share": round(true_flags / late, 3) if late else None,
+        "precision": round(true_flags / flagged, 3) if flagged else None,
+        "median_lead_days": round(statistics.median(leads), 2) if leads else None,
+    }
 
 
 def _moving(store: Store) -> bool:

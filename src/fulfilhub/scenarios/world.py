@@ -25,7 +25,7 @@ from ..plugins import PluginManager
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
-from ..sandbox import DemoPart, SandboxContext, SandboxServer, Simulator
+from ..sandbox import DemoPart, Disruption, DisruptionPlan, SandboxContext, SandboxServer, Simulator
 from ..store import Store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
@@ -34,12 +34,15 @@ from ..store import stock as stock_store
 
 @attrs.frozen(kw_only=True)
 class LocalWarehouse:
-    """A ``local`` warehouse of the world: its name, address and handling minutes."""
+    """A ``local`` warehouse of the world: its name, address, handling minutes and the
+    working calendar its promises are made with (``[promise.warehouses.NAME]``)."""
 
     name: str
     address: Mapping[str, str]
     pick_minutes: int = 60
     pack_minutes: int = 120
+    timezone: str = "UTC"
+    holidays: str = ""
 
 
 #: Two warehouses, one on each coast (the demo's; the slice tests change the minutes).
@@ -48,6 +51,8 @@ WAREHOUSES = (
         name="east",
         pick_minutes=90,
         pack_minutes=180,
+        timezone="America/New_York",
+        holidays="US-NJ",
         address={"name": "East DC", "line1": "200 Harbor Way", "city": "Newark", "province": "NJ",
                  "postal_code": "07114", "country": "US"},
     ),
@@ -55,6 +60,8 @@ WAREHOUSES = (
         name="west",
         pick_minutes=60,
         pack_minutes=150,
+        timezone="America/Los_Angeles",
+        holidays="US-NV",
         address={"name": "West DC", "line1": "55 Logistics Pkwy", "city": "Reno", "province": "NV",
                  "postal_code": "89502", "country": "US"},
     ),
@@ -78,6 +85,41 @@ class World:
     rt: Runtime
     #: simulator name -> (config kind, instance name), for the simulators in the config.
     parts: dict[str, tuple[str, str]]
+    #: stock_out disruptions under way: the units each took off the shelf, by (warehouse, sku).
+    stocked_out: dict[Disruption, dict[tuple[str, str], int] | None] = attrs.Factory(dict)  # None: put back
+
+    @property
+    def disruptions(self) -> DisruptionPlan:
+        """The disruptions scripted for this world (every simulator reads the same plan)."""
+        return self.context.disruptions
+
+    def apply_stock_disruptions(self) -> list[str]:
+        """Start and end the ``stock_out`` disruptions the clock has reached: at the start the
+        SKUs' available stock goes to zero (what is reserved stays) with the end as restock
+        date; at the end the units come back. Returns what it did, for people."""
+        now, done = self.clock.now(), []
+        for disruption in self.disruptions.all():
+            if disruption.kind != "stock_out":
+                continue
+            if disruption.active(now) and disruption not in self.stocked_out:
+                where = [disruption.warehouse] if disruption.warehouse else sorted(self.config.warehouses)
+                taken: dict[tuple[str, str], int] = {}
+                with self.store.read() as conn:
+                    levels = stock_store.levels(conn, warehouses=where, skus=disruption.skus)
+                with self.store.transaction() as tx:
+                    for level in levels:
+                        taken[(level.warehouse, level.sku)] = level.on_hand - level.reserved
+                        stock_store.set_level(tx, level.warehouse, level.sku, level.reserved, now,
+                                              restock_on=disruption.end.date())
+                self.stocked_out[disruption] = taken
+                done.append(f"stock out of {', '.join(disruption.skus)} in {', '.join(where)} until {disruption.end:%Y-%m-%d %H:%M}")
+            elif now >= disruption.end and disruption in self.stocked_out and self.stocked_out[disruption] is not None:
+                with self.store.transaction() as tx:
+                    for (warehouse, sku), units in (self.stocked_out[disruption] or {}).items():
+                        stock_store.restock(tx, warehouse, {sku: max(0, units)}, now)
+                self.stocked_out[disruption] = None
+                done.append(f"{', '.join(disruption.skus)} back in stock")
+        return done
 
     def simulators(self, kind: str) -> dict[str, Any]:
         """The built simulators standing in for ``kind`` (``"channels"``...), by name."""
@@ -253,6 +295,8 @@ def config_text(
         out += [f"[warehouses.{wh.name}]", 'type = "local"', f"pick_minutes = {wh.pick_minutes}",
                 f"pack_minutes = {wh.pack_minutes}", f"[warehouses.{wh.name}.address]"]
         out += [f"{key} = {_toml(value)}" for key, value in wh.address.items()]
+        out += ["", f"[promise.warehouses.{wh.name}]", f"timezone = {_toml(wh.timezone)}"]
+        out += [f"holidays = {_toml(wh.holidays)}"] if wh.holidays else []
         out.append("")
     if extra:
         out.append(extra.strip() + "\n")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import DelayAssessment
 from . import Tx
-from .schema import delay_assessments
+from .schema import delay_assessments, orders, promises
 
 
 _ASSESSMENT_COLUMNS = ("order_id", "assessed_at", "state", "reason", "exception", "days_late", "revised_eta",
@@ -62,3 +62,26 @@ def current_all(conn: Connection, *, exclude_on_track: bool = True) -> list[Dela
     if exclude_on_track:
         query = query.where(delay_assessments.c.state != "on_track")
     return [_assessment(row) for row in conn.execute(query.order_by(delay_assessments.c.id))]
+
+
+def current_many(conn: Connection, order_ids: Sequence[str]) -> dict[str, DelayAssessment]:
+    """The newest assessment of each of ``order_ids`` that has one."""
+    out: dict[str, DelayAssessment] = {}
+    ids = list(dict.fromkeys(order_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        newest = (sa.select(sa.func.max(delay_assessments.c.id)).where(delay_assessments.c.order_id.in_(chunk))
+                  .group_by(delay_assessments.c.order_id))
+        rows = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.id.in_(newest)))
+        out.update((row.order_id, _assessment(row)) for row in rows)
+    return out
+
+
+def open_orders(conn: Connection, statuses: Sequence[str], *, after: str = "", limit: int = 1000) -> list[Any]:
+    """One page of orders in ``statuses`` that have a promise, by id after ``after``:
+    rows of ``(id, status, ship_to)``. Page on with the last id."""
+    has_promise = sa.select(promises.c.order_id).where(promises.c.order_id == orders.c.id).exists()
+    stmt = (sa.select(orders.c.id, orders.c.status, orders.c.ship_to)
+            .where(orders.c.id > after, orders.c.status.in_(list(statuses)), has_promise)
+            .order_by(orders.c.id).limit(limit))
+    return conn.execute(stmt).all()

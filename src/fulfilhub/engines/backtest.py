@@ -1,0 +1,319 @@
+"""The promise backtest: replay a delivery history in time order and score the promises it would have made.
+
+Each row is an order: when it was bought and when it was delivered (and optionally when
+payment was approved, where it went, with which carrier, and what the shop promised).
+The replay walks the orders in purchase order. Before it promises an order it feeds
+:class:`~fulfilhub.engines.transit.TransitModel` every delivery finished by then; the
+orders bought earlier and not delivered yet are in flight (censored). So each promise
+uses only what was known at its purchase time. Nothing here reads a clock or a store; the
+only I/O is reading the file (:func:`read_rows`).
+
+A promise for share ``target`` is:
+
+1. the transit model's quantile of "approval (or purchase) → delivery" at a level
+   ``q``, learned on the order's lane where it is dense enough, else coarser;
+2. counted from the approval time when the file has one (an order approved two days
+   late is promised two days later), else from the purchase;
+3. ``deliver-by`` is the calendar date that lands on; the promised days are
+   ``deliver-by − purchase date``; the order is on time when delivered on or before it.
+
+``q`` starts at the target and is corrected online (adaptive conformal inference): every
+promise whose outcome became known before the purchase at hand (delivered, or its
+deliver-by date passed without a delivery) nudges ``q`` by ``gain × (target − hit)``. So
+a history that keeps missing raises ``q``; one that keeps over-delivering lowers it.
+The shop's own promise (``estimated_ts``) is scored the same way in the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from ..errors import FulfilhubError
+from .transit import Lane, TransitModel
+
+__all__ = ["BacktestError", "BacktestResult", "Outcome", "Row", "ROLES", "DEFAULT_TARGETS",
+           "read_rows", "replay", "backtest"]
+
+#: The column roles a history file may carry, and whether each is required.
+ROLES: Mapping[str, bool] = {
+    "purchase_ts": True,
+    "delivered_ts": True,
+    "approved_ts": False,
+    "shipped_ts": False,
+    "origin": False,
+    "destination": False,
+    "carrier": False,
+    "service": False,
+    "estimated_ts": False,
+}
+_TIMES = ("purchase_ts", "delivered_ts", "approved_ts", "shipped_ts", "estimated_ts")
+
+#: The shares promised by default: 90% to 97% on time.
+DEFAULT_TARGETS: tuple[float, ...] = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97)
+
+
+class BacktestError(FulfilhubError):
+    """The history file cannot be replayed: a missing column, a time that does not parse (row and column named)."""
+
+
+@attrs.frozen(kw_only=True)
+class Row:
+    """One delivered order of the history.
+
+    Attributes:
+        line: The line of the file it came from (the header is line 1).
+        purchase: When the customer bought.
+        delivered: When it was delivered.
+        approved: When payment was approved (None: unknown).
+        estimated: The delivery date the shop promised (None: unknown).
+        lane: Where and how it travelled, as far as the file says.
+    """
+
+    line: int
+    purchase: datetime
+    delivered: datetime
+    approved: datetime | None = None
+    estimated: date | None = None
+    lane: Lane = Lane()
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """How one set of promises did.
+
+    Attributes:
+        target: The share aimed at (None for the shop's own promise).
+        on_time: The share delivered on or before the deliver-by date.
+        median_days: The median promised days (deliver-by date − purchase date).
+        p90_days: The 90th percentile of promised days.
+        promised: The promised days of each row, in purchase order.
+    """
+
+    target: float | None
+    on_time: float
+    median_days: float
+    p90_days: float
+    promised: tuple[int, ...] = attrs.field(repr=False, eq=False, default=())
+
+    def as_json(self) -> dict:
+        out = {"on_time": round(self.on_time, 4), "median_days": round(self.median_days, 2),
+               "p90_days": round(self.p90_days, 2)}
+        return out if self.target is None else {"target": self.target, **out}
+
+
+@attrs.frozen(kw_only=True)
+class BacktestResult:
+    """The backtest of one history.
+
+    Attributes:
+        rows: The rows replayed (delivered, with sane times).
+        skipped: Rows left out: not delivered, or delivered before they were bought or
+            more than a year later.
+        results: One outcome per target, in the order asked.
+        baseline: The shop's own promise scored the same way (None without ``estimated_ts``).
+    """
+
+    rows: int
+    skipped: int
+    results: tuple[Outcome, ...]
+    baseline: Outcome | None
+
+    def as_json(self) -> dict:
+        return {"rows": self.rows, "skipped": self.skipped, "results": [r.as_json() for r in self.results],
+                "baseline": None if self.baseline is None else self.baseline.as_json()}
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time or date; a time without an offset is taken as UTC (all rows alike)."""
+    value = datetime.fromisoformat(text.strip())
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tuple[list[Row], int]:
+    """Read a history CSV: ``columns`` maps a role to the file's column name (default: the role's name).
+
+    Returns the rows worth replaying and how many were skipped (no delivery time; a
+    delivery before the purchase or more than a year after it). Raises
+    :class:`BacktestError` naming the row and column for a missing required column or
+    a time that does not parse.
+    """
+    columns = dict(columns or {})
+    unknown = sorted(set(columns) - set(ROLES))
+    if unknown:
+        raise BacktestError(f"unknown role {unknown[0]!r} in --column; the roles are {', '.join(ROLES)}")
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise BacktestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise BacktestError(f"{path}: the file is empty; expected a header row with "
+                                f"{' and '.join(r for r, req in ROLES.items() if req)}") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise BacktestError(f"{path}: line 1: not a CSV header: {exc}") from None
+        where: dict[str, int] = {}
+        for role, required in ROLES.items():
+            name = columns.get(role, role)
+            if name in header:
+                where[role] = header.index(name)
+            elif required or role in columns:
+                hint = "" if role in columns else f" (map another with --column {role}=NAME)"
+                raise BacktestError(f"{path}: no column {name!r} for {role}{hint}; the header has: {', '.join(header)}")
+        rows: list[Row] = []
+        skipped = 0
+        line = 1
+        try:
+            for line, record in enumerate(reader, start=2):
+                if not any(cell.strip() for cell in record):
+                    continue
+                row = _row(path, line, record, where, header)
+                if row is None:
+                    skipped += 1
+                else:
+                    rows.append(row)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise BacktestError(f"{path}: line {line}: not valid CSV: {exc}") from None
+    return rows, skipped
+
+
+def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int], header: list[str]) -> Row | None:
+    values: dict[str, object] = {}
+    for role, index in where.items():
+        if index >= len(record):
+            raise BacktestError(f"{path}: line {line}: column {header[index]!r} ({role}) is missing; "
+                                f"the row has {len(record)} fields, the header {len(header)}")
+        cell = record[index].strip()
+        if role in _TIMES:
+            if not cell:
+                if role == "purchase_ts":
+                    raise BacktestError(f"{path}: line {line}: column {header[index]!r} (purchase_ts) is empty")
+                values[role] = None
+                continue
+            try:
+                values[role] = parse_time(cell)
+            except ValueError:
+                raise BacktestError(f"{path}: line {line}: column {header[index]!r} ({role}): {cell[:40]!r} is "
+                                    f"not a time (expected ISO 8601, e.g. 2018-03-01 14:05:00)") from None
+        else:
+            values[role] = cell
+    purchase, delivered = values["purchase_ts"], values.get("delivered_ts")
+    assert isinstance(purchase, datetime)
+    if not isinstance(delivered, datetime) or delivered < purchase or delivered - purchase > timedelta(days=365):
+        return None
+    approved = values.get("approved_ts")
+    if not isinstance(approved, datetime) or approved < purchase or approved > delivered:
+        approved = None
+    estimated = values.get("estimated_ts")
+    lane = Lane(carrier=str(values.get("carrier") or ""), service=str(values.get("service") or ""),
+                origin=str(values.get("origin") or ""), destination=str(values.get("destination") or ""))
+    return Row(line=line, purchase=purchase, delivered=delivered, approved=approved,
+               estimated=estimated.date() if isinstance(estimated, datetime) else None, lane=lane)
+
+
+# ---------------------------------------------------------------------------- replaying
+
+
+def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
+           half_life: timedelta = timedelta(days=30), min_delivered: int = 30, gain: float = 0.01,
+           spread: float = 0.03, scale_gain: float = 0.0, censor: bool = True) -> BacktestResult:
+    """Replay ``rows`` in purchase order; promise each from what was known then (see the module doc).
+
+    ``gain`` is the calibration step (0: no calibration, promise the plain quantile), and
+    ``spread`` bounds how far it moves the quantile level from the target.
+    ``scale_gain`` calibrates a factor on the promised days instead (0: off).
+    ``censor=False`` leaves orders in flight out of the model (for comparison only: it
+    learns from the quick deliveries and is late to see a slowdown).
+    Rows promised before the model has ``min_delivered`` deliveries are promised with
+    the longest transit seen so far (or not at all: with no delivery yet they are left out
+    of the scores, like a shop that had no history to promise from).
+    """
+    for t in targets:
+        if not 0.0 < t < 1.0:
+            raise BacktestError(f"--target {t!r}: a target is a share between 0 and 1 (0.95 for 95%)")
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].purchase, rows[i].line))
+    by_delivery = sorted(order, key=lambda i: rows[i].delivered)
+    model = TransitModel(half_life=half_life, min_delivered=min_delivered)
+    n_t = len(targets)
+    offset = [0.0] * n_t
+    log_scale = [0.0] * n_t
+    pending: list[tuple[datetime, int, int, bool]] = []  # (resolved at, seq, target index, hit)
+    promised = np.zeros((n_t, len(rows)), dtype=np.int64)
+    hit = np.zeros((n_t, len(rows)), dtype=bool)
+    scored = np.zeros(len(rows), dtype=bool)
+    longest = -1.0
+    seq = 0
+    d = 0
+    for i in order:
+        row = rows[i]
+        now = row.purchase
+        while d < len(by_delivery) and rows[by_delivery[d]].delivered <= now:
+            j = by_delivery[d]
+            done = rows[j]
+            start = done.approved or done.purchase
+            model.finish(str(j), done.lane, start, done.delivered)
+            longest = max(longest, (done.delivered - start).total_seconds() / 86400)
+            d += 1
+        while pending and pending[0][0] <= now:  # what became known before this purchase
+            _, _, k, ok = heapq.heappop(pending)
+            offset[k] = min(max(offset[k] + gain * (targets[k] - ok), -spread), spread)
+            log_scale[k] += scale_gain * (targets[k] - ok)
+        start = row.approved or row.purchase
+        qs = [min(max(t + o, 0.5), 0.995) for t, o in zip(targets, offset)]
+        estimates = model.quantiles(row.lane, qs, now=now)
+        if estimates is None and longest < 0:
+            if censor:
+                model.start(str(i), row.lane, start)
+            continue
+        scored[i] = True
+        for k in range(n_t):
+            days = (longest if estimates is None else estimates[k].days) * math.exp(log_scale[k])
+            deliver_by = (start + timedelta(days=days)).date()
+            ok = row.delivered.date() <= deliver_by
+            promised[k, i] = (deliver_by - row.purchase.date()).days
+            hit[k, i] = ok
+            # the outcome is known at delivery, or at the end of the deliver-by date if later
+            deadline = datetime.combine(deliver_by + timedelta(days=1), datetime.min.time(), now.tzinfo)
+            seq += 1
+            heapq.heappush(pending, (min(row.delivered, deadline), seq, k, ok))
+        if censor:
+            model.start(str(i), row.lane, start)
+    results = tuple(_outcome(targets[k], promised[k, scored], hit[k, scored])
+                    for k in range(n_t))
+    baseline = None
+    with_estimate = [r for i, r in enumerate(rows) if r.estimated is not None and scored[i]]
+    if with_estimate:
+        days = np.array([(r.estimated - r.purchase.date()).days for r in with_estimate])
+        ok = np.array([r.delivered.date() <= r.estimated for r in with_estimate])
+        baseline = _outcome(None, days, ok)
+    return BacktestResult(rows=int(scored.sum()), skipped=0, results=results, baseline=baseline)
+
+
+def _outcome(target: float | None, days: np.ndarray, ok: np.ndarray) -> Outcome:
+    if len(days) == 0:
+        return Outcome(target=target, on_time=math.nan, median_days=math.nan, p90_days=math.nan)
+    return Outcome(target=target, on_time=float(ok.mean()), median_days=float(np.median(days)),
+                   p90_days=float(np.percentile(days, 90)), promised=tuple(int(x) for x in days))
+
+
+def backtest(path: str | Path, targets: Iterable[float] = DEFAULT_TARGETS,
+             columns: Mapping[str, str] | None = None, **options) -> BacktestResult:
+    """Read ``path`` and replay it: what ``fulfilhub promise backtest`` runs."""
+    rows, skipped = read_rows(path, columns)
+    if not rows:
+        raise BacktestError(f"{path}: no delivered row to replay ({skipped} skipped)")
+    result = replay(rows, tuple(targets), **options)
+    return attrs.evolve(result, skipped=skipped + len(rows) - result.rows)

