@@ -79,16 +79,17 @@ def test_promise_quote_and_show_and_orders_show_on_the_command_line(world):
     world.sync(hours=1)
 
     quoted = cli(world, "promise", "quote", "--sku", f"{sku(world, 0)}:2", "--country", "US", "--region", "CA",
-                 "--postal-code", "94105", "--at", "2026-05-22T15:00:00-07:00", "--json")
+                 "--postal-code", "94105", "--at", "2026-05-24T15:00:00-07:00", "--json")
     assert quoted.exit_code == 0, quoted.output
     data = json.loads(quoted.stdout)
     assert data["timezone"] == "America/Los_Angeles" and data["level"] == "default"
-    # Fri 22 May after the cut-off, Memorial Day on Monday: west ships Wed 27 May (one handling day)
+    # Sun 24 May after the cut-off (the world's warehouses work every day), Memorial Day on Monday:
+    # day 0 is Tue 26, and west ships Wed 27 May (one handling day)
     assert data["ship_by"] == "2026-05-27T14:00:00-07:00"
     assert "after the 14:00 cut-off" in data["basis"] and "Memorial Day closure" in data["basis"]
     assert data["range"].startswith("arrives ")
     text = cli(world, "promise", "quote", "--sku", sku(world, 0), "--country", "US", "--region", "CA",
-               "--at", "2026-05-22T15:00:00-07:00")
+               "--at", "2026-05-24T15:00:00-07:00")
     assert text.exit_code == 0 and "ship by Wed 27 May 2026 14:00 PDT" in text.output
 
     missing = cli(world, "promise", "quote", "--sku", "NO-SUCH-SKU", "--country", "US")
@@ -107,3 +108,6 @@ def test_promise_quote_and_show_and_orders_show_on_the_command_line(world):
 
     restocked = cli(world, "stock", "set", "west", "LATER-1", "0", "--restock-date", str(date(2026, 2, 1)))
     assert restocked.exit_code == 0 and "more expected 2026-02-01" in restocked.output
+    listed = {(r["warehouse"], r["sku"]): r for r in json.loads(cli(world, "stock", "list", "--json").stdout)}
+    assert listed[("west", "LATER-1")]["restock_on"] == "2026-02-01"
+    assert listed[("west", sku(world, 0))]["restock_on"] is None

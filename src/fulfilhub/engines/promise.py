@@ -134,6 +134,44 @@ def postal_prefix(address: Address) -> str:
     return "".join(address.postal_code.split()).upper()[:3]
 
 
+# --------------------------------------------------------------------------- the models
+
+
+class _Answer:
+    """Several questions answered from one survival curve (one lane at one moment)."""
+
+    __slots__ = ("model", "curve", "now_s")
+
+    def __init__(self, model: LaneModel, curve: Any, now_s: float):
+        self.model, self.curve, self.now_s = model, curve, now_s
+
+    def quantiles(self, qs: Sequence[float]) -> list[TransitEstimate]:
+        """As :meth:`TransitModel.quantiles`, from this curve."""
+        m, c = self.model, self.curve
+        return [m._estimate(c, q, self.now_s, *m._crossing(c, 1.0 - q, 0)) for q in qs]
+
+    def share_within(self, days: float) -> float:
+        """As :meth:`TransitModel.share_within`, from this curve."""
+        b = self.model._bin(max(days, 0.0))
+        if b == 0:
+            return 0.0
+        survival = self.curve.survival
+        return float(min(max(1.0 - survival[min(b, len(survival)) - 1], 0.0), 1.0))
+
+
+class LaneModel(TransitModel):
+    """A :class:`TransitModel` that answers a promise's questions (two quantiles, the
+    share within each end of the range) from one survival curve instead of three: the
+    curve is most of a quote's cost. ``tests/test_promise.py`` checks that its answers
+    are the public methods' answers."""
+
+    def answer(self, lane: Lane, *, now: datetime) -> _Answer | None:
+        """The curve that answers for ``lane`` at ``now`` (None: history too thin at every level)."""
+        now_s = self._seconds(now, "", "now")
+        curve = self._answering_curve(lane, now_s)
+        return None if curve is None else _Answer(self, curve, now_s)
+
+
 # --------------------------------------------------------------------------- requests
 
 
@@ -184,8 +222,12 @@ class _Transit:
     days_by: float
     level: str
     basis: str
-    confident: bool  # learned: confidence can be read from the model
+    answer: _Answer | None  # learned: the curve the confidence of each end is read from
     delivery_date: date | None = None  # the carrier's stated delivery date, when that is the basis
+
+    def confidence(self, days: float) -> float:
+        """The learned share delivered within ``days`` (0 when nothing is learned)."""
+        return round(self.answer.share_within(days), 4) if self.answer is not None else 0.0
 
 
 @attrs.frozen
@@ -215,9 +257,9 @@ class PromiseEngine:
         self.origins = {name: region_of(address) or name for name, address in self.warehouses.items()}
         self.hooks = hooks
         #: By carrier service: answers once a carrier is chosen (or named in a quote).
-        self.by_service = TransitModel(half_life=config.half_life)
+        self.by_service = LaneModel(half_life=config.half_life)
         #: By lane alone, every service together: what the shop achieves before a carrier is chosen.
-        self.any_service = TransitModel(half_life=config.half_life)
+        self.any_service = LaneModel(half_life=config.half_life)
         self._lock = threading.RLock()
         #: Shipments in flight: ref -> (warehouse, ship_to, carrier, service, shipped_at), to finish them.
         self._flying: dict[str, tuple[str, Address, str, str, datetime]] = {}
@@ -314,12 +356,26 @@ class PromiseEngine:
         lane, anyway = self.lanes(warehouse, ship_to, carrier, service)
         model, asked = (self.by_service, lane) if (carrier or service) else (self.any_service, anyway)
         with self._lock:
-            found = model.quantiles(asked, [FROM_SHARE, self.config.target], now=now)
+            answer = model.answer(asked, now=now)
+            found = answer.quantiles([FROM_SHARE, self.config.target]) if answer is not None else None
         who = f"{carrier} {service}".strip() or "all services"
         where = f"{warehouse} → {region_of(ship_to) or '?'}"
         if found is not None:
             low, high = found
-            return _Transit(low.days, high.days, str(high.level), f"{who}, {where}: {_describe(high)}", True)
+            learned = _Transit(low.days, high.days, str(high.level), f"{who}, {where}: {_describe(high)}", answer)
+            if not high.lower_bound:
+                return learned
+            # only "at least N days" is known: the slowest parcels are still on their way
+            fallback = self._stated_or_default(rate, now)
+            if fallback.days_by <= high.days:
+                return learned
+            return attrs.evolve(learned, days_by=fallback.days_by, delivery_date=fallback.delivery_date,
+                                basis=f"{learned.basis}; so {fallback.basis} counts")
+        fallback = self._stated_or_default(rate, now)
+        return attrs.evolve(fallback, basis=f"{who}, {where}: too few deliveries to learn from; {fallback.basis}")
+
+    def _stated_or_default(self, rate: Rate | None, now: datetime) -> _Transit:
+        """The carrier's stated transit, else the configured default; ``basis`` names which."""
         if rate is not None and (rate.transit_days is not None or rate.delivery_date is not None):
             if rate.delivery_date is not None:
                 stated = f"delivery on {rate.delivery_date:%a %d %b}"
@@ -327,23 +383,11 @@ class PromiseEngine:
             else:
                 stated = f"{rate.transit_days} day(s) in transit"
                 days = float(rate.transit_days)  # type: ignore[arg-type]
-            return _Transit(days, days, STATED, f"{who}, {where}: too few deliveries to learn from; "
-                            f"the carrier states {stated}", False,
+            return _Transit(days, days, STATED, f"the carrier's stated {stated}", None,
                             rate.delivery_date.date() if rate.delivery_date is not None else None)
         days = float(self.config.default_transit_days)
-        return _Transit(max(days - 2, 1.0), days, DEFAULT, f"{who}, {where}: too few deliveries to learn from; "
-                        f"the configured default of {self.config.default_transit_days} day(s)", False)
-
-    def confidence(self, warehouse: str, ship_to: Address, days: float, *, carrier: str = "", service: str = "",
-                   rate: Rate | None = None, now: datetime) -> float:
-        """The learned share of parcels delivered within ``days`` (0 when nothing is learned)."""
-        if rate is not None:
-            carrier, service = rate.carrier_name, rate.service
-        lane, anyway = self.lanes(warehouse, ship_to, carrier, service)
-        model, asked = (self.by_service, lane) if (carrier or service) else (self.any_service, anyway)
-        with self._lock:
-            found = model.share_within(asked, days, now=now)
-        return round(found[0], 4) if found is not None else 0.0
+        return _Transit(max(days - 2, 1.0), days, DEFAULT,
+                        f"the configured default of {self.config.default_transit_days} day(s)", None)
 
     # ------------------------------------------------------------------ quoting
 
@@ -425,13 +469,9 @@ class PromiseEngine:
         deliver_by = datetime.combine(by_day, _END_OF_DAY, tzinfo=zone)
         carrier = request.rate.carrier if request.rate else request.carrier
         service = request.rate.service if request.rate else request.service
-        conf_from = conf_by = 0.0
-        if transit.confident:
-            end_of_from = datetime.combine(from_day, _END_OF_DAY, tzinfo=zone)
-            kw: dict[str, Any] = dict(carrier=request.carrier, service=request.service, rate=request.rate, now=request.at)
-            conf_from = self.confidence(start.warehouse, request.ship_to, _days(ship.ship_by, end_of_from), **kw)
-            conf_by = max(self.confidence(start.warehouse, request.ship_to, _days(ship.ship_by, deliver_by), **kw),
-                          conf_from)
+        end_of_from = datetime.combine(from_day, _END_OF_DAY, tzinfo=zone)
+        conf_from = transit.confidence(_days(ship.ship_by, end_of_from))
+        conf_by = max(transit.confidence(_days(ship.ship_by, deliver_by)), conf_from)
         notes = [n for n in (*start.notes, *ship.notes) if n != "split"]
         basis = "; ".join([transit.basis, *notes])
         return Promise(
@@ -625,7 +665,7 @@ def record_choice(tx: Tx, engine: PromiseEngine, order: Order, shipment: Shipmen
     zone = ZoneInfo(in_force.timezone)
     from_day = min(max((at + timedelta(days=transit.days_from)).astimezone(zone).date(),
                        in_force.deliver_from.astimezone(zone).date()), arrival.astimezone(zone).date())
-    confidence = engine.confidence(shipment.warehouse, order.ship_to, _days(at, arrival), rate=chosen, now=at)
+    confidence = transit.confidence(_days(at, arrival))
     revised = attrs.evolve(
         in_force, created_at=at, deliver_from=datetime.combine(from_day, time(0), tzinfo=zone), deliver_by=arrival,
         confidence_from=min(in_force.confidence_from, confidence), confidence_by=confidence,
