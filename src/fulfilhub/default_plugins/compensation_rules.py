@@ -160,6 +160,8 @@ def propose_by_rules(tiers: Sequence[Tier], *, order: Order, assessment: DelayAs
         if assessment.days_late < rule.min_days or (rule.causes and cause not in rule.causes):
             continue
         value = value_of(rule, order)
+        if value <= 0:  # nothing to give (a shipping refund where shipping was free)
+            continue
         if best is None or value > best[0]:
             best = (value, rule)
     if best is None:

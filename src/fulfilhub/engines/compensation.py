@@ -38,7 +38,7 @@ import attrs
 from ..adapters import CompensationPolicy
 from ..default_plugins.compensation_rules import CAUSES, Tier, cause_of, decimal_setting, rounded, tier
 from ..errors import ConfigError, PluginError
-from ..models import CompensationProposal, DelayAssessment, DelayState, Money, Order
+from ..models import CompensationKind, CompensationProposal, DelayAssessment, DelayState, Money, Order
 from ..store import Tx, outbox
 from ..store import compensation as ledger
 from ..store.outbox import Effect
@@ -149,10 +149,13 @@ def given_of(rows: Sequence[Any]) -> list[CompensationProposal]:
                                  policy=row.policy) for row in rows if row.status in ledger.GIVEN]
 
 
-def capped(value: Money, order: Order, conf: Settings) -> Money:
-    """``value`` raised to ``min_amount``, then cut to the caps (a cap is never exceeded)."""
+def capped(value: Money, order: Order, conf: Settings, *, raise_to_min: bool = True) -> Money:
+    """``value`` raised to ``min_amount``, then cut to the caps (a cap is never exceeded).
+
+    Not raised for a shipping refund: no more shipping can be refunded than was paid.
+    """
     amount = value.amount
-    if conf.min_amount is not None:
+    if conf.min_amount is not None and raise_to_min and amount > 0:
         amount = max(amount, conf.min_amount)
     if conf.max_per_order is not None:
         amount = min(amount, conf.max_per_order)
@@ -180,7 +183,10 @@ def decide(tx: Tx, policies: Mapping[str, CompensationPolicy], conf: Settings, o
         raise PluginError(f"compensation policy {policy.name!r} returned {proposal!r}; expected a CompensationProposal or None")
     if proposal.value.currency != order.currency:
         raise PluginError(f"compensation policy {policy.name!r} proposed {proposal.value} for an order in {order.currency}")
-    proposal = attrs.evolve(proposal, policy=policy.name, value=capped(proposal.value, order, conf))
+    if proposal.value.amount <= 0:
+        return Decision(compensation_id=None, status="none", why="the proposal is worth nothing")
+    proposal = attrs.evolve(proposal, policy=policy.name, value=capped(
+        proposal.value, order, conf, raise_to_min=proposal.kind is not CompensationKind.SHIPPING_REFUND))
     if any(row.tier == proposal.tier for row in rows):
         return Decision(compensation_id=None, status="none", proposal=proposal, why=f"tier {proposal.tier} was decided already")
     already = sum((g.value.amount for g in given), Decimal(0))

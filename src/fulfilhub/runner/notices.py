@@ -302,3 +302,100 @@ def retry(tx: Tx, notice_ref: str) -> int:
     if not ids:
         raise PermanentError(f"notice {found.id} has nothing left to send (every notifier has it)")
     return outbox.requeue(tx, ids)
+
+
+# --------------------------------------------------------------------------- the demo's part
+
+
+def demo_config(workspace: Any, currency: str = "USD") -> str:
+    """The ``[notices]``, notifier and ``[compensation]`` tables a demo world runs with:
+    every notice lands in ``<workspace>/notices.jsonl``."""
+    return f'''
+[notifiers.customers]
+type = "jsonl"
+path = "{workspace}/notices.jsonl"
+
+[notices]
+shop_name = "The demo shop"
+timezone = "America/New_York"
+quiet_hours = "21:00-08:00"
+
+[compensation]
+auto_approve_below = "20"
+max_per_order = "40"
+max_share = 0.3
+min_amount = "3"
+budget = {{ amount = "150", currency = "{currency}" }}
+
+[[compensation.tiers]]
+name = "late-1d"
+min_days = 1
+kind = "shipping_refund"
+
+[[compensation.tiers]]
+name = "late-3d"
+min_days = 3
+kind = "discount"
+percent = 10
+
+[[compensation.tiers]]
+name = "lost"
+causes = ["lost_or_damaged"]
+kind = "partial_refund"
+percent = 50
+'''
+
+
+def summary(conn: Any, config: Any, now: datetime) -> dict[str, Any]:
+    """What customers were told and given: notices by event and locale, compensations by
+    status, the cost against the budget, and the checks that nothing was given or sent twice."""
+    import json
+    from collections import Counter, defaultdict
+    from decimal import Decimal
+    from pathlib import Path
+
+    by = notice_store.count_by_event_and_locale(conn)
+    conf = compensation.settings(config.compensation, path=str(config.path))
+    rows = ledger.listing(conn, limit=1_000_000)
+    per_order: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        per_order[row.order_id].append(row)
+    given = [r for r in rows if r.status in ledger.SPENT]
+    twice = sum(1 for items in per_order.values()
+                if sum((r.amount for r in items if r.status in ledger.GIVEN), Decimal(0))
+                > max(r.tier_value for r in items))
+    keys: list[str] = []
+    for inst in config.notifiers.values():
+        if inst.type == "jsonl":
+            path = Path(inst.settings.get("path", ""))
+            if path.is_file():
+                keys += [json.loads(line).get("key", "") for line in path.read_text(encoding="utf-8").splitlines()]
+    costs = compensation.cost_against_budget(conn, conf, now)
+    return {
+        "notices": {f"{event} {locale}": n for (event, locale), n in sorted(by.items())},
+        "notices_total": sum(by.values()),
+        "notice_file_lines": len(keys),
+        "notices_sent_twice": len(keys) - len(set(keys)),
+        "compensations": dict(sorted(Counter(r.status for r in rows).items())),
+        "compensated_orders": len({r.order_id for r in given}),
+        "top_ups": sum(1 for items in per_order.values() if len([r for r in items if r.status in ledger.SPENT]) > 1),
+        "given_twice": twice,
+        "cost": [{"period": c.period, "currency": c.currency, "count": c.count, "total": str(c.total),
+                  "budget": str(c.budget) if c.budget is not None else None, "waiting": c.pending} for c in costs
+                 if c.count or c.pending],
+    }
+
+
+def summary_lines(told: Mapping[str, Any]) -> list[str]:
+    """:func:`summary` for people, a few lines."""
+    if not told:
+        return []
+    notices = ", ".join(f"{what} {n}" for what, n in told["notices"].items()) or "none"
+    lines = [f"notices: {told['notices_total']} ({notices}); {told['notices_sent_twice']} sent twice"]
+    statuses = ", ".join(f"{status} {n}" for status, n in told["compensations"].items()) or "none"
+    cost = "; ".join(f"{c['period']}: {c['count']} given, {c['total']} {c['currency']}"
+                     + (f" of a {c['budget']} budget" if c["budget"] else "")
+                     + (f", {c['waiting']} waiting for a person" if c["waiting"] else "") for c in told["cost"])
+    lines.append(f"compensations: {statuses}; {told['compensated_orders']} orders compensated, "
+                 f"{told['top_ups']} topped up, {told['given_twice']} given twice" + (f"; {cost}" if cost else ""))
+    return lines
