@@ -475,3 +475,44 @@ def test_the_cli_lists_shows_and_approves(world):
               if r["event"] == "compensation_issued" and r["order_id"] == big.id]
     text = cli.invoke(main, ["-c", cfg, "notices", "show", issued[0]["key"]]).output
     assert "We have refunded your NT$300 shipping fee." in text
+
+
+# --------------------------------------------------------------------------- hostile payloads
+
+
+def test_whatever_an_order_payload_says_the_notice_picks_a_locale_and_renders(tmp_path):
+    """The locale and the shipping paid come from the channel's raw payload: fuzz them."""
+    from fulfilhub.default_plugins.compensation_rules import shipping_paid
+    from fulfilhub.testing import instance_context
+    from fulfilhub.testing.fuzz import assert_maps_or_refuses, mutations
+    from fulfilhub_shopify import ShopifyChannel
+    from fulfilhub_shopify.channel import SETTINGS
+
+    golden = json.loads((Path(__file__).resolve().parents[1] / "plugins" / "fulfilhub-shopify" / "tests" / "payloads"
+                         / "order_two_lines.json").read_text())
+    golden["customer_locale"] = "zh-TW"
+    channel = ShopifyChannel(instance_context("shop", {"shop": "acme", "access_token": "shpat_x"}, schema=SETTINGS))
+
+    def map_and_tell(payload):
+        o = channel.parse_order(payload)
+        locale = notify.choose_locale(o, "en")
+        tz = notify.customer_timezone(o, None, "UTC")
+        assert shipping_paid(o) >= 0
+        notify.render(NoticeEvent.DELAYED, key="k", order=o, locale=locale, tz=tz, at=T0,
+                      facts={"days_late": 1, "new_date": T0, "cause": "c", "link": "https://t.example"})
+        return o
+
+    assert_maps_or_refuses(map_and_tell, mutations(golden, seed=8, count=600))
+    channel.close()
+
+
+def test_the_html_body_escapes_what_the_customer_typed():
+    o = order()
+    import attrs as _attrs
+
+    o = _attrs.evolve(o, ship_to=_attrs.evolve(o.ship_to, name='<script>alert("x")</script>'), number="#<b>1</b>")
+    tz = notify.customer_timezone(o, "Asia/Taipei", "UTC")
+    notice = notify.render(NoticeEvent.DELAYED, key="k", order=o, locale="en", tz=tz, at=T0,
+                           facts={"days_late": 1, "new_date": T0, "cause": "c", "link": "https://t.example/1"})
+    assert "<script>" not in notice.html and "<b>" not in notice.html
+    assert "&lt;script&gt;" in notice.html and '<a href="https://t.example/1">' in notice.html

@@ -224,6 +224,8 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
                              autoescape=False)
     env.filters["linked"] = _linked
+    env.filters["day"] = jinja2.pass_context(lambda ctx, value: format_day(value, ctx["_locale"], ctx["_tz"]))
+    env.filters["money"] = jinja2.pass_context(lambda ctx, value: format_money(value, ctx["_locale"]))
     return env
 
 
@@ -266,16 +268,13 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
     values = {**defaults, **facts}
     if values["code"]:
         values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])
-    ctx_filters = {"day": lambda v: format_day(v, locale, tz), "money": lambda v: format_money(v, locale)}
-    # filters are per render (locale, time zone): bind them on an overlay environment
-    overlay = env.overlay()
-    overlay.filters.update(ctx_filters)
-    tmpl = overlay.get_template(f"{template}/{event}.j2")
-    subject = "".join(tmpl.blocks["subject"](tmpl.new_context(values))).strip()
-    rendered = "".join(tmpl.blocks["body"](tmpl.new_context(values)))
+    tmpl = env.get_template(f"{template}/{event}.j2")  # compiled once, cached by the environment
+    scope = {**values, "_locale": locale, "_tz": tz}  # what the day and money filters format with
+    subject = "".join(tmpl.blocks["subject"](tmpl.new_context(scope))).strip()
+    rendered = "".join(tmpl.blocks["body"](tmpl.new_context(scope)))
     paragraphs = [line.strip() for line in rendered.splitlines() if line.strip()]  # one line, one paragraph
     body = "\n\n".join(paragraphs)
-    html = overlay.get_template("layout.html.j2").render(lang=locale.replace("_", "-"), subject=subject,
+    html = env.get_template("layout.html.j2").render(lang=locale.replace("_", "-"), subject=subject,
                                                           paragraphs=paragraphs)
     shown = {name: _shown(values[name], locale, tz) for name in values if values[name] not in (None, "")}
     return Notice(key=key, order_id=order.id, order_number=order.number, event=event, locale=locale, to=order.email,
