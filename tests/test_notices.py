@@ -516,3 +516,27 @@ def test_the_html_body_escapes_what_the_customer_typed():
                            facts={"days_late": 1, "new_date": T0, "cause": "c", "link": "https://t.example/1"})
     assert "<script>" not in notice.html and "<b>" not in notice.html
     assert "&lt;script&gt;" in notice.html and '<a href="https://t.example/1">' in notice.html
+
+
+def test_hook_compensation_issued_is_called_once_after_the_commit(world):
+    rt = world
+    seen: list[tuple[str, str, Decimal, str, str]] = []
+
+    class Recorder:
+        @hookimpl
+        def compensation_issued(self, order_id, compensation, code, ref):
+            with rt.store.read() as conn:  # committed before the hook runs
+                status = ledger.for_order(conn, order_id)[-1].status
+            seen.append((order_id, str(compensation.kind), compensation.value.amount, code or ref, status))
+
+    rt.plugins.register(Recorder(), name="recorder")
+    o = order()
+    store_order(rt, o)
+    assess(rt, o, 1)
+    run(rt)
+    rt.clock.advance(timedelta(hours=2))
+    assess(rt, o, 3)
+    run(rt)
+    run(rt)
+    assert seen == [(o.id, "shipping_refund", Decimal("80.00"), "refund-1", "issued"),
+                    (o.id, "discount", Decimal("48.00"), "SORRY-2", "issued")]

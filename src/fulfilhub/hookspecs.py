@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         NotifierType,
         WarehouseType,
     )
-    from .models import DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
+    from .models import CompensationProposal, DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
     from .sandbox.simulator import Simulator
 
 PROJECT = "fulfilhub"
@@ -165,6 +165,18 @@ def delay_detected(assessment: DelayAssessment, previous: DelayAssessment | None
     before it (None the first time). The job ``assess_delays`` stores an assessment only
     when the finding changes, so an order that recovers gives one call with state
     ``on_track``. Broadcast; the return value is ignored.
+    """
+
+
+@hookspec
+def compensation_issued(order_id: str, compensation: CompensationProposal, code: str, ref: str) -> None:
+    """Called once after a compensation's issuance is committed (the channel issued it, or
+    it was recorded for the shop to honour by hand).
+
+    ``compensation`` is what was given now (``value``: the amount, a top-up's difference
+    when it is one; ``kind``, ``tier``, ``reason``, ``policy``); ``code`` is the discount
+    code the customer types (empty for a refund or a kind the channel does not issue);
+    ``ref`` the channel's id for what it created. Broadcast; the return value is ignored.
     """
 
 

@@ -279,6 +279,9 @@ def issue_compensation(rt: Runtime, row: Any, now: datetime) -> None:
     conf = notify.settings(rt.config.notices, path=str(rt.config.path))
     with rt.store.transaction() as tx:
         ledger.issued(tx, comp.id, at=now, code=code, channel_ref=ref, actor=f"channel:{order.channel}", note=note)
+        if rt.hooks.wants("compensation_issued"):  # after the commit, once
+            tx.after_commit.append(lambda: rt.hooks.compensation_issued(order_id=order.id, compensation=grant,
+                                                                        code=code, ref=ref))
         if conf.enabled:
             who = audience(rt, tx.conn, conf, order)
             whole = comp.amount == comp.tier_value  # a top-up is told by its amount, not the tier's percent
