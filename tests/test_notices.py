@@ -540,3 +540,30 @@ def test_hook_compensation_issued_is_called_once_after_the_commit(world):
     run(rt)
     assert seen == [(o.id, "shipping_refund", Decimal("80.00"), "refund-1", "issued"),
                     (o.id, "discount", Decimal("48.00"), "SORRY-2", "issued")]
+
+
+def test_the_tracking_link_is_the_servers_tracking_page_where_it_is_installed(world, monkeypatch):
+    """Issue 9's contract: ``fulfilhub.store.tracking.tracking_page_url(config, conn, order_id)``."""
+    import sys
+    import types
+
+    import fulfilhub.store
+
+    calls = []
+    page = types.ModuleType("fulfilhub.store.tracking")
+
+    def tracking_page_url(config, conn, order_id):
+        calls.append((config is world.config, order_id))
+        return f"https://shop.example/t/{order_id.split(':')[1]}"
+
+    page.tracking_page_url = tracking_page_url
+    monkeypatch.setitem(sys.modules, "fulfilhub.store.tracking", page)
+    monkeypatch.setattr(fulfilhub.store, "tracking", page, raising=False)
+    rt = world
+    o = order()
+    store_order(rt, o)
+    assess(rt, o, 2)
+    run(rt)
+    with rt.store.read() as conn:
+        delayed = [r for r in notice_store.listing(conn, order_id=o.id) if r.event == "delayed"][0]
+    assert "https://shop.example/t/1042" in delayed.text and (True, o.id) in calls
