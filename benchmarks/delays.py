@@ -82,59 +82,60 @@ def fill(store: Any, orders: int, history: int) -> dict[str, int]:
                 "created_at": shipped - timedelta(hours=6), "modified_at": shipped + timedelta(hours=12),
                 "delivered_at": None, "est_delivery": None, "exception_reason": None, **extra}
 
-    with store.transaction() as tx:
-        rows: dict[str, list[dict[str, Any]]] = {"orders": [], "promises": [], "shipments": [], "scans": []}
+    # one transaction per chunk: the write-ahead log stays small
+    rows: dict[str, list[dict[str, Any]]] = {"orders": [], "promises": [], "shipments": [], "scans": []}
 
-        def flush(force: bool = False) -> None:
-            if not force and len(rows["orders"]) < CHUNK:
-                return
+    def flush(force: bool = False) -> None:
+        if not force and len(rows["orders"]) < CHUNK:
+            return
+        with store.transaction() as tx:
             for table, key in ((schema.orders, "orders"), (schema.promises, "promises"),
                                (schema.shipments, "shipments"), (schema.tracking_events, "scans")):
                 if rows[key]:
                     tx.execute(table.insert(), rows[key])
                     rows[key] = []
 
-        for n in range(history):  # delivered: what the transit model learns from
-            oid = f"shop:h{n}"
-            shipped = NOW - timedelta(days=60) + timedelta(minutes=n * 60 * 24 * 55 // max(history, 1))
-            _, _, days = services[n % len(services)]
-            rows["orders"].append(order_row(oid, n, "delivered", shipped))
-            rows["shipments"].append(shipment_row(oid, n, "delivered", shipped,
-                                                  delivered_at=shipped + timedelta(days=days, hours=n % 30)))
-            counts["history"] += 1
-            flush()
-        for n in range(orders):
-            oid = f"shop:{n:08d}"
-            placed = NOW - timedelta(hours=6 + n % 96)
-            shipped_already = n % 10 >= 4
-            status = "in_transit" if shipped_already else ("accepted", "allocated", "picking", "backordered")[n % 4]
-            rows["orders"].append(order_row(oid, n, status, placed))
-            deliver_by = placed + timedelta(days=5, hours=12)
-            rows["promises"].append({"order_id": oid, "revision": 1, "created_at": placed,
-                                     "ship_by": placed + timedelta(hours=20), "deliver_from": placed + timedelta(days=2),
-                                     "deliver_by": deliver_by, "timezone": "America/Chicago", "confidence_from": 0.3,
-                                     "confidence_by": 0.95, "carrier": "", "service": "", "level": "lane",
-                                     "basis": "", "reason": "accepted"})
-            counts["open_orders"] += 1
-            if shipped_already:
-                shipped = placed + timedelta(hours=4)
-                est = (deliver_by + timedelta(days=1)) if n % 50 == 7 else (deliver_by - timedelta(days=1))
-                rows["shipments"].append(shipment_row(
-                    oid, n, "in_transit", shipped, est_delivery=est.replace(hour=0, minute=0, second=0, microsecond=0),
-                    exception_reason="weather" if n % 97 == 3 else None))
-                rows["scans"].append({"shipment_id": f"{oid}/1", "at": shipped + timedelta(hours=10),
-                                      "status": "in_transit", "reason": "weather" if n % 97 == 3 else None,
-                                      "description": "Arrived at facility", "location": "MEMPHIS, TN, US",
-                                      "source": "in_transit/arrived_at_facility"})
-                counts["shipments"] += 1
-                counts["scans"] += 1
-            elif status in ("allocated", "picking"):
-                rows["shipments"].append({**shipment_row(oid, n, "submitted" if status == "allocated" else "picking",
-                                                         placed),
-                                          "shipped_at": None, "rate_id": None, "tracking_code": None})
-                counts["shipments"] += 1
-            flush()
-        flush(force=True)
+    for n in range(history):  # delivered: what the transit model learns from
+        oid = f"shop:h{n}"
+        shipped = NOW - timedelta(days=60) + timedelta(minutes=n * 60 * 24 * 55 // max(history, 1))
+        _, _, days = services[n % len(services)]
+        rows["orders"].append(order_row(oid, n, "delivered", shipped))
+        rows["shipments"].append(shipment_row(oid, n, "delivered", shipped,
+                                              delivered_at=shipped + timedelta(days=days, hours=n % 30)))
+        counts["history"] += 1
+        flush()
+    for n in range(orders):
+        oid = f"shop:{n:08d}"
+        placed = NOW - timedelta(hours=6 + n % 96)
+        shipped_already = n % 10 >= 4
+        status = "in_transit" if shipped_already else ("accepted", "allocated", "picking", "backordered")[n % 4]
+        rows["orders"].append(order_row(oid, n, status, placed))
+        deliver_by = placed + timedelta(days=5, hours=12)
+        rows["promises"].append({"order_id": oid, "revision": 1, "created_at": placed,
+                                 "ship_by": placed + timedelta(hours=20), "deliver_from": placed + timedelta(days=2),
+                                 "deliver_by": deliver_by, "timezone": "America/Chicago", "confidence_from": 0.3,
+                                 "confidence_by": 0.95, "carrier": "", "service": "", "level": "lane",
+                                 "basis": "", "reason": "accepted"})
+        counts["open_orders"] += 1
+        if shipped_already:
+            shipped = placed + timedelta(hours=4)
+            est = (deliver_by + timedelta(days=1)) if n % 50 == 7 else (deliver_by - timedelta(days=1))
+            rows["shipments"].append(shipment_row(
+                oid, n, "in_transit", shipped, est_delivery=est.replace(hour=0, minute=0, second=0, microsecond=0),
+                exception_reason="weather" if n % 97 == 3 else None))
+            rows["scans"].append({"shipment_id": f"{oid}/1", "at": shipped + timedelta(hours=10),
+                                  "status": "in_transit", "reason": "weather" if n % 97 == 3 else None,
+                                  "description": "Arrived at facility", "location": "MEMPHIS, TN, US",
+                                  "source": "in_transit/arrived_at_facility"})
+            counts["shipments"] += 1
+            counts["scans"] += 1
+        elif status in ("allocated", "picking"):
+            rows["shipments"].append({**shipment_row(oid, n, "submitted" if status == "allocated" else "picking",
+                                                     placed),
+                                      "shipped_at": None, "rate_id": None, "tracking_code": None})
+            counts["shipments"] += 1
+        flush()
+    flush(force=True)
     return counts
 
 
