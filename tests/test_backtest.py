@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from fulfilhub.cli import main
-from fulfilhub.engines.backtest import DEFAULT_TARGETS, Row, replay
+from fulfilhub.engines.backtest import DEFAULT_TARGETS, DeliveryDays, Row, replay
 
-# Five orders, times in UTC. Fewer than 30 deliveries, so each is promised the longest
-# transit (approval, else purchase -> delivery) delivered before its purchase:
+# Five orders, times in UTC, counted in calendar days (--weekday-weights 1,1,1,1,1,1,1).
+# Fewer than 30 deliveries, so each is promised the longest transit (approval, else
+# purchase -> delivery) delivered before its purchase:
 #   1  no delivery yet: nothing to promise from            -> skipped
 #   2  longest 1d23h (order 1): 01-04 10:00 + 1d23h = 01-06   promised 2 days, delivered 01-07: late
 #                                                             shop: 01-08 (4 days), on time
@@ -44,13 +45,16 @@ def write(tmp_path: Path, text: str, name: str = "history.csv") -> Path:
     return path
 
 
+CALENDAR_DAYS = ("--weekday-weights", "1,1,1,1,1,1,1")
+
+
 def run(*args: str):
     return CliRunner().invoke(main, ["promise", "backtest", *args], catch_exceptions=False)
 
 
 def test_a_small_history_scores_as_computed_by_hand(tmp_path):
     path = write(tmp_path, HAND)
-    result = run(str(path), "--column", "purchase_ts=bought", "--target", "0.9", "0.95", "--json")
+    result = run(str(path), "--column", "purchase_ts=bought", "--target", "0.9", "0.95", "--json", *CALENDAR_DAYS)
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     learned = {"on_time": 0.75, "median_days": 3.0, "p90_days": 3.7}
@@ -60,6 +64,35 @@ def test_a_small_history_scores_as_computed_by_hand(tmp_path):
         "results": [{"target": 0.9, **learned}, {"target": 0.95, **learned}],
         "baseline": {"on_time": 0.5, "median_days": 1.5, "p90_days": 3.4},
     }
+
+
+def test_weekends_count_less_so_a_weekday_promise_is_shorter(tmp_path):
+    """Default weights: a Saturday counts half a day, a Sunday a tenth (2024-01-01 is a Monday).
+
+    Order 2 took Thu 10:00 -> Sun 12:00: 0.583 + 1 + 0.5 + 0.05 = 2.133 delivery days,
+    the longest from then on.
+      2  1.958 from Thu 01-04 10:00 reaches Sat 18:00: deliver-by 01-06, 2 days, late (Sun)
+      3  2.133 from Mon 01-08 10:00 reaches Wed 13:12: 01-10, 2 days (3 in calendar days), on time
+      4  2.133 from Wed 01-10 21:00 reaches Sat 00:24: 01-13, 3 days, on time
+      5  2.133 from Thu 01-11 22:30 reaches Mon 11:18: 01-15, 4 days, on time (Sun)
+    Promised [2, 2, 3, 4]: median 2.5, p90 3.7; on time 3/4.
+    """
+    result = run(str(write(tmp_path, HAND)), "--column", "purchase_ts=bought", "--target", "0.9", "--json")
+    out = json.loads(result.output)["results"][0]
+    assert out == {"target": 0.9, "on_time": 0.75, "median_days": 2.5, "p90_days": 3.7}
+
+
+def test_delivery_days_count_weekdays_by_their_weight_and_add_back():
+    days = DeliveryDays()
+    friday_noon = datetime(2024, 1, 5, 12, tzinfo=timezone.utc)
+    monday_noon = friday_noon + timedelta(days=3)
+    assert days(friday_noon, monday_noon) == pytest.approx(0.5 + 0.5 + 0.1 + 0.5)
+    assert days.add(friday_noon, 1.6) == monday_noon
+    assert days.add(friday_noon, 0.25) == datetime(2024, 1, 5, 18, tzinfo=timezone.utc)
+    flat = DeliveryDays([1] * 7)
+    assert flat(friday_noon, monday_noon) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="7 positive weekday weights"):
+        DeliveryDays([1, 1, 1, 1, 1, 0, 1])
 
 
 def test_the_table_shows_every_default_target_and_the_shops_own_promise(tmp_path):
@@ -104,6 +137,7 @@ def test_a_bad_file_names_the_line_and_column_and_exits_2(tmp_path, text, args, 
         (["--target", "95"], "a target is a share between 0 and 1"),
         (["0.95"], "shares go after --target"),
         (["--plot", "chart.pdf"], "written as .svg or .png"),
+        (["--weekday-weights", "1,1,1"], "expected 7 positive numbers"),
     ],
 )
 def test_bad_options_are_usage_errors(tmp_path, args, message):
@@ -136,7 +170,7 @@ def test_in_flight_orders_are_censored_so_a_slowdown_lengthens_promises_before_i
         bought = t0 + timedelta(hours=6 * i)
         days = 2 if i < 240 else 6
         rows.append(Row(line=i + 2, purchase=bought, delivered=bought + timedelta(days=days, hours=1)))
-    options = dict(half_life=timedelta(days=7), gain=0.0)
+    options: dict = dict(half_life=timedelta(days=7), gain=0.0)
     censored = replay(rows, [0.9], **options).results[0]
     naive = replay(rows, [0.9], censor=False, **options).results[0]
     first_slow = 240 - 1  # the first row is skipped: nothing had landed yet
@@ -156,19 +190,38 @@ def olist() -> Path:
     return here.parent / "olist-not-found.csv"
 
 
-def test_on_the_olist_sample_promises_are_calibrated_and_97_percent_needs_31_days_or_less():
+def test_on_the_olist_sample_promises_are_calibrated_and_shorter_than_olists_at_97_percent():
     path = olist()
     if not path.is_file():
         pytest.skip(f"the Olist sample is not at {path} (it sits beside the repository in CI)")
-    result = run(str(path), "--json")
+    result = run(str(path), "--target", *(f"{t:g}" for t in DEFAULT_TARGETS), "0.932", "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["rows"] > 5500
     assert out["baseline"] == {"on_time": pytest.approx(0.932, abs=0.001), "median_days": 24.0, "p90_days": 35.0}
     for r in out["results"]:
         assert abs(r["on_time"] - r["target"]) <= 0.01, r
-    at_97 = next(r for r in out["results"] if r["target"] == 0.97)
-    assert at_97["median_days"] <= 31
-    # At Olist's own share the issue's target is 23 days; this model reaches 25 (see docs/promises.md).
-    own = json.loads(run(str(path), "--target", "0.932", "--json").output)["results"][0]
-    assert own["on_time"] >= 0.932 and own["median_days"] <= 25
+    by_target = {r["target"]: r for r in out["results"]}
+    assert by_target[0.97]["median_days"] <= 31
+    # At Olist's own share: the issue's target is 23 days; this model reaches 24, Olist's own
+    # median, at a slightly higher on-time share (see docs/promises.md).
+    assert by_target[0.932]["on_time"] >= 0.932 and by_target[0.932]["median_days"] <= 24
+
+
+def test_a_vectorised_elapsed_measures_parcels_in_flight_as_the_plain_one_does():
+    from fulfilhub.engines.transit import Lane, TransitModel
+
+    days = DeliveryDays()
+    fast = TransitModel(elapsed=days, min_delivered=5)
+    plain = TransitModel(elapsed=lambda a, b: days(a, b), min_delivered=5)
+    t0 = datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
+    lane = Lane(carrier="c")
+    for model in (fast, plain):
+        for i in range(20):
+            start = t0 + timedelta(hours=7 * i)
+            model.finish(f"d{i}", lane, start, start + timedelta(days=2 + i % 3))
+        for i in range(15):
+            model.start(f"f{i}", lane, t0 + timedelta(days=6, hours=5 * i))
+    now = t0 + timedelta(days=10)
+    assert fast.quantile(lane, 0.9, now=now) == plain.quantile(lane, 0.9, now=now)
+    assert fast.quantile(lane, 0.9, now=now).in_flight == 15

@@ -146,7 +146,7 @@ def test_no_history_falls_back_to_the_default_then_the_carriers_stated_transit(s
     rate = Rate(carrier="easypost", carrier_name="USPS", service="Priority", amount=Money(amount="7", currency="USD"),
                 rate_id="r1", shipment_ref="s", transit_days=2)
     stated = quote(stocked, eng, at, warehouse="west", rate=rate)
-    assert stated.level == "stated" and "the carrier states 2 day(s)" in stated.basis
+    assert stated.level == "stated" and "the carrier's stated 2 day(s) in transit" in stated.basis
     assert stated.deliver_by.date() == date(2026, 5, 14)
     assert (stated.carrier, stated.service) == ("easypost", "Priority")
 
@@ -170,6 +170,17 @@ def test_thin_history_falls_back_lane_region_service_all_and_says_which(stocked)
     assert (learned.deliver_from.date(), learned.deliver_by.date()) == (date(2026, 5, 14), date(2026, 5, 15))
     assert 0 < learned.confidence_from < learned.confidence_by <= 1
     assert learned.confidence_by >= 0.95
+
+
+def test_when_only_a_lower_bound_is_learned_a_longer_default_counts(stocked):
+    eng = engine(default_transit_days=9)
+    at = datetime(2026, 5, 12, 9, 0, tzinfo=LA)
+    teach(eng, "west", TO_SF, (1.0, 1.5), 20, end=at - timedelta(days=8))
+    for i in range(40):  # a slowdown: everything shipped in the last 6 days is still on its way
+        eng.observe(f"slow-{i}", "west", TO_SF, "USPS", "Priority", at - timedelta(days=6, hours=i), None)
+    p = quote(stocked, eng, at, warehouse="west")
+    assert "take at least" in p.basis and "so the configured default of 9 day(s) counts" in p.basis
+    assert p.deliver_by.date() == (p.ship_by + timedelta(days=9)).date()
 
 
 def test_without_a_carrier_the_promise_rests_on_every_service_the_lane_was_shipped_with(stocked):
@@ -347,11 +358,25 @@ def test_a_plugin_adjusts_or_vetoes_a_promise(stocked, make_order):
     assert after.ship_by == before.ship_by + timedelta(days=2)
     assert after.reason == "accepted; two extra days for engraving" and after.order_id == order.id
     assert quoted.deliver_by == before.deliver_by
-    vetoed = attrs.evolve(order, lines=[attrs.evolve(order.lines[0], sku="VETO")])
+    vetoed = attrs.evolve(order, external_id="2005", lines=[attrs.evolve(order.lines[0], sku="VETO")])
     with stocked.transaction() as tx:
         stock_store.set_level(tx, "west", "VETO", 5, at)
     with stocked.read() as conn, pytest.raises(CannotPromise, match="a plugin vetoed the promise"):
         eng.for_order(vetoed, conn=conn, at=at)
+    # stored: what the engine computed is revision 1, the plugin's adjustment revision 2 with its reason
+    with stocked.transaction() as tx:
+        order_store.insert(tx, [(order, OrderStatus.ACCEPTED, None), (vetoed, OrderStatus.ACCEPTED, None)], at)
+        in_force = promise_engine.promise_order(tx, eng, order, OrderStatus.ACCEPTED, at=at)
+        assert promise_engine.promise_order(tx, eng, vetoed, OrderStatus.ACCEPTED, at=at) is None
+    with stocked.read() as conn:
+        history = promise_store.history(conn, order.id)
+        sources = [e.source for e in order_store.events_of(conn, order.id) if e.kind == "promise"]
+        assert promise_store.current(conn, vetoed.id) is None
+        notes = [e.reason for e in order_store.events_of(conn, vetoed.id) if e.kind == "note"]
+    assert [(p.revision, p.reason) for p in history] == [(1, "accepted"), (2, "two extra days for engraving")]
+    assert history[1].same_terms(after) and history[0].same_terms(before) and in_force == history[1]
+    assert sources == ["promise", "plugin"]
+    assert notes and notes[0].startswith("no promise yet: a plugin vetoed the promise")
 
 
 # --------------------------------------------------------------------------- config
@@ -390,3 +415,41 @@ def test_working_days_accept_ranges_and_lists():
     cfg = config({"warehouses": {"west": {"working_days": ["Mon", "Wed-Fri", "Sun"]}, "east": {"working_days": "Mon-Sat"}}})
     assert sorted(cfg.promise.calendar("west").working_days) == [0, 2, 3, 4, 6]
     assert sorted(cfg.promise.calendar("east").working_days) == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_engines_one_curve_answers_are_the_transit_models_own():
+    eng = engine()
+    teach(eng, "west", TO_SF, (1.0, 4.0), 60)
+    for i in range(15):  # some still on their way
+        eng.observe(f"flying-{i}", "west", TO_SF, "USPS", "Priority", datetime(2026, 4, 29, i, tzinfo=timezone.utc), None)
+    now = datetime(2026, 5, 2, tzinfo=timezone.utc)
+    for model, lane in zip((eng.by_service, eng.any_service), eng.lanes("west", TO_SF, "USPS", "Priority")):
+        answer = model.answer(lane, now=now)
+        assert answer.quantiles([0.5, 0.95]) == model.quantiles(lane, [0.5, 0.95], now=now)
+        for days in (0.0, 1.5, 2.75, 3.9, 10.0):
+            assert answer.share_within(days) == model.share_within(lane, days, now=now)[0]
+
+
+def test_the_configuration_page_states_the_real_promise_defaults():
+    from fulfilhub.config import CALENDAR_KEYS, PROMISE_KEYS, CalendarConfig, PromiseConfig
+
+    text = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    promise_part = text[text.index("## [promise]"):text.index("### [promise.warehouses.NAME]")]
+    calendar_part = text[text.index("### [promise.warehouses.NAME]"):text.index("## Instances")]
+
+    def rows(part: str) -> dict[str, str]:
+        return {line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+                for line in part.splitlines() if line.startswith("| `")}
+
+    documented = rows(promise_part)
+    assert set(documented) == set(PROMISE_KEYS) - {"warehouses"}
+    defaults = PromiseConfig()
+    assert float(documented["target"].strip("`")) == defaults.target
+    assert int(documented["default_transit_days"].strip("`")) == defaults.default_transit_days
+    assert documented["half_life"] == '`"30d"`' and defaults.half_life == timedelta(days=30)
+    calendar = rows(calendar_part)
+    assert set(calendar) == set(CALENDAR_KEYS)
+    cal = CalendarConfig()
+    assert calendar["timezone"] == f'`"{cal.timezone}"`' and calendar["cutoff"] == f'`"{cal.cutoff:%H:%M}"`'
+    assert calendar["handling_days"] == f"`{cal.handling_days}`" and calendar["working_days"] == '`"Mon-Fri"`'
+    assert sorted(cal.working_days) == [0, 1, 2, 3, 4] and calendar["holidays"] == "none" and not cal.holidays

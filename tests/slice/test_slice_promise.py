@@ -79,16 +79,17 @@ def test_promise_quote_and_show_and_orders_show_on_the_command_line(world):
     world.sync(hours=1)
 
     quoted = cli(world, "promise", "quote", "--sku", f"{sku(world, 0)}:2", "--country", "US", "--region", "CA",
-                 "--postal-code", "94105", "--at", "2026-05-22T15:00:00-07:00", "--json")
+                 "--postal-code", "94105", "--at", "2026-05-24T15:00:00-07:00", "--json")
     assert quoted.exit_code == 0, quoted.output
     data = json.loads(quoted.stdout)
     assert data["timezone"] == "America/Los_Angeles" and data["level"] == "default"
-    # Fri 22 May after the cut-off, Memorial Day on Monday: west ships Wed 27 May (one handling day)
+    # Sun 24 May after the cut-off (the world's warehouses work every day), Memorial Day on Monday:
+    # day 0 is Tue 26, and west ships Wed 27 May (one handling day)
     assert data["ship_by"] == "2026-05-27T14:00:00-07:00"
     assert "after the 14:00 cut-off" in data["basis"] and "Memorial Day closure" in data["basis"]
     assert data["range"].startswith("arrives ")
     text = cli(world, "promise", "quote", "--sku", sku(world, 0), "--country", "US", "--region", "CA",
-               "--at", "2026-05-22T15:00:00-07:00")
+               "--at", "2026-05-24T15:00:00-07:00")
     assert text.exit_code == 0 and "ship by Wed 27 May 2026 14:00 PDT" in text.output
 
     missing = cli(world, "promise", "quote", "--sku", "NO-SUCH-SKU", "--country", "US")
@@ -107,3 +108,26 @@ def test_promise_quote_and_show_and_orders_show_on_the_command_line(world):
 
     restocked = cli(world, "stock", "set", "west", "LATER-1", "0", "--restock-date", str(date(2026, 2, 1)))
     assert restocked.exit_code == 0 and "more expected 2026-02-01" in restocked.output
+    listed = {(r["warehouse"], r["sku"]): r for r in json.loads(cli(world, "stock", "list", "--json").stdout)}
+    assert listed[("west", "LATER-1")]["restock_on"] == "2026-02-01"
+    assert listed[("west", sku(world, 0))]["restock_on"] is None
+
+
+def test_an_order_a_person_releases_is_promised_when_it_is_allocated(world):
+    from fulfilhub.engines import holds
+
+    world.stock("east", sku(world, 0), 1)  # exactly what the order needs: its own reservation must not block it
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}], note="please gift wrap")
+    order_id = f"shop:{placed['id']}"
+    world.sync(hours=1)
+    with world.store.read() as conn:
+        assert promise_store.current(conn, order_id) is None  # held for a person: nothing promised yet
+    with world.store.transaction() as tx:
+        holds.release(tx, None, order_id, reason="wrapped", at=world.clock.now(), source="cli")
+    world.sync(hours=1)
+    assert world.order(order_id)[1].status != OrderStatus.ON_HOLD
+    with world.store.read() as conn:
+        (promise,) = promise_store.history(conn, order_id)
+    assert promise.reason == "accepted" and "east →" in promise.basis
+    kinds = [e.kind if e.kind != "status" else e.to_status for e in world.events(order_id)]
+    assert kinds.index("promise") < kinds.index("allocated")

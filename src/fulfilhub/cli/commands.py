@@ -483,13 +483,18 @@ def stock_list(state: State, as_json: bool) -> None:
     store = _store(state)
     with store.read() as conn:
         levels = stock_store.levels(conn)
+        restock = stock_store.restock_dates(conn)
     if as_json:
         _dump([{"warehouse": s.warehouse, "sku": s.sku, "on_hand": s.on_hand, "reserved": s.reserved,
-                "safety_stock": s.safety_stock, "available": s.available} for s in levels])
+                "safety_stock": s.safety_stock, "available": s.available,
+                "restock_on": restock[(s.warehouse, s.sku)].isoformat() if (s.warehouse, s.sku) in restock else None}
+               for s in levels])
         return
-    table = Table("warehouse", "sku", "on hand", "reserved", "safety", "available")
+    table = Table("warehouse", "sku", "on hand", "reserved", "safety", "available", "restock")
     for s in levels:
-        table.add_row(s.warehouse, s.sku, str(s.on_hand), str(s.reserved), str(s.safety_stock), str(s.available))
+        when = restock.get((s.warehouse, s.sku))
+        table.add_row(s.warehouse, s.sku, str(s.on_hand), str(s.reserved), str(s.safety_stock), str(s.available),
+                      when.isoformat() if when else "")
     console.print(table)
 
 

@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from ..engines.backtest import DEFAULT_TARGETS, ROLES, BacktestError, BacktestResult, backtest as run_backtest
+from ..engines.backtest import (
+    DEFAULT_TARGETS,
+    DEFAULT_WEEKDAY_WEIGHTS,
+    ROLES,
+    BacktestError,
+    BacktestResult,
+    DeliveryDays,
+)
+from ..engines.backtest import backtest as run_backtest
 from . import EXIT_CONFIG, console, fail, main
 
 
@@ -48,11 +56,13 @@ def _is_number(text: str) -> bool:
                    + ", ".join(ROLES) + ".")
 @click.option("--half-life", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Days after which a delivery weighs half as much as a new one.")
+@click.option("--weekday-weights", default=",".join(f"{w:g}" for w in DEFAULT_WEEKDAY_WEIGHTS), show_default=True,
+              metavar="MON,...,SUN", help="How much each weekday counts towards a transit (1,1,1,1,1,1,1: calendar days).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.svg|png",
               help="Draw on-time share against median promised days per target, the shop's own promise as a point.")
 def promise_backtest(args: tuple[str, ...], targets: tuple[str, ...], columns: tuple[str, ...], half_life: float,
-                     as_json: bool, plot: Path | None) -> None:
+                     weekday_weights: str, as_json: bool, plot: Path | None) -> None:
     """Replay FILE.csv in time order and score the promises it would have made at each target.
 
     Each promise uses only what was known at its purchase time: the deliveries finished
@@ -74,10 +84,15 @@ def promise_backtest(args: tuple[str, ...], targets: tuple[str, ...], columns: t
             raise click.BadParameter(f"unknown role {role.strip()!r}; the roles are {', '.join(ROLES)}",
                                      param_hint="--column")
         mapping[role.strip()] = name.strip()
+    try:
+        calendar = DeliveryDays([float(w) for w in weekday_weights.split(",")])
+    except ValueError:
+        raise click.BadParameter(f"{weekday_weights!r}: expected 7 positive numbers, Monday first "
+                                 f"(e.g. 1,1,1,1,1,0.5,0.1)", param_hint="--weekday-weights") from None
     if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
         raise click.BadParameter(f"{plot}: the plot is written as .svg or .png", param_hint="--plot")
     try:
-        result = run_backtest(files[0], shares, mapping, half_life=timedelta(days=half_life))
+        result = run_backtest(files[0], shares, mapping, half_life=timedelta(days=half_life), calendar=calendar)
     except BacktestError as exc:
         fail(str(exc), EXIT_CONFIG)
         return

@@ -14,13 +14,18 @@ A promise for share ``target`` is:
    ``q``, learned on the order's lane where it is dense enough, else coarser;
 2. counted from the approval time when the file has one (an order approved two days
    late is promised two days later), else from the purchase;
-3. ``deliver-by`` is the calendar date that lands on; the promised days are
-   ``deliver-by − purchase date``; the order is on time when delivered on or before it.
+3. durations are counted in delivery days (:class:`DeliveryDays`): a weekday counts
+   whole, a Saturday half and a Sunday a tenth by default, because few parcels land at
+   weekends; ``deliver-by`` is the calendar date the quantile reaches; the promised
+   days are ``deliver-by − purchase date``; the order is on time when delivered on or
+   before it.
 
 ``q`` starts at the target and is corrected online (adaptive conformal inference): every
-promise whose outcome became known before the purchase at hand (delivered, or its
-deliver-by date passed without a delivery) nudges ``q`` by ``gain × (target − hit)``. So
-a history that keeps missing raises ``q``; one that keeps over-delivering lowers it.
+promise whose deliver-by date was over before the purchase at hand nudges ``q`` by
+``gain × (target − hit)``, within ``target − 0.05`` and ``target + 0.03``. So a history
+that keeps missing raises ``q``; one that keeps over-delivering lowers it. Outcomes count
+when the deliver-by date is over, hits and misses alike: a hit is known earlier (at its
+delivery), and counting it then would tilt the feedback towards hits.
 The shop's own promise (``estimated_ts``) is scored the same way in the same run.
 """
 
@@ -39,7 +44,8 @@ import numpy as np
 from ..errors import FulfilhubError
 from .transit import Lane, TransitModel
 
-__all__ = ["BacktestError", "BacktestResult", "Outcome", "Row", "ROLES", "DEFAULT_TARGETS",
+__all__ = ["BacktestError", "BacktestResult", "DeliveryDays", "Outcome", "Row", "ROLES", "DEFAULT_TARGETS",
+           "DEFAULT_WEEKDAY_WEIGHTS",
            "read_rows", "replay", "backtest"]
 
 #: The column roles a history file may carry, and whether each is required.
@@ -55,6 +61,11 @@ ROLES: Mapping[str, bool] = {
     "estimated_ts": False,
 }
 _TIMES = ("purchase_ts", "delivered_ts", "approved_ts", "shipped_ts", "estimated_ts")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+#: How much each weekday counts, Monday first: few parcels land at weekends.
+DEFAULT_WEEKDAY_WEIGHTS: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.1)
 
 #: The shares promised by default: 90% to 97% on time.
 DEFAULT_TARGETS: tuple[float, ...] = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97)
@@ -224,17 +235,68 @@ def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int
                estimated=estimated.date() if isinstance(estimated, datetime) else None, lane=lane)
 
 
+# ---------------------------------------------------------------------------- the calendar
+
+
+class DeliveryDays:
+    """Time as deliveries see it: each calendar day counts its weekday's weight (Sunday 0.1: few parcels land then).
+
+    ``elapsed(start, end)`` is the weighted days between two times (what the transit
+    model learns in); :meth:`add` goes the other way, from a start and a weighted
+    duration to the calendar time it reaches. Days are UTC days (a history without
+    offsets is read as UTC, so they are its own wall-clock days).
+    """
+
+    def __init__(self, weights: Sequence[float] = DEFAULT_WEEKDAY_WEIGHTS) -> None:
+        if len(weights) != 7 or min(weights) <= 0:
+            raise ValueError(f"expected 7 positive weekday weights (Monday first), got {weights!r}")
+        self.weights = np.array(weights, dtype=float)
+        self.week = float(self.weights.sum())
+        self.before = np.concatenate(([0.0], np.cumsum(self.weights)))  # weight before each weekday
+        # 1970-01-01 was a Thursday (weekday 3)
+        self._offset = float(self.before[3])
+
+    def _at(self, seconds: np.ndarray | float) -> np.ndarray | float:
+        days = np.floor_divide(seconds, 86400.0)
+        frac = (seconds - days * 86400.0) / 86400.0
+        weekday = ((days + 3) % 7).astype(np.int64) if isinstance(days, np.ndarray) else int((days + 3) % 7)
+        weeks = np.floor_divide(days + 3, 7)
+        return weeks * self.week + self.before[weekday] + frac * self.weights[weekday] - self._offset
+
+    @staticmethod
+    def _wall(when: datetime) -> float:
+        return when.timestamp()
+
+    def __call__(self, start: datetime, end: datetime) -> float:
+        return float(self._at(self._wall(end)) - self._at(self._wall(start)))
+
+    def many(self, starts: np.ndarray, end: float) -> np.ndarray:
+        return self._at(end) - self._at(starts)
+
+    def add(self, start: datetime, days: float) -> datetime:
+        """The time ``days`` weighted days after ``start`` (on start's wall clock)."""
+        target = self._at(self._wall(start)) + days
+        weeks = math.floor((target + self._offset) / self.week)
+        rest = target + self._offset - weeks * self.week
+        weekday = min(int(np.searchsorted(self.before, rest, side="right")) - 1, 6)
+        frac = (rest - self.before[weekday]) / self.weights[weekday]
+        day = weeks * 7 + weekday - 3
+        return (_EPOCH + timedelta(days=day + frac)).astimezone(start.tzinfo)
+
+
 # ---------------------------------------------------------------------------- replaying
 
 
 def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
            half_life: timedelta = timedelta(days=30), min_delivered: int = 30, gain: float = 0.01,
-           spread: float = 0.03, scale_gain: float = 0.0, censor: bool = True) -> BacktestResult:
+           spread: tuple[float, float] = (0.05, 0.03), censor: bool = True,
+           calendar: DeliveryDays | None = None) -> BacktestResult:
     """Replay ``rows`` in purchase order; promise each from what was known then (see the module doc).
 
     ``gain`` is the calibration step (0: no calibration, promise the plain quantile), and
-    ``spread`` bounds how far it moves the quantile level from the target.
-    ``scale_gain`` calibrates a factor on the promised days instead (0: off).
+    ``spread`` bounds how far it moves the quantile level below and above the target
+    (wider below: a deliver-by date covers the whole day the quantile lands in, a
+    surplus that only a lower level takes back).
     ``censor=False`` leaves orders in flight out of the model (for comparison only: it
     learns from the quick deliveries and is late to see a slowdown).
     Rows promised before the model has ``min_delivered`` deliveries are promised with
@@ -246,10 +308,9 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             raise BacktestError(f"--target {t!r}: a target is a share between 0 and 1 (0.95 for 95%)")
     order = sorted(range(len(rows)), key=lambda i: (rows[i].purchase, rows[i].line))
     by_delivery = sorted(order, key=lambda i: rows[i].delivered)
-    model = TransitModel(half_life=half_life, min_delivered=min_delivered)
+    model = TransitModel(half_life=half_life, min_delivered=min_delivered, elapsed=calendar)
     n_t = len(targets)
     offset = [0.0] * n_t
-    log_scale = [0.0] * n_t
     pending: list[tuple[datetime, int, int, bool]] = []  # (resolved at, seq, target index, hit)
     promised = np.zeros((n_t, len(rows)), dtype=np.int64)
     hit = np.zeros((n_t, len(rows)), dtype=bool)
@@ -265,12 +326,12 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             done = rows[j]
             start = done.approved or done.purchase
             model.finish(str(j), done.lane, start, done.delivered)
-            longest = max(longest, (done.delivered - start).total_seconds() / 86400)
+            longest = max(longest, (done.delivered - start).total_seconds() / 86400 if calendar is None
+                          else calendar(start, done.delivered))
             d += 1
         while pending and pending[0][0] <= now:  # what became known before this purchase
             _, _, k, ok = heapq.heappop(pending)
-            offset[k] = min(max(offset[k] + gain * (targets[k] - ok), -spread), spread)
-            log_scale[k] += scale_gain * (targets[k] - ok)
+            offset[k] = min(max(offset[k] + gain * (targets[k] - ok), -spread[0]), spread[1])
         start = row.approved or row.purchase
         qs = [min(max(t + o, 0.5), 0.995) for t, o in zip(targets, offset)]
         estimates = model.quantiles(row.lane, qs, now=now)
@@ -280,15 +341,16 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             continue
         scored[i] = True
         for k in range(n_t):
-            days = (longest if estimates is None else estimates[k].days) * math.exp(log_scale[k])
-            deliver_by = (start + timedelta(days=days)).date()
+            days = longest if estimates is None else estimates[k].days
+            deliver_by = (start + timedelta(days=days) if calendar is None else calendar.add(start, days)).date()
             ok = row.delivered.date() <= deliver_by
             promised[k, i] = (deliver_by - row.purchase.date()).days
             hit[k, i] = ok
-            # the outcome is known at delivery, or at the end of the deliver-by date if later
+            # counted once its deliver-by date is over: hits and misses alike (counting a hit at
+            # its delivery, earlier than a miss can be known, would bias the level down)
             deadline = datetime.combine(deliver_by + timedelta(days=1), datetime.min.time(), now.tzinfo)
             seq += 1
-            heapq.heappush(pending, (min(row.delivered, deadline), seq, k, ok))
+            heapq.heappush(pending, (deadline, seq, k, ok))
         if censor:
             model.start(str(i), row.lane, start)
     results = tuple(_outcome(targets[k], promised[k, scored], hit[k, scored])
@@ -315,5 +377,6 @@ def backtest(path: str | Path, targets: Iterable[float] = DEFAULT_TARGETS,
     rows, skipped = read_rows(path, columns)
     if not rows:
         raise BacktestError(f"{path}: no delivered row to replay ({skipped} skipped)")
+    options.setdefault("calendar", DeliveryDays())
     result = replay(rows, tuple(targets), **options)
     return attrs.evolve(result, skipped=skipped + len(rows) - result.rows)

@@ -134,6 +134,44 @@ def postal_prefix(address: Address) -> str:
     return "".join(address.postal_code.split()).upper()[:3]
 
 
+# --------------------------------------------------------------------------- the models
+
+
+class _Answer:
+    """Several questions answered from one survival curve (one lane at one moment)."""
+
+    __slots__ = ("model", "curve", "now_s")
+
+    def __init__(self, model: LaneModel, curve: Any, now_s: float):
+        self.model, self.curve, self.now_s = model, curve, now_s
+
+    def quantiles(self, qs: Sequence[float]) -> list[TransitEstimate]:
+        """As :meth:`TransitModel.quantiles`, from this curve."""
+        m, c = self.model, self.curve
+        return [m._estimate(c, q, self.now_s, *m._crossing(c, 1.0 - q, 0)) for q in qs]
+
+    def share_within(self, days: float) -> float:
+        """As :meth:`TransitModel.share_within`, from this curve."""
+        b = self.model._bin(max(days, 0.0))
+        if b == 0:
+            return 0.0
+        survival = self.curve.survival
+        return float(min(max(1.0 - survival[min(b, len(survival)) - 1], 0.0), 1.0))
+
+
+class LaneModel(TransitModel):
+    """A :class:`TransitModel` that answers a promise's questions (two quantiles, the
+    share within each end of the range) from one survival curve instead of three: the
+    curve is most of a quote's cost. ``tests/test_promise.py`` checks that its answers
+    are the public methods' answers."""
+
+    def answer(self, lane: Lane, *, now: datetime) -> _Answer | None:
+        """The curve that answers for ``lane`` at ``now`` (None: history too thin at every level)."""
+        now_s = self._seconds(now, "", "now")
+        curve = self._answering_curve(lane, now_s)
+        return None if curve is None else _Answer(self, curve, now_s)
+
+
 # --------------------------------------------------------------------------- requests
 
 
@@ -184,8 +222,12 @@ class _Transit:
     days_by: float
     level: str
     basis: str
-    confident: bool  # learned: confidence can be read from the model
+    answer: _Answer | None  # learned: the curve the confidence of each end is read from
     delivery_date: date | None = None  # the carrier's stated delivery date, when that is the basis
+
+    def confidence(self, days: float) -> float:
+        """The learned share delivered within ``days`` (0 when nothing is learned)."""
+        return round(self.answer.share_within(days), 4) if self.answer is not None else 0.0
 
 
 @attrs.frozen
@@ -215,22 +257,29 @@ class PromiseEngine:
         self.origins = {name: region_of(address) or name for name, address in self.warehouses.items()}
         self.hooks = hooks
         #: By carrier service: answers once a carrier is chosen (or named in a quote).
-        self.by_service = TransitModel(half_life=config.half_life)
+        self.by_service = LaneModel(half_life=config.half_life)
         #: By lane alone, every service together: what the shop achieves before a carrier is chosen.
-        self.any_service = TransitModel(half_life=config.half_life)
+        self.any_service = LaneModel(half_life=config.half_life)
         self._lock = threading.RLock()
         #: Shipments in flight: ref -> (warehouse, ship_to, carrier, service, shipped_at), to finish them.
         self._flying: dict[str, tuple[str, Address, str, str, datetime]] = {}
+        self._lane_cache: dict[tuple[str, str, str, str, str], tuple[Lane, Lane]] = {}
         self.loaded = 0
 
     # ------------------------------------------------------------------ learning
 
     def lanes(self, warehouse: str, ship_to: Address, carrier: str, service: str) -> tuple[Lane, Lane]:
         """The lane of a parcel in each model: (by service, any service)."""
-        origin = self.origins.get(warehouse, warehouse)
         region, prefix = region_of(ship_to), postal_prefix(ship_to)
-        return (Lane(carrier=carrier, service=service, origin=origin, destination=region, postal_prefix=prefix),
-                Lane(origin=origin, destination=region, postal_prefix=prefix))
+        key = (warehouse, region, prefix, carrier, service)
+        found = self._lane_cache.get(key)
+        if found is None:
+            origin = self.origins.get(warehouse, warehouse)
+            found = (Lane(carrier=carrier, service=service, origin=origin, destination=region, postal_prefix=prefix),
+                     Lane(origin=origin, destination=region, postal_prefix=prefix))
+            if len(self._lane_cache) < 100_000:  # the same few thousand lanes, made once
+                self._lane_cache[key] = found
+        return found
 
     def observe(self, ref: str, warehouse: str, ship_to: Address | None, carrier: str, service: str,
                 shipped_at: datetime | None, delivered_at: datetime | None) -> None:
@@ -314,12 +363,26 @@ class PromiseEngine:
         lane, anyway = self.lanes(warehouse, ship_to, carrier, service)
         model, asked = (self.by_service, lane) if (carrier or service) else (self.any_service, anyway)
         with self._lock:
-            found = model.quantiles(asked, [FROM_SHARE, self.config.target], now=now)
+            answer = model.answer(asked, now=now)
+            found = answer.quantiles([FROM_SHARE, self.config.target]) if answer is not None else None
         who = f"{carrier} {service}".strip() or "all services"
         where = f"{warehouse} → {region_of(ship_to) or '?'}"
         if found is not None:
             low, high = found
-            return _Transit(low.days, high.days, str(high.level), f"{who}, {where}: {_describe(high)}", True)
+            learned = _Transit(low.days, high.days, str(high.level), f"{who}, {where}: {_describe(high)}", answer)
+            if not high.lower_bound:
+                return learned
+            # only "at least N days" is known: the slowest parcels are still on their way
+            fallback = self._stated_or_default(rate, now)
+            if fallback.days_by <= high.days:
+                return learned
+            return attrs.evolve(learned, days_by=fallback.days_by, delivery_date=fallback.delivery_date,
+                                basis=f"{learned.basis}; so {fallback.basis} counts")
+        fallback = self._stated_or_default(rate, now)
+        return attrs.evolve(fallback, basis=f"{who}, {where}: too few deliveries to learn from; {fallback.basis}")
+
+    def _stated_or_default(self, rate: Rate | None, now: datetime) -> _Transit:
+        """The carrier's stated transit, else the configured default; ``basis`` names which."""
         if rate is not None and (rate.transit_days is not None or rate.delivery_date is not None):
             if rate.delivery_date is not None:
                 stated = f"delivery on {rate.delivery_date:%a %d %b}"
@@ -327,34 +390,23 @@ class PromiseEngine:
             else:
                 stated = f"{rate.transit_days} day(s) in transit"
                 days = float(rate.transit_days)  # type: ignore[arg-type]
-            return _Transit(days, days, STATED, f"{who}, {where}: too few deliveries to learn from; "
-                            f"the carrier states {stated}", False,
+            return _Transit(days, days, STATED, f"the carrier's stated {stated}", None,
                             rate.delivery_date.date() if rate.delivery_date is not None else None)
         days = float(self.config.default_transit_days)
-        return _Transit(max(days - 2, 1.0), days, DEFAULT, f"{who}, {where}: too few deliveries to learn from; "
-                        f"the configured default of {self.config.default_transit_days} day(s)", False)
-
-    def confidence(self, warehouse: str, ship_to: Address, days: float, *, carrier: str = "", service: str = "",
-                   rate: Rate | None = None, now: datetime) -> float:
-        """The learned share of parcels delivered within ``days`` (0 when nothing is learned)."""
-        if rate is not None:
-            carrier, service = rate.carrier_name, rate.service
-        lane, anyway = self.lanes(warehouse, ship_to, carrier, service)
-        model, asked = (self.by_service, lane) if (carrier or service) else (self.any_service, anyway)
-        with self._lock:
-            found = model.share_within(asked, days, now=now)
-        return round(found[0], 4) if found is not None else 0.0
+        return _Transit(max(days - 2, 1.0), days, DEFAULT,
+                        f"the configured default of {self.config.default_transit_days} day(s)", None)
 
     # ------------------------------------------------------------------ quoting
 
     def quote(self, request: QuoteRequest, *, conn: Connection, order: Order | None = None, reason: str = "",
-              stock: Sequence[tuple[StockLevel, date | None]] | None = None) -> Promise:
+              stock: Sequence[tuple[StockLevel, date | None]] | None = None, adjust: bool = True) -> Promise:
         """The promise for ``request`` (see the module docstring). Raises CannotPromise.
 
         ``order`` is given when the promise is for an order (its id goes on the promise
         and the ``adjust_promise`` hook sees it); ``reason`` says why it is made.
         ``stock`` is what :func:`fulfilhub.store.stock.for_promise` returned for (at
         least) its SKUs, when the caller read it already; else it is read from ``conn``.
+        ``adjust=False`` leaves the plugins out (:meth:`adjusted` asks them).
         """
         names = [request.warehouse] if request.warehouse else sorted(self.warehouses)
         if request.warehouse and request.warehouse not in self.warehouses:
@@ -370,7 +422,7 @@ class PromiseEngine:
             promise = attrs.evolve(promise, basis=promise.basis + f"; split across {', '.join(s.warehouse for s in starts)}")
         else:  # each could ship it all: the earliest promise
             promise = min(made, key=lambda p: (p.deliver_by, p.ship_by, p.basis))
-        return self._adjusted(order, promise)
+        return self.adjusted(order, promise) if adjust else promise
 
     def _starts(self, request: QuoteRequest, names: Sequence[str],
                 levels: Sequence[tuple[StockLevel, date | None]]) -> list[_Start]:
@@ -425,13 +477,9 @@ class PromiseEngine:
         deliver_by = datetime.combine(by_day, _END_OF_DAY, tzinfo=zone)
         carrier = request.rate.carrier if request.rate else request.carrier
         service = request.rate.service if request.rate else request.service
-        conf_from = conf_by = 0.0
-        if transit.confident:
-            end_of_from = datetime.combine(from_day, _END_OF_DAY, tzinfo=zone)
-            kw: dict[str, Any] = dict(carrier=request.carrier, service=request.service, rate=request.rate, now=request.at)
-            conf_from = self.confidence(start.warehouse, request.ship_to, _days(ship.ship_by, end_of_from), **kw)
-            conf_by = max(self.confidence(start.warehouse, request.ship_to, _days(ship.ship_by, deliver_by), **kw),
-                          conf_from)
+        end_of_from = datetime.combine(from_day, _END_OF_DAY, tzinfo=zone)
+        conf_from = transit.confidence(_days(ship.ship_by, end_of_from))
+        conf_by = max(transit.confidence(_days(ship.ship_by, deliver_by)), conf_from)
         notes = [n for n in (*start.notes, *ship.notes) if n != "split"]
         basis = "; ".join([transit.basis, *notes])
         return Promise(
@@ -450,8 +498,8 @@ class PromiseEngine:
             reason=reason or ("quote" if order is None else "accepted"),
         )
 
-    def _adjusted(self, order: Order | None, promise: Promise) -> Promise:
-        """Let plugins adjust (a Promise) or veto (False) the promise; None lets it stand."""
+    def adjusted(self, order: Order | None, promise: Promise) -> Promise:
+        """Let plugins adjust (a Promise) or veto (False, CannotPromise) the promise; None lets it stand."""
         if self.hooks is None or not self.hooks.wants("adjust_promise"):
             return promise
         answer = self.hooks.adjust_promise(order=order, promise=promise)
@@ -470,14 +518,14 @@ class PromiseEngine:
 
     def for_order(self, order: Order, *, conn: Connection, at: datetime, reason: str = "accepted",
                   rate: Rate | None = None, warehouse: str = "",
-                  stock: Sequence[tuple[StockLevel, date | None]] | None = None) -> Promise:
+                  stock: Sequence[tuple[StockLevel, date | None]] | None = None, adjust: bool = True) -> Promise:
         """The promise for a stored order at ``at`` (its shippable lines, its address)."""
         if order.ship_to is None or not order.shippable:
             raise CannotPromise(f"order {order.id} has nothing to ship" if order.ship_to is not None
                                 else f"order {order.id} has no shipping address")
         request = QuoteRequest(lines=[(line.sku, line.quantity) for line in order.shippable], ship_to=order.ship_to,
                                at=at, warehouse=warehouse, rate=rate)
-        return self.quote(request, conn=conn, order=order, reason=reason, stock=stock)
+        return self.quote(request, conn=conn, order=order, reason=reason, stock=stock, adjust=adjust)
 
     def arrival(self, shipment: Shipment, ship_to: Address, rate: Rate, *, now: datetime,
                 promise: Promise | None) -> datetime:
@@ -549,17 +597,24 @@ def promise_order(tx: Tx, engine: PromiseEngine, order: Order, status: OrderStat
                   reason: str = "accepted", stock: Sequence[tuple[StockLevel, date | None]] | None = None) -> Promise | None:
     """Make and store the order's first promise (in the transaction that accepts it).
 
-    When none can be made (nothing in stock and no restock date, a plugin's veto) the
-    order gets a note saying why, and allocation tries again later. Returns the promise
-    in force, or None.
+    A plugin's adjustment (``adjust_promise``) is stored as the next revision, with the
+    plugin's reason, so that both what the engine computed and what was promised are
+    kept. When no promise can be made (nothing in stock and no restock date, a plugin's
+    veto) the order gets a note saying why, and allocation tries again later. Returns
+    the promise in force, or None.
     """
     try:
-        promise = engine.for_order(order, conn=tx.conn, at=at, reason=reason, stock=stock)
+        computed = engine.for_order(order, conn=tx.conn, at=at, reason=reason, stock=stock, adjust=False)
+        promise = engine.adjusted(order, computed)
     except CannotPromise as exc:
         order_store.append_events(tx, [lifecycle.note_event(order.id, status, at=at, source="promise",
                                                             reason=f"no promise yet: {exc}")])
         return None
-    return store_promise(tx, promise, status)[0]
+    stored = store_promise(tx, computed, status)[0]
+    if promise.same_terms(computed):
+        return stored
+    return store_promise(tx, attrs.evolve(promise, reason=promise.reason.removeprefix(f"{computed.reason}; ")),
+                         status, source="plugin")[0]
 
 
 def revise_later(tx: Tx, engine: PromiseEngine, order: Order, status: OrderStatus, *, at: datetime, reason: str,
@@ -625,7 +680,7 @@ def record_choice(tx: Tx, engine: PromiseEngine, order: Order, shipment: Shipmen
     zone = ZoneInfo(in_force.timezone)
     from_day = min(max((at + timedelta(days=transit.days_from)).astimezone(zone).date(),
                        in_force.deliver_from.astimezone(zone).date()), arrival.astimezone(zone).date())
-    confidence = engine.confidence(shipment.warehouse, order.ship_to, _days(at, arrival), rate=chosen, now=at)
+    confidence = transit.confidence(_days(at, arrival))
     revised = attrs.evolve(
         in_force, created_at=at, deliver_from=datetime.combine(from_day, time(0), tzinfo=zone), deliver_by=arrival,
         confidence_from=min(in_force.confidence_from, confidence), confidence_by=confidence,

@@ -48,7 +48,10 @@ How it learns:
   longest duration observed so far, marked ``lower_bound=True``: "at least this".
 
 The unit of durations is the model's: ``elapsed(start, end)`` (default calendar days,
-float). The promise engine may pass a working-day counter; it must be monotone.
+float). The promise engine may pass a working-day counter; it must be monotone. Parcels
+in flight are measured with it at every question, once per start hour; an ``elapsed``
+object that also has ``many(starts, end)`` (numpy array of epoch seconds, epoch seconds
+-> array of durations) is asked once for all of them.
 """
 
 from __future__ import annotations
@@ -490,6 +493,8 @@ class TransitModel:
             starts = (h0 + hours + 0.5) * _HOUR
             if self.elapsed is None:
                 elapsed = (now_s - starts) / _DAY
+            elif hasattr(self.elapsed, "many"):  # a vectorised form: many(starts, end) in epoch seconds
+                elapsed = np.where(starts <= now_s, self.elapsed.many(starts, now_s), -1.0)
             else:
                 now = _EPOCH + timedelta(seconds=now_s)
                 elapsed = np.array([self.elapsed(_EPOCH + timedelta(seconds=float(s)), now) if s <= now_s else -1.0

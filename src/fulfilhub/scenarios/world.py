@@ -43,6 +43,7 @@ class LocalWarehouse:
     pack_minutes: int = 120
     timezone: str = "UTC"
     holidays: str = ""
+    working_days: str = "Mon-Sun"  # the simulated warehouses pick and pack every day
 
 
 #: Two warehouses, one on each coast (the demo's; the slice tests change the minutes).
@@ -295,7 +296,8 @@ def config_text(
         out += [f"[warehouses.{wh.name}]", 'type = "local"', f"pick_minutes = {wh.pick_minutes}",
                 f"pack_minutes = {wh.pack_minutes}", f"[warehouses.{wh.name}.address]"]
         out += [f"{key} = {_toml(value)}" for key, value in wh.address.items()]
-        out += ["", f"[promise.warehouses.{wh.name}]", f"timezone = {_toml(wh.timezone)}"]
+        out += ["", f"[promise.warehouses.{wh.name}]", f"timezone = {_toml(wh.timezone)}",
+                f"working_days = {_toml(wh.working_days)}"]
         out += [f"holidays = {_toml(wh.holidays)}"] if wh.holidays else []
         out.append("")
     if extra:

@@ -76,6 +76,12 @@ def levels(conn: Connection, *, warehouses: Iterable[str] | None = None, skus: I
     ]
 
 
+def restock_dates(conn: Connection) -> dict[tuple[str, str], date]:
+    """``(warehouse, sku) -> date`` for every row that has a restock date."""
+    rows = conn.execute(sa.select(stock.c.warehouse, stock.c.sku, stock.c.restock_on).where(stock.c.restock_on.is_not(None)))
+    return {(r.warehouse, r.sku): r.restock_on for r in rows}
+
+
 def changed_at(conn: Connection) -> datetime | None:
     """When stock last became more available anywhere (set, or released)."""
     return conn.execute(sa.select(sa.func.max(stock.c.updated_at))).scalar()
