@@ -358,11 +358,25 @@ def test_a_plugin_adjusts_or_vetoes_a_promise(stocked, make_order):
     assert after.ship_by == before.ship_by + timedelta(days=2)
     assert after.reason == "accepted; two extra days for engraving" and after.order_id == order.id
     assert quoted.deliver_by == before.deliver_by
-    vetoed = attrs.evolve(order, lines=[attrs.evolve(order.lines[0], sku="VETO")])
+    vetoed = attrs.evolve(order, external_id="2005", lines=[attrs.evolve(order.lines[0], sku="VETO")])
     with stocked.transaction() as tx:
         stock_store.set_level(tx, "west", "VETO", 5, at)
     with stocked.read() as conn, pytest.raises(CannotPromise, match="a plugin vetoed the promise"):
         eng.for_order(vetoed, conn=conn, at=at)
+    # stored: what the engine computed is revision 1, the plugin's adjustment revision 2 with its reason
+    with stocked.transaction() as tx:
+        order_store.insert(tx, [(order, OrderStatus.ACCEPTED, None), (vetoed, OrderStatus.ACCEPTED, None)], at)
+        in_force = promise_engine.promise_order(tx, eng, order, OrderStatus.ACCEPTED, at=at)
+        assert promise_engine.promise_order(tx, eng, vetoed, OrderStatus.ACCEPTED, at=at) is None
+    with stocked.read() as conn:
+        history = promise_store.history(conn, order.id)
+        sources = [e.source for e in order_store.events_of(conn, order.id) if e.kind == "promise"]
+        assert promise_store.current(conn, vetoed.id) is None
+        notes = [e.reason for e in order_store.events_of(conn, vetoed.id) if e.kind == "note"]
+    assert [(p.revision, p.reason) for p in history] == [(1, "accepted"), (2, "two extra days for engraving")]
+    assert history[1].same_terms(after) and history[0].same_terms(before) and in_force == history[1]
+    assert sources == ["promise", "plugin"]
+    assert notes and notes[0].startswith("no promise yet: a plugin vetoed the promise")
 
 
 # --------------------------------------------------------------------------- config

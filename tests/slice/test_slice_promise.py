@@ -111,3 +111,23 @@ def test_promise_quote_and_show_and_orders_show_on_the_command_line(world):
     listed = {(r["warehouse"], r["sku"]): r for r in json.loads(cli(world, "stock", "list", "--json").stdout)}
     assert listed[("west", "LATER-1")]["restock_on"] == "2026-02-01"
     assert listed[("west", sku(world, 0))]["restock_on"] is None
+
+
+def test_an_order_a_person_releases_is_promised_when_it_is_allocated(world):
+    from fulfilhub.engines import holds
+
+    world.stock("east", sku(world, 0), 1)  # exactly what the order needs: its own reservation must not block it
+    placed = world.shop.add_order([{"sku": sku(world, 0), "quantity": 1}], note="please gift wrap")
+    order_id = f"shop:{placed['id']}"
+    world.sync(hours=1)
+    with world.store.read() as conn:
+        assert promise_store.current(conn, order_id) is None  # held for a person: nothing promised yet
+    with world.store.transaction() as tx:
+        holds.release(tx, None, order_id, reason="wrapped", at=world.clock.now(), source="cli")
+    world.sync(hours=1)
+    assert world.order(order_id)[1].status != OrderStatus.ON_HOLD
+    with world.store.read() as conn:
+        (promise,) = promise_store.history(conn, order_id)
+    assert promise.reason == "accepted" and "east →" in promise.basis
+    kinds = [e.kind if e.kind != "status" else e.to_status for e in world.events(order_id)]
+    assert kinds.index("promise") < kinds.index("allocated")

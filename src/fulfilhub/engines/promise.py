@@ -263,16 +263,23 @@ class PromiseEngine:
         self._lock = threading.RLock()
         #: Shipments in flight: ref -> (warehouse, ship_to, carrier, service, shipped_at), to finish them.
         self._flying: dict[str, tuple[str, Address, str, str, datetime]] = {}
+        self._lane_cache: dict[tuple[str, str, str, str, str], tuple[Lane, Lane]] = {}
         self.loaded = 0
 
     # ------------------------------------------------------------------ learning
 
     def lanes(self, warehouse: str, ship_to: Address, carrier: str, service: str) -> tuple[Lane, Lane]:
         """The lane of a parcel in each model: (by service, any service)."""
-        origin = self.origins.get(warehouse, warehouse)
         region, prefix = region_of(ship_to), postal_prefix(ship_to)
-        return (Lane(carrier=carrier, service=service, origin=origin, destination=region, postal_prefix=prefix),
-                Lane(origin=origin, destination=region, postal_prefix=prefix))
+        key = (warehouse, region, prefix, carrier, service)
+        found = self._lane_cache.get(key)
+        if found is None:
+            origin = self.origins.get(warehouse, warehouse)
+            found = (Lane(carrier=carrier, service=service, origin=origin, destination=region, postal_prefix=prefix),
+                     Lane(origin=origin, destination=region, postal_prefix=prefix))
+            if len(self._lane_cache) < 100_000:  # the same few thousand lanes, made once
+                self._lane_cache[key] = found
+        return found
 
     def observe(self, ref: str, warehouse: str, ship_to: Address | None, carrier: str, service: str,
                 shipped_at: datetime | None, delivered_at: datetime | None) -> None:
@@ -392,13 +399,14 @@ class PromiseEngine:
     # ------------------------------------------------------------------ quoting
 
     def quote(self, request: QuoteRequest, *, conn: Connection, order: Order | None = None, reason: str = "",
-              stock: Sequence[tuple[StockLevel, date | None]] | None = None) -> Promise:
+              stock: Sequence[tuple[StockLevel, date | None]] | None = None, adjust: bool = True) -> Promise:
         """The promise for ``request`` (see the module docstring). Raises CannotPromise.
 
         ``order`` is given when the promise is for an order (its id goes on the promise
         and the ``adjust_promise`` hook sees it); ``reason`` says why it is made.
         ``stock`` is what :func:`fulfilhub.store.stock.for_promise` returned for (at
         least) its SKUs, when the caller read it already; else it is read from ``conn``.
+        ``adjust=False`` leaves the plugins out (:meth:`adjusted` asks them).
         """
         names = [request.warehouse] if request.warehouse else sorted(self.warehouses)
         if request.warehouse and request.warehouse not in self.warehouses:
@@ -414,7 +422,7 @@ class PromiseEngine:
             promise = attrs.evolve(promise, basis=promise.basis + f"; split across {', '.join(s.warehouse for s in starts)}")
         else:  # each could ship it all: the earliest promise
             promise = min(made, key=lambda p: (p.deliver_by, p.ship_by, p.basis))
-        return self._adjusted(order, promise)
+        return self.adjusted(order, promise) if adjust else promise
 
     def _starts(self, request: QuoteRequest, names: Sequence[str],
                 levels: Sequence[tuple[StockLevel, date | None]]) -> list[_Start]:
@@ -490,8 +498,8 @@ class PromiseEngine:
             reason=reason or ("quote" if order is None else "accepted"),
         )
 
-    def _adjusted(self, order: Order | None, promise: Promise) -> Promise:
-        """Let plugins adjust (a Promise) or veto (False) the promise; None lets it stand."""
+    def adjusted(self, order: Order | None, promise: Promise) -> Promise:
+        """Let plugins adjust (a Promise) or veto (False, CannotPromise) the promise; None lets it stand."""
         if self.hooks is None or not self.hooks.wants("adjust_promise"):
             return promise
         answer = self.hooks.adjust_promise(order=order, promise=promise)
@@ -510,14 +518,14 @@ class PromiseEngine:
 
     def for_order(self, order: Order, *, conn: Connection, at: datetime, reason: str = "accepted",
                   rate: Rate | None = None, warehouse: str = "",
-                  stock: Sequence[tuple[StockLevel, date | None]] | None = None) -> Promise:
+                  stock: Sequence[tuple[StockLevel, date | None]] | None = None, adjust: bool = True) -> Promise:
         """The promise for a stored order at ``at`` (its shippable lines, its address)."""
         if order.ship_to is None or not order.shippable:
             raise CannotPromise(f"order {order.id} has nothing to ship" if order.ship_to is not None
                                 else f"order {order.id} has no shipping address")
         request = QuoteRequest(lines=[(line.sku, line.quantity) for line in order.shippable], ship_to=order.ship_to,
                                at=at, warehouse=warehouse, rate=rate)
-        return self.quote(request, conn=conn, order=order, reason=reason, stock=stock)
+        return self.quote(request, conn=conn, order=order, reason=reason, stock=stock, adjust=adjust)
 
     def arrival(self, shipment: Shipment, ship_to: Address, rate: Rate, *, now: datetime,
                 promise: Promise | None) -> datetime:
@@ -589,17 +597,24 @@ def promise_order(tx: Tx, engine: PromiseEngine, order: Order, status: OrderStat
                   reason: str = "accepted", stock: Sequence[tuple[StockLevel, date | None]] | None = None) -> Promise | None:
     """Make and store the order's first promise (in the transaction that accepts it).
 
-    When none can be made (nothing in stock and no restock date, a plugin's veto) the
-    order gets a note saying why, and allocation tries again later. Returns the promise
-    in force, or None.
+    A plugin's adjustment (``adjust_promise``) is stored as the next revision, with the
+    plugin's reason, so that both what the engine computed and what was promised are
+    kept. When no promise can be made (nothing in stock and no restock date, a plugin's
+    veto) the order gets a note saying why, and allocation tries again later. Returns
+    the promise in force, or None.
     """
     try:
-        promise = engine.for_order(order, conn=tx.conn, at=at, reason=reason, stock=stock)
+        computed = engine.for_order(order, conn=tx.conn, at=at, reason=reason, stock=stock, adjust=False)
+        promise = engine.adjusted(order, computed)
     except CannotPromise as exc:
         order_store.append_events(tx, [lifecycle.note_event(order.id, status, at=at, source="promise",
                                                             reason=f"no promise yet: {exc}")])
         return None
-    return store_promise(tx, promise, status)[0]
+    stored = store_promise(tx, computed, status)[0]
+    if promise.same_terms(computed):
+        return stored
+    return store_promise(tx, attrs.evolve(promise, reason=promise.reason.removeprefix(f"{computed.reason}; ")),
+                         status, source="plugin")[0]
 
 
 def revise_later(tx: Tx, engine: PromiseEngine, order: Order, status: OrderStatus, *, at: datetime, reason: str,

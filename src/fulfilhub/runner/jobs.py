@@ -286,11 +286,11 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
             raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
         try:
             with rt.store.transaction() as tx:
+                if promise_store.current(tx.conn, order.id) is None:  # released by a person, or none could be made then
+                    promise.promise_order(tx, rt.promise_engine(), order, status, at=rt.clock.now())  # (before it reserves)
                 made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, rt.clock.now())
                 if made is None:
                     raise _Oversold
-                if promise_store.current(tx.conn, order.id) is None:  # accepted by a person, or no promise could be made then
-                    promise.promise_order(tx, rt.promise_engine(), order, OrderStatus.ALLOCATED, at=rt.clock.now())
         except _Oversold:
             continue
         view.took(by_warehouse)

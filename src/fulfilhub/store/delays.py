@@ -48,6 +48,16 @@ def record(tx: Tx, assessment: DelayAssessment) -> int | None:
     return tx.execute(delay_assessments.insert().values(**values)).inserted_primary_key[0]
 
 
+def record_many(tx: Tx, assessments: Sequence[DelayAssessment]) -> list[DelayAssessment]:
+    """:func:`record` for many orders at once (one order each): append those whose finding
+    differs from their order's newest, in one statement; return the ones appended."""
+    newest = current_many(tx.conn, [a.order_id for a in assessments])
+    fresh = [a for a in assessments if not a.same_finding(newest.get(a.order_id))]
+    if fresh:
+        tx.execute(delay_assessments.insert(), [{name: getattr(a, name) for name in _ASSESSMENT_COLUMNS} for a in fresh])
+    return fresh
+
+
 def since(conn: Connection, after_id: int, *, limit: int = 500) -> Sequence[tuple[int, DelayAssessment]]:
     """Stored assessments with an id above ``after_id``, in order: what a consumer has not yet seen."""
     rows = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.id > after_id)
@@ -77,11 +87,9 @@ def current_many(conn: Connection, order_ids: Sequence[str]) -> dict[str, DelayA
     return out
 
 
-def open_orders(conn: Connection, statuses: Sequence[str], *, after: str = "", limit: int = 1000) -> list[Any]:
-    """One page of orders in ``statuses`` that have a promise, by id after ``after``:
-    rows of ``(id, status, ship_to)``. Page on with the last id."""
+def open_orders_query(statuses: Sequence[str]) -> Any:
+    """The orders in ``statuses`` that have a promise: rows of ``(id, status, ship_to)``, in no
+    particular order. Stream it (``stream_results``) and take it in pages."""
     has_promise = sa.select(promises.c.order_id).where(promises.c.order_id == orders.c.id).exists()
-    stmt = (sa.select(orders.c.id, orders.c.status, orders.c.ship_to)
-            .where(orders.c.id > after, orders.c.status.in_(list(statuses)), has_promise)
-            .order_by(orders.c.id).limit(limit))
-    return conn.execute(stmt).all()
+    return sa.select(orders.c.id, orders.c.status, orders.c.ship_to).where(orders.c.status.in_(list(statuses)),
+                                                                            has_promise)
