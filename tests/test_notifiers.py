@@ -180,3 +180,79 @@ def test_jsonl_writes_once_per_key_even_when_asked_again_after_a_crash(tmp_path)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert [r["key"] for r in rows] == [NOTICE.key]
     assert rows[0]["text"] == NOTICE.text  # UTF-8, not escaped
+
+
+# --------------------------------------------------------------------------- end to end through the runner
+
+
+def test_a_delay_reaches_the_customers_inbox_through_the_outbox_once(smtp_server, tmp_path):
+    """Assessment -> notices job -> outbox -> smtp notifier -> a real SMTP server; rerun: no second email."""
+    from datetime import timedelta
+
+    from fulfilhub import ChannelType, hookimpl
+    from fulfilhub.clock import SimClock
+    from fulfilhub.config import IntakeConfig, load
+    from fulfilhub.engines import intake
+    from fulfilhub.models import Address, DelayAssessment, Money, Order, OrderLine, Promise
+    from fulfilhub.plugins import Hooks, PluginManager
+    from fulfilhub.runner import jobs
+    from fulfilhub.runner.runtime import Runtime
+    from fulfilhub.store import Store, delays, promises
+
+    controller, handler = smtp_server
+
+    class Shop:
+        def __init__(self, context):
+            pass
+
+        def close(self):
+            pass
+
+    class Plugin:
+        @hookimpl
+        def register_channel_types(self, register):
+            register(ChannelType(name="quiet-shop", factory=Shop))
+
+    (tmp_path / "fulfilhub.toml").write_text(f'''
+[store]
+url = "sqlite:///{tmp_path}/s.sqlite"
+[channels.shop]
+type = "quiet-shop"
+[warehouses.main]
+type = "local"
+[notifiers.mail]
+type = "smtp"
+host = "127.0.0.1"
+port = {controller.port}
+sender = "Acme Tea <orders@acme.example>"
+events = ["delayed"]
+[notices]
+shop_name = "Acme Tea"
+''')
+    store = Store.open(f"sqlite:///{tmp_path}/s.sqlite", migrate=True)
+    pm = PluginManager(load_installed=False, extra=[Plugin()])
+    order = Order(channel="shop", external_id="1042", version="v1", number="#1042", placed_at=T0, updated_at=T0,
+                  currency="TWD", total=Money(amount="1280", currency="TWD"),
+                  lines=[OrderLine(sku="TEA", quantity=1, unit_price=Money(amount="1200", currency="TWD"))],
+                  ship_to=Address(name="王小明", line1="1 Rd", city="Kaohsiung", country="TW"),
+                  email="ming@example.tw", raw={"customer_locale": "zh-TW"})
+    with store.transaction() as tx:
+        intake.ingest(tx, Hooks(pm), [order], at=T0, known_skus={"TEA"}, intake=IntakeConfig(check_sku=False),
+                      source="t")
+        promises.record(tx, Promise(order_id=order.id, revision=1, created_at=T0, ship_by=T0,
+                                    deliver_from=T0 + timedelta(days=1), deliver_by=T0 + timedelta(days=2),
+                                    timezone="Asia/Taipei"))
+        delays.record(tx, DelayAssessment(order_id=order.id, assessed_at=T0, state="late", days_late=2,
+                                          reason="carrier_exception", exception="weather",
+                                          revised_eta=T0 + timedelta(days=4)))
+    rt = Runtime(load(tmp_path / "fulfilhub.toml", env={}), store, pm, clock=SimClock(T0))
+    for _ in range(2):  # a rerun sends nothing more
+        assert jobs.JOBS["notices"](rt).errors == []
+        assert jobs.deliver_effects(rt).errors == []
+    rt.close()
+    store.close()
+    assert len(handler.messages) == 1
+    msg = email.message_from_bytes(handler.messages[0][2], policy=email.policy.default)
+    assert msg["To"] == "ming@example.tw" and msg["Subject"] == "訂單 #1042 將延遲 2 天，改於 5月16日 星期六 送達"
+    assert msg["Message-ID"] == notifiers.message_id(f"notice:delayed:{order.id}:1", "acme.example")
+    assert "惡劣天氣" in msg.get_body(("plain",)).get_content()
