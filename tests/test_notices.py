@@ -567,3 +567,21 @@ def test_the_tracking_link_is_the_servers_tracking_page_where_it_is_installed(wo
     with rt.store.read() as conn:
         delayed = [r for r in notice_store.listing(conn, order_id=o.id) if r.event == "delayed"][0]
     assert "https://shop.example/t/1042" in delayed.text and (True, o.id) in calls
+
+
+def test_the_first_run_looks_back_only_as_far_as_backfill(world):
+    """Turning notices on for a shop with history must not write to every past customer."""
+    rt = world
+    old = order("900")
+    store_order(rt, old)  # accepted at T0
+    assess(rt, old, 2)
+    rt.clock.advance(timedelta(days=3))
+    new = order("901")
+    with rt.store.transaction() as tx:  # accepted now
+        intake.ingest(tx, rt.hooks, [new], at=rt.clock.now(), known_skus={"TEA"},
+                      intake=IntakeConfig(check_sku=False), source="test")
+    run(rt)
+    with rt.store.read() as conn:
+        told = {(r.order_id, r.event) for r in notice_store.listing(conn)}
+        assert ledger.listing(conn) == []
+    assert told == {(new.id, "confirmed")}

@@ -38,7 +38,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from markupsafe import Markup, escape
 
-from ..config import InstanceConfig
+from ..config import InstanceConfig, parse_duration
 from ..errors import ConfigError
 from ..models import Money, Notice, NoticeEvent, Order
 from ..store import Tx, outbox
@@ -68,10 +68,10 @@ class Settings:
     timezone: str = "UTC"  # the shop's: used when the customer's is unknown
     quiet_hours: tuple[time, time] | None = None
     shop_name: str = ""
-    file: str = ""  # where the jsonl notifier of the demo writes (informational)
+    backfill: timedelta = timedelta(days=1)  # how far back the very first run looks
 
 
-_KEYS = ("enabled", "default_locale", "timezone", "quiet_hours", "shop_name")
+_KEYS = ("enabled", "default_locale", "timezone", "quiet_hours", "shop_name", "backfill")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -103,7 +103,10 @@ def settings(table: Mapping[str, Any], *, path: str = "fulfilhub.toml") -> Setti
     shop = table.get("shop_name", "")
     if not isinstance(shop, str):
         raise ConfigError(f"expected a string, got {shop!r}", path=path, key="notices.shop_name")
-    return Settings(enabled=enabled, default_locale=default, timezone=str(tz), quiet_hours=quiet, shop_name=shop)
+    backfill = parse_duration(table["backfill"], path=path, key="notices.backfill") if "backfill" in table \
+        else timedelta(days=1)
+    return Settings(enabled=enabled, default_locale=default, timezone=str(tz), quiet_hours=quiet, shop_name=shop,
+                    backfill=backfill)
 
 
 # --------------------------------------------------------------------------- locale and time zone

@@ -122,9 +122,23 @@ def notices(rt: Runtime) -> Any:
     conf, comp = _settings(rt)
     if not conf.enabled:
         return report
+    _start(rt, conf)
     _delays(rt, conf, comp, report)
     _events(rt, conf, report)
     return report
+
+
+def _start(rt: Runtime, conf: notify.Settings) -> None:
+    """The first run starts ``[notices] backfill`` ago, not at the beginning of the store:
+    turning notices on for a shop with history must not write to every past customer."""
+    from ..store.schema import delay_assessments, order_events
+
+    now = rt.clock.now()
+    for name, table, column in ((DELAYS, delay_assessments, "assessed_at"), (EVENTS, order_events, "at")):
+        with rt.store.transaction() as tx:
+            if not notice_store.started(tx.conn, name):
+                notice_store.advance(tx, name, notice_store.first_id_since(tx.conn, table, column, now - conf.backfill),
+                                     now)
 
 
 def _delays(rt: Runtime, conf: notify.Settings, comp: compensation.Settings, report: Any) -> None:

@@ -29,6 +29,20 @@ def position(conn: Connection, name: str) -> int:
     return int(found or 0)
 
 
+def started(conn: Connection, name: str) -> bool:
+    """Whether the consumer ``name`` has a saved position."""
+    return conn.execute(sa.select(consumer_cursors.c.name).where(consumer_cursors.c.name == name)).first() is not None
+
+
+def first_id_since(conn: Connection, table: sa.Table, column: str, since: datetime) -> int:
+    """The id before the first row of ``table`` whose ``column`` is at or after ``since``
+    (where a consumer that starts now begins); the last id when there is none."""
+    first = conn.execute(sa.select(sa.func.min(table.c.id)).where(table.c[column] >= since)).scalar()
+    if first is not None:
+        return int(first) - 1
+    return int(conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)
+
+
 def advance(tx: Tx, name: str, value: int, at: datetime) -> None:
     """Save the consumer's position (in the transaction that did the work it covers)."""
     updated = tx.execute(consumer_cursors.update().where(consumer_cursors.c.name == name)
