@@ -8,7 +8,7 @@ limit and spending in hundredths so that a budget is reserved by one conditional
 UPDATE. ``consumer_cursors``: where a consumer of an append-only table stands.
 
 Revision ID: 0007
-Revises: 0005 (the lead re-chains it after 0006 at merge)
+Revises: 0008 (main's head when this was written; the lead re-chains it as the server's 0006 lands)
 Create Date: 2026-12-01 00:50:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import fulfilhub.store.schema
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

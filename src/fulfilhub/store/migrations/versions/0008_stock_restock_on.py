@@ -4,7 +4,7 @@ A backordered line moves an order's ship-by to the restock date when one is know
 (`fulfilhub stock set ... --restock-date`). Existing rows have none.
 
 Revision ID: 0008
-Revises: 0007 (re-chained after notices 0007 at the merge; 0005 on its own branch)
+Revises: 0005
 Create Date: 2026-12-01 00:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
