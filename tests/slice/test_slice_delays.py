@@ -139,6 +139,6 @@ def test_delay_figures_count_from_what_happened(world):
     with world.store.read() as conn:
         assert delay_figures(conn, deliver_by + timedelta(days=3)) == {
             "promised": 4, "late": 2, "flagged_early": 1, "flagged": 2, "flagged_early_share": 0.5, "precision": 0.5,
-            "median_lead_days": 2.0}
+            "median_lead_days": 2.0, "called_late": 1, "precision_late": 1.0}
         # before x:1 and x:3's deliver-by nothing is known about them: only x:2 counts
         assert delay_figures(conn, deliver_by - timedelta(hours=1))["late"] == 0

@@ -154,7 +154,10 @@ def _print_delays(d: dict) -> None:
     share, precision, lead = d["flagged_early_share"], d["precision"], d["median_lead_days"]
     console.print(f"delays: {d['flagged_early']} of {d['late']} late deliveries flagged before their deliver-by "
                   f"({share:.0%}); precision of the flags {precision:.2f} ({d['flagged_early']} of {d['flagged']} "
-                  f"flagged orders were late); median warning {lead:.1f} days ahead" if precision is not None and lead
+                  f"flagged orders were late)"
+                  + (f", {d['precision_late']:.2f} for the {d['called_late']} found late rather than at risk"
+                     if d.get("precision_late") is not None else "")
+                  + f"; median warning {lead:.1f} days ahead" if precision is not None and lead
                   is not None else f"delays: {d['flagged_early']} of {d['late']} late deliveries flagged before their "
                   f"deliver-by", markup=False)
 

@@ -175,7 +175,8 @@ def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
     or late before its deliver-by and before it was delivered. Returns the late orders,
     the share of them flagged early, the precision of the early flags (the share of
     flagged orders that were late) and the median warning lead time in days
-    (deliver-by minus the first flag), with the counts behind them.
+    (deliver-by minus the first flag), with the counts behind them; ``precision_late``
+    is the precision of the stronger flag alone (found *late*, not only at risk, early).
     """
     promised = {row.order_id: row for row in conn.execute(
         sa.select(schema.promises).order_by(schema.promises.c.order_id, schema.promises.c.revision))}
@@ -185,11 +186,15 @@ def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
                              .where(schema.shipments.c.delivered_at.is_not(None))):
         delivered[ship.order_id] = max(delivered.get(ship.order_id, ship.delivered_at), ship.delivered_at)
     first_flag: dict[str, datetime] = {}
-    for row in conn.execute(sa.select(schema.delay_assessments.c.order_id, schema.delay_assessments.c.assessed_at)
+    first_late: dict[str, datetime] = {}
+    for row in conn.execute(sa.select(schema.delay_assessments.c.order_id, schema.delay_assessments.c.assessed_at,
+                                      schema.delay_assessments.c.state)
                             .where(schema.delay_assessments.c.state != "on_track")
                             .order_by(schema.delay_assessments.c.id)):
         first_flag.setdefault(row.order_id, row.assessed_at)
-    late = flagged = true_flags = 0
+        if row.state == "late":
+            first_late.setdefault(row.order_id, row.assessed_at)
+    late = flagged = true_flags = called_late = called_late_right = 0
     leads: list[float] = []
     for order_id, promise in promised.items():
         state = status.get(order_id)
@@ -203,6 +208,10 @@ def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
         early = flag is not None and flag <= promise.deliver_by and (done is None or flag < done)
         late += was_late
         flagged += early
+        said_late = first_late.get(order_id)
+        if said_late is not None and said_late <= promise.deliver_by and (done is None or said_late < done):
+            called_late += 1
+            called_late_right += was_late
         if early and was_late:
             true_flags += 1
             leads.append((promise.deliver_by - flag).total_seconds() / 86400)
@@ -214,6 +223,8 @@ def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
         "flagged_early_share": round(true_flags / late, 3) if late else None,
         "precision": round(true_flags / flagged, 3) if flagged else None,
         "median_lead_days": round(statistics.median(leads), 2) if leads else None,
+        "called_late": called_late,
+        "precision_late": round(called_late_right / called_late, 3) if called_late else None,
     }
 
 
