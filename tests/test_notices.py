@@ -585,3 +585,28 @@ def test_the_first_run_looks_back_only_as_far_as_backfill(world):
         told = {(r.order_id, r.event) for r in notice_store.listing(conn)}
         assert ledger.listing(conn) == []
     assert told == {(new.id, "confirmed")}
+
+
+def test_the_report_shows_the_compensation_cost_against_the_budget(world):
+    from click.testing import CliRunner
+
+    from fulfilhub.cli import main
+
+    rt = world
+    for n, days in (("1042", 1), ("1043", 3)):
+        o = order(n)
+        store_order(rt, o)
+        assess(rt, o, days)
+    big = order("2001", total="2000", lines="1000")
+    store_order(rt, big)
+    assess(rt, big, 1)  # 300: waits for a person
+    run(rt)
+    cli = CliRunner()
+    out = cli.invoke(main, ["-c", str(rt.config.path), "report", "--json", "--no-backtest"])
+    assert out.exit_code == 0, out.output
+    [cost] = json.loads(out.output)["compensation"]
+    # 1042: 80 shipping refunded; 1043 (128, 10 %) and 2001 (300) are above the auto-approval threshold of 100
+    assert cost == {"period": "2026-05", "currency": "TWD", "given": 1, "total": "80.00", "waiting": 2, "top_ups": 0,
+                    "by_kind": {"shipping_refund": 1}, "budget": "1000", "budget_spent": "80"}
+    text = cli.invoke(main, ["-c", str(rt.config.path), "report", "--no-backtest"]).output
+    assert "Compensation cost against budget" in text and "80.00 of a 1000 budget; 2 waiting for a person" in text

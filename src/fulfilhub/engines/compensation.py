@@ -292,3 +292,31 @@ def period_matches(period: str, kind: str) -> bool:
 
 __all__ = ["CAUSES", "Cost", "Decision", "Settings", "Tier", "approve", "capped", "cause_of", "cost_against_budget",
            "decide", "given_of", "period_of", "reject", "settings", "tier"]
+
+
+def cost_in_window(conn: Any, since: datetime | None, until: datetime) -> list[dict[str, Any]] | None:
+    """Compensation cost per budget period and currency for ``fulfilhub report``: what was
+    given (approved or issued) in the window, the period's budget as last reserved against,
+    and how many wait for a person; None when the window has none."""
+    rows = ledger.in_window(conn, since, until)
+    if not rows:
+        return None
+    limits = ledger.budgets(conn)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        item = out.setdefault((row.period, row.currency), {"period": row.period, "currency": row.currency,
+                                                           "given": 0, "total": Decimal(0), "waiting": 0,
+                                                           "top_ups": 0, "by_kind": {}})
+        if row.status in ledger.SPENT:
+            item["given"] += 1
+            item["total"] += row.amount
+            item["top_ups"] += row.amount != row.tier_value
+            item["by_kind"][row.kind] = item["by_kind"].get(row.kind, 0) + 1
+        elif row.status in ("pending_approval", "over_budget"):
+            item["waiting"] += 1
+    for (period, currency), item in out.items():
+        spent, limit = limits.get((period, currency), (None, None))
+        item["budget"] = str(limit) if limit is not None else None
+        item["budget_spent"] = str(spent) if spent is not None else None
+        item["total"] = str(item["total"])
+    return [out[k] for k in sorted(out)]

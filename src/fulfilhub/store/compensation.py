@@ -156,3 +156,18 @@ def spent(conn: Connection, period: str, currency: str) -> tuple[Decimal, Decima
     if row is None:
         return Decimal(0), None
     return Decimal(row.spent_cents) / 100, Decimal(row.limit_cents) / 100
+
+
+def in_window(conn: Connection, since: datetime | None, until: datetime) -> list[Any]:
+    """Compensations decided (or, for those still waiting, proposed) in ``[since, until)``."""
+    when = sa.func.coalesce(compensations.c.decided_at, compensations.c.created_at)
+    stmt = sa.select(compensations).where(when < until)
+    if since is not None:
+        stmt = stmt.where(when >= since)
+    return list(conn.execute(stmt.order_by(compensations.c.id)))
+
+
+def budgets(conn: Connection) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """``{(period, currency): (spent, limit)}`` of every period a budget was reserved in."""
+    return {(r.period, r.currency): (Decimal(r.spent_cents) / 100, Decimal(r.limit_cents) / 100)
+            for r in conn.execute(sa.select(compensation_budgets))}
