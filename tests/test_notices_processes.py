@@ -21,7 +21,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 
 from fulfilhub.config import IntakeConfig
 from fulfilhub.engines import intake
@@ -189,31 +188,44 @@ def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-@pytest.mark.parametrize("point", ["propose", "send", "issue"])
-def test_kill_9_at_any_point_then_rerun_gives_one_compensation_and_one_notice_of_each(tmp_path, point):
-    config = make_world(tmp_path, orders=1)
-    code, _, err = finish(runner(tmp_path, config, crash=point))
-    assert code == -signal.SIGKILL, err
-    store = Store.open(f"sqlite:///{tmp_path}/s.sqlite")
-    with store.read() as conn:
-        rows = ledger.listing(conn)
-    if point == "propose":  # killed inside the job's transaction: nothing of it stayed
-        assert rows == [] and not (tmp_path / "notices.jsonl").exists()
-    else:  # the decision had committed; the effects were in flight (notifier and channel run side by side)
-        assert len(rows) == 1 and rows[0].status in ("approved", "issued")
-    code, out, err = finish(runner(tmp_path, config, passes=2))  # the rerun, then one more pass
-    assert code == 0 and out.strip() == "done", err
-    sent = lines(tmp_path / "notices.jsonl")
-    keys = [n["key"] for n in sent]
-    assert len(keys) == len(set(keys)), f"a notice was written twice: {keys}"
-    assert sorted(n["event"] for n in sent) == ["compensation_issued", "confirmed", "delayed"]
-    issued = lines(tmp_path / "issued.jsonl")
-    assert len(issued) == 1 and issued[0]["amount"] == "80.00"
-    with store.read() as conn:
-        rows = ledger.listing(conn)
-        assert [(r.status, r.code) for r in rows] == [("issued", issued[0]["code"])]
-        assert len(notice_store.listing(conn)) == 3
-    store.close()
+POINTS = ("propose", "send", "issue")
+
+
+def test_kill_9_at_any_point_then_rerun_gives_one_compensation_and_one_notice_of_each(tmp_path):
+    """Each crash point in a world of its own; the three worlds run side by side (wall time)."""
+    folders = {point: tmp_path / point for point in POINTS}
+    configs = {}
+    for point, folder in folders.items():
+        folder.mkdir()
+        configs[point] = make_world(folder, orders=1)
+    crashed = {point: runner(folders[point], configs[point], crash=point) for point in POINTS}
+    for point, proc in crashed.items():
+        code, _, err = finish(proc)
+        assert code == -signal.SIGKILL, f"{point}: {err}"
+        store = Store.open(f"sqlite:///{folders[point]}/s.sqlite")
+        with store.read() as conn:
+            rows = ledger.listing(conn)
+        store.close()
+        if point == "propose":  # killed inside the job's transaction: nothing of it stayed
+            assert rows == [] and not (folders[point] / "notices.jsonl").exists()
+        else:  # the decision had committed; the effects were in flight (notifier and channel run side by side)
+            assert len(rows) == 1 and rows[0].status in ("approved", "issued"), point
+    reruns = {point: runner(folders[point], configs[point], passes=2) for point in POINTS}  # rerun, one more pass
+    for point, proc in reruns.items():
+        code, out, err = finish(proc)
+        assert code == 0 and out.strip() == "done", f"{point}: {err}"
+        folder = folders[point]
+        sent = lines(folder / "notices.jsonl")
+        keys = [n["key"] for n in sent]
+        assert len(keys) == len(set(keys)), f"{point}: a notice was written twice: {keys}"
+        assert sorted(n["event"] for n in sent) == ["compensation_issued", "confirmed", "delayed"], point
+        issued = lines(folder / "issued.jsonl")
+        assert len(issued) == 1 and issued[0]["amount"] == "80.00", point
+        store = Store.open(f"sqlite:///{folder}/s.sqlite")
+        with store.read() as conn:
+            assert [(r.status, r.code) for r in ledger.listing(conn)] == [("issued", issued[0]["code"])], point
+            assert len(notice_store.listing(conn)) == 3, point
+        store.close()
 
 
 def test_two_runners_at_once_never_exceed_the_budget_nor_compensate_an_order_twice(tmp_path):
