@@ -21,7 +21,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-
 from fulfilhub.config import IntakeConfig
 from fulfilhub.engines import intake
 from fulfilhub.models import Address, DelayAssessment, Money, Order, OrderLine, Promise
