@@ -225,3 +225,35 @@ def test_a_vectorised_elapsed_measures_parcels_in_flight_as_the_plain_one_does()
     now = t0 + timedelta(days=10)
     assert fast.quantile(lane, 0.9, now=now) == plain.quantile(lane, 0.9, now=now)
     assert fast.quantile(lane, 0.9, now=now).in_flight == 15
+
+
+def test_any_mangled_file_replays_or_is_refused_with_a_backtest_error(tmp_path):
+    """A history file is foreign input: whatever it holds, the answer is a result or BacktestError."""
+    import random
+
+    from fulfilhub.engines.backtest import BacktestError, backtest
+
+    rng = random.Random(7)
+    pieces = ["", ",", "\n", '"', "\x00", "9999-12-31 23:59:59", "0001-01-01", "2024-02-30", "-1", "1e308",
+              "2024-01-07T12:00:00+14:00", "2024-01-07T12:00:00-12:00", "é", "\ufeff", "NaN", " " * 3, "\r\n",
+              "2199-01-01", "1900-01-01"]
+    source = HAND.replace("bought", "purchase_ts")
+    outcomes = {"ok": 0, "refused": 0}
+    for n in range(300):
+        text = list(source)
+        for _ in range(rng.randint(1, 2)):
+            at = rng.randrange(len(text))
+            if rng.random() < 0.5:
+                text[at:at + rng.randint(0, 12)] = rng.choice(pieces)
+            else:
+                text.insert(at, rng.choice(pieces))
+        path = tmp_path / f"m{n}.csv"
+        path.write_bytes("".join(text).encode("utf-8", "surrogatepass") if rng.random() < 0.9
+                         else "".join(text).encode("latin-1", "replace"))
+        try:
+            backtest(path, (0.9,), calendar=DeliveryDays() if n % 2 else None)
+            outcomes["ok"] += 1
+        except BacktestError as exc:
+            assert str(exc).startswith(str(path)), exc
+            outcomes["refused"] += 1
+    assert outcomes["ok"] > 10 and outcomes["refused"] > 10, outcomes  # both paths were exercised

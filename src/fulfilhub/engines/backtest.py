@@ -31,6 +31,7 @@ The shop's own promise (``estimated_ts``) is scored the same way in the same run
 
 from __future__ import annotations
 
+import bisect
 import csv
 import heapq
 import math
@@ -42,6 +43,7 @@ import attrs
 import numpy as np
 
 from ..errors import FulfilhubError
+from ..models import EARLIEST, LATEST, in_range
 from .transit import Lane, TransitModel
 
 __all__ = ["BacktestError", "BacktestResult", "DeliveryDays", "Outcome", "Row", "ROLES", "DEFAULT_TARGETS",
@@ -215,10 +217,14 @@ def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int
                 values[role] = None
                 continue
             try:
-                values[role] = parse_time(cell)
+                value = parse_time(cell)
             except ValueError:
                 raise BacktestError(f"{path}: line {line}: column {header[index]!r} ({role}): {cell[:40]!r} is "
                                     f"not a time (expected ISO 8601, e.g. 2018-03-01 14:05:00)") from None
+            if not in_range(value):
+                raise BacktestError(f"{path}: line {line}: column {header[index]!r} ({role}): {cell[:40]!r} is "
+                                    f"outside {EARLIEST.year}-{LATEST.year - 1}")
+            values[role] = value
         else:
             values[role] = cell
     purchase, delivered = values["purchase_ts"], values.get("delivered_ts")
@@ -248,40 +254,44 @@ class DeliveryDays:
     """
 
     def __init__(self, weights: Sequence[float] = DEFAULT_WEEKDAY_WEIGHTS) -> None:
-        if len(weights) != 7 or min(weights) <= 0:
+        if len(weights) != 7 or not all(w > 0 for w in weights):
             raise ValueError(f"expected 7 positive weekday weights (Monday first), got {weights!r}")
         self.weights = np.array(weights, dtype=float)
         self.week = float(self.weights.sum())
         self.before = np.concatenate(([0.0], np.cumsum(self.weights)))  # weight before each weekday
+        self._w = [float(w) for w in self.weights]  # the same, as floats, for the one-time paths
+        self._before = [float(b) for b in self.before]
         # 1970-01-01 was a Thursday (weekday 3)
-        self._offset = float(self.before[3])
+        self._offset = self._before[3]
 
-    def _at(self, seconds: np.ndarray | float) -> np.ndarray | float:
+    def _many(self, seconds: np.ndarray | float) -> np.ndarray:
         days = np.floor_divide(seconds, 86400.0)
         frac = (seconds - days * 86400.0) / 86400.0
-        weekday = ((days + 3) % 7).astype(np.int64) if isinstance(days, np.ndarray) else int((days + 3) % 7)
+        weekday = ((days + 3) % 7).astype(np.int64)
         weeks = np.floor_divide(days + 3, 7)
         return weeks * self.week + self.before[weekday] + frac * self.weights[weekday] - self._offset
 
-    @staticmethod
-    def _wall(when: datetime) -> float:
-        return when.timestamp()
+    def _one(self, seconds: float) -> float:
+        days = math.floor(seconds / 86400.0)
+        frac = (seconds - days * 86400.0) / 86400.0
+        weekday = (days + 3) % 7
+        return (days + 3) // 7 * self.week + self._before[weekday] + frac * self._w[weekday] - self._offset
 
     def __call__(self, start: datetime, end: datetime) -> float:
-        return float(self._at(self._wall(end)) - self._at(self._wall(start)))
+        return self._one(end.timestamp()) - self._one(start.timestamp())
 
     def many(self, starts: np.ndarray, end: float) -> np.ndarray:
-        return self._at(end) - self._at(starts)
+        """Weighted days from each of ``starts`` to ``end`` (seconds since the epoch)."""
+        return self._one(end) - self._many(np.asarray(starts, dtype=float))
 
     def add(self, start: datetime, days: float) -> datetime:
-        """The time ``days`` weighted days after ``start`` (on start's wall clock)."""
-        target = self._at(self._wall(start)) + days
-        weeks = math.floor((target + self._offset) / self.week)
-        rest = target + self._offset - weeks * self.week
-        weekday = min(int(np.searchsorted(self.before, rest, side="right")) - 1, 6)
-        frac = (rest - self.before[weekday]) / self.weights[weekday]
-        day = weeks * 7 + weekday - 3
-        return (_EPOCH + timedelta(days=day + frac)).astimezone(start.tzinfo)
+        """The time ``days`` weighted days after ``start``."""
+        target = self._one(start.timestamp()) + days + self._offset
+        weeks = math.floor(target / self.week)
+        rest = target - weeks * self.week
+        weekday = min(bisect.bisect_right(self._before, rest) - 1, 6)
+        frac = (rest - self._before[weekday]) / self._w[weekday]
+        return (_EPOCH + timedelta(days=weeks * 7 + weekday - 3 + frac)).astimezone(start.tzinfo)
 
 
 # ---------------------------------------------------------------------------- replaying
@@ -334,14 +344,14 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             offset[k] = min(max(offset[k] + gain * (targets[k] - ok), -spread[0]), spread[1])
         start = row.approved or row.purchase
         qs = [min(max(t + o, 0.5), 0.995) for t, o in zip(targets, offset)]
-        estimates = model.quantiles(row.lane, qs, now=now)
+        estimates = model.days_at(row.lane, qs, now=now)
         if estimates is None and longest < 0:
             if censor:
                 model.start(str(i), row.lane, start)
             continue
         scored[i] = True
         for k in range(n_t):
-            days = longest if estimates is None else estimates[k].days
+            days = longest if estimates is None else estimates[k]
             deliver_by = (start + timedelta(days=days) if calendar is None else calendar.add(start, days)).date()
             ok = row.delivered.date() <= deliver_by
             promised[k, i] = (deliver_by - row.purchase.date()).days

@@ -47,6 +47,12 @@ How it learns:
   (the carrier has slowed and none of the slow parcels has landed), the answer is the
   longest duration observed so far, marked ``lower_bound=True``: "at least this".
 
+Memory and threads: the model remembers every ref it holds (about 200 bytes each, so
+about 210 MB for a million shipments, arrays included; see benchmarks/backtest.py), so
+build it from the history that still weighs (a few half-lives) rather than from all
+time. It is not thread-safe: a process that shares one between threads guards it with
+a lock.
+
 The unit of durations is the model's: ``elapsed(start, end)`` (default calendar days,
 float). The promise engine may pass a working-day counter; it must be monotone. Parcels
 in flight are measured with it at every question, once per start hour; an ``elapsed``
@@ -390,7 +396,19 @@ class TransitModel:
         curve = self._answering_curve(lane, now_s)
         if curve is None:
             return None
-        return [self._estimate(curve, q, now_s, *self._crossing(curve, 1.0 - q, 0)) for q in qs]
+        found = np.searchsorted(curve.rising, -(1.0 - np.asarray(qs, dtype=float) + 1e-12), side="left").tolist()
+        size = len(curve.rising)
+        return [self._estimate(curve, q, now_s, b, False) if b < size else self._estimate(curve, q, now_s, curve.last, True)
+                for q, b in zip(qs, found)]
+
+    def days_at(self, lane: Lane, qs: Sequence[float], *, now: datetime) -> list[float] | None:
+        """Only the ``days`` of :meth:`quantiles` (a lower bound where the tail is not reached): for replays."""
+        now_s = self._seconds(now, "", "now")
+        curve = self._answering_curve(lane, now_s)
+        if curve is None:
+            return None
+        found = np.searchsorted(curve.rising, -(1.0 - np.asarray(qs, dtype=float) + 1e-12), side="left")
+        return self._edges[np.minimum(found, curve.last) + 1].tolist()
 
     def share_within(self, lane: Lane, days: float, *, now: datetime) -> tuple[float, Level] | None:
         """P(transit <= days) on ``lane``, and the level that answered; None when history is too thin."""
