@@ -6,7 +6,7 @@ import importlib
 import inspect
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import click
@@ -22,7 +22,7 @@ from fulfilhub.adapters import (
 )
 from fulfilhub.errors import PluginError
 from fulfilhub.hookspecs import hookimpl
-from fulfilhub.models import Money, Rate, StockLevel
+from fulfilhub.models import Money, Promise, Rate, StockLevel
 from fulfilhub.plugins import Hooks, PluginManager
 from fulfilhub.sandbox import Simulator
 
@@ -301,6 +301,32 @@ def test_default_rate_is_the_cheapest_then_fastest(make_order):
     hooks = Hooks(PluginManager(load_installed=False))
     assert hooks.choose_rate(order=make_order(), shipment_id="shop:1/1", rates=RATES).carrier_name == "FedEx"
     assert hooks.choose_rate(order=make_order(), shipment_id="shop:1/1", rates=[]) is None
+
+
+class SeesThePromise:
+    """A plugin that uses the new arguments: the fastest whose arrival beats deliver-by by a day."""
+
+    @hookimpl
+    def choose_rate(self, order, shipment_id, rates, promise, arrive_by):
+        early = [r for r in rates if promise and arrive_by[r.rate_id] <= promise.deliver_by - timedelta(days=1)]
+        return min(early, key=lambda r: arrive_by[r.rate_id]) if early else None
+
+
+def test_choose_rate_gets_the_promise_and_each_rates_arrival(make_order):
+    at = datetime(2026, 5, 12, tzinfo=timezone.utc)
+    promise = Promise(created_at=at, ship_by=at, deliver_from=at + timedelta(days=2), deliver_by=at + timedelta(days=4))
+    arrive = {"rate_UPS": at + timedelta(days=2), "rate_USPS": at + timedelta(days=5), "rate_FedEx": at + timedelta(days=4)}
+    both = Hooks(PluginManager(load_installed=False, extra=[SeesThePromise()]))
+    assert both.choose_rate(order=make_order(), shipment_id="shop:1/1", rates=RATES, promise=promise,
+                            arrive_by=arrive).carrier_name == "UPS"
+    # the built-in: the cheapest that arrives by deliver-by (USPS is cheapest but late)
+    default = Hooks(PluginManager(load_installed=False))
+    assert default.choose_rate(order=make_order(), shipment_id="shop:1/1", rates=RATES, promise=promise,
+                               arrive_by=arrive).carrier_name == "FedEx"
+    # an old three-argument implementation still works with the new arguments passed
+    old = Hooks(PluginManager(load_installed=False, extra=[PreferUPS()]))
+    assert old.choose_rate(order=make_order(), shipment_id="shop:1/1", rates=RATES, promise=promise,
+                           arrive_by=arrive).carrier_name == "UPS"
 
 
 def test_plugin_rate_choice_wins_over_the_default(make_order):

@@ -8,6 +8,13 @@
     [schedule]                             # how often `fulfilhub run` runs each job
     pull_orders = "5m"
 
+    [promise]                              # delivery promises (all optional)
+    target = 0.95
+
+    [promise.warehouses.main]              # the working calendar of warehouse "main"
+    timezone = "America/Los_Angeles"
+    cutoff = "14:00"
+
     [channels.my-shop]                     # an instance named "my-shop"
     type = "shopify"                       # of a type some plugin registered
     shop = "acme"
@@ -29,7 +36,8 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +46,7 @@ import attrs
 from .errors import ConfigError
 
 DEFAULT_PATH = "fulfilhub.toml"
-SECTIONS = ("store", "schedule", "intake", "channels", "carriers", "warehouses", "notifiers")
+SECTIONS = ("store", "schedule", "intake", "promise", "channels", "carriers", "warehouses", "notifiers")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
@@ -77,6 +85,58 @@ class IntakeConfig:
     check_sku: bool = True
 
 
+#: Day names of ``working_days``, Monday first (``date.weekday()`` order).
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_REGION = re.compile(r"^([A-Z]{2})(?:-([A-Z0-9]{1,3}))?$")
+
+
+@attrs.frozen(kw_only=True)
+class CalendarConfig:
+    """One warehouse's working calendar (``[promise.warehouses.NAME]``).
+
+    ``working_days`` are ``date.weekday()`` numbers (Monday 0). ``holidays`` is an
+    ISO country code with an optional subdivision (``"US-CA"``), read through the
+    ``holidays`` library; ``closures`` are extra days the warehouse does not ship.
+    """
+
+    timezone: str = "UTC"
+    cutoff: time = time(14, 0)
+    handling_days: int = 1
+    working_days: frozenset[int] = frozenset(range(5))
+    holidays: str = ""
+    closures: frozenset[date] = frozenset()
+
+
+#: The keys of a ``[promise.warehouses.NAME]`` table.
+CALENDAR_KEYS = tuple(a.name for a in attrs.fields(CalendarConfig))
+
+
+@attrs.frozen(kw_only=True)
+class PromiseConfig:
+    """Delivery promises (``[promise]``).
+
+    ``target``: the share of orders a promise's deliver-by date must hold for (0.95:
+    95 % delivered by then). ``default_transit_days``: the transit assumed when no
+    history and no carrier says otherwise. ``half_life``: how fast old deliveries stop
+    counting. ``warehouses``: each warehouse's calendar (a warehouse without one gets
+    the defaults of :class:`CalendarConfig`).
+    """
+
+    target: float = 0.95
+    default_transit_days: int = 5
+    half_life: timedelta = timedelta(days=30)
+    warehouses: Mapping[str, CalendarConfig] = attrs.Factory(dict)
+
+    def calendar(self, warehouse: str) -> CalendarConfig:
+        """The calendar of ``warehouse`` (the defaults when it has none configured)."""
+        return self.warehouses.get(warehouse) or CalendarConfig()
+
+
+#: The keys of ``[promise]`` itself.
+PROMISE_KEYS = ("target", "default_transit_days", "half_life", "warehouses")
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     path: Path
@@ -88,6 +148,7 @@ class Config:
     carriers: Mapping[str, InstanceConfig]
     warehouses: Mapping[str, InstanceConfig]
     notifiers: Mapping[str, InstanceConfig]
+    promise: PromiseConfig = attrs.Factory(PromiseConfig)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -233,14 +294,138 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
             raise ConfigError(f"expected true or false, got {value!r}", path=where, key=f"intake.{key}")
 
     instances = {kind: _instances(data, kind, where, env, strict_env) for kind in KINDS}
+    promise = _promise(_table(data, "promise", where), where, instances["warehouses"])
     return Config(
         path=path,
         store_url=url,
         store_secrets=tuple(store_secrets),
         schedule=schedule,
         intake=IntakeConfig(**intake_table),
+        promise=promise,
         **instances,
     )
+
+
+def _promise(table: Mapping[str, Any], where: str, warehouses: Mapping[str, InstanceConfig]) -> PromiseConfig:
+    """``[promise]`` and its ``[promise.warehouses.NAME]`` calendars, checked key by key."""
+    _known_keys(table, PROMISE_KEYS, where, "promise.", "setting")
+    values: dict[str, Any] = {}
+    if "target" in table:
+        target = table["target"]
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0.5 <= target < 1:
+            raise ConfigError(f"expected a share from 0.5 to below 1, like 0.95, got {target!r}", path=where,
+                              key="promise.target")
+        values["target"] = float(target)
+    if "default_transit_days" in table:
+        values["default_transit_days"] = _whole(table["default_transit_days"], where, "promise.default_transit_days",
+                                                least=1)
+    if "half_life" in table:
+        values["half_life"] = parse_duration(table["half_life"], path=where, key="promise.half_life")
+    calendars: dict[str, CalendarConfig] = {}
+    for name, cal in _table(table, "warehouses", where).items():
+        key = f"promise.warehouses.{name}"
+        if name not in warehouses:
+            close = difflib.get_close_matches(name, list(warehouses), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"no warehouse {name!r} is configured; {hint}configured: {', '.join(warehouses) or 'none'}",
+                              path=where, key=key)
+        if not isinstance(cal, dict):
+            raise ConfigError(f"expected a table [{key}], got {type(cal).__name__}", path=where, key=key)
+        calendars[name] = _calendar(cal, where, key)
+    values["warehouses"] = calendars
+    return PromiseConfig(**values)
+
+
+def _whole(value: Any, where: str, key: str, *, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 365:
+        raise ConfigError(f"expected a whole number of days from {least} to 365, got {value!r}", path=where, key=key)
+    return value
+
+
+def _calendar(table: Mapping[str, Any], where: str, key: str) -> CalendarConfig:
+    _known_keys(table, CALENDAR_KEYS, where, key + ".", "setting")
+    values: dict[str, Any] = {}
+    if "timezone" in table:
+        zone = table["timezone"]
+        try:
+            if not isinstance(zone, str) or not zone:
+                raise ValueError
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"expected an IANA time zone like \"America/Los_Angeles\", got {zone!r}", path=where,
+                              key=f"{key}.timezone") from None
+        values["timezone"] = zone
+    if "cutoff" in table:
+        cutoff = table["cutoff"]
+        match = _TIME.match(cutoff) if isinstance(cutoff, str) else None
+        if match is None:
+            raise ConfigError(f"expected a time of day like \"14:00\" (24-hour, warehouse time), got {cutoff!r}",
+                              path=where, key=f"{key}.cutoff")
+        values["cutoff"] = time(int(match.group(1)), int(match.group(2)))
+    if "handling_days" in table:
+        values["handling_days"] = _whole(table["handling_days"], where, f"{key}.handling_days", least=0)
+    if "working_days" in table:
+        values["working_days"] = _working_days(table["working_days"], where, f"{key}.working_days")
+    if "holidays" in table:
+        values["holidays"] = _holidays(table["holidays"], where, f"{key}.holidays")
+    if "closures" in table:
+        values["closures"] = _closures(table["closures"], where, f"{key}.closures")
+    return CalendarConfig(**values)
+
+
+def _working_days(value: Any, where: str, key: str) -> frozenset[int]:
+    """``"Mon-Fri"``, ``"Mon-Sat"``, ``"Mon,Wed,Fri"`` or a list of day names."""
+    expected = f"expected days like \"Mon-Fri\", \"Mon-Sat\" or [\"Mon\", \"Wed\"] (names: {', '.join(WEEKDAYS)}), got {value!r}"
+    parts = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else None
+    if not parts:
+        raise ConfigError(expected, path=where, key=key)
+    days: set[int] = set()
+    for part in parts:
+        if not isinstance(part, str):
+            raise ConfigError(expected, path=where, key=key)
+        ends = [p.strip().capitalize()[:3] for p in part.split("-")]
+        if len(ends) > 2 or any(p not in WEEKDAYS for p in ends):
+            raise ConfigError(expected, path=where, key=key)
+        first, last = WEEKDAYS.index(ends[0]), WEEKDAYS.index(ends[-1])
+        if last < first:
+            raise ConfigError(expected + f" ({ends[0]}-{ends[-1]} runs backwards)", path=where, key=key)
+        days.update(range(first, last + 1))
+    return frozenset(days)
+
+
+def _holidays(value: Any, where: str, key: str) -> str:
+    """``"US"`` or ``"US-CA"``: a country the ``holidays`` library knows, and one of its subdivisions."""
+    match = _REGION.match(value.strip().upper()) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(f"expected a country code with an optional subdivision like \"US\" or \"US-CA\", got {value!r}",
+                          path=where, key=key)
+    import holidays as holidays_lib  # imported only when a calendar names holidays
+
+    country, subdivision = match.groups()
+    supported = holidays_lib.list_supported_countries()
+    if country not in supported:
+        raise ConfigError(f"the holidays library knows no country {country!r}; use an ISO 3166 alpha-2 code it "
+                          f"supports (e.g. US, GB, DE, TW, CN)", path=where, key=key)
+    if subdivision is not None and subdivision not in supported[country]:
+        known = ", ".join(supported[country][:12]) + (", ..." if len(supported[country]) > 12 else "")
+        raise ConfigError(f"{country} has no subdivision {subdivision!r} in the holidays library; known: {known}",
+                          path=where, key=key)
+    return match.group(0)
+
+
+def _closures(value: Any, where: str, key: str) -> frozenset[date]:
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list of dates like [\"2026-12-24\"], got {value!r}", path=where, key=key)
+    out: set[date] = set()
+    for i, item in enumerate(value):
+        if isinstance(item, date) and not hasattr(item, "hour"):
+            out.add(item)  # a TOML date literal
+            continue
+        try:
+            out.add(date.fromisoformat(item))
+        except (TypeError, ValueError):
+            raise ConfigError(f"expected a date like \"2026-12-24\", got {item!r}", path=where, key=f"{key}[{i}]") from None
+    return frozenset(out)
 
 
 def _known_keys(table: Mapping[str, Any], known: tuple[str, ...], where: str, prefix: str, what: str) -> None:

@@ -10,7 +10,7 @@ other than None; all others are broadcast to every implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         NotifierType,
         WarehouseType,
     )
-    from .models import Order, OrderStatus, Rate, StockLevel
+    from .models import Order, OrderStatus, Promise, Rate, StockLevel
     from .sandbox.simulator import Simulator
 
 PROJECT = "fulfilhub"
@@ -105,12 +105,20 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
 
 
 @hookspec(firstresult=True)
-def choose_rate(order: Order, shipment_id: str, rates: Sequence[Rate]) -> Rate | None:
+def choose_rate(
+    order: Order, shipment_id: str, rates: Sequence[Rate], promise: Promise | None, arrive_by: Mapping[str, datetime]
+) -> Rate | None:
     """Choose the carrier service for a shipment among the quoted ``rates``.
 
-    ``rates`` holds every rate from every configured carrier that answered. Return the
-    chosen :class:`~fulfilhub.models.Rate`, or None to let the next implementation (in
-    the end the built-in: cheapest, then fastest) decide. First result.
+    ``rates`` holds every rate from every configured carrier that answered. ``promise``
+    is the order's promise in force (None when it has none). ``arrive_by`` maps each
+    rate's ``rate_id`` to when a parcel sent with it now would arrive (the end of that
+    day in the destination's time zone), by the promise engine: the transit learned for
+    that carrier service at the promise's target share, else the carrier's stated
+    transit, else the configured default. Return the chosen
+    :class:`~fulfilhub.models.Rate`, or None to let the next implementation decide (in
+    the end the built-in: the cheapest rate that arrives by the promise's deliver-by,
+    else the fastest). First result.
     """
 
 
@@ -123,6 +131,22 @@ def allocate_order(order: Order, stock: Sequence[StockLevel]) -> list[tuple[str,
     list when the order cannot be covered now (it is backordered), or None to let the
     next implementation decide. The built-in prefers one warehouse that has everything,
     then fewest warehouses. First result.
+    """
+
+
+# ------------------------------------------------------------------ promises and delays
+
+
+@hookspec(firstresult=True)
+def adjust_promise(order: Order | None, promise: Promise) -> Promise | bool | None:
+    """Adjust or veto a delivery promise before it is stored or quoted.
+
+    Called by the promise engine for every promise it makes: for an order (``order``
+    given) when it is accepted or revised, and for a quote before checkout (``order``
+    None). Return a :class:`~fulfilhub.models.Promise` (``attrs.evolve(promise, ...)``)
+    to promise that instead (its ``reason`` says why: it goes on the revision and the
+    order event), ``False`` to veto it (no promise is made; a quote fails saying so, an
+    order gets a note), or None to let it stand. First result.
     """
 
 

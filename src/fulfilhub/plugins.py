@@ -20,7 +20,7 @@ import importlib.metadata
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ from .sandbox.simulator import Simulator
 if TYPE_CHECKING:
     import click
 
-    from .models import Order, OrderStatus, Rate, StockLevel
+    from .models import Order, OrderStatus, Promise, Rate, StockLevel
 
 log = logging.getLogger("fulfilhub.plugins")
 
@@ -280,8 +280,13 @@ class Hooks:
         """Whether any plugin implements hook ``name`` (to skip building its arguments)."""
         return bool(getattr(self._hook, name).get_hookimpls())
 
-    def choose_rate(self, *, order: Order, shipment_id: str, rates: Iterable[Rate]) -> Rate | None:
-        return self._hook.choose_rate(order=order, shipment_id=shipment_id, rates=list(rates))
+    def choose_rate(self, *, order: Order, shipment_id: str, rates: Iterable[Rate], promise: Promise | None = None,
+                    arrive_by: Mapping[str, datetime] | None = None) -> Rate | None:
+        return self._hook.choose_rate(order=order, shipment_id=shipment_id, rates=list(rates), promise=promise,
+                                      arrive_by=dict(arrive_by or {}))
+
+    def adjust_promise(self, *, order: Order | None, promise: Promise) -> Promise | bool | None:
+        return self._hook.adjust_promise(order=order, promise=promise)
 
     def allocate_order(self, *, order: Order, stock: Iterable[StockLevel]) -> list[tuple[str, str, int]] | None:
         return self._hook.allocate_order(order=order, stock=list(stock))

@@ -25,6 +25,7 @@ from ..runner.scheduler import Scheduler
 from ..store import Store, schema
 from ..store import orders as order_store
 from ..store import outbox as outbox_store
+from ..store import promises as promise_store
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
@@ -315,8 +316,13 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         events = order_store.events_of(conn, order_id)
         ships = shipment_store.of_order(conn, order_id)
         scans = {s.id: shipment_store.scans_of(conn, s.id) for s in ships}
+        promises = promise_store.history(conn, order_id)
+    from .promise import promise_json, promise_lines
+
     if as_json:
         _dump({
+            "promise": promise_json(promises[-1]) if promises else None,
+            "promise_history": [promise_json(p) for p in promises],
             "order": {k: v for k, v in row._mapping.items() if k != "raw"},
             "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.amount)} for ln in order.lines],
             "shipments": [{**shipment_store.as_row(s), "lines": [vars_(ln) for ln in s.lines],
@@ -330,6 +336,15 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
                   f"{order.ship_to.city + ', ' + order.ship_to.country if order.ship_to else '-'}")
     for ln in order.lines:
         console.print(f"  {ln.quantity} x {ln.sku}  {ln.title}  @ {ln.unit_price}")
+    if promises:
+        head, *rest = promise_lines(promises[-1])
+        console.print(f"[bold]promise[/] {escape(head)}")
+        for line in rest:
+            console.print(line, markup=False)
+        for p in reversed(promises[:-1]):
+            console.print(f"  earlier: revision {p.revision}, {promise_lines(p)[0]} ({p.reason})", markup=False)
+    else:
+        console.print("[bold]promise[/] none yet")
     for s in ships:
         console.print(f"[bold]shipment {s.id}[/] from {s.warehouse}: {s.status}"
                       + (f", {s.label.carrier_name} {s.label.service} {s.tracking_code}" if s.label else ""))
@@ -425,8 +440,11 @@ def stock() -> None:
 @click.argument("on_hand", type=click.IntRange(min=0))
 @click.option("--safety", type=click.IntRange(min=0), help="Safety stock never sold.")
 @click.option("--weight-g", type=click.IntRange(min=1), help="Unit weight in grams.")
+@click.option("--restock-date", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="When more is expected: a promise for an order that waits for it ships from that day.")
 @pass_state
-def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int | None, weight_g: int | None) -> None:
+def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int | None, weight_g: int | None,
+              restock_date: Any) -> None:
     """Set how many units of SKU a local WAREHOUSE has on hand (orders waiting for it are looked at again)."""
     config = state.config(strict_env=False)
     if warehouse not in config.warehouses:
@@ -436,8 +454,9 @@ def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int 
     from ..clock import SystemClock
 
     with store.transaction() as tx:
-        stock_store.set_level(tx, warehouse, sku, on_hand, SystemClock().now(), safety_stock=safety, unit_weight_g=weight_g)
-    console.print(f"{warehouse} {sku}: on hand {on_hand}")
+        stock_store.set_level(tx, warehouse, sku, on_hand, SystemClock().now(), safety_stock=safety, unit_weight_g=weight_g,
+                              restock_on=restock_date.date() if restock_date else None)
+    console.print(f"{warehouse} {sku}: on hand {on_hand}" + (f", more expected {restock_date:%Y-%m-%d}" if restock_date else ""))
 
 
 @stock.command("list")
@@ -448,13 +467,18 @@ def stock_list(state: State, as_json: bool) -> None:
     store = _store(state)
     with store.read() as conn:
         levels = stock_store.levels(conn)
+        restock = stock_store.restock_dates(conn)
     if as_json:
         _dump([{"warehouse": s.warehouse, "sku": s.sku, "on_hand": s.on_hand, "reserved": s.reserved,
-                "safety_stock": s.safety_stock, "available": s.available} for s in levels])
+                "safety_stock": s.safety_stock, "available": s.available,
+                "restock_on": restock[(s.warehouse, s.sku)].isoformat() if (s.warehouse, s.sku) in restock else None}
+               for s in levels])
         return
-    table = Table("warehouse", "sku", "on hand", "reserved", "safety", "available")
+    table = Table("warehouse", "sku", "on hand", "reserved", "safety", "available", "restock")
     for s in levels:
-        table.add_row(s.warehouse, s.sku, str(s.on_hand), str(s.reserved), str(s.safety_stock), str(s.available))
+        when = restock.get((s.warehouse, s.sku))
+        table.add_row(s.warehouse, s.sku, str(s.on_hand), str(s.reserved), str(s.safety_stock), str(s.available),
+                      when.isoformat() if when else "")
     console.print(table)
 
 

@@ -1,11 +1,13 @@
-"""Delivery promises: ``fulfilhub promise backtest`` (and, later, ``promise quote``)."""
+"""Delivery promises: ``fulfilhub promise quote``, ``promise show`` and ``promise backtest``."""
 
 from __future__ import annotations
 
 import json
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
@@ -152,3 +154,145 @@ def write_plot(result: BacktestResult, path: Path) -> None:
             path.write_text(vlc.vegalite_to_svg(spec), encoding="utf-8")
     except OSError as exc:
         fail(f"{path}: cannot write the plot: {exc.strerror or exc}", EXIT_CONFIG)
+
+
+# --------------------------------------------------------------------------- quote and show
+
+
+def promise_json(p: Any) -> dict[str, Any]:
+    """A promise as JSON: times in ISO 8601 with their offset, the range also in words."""
+    from ..engines.promise import describe_range
+
+    return {
+        "order_id": p.order_id or None, "revision": p.revision, "created_at": p.created_at.isoformat(),
+        "ship_by": p.ship_by.isoformat(), "deliver_from": p.deliver_from.isoformat(),
+        "deliver_by": p.deliver_by.isoformat(), "timezone": p.timezone, "range": describe_range(p),
+        "confidence_from": p.confidence_from, "confidence_by": p.confidence_by, "carrier": p.carrier,
+        "service": p.service, "level": p.level, "basis": p.basis, "reason": p.reason,
+    }
+
+
+def promise_lines(p: Any, *, indent: str = "  ") -> list[str]:
+    """A promise for people: the range in the customer's days, ship-by, the confidence of each end, the basis."""
+    from ..engines.promise import describe_range
+
+    zone = ZoneInfo(p.timezone)
+    first, last = p.deliver_from.astimezone(zone), p.deliver_by.astimezone(zone)
+    ship_by = p.ship_by if p.ship_by.tzinfo is not timezone.utc else p.ship_by.astimezone(zone)
+    how = f" by {p.carrier} {p.service}".rstrip() if p.carrier or p.service else ""
+    out = [
+        f"{describe_range(p)}{how} ({p.timezone})",
+        f"{indent}ship by {ship_by:%a %d %b %Y %H:%M %Z}",
+        f"{indent}{100 * p.confidence_from:.0f}% expected by the end of {first:%a %d %b}, "
+        f"{100 * p.confidence_by:.0f}% by the end of {last:%a %d %b}"
+        if p.confidence_by else f"{indent}confidence not known (no delivery history behind it)",
+        f"{indent}basis ({p.level}): {p.basis}",
+    ]
+    if p.order_id:
+        out.append(f"{indent}revision {p.revision}, {p.created_at:%Y-%m-%d %H:%M %Z}: {p.reason}")
+    return out
+
+
+def _parse_at(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a time like 2026-05-12T13:59-07:00 (UTC when no offset), got {value!r}",
+                                 param_hint="--at") from None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def _sku(text: str) -> tuple[str, int]:
+    sku, _, qty = text.rpartition(":") if ":" in text else (text, "", "1")
+    try:
+        quantity = int(qty)
+    except ValueError:
+        quantity = 0
+    if not sku.strip() or quantity < 1:
+        raise click.BadParameter(f"expected SKU or SKU:QTY with a quantity of 1 or more, got {text!r}",
+                                 param_hint="--sku")
+    return sku.strip(), quantity
+
+
+@promise.command("quote")
+@click.option("--sku", "skus", multiple=True, required=True, metavar="SKU[:QTY]",
+              help="A line: SKU and quantity (default 1); repeat for more lines.")
+@click.option("--country", required=True, help="Destination country, ISO 3166 alpha-2 (US, TW, DE ...).")
+@click.option("--region", default="", help="Destination state or province code (CA, NY ...).")
+@click.option("--postal-code", default="", help="Destination postal code (its first 3 characters count).")
+@click.option("--at", "at_text", metavar="TIME", help="When the order is placed (ISO 8601; UTC when no offset). Default: now.")
+@click.option("--warehouse", default="", help="Ship from this warehouse (default: the one with the earliest promise).")
+@click.option("--carrier", default="", help="Assume this courier, as rates name it (USPS, UPS ...); default: any.")
+@click.option("--service", default="", help="Assume this carrier service (Priority, Ground ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the promise as JSON.")
+@click.pass_obj
+def promise_quote(state: Any, skus: tuple[str, ...], country: str, region: str, postal_code: str, at_text: str | None,
+                  warehouse: str, carrier: str, service: str, as_json: bool) -> None:
+    """The promise a customer would get now: ship-by, the delivery range and its basis.
+
+    Reads the stock and learns the transit times from the store's shipments (delivered,
+    and those still on their way) the way the runner does; calls no foreign API.
+    """
+    from ..engines.promise import QuoteRequest
+    from ..models import Address
+    from ..runner.runtime import Runtime
+    from ..store import Store
+
+    lines = [_sku(text) for text in skus]
+    at = _parse_at(at_text)
+    if len(country.strip()) != 2 or not country.strip().isalpha():
+        raise click.BadParameter(f"expected an ISO 3166 alpha-2 code like US, got {country!r}", param_hint="--country")
+    ship_to = Address(country=country.strip(), province=region.strip().upper(), postal_code=postal_code.strip())
+    config = state.config(strict_env=False)
+    rt = Runtime(config, Store.open(config.store_url), state.plugins)
+    try:
+        engine = rt.promise_engine()
+        with rt.store.read() as conn:
+            p = engine.quote(QuoteRequest(lines=lines, ship_to=ship_to, at=at, warehouse=warehouse, carrier=carrier,
+                                          service=service), conn=conn)
+    finally:
+        rt.close()
+        rt.store.close()
+    if as_json:
+        click.echo(json.dumps(promise_json(p), indent=2))
+        return
+    for line in promise_lines(p):
+        console.print(line, markup=False)
+
+
+@promise.command("show")
+@click.argument("order_ref")
+@click.option("--json", "as_json", is_flag=True, help="Print {promise, promise_history} as JSON.")
+@click.pass_obj
+def promise_show(state: Any, order_ref: str, as_json: bool) -> None:
+    """An order's promise in force and every earlier revision, with why each was made.
+
+    ORDER_REF is the order id (``shop:5001``) or the shop's order number (``'#1009'``).
+    """
+    from ..store import Store
+    from ..store import promises as promise_store
+    from .commands import resolve_order_id
+
+    store = Store.open(state.config(strict_env=False).store_url)
+    try:
+        with store.read() as conn:
+            order_id = resolve_order_id(conn, order_ref)
+            history = promise_store.history(conn, order_id)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"order_id": order_id, "promise": promise_json(history[-1]) if history else None,
+                               "promise_history": [promise_json(p) for p in history]}, indent=2))
+        return
+    if not history:
+        console.print(f"{order_id}: no promise yet (see `fulfilhub orders show {order_id}` for why)", markup=False)
+        return
+    console.print(f"{order_id}: promise in force (revision {history[-1].revision})", markup=False)
+    for line in promise_lines(history[-1]):
+        console.print("  " + line, markup=False)
+    for p in reversed(history[:-1]):
+        console.print(f"earlier, revision {p.revision}:", markup=False)
+        for line in promise_lines(p):
+            console.print("  " + line, markup=False)

@@ -6,11 +6,12 @@ Both are ``trylast``: an installed plugin that returns a result wins.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from itertools import combinations
 
 from ..hookspecs import hookimpl
-from ..models import Order, Rate, StockLevel
+from ..models import Order, Promise, Rate, StockLevel
 
 
 #: Never split one order across more warehouses than this.
@@ -57,9 +58,24 @@ def _fill(wanted: dict[str, int], available: dict[str, dict[str, int]]) -> list[
     return plan
 
 
+def _price(rate: Rate) -> tuple:
+    return (rate.amount.amount, rate.transit_days if rate.transit_days is not None else 99, rate.carrier_name, rate.service)
+
+
 @hookimpl(trylast=True)
-def choose_rate(order: Order, shipment_id: str, rates: Sequence[Rate]) -> Rate | None:
-    """The cheapest rate; ties go to the fastest, then to the carrier's name."""
+def choose_rate(order: Order, shipment_id: str, rates: Sequence[Rate], promise: Promise | None,
+                arrive_by: Mapping[str, datetime]) -> Rate | None:
+    """The cheapest rate that arrives by the promise's deliver-by; if none does, the fastest.
+
+    Without a promise (or without arrival times) simply the cheapest. Ties go to the
+    fewest stated transit days, then to the carrier's name and service.
+    """
     if not rates:
         return None
-    return min(rates, key=lambda r: (r.amount.amount, r.transit_days if r.transit_days is not None else 99, r.carrier_name, r.service))
+    if promise is None or not arrive_by:
+        return min(rates, key=_price)
+    meets = [r for r in rates if r.rate_id in arrive_by and arrive_by[r.rate_id] <= promise.deliver_by]
+    if meets:
+        return min(meets, key=_price)
+    known = [r for r in rates if r.rate_id in arrive_by] or list(rates)
+    return min(known, key=lambda r: (arrive_by.get(r.rate_id, promise.deliver_by), *_price(r)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -19,7 +20,11 @@ from ..models import Order, OrderStatus
 from ..plugins import Hooks
 from ..store import Tx
 from ..store import orders as order_store
-from . import fulfilment, lifecycle
+from ..store import stock as stock_store
+from . import fulfilment, lifecycle, promise
+
+if TYPE_CHECKING:
+    from .promise import PromiseEngine
 
 
 @attrs.define
@@ -58,8 +63,13 @@ def hold_reason(order: Order, known_skus: set[str], intake: IntakeConfig) -> str
     return "; ".join(problems) or None
 
 
-def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known_skus: set[str], intake: IntakeConfig, source: str) -> IngestResult:
-    """Store a page of mapped orders in ``tx``, deduplicated by id and version."""
+def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known_skus: set[str], intake: IntakeConfig,
+           source: str, promises: PromiseEngine | None = None) -> IngestResult:
+    """Store a page of mapped orders in ``tx``, deduplicated by id and version.
+
+    With ``promises``, each order accepted here gets its delivery promise in the same
+    transaction (``promise.promise_order``).
+    """
     result = IngestResult()
     latest: dict[str, Order] = {}
     for order in orders:  # the same order twice in one page: keep the newest version
@@ -114,4 +124,9 @@ def ingest(tx: Tx, hooks: Hooks, orders: Sequence[Order], *, at: datetime, known
                 result.cancelled_after_shipping += 1
     order_store.insert(tx, new_rows, at)
     order_store.append_events(tx, events)
+    accepted = [order for order, status, _ in new_rows if status is OrderStatus.ACCEPTED and order.shippable]
+    if promises is not None and accepted:
+        stock = stock_store.for_promise(tx.conn, {line.sku for order in accepted for line in order.shippable})
+        for order in accepted:
+            promise.promise_order(tx, promises, order, OrderStatus.ACCEPTED, at=at, stock=stock)
     return result

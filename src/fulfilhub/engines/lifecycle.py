@@ -178,6 +178,11 @@ def note_event(order_id: str, status: O, *, at: datetime, source: str, reason: s
     return _event("note", order_id, status, status, at=at, source=source, reason=reason)
 
 
+def promise_event(order_id: str, status: O, *, at: datetime, source: str, reason: str, data: dict | None = None) -> dict:
+    """An ``order_events`` row for a promise made or revised (``data``: its terms)."""
+    return _event("promise", order_id, status, status, at=at, source=source, reason=reason, data=data)
+
+
 def follow_shipments(tx: Tx, hooks: Hooks | None, order_id: str, *, at: datetime, source: str, reason: str = "") -> O | None:
     """Re-derive the order's status from its shipments and record the change, if any.
 

@@ -114,8 +114,11 @@ def buy_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
     if shipment.rate is None:
         raise PermanentError(f"shipment {shipment.id} has no chosen rate to buy")
     label = rt.carrier(shipment.rate.carrier).buy(shipment.rate, work.key)
-    return _done(rt, work, now, {"tracking_code": label.tracking_code},
-                 lambda tx: fulfilment.record_label(tx, rt.hooks, shipment, label, work.order.channel, now))
+    saved = _done(rt, work, now, {"tracking_code": label.tracking_code},
+                  lambda tx: fulfilment.record_label(tx, rt.hooks, shipment, label, work.order.channel, now))
+    if saved is not None:
+        rt.shipment_moved(saved, work.order.ship_to)  # committed: in flight for the promise engine
+    return saved
 
 
 def void_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
@@ -123,8 +126,11 @@ def void_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
     if shipment.status is not ShipmentStatus.LABEL_PURCHASED or shipment.label is None:
         return _skip(rt, work, now, f"shipment is {shipment.status}: the label is no longer unused")
     rt.carrier(shipment.label.carrier).void(shipment.label)
-    return _done(rt, work, now, {"voided": shipment.tracking_code},
-                 lambda tx: fulfilment.record_void(tx, rt.hooks, shipment, now))
+    saved = _done(rt, work, now, {"voided": shipment.tracking_code},
+                  lambda tx: fulfilment.record_void(tx, rt.hooks, shipment, now))
+    if saved is not None:
+        rt.shipment_moved(saved)  # committed: no longer in flight
+    return saved
 
 
 def push_fulfillment(rt: Runtime, work: Work, now: datetime) -> Shipment | None:

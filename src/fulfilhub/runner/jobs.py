@@ -30,12 +30,13 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..engines import fulfilment, holds, intake, inventory
+from ..engines import fulfilment, holds, intake, inventory, promise
 from ..errors import ExternalError, FulfilhubError, PluginError, TransientError
 from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import cursors, job_runs
 from ..store import orders as order_store
 from ..store import outbox
+from ..store import promises as promise_store
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
@@ -163,10 +164,11 @@ def _store_page(rt: Runtime, name: str, page: OrderPage, mapped: list[tuple[Any,
     """
     now = rt.clock.now()
     source = f"channel:{name}"
+    promises = rt.promise_engine() if mapped else None
     try:
         with rt.store.transaction() as tx:
             result = intake.ingest(tx, rt.hooks, [order for _, order in mapped], at=now, known_skus=known_skus,
-                                   intake=rt.config.intake, source=source)
+                                   intake=rt.config.intake, source=source, promises=promises)
             fresh = [(p, err) for p, err in bad if quarantine_store.keep(tx, name, "order", p, err, now)]
             if save_cursor:
                 cursors.save(tx, name, page.next_cursor, now)
@@ -179,7 +181,7 @@ def _store_page(rt: Runtime, name: str, page: OrderPage, mapped: list[tuple[Any,
                 try:
                     with tx.conn.begin_nested():
                         result.add(intake.ingest(tx, rt.hooks, [order], at=now, known_skus=known_skus,
-                                                 intake=rt.config.intake, source=source))
+                                                 intake=rt.config.intake, source=source, promises=promises))
                 except Exception as refused:  # this record alone: rolled back to its savepoint
                     del tx.after_commit[hooks_before:]
                     bad.append((payload, f"the store refused the mapped order {order.id}: {describe_error(refused)}"))
@@ -280,6 +282,8 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
             raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
         try:
             with rt.store.transaction() as tx:
+                if promise_store.current(tx.conn, order.id) is None:  # released by a person, or none could be made then
+                    promise.promise_order(tx, rt.promise_engine(), order, status, at=rt.clock.now())  # (before it reserves)
                 made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, rt.clock.now())
                 if made is None:
                     raise _Oversold
@@ -294,6 +298,8 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
             order_store.touch(tx, order.id, now)
             return "still_backordered"
         fulfilment.backorder(tx, rt.hooks, order, status, now)
+        promise.revise_later(tx, rt.promise_engine(), order, OrderStatus.BACKORDERED, at=now,
+                             reason="backordered: not enough stock across warehouses")
     log.info("order %s: backordered (not enough stock)", order.id)
     return "backordered"
 
@@ -353,12 +359,19 @@ def buy_labels(rt: Runtime) -> JobReport:
         if not rates:
             report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate; it stays packed and is retried next run")
             continue
-        chosen = rt.hooks.choose_rate(order=order, shipment_id=shipment.id, rates=rates)
+        engine, now = rt.promise_engine(), rt.clock.now()
+        with rt.store.read() as conn:
+            in_force = promise_store.current(conn, order.id)
+        arrive_by = {rate.rate_id: engine.arrival(shipment, order.ship_to, rate, now=now, promise=in_force)
+                     for rate in rates}
+        chosen = rt.hooks.choose_rate(order=order, shipment_id=shipment.id, rates=rates, promise=in_force,
+                                      arrive_by=arrive_by)
         if chosen is None:
             report.errors.append(f"shipment {shipment.id}: choose_rate returned no rate")
             continue
         with rt.store.transaction() as tx:
-            fulfilment.choose(tx, shipment, chosen, rt.clock.now())
+            fulfilment.choose(tx, shipment, chosen, now)
+            promise.record_choice(tx, engine, order, shipment, chosen, rates, arrive_by, in_force, at=now)
         log.info("shipment %s: chose %s %s for %s; the label is bought next", shipment.id, chosen.carrier_name,
                  chosen.service, chosen.amount)
         report.counts["rates_chosen"] += 1
@@ -399,6 +412,7 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
                 fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
             continue
         if outcome.moved_to:
+            rt.shipment_moved(outcome.shipment)  # committed: the promise engine learns a delivery
             log.info("shipment %s: %s says %s", shipment.id, name, outcome.moved_to)
         report.counts["scans_new"] += outcome.new_scans
         report.counts[f"to_{outcome.moved_to}" if outcome.moved_to else "unchanged"] += 1

@@ -38,7 +38,7 @@ def retry(rt: Runtime, ids: list[int] | None = None) -> dict[int, str]:
         now = rt.clock.now()
         with rt.store.transaction() as tx:
             result = intake.ingest(tx, rt.hooks, [order], at=now, known_skus=known_skus, intake=rt.config.intake,
-                                   source=f"quarantine:{row.source}")
+                                   source=f"quarantine:{row.source}", promises=rt.promise_engine())
             quarantine_store.resolve(tx, qid, now)
         outcome[qid] = f"stored as {order.id}" + (" (already stored at that version)" if result.unchanged else "")
     return outcome

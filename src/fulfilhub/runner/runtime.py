@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapters import Carrier, Channel, InstanceContext, Warehouse
 from ..clock import Clock, SystemClock
@@ -15,6 +15,10 @@ from ..http import RetryPolicy, client_factory
 from ..models import Address
 from ..plugins import Hooks, PluginManager
 from ..store import Store, ports
+
+if TYPE_CHECKING:
+    from ..engines.promise import PromiseEngine
+    from ..models import Shipment
 
 
 class Runtime:
@@ -42,6 +46,8 @@ class Runtime:
         self.schedule: dict[str, timedelta] = dict(config.schedule)
         self._adapters: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._promise: PromiseEngine | None = None
+        self._promise_lock = threading.Lock()
         self.check()
 
     def check(self) -> None:
@@ -125,6 +131,34 @@ class Runtime:
             return Address(**table)
         except TypeError as exc:
             raise ConfigError(f"bad address: {exc}", path=str(self.config.path), key=f"warehouses.{warehouse}.address") from None
+
+    def promise_engine(self) -> PromiseEngine:
+        """The promise engine, its transit models learned from the store on first use and
+        kept warm after: the runner tells it of every shipment that ships, is delivered or
+        is cancelled (:meth:`shipment_moved`), so a quote never reads history."""
+        with self._promise_lock:
+            if self._promise is None:
+                from ..engines.promise import PromiseEngine
+
+                engine = PromiseEngine(self.config.promise, {name: self.ship_from(name) for name in self.config.warehouses},
+                                       hooks=self.hooks)
+                with self.store.read() as conn:
+                    engine.load(conn)
+                self._promise = engine
+            return self._promise
+
+    def shipment_moved(self, shipment: Shipment, ship_to: Address | None = None) -> None:
+        """Tell the promise engine, if it is built, of a committed shipment change: a label
+        bought (give ``ship_to``), a delivery, a cancellation. Not built yet: nothing to do,
+        it reads the store when it is built."""
+        with self._promise_lock:
+            engine = self._promise
+            if engine is None:
+                return
+            if ship_to is not None:
+                engine.shipped(shipment, ship_to)
+            else:
+                engine.tracked(shipment)
 
     def close(self) -> None:
         with self._lock:

@@ -34,12 +34,16 @@ from ..store import stock as stock_store
 
 @attrs.frozen(kw_only=True)
 class LocalWarehouse:
-    """A ``local`` warehouse of the world: its name, address and handling minutes."""
+    """A ``local`` warehouse of the world: its name, address, handling minutes and the
+    working calendar its promises are made with (``[promise.warehouses.NAME]``)."""
 
     name: str
     address: Mapping[str, str]
     pick_minutes: int = 60
     pack_minutes: int = 120
+    timezone: str = "UTC"
+    holidays: str = ""
+    working_days: str = "Mon-Sun"  # the simulated warehouses pick and pack every day
 
 
 #: Two warehouses, one on each coast (the demo's; the slice tests change the minutes).
@@ -48,6 +52,8 @@ WAREHOUSES = (
         name="east",
         pick_minutes=90,
         pack_minutes=180,
+        timezone="America/New_York",
+        holidays="US-NJ",
         address={"name": "East DC", "line1": "200 Harbor Way", "city": "Newark", "province": "NJ",
                  "postal_code": "07114", "country": "US"},
     ),
@@ -55,6 +61,8 @@ WAREHOUSES = (
         name="west",
         pick_minutes=60,
         pack_minutes=150,
+        timezone="America/Los_Angeles",
+        holidays="US-NV",
         address={"name": "West DC", "line1": "55 Logistics Pkwy", "city": "Reno", "province": "NV",
                  "postal_code": "89502", "country": "US"},
     ),
@@ -253,6 +261,9 @@ def config_text(
         out += [f"[warehouses.{wh.name}]", 'type = "local"', f"pick_minutes = {wh.pick_minutes}",
                 f"pack_minutes = {wh.pack_minutes}", f"[warehouses.{wh.name}.address]"]
         out += [f"{key} = {_toml(value)}" for key, value in wh.address.items()]
+        out += ["", f"[promise.warehouses.{wh.name}]", f"timezone = {_toml(wh.timezone)}",
+                f"working_days = {_toml(wh.working_days)}"]
+        out += [f"holidays = {_toml(wh.holidays)}"] if wh.holidays else []
         out.append("")
     if extra:
         out.append(extra.strip() + "\n")

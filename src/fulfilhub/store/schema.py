@@ -110,7 +110,7 @@ order_events = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("order_id", sa.String(200), sa.ForeignKey("orders.id"), nullable=False, index=True),
     sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),  # status | updated | note
+    sa.Column("kind", sa.String(32), nullable=False),  # status | updated | note | promise
     sa.Column("from_status", sa.String(32), nullable=True),
     sa.Column("to_status", sa.String(32), nullable=True),
     sa.Column("source", sa.String(100), nullable=False),
@@ -224,6 +224,7 @@ stock = sa.Table(
     sa.Column("safety_stock", sa.Integer, nullable=False, default=0),
     sa.Column("unit_weight_g", sa.Integer, nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("restock_on", sa.Date, nullable=True),  # when more is expected (a backorder's ship-by)
 )
 
 reservations = sa.Table(
