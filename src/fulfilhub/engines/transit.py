@@ -50,7 +50,7 @@ How it learns:
 Memory and threads: the model remembers every ref it holds (about 200 bytes each, so
 about 210 MB for a million shipments, arrays included; see benchmarks/backtest.py), so
 build it from the history that still weighs (a few half-lives) rather than from all
-time. It is not thread-safe: a process that shares one between threads guards it with
+time, or pass ``remember_delivered=False`` when each delivery is learned exactly once. It is not thread-safe: a process that shares one between threads guards it with
 a lock.
 
 The unit of durations is the model's: ``elapsed(start, end)`` (default calendar days,
