@@ -142,3 +142,12 @@ def test_delay_figures_count_from_what_happened(world):
             "median_lead_days": 2.0, "called_late": 1, "precision_late": 1.0}
         # before x:1 and x:3's deliver-by nothing is known about them: only x:2 counts
         assert delay_figures(conn, deliver_by - timedelta(hours=1))["late"] == 0
+
+
+def test_the_disruptions_example_of_sandbox_md_scripts_what_it_says(world):
+    from ..test_docs import fenced, read
+
+    source = fenced(read("sandbox.md"), "python")[1]
+    exec(compile(source, "<sandbox.md disruptions>", "exec"), {"world": world})
+    assert [(d.kind, d.region or d.carrier or ",".join(d.skus)) for d in world.disruptions.all()] == [
+        ("hub_closed", "TW"), ("carrier_slow", "FedEx"), ("carrier_outage", "USPS"), ("stock_out", "TEE-ORG-M")]
