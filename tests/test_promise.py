@@ -453,3 +453,52 @@ def test_the_configuration_page_states_the_real_promise_defaults():
     assert calendar["timezone"] == f'`"{cal.timezone}"`' and calendar["cutoff"] == f'`"{cal.cutoff:%H:%M}"`'
     assert calendar["handling_days"] == f"`{cal.handling_days}`" and calendar["working_days"] == '`"Mon-Fri"`'
     assert sorted(cal.working_days) == [0, 1, 2, 3, 4] and calendar["holidays"] == "none" and not cal.holidays
+
+
+def test_the_engine_learns_a_parcel_in_flight_then_delivered_once_and_forgets_a_cancelled_one():
+    from fulfilhub.models import Label, Shipment, ShipmentLine, ShipmentStatus
+
+    eng = engine()
+    at = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
+    label = Label(carrier="easypost", carrier_name="USPS", service="Priority", tracking_code="T1",
+                  cost=Money(amount="5", currency="USD"), shipment_ref="shp")
+
+    def shipment(n: int, status: ShipmentStatus, **kw) -> Shipment:
+        return Shipment(id=f"shop:1/{n}", order_id="shop:1", warehouse="west", status=status,
+                        lines=[ShipmentLine(sku="TEE", quantity=1)], created_at=at, modified_at=at, label=label,
+                        shipped_at=at, **kw)
+
+    eng.shipped(shipment(1, ShipmentStatus.LABEL_PURCHASED), TO_SF)
+    eng.shipped(shipment(2, ShipmentStatus.LABEL_PURCHASED), TO_SF)
+    assert (eng.delivered, eng.in_flight) == (0, 2)
+    delivered = shipment(1, ShipmentStatus.DELIVERED, delivered_at=at + timedelta(days=2))
+    eng.tracked(delivered)
+    eng.tracked(delivered)  # told twice (a retried poll): learned once
+    eng.tracked(shipment(2, ShipmentStatus.CANCELLED))
+    assert (eng.delivered, eng.in_flight) == (1, 0)
+    lane, anyway = eng.lanes("west", TO_SF, "USPS", "Priority")
+    assert eng.by_service.min_delivered == 20  # one delivery is too thin to answer, but it is held once:
+    eng.by_service.min_delivered = eng.any_service.min_delivered = 1
+    for model, key in ((eng.by_service, lane), (eng.any_service, anyway)):
+        estimate = model.quantile(key, 0.95, now=at + timedelta(days=3))
+        assert (estimate.delivered, estimate.in_flight, round(estimate.days)) == (1, 0, 2)
+
+
+class Broken:
+    @hookimpl
+    def adjust_promise(self, order, promise):
+        raise RuntimeError("plugin bug")
+
+
+def test_a_failure_while_promising_notes_the_order_and_does_not_stop_its_intake(stocked, make_order, caplog):
+    eng = engine(Hooks(PluginManager(load_installed=False, extra=[Broken()])))
+    order = attrs.evolve(make_order("2010", ("TEE", 1)), ship_to=TO_SF)
+    at = datetime(2026, 5, 12, 9, 0, tzinfo=LA)
+    with stocked.transaction() as tx:
+        order_store.insert(tx, [(order, OrderStatus.ACCEPTED, None)], at)
+        assert promise_engine.promise_order(tx, eng, order, OrderStatus.ACCEPTED, at=at) is None
+    with stocked.read() as conn:
+        assert order_store.row(conn, order.id).status == OrderStatus.ACCEPTED
+        (note,) = [e.reason for e in order_store.events_of(conn, order.id) if e.kind == "note"]
+    assert note == "no promise yet: computing it failed (RuntimeError: plugin bug); allocation tries again"
+    assert "the promise could not be computed" in caplog.text

@@ -206,3 +206,17 @@ def attrs_evolve(lane: Lane, **changes) -> Lane:
     import attrs
 
     return attrs.evolve(lane, **changes)
+
+
+def test_days_at_gives_the_days_of_quantiles_lower_bounds_included():
+    model = TransitModel(min_delivered=20, half_life=timedelta(days=7))
+    lane = Lane(carrier="ups")
+    last = deliver(model, lane, 240, [1.5, 2.0, 2.5])
+    for i in range(16):
+        model.start(f"slow{i}", lane, last + timedelta(hours=6 * (i + 1)))
+    now = last + 5 * DAY
+    qs = [0.5, 0.8, 0.9, 0.99]
+    estimates = model.quantiles(lane, qs, now=now)
+    assert estimates[-1].lower_bound  # the slow parcels are all still travelling
+    assert model.days_at(lane, qs, now=now) == [e.days for e in estimates]
+    assert TransitModel().days_at(lane, qs, now=now) is None

@@ -89,7 +89,7 @@ def test_sync_then_orders_list_and_show(world):
     assert shown.exit_code == 0
     assert "received -> accepted" in shown.output and "accepted -> allocated" in shown.output
     as_json = json.loads(run("-c", str(world.config_path), "orders", "show", f"shop:{placed['id']}", "--json").stdout)
-    assert [e["to_status"] for e in as_json["events"]][:3] == ["received", "accepted", "allocated"]
+    assert [e["to_status"] for e in as_json["events"] if e["kind"] == "status"][:3] == ["received", "accepted", "allocated"]
     missing = run("-c", str(world.config_path), "orders", "show", "shop:404")
     assert missing.exit_code == 1 and "no order 'shop:404'" in missing.output
 
@@ -120,7 +120,8 @@ def test_stock_set_and_list(world):
     result = run("-c", str(world.config_path), "stock", "set", "east", "SKU-9", "12", "--safety", "2")
     assert result.exit_code == 0, result.output
     levels = json.loads(run("-c", str(world.config_path), "stock", "list", "--json").stdout)
-    assert {"warehouse": "east", "sku": "SKU-9", "on_hand": 12, "reserved": 0, "safety_stock": 2, "available": 10} in levels
+    assert {"warehouse": "east", "sku": "SKU-9", "on_hand": 12, "reserved": 0, "safety_stock": 2, "available": 10,
+            "restock_on": None} in levels
     wrong = run("-c", str(world.config_path), "stock", "set", "north", "SKU-9", "1")
     assert wrong.exit_code == 2 and "north" in wrong.output
 

@@ -46,15 +46,18 @@ def test_an_accepted_order_is_promised_then_the_engine_learns_its_delivery(world
     kinds = [(e.kind, e.source) for e in world.events(order_id)]
     assert kinds.index(("promise", "promise")) == kinds.index(("status", "intake")) + 1  # right after acceptance
     engine = world.rt.promise_engine()
-    assert len(engine.by_service) == 0
+    assert (engine.delivered, engine.in_flight) == (0, 0)
 
+    assert run_until(world, order_id, OrderStatus.IN_TRANSIT, step=1) is OrderStatus.IN_TRANSIT
+    assert (engine.delivered, engine.in_flight) == (0, 1)  # its label was bought: censored, in flight
     assert run_until(world, order_id, OrderStatus.DELIVERED) is OrderStatus.DELIVERED
-    assert len(engine.by_service) == 1 and not engine._flying  # learned as delivered, incrementally
+    assert (engine.delivered, engine.in_flight) == (1, 0)  # learned as delivered, incrementally
     notes = [e.reason for e in world.events(order_id) if e.kind == "note" and e.source == "carrier choice"]
     assert len(notes) == 1 and notes[0].startswith("chose ") and "the promise" in notes[0]
     # a fresh engine built from the store knows the same delivery
     world.rt._promise = None
-    assert len(world.rt.promise_engine().by_service) == 1
+    rebuilt = world.rt.promise_engine()
+    assert (rebuilt.delivered, rebuilt.in_flight, rebuilt.loaded) == (1, 0, 1)
 
 
 def test_an_order_waiting_for_stock_is_promised_from_its_restock_date(world):

@@ -199,3 +199,4 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
     if result.sample_order:
         console.print(f"look at one: fulfilhub -c {result.config_path} orders show '{result.sample_order}'", markup=False)
     console.print(f"or all:      fulfilhub -c {result.config_path} orders list", markup=False)
+    console.print(f"the KPIs:    fulfilhub -c {result.config_path} report --html report.html", markup=False)

@@ -54,7 +54,7 @@ def _is_number(text: str) -> bool:
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
               help="Read ROLE from column NAME (repeatable), e.g. destination=customer_state. Roles: "
                    + ", ".join(ROLES) + ".")
-@click.option("--half-life", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+@click.option("--half-life", default=30.0, show_default=True, type=click.FloatRange(min=0.1), metavar="DAYS",
               help="Days after which a delivery weighs half as much as a new one.")
 @click.option("--weekday-weights", default=",".join(f"{w:g}" for w in DEFAULT_WEEKDAY_WEIGHTS), show_default=True,
               metavar="MON,...,SUN", help="How much each weekday counts towards a transit (1,1,1,1,1,1,1: calendar days).")
@@ -134,14 +134,17 @@ def write_plot(result: BacktestResult, path: Path) -> None:
                        "on_time": result.baseline.on_time * 100, "who": "shop's own"})
     data = alt.Data(values=points)
     base = alt.Chart(data).encode(
-        x=alt.X("median_days:Q", title="median promised days", scale=alt.Scale(zero=False)),
-        y=alt.Y("on_time:Q", title="on time (%)", scale=alt.Scale(zero=False)),
+        x=alt.X("median_days:Q", title="median promised days", scale=alt.Scale(zero=False, padding=40)),
+        y=alt.Y("on_time:Q", title="on time (%)", scale=alt.Scale(zero=False, padding=10)),
         color=alt.Color("who:N", title=None),
         tooltip=["promise:N", "median_days:Q", "on_time:Q"],
     )
     chart = (base.mark_line(point=True).transform_filter("datum.who == 'learned'")
              + base.mark_point(size=140, shape="diamond", filled=True).transform_filter("datum.who != 'learned'")
-             + base.mark_text(dx=8, align="left").encode(text="promise:N")
+             + base.mark_text(dx=8, dy=-8, align="left").encode(text="promise:N").transform_filter(
+                 "datum.who == 'learned'")
+             + base.mark_text(dx=10, dy=12, align="left").encode(text="promise:N").transform_filter(
+                 "datum.who != 'learned'")
              ).properties(title=f"Promise backtest: {result.rows} orders", width=480, height=320)
     spec = chart.to_json()
     try:

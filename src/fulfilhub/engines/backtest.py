@@ -344,14 +344,14 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             offset[k] = min(max(offset[k] + gain * (targets[k] - ok), -spread[0]), spread[1])
         start = row.approved or row.purchase
         qs = [min(max(t + o, 0.5), 0.995) for t, o in zip(targets, offset)]
-        estimates = model.quantiles(row.lane, qs, now=now)
+        estimates = model.days_at(row.lane, qs, now=now)
         if estimates is None and longest < 0:
             if censor:
                 model.start(str(i), row.lane, start)
             continue
         scored[i] = True
         for k in range(n_t):
-            days = longest if estimates is None else estimates[k].days
+            days = longest if estimates is None else estimates[k]
             deliver_by = (start + timedelta(days=days) if calendar is None else calendar.add(start, days)).date()
             ok = row.delivered.date() <= deliver_by
             promised[k, i] = (deliver_by - row.purchase.date()).days

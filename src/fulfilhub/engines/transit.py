@@ -401,6 +401,15 @@ class TransitModel:
         return [self._estimate(curve, q, now_s, b, False) if b < size else self._estimate(curve, q, now_s, curve.last, True)
                 for q, b in zip(qs, found)]
 
+    def days_at(self, lane: Lane, qs: Sequence[float], *, now: datetime) -> list[float] | None:
+        """Only the ``days`` of :meth:`quantiles` (a lower bound where the tail is not reached): for replays."""
+        now_s = self._seconds(now, "", "now")
+        curve = self._answering_curve(lane, now_s)
+        if curve is None:
+            return None
+        found = np.searchsorted(curve.rising, -(1.0 - np.asarray(qs, dtype=float) + 1e-12), side="left")
+        return self._edges[np.minimum(found, curve.last) + 1].tolist()
+
     def share_within(self, lane: Lane, days: float, *, now: datetime) -> tuple[float, Level] | None:
         """P(transit <= days) on ``lane``, and the level that answered; None when history is too thin."""
         now_s = self._seconds(now, "", "now")

@@ -36,6 +36,16 @@ FULFILLMENT_EVENT_STATUS: Mapping[TrackingStatus, str] = MappingProxyType(
     }
 )
 
+#: The milestones Shopify is not told of, each with the reason (data, so that the choice is
+#: visible and checked: every TrackingStatus is either above or here).
+NOT_TOLD: Mapping[TrackingStatus, str] = MappingProxyType(
+    {
+        TrackingStatus.CANCELLED: "a voided label is not a delivery milestone; Shopify has no event for it "
+        "(the fulfillment itself would be cancelled, which fulfilhub does not do on a void)",
+        TrackingStatus.UNKNOWN: "the carrier said nothing about the parcel; telling the buyer nothing is right",
+    }
+)
+
 #: Fulfillment order statuses that still accept a fulfillment.
 FULFILLABLE_ORDER_STATUSES = frozenset({"open", "in_progress"})
 

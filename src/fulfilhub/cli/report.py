@@ -1,0 +1,283 @@
+"""``fulfilhub report``: the KPIs of a period in the terminal, as JSON, or as one HTML file.
+
+The figures come from :func:`fulfilhub.engines.kpi.compute` over the facts
+:mod:`fulfilhub.store.kpi` reads. Further parts of the report (the promise backtest,
+compensation cost against budget, ...) are :class:`ReportSection` records added with
+:func:`register_section`: each gathers its own data from the store for the window, or
+answers None and is left out. The HTML rendering lives in :mod:`.report_html` and is
+imported only for ``--html`` (Altair takes a moment to import).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.engine import Connection
+
+from ..clock import SystemClock
+from ..engines import kpi
+from ..store import kpi as kpi_store
+from . import State, console, main
+from .commands import _store, pass_state
+
+
+@attrs.frozen(kw_only=True)
+class ReportSection:
+    """One part of the report beside the KPIs (the extension point for later figures).
+
+    Attributes:
+        key: Its key in ``--json`` output (must not clash with the KPI keys).
+        title: Its heading in the terminal and the HTML file.
+        collect: ``collect(conn, window)`` -> its data (JSON-able), or None when it has nothing to report.
+        rows: ``rows(data)`` -> ``(label, value)`` lines shown in the terminal and the HTML file.
+        charts: ``charts(data)`` -> Altair charts for the HTML file (may be empty).
+    """
+
+    key: str
+    title: str
+    collect: Callable[[Connection, kpi.Window], Any]
+    rows: Callable[[Any], list[tuple[str, str]]]
+    charts: Callable[[Any], list[Any]] = lambda data: []
+
+
+#: The KPI keys of ``--json`` (a section may not take one of them).
+KPI_KEYS = ("window", "orders", "processing_hours", "promises", "carriers", "regions", "weekly", "lateness")
+
+#: The registered sections, in the order they are shown.
+SECTIONS: dict[str, ReportSection] = {}
+
+
+def register_section(section: ReportSection) -> None:
+    """Add a part to ``fulfilhub report`` (e.g. compensation cost against budget)."""
+    if section.key in KPI_KEYS:
+        raise ValueError(f"report section key {section.key!r} is taken by a KPI; choose another")
+    SECTIONS[section.key] = section
+
+
+def unregister_section(key: str) -> None:
+    SECTIONS.pop(key, None)
+
+
+# --------------------------------------------------------------------------- built-in sections
+
+
+def _backtest_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if not data["scored"]:
+        return [("orders replayed", f"none of the {data['orders']} delivered orders was bought after an earlier one "
+                                    "was delivered: no history to promise from yet")]
+    out = [("orders replayed", f"{data['scored']} promised and scored of {data['orders']} delivered (those bought "
+                                "before any earlier order was delivered had no history to be promised from)")]
+    for r in data["results"]:
+        out.append((f"aim {share(r['target'])} on time",
+                    f"{share(r['on_time'])} on time, promised {number(r['median_days'])} days median, "
+                    f"{number(r['p90_days'])} p90"))
+    b = data["baseline"]
+    out.append(("the promises made", "none recorded" if b is None else
+                f"{share(b['on_time'])} on time, promised {number(b['median_days'])} days median, "
+                f"{number(b['p90_days'])} p90"))
+    return out
+
+
+def _backtest_charts(data: Mapping[str, Any]) -> list[Any]:
+    from .report_html import backtest_chart
+
+    return [backtest_chart(data)] if data["scored"] else []
+
+
+register_section(ReportSection(
+    key="backtest", title="Promise backtest of this store's history",
+    collect=lambda conn, window: kpi.promise_backtest(kpi_store.delivered_orders(conn, window.since, window.as_of)),
+    rows=_backtest_rows, charts=_backtest_charts))
+
+
+def build(conn: Connection, window: kpi.Window, skip: Collection[str] = ()) -> dict[str, Any]:
+    """The whole report of ``window``: the KPIs, then each section (but ``skip``) that has something to say."""
+    report = kpi.compute(kpi_store.order_facts(conn, window.since, window.until),
+                         kpi_store.shipment_facts(conn, window.since, window.until), window)
+    for section in SECTIONS.values():
+        if section.key in skip:
+            continue
+        data = section.collect(conn, window)
+        if data is not None:
+            report[section.key] = data
+    return report
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def counted(value: float | None, part: int, whole: int) -> str:
+    return "-" if value is None else f"{share(value)} ({part} of {whole})"
+
+
+def number(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:g}{unit}"
+
+
+def days(n: int) -> str:
+    """Days after the promised last day: ``-2``, ``0``, ``+1``."""
+    return f"{n:+d}" if n else "0"
+
+
+def headline(r: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, value, what was counted) for the headline table."""
+    p, o, h = r["promises"], r["orders"], r["processing_hours"]
+    return [
+        ("on-time delivery rate", counted(p["on_time_rate"], p["on_time"], p["due"]),
+         "orders due in the window, delivered by the promised last day"),
+        ("promise accuracy", counted(p["promise_accuracy"], p["in_range"], p["due"]),
+         f"delivered inside the promised range ({p['early']} early, {p['late']} late)"),
+        ("ship-by met", counted(p["ship_by_met_rate"], p["ship_by_met"], p["ship_by_due"]),
+         "orders due to ship in the window, handed to the carrier in time"),
+        ("not delivered, past deliver-by", str(p["not_delivered"]), "counted as late"),
+        ("promises revised", str(p["revised"]), "of the orders due; measured against the first promise"),
+        ("processing time p50 / p90", f"{number(h['p50'], ' h')} / {number(h['p90'], ' h')}",
+         f"received -> shipped, {h['orders']} orders shipped in the window"),
+        ("backorder rate", counted(o["backorder_rate"], o["backordered"], o["accepted"]),
+         f"accepted orders ever backordered, of the {o['received']} received in the window"),
+    ]
+
+
+def scorecard_row(c: Mapping[str, Any]) -> list[str]:
+    stated = c["stated_days"]
+    cost = ", ".join(f"{amount} {cur}" for cur, amount in c["cost_per_parcel"].items()) or "-"
+    name = c["carrier"] + (f" ({c['instance']})" if c["instance"] and c["instance"] != c["carrier"] else "")
+    return [name, str(c["shipments"]), counted(c["on_time_rate"], c["on_time"], c["due"]),
+            f"{number(c['transit_days']['p50'])} / {number(c['transit_days']['p90'])}",
+            number(stated["p50"]), counted(stated["within_rate"], stated["within"], stated["shipments"]),
+            counted(c["exception_rate"], c["exceptions"], c["shipments"]), cost]
+
+
+SCORECARD_COLUMNS = ("carrier", "shipments", "on time", "transit days p50 / p90", "stated days p50",
+                     "within stated", "exceptions", "cost per parcel")
+REGION_COLUMNS = ("region", "due", "delay rate", "shipments", "exception rate")
+
+
+def region_row(g: Mapping[str, Any]) -> list[str]:
+    return [g["region"] or "(no address)", str(g["due"]), counted(g["delay_rate"], g["late"], g["due"]),
+            str(g["shipments"]), counted(g["exception_rate"], g["exceptions"], g["shipments"])]
+
+
+def period(r: Mapping[str, Any]) -> str:
+    w = r["window"]
+    since = f"{w['since']:%Y-%m-%d %H:%M}" if w["since"] else "the beginning"
+    return f"{since} to {w['until']:%Y-%m-%d %H:%M} UTC"
+
+
+def _print(r: dict[str, Any], regions: int) -> None:
+    # into a pipe or file: wide rows rather than wrapped cells, so that each line can be grepped
+    out = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
+    out.print(f"[bold]fulfilhub report[/]: {escape(period(r))}")
+    table = Table("figure", "value", "counted", title="Promises and processing")
+    for row in headline(r):
+        table.add_row(*row)
+    out.print(table)
+    if r["carriers"]:
+        table = Table(*SCORECARD_COLUMNS, title="Carrier scorecards (shipments handed over in the window)")
+        for c in r["carriers"]:
+            table.add_row(*map(escape, scorecard_row(c)))
+        out.print(table)
+    else:
+        out.print("no shipment was handed to a carrier in the window")
+    if r["regions"]:
+        shown = r["regions"][:regions]
+        table = Table(*REGION_COLUMNS, title="By destination region" + (
+            f" (the {len(shown)} busiest of {len(r['regions'])}; --json has all)" if len(shown) < len(r["regions"]) else ""))
+        for g in shown:
+            table.add_row(*map(escape, region_row(g)))
+        out.print(table)
+    if r["weekly"]:
+        out.print("on time by week due: " + ", ".join(
+            f"{w['week']} {counted(w['on_time_rate'], w['on_time'], w['due'])}" for w in r["weekly"]), markup=False)
+    lateness = r["lateness"]
+    if lateness["days"] or lateness["not_delivered"]:
+        out.print("days after the promised last day: " + ", ".join(
+            f"{days(d['days_late'])}: {d['orders']}" for d in lateness["days"])
+            + f"; not delivered: {lateness['not_delivered']}", markup=False)
+    for section in SECTIONS.values():
+        if section.key in r:
+            table = Table("", "", title=section.title, show_header=False)
+            for label, value in section.rows(r[section.key]):
+                table.add_row(escape(label), escape(value))
+            out.print(table)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    """A date (midnight UTC) or an ISO 8601 time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=timezone.utc)
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date like 2026-01-05 or a time like 2026-01-05T08:00, got {value!r}",
+                                 param_hint=option) from None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+@main.command()
+@click.option("--since", help="First day counted (ISO 8601 date or time, UTC unless it says otherwise). Default: everything.")
+@click.option("--until", help="Day after the last one counted: a date counts up to its midnight (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (keys in docs/cli.md).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Also write a self-contained HTML report with charts to this file.")
+@click.option("--no-backtest", is_flag=True,
+              help="Leave the promise backtest out (it replays every delivered order: the slow part of the report).")
+@click.option("--regions", default=15, show_default=True, type=click.IntRange(min=1),
+              help="How many regions the terminal table shows (the busiest).")
+@pass_state
+def report(state: State, since: str | None, until: str | None, as_json: bool, html_file: Path | None, no_backtest: bool,
+           regions: int) -> None:
+    """The KPIs of a period: promises kept, processing time, carrier scorecards, regions.
+
+    Figures count orders due (to deliver or to ship) in the window, and shipments handed
+    to a carrier in it; a promise not due yet is not counted. `docs/cli.md` says exactly
+    what each figure counts.
+    """
+    try:
+        window = kpi.Window.of(_instant(since, "--since"), _instant(until, "--until"), SystemClock().now())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from None
+    store = _store(state)
+    try:
+        with store.read() as conn:
+            data = build(conn, window, skip=("backtest",) if no_backtest else ())
+    finally:
+        store.close()
+    if html_file is not None:
+        from .report_html import render
+
+        if html_file.parent and not html_file.parent.is_dir():
+            raise click.BadParameter(f"folder {html_file.parent} does not exist", param_hint="--html")
+        html_file.write_text(render(data), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=_json_default))
+        return
+    _print(data, regions)
+    if html_file is not None:
+        console.print(f"wrote {html_file}", markup=False)
+
+
+__all__ = ["KPI_KEYS", "ReportSection", "SECTIONS", "build", "register_section", "report", "unregister_section"]
