@@ -297,6 +297,7 @@ def test_jobs_shows_last_run_duration_outcome_and_backlog(world):
     assert jobs["allocate"]["backlog"] == 1  # the backordered order waits for stock
     assert jobs["allocate"]["backlog_by_instance"] == {"shop": 1}
     assert jobs["pull_orders"]["backlog"] is None and jobs["poll_tracking"]["backlog_by_instance"] == {}
+    assert jobs["assess_delays"]["backlog"] is not None  # open orders with a promise, by channel
     world.context.faults.add("503", path="/shopify/", times=10)
     failing = run("-c", cfg, "jobs")
     assert failing.exit_code == 0

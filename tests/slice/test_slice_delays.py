@@ -142,3 +142,26 @@ def test_delay_figures_count_from_what_happened(world):
             "median_lead_days": 2.0, "called_late": 1, "precision_late": 1.0}
         # before x:1 and x:3's deliver-by nothing is known about them: only x:2 counts
         assert delay_figures(conn, deliver_by - timedelta(hours=1))["late"] == 0
+
+
+def test_the_disruptions_example_of_sandbox_md_scripts_what_it_says(world):
+    from ..test_docs import fenced, read
+
+    source = fenced(read("sandbox.md"), "python")[1]
+    exec(compile(source, "<sandbox.md disruptions>", "exec"), {"world": world})
+    assert [(d.kind, d.region or d.carrier or ",".join(d.skus)) for d in world.disruptions.all()] == [
+        ("hub_closed", "TW"), ("carrier_slow", "FedEx"), ("carrier_outage", "USPS"), ("stock_out", "TEE-ORG-M")]
+
+
+@pytest.mark.postgres
+def test_assess_delays_streams_on_postgres_too(world_factory, postgres_url):
+    """The job reads the open orders through a server-side cursor and writes on another connection."""
+    world = world_factory(store_url=postgres_url)
+    world.stock("west", sku(world, 1), 10)
+    world.disruptions.add("stock_out", start=world.clock.now(), days=1, skus=[sku(world, 1)])
+    world.apply_stock_disruptions()
+    placed = [world.shop.add_order([{"sku": sku(world, 1), "quantity": 1}]) for _ in range(3)]
+    world.sync(hours=9)
+    with world.store.read() as conn:
+        found = delay_store.current_many(conn, [f"shop:{p['id']}" for p in placed])
+    assert len(found) == 3 and {a.reason for a in found.values()} == {DelayReason.STOCK_OUT}

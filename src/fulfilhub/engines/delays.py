@@ -226,7 +226,7 @@ def _stock_out(order: OpenOrder, transit: Transit | None, now: datetime) -> _Fin
 
 
 def _not_shipped(order: OpenOrder, transit: Transit | None, now: datetime) -> list[_Finding]:
-    """Not handed to a carrier by ship-by; a warehouse that has not picked near its cut-off."""
+    """Ship-by has passed and the order (or one of its shipments) has not been handed to a carrier."""
     promise, found = order.promise, []
     unallocated = order.status in (OrderStatus.RECEIVED, OrderStatus.ACCEPTED, OrderStatus.ON_HOLD)
     waiting = [s for s in order.shipments if s.status in NOT_SHIPPED]
