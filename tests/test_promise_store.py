@@ -91,3 +91,17 @@ def test_an_on_track_assessment_is_left_out_of_the_open_list(store, order_id):
     with store.read() as conn:
         assert delay_store.current_all(conn) == []
         assert len(delay_store.current_all(conn, exclude_on_track=False)) == 1
+
+
+def test_many_assessments_are_recorded_at_once_only_where_the_finding_changed(store, order_id, make_order):
+    other = make_order("1043")
+    with store.transaction() as tx:
+        order_store.insert(tx, [(other, OrderStatus.ACCEPTED, None)], T0)
+    late = DelayAssessment(order_id=order_id, assessed_at=T0, state="late", reason="carrier_eta", days_late=1)
+    with store.transaction() as tx:
+        delay_store.record(tx, late)
+        stored = delay_store.record_many(tx, [attrs.evolve(late, detail="same finding"),
+                                              attrs.evolve(late, order_id=other.id)])
+    assert [a.order_id for a in stored] == [other.id]
+    with store.read() as conn:
+        assert set(delay_store.current_many(conn, [order_id, other.id, "shop:none"])) == {order_id, other.id}

@@ -20,7 +20,7 @@ T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def acme(monkeypatch):
     """The page's example, importable as ``acme_post_sim`` (its registered factory path)."""
-    [source] = fenced(read("sandbox.md"), "python")
+    source = fenced(read("sandbox.md"), "python")[0]  # the complete simulator (the disruptions example follows)
     module = as_module("acme_post_sim", source)
     monkeypatch.setitem(sys.modules, "acme_post_sim", module)
     return module

@@ -46,7 +46,8 @@ import attrs
 from .errors import ConfigError
 
 DEFAULT_PATH = "fulfilhub.toml"
-SECTIONS = ("store", "schedule", "intake", "promise", "server", "channels", "carriers", "warehouses", "notifiers")
+SECTIONS = ("store", "schedule", "intake", "promise", "server", "channels", "carriers", "warehouses", "notifiers",
+            "notices", "compensation")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
@@ -58,6 +59,8 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "buy_labels": timedelta(minutes=2),
     "deliver_effects": timedelta(seconds=30),
     "poll_tracking": timedelta(minutes=30),
+    "assess_delays": timedelta(minutes=15),
+    "notices": timedelta(minutes=1),
     "process_inbox": timedelta(seconds=5),
 }
 
@@ -198,6 +201,10 @@ class Config:
     notifiers: Mapping[str, InstanceConfig]
     promise: PromiseConfig = attrs.Factory(PromiseConfig)
     server: ServerConfig = ServerConfig()
+    #: The ``[notices]`` table as written (checked by the notify engine: ``notify.settings``).
+    notices: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The ``[compensation]`` table as written (checked by the compensation engine: ``compensation.settings``).
+    compensation: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -352,6 +359,8 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         intake=IntakeConfig(**intake_table),
         promise=promise,
         server=_server(_table(data, "server", where), where),
+        notices=_table(data, "notices", where),
+        compensation=_table(data, "compensation", where),
         **instances,
     )
 

@@ -18,11 +18,12 @@ from .. import store as store_mod
 from ..config import EXAMPLE, DEFAULT_PATH
 from ..clock import SystemClock
 from ..errors import ConfigError, NotFound, StoreError
-from ..models import OrderStatus
+from ..models import DelayAssessment, OrderStatus
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
 from ..store import Store, schema
+from ..store import delays as delay_store
 from ..store import orders as order_store
 from ..store import inbox as inbox_store
 from ..store import outbox as outbox_store
@@ -323,6 +324,7 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         events = order_store.events_of(conn, order_id)
         ships = shipment_store.of_order(conn, order_id)
         scans = {s.id: shipment_store.scans_of(conn, s.id) for s in ships}
+        delay = delay_store.current(conn, order_id)
         promises = promise_store.history(conn, order_id)
     with store.transaction() as tx:  # the page's token is made on first use
         page_url = tracking_store.tracking_page_url(config, tx, order_id)
@@ -338,6 +340,7 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
             "shipments": [{**shipment_store.as_row(s), "lines": [vars_(ln) for ln in s.lines],
                            "scans": [dict(e._mapping) for e in scans[s.id]]} for s in ships],
             "events": [dict(e._mapping) for e in events],
+            "delay": assessment_json(delay) if delay is not None else None,
         })
         return
     console.print(f"[bold]{order.number}[/]  {order.id}  [bold]{row.status}[/]"
@@ -356,6 +359,9 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
             console.print(f"  earlier: revision {p.revision}, {promise_lines(p)[0]} ({p.reason})", markup=False)
     else:
         console.print("[bold]promise[/] none yet")
+    if delay is not None:
+        console.print(f"[bold]delay[/] {delay.state} (assessed {delay.assessed_at:%Y-%m-%d %H:%M}): {escape(delay.detail)}"
+                      if delay.detail else f"[bold]delay[/] {delay.state} (assessed {delay.assessed_at:%Y-%m-%d %H:%M})")
     for s in ships:
         console.print(f"[bold]shipment {s.id}[/] from {s.warehouse}: {s.status}"
                       + (f", {s.label.carrier_name} {s.label.service} {s.tracking_code}" if s.label else ""))
@@ -367,6 +373,16 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
     for e in events:
         change = f"{e.from_status or 'new'} -> {e.to_status}" if e.kind == "status" else e.kind
         console.print(f"  {e.at:%Y-%m-%d %H:%M}  {change:<32} {e.source:<22} {e.reason}", markup=False)
+
+
+def assessment_json(a: DelayAssessment) -> dict[str, Any]:
+    """An assessment as JSON values (times in ISO 8601, enums as their words)."""
+    return {
+        "order_id": a.order_id, "state": str(a.state), "reason": str(a.reason) if a.reason else None,
+        "exception": str(a.exception) if a.exception else None, "days_late": a.days_late,
+        "revised_eta": a.revised_eta.isoformat() if a.revised_eta else None, "confidence": a.confidence,
+        "promise_revision": a.promise_revision, "assessed_at": a.assessed_at.isoformat(), "detail": a.detail,
+    }
 
 
 def _tsv(value: Any) -> str:

@@ -153,7 +153,7 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
 
 
 #: What a demo writes in its workspace: the config and the SQLite store (with its journal files).
-_DEMO_FILES = re.compile(r"fulfilhub\.toml|fulfilhub\.sqlite(-wal|-shm|-journal)?")
+_DEMO_FILES = re.compile(r"fulfilhub\.toml|fulfilhub\.sqlite(-wal|-shm|-journal)?|notices\.jsonl")
 
 
 def _empty(folder: Path) -> None:
@@ -170,6 +170,28 @@ def _run_with_progress(run_demo, total_days: int, *, quiet: bool, **kwargs):
                   TimeElapsedColumn(), console=err_console, transient=True, disable=quiet) as bar:
         task = bar.add_task("demo", total=total_days * 24)
         return run_demo(**kwargs, on_step=lambda done, total: bar.update(task, completed=done))
+
+
+def _print_delays(d: dict) -> None:
+    """The disruption and how well delays were found (the run's ground truth)."""
+    if not d:
+        return
+    console.print(f"disruption: {d['disruption']}", markup=False)
+    if not d.get("promised"):
+        console.print("delays: no order had a promise, so none could be found late", markup=False)
+        return
+    if not d.get("late"):
+        console.print(f"delays: none of the {d['promised']} promised orders was delivered late", markup=False)
+        return
+    share, precision, lead = d["flagged_early_share"], d["precision"], d["median_lead_days"]
+    console.print(f"delays: {d['flagged_early']} of {d['late']} late deliveries flagged before their deliver-by "
+                  f"({share:.0%}); precision of the flags {precision:.2f} ({d['flagged_early']} of {d['flagged']} "
+                  f"flagged orders were late)"
+                  + (f", {d['precision_late']:.2f} for the {d['called_late']} found late rather than at risk"
+                     if d.get("precision_late") is not None else "")
+                  + f"; median warning {lead:.1f} days ahead" if precision is not None and lead
+                  is not None else f"delays: {d['flagged_early']} of {d['late']} late deliveries flagged before their "
+                  f"deliver-by", markup=False)
 
 
 def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> None:
@@ -208,7 +230,14 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
     ]:
         table.add_row(label, str(value))
     console.print(table)
+    _print_delays(result.delays)
+    from ..runner.notices import summary_lines  # what customers were told and given
+
+    for line in summary_lines(result.notices):
+        console.print(line, markup=False)
     console.print(f"workspace: {result.workspace}")
+    console.print(f"notices as customers saw them: {result.workspace / 'notices.jsonl'} "
+                  f"(one: fulfilhub -c {result.config_path} notices show ID)", markup=False)
     if result.sample_order:
         console.print(f"look at one: fulfilhub -c {result.config_path} orders show '{result.sample_order}'", markup=False)
     console.print(f"or all:      fulfilhub -c {result.config_path} orders list", markup=False)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from ..config import DEFAULT_SCHEDULE
+from ..engines.delays import OPEN_STATUSES
 from ..errors import NotFound
 from ..models import OrderStatus, ShipmentStatus
 from ..store import job_runs as job_run_store
@@ -182,6 +183,8 @@ def _backlog(conn: Any) -> dict[str, dict[str, int] | None]:
         "deliver_effects": count_by(ob.c.target, ob.c.status == "pending"),
         "poll_tracking": count_by(sh.c.carrier, sh.c.status.in_([S.LABEL_PURCHASED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY,
                                                                  S.EXCEPTION])),
+        "assess_delays": count_by(o.c.channel, o.c.status.in_(list(OPEN_STATUSES)) & sa.select(schema.promises.c.order_id)
+                                  .where(schema.promises.c.order_id == o.c.id).exists()),
         "process_inbox": count_by(schema.webhook_inbox.c.instance, schema.webhook_inbox.c.status == "pending"),
     }
 

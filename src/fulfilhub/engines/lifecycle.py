@@ -183,6 +183,13 @@ def promise_event(order_id: str, status: O, *, at: datetime, source: str, reason
     return _event("promise", order_id, status, status, at=at, source=source, reason=reason, data=data)
 
 
+def delay_event(order_id: str, status: O, *, at: datetime, state: str, reason: str | None, detail: str,
+                data: dict | None = None) -> dict:
+    """An ``order_events`` row (kind ``delay``) for a new delay assessment: its state and reason."""
+    return _event("delay", order_id, status, status, at=at, source="delays",
+                  reason=f"{state}" + (f" ({reason})" if reason else "") + (f": {detail}" if detail else ""), data=data)
+
+
 def follow_shipments(tx: Tx, hooks: Hooks | None, order_id: str, *, at: datetime, source: str, reason: str = "") -> O | None:
     """Re-derive the order's status from its shipments and record the change, if any.
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .disruptions import Disruption, DisruptionPlan
 from .faults import Fault, FaultPlan
 from .simulator import DemoPart, DemoSecret, SandboxContext, Simulator
 
@@ -45,7 +46,7 @@ _LAZY = {
     "read_options": "toolkit",
 }
 
-__all__ = sorted(["DemoPart", "DemoSecret", "Fault", "FaultPlan", "SandboxContext", "Simulator", *_LAZY])
+__all__ = sorted(["DemoPart", "DemoSecret", "Disruption", "DisruptionPlan", "Fault", "FaultPlan", "SandboxContext", "Simulator", *_LAZY])
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,7 @@
 """What a plugin registers to bring a simulator, and what the simulator is built with.
 
-This module imports nothing from fulfilhub but the clock, the errors and the fault plan:
+This module imports nothing from fulfilhub but the clock, the errors, the fault plan and
+the disruption plan:
 the plugin manager reads :class:`Simulator` records without pulling in a web server or
 any simulator code. A simulator's module is imported only when a sandbox builds it
 (:meth:`Simulator.load`), so ``fulfilhub run`` and ``fulfilhub sync`` never import it.
@@ -16,6 +17,7 @@ import attrs
 
 from ..clock import Clock
 from ..errors import PluginError
+from .disruptions import DisruptionPlan
 from .faults import FaultPlan
 
 #: The config sections a simulator can stand in for (``[channels.x]``, ``[carriers.x]``...).
@@ -30,12 +32,15 @@ class SandboxContext:
     {"orders_per_day": 200}}``). The server gives each simulator its own copy with
     ``name``, the name it is mounted under, and ``base_url``, its public URL. A
     simulator reads its options with ``context.options_for(context.name or "<its usual
-    name>")``, so that it can be registered twice under two names.
+    name>")``, so that it can be registered twice under two names. ``disruptions`` is
+    the plan of disruptions scripted on the scenario clock (a typhoon closing a
+    region's hub, a slow carrier...), shared by every simulator of the sandbox.
     """
 
     clock: Clock
     seed: int = 0
     faults: FaultPlan = attrs.Factory(FaultPlan)
+    disruptions: DisruptionPlan = attrs.Factory(DisruptionPlan)
     options: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
     base_url: str = ""
     name: str = ""

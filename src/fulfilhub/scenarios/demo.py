@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import statistics
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -19,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import sqlalchemy as sa
 
 from ..engines import lifecycle
 from ..models import OrderStatus
 from ..plugins import PluginManager
+from ..runner import notices as notice_job
 from ..runner.jobs import JobReport
 from ..server import ServerThread
-from ..store import Store
+from ..store import Store, schema
 from ..store import inbox as inbox_store
 from ..store import orders as order_store
 from ..store import outbox
@@ -44,7 +47,13 @@ SCHEDULE = {
     "poll_warehouses": timedelta(hours=1),
     "buy_labels": timedelta(hours=1),
     "poll_tracking": timedelta(hours=8),
+    "assess_delays": timedelta(hours=1),
+    "notices": timedelta(hours=1),
 }
+
+#: The demo's disruption: a typhoon closes the hub serving Taiwan for three days, from
+#: the second morning (its parcels wait; EasyPost scans ``weather_delay``).
+TYPHOON = {"kind": "hub_closed", "after": timedelta(days=1), "days": 3, "region": "TW", "cause": "Typhoon Haikui"}
 
 
 @attrs.define
@@ -63,6 +72,10 @@ class DemoResult:
     sample_order: str | None
     simulated: timedelta
     settle: timedelta
+    #: The disruption and how well delays were found, from the run's ground truth (:func:`delay_figures`).
+    delays: dict[str, Any] = attrs.Factory(dict)
+    #: Notices by event and locale, compensations and their cost (:func:`fulfilhub.runner.notices.summary`).
+    notices: dict[str, Any] = attrs.Factory(dict)
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
 
@@ -101,10 +114,12 @@ def run_demo(
     }
     reports: list[JobReport] = []
     webhooks: dict[int | str, int] = {}
-    with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve) as world, \
-            contextlib.ExitStack() as serving:
+    with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve,
+                     extra_config=notice_job.demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)
+        typhoon = dict(TYPHOON)
+        disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
         server = serving.enter_context(ServerThread(world.rt)) if serve else None
         scheduler = world.scheduler({**SCHEDULE, "process_inbox": timedelta(hours=1)} if serve else SCHEDULE,
                                     on_report=reports.append)
@@ -120,6 +135,7 @@ def run_demo(
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
             world.clock.advance(timedelta(hours=1))
+            world.apply_stock_disruptions()
             if server is not None:
                 for status, n in world.deliver_webhooks(server.url).items():
                     webhooks[status] = webhooks.get(status, 0) + n
@@ -136,6 +152,10 @@ def run_demo(
             effects = outbox.count_by_status(conn)
             quarantined = quarantine_store.count_open(conn)
             inbox = inbox_store.count_by_status(conn) if serve else {}
+            figures = delay_figures(conn, world.clock.now())
+            told = notice_job.summary(conn, world.config, world.clock.now())
+        figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
+                                 f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
         config_path = world.config_path
         faults_injected = world.context.faults.injected
     per_order: dict[str, int] = {}
@@ -159,9 +179,73 @@ def run_demo(
         sample_order=(split or delivered or [None])[0],
         simulated=timedelta(hours=settled_at),
         settle=timedelta(hours=settled_at - days * 24),
+        delays=figures,
+        notices=told,
         webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
         inbox=inbox,
     )
+
+
+def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
+    """How well delays were found, from what really happened.
+
+    Every order with a promise whose outcome is known by ``now`` counts: delivered (at
+    its last parcel's delivery), or not delivered and past deliver-by (late). Cancelled
+    orders do not count. An order is *flagged early* when an assessment found it at risk
+    or late before its deliver-by and before it was delivered. Returns the late orders,
+    the share of them flagged early, the precision of the early flags (the share of
+    flagged orders that were late) and the median warning lead time in days
+    (deliver-by minus the first flag), with the counts behind them; ``precision_late``
+    is the precision of the stronger flag alone (found *late*, not only at risk, early).
+    """
+    promised = {row.order_id: row for row in conn.execute(
+        sa.select(schema.promises).order_by(schema.promises.c.order_id, schema.promises.c.revision))}
+    status = dict(conn.execute(sa.select(schema.orders.c.id, schema.orders.c.status)).all())
+    delivered: dict[str, datetime] = {}
+    for ship in conn.execute(sa.select(schema.shipments.c.order_id, schema.shipments.c.delivered_at)
+                             .where(schema.shipments.c.delivered_at.is_not(None))):
+        delivered[ship.order_id] = max(delivered.get(ship.order_id, ship.delivered_at), ship.delivered_at)
+    first_flag: dict[str, datetime] = {}
+    first_late: dict[str, datetime] = {}
+    for row in conn.execute(sa.select(schema.delay_assessments.c.order_id, schema.delay_assessments.c.assessed_at,
+                                      schema.delay_assessments.c.state)
+                            .where(schema.delay_assessments.c.state != "on_track")
+                            .order_by(schema.delay_assessments.c.id)):
+        first_flag.setdefault(row.order_id, row.assessed_at)
+        if row.state == "late":
+            first_late.setdefault(row.order_id, row.assessed_at)
+    late = flagged = true_flags = called_late = called_late_right = 0
+    leads: list[float] = []
+    for order_id, promise in promised.items():
+        state = status.get(order_id)
+        if state in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+            continue
+        done = delivered.get(order_id) if state == OrderStatus.DELIVERED else None
+        if done is None and now <= promise.deliver_by:
+            continue  # not known yet
+        was_late = done is None or done > promise.deliver_by
+        flag = first_flag.get(order_id)
+        early = flag is not None and flag <= promise.deliver_by and (done is None or flag < done)
+        late += was_late
+        flagged += early
+        said_late = first_late.get(order_id)
+        if said_late is not None and said_late <= promise.deliver_by and (done is None or said_late < done):
+            called_late += 1
+            called_late_right += was_late
+        if early and was_late:
+            true_flags += 1
+            leads.append((promise.deliver_by - flag).total_seconds() / 86400)
+    return {
+        "promised": len(promised),
+        "late": late,
+        "flagged_early": true_flags,
+        "flagged": flagged,
+        "flagged_early_share": round(true_flags / late, 3) if late else None,
+        "precision": round(true_flags / flagged, 3) if flagged else None,
+        "median_lead_days": round(statistics.median(leads), 2) if leads else None,
+        "called_late": called_late,
+        "precision_late": round(called_late_right / called_late, 3) if called_late else None,
+    }
 
 
 def _moving(store: Store) -> bool:

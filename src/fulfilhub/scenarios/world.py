@@ -25,7 +25,7 @@ from ..plugins import PluginManager
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
-from ..sandbox import DemoPart, SandboxContext, SandboxServer, Simulator
+from ..sandbox import DemoPart, Disruption, DisruptionPlan, SandboxContext, SandboxServer, Simulator
 from ..store import Store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
@@ -86,6 +86,41 @@ class World:
     rt: Runtime
     #: simulator name -> (config kind, instance name), for the simulators in the config.
     parts: dict[str, tuple[str, str]]
+    #: stock_out disruptions under way: the units each took off the shelf, by (warehouse, sku).
+    stocked_out: dict[Disruption, dict[tuple[str, str], int] | None] = attrs.Factory(dict)  # None: put back
+
+    @property
+    def disruptions(self) -> DisruptionPlan:
+        """The disruptions scripted for this world (every simulator reads the same plan)."""
+        return self.context.disruptions
+
+    def apply_stock_disruptions(self) -> list[str]:
+        """Start and end the ``stock_out`` disruptions the clock has reached: at the start the
+        SKUs' available stock goes to zero (what is reserved stays) with the end as restock
+        date; at the end the units come back. Returns what it did, for people."""
+        now, done = self.clock.now(), []
+        for disruption in self.disruptions.all():
+            if disruption.kind != "stock_out":
+                continue
+            if disruption.active(now) and disruption not in self.stocked_out:
+                where = [disruption.warehouse] if disruption.warehouse else sorted(self.config.warehouses)
+                taken: dict[tuple[str, str], int] = {}
+                with self.store.read() as conn:
+                    levels = stock_store.levels(conn, warehouses=where, skus=disruption.skus)
+                with self.store.transaction() as tx:
+                    for level in levels:
+                        taken[(level.warehouse, level.sku)] = level.on_hand - level.reserved
+                        stock_store.set_level(tx, level.warehouse, level.sku, level.reserved, now,
+                                              restock_on=disruption.end.date())
+                self.stocked_out[disruption] = taken
+                done.append(f"stock out of {', '.join(disruption.skus)} in {', '.join(where)} until {disruption.end:%Y-%m-%d %H:%M}")
+            elif now >= disruption.end and disruption in self.stocked_out and self.stocked_out[disruption] is not None:
+                with self.store.transaction() as tx:
+                    for (warehouse, sku), units in (self.stocked_out[disruption] or {}).items():
+                        stock_store.restock(tx, warehouse, {sku: max(0, units)}, now)
+                self.stocked_out[disruption] = None
+                done.append(f"{', '.join(disruption.skus)} back in stock")
+        return done
 
     def simulators(self, kind: str) -> dict[str, Any]:
         """The built simulators standing in for ``kind`` (``"channels"``...), by name."""

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import DelayAssessment
 from . import Tx
-from .schema import delay_assessments
+from .schema import delay_assessments, orders, promises
 
 
 _ASSESSMENT_COLUMNS = ("order_id", "assessed_at", "state", "reason", "exception", "days_late", "revised_eta",
@@ -48,6 +48,16 @@ def record(tx: Tx, assessment: DelayAssessment) -> int | None:
     return tx.execute(delay_assessments.insert().values(**values)).inserted_primary_key[0]
 
 
+def record_many(tx: Tx, assessments: Sequence[DelayAssessment]) -> list[DelayAssessment]:
+    """:func:`record` for many orders at once (one order each): append those whose finding
+    differs from their order's newest, in one statement; return the ones appended."""
+    newest = current_many(tx.conn, [a.order_id for a in assessments])
+    fresh = [a for a in assessments if not a.same_finding(newest.get(a.order_id))]
+    if fresh:
+        tx.execute(delay_assessments.insert(), [{name: getattr(a, name) for name in _ASSESSMENT_COLUMNS} for a in fresh])
+    return fresh
+
+
 def since(conn: Connection, after_id: int, *, limit: int = 500) -> Sequence[tuple[int, DelayAssessment]]:
     """Stored assessments with an id above ``after_id``, in order: what a consumer has not yet seen."""
     rows = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.id > after_id)
@@ -62,3 +72,24 @@ def current_all(conn: Connection, *, exclude_on_track: bool = True) -> list[Dela
     if exclude_on_track:
         query = query.where(delay_assessments.c.state != "on_track")
     return [_assessment(row) for row in conn.execute(query.order_by(delay_assessments.c.id))]
+
+
+def current_many(conn: Connection, order_ids: Sequence[str]) -> dict[str, DelayAssessment]:
+    """The newest assessment of each of ``order_ids`` that has one."""
+    out: dict[str, DelayAssessment] = {}
+    ids = list(dict.fromkeys(order_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        newest = (sa.select(sa.func.max(delay_assessments.c.id)).where(delay_assessments.c.order_id.in_(chunk))
+                  .group_by(delay_assessments.c.order_id))
+        rows = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.id.in_(newest)))
+        out.update((row.order_id, _assessment(row)) for row in rows)
+    return out
+
+
+def open_orders_query(statuses: Sequence[str]) -> Any:
+    """The orders in ``statuses`` that have a promise: rows of ``(id, status, ship_to)``, in no
+    particular order. Stream it (``stream_results``) and take it in pages."""
+    has_promise = sa.select(promises.c.order_id).where(promises.c.order_id == orders.c.id).exists()
+    return sa.select(orders.c.id, orders.c.status, orders.c.ship_to).where(orders.c.status.in_(list(statuses)),
+                                                                            has_promise)

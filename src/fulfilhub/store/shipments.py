@@ -204,3 +204,32 @@ def scans_of(conn: Connection, shipment_id: str) -> list[sa.Row]:
 
 def count_scans(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(tracking_events)).scalar_one()
+
+
+def of_orders(conn: Connection, order_ids: Sequence[str]) -> dict[str, list[Shipment]]:
+    """The shipments of each of ``order_ids``, by order, without their lines (for reading many at once)."""
+    out: dict[str, list[Shipment]] = {}
+    ids = list(dict.fromkeys(order_ids))
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(sa.select(shipments).where(shipments.c.order_id.in_(ids[start:start + 500]))
+                            .order_by(shipments.c.id))
+        for r in rows:
+            out.setdefault(r.order_id, []).append(_build(r, ()))
+    return out
+
+
+def last_scans(conn: Connection, shipment_ids: Sequence[str]) -> dict[str, TrackingEvent]:
+    """Each shipment's latest stored scan (by scan time), for those of ``shipment_ids`` that have one."""
+    out: dict[str, TrackingEvent] = {}
+    ids = list(dict.fromkeys(shipment_ids))
+    te = tracking_events
+    for start in range(0, len(ids), 500):
+        latest = (sa.select(te.c.shipment_id, sa.func.max(te.c.at).label("at"))
+                  .where(te.c.shipment_id.in_(ids[start:start + 500])).group_by(te.c.shipment_id).subquery())
+        rows = conn.execute(sa.select(te).join(latest, sa.and_(te.c.shipment_id == latest.c.shipment_id,
+                                                                 te.c.at == latest.c.at)).order_by(te.c.id))
+        for r in rows:  # two scans at the same time: the one stored last
+            out[r.shipment_id] = TrackingEvent(at=r.at, status=r.status, description=r.description,
+                                               location=r.location, source=r.source,
+                                               reason=ExceptionReason(r.reason) if r.reason else None)
+    return out

@@ -31,6 +31,15 @@ by default):
   per_lb}`` (prices as strings); default USPS Priority / GroundAdvantage, UPS Ground /
   NextDayAir, FedEx FEDEX_GROUND / FEDEX_2_DAY.
 
+Disruptions scripted on the scenario clock (``context.disruptions``, see
+:mod:`fulfilhub.sandbox.disruptions`) change the parcels they reach once the clock gets
+to their start, as the carrier would show them: ``hub_closed`` holds parcels to a
+region (its ``state``, its ``country`` or ``country-state``) until the hub reopens, with
+an ``in_transit``/``weather_delay`` scan and ``est_delivery_date`` moved;
+``carrier_slow`` adds days to a carrier's parcels, their ETA moving at their next scan;
+``carrier_outage`` leaves a carrier's parcels without any scan until it resumes, with
+an ``in_transit``/``delayed`` scan then and the ETA moved only then.
+
 Everything random comes from ``context.seed``: the same seed and the same requests give
 the same ids, prices, tracking codes and fates. Days are calendar days, in UTC.
 """
@@ -48,6 +57,7 @@ from typing import Any
 import attrs
 from fulfilhub.sandbox import (
     AuthGuard,
+    Disruption,
     LockedState,
     Option,
     OptionError,
@@ -288,6 +298,7 @@ class _Ledger:
     timelines: dict[str, Timeline[Scan]] = attrs.Factory(dict)
     plans: dict[str, Plan] = attrs.Factory(dict)
     purchases: int = 0
+    applied: set[Disruption] = attrs.Factory(set)  # disruptions applied to the parcels on their way
 
 
 class EasyPostSimulator:
@@ -316,6 +327,7 @@ class EasyPostSimulator:
                 key=f"sandbox.{self.name}",
             )
         self.services = options["carriers"] or DEFAULT_SERVICES
+        self.disruptions = context.disruptions
         self._ids = SeededIds(self.seed)
         self._ledger = _Ledger()
         self._state = LockedState(self._ledger)  # self._ledger is only touched inside `with self._state`
@@ -608,6 +620,7 @@ class EasyPostSimulator:
 
     def _purchase(self, shipment: dict[str, Any], rate: dict[str, Any]) -> None:
         now = self.clock.now()
+        self._catch_up(now)
         shipment_id = shipment["id"]
         rng = self._ids.rng("fate", shipment_id)
         roll = rng.random()
@@ -681,8 +694,72 @@ class EasyPostSimulator:
         self._ledger.timelines[tracker_id] = Timeline([(step.at, step) for step in steps])
         self._ledger.plans[tracker_id] = plan
         self._ledger.purchases += 1
+        for disruption in self.disruptions.started(now, _PARCEL_DISRUPTIONS):
+            if disruption.active(now):  # handed over while it lasts: it is hit too
+                self._disrupt(tracker_id, disruption, now)
+
+    # -- disruptions (called with the lock held)
+
+    def _catch_up(self, now: datetime) -> None:
+        """Apply each disruption that has begun by ``now`` to the parcels on their way at its start, once."""
+        for disruption in self.disruptions.started(now, _PARCEL_DISRUPTIONS):
+            if disruption in self._ledger.applied:
+                continue
+            self._ledger.applied.add(disruption)
+            for tracker_id in list(self._ledger.trackers):
+                bought = datetime.fromisoformat(self._ledger.trackers[tracker_id]["created_at"].replace("Z", "+00:00"))
+                if bought <= disruption.start:
+                    self._disrupt(tracker_id, disruption, disruption.start)
+
+    def _hits(self, tracker_id: str, disruption: Disruption) -> bool:
+        tracker = self._ledger.trackers[tracker_id]
+        if disruption.kind != "hub_closed":
+            return disruption.hits_carrier(tracker["carrier"])
+        to = self._ledger.shipments[tracker["shipment_id"]]["to_address"]
+        state, country = str(to.get("state") or "").upper(), str(to.get("country") or "").upper()
+        return disruption.region.upper() in {state, country, f"{country}-{state}"} - {""}
+
+    def _disrupt(self, tracker_id: str, disruption: Disruption, at: datetime) -> None:
+        """Move the parcel's scans not yet seen at ``at`` as the disruption delays it."""
+        if not self._hits(tracker_id, disruption):
+            return
+        timeline = self._ledger.timelines[tracker_id]
+        pending = timeline.pending(at)
+        if not pending or any(step.detail["status"] == "cancelled" for step in pending):
+            return
+        shift = timedelta(days=disruption.extra_days) if disruption.kind == "carrier_slow" else disruption.end - at
+        if shift <= timedelta(0):
+            return
+        est_shift = timedelta(days=math.ceil(shift / timedelta(days=1)))
+        seen = timeline.visible(at)
+        known = next((step.est for step in reversed(seen) if step.est is not None), None)
+        moved_est = known + est_shift if known is not None else None
+        timeline.truncate(at)
+        span = pending[-1].at - at
+        for step in pending:
+            # a slow carrier loses the time along the way; a closure or an outage holds everything at once
+            delay = shift * ((step.at - at) / span) if disruption.kind == "carrier_slow" and span else shift
+            moved = _moved(step, delay, est_shift)
+            timeline.add(moved.at, moved)
+        carrier = self._ledger.trackers[tracker_id]["carrier"]
+        to = self._ledger.shipments[self._ledger.trackers[tracker_id]["shipment_id"]]["to_address"]
+        if disruption.kind == "hub_closed":
+            cause = disruption.cause or "Severe weather"
+            message = (f"{cause}: {carrier} facility serving {disruption.region} closed until "
+                       f"{disruption.end:%b %d}; delivery rescheduled")
+            notice = _notice(carrier, at + timedelta(minutes=1), "weather_delay", message, to, moved_est)
+            timeline.add(notice.at, notice)
+        elif disruption.kind == "carrier_outage":
+            cause = disruption.cause or "a network outage"
+            notice = _notice(carrier, disruption.end, "delayed", f"Operations resumed after {cause}; delivery rescheduled",
+                             to, moved_est)
+            timeline.add(notice.at, notice)
+        plan = self._ledger.plans[tracker_id]
+        if plan.delivered_at is not None:
+            self._ledger.plans[tracker_id] = attrs.evolve(plan, delivered_at=plan.delivered_at + shift)
 
     def _tracker_view(self, tracker_id: str, now: datetime) -> dict[str, Any]:
+        self._catch_up(now)
         seen = self._ledger.timelines[tracker_id].visible(now)
         latest = seen[-1]
         view = copy.deepcopy(self._ledger.trackers[tracker_id])
@@ -703,6 +780,36 @@ class EasyPostSimulator:
         if view["tracker"]:
             view["status"] = view["tracker"]["status"]
         return view
+
+
+#: The disruptions that reach parcels (a stock-out is the warehouse's).
+_PARCEL_DISRUPTIONS = ("hub_closed", "carrier_slow", "carrier_outage")
+
+
+def _moved(step: Scan, shift: timedelta, est_shift: timedelta) -> Scan:
+    """A scan ``shift`` later (to the second), its ETA ``est_shift`` later."""
+    detail = copy.deepcopy(step.detail)
+    at = (step.at + shift).replace(microsecond=0)
+    detail["datetime"] = _iso(at)
+    return Scan(at=at, detail=detail, est=step.est + est_shift if step.est is not None else None)
+
+
+def _notice(carrier: str, at: datetime, status_detail: str, message: str, place: Mapping[str, Any],
+            est: datetime | None) -> Scan:
+    """An ``in_transit`` scan saying why the parcel is held (``weather_delay``, ``delayed``)."""
+    at = at.replace(microsecond=0)
+    detail = {
+        "object": "TrackingDetail",
+        "message": message,
+        "description": message,
+        "status": "in_transit",
+        "status_detail": status_detail,
+        "datetime": _iso(at),
+        "source": carrier,
+        "carrier_code": None,
+        "tracking_location": _location(place),
+    }
+    return Scan(at=at, detail=detail, est=est)
 
 
 def _voided_step(carrier: str, now: datetime, origin: Mapping[str, Any]) -> Scan:

@@ -4,7 +4,7 @@ A backordered line moves an order's ship-by to the restock date when one is know
 (`fulfilhub stock set ... --restock-date`). Existing rows have none.
 
 Revision ID: 0008
-Revises: 0006 (re-chained after the server's 0006 on the server branch; notices' 0007 goes between at the merge)
+Revises: 0006 (the server's 0006 comes after 0005; notices' 0007 follows this one)
 Create Date: 2026-12-01 00:40:00
 """
 
