@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from fulfilhub.cli import main
 from fulfilhub.models import DelayAssessment, Promise
+from fulfilhub.store import schema
 from fulfilhub.store import delays as delay_store
 from fulfilhub.store import promises as promise_store
 from fulfilhub.store import tracking as tracking_store
@@ -42,6 +44,11 @@ def shipped(served_module: Served):
             deliver_from=_at(2026, 1, 8, 0), deliver_by=_at(2026, 1, 10, 23, 59), timezone="Asia/Taipei",
             confidence_from=0.5, confidence_by=0.95, carrier="easypost", service="Priority", level="lane",
             basis="test", reason="accepted"))
+        tx.execute(schema.compensations.insert().values(  # what the compensation engine records, issued
+            key=f"compensation:{order_id}:late-2d", order_id=order_id, policy="rules", tier="late-2d", kind="discount",
+            amount=Decimal("3.00"), tier_value=Decimal("3.00"), currency="USD", percent=Decimal("10"), points=0,
+            months=0, reason="2 days late", status="issued", period="2026-01", code="SORRY-10-XK", channel_ref="d1",
+            created_at=now, decided_at=now, decided_by="auto", issued_at=now))
         delay_store.record(tx, DelayAssessment(
             order_id=order_id, assessed_at=now, state="late", reason="carrier_exception", exception="weather",
             days_late=2, revised_eta=_at(2026, 1, 12, 12), confidence=0.8, promise_revision=1, detail="typhoon"))
@@ -79,6 +86,8 @@ def test_the_page_shows_progress_scans_and_no_private_details(served_module, shi
     assert "Estimated delivery" in html and "Thu, Jan 8, 2026 – Sat, Jan 10, 2026" in html
     assert "Ships by Tue, Jan 6, 2026" in html
     assert ("Your order is delayed by 2 days because bad weather. It should arrive on Mon, Jan 12, 2026." in html)
+    # what it was given for the delay, with the code to redeem
+    assert "We are sorry" in html and "10% off your next order" in html and "SORRY-10-XK" in html
     for private in (order.email, "742 Evergreen Terrace", "555 0199", str(order.total.amount)):
         assert private and private not in html
     assert "Content-Security-Policy" in page.headers and "default-src 'none'" in page.headers["Content-Security-Policy"]

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import DelayState, OrderStatus
 from ..runner.runtime import Runtime
+from ..store import compensation as comp_store
 from ..store import delays as delay_store
 from ..store import orders as order_store
 from ..store import promises as promise_store
@@ -46,6 +47,22 @@ def promise_and_delay(conn: Connection, order_id: str, locale: str, zone: tzinfo
     return out
 
 
+def compensation(conn: Connection, order_id: str, locale: str, zone: tzinfo) -> dict[str, Any]:
+    """What the customer was given for a delay, issued, with its code where it has one."""
+    out = []
+    for row in comp_store.for_order(conn, order_id):
+        if row.status != "issued":
+            continue
+        amount = f"{row.amount} {row.currency}"
+        percent = f"{row.percent.normalize():f}" if row.percent is not None else ""
+        key = f"comp_{row.kind}"
+        if key not in i18n.TEXT:
+            continue
+        out.append((i18n.t(locale, key, percent=percent, amount=amount, points=row.points, months=row.months),
+                    row.code or ""))
+    return {"compensation": tuple(out)} if out else {}
+
+
 def parts(rt: Runtime) -> dict[str, Any]:
     """``create_app`` keyword arguments for the parts that exist: the tracking page's promise
     and delay, and the promise API (its engine warmed from the store here)."""
@@ -54,7 +71,7 @@ def parts(rt: Runtime) -> dict[str, Any]:
     from . import promise_api
 
     api = promise_api.PromiseApi(rt)
-    return {"page_extras": [promise_and_delay],
+    return {"page_extras": [promise_and_delay, compensation],
             "routes": [Route(promise_api.PATH, api.handle, methods=["GET"])],
             "api_paths": promise_api.PATHS,
             "on_close": [api.close]}

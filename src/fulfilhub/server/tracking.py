@@ -2,7 +2,7 @@
 
 The page is built from the store: the order's progress as steps, each parcel with its
 carrier and tracking number, the scan timeline in the customer's local time, and the
-promise and any delay where those exist. It never shows the address (only the city),
+promise, any delay and any compensation issued for it (with its code) where those exist. It never shows the address (only the city),
 the email, the phone, the price or the lines' prices. Rendered with Jinja2 (autoescape
 on), self-contained: inline CSS, no script, no font or image from elsewhere.
 """
@@ -84,6 +84,7 @@ class Page:
     promise: str = ""
     ships_by: str = ""
     delay: str = ""
+    compensation: tuple[tuple[str, str], ...] = ()  # (what, its code or "") per compensation issued
 
 
 def _step_state(i: int, current: int) -> str:
