@@ -50,6 +50,13 @@ SECTIONS: tuple[tuple[str, str, tuple[type, ...]], ...] = (
         (models.FulfillmentRequest, models.FulfillmentUpdate, models.Parcel, models.StockLevel),
     ),
     (
+        "What notifiers and compensation policies get",
+        "A notifier's `send` is given a rendered `Notice`; a compensation policy returns a "
+        "`CompensationProposal` (and is given those already granted), and a channel's "
+        "`issue_compensation` is given the one to issue now.",
+        (models.Notice, models.CompensationProposal),
+    ),
+    (
         "What fulfilhub keeps",
         "A `Shipment` is one parcel of an order from one warehouse, as the store keeps it; the "
         "`ShipmentLine`s say what goes into it (and into a `FulfillmentRequest`).",
@@ -64,6 +71,8 @@ ENUMS: tuple[type[enum.Enum], ...] = (
     models.FulfillmentStatus,
     models.ShipmentStatus,
     models.OrderStatus,
+    models.NoticeEvent,
+    models.CompensationKind,
 )
 
 _FIELD_LINE = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*): (.*)$")

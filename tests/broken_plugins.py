@@ -14,11 +14,12 @@ import json
 import itertools
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import fulfilhub_kc
 import fulfilhub_kh
 import fulfilhub_kp
@@ -35,9 +36,13 @@ from fulfilhub import (
     CarrierType,
     ChannelType,
     CompensationPolicy,
+    CompensationProposal,
+    DelayAssessment,
     FulfillmentStatus,
     Money,
     NotifierType,
+    Order,
+    OrderLine,
     OrderPage,
     Rate,
     RetryPolicy,
@@ -531,23 +536,34 @@ class NotifierReadsSettingsRaw(Notifier):
 
 
 class EveryCallDelivers(kn.KnNotifier):
-    def send(self, to: str, subject: str, body: str, key: str) -> None:
-        self._deliver(f"{uuid.uuid4().hex}.json", {"to": to, "subject": subject, "body": body, "key": key})
+    def send(self, notice: Any, *, attempt: int) -> str:
+        name = f"{uuid.uuid4().hex}.json"
+        self._deliver(name, {"to": notice.to, "subject": notice.subject, "text": notice.text, "key": notice.key})
+        return name
 
 
 class SendsTwice(Notifier):
     plugin = plugin(NotifierType(name="kn", factory=EveryCallDelivers, settings=kn.SETTINGS, description="kn"))
 
 
-TOTAL = Money(amount="80.00", currency="USD")
+AT = datetime(2026, 5, 12, tzinfo=timezone.utc)
+ORDER = Order(channel="shop", external_id="1001", version="1", number="#1001", placed_at=AT, updated_at=AT,
+              currency="USD", total=Money(amount="80.00", currency="USD"),
+              lines=[OrderLine(sku="TEE", quantity=1, unit_price=Money(amount="80.00", currency="USD"))])
+
+
+def _late(days: int) -> dict[str, Any]:
+    return {"order": ORDER, "given": (), "settings": {},
+            "assessment": DelayAssessment(order_id=ORDER.id, assessed_at=AT, state="late" if days else "on_track",
+                                          days_late=days)}
 
 
 class Policy(PolicySuite):
     plugin = plugin(CompensationPolicy(name="kp", propose=fulfilhub_kp.policy.propose, description="kp"))
     type_name = "kp"
-    cases = (({"days_late": 0, "order_total": TOTAL}, None),
-             ({"days_late": 2, "order_total": TOTAL},
-              {"kind": "discount", "percent": Decimal(10), "amount": Money(amount="8.00", currency="USD")}))
+    cases = ((_late(0), None),
+             (_late(2), CompensationProposal(kind="discount", value=Money(amount="8.00", currency="USD"), tier="10pct",
+                                             percent=Decimal(10), reason="2 day(s) late: 10% off the next order")))
 
 
 class Undescribed(Policy):
@@ -559,11 +575,20 @@ _CALLS = itertools.count()
 
 def _moody(**kwargs: Any) -> Any:
     proposal = fulfilhub_kp.policy.propose(**kwargs)  # the first answer is right; later ones drift
-    return proposal and {**proposal, "percent": proposal["percent"] + next(_CALLS)}
+    return proposal and attrs.evolve(proposal, percent=proposal.percent + next(_CALLS))
 
 
 class ProposesSomethingElse(Policy):
     plugin = plugin(CompensationPolicy(name="kp", propose=_moody, description="kp"))
+
+
+def _as_a_dict(**kwargs: Any) -> Any:
+    proposal = fulfilhub_kp.policy.propose(**kwargs)  # a free-form answer the engine cannot use
+    return proposal and {"kind": str(proposal.kind), "amount": proposal.value}
+
+
+class ProposesADict(Policy):
+    plugin = plugin(CompensationPolicy(name="kp", propose=_as_a_dict, description="kp"))
 
 
 #: Broken suite -> the checks that must fail for it. Together they cover every check.
@@ -610,6 +635,7 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     SendsTwice: ("test_sending_twice_with_one_key_delivers_once",),
     Undescribed: ("test_declares_a_settings_schema",),
     ProposesSomethingElse: ("test_proposes_what_each_case_expects_every_time",),
+    ProposesADict: ("test_proposals_are_compensation_proposals_in_the_orders_currency",),
 }
 
 

@@ -260,6 +260,11 @@ def test_the_example_config_loads_names_registered_types_and_builds(tmp_path):
             assert inst.type in registered, f"[{kind}.{inst.name}] names type {inst.type!r}, not registered"
     assert config.channels and config.carriers and config.warehouses
     assert set(env.values()) <= set(config.secrets)
+    from fulfilhub.engines import compensation, notify
+
+    notify.check_routes(config.notifiers)
+    assert notify.settings(config.notices).quiet_hours is not None
+    assert compensation.settings(config.compensation).tiers and config.notifiers
 
     # relative SQLite paths are relative to the config file's folder
     assert config.store_url.startswith("sqlite:///" + str(tmp_path.resolve()))

@@ -113,7 +113,8 @@ def test_tests_can_leave_installed_plugins_out(install):
     install("acme_fh_plugin", ACME, "acme")
     manager = PluginManager(load_installed=False)
     assert "acme" not in manager.registry.carriers
-    assert names(manager) == {"fulfilhub.default_plugins.decisions", "fulfilhub.default_plugins.local_warehouse"}
+    assert names(manager) == {"fulfilhub.default_plugins.decisions", "fulfilhub.default_plugins.local_warehouse",
+                              "fulfilhub.default_plugins.notifiers", "fulfilhub.default_plugins.compensation_rules"}
     assert "acme_fh_plugin" not in sys.modules
 
 
@@ -176,7 +177,8 @@ def test_denylist_skips_installed_plugins(install, monkeypatch):
 def test_denylist_can_disable_a_default_plugin(monkeypatch, make_order):
     monkeypatch.setenv("FULFILHUB_DISABLE_PLUGINS", "decisions")
     manager = PluginManager(load_installed=False)
-    assert names(manager) == {"fulfilhub.default_plugins.local_warehouse"}
+    assert names(manager) == {"fulfilhub.default_plugins.local_warehouse", "fulfilhub.default_plugins.notifiers",
+                              "fulfilhub.default_plugins.compensation_rules"}
     stock = [StockLevel(warehouse="main", sku="SKU-A", on_hand=5)]
     assert Hooks(manager).allocate_order(order=make_order(), stock=stock) is None  # nobody decides
 
@@ -493,7 +495,8 @@ def test_hook_register_notifier_types():
         def register_notifier_types(self, register):
             register(NotifierType(name="sms", factory=lambda context: None))
 
-    assert list(PluginManager(load_installed=False, extra=[Sms()]).registry.notifiers) == ["sms"]
+    notifiers = PluginManager(load_installed=False, extra=[Sms()]).registry.notifiers
+    assert list(notifiers) == ["sms", "console", "jsonl", "smtp", "webhook"]  # the built-in ones after it
 
 
 def test_hook_register_compensation_policies():
@@ -504,6 +507,7 @@ def test_hook_register_compensation_policies():
 
     policies = PluginManager(load_installed=False, extra=[Voucher()]).registry.policies
     assert policies["voucher"].propose() == Decimal("5.00")
+    assert set(policies) == {"voucher", "rules"}  # and the built-in rules policy
 
 
 def test_hook_register_commands():

@@ -220,3 +220,15 @@ def test_days_at_gives_the_days_of_quantiles_lower_bounds_included():
     assert estimates[-1].lower_bound  # the slow parcels are all still travelling
     assert model.days_at(lane, qs, now=now) == [e.days for e in estimates]
     assert TransitModel().days_at(lane, qs, now=now) is None
+
+
+def test_a_model_that_forgets_delivered_refs_still_learns_them():
+    lane = Lane(carrier="c")
+    model = TransitModel(half_life=None, min_delivered=5, remember_delivered=False)
+    model.start("a", lane, T0)
+    assert len(model) == 1
+    model.finish("a", lane, T0, T0 + 2 * DAY)  # leaves flight, is learned, is not kept
+    deliver(model, lane, 9, 2.0)
+    est = model.quantile(lane, 0.5, now=T0 + 20 * DAY)
+    assert (len(model), est.delivered, est.in_flight) == (0, 10, 0)
+    assert est.days == pytest.approx(2.0, rel=0.006)

@@ -27,9 +27,11 @@ import attrs
 
 from .clock import Clock
 from .models import (
+    CompensationProposal,
     FulfillmentRequest,
     FulfillmentUpdate,
     Label,
+    Notice,
     Order,
     OrderPage,
     Rate,
@@ -61,7 +63,7 @@ FRAMEWORK_SETTINGS: Mapping[str, frozenset[str]] = {
     "channels": frozenset({"type"}),
     "carriers": frozenset({"type"}),
     "warehouses": frozenset({"type", "address"}),
-    "notifiers": frozenset({"type"}),
+    "notifiers": frozenset({"type", "events", "channels"}),  # routing: which notices go through it
 }
 
 
@@ -395,9 +397,19 @@ class ShipmentPush:
 
 @runtime_checkable
 class Notifier(Protocol):
-    """Delivers a rendered message (email, SMS, webhook, console...)."""
+    """Delivers a rendered customer notice (email, SMS, webhook, console...)."""
 
-    def send(self, to: str, subject: str, body: str, key: str) -> None: ...
+    def send(self, notice: Notice, *, attempt: int) -> str:
+        """Deliver ``notice`` (``notice.key`` is its idempotency key); return a reference for the log.
+
+        ``attempt == 1``: no earlier try can have reached the outside world. ``attempt >
+        1``: one may have, so look before sending again where the medium allows (the
+        ``jsonl`` notifier looks in its file; a webhook receiver sees the same
+        ``Idempotency-Key``). Raise TransientError to be retried later, PermanentError
+        when retrying cannot help.
+        """
+
+    def close(self) -> None: ...
 
 
 # --------------------------------------------------------------------------- optional capabilities
@@ -426,8 +438,29 @@ class WebhookReceiver(Protocol):
         """
 
 
+@runtime_checkable
+class CompensationIssuer(Protocol):
+    """A channel that can issue a compensation to its customer (an optional capability).
+
+    The compensation engine's ``channel.issue_compensation`` effect calls it for an
+    approved compensation of an order from this channel.
+    """
+
+    def issue_compensation(
+        self, order: Order, grant: CompensationProposal, key: str, *, attempt: int | None = None
+    ) -> tuple[str, str] | None:
+        """Issue ``grant`` (``grant.value`` is the amount to give now) and return ``(code, ref)``.
+
+        ``code`` is what the customer uses (a discount code), empty for a refund; ``ref``
+        is the channel's id for what it created. Return None for a kind the channel does
+        not issue (the ledger then records it for the shop to honour by hand). ``key`` is
+        the idempotency key: stamp it on what is created, and with ``attempt > 1`` look
+        for it before creating again.
+        """
+
+
 #: Optional capability protocols, by the name :func:`capabilities` reports.
-CAPABILITIES: Mapping[str, type] = {"webhooks": WebhookReceiver}
+CAPABILITIES: Mapping[str, type] = {"webhooks": WebhookReceiver, "issue_compensation": CompensationIssuer}
 
 
 def capabilities(adapter: object) -> frozenset[str]:
@@ -476,8 +509,16 @@ class NotifierType:
 
 @attrs.frozen(kw_only=True)
 class CompensationPolicy:
-    """A named rule that proposes a compensation (used by the compensation engine)."""
+    """A named rule that proposes a compensation for a delayed order.
+
+    ``propose`` is called with keyword arguments ``order`` (Order), ``assessment``
+    (DelayAssessment), ``given`` (the CompensationProposals already given for the order,
+    oldest first) and ``settings`` (the ``[compensation]`` table as written), and returns
+    a CompensationProposal for what the whole delay deserves, or None. The engine gives
+    at most the difference to what was given (the top-up rule; see
+    ``fulfilhub.engines.compensation``).
+    """
 
     name: str
-    propose: Callable[..., Any]
+    propose: Callable[..., CompensationProposal | None]
     description: str = ""

@@ -46,7 +46,8 @@ import attrs
 from .errors import ConfigError
 
 DEFAULT_PATH = "fulfilhub.toml"
-SECTIONS = ("store", "schedule", "intake", "promise", "channels", "carriers", "warehouses", "notifiers")
+SECTIONS = ("store", "schedule", "intake", "promise", "channels", "carriers", "warehouses", "notifiers", "notices",
+            "compensation")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
@@ -59,6 +60,7 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "deliver_effects": timedelta(seconds=30),
     "poll_tracking": timedelta(minutes=30),
     "assess_delays": timedelta(minutes=15),
+    "notices": timedelta(minutes=1),
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -150,6 +152,10 @@ class Config:
     warehouses: Mapping[str, InstanceConfig]
     notifiers: Mapping[str, InstanceConfig]
     promise: PromiseConfig = attrs.Factory(PromiseConfig)
+    #: The ``[notices]`` table as written (checked by the notify engine: ``notify.settings``).
+    notices: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The ``[compensation]`` table as written (checked by the compensation engine: ``compensation.settings``).
+    compensation: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -303,6 +309,8 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         schedule=schedule,
         intake=IntakeConfig(**intake_table),
         promise=promise,
+        notices=_table(data, "notices", where),
+        compensation=_table(data, "compensation", where),
         **instances,
     )
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         NotifierType,
         WarehouseType,
     )
-    from .models import DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
+    from .models import CompensationProposal, DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
     from .sandbox.simulator import Simulator
 
 PROJECT = "fulfilhub"
@@ -64,11 +64,14 @@ def register_warehouse_types(register: Callable[[WarehouseType], None]) -> None:
 
 @hookspec
 def register_notifier_types(register: Callable[[NotifierType], None]) -> None:
-    """Register notifier types (email, SMS, webhook, console/outbox).
+    """Register notifier types (email, SMS, webhook, console...).
 
-    Not called by any engine yet; the notify engine will. The types are collected when
-    the plugin manager is built (same contract as ``register_channel_types``), and a
-    ``[notifiers.NAME]`` instance must name one, but nothing sends through them today.
+    Same contract as ``register_channel_types``. A ``[notifiers.NAME]`` instance names
+    one; the type's factory builds a :class:`~fulfilhub.adapters.Notifier` whose
+    ``send(notice, attempt=...)`` the runner calls for each ``notice.send`` outbox
+    effect routed to that instance (``events`` and ``channels`` in its table). The
+    built-in ``console``, ``jsonl``, ``smtp`` and ``webhook`` types come after
+    installed ones.
     """
 
 
@@ -76,9 +79,12 @@ def register_notifier_types(register: Callable[[NotifierType], None]) -> None:
 def register_compensation_policies(register: Callable[[CompensationPolicy], None]) -> None:
     """Register compensation policies that propose a compensation for a delayed order.
 
-    Not called by any engine yet; the compensation engine will. The policies are
-    collected when the plugin manager is built (same contract as
-    ``register_channel_types``), but nothing asks them for a proposal today.
+    Same contract as ``register_channel_types``. The compensation engine asks the
+    policy named by ``[compensation] policy`` (default: the built-in ``rules``) about each
+    delay of a day or more: ``propose(order=, assessment=, given=, settings=)`` returns a
+    :class:`~fulfilhub.models.CompensationProposal` for what the whole delay deserves, or
+    None. ``given`` holds what the order was already given; the engine gives at most
+    the difference (the top-up rule), capped and within the budget.
     """
 
 
@@ -159,6 +165,18 @@ def delay_detected(assessment: DelayAssessment, previous: DelayAssessment | None
     before it (None the first time). The job ``assess_delays`` stores an assessment only
     when the finding changes, so an order that recovers gives one call with state
     ``on_track``. Broadcast; the return value is ignored.
+    """
+
+
+@hookspec
+def compensation_issued(order_id: str, compensation: CompensationProposal, code: str, ref: str) -> None:
+    """Called once after a compensation's issuance is committed (the channel issued it, or
+    it was recorded for the shop to honour by hand).
+
+    ``compensation`` is what was given now (``value``: the amount, a top-up's difference
+    when it is one; ``kind``, ``tier``, ``reason``, ``policy``); ``code`` is the discount
+    code the customer types (empty for a refund or a kind the channel does not issue);
+    ``ref`` the channel's id for what it created. Broadcast; the return value is ignored.
     """
 
 

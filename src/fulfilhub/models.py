@@ -816,3 +816,95 @@ class DelayAssessment:
         other_eta = other.revised_eta.date() if other.revised_eta else None
         return (self.state, self.reason, self.exception, self.days_late, eta) == (
             other.state, other.reason, other.exception, other.days_late, other_eta)
+
+
+# --------------------------------------------------------------------------- notices and compensation
+
+
+class NoticeEvent(enum.StrEnum):
+    """What a customer notice is about."""
+
+    CONFIRMED = "confirmed"  # the order is accepted, with its promise
+    SHIPPED = "shipped"  # handed to the carrier, with the tracking link
+    DELAYED = "delayed"  # a delay was found: days late, new date, cause, what is done, compensation
+    ETA_REVISED = "eta_revised"  # the expected date moved, the delay itself unchanged
+    DELIVERED = "delivered"
+    COMPENSATION_ISSUED = "compensation_issued"  # the code or the amount, once it exists
+
+    @property
+    def urgent(self) -> bool:
+        """Urgent notices are sent at once; the others wait out the customer's quiet hours."""
+        return self in (NoticeEvent.DELAYED, NoticeEvent.COMPENSATION_ISSUED)
+
+
+class CompensationKind(enum.StrEnum):
+    """What a customer is given for a delay."""
+
+    DISCOUNT = "discount"  # a percentage off the next order (a discount code)
+    SHIPPING_REFUND = "shipping_refund"  # the shipping fee paid back
+    PARTIAL_REFUND = "partial_refund"  # part of the order value paid back
+    FREE_UPGRADE = "free_upgrade"  # faster shipping on the next order (a discount code)
+    POINTS = "points"  # loyalty points
+    GIFT = "gift"  # a gift sent with or after the order
+    WARRANTY = "warranty"  # a warranty extended by some months
+
+    @property
+    def is_code(self) -> bool:
+        """Kinds a channel issues as a discount code for the next order."""
+        return self in (CompensationKind.DISCOUNT, CompensationKind.FREE_UPGRADE)
+
+
+@attrs.frozen(kw_only=True)
+class Notice:
+    """One rendered customer notice, as a notifier delivers it.
+
+    Attributes:
+        key: Its idempotency key (``notice:<event>:<order id>:<revision>``): one notice per event and revision.
+        order_id: The order it is about.
+        order_number: The order number the customer knows (``#1042``).
+        event: What it is about (``NoticeEvent``).
+        locale: The locale it is written in (``en``, ``zh_Hant_TW``, ``zh_Hans_CN``...).
+        to: The customer's address (email) or the empty string when the order has none.
+        subject: One line: the subject of an email, the title of a message.
+        text: The plain-text body.
+        html: The HTML body (the same words).
+        created_at: When it was rendered.
+        facts: The facts it states, by name (days late, dates, amount, link...), for receivers and tests.
+    """
+
+    key: str
+    order_id: str
+    order_number: str
+    event: NoticeEvent = attrs.field(converter=NoticeEvent)
+    locale: str
+    to: str = ""
+    subject: str
+    text: str
+    html: str = ""
+    created_at: datetime = attrs.field(validator=_aware)
+    facts: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class CompensationProposal:
+    """What a compensation policy proposes for one delayed order.
+
+    Attributes:
+        kind: What is given (``CompensationKind``).
+        value: What it costs the shop, in the order's currency (a discount: the expected discount).
+        tier: The name of the tier the delay reached ("late-3d"); the top-up rule compares tiers by ``value``.
+        reason: One line for people: why this, by which rule.
+        percent: The percentage, for a discount (``Decimal("10")`` is 10 %).
+        points: Loyalty points, for ``points``.
+        months: Warranty months, for ``warranty``.
+        policy: The policy that proposed it (filled in by the engine).
+    """
+
+    kind: CompensationKind = attrs.field(converter=CompensationKind)
+    value: Money
+    tier: str
+    reason: str = ""
+    percent: Decimal | None = attrs.field(default=None, converter=attrs.converters.optional(_to_decimal))
+    points: int = 0
+    months: int = 0
+    policy: str = ""

@@ -35,7 +35,7 @@ from .sandbox.simulator import Simulator
 if TYPE_CHECKING:
     import click
 
-    from .models import DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
+    from .models import CompensationProposal, DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
 
 log = logging.getLogger("fulfilhub.plugins")
 
@@ -44,6 +44,8 @@ ENTRY_POINT_GROUP = "fulfilhub"
 DEFAULT_PLUGINS = (
     "fulfilhub.default_plugins.local_warehouse",
     "fulfilhub.default_plugins.decisions",
+    "fulfilhub.default_plugins.notifiers",
+    "fulfilhub.default_plugins.compensation_rules",
 )
 
 
@@ -293,6 +295,9 @@ class Hooks:
 
     def delay_detected(self, *, assessment: DelayAssessment, previous: DelayAssessment | None) -> None:
         self._hook.delay_detected(assessment=assessment, previous=previous)
+
+    def compensation_issued(self, *, order_id: str, compensation: CompensationProposal, code: str, ref: str) -> None:
+        self._hook.compensation_issued(order_id=order_id, compensation=compensation, code=code, ref=ref)
 
     def order_received(self, *, order: Order) -> None:
         self._hook.order_received(order=order)

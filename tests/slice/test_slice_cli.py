@@ -147,17 +147,24 @@ def test_demo_runs_small_and_leaves_a_workspace_to_inspect(tmp_path, monkeypatch
     delays = data["delays"]  # the disruption and the delay figures, from the run's ground truth
     assert "Typhoon" in delays["disruption"] and delays["promised"] > 0
     assert {"flagged_early_share", "precision", "median_lead_days", "late", "flagged"} <= set(delays)
+    told = data["notices"]  # what customers were told and given: each once
+    assert told["notices_total"] > 0 and told["notices_sent_twice"] == 0 and told["given_twice"] == 0
+    assert any(what.startswith("confirmed ") for what in told["notices"])
+    assert told["notice_file_lines"] <= told["notices_total"]
     # the workspace is usable afterwards, without the demo's tokens in the environment
     monkeypatch.delenv("FULFILHUB_DEMO_SHOPIFY_TOKEN")
     monkeypatch.delenv("FULFILHUB_DEMO_EASYPOST_KEY")
     listed = run("-c", data["config"], "orders", "list", "--json")
     assert listed.exit_code == 0
     assert sum(json.loads(listed.stdout)["counts"].values()) == data["pulled"]
+    notices = json.loads(run("-c", data["config"], "notices", "list", "--json").stdout)
+    shown = run("-c", data["config"], "notices", "show", str(notices[0]["id"]))
+    assert shown.exit_code == 0 and notices[0]["subject"] in shown.stdout
     same = run("demo", "--orders", "30", "--days", "1", "--settle-days", "6", "--seed", "5",
                "--workspace", str(tmp_path / "ws2"), "--json")
     again = json.loads(same.stdout)
-    assert {k: again[k] for k in ("pulled", "counts", "shipments", "delays")} == {
-        k: data[k] for k in ("pulled", "counts", "shipments", "delays")}
+    assert {k: again[k] for k in ("pulled", "counts", "shipments", "delays", "notices")} == {
+        k: data[k] for k in ("pulled", "counts", "shipments", "delays", "notices")}
 
 
 def test_init_into_a_missing_folder_is_a_clear_error(tmp_path):

@@ -121,7 +121,7 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
 
 
 #: What a demo writes in its workspace: the config and the SQLite store (with its journal files).
-_DEMO_FILES = re.compile(r"fulfilhub\.toml|fulfilhub\.sqlite(-wal|-shm|-journal)?")
+_DEMO_FILES = re.compile(r"fulfilhub\.toml|fulfilhub\.sqlite(-wal|-shm|-journal)?|notices\.jsonl")
 
 
 def _empty(folder: Path) -> None:
@@ -195,7 +195,13 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
         table.add_row(label, str(value))
     console.print(table)
     _print_delays(result.delays)
+    from ..runner.notices import summary_lines  # what customers were told and given
+
+    for line in summary_lines(result.notices):
+        console.print(line, markup=False)
     console.print(f"workspace: {result.workspace}")
+    console.print(f"notices as customers saw them: {result.workspace / 'notices.jsonl'} "
+                  f"(one: fulfilhub -c {result.config_path} notices show ID)", markup=False)
     if result.sample_order:
         console.print(f"look at one: fulfilhub -c {result.config_path} orders show '{result.sample_order}'", markup=False)
     console.print(f"or all:      fulfilhub -c {result.config_path} orders list", markup=False)

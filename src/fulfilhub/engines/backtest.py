@@ -187,13 +187,14 @@ def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tup
                 hint = "" if role in columns else f" (map another with --column {role}=NAME)"
                 raise BacktestError(f"{path}: no column {name!r} for {role}{hint}; the header has: {', '.join(header)}")
         rows: list[Row] = []
+        lanes: dict[tuple[str, ...], Lane] = {}
         skipped = 0
         line = 1
         try:
             for line, record in enumerate(reader, start=2):
                 if not any(cell.strip() for cell in record):
                     continue
-                row = _row(path, line, record, where, header)
+                row = _row(path, line, record, where, header, lanes)
                 if row is None:
                     skipped += 1
                 else:
@@ -203,7 +204,8 @@ def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tup
     return rows, skipped
 
 
-def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int], header: list[str]) -> Row | None:
+def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int], header: list[str],
+         lanes: dict[tuple[str, ...], Lane]) -> Row | None:
     values: dict[str, object] = {}
     for role, index in where.items():
         if index >= len(record):
@@ -235,8 +237,11 @@ def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int
     if not isinstance(approved, datetime) or approved < purchase or approved > delivered:
         approved = None
     estimated = values.get("estimated_ts")
-    lane = Lane(carrier=str(values.get("carrier") or ""), service=str(values.get("service") or ""),
-                origin=str(values.get("origin") or ""), destination=str(values.get("destination") or ""))
+    fields = (str(values.get("carrier") or ""), str(values.get("service") or ""), str(values.get("origin") or ""),
+              str(values.get("destination") or ""))
+    lane = lanes.get(fields)
+    if lane is None:  # one Lane per distinct lane: a million rows share a few hundred
+        lane = lanes[fields] = Lane(carrier=fields[0], service=fields[1], origin=fields[2], destination=fields[3])
     return Row(line=line, purchase=purchase, delivered=delivered, approved=approved,
                estimated=estimated.date() if isinstance(estimated, datetime) else None, lane=lane)
 
@@ -318,7 +323,7 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             raise BacktestError(f"--target {t!r}: a target is a share between 0 and 1 (0.95 for 95%)")
     order = sorted(range(len(rows)), key=lambda i: (rows[i].purchase, rows[i].line))
     by_delivery = sorted(order, key=lambda i: rows[i].delivered)
-    model = TransitModel(half_life=half_life, min_delivered=min_delivered, elapsed=calendar)
+    model = TransitModel(half_life=half_life, min_delivered=min_delivered, elapsed=calendar, remember_delivered=False)
     n_t = len(targets)
     offset = [0.0] * n_t
     pending: list[tuple[datetime, int, int, bool]] = []  # (resolved at, seq, target index, hit)

@@ -50,7 +50,7 @@ How it learns:
 Memory and threads: the model remembers every ref it holds (about 200 bytes each, so
 about 210 MB for a million shipments, arrays included; see benchmarks/backtest.py), so
 build it from the history that still weighs (a few half-lives) rather than from all
-time. It is not thread-safe: a process that shares one between threads guards it with
+time, or pass ``remember_delivered=False`` when each delivery is learned exactly once. It is not thread-safe: a process that shares one between threads guards it with
 a lock.
 
 The unit of durations is the model's: ``elapsed(start, end)`` (default calendar days,
@@ -273,11 +273,14 @@ class TransitModel:
         levels: The levels to learn (a subset of :class:`Level`); fewer levels, less memory.
         unit: The name of the unit for :meth:`TransitEstimate.describe`.
         resolution: The relative width of a duration bin (0.005: 0.5%).
+        remember_delivered: False: a delivered ref is forgotten once learned (about 200
+            bytes less each); finishing it again counts it twice, and it cannot be
+            dropped. For a caller that learns each delivery exactly once (a replay).
     """
 
     def __init__(self, *, half_life: timedelta | None = timedelta(days=30), min_delivered: int = 20,
                  elapsed: Callable[[datetime, datetime], float] | None = None, levels: Sequence[Level] = tuple(Level),
-                 unit: str = "days", resolution: float = 0.005) -> None:
+                 unit: str = "days", resolution: float = 0.005, remember_delivered: bool = True) -> None:
         if half_life is not None and half_life <= timedelta(0):
             raise ValueError(f"half_life must be positive, got {half_life}")
         if min_delivered < 1:
@@ -291,6 +294,7 @@ class TransitModel:
         if not self.levels:
             raise ValueError("levels must name at least one Level")
         self.unit = unit
+        self.remember_delivered = remember_delivered
         self._rate = 0.0 if half_life is None else math.log(2) / half_life.total_seconds()
         self._log_step = math.log1p(resolution)
         self._bins = 2 + int(math.log(_TOP / _FLOOR) / self._log_step)
@@ -353,7 +357,10 @@ class TransitModel:
             key.delivered.add(b, w, 1)
             key.n_delivered += 1
             key.first = min(key.first, start)
-        self._refs[ref] = (keys, start, b)
+        if self.remember_delivered:
+            self._refs[ref] = (keys, start, b)
+        else:
+            self._refs.pop(ref, None)
 
     def drop(self, ref: str) -> None:
         """The parcel no longer counts (cancelled, returned, lost). Unknown refs are ignored."""

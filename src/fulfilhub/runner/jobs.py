@@ -14,6 +14,8 @@ transaction; it decides nothing itself.
 - ``deliver_effects``: the outbox (warehouse submissions, labels, channel pushes).
 - ``poll_tracking``: scans from the carriers for shipments whose next look is due.
 - ``assess_delays``: open orders against their promises (:mod:`fulfilhub.runner.delays`).
+- ``notices``: delay assessments and status events into compensations and customer
+  notices (:mod:`fulfilhub.runner.notices`).
 
 Work for different channels, warehouses and carriers runs concurrently in threads; one
 item that fails is reported and the others go on.
@@ -42,6 +44,7 @@ from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from . import effects
+from . import notices as notice_job
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.runner")
@@ -431,14 +434,24 @@ def deliver_effects(rt: Runtime) -> JobReport:
     return _concurrently(by_target.values(), lambda rows: _deliver(rt, rows), "deliver_effects")
 
 
+#: Effect kinds about an order rather than a shipment (delivered by :mod:`.notices`).
+PER_ORDER = frozenset(kind.value for kind in outbox.EffectKind if kind.per_order)
+
+
 def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
     report = JobReport("deliver_effects")
     with rt.store.read() as conn:
-        ships = shipment_store.load_many(conn, [r.payload.get("shipment_id") for r in rows if isinstance(r.payload, dict)])
+        ships = shipment_store.load_many(conn, [r.payload.get("shipment_id") for r in rows
+                                                if isinstance(r.payload, dict) and r.payload.get("shipment_id")])
         found = order_store.load_many(conn, [s.order_id for s in ships.values()])
     for row in rows:
         now = rt.clock.now()
         try:
+            if row.kind in PER_ORDER:  # a notice or a compensation: about an order, not a shipment
+                notice_job.deliver(rt, row, now)
+                report.counts[row.kind] += 1
+                log.info("delivered %s to %s (%s)", row.kind, row.target, row.key)
+                continue
             work = effects.Work.of(row, ships, found)
             saved = effects.deliver(rt, work, now)
             if saved is not None:
@@ -478,8 +491,9 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
         run(buy_labels),
         run(deliver_effects),
         run(poll_tracking),
-        run(deliver_effects),
         run(assess_delays),
+        run(notice_job.notices),
+        run(deliver_effects),
     ]
 
 
@@ -528,6 +542,7 @@ JOBS: dict[str, Callable[[Runtime], JobReport]] = {
     "deliver_effects": deliver_effects,
     "poll_tracking": poll_tracking,
     "assess_delays": assess_delays,
+    "notices": notice_job.notices,
 }
 
 

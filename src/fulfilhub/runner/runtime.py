@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..adapters import Carrier, Channel, InstanceContext, Warehouse
+from ..adapters import Carrier, Channel, InstanceContext, Notifier, Warehouse
 from ..clock import Clock, SystemClock
 from ..config import Config, InstanceConfig
 from ..errors import ConfigError
@@ -73,7 +73,7 @@ class Runtime:
 
         Raises the first ConfigError an adapter's factory raises (no I/O is done).
         """
-        for kind in ("channels", "carriers", "warehouses"):
+        for kind in ("channels", "carriers", "warehouses", "notifiers"):
             for name in getattr(self.config, kind):
                 self._adapter(kind, name)
         for warehouse in self.config.warehouses:
@@ -123,6 +123,9 @@ class Runtime:
 
     def warehouse(self, name: str) -> Warehouse:
         return self._adapter("warehouses", name)
+
+    def notifier(self, name: str) -> Notifier:
+        return self._adapter("notifiers", name)
 
     def ship_from(self, warehouse: str) -> Address:
         inst = self.config.warehouses[warehouse]

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from ..engines import lifecycle
 from ..models import OrderStatus
 from ..plugins import PluginManager
+from ..runner import notices as notice_job
 from ..runner.jobs import JobReport
 from ..store import Store, schema
 from ..store import orders as order_store
@@ -44,6 +45,7 @@ SCHEDULE = {
     "buy_labels": timedelta(hours=1),
     "poll_tracking": timedelta(hours=8),
     "assess_delays": timedelta(hours=1),
+    "notices": timedelta(hours=1),
 }
 
 #: The demo's disruption: a typhoon closes the hub serving Taiwan for three days, from
@@ -69,6 +71,8 @@ class DemoResult:
     settle: timedelta
     #: The disruption and how well delays were found, from the run's ground truth (:func:`delay_figures`).
     delays: dict[str, Any] = attrs.Factory(dict)
+    #: Notices by event and locale, compensations and their cost (:func:`fulfilhub.runner.notices.summary`).
+    notices: dict[str, Any] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -98,7 +102,8 @@ def run_demo(
         if sim.demo is not None
     }
     reports: list[JobReport] = []
-    with build_world(pm, workspace, start=START, seed=seed, options=options) as world:
+    with build_world(pm, workspace, start=START, seed=seed, options=options,
+                     extra_config=notice_job.demo_config(workspace)) as world:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)
         typhoon = dict(TYPHOON)
@@ -130,6 +135,7 @@ def run_demo(
             effects = outbox.count_by_status(conn)
             quarantined = quarantine_store.count_open(conn)
             figures = delay_figures(conn, world.clock.now())
+            told = notice_job.summary(conn, world.config, world.clock.now())
         figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
                                  f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
         config_path = world.config_path
@@ -156,6 +162,7 @@ def run_demo(
         simulated=timedelta(hours=settled_at),
         settle=timedelta(hours=settled_at - days * 24),
         delays=figures,
+        notices=told,
     )
 
 

@@ -48,17 +48,20 @@ def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], ke
     """Insert rows, skipping those whose ``keys`` already exist; return how many went in."""
     if not rows:
         return 0
+    if len(rows) == 1:  # counted by what RETURNING gives back: psycopg reports no rowcount here (-1)
+        one = _insert_ignore(tx.conn.dialect.name, table, tuple(keys), returning=True)
+        return len(tx.conn.execute(one, dict(rows[0])).all())
     result = tx.conn.execute(_insert_ignore(tx.conn.dialect.name, table, tuple(keys)), list(rows))
     return max(result.rowcount, 0)
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_ignore(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
+def _insert_ignore(dialect: str, table: sa.Table, keys: tuple[str, ...], *, returning: bool = False) -> Any:
     """The statement, built once per dialect, table and key (building it costs more than running it)."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        statement = insert.on_conflict_do_nothing(index_elements=list(keys))
+        return statement.returning(*(table.c[k] for k in keys)) if returning else statement
     raise StoreError(f"fulfilhub's store runs on SQLite and PostgreSQL, not on {dialect}")
 
 

@@ -30,6 +30,13 @@ class EffectKind(enum.StrEnum):
     CARRIER_VOID_LABEL = "carrier.void_label"
     CHANNEL_PUSH_FULFILLMENT = "channel.push_fulfillment"
     CHANNEL_PUSH_TRACKING = "channel.push_tracking"
+    CHANNEL_ISSUE_COMPENSATION = "channel.issue_compensation"
+    NOTICE_SEND = "notice.send"
+
+    @property
+    def per_order(self) -> bool:
+        """Effects about an order (a notice, a compensation) rather than one shipment."""
+        return self in (EffectKind.CHANNEL_ISSUE_COMPENSATION, EffectKind.NOTICE_SEND)
 
 
 @attrs.frozen(kw_only=True)
@@ -71,8 +78,25 @@ class Effect:
         return cls._for(EffectKind.CHANNEL_PUSH_TRACKING, channel, shipment.id, str(status), status=str(status))
 
 
-def enqueue(tx: Tx, effect: Effect, at: datetime) -> bool:
-    """Write an effect to the outbox; False if an effect with its key already exists."""
+    @classmethod
+    def send_notice(cls, notice_key: str, order_id: str, notifier: str) -> Effect:
+        """Send one notice through one notifier instance (its key carries both)."""
+        return cls(kind=EffectKind.NOTICE_SEND, key=f"{EffectKind.NOTICE_SEND.value}:{notifier}:{notice_key}",
+                   target=notifier, payload={"notice_key": notice_key, "order_id": order_id})
+
+    @classmethod
+    def issue_compensation(cls, compensation_key: str, compensation_id: int, order_id: str, channel: str) -> Effect:
+        """Issue one approved compensation through the order's channel."""
+        return cls(kind=EffectKind.CHANNEL_ISSUE_COMPENSATION,
+                   key=f"{EffectKind.CHANNEL_ISSUE_COMPENSATION.value}:{compensation_key}", target=channel,
+                   payload={"compensation_id": compensation_id, "order_id": order_id})
+
+
+def enqueue(tx: Tx, effect: Effect, at: datetime, *, due: datetime | None = None) -> bool:
+    """Write an effect to the outbox; False if an effect with its key already exists.
+
+    ``due``: not before this time (a notice waiting out the customer's quiet hours).
+    """
     row = {
         "key": effect.key,
         "kind": str(effect.kind),
@@ -81,7 +105,7 @@ def enqueue(tx: Tx, effect: Effect, at: datetime) -> bool:
         "status": "pending",
         "attempts": 0,
         "created_at": at,
-        "next_attempt_at": at,
+        "next_attempt_at": max(at, due) if due is not None else at,
     }
     return insert_ignore(tx, outbox, [row], ["key"]) == 1
 
@@ -181,3 +205,13 @@ def listing(conn: Connection, *, status: str | None = None, limit: int = 100) ->
 def count_by_status(conn: Connection) -> dict[str, int]:
     return {s: n for s, n in conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))}
 
+
+
+def status_of_row(conn: Connection, key: str) -> sa.Row | None:
+    """The id, status and attempts of the effect with ``key`` (None: no such effect)."""
+    return conn.execute(sa.select(outbox.c.id, outbox.c.status, outbox.c.attempts).where(outbox.c.key == key)).first()
+
+
+def of_keys(conn: Connection, keys: list[str]) -> list[sa.Row]:
+    """The effects with these keys."""
+    return list(conn.execute(sa.select(outbox).where(outbox.c.key.in_(keys)).order_by(outbox.c.id))) if keys else []

@@ -300,3 +300,85 @@ delay_assessments = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, default=""),
     sa.Index("ix_delay_assessments_order", "order_id", "id"),
 )
+
+consumer_cursors = sa.Table(
+    "consumer_cursors",
+    metadata,
+    # where a consumer of an append-only table stands ("notices.delays" -> last delay_assessments.id seen)
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    # one row per customer notice, rendered once; the outbox sends it through each routed notifier
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),  # notice:<event>:<order id>:<revision>
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("order_number", sa.String(100), nullable=False, default=""),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("locale", sa.String(32), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False, default=""),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("html", sa.Text, nullable=False, default=""),
+    sa.Column("facts", sa.JSON, nullable=False),
+    sa.Column("notifiers", sa.JSON, nullable=False),  # the notifier instances it was routed to
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("send_after", UTCDateTime, nullable=False),  # after the customer's quiet hours
+)
+
+compensations = sa.Table(
+    "compensations",
+    metadata,
+    # one row per tier a delay incident reached; a later tier is a top-up of what was given
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),  # compensation:<order id>:<tier>
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("assessment_id", sa.Integer, nullable=True),
+    sa.Column("policy", sa.String(100), nullable=False),
+    sa.Column("tier", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("amount", DecimalString, nullable=False),  # what this row gives (the top-up when it is one)
+    sa.Column("tier_value", DecimalString, nullable=False),  # the tier's whole value
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("percent", DecimalString, nullable=True),
+    sa.Column("points", sa.Integer, nullable=False, default=0),
+    sa.Column("months", sa.Integer, nullable=False, default=0),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("code", sa.String(100), nullable=False, default=""),
+    sa.Column("channel_ref", sa.String(200), nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(100), nullable=False, default=""),
+    sa.Column("issued_at", UTCDateTime, nullable=True),
+)
+
+compensation_ledger = sa.Table(
+    "compensation_ledger",
+    metadata,
+    # append-only: every proposal, decision and issuance with its amount and reason
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("compensation_id", sa.Integer, sa.ForeignKey("compensations.id"), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("amount", DecimalString, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+)
+
+compensation_budgets = sa.Table(
+    "compensation_budgets",
+    metadata,
+    # spent and limit in hundredths, so that "spent + x <= limit" is one atomic UPDATE on every backend
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("limit_cents", sa.BigInteger, nullable=False),
+    sa.Column("spent_cents", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -53,7 +53,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import attrs
@@ -73,9 +73,12 @@ from ..errors import ConfigError, ExternalError, FulfilhubError, PayloadError, T
 from ..http import RetryPolicy
 from ..models import (
     Address,
+    CompensationProposal,
     FulfillmentRequest,
     FulfillmentStatus,
     Label,
+    Notice,
+    NoticeEvent,
     Order,
     OrderPage,
     Parcel,
@@ -981,7 +984,7 @@ class NotifierSuite(Suite):
 
     Override ``notifier_settings(tmp_path)`` (an instance that works; default
     ``settings``) and ``deliveries(notifier)`` to list what was delivered (an outbox,
-    a simulator's inbox). ``send(to, subject, body, key)`` delivers once per key.
+    a simulator's inbox). ``send(notice, attempt=...)`` delivers once per ``notice.key``.
     """
 
     kind = "notifiers"
@@ -1023,11 +1026,20 @@ class NotifierSuite(Suite):
                 fh_build(**{key: _WRONG[declared.type]})
             assert wrong.value.key and wrong.value.key.endswith(key), wrong.value
 
+    def notice(self, key: str, number: str) -> Notice:
+        """A rendered notice as the runner hands one over."""
+        return Notice(key=key, order_id=f"shop:{number}", order_number=f"#{number}", event=NoticeEvent.SHIPPED,
+                      locale="en", to=self.recipient, subject=f"Order #{number} is on its way",
+                      text=f"Track it here: https://t.example/{number}",
+                      html=f'<p>Track it here: <a href="https://t.example/{number}">https://t.example/{number}</a></p>',
+                      created_at=datetime(2026, 5, 12, tzinfo=timezone.utc))
+
     def test_sending_twice_with_one_key_delivers_once(self, fh_build: Callable[..., Any]) -> None:
         notifier = fh_build()
-        notifier.send(self.recipient, "Your order #1001 is on its way", "Track it here: https://t.example/1", "k-1")
-        fh_build().send(self.recipient, "Your order #1001 is on its way", "Track it here: https://t.example/1", "k-1")
-        notifier.send(self.recipient, "Your order #1002 is on its way", "Track it here: https://t.example/2", "k-2")
+        notifier.send(self.notice("notice:shipped:shop:1001:1", "1001"), attempt=1)
+        # the same effect again after a crash: another process, a later attempt
+        fh_build().send(self.notice("notice:shipped:shop:1001:1", "1001"), attempt=2)
+        notifier.send(self.notice("notice:shipped:shop:1002:1", "1002"), attempt=1)
         assert len(self.deliveries(notifier)) == 2, "two keys must make exactly two deliveries"
 
 
@@ -1049,6 +1061,16 @@ class PolicySuite(Suite):
         assert isinstance(registered, CompensationPolicy)
         assert registered.name == self.type_name and callable(registered.propose)
         assert registered.description, "describe the policy (fulfilhub plugins shows it)"
+
+    def test_proposals_are_compensation_proposals_in_the_orders_currency(self) -> None:
+        propose = self.registered().propose
+        for kwargs, _ in self.cases:
+            got = propose(**kwargs)
+            assert got is None or isinstance(got, CompensationProposal), (
+                f"propose({kwargs}) returned {got!r}; expected a CompensationProposal or None")
+            order = kwargs.get("order")
+            if got is not None and order is not None:
+                assert got.value.currency == order.currency, f"{got.value} for an order in {order.currency}"
 
     def test_proposes_what_each_case_expects_every_time(self) -> None:
         assert self.cases, "cases is empty: give (arguments, expected proposal) pairs"

@@ -23,6 +23,7 @@ import attrs
 import httpx
 
 from fulfilhub import (
+    CompensationProposal,
     ConfigError,
     HttpClient,
     InstanceContext,
@@ -37,7 +38,7 @@ from fulfilhub import (
 )
 from fulfilhub.http import header
 
-from . import mapping, webhooks
+from . import compensation, mapping, webhooks
 
 log = logging.getLogger("fulfilhub_shopify")
 
@@ -255,6 +256,12 @@ class ShopifyChannel:
                 )
                 return
         self._http.json(self._post(path, {"event": {"status": event_status}}), "fulfillment_event", dict)
+
+    def issue_compensation(
+        self, order: Order, grant: CompensationProposal, key: str, *, attempt: int | None = None
+    ) -> tuple[str, str] | None:
+        """A discount code or a refund for a delay, once per key (see :mod:`.compensation`)."""
+        return compensation.issue(self, order, grant, key, attempt)
 
     def close(self) -> None:
         self._http.close()

@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .discounts import Discounts
 from .render import line_item, render_fulfillment_orders, render_order
 from .state import (
     DEFAULT_CATALOG,
@@ -130,6 +131,7 @@ class ShopifySimulator:
             lambda: JSONResponse({"errors": UNAUTHORIZED}, status_code=401),
         )
         api = "/admin/api/{version}"
+        self.discounts = Discounts(lambda: self.clock.now().timestamp(), self.order)
         self.app = Starlette(
             routes=[
                 Route(f"{api}/orders.json", self._endpoint(self._list_orders)),
@@ -145,6 +147,7 @@ class ShopifySimulator:
                     self._endpoint(self._events_endpoint),
                     methods=["GET", "POST"],
                 ),
+                *self.discounts.routes(api, self._endpoint),  # price rules, discount codes, refunds
             ],
             exception_handlers={HTTPException: _http_error},
         )
@@ -189,6 +192,18 @@ class ShopifySimulator:
         """The fulfillment events posted on a fulfillment, oldest first."""
         with self._state as shop:
             return [dict(e) for e in shop.events.get(fulfillment_id, [])]
+
+    def price_rules(self) -> list[dict[str, Any]]:
+        """The price rules created (compensation discount codes), oldest first."""
+        return self.discounts.price_rules()
+
+    def discount_codes(self) -> list[dict[str, Any]]:
+        """The discount codes created, oldest first."""
+        return self.discounts.discount_codes()
+
+    def refunds_for(self, order_id: int) -> list[dict[str, Any]]:
+        """The refunds made on an order, oldest first."""
+        return self.discounts.refunds_for(order_id)
 
     def add_order(
         self,

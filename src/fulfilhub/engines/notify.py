@@ -1,0 +1,339 @@
+"""Customer notices: which locale, which words, which notifiers, and when.
+
+Each event (:class:`~fulfilhub.models.NoticeEvent`) has a Jinja2 template per locale in
+``fulfilhub/templates/notices/<locale>/<event>.j2`` (English ``en``, Traditional
+Chinese ``zh_Hant``, Simplified Chinese ``zh_Hans``), with a ``subject`` and a ``body``
+block, and the plain words for causes, actions and compensations in
+``<locale>/phrases.toml``. Dates, weekdays and money are formatted by Babel for the
+customer's locale (``Thursday 14 May``, ``5月14日 星期四``, ``NT$1,280``), in the
+customer's time zone.
+
+The locale comes from the order (the channel's ``customer_locale``: ``zh-TW`` is
+Traditional, ``zh-CN`` Simplified), else from the destination country (TW, HK, MO:
+Traditional; CN, SG: Simplified), else the shop's ``[notices] default_locale``.
+
+A notice goes through every ``[notifiers.NAME]`` whose ``events`` (default: all) and
+``channels`` (default: all) match, each as one ``notice.send`` outbox effect. Non-urgent
+notices (everything but a delay and a compensation) wait out the quiet hours
+(``[notices] quiet_hours = "21:00-08:00"``) in the customer's local time.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+import jinja2
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.dates import format_date
+from babel.numbers import format_currency
+from markupsafe import Markup, escape
+
+from ..config import InstanceConfig, parse_duration
+from ..errors import ConfigError
+from ..models import Money, Notice, NoticeEvent, Order
+from ..store import Tx, outbox
+from ..store import notices as notice_store
+from ..store.outbox import Effect
+
+#: The template locales, and the Babel locale each formats with when the country says nothing more.
+LOCALES: Mapping[str, str] = {"en": "en", "zh_Hant": "zh_Hant_TW", "zh_Hans": "zh_Hans_CN"}
+_TRADITIONAL = {"TW", "HK", "MO"}
+_SIMPLIFIED = {"CN", "SG"}
+#: Where the order says which language the customer reads (the channel payload's field).
+LOCALE_FIELDS = ("customer_locale", "locale", "language")
+
+#: Date patterns per language (CLDR patterns; the rest of the formatting is Babel's).
+DAY_PATTERNS: Mapping[str, str] = {"en": "EEEE d MMMM", "zh": "M月d日 EEEE"}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """The ``[notices]`` table, checked."""
+
+    enabled: bool = True
+    default_locale: str = "en"
+    timezone: str = "UTC"  # the shop's: used when the customer's is unknown
+    quiet_hours: tuple[time, time] | None = None
+    shop_name: str = ""
+    backfill: timedelta = timedelta(days=1)  # how far back the very first run looks
+
+
+_KEYS = ("enabled", "default_locale", "timezone", "quiet_hours", "shop_name", "backfill")
+_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def settings(table: Mapping[str, Any], *, path: str = "fulfilhub.toml") -> Settings:
+    """Check the ``[notices]`` table; ConfigError naming the key on any mistake."""
+    for key in table:
+        if key not in _KEYS:
+            raise ConfigError(f"unknown setting {key!r}; expected one of {', '.join(_KEYS)}", path=path, key=f"notices.{key}")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"expected true or false, got {enabled!r}", path=path, key="notices.enabled")
+    default = table.get("default_locale", "en")
+    if not isinstance(default, str) or normalize(default) is None:
+        raise ConfigError(f"expected a locale like \"en\", \"zh-TW\" or \"zh-CN\", got {default!r}", path=path,
+                          key="notices.default_locale")
+    tz = table.get("timezone", "UTC")
+    try:
+        ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"expected an IANA time zone like \"Asia/Taipei\", got {tz!r}", path=path,
+                          key="notices.timezone") from None
+    quiet = None
+    if "quiet_hours" in table:
+        match = _QUIET.match(str(table["quiet_hours"]))
+        if not match or int(match.group(1)) > 23 or int(match.group(3)) > 23 or int(match.group(2)) > 59 or int(match.group(4)) > 59:
+            raise ConfigError(f"expected \"HH:MM-HH:MM\" like \"21:00-08:00\", got {table['quiet_hours']!r}", path=path,
+                              key="notices.quiet_hours")
+        quiet = (time(int(match.group(1)), int(match.group(2))), time(int(match.group(3)), int(match.group(4))))
+    shop = table.get("shop_name", "")
+    if not isinstance(shop, str):
+        raise ConfigError(f"expected a string, got {shop!r}", path=path, key="notices.shop_name")
+    backfill = parse_duration(table["backfill"], path=path, key="notices.backfill") if "backfill" in table \
+        else timedelta(days=1)
+    return Settings(enabled=enabled, default_locale=default, timezone=str(tz), quiet_hours=quiet, shop_name=shop,
+                    backfill=backfill)
+
+
+# --------------------------------------------------------------------------- locale and time zone
+
+
+def normalize(tag: str) -> str | None:
+    """A Babel locale id for a language tag (``zh-TW`` -> ``zh_Hant_TW``), None when unusable."""
+    tag = (tag or "").strip().replace("-", "_")
+    if not tag:
+        return None
+    try:
+        loc = Locale.parse(tag)
+    except (ValueError, TypeError, LookupError, UnknownLocaleError):
+        return None
+    if loc.language == "zh" and not loc.script:
+        territory = loc.territory or "CN"
+        script = "Hant" if territory in _TRADITIONAL else "Hans"
+        return f"zh_{script}_{territory}"
+    return str(loc)
+
+
+def template_locale(locale: str) -> str:
+    """The template set (``en``, ``zh_Hant``, ``zh_Hans``) that writes ``locale``."""
+    loc = Locale.parse(locale)
+    if loc.language == "zh":
+        return "zh_Hant" if loc.script == "Hant" else "zh_Hans"
+    return "en"
+
+
+def choose_locale(order: Order, default: str = "en") -> str:
+    """The locale to write to this customer in: the order's, else the country's, else ``default``."""
+    raw = order.raw if isinstance(order.raw, Mapping) else {}
+    for name in LOCALE_FIELDS:
+        value = raw.get(name)
+        if isinstance(value, str):
+            found = normalize(value)
+            if found is not None and template_locale(found) in LOCALES:
+                if found.startswith("zh") or found.startswith("en"):
+                    return found
+    country = order.ship_to.country if order.ship_to else ""
+    if country in _TRADITIONAL:
+        return f"zh_Hant_{country}"
+    if country in _SIMPLIFIED:
+        return f"zh_Hans_{country}"
+    return normalize(default) or "en"
+
+
+def customer_timezone(order: Order, promised: str | None, shop: str) -> ZoneInfo:
+    """The customer's time zone: the promise's, else the country's only zone, else the shop's."""
+    for name in (promised, _country_zone(order.ship_to.country if order.ship_to else "")):
+        if name and name != "UTC":
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo(shop)
+
+
+def _country_zone(country: str) -> str | None:
+    zones = get_global("territory_zones").get(country or "", [])
+    return zones[0] if len(zones) == 1 else None
+
+
+def send_after(event: NoticeEvent, at: datetime, tz: ZoneInfo, quiet: tuple[time, time] | None) -> datetime:
+    """When a notice may go: at once if urgent or outside quiet hours, else when they end (local time)."""
+    if quiet is None or event.urgent:
+        return at
+    start, end = quiet
+    local = at.astimezone(tz)
+    now = local.time()
+    inside = (start <= now < end) if start < end else (now >= start or now < end)
+    if not inside:
+        return at
+    day = local.date() if now < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=tz).astimezone(at.tzinfo)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_day(moment: datetime | None, locale: str, tz: ZoneInfo) -> str:
+    """``Thursday 14 May`` / ``5月14日 星期四`` in the customer's time zone."""
+    if moment is None:
+        return ""
+    lang = Locale.parse(locale).language
+    return format_date(moment.astimezone(tz).date(), DAY_PATTERNS.get(lang, DAY_PATTERNS["en"]), locale=locale)
+
+
+def format_money(money: Money | None, locale: str) -> str:
+    """``NT$1,280``, ``NT$80.50``, ``¥1,280`` for the locale; whole amounts without decimals.
+
+    Where the locale's own symbol is a bare ``$`` for another dollar (TWD in Taiwan
+    writes ``$``), the unambiguous international symbol is used (``NT$``).
+    """
+    if money is None:
+        return ""
+    amount = money.amount
+    whole = amount == amount.to_integral_value()
+    pattern = "¤#,##0" if whole else "¤#,##0.00"
+    text = format_currency(amount, money.currency, pattern, locale=locale, currency_digits=False)
+    local = Locale.parse(locale).currency_symbols.get(money.currency, "")
+    if local == "$" and money.currency != "USD":
+        text = text.replace("$", Locale.parse("en").currency_symbols.get(money.currency, money.currency), 1)
+    return text
+
+
+_LINK = re.compile(r"(https?://[^\s<>\"'）)]+)")
+
+
+def _linked(text: str) -> Markup:
+    escaped = str(escape(text))
+    return Markup(_LINK.sub(lambda m: f'<a href="{m.group(1)}">{m.group(1)}</a>', escaped))
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    root = resources.files("fulfilhub") / "templates" / "notices"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                             autoescape=False)
+    env.filters["linked"] = _linked
+    env.filters["day"] = jinja2.pass_context(lambda ctx, value: format_day(value, ctx["_locale"], ctx["_tz"]))
+    env.filters["money"] = jinja2.pass_context(lambda ctx, value: format_money(value, ctx["_locale"]))
+    return env
+
+
+@functools.lru_cache(maxsize=8)
+def phrases(template: str) -> Mapping[str, Mapping[str, str]]:
+    """The plain words of one template locale (``phrases.toml``)."""
+    data = (resources.files("fulfilhub") / "templates" / "notices" / template / "phrases.toml").read_bytes()
+    return tomllib.loads(data.decode("utf-8"))
+
+
+def compensation_sentence(kind: str, amount: Money | None, locale: str, *, percent: Decimal | None = None,
+                          points: int = 0, months: int = 0) -> str:
+    """One sentence saying what the customer gets, in their language."""
+    words = phrases(template_locale(locale))["compensation"]
+    key = "discount_fixed" if kind == "discount" and percent is None else kind
+    pct = "" if percent is None else (f"{percent:f}".rstrip("0").rstrip(".") if "." in f"{percent:f}" else f"{percent:f}")
+    return words[key].format(amount=format_money(amount, locale), percent=pct, points=points, months=months)
+
+
+#: The facts each event's notice must state (a test renders every event x locale and checks them).
+REQUIRED_FACTS: Mapping[NoticeEvent, tuple[str, ...]] = {
+    NoticeEvent.CONFIRMED: ("number", "ship_by", "deliver_from", "deliver_by", "total"),
+    NoticeEvent.SHIPPED: ("number", "tracking_code", "link", "deliver_by"),
+    NoticeEvent.DELAYED: ("number", "days_late", "new_date", "cause", "link"),
+    NoticeEvent.ETA_REVISED: ("number", "new_date", "link"),
+    NoticeEvent.DELIVERED: ("number", "delivered_at"),
+    NoticeEvent.COMPENSATION_ISSUED: ("number", "amount", "code"),
+}
+
+
+def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneInfo, facts: Mapping[str, Any],
+           at: datetime, shop: str = "") -> Notice:
+    """The notice for ``event`` in ``locale``: subject, text and HTML, with the facts it states."""
+    template = template_locale(locale)
+    env = _environment()
+    defaults = {"number": order.number, "name": order.ship_to.name if order.ship_to else "", "shop": shop,
+                "link": "", "total": order.total, "ship_by": None, "deliver_from": None, "deliver_by": None,
+                "new_date": None, "delivered_at": None, "days_late": 0, "cause": "", "action": "",
+                "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": ""}
+    values = {**defaults, **facts}
+    if values["code"]:
+        values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])
+    tmpl = env.get_template(f"{template}/{event}.j2")  # compiled once, cached by the environment
+    scope = {**values, "_locale": locale, "_tz": tz}  # what the day and money filters format with
+    subject = "".join(tmpl.blocks["subject"](tmpl.new_context(scope))).strip()
+    rendered = "".join(tmpl.blocks["body"](tmpl.new_context(scope)))
+    paragraphs = [line.strip() for line in rendered.splitlines() if line.strip()]  # one line, one paragraph
+    body = "\n\n".join(paragraphs)
+    html = env.get_template("layout.html.j2").render(lang=locale.replace("_", "-"), subject=subject,
+                                                          paragraphs=paragraphs)
+    shown = {name: _shown(values[name], locale, tz) for name in values if values[name] not in (None, "")}
+    return Notice(key=key, order_id=order.id, order_number=order.number, event=event, locale=locale, to=order.email,
+                  subject=subject, text=body, html=html, created_at=at, facts=shown)
+
+
+def _shown(value: Any, locale: str, tz: ZoneInfo) -> Any:
+    """A fact as the notice shows it (JSON-friendly)."""
+    if isinstance(value, datetime):
+        return format_day(value, locale, tz)
+    if isinstance(value, Money):
+        return format_money(value, locale)
+    if isinstance(value, (int, str)):
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------- routing and writing
+
+
+def notice_key(event: NoticeEvent, order_id: str, revision: str | int) -> str:
+    """``notice:<event>:<order id>:<revision>``: one notice per event and revision."""
+    return f"notice:{event}:{order_id}:{revision}"
+
+
+def routes(notifiers: Mapping[str, InstanceConfig], event: NoticeEvent, channel: str) -> list[str]:
+    """The notifier instances a notice of ``event`` for an order of ``channel`` goes through."""
+    out = []
+    for name, inst in notifiers.items():
+        events = inst.settings.get("events")
+        channels = inst.settings.get("channels")
+        if events is not None and str(event) not in events:
+            continue
+        if channels is not None and channel not in channels:
+            continue
+        out.append(name)
+    return sorted(out)
+
+
+def check_routes(notifiers: Mapping[str, InstanceConfig], path: str = "fulfilhub.toml") -> None:
+    """``events`` and ``channels`` of each notifier are lists of known names (ConfigError if not)."""
+    for name, inst in notifiers.items():
+        events = inst.settings.get("events")
+        if events is not None and (not isinstance(events, list) or any(e not in set(NoticeEvent) for e in events)):
+            raise ConfigError(f"expected a list of events: {', '.join(NoticeEvent)}; got {events!r}", path=path,
+                              key=f"notifiers.{name}.events")
+        channels = inst.settings.get("channels")
+        if channels is not None and (not isinstance(channels, list) or not all(isinstance(c, str) for c in channels)):
+            raise ConfigError(f"expected a list of channel instance names, got {channels!r}", path=path,
+                              key=f"notifiers.{name}.channels")
+
+
+def emit(tx: Tx, notice: Notice, *, notifiers: Sequence[str], due: datetime) -> bool:
+    """Keep the notice and write one ``notice.send`` effect per notifier: False if it existed."""
+    if not notice_store.add(tx, notice, notifiers=list(notifiers), send_after=due):
+        return False
+    for name in notifiers:
+        outbox.enqueue(tx, Effect.send_notice(notice.key, notice.order_id, name), notice.created_at, due=due)
+    return True

@@ -1,0 +1,113 @@
+"""Customer notices, each rendered once and kept, and the cursors of the notices job.
+
+A notice's key (``notice:<event>:<order id>:<revision>``) is unique: :func:`add` of a
+key that exists changes nothing and returns False, so a rerun never renders or sends
+a notice twice. The outbox rows that send it (one per routed notifier) are written in
+the same transaction by the caller.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import Notice
+from . import Tx, insert_ignore
+from .schema import consumer_cursors, notices, order_events
+
+
+# --------------------------------------------------------------------------- cursors
+
+
+def position(conn: Connection, name: str) -> int:
+    """Where the consumer ``name`` stands (0: at the start)."""
+    found = conn.execute(sa.select(consumer_cursors.c.position).where(consumer_cursors.c.name == name)).scalar()
+    return int(found or 0)
+
+
+def started(conn: Connection, name: str) -> bool:
+    """Whether the consumer ``name`` has a saved position."""
+    return conn.execute(sa.select(consumer_cursors.c.name).where(consumer_cursors.c.name == name)).first() is not None
+
+
+def first_id_since(conn: Connection, table: sa.Table, column: str, since: datetime) -> int:
+    """The id before the first row of ``table`` whose ``column`` is at or after ``since``
+    (where a consumer that starts now begins); the last id when there is none."""
+    first = conn.execute(sa.select(sa.func.min(table.c.id)).where(table.c[column] >= since)).scalar()
+    if first is not None:
+        return int(first) - 1
+    return int(conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)
+
+
+def advance(tx: Tx, name: str, value: int, at: datetime) -> None:
+    """Save the consumer's position (in the transaction that did the work it covers)."""
+    updated = tx.execute(consumer_cursors.update().where(consumer_cursors.c.name == name)
+                         .values(position=value, updated_at=at))
+    if updated.rowcount == 0:
+        tx.execute(consumer_cursors.insert().values(name=name, position=value, updated_at=at))
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def add(tx: Tx, notice: Notice, *, notifiers: list[str], send_after: datetime) -> bool:
+    """Keep a rendered notice; False (and nothing written) when its key exists."""
+    row = {
+        "key": notice.key, "order_id": notice.order_id, "order_number": notice.order_number,
+        "event": str(notice.event), "locale": notice.locale, "recipient": notice.to, "subject": notice.subject,
+        "text": notice.text, "html": notice.html, "facts": dict(notice.facts), "notifiers": list(notifiers),
+        "created_at": notice.created_at, "send_after": send_after,
+    }
+    return insert_ignore(tx, notices, [row], ["key"]) == 1
+
+
+def notice_of(row: Any) -> Notice:
+    return Notice(key=row.key, order_id=row.order_id, order_number=row.order_number, event=row.event,
+                  locale=row.locale, to=row.recipient, subject=row.subject, text=row.text, html=row.html,
+                  created_at=row.created_at, facts=row.facts or {})
+
+
+def get(conn: Connection, ref: str) -> Any | None:
+    """The notice row with id or key ``ref``."""
+    cond = notices.c.id == int(ref) if ref.isdigit() else notices.c.key == ref
+    return conn.execute(sa.select(notices).where(cond)).first()
+
+
+def exists(conn: Connection, key: str) -> bool:
+    return conn.execute(sa.select(notices.c.id).where(notices.c.key == key)).first() is not None
+
+
+def listing(conn: Connection, *, order_id: str | None = None, event: str | None = None, limit: int = 100) -> list[Any]:
+    stmt = sa.select(notices)
+    if order_id:
+        stmt = stmt.where(notices.c.order_id == order_id)
+    if event:
+        stmt = stmt.where(notices.c.event == event)
+    return list(conn.execute(stmt.order_by(notices.c.id.desc()).limit(limit)))
+
+
+def count_by_event_and_locale(conn: Connection) -> Counter:
+    """How many notices of each ``(event, locale)``."""
+    rows = conn.execute(sa.select(notices.c.event, notices.c.locale, sa.func.count()).group_by(notices.c.event, notices.c.locale))
+    return Counter({(event, locale): n for event, locale, n in rows})
+
+
+# --------------------------------------------------------------------------- the orders' status events
+
+
+def status_events_since(conn: Connection, after_id: int, statuses: list[str], *, limit: int = 500) -> list[tuple[int, str, str]]:
+    """``(event id, order id, to status)`` of status events after ``after_id`` into ``statuses``, in order."""
+    rows = conn.execute(sa.select(order_events.c.id, order_events.c.order_id, order_events.c.to_status)
+                        .where(order_events.c.id > after_id, order_events.c.kind == "status",
+                               order_events.c.to_status.in_(statuses))
+                        .order_by(order_events.c.id).limit(limit))
+    return [(row.id, row.order_id, row.to_status) for row in rows]
+
+
+def last_event_id(conn: Connection) -> int:
+    """The newest order event's id (0 when there is none)."""
+    return int(conn.execute(sa.select(sa.func.max(order_events.c.id))).scalar() or 0)
