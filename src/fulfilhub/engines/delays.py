@@ -252,6 +252,12 @@ def _not_picked(order: OpenOrder, policy: DelayPolicy, transit: Transit | None, 
                     f"ship-by is {_hours(promise.ship_by - now)} away")
 
 
+def _courier(shipment: Shipment) -> str:
+    """The courier as people know it ("USPS"), else the carrier instance."""
+    named = shipment.label or shipment.rate
+    return (named.carrier_name if named is not None else "") or shipment.carrier or "the carrier"
+
+
 def _hours(span: timedelta) -> str:
     hours = span.total_seconds() / 3600
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.1f} days"
@@ -261,6 +267,7 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
                   now: datetime) -> list[_Finding]:
     promise, found = order.promise, []
     tz = zone(promise.timezone)
+    courier = _courier(shipment)
     scan = order.last_scans.get(shipment.id)
     reason = shipment.exception_reason or (scan.reason if scan is not None else None)
     if reason is None and shipment.status is S.EXCEPTION:
@@ -275,7 +282,7 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
         resend = transit.whole(shipment, 0.5, now) if transit is not None else None
         eta = now + (policy.resend_handling + timedelta(days=resend.days) if resend is not None else policy.resend)
         found.append(_Finding(R.CARRIER_EXCEPTION, eta, 0.5,
-                              f"{shipment.carrier}: {_WORDS[reason]}; it must be sent again",
+                              f"{courier}: {_WORDS[reason]}; it must be sent again",
                               exception=reason, at_least_late=True))
     elif reason is not None:
         eta = shipment.est_delivery or forecast
@@ -284,13 +291,13 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
         # a carrier that still expects it a day or more before deliver-by leaves room: no finding
         if eta is None or eta_day(eta, tz) >= promise.deliver_by.astimezone(tz).date():
             found.append(_Finding(R.CARRIER_EXCEPTION, eta, policy.carrier_eta_confidence if shipment.est_delivery
-                                  else 0.5, f"{shipment.carrier} reports {_WORDS.get(reason, str(reason))}"
+                                  else 0.5, f"{courier} reports {_WORDS.get(reason, str(reason))}"
                                   + (f"; it now expects {_short(eta, tz)}" if eta else ""),
                                   exception=reason, at_least_late=shipment.est_delivery is not None))
 
     if shipment.est_delivery is not None and days_late(shipment.est_delivery, promise) > 0:
         found.append(_Finding(R.CARRIER_ETA, shipment.est_delivery, policy.carrier_eta_confidence,
-                              f"{shipment.carrier} now expects it {_short(shipment.est_delivery, tz)}, "
+                              f"{courier} now expects it {_short(shipment.est_delivery, tz)}, "
                               f"after the promised {_short(promise.deliver_by, tz)}", at_least_late=True))
 
     last = scan.at if scan is not None else started
@@ -298,7 +305,7 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
     silence = asked - last
     if shipment.status is not S.EXCEPTION and silence > policy.no_scan_after:
         eta = max(forecast or now, now + (silence - policy.no_scan_after))
-        found.append(_Finding(R.NO_SCAN, eta, 0.5, f"no scan from {shipment.carrier} for {_hours(silence)} "
+        found.append(_Finding(R.NO_SCAN, eta, 0.5, f"no scan from {courier} for {_hours(silence)} "
                               f"(the lane normally scans within {_hours(policy.no_scan_after)})"))
 
     if fresh_eta:  # the carrier's own live estimate beats the lane's statistics
