@@ -7,8 +7,8 @@ revision). ``compensations``: one row per tier a delay incident reached (the key
 limit and spending in hundredths so that a budget is reserved by one conditional
 UPDATE. ``consumer_cursors``: where a consumer of an append-only table stands.
 
-Revision ID: 0007
-Revises: 0008 (main's head when this was written; the lead re-chains it as the server's 0006 lands)
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 00:50:00
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import fulfilhub.store.schema
 
-revision = "0007"
-down_revision = "0008"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -3,15 +3,15 @@
 A backordered line moves an order's ship-by to the restock date when one is known
 (`fulfilhub stock set ... --restock-date`). Existing rows have none.
 
-Revision ID: 0008
-Revises: 0006 (the server's 0006 comes after 0005; notices' 0007 follows this one)
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 00:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
