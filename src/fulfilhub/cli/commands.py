@@ -438,7 +438,8 @@ def quarantine_show(state: State, qid: int) -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Retry every open entry.")
 @pass_state
 def quarantine_retry(state: State, qids: tuple[int, ...], retry_all: bool) -> None:
-    """Map quarantined payloads again (after the plugin is fixed) and store those that now map."""
+    """Map quarantined payloads again (after the plugin is fixed) and store those that now map;
+    process again the delay assessments and status events the notices job quarantined."""
     from ..runner.quarantine import retry
 
     if not qids and not retry_all:
@@ -450,7 +451,7 @@ def quarantine_retry(state: State, qids: tuple[int, ...], retry_all: bool) -> No
         rt.close()
     for qid, result in outcome.items():
         console.print(f"{qid}: {result}", markup=False)
-    sys.exit(EXIT_OK if all(r.startswith("stored") for r in outcome.values()) else EXIT_PARTIAL)
+    sys.exit(EXIT_OK if all(r.startswith(("stored", "processed")) for r in outcome.values()) else EXIT_PARTIAL)
 
 
 # --------------------------------------------------------------------------- stock
