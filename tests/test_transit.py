@@ -232,3 +232,28 @@ def test_a_model_that_forgets_delivered_refs_still_learns_them():
     est = model.quantile(lane, 0.5, now=T0 + 20 * DAY)
     assert (len(model), est.delivered, est.in_flight) == (0, 10, 0)
     assert est.days == pytest.approx(2.0, rel=0.006)
+
+
+def test_a_parcel_abandoned_in_flight_long_ago_does_not_make_the_model_promise_months():
+    """A tracker nobody closed (or a store whose runner stopped) is not evidence of a months-long transit."""
+    model = TransitModel(half_life=None, min_delivered=10)
+    last = deliver(model, RENO_CA, 40, [2, 3, 4])
+    for i in range(10):  # in flight since the deliveries, then forgotten
+        model.start(f"stuck{i}", RENO_CA, last)
+    months_later = last + 270 * DAY
+    assert model.quantile(RENO_CA, 0.95, now=months_later).days < 5
+    everything = TransitModel(half_life=None, min_delivered=10, stale_factor=None)
+    deliver(everything, RENO_CA, 40, [2, 3, 4])
+    for i in range(10):
+        everything.start(f"stuck{i}", RENO_CA, last)
+    assert everything.quantile(RENO_CA, 0.95, now=months_later).days > 200  # the behaviour the factor prevents
+
+
+def test_a_parcel_recently_in_flight_still_censors():
+    model = TransitModel(half_life=None, min_delivered=10)
+    last = deliver(model, RENO_CA, 40, [2, 3, 4])
+    for i in range(40):  # a slowdown: many parcels out for 6 days, well within 5x the longest delivery
+        model.start(f"slow{i}", RENO_CA, last + 6 * DAY - i * timedelta(minutes=1))
+    assert model.quantile(RENO_CA, 0.9, now=last + 12 * DAY).days >= 5.9
+    with pytest.raises(ValueError, match="stale_factor"):
+        TransitModel(stale_factor=0.5)

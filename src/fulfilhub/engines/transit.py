@@ -24,6 +24,10 @@ How it learns:
   Kaplan–Meier curve over durations, so parcels in flight count in the risk set up to
   their elapsed time instead of being ignored (which would make the model believe only
   the quick ones) or waited for (which makes it late to notice a slowdown).
+- **Stale parcels.** A parcel in flight for more than ``stale_factor`` times the longest
+  delivery the key has seen (5x by default) is taken for lost or forgotten (a tracker
+  nobody closed, a store whose runner stopped): it no longer censors. Without this, one
+  abandoned parcel would make the model promise months.
 - **Recency.** Each shipment weighs ``2 ** ((started_at - t0) / half_life)``: one that
   started a half-life later weighs twice as much. Kaplan–Meier only uses ratios of
   weights, so the weights never need to be aged as time passes. A carrier that slows
@@ -277,11 +281,15 @@ class TransitModel:
             bytes less each); finishing it again counts it twice, and it cannot be
             dropped. For a caller that learns each delivery exactly once (a replay,
             the promise engine).
+        stale_factor: A parcel in flight longer than this many times the longest delivery
+            seen at its key no longer censors (taken for lost). None: every parcel in
+            flight censors, however long it has been travelling.
     """
 
     def __init__(self, *, half_life: timedelta | None = timedelta(days=30), min_delivered: int = 20,
                  elapsed: Callable[[datetime, datetime], float] | None = None, levels: Sequence[Level] = tuple(Level),
-                 unit: str = "days", resolution: float = 0.005, remember_delivered: bool = True) -> None:
+                 unit: str = "days", resolution: float = 0.005, remember_delivered: bool = True,
+                 stale_factor: float | None = 5.0) -> None:
         if half_life is not None and half_life <= timedelta(0):
             raise ValueError(f"half_life must be positive, got {half_life}")
         if min_delivered < 1:
@@ -296,6 +304,9 @@ class TransitModel:
             raise ValueError("levels must name at least one Level")
         self.unit = unit
         self.remember_delivered = remember_delivered
+        if stale_factor is not None and stale_factor < 1:
+            raise ValueError(f"stale_factor must be at least 1 (or None), got {stale_factor}")
+        self.stale_factor = stale_factor
         self._rate = 0.0 if half_life is None else math.log(2) / half_life.total_seconds()
         self._log_step = math.log1p(resolution)
         self._bins = 2 + int(math.log(_TOP / _FLOOR) / self._log_step)
@@ -534,6 +545,8 @@ class TransitModel:
                 elapsed = np.array([self.elapsed(_EPOCH + timedelta(seconds=float(s)), now) if s <= now_s else -1.0
                                     for s in starts])
             started = (starts <= now_s) & (elapsed >= 0)
+            if self.stale_factor is not None and key.delivered.last is not None:
+                started &= elapsed <= self.stale_factor * self._edges[min(key.delivered.last + 1, self._bins)]
             if started.any():
                 elapsed = elapsed[started]
                 cweights = fw[hours[started]]
