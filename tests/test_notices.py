@@ -610,3 +610,113 @@ def test_the_report_shows_the_compensation_cost_against_the_budget(world):
                     "by_kind": {"shipping_refund": 1}, "budget": "1000", "budget_spent": "80"}
     text = cli.invoke(main, ["-c", str(rt.config.path), "report", "--no-backtest"]).output
     assert "Compensation cost against budget" in text and "80.00 of a 1000 budget; 2 waiting for a person" in text
+
+
+# --------------------------------------------------------------------------- one failing item is contained
+
+
+class FlakyPolicy:
+    """The configured policy, but raising for one order until it is fixed."""
+
+    def __init__(self, inner, broken: str):
+        self.name, self.inner, self.broken = inner.name, inner, broken
+
+    def propose(self, **kw):
+        if kw["order"].id == self.broken:
+            raise KeyError("loyalty_tier")  # a plugin tripping over one order's data
+        return self.inner.propose(**kw)
+
+
+def cli(rt: Runtime, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from fulfilhub.cli import main
+
+    out = CliRunner().invoke(main, ["-c", str(rt.config.path), *args])
+    return out
+
+
+def test_an_assessment_a_policy_cannot_process_is_quarantined_and_the_others_proceed(world):
+    rt = world
+    orders = [order(n) for n in ("1042", "1043", "1044")]
+    for o in orders:
+        store_order(rt, o)
+        assess(rt, o, 2)
+    policies = rt.plugins.registry.policies
+    original = policies["rules"]
+    policies["rules"] = FlakyPolicy(original, orders[1].id)
+    report = jobs.JOBS["notices"](rt)
+    assert report.errors == [] and report.counts["quarantined"] == 1
+    assert report.counts["notice_delayed"] == 2
+    jobs.deliver_effects(rt)
+    jobs.deliver_effects(rt)
+    delayed = [n["order_id"] for n in lines(rt.config.path.parent / "notices.jsonl") if n["event"] == "delayed"]
+    assert sorted(delayed) == [orders[0].id, orders[2].id]
+    with rt.store.read() as conn:
+        assert ledger.for_order(conn, orders[1].id) == []  # nothing half-done for the failing one
+    listed = cli(rt, "quarantine", "list", "--json")
+    [entry] = json.loads(listed.output)
+    assert entry["source"] == "notices" and entry["kind"] == "delay_assessment"
+    assert entry["external_id"] == orders[1].id
+    assert "KeyError: 'loyalty_tier'" in entry["error"] and "delay assessment" in entry["error"]
+    run(rt)  # the stream is not blocked: a rerun does not read it again
+    from fulfilhub.runner.quarantine import retry  # what `fulfilhub quarantine retry` calls
+
+    qid = entry["id"]
+    assert retry(rt, [qid]) == {qid: "still fails: KeyError: 'loyalty_tier'"}  # still broken: it stays
+    with rt.store.read() as conn:
+        from fulfilhub.store import quarantine
+
+        assert quarantine.row(conn, qid).attempts == 2
+    policies["rules"] = original  # the plugin is fixed
+    assert retry(rt) == {qid: "processed: notice_delayed, compensation_approved"}
+    assert retry(rt, [qid]) == {qid: "already resolved"}
+    run(rt)
+    run(rt)
+    sent = lines(rt.config.path.parent / "notices.jsonl")
+    assert sorted(n["order_id"] for n in sent if n["event"] == "delayed") == sorted(o.id for o in orders)
+    assert len([n for n in sent if n["order_id"] == orders[1].id and n["event"] == "compensation_issued"]) == 1
+    with rt.store.read() as conn:
+        assert [(r.tier, r.status) for r in ledger.for_order(conn, orders[1].id)] == [("late-1d", "issued")]
+    assert json.loads(cli(rt, "quarantine", "list", "--json").output) == []
+
+
+def test_a_status_event_that_fails_to_render_is_quarantined_and_retried_once(world, monkeypatch):
+    rt = world
+    good, bad = order("1050"), order("1051")
+    store_order(rt, good)
+    store_order(rt, bad)
+    render = notify.render
+
+    def broken(event, *, order, **kw):
+        if order.id == bad.id:
+            raise ValueError("unexpected '}' in the shop's template")
+        return render(event, order=order, **kw)
+
+    monkeypatch.setattr(notify, "render", broken)
+    report = jobs.JOBS["notices"](rt)
+    assert report.errors == [] and report.counts == {"notice_confirmed": 1, "quarantined": 1}
+    monkeypatch.setattr(notify, "render", render)
+    from fulfilhub.runner.quarantine import retry
+
+    [(qid, outcome)] = retry(rt).items()
+    assert outcome == "processed: notice_confirmed"
+    assert retry(rt, [qid]) == {qid: "already resolved"}
+    run(rt)
+    confirmed = [n["order_id"] for n in lines(rt.config.path.parent / "notices.jsonl") if n["event"] == "confirmed"]
+    assert sorted(confirmed) == sorted([good.id, bad.id])
+
+
+def test_trouble_with_the_configuration_stops_the_stream_instead_of_quarantining_everything(world):
+    rt = world
+    o = order()
+    store_order(rt, o)
+    assess(rt, o, 2)
+    policies = rt.plugins.registry.policies
+    original = policies.pop("rules")
+    report = jobs.JOBS["notices"](rt)
+    assert len(report.errors) == 1 and "no compensation policy named 'rules'" in report.errors[0]
+    assert "read again next run" in report.errors[0] and report.counts["quarantined"] == 0
+    policies["rules"] = original
+    run(rt)
+    assert [n["event"] for n in lines(rt.config.path.parent / "notices.jsonl")].count("delayed") == 1

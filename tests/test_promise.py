@@ -430,6 +430,36 @@ def test_the_engines_one_curve_answers_are_the_transit_models_own():
             assert answer.share_within(days) == model.share_within(lane, days, now=now)[0]
 
 
+def test_the_engine_forgets_delivered_refs_and_keeps_those_in_flight():
+    eng = engine()
+    teach(eng, "west", TO_SF, (1.0, 4.0), 30)
+    eng.observe("flying", "west", TO_SF, "USPS", "Priority", datetime(2026, 4, 29, tzinfo=timezone.utc), None)
+    assert len(eng.by_service) == len(eng.any_service) == 1  # only the parcel on its way is held by ref
+    now = datetime(2026, 5, 2, tzinfo=timezone.utc)
+    lane = eng.lanes("west", TO_SF, "USPS", "Priority")[0]
+    assert eng.by_service.answer(lane, now=now).quantiles([0.5])[0].delivered == 30
+
+
+def test_reading_holds_the_models_still_while_another_thread_would_change_them():
+    import threading
+
+    eng = engine()
+    teach(eng, "west", TO_SF, (1.0, 4.0), 30)
+    lane = eng.lanes("west", TO_SF, "USPS", "Priority")[0]
+    now = datetime(2026, 5, 2, tzinfo=timezone.utc)
+    late = datetime(2026, 4, 20, tzinfo=timezone.utc)
+    writer = threading.Thread(target=lambda: eng.observe("late", "west", TO_SF, "USPS", "Priority", late,
+                                                         late + timedelta(days=9)))
+    with eng.reading():
+        before = eng.by_service.quantile(lane, 0.5, now=now)
+        writer.start()
+        writer.join(timeout=0.2)
+        assert writer.is_alive()  # the delivery waits for the reader
+        assert eng.by_service.quantile(lane, 0.5, now=now) == before
+    writer.join(timeout=5)
+    assert eng.by_service.quantile(lane, 0.5, now=now).delivered == before.delivered + 1
+
+
 def test_the_configuration_page_states_the_real_promise_defaults():
     from fulfilhub.config import CALENDAR_KEYS, PROMISE_KEYS, CalendarConfig, PromiseConfig
 

@@ -148,7 +148,9 @@ class ServerConfig:
     ``public_url`` is where customers reach it (the tracking links); ``cors_origins``
     the storefront origins allowed to call the API; ``rate_limit_per_minute`` requests
     per client address to the API; ``webhook_tolerance_seconds`` how old a delivery's
-    sent time may be.
+    sent time may be; ``poll_backoff`` (off when None): while an instance's last
+    processed webhook is younger than it, the runner polls that instance at most that
+    often.
     """
 
     host: str = "127.0.0.1"
@@ -158,6 +160,7 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 600
     webhook_tolerance_seconds: int = 3 * 86400  # vendors retry with the first sent time: Shopify for 48 h
+    poll_backoff: timedelta | None = None
 
 
 #: The ``[server]`` keys with (type, minimum) for the numbers.
@@ -174,6 +177,8 @@ def _server(table: Mapping[str, Any], where: str) -> ServerConfig:
             low, high = _SERVER_LIMITS[key]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ConfigError(f"expected a whole number from {low} to {high}, got {value!r}", path=where, key=dotted)
+        elif key == "poll_backoff":
+            value = parse_duration(value, path=where, key=dotted)
         elif key == "cors_origins":
             if not isinstance(value, list) or not all(isinstance(o, str) and o.startswith(("http://", "https://"))
                                                       and not o.endswith("/") for o in value):

@@ -156,12 +156,18 @@ def doctor(state: State, as_json: bool) -> None:
             eff = outbox_store.count_by_status(conn)
             stuck = outbox_store.stuck(conn, SystemClock().now())
             hooks = inbox_store.count_by_status(conn)
+            from ..runner.jobs import healthy_webhooks
+
+            healthy = healthy_webhooks(conn, config, SystemClock().now())
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
         check("webhooks", not hooks.get("failed"),
               f"pending {hooks.get('pending', 0)}, failed {hooks.get('failed', 0)}, processed {hooks.get('processed', 0)}"
               + (": `fulfilhub webhooks list --status failed`, then `webhooks replay ID`" if hooks.get("failed") else ""))
+        from .views import backoff_summary
+
+        check("polling", True, backoff_summary(config, healthy, SystemClock().now()))
         check("stuck", not stuck, "nothing stuck" if not stuck else
               f"{len(stuck)} effect(s) stuck: " + "; ".join(
                   f"#{r.id} {r.kind} {r.target} {r.status}, {r.attempts} tries" + (f": {r.last_error}" if r.last_error else "")
@@ -438,7 +444,8 @@ def quarantine_show(state: State, qid: int) -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Retry every open entry.")
 @pass_state
 def quarantine_retry(state: State, qids: tuple[int, ...], retry_all: bool) -> None:
-    """Map quarantined payloads again (after the plugin is fixed) and store those that now map."""
+    """Map quarantined payloads again (after the plugin is fixed) and store those that now map;
+    process again the delay assessments and status events the notices job quarantined."""
     from ..runner.quarantine import retry
 
     if not qids and not retry_all:
@@ -450,7 +457,7 @@ def quarantine_retry(state: State, qids: tuple[int, ...], retry_all: bool) -> No
         rt.close()
     for qid, result in outcome.items():
         console.print(f"{qid}: {result}", markup=False)
-    sys.exit(EXIT_OK if all(r.startswith("stored") for r in outcome.values()) else EXIT_PARTIAL)
+    sys.exit(EXIT_OK if all(r.startswith(("stored", "processed")) for r in outcome.values()) else EXIT_PARTIAL)
 
 
 # --------------------------------------------------------------------------- stock

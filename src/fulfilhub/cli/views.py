@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import click
@@ -26,6 +26,33 @@ _SHIP_COLUMNS = ("id", "order_id", "warehouse", "status", "carrier_name", "servi
 
 def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
+def _span(delta: Any) -> str:
+    """A duration in a few characters: ``45s``, ``30m``, ``2h``, ``1d 6h``."""
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h" + (f" {seconds % 3600 // 60}m" if seconds % 3600 // 60 else "")
+    return f"{seconds // 86400}d" + (f" {seconds % 86400 // 3600}h" if seconds % 86400 // 3600 else "")
+
+
+def _ago(now: datetime, at: datetime) -> str:
+    return f"{_span(max(now - at, timedelta(0)))} ago"
+
+
+def backoff_summary(config: Any, healthy: dict[tuple[str, str], datetime], now: datetime) -> str:
+    """``[server] poll_backoff`` and the instances it applies to now, in a few words (``doctor``)."""
+    every = config.server.poll_backoff
+    if every is None:
+        return "poll_backoff off: every instance is polled on its schedule"
+    if not healthy:
+        return f"poll_backoff {_span(every)}: no webhooks in the last {_span(every)}, every instance polled on schedule"
+    heard = ", ".join(f"{name} (webhook {_ago(now, at)})" for (_, name), at in sorted(healthy.items()))
+    return f"poll_backoff {_span(every)}: polled at most every {_span(every)}: {heard}"
 
 
 # --------------------------------------------------------------------------- shipments
@@ -198,10 +225,18 @@ def jobs(state: State, as_json: bool) -> None:
     Runs are recorded by `fulfilhub run` and `fulfilhub sync`. Exits 1 when a job's
     last run had errors.
     """
+    from ..clock import SystemClock
+    from ..runner.jobs import healthy_webhooks
+
+    config = state.config(strict_env=False)
     store = _store(state)
+    now = SystemClock().now()
     with store.read() as conn:
         last = job_run_store.last_runs(conn)
         backlog = _backlog(conn)
+        healthy = healthy_webhooks(conn, config, now)
+    every = config.server.poll_backoff
+    polls = {"pull_orders": "channels", "poll_tracking": "carriers"}
     out = []
     for job in DEFAULT_SCHEDULE:
         r = last.get(job)
@@ -213,6 +248,9 @@ def jobs(state: State, as_json: bool) -> None:
             "backlog": None if backlog.get(job) is None else sum(backlog[job].values()),
             "backlog_by_instance": backlog.get(job),
         })
+        if job in polls:  # the instances polled at most every poll_backoff, with their last webhook
+            out[-1]["backing_off"] = None if every is None else {
+                name: at for (kind, name), at in sorted(healthy.items()) if kind == polls[job]}
     if as_json:
         _dump(out)
     else:
@@ -226,4 +264,8 @@ def jobs(state: State, as_json: bool) -> None:
             waiting = "-" if by is None else ", ".join(f"{k} {v}" for k, v in by.items()) or "0"
             table.add_row(j["job"], _when(j["last_run"]), j["trigger"] or "-", took, escape(outcome), done, escape(waiting))
         console.print(table)
+        for j in out:
+            if j.get("backing_off"):
+                heard = ", ".join(f"{name} (webhook {_ago(now, at)})" for name, at in j["backing_off"].items())
+                console.print(f"{j['job']} backs off for {heard}: polled at most every {_span(every)}", markup=False)
     sys.exit(EXIT_PARTIAL if any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)

@@ -33,9 +33,10 @@ plugin's adjustment (the ``adjust_promise`` hook) — each with a ``promise`` or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -54,7 +55,7 @@ from ..store.schema import orders as orders_table
 from ..store.schema import shipments as shipments_table
 from . import lifecycle
 from .calendar import WorkingCalendar
-from .transit import Lane, TransitEstimate, TransitModel
+from .transit import Lane, LaneAnswer, TransitEstimate, TransitModel
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -140,50 +141,15 @@ def postal_prefix(address: Address) -> str:
 # --------------------------------------------------------------------------- the models
 
 
-class _Answer:
-    """Several questions answered from one survival curve (one lane at one moment)."""
-
-    __slots__ = ("model", "curve", "now_s")
-
-    def __init__(self, model: LaneModel, curve: Any, now_s: float):
-        self.model, self.curve, self.now_s = model, curve, now_s
-
-    def quantiles(self, qs: Sequence[float]) -> list[TransitEstimate]:
-        """As :meth:`TransitModel.quantiles`, from this curve."""
-        m, c = self.model, self.curve
-        return [m._estimate(c, q, self.now_s, *m._crossing(c, 1.0 - q, 0)) for q in qs]
-
-    def share_within(self, days: float) -> float:
-        """As :meth:`TransitModel.share_within`, from this curve."""
-        b = self.model._bin(max(days, 0.0))
-        if b == 0:
-            return 0.0
-        survival = self.curve.survival
-        return float(min(max(1.0 - survival[min(b, len(survival)) - 1], 0.0), 1.0))
-
-
-class LaneModel(TransitModel):
-    """A :class:`TransitModel` that answers a promise's questions (two quantiles, the
-    share within each end of the range) from one survival curve instead of three: the
-    curve is most of a quote's cost. ``tests/test_promise.py`` checks that its answers
-    are the public methods' answers.
-
-    It also forgets a delivered shipment's ref once it is learned (the model would keep
-    every ref to make ``finish`` idempotent and ``drop`` possible). For the promise
-    engine a delivery is final and learned once: from the store when the engine is
-    built, or from the tracking job for a shipment it holds in flight, never both. With
-    a million deliveries that is about 250 MB less.
-    """
-
-    def finish(self, ref: str, lane: Lane, started_at: datetime, delivered_at: datetime) -> None:
-        super().finish(ref, lane, started_at, delivered_at)
-        self._refs.pop(ref, None)
-
-    def answer(self, lane: Lane, *, now: datetime) -> _Answer | None:
-        """The curve that answers for ``lane`` at ``now`` (None: history too thin at every level)."""
-        now_s = self._seconds(now, "", "now")
-        curve = self._answering_curve(lane, now_s)
-        return None if curve is None else _Answer(self, curve, now_s)
+def lane_model(half_life: timedelta | None) -> TransitModel:
+    """The promise engine's transit model. It forgets a delivered shipment's ref once it
+    is learned (``remember_delivered=False``; the model would otherwise keep every ref to
+    make ``finish`` idempotent and ``drop`` possible). For the promise engine a delivery
+    is final and learned once: from the store when the engine is built, or from the
+    tracking job for a shipment it holds in flight, never both. With a million deliveries
+    that is about 250 MB less. A quote asks its questions of one curve
+    (:meth:`TransitModel.answer`)."""
+    return TransitModel(half_life=half_life, remember_delivered=False)
 
 
 # --------------------------------------------------------------------------- requests
@@ -236,7 +202,7 @@ class _Transit:
     days_by: float
     level: str
     basis: str
-    answer: _Answer | None  # learned: the curve the confidence of each end is read from
+    answer: LaneAnswer | None  # learned: the curve the confidence of each end is read from
     delivery_date: date | None = None  # the carrier's stated delivery date, when that is the basis
 
     def confidence(self, days: float) -> float:
@@ -271,9 +237,9 @@ class PromiseEngine:
         self.origins = {name: region_of(address) or name for name, address in self.warehouses.items()}
         self.hooks = hooks
         #: By carrier service: answers once a carrier is chosen (or named in a quote).
-        self.by_service = LaneModel(half_life=config.half_life)
+        self.by_service = lane_model(config.half_life)
         #: By lane alone, every service together: what the shop achieves before a carrier is chosen.
-        self.any_service = LaneModel(half_life=config.half_life)
+        self.any_service = lane_model(config.half_life)
         self._lock = threading.RLock()
         #: Shipments in flight: ref -> (warehouse, ship_to, carrier, service, shipped_at), to finish them.
         self._flying: dict[str, tuple[str, Address, str, str, datetime]] = {}
@@ -321,6 +287,14 @@ class PromiseEngine:
                 self.delivered += 1
             except ValueError:  # an absurd record: it teaches nothing
                 self.forget(ref)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold the models still while asking them directly (``by_service.remaining(...)``,
+        ``any_service.quantile(...)``): the loader and the tracking job change them, from
+        other threads, under the same lock. Re-entrant."""
+        with self._lock:
+            yield
 
     @property
     def in_flight(self) -> int:

@@ -74,7 +74,7 @@ from datetime import datetime, timedelta, timezone
 import attrs
 import numpy as np
 
-__all__ = ["Lane", "Level", "TransitEstimate", "TransitModel", "calendar_days", "MAX_TRANSIT"]
+__all__ = ["Lane", "LaneAnswer", "Level", "TransitEstimate", "TransitModel", "calendar_days", "MAX_TRANSIT"]
 
 #: The longest transit accepted; anything longer is refused as absurd.
 MAX_TRANSIT = timedelta(days=365)
@@ -279,7 +279,8 @@ class TransitModel:
         resolution: The relative width of a duration bin (0.005: 0.5%).
         remember_delivered: False: a delivered ref is forgotten once learned (about 200
             bytes less each); finishing it again counts it twice, and it cannot be
-            dropped. For a caller that learns each delivery exactly once (a replay).
+            dropped. For a caller that learns each delivery exactly once (a replay,
+            the promise engine).
         stale_factor: A parcel in flight longer than this many times the longest delivery
             seen at its key no longer censors (taken for lost). None: every parcel in
             flight censors, however long it has been travelling.
@@ -428,6 +429,14 @@ class TransitModel:
         found = np.searchsorted(curve.rising, -(1.0 - np.asarray(qs, dtype=float) + 1e-12), side="left")
         return self._edges[np.minimum(found, curve.last) + 1].tolist()
 
+    def answer(self, lane: Lane, *, now: datetime) -> LaneAnswer | None:
+        """The survival curve that answers for ``lane`` at ``now``, to ask several questions
+        of (the curve is most of a question's cost); None when history is too thin at every
+        level. The answer is a snapshot: later changes to the model do not change it."""
+        now_s = self._seconds(now, "", "now")
+        curve = self._answering_curve(lane, now_s)
+        return None if curve is None else LaneAnswer(self, curve, now_s)
+
     def share_within(self, lane: Lane, days: float, *, now: datetime) -> tuple[float, Level] | None:
         """P(transit <= days) on ``lane``, and the level that answered; None when history is too thin."""
         now_s = self._seconds(now, "", "now")
@@ -568,6 +577,36 @@ class TransitModel:
         return TransitEstimate(days=float(self._edges[b + 1]), q=q, level=key.level, lane=key.lane,
                                delivered=key.n_delivered, in_flight=key.n_flight, window_days=window,
                                lower_bound=lower, unit=self.unit)
+
+
+class LaneAnswer:
+    """Several questions answered from one survival curve: one lane at one moment
+    (:meth:`TransitModel.answer`). Its answers are the model's own at that moment."""
+
+    __slots__ = ("_model", "_curve", "_now_s")
+
+    def __init__(self, model: TransitModel, curve: _Curve, now_s: float):
+        self._model, self._curve, self._now_s = model, curve, now_s
+
+    @property
+    def level(self) -> Level:
+        """The level that answers."""
+        return self._curve.key.level
+
+    def quantiles(self, qs: Sequence[float]) -> list[TransitEstimate]:
+        """As :meth:`TransitModel.quantiles`, from this curve."""
+        m, c = self._model, self._curve
+        for q in qs:
+            _check_share(q)
+        return [m._estimate(c, q, self._now_s, *m._crossing(c, 1.0 - q, 0)) for q in qs]
+
+    def share_within(self, days: float) -> float:
+        """As :meth:`TransitModel.share_within` (the share only), from this curve."""
+        b = self._model._bin(max(days, 0.0))
+        if b == 0:
+            return 0.0
+        survival = self._curve.survival
+        return float(min(max(1.0 - survival[min(b, len(survival)) - 1], 0.0), 1.0))
 
 
 def _check_share(q: float) -> None:

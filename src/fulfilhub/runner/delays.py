@@ -151,7 +151,7 @@ class _Learned:
         hours = round(max(0.0, elapsed_days) * 24)
         key = ("remaining", found[0] is self.promises.by_service, found[1], hours, q, now)
         if key not in self.cache:
-            with self.promises._lock:  # the engine reads and changes its models under this lock
+            with self.promises.reading():
                 estimate = found[0].remaining(found[1], hours / 24, q, now=now)
             self.cache[key] = engine.Estimate(estimate.days, q, estimate.describe()) if estimate is not None else None
         return self.cache[key]
@@ -162,7 +162,7 @@ class _Learned:
             return None
         key = ("whole", found[0] is self.promises.by_service, found[1], q, now)
         if key not in self.cache:
-            with self.promises._lock:  # the engine reads and changes its models under this lock
+            with self.promises.reading():
                 estimate = found[0].quantile(found[1], q, now=now)
             self.cache[key] = engine.Estimate(estimate.days, q, estimate.describe()) if estimate is not None else None
         return self.cache[key]

@@ -20,6 +20,9 @@ transaction; it decides nothing itself.
 
 Work for different channels, warehouses and carriers runs concurrently in threads; one
 item that fails is reported and the others go on.
+
+With ``[server] poll_backoff``, ``pull_orders`` and ``poll_tracking`` back off for an
+instance whose webhooks are healthy (:func:`backing_off`): polling stays the safety net.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ..engines import fulfilment, holds, intake, inventory, promise
 from ..errors import ExternalError, FulfilhubError, PluginError, TransientError
 from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import cursors, job_runs
+from ..store import inbox as inbox_store
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import promises as promise_store
@@ -103,10 +107,47 @@ def describe_error(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- pull
 
 
+def healthy_webhooks(conn: Any, config: Any, now: datetime) -> dict[tuple[str, str], datetime]:
+    """The instances whose polls may back off (``[server] poll_backoff``): those whose last
+    processed webhook is younger than it, ``{(kind, instance): when it arrived}``."""
+    every = config.server.poll_backoff
+    if every is None:
+        return {}
+    return inbox_store.last_processed(conn, now - every)
+
+
+def backing_off(rt: Runtime, kind: str, names: Iterable[str]) -> dict[str, datetime]:
+    """The instances of ``kind`` whose poll waits now, ``{name: when it is due}``.
+
+    An instance waits while its webhooks are healthy (see :func:`healthy_webhooks`) and
+    this runtime polled it less than ``poll_backoff`` ago. As soon as its last webhook is
+    older than that, it is polled on the job's own schedule again.
+    """
+    every = rt.config.server.poll_backoff
+    if every is None:
+        return {}
+    now = rt.clock.now()
+    with rt.store.read() as conn:
+        healthy = healthy_webhooks(conn, rt.config, now)
+    waiting = {}
+    for name in names:
+        polled = rt.polled.get((kind, name))
+        if (kind, name) in healthy and polled is not None and now < polled + every:
+            waiting[name] = polled + every
+    return waiting
+
+
 def pull_orders(rt: Runtime, *, channels: Sequence[str] | None = None, max_pages: int | None = None,
                 progress: Progress | None = None) -> JobReport:
+    """Pull every channel (or ``channels``: those are pulled even while backing off)."""
     names = list(channels) if channels is not None else list(rt.config.channels)
-    return _concurrently(names, lambda name: pull_channel(rt, name, max_pages=max_pages, progress=progress), "pull_orders")
+    waiting = backing_off(rt, "channels", names) if channels is None else {}
+    report = _concurrently([n for n in names if n not in waiting],
+                           lambda name: pull_channel(rt, name, max_pages=max_pages, progress=progress), "pull_orders")
+    for name, due in waiting.items():
+        report.counts["backed_off"] += 1
+        log.debug("channel %s: webhooks are healthy; the next poll is at %s", name, due)
+    return report
 
 
 def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progress: Progress | None = None) -> JobReport:
@@ -118,6 +159,7 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
     """
     report = JobReport("pull_orders")
     channel = rt.channel(name)
+    rt.polled["channels", name] = rt.clock.now()
     with rt.store.read() as conn:
         cursor = cursors.get(conn, name)
         known_skus = stock_store.known_skus(conn)
@@ -396,10 +438,17 @@ def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate]
 
 def poll_tracking(rt: Runtime) -> JobReport:
     """Ask the carriers about shipments whose next look is due (see ``fulfilment.next_poll``)."""
+    waiting = backing_off(rt, "carriers", rt.config.carriers)
     with rt.store.read() as conn:
-        due = shipment_store.due(conn, fulfilment.TRACKED, rt.clock.now(), limit=5000, tracked_only=True)
+        due = shipment_store.due(conn, fulfilment.TRACKED, rt.clock.now(), limit=5000, tracked_only=True,
+                                 except_carriers=list(waiting))
     by_carrier = _grouped(due, lambda s: s.carrier)
-    return _concurrently(by_carrier.items(), lambda item: _track_carrier(rt, *item), "poll_tracking")
+    for name in by_carrier:
+        rt.polled["carriers", name] = rt.clock.now()
+    report = _concurrently(by_carrier.items(), lambda item: _track_carrier(rt, *item), "poll_tracking")
+    if waiting:
+        report.counts["backed_off"] += len(waiting)
+    return report
 
 
 def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:

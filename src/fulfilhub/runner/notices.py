@@ -13,6 +13,10 @@ transaction that acts on what it covers:
 A notice's key (``notice:<event>:<order id>:<revision>``) and a compensation's key
 (``compensation:<order id>:<tier>``) are unique in the store, and the cursor moves in
 the same transaction, so a rerun, a crash or a second runner never writes either twice.
+An item that fails (a policy or a template raising on one order's data) is quarantined
+alone with its reason, the cursor moves past it, and ``fulfilhub quarantine retry``
+processes it once the cause is fixed; trouble with the store or the configuration
+stops the stream instead (read again next run).
 The outbox then sends each notice once per routed notifier and issues each approved
 compensation through the channel; once issued, a ``compensation_issued`` notice carries
 the code or the amount.
@@ -155,13 +159,54 @@ def _delays(rt: Runtime, conf: notify.Settings, comp: compensation.Settings, rep
                     outcome = on_assessment(rt, tx, conf, comp, assessment_id, assessment)
                     notice_store.advance(tx, DELAYS, assessment_id, rt.clock.now())
             except Exception as exc:
-                from .jobs import describe_error
-
-                report.errors.append(f"delay assessment {assessment_id} of {assessment.order_id}: {describe_error(exc)}"
-                                     " (it is read again next run)")
-                return
+                what = f"delay assessment {assessment_id} of {assessment.order_id}"
+                if not _quarantine(rt, DELAYS, DELAY_KIND, assessment_id,
+                                   {"id": assessment.order_id, "assessment_id": assessment_id}, what, exc, report):
+                    return
+                continue
             for item in outcome:
                 report.counts[item] += 1
+
+
+#: The quarantine's ``source`` and ``kind`` of the items the notices job could not process.
+QUARANTINE_SOURCE = "notices"
+DELAY_KIND = "delay_assessment"
+EVENT_KIND = "status_event"
+
+
+def _stops_the_stream(exc: BaseException) -> bool:
+    """Trouble that is not one item's: the store or the configuration. The stream stops
+    there (read again next run) instead of quarantining every item after it."""
+    import sqlalchemy.exc
+
+    from ..errors import ConfigError, StoreError
+
+    return isinstance(exc, (ConfigError, StoreError, sqlalchemy.exc.DBAPIError))
+
+
+def _quarantine(rt: Runtime, stream: str, kind: str, item_id: int, payload: dict[str, Any], what: str,
+                exc: BaseException, report: Any) -> bool:
+    """Quarantine one item that failed and move the stream's cursor past it, in one
+    transaction; False when the stream must stop instead (see :func:`_stops_the_stream`)."""
+    from .jobs import describe_error
+
+    reason = describe_error(exc)
+    if not _stops_the_stream(exc):
+        try:
+            with rt.store.transaction() as tx:
+                if notice_store.position(tx.conn, stream) >= item_id:  # another runner took it
+                    return True
+                from ..store import quarantine as quarantine_store
+
+                quarantine_store.keep(tx, QUARANTINE_SOURCE, kind, payload, f"{what}: {reason}", rt.clock.now())
+                notice_store.advance(tx, stream, item_id, rt.clock.now())
+            log.warning("notices: quarantined %s: %s (`fulfilhub quarantine retry` once fixed)", what, reason)
+            report.counts["quarantined"] += 1
+            return True
+        except Exception as again:  # the store itself fails: stop, nothing moved
+            reason = f"{reason}; quarantining it failed too: {describe_error(again)}"
+    report.errors.append(f"{what}: {reason} (it is read again next run)")
+    return False
 
 
 def on_assessment(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.Settings, assessment_id: int,
@@ -213,11 +258,18 @@ def _events(rt: Runtime, conf: notify.Settings, report: Any) -> None:
                         notice_store.advance(tx, EVENTS, last, rt.clock.now())
             return
         for event_id, order_id, status in batch:
-            with rt.store.transaction() as tx:
-                if notice_store.position(tx.conn, EVENTS) >= event_id:
-                    continue
-                done = on_status(rt, tx, conf, order_id, STATUS_NOTICES[status])
-                notice_store.advance(tx, EVENTS, event_id, rt.clock.now())
+            try:
+                with rt.store.transaction() as tx:
+                    if notice_store.position(tx.conn, EVENTS) >= event_id:
+                        continue
+                    done = on_status(rt, tx, conf, order_id, STATUS_NOTICES[status])
+                    notice_store.advance(tx, EVENTS, event_id, rt.clock.now())
+            except Exception as exc:
+                if not _quarantine(rt, EVENTS, EVENT_KIND, event_id,
+                                   {"id": order_id, "event_id": event_id, "status": status},
+                                   f"status event {event_id} ({status}) of {order_id}", exc, report):
+                    return
+                continue
             report.counts[done] += 1
 
 
@@ -241,6 +293,39 @@ def on_status(rt: Runtime, tx: Tx, conf: notify.Settings, order_id: str, event: 
         return "shipped_without_label"
     done = _emit(rt, tx, conf, order, who, event, 1, facts, rt.clock.now())
     return f"notice_{event}" if done else "notice_exists"
+
+
+def retry_quarantined(rt: Runtime, row: Any) -> tuple[bool, str]:
+    """Process again one delay assessment or status event the job quarantined, and resolve
+    the entry in the same transaction: ``(processed, what happened)``. The notice and
+    compensation keys are unique, so a retry never notifies or compensates twice."""
+    from ..store import quarantine as quarantine_store
+    from .jobs import describe_error
+
+    conf, comp = _settings(rt)
+    if not conf.enabled:
+        return False, "notices are off ([notices] enabled = false); left in quarantine"
+    payload = row.payload if isinstance(row.payload, Mapping) else {}
+    try:
+        if row.kind == DELAY_KIND:
+            assessment_id = int(payload["assessment_id"])
+            with rt.store.read() as conn:
+                found = [a for i, a in delay_store.since(conn, assessment_id - 1, limit=1) if i == assessment_id]
+            if not found:
+                return False, f"delay assessment {assessment_id} no longer exists; left in quarantine"
+            with rt.store.transaction() as tx:
+                done = on_assessment(rt, tx, conf, comp, assessment_id, found[0])
+                quarantine_store.resolve(tx, row.id, rt.clock.now())
+        else:
+            event = STATUS_NOTICES[str(payload["status"])]
+            with rt.store.transaction() as tx:
+                done = [on_status(rt, tx, conf, str(payload["id"]), event)]
+                quarantine_store.resolve(tx, row.id, rt.clock.now())
+    except Exception as exc:
+        with rt.store.transaction() as tx:
+            quarantine_store.retry_failed(tx, row.id, describe_error(exc))
+        return False, f"still fails: {describe_error(exc)}"
+    return True, f"processed: {', '.join(done)}"
 
 
 # --------------------------------------------------------------------------- effects

@@ -1,16 +1,20 @@
-"""Re-processing quarantined payloads once the plugin that maps them is fixed."""
+"""Re-processing quarantined payloads once the plugin that maps them is fixed, and the
+delay assessments and status events the ``notices`` job quarantined (see
+:func:`fulfilhub.runner.notices.retry_quarantined`)."""
 
 from __future__ import annotations
 
 from ..engines import intake
 from ..store import quarantine as quarantine_store
 from ..store import stock as stock_store
+from . import notices
 from .jobs import describe_error
 from .runtime import Runtime
 
 
 def retry(rt: Runtime, ids: list[int] | None = None) -> dict[int, str]:
-    """Map open quarantined payloads again; store those that now map. ``{id: outcome}``."""
+    """Map open quarantined payloads again; store those that now map, process the notices
+job's items again. ``{id: outcome}``: "stored ..." or "processed ..." when it worked."""
     with rt.store.read() as conn:
         if ids is None:
             rows = quarantine_store.listing(conn, status="open", limit=100_000)
@@ -24,6 +28,9 @@ def retry(rt: Runtime, ids: list[int] | None = None) -> dict[int, str]:
             continue
         if row.status != "open":
             outcome[qid] = f"already {row.status}"
+            continue
+        if row.source == notices.QUARANTINE_SOURCE and row.kind in (notices.DELAY_KIND, notices.EVENT_KIND):
+            outcome[qid] = notices.retry_quarantined(rt, row)[1]
             continue
         if row.source not in rt.config.channels:
             outcome[qid] = f"channel {row.source!r} is no longer configured; left in quarantine"

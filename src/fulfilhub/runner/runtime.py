@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..adapters import Carrier, Channel, InstanceContext, Notifier, Warehouse
@@ -44,6 +44,8 @@ class Runtime:
         self.policy = policy
         #: How often each job runs (the config's, or the Scheduler's that drives this runtime).
         self.schedule: dict[str, timedelta] = dict(config.schedule)
+        #: When this runtime last polled each ``(kind, instance)`` (the poll back-off reads it).
+        self.polled: dict[tuple[str, str], datetime] = {}
         self._adapters: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._promise: PromiseEngine | None = None

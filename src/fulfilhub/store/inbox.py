@@ -97,6 +97,18 @@ def backlog(conn: Connection) -> tuple[int, datetime | None]:
                         if isinstance(oldest, str) else oldest)
 
 
+def last_processed(conn: Connection, since: datetime) -> dict[tuple[str, str], datetime]:
+    """When the newest processed delivery of each instance arrived, for the instances with
+    one since ``since``: ``{(kind, instance): received_at}``."""
+    rows = conn.execute(
+        sa.select(inbox.c.kind, inbox.c.instance, sa.func.max(inbox.c.received_at))
+        .where(inbox.c.status == PROCESSED, inbox.c.received_at >= since)
+        .group_by(inbox.c.kind, inbox.c.instance)
+    ).all()
+    decode = inbox.c.received_at.type.process_result_value
+    return {(kind, instance): decode(at, conn.dialect) if isinstance(at, str) else at for kind, instance, at in rows}
+
+
 def count_by_status(conn: Connection) -> dict[str, int]:
     rows = conn.execute(sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)).all()
     return {status: int(n) for status, n in rows}

@@ -155,12 +155,15 @@ def count_of_order(conn: Connection, order_id: str) -> int:
 
 
 def due(conn: Connection, statuses: Iterable[ShipmentStatus], now: datetime, *, limit: int = 500,
-        tracked_only: bool = False) -> list[Shipment]:
-    """Shipments in ``statuses`` whose next look is due at ``now`` (never looked at first, then oldest due)."""
+        tracked_only: bool = False, except_carriers: Sequence[str] = ()) -> list[Shipment]:
+    """Shipments in ``statuses`` whose next look is due at ``now`` (never looked at first, then oldest due),
+    but none of ``except_carriers``."""
     stmt = sa.select(shipments).where(
         shipments.c.status.in_([str(s) for s in statuses]),
         sa.or_(shipments.c.next_poll_at.is_(None), shipments.c.next_poll_at <= now),
     )
+    if except_carriers:
+        stmt = stmt.where(sa.or_(shipments.c.carrier.is_(None), shipments.c.carrier.not_in(list(except_carriers))))
     if tracked_only:
         stmt = stmt.where(shipments.c.tracking_code.is_not(None))
     stmt = stmt.order_by(shipments.c.next_poll_at.is_not(None), shipments.c.next_poll_at, shipments.c.id).limit(limit)
