@@ -44,11 +44,17 @@ def first_id_since(conn: Connection, table: sa.Table, column: str, since: dateti
 
 
 def advance(tx: Tx, name: str, value: int, at: datetime) -> None:
-    """Save the consumer's position (in the transaction that did the work it covers)."""
-    updated = tx.execute(consumer_cursors.update().where(consumer_cursors.c.name == name)
-                         .values(position=value, updated_at=at))
-    if updated.rowcount == 0:
-        tx.execute(consumer_cursors.insert().values(name=name, position=value, updated_at=at))
+    """Save the consumer's position (in the transaction that did the work it covers).
+
+    Never moves it back: of two runners that raced over the same items (their writes are
+    deduplicated by key), the one further on keeps its place. The first save of a name
+    is an insert that ignores a concurrent one, so two runners starting together on
+    PostgreSQL do not fail on the cursor's key.
+    """
+    if insert_ignore(tx, consumer_cursors, [{"name": name, "position": value, "updated_at": at}], ["name"]):
+        return
+    further = sa.case((consumer_cursors.c.position < value, value), else_=consumer_cursors.c.position)
+    tx.execute(consumer_cursors.update().where(consumer_cursors.c.name == name).values(position=further, updated_at=at))
 
 
 # --------------------------------------------------------------------------- notices
