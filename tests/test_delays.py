@@ -225,3 +225,17 @@ def test_worst_first_orders_by_days_late_then_state():
     c = attrs.evolve(base, order_id="c", state="late", days_late=5)
     d = attrs.evolve(base, order_id="d", state="at_risk", days_late=0)
     assert [x.order_id for x in delays.worst_first([d, a, b, c])] == ["c", "b", "a", "d"]
+
+
+class Exhausted(Steady):
+    """A lane whose every parcel has arrived by now: nothing is left to learn about the rest."""
+
+    def remaining(self, shipment, elapsed_days, q, now):
+        return Estimate(0.0, q, "40 deliveries")
+
+
+def test_a_parcel_out_longer_than_the_lane_ever_takes_is_said_so_plainly():
+    found = assess(order(shipments=[shipment()]), T0 + timedelta(days=8), transit=Exhausted(2))
+    assert (found.state, found.reason) == (DelayState.LATE, DelayReason.TRANSIT_FORECAST)
+    assert "already longer than most parcels on this lane take" in found.detail
+    assert "0.0 more days" not in found.detail

@@ -312,8 +312,10 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
         return found
     if median is not None and forecast is not None and days_late(forecast, promise) > 0:
         found.append(_Finding(R.TRANSIT_FORECAST, forecast, 0.5,
-                              f"{elapsed:.1f} days on the way; the rest usually takes {median.days:.1f} more days "
-                              f"({median.basis}): expected {_short(forecast, tz)}"))
+                              (f"{elapsed:.1f} days on the way; the rest usually takes {median.days:.1f} more days"
+                               if median.days >= 0.1 else
+                               f"{elapsed:.1f} days on the way, already longer than most parcels on this lane take")
+                              + f" ({median.basis}): expected {_short(forecast, tz)}"))
     elif transit is not None:
         risky = transit.remaining(shipment, elapsed, policy.risk_q, now)
         if risky is not None:
