@@ -5,13 +5,16 @@ Kept deliberately small. Sandbox and runtime fixtures belong with the integratio
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 import pytest
+import sqlalchemy as sa
 
 from fulfilhub.models import Address, Money, Order, OrderLine
-from fulfilhub.store import Store
+from fulfilhub.store import Store, safe_url
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
@@ -47,3 +50,38 @@ def make_order() -> Callable[..., Order]:
         )
 
     return make
+
+
+POSTGRES_URL = os.environ.get("FULFILHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    Uses FULFILHUB_TEST_POSTGRES_URL (a server URL whose user may create databases);
+    skips, saying why, when the driver or the server is not there.
+    """
+    pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (pip install 'psycopg[binary]')")
+    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"fulfilhub_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        pytest.skip(f"no PostgreSQL at {safe_url(POSTGRES_URL)} ({exc.orig}); set FULFILHUB_TEST_POSTGRES_URL")
+    try:
+        yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture
+def postgres_store(postgres_url) -> Iterator[Store]:
+    """A migrated store on a fresh PostgreSQL database (skipped, saying why, without a server)."""
+    s = Store.open(postgres_url, migrate=True)
+    yield s
+    s.close()

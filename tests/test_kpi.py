@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fulfilhub.cli import main
 from fulfilhub.cli import report as report_cli
 from fulfilhub.engines import kpi
-from fulfilhub.store import Store, safe_url
 from fulfilhub.store import kpi as kpi_store
 
 from . import kpi_world as w
@@ -24,35 +19,11 @@ NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 WINDOW = kpi.Window.of(w.SINCE, w.UNTIL, NOW)
 
 
-POSTGRES_URL = os.environ.get("FULFILHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture
 def world(store):
     return w.build(store)
-
-
-@pytest.fixture
-def postgres_store() -> Iterator[Store]:
-    """The same store on a fresh PostgreSQL database (skipped, saying why, without a server)."""
-    pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (pip install 'psycopg[binary]')")
-    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"fulfilhub_kpi_{uuid.uuid4().hex[:12]}"
-    try:
-        with server.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        server.dispose()
-        pytest.skip(f"no PostgreSQL at {safe_url(POSTGRES_URL)} ({exc.orig}); set FULFILHUB_TEST_POSTGRES_URL")
-    store = Store.open(sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False),
-                       migrate=True)
-    try:
-        yield store
-    finally:
-        store.close()
-        with server.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
 
 
 @pytest.mark.postgres

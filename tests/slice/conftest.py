@@ -7,8 +7,6 @@ The two first-party plugins are registered explicitly (never whatever is install
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,12 +15,10 @@ import attrs
 import fulfilhub_easypost
 import fulfilhub_shopify
 import pytest
-import sqlalchemy as sa
 
 from fulfilhub.plugins import PluginManager
 from fulfilhub.scenarios import LocalWarehouse, World, build_world
 from fulfilhub.scenarios.world import WAREHOUSES
-from fulfilhub.store import safe_url
 from fulfilhub.testing import FAST_RETRIES
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
@@ -97,30 +93,3 @@ def world_factory(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def world(world_factory) -> SliceWorld:
     return world_factory()
-
-
-POSTGRES_URL = os.environ.get("FULFILHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
-
-    Uses FULFILHUB_TEST_POSTGRES_URL (a server URL whose user may create databases);
-    skips, saying why, when the driver or the server is not there.
-    """
-    pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (pip install 'psycopg[binary]')")
-    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"fulfilhub_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with server.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        server.dispose()
-        pytest.skip(f"no PostgreSQL at {safe_url(POSTGRES_URL)} ({exc.orig}); set FULFILHUB_TEST_POSTGRES_URL")
-    try:
-        yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
