@@ -11,6 +11,7 @@ the rooms together.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import PurePosixPath
 
 from .test_docs import PACKAGE, level_of, module_file
@@ -60,6 +61,71 @@ def test_the_check_catches_a_type_hint_import_and_a_late_import():
         "def later():\n    from fulfilhub.scenarios import build_world\n"
     )
     assert upward(source, "sandbox/toolkit.py") == [
-        "sandbox/toolkit.py (level 1) imports runner/runtime.py (level 3)",
-        "sandbox/toolkit.py (level 1) imports scenarios/__init__.py (level 4)",
+        "sandbox/toolkit.py (level 1) imports runner/runtime.py (level 4)",
+        "sandbox/toolkit.py (level 1) imports scenarios/__init__.py (level 5)",
     ]
+
+
+# --------------------------------------------------------------- plugins/ and contrib/ import public names only
+
+REPO = PACKAGE.parents[1]
+#: The modules a plugin may import (docs/sdk.md), and the names of each (None: its ``__all__``).
+PUBLIC_MODULES: dict[str, frozenset[str] | None] = {
+    "fulfilhub": None,
+    "fulfilhub.sdk": None,
+    "fulfilhub.sandbox": None,
+    "fulfilhub.scenarios": None,
+    "fulfilhub.testing": frozenset({"FAST_RETRIES", "instance_context"}),
+    "fulfilhub.testing.fuzz": None,
+    "fulfilhub.testing.conformance": None,
+    "fulfilhub.plugins": frozenset({"ENTRY_POINT_GROUP", "PluginManager"}),
+    "fulfilhub.clock": frozenset({"Clock", "SimClock", "SystemClock"}),
+}
+
+
+def public_names(module: str) -> frozenset[str]:
+    import importlib
+
+    names = PUBLIC_MODULES[module]
+    return names if names is not None else frozenset(importlib.import_module(module).__all__)
+
+
+def private_imports(source: str, where: str) -> list[str]:
+    """The imports in ``source`` of a fulfilhub module or name outside the public surface."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "fulfilhub":
+            if node.module not in PUBLIC_MODULES:
+                found.append(f"{where}: from {node.module} import ...")
+                continue
+            found += [f"{where}: {alias.name} from {node.module}" for alias in node.names
+                      if alias.name not in public_names(node.module)
+                      and f"{node.module}.{alias.name}" not in PUBLIC_MODULES]
+        elif isinstance(node, ast.Import):
+            found += [f"{where}: import {a.name}" for a in node.names
+                      if a.name.split(".")[0] == "fulfilhub" and a.name not in PUBLIC_MODULES]
+    return found
+
+
+def test_plugins_and_contrib_import_only_public_names():
+    found = []
+    for top in ("plugins", "contrib"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            found += private_imports(path.read_text(encoding="utf-8"), path.relative_to(REPO).as_posix())
+    assert found == []
+
+
+def test_the_scaffold_templates_import_only_public_modules():
+    found = []
+    for path in sorted((PACKAGE / "scaffold" / "templates").rglob("*.tmpl")):
+        for module in re.findall(r"^\s*(?:from|import) (fulfilhub[\w.]*)", path.read_text(encoding="utf-8"), re.M):
+            if module not in PUBLIC_MODULES:
+                found.append(f"{path.name}: {module}")
+    assert found == []
+
+
+def test_the_public_import_check_catches_an_internal_module_and_a_private_name():
+    source = ("from fulfilhub.models import in_range\nfrom fulfilhub.sdk import parse_time, _shown\n"
+              "import fulfilhub.http\nfrom fulfilhub import Money\n")
+    assert private_imports(source, "x.py") == [
+        "x.py: from fulfilhub.models import ...", "x.py: _shown from fulfilhub.sdk", "x.py: import fulfilhub.http"]

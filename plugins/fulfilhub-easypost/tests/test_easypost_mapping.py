@@ -315,7 +315,7 @@ def test_parse_datetime_is_always_aware(text, expected):
 
 
 def test_parse_datetime_refuses_garbage():
-    with pytest.raises(PayloadError, match="not an ISO-8601 time: 'next tuesday'"):
+    with pytest.raises(PayloadError, match="not an ISO 8601 time: 'next tuesday'"):
         mapping.parse_datetime("next tuesday", "est_delivery_date")
 
 
