@@ -107,9 +107,10 @@ def test_aware_datetimes_round_trip_as_utc(store):
 
 
 def test_naive_datetimes_are_refused(store):
-    with pytest.raises(sa.exc.StatementError, match="refusing to store naive datetime 2026-01-05T08:00:00"):
+    with pytest.raises(StoreError, match="refusing to store naive datetime 2026-01-05T08:00:00") as caught:
         with store.transaction() as tx:
             cursors.save(tx, "shop", "c1", datetime(2026, 1, 5, 8, 0))
+    assert isinstance(caught.value.__cause__, sa.exc.StatementError)
     assert count(store, schema.cursors) == 0
 
 
