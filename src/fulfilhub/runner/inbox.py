@@ -21,7 +21,7 @@ from ..models import Order, TrackingUpdate
 from ..store import inbox as inbox_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
-from .jobs import JobReport, describe_error
+from .reports import JobReport, describe_error
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.runner")
