@@ -110,7 +110,8 @@ def test_forbidden_transition_raises_naming_both_statuses(current, target):
     message = str(info.value)
     assert f"from {current} to {target}" in message
     assert "shop:1" in message
-    assert info.value.current is current and info.value.target is target
+    assert info.value.current is current
+    assert info.value.target is target
 
 
 def test_no_status_may_stay_where_it_is():
