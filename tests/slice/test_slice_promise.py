@@ -57,7 +57,7 @@ def test_an_accepted_order_is_promised_then_the_engine_learns_its_delivery(world
     assert notes[0].startswith("chose ")
     assert "the promise" in notes[0]
     # a fresh engine built from the store knows the same delivery
-    world.rt._promise = None
+    world.rt.promises.forget()
     rebuilt = world.rt.promise_engine()
     assert (rebuilt.delivered, rebuilt.in_flight, rebuilt.loaded) == (1, 0, 1)
 
