@@ -82,7 +82,8 @@ def test_a_missed_promise_refunds_the_shipping_through_the_engine(installed, tmp
     with store.transaction() as tx:
         intake.ingest(tx, Hooks(pm), [o], at=T0, known_skus={"A"}, intake=IntakeConfig(check_sku=False), source="t")
         decision = compensation.decide(tx, pm.registry.policies, conf, o, late("carrier_eta"), None, T0)
-    assert decision.status == "approved" and decision.amount == Money(amount="8.00", currency="CNY")
+    assert decision.status == "approved"
+    assert decision.amount == Money(amount="8.00", currency="CNY")
     with store.read() as conn:
         [row] = ledger.for_order(conn, o.id)
     assert (row.policy, row.kind, row.amount) == ("missed-promise-shipping-refund", "shipping_refund", Decimal("8.00"))

@@ -159,7 +159,8 @@ def test_each_hook_section_says_first_result_or_broadcast_and_has_an_example(spe
     for argument in inspect.signature(spec).parameters:
         assert f"`{argument}" in body, f"## {spec.__name__} does not describe argument {argument!r}"
     examples = fenced(body, "python")
-    assert examples and f"def {spec.__name__}(" in examples[-1]
+    assert examples
+    assert f"def {spec.__name__}(" in examples[-1]
 
 
 def hook_examples() -> list[str]:
@@ -258,13 +259,16 @@ def test_the_example_config_loads_names_registered_types_and_builds(tmp_path):
         registered = getattr(pm.registry, kind)
         for inst in getattr(config, kind).values():
             assert inst.type in registered, f"[{kind}.{inst.name}] names type {inst.type!r}, not registered"
-    assert config.channels and config.carriers and config.warehouses
+    assert config.channels
+    assert config.carriers
+    assert config.warehouses
     assert set(env.values()) <= set(config.secrets)
     from fulfilhub.engines import compensation, notify
 
     notify.check_routes(config.notifiers)
     assert notify.settings(config.notices).quiet_hours is not None
-    assert compensation.settings(config.compensation).tiers and config.notifiers
+    assert compensation.settings(config.compensation).tiers
+    assert config.notifiers
 
     # relative SQLite paths are relative to the config file's folder
     assert config.store_url.startswith("sqlite:///" + str(tmp_path.resolve()))
@@ -484,7 +488,8 @@ def test_the_plugin_md_plugin_travels_through_the_runner_with_the_documented_key
             consumed = conn.execute(sa.select(reservations.c.state)).scalars().all()
             levels = {s.sku: s.on_hand for s in stock_store.levels(conn)}
         assert statuses["shop:A-1001"] == ("delivered", None)
-        assert statuses["shop:A-1002"][0] == "on_hold" and "Leave it with the neighbour" in statuses["shop:A-1002"][1]
+        assert statuses["shop:A-1002"][0] == "on_hold"
+        assert "Leave it with the neighbour" in statuses["shop:A-1002"][1]
         shipment = "shop:A-1001/1"
         assert keys == {  # the key formats docs/architecture.md documents
             f"warehouse.submit:{shipment}",
@@ -493,7 +498,8 @@ def test_the_plugin_md_plugin_travels_through_the_runner_with_the_documented_key
             f"channel.push_tracking:{shipment}:delivered",
         }
         assert undone == []
-        assert consumed and set(consumed) == {"consumed"}
+        assert consumed
+        assert set(consumed) == {"consumed"}
         assert levels == {"MUG-BLUE": 8, "TEA-50G": 9}
         channel = rt.channel("shop")
         assert list(channel.fulfillments) == [f"channel.push_fulfillment:{shipment}"]
@@ -501,7 +507,8 @@ def test_the_plugin_md_plugin_travels_through_the_runner_with_the_documented_key
 
         again = jobs.summarize(jobs.sync_once(rt))  # every job run again: nothing new, nothing twice
         assert again.ok, again.errors
-        assert again.counts["orders_new"] == 0 and again.counts["rates_chosen"] == 0
+        assert again.counts["orders_new"] == 0
+        assert again.counts["rates_chosen"] == 0
         assert list(channel.fulfillments) == [f"channel.push_fulfillment:{shipment}"]
     finally:
         rt.close()
@@ -601,10 +608,14 @@ def test_the_plugin_md_carrier_takes_a_shopify_order_to_delivered_through_the_ru
                 (shipment,) = shipment_store.of_order(conn, order_id)
                 scans = [scan.status for scan in shipment_store.scans_of(conn, shipment.id)]
                 undone = conn.execute(sa.select(outbox.c.key).where(outbox.c.status != "done")).scalars().all()
-            assert shipment.label.carrier == instance and shipment.label.carrier_name == "SwiftPost"
-            assert shipment.rate.service == "Economy" and shipment.rate.transit_days == 3  # the cheapest
+            assert shipment.label.carrier == instance
+            assert shipment.label.carrier_name == "SwiftPost"
+            assert shipment.rate.service == "Economy"
+            assert shipment.rate.transit_days == 3  # the cheapest
             assert str(shipment.label.cost) == "8.40 EUR"  # 1.4 kg: two started kilograms
-            assert scans[0] == "pre_transit" and scans[-1] == "delivered" and "out_for_delivery" in scans
+            assert scans[0] == "pre_transit"
+            assert scans[-1] == "delivered"
+            assert "out_for_delivery" in scans
             assert undone == []
             courier = rt.carrier(instance).api
             assert list(courier.by_key) == [f"carrier.buy_label:{shipment.id}"]  # one label, bought with the key
@@ -858,7 +869,8 @@ def test_the_model_generator_writes_the_page_and_its_check_mode_finds_a_stale_on
     gen = model_generator()
     monkeypatch.setattr(gen, "PAGE", tmp_path / "models.md")
     assert gen.main(["--check"]) == 1  # missing
-    assert gen.main([]) == 0 and gen.PAGE.read_text(encoding="utf-8") == gen.render()
+    assert gen.main([]) == 0
+    assert gen.PAGE.read_text(encoding="utf-8") == gen.render()
     assert gen.main(["--check"]) == 0
     gen.PAGE.write_text(gen.render().replace("The tracking number", "The number"), encoding="utf-8")
     assert gen.main(["--check"]) == 1
@@ -940,4 +952,5 @@ def test_the_example_channels_mapping_survives_the_fuzzer(doc_plugin):
 
     payloads = [m for order in doc_plugin.ORDERS for m in mutations(dict(order), seed=5, count=600)]
     result = assert_maps_or_refuses(lambda p: doc_plugin.parse_order(p, channel="memshop"), payloads)
-    assert result.mapped and result.refused
+    assert result.mapped
+    assert result.refused

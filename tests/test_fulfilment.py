@@ -209,7 +209,8 @@ def test_every_warehouse_status_but_shipped_has_a_meaning():
 def test_a_bought_label_consumes_stock_ships_the_order_and_queues_the_channel_push(store, allocated, hooks):
     order, shipment = allocated
     shipped = packed_with_label(store, hooks, shipment)
-    assert shipped.status is S.LABEL_PURCHASED and shipped.tracking_code == "9400TEST"
+    assert shipped.status is S.LABEL_PURCHASED
+    assert shipped.tracking_code == "9400TEST"
     assert shipped.next_poll_at == shipped.shipped_at + fulfilment.POLL_AFTER[S.LABEL_PURCHASED]
     with store.read() as conn:
         (level,) = stock_store.levels(conn)
@@ -240,7 +241,8 @@ def test_tracking_moves_the_shipment_once_and_pushes_each_milestone_once(store, 
     assert status_of(store, order.id) is OrderStatus.IN_TRANSIT
     with store.transaction() as tx:  # the same answer again, later: nothing to write
         again = fulfilment.apply_tracking(tx, hooks, outcome.shipment, answer, "shop", t1)
-    assert again.moved_to is None and again.shipment == outcome.shipment
+    assert again.moved_to is None
+    assert again.shipment == outcome.shipment
     delivered_at = T0 + timedelta(days=2, hours=13)
     done = update("delivered", ("in_transit", T0 + timedelta(hours=9)), ("delivered", delivered_at), est=eta)
     with store.transaction() as tx:
@@ -250,7 +252,8 @@ def test_tracking_moves_the_shipment_once_and_pushes_each_milestone_once(store, 
     assert seen.delivered == [(shipment.id, delivered_at)]
     with store.transaction() as tx:  # a late, out-of-order answer does not move it back
         late = fulfilment.apply_tracking(tx, hooks, final.shipment, answer, "shop", delivered_at + timedelta(hours=4))
-    assert late.moved_to is None and late.shipment.status is S.DELIVERED
+    assert late.moved_to is None
+    assert late.shipment.status is S.DELIVERED
     pushes = sorted(k for k, kind in effects(store).items() if kind == EffectKind.CHANNEL_PUSH_TRACKING)
     assert pushes == [f"channel.push_tracking:{shipment.id}:delivered", f"channel.push_tracking:{shipment.id}:in_transit"]
     assert seen.delivered == [(shipment.id, delivered_at)]

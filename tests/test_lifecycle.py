@@ -20,8 +20,54 @@ from fulfilhub.store import shipments as shipment_store
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
-ALLOWED = [(a, b) for a in O for b in O if b in TRANSITIONS[a]]
-FORBIDDEN = [(a, b) for a in O for b in O if b not in TRANSITIONS[a]]
+# ------------------------------------------------------------------ the specification
+#
+# The lifecycle as the seeds and the vendors imply it, written out by hand and never
+# generated from TRANSITIONS: the table in engines/lifecycle.py must be exactly this.
+# Each group says where its moves come from.
+
+#: The main line, in order: the warehouse and the carrier report stages, and a poll may
+#: skip any number of them (a warehouse answers "shipped" to the first poll after
+#: "submitted"; an EasyPost tracker goes from pre_transit straight to delivered).
+MAIN_LINE = [O.ALLOCATED, O.PICKING, O.PACKED, O.PARTIALLY_SHIPPED, O.SHIPPED, O.IN_TRANSIT, O.OUT_FOR_DELIVERY,
+             O.PARTIALLY_DELIVERED, O.DELIVERED]
+
+SPECIFICATION: dict[O, set[O]] = {
+    # intake: checks pass, a hold for a person (unknown SKU, address, customer note), or
+    # the channel already cancelled it (Shopify's cancelled_at on the first read)
+    O.RECEIVED: {O.ACCEPTED, O.ON_HOLD, O.CANCELLED},
+    # allocation: into shipments, or not enough stock; a person holds or the channel
+    # cancels; an order with nothing to ship (gift card, digital goods) completes at once
+    O.ACCEPTED: {O.ALLOCATED, O.BACKORDERED, O.ON_HOLD, O.CANCELLED, O.DELIVERED},
+    # a person releases the hold, or the channel cancels
+    O.ON_HOLD: {O.ACCEPTED, O.CANCELLED},
+    # stock came back; a person holds; the channel cancels
+    O.BACKORDERED: {O.ALLOCATED, O.ON_HOLD, O.CANCELLED},
+    # forward along the main line (steps skipped), a parcel's exception, a person's hold
+    # before it is picked, the channel's cancel (open requests cancelled at the warehouse)
+    O.ALLOCATED: {*MAIN_LINE[1:], O.EXCEPTION, O.ON_HOLD, O.CANCELLED},
+    O.PICKING: {*MAIN_LINE[2:], O.EXCEPTION, O.CANCELLED},
+    O.PACKED: {*MAIN_LINE[3:], O.EXCEPTION, O.CANCELLED},
+    # labels not scanned yet can still be voided, so a cancel is still possible
+    O.PARTIALLY_SHIPPED: {*MAIN_LINE[4:], O.EXCEPTION, O.CANCELLED},
+    O.SHIPPED: {*MAIN_LINE[5:], O.EXCEPTION, O.RETURNED, O.CANCELLED},
+    # on its way: only forward, an exception, or back to the sender (return_to_sender)
+    O.IN_TRANSIT: {*MAIN_LINE[6:], O.EXCEPTION, O.RETURNED},
+    # a failed attempt re-routes a parcel out for delivery back into transit
+    O.OUT_FOR_DELIVERY: {O.IN_TRANSIT, *MAIN_LINE[7:], O.EXCEPTION, O.RETURNED},
+    O.PARTIALLY_DELIVERED: {O.DELIVERED, O.EXCEPTION, O.RETURNED},
+    # after delivery: a return, or a refund
+    O.DELIVERED: {O.RETURNED, O.REFUNDED},
+    # an exception clears to wherever the parcels are now (a damaged parcel re-shipped
+    # from allocation on), or ends in a return, a cancel or a refund
+    O.EXCEPTION: {*MAIN_LINE, O.RETURNED, O.CANCELLED, O.REFUNDED},
+    O.RETURNED: {O.REFUNDED},
+    O.CANCELLED: {O.REFUNDED},
+    O.REFUNDED: set(),
+}
+
+ALLOWED = [(a, b) for a in O for b in O if b in SPECIFICATION[a]]
+FORBIDDEN = [(a, b) for a in O for b in O if b not in SPECIFICATION[a]]
 
 
 # ------------------------------------------------------------------ the table
@@ -29,6 +75,27 @@ FORBIDDEN = [(a, b) for a in O for b in O if b not in TRANSITIONS[a]]
 
 def test_table_covers_every_status():
     assert set(TRANSITIONS) == set(O)
+
+
+def test_the_specification_covers_every_status():
+    assert set(SPECIFICATION) == set(O)
+
+
+@pytest.mark.parametrize("current", list(O), ids=str)
+def test_the_table_allows_exactly_what_the_specification_says(current):
+    allowed = set(TRANSITIONS[current])
+    assert sorted(SPECIFICATION[current] - allowed) == [], f"{current}: the table forbids what the lifecycle needs"
+    assert sorted(allowed - SPECIFICATION[current]) == [], f"{current}: the table allows what no source implies"
+
+
+def test_every_status_can_be_reached_from_received():
+    reached, frontier = {O.RECEIVED}, [O.RECEIVED]
+    while frontier:
+        for target in TRANSITIONS[frontier.pop()]:
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    assert reached == set(O)
 
 
 @pytest.mark.parametrize(("current", "target"), ALLOWED, ids=[f"{a}->{b}" for a, b in ALLOWED])
@@ -43,7 +110,8 @@ def test_forbidden_transition_raises_naming_both_statuses(current, target):
     message = str(info.value)
     assert f"from {current} to {target}" in message
     assert "shop:1" in message
-    assert info.value.current is current and info.value.target is target
+    assert info.value.current is current
+    assert info.value.target is target
 
 
 def test_no_status_may_stay_where_it_is():
@@ -220,7 +288,9 @@ def test_transition_updates_status_and_appends_event(store, stored):
     assert events == [("received", "accepted", "test")]
     with store.read() as conn:
         (event,) = order_store.events_of(conn, stored)
-    assert event.kind == "status" and event.reason == "checks passed" and event.at == at
+    assert event.kind == "status"
+    assert event.reason == "checks passed"
+    assert event.at == at
 
 
 def test_successive_transitions_keep_the_whole_history(store, stored):
@@ -290,4 +360,5 @@ def test_follow_shipments_notes_but_does_not_apply_a_forbidden_status(store, sto
         assert order_store.row(conn, stored).status == O.CANCELLED
         last = order_store.events_of(conn, stored)[-1]
     assert last.kind == "note"
-    assert "in_transit" in last.reason and "cancelled" in last.reason
+    assert "in_transit" in last.reason
+    assert "cancelled" in last.reason

@@ -482,7 +482,7 @@ def test_the_cli_lists_shows_and_approves(world):
 
 def test_whatever_an_order_payload_says_the_notice_picks_a_locale_and_renders(tmp_path):
     """The locale and the shipping paid come from the channel's raw payload: fuzz them."""
-    from fulfilhub.default_plugins.compensation_rules import shipping_paid
+    from fulfilhub.engines.tiers import shipping_paid
     from fulfilhub.testing import instance_context
     from fulfilhub.testing.fuzz import assert_maps_or_refuses, mutations
     from fulfilhub_shopify import ShopifyChannel

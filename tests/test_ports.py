@@ -47,7 +47,8 @@ def test_state_inserts_once_and_reads_back_json(store, clock):
 def test_state_is_namespaced_per_instance(store, clock):
     east, west = StatePort(store, "warehouses.east", clock), StatePort(store, "warehouses.west", clock)
     east.insert("k", 1)
-    assert west.get("k") is None and west.insert("k", 2) is True
+    assert west.get("k") is None
+    assert west.insert("k", 2) is True
     assert (east.get("k"), west.get("k")) == (1, 2)
 
 
@@ -178,7 +179,8 @@ def test_migration_0002_moves_local_fulfillments_into_plugin_state_and_back(tmp_
     upgrade(url)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
-    assert "local_fulfillments" not in tables and "plugin_state" in tables
+    assert "local_fulfillments" not in tables
+    assert "plugin_state" in tables
 
     store = Store.open(url)
     try:

@@ -77,7 +77,10 @@ def test_assessments_are_stored_only_when_the_finding_changes(store, order_id):
         same = delay_store.record(tx, attrs.evolve(at_risk, assessed_at=T0 + timedelta(hours=1),
                                                    revised_eta=T0 + timedelta(days=6, hours=2), detail="reworded"))
         worse = delay_store.record(tx, attrs.evolve(at_risk, state="late", days_late=3))
-    assert first is not None and same is None and worse is not None and worse > first
+    assert first is not None
+    assert same is None
+    assert worse is not None
+    assert worse > first
     with store.read() as conn:
         assert delay_store.current(conn, order_id).days_late == 3
         assert [a.days_late for a in delay_store.history(conn, order_id)] == [2, 3]

@@ -29,8 +29,10 @@ def acme(monkeypatch):
 def test_the_sandbox_md_simulator_registers_lazily_and_serves_its_api(acme):
     pm = PluginManager(load_installed=False, extra=[acme])
     record = pm.registry.simulators["acme-post"]
-    assert record.factory == "acme_post_sim:AcmePostSimulator" and record.load() is acme.AcmePostSimulator
-    assert record.demo.kind == "carriers" and record.demo.secrets["api_key"].env == "ACME_DEMO_KEY"
+    assert record.factory == "acme_post_sim:AcmePostSimulator"
+    assert record.load() is acme.AcmePostSimulator
+    assert record.demo.kind == "carriers"
+    assert record.demo.secrets["api_key"].env == "ACME_DEMO_KEY"
     clock = SimClock(T0)
     context = SandboxContext(clock=clock, seed=5, options={"acme-post": {"api_key": "k1", "transit_hours": 10}})
     with SandboxServer(pm.registry.simulators, context) as sandbox, httpx.Client(

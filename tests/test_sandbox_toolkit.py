@@ -54,7 +54,8 @@ def test_options_fill_defaults_and_convert():
 def test_an_unknown_option_is_an_error_naming_the_simulator_and_the_key():
     with pytest.raises(OptionError, match=r"unknown acme simulator option\(s\) rte; known: rate, count") as caught:
         read_options("acme", {"rte": 0.1}, SPEC)
-    assert isinstance(caught.value, ConfigError) and caught.value.key == "sandbox.acme"
+    assert isinstance(caught.value, ConfigError)
+    assert caught.value.key == "sandbox.acme"
 
 
 @pytest.mark.parametrize(
@@ -121,13 +122,17 @@ def test_the_auth_guard_answers_the_vendor_401_and_json_body_answers_400_and_422
     with httpx.Client(base_url=url) as http:
         assert http.post("/echo", json={"a": 1}).status_code == 401
         denied = http.post("/echo", json={"a": 1}, headers={"x-api-token": "wrong"})
-        assert denied.status_code == 401 and denied.json() == {"errors": "Invalid API key"}
+        assert denied.status_code == 401
+        assert denied.json() == {"errors": "Invalid API key"}
         ok = http.post("/echo", json={"a": 1}, headers={"x-api-token": "sekret"})
-        assert ok.status_code == 200 and ok.json() == {"got": {"a": 1}}
+        assert ok.status_code == 200
+        assert ok.json() == {"got": {"a": 1}}
         bad = http.post("/echo", content=b"{not json", headers={"x-api-token": "sekret"})
-        assert bad.status_code == 400 and bad.json() == {"error": "The request body is not valid JSON."}
+        assert bad.status_code == 400
+        assert bad.json() == {"error": "The request body is not valid JSON."}
         wrong = http.post("/echo", json=[1], headers={"x-api-token": "sekret"})
-        assert wrong.status_code == 422 and wrong.json() == {"error": "body must be an object"}
+        assert wrong.status_code == 422
+        assert wrong.json() == {"error": "body must be an object"}
         assert http.post("/lenient", content=b"nope").json() == {"got": None}
 
 
@@ -179,8 +184,10 @@ def test_seeded_ids_repeat_with_the_seed_and_differ_between_seeds():
     a, b, c = SeededIds(7), SeededIds(7), SeededIds(8)
     first = [a.new("shp"), a.new("shp"), a.new("rate")]
     assert first == [b.new("shp"), b.new("shp"), b.new("rate")]
-    assert first[0] != c.new("shp") and first[0] != first[1]
-    assert first[0].startswith("shp_") and len(first[0]) == 4 + 32
+    assert first[0] != c.new("shp")
+    assert first[0] != first[1]
+    assert first[0].startswith("shp_")
+    assert len(first[0]) == 4 + 32
     assert a.stable("ca", "USPS") == b.stable("ca", "USPS") != a.stable("ca", "UPS")
     assert a.rng("fate", "x").random() == b.rng("fate", "x").random()
     assert [a.next("f", 100), a.next("f", 100), a.next("g")] == [100, 101, 1]
@@ -195,7 +202,8 @@ def test_a_timeline_shows_what_the_clock_has_reached():
     assert line.visible(T0 + timedelta(hours=2)) == ["a", "b", "b2"]
     assert line.pending(T0 + timedelta(hours=2)) == ["c"]
     line.truncate(T0 + timedelta(hours=3))
-    assert list(line) == ["a", "b", "b2"] and len(line) == 3
+    assert list(line) == ["a", "b", "b2"]
+    assert len(line) == 3
     assert [t.at for t in line.timed()] == [T0, T0 + timedelta(hours=2), T0 + timedelta(hours=2)]
 
 
@@ -204,7 +212,8 @@ def test_the_leaky_bucket_refuses_when_full_and_leaks_on_the_scenario_clock():
     bucket = LeakyBucket(clock, size=3, leak_per_second=0.5)
     assert [bucket.take()[:2] for _ in range(3)] == [(True, 1), (True, 2), (True, 3)]
     allowed, level, wait = bucket.take()
-    assert (allowed, level, wait) == (False, 3, 2.0) and bucket.refused == 1
+    assert (allowed, level, wait) == (False, 3, 2.0)
+    assert bucket.refused == 1
     clock.advance(2)  # one call leaked out
     assert bucket.take() == (True, 3, 0.0)
     clock.advance(60)

@@ -64,9 +64,11 @@ def test_open_refuses_an_unmigrated_database(tmp_path, prepare):
     message = str(info.value)
     assert "run `fulfilhub db upgrade`" in message
     if prepare == "no file":  # a mistyped path is not silently created
-        assert "does not exist" in message and not path.exists()
+        assert "does not exist" in message
+        assert not path.exists()
     else:
-        assert "revision none" in message and head_revision() in message
+        assert "revision none" in message
+        assert head_revision() in message
 
 
 def test_open_reports_a_missing_folder(tmp_path):
@@ -103,13 +105,15 @@ def test_aware_datetimes_round_trip_as_utc(store):
         stored = conn.execute(sa.select(schema.cursors.c.updated_at)).scalar_one()
     assert stored == at
     assert stored.tzinfo is timezone.utc
-    assert stored.hour == 13 and stored.microsecond == 123456
+    assert stored.hour == 13
+    assert stored.microsecond == 123456
 
 
 def test_naive_datetimes_are_refused(store):
-    with pytest.raises(sa.exc.StatementError, match="refusing to store naive datetime 2026-01-05T08:00:00"):
+    with pytest.raises(StoreError, match="refusing to store naive datetime 2026-01-05T08:00:00") as caught:
         with store.transaction() as tx:
             cursors.save(tx, "shop", "c1", datetime(2026, 1, 5, 8, 0))
+    assert isinstance(caught.value.__cause__, sa.exc.StatementError)
     assert count(store, schema.cursors) == 0
 
 
@@ -191,7 +195,8 @@ def test_reserve_never_oversells_the_last_unit(store, order_with_two_shipments):
         assert (row.on_hand, row.reserved) == (1, 1)
         with store.read() as conn:
             held = conn.execute(sa.select(schema.reservations).where(schema.reservations.c.sku == sku)).all()
-        assert len(held) == 1 and held[0].quantity == 1
+        assert len(held) == 1
+        assert held[0].quantity == 1
 
 
 def test_reserve_respects_reserved_and_safety_stock(store, order_with_two_shipments):

@@ -28,7 +28,9 @@ def test_checked_builds_the_same_frozen_values_as_the_class():
     kwargs = dict(at=AT, status=TrackingStatus.FAILED_ATTEMPT, description="Notice left", location="Reno, NV, US",
                   reason=ExceptionReason.FAILED_ATTEMPT, source="in_transit/delivery_exception")
     fast, slow = TrackingEvent.checked(**kwargs), TrackingEvent(**kwargs)
-    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert fast == slow
+    assert hash(fast) == hash(slow)
+    assert repr(fast) == repr(slow)
     assert TrackingEvent.checked(at=AT, status=TrackingStatus.PRE_TRANSIT) == TrackingEvent(at=AT, status="pre_transit")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         fast.status = TrackingStatus.DELIVERED  # type: ignore[misc]

@@ -32,7 +32,9 @@ def test_the_quantile_is_the_share_of_deliveries_within_it():
     for q, expected in ((0.5, 5), (0.9, 9), (0.95, 10), (0.1, 1)):
         est = model.quantile(RENO_CA, q, now=now)
         assert expected <= est.days <= expected * 1.006  # the upper edge of its 0.5% bin
-        assert est.level is Level.POSTAL and est.delivered == 100 and est.in_flight == 0
+        assert est.level is Level.POSTAL
+        assert est.delivered == 100
+        assert est.in_flight == 0
     assert model.share_within(RENO_CA, 5.01, now=now) == (pytest.approx(0.5), Level.POSTAL)
     assert model.share_within(RENO_CA, 0.5, now=now)[0] == 0.0
     assert model.share_within(RENO_CA, 30, now=now)[0] == pytest.approx(1.0)
@@ -48,13 +50,17 @@ def test_a_thin_lane_falls_back_level_by_level_and_says_which():
     other_service = Lane(carrier="ups", service="Ground", destination="US-CA")
     assert model.quantile(RENO_CA, 0.9, now=now).level is Level.POSTAL
     est = model.quantile(other_prefix, 0.9, now=now)
-    assert est.level is Level.LANE and est.lane == attrs_evolve(RENO_CA, postal_prefix="")
+    assert est.level is Level.LANE
+    assert est.lane == attrs_evolve(RENO_CA, postal_prefix="")
     est = model.quantile(other_origin, 0.9, now=now)
-    assert est.level is Level.REGION and est.lane == Lane(carrier="usps", service="Priority", destination="US-CA")
+    assert est.level is Level.REGION
+    assert est.lane == Lane(carrier="usps", service="Priority", destination="US-CA")
     est = model.quantile(other_dest, 0.9, now=now)
-    assert est.level is Level.SERVICE and est.lane == Lane(carrier="usps", service="Priority")
+    assert est.level is Level.SERVICE
+    assert est.lane == Lane(carrier="usps", service="Priority")
     est = model.quantile(other_service, 0.9, now=now)
-    assert est.level is Level.ALL and est.lane == Lane()
+    assert est.level is Level.ALL
+    assert est.lane == Lane()
     thin = TransitModel(min_delivered=20)
     deliver(thin, RENO_CA, 19, 2.0)
     assert thin.quantile(RENO_CA, 0.9, now=now) is None  # even "all" is too thin
@@ -91,8 +97,10 @@ def test_a_carrier_that_slows_down_moves_the_quantile_before_its_slow_parcels_la
     after = censored.quantile(lane, 0.9, now=now)
     assert before.days == pytest.approx(2.0, rel=0.006)
     assert after.days >= 3.5  # at least as long as the slow parcels have been travelling
-    assert after.in_flight == 16 and after.delivered == 240
-    assert after.lower_bound and "at least" in after.describe()
+    assert after.in_flight == 16
+    assert after.delivered == 240
+    assert after.lower_bound
+    assert "at least" in after.describe()
     # without recency the same parcels barely move the 90th percentile: 16 against 240
     flat = TransitModel(min_delivered=20, half_life=None)
     deliver(flat, lane, 240, 2.0)
@@ -104,7 +112,9 @@ def test_a_carrier_that_slows_down_moves_the_quantile_before_its_slow_parcels_la
         start = slow_from + i * timedelta(hours=6)
         censored.finish(f"slow{i}", lane, start, start + 6 * DAY)
     landed = censored.quantile(lane, 0.9, now=slow_from + 11 * DAY)
-    assert landed.days == pytest.approx(6.0, rel=0.006) and not landed.lower_bound and landed.in_flight == 0
+    assert landed.days == pytest.approx(6.0, rel=0.006)
+    assert not landed.lower_bound
+    assert landed.in_flight == 0
 
 
 def test_recent_deliveries_weigh_more():
@@ -145,14 +155,17 @@ def test_finish_is_idempotent_and_drop_forgets():
     assert model.quantile(lane, 0.9, now=now).days == pytest.approx(4.0, rel=0.006)
     model.finish("b", lane, T0, T0 + 3 * DAY)  # a correction replaces, it does not add
     est = model.quantile(lane, 0.9, now=now)
-    assert est.delivered == 2 and est.days == pytest.approx(3.0, rel=0.006)
+    assert est.delivered == 2
+    assert est.days == pytest.approx(3.0, rel=0.006)
     model.drop("b")
     model.drop("never-seen")
     est = model.quantile(lane, 0.9, now=now)
-    assert est.delivered == 1 and est.days == pytest.approx(2.0, rel=0.006)
+    assert est.delivered == 1
+    assert est.days == pytest.approx(2.0, rel=0.006)
     model.start("c", lane, T0)
     model.drop("c")
-    assert model.quantile(lane, 0.9, now=now).in_flight == 0 and len(model) == 1
+    assert model.quantile(lane, 0.9, now=now).in_flight == 0
+    assert len(model) == 1
 
 
 def test_absurd_or_naive_times_are_refused_naming_the_ref():
@@ -177,7 +190,8 @@ def test_another_unit_counts_in_flight_parcels_in_that_unit():
     deliver(hours, lane, 10, 2.0)
     now = T0 + 30 * DAY
     est = hours.quantile(lane, 0.5, now=now)
-    assert est.days == pytest.approx(48.0, rel=0.006) and est.unit == "hours"
+    assert est.days == pytest.approx(48.0, rel=0.006)
+    assert est.unit == "hours"
     for i in range(30):
         hours.start(f"f{i}", lane, now - 5 * DAY)  # travelling 120 hours
     assert hours.quantile(lane, 0.5, now=now).days >= 119
@@ -199,7 +213,8 @@ def test_weights_stay_finite_over_decades_of_history():
     later = T0 + 3650 * DAY  # 3,650 half-lives later
     deliver(model, lane, 10, 4.0, first=later, prefix="late")
     est = model.quantile(lane, 0.5, now=later + 10 * DAY)
-    assert math.isfinite(est.days) and est.days == pytest.approx(4.0, rel=0.006)
+    assert math.isfinite(est.days)
+    assert est.days == pytest.approx(4.0, rel=0.006)
 
 
 def attrs_evolve(lane: Lane, **changes) -> Lane:

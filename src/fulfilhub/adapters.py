@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -506,36 +506,43 @@ def capabilities(adapter: object) -> frozenset[str]:
 # declares nothing and accepts any key.
 
 
+A = TypeVar("A")
+
+
 @attrs.frozen(kw_only=True)
-class ChannelType:
+class AdapterType(Generic[A]):
+    """One registered type of adapter: ``factory(context)`` builds an instance of it.
+
+    Attributes:
+        name: The type's name, as ``type = "..."`` in ``fulfilhub.toml``.
+        factory: Builds one configured instance from its :class:`InstanceContext`.
+        description: One line for ``fulfilhub plugins``.
+        settings: The instance settings it reads (None: any key is accepted).
+
+    A plugin registers one of the four kinds below, which differ only in what the
+    factory returns and which ``register_*_types`` hook takes them.
+    """
+
     name: str
-    factory: Callable[[InstanceContext], Channel]
+    factory: Callable[[InstanceContext], A]
     description: str = ""
     settings: Mapping[str, Setting] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CarrierType:
-    name: str
-    factory: Callable[[InstanceContext], Carrier]
-    description: str = ""
-    settings: Mapping[str, Setting] | None = None
+class ChannelType(AdapterType["Channel"]):
+    """A channel type (``register_channel_types``): its factory returns a :class:`Channel`."""
 
 
-@attrs.frozen(kw_only=True)
-class WarehouseType:
-    name: str
-    factory: Callable[[InstanceContext], Warehouse]
-    description: str = ""
-    settings: Mapping[str, Setting] | None = None
+class CarrierType(AdapterType["Carrier"]):
+    """A carrier type (``register_carrier_types``): its factory returns a :class:`Carrier`."""
 
 
-@attrs.frozen(kw_only=True)
-class NotifierType:
-    name: str
-    factory: Callable[[InstanceContext], Notifier]
-    description: str = ""
-    settings: Mapping[str, Setting] | None = None
+class WarehouseType(AdapterType["Warehouse"]):
+    """A warehouse type (``register_warehouse_types``): its factory returns a :class:`Warehouse`."""
+
+
+class NotifierType(AdapterType["Notifier"]):
+    """A notifier type (``register_notifier_types``): its factory returns a :class:`Notifier`."""
 
 
 @attrs.frozen(kw_only=True)

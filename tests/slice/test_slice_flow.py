@@ -49,11 +49,13 @@ def test_an_order_travels_to_delivery_and_the_shop_hears_of_it(world):
     assert seen[:3] == ["received", "accepted", "allocated"]
     assert seen.index("packed") < seen.index("shipped") < seen.index("in_transit") < seen.index("delivered")
     assert seen[-1] == "delivered"
-    assert "shipped" in seen and "in_transit" in seen
+    assert "shipped" in seen
+    assert "in_transit" in seen
 
     (shipment,) = world.shipments(order_id)
     assert shipment.status == ShipmentStatus.DELIVERED
-    assert shipment.tracking_code and shipment.delivered_at is not None
+    assert shipment.tracking_code
+    assert shipment.delivered_at is not None
     # the shop got one fulfillment with our tracking number, and the delivered milestone
     (fulfillment,) = world.shop.fulfillments_for(placed["id"])
     assert fulfillment["tracking_number"] == shipment.tracking_code
@@ -192,7 +194,8 @@ def test_an_older_version_read_late_does_not_overwrite_a_newer_one(world):
     with world.store.transaction() as tx:
         result = intake.ingest(tx, world.rt.hooks, [channel.parse_order(placed)], at=world.clock.now(), known_skus=set(),
                                intake=IntakeConfig(), source="test")
-    assert result.unchanged == 1 and result.updated == 0
+    assert result.unchanged == 1
+    assert result.updated == 0
     order, _ = world.order(f"shop:{placed['id']}")
     assert order.note == "leave at the back door"
 
@@ -209,7 +212,8 @@ def test_effects_for_a_cancelled_shipment_are_closed_not_repeated(world):
     assert report.ok, report.errors
     with world.store.read() as conn:
         (effect,) = [e for e in outbox.listing(conn) if e.kind == "warehouse.submit"]
-    assert effect.status == "done" and effect.result == {"skipped": "shipment cancelled"}
+    assert effect.status == "done"
+    assert effect.result == {"skipped": "shipment cancelled"}
     assert not jobs.deliver_effects(world.rt).counts  # nothing left to redeliver
 
 

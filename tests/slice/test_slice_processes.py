@@ -42,7 +42,8 @@ def test_a_pull_killed_mid_pagination_resumes_without_loss_or_duplicates(world_f
     assert 0 < at_kill < 1500, f"the kill should land mid-pull (stored {at_kill})"
     with world.store.read() as conn:
         cursor = cursors.get(conn, "shop")
-    assert cursor and "page_info" in cursor  # saved with the last stored page
+    assert cursor
+    assert "page_info" in cursor  # saved with the last stored page
 
     world.context.faults.clear()
     proc = fulfilhub(world, "sync", "--channel", "shop", "--json")
@@ -91,7 +92,8 @@ def test_the_sandbox_command_serves_every_simulator_with_faults_and_clock(tmp_pa
         assert httpx.get(orders_url, headers=headers).status_code == 200
         assert httpx.get(orders_url).status_code == 401
         bad = httpx.post(f"{root}/_sandbox/faults", json={"kind": "teapot"})
-        assert bad.status_code == 422 and "kind" in bad.json()["error"]
+        assert bad.status_code == 422
+        assert "kind" in bad.json()["error"]
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)

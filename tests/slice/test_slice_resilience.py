@@ -120,7 +120,8 @@ def test_an_api_down_past_all_retries_loses_nothing(world_factory):
         world.shop.add_order([{"sku": sku, "quantity": 1}])
     world.context.faults.add("503", path="/shopify/", times=10)  # more than the retries
     report = jobs.pull_orders(world.rt)
-    assert not report.ok and "cursor kept" in report.errors[0]
+    assert not report.ok
+    assert "cursor kept" in report.errors[0]
     world.context.faults.clear()
     report = jobs.pull_orders(world.rt)
     with world.store.read() as conn:
@@ -135,10 +136,12 @@ def test_a_malformed_order_is_quarantined_while_the_rest_of_the_page_is_stored(w
     good = [world.shop.add_order([{"sku": sku, "quantity": 1}]) for _ in range(3)]
     bad = world.shop.add_order([{"sku": sku, "quantity": 1}], malformed="quantity_word")
     report = jobs.pull_orders(world.rt)
-    assert report.counts["orders_new"] == 3 and report.counts["quarantined"] == 1
+    assert report.counts["orders_new"] == 3
+    assert report.counts["quarantined"] == 1
     with world.store.read() as conn:
         (entry,) = quarantine_store.listing(conn)
-    assert entry.external_id == str(bad["id"]) and "quantity" in entry.error
+    assert entry.external_id == str(bad["id"])
+    assert "quantity" in entry.error
     assert entry.payload == bad  # kept exactly as received
     assert all(world.order(f"shop:{g['id']}") for g in good)
 
@@ -159,7 +162,8 @@ def test_a_malformed_order_is_quarantined_while_the_rest_of_the_page_is_stored(w
     monkeypatch.setattr(channel, "parse_order", fixed)
     assert retry(world.rt)[entry.id] == f"stored as shop:{bad['id']}"
     order, row = world.order(f"shop:{bad['id']}")
-    assert row.status == "accepted" and order.lines[0].quantity == 1
+    assert row.status == "accepted"
+    assert order.lines[0].quantity == 1
     with world.store.read() as conn:
         assert quarantine_store.listing(conn) == []
 
@@ -182,12 +186,14 @@ def test_a_record_the_store_refuses_is_quarantined_alone_and_the_channel_goes_on
 
     monkeypatch.setattr(channel, "parse_order", parse)
     report = world.sync(hours=1)
-    assert report.counts["orders_new"] == 1 and report.counts["quarantined"] == 1
+    assert report.counts["orders_new"] == 1
+    assert report.counts["quarantined"] == 1
     assert world.order(f"shop:{good['id']}") is not None
     assert world.order(f"shop:{bad['id']}") is None
     with world.store.read() as conn:
         (entry,) = quarantine_store.listing(conn)
-    assert entry.external_id == str(bad["id"]) and "store refused" in entry.error
+    assert entry.external_id == str(bad["id"])
+    assert "store refused" in entry.error
     later = world.shop.add_order([{"sku": sku, "quantity": 1}])
     world.sync(hours=1)
     assert world.order(f"shop:{later['id']}") is not None  # the cursor moved on

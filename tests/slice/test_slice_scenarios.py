@@ -60,4 +60,5 @@ def test_a_world_takes_every_described_simulator_into_its_config(tmp_path):
         world.stock("east", sku, 3)
         world.simulators("channels")["shopify"].add_order([{"sku": sku, "quantity": 1}])
         report = world.sync(hours=1)
-        assert report.counts.get("orders_new") == 1 and not report.errors
+        assert report.counts.get("orders_new") == 1
+        assert not report.errors

@@ -155,8 +155,10 @@ def test_buying_twice_returns_the_first_label_without_a_second_purchase(api, car
     second = carrier.buy(rate, "fh-shp-000123:label")
 
     assert second == first
-    assert second.label_url == first.label_url and second.tracking_url == first.tracking_url
-    assert buy.call_count == 2 and read_back.call_count == 1
+    assert second.label_url == first.label_url
+    assert second.tracking_url == first.tracking_url
+    assert buy.call_count == 2
+    assert read_back.call_count == 1
 
 
 def test_another_purchase_refusal_is_not_mistaken_for_success(api, carrier, payload):

@@ -21,7 +21,8 @@ TRACKERS = ["tracker_delivered", "tracker_failed_attempt", "tracker_in_transit",
 @pytest.mark.parametrize("golden", TRACKERS)
 def test_parse_tracker_maps_or_refuses_every_mutation(payload, golden):
     result = assert_maps_or_refuses(mapping.parse_tracker, mutations(payload(golden), seed=6, count=700), check=check_model)
-    assert result.mapped > 100 and result.refused > 20  # the mutations reach both outcomes
+    assert result.mapped > 100
+    assert result.refused > 20  # the mutations reach both outcomes
 
 
 def test_parse_rates_maps_or_refuses_every_mutation(payload):
@@ -30,7 +31,8 @@ def test_parse_rates_maps_or_refuses_every_mutation(payload):
         mutations(payload("shipment_rated"), seed=7, count=2500),
         check=check_model,
     )
-    assert result.mapped > 100 and result.refused > 100
+    assert result.mapped > 100
+    assert result.refused > 100
 
 
 @pytest.mark.parametrize("golden", ["shipment_bought", "shipment_rated"])
@@ -41,7 +43,8 @@ def test_parse_label_maps_or_refuses_every_mutation(payload, golden):
         check=check_model,
     )
     if golden == "shipment_bought":
-        assert result.mapped > 100 and result.refused > 20
+        assert result.mapped > 100
+        assert result.refused > 20
 
 
 def test_tracker_id_reads_or_refuses_every_mutation(payload):
@@ -56,7 +59,8 @@ def test_webhook_events_map_or_refuse_every_mutation(payload):
         return mapping.parse_tracker(webhooks.tracker_from_event(body))
 
     result = assert_maps_or_refuses(parse, mutations(event, seed=10, count=1500), check=check_model)
-    assert result.mapped > 100 and result.refused > 100
+    assert result.mapped > 100
+    assert result.refused > 100
 
 
 def _first_rate(shipment, **changes):
@@ -179,4 +183,5 @@ def test_webhook_delivery_reads_or_refuses_every_mutation(payload):
         return webhooks.delivery(json.dumps(value).encode("utf-8", "surrogatepass"))
 
     result = assert_maps_or_refuses(read, mutations(event, seed=11, count=1500), check=check_model)
-    assert result.mapped > 100 and result.refused > 20
+    assert result.mapped > 100
+    assert result.refused > 20

@@ -23,8 +23,10 @@ def test_registering_the_plugin_provides_the_easypost_carrier_and_simulator():
     carrier_type = manager.registry.carriers["easypost"]
     simulator_type = manager.registry.simulators["easypost"]
 
-    assert carrier_type.factory is EasyPostCarrier and carrier_type.description
-    assert simulator_type.load() is EasyPostSimulator and simulator_type.description
+    assert carrier_type.factory is EasyPostCarrier
+    assert carrier_type.description
+    assert simulator_type.load() is EasyPostSimulator
+    assert simulator_type.description
     adapter = carrier_type.factory(instance_context("ep", {"api_key": "EZTK_x"}, schema=carrier_type.settings))
     adapter.close()
     assert simulator_type.load()(SandboxContext(clock=adapter.context.clock)).app is not None

@@ -58,13 +58,15 @@ def test_quote_buy_and_track_until_delivered(sandbox, connect, shipment_request)
     label = carrier.buy(cheapest, "fh-shp-000123:label")
     updates = track_until_settled(carrier, label, clock)
 
-    assert len(rates) == 6 and cheapest.service == "GroundAdvantage"
+    assert len(rates) == 6
+    assert cheapest.service == "GroundAdvantage"
     assert sim.shipments[cheapest.shipment_ref]["reference"] == "fh-shp-000123"
     assert sim.shipments[cheapest.shipment_ref]["parcel"]["weight"] == 42.4
     assert label.tracking_code == sim.trackers[label.tracker_ref]["tracking_code"]
     assert label.cost == cheapest.amount
     statuses = [u.status for u in updates]
-    assert statuses[0] is S.PRE_TRANSIT and statuses[-1] is S.DELIVERED
+    assert statuses[0] is S.PRE_TRANSIT
+    assert statuses[-1] is S.DELIVERED
     assert S.IN_TRANSIT in statuses
     final = updates[-1]
     assert [e.source for e in final.events] == [

@@ -95,7 +95,8 @@ def test_a_shipment_gets_one_rate_per_service_priced_by_weight(client):
     heavy_body = {"shipment": SHIPMENT["shipment"] | {"parcel": {"weight": 180.0}}}
     heavy = client.post("/v2/shipments", json=heavy_body, auth=AUTH).json()
 
-    assert light["object"] == "Shipment" and light["reference"] == "fh-1"
+    assert light["object"] == "Shipment"
+    assert light["reference"] == "fh-1"
     assert [(r["carrier"], r["service"], r["delivery_days"]) for r in light["rates"]] == [
         ("USPS", "Priority", 2),
         ("USPS", "GroundAdvantage", 4),
@@ -126,7 +127,8 @@ def test_buying_twice_answers_postage_exists(client):
     again = client.post(url, json=buy, auth=AUTH)
 
     assert bought.status_code == 200
-    assert bought.json()["tracking_code"] and bought.json()["tracker"]["id"].startswith("trk_")
+    assert bought.json()["tracking_code"]
+    assert bought.json()["tracker"]["id"].startswith("trk_")
     assert again.status_code == 422
     assert again.json()["error"]["code"] == "SHIPMENT.POSTAGE.EXISTS"
 
@@ -211,7 +213,8 @@ def test_scripted_scans_are_in_order_whatever_the_purchase_time(outcome, days, h
     if outcome == "lost":
         assert (final["status"], final["status_detail"], plan.delivered_at) == ("failure", "lost", None)
         return
-    assert final["status"] == "delivered" and plan.delivered_at == steps[-1].at
+    assert final["status"] == "delivered"
+    assert plan.delivered_at == steps[-1].at
     delivery_day = plan.delivered_at.replace(hour=0, minute=0, second=0)
     expected_late = {"on_time": 0, "late": 2, "weather_delay": 2, "failed_attempt": 1}[outcome]
     assert delivery_day == promised + timedelta(days=expected_late)

@@ -470,7 +470,8 @@ def test_a_first_attempt_posts_the_event_without_reading_the_events(channel, sho
     post = shopify.post(path).mock(return_value=httpx.Response(201, json={"fulfillment_event": {"id": 1}}))
     channel.push_tracking(order, ship, TrackingStatus.OUT_FOR_DELIVERY, "shp_1:out_for_delivery", attempt=1)
     assert not read.called
-    assert post.call_count == 1 and shopify.calls.call_count == 1
+    assert post.call_count == 1
+    assert shopify.calls.call_count == 1
     assert json.loads(post.calls[0].request.content) == {"event": {"status": "out_for_delivery"}}
 
 

@@ -50,7 +50,8 @@ def test_a_discount_is_a_price_rule_with_one_code_for_that_customer_once_per_key
     again = channel.issue_compensation(order, grant(CompensationKind.DISCOUNT, "4.80"), key, attempt=2)
     assert again == (code, ref)  # a retry after a crash finds it
     [rule] = sim.price_rules()
-    assert str(rule["id"]) == ref and key in rule["title"]
+    assert str(rule["id"]) == ref
+    assert key in rule["title"]
     assert (rule["value_type"], rule["value"], rule["target_type"], rule["usage_limit"]) == (
         "fixed_amount", "-4.80", "line_item", 1)
     assert rule["customer_selection"] == "prerequisite"
@@ -73,7 +74,8 @@ def test_a_shipping_refund_is_one_refund_of_the_shipping_paid_back_to_the_sale(s
     assert channel.issue_compensation(order, grant(CompensationKind.SHIPPING_REFUND, "6.90"), key,
                                       attempt=3) == ("", ref)
     [refund] = sim.refunds_for(int(order.external_id))
-    assert str(refund["id"]) == ref and refund["note"] == key
+    assert str(refund["id"]) == ref
+    assert refund["note"] == key
     assert refund["shipping"] == {"amount": "6.90"}
     assert [(t["kind"], t["amount"]) for t in refund["transactions"]] == [("refund", "6.90")]
     with pytest.raises(PermanentError, match="refundable shipping"):  # never more shipping than was paid
@@ -84,7 +86,8 @@ def test_a_partial_refund_moves_money_without_shipping_and_points_are_not_shopif
     sim, channel, order = shop
     channel.issue_compensation(order, grant(CompensationKind.PARTIAL_REFUND, "10.00"), "k-part", attempt=1)
     [refund] = sim.refunds_for(int(order.external_id))
-    assert refund["shipping"] == {"amount": "0.00"} and refund["transactions"][0]["amount"] == "10.00"
+    assert refund["shipping"] == {"amount": "0.00"}
+    assert refund["transactions"][0]["amount"] == "10.00"
     assert channel.issue_compensation(order, grant(CompensationKind.POINTS, "1.00"), "k-pts", attempt=1) is None
     assert Decimal(refund["transactions"][0]["amount"]) == Decimal("10")
 

@@ -24,7 +24,8 @@ def test_parse_order_maps_or_refuses_every_mutation(payload, golden):
         check=check_model,
     )
     if golden != "order_malformed":
-        assert result.mapped > 100 and result.refused > 100  # the mutations reach both outcomes
+        assert result.mapped > 100
+        assert result.refused > 100  # the mutations reach both outcomes
 
 
 def test_order_webhooks_map_or_refuse_every_mutation(payload):
@@ -44,7 +45,8 @@ def test_find_fulfillment_finds_or_refuses_every_mutation(payload):
         lambda fulfillments: mapping.find_fulfillment(fulfillments, code),
         mutations([fulfillment], seed=8, count=2000),
     )
-    assert result.mapped > 100 and result.refused > 100
+    assert result.mapped > 100
+    assert result.refused > 100
 
 
 def test_fulfillment_orders_cover_or_refuse_every_mutation(payload):
@@ -160,7 +162,8 @@ def test_the_adapter_turns_any_answer_into_a_result_or_a_fulfilhub_error(payload
 
     assert call(golden[answer]) is None if tracking else call(golden[answer]) == "5112345678901"
     result = assert_maps_or_refuses(call, mutations(golden[answer], seed=11, count=250), refuse=(FulfilhubError,))
-    assert result.mapped > 20 and result.refused > 20  # both outcomes reached
+    assert result.mapped > 20
+    assert result.refused > 20  # both outcomes reached
 
 
 def test_webhook_delivery_reads_or_refuses_every_mutation():
@@ -169,4 +172,5 @@ def test_webhook_delivery_reads_or_refuses_every_mutation():
     headers = {"X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "X-Shopify-Topic": "orders/create",
                "X-Shopify-Triggered-At": "2026-01-05T08:00:00.123Z", "X-Shopify-Hmac-Sha256": "abc="}
     result = assert_maps_or_refuses(webhooks.delivery, mutations(headers, seed=12, count=1500), check=check_model)
-    assert result.mapped > 100 and result.refused > 20
+    assert result.mapped > 100
+    assert result.refused > 20

@@ -216,7 +216,8 @@ def test_a_pushed_fulfillment_and_its_tracking_show_up_in_the_shop(start, clock)
     edited, _ = full_pass(channel, cursor)
     changed = channel.parse_order(edited[0])
     assert changed.note == "Ring twice"
-    assert changed.version != order.version and changed.updated_at > echo.updated_at
+    assert changed.version != order.version
+    assert changed.updated_at > echo.updated_at
 
 
 def test_a_partial_shipment_leaves_the_rest_open(start, clock):

@@ -24,7 +24,8 @@ def test_registers_the_shopify_channel_type_and_simulator(manager):
     simulator = manager.registry.simulators["shopify"]
     assert channel.factory is ShopifyChannel
     assert simulator.load() is ShopifySimulator
-    assert "Shopify" in channel.description and "Shopify" in simulator.description
+    assert "Shopify" in channel.description
+    assert "Shopify" in simulator.description
     info = {p["name"]: p["hooks"] for p in manager.plugin_info()}
     assert info["fulfilhub_shopify"] == ["register_channel_types", "register_simulators"]
 

@@ -36,12 +36,12 @@ from typing import Any
 import attrs
 
 from ..adapters import CompensationPolicy
-from ..default_plugins.compensation_rules import CAUSES, Tier, cause_of, decimal_setting, rounded, tier
 from ..errors import ConfigError, PluginError
 from ..models import CompensationKind, CompensationProposal, DelayAssessment, DelayState, Money, Order
 from ..store import Tx, outbox
 from ..store import compensation as ledger
 from ..store.outbox import Effect
+from .tiers import CAUSES, Tier, cause_of, decimal_setting, rounded, tier
 
 PERIODS = ("day", "week", "month")
 

@@ -14,20 +14,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
 from ..config import IntakeConfig
 from ..errors import IllegalTransition, NotFound
 from ..models import Order, OrderStatus
 from ..store import Tx
 from ..store import orders as order_store
-from ..store.schema import order_events
 from . import fulfilment, intake, lifecycle
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from ..plugins import Hooks
+    from ..store import Connection
 
 #: The event source of holds that intake's checks set (and may lift again).
 INTAKE = "intake"
@@ -71,18 +67,7 @@ def cancel(tx: Tx, hooks: Hooks | None, order_id: str, *, reason: str, at: datet
 
 def held_by_intake(conn: Connection, order_ids: Iterable[str]) -> set[str]:
     """Those of ``order_ids`` whose latest move to ``on_hold`` came from intake's checks."""
-    ids = list(order_ids)
-    if not ids:
-        return set()
-    latest: dict[str, str] = {}
-    rows = conn.execute(
-        sa.select(order_events.c.order_id, order_events.c.source)
-        .where(order_events.c.order_id.in_(ids), order_events.c.kind == "status",
-               order_events.c.to_status == OrderStatus.ON_HOLD)
-        .order_by(order_events.c.id)
-    )
-    for row in rows:
-        latest[row.order_id] = row.source
+    latest = order_store.latest_status_sources(conn, order_ids, OrderStatus.ON_HOLD)
     return {order_id for order_id, source in latest.items() if source == INTAKE}
 
 

@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import attrs
-import sqlalchemy as sa
 
 from ..config import PromiseConfig
 from ..errors import FulfilhubError
@@ -50,17 +49,15 @@ from ..models import Address, Order, OrderStatus, Promise, Rate, Shipment, Shipm
 from ..store import Tx
 from ..store import orders as order_store
 from ..store import promises as promise_store
+from ..store import shipments as shipment_store
 from ..store import stock as stock_store
-from ..store.schema import orders as orders_table
-from ..store.schema import shipments as shipments_table
 from . import lifecycle
 from .calendar import WorkingCalendar
 from .transit import Lane, LaneAnswer, TransitEstimate, TransitModel
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from ..plugins import Hooks
+    from ..store import Connection
 
 log = logging.getLogger("fulfilhub.promise")
 
@@ -329,18 +326,9 @@ class PromiseEngine:
     def load(self, conn: Connection, *, batch: int = 20_000) -> int:
         """Learn every shipment in the store that has left (delivered: finished; still on its
         way: in flight). Streams the rows; returns how many it learned from."""
-        s, o = shipments_table, orders_table
-        stmt = (
-            sa.select(s.c.id, s.c.warehouse, s.c.carrier_name, s.c.service, s.c.status, s.c.shipped_at,
-                      s.c.delivered_at, o.c.ship_to)
-            .join(o, o.c.id == s.c.order_id)
-            .where(s.c.shipped_at.is_not(None),
-                   s.c.status.not_in([ShipmentStatus.CANCELLED, ShipmentStatus.RETURNED]))
-        )
         count = 0
         addresses: dict[str, Address] = {}
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
-        for row in result:
+        for row in shipment_store.departed(conn, batch=batch):
             ship_to = _address(row.ship_to, addresses)
             delivered = row.delivered_at if row.status == ShipmentStatus.DELIVERED else None
             self.observe(row.id, row.warehouse, ship_to, row.carrier_name or "", row.service or "", row.shipped_at,

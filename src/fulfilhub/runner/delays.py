@@ -26,7 +26,7 @@ from ..store import delays as delay_store
 from ..store import orders as order_store
 from ..store import promises as promise_store
 from ..store import shipments as shipment_store
-from .jobs import JobReport, describe_error
+from .reports import JobReport, describe_error
 from .runtime import Runtime
 
 if TYPE_CHECKING:

@@ -14,8 +14,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
 from ..adapters import WebhookReceiver
 from ..engines import fulfilment, intake
 from ..errors import FulfilhubError, StoreError
@@ -23,8 +21,7 @@ from ..models import Order, TrackingUpdate
 from ..store import inbox as inbox_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
-from ..store.schema import shipments as shipments_table
-from .jobs import JobReport, describe_error
+from .reports import JobReport, describe_error
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.runner")
@@ -82,7 +79,7 @@ def _process(rt: Runtime, row: Any, known_skus: set[str]) -> str:
             what = "new" if result.new else "updated" if result.updated else "unchanged (already stored)"
             status, text = inbox_store.PROCESSED, f"order {parsed.id}: {what}"
         else:
-            shipment = _shipment(tx.conn, row.instance, parsed.tracking_code)
+            shipment = shipment_store.by_tracking_code(tx.conn, row.instance, parsed.tracking_code)
             if shipment is None:
                 status, text = inbox_store.IGNORED, (f"no shipment of carrier {row.instance} with tracking code "
                                                      f"{parsed.tracking_code} (polling covers it once there is)")
@@ -105,9 +102,3 @@ def _finish(rt: Runtime, row: Any, status: str, *, result: str | None = None, er
         log.warning("webhook %s (%s) failed: %s", row.id, row.instance, error)
     return status
 
-
-def _shipment(conn: sa.Connection, carrier: str, tracking_code: str) -> Any:
-    t = shipments_table
-    found = conn.execute(sa.select(t.c.id).where(t.c.carrier == carrier, t.c.tracking_code == tracking_code)
-                         .order_by(t.c.created_at.desc()).limit(1)).scalar()
-    return shipment_store.load(conn, found) if found is not None else None

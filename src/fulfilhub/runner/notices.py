@@ -120,7 +120,7 @@ def _emit(rt: Runtime, tx: Tx, conf: notify.Settings, order: Order, who: Audienc
 
 def notices(rt: Runtime) -> Any:
     """The ``notices`` job: delays (compensation and notices) and lifecycle notices."""
-    from .jobs import JobReport  # the report type of every job (jobs imports this module)
+    from .reports import JobReport  # the report type of every job
 
     report = JobReport("notices")
     conf, comp = _settings(rt)
@@ -188,7 +188,7 @@ def _quarantine(rt: Runtime, stream: str, kind: str, item_id: int, payload: dict
                 exc: BaseException, report: Any) -> bool:
     """Quarantine one item that failed and move the stream's cursor past it, in one
     transaction; False when the stream must stop instead (see :func:`_stops_the_stream`)."""
-    from .jobs import describe_error
+    from .reports import describe_error
 
     reason = describe_error(exc)
     if not _stops_the_stream(exc):
@@ -300,7 +300,7 @@ def retry_quarantined(rt: Runtime, row: Any) -> tuple[bool, str]:
     the entry in the same transaction: ``(processed, what happened)``. The notice and
     compensation keys are unique, so a retry never notifies or compensates twice."""
     from ..store import quarantine as quarantine_store
-    from .jobs import describe_error
+    from .reports import describe_error
 
     conf, comp = _settings(rt)
     if not conf.enabled:

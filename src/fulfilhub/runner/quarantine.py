@@ -8,7 +8,7 @@ from ..engines import intake
 from ..store import quarantine as quarantine_store
 from ..store import stock as stock_store
 from . import notices
-from .jobs import describe_error
+from .reports import describe_error
 from .runtime import Runtime
 
 

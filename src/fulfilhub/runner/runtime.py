@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters import Carrier, Channel, InstanceContext, Notifier, Warehouse
 from ..clock import Clock, SystemClock
 from ..config import Config, InstanceConfig
+from ..engines.promise_cache import PromiseCache
 from ..errors import ConfigError
 from ..http import RetryPolicy, client_factory
 from ..models import Address
@@ -48,8 +49,8 @@ class Runtime:
         self.polled: dict[tuple[str, str], datetime] = {}
         self._adapters: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self._promise: PromiseEngine | None = None
-        self._promise_lock = threading.Lock()
+        #: The promise engine and the transit it learned (see :mod:`fulfilhub.engines.promise_cache`).
+        self.promises = PromiseCache(self._build_promise_engine, self._learn)
         self.check()
 
     def check(self) -> None:
@@ -137,33 +138,24 @@ class Runtime:
         except TypeError as exc:
             raise ConfigError(f"bad address: {exc}", path=str(self.config.path), key=f"warehouses.{warehouse}.address") from None
 
-    def promise_engine(self) -> PromiseEngine:
-        """The promise engine, its transit models learned from the store on first use and
-        kept warm after: the runner tells it of every shipment that ships, is delivered or
-        is cancelled (:meth:`shipment_moved`), so a quote never reads history."""
-        with self._promise_lock:
-            if self._promise is None:
-                from ..engines.promise import PromiseEngine
+    def _build_promise_engine(self) -> PromiseEngine:
+        from ..engines.promise import PromiseEngine
 
-                engine = PromiseEngine(self.config.promise, {name: self.ship_from(name) for name in self.config.warehouses},
-                                       hooks=self.hooks)
-                with self.store.read() as conn:
-                    engine.load(conn)
-                self._promise = engine
-            return self._promise
+        return PromiseEngine(self.config.promise, {name: self.ship_from(name) for name in self.config.warehouses},
+                             hooks=self.hooks)
+
+    def _learn(self, engine: PromiseEngine) -> None:
+        with self.store.read() as conn:
+            engine.load(conn)
+
+    def promise_engine(self) -> PromiseEngine:
+        """The promise engine (:attr:`promises` owns it: learned from the store on first
+        use, kept warm by :meth:`shipment_moved` after)."""
+        return self.promises.engine()
 
     def shipment_moved(self, shipment: Shipment, ship_to: Address | None = None) -> None:
-        """Tell the promise engine, if it is built, of a committed shipment change: a label
-        bought (give ``ship_to``), a delivery, a cancellation. Not built yet: nothing to do,
-        it reads the store when it is built."""
-        with self._promise_lock:
-            engine = self._promise
-            if engine is None:
-                return
-            if ship_to is not None:
-                engine.shipped(shipment, ship_to)
-            else:
-                engine.tracked(shipment)
+        """Tell the promise engine, if it is built, of a committed shipment change."""
+        self.promises.shipment_moved(shipment, ship_to)
 
     def close(self) -> None:
         with self._lock:

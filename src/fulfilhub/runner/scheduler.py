@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from .jobs import JOBS, JobReport, record_run
+from .jobs import JOBS
+from .reports import JobReport, record_run
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.scheduler")

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import sqlalchemy as sa
 
 from ..engines import lifecycle
 from ..models import OrderStatus
@@ -28,7 +27,8 @@ from ..plugins import PluginManager
 from ..runner import notices as notice_job
 from ..runner.jobs import JobReport
 from ..server import ServerThread
-from ..store import Store, schema
+from ..store import Store
+from ..store import delays as delay_store
 from ..store import inbox as inbox_store
 from ..store import orders as order_store
 from ..store import outbox
@@ -198,22 +198,7 @@ def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
     (deliver-by minus the first flag), with the counts behind them; ``precision_late``
     is the precision of the stronger flag alone (found *late*, not only at risk, early).
     """
-    promised = {row.order_id: row for row in conn.execute(
-        sa.select(schema.promises).order_by(schema.promises.c.order_id, schema.promises.c.revision))}
-    status = dict(conn.execute(sa.select(schema.orders.c.id, schema.orders.c.status)).all())
-    delivered: dict[str, datetime] = {}
-    for ship in conn.execute(sa.select(schema.shipments.c.order_id, schema.shipments.c.delivered_at)
-                             .where(schema.shipments.c.delivered_at.is_not(None))):
-        delivered[ship.order_id] = max(delivered.get(ship.order_id, ship.delivered_at), ship.delivered_at)
-    first_flag: dict[str, datetime] = {}
-    first_late: dict[str, datetime] = {}
-    for row in conn.execute(sa.select(schema.delay_assessments.c.order_id, schema.delay_assessments.c.assessed_at,
-                                      schema.delay_assessments.c.state)
-                            .where(schema.delay_assessments.c.state != "on_track")
-                            .order_by(schema.delay_assessments.c.id)):
-        first_flag.setdefault(row.order_id, row.assessed_at)
-        if row.state == "late":
-            first_late.setdefault(row.order_id, row.assessed_at)
+    promised, status, delivered, first_flag, first_late = delay_store.outcomes(conn)
     late = flagged = true_flags = called_late = called_late_right = 0
     leads: list[float] = []
     for order_id, promise in promised.items():

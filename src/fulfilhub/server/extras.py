@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from ..models import DelayState, OrderStatus
 from ..runner.runtime import Runtime
+from ..store import Connection
 from ..store import compensation as comp_store
 from ..store import delays as delay_store
 from ..store import orders as order_store

@@ -15,17 +15,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..clock import Clock
-from ..store import Store
+from ..store import Store, cursors, outbox
 from ..store import inbox as inbox_store
 from ..store import job_runs
 from ..store import orders as order_store
-from ..store.schema import cursors, outbox
 
 
 def _age(now: datetime, then: Any) -> float:
@@ -43,14 +41,10 @@ class StoreCollector(Collector):
         now = self.clock.now()
         with self.store.read() as conn:
             by_status = order_store.count_by_status(conn)
-            waiting, oldest = conn.execute(
-                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(outbox.c.status == "pending")
-            ).one()
-            oldest = outbox.c.created_at.type.process_result_value(oldest, conn.dialect) if oldest else None
+            waiting, oldest = outbox.backlog(conn)
             inbox_waiting, inbox_oldest = inbox_store.backlog(conn)
             runs = job_runs.last_runs(conn)
-            moved = conn.execute(sa.select(cursors.c.channel, sa.func.max(cursors.c.updated_at))
-                                 .group_by(cursors.c.channel)).all()
+            moved = cursors.last_moved(conn)
         orders = GaugeMetricFamily("fulfilhub_orders", "Orders by status", labels=["status"])
         for status, n in sorted(by_status.items()):
             orders.add_metric([str(status)], n)
@@ -68,7 +62,6 @@ class StoreCollector(Collector):
         channel_lag = GaugeMetricFamily("fulfilhub_channel_lag_seconds",
                                         "Seconds since each channel's cursor last moved", labels=["channel"])
         for channel, at in moved:
-            at = cursors.c.updated_at.type.process_result_value(at, conn.dialect) if isinstance(at, str) else at
             channel_lag.add_metric([channel], _age(now, at))
         yield channel_lag
 

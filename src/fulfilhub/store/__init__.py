@@ -9,6 +9,9 @@ that is not migrated.
 
 This module owns connections. Reads and writes live by aggregate, each in its own
 module: ``orders``, ``shipments``, ``outbox``, ``stock``, ``quarantine``, ``cursors``.
+Only the store imports SQLAlchemy: other rooms name a read connection ``store.Connection``
+in their type hints, and the database's errors leave a transaction or a read as
+:class:`~fulfilhub.errors.StoreError` (:func:`translated`).
 """
 
 from __future__ import annotations
@@ -141,6 +144,22 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """The database's own exceptions (SQLAlchemy's, the driver's) as :class:`StoreError`.
+
+    Only the store imports SQLAlchemy: what leaves a transaction or a read is a
+    fulfilhub error whose message is the database's first line, with the original as
+    ``__cause__`` (shown at ``-vv``).
+    """
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise StoreError(f"store: {first}") from exc
+
+
 class Store:
     """fulfilhub's database. ``with store.transaction() as tx: ...``."""
 
@@ -176,9 +195,11 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self.engine.begin() as conn:
-            tx = Tx(conn)
-            yield tx
+        """One write transaction; the database's own errors leave it as StoreError."""
+        with translated():
+            with self.engine.begin() as conn:
+                tx = Tx(conn)
+                yield tx
         for callback in tx.after_commit:
             try:
                 callback()
@@ -188,7 +209,7 @@ class Store:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reading (a snapshot; on SQLite without the write lock)."""
-        with self.engine.connect() as conn:
+        with translated(), self.engine.connect() as conn:
             conn = conn.execution_options(**{READ_ONLY: True})
             yield conn
 

@@ -23,3 +23,11 @@ def save(tx: Tx, channel: str, value: str | None, at: datetime, stream: str = "o
     )
     if updated.rowcount == 0:
         tx.execute(cursors.insert().values(channel=channel, stream=stream, value=value, updated_at=at))
+
+
+def last_moved(conn: Connection) -> list[tuple[str, datetime]]:
+    """When each channel's cursors last moved: ``[(channel, updated_at)]``."""
+    rows = conn.execute(sa.select(cursors.c.channel, sa.func.max(cursors.c.updated_at)).group_by(cursors.c.channel))
+    stamp = cursors.c.updated_at.type
+    return [(channel, stamp.process_result_value(at, conn.dialect) if isinstance(at, str) else at)
+            for channel, at in rows]

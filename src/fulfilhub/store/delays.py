@@ -8,6 +8,7 @@ newest one. Consumers (notices, compensation) read them in order of ``id`` with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import DelayAssessment
 from . import Tx
-from .schema import delay_assessments, orders, promises
+from .schema import delay_assessments, orders, promises, shipments
 
 
 _ASSESSMENT_COLUMNS = ("order_id", "assessed_at", "state", "reason", "exception", "days_late", "revised_eta",
@@ -93,3 +94,27 @@ def open_orders_query(statuses: Sequence[str]) -> Any:
     has_promise = sa.select(promises.c.order_id).where(promises.c.order_id == orders.c.id).exists()
     return sa.select(orders.c.id, orders.c.status, orders.c.ship_to).where(orders.c.status.in_(list(statuses)),
                                                                             has_promise)
+
+
+def outcomes(conn: Connection) -> tuple[dict[str, Any], dict[str, str], dict[str, datetime], dict[str, datetime],
+                                        dict[str, datetime]]:
+    """What really happened beside what was assessed, for judging the delay detection:
+    each order's newest promise row, its status, when its last parcel was delivered, and
+    when an assessment first found it at risk or late, and first found it late."""
+    promised = {row.order_id: row for row in conn.execute(
+        sa.select(promises).order_by(promises.c.order_id, promises.c.revision))}
+    status = dict(conn.execute(sa.select(orders.c.id, orders.c.status)).all())
+    delivered: dict[str, datetime] = {}
+    for ship in conn.execute(sa.select(shipments.c.order_id, shipments.c.delivered_at)
+                             .where(shipments.c.delivered_at.is_not(None))):
+        delivered[ship.order_id] = max(delivered.get(ship.order_id, ship.delivered_at), ship.delivered_at)
+    first_flag: dict[str, datetime] = {}
+    first_late: dict[str, datetime] = {}
+    for row in conn.execute(sa.select(delay_assessments.c.order_id, delay_assessments.c.assessed_at,
+                                      delay_assessments.c.state)
+                            .where(delay_assessments.c.state != "on_track")
+                            .order_by(delay_assessments.c.id)):
+        first_flag.setdefault(row.order_id, row.assessed_at)
+        if row.state == "late":
+            first_late.setdefault(row.order_id, row.assessed_at)
+    return promised, status, delivered, first_flag, first_late

@@ -215,3 +215,19 @@ def events_of(conn: Connection, order_id: str) -> list[sa.Row]:
 def count_by_status(conn: Connection) -> dict[str, int]:
     rows = conn.execute(sa.select(orders.c.status, sa.func.count()).group_by(orders.c.status))
     return {status: n for status, n in rows}
+
+
+def latest_status_sources(conn: Connection, order_ids: Iterable[str], to_status: OrderStatus) -> dict[str, str]:
+    """For each of ``order_ids`` that ever moved to ``to_status``: the source of its latest such move."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    latest: dict[str, str] = {}
+    rows = conn.execute(
+        sa.select(order_events.c.order_id, order_events.c.source)
+        .where(order_events.c.order_id.in_(ids), order_events.c.kind == "status", order_events.c.to_status == to_status)
+        .order_by(order_events.c.id)
+    )
+    for row in rows:
+        latest[row.order_id] = row.source
+    return latest

@@ -215,3 +215,12 @@ def status_of_row(conn: Connection, key: str) -> sa.Row | None:
 def of_keys(conn: Connection, keys: list[str]) -> list[sa.Row]:
     """The effects with these keys."""
     return list(conn.execute(sa.select(outbox).where(outbox.c.key.in_(keys)).order_by(outbox.c.id))) if keys else []
+
+
+def backlog(conn: Connection) -> tuple[int, datetime | None]:
+    """How many effects wait to be delivered, and when the oldest of them was written."""
+    count, oldest = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(outbox.c.status == "pending")
+    ).one()
+    return int(count), (outbox.c.created_at.type.process_result_value(oldest, conn.dialect)
+                        if isinstance(oldest, str) else oldest)

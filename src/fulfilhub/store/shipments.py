@@ -6,7 +6,7 @@ the shipment row, its lines a table of their own (written once, at allocation).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from ..models import (
     TrackingEvent,
 )
 from . import Tx, insert_ignore
-from .schema import shipment_lines, shipments, tracking_events
+from .schema import orders, shipment_lines, shipments, tracking_events
 
 _SAVE = shipments.update().where(shipments.c.id == sa.bindparam("sid"))
 
@@ -236,3 +236,26 @@ def last_scans(conn: Connection, shipment_ids: Sequence[str]) -> dict[str, Track
                                                location=r.location, source=r.source,
                                                reason=ExceptionReason(r.reason) if r.reason else None)
     return out
+
+
+def departed(conn: Connection, *, batch: int = 20_000) -> Iterator[sa.Row]:
+    """Every live shipment that has left its warehouse (cancelled and returned ones aside),
+    streamed: ``id, warehouse, carrier_name, service, status, shipped_at, delivered_at,
+    ship_to`` (the order's, as stored JSON). What the promise engine learns transit from."""
+    s, o = shipments, orders
+    stmt = (
+        sa.select(s.c.id, s.c.warehouse, s.c.carrier_name, s.c.service, s.c.status, s.c.shipped_at,
+                  s.c.delivered_at, o.c.ship_to)
+        .join(o, o.c.id == s.c.order_id)
+        .where(s.c.shipped_at.is_not(None),
+               s.c.status.not_in([ShipmentStatus.CANCELLED, ShipmentStatus.RETURNED]))
+    )
+    yield from conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+
+
+def by_tracking_code(conn: Connection, carrier: str, tracking_code: str) -> Shipment | None:
+    """The newest shipment of ``carrier`` with ``tracking_code``, or None."""
+    found = conn.execute(sa.select(shipments.c.id)
+                         .where(shipments.c.carrier == carrier, shipments.c.tracking_code == tracking_code)
+                         .order_by(shipments.c.created_at.desc()).limit(1)).scalar()
+    return load(conn, found) if found is not None else None

@@ -20,7 +20,7 @@ from fulfilhub import (
     Order,
     hookimpl,
 )
-from fulfilhub.default_plugins.compensation_rules import cause_of, shipping_paid
+from fulfilhub.sdk import cause_of, shipping_paid
 
 __version__ = "0.1.0"
 

@@ -30,7 +30,7 @@ from fulfilhub import (
     TrackingUpdate,
     WebhookDelivery,
 )
-from fulfilhub.http import header
+from fulfilhub.sdk import header
 
 from . import mapping, webhooks
 

@@ -33,7 +33,7 @@ from fulfilhub import (
     TrackingStatus,
     TrackingUpdate,
 )
-from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT, in_range
+from fulfilhub.sdk import EARLIEST, LATEST, MAX_AMOUNT, in_range, parse_time
 
 _T = TypeVar("_T")
 
@@ -360,15 +360,7 @@ def parse_datetime(value: Any, field: str) -> datetime | None:
     """
     if value is None or value == "":
         return None
-    if type(value) is not str and not isinstance(value, str):
-        raise PayloadError(f"expected an ISO-8601 time, got {_shown(value)}", field=field)
-    try:
-        parsed = _fromisoformat(value)
-    except ValueError:
-        raise PayloadError(f"not an ISO-8601 time: {_shown(value)}", field=field) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return _in_range(parsed, value, field)
+    return parse_time(value, field=field, naive_is_utc=True)
 
 
 _fromisoformat = datetime.fromisoformat

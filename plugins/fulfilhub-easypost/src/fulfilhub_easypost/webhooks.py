@@ -13,11 +13,10 @@ import hmac
 import json
 import unicodedata
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from fulfilhub import PayloadError, WebhookDelivery
-from fulfilhub.models import in_range
+from fulfilhub.sdk import parse_time
 
 SIGNATURE_HEADER = "X-Hmac-Signature"
 SIGNATURE_PREFIX = "hmac-sha256-hex="
@@ -88,12 +87,10 @@ def delivery(body: bytes) -> WebhookDelivery:
         if raw is None:
             continue
         try:
-            sent_at = datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
-        except ValueError:
-            sent_at = None
-        if sent_at is None or sent_at.tzinfo is None or not in_range(sent_at):
+            sent_at = parse_time(raw, field=field)
+        except PayloadError:
             raise PayloadError(f"EasyPost event {field} {str(raw)[:60]!r} is not an ISO 8601 time with an offset "
                                "(within 1900-2200)",
-                               field=field)
+                               field=field) from None
         break
     return WebhookDelivery(id=event_id.strip(), sent_at=sent_at, signed=True)

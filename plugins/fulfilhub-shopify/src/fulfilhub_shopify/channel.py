@@ -37,7 +37,7 @@ from fulfilhub import (
     TransientError,
     WebhookDelivery,
 )
-from fulfilhub.http import header
+from fulfilhub.sdk import header
 
 from . import compensation, mapping, webhooks
 

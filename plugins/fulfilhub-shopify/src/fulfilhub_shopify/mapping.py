@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fulfilhub import Address, Money, Order, OrderLine, PayloadError, ShipmentPush, TrackingStatus
-from fulfilhub.models import EARLIEST, LATEST, MAX_AMOUNT, MAX_QUANTITY, in_range
+from fulfilhub.sdk import MAX_AMOUNT, MAX_QUANTITY, parse_time
 
 #: Normalized tracking milestones and the Shopify FulfillmentEvent ``status`` each becomes.
 #: Milestones not listed (cancelled, unknown) are not told to Shopify: it has no event
@@ -386,17 +386,8 @@ def _int_id(value: Any, field: str) -> int:
 
 
 def _timestamp(value: Any, field: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise PayloadError(f"must be an ISO 8601 timestamp, got {_shown(value)}", field=field)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise PayloadError(f"is not an ISO 8601 timestamp: {value!r}", field=field) from None
-    if parsed.tzinfo is None:
-        raise PayloadError(f"has no UTC offset, so its moment is a guess: {value!r}", field=field)
-    if not in_range(parsed):
-        raise PayloadError(f"is outside {EARLIEST.year}-{LATEST.year}: {value!r}", field=field)
-    return parsed
+    # Shopify writes every time with its shop's offset; one without is refused
+    return parse_time(value, field=field)
 
 
 def _amount(value: Any, field: str) -> Decimal:

@@ -14,12 +14,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from fulfilhub import PayloadError, WebhookDelivery
-from fulfilhub.http import header
-from fulfilhub.models import in_range
+from fulfilhub.sdk import header, parse_time
 
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
@@ -85,13 +83,11 @@ def delivery(headers: Mapping[str, str]) -> WebhookDelivery:
     sent_at = None
     if raw:
         try:
-            sent_at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            sent_at = None
-        if sent_at is None or sent_at.tzinfo is None or not in_range(sent_at):
+            sent_at = parse_time(raw, field=TRIGGERED_AT_HEADER)
+        except PayloadError:
             raise PayloadError(f"Shopify {TRIGGERED_AT_HEADER} {raw[:60]!r} is not an ISO 8601 time with an offset "
                                "(within 1900-2200)",
-                               field=TRIGGERED_AT_HEADER)
+                               field=TRIGGERED_AT_HEADER) from None
     return WebhookDelivery(id=webhook_id, sent_at=sent_at, signed=False)
 
 

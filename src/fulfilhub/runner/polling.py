@@ -1,0 +1,139 @@
+"""``poll_warehouses`` and ``poll_tracking``: ask each instance about its shipments that
+are due, one polling loop for both, and the poll back-off while webhooks are healthy.
+
+The loop (:func:`poll_shipments`) asks the adapter about one shipment, hands the answer
+to the fulfilment engine in one transaction, and counts what happened; one shipment's
+trouble is reported and stays with it (a tracked parcel is looked at again later), the
+others go on. Instances are polled in threads, one per instance.
+
+With ``[server] poll_backoff``, ``pull_orders`` and ``poll_tracking`` back off for an
+instance whose webhooks are healthy (:func:`backing_off`): polling stays the safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ..engines import fulfilment
+from ..models import Order, Shipment
+from ..store import Tx
+from ..store import inbox as inbox_store
+from ..store import shipments as shipment_store
+from .reports import JobReport, concurrently, describe_error, grouped
+from .runtime import Runtime
+
+log = logging.getLogger("fulfilhub.runner")
+
+
+def healthy_webhooks(conn: Any, config: Any, now: datetime) -> dict[tuple[str, str], datetime]:
+    """The instances whose polls may back off (``[server] poll_backoff``): those whose last
+    processed webhook is younger than it, ``{(kind, instance): when it arrived}``."""
+    every = config.server.poll_backoff
+    if every is None:
+        return {}
+    return inbox_store.last_processed(conn, now - every)
+
+
+def backing_off(rt: Runtime, kind: str, names: Iterable[str]) -> dict[str, datetime]:
+    """The instances of ``kind`` whose poll waits now, ``{name: when it is due}``.
+
+    An instance waits while its webhooks are healthy (see :func:`healthy_webhooks`) and
+    this runtime polled it less than ``poll_backoff`` ago. As soon as its last webhook is
+    older than that, it is polled on the job's own schedule again.
+    """
+    every = rt.config.server.poll_backoff
+    if every is None:
+        return {}
+    now = rt.clock.now()
+    with rt.store.read() as conn:
+        healthy = healthy_webhooks(conn, rt.config, now)
+    waiting = {}
+    for name in names:
+        polled = rt.polled.get((kind, name))
+        if (kind, name) in healthy and polled is not None and now < polled + every:
+            waiting[name] = polled + every
+    return waiting
+
+
+#: Store one answer in the open transaction; return the counters it adds.
+Apply = Callable[[Tx, Shipment, Any], Mapping[str, int]]
+
+
+def poll_shipments(rt: Runtime, job: str, instance: str, due: Iterable[Shipment], *, ask: Callable[[Shipment], Any],
+                   apply: Apply, failed: Callable[[Tx, Shipment], None] | None = None) -> JobReport:
+    """The one polling loop: for each shipment ``ask`` the adapter, then ``apply`` its answer
+    in one transaction. A shipment whose ask or apply raises is reported (``instance,
+    shipment id: error``) and, with ``failed``, marked in a transaction of its own."""
+    report = JobReport(job)
+    for shipment in due:
+        try:
+            answer = ask(shipment)
+            with rt.store.transaction() as tx:
+                counts = apply(tx, shipment, answer)
+        except Exception as exc:  # one shipment's trouble stays with it
+            report.errors.append(f"{instance}, shipment {shipment.id}: {describe_error(exc)}")
+            if failed is not None:
+                with rt.store.transaction() as tx:
+                    failed(tx, shipment)
+            continue
+        report.counts.update(counts)
+    return report
+
+
+def poll_warehouses(rt: Runtime) -> JobReport:
+    """Picking / packed / shipped news for shipments submitted to a warehouse."""
+    with rt.store.read() as conn:
+        due = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, rt.clock.now())
+    return concurrently(grouped(due, lambda s: s.warehouse).items(), lambda item: _poll_warehouse(rt, *item),
+                        "poll_warehouses")
+
+
+def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
+    warehouse = rt.warehouse(name)
+    every = rt.schedule["poll_warehouses"]
+
+    def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
+        now = rt.clock.now()
+        saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, now, source=f"warehouse:{name}",
+                                                  next_pass=now + every)
+        return {str(saved.status) if saved is not None else "unchanged": 1}
+
+    return poll_shipments(rt, "poll_warehouses", f"warehouse {name}", due,
+                          ask=lambda shipment: warehouse.status(shipment.fulfillment_ref), apply=apply)
+
+
+def poll_tracking(rt: Runtime) -> JobReport:
+    """Ask the carriers about shipments whose next look is due (see ``fulfilment.next_poll``)."""
+    waiting = backing_off(rt, "carriers", rt.config.carriers)
+    with rt.store.read() as conn:
+        due = shipment_store.due(conn, fulfilment.TRACKED, rt.clock.now(), limit=5000, tracked_only=True,
+                                 except_carriers=list(waiting))
+    by_carrier = grouped(due, lambda s: s.carrier)
+    for name in by_carrier:
+        rt.polled["carriers", name] = rt.clock.now()
+    report = concurrently(by_carrier.items(), lambda item: _track_carrier(rt, *item), "poll_tracking")
+    if waiting:
+        report.counts["backed_off"] += len(waiting)
+    return report
+
+
+def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
+    carrier = rt.carrier(name)
+
+    def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
+        outcome = fulfilment.apply_tracking(tx, rt.hooks, shipment, update, Order.channel_of(shipment.order_id),
+                                            rt.clock.now())
+        if outcome.moved_to:
+            log.info("shipment %s: %s says %s", shipment.id, name, outcome.moved_to)
+            moved = outcome.shipment
+            tx.after_commit.append(lambda: rt.shipment_moved(moved))  # committed: the promise engine learns it
+        return {"scans_new": outcome.new_scans, f"to_{outcome.moved_to}" if outcome.moved_to else "unchanged": 1}
+
+    def failed(tx: Tx, shipment: Shipment) -> None:  # asked again later, not at once
+        fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
+
+    return poll_shipments(rt, "poll_tracking", f"carrier {name}", due, ask=lambda shipment: carrier.track(shipment.label),
+                          apply=apply, failed=failed)

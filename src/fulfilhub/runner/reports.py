@@ -1,0 +1,111 @@
+"""What a job run did, and the bookkeeping of runs: :class:`JobReport`, one line per
+error, ``job_runs`` records, and threads per adapter instance.
+
+Every job module imports this one and nothing imports a job module but the registry
+(:mod:`.jobs`), so the runner has no import circle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import attrs
+
+from ..errors import FulfilhubError
+from ..store import job_runs
+from .runtime import Runtime
+
+log = logging.getLogger("fulfilhub.runner")
+
+T = TypeVar("T")
+R = TypeVar("R")
+Progress = Callable[[str, int], None]  # (what, how many more) for progress bars
+
+
+@attrs.define
+class JobReport:
+    """What one job run did: counters and the errors it met (and carried on past)."""
+
+    job: str
+    counts: Counter = attrs.Factory(Counter)
+    errors: list[str] = attrs.Factory(list)
+
+    def merge(self, other: JobReport) -> None:
+        self.counts.update(other.counts)
+        self.errors.extend(other.errors)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def describe_error(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, FulfilhubError) else f"{type(exc).__name__}: {exc}"
+
+
+def summarize(reports: Iterable[JobReport]) -> JobReport:
+    total = JobReport("sync")
+    for report in reports:
+        total.merge(report)
+    return total
+
+
+def in_threads(work: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``work`` over ``items``, in threads when there is more than one (results in order)."""
+    items = list(items)
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(8, len(items)), thread_name_prefix="fulfilhub") as pool:
+        return list(pool.map(work, items))
+
+
+def grouped(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
+    """Items by the adapter instance that serves them: one thread per instance, in order within it."""
+    out: dict[str, list[T]] = defaultdict(list)
+    for item in items:
+        out[key(item)].append(item)
+    return out
+
+
+def concurrently(groups: Iterable[T], work: Callable[[T], JobReport], job: str) -> JobReport:
+    """``work`` over ``groups`` in threads, their reports merged into one for ``job``."""
+    report = JobReport(job)
+    for result in in_threads(work, groups):
+        report.merge(result)
+    return report
+
+
+def recorded(rt: Runtime, job: Callable[..., JobReport], *, trigger: str, **kwargs: Any) -> JobReport:
+    """Run ``job`` and keep its run (start, duration, outcome, counts) in ``job_runs``.
+
+    A job that raises is recorded as ``crashed`` and the exception goes on.
+    """
+    started, began = rt.clock.now(), time.monotonic()
+    try:
+        report = job(rt, **kwargs)
+    except Exception as exc:
+        record_run(rt, JobReport(job.__name__, errors=[describe_error(exc)]), started, time.monotonic() - began,
+                   trigger=trigger, outcome="crashed")
+        raise
+    record_run(rt, report, started, time.monotonic() - began, trigger=trigger)
+    return report
+
+
+def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float, *, trigger: str,
+               outcome: str | None = None) -> None:
+    """Keep one job run in ``job_runs``: it started at ``started`` on the runtime's clock and
+    took ``seconds`` of real time. A failure to record it is logged, never raised."""
+    try:
+        with rt.store.transaction() as tx:
+            job_runs.record(tx, job=report.job, trigger=trigger, started_at=started,
+                            finished_at=started + timedelta(seconds=seconds),
+                            outcome=outcome or ("ok" if report.ok else "errors"), counts=dict(report.counts),
+                            errors=report.errors)
+    except Exception as exc:  # bookkeeping must not stop the work
+        log.warning("could not record the run of %s: %s", report.job, describe_error(exc))

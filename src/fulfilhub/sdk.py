@@ -1,0 +1,136 @@
+"""Helpers for plugin authors: map a foreign payload into fulfilhub's models.
+
+``fulfilhub`` exports the models, protocols and errors; this module holds the small
+mapping helpers every adapter needs, so that no plugin imports an internal module:
+
+- **times**: :func:`parse_time` reads an ISO 8601 text into an aware ``datetime`` inside
+  the models' range (:data:`EARLIEST` .. :data:`LATEST`, checked by :func:`in_range`);
+- **bounds**: :data:`MAX_AMOUNT` and :data:`MAX_QUANTITY`, the limits the models enforce;
+- **money**: :func:`parse_amount`, :func:`parse_currency`, :func:`minor_digits` and
+  :func:`parse_money`, which refuses an amount finer than its currency's minor unit
+  (``"1.5"`` JPY) rather than rounding it silently;
+- **headers**: :func:`header`, a header's value whatever the case of its name;
+- **compensation policies**: :data:`CAUSES` and :func:`cause_of` (the cause of a delay a
+  tier is written for), :func:`shipping_paid` (what the customer paid for shipping),
+  :class:`Tier` and :func:`propose_by_rules` (the most valuable tier a delay reached),
+  the same rules the built-in ``rules`` policy applies.
+
+Every helper refuses with :class:`~fulfilhub.PayloadError` naming the ``field``, never
+with a bare ``ValueError``, so a mapping built from them maps or refuses (what
+``fulfilhub.testing.fuzz.assert_maps_or_refuses`` checks). The names re-exported here are
+the same objects as the core's own: a plugin and the core agree on one bound.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import get_currency_precision
+
+from .engines.tiers import CAUSES, Tier, cause_of, propose_by_rules, shipping_paid
+from .errors import PayloadError
+from .http import header
+from .models import EARLIEST, LATEST, MAX_AMOUNT, MAX_QUANTITY, Money, in_range
+
+__all__ = [
+    "CAUSES",
+    "EARLIEST",
+    "LATEST",
+    "MAX_AMOUNT",
+    "MAX_QUANTITY",
+    "Tier",
+    "cause_of",
+    "header",
+    "in_range",
+    "minor_digits",
+    "parse_amount",
+    "parse_currency",
+    "parse_money",
+    "parse_time",
+    "propose_by_rules",
+    "shipping_paid",
+]
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_time(value: Any, *, field: str | None = None, naive_is_utc: bool = False) -> datetime:
+    """An ISO 8601 text (``2026-01-05T08:00:00Z``, ``...+08:00``) as an aware datetime.
+
+    A time without an offset is refused, since its moment would be a guess, unless the
+    API documents it as UTC (``naive_is_utc=True``). A time outside 1900-2200 is refused.
+    Raises PayloadError naming ``field``.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise PayloadError(f"expected an ISO 8601 time, got {_shown(value)}", field=field)
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+    except ValueError:
+        raise PayloadError(f"not an ISO 8601 time: {_shown(value)}", field=field) from None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise PayloadError(f"ISO 8601 time without a UTC offset, so its moment is a guess: {_shown(value)}",
+                               field=field)
+        moment = moment.replace(tzinfo=timezone.utc)
+    if not in_range(moment):
+        raise PayloadError(f"time outside {EARLIEST.year}-{LATEST.year}: {_shown(value)}", field=field)
+    return moment
+
+
+def parse_amount(value: Any, *, field: str | None = None, negative: bool = False) -> Decimal:
+    """A decimal amount from text (``"19.90"``) or an integer, as an exact ``Decimal``.
+
+    A float is refused: it has already lost exactness (read the JSON with
+    ``parse_float=Decimal`` or take the API's text). So are booleans, NaN, infinities,
+    amounts of :data:`MAX_AMOUNT` or more, and negative amounts unless ``negative``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise PayloadError(f"expected a decimal amount like '19.90', got {type(value).__name__} {_shown(value)}",
+                           field=field)
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise PayloadError(f"not a decimal amount: {_shown(value)}", field=field) from None
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise PayloadError(f"not a usable amount: {_shown(value)} (must be finite and below {MAX_AMOUNT:,})",
+                           field=field)
+    if amount < 0 and not negative:
+        raise PayloadError(f"negative amount: {_shown(value)}", field=field)
+    return amount
+
+
+def parse_currency(value: Any, *, field: str | None = None) -> str:
+    """An ISO 4217 code (``"usd"`` -> ``"USD"``); anything but three ASCII letters is refused."""
+    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise PayloadError(f"expected an ISO 4217 code like 'USD', got {_shown(value)}", field=field)
+    return value.upper()
+
+
+def minor_digits(currency: str) -> int:
+    """Decimal digits of ``currency``'s minor unit (USD 2, JPY 0, KWD 3), from CLDR via Babel.
+
+    A code CLDR does not know counts as 2 digits, as CLDR's own default does.
+    """
+    return get_currency_precision(currency.upper())
+
+
+def parse_money(amount: Any, currency: Any, *, field: str | None = None, currency_field: str | None = None,
+                negative: bool = False) -> Money:
+    """``Money`` from a foreign amount and currency code, exact to the currency's minor unit.
+
+    ``"19.9"`` USD becomes ``19.90``; ``"19.905"`` USD or ``"1.5"`` JPY is refused rather
+    than rounded (a rounding the channel did not make is money the books cannot match).
+    """
+    code = parse_currency(currency, field=currency_field or field)
+    value = parse_amount(amount, field=field, negative=negative)
+    unit = Decimal(1).scaleb(-minor_digits(code))
+    exact = value.quantize(unit)
+    if exact != value:
+        raise PayloadError(f"{_shown(amount)} {code} is finer than the currency's minor unit ({unit})", field=field)
+    return Money(amount=exact, currency=code)

@@ -1,0 +1,124 @@
+"""fulfilhub.sdk: the mapping helpers plugin authors import, and its docs page."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fulfilhub import PayloadError, models, sdk
+from fulfilhub.engines import tiers
+from fulfilhub.testing.fuzz import mutations
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_all_is_sorted_and_every_name_exists():
+    assert sdk.__all__ == sorted(sdk.__all__)
+    assert [name for name in sdk.__all__ if not hasattr(sdk, name)] == []
+
+
+def test_the_bounds_and_rules_are_the_cores_own_objects_not_copies():
+    assert sdk.MAX_AMOUNT is models.MAX_AMOUNT
+    assert sdk.in_range is models.in_range
+    assert sdk.cause_of is tiers.cause_of
+    assert sdk.Tier is tiers.Tier
+
+
+@pytest.mark.parametrize("block", re.findall(r"^```python\n(.*?)^```", (DOCS / "sdk.md").read_text(encoding="utf-8"),
+                                              re.M | re.S))
+def test_the_examples_in_sdk_md_run(block):
+    exec(compile(block, "docs/sdk.md", "exec"), {})
+
+
+def test_mkdocs_lists_the_sdk_page():
+    assert "sdk.md" in (DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text, offset", [
+    ("2026-01-05T08:00:00Z", timedelta(0)),
+    ("2026-01-05T08:00:00z", timedelta(0)),
+    ("2026-01-05T16:00:00+08:00", timedelta(hours=8)),
+    (" 2026-01-05T08:00:00.123-05:00 ", timedelta(hours=-5)),
+])
+def test_parse_time_reads_an_aware_moment(text, offset):
+    assert sdk.parse_time(text, field="at").utcoffset() == offset
+
+
+@pytest.mark.parametrize("value, says", [
+    ("2026-01-05T08:00:00", "without a UTC offset"),
+    ("next tuesday", "not an ISO 8601 time"),
+    ("1850-01-01T00:00:00Z", "outside 1900-2200"),
+    ("9999-12-31T23:00:00-12:00", "outside 1900-2200"),
+    (1767600000, "expected an ISO 8601 time"),
+    ("", "expected an ISO 8601 time"),
+    (None, "expected an ISO 8601 time"),
+])
+def test_parse_time_refuses_with_the_field_named(value, says):
+    with pytest.raises(PayloadError, match=says) as caught:
+        sdk.parse_time(value, field="created_at")
+    assert caught.value.field == "created_at"
+
+
+def test_a_naive_time_is_utc_only_when_the_api_says_so():
+    assert sdk.parse_time("2026-01-05T08:00:00", naive_is_utc=True).utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("amount, currency, expected", [
+    ("19.9", "usd", ("19.90", "USD")),
+    ("100", "JPY", ("100", "JPY")),
+    (7, "TWD", ("7.00", "TWD")),
+    ("1.234", "KWD", ("1.234", "KWD")),
+    (" 5.00 ", "EUR", ("5.00", "EUR")),
+])
+def test_parse_money_is_exact_to_the_minor_unit(amount, currency, expected):
+    money = sdk.parse_money(amount, currency, field="price")
+    assert (str(money.amount), money.currency) == expected
+
+
+@pytest.mark.parametrize("amount, currency, says", [
+    ("1.5", "JPY", "finer than the currency's minor unit"),
+    ("19.905", "USD", "finer than the currency's minor unit"),
+    (19.9, "USD", "expected a decimal amount"),
+    (True, "USD", "expected a decimal amount"),
+    ("NaN", "USD", "not a usable amount"),
+    ("1e15", "USD", "not a usable amount"),
+    ("-1", "USD", "negative amount"),
+    ("abc", "USD", "not a decimal amount"),
+    ("1", "US", "ISO 4217"),
+    ("1", None, "ISO 4217"),
+])
+def test_parse_money_refuses(amount, currency, says):
+    with pytest.raises(PayloadError, match=says):
+        sdk.parse_money(amount, currency, field="price")
+
+
+def test_a_refund_may_be_negative_when_asked():
+    assert sdk.parse_money("-2.50", "USD", negative=True).amount == Decimal("-2.50")
+
+
+def test_minor_digits_come_from_cldr():
+    assert (sdk.minor_digits("usd"), sdk.minor_digits("JPY"), sdk.minor_digits("KWD")) == (2, 0, 3)
+
+
+def test_header_ignores_case_and_answers_none_when_absent():
+    headers = {"X-Shopify-Topic": "orders/create"}
+    assert sdk.header(headers, "x-shopify-topic") == "orders/create"
+    assert sdk.header(headers, "X-Other") is None
+
+
+def test_the_helpers_map_or_refuse_whatever_they_are_given():
+    seeds = {"at": "2026-01-05T08:00:00Z", "amount": "19.90", "currency": "USD"}
+    for payload in mutations(seeds, seed=21):
+        if not isinstance(payload, dict):
+            continue
+        for call in (lambda: sdk.parse_time(payload.get("at"), field="at"),
+                     lambda: sdk.parse_money(payload.get("amount"), payload.get("currency"), field="amount")):
+            try:
+                call()
+            except PayloadError:
+                pass
+
