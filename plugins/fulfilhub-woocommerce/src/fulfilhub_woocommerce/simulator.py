@@ -53,6 +53,11 @@ CATALOG = (
     {"sku": "TEA-OOL-100", "title": "Oolong Tea 100 g", "price": "18.50", "grams": 120, "meta": []},
     {"sku": "CUP-CER-2P", "title": "Ceramic Tea Cups (2)", "price": "29.00", "grams": 340,
      "meta": [{"key": "pa_glaze", "value": "celadon", "display_key": "Glaze", "display_value": "Celadon"}]},
+    {"sku": "POT-CLY-300", "title": "Clay Teapot 300 ml", "price": "45.00", "grams": 480, "meta": []},
+    {"sku": "TEA-JAS-50", "title": "Jasmine Green Tea 50 g", "price": "12.00", "grams": 70, "meta": []},
+    {"sku": "TRAY-BMB-M", "title": "Bamboo Tea Tray", "price": "38.00", "grams": 900, "meta": []},
+    {"sku": "CAD-TIN-200", "title": "Tea Caddy Tin", "price": "14.00", "grams": 150,
+     "meta": [{"key": "pa_colour", "value": "red", "display_key": "Colour", "display_value": "Red"}]},
 )
 OPTIONS = {
     "consumer_key": Option(None, str),
@@ -326,7 +331,7 @@ class WoocommerceSimulator:
         picks = rng.sample(CATALOG, rng.randint(1, 2))
         lines = []
         for i, item in enumerate(picks):
-            quantity = rng.randint(1, 3)
+            quantity = rng.choice((1, 1, 1, 2, 3))
             subtotal = f"{Decimal(item['price']) * quantity:.2f}"
             lines.append({
                 "id": order_id * 10 + i, "name": item["title"], "product_id": 100 + CATALOG.index(item),
