@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import fulfilhub_woocommerce
-from fulfilhub import Order
+from fulfilhub import (
+    CompensationKind,
+    CompensationProposal,
+    Money,
+    Order,
+    ShipmentLine,
+    ShipmentPush,
+    SimClock,
+    TrackingStatus,
+)
 from fulfilhub.testing.conformance import ChannelSuite
 from fulfilhub_woocommerce import channel, mapping, webhooks
 
@@ -34,6 +46,28 @@ class TestWoocommerceConformance(ChannelSuite):
         ),
     }
 
+    def fuzz_stages(self, adapter: Any, sim: Any, clock: SimClock) -> Sequence[tuple[str, Callable[[], Any]]]:
+        """Every answer the adapter reads: the order list, and on a retry the order, its notes and tracking
+        items, and the coupons looked up by code."""
+        clock.advance(timedelta(hours=6))
+        order = next(o for o in map(adapter.parse_order, adapter.fetch_orders(None).payloads) if o.cancelled_at is None)
+        push = ShipmentPush(
+            shipment_id=f"{order.id}/1",
+            lines=tuple(ShipmentLine(sku=line.sku, quantity=line.quantity, order_line_id=line.external_id)
+                        for line in order.lines),
+            tracking_code="1ZFUZZ0001", tracking_url="https://track.example/1ZFUZZ0001", carrier_name="UPS",
+            service="Ground",
+        )
+        grant = CompensationProposal(kind=CompensationKind.DISCOUNT, value=Money(amount=Decimal("3"), currency="USD"),
+                                     tier="late-1d")
+        tracked = fuzz_built(adapter, shipment_tracking=True)
+        return [
+            ("fetch_orders", lambda: adapter.fetch_orders(None)),
+            ("push_fulfillment", lambda: tracked.push_fulfillment(order, push, "fuzz:pf", attempt=2)),
+            ("push_tracking", lambda: adapter.push_tracking(order, push, TrackingStatus.DELIVERED, "fuzz:pt", attempt=2)),
+            ("issue_compensation", lambda: adapter.issue_compensation(order, grant, "fuzz:c", attempt=2)),
+        ]
+
     def cursor_at(self, moment: datetime) -> str:
         return channel.cursor_at(moment)
 
@@ -53,3 +87,9 @@ class TestWoocommerceConformance(ChannelSuite):
         headers = {webhooks.SIGNATURE_HEADER: webhooks.sign(body, secret), webhooks.TOPIC_HEADER: "order.updated",
                    webhooks.DELIVERY_HEADER: "8812"}
         return headers, body
+
+
+
+def fuzz_built(adapter: Any, **settings: Any) -> Any:
+    """Another adapter on the same context (and so the same recording transport), with other settings."""
+    return type(adapter)(attrs.evolve(adapter.context, settings={**adapter.context.settings, **settings}))
