@@ -61,6 +61,15 @@ def start(clock):
         server.stop()
 
 
+def test_plain_http_to_a_remote_shop_is_refused_before_a_secret_is_sent(clock):
+    from fulfilhub import ConfigError
+
+    with pytest.raises(ConfigError, match="HTTPS") as info:
+        WoocommerceChannel(instance_context("woo", {"base_url": "http://shop.example.com", "consumer_key": KEY,
+                                                    "consumer_secret": SECRET}, clock=clock, schema=SETTINGS))
+    assert info.value.key.endswith("base_url") and SECRET not in str(info.value)
+
+
 def full_pass(channel, cursor):
     payloads = []
     while True:

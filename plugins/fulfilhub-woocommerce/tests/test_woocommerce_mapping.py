@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from fulfilhub import CompensationKind, CompensationProposal, Money, PayloadError, ShipmentLine, ShipmentPush, \
     TrackingStatus
@@ -83,14 +84,17 @@ PUSH = ShipmentPush(shipment_id="s:727/1", lines=(ShipmentLine(sku="TEA-OOL-100"
 
 def test_shipment_meta_adds_up_to_a_fully_shipped_order():
     order = mapping.parse_order(golden("order_processing.json"), channel="s")
-    first = mapping.shipment_meta(PUSH, order.lines, "901")
+    first = mapping.shipment_meta(PUSH, mapping.shipment_quantities(PUSH, order.lines), "901")
     payload = {**golden("order_processing.json"), "meta_data": [first]}
     refs, shipped = mapping.shipped_quantities(payload)
     assert refs == {"s:727/1": "901"} and not mapping.fully_shipped(order.lines, shipped)
     by_sku = ShipmentPush(shipment_id="s:727/2", lines=(ShipmentLine(sku="CUP-CER-2P", quantity=1),),
                           tracking_code="TW2", tracking_url="", carrier_name="T-CAT", service="")
-    _, shipped = mapping.shipped_quantities({"meta_data": [first, mapping.shipment_meta(by_sku, order.lines, "902")]})
+    _, shipped = mapping.shipped_quantities({"meta_data": [first, mapping.shipment_meta(by_sku, mapping.shipment_quantities(by_sku, order.lines), "902")]})
     assert mapping.fully_shipped(order.lines, shipped)
+    ambiguous = attrs.evolve(by_sku, lines=(ShipmentLine(sku="NOT-SOLD", quantity=1),))
+    with pytest.raises(ValueError, match="NOT-SOLD"):
+        mapping.shipment_quantities(ambiguous, order.lines)
 
 
 def test_notes_carry_the_reference_they_are_found_by():

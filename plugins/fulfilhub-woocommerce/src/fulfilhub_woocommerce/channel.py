@@ -48,6 +48,8 @@ log = logging.getLogger("fulfilhub_woocommerce")
 API = "/wp-json/wc/v3"
 TRACKING_API = "/wp-json/wc-shipment-tracking/v3"
 MAX_PAGE_SIZE = 100  # WooCommerce refuses per_page above 100
+#: Hosts where plain HTTP is allowed (the sandbox, a shop on this machine).
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 #: The settings of a ``type = "woocommerce"`` channel instance (any other key is refused).
 SETTINGS: dict[str, Setting] = {
@@ -131,9 +133,18 @@ class WoocommerceChannel:
         self.context = context
         self.name = context.name
         base_url: str = context.setting("base_url")
-        if not base_url.startswith(("https://", "http://")):
+        scheme, _, rest = base_url.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]").lower()
+        if scheme not in ("https", "http") or not host:
             raise ConfigError(f'base_url must be the shop\'s address, e.g. "https://shop.example.com", got '
                               f"{base_url[:60]!r}", key=context.key("base_url"))
+        if scheme == "http" and host not in _LOOPBACK:
+            raise ConfigError(
+                f"base_url {base_url[:60]!r} is plain HTTP: WooCommerce takes the consumer key and secret as HTTP "
+                "Basic only over HTTPS (over HTTP it wants OAuth 1.0a, which this adapter does not speak, and the "
+                "secret would cross the network readable); use https://",
+                key=context.key("base_url"),
+            )
         self.base_url = base_url.rstrip("/")
         self.page_size: int = context.setting("page_size")
         self.overlap = timedelta(seconds=context.setting("overlap_seconds"))
@@ -227,6 +238,11 @@ class WoocommerceChannel:
                 f"shipment {shipment.shipment_id} is not told to it. Recall the parcel or refund by hand",
                 service=self.name,
             )
+        try:
+            lines = mapping.shipment_quantities(shipment, order.lines)
+        except ValueError as exc:
+            raise PermanentError(f"shipment {shipment.shipment_id} of order {order.number}: {exc}",
+                                 service=self.name) from None
         ref = mapping.reference(key)
         note = None
         if attempt != 1:
@@ -243,13 +259,8 @@ class WoocommerceChannel:
         if isinstance(note_id, bool) or not isinstance(note_id, int):
             raise TransientError(f"POST {path}/notes answered without a note id; the next attempt looks for it",
                                  service=self.name)
-        try:
-            meta = mapping.shipment_meta(shipment, order.lines, str(note_id))
-        except ValueError as exc:
-            raise PermanentError(f"shipment {shipment.shipment_id} of order {order.number}: {exc}",
-                                 service=self.name) from None
-        update: dict[str, Any] = {"meta_data": [meta]}
-        for line_id, quantity in meta["value"]["lines"].items():
+        update: dict[str, Any] = {"meta_data": [mapping.shipment_meta(shipment, lines, str(note_id))]}
+        for line_id, quantity in lines.items():
             shipped[line_id] = shipped.get(line_id, 0) + quantity
         if self.complete_when_shipped and current.get("status") == "processing" and mapping.fully_shipped(
             order.lines, shipped

@@ -359,15 +359,24 @@ def shipped_quantities(payload: Mapping[str, Any]) -> tuple[dict[str, str], dict
     return refs, shipped
 
 
-def shipment_meta(shipment: ShipmentPush, order_lines: Sequence[OrderLine], note_id: str) -> dict[str, Any]:
-    """The ``meta_data`` entry recording one shipment: its note and line item quantities."""
+def shipment_quantities(shipment: ShipmentPush, order_lines: Sequence[OrderLine]) -> dict[str, int]:
+    """Line item id -> quantity for the shipment's lines.
+
+    A line names its WooCommerce line item by ``order_line_id``; where that is empty the
+    order line with the same SKU is used. Raises ValueError when no single line has it.
+    """
     lines: dict[str, int] = {}
     for line in shipment.lines:
         line_id = line.order_line_id or _line_by_sku(line.sku, order_lines)
         lines[line_id] = lines.get(line_id, 0) + line.quantity
+    return lines
+
+
+def shipment_meta(shipment: ShipmentPush, lines: Mapping[str, int], note_id: str) -> dict[str, Any]:
+    """The ``meta_data`` entry recording one shipment: its note and line item quantities."""
     return {
         "key": shipment_marker(shipment.shipment_id),
-        "value": {"note_id": note_id, "tracking_number": shipment.tracking_code, "lines": lines},
+        "value": {"note_id": note_id, "tracking_number": shipment.tracking_code, "lines": dict(lines)},
     }
 
 
