@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import click
 import pytest
@@ -417,6 +419,16 @@ def test_demo_refuses_a_used_workspace_unless_fresh(tmp_path):
     mine = run("demo", "--orders", "5", "--days", "1", "--workspace", str(ws), "--fresh")
     assert mine.exit_code == 2 and "thesis.tex" in mine.stderr
     assert (ws / "thesis.tex").exists() and (ws / "fulfilhub.toml").exists()
+
+
+def test_demo_channel_runs_only_the_named_channel_simulators(tmp_path):
+    refused = run("demo", "--channel", "no-such-shop", "--orders", "5", "--days", "1", "--settle-days", "0")
+    assert refused.exit_code == 2 and "no-such-shop" in refused.stderr and "shopify" in refused.stderr
+    only = run("demo", "--channel", "shopify", "--orders", "5", "--days", "1", "--settle-days", "0",
+               "--workspace", str(tmp_path / "ws"), "--json")
+    assert only.exit_code == 0, only.output
+    config = Path(json.loads(only.stdout)["config"]).read_text()
+    assert re.findall(r"^\[channels\.[^.\]]+\]$", config, re.M) == ["[channels.demo-shop]"]
 
 
 def _walk(command: click.Command, path: tuple[str, ...] = ()):

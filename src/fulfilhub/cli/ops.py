@@ -120,12 +120,22 @@ def _push_webhooks(server: SandboxServer, targets: dict[str, str]) -> None:
 @click.option("--fresh", is_flag=True, help="Empty the --workspace folder first (everything in it is deleted).")
 @click.option("--serve", is_flag=True,
               help="Also run `fulfilhub serve` on loopback; the simulators push their webhooks to it.")
+@click.option("--channel", "channels", multiple=True, metavar="NAME",
+              help="Run only this channel simulator (repeat for several); default: every installed one.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @pass_state
 def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, fresh: bool,
-         serve: bool, as_json: bool) -> None:
+         serve: bool, channels: tuple[str, ...], as_json: bool) -> None:
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..scenarios import run_demo
+
+    if channels:
+        known = sorted(name for name, sim in state.plugins.registry.simulators.items()
+                       if sim.demo is not None and sim.demo.kind == "channels")
+        unknown = sorted(set(channels) - set(known))
+        if unknown:
+            raise click.UsageError(f"--channel {', '.join(unknown)}: no such channel simulator is installed; "
+                                   f"the installed ones are: {', '.join(known) or 'none'}")
 
     if workspace is not None and workspace.exists() and any(workspace.iterdir()):
         if not fresh:
@@ -145,7 +155,7 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
     try:
         result = _run_with_progress(run_demo, days + settle_days, orders=orders, days=days, seed=seed,
                                     settle_days=settle_days, workspace=workspace, plugins=state.plugins, serve=serve,
-                                    quiet=as_json or state.quiet)
+                                    channels=list(channels) or None, quiet=as_json or state.quiet)
     finally:
         http_log.setLevel(level)
     elapsed = time.monotonic() - started

@@ -14,7 +14,7 @@ import contextlib
 import random
 import statistics
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ def run_demo(
     plugins: PluginManager | None = None,
     on_step: Callable[[int, int], None] | None = None,
     serve: bool = False,
+    channels: Sequence[str] | None = None,
 ) -> DemoResult:
     """Simulate ``days`` days with about ``orders`` orders; returns what happened.
 
@@ -100,21 +101,31 @@ def run_demo(
     and the simulators push their webhooks to it every simulated hour (orders as they
     arrive or change, tracking as it moves); the ``process_inbox`` job processes them,
     and polling goes on beside them as the safety net.
+
+    ``channels`` names the channel simulators to run (``["woocommerce", "shopify"]``);
+    None runs every registered one. An unknown name is a ValueError naming the known ones.
     """
     if orders < 1 or days < 1:
         raise ValueError("--orders and --days must be at least 1")
     pm = plugins or PluginManager()
+    if channels is not None:
+        known = sorted(name for name, sim in pm.registry.simulators.items()
+                       if sim.demo is not None and sim.demo.kind == "channels")
+        unknown = sorted(set(channels) - set(known))
+        if unknown or not channels:
+            raise ValueError(f"no channel simulator named {', '.join(unknown) or '(none given)'}; "
+                             f"the installed ones are: {', '.join(known) or 'none'}")
     workspace = Path(workspace or tempfile.mkdtemp(prefix="fulfilhub-demo-")).resolve()
     rng = random.Random(seed)
     # Every registered simulator runs with its own demo options; channels get the pace.
     options = {
         name: {**sim.demo.options, **({"orders_per_day": orders / days} if sim.demo.kind == "channels" else {})}
         for name, sim in pm.registry.simulators.items()
-        if sim.demo is not None
+        if sim.demo is not None and (channels is None or sim.demo.kind != "channels" or name in channels)
     }
     reports: list[JobReport] = []
     webhooks: dict[int | str, int] = {}
-    with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve,
+    with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve, channels=channels,
                      extra_config=notice_job.demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)

@@ -195,6 +195,7 @@ def build_world(
     policy: RetryPolicy | None = None,
     wrap_app: Callable[[Any], Any] | None = None,
     webhooks: bool = False,
+    channels: Iterable[str] | None = None,
 ) -> World:
     """Start a world in ``workspace`` (created if missing).
 
@@ -209,10 +210,15 @@ def build_world(
     ``wrap_app`` wraps the sandbox's ASGI app before it starts (a benchmark's counters).
     ``webhooks`` adds each part's webhook secrets (:attr:`DemoPart.webhooks`) to the
     config and the simulators, so that :meth:`World.deliver_webhooks` can send them.
+    ``channels`` names the channel simulators to run (None: every registered one).
     """
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
     registered = plugins.registry.simulators
+    if channels is not None:
+        chosen = set(channels)
+        registered = {name: sim for name, sim in registered.items()
+                      if name in chosen or sim.demo is None or sim.demo.kind != "channels"}
     parts = demo_parts(registered)
     if webhooks:
         parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
