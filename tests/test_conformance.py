@@ -43,13 +43,15 @@ def _folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def broken_run(tmp_path_factory) -> tuple[dict[str, tuple[str, ...]], subprocess.CompletedProcess[str]]:
-    caught = _caught_by((HERE / "broken_plugins.py").read_text(encoding="utf-8"))
-    selection = " or ".join(f"(Test{cls} and {check})" for cls, checks in caught.items() for check in checks)
-    return caught, run_pytest(_folder(tmp_path_factory), "test_broken.py", "-k", selection, "--tb=line")
+    source = (HERE / "broken_plugins.py").read_text(encoding="utf-8")
+    caught, correct = _caught_by(source, "CAUGHT_BY"), _caught_by(source, "CORRECT")
+    selection = " or ".join([f"(Test{cls} and {check})" for cls, checks in caught.items() for check in checks]
+                            + [f"(Test{cls} and ({' or '.join(checks)}))" for cls, checks in correct.items()])
+    return caught, run_pytest(_folder(tmp_path_factory), "test_broken.py", "-k", selection, "--tb=line", "-rfExp")
 
 
-def _caught_by(source: str) -> dict[str, tuple[str, ...]]:
-    block = source[source.index("CAUGHT_BY:"):]
+def _caught_by(source: str, table: str) -> dict[str, tuple[str, ...]]:
+    block = source[source.index(f"{table}:"):]
     block = block[: block.index("\n}\n")]
     out: dict[str, tuple[str, ...]] = {}
     for cls, checks in re.findall(r"^    (\w+): \(([^)]*)\)", block, re.M | re.S):
@@ -71,6 +73,18 @@ def test_every_broken_plugin_fails_the_check_that_targets_it(broken_run):
     missed = expected - failed
     assert not missed, f"broken plugins that passed the check aimed at them: {sorted(missed)}\n{result.stdout[-3000:]}"
     assert failed == expected, f"unexpected failures: {sorted(failed - expected)}"
+
+
+def test_the_correct_variants_pass_the_checks_that_once_failed_them(broken_run):
+    _, result = broken_run
+    correct = _caught_by((HERE / "broken_plugins.py").read_text(encoding="utf-8"), "CORRECT")
+    failed, errors = outcomes(result)
+    wrong = sorted((cls, check) for cls, check in failed | errors if cls in correct)
+    assert not wrong, f"correct plugins that fail: {wrong}\n{result.stdout[-3000:]}"
+    for cls in correct:  # each ran, and one case was expected to fail where it says so
+        assert re.search(rf"^PASSED test_broken\.py::Test{cls}::", result.stdout, re.M), f"Test{cls} passed nothing"
+    assert re.search(r"^XFAIL test_broken\.py::TestExpectsOneCaseToFail::test_mappings_survive_mutated_simulator_"
+                     r"answers\[track\]", result.stdout, re.M), result.stdout[-3000:]
 
 
 @pytest.mark.slow  # tests/test_scaffold.py runs each kind's own suite too (carrier and policy in CI)

@@ -52,8 +52,11 @@ import importlib.metadata
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import attrs
@@ -69,19 +72,23 @@ from ..adapters import (
     WebhookReceiver,
 )
 from ..clock import SimClock
-from ..errors import ConfigError, ExternalError, FulfilhubError, PayloadError, TransientError
+from ..errors import ConfigError, ExternalError, FulfilhubError, PayloadError, PermanentError, TransientError
 from ..http import RetryPolicy
 from ..models import (
     Address,
     CompensationProposal,
+    DelayAssessment,
     FulfillmentRequest,
     FulfillmentStatus,
     Label,
+    Money,
     Notice,
     NoticeEvent,
     Order,
+    OrderLine,
     OrderPage,
     Parcel,
+    Rate,
     ShipmentLine,
     ShipmentRequest,
     TrackingStatus,
@@ -135,6 +142,23 @@ class Suite:
     entry_point: ClassVar[str | None] = None
     type_name: ClassVar[str] = ""
     expected_failures: ClassVar[Mapping[str, str]] = {}
+    #: The cases of the checks that take one per adapter call (``fh_stage``): the names of
+    #: ``fuzz_stages()``. ``expected_failures`` may name one case: ``"test_x[track]"``.
+    stages: ClassVar[Sequence[str]] = ()
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "fh_stage" in metafunc.fixturenames:
+            metafunc.parametrize("fh_stage", list(self.stages), ids=list(self.stages))
+
+    @classmethod
+    def cases_of(cls, check: str) -> tuple[str, ...]:
+        """The cases of one check (``()`` for a check that has none)."""
+        import inspect
+
+        method = getattr(cls, check, None)
+        if method is None or "fh_stage" not in inspect.signature(method).parameters:
+            return ()
+        return tuple(cls.stages)
 
     # ------------------------------------------------------------------ helpers
 
@@ -212,12 +236,24 @@ class _AdapterSuite(Suite):
     #: the header carrying the signature.
     webhook_secret_setting: ClassVar[str] = "webhook_secret"
     signature_header: ClassVar[str] = ""
+    #: Why a re-signed mutated webhook body may be refused by ``verify_webhook`` (empty: it
+    #: may not): a reason of the vendor's protocol, e.g. "the send time is inside the signed
+    #: body, and a body whose time is stale or unreadable is refused as a replay".
+    resigned_refusal: ClassVar[str] = ""
 
     # ------------------------------------------------------------------ fixtures
 
     @pytest.fixture
     def fh_clock(self) -> SimClock:
         return SimClock()
+
+    @pytest.fixture
+    def fh_store(self, tmp_path: Any) -> Iterator[_LazyStore]:
+        """A migrated SQLite store, opened when an instance first uses ``context.state`` (or
+        ``context.stock``): what the runner gives each instance."""
+        lazy = _LazyStore(f"sqlite:///{tmp_path / 'conformance.db'}")
+        yield lazy
+        lazy.close()
 
     @pytest.fixture
     def fh_sandbox(self, fh_clock: SimClock) -> Iterator[SandboxServer]:
@@ -236,14 +272,19 @@ class _AdapterSuite(Suite):
         return fh_sandbox.simulators[self._simulator_name()]
 
     @pytest.fixture
-    def fh_build(self, fh_sandbox: SandboxServer, fh_clock: SimClock) -> Iterator[Callable[..., Any]]:
-        """``fh_build(**settings)``: an adapter pointed at the simulator (closed after the test)."""
+    def fh_build(self, fh_sandbox: SandboxServer, fh_clock: SimClock, fh_store: Any) -> Iterator[Callable[..., Any]]:
+        """``fh_build(**settings)``: an adapter pointed at the simulator (closed after the test).
+
+        Every instance built in one check shares one store, as instances of one name do
+        across restarts of the runner: ``context.state`` keeps what the last one wrote.
+        """
         built: list[Any] = []
 
         def build(*, policy: RetryPolicy = SUITE_RETRIES, transport: httpx.BaseTransport | None = None,
                   secrets: Iterable[str] = (), **overrides: Any) -> Any:
             adapter = self.registered().factory(
-                self.context(fh_sandbox, fh_clock, policy=policy, transport=transport, secrets=secrets, **overrides)
+                self.context(fh_sandbox, fh_clock, policy=policy, transport=transport, secrets=secrets,
+                             store=fh_store, **overrides)
             )
             built.append(adapter)
             return adapter
@@ -256,12 +297,13 @@ class _AdapterSuite(Suite):
                 pass
 
     @pytest.fixture
-    def fh_offline(self, fh_clock: SimClock) -> Iterator[Callable[..., Any]]:
+    def fh_offline(self, fh_clock: SimClock, fh_store: Any) -> Iterator[Callable[..., Any]]:
         """``fh_offline(**settings)``: an adapter for checks that send no request (no simulator started)."""
         built: list[Any] = []
 
         def build(*, secrets: Iterable[str] = (), **overrides: Any) -> Any:
-            adapter = self.registered().factory(self.context(None, fh_clock, secrets=secrets, **overrides))
+            adapter = self.registered().factory(self.context(None, fh_clock, secrets=secrets, store=fh_store,
+                                                             **overrides))
             built.append(adapter)
             return adapter
 
@@ -300,9 +342,10 @@ class _AdapterSuite(Suite):
         return dict(demo.settings) if demo else {}
 
     def context(self, sandbox: SandboxServer | None, clock: SimClock, *, policy: RetryPolicy = SUITE_RETRIES,
-                transport: httpx.BaseTransport | None = None, secrets: Iterable[str] = (),
+                transport: httpx.BaseTransport | None = None, secrets: Iterable[str] = (), store: Any = None,
                 **overrides: Any) -> InstanceContext:
-        """The instance context the runner would build for an instance pointed at ``sandbox``."""
+        """The instance context the runner would build for an instance pointed at ``sandbox``
+        (with ``context.state`` in ``store``, and ``context.stock`` for a warehouse)."""
         base_url = sandbox.url_for(self._simulator_name()) if sandbox else "http://127.0.0.1:9/offline"
         settings: dict[str, Any] = {**self._settings(), "base_url": base_url}
         for key, (_option, value) in self._credentials().items():
@@ -310,10 +353,15 @@ class _AdapterSuite(Suite):
         settings.update(overrides)
         settings = {key: value for key, value in settings.items() if value is not None}
         all_secrets = {value for _option, value in self._credentials().values()} | set(secrets)
-        return instance_context(
-            f"conformance-{self.type_name}", settings, clock=clock, secrets=sorted(all_secrets), policy=policy,
+        name = f"conformance-{self.type_name}"
+        context = instance_context(
+            name, settings, clock=clock, secrets=sorted(all_secrets), policy=policy,
             transport=transport, schema=self.registered().settings, kind=self.kind,
         )
+        if store is None:
+            return context
+        return attrs.evolve(context, state=store.state(self.kind, name, clock),
+                            stock=store.stock(name) if self.kind == "warehouses" else None)
 
     def exercise(self, adapter: Any) -> Any:
         """One ordinary call that reaches the simulator (the HTTP checks inject faults into it)."""
@@ -407,14 +455,53 @@ class _AdapterSuite(Suite):
         assert fh_sandbox.context.faults.injected == 1
 
     def test_when_retries_run_out_the_error_is_clear(
-        self, fh_build: Callable[..., Any], fh_sandbox: SandboxServer
+        self, fh_build: Callable[..., Any], fh_sandbox: SandboxServer, fh_sim: Any, fh_clock: SimClock, fh_stage: str
     ) -> None:
+        """Every call (each case is one of ``stages``) raises a TransientError when the service is down:
+        a 5xx is never an empty success."""
         adapter = fh_build()
+        call = self._stage(adapter, fh_sim, fh_clock, fh_stage)
         fh_sandbox.context.faults.add("503", path=self._fault_path(), times=1000)
-        with pytest.raises(TransientError) as info:
-            self.exercise(adapter)
-        assert f"conformance-{self.type_name}" in str(info.value), f"the error does not name the instance: {info.value}"
-        assert "503" in str(info.value), f"the error does not say what failed: {info.value}"
+        try:
+            result = call()
+        except TransientError as exc:
+            assert f"conformance-{self.type_name}" in str(exc), f"the error does not name the instance: {exc}"
+            assert "503" in str(exc), f"the error does not say what failed: {exc}"
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise AssertionError(
+                f"{fh_stage}(): with the service answering 503 to every request, it raised {type(exc).__name__}: "
+                f"{exc}; expected the helper's TransientError (let it through: the runner retries later)"
+            ) from None
+        raise AssertionError(
+            f"{fh_stage}(): with the service answering 503 to every request, it returned {_short(result)} instead "
+            "of raising a TransientError: an outage taken for an empty answer (do not catch the helper's errors)"
+        )
+
+    def test_a_4xx_is_a_permanent_error_and_not_resent(self, fh_build: Callable[..., Any]) -> None:
+        refusing = _RefuseFirst(422)
+        adapter = fh_build(transport=refusing)
+        try:
+            result = self.exercise(adapter)
+        except PermanentError:
+            pass
+        except TransientError as exc:
+            raise AssertionError(
+                f"a 422 validation error was raised as a TransientError ({exc}): it will be retried for ever; a "
+                "4xx other than 429 is a PermanentError (the helper raises one: let it through)"
+            ) from None
+        except Exception as exc:  # noqa: BLE001
+            raise AssertionError(
+                f"a 422 validation error raised {type(exc).__name__}: {exc}; expected a PermanentError"
+            ) from None
+        else:
+            raise AssertionError(
+                f"a 422 validation error was taken as a success ({_short(result)}), after "
+                f"{refusing.resent} resend(s) of the refused request"
+            )
+        assert refusing.resent == 0, (
+            f"the refused request ({refusing.refused}) was sent again {refusing.resent} time(s): a 4xx is not retried"
+        )
 
     def test_a_malformed_body_is_a_fulfilhub_error(self, fh_build: Callable[..., Any], fh_sandbox: SandboxServer) -> None:
         adapter = fh_build()
@@ -437,36 +524,104 @@ class _AdapterSuite(Suite):
         """(name, call) for each adapter call whose answer is fuzzed, in an order that works live."""
         raise NotImplementedError
 
+    def _stage(self, adapter: Any, sim: Any, clock: SimClock, name: str) -> Callable[[], Any]:
+        """The call of the stage ``name`` (after the live set-up ``fuzz_stages`` does)."""
+        stages = dict(self.fuzz_stages(adapter, sim, clock))
+        assert name in stages, f"fuzz_stages() gives no stage {name!r} (it gives {sorted(stages)}); set stages"
+        return stages[name]
+
     def test_mappings_survive_mutated_simulator_answers(
-        self, fh_build: Callable[..., Any], fh_sim: Any, fh_clock: SimClock
+        self, fh_build: Callable[..., Any], fh_sim: Any, fh_clock: SimClock, fh_stage: str
     ) -> None:
         recorder = _Recorder()
         adapter = fh_build(transport=recorder)
-        stages = self.fuzz_stages(adapter, fh_sim, fh_clock)
-        assert stages, "no call to fuzz"
-        fuzzed = 0
-        for name, call in stages:
-            recorder.live()
-            call()
-            script = recorder.take()
-            bodies = [i for i, exchange in enumerate(script) if exchange.json is not None]
-            for index in bodies:
-                target = script[index]
-                count = max(20, self.fuzz_count // max(1, len(bodies)))
-
-                def replayed(mutated: Any, _script: list[_Exchange] = script, _index: int = index,
-                             _call: Callable[[], Any] = call) -> Any:
-                    recorder.replay(_script, _index, mutated)
-                    return _call()
-
-                try:
-                    assert_maps_or_refuses(replayed, mutations(target.json, seed=fuzzed, count=count),
-                                           check=_check_result, refuse=(PayloadError, ExternalError))
-                except AssertionError as exc:
-                    raise AssertionError(f"{name}: mutated answers to {target.method} {target.path}: {exc}") from None
-                fuzzed += 1
+        call = self._stage(adapter, fh_sim, fh_clock, fh_stage)
         recorder.live()
-        assert fuzzed, "no JSON answer was recorded to fuzz"
+        call()
+        script = recorder.take()
+        bodies = [i for i, exchange in enumerate(script) if exchange.json is not None]
+        assert bodies, f"{fh_stage}(): no JSON answer was recorded to fuzz"
+        for number, index in enumerate(bodies):
+            target = script[index]
+            count = max(20, self.fuzz_count // max(1, len(bodies) * len(self.stages)))
+
+            def replayed(mutated: Any, _index: int = index) -> Any:
+                recorder.replay(script, _index, mutated)
+                return call()
+
+            try:
+                assert_maps_or_refuses(replayed, mutations(target.json, seed=number, count=count),
+                                       check=_check_result, refuse=(PayloadError, ExternalError))
+            except AssertionError as exc:
+                raise AssertionError(f"{fh_stage}: mutated answers to {target.method} {target.path}: {exc}") from None
+        recorder.live()
+
+    def comparable(self, adapter: Any, result: Any) -> Any:
+        """What a call's result says, for comparing two answers (no raw payloads, no opaque versions)."""
+        if isinstance(result, OrderPage):
+            return [_comparable(adapter.parse_order(payload)) for payload in result.payloads]
+        if isinstance(result, TrackingUpdate):  # what it says, not how often (the re-poll check counts)
+            return ("TrackingUpdate", {"status": result.status, "reason": result.reason,
+                                       "est_delivery": result.est_delivery, "events": sorted(
+                                           {(e.at, str(e.status), str(e.reason)) for e in result.events})})
+        return _comparable(result)
+
+    def test_the_same_instant_in_another_offset_maps_to_the_same_time(
+        self, fh_build: Callable[..., Any], fh_sim: Any, fh_clock: SimClock, fh_stage: str
+    ) -> None:
+        recorder = _Recorder()
+        adapter = fh_build(transport=recorder)
+        call = self._stage(adapter, fh_sim, fh_clock, fh_stage)
+        recorder.live()
+        live = self.comparable(adapter, call())
+        script = recorder.take()
+        shifted_any = False
+        for hours in (8, -5):
+            offset = timezone(timedelta(hours=hours))
+            shifted = [attrs.evolve(ex, content=json.dumps(_shift_offsets(ex.json, offset)).encode("utf-8"))
+                       if ex.json is not None else ex for ex in script]
+            shifted_any = shifted_any or any(a.content != b.content for a, b in zip(script, shifted))
+            recorder.replay_script(shifted)
+            try:
+                again = self.comparable(adapter, call())
+            except PayloadError:
+                continue  # refusing a time written another way is safe
+            assert again == live, (
+                f"{fh_stage}(): the same answer with its times written at UTC{hours:+d}:00 (the same instants) maps "
+                f"differently: {_difference(live, again)}; parse the offset (datetime.fromisoformat) and never "
+                "replace the tzinfo"
+            )
+        recorder.live()
+        if not shifted_any:
+            pytest.skip(f"{fh_stage}(): the answer holds no time with a UTC offset to rewrite")
+
+    def test_no_call_sleeps_on_the_wall_clock(
+        self, fh_build: Callable[..., Any], fh_sim: Any, fh_clock: SimClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        adapter = fh_build()
+        slept: list[float] = []
+        real = time.sleep
+        main = threading.main_thread()
+
+        def guard(seconds: float) -> None:
+            if threading.current_thread() is main:
+                slept.append(seconds)  # recorded, not slept: the check fails below
+            else:
+                real(seconds)
+
+        monkeypatch.setattr(time, "sleep", guard)
+        for module in list(sys.modules.values()):  # `from time import sleep` copies it
+            for attr, value in list(getattr(module, "__dict__", {}).items()):
+                if value is real and module is not time:
+                    monkeypatch.setattr(module, attr, guard)
+        for _name, call in self.fuzz_stages(adapter, fh_sim, fh_clock):
+            call()
+        self.exercise(adapter)
+        assert not slept, (
+            f"the adapter slept {len(slept)} time(s), {sum(slept):g} s in all, on the wall clock (time.sleep): the "
+            "runner's other work waits, and tests on a scenario clock crawl; wait with context.clock.sleep(...) "
+            "or leave waiting to the helper's retries"
+        )
 
     # ------------------------------------------------------------------ status table
 
@@ -547,19 +702,55 @@ class _AdapterSuite(Suite):
         headers, body = self._webhook(fh_clock, at=fh_clock.now() - timedelta(days=1))
         assert fh_receiver.verify_webhook(headers, body) is False, "a webhook signed a day ago was accepted"
 
+    def test_without_a_webhook_secret_webhooks_are_refused(
+        self, fh_receiver: Any, fh_offline: Callable[..., Any], fh_clock: SimClock
+    ) -> None:
+        unset = fh_offline(**{self.webhook_secret_setting: None})
+        for secret in ("whsec-conformance-0123", ""):
+            headers, body = self._webhook(fh_clock, secret=secret)
+            try:
+                accepted = unset.verify_webhook(headers, body)
+            except ConfigError:
+                continue
+            except Exception as exc:  # noqa: BLE001
+                raise AssertionError(
+                    f"with no {self.webhook_secret_setting} set, verify_webhook raised {type(exc).__name__}: {exc}; "
+                    "refuse (False) or raise a ConfigError naming the setting"
+                ) from None
+            assert accepted is False, (
+                f"with no {self.webhook_secret_setting} set, a webhook signed with "
+                f"{'an empty secret' if not secret else 'some secret'} was accepted: anyone can post one; refuse "
+                "(False) or raise a ConfigError naming the setting"
+            )
+
     def test_webhook_bodies_survive_mutation(self, fh_receiver: Any, fh_clock: SimClock) -> None:
         headers, body = self._webhook(fh_clock)
         golden = json.loads(body)
 
+        verified: list[bool] = []
+
         def parse(mutated: Any) -> Any:
             raw = json.dumps(mutated).encode("utf-8")
             resigned = {**headers, **self.resign(headers, raw, "whsec-conformance-0123")}
-            assert fh_receiver.verify_webhook(resigned, raw), "a re-signed mutated body did not verify"
+            ok = fh_receiver.verify_webhook(resigned, raw)
+            verified.append(bool(ok))
+            if not ok:
+                assert self.resigned_refusal.strip(), (
+                    "a re-signed mutated body did not verify; if the adapter refuses such a body for a reason of "
+                    "the vendor's protocol (a send time inside the signed body that the mutation made stale or "
+                    "unreadable), set resigned_refusal to that reason"
+                )
+                raise PayloadError(f"refused: {self.resigned_refusal}")
             result = fh_receiver.parse_webhook(resigned, raw)
             assert result is None or isinstance(result, (Order, TrackingUpdate)), result
             return result
 
+        raw = json.dumps(golden).encode("utf-8")
+        assert fh_receiver.verify_webhook({**headers, **self.resign(headers, raw, "whsec-conformance-0123")}, raw), (
+            "the suite's own webhook, re-serialized and re-signed with resign(), did not verify"
+        )
         assert_maps_or_refuses(parse, mutations(golden, seed=7, count=self.fuzz_count), check=_check_result)
+        assert any(verified), "no mutated body verified: the parser was never reached"
 
     def resign(self, headers: Mapping[str, str], body: bytes, secret: str) -> Mapping[str, str]:
         """The headers that sign ``body`` with ``secret`` (default: ``webhook_request``'s signing of it)."""
@@ -597,8 +788,13 @@ class ChannelSuite(_AdapterSuite):
     The simulator must take the option ``orders_per_day`` and offer ``stop_arrivals()``
     (:class:`fulfilhub.sandbox.ShopSimulator`). Also set or override:
 
-    - ``page_size_setting``: the setting that sizes a page (for the kill-mid-pagination
-      check; default ``"page_size"``);
+    - ``page_size_setting``: the setting that sizes a page (default ``"page_size"``); a
+      channel that declares no such setting has a fixed page size, which the pagination
+      checks learn from the first page (``orders_per_day`` must then fill two pages);
+    - ``order_truth(sim, order)``: the simulator's own record of an order (currency,
+      total, lines), for the money and lines check;
+    - ``update_in_shop(sim, order)``, ``cancel_in_shop(sim, order)``: change an order in
+      the shop (default: the simulator's ``update_order(id)`` and ``cancel_order(id)``);
     - ``overlap``: how far back a new pass re-reads (records re-read inside it are fine);
     - ``cursor_at(moment)``: a cursor that starts at ``moment`` (for the future-cursor check);
     - ``fulfillment_count(sim, order)``: how many fulfillments the simulator holds for an order;
@@ -608,6 +804,7 @@ class ChannelSuite(_AdapterSuite):
     """
 
     kind = "channels"
+    stages = ("fetch_orders",)
     page_size_setting: ClassVar[str] = "page_size"
     overlap: ClassVar[timedelta] = timedelta(0)
     #: The simulator's ``orders_per_day`` unless ``simulator_options`` sets it.
@@ -619,8 +816,39 @@ class ChannelSuite(_AdapterSuite):
     def fulfillment_count(self, sim: Any, order: Order) -> int:
         raise NotImplementedError("fulfillment_count(sim, order) must count the simulator's fulfillments")
 
+    def order_truth(self, sim: Any, order: Order) -> Mapping[str, Any] | None:
+        """What the simulator holds for ``order``: ``{"currency": "JPY", "total": "3400", "lines":
+        [(sku, quantity, unit price), ...]}`` (amounts as str or Decimal). None: not known (the
+        money and lines check is skipped, saying so)."""
+        return None
+
+    def update_in_shop(self, sim: Any, order: Order) -> None:
+        """Change ``order`` in the shop (a note, an address): a new version of it."""
+        sim.update_order(order.external_id)
+
+    def cancel_in_shop(self, sim: Any, order: Order) -> None:
+        """Cancel ``order`` in the shop."""
+        sim.cancel_order(order.external_id)
+
     def exercise(self, adapter: Any) -> Any:
         return adapter.fetch_orders(None)
+
+    def _pages(self) -> dict[str, Any]:
+        """Settings for small pages: ``page_size_setting`` = 2 where the type declares it, else none."""
+        schema = self.registered().settings or {}
+        return {self.page_size_setting: 2} if self.page_size_setting in schema else {}
+
+    def _orders(self, adapter: Any, payloads: Iterable[Any]) -> list[Order]:
+        return [adapter.parse_order(payload) for payload in payloads]
+
+    def _pulled(self, adapter: Any) -> tuple[list[Order], str | None]:
+        payloads, cursor = self.pull(adapter, None)
+        orders = self._orders(adapter, payloads)
+        assert orders, (
+            f"fetch_orders(None) and its next pages returned no order, though the simulator took a day of orders "
+            f"(orders_per_day={self.simulator_options.get('orders_per_day', self.orders_per_day)})"
+        )
+        return orders, cursor
 
     @pytest.fixture
     def fh_orders(self, fh_sim: Any, fh_clock: SimClock) -> None:
@@ -662,7 +890,7 @@ class ChannelSuite(_AdapterSuite):
         started = fh_clock.now()
         first, cursor = self.pull(fh_build(), None)
         seen = self._keys(fh_build(), first)
-        assert seen, "the simulator produced no orders in a day; raise orders_per_day"
+        assert seen, "fetch_orders(None) and its next pages returned no order, though the simulator took a day of orders"
         fh_clock.advance(timedelta(minutes=1))
         again = self._keys(fh_build(), self.pull(fh_build(), cursor)[0])  # a new instance: as after a restart
         repeated = [order for key, order in again.items() if key in seen and order.updated_at < started - self.overlap]
@@ -681,12 +909,15 @@ class ChannelSuite(_AdapterSuite):
     def test_a_pull_killed_mid_pagination_resumes_without_loss(
         self, fh_build: Callable[..., Any], fh_orders: None, fh_sandbox: SandboxServer
     ) -> None:
-        small = {self.page_size_setting: 2}
+        small = self._pages()
         everything = set(self._keys(fh_build(), self.pull(fh_build(), None)[0]))  # at the default page size
-        assert len(everything) > 4, "too few orders for pages of 2"
         first = fh_build(**small)
         page = first.fetch_orders(None)
-        assert page.has_more, "a page of 2 orders said there are no more"
+        assert page.has_more, (
+            f"the first page held {len(page.payloads)} of {len(everything)} orders and said there are no more"
+            + ("" if small else f" (no {self.page_size_setting!r} setting: the page size is the plugin's own; "
+               "raise orders_per_day above two pages)")
+        )
         saved, got = page.next_cursor, list(page.payloads)
         fh_sandbox.context.faults.add("503", path=self._fault_path(), times=1000)
         with pytest.raises(TransientError):
@@ -699,8 +930,125 @@ class ChannelSuite(_AdapterSuite):
         assert not lost, f"{len(lost)} order(s) lost after resuming from the saved cursor: {sorted(lost)[:5]}"
 
     def test_pagination_advances_to_an_end(self, fh_build: Callable[..., Any], fh_orders: None) -> None:
-        payloads, _ = self.pull(fh_build(**{self.page_size_setting: 3}), None)
-        assert payloads
+        small = {self.page_size_setting: 3} if self._pages() else {}
+        payloads, _ = self.pull(fh_build(**small), None)
+        assert payloads, "fetch_orders(None) returned no order, though the simulator took a day of orders"
+
+    def test_an_empty_pass_keeps_its_cursor(self, fh_build: Callable[..., Any], fh_orders: None,
+                                            fh_clock: SimClock) -> None:
+        _payloads, cursor = self.pull(fh_build(), None)
+        fh_clock.advance(timedelta(minutes=5))
+        page = fh_build().fetch_orders(cursor)
+        adapter = fh_build()
+        seen = self._keys(adapter, _payloads)
+        new = [o.external_id for o in self._orders(adapter, page.payloads) if (o.external_id, o.version) not in seen]
+        assert not new, f"a pass after no change in the shop returned order(s) never seen: {new[:5]}"
+        assert page.next_cursor == cursor, (
+            f"a pass that found nothing new moved the cursor from {cursor!r} to {page.next_cursor!r}: the runner "
+            "saves it, and orders that arrive late behind it are lost (or, with None, every order is read again); "
+            "return the cursor it was given"
+        )
+
+    def test_an_order_updated_in_the_shop_comes_again_as_a_new_version(
+        self, fh_build: Callable[..., Any], fh_orders: None, fh_sim: Any, fh_clock: SimClock
+    ) -> None:
+        orders, cursor = self._pulled(fh_build())
+        order = next((o for o in orders if o.cancelled_at is None), None)
+        assert order is not None, "every order pulled is cancelled"
+        fh_clock.advance(timedelta(minutes=10))
+        self.update_in_shop(fh_sim, order)
+        fh_clock.advance(timedelta(minutes=10))
+        adapter = fh_build()
+        again = [o for o in self._orders(adapter, self.pull(adapter, cursor)[0]) if o.external_id == order.external_id]
+        assert again, (
+            f"order {order.external_id} was changed in the shop after the first pull, and the next pull from the saved "
+            "cursor did not return it: read by the time of the last change (updated_at), not of creation"
+        )
+        newest = max(again, key=lambda o: o.updated_at)
+        assert newest.version != order.version, (
+            f"order {order.external_id} came again after a change with the same version {order.version!r}: the "
+            "runner takes it for one already stored and drops the change; the version must change with each change"
+        )
+        assert newest.updated_at > order.updated_at, (
+            f"order {order.external_id} came again with updated_at {newest.updated_at.isoformat()}, not later than "
+            f"{order.updated_at.isoformat()}"
+        )
+
+    def test_an_order_cancelled_in_the_shop_comes_through_as_a_cancellation(
+        self, fh_build: Callable[..., Any], fh_orders: None, fh_sim: Any, fh_clock: SimClock
+    ) -> None:
+        orders, cursor = self._pulled(fh_build())
+        order = next((o for o in orders if o.cancelled_at is None), None)
+        assert order is not None, "every order pulled is cancelled"
+        fh_clock.advance(timedelta(minutes=10))
+        self.cancel_in_shop(fh_sim, order)
+        fh_clock.advance(timedelta(minutes=10))
+        adapter = fh_build()
+        again = [o for o in self._orders(adapter, self.pull(adapter, cursor)[0]) if o.external_id == order.external_id]
+        assert again, (
+            f"order {order.external_id} was cancelled in the shop, and the next pull did not return it: the "
+            "cancellation never reaches the warehouse (do not filter cancelled orders out)"
+        )
+        newest = max(again, key=lambda o: o.updated_at)
+        assert newest.cancelled_at is not None, (
+            f"order {order.external_id} was cancelled in the shop, but parse_order gives cancelled_at=None: the "
+            "order is shipped anyway"
+        )
+        assert newest.version != order.version, f"the cancelled order kept its version {order.version!r}"
+
+    def test_orders_carry_the_lines_quantities_money_and_currency_the_shop_holds(
+        self, fh_build: Callable[..., Any], fh_orders: None, fh_sim: Any
+    ) -> None:
+        orders, _ = self._pulled(fh_build())
+        checked = multi = 0
+        currencies = set()
+        for order in orders:
+            truth = self.order_truth(fh_sim, order)
+            if truth is None:
+                pytest.skip("order_truth(sim, order) is not given: the shop's own record cannot be compared")
+            checked += 1
+            currency = truth["currency"]
+            currencies.add(currency)
+            lines = sorted((str(sku), int(qty), Decimal(str(price))) for sku, qty, price in truth["lines"])
+            multi += len(lines) > 1
+            got = sorted((line.sku, line.quantity, line.unit_price.amount) for line in order.lines)
+            where = f"order {order.external_id} ({currency})"
+            assert order.currency == currency, f"{where} was mapped in {order.currency}"
+            assert len(got) == len(lines), f"{where} has {len(lines)} line(s) in the shop, {len(got)} mapped"
+            assert [(sku, qty) for sku, qty, _ in got] == [(sku, qty) for sku, qty, _ in lines], (
+                f"{where}: the shop holds {[(sku, qty) for sku, qty, _ in lines]} (sku, quantity), mapped "
+                f"{[(sku, qty) for sku, qty, _ in got]}"
+            )
+            assert [price for *_, price in got] == [price for *_, price in lines], (
+                f"{where}: unit prices {[str(p) for *_, p in lines]} in the shop, mapped {[str(p) for *_, p in got]}"
+            )
+            assert all(line.unit_price.currency == currency for line in order.lines), (
+                f"{where}: a line price is not in {currency}"
+            )
+            total = Decimal(str(truth["total"]))
+            assert order.total.currency == currency and order.total.amount == total, (
+                f"{where}: the shop's total is {total} {currency}, mapped {order.total.amount} {order.total.currency}"
+            )
+            step = Decimal(1).scaleb(-minor_digits(currency))
+            assert order.total.amount == order.total.amount.quantize(step), (
+                f"{where}: the total {order.total.amount} is not exact to the {currency} minor unit"
+            )
+        assert multi, "no order pulled has more than one line; the simulator's orders cannot show a lost line"
+        assert checked
+
+    def test_parse_order_leaves_its_payload_unchanged(self, fh_build: Callable[..., Any], fh_orders: None) -> None:
+        import copy
+
+        adapter = fh_build()
+        payloads = list(adapter.fetch_orders(None).payloads)
+        assert payloads, "fetch_orders(None) returned no order, though the simulator took a day of orders"
+        for payload in payloads:
+            before = copy.deepcopy(payload)
+            adapter.parse_order(payload)
+            assert payload == before, (
+                "parse_order changed the payload it was given (the runner stores that payload as the order's raw "
+                f"record, and a second parse of it differs): {_difference(before, payload)}"
+            )
 
     # ------------------------------------------------------------------ idempotent effects
 
@@ -718,7 +1066,12 @@ class ChannelSuite(_AdapterSuite):
     def _pushable(self, adapter: Any) -> tuple[Order, ShipmentPush]:
         payloads, _ = self.pull(adapter, None)
         orders = [adapter.parse_order(p) for p in payloads]
-        order = next(o for o in orders if o.cancelled_at is None and any(line.requires_shipping for line in o.lines))
+        order = next((o for o in orders if o.cancelled_at is None and any(line.requires_shipping for line in o.lines)),
+                     None)
+        assert order is not None, (
+            f"of the {len(orders)} order(s) fetch_orders returned, none is open with a line to ship"
+            + ("" if orders else ", though the simulator took a day of orders")
+        )
         push = ShipmentPush(
             shipment_id=f"{order.id}/1",
             lines=tuple(ShipmentLine(sku=line.sku, quantity=line.quantity, order_line_id=line.external_id)
@@ -771,7 +1124,7 @@ class ChannelSuite(_AdapterSuite):
     def test_order_payloads_survive_mutation(self, fh_build: Callable[..., Any], fh_orders: None) -> None:
         adapter = fh_build()
         payloads = adapter.fetch_orders(None).payloads[:3]
-        assert payloads, "no order payload to fuzz"
+        assert payloads, "fetch_orders(None) returned no order to fuzz, though the simulator took a day of orders"
         for index, payload in enumerate(payloads):
             assert_maps_or_refuses(adapter.parse_order, mutations(dict(payload), seed=index,
                                    count=self.fuzz_count), check=check_model)
@@ -790,6 +1143,7 @@ class CarrierSuite(_AdapterSuite):
     """
 
     kind = "carriers"
+    stages = ("quote", "buy", "track")
     track_days: ClassVar[int] = 10
     parcels: ClassVar[int] = 12
 
@@ -806,6 +1160,36 @@ class CarrierSuite(_AdapterSuite):
     def label_count(self, sim: Any) -> int | None:
         """How many labels the simulator sold (None: not known; only the labels are compared)."""
         return None
+
+    def sent_scans(self, sim: Any, label: Label) -> Sequence[tuple[str, datetime]] | None:
+        """The scans the simulator has sent so far for ``label``: ``(status word, time)`` each, the
+        words those of ``status_table``. None: not known (only the adapter's own answers are compared)."""
+        return None
+
+    def rate_truth(self, sim: Any, rate: Rate) -> Money | None:
+        """What the simulator quoted for ``rate`` (by its ``rate_id``), amount and currency. None: not
+        known (the money check is skipped, saying so)."""
+        return None
+
+    def money_requests(self) -> Sequence[ShipmentRequest]:
+        """Shipment requests whose rates the money check compares: best one per currency the simulator
+        quotes in, a zero-decimal (JPY, TWD) and a three-decimal one (KWD) among them."""
+        return [self.shipment_request("money-1")]
+
+    def _travelled(self, adapter: Any, clock: SimClock, days: int | None = None) -> list[Label]:
+        """``parcels`` labels bought, then ``days`` (default ``track_days``) of scenario time."""
+        labels: list[Label] = []
+        for n in range(self.parcels):
+            request = self.shipment_request(f"conformance-{n}")
+            rates = adapter.quote(request)
+            assert rates, f"quote() gave no rate for {request.reference}; override shipment_request()"
+            labels.append(adapter.buy(rates[n % len(rates)], f"carrier.buy_label:travel/{n}"))
+        clock.advance(timedelta(days=self.track_days if days is None else days))
+        return labels
+
+    def _words(self, scans: Iterable[tuple[str, datetime]]) -> list[tuple[Any, datetime, str]]:
+        table = self.status_table or {}
+        return [(_normalized(table.get(word)), at, word) for word, at in scans]
 
     def exercise(self, adapter: Any) -> Any:
         return adapter.quote(self.shipment_request())
@@ -870,12 +1254,7 @@ class CarrierSuite(_AdapterSuite):
         self, fh_build: Callable[..., Any], fh_clock: SimClock
     ) -> None:
         adapter = fh_build()
-        labels: list[Label] = []
-        for n in range(self.parcels):
-            request = self.shipment_request(f"conformance-{n}")
-            rates = adapter.quote(request)
-            labels.append(adapter.buy(rates[n % len(rates)], f"carrier.buy_label:scan/{n}"))
-        fh_clock.advance(timedelta(days=self.track_days))
+        labels = self._travelled(adapter, fh_clock)
         silent: list[str] = []
         for label in labels:
             update = adapter.track(label)
@@ -888,6 +1267,142 @@ class CarrierSuite(_AdapterSuite):
                     assert event.reason is not None, f"an {event.status} with no reason ({label.tracking_code})"
         assert not silent, f"scans mapped to UNKNOWN silently: {sorted(set(silent))[:10]}"
 
+    def test_tracking_ends_in_the_status_the_simulator_sent(
+        self, fh_build: Callable[..., Any], fh_sim: Any, fh_clock: SimClock
+    ) -> None:
+        """Parcels tracked to their end: the update's status is the simulator's last word, every scan
+        it sent is an event at its time, and every exception carries a reason."""
+        adapter = fh_build()
+        labels = self._travelled(adapter, fh_clock)
+        for label in labels:
+            update = adapter.track(label)
+            where = f"parcel {label.tracking_code}"
+            current = _current(update.events)
+            assert current is None or update.status in current, (
+                f"{where}: the update says {update.status}, but its latest event that says where the parcel is "
+                f"says {' or '.join(map(str, current))}: take the status of the latest event by time (an "
+                "informational scan, mapped to UNKNOWN, does not change it)"
+            )
+            for event in (*update.events, update):
+                if event.status in (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT):
+                    assert event.reason is not None, f"{where}: an {event.status} with no reason"
+            sent = self.sent_scans(fh_sim, label)
+            if sent is None:
+                continue
+            words = [(status, at, word) for status, at, word in self._words(sent) if status is not None]
+            assert words, f"{where}: the simulator sent no scan that maps to a status"
+            last = max(at for _, at, _ in words)
+            truth = {status for status, at, _ in words if at == last}
+            assert update.status in truth, (
+                f"{where}: the simulator's last scan says {' or '.join(sorted(map(str, truth)))} "
+                f"({', '.join(w for s, a, w in words if a == last)}), the adapter says {update.status}"
+            )
+            times = {event.at for event in update.events}
+            missing = sorted({at for _, at, _ in self._words(sent)} - times)
+            assert not missing, (
+                f"{where}: the simulator sent {len(sent)} scan(s); none of the events is at "
+                f"{', '.join(at.isoformat() for at in missing[:3])}: scans lost, or their times misread"
+            )
+
+    def test_the_status_is_the_latest_events_whatever_order_events_are_listed_in(
+        self, fh_build: Callable[..., Any], fh_clock: SimClock
+    ) -> None:
+        recorder = _Recorder()
+        adapter = fh_build(transport=recorder)
+        labels = self._travelled(adapter, fh_clock)
+        for label in labels:
+            recorder.live()
+            live = adapter.track(label)
+            script = recorder.take()
+            recorder.replay_script([attrs.evolve(ex, content=json.dumps(_reverse_lists(ex.json)).encode("utf-8"))
+                                    if ex.json is not None else ex for ex in script])
+            turned = adapter.track(label)
+            recorder.live()
+            current = _current(live.events)
+            assert current is None or live.status in current, (
+                f"parcel {label.tracking_code}: the update says {live.status}, its latest event that says where the "
+                f"parcel is says {' or '.join(map(str, current))}"
+            )
+            assert turned.status == live.status, (
+                f"parcel {label.tracking_code}: the same scans listed the other way round give the status "
+                f"{turned.status} instead of {live.status}: the status must be that of the latest event by time, "
+                "not of the first or last one listed"
+            )
+            key = lambda e: (e.at, str(e.status), e.source)  # noqa: E731
+            assert sorted(set(map(key, turned.events))) == sorted(set(map(key, live.events))), (
+                f"parcel {label.tracking_code}: the same scans listed the other way round give other events"
+            )
+
+    def test_polling_again_without_a_new_scan_adds_no_event(
+        self, fh_build: Callable[..., Any], fh_clock: SimClock
+    ) -> None:
+        adapter = fh_build()
+        labels = self._travelled(adapter, fh_clock, days=1)
+        for label in labels:
+            first = adapter.track(label)
+            second = adapter.track(label)
+            third = fh_build().track(label)  # after a restart
+            key = lambda e: (e.at, str(e.status), e.source, e.description)  # noqa: E731
+            for update in (first, second, third):
+                keys = [key(e) for e in update.events]
+                doubled = sorted({k for k in keys if keys.count(k) > 1})
+                assert not doubled, f"parcel {label.tracking_code}: the same event twice in one update: {doubled[:2]}"
+            assert [key(e) for e in second.events] == [key(e) for e in first.events], (
+                f"parcel {label.tracking_code}: polled again with no new scan, it has {len(second.events)} event(s) "
+                f"instead of {len(first.events)}"
+            )
+            assert [key(e) for e in third.events] == [key(e) for e in first.events], (
+                f"parcel {label.tracking_code}: polled by a new instance with no new scan, it has "
+                f"{len(third.events)} event(s) instead of {len(first.events)}"
+            )
+
+    def test_no_event_is_later_than_the_clock(self, fh_build: Callable[..., Any], fh_clock: SimClock) -> None:
+        adapter = fh_build()
+        labels = self._travelled(adapter, fh_clock, days=1)
+        for step in range(2):
+            now = fh_clock.now()
+            for label in labels:
+                for event in adapter.track(label).events:
+                    assert event.at <= now, (
+                        f"parcel {label.tracking_code}: an event ({event.status}, {event.source!r}) at "
+                        f"{event.at.isoformat()}, later than the clock ({now.isoformat()}): a scan cannot come from "
+                        "the future (an estimate is est_delivery, not an event; times come from the answer, and "
+                        "'now' from context.clock)"
+                    )
+            fh_clock.advance(timedelta(days=self.track_days))
+
+    def test_rates_and_labels_carry_the_amount_and_currency_the_simulator_holds(
+        self, fh_build: Callable[..., Any], fh_sim: Any
+    ) -> None:
+        adapter = fh_build()
+        compared = 0
+        for n, request in enumerate(self.money_requests()):
+            rates = adapter.quote(request)
+            assert rates, f"quote() gave no rate for {request.reference} (to {request.ship_to.country})"
+            for rate in rates:
+                truth = self.rate_truth(fh_sim, rate)
+                if truth is None:
+                    pytest.skip("rate_truth(sim, rate) is not given: the simulator's quotes cannot be compared")
+                self._same_money(f"rate {rate.rate_id} ({rate.service})", rate.amount, truth)
+                compared += 1
+            label = adapter.buy(rates[0], f"carrier.buy_label:money/{n}")
+            truth = self.rate_truth(fh_sim, rates[0])
+            assert truth is not None
+            self._same_money(f"label {label.tracking_code}", label.cost, truth)
+        assert compared
+
+    @staticmethod
+    def _same_money(what: str, got: Money, truth: Money) -> None:
+        assert got.currency == truth.currency, (
+            f"{what}: the simulator holds {truth.amount} {truth.currency}, the adapter says {got.amount} "
+            f"{got.currency} (the currency is the answer's, never assumed)"
+        )
+        assert got.amount == Decimal(str(truth.amount)), (
+            f"{what}: the simulator holds {truth.amount} {truth.currency}, the adapter says {got.amount} "
+            f"(read amounts in the unit the API gives them, with the currency's {minor_digits(truth.currency)} "
+            "decimal(s); never rounded to cents nor divided by 100 unless the API sends minor units)"
+        )
+
 
 # ============================================================================ warehouses
 
@@ -895,12 +1410,15 @@ class CarrierSuite(_AdapterSuite):
 class WarehouseSuite(_AdapterSuite):
     """Checks for a warehouse type (own stock or a 3PL).
 
-    Set ``skus`` (SKUs the simulator stocks) and override ``submission_count(sim)``;
-    ``fulfillment_request()`` builds the request submitted. ``status_table`` maps the
-    vendor's words to :class:`~fulfilhub.FulfillmentStatus`.
+    Set ``skus`` (SKUs the simulator stocks, two at least) and override
+    ``submission_count(sim)``; ``fulfillment_request()`` builds the request submitted.
+    ``status_table`` maps the vendor's words to :class:`~fulfilhub.FulfillmentStatus`.
+    For the checks against the simulator's own records, override ``stock_truth(sim)``,
+    ``set_stock(sim, sku, quantity)`` and ``submitted_lines(sim, ref)``.
     """
 
     kind = "warehouses"
+    stages = ("stock_levels", "submit", "status")
     skus: ClassVar[Sequence[str]] = ()
     progress_hours: ClassVar[int] = 48
 
@@ -913,6 +1431,18 @@ class WarehouseSuite(_AdapterSuite):
         )
 
     def submission_count(self, sim: Any) -> int | None:
+        return None
+
+    def stock_truth(self, sim: Any) -> Mapping[str, int] | None:
+        """What the simulator holds available of each SKU it carries. None: not known."""
+        return None
+
+    def set_stock(self, sim: Any, sku: str, quantity: int) -> bool:
+        """Change the simulator's stock of ``sku`` (a delivery, a count); False: it cannot."""
+        return False
+
+    def submitted_lines(self, sim: Any, ref: str) -> Sequence[tuple[str, int]] | None:
+        """The (sku, quantity) lines the simulator holds for the request ``ref``. None: not known."""
         return None
 
     def exercise(self, adapter: Any) -> Any:
@@ -962,17 +1492,105 @@ class WarehouseSuite(_AdapterSuite):
         fh_build().cancel(ref)
         assert adapter.status(ref).status is FulfillmentStatus.CANCELLED
 
-    def test_progress_maps_to_a_fulfillment_status(self, fh_build: Callable[..., Any], fh_clock: SimClock) -> None:
-        adapter = fh_build()
-        ref = adapter.submit(self.fulfillment_request("warehouse.submit:progress/1"))
+    def _progress(self, adapter: Any, clock: SimClock, key: str) -> list[FulfillmentStatus]:
+        ref = adapter.submit(self.fulfillment_request(key))
         seen = []
         for _ in range(self.progress_hours):
             update = adapter.status(ref)
             assert update.ref == ref and isinstance(update.status, FulfillmentStatus)
             seen.append(update.status)
-            fh_clock.advance(timedelta(hours=1))
+            clock.advance(timedelta(hours=1))
+        return seen
+
+    def test_progress_maps_to_a_fulfillment_status(self, fh_build: Callable[..., Any], fh_clock: SimClock) -> None:
+        seen = self._progress(fh_build(), fh_clock, "warehouse.submit:progress/1")
         assert seen[-1] in (FulfillmentStatus.PACKED, FulfillmentStatus.SHIPPED), (
             f"after {self.progress_hours} h the request is still {seen[-1]}; raise progress_hours"
+        )
+
+    def test_progress_passes_through_packed(self, fh_build: Callable[..., Any], fh_clock: SimClock) -> None:
+        seen = self._progress(fh_build(), fh_clock, "warehouse.submit:progress/2")
+        steps = [status for i, status in enumerate(seen) if i == 0 or seen[i - 1] != status]
+        assert FulfillmentStatus.PACKED in steps, (
+            f"polled every hour, the request went {' -> '.join(map(str, steps))}, never packed: the warehouse "
+            "reports a packed parcel (the promise's ship-by counts on it); map its 'packed' word to PACKED"
+        )
+        if FulfillmentStatus.SHIPPED in steps:
+            assert steps.index(FulfillmentStatus.PACKED) < steps.index(FulfillmentStatus.SHIPPED), (
+                f"the request went {' -> '.join(map(str, steps))}: shipped before packed"
+            )
+
+    def test_reports_every_sku_asked_for_with_the_stock_the_warehouse_holds(
+        self, fh_build: Callable[..., Any], fh_sim: Any
+    ) -> None:
+        assert len(self.skus) > 1, "set skus: two SKUs the simulator stocks, at least"
+        levels = fh_build().stock_levels(list(self.skus))
+        reported = {level.sku: level.on_hand for level in levels}
+        missing = [sku for sku in self.skus if sku not in reported]
+        assert not missing, f"asked for {list(self.skus)}, the adapter reported no level for {missing}"
+        assert len(levels) == len(reported), f"a SKU is reported twice: {[level.sku for level in levels]}"
+        truth = self.stock_truth(fh_sim)
+        if truth is None:
+            return
+        wrong = {sku: (reported[sku], truth[sku]) for sku in self.skus if reported[sku] != truth.get(sku)}
+        assert not wrong, (
+            "on hand as reported vs. as the warehouse holds it: "
+            + ", ".join(f"{sku} {got} (holds {held})" for sku, (got, held) in wrong.items())
+        )
+
+    def test_a_stock_change_in_the_warehouse_shows_through(
+        self, fh_build: Callable[..., Any], fh_sim: Any, fh_clock: SimClock
+    ) -> None:
+        adapter = fh_build()
+        sku = self.skus[0]
+        before = {level.sku: level.on_hand for level in adapter.stock_levels([sku])}
+        if not self.set_stock(fh_sim, sku, before.get(sku, 0) + 7):
+            pytest.skip("set_stock(sim, sku, quantity) is not given: the simulator's stock cannot be changed")
+        fh_clock.advance(timedelta(minutes=15))
+        after = {level.sku: level.on_hand for level in adapter.stock_levels([sku])}
+        assert after.get(sku) == before.get(sku, 0) + 7, (
+            f"the warehouse's stock of {sku} went from {before.get(sku)} to {before.get(sku, 0) + 7}, and the same "
+            f"adapter, asked 15 minutes later, still says {after.get(sku)}: a cached answer hides the change"
+        )
+
+    def test_a_multi_line_request_is_submitted_whole(self, fh_build: Callable[..., Any], fh_sim: Any) -> None:
+        assert len(self.skus) > 1, "set skus: two SKUs the simulator stocks, at least"
+        request = attrs.evolve(self.fulfillment_request("warehouse.submit:lines/1"),
+                               lines=(ShipmentLine(sku=self.skus[0], quantity=2), ShipmentLine(sku=self.skus[1],
+                                                                                                quantity=3)))
+        ref = fh_build().submit(request)
+        held = self.submitted_lines(fh_sim, ref)
+        if held is None:
+            pytest.skip("submitted_lines(sim, ref) is not given: the simulator's request cannot be read")
+        asked = sorted((line.sku, line.quantity) for line in request.lines)
+        assert sorted((str(sku), int(qty)) for sku, qty in held) == asked, (
+            f"submitted {asked} (sku, quantity), the warehouse holds {sorted(held)}: the parcel ships short"
+        )
+
+    def test_an_unknown_status_word_is_a_payload_error(
+        self, fh_build: Callable[..., Any], fh_sim: Any, fh_clock: SimClock
+    ) -> None:
+        assert self.status_table, "status_table is not set: the vendor's status words are not known"
+        recorder = _Recorder()
+        adapter = fh_build(transport=recorder)
+        ref = adapter.submit(self.fulfillment_request("warehouse.submit:unknown/1"))
+        recorder.live()
+        adapter.status(ref)
+        script = recorder.take()
+        changed = [attrs.evolve(ex, content=json.dumps(_replace_words(ex.json, self.status_table,
+                                                                         "held_for_inspection")).encode("utf-8"))
+                   if ex.json is not None else ex for ex in script]
+        assert changed != script, "the status answer holds none of status_table's words"
+        recorder.replay_script(changed)
+        try:
+            update = adapter.status(ref)
+        except PayloadError:
+            return
+        finally:
+            recorder.live()
+        raise AssertionError(
+            f"a status word the table does not know ('held_for_inspection') was taken as {update.status}: a guess; "
+            "refuse it with a PayloadError naming the word, so the request waits until the table learns it"
         )
 
 
@@ -984,7 +1602,10 @@ class NotifierSuite(Suite):
 
     Override ``notifier_settings(tmp_path)`` (an instance that works; default
     ``settings``) and ``deliveries(notifier)`` to list what was delivered (an outbox,
-    a simulator's inbox). ``send(notice, attempt=...)`` delivers once per ``notice.key``.
+    a simulator's inbox); ``message(delivery)`` reads one back as a mapping with ``to``,
+    ``subject`` and ``locale`` at least (default: a JSON file); ``break_medium(notifier)``
+    makes the medium fail (a full disk, a mail server that refuses). ``send(notice,
+    attempt=...)`` delivers once per ``notice.key``.
     """
 
     kind = "notifiers"
@@ -997,17 +1618,32 @@ class NotifierSuite(Suite):
     def deliveries(self, notifier: Any) -> Sequence[Any]:
         raise NotImplementedError("deliveries(notifier) must list what the notifier delivered")
 
+    def message(self, delivery: Any) -> Mapping[str, Any]:
+        """One delivery read back: ``{"to": ..., "subject": ..., "locale": ...}`` (default: a JSON file)."""
+        from pathlib import Path
+
+        if isinstance(delivery, (str, Path)):
+            return json.loads(Path(delivery).read_text(encoding="utf-8"))
+        if isinstance(delivery, Mapping):
+            return delivery
+        raise NotImplementedError("message(delivery) must read one delivery back as a mapping")
+
+    def break_medium(self, notifier: Any) -> bool:
+        """Make the next delivery fail in the medium itself; False: it cannot (the check is skipped)."""
+        return False
+
     @pytest.fixture
     def fh_build(self, tmp_path: Any) -> Iterator[Callable[..., Any]]:
         built: list[Any] = []
+        store = _LazyStore(f"sqlite:///{tmp_path / 'conformance.db'}")
 
         def build(**overrides: Any) -> Any:
             registered = self.registered()
             assert isinstance(registered, NotifierType)
-            notifier = registered.factory(instance_context(
-                f"conformance-{self.type_name}", {**self.notifier_settings(tmp_path), **overrides},
-                schema=registered.settings, kind="notifiers",
-            ))
+            name = f"conformance-{self.type_name}"
+            context = instance_context(name, {**self.notifier_settings(tmp_path), **overrides},
+                                       schema=registered.settings, kind="notifiers")
+            notifier = registered.factory(attrs.evolve(context, state=store.state("notifiers", name, context.clock)))
             built.append(notifier)
             return notifier
 
@@ -1016,6 +1652,7 @@ class NotifierSuite(Suite):
             close = getattr(notifier, "close", None)
             if close is not None:
                 close()
+        store.close()
 
     def test_a_bad_setting_is_an_error_naming_the_key(self, fh_build: Callable[..., Any]) -> None:
         with pytest.raises(ConfigError) as info:
@@ -1041,6 +1678,50 @@ class NotifierSuite(Suite):
         fh_build().send(self.notice("notice:shipped:shop:1001:1", "1001"), attempt=2)
         notifier.send(self.notice("notice:shipped:shop:1002:1", "1002"), attempt=1)
         assert len(self.deliveries(notifier)) == 2, "two keys must make exactly two deliveries"
+
+
+    def test_the_delivered_message_is_the_notices(self, fh_build: Callable[..., Any]) -> None:
+        notifier = fh_build()
+        notice = attrs.evolve(self.notice("notice:delayed:shop:2001:1", "2001"), event=NoticeEvent.DELAYED,
+                              locale="zh_Hant_TW", to="chen.meiling@example.tw",
+                              subject="訂單 #2001 將延遲 2 天送達：颱風影響", text="很抱歉，您的訂單延遲了。")
+        notifier.send(notice, attempt=1)
+        delivered = self.deliveries(notifier)
+        assert len(delivered) == 1, f"one send made {len(delivered)} deliveries"
+        message = self.message(delivered[0])
+        for field in ("to", "subject", "locale"):
+            assert message.get(field) == getattr(notice, field), (
+                f"the delivered message's {field} is {message.get(field)!r}, the notice's is "
+                f"{getattr(notice, field)!r}: deliver what the notice says"
+            )
+
+    def test_a_failure_of_the_medium_is_raised(self, fh_build: Callable[..., Any]) -> None:
+        notifier = fh_build()
+        if not self.break_medium(notifier):
+            pytest.skip("break_medium(notifier) is not given: a failing medium cannot be made")
+        try:
+            notifier.send(self.notice("notice:shipped:shop:3001:1", "3001"), attempt=1)
+        except Exception:  # noqa: BLE001 - any error tells the outbox to try again
+            return
+        raise AssertionError(
+            "the medium failed, and send() returned as if the message was delivered: the outbox marks it sent and "
+            "the customer never hears; let the error through (a TransientError for a failure that may pass)"
+        )
+
+    def test_two_notices_for_one_order_are_two_messages(self, fh_build: Callable[..., Any]) -> None:
+        notifier = fh_build()
+        shipped = self.notice("notice:shipped:shop:4001:1", "4001")
+        delayed = attrs.evolve(self.notice("notice:delayed:shop:4001:1", "4001"), event=NoticeEvent.DELAYED,
+                               subject="Order #4001 is 2 days late")
+        notifier.send(shipped, attempt=1)
+        notifier.send(delayed, attempt=1)
+        delivered = self.deliveries(notifier)
+        assert len(delivered) == 2, (
+            f"two notices for order #4001 (shipped, then delayed; two keys) made {len(delivered)} message(s): "
+            "deliver once per notice key, not once per order"
+        )
+        subjects = sorted(str(self.message(d).get("subject")) for d in delivered)
+        assert subjects == sorted([shipped.subject, delayed.subject]), f"the messages say {subjects}"
 
 
 # ============================================================================ compensation policies
@@ -1079,8 +1760,88 @@ class PolicySuite(Suite):
             assert propose(**kwargs) == expected, f"propose({kwargs}) != {expected!r}"
             assert propose(**kwargs) == propose(**kwargs), f"propose({kwargs}) changes from call to call"
 
+    #: Currencies and order totals the properties run over (zero-, two- and three-decimal ones).
+    property_currencies: ClassVar[Sequence[str]] = ("USD", "EUR", "JPY", "TWD", "KWD")
+    property_totals: ClassVar[Sequence[str]] = ("1", "9.99", "80", "1234.56", "99999")
+
+    def _property_order(self, currency: str, total: str) -> Order:
+        step = Decimal(1).scaleb(-minor_digits(currency))
+        amount = Decimal(total).quantize(step) if Decimal(total) >= step else step
+        at = datetime(2026, 5, 12, tzinfo=timezone.utc)
+        return Order(channel="shop", external_id="p1", version="1", number="#P1", placed_at=at, updated_at=at,
+                     currency=currency, total=Money(amount=amount, currency=currency),
+                     lines=[OrderLine(sku="SKU", quantity=1, unit_price=Money(amount=amount, currency=currency))])
+
+    def _property_assessment(self, order: Order, days: int) -> DelayAssessment:
+        return DelayAssessment(order_id=order.id, assessed_at=order.placed_at + timedelta(days=days + 3),
+                               state="late" if days else "on_track", days_late=days)
+
+    def _sweep(self) -> Iterator[tuple[Order, DelayAssessment]]:
+        for currency in self.property_currencies:
+            for total in self.property_totals:
+                order = self._property_order(currency, total)
+                for days in range(31):
+                    yield order, self._property_assessment(order, days)
+
+    def _check_proposal(self, got: Any, order: Order, where: str) -> None:
+        assert got is None or isinstance(got, CompensationProposal), f"{where} returned {got!r}"
+        if got is None:
+            return
+        value = got.value
+        assert value.currency == order.currency, f"{where}: {value.amount} {value.currency} for an order in " \
+                                                 f"{order.currency}"
+        assert value.amount >= 0, f"{where}: a negative value, {value.amount} {value.currency}"
+        step = Decimal(1).scaleb(-minor_digits(order.currency))
+        assert value.amount == value.amount.quantize(step), (
+            f"{where}: {value.amount} {value.currency} is not exact to the {order.currency} minor unit "
+            f"({minor_digits(order.currency)} decimal(s)): round to it"
+        )
+        if got.kind in ("discount", "shipping_refund", "refund"):
+            assert value.amount <= order.total.amount, (
+                f"{where}: {value.amount} {value.currency} exceeds the order's total {order.total.amount}: cap it"
+            )
+        if got.percent is not None:
+            assert 0 <= got.percent <= 100, f"{where}: {got.percent}% off"
+
+    def test_proposals_hold_over_currencies_totals_and_every_delay_up_to_30_days(self) -> None:
+        propose = self.registered().propose
+        for order, assessment in self._sweep():
+            where = f"propose() for {order.total.amount} {order.currency}, {assessment.days_late} day(s) late"
+            got = propose(order=order, assessment=assessment, given=(), settings={})
+            self._check_proposal(got, order, where)
+
+    def test_what_was_given_never_raises_nor_negates_a_proposal(self) -> None:
+        propose = self.registered().propose
+        for order, assessment in self._sweep():
+            alone = propose(order=order, assessment=assessment, given=(), settings={})
+            if alone is None:
+                continue
+            for share in ("0.5", "1"):
+                given = (attrs.evolve(alone, value=Money(
+                    amount=(alone.value.amount * Decimal(share)).quantize(
+                        Decimal(1).scaleb(-minor_digits(order.currency))), currency=order.currency)),)
+                where = (f"propose() for {order.total.amount} {order.currency}, {assessment.days_late} day(s) late, "
+                         f"with {given[0].value.amount} already given")
+                got = propose(order=order, assessment=assessment, given=given, settings={})
+                self._check_proposal(got, order, where)
+                if got is not None:
+                    assert got.value.amount <= alone.value.amount, (
+                        f"{where}: {got.value.amount}, more than the {alone.value.amount} proposed with nothing "
+                        "given: what was given never raises what the delay deserves (the engine pays the "
+                        "difference)"
+                    )
+
 
 # ============================================================================ internals
+
+
+def _current(events: Sequence[Any]) -> set[Any] | None:
+    """The statuses of the latest events that say where the parcel is (not UNKNOWN); None if none does."""
+    said = [event for event in events if event.status is not TrackingStatus.UNKNOWN]
+    if not said:
+        return None
+    last = max(event.at for event in said)
+    return {event.status for event in said if event.at == last}
 
 
 def _normalized(value: Any) -> Any:
@@ -1124,6 +1885,149 @@ def _check_result(result: Any) -> None:
     check_model(result)
 
 
+class _LazyStore:
+    """A store opened on first use; ports to it that open it when first called."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._store: Any = None
+
+    def open(self) -> Any:
+        if self._store is None:
+            from ..store import Store
+
+            self._store = Store.open(self.url, migrate=True)
+        return self._store
+
+    def state(self, kind: str, name: str, clock: Any) -> Any:
+        from ..store import ports
+
+        return _LazyPort(lambda: ports.StatePort(self.open(), ports.namespace(kind, name), clock))
+
+    def stock(self, name: str) -> Any:
+        from ..store import ports
+
+        return _LazyPort(lambda: ports.StockPort(self.open(), name))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+class _LazyPort:
+    """Stands for a store port; the store is opened when the plugin first calls it."""
+
+    def __init__(self, open_port: Callable[[], Any]) -> None:
+        self._open = open_port
+        self._port: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._port is None:
+            self._port = self._open()
+        return getattr(self._port, name)
+
+
+class _RefuseFirst(httpx.BaseTransport):
+    """Answers the first request with a 4xx validation error; sends the rest, counting resends of it."""
+
+    def __init__(self, status: int) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._status = status
+        self.refused: str = ""
+        self.resent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        where = f"{request.method} {request.url.path}"
+        if not self.refused:
+            self.refused = where
+            return httpx.Response(self._status, json={"errors": {"base": ["is invalid (conformance suite)"]}})
+        if where == self.refused:
+            self.resent += 1
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def _comparable(value: Any) -> Any:
+    """A model as plain values, without its raw payload and opaque version (times compare as instants)."""
+    if attrs.has(type(value)):
+        return (type(value).__name__, {f.name: _comparable(getattr(value, f.name)) for f in attrs.fields(type(value))
+                                       if f.name not in ("raw", "version")})
+    if isinstance(value, (list, tuple)):
+        return [_comparable(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _comparable(item) for key, item in value.items()}
+    return value
+
+
+def _difference(a: Any, b: Any, where: str = "") -> str:
+    """Where two comparable values first differ, for a failure message."""
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) == 2 and isinstance(a[1], dict):
+        return _difference(a[1], b[1], where or a[0])
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            if key in b and a[key] != b[key]:
+                return _difference(a[key], b[key], f"{where}.{key}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _difference(x, y, f"{where}[{i}]")
+    return f"{where or 'the result'}: {_short(a)} became {_short(b)}"
+
+
+def _shift_offsets(value: Any, offset: timezone) -> Any:
+    """The JSON value with every aware ISO time rewritten at ``offset`` (the same instant)."""
+    if isinstance(value, dict):
+        return {key: _shift_offsets(item, offset) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shift_offsets(item, offset) for item in value]
+    if isinstance(value, str) and 19 <= len(value) <= 40 and value[4:5] == "-" and "T" in value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return moment.astimezone(offset).isoformat()
+    return value
+
+
+def _reverse_lists(value: Any) -> Any:
+    """The JSON value with every list in it listed the other way round."""
+    if isinstance(value, dict):
+        return {key: _reverse_lists(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_reverse_lists(item) for item in reversed(value)]
+    return value
+
+
+def _replace_words(value: Any, words: Iterable[str], replacement: str) -> Any:
+    """The JSON value with every string that is one of ``words`` replaced."""
+    words = set(words)
+    if isinstance(value, dict):
+        return {key: _replace_words(item, words, replacement) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_words(item, words, replacement) for item in value]
+    return replacement if isinstance(value, str) and value in words else value
+
+
+#: Digits of a currency's minor unit where they are not 2 (ISO 4217; TWD as it is charged).
+MINOR_DIGITS: Mapping[str, int] = {
+    "BHD": 3, "CLP": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "TWD": 0, "UGX": 0, "VND": 0,
+}
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimals an amount in ``currency`` has (2 unless :data:`MINOR_DIGITS` says otherwise)."""
+    return MINOR_DIGITS.get(currency.upper(), 2)
+
+
 @attrs.define
 class _Exchange:
     method: str
@@ -1149,6 +2053,9 @@ class _Recorder(httpx.BaseTransport):
     def take(self) -> list[_Exchange]:
         log, self._log = self._log, []
         return log
+
+    def replay_script(self, script: Sequence[_Exchange]) -> None:
+        self._script = list(script)
 
     def replay(self, script: Sequence[_Exchange], index: int, body: Any) -> None:
         self._script = [
