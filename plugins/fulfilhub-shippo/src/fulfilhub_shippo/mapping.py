@@ -235,12 +235,13 @@ def classify(status: Any, substatus: Any) -> tuple[S, R | None, str]:
     if not isinstance(status, str) or status not in STATUSES:
         raise PayloadError(f"unknown tracking status {str(status)[:40]!r}; known: {', '.join(STATUSES)}", field="status")
     code = substatus.get("code") if isinstance(substatus, Mapping) else None
+    code = _text(code, "substatus.code", required=False)[:60] if isinstance(code, str) else None
     normalized, reason = SUBSTATUSES.get(code, (S.UNKNOWN, None)) if isinstance(code, str) else (S.UNKNOWN, None)
     if normalized is S.UNKNOWN:
         normalized = STATUSES[status]
     if normalized in _TROUBLE and reason is None:
         reason = R.FAILED_ATTEMPT if normalized is S.FAILED_ATTEMPT else R.OTHER
-    return normalized, reason, f"{status}/{code[:60]}" if isinstance(code, str) and code else status
+    return normalized, reason, f"{status}/{code}" if code else status
 
 
 def _event(scan: Any, at: str) -> TrackingEvent:
