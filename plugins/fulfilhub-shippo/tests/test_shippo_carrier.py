@@ -212,3 +212,23 @@ def test_without_a_webhook_secret_webhooks_are_a_config_error(mocked):
     with pytest.raises(ConfigError) as info:
         mocked[1].verify_webhook({}, b"{}")
     assert info.value.key.endswith("webhook_secret")
+
+
+def test_with_the_runners_state_a_first_purchase_lists_nothing_and_a_retry_looks_first(tmp_path, payload):
+    from fulfilhub.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'fh.sqlite'}", migrate=True)
+    adapter = ShippoCarrier(instance_context("shippo", {"api_key": KEY, "base_url": API}, secrets=[KEY], schema=SETTINGS,
+                                             kind="carriers", store=store))
+    try:
+        with respx.mock(base_url=API, assert_all_called=False) as router:
+            listing = router.get("/transactions").respond(
+                200, json={"next": None, "previous": None, "results": [payload("transaction_success")]})
+            bought = router.post("/transactions").respond(201, json=payload("transaction_success"))
+            first = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")
+            assert (listing.call_count, bought.call_count) == (0, 1)  # GET lists are limited to 50 a minute
+            again = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")  # the outbox's retry
+            assert (listing.call_count, bought.call_count) == (1, 1) and again.tracking_code == first.tracking_code
+    finally:
+        adapter.close()
+        store.close()

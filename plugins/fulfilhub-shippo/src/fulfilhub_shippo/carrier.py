@@ -5,8 +5,10 @@ Retry-After, secrets redacted), authenticated as Shippo asks: ``Authorization:
 ShippoToken <key>``, with the API version pinned so the answers keep the mapped shape.
 
 Shippo takes no idempotency key, so the adapter stamps the outbox's key on what it
-creates (the Transaction's ``metadata``) and looks before it acts: ``buy`` first lists
-the transactions of the rate, ``void`` first reads the transaction's status.
+creates (the Transaction's ``metadata``) and looks before it acts again: ``buy`` notes
+each key in the instance's state and, on any later try with that key (or without a
+state to note it in), lists the transactions of the rate first; ``void`` first reads
+the transaction's status.
 """
 
 from __future__ import annotations
@@ -85,8 +87,12 @@ class ShippoCarrier:
         """
         if rate.carrier != self.name:
             raise ValueError(f"rate {rate.rate_id} was quoted by carrier {rate.carrier!r}, not by {self.name!r}")
-        found = self._http.json(self._http.get("/transactions", params={"rate": rate.rate_id, "results": 100}))
-        transaction = mapping.bought_before(found, rate.rate_id) or self._http.json(self._http.post(
+        transaction = None
+        state = self.context.state  # the runner's key store: a first try needs no look (GET lists: 50/min live)
+        if state is None or not state.insert(f"buy:{key}", {"rate": rate.rate_id}):
+            found = self._http.json(self._http.get("/transactions", params={"rate": rate.rate_id, "results": 100}))
+            transaction = mapping.bought_before(found, rate.rate_id)
+        transaction = transaction or self._http.json(self._http.post(
             "/transactions", json=mapping.transaction_body(rate, key, self.label_file_type)))  # not resent blindly
         state = mapping.transaction_status(transaction)
         if state == "pending":
