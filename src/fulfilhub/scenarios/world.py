@@ -195,6 +195,7 @@ def build_world(
     policy: RetryPolicy | None = None,
     wrap_app: Callable[[Any], Any] | None = None,
     webhooks: bool = False,
+    carriers: Iterable[str] | None = None,
 ) -> World:
     """Start a world in ``workspace`` (created if missing).
 
@@ -209,11 +210,15 @@ def build_world(
     ``wrap_app`` wraps the sandbox's ASGI app before it starts (a benchmark's counters).
     ``webhooks`` adds each part's webhook secrets (:attr:`DemoPart.webhooks`) to the
     config and the simulators, so that :meth:`World.deliver_webhooks` can send them.
+    ``carriers`` names the carrier simulators that take part (None: every one); an
+    unknown name is a PluginError naming the ones there are.
     """
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
     registered = plugins.registry.simulators
     parts = demo_parts(registered)
+    if carriers is not None:
+        parts = choose_carriers(parts, carriers)
     if webhooks:
         parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
     if env is None:
@@ -274,6 +279,16 @@ def demo_parts(registered: Mapping[str, Simulator]) -> dict[str, DemoPart]:
             "`pip install -e plugins/fulfilhub-shopify -e plugins/fulfilhub-easypost`"
         )
     return parts
+
+
+def choose_carriers(parts: Mapping[str, DemoPart], names: Iterable[str]) -> dict[str, DemoPart]:
+    """``parts`` with only the carrier simulators named (the other kinds all stay)."""
+    chosen, known = set(names), sorted(name for name, part in parts.items() if part.kind == "carriers")
+    unknown = sorted(chosen - set(known))
+    if unknown or not chosen:
+        raise PluginError(f"no carrier simulator named {', '.join(unknown) or '(none given)'}; "
+                          f"the installed ones: {', '.join(known) or 'none'}")
+    return {name: part for name, part in parts.items() if part.kind != "carriers" or name in chosen}
 
 
 def config_text(
