@@ -19,18 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-from fulfilhub import (
-    ConfigError,
-    InstanceContext,
-    Label,
-    PermanentError,
-    Rate,
-    Setting,
-    ShipmentRequest,
-    TrackingUpdate,
-    TransientError,
-    WebhookDelivery,
-)
+from fulfilhub import ConfigError, InstanceContext, Label, PermanentError, Rate, Setting, ShipmentRequest
+from fulfilhub import TrackingUpdate, TransientError, WebhookDelivery
 
 from . import mapping
 

@@ -14,17 +14,8 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from fulfilhub import (
-    ExceptionReason as R,
-    Label,
-    Money,
-    PayloadError,
-    Rate,
-    ShipmentRequest,
-    TrackingEvent,
-    TrackingStatus as S,
-    TrackingUpdate,
-)
+from fulfilhub import ExceptionReason as R, Label, Money, PayloadError, Rate, ShipmentRequest, TrackingEvent
+from fulfilhub import TrackingStatus as S, TrackingUpdate
 
 T = TypeVar("T")
 
