@@ -35,6 +35,7 @@ SUBSTATUSES: Mapping[str, tuple[S, R | None]] = {
     "package_damaged": (S.EXCEPTION, R.DAMAGED), "package_departed": (S.IN_TRANSIT, None),
     "package_forwarded": (S.IN_TRANSIT, None), "package_held": (S.EXCEPTION, R.OTHER),
     "package_processed": (S.IN_TRANSIT, None), "package_processing": (S.IN_TRANSIT, None),
+    "package_in_local_area": (S.IN_TRANSIT, None),
     "pickup_available": (S.AVAILABLE_FOR_PICKUP, None), "reschedule_delivery": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),
     "delivered": (S.DELIVERED, None), "return_to_sender": (S.RETURN_TO_SENDER, None),
     "package_unclaimed": (S.RETURN_TO_SENDER, None), "package_undeliverable": (S.EXCEPTION, R.ADDRESS),
