@@ -66,3 +66,11 @@ def test_a_webhook_signed_too_far_ahead_is_refused_too(world):
     body = b"{}"
     ahead = int((clock.now() + timedelta(minutes=10)).timestamp())
     assert adapter.verify_webhook({SIGNATURE_HEADER: sign(body, SECRET, ahead)}, body) is False
+
+
+def test_an_upper_case_hex_signature_verifies_too(world):
+    clock, _, adapter = world
+    body = b'{"event": "track_updated"}'
+    stamp = int(clock.now().timestamp())
+    t, v1 = sign(body, SECRET, stamp).split(",v1=")
+    assert adapter.verify_webhook({SIGNATURE_HEADER: f"{t},v1={v1.upper()}"}, body)

@@ -128,7 +128,8 @@ class ShippoCarrier:
         stamp, given = _signature(_header(headers, SIGNATURE_HEADER))
         if stamp is None or abs(self.context.clock.now().timestamp() - stamp) > WEBHOOK_TOLERANCE:
             return False  # unsigned, or too old or too new: a replay
-        return hmac.compare_digest(sign(body, self.webhook_secret, stamp).encode(), f"t={stamp},v1={given}".encode())
+        given = f"t={stamp},v1={given.lower()}".encode("utf-8", "replace")  # hex in either case
+        return hmac.compare_digest(sign(body, self.webhook_secret, stamp).encode(), given)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate | None:
         return mapping.parse_webhook(body)
