@@ -122,10 +122,12 @@ def _push_webhooks(server: SandboxServer, targets: dict[str, str]) -> None:
               help="Also run `fulfilhub serve` on loopback; the simulators push their webhooks to it.")
 @click.option("--channel", "channels", multiple=True, metavar="NAME",
               help="Run only this channel simulator (repeat for several); default: every installed one.")
+@click.option("--carrier", "carriers", multiple=True, metavar="NAME",
+              help="Only this carrier simulator takes part (repeat for several; default: every installed one).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @pass_state
 def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, fresh: bool,
-         serve: bool, channels: tuple[str, ...], as_json: bool) -> None:
+         serve: bool, channels: tuple[str, ...], carriers: tuple[str, ...], as_json: bool) -> None:
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..scenarios import run_demo
 
@@ -155,7 +157,7 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
     try:
         result = _run_with_progress(run_demo, days + settle_days, orders=orders, days=days, seed=seed,
                                     settle_days=settle_days, workspace=workspace, plugins=state.plugins, serve=serve,
-                                    channels=list(channels) or None, quiet=as_json or state.quiet)
+                                    channels=list(channels) or None, carriers=carriers or None, quiet=as_json or state.quiet)
     finally:
         http_log.setLevel(level)
     elapsed = time.monotonic() - started
@@ -225,6 +227,8 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
         ("allocated / picking / packed", c.get("allocated", 0) + c.get("picking", 0) + c.get("packed", 0)),
         ("split across warehouses", result.split_orders),
         ("shipments", result.shipments),
+        *[(f"labels by {name} (delivered, cost)", f"{n['labels']} ({n['delivered']}, {n['cost']})")
+          for name, n in result.carriers.items()],
         ("shipped, on the way", sum(c.get(s, 0) for s in ("shipped", "in_transit", "out_for_delivery", "partially_shipped", "partially_delivered"))),
         ("delivered", c.get("delivered", 0)),
         ("exception (weather, lost, failed attempt)", c.get("exception", 0)),

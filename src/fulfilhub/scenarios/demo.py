@@ -16,6 +16,7 @@ import statistics
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,8 @@ class DemoResult:
     delays: dict[str, Any] = attrs.Factory(dict)
     #: Notices by event and locale, compensations and their cost (:func:`fulfilhub.runner.notices.summary`).
     notices: dict[str, Any] = attrs.Factory(dict)
+    #: Labels bought per carrier instance: how many, what they cost, how many delivered.
+    carriers: dict[str, dict[str, Any]] = attrs.Factory(dict)
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
 
@@ -91,6 +94,7 @@ def run_demo(
     on_step: Callable[[int, int], None] | None = None,
     serve: bool = False,
     channels: Sequence[str] | None = None,
+    carriers: Sequence[str] | None = None,
 ) -> DemoResult:
     """Simulate ``days`` days with about ``orders`` orders; returns what happened.
 
@@ -126,6 +130,7 @@ def run_demo(
     reports: list[JobReport] = []
     webhooks: dict[int | str, int] = {}
     with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve, channels=channels,
+                     carriers=carriers,
                      extra_config=notice_job.demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)
@@ -175,6 +180,13 @@ def run_demo(
     split = sorted(o for o, n in per_order.items() if n > 1)
     delivered = sorted(s.order_id for s in ships if s.status == "delivered")
     pulled = sum(r.counts.get("orders_new", 0) for r in reports)
+    labels: dict[str, dict[str, Any]] = {}
+    for s in ships:
+        if s.tracking_code:  # a label was bought
+            mine = labels.setdefault(s.carrier, {"labels": 0, "delivered": 0, "cost": Decimal(0)})
+            mine["labels"] += 1
+            mine["delivered"] += s.status == "delivered"
+            mine["cost"] += Decimal(s.rate_amount or 0)
     return DemoResult(
         workspace=workspace,
         config_path=config_path,
@@ -192,6 +204,7 @@ def run_demo(
         settle=timedelta(hours=settled_at - days * 24),
         delays=figures,
         notices=told,
+        carriers={name: {**figures_, "cost": str(figures_["cost"])} for name, figures_ in sorted(labels.items())},
         webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
         inbox=inbox,
     )

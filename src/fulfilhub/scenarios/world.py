@@ -196,6 +196,7 @@ def build_world(
     wrap_app: Callable[[Any], Any] | None = None,
     webhooks: bool = False,
     channels: Iterable[str] | None = None,
+    carriers: Iterable[str] | None = None,
 ) -> World:
     """Start a world in ``workspace`` (created if missing).
 
@@ -211,6 +212,8 @@ def build_world(
     ``webhooks`` adds each part's webhook secrets (:attr:`DemoPart.webhooks`) to the
     config and the simulators, so that :meth:`World.deliver_webhooks` can send them.
     ``channels`` names the channel simulators to run (None: every registered one).
+    ``carriers`` names the carrier simulators that take part (None: every one); an
+    unknown name is a PluginError naming the ones there are.
     """
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
@@ -220,6 +223,8 @@ def build_world(
         registered = {name: sim for name, sim in registered.items()
                       if name in chosen or sim.demo is None or sim.demo.kind != "channels"}
     parts = demo_parts(registered)
+    if carriers is not None:
+        parts = choose_carriers(parts, carriers)
     if webhooks:
         parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
     if env is None:
@@ -280,6 +285,16 @@ def demo_parts(registered: Mapping[str, Simulator]) -> dict[str, DemoPart]:
             "`pip install -e plugins/fulfilhub-shopify -e plugins/fulfilhub-easypost`"
         )
     return parts
+
+
+def choose_carriers(parts: Mapping[str, DemoPart], names: Iterable[str]) -> dict[str, DemoPart]:
+    """``parts`` with only the carrier simulators named (the other kinds all stay)."""
+    chosen, known = set(names), sorted(name for name, part in parts.items() if part.kind == "carriers")
+    unknown = sorted(chosen - set(known))
+    if unknown or not chosen:
+        raise PluginError(f"no carrier simulator named {', '.join(unknown) or '(none given)'}; "
+                          f"the installed ones: {', '.join(known) or 'none'}")
+    return {name: part for name, part in parts.items() if part.kind != "carriers" or name in chosen}
 
 
 def config_text(

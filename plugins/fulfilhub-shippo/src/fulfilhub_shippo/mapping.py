@@ -1,0 +1,283 @@
+"""Shippo JSON to and from fulfilhub's models: pure functions and data tables, no I/O.
+
+Built from Shippo's API reference (version 2018-02-08): Shipment, Rate, Transaction,
+Track and Refund objects. Every reader turns any JSON value into what it promises or a
+PayloadError naming the field; a model's own ValueError or TypeError leaves as one too.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from fulfilhub import ExceptionReason as R, Label, Money, PayloadError, Rate, ShipmentRequest, TrackingEvent
+from fulfilhub import TrackingStatus as S, TrackingUpdate
+
+T = TypeVar("T")
+
+#: ``tracking_status.status`` -> fulfilhub's status: every value Shippo documents.
+STATUSES: Mapping[str, S] = {"PRE_TRANSIT": S.PRE_TRANSIT, "TRANSIT": S.IN_TRANSIT, "DELIVERED": S.DELIVERED,
+                             "RETURNED": S.RETURN_TO_SENDER, "FAILURE": S.EXCEPTION, "UNKNOWN": S.UNKNOWN}
+#: ``tracking_status.substatus.code`` -> (status, reason): Shippo's event definitions.
+#: A substatus refines its status; a code not in this table leaves the status's own meaning.
+SUBSTATUSES: Mapping[str, tuple[S, R | None]] = {
+    "information_received": (S.PRE_TRANSIT, None),
+    "address_issue": (S.EXCEPTION, R.ADDRESS), "contact_carrier": (S.EXCEPTION, R.OTHER),
+    "delayed": (S.IN_TRANSIT, R.CARRIER_DELAY),  # still moving, late: the delay engine's business
+    "delivery_attempted": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT), "delivery_rescheduled": (S.IN_TRANSIT, None),
+    "delivery_scheduled": (S.IN_TRANSIT, None), "location_inaccessible": (S.FAILED_ATTEMPT, R.ADDRESS),
+    "notice_left": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT), "out_for_delivery": (S.OUT_FOR_DELIVERY, None),
+    "package_accepted": (S.IN_TRANSIT, None), "package_arrived": (S.IN_TRANSIT, None),
+    "package_damaged": (S.EXCEPTION, R.DAMAGED), "package_departed": (S.IN_TRANSIT, None),
+    "package_forwarded": (S.IN_TRANSIT, None), "package_held": (S.EXCEPTION, R.OTHER),
+    "package_processed": (S.IN_TRANSIT, None), "package_processing": (S.IN_TRANSIT, None),
+    "package_in_local_area": (S.IN_TRANSIT, None),
+    "pickup_available": (S.AVAILABLE_FOR_PICKUP, None), "reschedule_delivery": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),
+    "delivered": (S.DELIVERED, None), "return_to_sender": (S.RETURN_TO_SENDER, None),
+    "package_unclaimed": (S.RETURN_TO_SENDER, None), "package_undeliverable": (S.EXCEPTION, R.ADDRESS),
+    "package_disposed": (S.EXCEPTION, R.LOST), "package_lost": (S.EXCEPTION, R.LOST),
+    "other": (S.UNKNOWN, None),  # "other" says nothing: the status decides
+}
+#: A Transaction's ``status``: every value Shippo documents, and what the adapter does with it.
+TRANSACTION_STATUSES: Mapping[str, str] = {
+    "SUCCESS": "label", "QUEUED": "pending", "WAITING": "pending", "ERROR": "failed",
+    "REFUNDED": "refunded", "REFUNDPENDING": "refunded", "REFUNDREJECTED": "label",
+}
+_TROUBLE = (S.EXCEPTION, S.FAILED_ATTEMPT)
+_MAX_AMOUNT = Decimal("1e12")
+
+# ------------------------------------------------------------------ readers
+
+
+def _refusing(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def wrap(parse: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(parse)
+        def guarded(*args: Any, **kwargs: Any) -> T:
+            try:
+                return parse(*args, **kwargs)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+                raise PayloadError(f"Shippo {what} cannot be mapped: {exc!r}"[:300]) from None
+        return guarded
+    return wrap
+
+
+def _object(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"expected an object, got {type(value).__name__}", field=field)
+    return value
+
+
+def _text(value: Any, field: str, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
+        raise PayloadError(f"expected text, got {str(value)[:40]!r}", field=field)
+    value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError: refused
+    return value
+
+
+def _money(amount: Any, currency: Any, field: str) -> Money:
+    if isinstance(amount, bool) or not isinstance(amount, (str, int)):
+        raise PayloadError(f"expected a decimal amount, got {str(amount)[:40]!r}", field=field)
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise PayloadError(f"not a decimal amount: {str(amount)[:40]!r}", field=field) from None
+    if not value.is_finite() or not 0 <= value < _MAX_AMOUNT:
+        raise PayloadError(f"not a usable amount: {str(amount)[:40]!r}", field=field)
+    return Money(amount=value, currency=_text(currency, "currency"))
+
+
+def _time(value: Any, field: str) -> datetime | None:
+    """Shippo writes UTC times (``2023-11-07T05:31:56Z``); one without an offset is UTC too."""
+    if value is None or value == "":
+        return None
+    moment = datetime.fromisoformat(_text(value, field))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if not 1901 <= moment.year <= 2199:
+        raise PayloadError(f"expected a time from 1901 to 2199, got {value!r}", field=field)
+    return moment
+
+
+def _days(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365:
+        raise PayloadError(f"expected days from 0 to 365, got {str(value)[:40]!r}", field=field)
+    return value
+
+
+def _list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"expected a list, got {type(value).__name__}", field=field)
+    return value
+
+
+def messages(payload: Mapping[str, Any]) -> str:
+    """A Shippo object's ``messages`` ([{source, code, text}]) as one line, for people."""
+    out = []
+    for message in _list(payload.get("messages"), "messages")[:10]:
+        if isinstance(message, Mapping):
+            parts = [str(message.get(k) or "")[:200] for k in ("source", "code", "text")]
+            out.append(": ".join(part for part in parts if part))
+    return "; ".join(out)
+
+
+# ------------------------------------------------------------------ requests
+
+
+def _address(address: Any) -> dict[str, str]:
+    return {"name": address.name, "company": address.company, "street1": address.line1, "street2": address.line2,
+            "city": address.city, "state": address.province, "zip": address.postal_code, "country": address.country,
+            "phone": address.phone, "email": address.email}
+
+
+def shipment_body(request: ShipmentRequest, carrier_accounts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The body of ``POST /shipments``: synchronous rating, our shipment id as metadata."""
+    parcel = request.parcel
+    body: dict[str, Any] = {
+        "address_from": _address(request.ship_from), "address_to": _address(request.ship_to),
+        "parcels": [{"length": str(parcel.length_cm), "width": str(parcel.width_cm), "height": str(parcel.height_cm),
+                     "distance_unit": "cm", "weight": str(parcel.weight_g), "mass_unit": "g"}],
+        "metadata": request.reference[:100], "async": False,
+    }
+    if carrier_accounts:
+        body["carrier_accounts"] = list(carrier_accounts)
+    return body
+
+
+def transaction_body(rate: Rate, key: str, label_file_type: str) -> dict[str, Any]:
+    """The body of ``POST /transactions``: buy ``rate``, the idempotency key stamped as metadata."""
+    return {"rate": rate.rate_id, "label_file_type": label_file_type, "async": False, "metadata": key[:100]}
+
+
+# ------------------------------------------------------------------ answers
+
+
+@_refusing("shipment")
+def parse_rates(shipment: Any, carrier: str) -> list[Rate]:
+    """A Shipment's ``rates`` as Rates (``carrier`` is the instance name); service = servicelevel token."""
+    shipment = _object(shipment, "shipment")
+    shipment_id = _text(shipment.get("object_id"), "object_id")
+    rates = []
+    for i, rate in enumerate(_list(shipment.get("rates"), "rates")):
+        rate, at = _object(rate, f"rates[{i}]"), f"rates[{i}]"
+        level = _object(rate.get("servicelevel"), f"{at}.servicelevel")
+        rates.append(Rate(
+            carrier=carrier, carrier_name=_text(rate.get("provider"), f"{at}.provider"),
+            service=_text(level.get("token"), f"{at}.servicelevel.token"),
+            amount=_money(rate.get("amount"), rate.get("currency"), f"{at}.amount"),
+            rate_id=_text(rate.get("object_id"), f"{at}.object_id"),
+            shipment_ref=_text(rate.get("shipment"), f"{at}.shipment", required=False) or shipment_id,
+            transit_days=_days(rate.get("estimated_days"), f"{at}.estimated_days"),
+        ))
+    return rates
+
+
+def transaction_status(transaction: Any) -> str:
+    """What a Transaction means: ``label``, ``pending``, ``failed`` or ``refunded``."""
+    status = _object(transaction, "transaction").get("status")
+    if not isinstance(status, str) or status not in TRANSACTION_STATUSES:
+        raise PayloadError(f"unknown transaction status {str(status)[:40]!r}; known: {', '.join(TRANSACTION_STATUSES)}",
+                           field="status")
+    return TRANSACTION_STATUSES[status]
+
+
+def bought_before(listing: Any, rate_id: str) -> Mapping[str, Any] | None:
+    """From ``GET /transactions?rate=...``: the transaction that bought (or is buying) the
+    rate's label, or None. An errored or refunded one does not count."""
+    for i, transaction in enumerate(_list(_object(listing, "transactions").get("results"), "results")):
+        rate = _object(transaction, f"results[{i}]").get("rate")  # an id, or an object in lists
+        rate = rate.get("object_id") if isinstance(rate, Mapping) else rate
+        if rate == rate_id and transaction_status(transaction) in ("label", "pending"):
+            return transaction
+    return None
+
+
+@_refusing("transaction")
+def parse_label(transaction: Any, rate: Rate) -> Label:
+    """A successful Transaction as the Label of ``rate`` (its cost is the rate's amount)."""
+    transaction = _object(transaction, "transaction")
+    if transaction_status(transaction) != "label" or transaction.get("object_state", "VALID") != "VALID":
+        raise PayloadError(f"transaction {str(transaction.get('object_id'))[:40]} has no label "
+                           f"(status {str(transaction.get('status'))[:20]}): {messages(transaction)}", field="status")
+    return Label(
+        carrier=rate.carrier, carrier_name=rate.carrier_name, service=rate.service,
+        tracking_code=_text(transaction.get("tracking_number"), "tracking_number"), cost=rate.amount,
+        shipment_ref=rate.shipment_ref, tracker_ref=_text(transaction.get("object_id"), "object_id"),
+        label_url=_text(transaction.get("label_url"), "label_url", required=False),
+        tracking_url=_text(transaction.get("tracking_url_provider"), "tracking_url_provider", required=False),
+        raw=transaction,
+    )
+
+
+def tracking_carrier(provider: str) -> str:
+    """The carrier token ``GET /tracks/{carrier}/...`` takes, from a rate's ``provider`` ("DHL Express" -> dhl_express)."""
+    return "_".join(provider.lower().split())
+
+
+def classify(status: Any, substatus: Any) -> tuple[S, R | None, str]:
+    """(status, reason, source words) of a Shippo tracking status and its substatus code."""
+    if not isinstance(status, str) or status not in STATUSES:
+        raise PayloadError(f"unknown tracking status {str(status)[:40]!r}; known: {', '.join(STATUSES)}", field="status")
+    code = substatus.get("code") if isinstance(substatus, Mapping) else None
+    code = _text(code, "substatus.code", required=False)[:60] if isinstance(code, str) else None
+    normalized, reason = SUBSTATUSES.get(code, (S.UNKNOWN, None)) if isinstance(code, str) else (S.UNKNOWN, None)
+    if normalized is S.UNKNOWN:
+        normalized = STATUSES[status]
+    if normalized in _TROUBLE and reason is None:
+        reason = R.FAILED_ATTEMPT if normalized is S.FAILED_ATTEMPT else R.OTHER
+    return normalized, reason, f"{status}/{code}" if code else status
+
+
+def _event(scan: Any, at: str) -> TrackingEvent:
+    scan = _object(scan, at)
+    status, reason, source = classify(scan.get("status"), scan.get("substatus"))
+    when = _time(scan.get("status_date"), f"{at}.status_date")
+    if when is None:
+        raise PayloadError("a tracking event without status_date", field=f"{at}.status_date")
+    place = scan.get("location")
+    place = place if isinstance(place, Mapping) else {}
+    where = ", ".join(p for p in (place.get(k) for k in ("city", "state", "zip", "country")) if isinstance(p, str) and p)
+    return TrackingEvent(at=when, status=status, reason=reason, source=source, location=_text(where, "location", required=False),
+                         description=_text(scan.get("status_details"), f"{at}.status_details", required=False))
+
+
+@_refusing("track")
+def parse_track(track: Any) -> TrackingUpdate:
+    """A Track (``GET /tracks/{carrier}/{number}``, or a ``track_updated`` webhook's data)."""
+    track = _object(track, "track")
+    events = [_event(scan, f"tracking_history[{i}]") for i, scan in enumerate(_list(track.get("tracking_history"),
+                                                                                        "tracking_history"))]
+    events.sort(key=lambda event: event.at)
+    current = track.get("tracking_status")
+    latest = _event(current, "tracking_status") if current is not None else None
+    return TrackingUpdate(
+        tracking_code=_text(track.get("tracking_number"), "tracking_number"),
+        status=latest.status if latest else S.UNKNOWN, reason=latest.reason if latest else None, events=events,
+        est_delivery=_time(track.get("eta"), "eta"), raw=track,
+    )
+
+
+@_refusing("webhook")
+def parse_webhook(body: bytes) -> TrackingUpdate | None:
+    """A verified webhook: ``track_updated`` carries a Track; ``transaction_created`` /
+    ``transaction_updated`` a Transaction, which is a label with no scan yet (None unless
+    it succeeded); any other event is None."""
+    event = _object(json.loads(body), "webhook")
+    kind, data = event.get("event"), event.get("data")
+    if kind == "track_updated":
+        return parse_track(data)
+    if kind in ("transaction_created", "transaction_updated"):
+        transaction = _object(data, "data")
+        if transaction_status(transaction) != "label":
+            return None
+        return TrackingUpdate(tracking_code=_text(transaction.get("tracking_number"), "data.tracking_number"),
+                              status=S.PRE_TRANSIT, raw=transaction)
+    return None

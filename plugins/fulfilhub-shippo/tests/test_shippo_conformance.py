@@ -1,0 +1,42 @@
+"""fulfilhub's conformance suite, run against the Shippo carrier and its simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import fulfilhub_shippo
+from fulfilhub.testing.conformance import CarrierSuite
+
+from fulfilhub_shippo import carrier, mapping
+
+
+class TestShippoConformance(CarrierSuite):
+    plugin = fulfilhub_shippo
+    entry_point = "shippo"
+    type_name = "shippo"
+    status_table = mapping.STATUSES
+    documented_statuses = ("PRE_TRANSIT", "TRANSIT", "DELIVERED", "RETURNED", "FAILURE", "UNKNOWN")
+    unknown_ok = {"UNKNOWN": "Shippo's own word for 'the carrier has told nothing yet' (a tracking number it "
+                             "cannot find, or a label not scanned): there is nothing to map it to"}
+    reason_table = mapping.SUBSTATUSES
+    documented_reasons = tuple(mapping.SUBSTATUSES)
+    signature_header = carrier.SIGNATURE_HEADER
+
+    def label_count(self, sim: Any) -> int:
+        return sim.labels_sold()
+
+    def webhook_request(self, secret: str, at: datetime) -> tuple[dict[str, str], bytes]:
+        scan = {"status": "TRANSIT", "status_details": "Departed origin facility", "status_date": at.isoformat(),
+                "substatus": {"code": "package_departed", "text": "Departed", "action_required": False},
+                "location": {"city": "Reno", "state": "NV", "zip": "89502", "country": "US"}}
+        track = {"carrier": "usps", "tracking_number": "9205590164917312751089", "eta": None,
+                 "tracking_status": scan, "tracking_history": [scan]}
+        body = json.dumps({"event": "track_updated", "test": True, "data": track}).encode()
+        return {carrier.SIGNATURE_HEADER: carrier.sign(body, secret, int(at.timestamp()))}, body
+
+    def resign(self, headers: Mapping[str, str], body: bytes, secret: str) -> dict[str, str]:
+        stamp = int(headers[carrier.SIGNATURE_HEADER].split(",")[0].removeprefix("t="))
+        return {carrier.SIGNATURE_HEADER: carrier.sign(body, secret, stamp)}
