@@ -200,7 +200,7 @@ def test_zone_names_are_right_for_the_date_and_never_cst_for_taipei():
     ("6.90", "USD", "zh_Hant_TW", "US$6.90"), ("1280", "TWD", "zh_Hant_TW", "NT$1,280"),
     ("1280", "TWD", "en_US", "NT$1,280"), ("80.5", "TWD", "en", "NT$80.50"), ("1280", "SGD", "en_SG", "S$1,280"),
     ("1280", "SGD", "en_US", "S$1,280"), ("1280", "SGD", "zh_Hans_SG", "S$1,280"), ("1280", "CNY", "zh_Hans_CN", "¥1,280"),
-    ("1280", "HKD", "zh_Hant_HK", "HK$1,280"), ("12.5", "GBP", "en_GB", "£12.50"),
+    ("1280", "HKD", "zh_Hant_HK", "HK$1,280"), ("12.5", "GBP", "en_GB", "£12.50"), ("6.90", "USD", "en_001", "US$6.90"),
 ])
 def test_money_is_written_as_the_locale_writes_it(amount, currency, locale, expected):
     shown = words.money(Money(amount=amount, currency=currency), locale)
@@ -211,7 +211,7 @@ def test_money_is_written_as_the_locale_writes_it(amount, currency, locale, expe
 @pytest.mark.parametrize(("locale", "country", "expected"), [
     ("en", "GB", "en_GB"), ("en", "US", "en_US"), ("en-GB", "US", "en_GB"), ("zh-Hant", "HK", "zh_Hant_HK"),
     ("zh-Hant", "US", "zh_Hant_TW"), ("zh_Hans", "SG", "zh_Hans_SG"), ("zh-Hans", None, "zh_Hans_CN"),
-    ("zh-TW", None, "zh_Hant_TW"), ("zh_Hant_HK", "TW", "zh_Hant_HK"),
+    ("zh-TW", None, "zh_Hant_TW"), ("zh_Hant_HK", "TW", "zh_Hant_HK"), ("en", "TW", "en_001"), ("en", None, "en"),
 ])
 def test_the_territory_comes_from_the_customers_locale_else_the_destination(locale, country, expected):
     assert words.territorial(locale, country) == expected

@@ -82,7 +82,9 @@ def territorial(locale: str, country: str | None = None) -> str:
     """``locale`` with a territory, for Babel: its own when it has one, else the destination
     ``country``'s when Babel writes that language there, else the language's home.
 
-    ``en`` + GB -> ``en_GB``; ``zh-Hant`` + HK -> ``zh_Hant_HK``; ``zh-Hant`` + US -> ``zh_Hant_TW``.
+    ``en`` + GB -> ``en_GB``; ``zh-Hant`` + HK -> ``zh_Hant_HK``; ``zh-Hant`` + US -> ``zh_Hant_TW``;
+    ``en`` + TW -> ``en_001`` (world English: ``Sunday 8 March``, ``US$6.90``, never a bare ``$``
+    that a reader in Taiwan would take for NT$).
     """
     loc = _parse(locale)
     language = language_of(locale)
@@ -96,6 +98,8 @@ def territorial(locale: str, country: str | None = None) -> str:
         candidate = f"{base}_{territory}"
         if _parse(candidate) is not None and _known(candidate):
             return candidate
+    if base == "en" and country:  # English read outside the US, where Babel has no en_XX: world English
+        return "en_001"
     return base
 
 
