@@ -244,3 +244,13 @@ def test_the_notices_format_for_the_destinations_territory():
     later = notify.render(NoticeEvent.DELAYED, key="k", order=o_us, locale="en", tz=ZoneInfo("America/Chicago"),
                           facts={**facts, "new_date": datetime(2027, 1, 8, 18, tzinfo=timezone.utc)}, at=at)
     assert "Friday, January 8, 2027" in later.subject  # another year: said
+
+
+def test_a_notice_in_chinese_asks_for_its_scripts_fonts():
+    facts = {"delivered_at": T0, "carrier": "Black Cat"}
+    tz = ZoneInfo("Asia/Taipei")
+    hant = notify.render(NoticeEvent.DELIVERED, key="k", order=order(), locale="zh_Hant_TW", tz=tz, facts=facts, at=T0)
+    hans = notify.render(NoticeEvent.DELIVERED, key="k", order=order("CN"), locale="zh_Hans_CN", tz=tz, facts=facts,
+                         at=T0)
+    assert '<html lang="zh-Hant-TW">' in hant.html and "font-family: 'PingFang TC'" in hant.html
+    assert '<html lang="zh-Hans-CN">' in hans.html and "font-family: 'PingFang SC'" in hans.html

@@ -155,6 +155,13 @@ def test_in_a_real_browser_at_phone_and_desktop_widths_in_each_locale(served_mod
                     page.goto(f"{base}/t/{token}?lang={locale}")
                     assert page.locator("html").get_attribute("lang") == locale
                     assert heading in page.inner_text("header")
+                    # Chinese in its own script's glyph shapes: TC fonts for Traditional, SC for Simplified
+                    fonts = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+                    script = {"zh-Hant": "TC", "zh-Hans": "SC"}.get(locale)
+                    assert (fonts.split(",")[0].endswith(f'{script}"') if script else "TC" not in fonts), fonts
+                    for other, mark in (("zh-Hant", "TC"), ("zh-Hans", "SC")):  # each switcher link in its own
+                        link = page.locator(f'nav a[lang="{other}"]')
+                        assert mark in link.evaluate("a => getComputedStyle(a).fontFamily")
                     assert page.locator('[aria-current="step"]').count() == 1
                     # landmarks and names a screen reader announces
                     assert page.locator("main").count() == 1 and page.locator("h1").count() == 1
