@@ -254,3 +254,9 @@ def test_a_notice_in_chinese_asks_for_its_scripts_fonts():
                          at=T0)
     assert '<html lang="zh-Hant-TW">' in hant.html and "font-family: 'PingFang TC'" in hant.html
     assert '<html lang="zh-Hans-CN">' in hans.html and "font-family: 'PingFang SC'" in hans.html
+
+
+@pytest.mark.parametrize("language", words.LANGUAGES)
+def test_the_shipped_notice_names_the_tracking_number_as_the_page_does(language):
+    term = words.catalogue(language)["page"]["tracking_number"].lower()
+    assert term in template_text(language)["shipped.j2"].lower()

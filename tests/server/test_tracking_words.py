@@ -75,3 +75,22 @@ def test_a_us_and_a_uk_customer_read_their_own_dates_on_the_page(world):
     # the promise of store_order: 14 to 15 May in Taipei
     assert "Thursday, May 14 – Friday, May 15" in pages["US"]
     assert "Thursday 14 May – Friday 15 May" in pages["GB"]
+
+
+@pytest.mark.parametrize(("page_locale", "said"), [
+    ("en", "It is still due by Friday, May 15; if that changes, we will tell you at once."),
+    ("zh-Hant", "目前仍預計於5月15日星期五前送達"), ("zh-Hans", "目前仍预计于5月15日星期五前送达")])
+def test_an_order_at_risk_is_told_its_date_still_holds_and_why_it_is_watched(world, page_locale, said):
+    from fulfilhub.models import DelayAssessment
+    from fulfilhub.store import delays
+
+    rt = world
+    o = order(locale="en-US", country="US")
+    store_order(rt, o)
+    with rt.store.transaction() as tx:
+        delays.record(tx, DelayAssessment(order_id=o.id, assessed_at=T0, state="at_risk", reason="no_scan",
+                                          days_late=0, confidence=0.5, promise_revision=1))
+    with rt.store.read() as conn:
+        text = visible(tracking.render(tracking.build(conn, o.id, page_locale, T0, [extras.promise_and_delay]),
+                                       page_locale, "/t/x"))
+    assert said in text and "may " not in text
