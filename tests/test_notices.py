@@ -475,7 +475,7 @@ def test_the_cli_lists_shows_and_approves(world):
     issued = [r for r in json.loads(cli.invoke(main, ["-c", cfg, "notices", "list", "--json"]).output)
               if r["event"] == "compensation_issued" and r["order_id"] == big.id]
     text = cli.invoke(main, ["-c", cfg, "notices", "show", issued[0]["key"]]).output
-    assert "We have refunded your NT$300 shipping fee." in text
+    assert "We are refunding your NT$300 shipping fee to the payment method you paid with" in text
 
 
 # --------------------------------------------------------------------------- hostile payloads

@@ -226,8 +226,8 @@ def test_a_discount_is_told_by_what_the_channel_creates():
     assert words.compensation_sentence("discount", None, "zh_Hant_TW", percent=Decimal(10)) == \
         "為表歉意，送您下次購物享9折優惠。"
     assert words.percent_off(Decimal(15), "zh_Hans_CN") == "85折"
-    assert words.compensation_sentence("points", None, "zh_Hant_TW", points=200) == "我們已在您的帳戶加入紅利點數200點。"
-    assert words.compensation_sentence("points", None, "zh_Hans_CN", points=200) == "我们已向您的账户赠送200积分。"
+    assert words.compensation_sentence("points", None, "zh_Hant_TW", points=200) == "我們為您的帳戶加入紅利點數200點。"
+    assert words.compensation_sentence("points", None, "zh_Hans_CN", points=200) == "我们向您的账户赠送200积分。"
 
 
 def test_the_notices_format_for_the_destinations_territory():
@@ -260,3 +260,19 @@ def test_a_notice_in_chinese_asks_for_its_scripts_fonts():
 def test_the_shipped_notice_names_the_tracking_number_as_the_page_does(language):
     term = words.catalogue(language)["page"]["tracking_number"].lower()
     assert term in template_text(language)["shipped.j2"].lower()
+
+
+def test_a_revised_date_says_why_and_apologises_and_a_latin_name_keeps_its_space():
+    o = Order(channel="shop", external_id="7", version="v1", number="#7", placed_at=T0, updated_at=T0, currency="TWD",
+              total=Money(amount="100", currency="TWD"),
+              lines=[OrderLine(sku="TEA", quantity=1, unit_price=Money(amount="100", currency="TWD"))],
+              ship_to=Address(name="Noah Rossi", line1="1 Zhongshan Rd", city="Taipei", country="TW"), email="n@x.tw")
+    tz = ZoneInfo("Asia/Taipei")
+    facts = {"new_date": T0 + timedelta(days=6), "deliver_by": T0 + timedelta(days=3), "link": "https://t.example/1",
+             "cause": words.cause("carrier_eta", "zh_Hant_TW")}
+    n = notify.render(NoticeEvent.ETA_REVISED, key="k", order=o, locale="zh_Hant_TW", tz=tz, facts=facts, at=T0)
+    assert n.text.startswith("Noah Rossi 您好，")
+    assert "由於物流業者延後了預計送達日期，且未說明原因，您的訂單 #7 送達日期有所變動" in n.text and "抱歉" in n.text
+    en = notify.render(NoticeEvent.ETA_REVISED, key="k", order=o, locale="en", tz=tz,
+                       facts={**facts, "cause": words.cause("carrier_eta", "en")}, at=T0)
+    assert "because the carrier moved its delivery date and has not told us why." in en.text and "sorry" in en.text
