@@ -90,6 +90,7 @@ def test_the_page_shows_progress_scans_and_no_private_details(served_module, shi
             "hub on the way." in html)
     # what it was given for the delay, as the channel issued it (a fixed amount), with the code to redeem
     assert "We are sorry" in html and "here is US$3 off your next order." in html and "SORRY-10-XK" in html
+    assert "Type it at checkout on your next order." in html
     for private in (order.email, "742 Evergreen Terrace", "555 0199", str(order.total.amount)):
         assert private and private not in html
     assert "Content-Security-Policy" in page.headers and "default-src 'none'" in page.headers["Content-Security-Policy"]
