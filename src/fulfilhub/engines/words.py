@@ -143,8 +143,8 @@ def day(value: date | datetime | None, locale: str, zone: tzinfo | None = None, 
     """A calendar day as the reader writes it, in ``zone`` for an instant (a ``date`` is already local).
 
     ``Sunday, March 8`` (en_US), ``Sunday 8 March`` (en_GB), ``3月8日星期日`` (zh); with the
-    year when it is not ``today``'s year (or when ``today`` is unknown and the year differs
-    from nothing: no ``today`` means no year).
+    year (``Sunday, March 8, 2026``) when it is not ``today``'s year. Without ``today`` the
+    year is left out.
     """
     if value is None:
         return ""
@@ -162,10 +162,11 @@ def moment(value: datetime, locale: str, zone: tzinfo, today: date | None = None
 
 
 def zone_label(zone: tzinfo, locale: str, at: datetime) -> str:
-    """The zone as its reader names it, right for the date ``at``.
+    """The zone as its reader names it, true on any date (so also on ``at``'s).
 
-    English uses the generic name (``Central Time``, ``Taiwan Time``: true in summer and
-    winter, never ``CST``); Chinese the place (``台灣時間``, ``美國（芝加哥）時間``).
+    English uses the generic name (``Central Time``, ``Taiwan Time``: right in summer and
+    winter, where ``Central Standard Time`` would be wrong on a daylight date, and never
+    the ambiguous ``CST``); Chinese the place (``台灣時間``, ``美國（芝加哥）時間``).
     """
     key = getattr(zone, "key", None)
     if not key or key == "UTC":
