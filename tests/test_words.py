@@ -276,3 +276,9 @@ def test_a_revised_date_says_why_and_apologises_and_a_latin_name_keeps_its_space
     en = notify.render(NoticeEvent.ETA_REVISED, key="k", order=o, locale="en", tz=tz,
                        facts={**facts, "cause": words.cause("carrier_eta", "en")}, at=T0)
     assert "because the carrier moved its delivery date and has not told us why." in en.text and "sorry" in en.text
+
+
+@pytest.mark.parametrize("language", words.LANGUAGES)
+def test_no_template_says_today_which_a_notice_held_over_quiet_hours_would_make_false(language):
+    for name, text in template_text(language).items():
+        assert not re.search(r"\btoday\b|今天|今日", text, re.I), name
