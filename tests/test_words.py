@@ -282,3 +282,20 @@ def test_a_revised_date_says_why_and_apologises_and_a_latin_name_keeps_its_space
 def test_no_template_says_today_which_a_notice_held_over_quiet_hours_would_make_false(language):
     for name, text in template_text(language).items():
         assert not re.search(r"\btoday\b|今天|今日", text, re.I), name
+
+
+def test_any_locale_a_channel_sends_formats_or_falls_back_never_raises():
+    """``customer_locale`` is foreign data: whatever it says, the words and formats hold."""
+    import random
+
+    rng = random.Random(14)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-0123456789 中文@."
+    tags = ["", "zh", "zh-TW", "zh_hant", "ZH-hk", "en-GB", "en_US_POSIX", "x-klingon", "zh-Hans-SG", "pt-BR", "und",
+            "zh-Latn", "en-", "-", "__", "i-default"]
+    tags += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(300)]
+    for tag in tags:
+        for country in (None, "", "TW", "GB", "ZZ", "tw", "123"):
+            locale = words.territorial(tag, country)
+            assert words.language_of(locale) in words.LANGUAGES
+            assert words.day(SUNDAY, locale, today=date(2026, 1, 1))
+            assert words.money(Money(amount="6.90", currency="USD"), locale).endswith("6.90")

@@ -88,11 +88,10 @@ def territorial(locale: str, country: str | None = None) -> str:
     """
     loc = _parse(locale)
     language = language_of(locale)
-    if loc is not None and loc.territory:
-        return str(loc) if loc.language != "zh" else f"{language}_{loc.territory}"
+    base = "en" if language == "en" else language  # a language the catalogue lacks is written in English
+    own = loc.territory if loc is not None and loc.language in ("en", "zh") else None
     country = (country or "").upper()
-    base = "en" if language == "en" else language
-    for territory in (country, _HOME[language]):
+    for territory in (own, country, _HOME[language]):
         if not territory:
             continue
         candidate = f"{base}_{territory}"
