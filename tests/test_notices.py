@@ -15,7 +15,7 @@ import pytest
 from fulfilhub import ChannelType, hookimpl
 from fulfilhub.clock import SimClock
 from fulfilhub.config import load
-from fulfilhub.engines import compensation, intake, notify
+from fulfilhub.engines import compensation, intake, notify, words
 from fulfilhub.config import IntakeConfig
 from fulfilhub.models import (
     Address,
@@ -200,9 +200,9 @@ def test_a_delay_is_compensated_once_and_told_once_in_the_customers_language(wor
     assert len(delayed) == 1
     notice = delayed[0]
     assert notice["locale"] == "zh_Hant_TW" and notice["order_id"] == o.id
-    assert "#1042" in notice["text"] and "延遲 2 天" in notice["text"]
-    assert "5月17日 星期日" in notice["text"]  # T0 + 3 + 2 days, in Taipei
-    assert "惡劣天氣" in notice["text"] and "NT$80" in notice["text"]  # the shipping paid: 1280 - 1200
+    assert "#1042" in notice["text"] and "延遲2天" in notice["text"]
+    assert "5月17日星期日" in notice["text"]  # T0 + 3 + 2 days, in Taipei
+    assert "天候不佳" in notice["text"] and "NT$80" in notice["text"]  # the shipping paid: 1280 - 1200
     assert FakeShop.issued == [("channel.issue_compensation:compensation:shop:1042:late-1d", "shipping_refund",
                                 Decimal("80.00"))]
     issued = [n for n in sent if n["event"] == "compensation_issued"]
@@ -322,11 +322,11 @@ def test_the_shop_default_locale_is_the_last_resort():
 def test_babel_formats_dates_weekdays_and_money_for_the_locale():
     tz = notify.customer_timezone(order(), "Asia/Taipei", "UTC")
     day = datetime(2026, 12, 14, 3, tzinfo=timezone.utc)
-    assert notify.format_day(day, "zh_Hant_TW", tz) == "12月14日 星期一"
-    assert notify.format_day(day, "zh_Hans_CN", tz) == "12月14日 星期一"
-    assert notify.format_day(day, "en", tz) == "Monday 14 December"
+    assert notify.format_day(day, "zh_Hant_TW", tz) == "12月14日星期一"
+    assert notify.format_day(day, "zh_Hans_CN", tz) == "12月14日星期一"
+    assert notify.format_day(day, "en", tz) == "Monday, December 14"
     late_utc = datetime(2026, 12, 14, 17, tzinfo=timezone.utc)  # already the 15th in Taipei
-    assert notify.format_day(late_utc, "en", tz) == "Tuesday 15 December"
+    assert notify.format_day(late_utc, "en", tz) == "Tuesday, December 15"
     assert notify.format_money(Money(amount="1280", currency="TWD"), "zh_Hant_TW") == "NT$1,280"
     assert notify.format_money(Money(amount="1280", currency="TWD"), "en") == "NT$1,280"
     assert notify.format_money(Money(amount="80.5", currency="TWD"), "en") == "NT$80.50"
@@ -357,10 +357,11 @@ def test_every_event_in_every_locale_states_its_facts(event, locale):
     text = notice.subject + "\n" + notice.text
     for name in notify.REQUIRED_FACTS[event]:
         value = {**facts, "number": o.number, "total": o.total}[name]
+        written = words.territorial(locale, o.ship_to.country)  # en for a Taiwan address: world English
         if isinstance(value, datetime):
-            shown = notify.format_day(value, locale, tz)
+            shown = notify.format_day(value, written, tz)
         elif isinstance(value, Money):
-            shown = notify.format_money(value, locale)
+            shown = notify.format_money(value, written)
         else:
             shown = str(value)
         assert shown in text, f"{event} in {locale} does not state {name} ({shown!r}):\n{text}"
@@ -423,7 +424,7 @@ def test_notice_rows_keep_what_the_customer_saw(world):
     assert all(r.locale == "zh_Hans_CN" for r in rows)
     confirmed = next(r for r in rows if r.event == "confirmed")
     assert confirmed.notifiers == ["file"]  # the mail notifier takes only delays and compensations
-    assert "5月13日 星期三" in confirmed.text and "5月15日 星期五" in confirmed.text  # the promise, in Shanghai time
+    assert "5月13日星期三" in confirmed.text and "5月15日星期五" in confirmed.text  # the promise, in Shanghai time
 
 
 # --------------------------------------------------------------------------- the command line
@@ -452,7 +453,7 @@ def test_the_cli_lists_shows_and_approves(world):
     assert all(r["key"].startswith(f"notice:{r['event']}:{r['order_id']}:") for r in rows)
     delayed = next(r for r in rows if r["event"] == "delayed" and r["order_id"] == o.id)
     shown = cli.invoke(main, ["-c", cfg, "notices", "show", str(delayed["id"])])
-    assert shown.exit_code == 0 and "延遲 2 天" in shown.output and "via file: done" in shown.output
+    assert shown.exit_code == 0 and "延遲2天" in shown.output and "via file: done" in shown.output
     assert cli.invoke(main, ["-c", cfg, "notices", "retry", str(delayed["id"])]).exit_code != 0  # sent: never twice
     listed = json.loads(cli.invoke(main, ["-c", cfg, "compensations", "list", "--json"]).output)
     waiting = [c for c in listed["compensations"] if c["status"] == "pending_approval"]
@@ -474,7 +475,7 @@ def test_the_cli_lists_shows_and_approves(world):
     issued = [r for r in json.loads(cli.invoke(main, ["-c", cfg, "notices", "list", "--json"]).output)
               if r["event"] == "compensation_issued" and r["order_id"] == big.id]
     text = cli.invoke(main, ["-c", cfg, "notices", "show", issued[0]["key"]]).output
-    assert "We have refunded your NT$300 shipping fee." in text
+    assert "We are refunding your NT$300 shipping fee to the payment method you paid with" in text
 
 
 # --------------------------------------------------------------------------- hostile payloads

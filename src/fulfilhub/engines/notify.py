@@ -3,10 +3,11 @@
 Each event (:class:`~fulfilhub.models.NoticeEvent`) has a Jinja2 template per locale in
 ``fulfilhub/templates/notices/<locale>/<event>.j2`` (English ``en``, Traditional
 Chinese ``zh_Hant``, Simplified Chinese ``zh_Hans``), with a ``subject`` and a ``body``
-block, and the plain words for causes, actions and compensations in
-``<locale>/phrases.toml``. Dates, weekdays and money are formatted by Babel for the
-customer's locale (``Thursday 14 May``, ``5月14日 星期四``, ``NT$1,280``), in the
-customer's time zone.
+block; the plain words for causes, actions and compensations come from the message
+catalogue the tracking page reads too (:mod:`fulfilhub.engines.words`). Dates, weekdays
+and money are formatted by Babel for the customer's locale and territory (``Thursday,
+May 14`` in the US, ``Thursday 14 May`` in the UK, ``5月14日（星期四）``, ``NT$1,280``),
+in the customer's time zone, with the year when it is not this year.
 
 The locale comes from the order (the channel's ``customer_locale``: ``zh-TW`` is
 Traditional, ``zh-CN`` Simplified), else from the destination country (TW, HK, MO:
@@ -24,7 +25,7 @@ import functools
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -34,8 +35,6 @@ import attrs
 import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
-from babel.dates import format_date
-from babel.numbers import format_currency
 from markupsafe import Markup, escape
 
 from ..config import InstanceConfig, parse_duration
@@ -44,6 +43,7 @@ from ..models import Money, Notice, NoticeEvent, Order
 from ..store import Tx, outbox
 from ..store import notices as notice_store
 from ..store.outbox import Effect
+from . import words
 
 #: The template locales, and the Babel locale each formats with when the country says nothing more.
 LOCALES: Mapping[str, str] = {"en": "en", "zh_Hant": "zh_Hant_TW", "zh_Hans": "zh_Hans_CN"}
@@ -51,9 +51,6 @@ _TRADITIONAL = {"TW", "HK", "MO"}
 _SIMPLIFIED = {"CN", "SG"}
 #: Where the order says which language the customer reads (the channel payload's field).
 LOCALE_FIELDS = ("customer_locale", "locale", "language")
-
-#: Date patterns per language (CLDR patterns; the rest of the formatting is Babel's).
-DAY_PATTERNS: Mapping[str, str] = {"en": "EEEE d MMMM", "zh": "M月d日 EEEE"}
 
 
 # --------------------------------------------------------------------------- settings
@@ -187,30 +184,17 @@ def send_after(event: NoticeEvent, at: datetime, tz: ZoneInfo, quiet: tuple[time
 # --------------------------------------------------------------------------- formatting
 
 
-def format_day(moment: datetime | None, locale: str, tz: ZoneInfo) -> str:
-    """``Thursday 14 May`` / ``5月14日 星期四`` in the customer's time zone."""
-    if moment is None:
-        return ""
-    lang = Locale.parse(locale).language
-    return format_date(moment.astimezone(tz).date(), DAY_PATTERNS.get(lang, DAY_PATTERNS["en"]), locale=locale)
+def format_day(moment: datetime | None, locale: str, tz: ZoneInfo, today: date | None = None) -> str:
+    """``Thursday, May 14`` (en_US) / ``Thursday 14 May`` (en_GB) / ``5月14日（星期四）`` in the customer's zone.
+
+    With the year when it is not ``today``'s (see :func:`fulfilhub.engines.words.day`).
+    """
+    return words.day(moment, locale, tz, today)
 
 
 def format_money(money: Money | None, locale: str) -> str:
-    """``NT$1,280``, ``NT$80.50``, ``¥1,280`` for the locale; whole amounts without decimals.
-
-    Where the locale's own symbol is a bare ``$`` for another dollar (TWD in Taiwan
-    writes ``$``), the unambiguous international symbol is used (``NT$``).
-    """
-    if money is None:
-        return ""
-    amount = money.amount
-    whole = amount == amount.to_integral_value()
-    pattern = "¤#,##0" if whole else "¤#,##0.00"
-    text = format_currency(amount, money.currency, pattern, locale=locale, currency_digits=False)
-    local = Locale.parse(locale).currency_symbols.get(money.currency, "")
-    if local == "$" and money.currency != "USD":
-        text = text.replace("$", Locale.parse("en").currency_symbols.get(money.currency, money.currency), 1)
-    return text
+    """``NT$1,280``, ``NT$80.50``, ``¥1,280``, ``US$6.90`` for the locale (see :func:`fulfilhub.engines.words.money`)."""
+    return words.money(money, locale)
 
 
 _LINK = re.compile(r"(https?://[^\s<>\"'）)]+)")
@@ -227,25 +211,21 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
                              autoescape=False)
     env.filters["linked"] = _linked
-    env.filters["day"] = jinja2.pass_context(lambda ctx, value: format_day(value, ctx["_locale"], ctx["_tz"]))
+    env.filters["day"] = jinja2.pass_context(lambda ctx, value: format_day(value, ctx["_locale"], ctx["_tz"],
+                                                                           ctx.get("_today")))
     env.filters["money"] = jinja2.pass_context(lambda ctx, value: format_money(value, ctx["_locale"]))
     return env
 
 
-@functools.lru_cache(maxsize=8)
 def phrases(template: str) -> Mapping[str, Mapping[str, str]]:
-    """The plain words of one template locale (``phrases.toml``)."""
-    data = (resources.files("fulfilhub") / "templates" / "notices" / template / "phrases.toml").read_bytes()
-    return tomllib.loads(data.decode("utf-8"))
+    """The plain words of one language (its message catalogue, shared with the tracking page)."""
+    return words.catalogue(template)
 
 
 def compensation_sentence(kind: str, amount: Money | None, locale: str, *, percent: Decimal | None = None,
                           points: int = 0, months: int = 0) -> str:
-    """One sentence saying what the customer gets, in their language."""
-    words = phrases(template_locale(locale))["compensation"]
-    key = "discount_fixed" if kind == "discount" and percent is None else kind
-    pct = "" if percent is None else (f"{percent:f}".rstrip("0").rstrip(".") if "." in f"{percent:f}" else f"{percent:f}")
-    return words[key].format(amount=format_money(amount, locale), percent=pct, points=points, months=months)
+    """One sentence saying what the customer gets, in their language (the page says the same)."""
+    return words.compensation_sentence(kind, amount, locale, percent=percent, points=points, months=months)
 
 
 #: The facts each event's notice must state (a test renders every event x locale and checks them).
@@ -263,6 +243,7 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
            at: datetime, shop: str = "") -> Notice:
     """The notice for ``event`` in ``locale``: subject, text and HTML, with the facts it states."""
     template = template_locale(locale)
+    asked, locale = locale, words.territorial(locale, order.ship_to.country if order.ship_to else None)  # en+GB: en_GB
     env = _environment()
     defaults = {"number": order.number, "name": order.ship_to.name if order.ship_to else "", "shop": shop,
                 "link": "", "total": order.total, "ship_by": None, "deliver_from": None, "deliver_by": None,
@@ -272,22 +253,22 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
     if values["code"]:
         values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])
     tmpl = env.get_template(f"{template}/{event}.j2")  # compiled once, cached by the environment
-    scope = {**values, "_locale": locale, "_tz": tz}  # what the day and money filters format with
+    scope = {**values, "_locale": locale, "_tz": tz, "_today": at.astimezone(tz).date()}  # what the day and money filters format with
     subject = "".join(tmpl.blocks["subject"](tmpl.new_context(scope))).strip()
     rendered = "".join(tmpl.blocks["body"](tmpl.new_context(scope)))
     paragraphs = [line.strip() for line in rendered.splitlines() if line.strip()]  # one line, one paragraph
     body = "\n\n".join(paragraphs)
     html = env.get_template("layout.html.j2").render(lang=locale.replace("_", "-"), subject=subject,
                                                           paragraphs=paragraphs)
-    shown = {name: _shown(values[name], locale, tz) for name in values if values[name] not in (None, "")}
-    return Notice(key=key, order_id=order.id, order_number=order.number, event=event, locale=locale, to=order.email,
+    shown = {name: _shown(values[name], locale, tz, at.astimezone(tz).date()) for name in values if values[name] not in (None, "")}
+    return Notice(key=key, order_id=order.id, order_number=order.number, event=event, locale=asked, to=order.email,
                   subject=subject, text=body, html=html, created_at=at, facts=shown)
 
 
-def _shown(value: Any, locale: str, tz: ZoneInfo) -> Any:
+def _shown(value: Any, locale: str, tz: ZoneInfo, today: date | None = None) -> Any:
     """A fact as the notice shows it (JSON-friendly)."""
-    if isinstance(value, datetime):
-        return format_day(value, locale, tz)
+    if isinstance(value, (datetime, date)):
+        return format_day(value, locale, tz, today)
     if isinstance(value, Money):
         return format_money(value, locale)
     if isinstance(value, (int, str)):

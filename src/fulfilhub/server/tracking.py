@@ -5,6 +5,12 @@ carrier and tracking number, the scan timeline in the customer's local time, and
 promise, any delay and any compensation issued for it (with its code) where those exist. It never shows the address (only the city),
 the email, the phone, the price or the lines' prices. Rendered with Jinja2 (autoescape
 on), self-contained: inline CSS, no script, no font or image from elsewhere.
+
+Its words are the notices' (one catalogue, :mod:`fulfilhub.engines.words`), and its dates
+and money are formatted for the same locale and territory as the order's notices: the
+headline is the date the customer is told now (a delay's new date, with the promised
+one beside it), and Chinese text is marked with its ``lang`` so the browser picks
+Traditional (TC) or Simplified (SC) glyph shapes.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import attrs
 import jinja2
 from sqlalchemy.engine import Connection
 
-from ..models import OrderStatus, Shipment
+from ..engines import notify
+from ..models import Order, OrderStatus, Shipment
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from . import i18n
@@ -82,6 +89,7 @@ class Page:
     destination: str
     zone: str
     promise: str = ""
+    promised_was: str = ""  # the promised date when the headline is a delay's new one
     ships_by: str = ""
     delay: str = ""
     compensation: tuple[tuple[str, str], ...] = ()  # (what, its code or "") per compensation issued
@@ -98,12 +106,22 @@ def _stage_of_shipments(ships: Sequence[Shipment]) -> int:
     return min((rank.get(str(s.status), 0) for s in live), default=0)
 
 
+def reader(order: Order, locale: str) -> str:
+    """The locale the page formats ``order`` with: ``locale``'s language, in the territory the
+    order's notices use (the customer's own locale when it is that language, else the
+    destination country's): ``en_US``, ``en_GB``, ``zh_Hant_TW``, ``zh_Hant_HK``..."""
+    country = order.ship_to.country if order.ship_to else None
+    return i18n.reader(locale, country, notify.choose_locale(order, "en"))
+
+
 def build(conn: Connection, order_id: str, locale: str, now: datetime,
           extras: Sequence[Any] = ()) -> Page | None:
     """The page of one order in ``locale`` (None when the order is gone).
 
-    ``extras`` are callables ``(conn, order_id, locale, zone) -> dict`` that add the
-    promise and delay fields where their stores exist.
+    ``extras`` are callables ``(conn, order_id, locale, zone, today) -> dict`` that add the
+    promise, delay and compensation fields where their stores exist; ``locale`` is then
+    the formatting locale (``en_GB``) and ``today`` the customer's date (a date of
+    another year is written with its year).
     """
     found = order_store.load(conn, order_id)
     if found is None:
@@ -113,6 +131,8 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
     ships = shipment_store.of_order(conn, order_id)
     address = order.ship_to
     zone = i18n.zone_of(address.country if address else None, address.province if address else None)
+    fmt = reader(order, locale)
+    today = now.astimezone(zone).date()
     if status is OrderStatus.EXCEPTION or status is OrderStatus.CANCELLED:
         current = _stage_of_shipments(ships) if status is OrderStatus.EXCEPTION else -1
     else:
@@ -124,7 +144,7 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
     notice = ""
     if status is OrderStatus.EXCEPTION:
         reason = next((s.exception_reason for s in ships if str(s.status) == "exception"), None)
-        notice = i18n.t(locale, "exception", reason=i18n.words(i18n.REASON_WORDS, reason, locale))
+        notice = i18n.t(locale, "exception", reason=i18n.words(i18n.CAUSES, reason, locale))
     elif status in _NOTICES:
         notice = i18n.t(locale, _NOTICES[status])
     parcels = []
@@ -139,14 +159,14 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
             carrier=label.carrier_name if label else "",
             tracking_code=s.tracking_code or "",
             tracking_url=_safe_link(label.tracking_url if label else ""),
-            eta=i18n.t(locale, "carrier_eta", date=i18n.day(s.est_delivery, locale, zone))
+            eta=i18n.t(locale, "carrier_eta", date=i18n.day(s.est_delivery, fmt, zone, today))
             if s.est_delivery and str(s.status) not in ("delivered", "cancelled", "returned") else "",
         ))
         for e in shipment_store.scans_of(conn, s.id):
             scans.append(Scan(
-                at=e.at, when=i18n.when(e.at, locale, zone),
+                at=e.at, when=i18n.when(e.at, fmt, zone, today),
                 what=i18n.words(i18n.STATUS_WORDS, e.status, locale)
-                + (f" ({i18n.words(i18n.REASON_WORDS, e.reason, locale)})" if e.reason else ""),
+                + (_aside(i18n.words(i18n.REASON_WORDS, e.reason, locale), locale) if e.reason else ""),
                 description=e.description or "", location=e.location or "",
             ))
     scans.sort(key=lambda s: s.at, reverse=True)
@@ -154,11 +174,16 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
     page = Page(
         locale=locale, number=order.number, notice=notice, steps=steps, parcels=tuple(parcels), scans=tuple(scans),
         destination=i18n.t(locale, "destination", place=place) if place else "",
-        zone=i18n.t(locale, "times_in", zone=i18n.zone_name(zone, locale, now)),
+        zone=i18n.t(locale, "times_in", zone=i18n.zone_name(zone, fmt, now)),
     )
     for extra in extras:
-        page = attrs.evolve(page, **extra(conn, order_id, locale, zone))
+        page = attrs.evolve(page, **extra(conn, order_id, fmt, zone, today))
     return page
+
+
+def _aside(words: str, locale: str) -> str:
+    """`` (bad weather)`` / ``（天候不佳）``: full-width brackets, no space, in Chinese."""
+    return f"（{words}）" if locale.startswith("zh") else f" ({words})"
 
 
 def _tracking_word(shipment_status: str) -> str:
@@ -176,4 +201,6 @@ def render(page: Page | None, locale: str, base_path: str) -> str:
     return template.render(
         page=page, locale=locale, lang=i18n.html_lang(locale), locales=i18n.LOCALES, names=i18n.NAMES,
         t=lambda key, **kw: i18n.t(locale, key, **kw), base_path=base_path,
+        colon="：" if locale.startswith("zh") else ": ",  # full-width in Chinese
+        aside=lambda words: _aside(words, locale),
     )
