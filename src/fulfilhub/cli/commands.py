@@ -32,7 +32,8 @@ from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store import tracking as tracking_store
-from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
+from ..http import Redactor
+from . import _SECRETS, EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
 
 pass_state = click.make_pass_decorator(State)
 
@@ -129,8 +130,8 @@ def doctor(state: State, as_json: bool) -> None:
     """Check the config, plugins, store and backlog; exit 1 if something needs attention."""
     checks: list[dict[str, str]] = []
 
-    def check(name: str, ok: bool, detail: str) -> None:
-        checks.append({"check": name, "ok": "yes" if ok else "NO", "detail": detail})
+    def check(name: str, ok: bool, detail: str) -> None:  # a secret the config resolved is never shown
+        checks.append({"check": name, "ok": "yes" if ok else "NO", "detail": Redactor(_SECRETS).text(detail)})
 
     pm = state.plugins
     check("plugins", not pm.failures, "; ".join(f.error for f in pm.failures) or f"{len(pm.plugin_info())} loaded")
