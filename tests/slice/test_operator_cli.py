@@ -542,3 +542,51 @@ def test_run_q_prints_only_the_errors_and_records_its_runs(world):
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines and all(line.startswith("pull_orders: channel shop:") for line in lines), lines
     assert "stopped cleanly" not in err and "nothing to do" not in err
+
+
+# --------------------------------------------------------------------------- an unreachable API
+
+
+def test_sync_against_an_unreachable_api_gives_each_instance_up_in_seconds_and_says_so_once(world):
+    """35 parcels in transit and a shop behind a closed port: the pass ends in seconds with
+    one line per instance, and `jobs` and `doctor` show the open circuit breakers."""
+    import re
+    import time
+
+    cfg = str(world.config_path)
+    for item in world.shop.catalog:
+        world.stock("east", item["sku"], 500)
+    for _ in range(35):
+        placed(world)
+    for _ in range(4):
+        world.sync(hours=6)
+    with world.store.read() as conn:
+        tracked = conn.execute(sa.select(sa.func.count()).select_from(schema.shipments)
+                               .where(schema.shipments.c.status.in_(["label_purchased", "in_transit"]))).scalar()
+    assert tracked >= 30, tracked
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    text = world.config_path.read_text()
+    world.config_path.write_text(re.sub(r"http://127\.0\.0\.1:\d+", f"http://127.0.0.1:{closed}", text))
+
+    began = time.monotonic()
+    result = run("-c", cfg, "sync")  # the default retry policy, as a user runs it
+    took = time.monotonic() - began
+    print(f"sync against a closed port took {took:.2f} s")
+    assert took < 30, took
+    assert result.exit_code == 1
+    said = [line for line in result.stderr.splitlines() if "unreachable" in line]
+    assert len(said) == 2, result.stderr  # the shop and the carrier, once each
+    assert any("shop: unreachable" in line for line in said) and any("easypost: unreachable" in line for line in said)
+    assert "retrying after" not in result.stderr or result.stderr.count("retrying after") <= 4
+
+    jobs_out = run("-c", cfg, "jobs", "--json")
+    assert jobs_out.exit_code == 1
+    by_job = {j["job"]: j for j in json.loads(jobs_out.stdout)}
+    assert by_job["poll_tracking"]["breakers_open"]["easypost"]["state"] == "open"
+    assert by_job["pull_orders"]["breakers_open"]["shop"]["state"] == "open"
+    doctor = run("-c", cfg, "doctor", "--json")
+    assert doctor.exit_code == 1
+    breakers = next(c for c in json.loads(doctor.stdout) if c["check"] == "breakers")
+    assert breakers["ok"] == "NO" and "carriers.easypost open" in breakers["detail"] and "channels.shop open" in breakers["detail"]

@@ -23,6 +23,7 @@ from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
 from ..store import Store, schema
+from ..store import breakers as breaker_store
 from ..store import delays as delay_store
 from ..store import orders as order_store
 from ..store import inbox as inbox_store
@@ -160,6 +161,7 @@ def doctor(state: State, as_json: bool) -> None:
             from ..runner.jobs import healthy_webhooks
 
             healthy = healthy_webhooks(conn, config, SystemClock().now())
+            tripped = breaker_store.open_now(conn)
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
@@ -169,6 +171,10 @@ def doctor(state: State, as_json: bool) -> None:
         from .views import backoff_summary
 
         check("polling", True, backoff_summary(config, healthy, SystemClock().now()))
+        check("breakers", not tripped, "every instance reachable at the last run" if not tripped else "; ".join(
+            f"{key} {state['state']} ({state['failures']} connection failures in a row, the last {state['last_error']}; "
+            f"until {state['until'] or 'its next try'})" for key, state in tripped.items())
+            + " — check the instance's base_url and network, then `fulfilhub sync`")
         check("stuck", not stuck, "nothing stuck" if not stuck else
               f"{len(stuck)} effect(s) stuck: " + "; ".join(
                   f"#{r.id} {r.kind} {r.target} {r.status}, {r.attempts} tries" + (f": {r.last_error}" if r.last_error else "")

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..engines import fulfilment, holds, intake, inventory, promise
-from ..errors import ExternalError, FulfilhubError, PluginError, TransientError
+from ..errors import ExternalError, FulfilhubError, PluginError, TransientError, Unreachable
 from ..models import Order, OrderPage, OrderStatus, Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import cursors, job_runs
 from ..store import inbox as inbox_store
@@ -66,10 +66,21 @@ class JobReport:
     job: str
     counts: Counter = attrs.Factory(Counter)
     errors: list[str] = attrs.Factory(list)
+    #: The lines of instances given up for this pass (each shown once, see :meth:`unreachable`).
+    gone: set[str] = attrs.Factory(set)
 
     def merge(self, other: JobReport) -> None:
         self.counts.update(other.counts)
-        self.errors.extend(other.errors)
+        self.errors.extend(e for e in other.errors if not (e in other.gone and e in self.gone))
+        self.gone |= other.gone
+
+    def unreachable(self, exc: Unreachable) -> None:
+        """An instance given up for this pass: one line for it, however many items it held up."""
+        line = str(exc)
+        if line not in self.gone:
+            self.gone.add(line)
+            self.errors.append(line)
+        self.counts["unreachable"] += 1
 
     @property
     def ok(self) -> bool:
@@ -169,6 +180,9 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
         while ahead is not None:
             try:
                 page, mapped, bad = ahead.result()
+            except Unreachable as exc:
+                report.unreachable(exc)
+                break
             except ExternalError as exc:
                 report.errors.append(f"channel {name}: {exc} (cursor kept; the next run resumes here)")
                 break
@@ -371,6 +385,9 @@ def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
             with rt.store.transaction() as tx:
                 saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, now, source=f"warehouse:{name}",
                                                           next_pass=now + rt.schedule["poll_warehouses"])
+        except Unreachable as exc:  # the rest wait for the next pass
+            report.unreachable(exc)
+            break
         except Exception as exc:  # one shipment's trouble stays with it
             report.errors.append(f"warehouse {name}, shipment {shipment.id}: {describe_error(exc)}")
             continue
@@ -401,7 +418,9 @@ def buy_labels(rt: Runtime) -> JobReport:
         rates: list[Rate] = []
         for quoted, error in _map(lambda name: _quote(rt, name, request), carriers):
             rates.extend(quoted)
-            if error:
+            if isinstance(error, Unreachable):
+                report.unreachable(error)
+            elif error:
                 report.errors.append(error)
         if not rates:
             report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate; it stays packed and is retried next run")
@@ -425,10 +444,12 @@ def buy_labels(rt: Runtime) -> JobReport:
     return report
 
 
-def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], str | None]:
+def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], str | Unreachable | None]:
     """One carrier's rates, or its error: a carrier that is down leaves the others to quote."""
     try:
         return list(rt.carrier(name).quote(request)), None
+    except Unreachable as exc:
+        return [], exc
     except Exception as exc:
         return [], f"carrier {name}: quote for {request.reference} failed: {describe_error(exc)} (other carriers still asked)"
 
@@ -460,6 +481,9 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
             with rt.store.transaction() as tx:
                 outcome = fulfilment.apply_tracking(tx, rt.hooks, shipment, update, Order.channel_of(shipment.order_id),
                                                     rt.clock.now())
+        except Unreachable as exc:  # the carrier is given up for this pass: the rest wait for the next
+            report.unreachable(exc)
+            break
         except Exception as exc:  # one parcel's trouble stays with it; it is asked again later
             report.errors.append(f"carrier {name}, shipment {shipment.id}: {describe_error(exc)}")
             with rt.store.transaction() as tx:
@@ -513,6 +537,9 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
             with rt.store.transaction() as tx:
                 outbox.retry_later(tx, row.id, str(exc), next_at)
             report.counts["retry_later"] += 1
+            if isinstance(exc, Unreachable):
+                report.unreachable(exc)
+                continue
             report.errors.append(f"{row.kind} {row.key}: {exc} (retrying at {next_at:%Y-%m-%d %H:%M})")
         except Exception as exc:  # permanent: recorded, shown by `fulfilhub doctor`, others go on
             if not isinstance(exc, FulfilhubError):
@@ -570,6 +597,7 @@ def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float
     took ``seconds`` of real time. A failure to record it is logged, never raised."""
     try:
         with rt.store.transaction() as tx:
+            rt.save_breakers(tx)
             job_runs.record(tx, job=report.job, trigger=trigger, started_at=started,
                             finished_at=started + timedelta(seconds=seconds),
                             outcome=outcome or ("ok" if report.ok else "errors"), counts=dict(report.counts),
