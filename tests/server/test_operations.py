@@ -142,3 +142,34 @@ def test_the_tracking_page_is_rate_limited_per_client(tmp_path):
         assert answers[:3] == [404, 404, 404] and answers[3:] == [429, 429]
         assert int(served.client.get("/t/x").headers["Retry-After"]) >= 1
         assert served.client.get("/healthz").status_code == 200  # only /api/ and /t/ are limited
+
+
+def test_healthz_never_waits_on_a_runner_holding_the_write_lock(served):
+    """A runner in the middle of a write transaction (SQLite's write lock, BEGIN IMMEDIATE)
+    must not stall /healthz: it reads without the lock, in well under a second."""
+    import threading
+
+    from fulfilhub.store import schema
+
+    holding, release = threading.Event(), threading.Event()
+
+    def runner() -> None:
+        with served.world.store.transaction() as tx:
+            tx.execute(schema.plugin_state.delete().where(schema.plugin_state.c.namespace == "nothing"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        times = []
+        for _ in range(3):
+            began = time.monotonic()
+            answer = served.client.get("/healthz", timeout=5)
+            times.append(time.monotonic() - began)
+            assert (answer.status_code, answer.json()["status"]) == (200, "ok")
+        assert max(times) < 0.5, times
+    finally:
+        release.set()
+        thread.join()

@@ -107,7 +107,7 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
 
     async def healthz(request: Request) -> JSONResponse:
         def check() -> tuple[int, dict[str, Any]]:
-            try:
+            try:  # read-only connections: never the SQLite write lock, never waiting on a writer
                 with rt.store.read() as conn:
                     conn.execute(sa.text("SELECT 1"))
                 current = current_revision(rt.store.engine)

@@ -137,8 +137,8 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    with engine.connect() as conn:  # read-only: on SQLite a plain BEGIN, never waiting on a writer (/healthz)
+        return MigrationContext.configure(conn.execution_options(**{READ_ONLY: True})).get_current_revision()
 
 
 class Store:
