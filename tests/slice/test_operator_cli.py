@@ -590,3 +590,44 @@ def test_sync_against_an_unreachable_api_gives_each_instance_up_in_seconds_and_s
     assert doctor.exit_code == 1
     breakers = next(c for c in json.loads(doctor.stdout) if c["check"] == "breakers")
     assert breakers["ok"] == "NO" and "carriers.easypost open" in breakers["detail"] and "channels.shop open" in breakers["detail"]
+
+
+# --------------------------------------------------------------------------- db upgrade, stock set: usage errors
+
+
+def test_db_upgrade_to_an_unknown_revision_is_a_usage_error_and_going_back_needs_a_flag(tmp_path):
+    config = tmp_path / "fulfilhub.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/fh.sqlite"\n[warehouses.main]\ntype = "local"\n')
+    cfg = str(config)
+    assert run("-c", cfg, "db", "upgrade").exit_code == 0
+    bogus = run("-c", cfg, "db", "upgrade", "--revision", "bogus")
+    assert bogus.exit_code == 2, bogus.output
+    assert "no schema revision 'bogus'" in bogus.stderr and "0001" in bogus.stderr and "unexpected" not in bogus.stderr
+
+    back = run("-c", cfg, "db", "upgrade", "--revision", "0003")  # once: silently nothing
+    assert back.exit_code == 2, back.output
+    assert "newer than 0003" in back.stderr and "--downgrade" in back.stderr
+    again = run("-c", cfg, "db", "upgrade")
+    assert again.exit_code == 0 and "already" in again.stdout
+
+    down = run("-c", cfg, "db", "upgrade", "--revision", "0003", "--downgrade")
+    assert down.exit_code == 0, down.output
+    assert "is at schema revision 0003" in down.stdout
+    up = run("-c", cfg, "db", "upgrade")
+    assert up.exit_code == 0 and "is at schema revision 0008" in up.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["east", "", "3"], "the SKU is empty"),
+    (["east", "  ", "3"], "the SKU is empty"),
+    (["east", " TEE ", "3"], "spaces around it"),
+    (["east", "TEE-ORG-M", "-5"], "-5 is negative: stock levels are 0 or more"),
+    (["east", "TEE-ORG-M", "3", "--safety", "-1"], "-1 is negative"),
+])
+def test_stock_set_refuses_an_empty_sku_and_a_negative_level_saying_which(world, args, words):
+    result = run("-c", str(world.config_path), "stock", "set", *args)
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr and "No such option" not in result.stderr
+    with world.store.read() as conn:
+        skus = [row.sku for row in conn.execute(sa.select(schema.stock.c.sku))]
+    assert "" not in skus and " TEE " not in skus

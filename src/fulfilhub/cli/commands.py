@@ -112,12 +112,26 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="The schema revision to go to.")
+@click.option("--downgrade", "allow_downgrade", is_flag=True,
+              help="Allow going back to an older revision (undoes migrations: their tables and columns are dropped).")
 @pass_state
-def db_upgrade(state: State, revision: str) -> None:
+def db_upgrade(state: State, revision: str, allow_downgrade: bool) -> None:
     """Apply schema migrations to the configured store."""
     config = state.config(strict_env=False)
+    where = store_mod.safe_url(config.store_url)
     try:
-        at = store_mod.upgrade(config.store_url, revision)
+        try:
+            current, target, step = store_mod.plan(config.store_url, revision)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--revision") from None
+        if step == 0:
+            console.print(f"store {where} is at schema revision {target} already; nothing to do")
+            return
+        if step < 0 and not allow_downgrade:
+            raise click.UsageError(
+                f"store {where} is at schema revision {current}, newer than {target}: `db upgrade` only goes "
+                f"forward. To go back (dropping what the later migrations added), pass --downgrade")
+        at = (store_mod.downgrade if step < 0 else store_mod.upgrade)(config.store_url, target)
     except sa.exc.OperationalError as exc:  # unreachable, refused, wrong password: one line, no traceback
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise StoreError(f"cannot reach store {store_mod.safe_url(config.store_url)}: {reason}") from None
@@ -475,9 +489,30 @@ def stock() -> None:
     """Stock levels of local warehouses."""
 
 
-@stock.command("set")
+class _NoNegativeNumbers(click.Command):
+    """Says that a negative number is refused, where click would call ``-5`` an unknown option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            if arg == "--":
+                break
+            if arg[:1] == "-" and arg[1:].isascii() and arg[1:].isdigit():
+                raise click.UsageError(f"{arg} is negative: stock levels are 0 or more (0 when there is none)", ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+def _sku(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.strip():
+        raise click.BadParameter("the SKU is empty; give the SKU as the channel sends it (`fulfilhub stock list` shows them)")
+    if value != value.strip() or not value.isprintable():
+        raise click.BadParameter(f"{value!r} has spaces around it or characters that cannot be printed; "
+                                 "give the SKU as the channel sends it")
+    return value
+
+
+@stock.command("set", cls=_NoNegativeNumbers)
 @click.argument("warehouse")
-@click.argument("sku")
+@click.argument("sku", callback=_sku)
 @click.argument("on_hand", type=click.IntRange(min=0))
 @click.option("--safety", type=click.IntRange(min=0), help="Safety stock never sold.")
 @click.option("--weight-g", type=click.IntRange(min=1), help="Unit weight in grams.")
