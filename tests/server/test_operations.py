@@ -41,7 +41,7 @@ def test_metrics_report_orders_outbox_inbox_webhooks_and_job_lag(served):
     headers, body = served.order_webhook(served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}]))
     assert served.post("shop", headers, body).status_code == 202
     assert served.post("shop", {**headers, "X-Shopify-Hmac-Sha256": "forged"}, body).status_code == 401
-    text = served.client.get("/metrics").text
+    text = served.metrics()
     assert 'fulfilhub_orders{status="in_transit"} 1.0' in text or 'fulfilhub_orders{status="shipped"} 1.0' in text
     assert "fulfilhub_inbox_backlog 1.0" in text
     assert "fulfilhub_outbox_backlog" in text and "fulfilhub_outbox_oldest_age_seconds" in text
