@@ -121,7 +121,8 @@ def test_serve_takes_webhooks_and_stops_cleanly_on_sigterm_finishing_requests_in
             proc.kill()
     assert proc.returncode == 0, err
     assert "stopped cleanly" in err
-    assert SHOP_SECRET not in err + out
+    assert "metrics: /metrics with the bearer token" in err  # says where /metrics is, never the token
+    assert SHOP_SECRET not in err + out and ENV["METRICS_TOKEN"] not in err + out
 
 
 def test_the_rate_limit_is_per_client_and_says_when_to_come_back():
