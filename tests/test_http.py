@@ -392,3 +392,23 @@ def test_a_connection_that_is_never_answered_is_given_up_after_the_connect_timeo
     with HttpClient(BASE, service="x", policy=policy, clock=clock) as c:
         timeout = c._client.timeout
     assert timeout.connect == 0.5 and timeout.read == 15.0
+
+
+def test_a_host_that_never_answers_a_connection_opens_the_breaker_after_ten_seconds_of_waiting(clock):
+    """A firewall that drops packets costs a whole connect timeout per try: the breaker
+    opens once the failures in a row have waited max_waited in all, not after three."""
+    import time as real_time
+
+    from fulfilhub.errors import Unreachable
+    from fulfilhub.http import CircuitBreaker
+
+    def dropped(request: httpx.Request) -> httpx.Response:
+        real_time.sleep(0.15)  # the connect timeout, shortened
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    breaker = CircuitBreaker("blackholed", clock=clock, threshold=5, max_waited=0.25)
+    with HttpClient(BASE, service="blackholed", policy=RetryPolicy(attempts=5, initial=0.01, maximum=0.02),
+                    clock=clock, breaker=breaker, transport=httpx.MockTransport(dropped)) as c:
+        with pytest.raises(Unreachable):
+            c.get("/x")
+        assert c.requests_sent == 2 and breaker.is_open  # 0.3 s waited: given up before the third try

@@ -29,6 +29,7 @@ import logging
 import random
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -136,19 +137,25 @@ class CircuitBreaker:
     """One instance's connection health, shared by all of its clients (thread-safe).
 
     ``closed``: requests go out. After ``threshold`` connection failures in a row (no
-    answer at all: refused, unreachable, connect timeout) it is ``open`` for ``cooldown``
+    answer at all: refused, unreachable, connect timeout), or fewer that took
+    ``max_waited`` seconds in all (connect timeouts), it is ``open`` for ``cooldown``
     seconds of the clock: :meth:`check` raises :class:`~fulfilhub.errors.Unreachable`
     without sending anything. Then ``half-open``: one request may go; an answer of any
     status closes it, a connection failure opens it again at once.
     """
 
-    def __init__(self, service: str, *, clock: Clock | None = None, threshold: int = 3, cooldown: float = 60.0):
+    def __init__(self, service: str, *, clock: Clock | None = None, threshold: int = 3, cooldown: float = 60.0,
+                 max_waited: float = 10.0):
         self.service = service
         self.clock = clock or SystemClock()
         self.threshold = threshold
         self.cooldown = cooldown
+        #: It also opens once the failures in a row have waited this many seconds in all
+        #: (a host that drops packets costs a whole connect timeout per try).
+        self.max_waited = max_waited
         self.state = "closed"
         self.failures = 0  # connection failures in a row
+        self.waited = 0.0  # seconds those failures took
         self.opened_at: datetime | None = None
         self.last_error: str | None = None
         self.changed = False  # since the runner last saved it (see Runtime.save_breakers)
@@ -183,11 +190,13 @@ class CircuitBreaker:
             service=self.service,
         )
 
-    def failure(self, problem: str) -> None:
+    def failure(self, problem: str, seconds: float = 0.0) -> None:
         with self._lock:
             self.failures += 1
+            self.waited += seconds
             self.last_error = problem
-            if self.state == "half-open" or (self.state == "closed" and self.failures >= self.threshold):
+            if self.state == "half-open" or (self.state == "closed" and (self.failures >= self.threshold
+                                                                         or self.waited >= self.max_waited)):
                 self.state = "open"
                 self.opened_at = self.clock.now()
                 self.changed = True
@@ -198,7 +207,7 @@ class CircuitBreaker:
         with self._lock:
             if self.state != "closed" or self.failures:
                 self.changed = self.changed or self.state != "closed"
-                self.state, self.failures = "closed", 0
+                self.state, self.failures, self.waited = "closed", 0, 0.0
 
     def snapshot(self) -> dict[str, Any]:
         """What ``fulfilhub jobs`` and ``doctor`` show: state, failures, since, until, last error."""
@@ -426,6 +435,7 @@ class HttpClient:
         if self.breaker is not None:
             self.breaker.check()  # open: Unreachable at once, nothing sent
         self.requests_sent += 1
+        began = time.monotonic()
         try:
             response = self._client.request(method, url, **kwargs)
         except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:  # before TransportError: again cannot help
@@ -433,7 +443,7 @@ class HttpClient:
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             problem = f"{type(exc).__name__}: {self.redactor.text(str(exc))}"
             if self.breaker is not None and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-                self.breaker.failure(problem)
+                self.breaker.failure(problem, time.monotonic() - began)
             if idempotent or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
                 raise _Retryable(problem) from None
             raise TransientError(
