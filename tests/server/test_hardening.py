@@ -87,10 +87,17 @@ def test_a_hundred_half_sent_requests_do_not_delay_a_valid_webhook_and_are_close
 def test_connections_beyond_max_connections_are_closed_as_they_arrive(tmp_path):
     with serving(tmp_path, server_extra=FAST + "max_connections = 5\n") as served:
         held = _half_open(served.server.url, 5)
+        extra: list[socket.socket] = []
         try:
             extra = _half_open(served.server.url, 3)
             assert all(_closed_by_server(s, 2) for s in extra)
             assert not any(_closed_by_server(s, 0.3) for s in held)  # the first five stay until their time is up
+            held.pop().close()
+            time.sleep(0.2)
+            host, port = served.server.url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port)), timeout=5) as fifth:  # a slot is free again: answered
+                fifth.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert fifth.recv(4096).startswith(b"HTTP/1.1 200")
         finally:
             for sock in held + extra:
                 sock.close()

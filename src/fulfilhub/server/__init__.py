@@ -45,7 +45,9 @@ def _config(app: Any, **kwargs: Any) -> uvicorn.Config:
     settings = runtime.config.server if runtime is not None else ServerConfig()
     trusted = list(settings.trusted_proxies)
     return uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=30,
-                          http=limited_protocol(settings), limit_concurrency=settings.max_connections,
+                          http=limited_protocol(settings),
+                          # uvicorn answers 503 once this many are open: the cap itself is enforced as they arrive
+                          limit_concurrency=settings.max_connections + 1,
                           proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [], server_header=False,
                           **kwargs)
 
