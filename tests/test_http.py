@@ -375,6 +375,28 @@ def test_an_unreachable_instance_is_given_up_after_three_connection_failures_not
     assert tracker.requests_sent + labels.requests_sent == 4 and breaker.state == "open"
 
 
+def test_after_the_cool_down_one_probe_goes_out_and_its_answer_closes_the_breaker(clock, api):
+    from fulfilhub.errors import Unreachable
+    from fulfilhub.http import CircuitBreaker
+
+    breaker = CircuitBreaker("acme-shop", clock=clock, threshold=2, cooldown=60)
+    route = api.get("/x").mock(side_effect=[httpx.ConnectError("refused"), httpx.ConnectError("refused"),
+                                            httpx.ReadTimeout("slow"), httpx.Response(200)])
+    with HttpClient(BASE, service="acme-shop", policy=RetryPolicy(attempts=5, initial=0.01, maximum=0.02),
+                    clock=clock, breaker=breaker) as c:
+        with pytest.raises(Unreachable):
+            c.get("/x")
+        assert route.call_count == 2 and breaker.is_open
+        clock.advance(60)
+        breaker.check()  # the probe's turn: half-open now
+        assert breaker.state == "half-open"
+        with pytest.raises(Unreachable):  # while the probe is out, nothing else goes
+            breaker.check()
+        breaker.state, breaker.opened_at = "open", clock.now() - timedelta(seconds=61)
+        assert c.get("/x").status_code == 200  # the probe connected (a read timeout, then an answer)
+        assert breaker.state == "closed" and route.call_count == 4
+
+
 def test_any_answer_closes_the_breaker_and_resets_the_count(clock, api):
     from fulfilhub.http import CircuitBreaker
 

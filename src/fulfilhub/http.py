@@ -31,7 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -163,8 +163,6 @@ class CircuitBreaker:
 
     @property
     def until(self) -> datetime | None:
-        from datetime import timedelta
-
         return None if self.opened_at is None else self.opened_at + timedelta(seconds=self.cooldown)
 
     @property
@@ -172,12 +170,12 @@ class CircuitBreaker:
         return self.state == "open"
 
     def check(self) -> None:
-        """Raise Unreachable while open; let one request through once the cool-down is over."""
+        """Raise Unreachable while open, and while the one probe after the cool-down is out."""
         with self._lock:
-            if self.state != "open":
+            if self.state == "closed":
                 return
-            if self.until is not None and self.clock.now() >= self.until:
-                self.state = "half-open"
+            if self.state == "open" and self.until is not None and self.clock.now() >= self.until:
+                self.state = "half-open"  # this request is the probe
                 self.changed = True
                 return
             raise self.error()
@@ -442,8 +440,11 @@ class HttpClient:
             raise self._unsendable(method, url, exc, kwargs.get("headers")) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             problem = f"{type(exc).__name__}: {self.redactor.text(str(exc))}"
-            if self.breaker is not None and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-                self.breaker.failure(problem, time.monotonic() - began)
+            if self.breaker is not None:  # no connection: a failure; connected, then lost: reachable
+                if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                    self.breaker.failure(problem, time.monotonic() - began)
+                else:
+                    self.breaker.success()
             if idempotent or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
                 raise _Retryable(problem) from None
             raise TransientError(
