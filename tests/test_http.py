@@ -203,7 +203,8 @@ def test_retries_are_logged_as_warnings(api, client, caplog):
 def test_every_request_carries_the_policy_timeout(api, client):
     route = api.get("/x").mock(return_value=httpx.Response(200))
     client.get("/x")
-    assert route.calls.last.request.extensions["timeout"] == {"connect": 15.0, "read": 15.0, "write": 15.0, "pool": 15.0}
+    # connecting is capped by the policy's connect_timeout: a host that never answers is given up in seconds
+    assert route.calls.last.request.extensions["timeout"] == {"connect": 5.0, "read": 15.0, "write": 15.0, "pool": 15.0}
 
 
 def test_a_request_may_shorten_its_timeout(api, client):
@@ -338,3 +339,98 @@ def test_json_errors_redact_secrets(api, client):
     with pytest.raises(TransientError) as info:
         client.json(client.get("/orders", params={"access_token": TOKEN}))
     assert TOKEN not in str(info.value) and REDACTED in str(info.value)
+
+
+# ------------------------------------------------------------------ circuit breaker
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_instance_is_given_up_after_three_connection_failures_not_35_times_5(clock):
+    from fulfilhub.errors import Unreachable
+    from fulfilhub.http import CircuitBreaker, client_factory
+
+    breaker = CircuitBreaker("easypost", clock=clock, threshold=3, cooldown=60)
+    make = client_factory("easypost", clock=clock, policy=RetryPolicy(attempts=5, initial=0.01, maximum=0.02),
+                          breaker=breaker)
+    tracker, labels = make(f"http://127.0.0.1:{_closed_port()}"), make(f"http://127.0.0.1:{_closed_port()}")
+    errors = []
+    for n in range(35):  # 35 trackers, as a pass polls them
+        with pytest.raises(Unreachable) as caught:
+            (tracker if n % 2 else labels).get(f"/trackers/{n}")
+        errors.append(str(caught.value))
+    assert tracker.requests_sent + labels.requests_sent == 3  # not 35 x 5
+    assert breaker.state == "open" and breaker.failures == 3 and "ConnectError" in breaker.last_error
+    assert "easypost: unreachable (3 connection failures in a row" in errors[0] and len(set(errors)) == 1
+    clock.advance(61)  # after the cool-down one request goes out; refused again, the breaker opens again
+    with pytest.raises(Unreachable):
+        tracker.get("/trackers/again")
+    assert tracker.requests_sent + labels.requests_sent == 4 and breaker.state == "open"
+
+
+def test_after_the_cool_down_one_probe_goes_out_and_its_answer_closes_the_breaker(clock, api):
+    from fulfilhub.errors import Unreachable
+    from fulfilhub.http import CircuitBreaker
+
+    breaker = CircuitBreaker("acme-shop", clock=clock, threshold=2, cooldown=60)
+    route = api.get("/x").mock(side_effect=[httpx.ConnectError("refused"), httpx.ConnectError("refused"),
+                                            httpx.ReadTimeout("slow"), httpx.Response(200)])
+    with HttpClient(BASE, service="acme-shop", policy=RetryPolicy(attempts=5, initial=0.01, maximum=0.02),
+                    clock=clock, breaker=breaker) as c:
+        with pytest.raises(Unreachable):
+            c.get("/x")
+        assert route.call_count == 2 and breaker.is_open
+        clock.advance(60)
+        breaker.check()  # the probe's turn: half-open now
+        assert breaker.state == "half-open"
+        with pytest.raises(Unreachable):  # while the probe is out, nothing else goes
+            breaker.check()
+        breaker.state, breaker.opened_at = "open", clock.now() - timedelta(seconds=61)
+        assert c.get("/x").status_code == 200  # the probe connected (a read timeout, then an answer)
+        assert breaker.state == "closed" and route.call_count == 4
+
+
+def test_any_answer_closes_the_breaker_and_resets_the_count(clock, api):
+    from fulfilhub.http import CircuitBreaker
+
+    breaker = CircuitBreaker("acme-shop", clock=clock, threshold=3)
+    api.get("/flaky").mock(side_effect=[httpx.ConnectError("refused"), httpx.ConnectError("refused"),
+                                        httpx.Response(503), httpx.Response(200)])
+    with HttpClient(BASE, service="acme-shop", policy=RetryPolicy(attempts=4, initial=0.01, maximum=0.02),
+                    clock=clock, breaker=breaker) as c:
+        assert c.get("/flaky").status_code == 200
+    assert breaker.state == "closed" and breaker.failures == 0  # the 503 was an answer: two in a row, not three
+
+
+def test_a_connection_that_is_never_answered_is_given_up_after_the_connect_timeout(clock):
+    policy = RetryPolicy(timeout=15.0, connect_timeout=0.5)
+    with HttpClient(BASE, service="x", policy=policy, clock=clock) as c:
+        timeout = c._client.timeout
+    assert timeout.connect == 0.5 and timeout.read == 15.0
+
+
+def test_a_host_that_never_answers_a_connection_opens_the_breaker_after_ten_seconds_of_waiting(clock):
+    """A firewall that drops packets costs a whole connect timeout per try: the breaker
+    opens once the failures in a row have waited max_waited in all, not after three."""
+    import time as real_time
+
+    from fulfilhub.errors import Unreachable
+    from fulfilhub.http import CircuitBreaker
+
+    def dropped(request: httpx.Request) -> httpx.Response:
+        real_time.sleep(0.15)  # the connect timeout, shortened
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    breaker = CircuitBreaker("blackholed", clock=clock, threshold=5, max_waited=0.25)
+    with HttpClient(BASE, service="blackholed", policy=RetryPolicy(attempts=5, initial=0.01, maximum=0.02),
+                    clock=clock, breaker=breaker, transport=httpx.MockTransport(dropped)) as c:
+        with pytest.raises(Unreachable):
+            c.get("/x")
+        assert c.requests_sent == 2 and breaker.is_open  # 0.3 s waited: given up before the third try

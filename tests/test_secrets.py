@@ -291,3 +291,70 @@ def test_a_padded_token_a_plugin_does_not_declare_secret_is_a_config_error_and_l
     assert "channels.careless.access_token" in said and "whitespace around it" in said
     for text in (synced.stdout, synced.stderr, _database_text(world)):
         assert _leaks(text) == []
+
+
+# ============================================================================ doctor, typo'd or not
+
+from fulfilhub_easypost.carrier import SETTINGS as EASYPOST_SETTINGS  # noqa: E402
+from fulfilhub_shopify.channel import SETTINGS as SHOPIFY_SETTINGS  # noqa: E402
+
+EXTRA = "whsec_e2e_secret_91c2ab"
+
+#: Every secret-bearing setting of the world's instances: (section, key).
+SECRET_SETTINGS = [("channels.shop", key) for key, s in SHOPIFY_SETTINGS.items() if s.secret] + [
+    ("carriers.easypost", key) for key, s in EASYPOST_SETTINGS.items() if s.secret] + [("server", "metrics_token")]
+
+
+def _typo(key: str) -> str:
+    return key[0] + key[2:]  # drop the second letter: access_token -> acess_token
+
+
+def _with_secret(world, section: str, key: str) -> None:
+    """Give ``[section] key`` the value ``${EXTRA_SECRET}``, replacing the line it had if any."""
+    lines = world.config_path.read_text().splitlines()
+    if f"[{section}]" not in lines:
+        lines += ["", f"[{section}]"]
+    at = lines.index(f"[{section}]")
+    end = next((i for i in range(at + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    body = [line for line in lines[at + 1:end] if not line.startswith(f"{key} =")]
+    lines[at + 1:end] = body + [f'{key} = "${{EXTRA_SECRET}}"']
+    world.config_path.write_text("\n".join(lines) + "\n")
+
+
+def _all_leaks(text: str) -> list[str]:
+    return _leaks(text) + [form for form in (EXTRA, EXTRA[3:-3], _b64(EXTRA)[2:-2]) if form in text]
+
+
+@pytest.mark.parametrize("typo", [False, True], ids=["spelt-right", "typo"])
+@pytest.mark.parametrize(("section", "key"), SECRET_SETTINGS, ids=[f"{s}.{k}" for s, k in SECRET_SETTINGS])
+def test_doctor_sync_and_the_store_never_show_a_secret_setting_typod_or_not(world, monkeypatch, section, key, typo):
+    """`acess_token = "${SHOPIFY_ACCESS_TOKEN}"` once made doctor print the token in its
+    "unknown setting" line; every secret-bearing setting, typo'd or not, stays hidden in
+    doctor, doctor --json, -vv and --debug-http, the errors and the store."""
+    written = _typo(key) if typo else key
+    if typo:  # keep the required setting spelt right too, so only the typo'd key is wrong
+        lines = world.config_path.read_text()
+        if f"\n{key} =" not in lines:
+            _with_secret(world, section, key)
+    _with_secret(world, section, written)
+    assert f'{written} = "${{EXTRA_SECRET}}"' in world.config_path.read_text()
+    monkeypatch.setenv("SHOP_TOKEN", TOKEN)
+    monkeypatch.setenv("EP_KEY", KEY)
+    monkeypatch.setenv("EXTRA_SECRET", EXTRA)
+    runner = CliRunner()
+    config = ["-c", str(world.config_path)]
+    said = []
+    for args in (["doctor"], ["doctor", "--json"], ["-vv", "--debug-http", "doctor"], ["sync", "--json"],
+                 ["-vv", "--debug-http", "sync"]):
+        result = runner.invoke(main, config + args, catch_exceptions=False)
+        said += [result.stdout, result.stderr]
+        if typo:
+            assert result.exit_code in (1, 2), (args, result.output)
+            assert "unknown setting" in result.output
+    if typo:
+        if section != "server":  # an instance's: named, its value said to be hidden
+            assert f"unknown setting {written!r} = (a value from the environment, not shown)" in said[2]
+    else:
+        assert "DEBUG" in said[5] + said[9]  # -vv really logged
+    for text in [*said, _database_text(world)]:
+        assert _all_leaks(text) == []

@@ -35,6 +35,7 @@ from .errors import (
     PluginError,
     StoreError,
     TransientError,
+    Unreachable,
 )
 from .hookspecs import hookimpl
 from .http import HttpClient, RetryPolicy
@@ -130,6 +131,7 @@ __all__ = [
     "TrackingStatus",
     "TrackingUpdate",
     "TransientError",
+    "Unreachable",
     "Warehouse",
     "WarehouseType",
     "WebhookDelivery",

@@ -168,11 +168,14 @@ def _num(value: float) -> str:
 
 
 def check_settings(
-    settings: Mapping[str, Any], schema: Mapping[str, Setting] | None, *, kind: str, name: str
+    settings: Mapping[str, Any], schema: Mapping[str, Setting] | None, *, kind: str, name: str,
+    secrets: Sequence[str] = (),
 ) -> None:
     """Refuse a key the type does not declare, naming it, with a "did you mean" when close.
 
-    A type that declares no schema (``settings=None``) accepts any key.
+    A type that declares no schema (``settings=None``) accepts any key. The refused value
+    is shown unless it holds one of ``secrets`` (a typo'd ``acess_token = "${TOKEN}"``
+    must not print the token): then it is said to be from the environment, not shown.
     """
     from .errors import ConfigError
 
@@ -185,8 +188,11 @@ def check_settings(
         close = difflib.get_close_matches(key, sorted(allowed - {"type"}), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         known = ", ".join(sorted(allowed - {"type"})) or "none"
+        shown = repr(settings[key])
+        if any(secret and secret.strip() and secret.strip() in shown for secret in secrets):
+            shown = "(a value from the environment, not shown)"
         raise ConfigError(
-            f"unknown setting {key!r} = {settings[key]!r}; {hint}settings of this type: {known}",
+            f"unknown setting {key!r} = {shown}; {hint}settings of this type: {known}",
             key=".".join(part for part in (kind, name, key) if part),
         )
 
@@ -290,7 +296,7 @@ class InstanceContext:
         declare the setting secret (a declared secret is stripped when it is read)."""
         from .errors import ConfigError
 
-        check_settings(self.settings, self.schema, kind=self.kind, name=self.name)
+        check_settings(self.settings, self.schema, kind=self.kind, name=self.name, secrets=self.secrets)
         for key, value in self.settings.items():
             declared = (self.schema or {}).get(key)
             if (isinstance(value, str) and value != value.strip() and value in self.secrets

@@ -161,18 +161,57 @@ class ServerConfig:
     rate_limit_per_minute: int = 600
     webhook_tolerance_seconds: int = 3 * 86400  # vendors retry with the first sent time: Shopify for 48 h
     poll_backoff: timedelta | None = None
+    #: A connection must send a request's head within this, and its body within
+    #: ``body_timeout_seconds`` after the head, or it is closed (slowloris).
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    #: Connections open at once; one more is closed as it arrives.
+    max_connections: int = 1000
+    #: ``/metrics`` is not on the public port unless a request carries ``Authorization:
+    #: Bearer <metrics_token>``; with ``metrics_port`` it is served on ``metrics_host``
+    #: (default loopback) at that port too, where nothing else is served.
+    metrics_token: str | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    #: Addresses of reverse proxies whose ``X-Forwarded-For`` / ``-Proto`` are believed
+    #: (the rate limit's client address); from anyone else they are ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Values resolved from the environment here (``metrics_token``): never shown.
+    secrets: tuple[str, ...] = ()
 
 
 #: The ``[server]`` keys with (type, minimum) for the numbers.
 _SERVER_LIMITS = {"port": (1, 65535), "max_body_bytes": (1024, 1 << 30), "rate_limit_per_minute": (1, 10**7),
-                  "webhook_tolerance_seconds": (1, 7 * 86400)}
+                  "webhook_tolerance_seconds": (1, 7 * 86400), "header_timeout_seconds": (1, 300),
+                  "body_timeout_seconds": (1, 3600), "max_connections": (1, 100_000), "metrics_port": (1, 65535)}
 
 
-def _server(table: Mapping[str, Any], where: str) -> ServerConfig:
-    _known_keys(table, tuple(a.name for a in attrs.fields(ServerConfig)), where, "server.", "setting")
+def _server(table: Mapping[str, Any], where: str, *, env: Mapping[str, str] | None = None,
+            strict: bool = True) -> ServerConfig:
+    _known_keys(table, tuple(a.name for a in attrs.fields(ServerConfig) if a.name != "secrets"), where, "server.",
+                "setting")
     values: dict[str, Any] = {}
+    secrets: list[str] = []
     for key, value in table.items():
         dotted = f"server.{key}"
+        if key == "metrics_token":
+            if not isinstance(value, str) or "${" not in value:
+                raise ConfigError("expected a token from the environment, like \"${FULFILHUB_METRICS_TOKEN}\" "
+                                  "(a secret is never written in the file)", path=where, key=dotted)
+            value = _resolve(value, path=where, key=dotted, env=env or {}, secrets=secrets, strict=strict,
+                             whole_ok=True).strip()
+            if strict and len(value) < 16:
+                raise ConfigError("the token is shorter than 16 characters; use a long random one "
+                                  "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)",
+                                  path=where, key=dotted)
+            values[key] = value or None
+            continue
+        if key == "trusted_proxies":
+            if not isinstance(value, list) or not all(_is_address(v) for v in value):
+                raise ConfigError(f"expected a list of IP addresses or networks like [\"10.0.0.5\", \"10.1.0.0/16\"], "
+                                  f"got {value!r}", path=where, key=dotted)
+            values[key] = tuple(value)
+            continue
         if key in _SERVER_LIMITS:
             low, high = _SERVER_LIMITS[key]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -190,7 +229,17 @@ def _server(table: Mapping[str, Any], where: str) -> ServerConfig:
         elif key == "public_url" and not value.startswith(("http://", "https://")):
             raise ConfigError(f"expected an http:// or https:// URL, got {value!r}", path=where, key=dotted)
         values[key] = value
-    return ServerConfig(**values)
+    return ServerConfig(**values, secrets=tuple(secrets))
+
+
+def _is_address(value: Any) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
 
 
 @attrs.frozen(kw_only=True)
@@ -214,7 +263,7 @@ class Config:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every value resolved from the environment: what logs and errors must not show."""
-        out: list[str] = list(self.store_secrets)
+        out: list[str] = list(self.store_secrets) + list(self.server.secrets)
         for kind in KINDS:
             for inst in getattr(self, kind).values():
                 out.extend(inst.secrets)
@@ -363,7 +412,7 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         schedule=schedule,
         intake=IntakeConfig(**intake_table),
         promise=promise,
-        server=_server(_table(data, "server", where), where),
+        server=_server(_table(data, "server", where), where, env=env, strict=strict_env),
         notices=_table(data, "notices", where),
         compensation=_table(data, "compensation", where),
         **instances,

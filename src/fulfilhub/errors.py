@@ -11,6 +11,7 @@ The hierarchy::
     ├── StoreError                      the database is missing, locked or not migrated
     └── ExternalError                   a foreign API call failed
         ├── TransientError              worth retrying later (429, 5xx, timeout, connection)
+        │   └── Unreachable             the instance's circuit breaker is open: not asked again for now
         └── PermanentError              will fail again as sent (4xx other than 429)
 
 Each message says what was wrong, with which value, and what to do about it.
@@ -93,6 +94,12 @@ class ExternalError(FulfilhubError):
 
 class TransientError(ExternalError):
     """Worth retrying later: rate limited, server error, timeout, connection refused."""
+
+
+class Unreachable(TransientError):
+    """An instance's API could not be connected to several times in a row: its circuit
+    breaker is open, and nothing is sent to it until the breaker's cool-down has passed
+    (the rest of this pass). Raised at once, without a request, while the breaker is open."""
 
 
 class PermanentError(ExternalError):

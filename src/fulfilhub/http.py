@@ -11,6 +11,13 @@ idempotency key, or a repeat is harmless). Otherwise the error is raised at once
 the outbox retries later, after the adapter has looked whether the first one landed. After the last try it raises :class:`~fulfilhub.errors.TransientError`; a
 4xx other than 429 raises :class:`~fulfilhub.errors.PermanentError` at once. Adapters
 never write their own retry loop.
+
+A :class:`CircuitBreaker` per instance (every client a ``client_factory`` makes shares
+one) counts connection failures in a row: after ``threshold`` of them the instance is
+given up for ``cooldown`` seconds (the rest of a pass). Its retries stop, and every
+request raises :class:`~fulfilhub.errors.Unreachable` at once instead of trying 35
+trackers five times each. After the cool-down one request is let through; an answer of
+any kind closes the breaker, another connection failure opens it again.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ import logging
 import random
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -32,7 +40,7 @@ import httpx
 import tenacity
 
 from .clock import Clock, SystemClock
-from .errors import PermanentError, TransientError
+from .errors import PermanentError, TransientError, Unreachable
 
 log = logging.getLogger("fulfilhub.http")
 
@@ -57,6 +65,9 @@ class RetryPolicy:
     maximum: float = 30.0
     max_wait: float = 120.0
     timeout: float = 15.0
+    #: Connecting may take at most this long (capped by ``timeout``): a host that does not
+    #: answer a connection at all is given up in seconds, not after a full read timeout.
+    connect_timeout: float = 5.0
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -120,6 +131,90 @@ class Redactor:
         return {
             k: (REDACTED if k.lower() in _SENSITIVE_HEADERS else self.text(v)) for k, v in headers.items()
         }
+
+
+class CircuitBreaker:
+    """One instance's connection health, shared by all of its clients (thread-safe).
+
+    ``closed``: requests go out. After ``threshold`` connection failures in a row (no
+    answer at all: refused, unreachable, connect timeout), or fewer that took
+    ``max_waited`` seconds in all (connect timeouts), it is ``open`` for ``cooldown``
+    seconds of the clock: :meth:`check` raises :class:`~fulfilhub.errors.Unreachable`
+    without sending anything. Then ``half-open``: one request may go; an answer of any
+    status closes it, a connection failure opens it again at once.
+    """
+
+    def __init__(self, service: str, *, clock: Clock | None = None, threshold: int = 3, cooldown: float = 60.0,
+                 max_waited: float = 10.0):
+        self.service = service
+        self.clock = clock or SystemClock()
+        self.threshold = threshold
+        self.cooldown = cooldown
+        #: It also opens once the failures in a row have waited this many seconds in all
+        #: (a host that drops packets costs a whole connect timeout per try).
+        self.max_waited = max_waited
+        self.state = "closed"
+        self.failures = 0  # connection failures in a row
+        self.waited = 0.0  # seconds those failures took
+        self.opened_at: datetime | None = None
+        self.last_error: str | None = None
+        self.changed = False  # since the runner last saved it (see Runtime.save_breakers)
+        self._lock = threading.Lock()
+
+    @property
+    def until(self) -> datetime | None:
+        return None if self.opened_at is None else self.opened_at + timedelta(seconds=self.cooldown)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    def check(self) -> None:
+        """Raise Unreachable while open, and while the one probe after the cool-down is out."""
+        with self._lock:
+            if self.state == "closed":
+                return
+            if self.state == "open" and self.until is not None and self.clock.now() >= self.until:
+                self.state = "half-open"  # this request is the probe
+                self.changed = True
+                return
+            raise self.error()
+
+    def error(self) -> Unreachable:
+        until = f"{self.until:%Y-%m-%d %H:%M:%S %Z}" if self.until else "later"
+        return Unreachable(
+            f"unreachable ({self.failures} connection failures in a row, the last {self.last_error}); "
+            f"given up for this pass: circuit breaker open until {until}",
+            service=self.service,
+        )
+
+    def failure(self, problem: str, seconds: float = 0.0) -> None:
+        with self._lock:
+            self.failures += 1
+            self.waited += seconds
+            self.last_error = problem
+            if self.state == "half-open" or (self.state == "closed" and (self.failures >= self.threshold
+                                                                         or self.waited >= self.max_waited)):
+                self.state = "open"
+                self.opened_at = self.clock.now()
+                self.changed = True
+                log.warning("%s: %d connection failures in a row (%s); circuit breaker open for %.0fs",
+                            self.service, self.failures, problem, self.cooldown)
+
+    def success(self) -> None:
+        with self._lock:
+            if self.state != "closed" or self.failures:
+                self.changed = self.changed or self.state != "closed"
+                self.state, self.failures, self.waited = "closed", 0, 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        """What ``fulfilhub jobs`` and ``doctor`` show: state, failures, since, until, last error."""
+        with self._lock:
+            return {
+                "state": self.state, "failures": self.failures, "last_error": self.last_error,
+                "opened_at": self.opened_at.isoformat() if self.opened_at and self.state != "closed" else None,
+                "until": self.until.isoformat() if self.until and self.state == "open" else None,
+            }
 
 
 def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None:
@@ -198,8 +293,10 @@ class HttpClient:
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
         on_response: Callable[[httpx.Response], None] | None = None,
+        breaker: CircuitBreaker | None = None,
     ):
         self.service = service
+        self.breaker = breaker
         self.policy = policy or RetryPolicy()
         self.clock = clock or SystemClock()
         secrets = tuple(secrets)
@@ -211,7 +308,7 @@ class HttpClient:
                 base_url=base_url,
                 headers=dict(headers or {}),
                 auth=auth,
-                timeout=httpx.Timeout(self.policy.timeout),
+                timeout=self._timeout(self.policy.timeout),
                 transport=transport,
             )
         except UnicodeEncodeError as exc:  # a header value httpx cannot even hold
@@ -225,7 +322,8 @@ class HttpClient:
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.policy.attempts),
             wait=self._wait,
-            retry=tenacity.retry_if_exception_type(_Retryable),
+            retry=tenacity.retry_if_exception(  # an open breaker stops the retries at once
+                lambda exc: isinstance(exc, _Retryable) and not (self.breaker is not None and self.breaker.is_open)),
             sleep=self.clock.sleep if not isinstance(self.clock, SystemClock) else tenacity.nap.sleep,
             reraise=True,
             before_sleep=self._log_retry,
@@ -235,7 +333,9 @@ class HttpClient:
 
     def request(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
         if kwargs.get("timeout") is None:  # never a request without one
-            kwargs["timeout"] = self.policy.timeout
+            kwargs["timeout"] = self._timeout(self.policy.timeout)
+        elif isinstance(kwargs["timeout"], (int, float)):
+            kwargs["timeout"] = self._timeout(kwargs["timeout"])
         if idempotent is None:
             idempotent = method.upper() not in UNSAFE_METHODS
         try:
@@ -251,6 +351,8 @@ class HttpClient:
 
             return self._retrying(attempt)
         except _Retryable as exc:
+            if self.breaker is not None and self.breaker.is_open:
+                raise self.breaker.error() from None
             status = exc.response.status_code if exc.response is not None else None
             raise TransientError(
                 f"{method} {self._safe_url(url)} failed after {self.policy.attempts} tries: {exc}",
@@ -324,14 +426,25 @@ class HttpClient:
     def _safe_url(self, url: str) -> str:
         return self.redactor.text(str(url))
 
+    def _timeout(self, seconds: float) -> httpx.Timeout:
+        return httpx.Timeout(seconds, connect=min(seconds, self.policy.connect_timeout))
+
     def _send_once(self, method: str, url: str, idempotent: bool, **kwargs: Any) -> httpx.Response:
+        if self.breaker is not None:
+            self.breaker.check()  # open: Unreachable at once, nothing sent
         self.requests_sent += 1
+        began = time.monotonic()
         try:
             response = self._client.request(method, url, **kwargs)
         except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:  # before TransportError: again cannot help
             raise self._unsendable(method, url, exc, kwargs.get("headers")) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             problem = f"{type(exc).__name__}: {self.redactor.text(str(exc))}"
+            if self.breaker is not None:  # no connection: a failure; connected, then lost: reachable
+                if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                    self.breaker.failure(problem, time.monotonic() - began)
+                else:
+                    self.breaker.success()
             if idempotent or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
                 raise _Retryable(problem) from None
             raise TransientError(
@@ -346,6 +459,8 @@ class HttpClient:
                 self._safe_url(str(response.request.url)),
                 response.status_code,
             )
+        if self.breaker is not None:
+            self.breaker.success()  # any answer: the instance is reachable
         if self._on_response is not None:
             self._on_response(response)
         if response.status_code == 429 or (response.status_code >= 500 and idempotent):
@@ -414,16 +529,20 @@ def client_factory(
     secrets: Iterable[str] = (),
     policy: RetryPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> Callable[..., HttpClient]:
     """The ``context.http`` an adapter receives: ``http(base_url, headers=..., auth=...)``.
 
     The service name, clock, secrets to redact and default retry policy are filled in;
-    the adapter may still pass its own ``policy`` or ``on_response``.
+    the adapter may still pass its own ``policy`` or ``on_response``. Every client it
+    makes shares one :class:`CircuitBreaker` (``breaker``, or a new one).
     """
+    shared = breaker or CircuitBreaker(service, clock=clock)
 
     def make(base_url: str, **kwargs: Any) -> HttpClient:
         kwargs.setdefault("policy", policy)
         kwargs.setdefault("transport", transport)
+        kwargs.setdefault("breaker", shared)
         return HttpClient(base_url, service=service, clock=clock, secrets=secrets, **kwargs)
 
     return make

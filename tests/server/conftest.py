@@ -31,8 +31,9 @@ from fulfilhub.testing import FAST_RETRIES
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 SHOP_SECRET = "shpss_webhook_secret_1"
 EP_SECRET = "ep_webhook_sécret"
+METRICS_TOKEN = "metrics_token_server_tests_7f3a"
 ENV = {"SHOP_TOKEN": "shpat_server_secret_42", "EP_KEY": "EZTKserversecret42", "SHOP_HOOK": SHOP_SECRET,
-       "EP_HOOK": EP_SECRET}
+       "EP_HOOK": EP_SECRET, "METRICS_TOKEN": METRICS_TOKEN}
 ENV_NAMES = {"FULFILHUB_DEMO_SHOPIFY_TOKEN": "SHOP_TOKEN", "FULFILHUB_DEMO_EASYPOST_KEY": "EP_KEY"}
 FAST_WAREHOUSES = tuple(attrs.evolve(wh, pick_minutes=30, pack_minutes=60) for wh in WAREHOUSES)
 
@@ -95,6 +96,12 @@ class Served:
         tracker = next(t for t in self.easypost.trackers.values() if t["tracking_code"] == ship.tracking_code)
         return order_id, ship, tracker
 
+    def metrics(self) -> str:
+        """``/metrics`` as a scraper with the configured bearer token reads it."""
+        answer = self.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
     def post(self, instance: str, headers: dict[str, str], body: bytes) -> httpx.Response:
         return self.client.post(f"/webhooks/{instance}", headers=headers, content=body)
 
@@ -109,7 +116,8 @@ def serving(path: Path, server_extra: str = "rate_limit_per_minute = 100000\n") 
         settings={"shopify": {"webhook_secret": "${SHOP_HOOK}"}, "easypost": {"webhook_secret": "${EP_HOOK}"}},
         warehouses=FAST_WAREHOUSES,
         extra_config="[intake]\nhold_on_note = true\n[server]\npublic_url = \"https://track.example.test/\"\n"
-                     "max_body_bytes = 65536\ncors_origins = [\"https://shop.example.test\"]\n" + server_extra,
+                     "max_body_bytes = 65536\ncors_origins = [\"https://shop.example.test\"]\n"
+                     "metrics_token = \"${METRICS_TOKEN}\"\n" + server_extra,
         env=ENV, env_names=ENV_NAMES, policy=FAST_RETRIES,
     )
     try:

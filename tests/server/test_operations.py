@@ -41,7 +41,7 @@ def test_metrics_report_orders_outbox_inbox_webhooks_and_job_lag(served):
     headers, body = served.order_webhook(served.shop.add_order([{"sku": "TEE-ORG-M", "quantity": 1}]))
     assert served.post("shop", headers, body).status_code == 202
     assert served.post("shop", {**headers, "X-Shopify-Hmac-Sha256": "forged"}, body).status_code == 401
-    text = served.client.get("/metrics").text
+    text = served.metrics()
     assert 'fulfilhub_orders{status="in_transit"} 1.0' in text or 'fulfilhub_orders{status="shipped"} 1.0' in text
     assert "fulfilhub_inbox_backlog 1.0" in text
     assert "fulfilhub_outbox_backlog" in text and "fulfilhub_outbox_oldest_age_seconds" in text
@@ -121,7 +121,8 @@ def test_serve_takes_webhooks_and_stops_cleanly_on_sigterm_finishing_requests_in
             proc.kill()
     assert proc.returncode == 0, err
     assert "stopped cleanly" in err
-    assert SHOP_SECRET not in err + out
+    assert "metrics: /metrics with the bearer token" in err  # says where /metrics is, never the token
+    assert SHOP_SECRET not in err + out and ENV["METRICS_TOKEN"] not in err + out
 
 
 def test_the_rate_limit_is_per_client_and_says_when_to_come_back():
@@ -142,3 +143,34 @@ def test_the_tracking_page_is_rate_limited_per_client(tmp_path):
         assert answers[:3] == [404, 404, 404] and answers[3:] == [429, 429]
         assert int(served.client.get("/t/x").headers["Retry-After"]) >= 1
         assert served.client.get("/healthz").status_code == 200  # only /api/ and /t/ are limited
+
+
+def test_healthz_never_waits_on_a_runner_holding_the_write_lock(served):
+    """A runner in the middle of a write transaction (SQLite's write lock, BEGIN IMMEDIATE)
+    must not stall /healthz: it reads without the lock, in well under a second."""
+    import threading
+
+    from fulfilhub.store import schema
+
+    holding, release = threading.Event(), threading.Event()
+
+    def runner() -> None:
+        with served.world.store.transaction() as tx:
+            tx.execute(schema.plugin_state.delete().where(schema.plugin_state.c.namespace == "nothing"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        times = []
+        for _ in range(3):
+            began = time.monotonic()
+            answer = served.client.get("/healthz", timeout=5)
+            times.append(time.monotonic() - began)
+            assert (answer.status_code, answer.json()["status"]) == (200, "ok")
+        assert max(times) < 0.5, times
+    finally:
+        release.set()
+        thread.join()

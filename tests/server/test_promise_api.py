@@ -41,6 +41,11 @@ def test_the_sentence_is_in_the_shoppers_language(api, header, lang, words):
 @pytest.mark.parametrize(("change", "words"), [
     ({"qty": "0"}, "qty must be a whole number"),
     ({"qty": "many"}, "qty must be a whole number"),
+    ({"qty": "²"}, "qty must be a whole number"),  # isdigit() is true for these, int() fails: once a 500
+    ({"qty": "³"}, "qty must be a whole number"),
+    ({"qty": "①"}, "qty must be a whole number"),
+    ({"qty": "1²"}, "qty must be a whole number"),
+    ({"qty": "١٢"}, "qty must be a whole number"),  # Arabic-Indic digits: int() takes them; ASCII only
     ({"country": "USA"}, "ISO 3166 alpha-2"),
     ({"sku": ""}, "sku is required"),
     ({"region": "x" * 51}, "at most 50 characters"),

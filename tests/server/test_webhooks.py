@@ -27,7 +27,7 @@ def _count(served, table) -> int:
 def _counter(served, instance: str, outcome: str) -> float:
     """``fulfilhub_webhooks_total{instance, outcome}`` as /metrics shows it now."""
     found = re.search(rf'fulfilhub_webhooks_total{{instance="{instance}",outcome="{outcome}"}} ([0-9.]+)',
-                      served.client.get("/metrics").text)
+                      served.metrics())
     return float(found.group(1)) if found else 0.0
 
 

@@ -554,3 +554,94 @@ def test_run_q_prints_only_the_errors_and_records_its_runs(world):
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines and all(line.startswith("pull_orders: channel shop:") for line in lines), lines
     assert "stopped cleanly" not in err and "nothing to do" not in err
+
+
+# --------------------------------------------------------------------------- an unreachable API
+
+
+def test_sync_against_an_unreachable_api_gives_each_instance_up_in_seconds_and_says_so_once(world):
+    """35 parcels in transit and a shop behind a closed port: the pass ends in seconds with
+    one line per instance, and `jobs` and `doctor` show the open circuit breakers."""
+    import re
+    import time
+
+    cfg = str(world.config_path)
+    for item in world.shop.catalog:
+        world.stock("east", item["sku"], 500)
+    for _ in range(35):
+        placed(world)
+    for _ in range(4):
+        world.sync(hours=6)
+    with world.store.read() as conn:
+        tracked = conn.execute(sa.select(sa.func.count()).select_from(schema.shipments)
+                               .where(schema.shipments.c.status.in_(["label_purchased", "in_transit"]))).scalar()
+    assert tracked >= 30, tracked
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    text = world.config_path.read_text()
+    world.config_path.write_text(re.sub(r"http://127\.0\.0\.1:\d+", f"http://127.0.0.1:{closed}", text))
+
+    began = time.monotonic()
+    result = run("-c", cfg, "sync")  # the default retry policy, as a user runs it
+    took = time.monotonic() - began
+    print(f"sync against a closed port took {took:.2f} s")
+    assert took < 30, took
+    assert result.exit_code == 1
+    said = [line for line in result.stderr.splitlines() if "unreachable" in line]
+    assert len(said) == 2, result.stderr  # the shop and the carrier, once each
+    assert any("shop: unreachable" in line for line in said) and any("easypost: unreachable" in line for line in said)
+    assert "retrying after" not in result.stderr or result.stderr.count("retrying after") <= 4
+
+    jobs_out = run("-c", cfg, "jobs", "--json")
+    assert jobs_out.exit_code == 1
+    by_job = {j["job"]: j for j in json.loads(jobs_out.stdout)}
+    assert by_job["poll_tracking"]["breakers_open"]["easypost"]["state"] == "open"
+    assert by_job["pull_orders"]["breakers_open"]["shop"]["state"] == "open"
+    table = run("-c", cfg, "jobs")
+    assert "circuit breaker open: carriers.easypost" in table.stdout and "circuit breaker open: channels.shop" in table.stdout
+    doctor = run("-c", cfg, "doctor", "--json")
+    assert doctor.exit_code == 1
+    breakers = next(c for c in json.loads(doctor.stdout) if c["check"] == "breakers")
+    assert breakers["ok"] == "NO" and "carriers.easypost open" in breakers["detail"] and "channels.shop open" in breakers["detail"]
+
+
+# --------------------------------------------------------------------------- db upgrade, stock set: usage errors
+
+
+def test_db_upgrade_to_an_unknown_revision_is_a_usage_error_and_going_back_needs_a_flag(tmp_path):
+    config = tmp_path / "fulfilhub.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/fh.sqlite"\n[warehouses.main]\ntype = "local"\n')
+    cfg = str(config)
+    assert run("-c", cfg, "db", "upgrade").exit_code == 0
+    bogus = run("-c", cfg, "db", "upgrade", "--revision", "bogus")
+    assert bogus.exit_code == 2, bogus.output
+    assert "no schema revision 'bogus'" in bogus.stderr and "0001" in bogus.stderr and "unexpected" not in bogus.stderr
+
+    back = run("-c", cfg, "db", "upgrade", "--revision", "0003")  # once: silently nothing
+    assert back.exit_code == 2, back.output
+    assert "newer than 0003" in back.stderr and "--downgrade" in back.stderr
+    again = run("-c", cfg, "db", "upgrade")
+    assert again.exit_code == 0 and "already" in again.stdout
+
+    down = run("-c", cfg, "db", "upgrade", "--revision", "0003", "--downgrade")
+    assert down.exit_code == 0, down.output
+    assert "is at schema revision 0003" in down.stdout
+    up = run("-c", cfg, "db", "upgrade")
+    assert up.exit_code == 0 and "is at schema revision 0008" in up.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["east", "", "3"], "the SKU is empty"),
+    (["east", "  ", "3"], "the SKU is empty"),
+    (["east", " TEE ", "3"], "spaces around it"),
+    (["east", "TEE-ORG-M", "-5"], "-5 is negative: stock levels are 0 or more"),
+    (["east", "TEE-ORG-M", "3", "--safety", "-1"], "-1 is negative"),
+])
+def test_stock_set_refuses_an_empty_sku_and_a_negative_level_saying_which(world, args, words):
+    result = run("-c", str(world.config_path), "stock", "set", *args)
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr and "No such option" not in result.stderr
+    with world.store.read() as conn:
+        skus = [row.sku for row in conn.execute(sa.select(schema.stock.c.sku))]
+    assert "" not in skus and " TEE " not in skus

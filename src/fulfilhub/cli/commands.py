@@ -23,6 +23,7 @@ from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
 from ..store import Store, schema
+from ..store import breakers as breaker_store
 from ..store import delays as delay_store
 from ..store import orders as order_store
 from ..store import inbox as inbox_store
@@ -32,7 +33,8 @@ from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store import tracking as tracking_store
-from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
+from ..http import Redactor
+from . import _SECRETS, EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
 
 pass_state = click.make_pass_decorator(State)
 
@@ -110,12 +112,26 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="The schema revision to go to.")
+@click.option("--downgrade", "allow_downgrade", is_flag=True,
+              help="Allow going back to an older revision (undoes migrations: their tables and columns are dropped).")
 @pass_state
-def db_upgrade(state: State, revision: str) -> None:
+def db_upgrade(state: State, revision: str, allow_downgrade: bool) -> None:
     """Apply schema migrations to the configured store."""
     config = state.config(strict_env=False)
+    where = store_mod.safe_url(config.store_url)
     try:
-        at = store_mod.upgrade(config.store_url, revision)
+        try:
+            current, target, step = store_mod.plan(config.store_url, revision)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--revision") from None
+        if step == 0:
+            console.print(f"store {where} is at schema revision {target} already; nothing to do")
+            return
+        if step < 0 and not allow_downgrade:
+            raise click.UsageError(
+                f"store {where} is at schema revision {current}, newer than {target}: `db upgrade` only goes "
+                f"forward. To go back (dropping what the later migrations added), pass --downgrade")
+        at = (store_mod.downgrade if step < 0 else store_mod.upgrade)(config.store_url, target)
     except sa.exc.OperationalError as exc:  # unreachable, refused, wrong password: one line, no traceback
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise StoreError(f"cannot reach store {store_mod.safe_url(config.store_url)}: {reason}") from None
@@ -129,8 +145,8 @@ def doctor(state: State, as_json: bool) -> None:
     """Check the config, plugins, store and backlog; exit 1 if something needs attention."""
     checks: list[dict[str, str]] = []
 
-    def check(name: str, ok: bool, detail: str) -> None:
-        checks.append({"check": name, "ok": "yes" if ok else "NO", "detail": detail})
+    def check(name: str, ok: bool, detail: str) -> None:  # a secret the config resolved is never shown
+        checks.append({"check": name, "ok": "yes" if ok else "NO", "detail": Redactor(_SECRETS).text(detail)})
 
     pm = state.plugins
     check("plugins", not pm.failures, "; ".join(f.error for f in pm.failures) or f"{len(pm.plugin_info())} loaded")
@@ -159,6 +175,7 @@ def doctor(state: State, as_json: bool) -> None:
             from ..runner.jobs import healthy_webhooks
 
             healthy = healthy_webhooks(conn, config, SystemClock().now())
+            tripped = breaker_store.open_now(conn)
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
@@ -168,6 +185,10 @@ def doctor(state: State, as_json: bool) -> None:
         from .views import backoff_summary
 
         check("polling", True, backoff_summary(config, healthy, SystemClock().now()))
+        check("breakers", not tripped, "every instance reachable at the last run" if not tripped else "; ".join(
+            f"{key} {state['state']} ({state['failures']} connection failures in a row, the last {state['last_error']}; "
+            f"until {state['until'] or 'its next try'})" for key, state in tripped.items())
+            + " — check the instance's base_url and network, then `fulfilhub sync`")
         check("stuck", not stuck, "nothing stuck" if not stuck else
               f"{len(stuck)} effect(s) stuck: " + "; ".join(
                   f"#{r.id} {r.kind} {r.target} {r.status}, {r.attempts} tries" + (f": {r.last_error}" if r.last_error else "")
@@ -468,9 +489,30 @@ def stock() -> None:
     """Stock levels of local warehouses."""
 
 
-@stock.command("set")
+class _NoNegativeNumbers(click.Command):
+    """Says that a negative number is refused, where click would call ``-5`` an unknown option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            if arg == "--":
+                break
+            if arg[:1] == "-" and arg[1:].isascii() and arg[1:].isdigit():
+                raise click.UsageError(f"{arg} is negative: stock levels are 0 or more (0 when there is none)", ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+def _sku(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.strip():
+        raise click.BadParameter("the SKU is empty; give the SKU as the channel sends it (`fulfilhub stock list` shows them)")
+    if value != value.strip() or not value.isprintable():
+        raise click.BadParameter(f"{value!r} has spaces around it or characters that cannot be printed; "
+                                 "give the SKU as the channel sends it")
+    return value
+
+
+@stock.command("set", cls=_NoNegativeNumbers)
 @click.argument("warehouse")
-@click.argument("sku")
+@click.argument("sku", callback=_sku)
 @click.argument("on_hand", type=click.IntRange(min=0))
 @click.option("--safety", type=click.IntRange(min=0), help="Safety stock never sold.")
 @click.option("--weight-g", type=click.IntRange(min=1), help="Unit weight in grams.")

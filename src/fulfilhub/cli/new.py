@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import shlex
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import click
 
@@ -37,5 +40,33 @@ def new(kind: str, name: str, directory: Path | None) -> None:
     console.print(f"Wrote {names(name)['dist']} ({kind}) to {folder}:", markup=False)
     for file in files:
         console.print(f"  {file}", markup=False)
-    console.print(f"Next: cd {folder} && python3 -m venv .venv && .venv/bin/pip install -e '.[test]' "
+    source = fulfilhub_source()
+    install = f"-e {shlex.quote(source)} " if source else ""
+    if source:
+        console.print(f"fulfilhub is not on a package index: the install step takes it from {source}, "
+                      "where the fulfilhub that wrote this package lives.", markup=False)
+    console.print(f"Next: cd {shlex.quote(str(folder))} && python3 -m venv .venv && .venv/bin/pip install {install}-e '.[test]' "
                   "&& .venv/bin/pytest", markup=False)
+
+
+def fulfilhub_source() -> str | None:
+    """Where ``pip install`` can find the fulfilhub that is running, or None to take it from an index.
+
+    A checkout (an editable install, or running from the source tree): its folder, the
+    one with fulfilhub's ``pyproject.toml``. Installed from a local folder or wheel: that
+    path, from the install's ``direct_url.json`` (PEP 610). Otherwise None.
+    """
+    import fulfilhub
+
+    root = Path(fulfilhub.__file__).resolve().parent.parent.parent  # <checkout>/src/fulfilhub/__init__.py
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "fulfilhub"' in pyproject.read_text(encoding="utf-8"):
+        return str(root)
+    try:
+        direct = json.loads(importlib.metadata.distribution("fulfilhub").read_text("direct_url.json") or "null")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+    url = urlparse(direct.get("url", "")) if isinstance(direct, dict) else None
+    if url is not None and url.scheme == "file" and Path(unquote(url.path)).exists():
+        return unquote(url.path)
+    return None

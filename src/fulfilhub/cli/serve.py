@@ -21,7 +21,8 @@ from .commands import _dump, _runtime, _store, _tsv, pass_state
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on (default: [server] port, 8080).")
 @pass_state
 def serve(state: State, host: str | None, port: int | None) -> None:
-    """Serve webhooks (POST /webhooks/INSTANCE), tracking pages (/t/TOKEN), /healthz and /metrics.
+    """Serve webhooks (POST /webhooks/INSTANCE), tracking pages (/t/TOKEN), /healthz and /metrics
+    (/metrics only with [server] metrics_token or on [server] metrics_port).
 
     Webhooks are verified and stored at once; `fulfilhub run` (its process_inbox job)
     or `fulfilhub sync` processes them. SIGINT/SIGTERM stop taking connections and let
@@ -38,6 +39,13 @@ def serve(state: State, host: str | None, port: int | None) -> None:
             takes = sorted(set(rt.config.channels) | set(rt.config.carriers))
             err_console.print(f"serving on http://{host}:{port} (public URL {settings.public_url}); webhooks for: "
                               f"{', '.join(takes) or 'none configured'}; Ctrl-C to stop", markup=False)
+            if settings.metrics_port is not None:
+                where = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+            elif settings.metrics_token is not None:
+                where = "/metrics with the bearer token ([server] metrics_token)"
+            else:
+                where = "off (set [server] metrics_port or metrics_token)"
+            err_console.print(f"metrics: {where}", markup=False)
 
     try:
         run_server(rt, host, port, listening=listening)

@@ -15,6 +15,7 @@ from ..config import DEFAULT_SCHEDULE
 from ..engines.delays import OPEN_STATUSES
 from ..errors import NotFound
 from ..models import OrderStatus, ShipmentStatus
+from ..store import breakers as breaker_store
 from ..store import job_runs as job_run_store
 from ..store import schema
 from ..store import shipments as shipment_store
@@ -216,6 +217,11 @@ def _backlog(conn: Any) -> dict[str, dict[str, int] | None]:
     }
 
 
+#: The instances each job talks to, whose open circuit breakers ``jobs`` shows beside it.
+_BREAKER_KINDS = {"pull_orders": "channels", "poll_warehouses": "warehouses", "buy_labels": "carriers",
+                  "poll_tracking": "carriers"}
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
@@ -235,6 +241,7 @@ def jobs(state: State, as_json: bool) -> None:
         last = job_run_store.last_runs(conn)
         backlog = _backlog(conn)
         healthy = healthy_webhooks(conn, config, now)
+        tripped = breaker_store.open_now(conn)
     every = config.server.poll_backoff
     polls = {"pull_orders": "channels", "poll_tracking": "carriers"}
     out = []
@@ -248,6 +255,9 @@ def jobs(state: State, as_json: bool) -> None:
             "backlog": None if backlog.get(job) is None else sum(backlog[job].values()),
             "backlog_by_instance": backlog.get(job),
         })
+        if job in _BREAKER_KINDS:  # the instances its last run gave up on (circuit breaker open)
+            out[-1]["breakers_open"] = {key.split(".", 1)[1]: state for key, state in tripped.items()
+                                        if key.split(".", 1)[0] == _BREAKER_KINDS[job]}
         if job in polls:  # the instances polled at most every poll_backoff, with their last webhook
             out[-1]["backing_off"] = None if every is None else {
                 name: at for (kind, name), at in sorted(healthy.items()) if kind == polls[job]}
@@ -264,8 +274,11 @@ def jobs(state: State, as_json: bool) -> None:
             waiting = "-" if by is None else ", ".join(f"{k} {v}" for k, v in by.items()) or "0"
             table.add_row(j["job"], _when(j["last_run"]), j["trigger"] or "-", took, escape(outcome), done, escape(waiting))
         console.print(table)
+        for key, state in tripped.items():
+            console.print(f"circuit breaker {state['state']}: {key} — {state['failures']} connection failures in a row, "
+                          f"the last {state['last_error']}; given up until {state['until'] or 'its next try'}", markup=False)
         for j in out:
             if j.get("backing_off"):
                 heard = ", ".join(f"{name} (webhook {_ago(now, at)})" for name, at in j["backing_off"].items())
                 console.print(f"{j['job']} backs off for {heard}: polled at most every {_span(every)}", markup=False)
-    sys.exit(EXIT_PARTIAL if any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)
+    sys.exit(EXIT_PARTIAL if tripped or any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..errors import FulfilhubError, TransientError
+from ..errors import FulfilhubError, TransientError, Unreachable
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import shipments as shipment_store
@@ -60,6 +60,9 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
             with rt.store.transaction() as tx:
                 outbox.retry_later(tx, row.id, str(exc), next_at)
             report.counts["retry_later"] += 1
+            if isinstance(exc, Unreachable):
+                report.unreachable(exc)
+                continue
             report.errors.append(f"{row.kind} {row.key}: {exc} (retrying at {next_at:%Y-%m-%d %H:%M})")
         except Exception as exc:  # permanent: recorded, shown by `fulfilhub doctor`, others go on
             if not isinstance(exc, FulfilhubError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from ..engines import fulfilment, promise
+from ..errors import Unreachable
 from ..models import Parcel, Rate, ShipmentRequest, ShipmentStatus
 from ..store import orders as order_store
 from ..store import promises as promise_store
@@ -38,7 +39,9 @@ def buy_labels(rt: Runtime) -> JobReport:
         rates: list[Rate] = []
         for quoted, error in in_threads(lambda name: _quote(rt, name, request), carriers):
             rates.extend(quoted)
-            if error:
+            if isinstance(error, Unreachable):
+                report.unreachable(error)
+            elif error:
                 report.errors.append(error)
         if not rates:
             report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate; it stays packed and is retried next run")
@@ -62,9 +65,11 @@ def buy_labels(rt: Runtime) -> JobReport:
     return report
 
 
-def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], str | None]:
+def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], str | Unreachable | None]:
     """One carrier's rates, or its error: a carrier that is down leaves the others to quote."""
     try:
         return list(rt.carrier(name).quote(request)), None
+    except Unreachable as exc:
+        return [], exc
     except Exception as exc:
         return [], f"carrier {name}: quote for {request.reference} failed: {describe_error(exc)} (other carriers still asked)"

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..engines import fulfilment
+from ..errors import Unreachable
 from ..models import Order, Shipment
 from ..store import Tx
 from ..store import inbox as inbox_store
@@ -73,6 +74,9 @@ def poll_shipments(rt: Runtime, job: str, instance: str, due: Iterable[Shipment]
             answer = ask(shipment)
             with rt.store.transaction() as tx:
                 counts = apply(tx, shipment, answer)
+        except Unreachable as exc:  # the instance is given up for this pass: the rest wait for the next
+            report.unreachable(exc)
+            break
         except Exception as exc:  # one shipment's trouble stays with it
             report.errors.append(f"{instance}, shipment {shipment.id}: {describe_error(exc)}")
             if failed is not None:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ..engines import intake
-from ..errors import ExternalError
+from ..errors import ExternalError, Unreachable
 from ..models import Order, OrderPage
 from ..store import cursors
 from ..store import quarantine as quarantine_store
@@ -59,6 +59,9 @@ def pull_channel(rt: Runtime, name: str, *, max_pages: int | None = None, progre
         while ahead is not None:
             try:
                 page, mapped, bad = ahead.result()
+            except Unreachable as exc:
+                report.unreachable(exc)
+                break
             except ExternalError as exc:
                 report.errors.append(f"channel {name}: {exc} (cursor kept; the next run resumes here)")
                 break

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..errors import FulfilhubError
+from ..errors import FulfilhubError, Unreachable
 from ..store import job_runs
 from .runtime import Runtime
 
@@ -35,10 +35,21 @@ class JobReport:
     job: str
     counts: Counter = attrs.Factory(Counter)
     errors: list[str] = attrs.Factory(list)
+    #: The lines of instances given up for this pass (each shown once, see :meth:`unreachable`).
+    gone: set[str] = attrs.Factory(set)
 
     def merge(self, other: JobReport) -> None:
         self.counts.update(other.counts)
-        self.errors.extend(other.errors)
+        self.errors.extend(e for e in other.errors if not (e in other.gone and e in self.gone))
+        self.gone |= other.gone
+
+    def unreachable(self, exc: Unreachable) -> None:
+        """An instance given up for this pass: one line for it, however many items it held up."""
+        line = str(exc)
+        if line not in self.gone:
+            self.gone.add(line)
+            self.errors.append(line)
+        self.counts["unreachable"] += 1
 
     @property
     def ok(self) -> bool:
@@ -103,6 +114,7 @@ def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float
     took ``seconds`` of real time. A failure to record it is logged, never raised."""
     try:
         with rt.store.transaction() as tx:
+            rt.save_breakers(tx)
             job_runs.record(tx, job=report.job, trigger=trigger, started_at=started,
                             finished_at=started + timedelta(seconds=seconds),
                             outcome=outcome or ("ok" if report.ok else "errors"), counts=dict(report.counts),

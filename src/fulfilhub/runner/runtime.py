@@ -12,10 +12,11 @@ from ..clock import Clock, SystemClock
 from ..config import Config, InstanceConfig
 from ..engines.promise_cache import PromiseCache
 from ..errors import ConfigError
-from ..http import RetryPolicy, client_factory
+from ..http import CircuitBreaker, RetryPolicy, client_factory
 from ..models import Address
 from ..plugins import Hooks, PluginManager
 from ..store import Store, ports
+from ..store import breakers as breaker_store
 
 if TYPE_CHECKING:
     from ..engines.promise import PromiseEngine
@@ -47,6 +48,8 @@ class Runtime:
         self.schedule: dict[str, timedelta] = dict(config.schedule)
         #: When this runtime last polled each ``(kind, instance)`` (the poll back-off reads it).
         self.polled: dict[tuple[str, str], datetime] = {}
+        #: Each instance's circuit breaker (see fulfilhub.http.CircuitBreaker), by (kind, name).
+        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
         self._adapters: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         #: The promise engine and the transit it learned (see :mod:`fulfilhub.engines.promise_cache`).
@@ -87,11 +90,13 @@ class Runtime:
         declared ones (an unknown key is a ConfigError), and the narrow ports to the store
         (its own state; the stock table for warehouses)."""
         registered = getattr(self.plugins.registry, inst.kind)[inst.type]
+        breaker = self.breakers.setdefault((inst.kind, inst.name), CircuitBreaker(inst.name, clock=self.clock))
         context = InstanceContext(
             name=inst.name,
             settings=inst.settings,
             clock=self.clock,
-            http=client_factory(inst.name, clock=self.clock, secrets=inst.secrets, policy=self.policy),
+            http=client_factory(inst.name, clock=self.clock, secrets=inst.secrets, policy=self.policy,
+                                breaker=breaker),
             secrets=inst.secrets,
             kind=inst.kind,
             schema=registered.settings,
@@ -117,6 +122,16 @@ class Runtime:
                         raise
                     raise ConfigError(exc.detail, path=str(self.config.path), key=exc.key) from None
             return self._adapters[key]
+
+    def save_breakers(self, tx: Any) -> None:
+        """Store the breakers that changed since last saved (in the caller's transaction)."""
+        changed = {}
+        for (kind, name), breaker in list(self.breakers.items()):
+            if breaker.changed:
+                breaker.changed = False
+                changed[ports.namespace(kind, name)] = breaker.snapshot()
+        if changed:
+            breaker_store.save(tx, changed, self.clock.now())
 
     def channel(self, name: str) -> Channel:
         return self._adapter("channels", name)

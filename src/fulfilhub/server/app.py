@@ -8,6 +8,7 @@ Security Policy that allows no request anywhere) and its token out of referrers.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
@@ -41,6 +42,45 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "Cache-Control": "no-store",
 }
+
+
+#: On every answer. ``Strict-Transport-Security`` is added too when ``public_url`` is https.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+                          "microphone=(), payment=(), usb=()",
+    "X-Content-Type-Options": "nosniff",
+}
+HSTS = "max-age=31536000"
+
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` (and HSTS behind https) to every response; on the
+    metrics listener, answers 404 to anything but ``/metrics``."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool, metrics_only: Callable[[Scope], bool]):
+        self.app = app
+        self.metrics_only = metrics_only
+        extra = {**SECURITY_HEADERS, **({"Strict-Transport-Security": HSTS} if hsts else {})}
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *(h for h in self.headers if h[0] not in present)]}
+            await send(message)
+
+        if self.metrics_only(scope) and scope["path"] != "/metrics":
+            await JSONResponse({"error": "not_found"}, status_code=404)(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
 
 
 class RateLimit:
@@ -107,7 +147,7 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
 
     async def healthz(request: Request) -> JSONResponse:
         def check() -> tuple[int, dict[str, Any]]:
-            try:
+            try:  # read-only connections: never the SQLite write lock, never waiting on a writer
                 with rt.store.read() as conn:
                     conn.execute(sa.text("SELECT 1"))
                 current = current_revision(rt.store.engine)
@@ -121,8 +161,21 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
         return JSONResponse(body, status_code=status)
 
     async def metrics_page(request: Request) -> Response:
+        if not metrics_allowed(request):  # off the public port: it names instances and counts orders
+            return JSONResponse({"error": "not_found"}, status_code=404)
         body = await run_in_threadpool(metrics.render)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    def metrics_allowed(request: Request) -> bool:
+        """On the metrics listener (``metrics_port``), or with ``Authorization: Bearer <metrics_token>``."""
+        local = request.scope.get("server") or ("", 0)
+        if server.metrics_port is not None and local[1] in app.state.metrics_ports:
+            return True
+        if server.metrics_token is None:
+            return False
+        sent = request.headers.get("authorization", "")
+        scheme, _, token = sent.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), server.metrics_token.encode())
 
     document = openapi.document(rt, extra=api_paths)
 
@@ -138,6 +191,8 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
         *routes,
     ]
     middleware = [
+        Middleware(SecurityHeaders, hsts=server.public_url.startswith("https://"),
+                   metrics_only=lambda scope: (scope.get("server") or ("", 0))[1] in app.state.metrics_ports),
         Middleware(RateLimit, per_minute=server.rate_limit_per_minute, prefixes=("/api/", "/t/")),
         Middleware(CORSMiddleware, allow_origins=list(server.cors_origins), allow_methods=["GET"],
                    allow_headers=["Accept-Language"], max_age=3600),
@@ -145,6 +200,8 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
     app = Starlette(routes=all_routes, middleware=middleware)
     app.state.metrics = metrics
     app.state.runtime = rt
+    #: The local ports of the metrics listener (set by whoever binds it: ``serve``, ServerThread).
+    app.state.metrics_ports = set()
     def close() -> None:  # after the server has stopped: store what is queued, stop the helpers
         webhooks.writer.close()
         for callback in on_close:

@@ -30,6 +30,8 @@ log = logging.getLogger("fulfilhub.server")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _TEXT = re.compile(r"[^\x00-\x1f\x7f]*")
 PARAMS = {"sku": 100, "country": 10, "region": 50, "postal_code": 20, "lang": 10, "qty": 10}
+#: qty as ASCII digits only: str.isdigit() is true for "²" and "①", which int() refuses.
+_ASCII_NUMBER = re.compile(r"[0-9]{1,6}")
 
 PATH = "/api/v1/promise"
 #: Printable text (what the handler takes), and a SKU: printable with at least one non-space.
@@ -145,7 +147,7 @@ class PromiseApi:
         if not sku:
             return _bad("sku is required (the product's SKU)")
         raw_qty = query.get("qty", "1")
-        if not raw_qty.isdigit() or not 1 <= int(raw_qty) <= 10000:
+        if not _ASCII_NUMBER.fullmatch(raw_qty) or not 1 <= int(raw_qty) <= 10000:  # not isdigit(): "²" is one
             return _bad(f"qty must be a whole number from 1 to 10000, got {raw_qty!r}")
         country = query.get("country", "")
         if not _COUNTRY.fullmatch(country):

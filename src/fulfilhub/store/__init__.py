@@ -131,6 +131,48 @@ def upgrade(url: str, revision: str = "head") -> str:
         engine.dispose()
 
 
+def revisions() -> list[str]:
+    """Every schema revision this fulfilhub knows, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    return [r.revision for r in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()][::-1]
+
+
+def plan(url: str, revision: str) -> tuple[str | None, str, int]:
+    """Where a move to ``revision`` goes from the store's current one: ``(current, target, step)``.
+
+    ``step`` is 1 to upgrade, -1 to downgrade, 0 when already there. ``revision`` may be a
+    known revision or ``head``; anything else raises ValueError naming the known ones.
+    """
+    known = revisions()
+    target = known[-1] if revision == "head" else revision
+    if target not in known:
+        raise ValueError(f"no schema revision {revision!r}; known: {', '.join(known)} (or head)")
+    engine = create_engine(url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    at = known.index(current) if current in known else -1
+    wanted = known.index(target)
+    return current, target, (wanted > at) - (wanted < at)
+
+
+def downgrade(url: str, revision: str) -> str:
+    """Undo migrations down to ``revision`` (dropping what they added); the revision it is at."""
+    from alembic import command
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+        return current_revision(engine) or ""
+    finally:
+        engine.dispose()
+
+
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
@@ -140,8 +182,8 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    with engine.connect() as conn:  # read-only: on SQLite a plain BEGIN, never waiting on a writer (/healthz)
+        return MigrationContext.configure(conn.execution_options(**{READ_ONLY: True})).get_current_revision()
 
 
 @contextlib.contextmanager

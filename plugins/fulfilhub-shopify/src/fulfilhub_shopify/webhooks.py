@@ -69,7 +69,8 @@ def delivery(headers: Mapping[str, str]) -> WebhookDelivery:
     """The delivery id (``X-Shopify-Webhook-Id``) and trigger time (``X-Shopify-Triggered-At``).
 
     Shopify does not sign the time, so ``signed`` is False. Raises PayloadError for a
-    missing id or a time that is not an ISO 8601 instant.
+    missing id, a missing time (Shopify always sends both) or a time that is not an ISO
+    8601 instant.
     """
     if not isinstance(headers, Mapping):
         raise PayloadError(f"Shopify webhook headers must be a mapping, got {type(headers).__name__}")
@@ -80,14 +81,15 @@ def delivery(headers: Mapping[str, str]) -> WebhookDelivery:
         raise PayloadError(f"Shopify {WEBHOOK_ID_HEADER} must be printable text of at most 200 characters",
                            field=WEBHOOK_ID_HEADER)
     raw = _text(header(headers, TRIGGERED_AT_HEADER))
-    sent_at = None
-    if raw:
-        try:
-            sent_at = parse_time(raw, field=TRIGGERED_AT_HEADER)
-        except PayloadError:
-            raise PayloadError(f"Shopify {TRIGGERED_AT_HEADER} {raw[:60]!r} is not an ISO 8601 time with an offset "
-                               "(within 1900-2200)",
-                               field=TRIGGERED_AT_HEADER) from None
+    if not raw:  # Shopify always sends it: without it, a copied body with a fresh id could never be stale
+        raise PayloadError(f"Shopify webhook without an {TRIGGERED_AT_HEADER} header (Shopify always sends one)",
+                           field=TRIGGERED_AT_HEADER)
+    try:
+        sent_at = parse_time(raw, field=TRIGGERED_AT_HEADER)
+    except PayloadError:
+        raise PayloadError(f"Shopify {TRIGGERED_AT_HEADER} {raw[:60]!r} is not an ISO 8601 time with an offset "
+                           "(within 1900-2200)",
+                           field=TRIGGERED_AT_HEADER) from None
     return WebhookDelivery(id=webhook_id, sent_at=sent_at, signed=False)
 
 
