@@ -133,3 +133,28 @@ def test_without_a_salt_pushes_are_a_config_error(world):
     with pytest.raises(ConfigError) as info:
         world[2].verify_webhook({}, b"param=x&sign=y")
     assert info.value.key.endswith("salt")
+
+
+def test_a_failed_subscription_does_not_fail_the_query_and_is_tried_again(tmp_path, payload):
+    import httpx
+    import respx
+    from fulfilhub.store import Store
+
+    api = "https://poll.kuaidi100.test"
+    store = Store.open(f"sqlite:///{tmp_path / 'fh.sqlite'}", migrate=True)
+    adapter = Kuaidi100Carrier(instance_context(
+        "kd100", {"key": KEY, "customer": CUSTOMER, "base_url": api, "callback_url": "https://shop.example/webhooks/kd100",
+                  "salt": "s4lt"}, secrets=[KEY, CUSTOMER], schema=SETTINGS, kind="carriers", store=store))
+    try:
+        with respx.mock(base_url=api) as router:
+            router.post("/poll/query.do").respond(200, json=payload("query_in_transit"))
+            subscribe = router.post("/poll").mock(side_effect=[httpx.Response(400, text="bad gateway"),
+                                                                httpx.Response(200, json={"result": True, "returnCode": "200",
+                                                                                          "message": "提交成功"})])
+            assert adapter.track(label("YT7412345678901")).events  # the query answered; the subscription did not
+            adapter.track(label("YT7412345678901"))  # tried again, and done
+            adapter.track(label("YT7412345678901"))  # not a third time
+            assert subscribe.call_count == 2
+    finally:
+        adapter.close()
+        store.close()

@@ -14,7 +14,7 @@ import hmac
 import logging
 from collections.abc import Mapping, Sequence
 
-from fulfilhub import ConfigError, InstanceContext, Label, PermanentError, Rate, Setting, ShipmentRequest
+from fulfilhub import ConfigError, ExternalError, InstanceContext, Label, PermanentError, Rate, Setting, ShipmentRequest
 from fulfilhub import TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
 
 from . import mapping
@@ -102,7 +102,11 @@ class Kuaidi100Carrier:
         if not self.callback_url or state is None or state.get(marker) is not None:
             return
         form = mapping.subscribe_form(com, number, self._key, self.callback_url, self.salt or "")
-        answer = self._http.json(self._http.post("/poll", data=form, idempotent=True))  # a repeat is 501: harmless
+        try:  # a repeat is 501: harmless; a failure leaves the scans just read and is tried at the next poll
+            answer = self._http.json(self._http.post("/poll", data=form, idempotent=True))
+        except ExternalError as exc:
+            log.warning("%s: subscribing %s %s failed, tried again at the next poll: %s", self.name, com, number, exc)
+            return
         if answer.get("result") is True or str(answer.get("returnCode")) == "501":  # 501: 重复订阅
             state.insert(marker, True)
         else:
