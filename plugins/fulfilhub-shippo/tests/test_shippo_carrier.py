@@ -232,3 +232,15 @@ def test_with_the_runners_state_a_first_purchase_lists_nothing_and_a_retry_looks
     finally:
         adapter.close()
         store.close()
+
+
+def test_no_rates_is_an_empty_quote_and_the_carriers_reasons_are_logged(mocked, payload, caplog):
+    router, adapter = mocked
+    router.post("/shipments").respond(201, json={**payload("shipment_rates"), "rates": []})
+    from fulfilhub import Address, Parcel, ShipmentRequest
+
+    request = ShipmentRequest(reference="fh-1", ship_from=Address(country="US"), ship_to=Address(country="US"),
+                              parcel=Parcel(weight_g="100"))
+    with caplog.at_level("WARNING", logger="fulfilhub_shippo"):
+        assert adapter.quote(request) == []
+    assert "FedEx cannot be used with your account" in caplog.text and "fh-1" in caplog.text

@@ -119,6 +119,9 @@ def test_a_track_takes_its_status_and_reason_from_the_substatus(payload, golden,
 def test_a_track_shippo_knows_nothing_of_yet_is_unknown_with_no_scans(payload):
     update = mapping.parse_track(payload("track_unknown"))
     assert update.status is TrackingStatus.UNKNOWN and update.events == ()
+    undated = {"status": "UNKNOWN", "status_details": "", "status_date": None, "substatus": None, "location": None}
+    update = mapping.parse_track({**payload("track_unknown"), "tracking_status": undated})
+    assert update.status is TrackingStatus.UNKNOWN and update.events == ()
 
 
 @pytest.mark.parametrize(("status", "code", "expected"), [

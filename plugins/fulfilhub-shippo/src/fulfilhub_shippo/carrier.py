@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from fulfilhub import TrackingUpdate, TransientError, WebhookDelivery
 
 from . import mapping
 
+log = logging.getLogger("fulfilhub_shippo")
 DEFAULT_BASE_URL = "https://api.goshippo.com"
 API_VERSION = "2018-02-08"
 #: The header of Shippo's HMAC webhook signature: ``t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``.
@@ -67,6 +69,9 @@ class ShippoCarrier:
         body = mapping.shipment_body(request, self.carrier_accounts)
         shipment = self._http.json(self._http.post("/shipments", json=body, idempotent=True))
         rates = mapping.parse_rates(shipment, self.name)
+        if not rates:  # each carrier account that declined says why in the Shipment's messages
+            log.warning("%s: Shippo returned no rates for %s: %s", self.name, request.reference,
+                        mapping.messages(shipment) or "no message")
         return [rate for rate in rates if not self.services or rate.service in self.services]
 
     def buy(self, rate: Rate, key: str) -> Label:

@@ -256,12 +256,12 @@ def parse_track(track: Any) -> TrackingUpdate:
     events = [_event(scan, f"tracking_history[{i}]") for i, scan in enumerate(_list(track.get("tracking_history"),
                                                                                         "tracking_history"))]
     events.sort(key=lambda event: event.at)
-    current = track.get("tracking_status")
-    latest = _event(current, "tracking_status") if current is not None else None
+    current = track.get("tracking_status")  # an UNKNOWN one may have no status_date: only its words count
+    status, reason, _ = classify(_object(current, "tracking_status").get("status"),
+                                 current.get("substatus")) if current is not None else (S.UNKNOWN, None, "")
     return TrackingUpdate(
-        tracking_code=_text(track.get("tracking_number"), "tracking_number"),
-        status=latest.status if latest else S.UNKNOWN, reason=latest.reason if latest else None, events=events,
-        est_delivery=_time(track.get("eta"), "eta"), raw=track,
+        tracking_code=_text(track.get("tracking_number"), "tracking_number"), status=status, reason=reason,
+        events=events, est_delivery=_time(track.get("eta"), "eta"), raw=track,
     )
 
 
