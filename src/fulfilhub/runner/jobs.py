@@ -17,6 +17,7 @@ transaction; it decides nothing itself.
 - ``assess_delays``: open orders against their promises (:mod:`fulfilhub.runner.delays`).
 - ``notices``: delay assessments and status events into compensations and customer
   notices (:mod:`fulfilhub.runner.notices`).
+- ``push_stock`` (:mod:`.stock`): changed sellable quantities to the channels that take them.
 
 Work for different channels, warehouses and carriers runs concurrently in threads; one
 item that fails is reported and the others go on.
@@ -542,6 +543,7 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
         run(buy_labels),
         run(deliver_effects),
         run(poll_tracking),
+        run(push_stock),
         run(assess_delays),
         run(notice_job.notices),
         run(deliver_effects),
@@ -585,6 +587,12 @@ def process_inbox(rt: Runtime) -> JobReport:
     return process(rt)
 
 
+def push_stock(rt: Runtime) -> JobReport:
+    from .stock import push_stock as run
+
+    return run(rt)
+
+
 def assess_delays(rt: Runtime, **kwargs: Any) -> JobReport:
     """Open orders against their promises (:mod:`fulfilhub.runner.delays`, imported when first run)."""
     from .delays import assess_delays as run
@@ -602,6 +610,7 @@ JOBS: dict[str, Callable[[Runtime], JobReport]] = {
     "poll_tracking": poll_tracking,
     "assess_delays": assess_delays,
     "notices": notice_job.notices,
+    "push_stock": push_stock,
 }
 
 
