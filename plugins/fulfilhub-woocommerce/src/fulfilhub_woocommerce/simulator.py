@@ -12,7 +12,8 @@ are placed unpaid (``pending``) and paid a few minutes later, some are edited la
   ``GET|POST /wp-json/wc/v3/coupons`` (``?code=``; a code is unique);
   ``GET|POST /wp-json/wc-shipment-tracking/v3/orders/{id}/shipment-trackings``;
   ``GET /wp-json/wc/v3/products?sku=A,B`` and ``POST /wp-json/wc/v3/products/batch``
-  (at most 100 items), one simple product per catalogue SKU.
+  (at most 100 items), one simple product per catalogue SKU. Once a product's stock is
+  managed, orders take it off, and a product at 0 is not sold.
 - HTTP Basic with the consumer key and secret; ``per_page`` above 100 is refused as
   WooCommerce refuses it.
 - With ``webhook_secret`` set, every order created or changed is also queued as a
@@ -373,10 +374,22 @@ class WoocommerceSimulator:
         n = len(state["orders"]) + 1
         rng = self.ids.rng("order", n)
         order_id = 4000 + n
-        picks = rng.sample(CATALOG, rng.randint(1, 2))
+        # A shopper can only buy what the shop sells: a product whose stock is managed and
+        # at 0 is sold out, and a sale takes its quantity off (as WooCommerce reduces stock).
+        products = {p["sku"]: p for p in state["products"].values()}
+        in_stock = [item for item in CATALOG
+                    if not products[item["sku"]]["manage_stock"] or (products[item["sku"]]["stock_quantity"] or 0) > 0]
+        if not in_stock:
+            return  # everything sold out: the shopper leaves
+        picks = rng.sample(in_stock, min(len(in_stock), rng.randint(1, 2)))
         lines = []
         for i, item in enumerate(picks):
             quantity = rng.choice((1, 1, 1, 2, 3))
+            product = products[item["sku"]]
+            if product["manage_stock"]:
+                quantity = min(quantity, product["stock_quantity"])
+                product["stock_quantity"] -= quantity
+                product["stock_status"] = "instock" if product["stock_quantity"] > 0 else "outofstock"
             subtotal = f"{Decimal(item['price']) * quantity:.2f}"
             lines.append({
                 "id": order_id * 10 + i, "name": item["title"], "product_id": 100 + CATALOG.index(item),
