@@ -473,6 +473,24 @@ class CompensationIssuer(Protocol):
         """
 
 
+@runtime_checkable
+class StockPusher(Protocol):
+    """A channel that takes the sellable quantity of each SKU (an optional capability).
+
+    The ``push_stock`` job calls it with the quantities that changed since the last
+    push, so the shop stops selling what is gone.
+    """
+
+    def push_stock(self, levels: Mapping[str, int], key: str, *, attempt: int | None = None) -> Sequence[str]:
+        """Set each SKU's sellable quantity to ``levels[sku]`` (an absolute number, never a delta).
+
+        Batch the calls as the API allows. Setting a quantity twice is harmless, so a
+        retry (``attempt > 1``, ``key`` the same) simply sets the same numbers again.
+        Return the SKUs of ``levels`` the shop has no listing for (nothing was set for
+        them). Raise TransientError to be tried again on the next run.
+        """
+
+
 @attrs.frozen(kw_only=True)
 class WebhookDelivery:
     """Which delivery a webhook is (:meth:`WebhookReceiver.webhook_delivery`).
@@ -497,7 +515,11 @@ class WebhookDelivery:
 
 
 #: Optional capability protocols, by the name :func:`capabilities` reports.
-CAPABILITIES: Mapping[str, type] = {"webhooks": WebhookReceiver, "issue_compensation": CompensationIssuer}
+CAPABILITIES: Mapping[str, type] = {
+    "webhooks": WebhookReceiver,
+    "issue_compensation": CompensationIssuer,
+    "push_stock": StockPusher,
+}
 
 
 def capabilities(adapter: object) -> frozenset[str]:

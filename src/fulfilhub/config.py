@@ -62,6 +62,7 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "assess_delays": timedelta(minutes=15),
     "notices": timedelta(minutes=1),
     "process_inbox": timedelta(seconds=5),
+    "push_stock": timedelta(minutes=5),
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

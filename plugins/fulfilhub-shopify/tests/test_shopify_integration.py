@@ -320,3 +320,24 @@ def test_first_attempts_make_one_post_each_and_no_lookups(start, clock):
         channel.close()
     assert transport.sent == [("GET", "fulfillment_orders.json"), ("POST", "fulfillments.json"), ("POST", "events.json")]
     assert [e["status"] for e in sim.events_for(int(ref))] == ["in_transit"]
+
+
+def test_push_stock_sets_available_at_the_location_by_sku_and_reports_unlisted_skus(start, clock):
+    from fulfilhub import StockPusher, capabilities
+
+    _, sim, channel = start(orders_per_day=0)
+    assert isinstance(channel, StockPusher) and "push_stock" in capabilities(channel)
+    sku, other = sim.catalog[0]["sku"], sim.catalog[1]["sku"]
+    assert channel.push_stock({sku: 12, other: 0, "NOT-SOLD-HERE": 3}, "push_stock:shop:1") == ["NOT-SOLD-HERE"]
+    stock = sim.stock()
+    assert stock[sku] == 12 and stock[other] == 0 and stock[sim.catalog[2]["sku"]] is None
+    assert channel.push_stock({sku: 11}, "push_stock:shop:2") == []  # the catalogue read once, not again
+    assert sim.stock()[sku] == 11
+
+
+def test_push_stock_answers_of_the_wrong_shape_are_retried_later(start, clock):
+    server, sim, channel = start(orders_per_day=0)
+    server.context.faults.add("malformed", path="/shopify/admin/api/2024-10/products.json", times=1)
+    with pytest.raises(TransientError):
+        channel.push_stock({sim.catalog[0]["sku"]: 1}, "push_stock:shop:1")
+    assert channel.push_stock({sim.catalog[0]["sku"]: 1}, "push_stock:shop:1") == []

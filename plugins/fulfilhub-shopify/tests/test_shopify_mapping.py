@@ -379,3 +379,28 @@ def test_a_real_change_makes_a_new_version(payload, change):
     raw = payload("order_two_lines")
     change(raw)
     assert mapping.parse_order(raw, channel="acme").version != before.version
+
+
+PRODUCTS = [
+    {"id": 8140000000000, "variants": [
+        {"id": 44310000000000, "product_id": 8140000000000, "sku": "TEE-ORG-S", "inventory_item_id": 48000000000},
+        {"id": 44310000000001, "product_id": 8140000000000, "sku": "", "inventory_item_id": 48000000001}]},
+    {"id": 8140000000001, "variants": [
+        {"id": 44310000000002, "product_id": 8140000000001, "sku": "MUG-ENM-350", "inventory_item_id": 48000000002}]},
+]
+
+
+def test_inventory_items_are_found_by_sku_among_the_variants():
+    assert mapping.inventory_items(PRODUCTS, ["MUG-ENM-350", "NOPE"]) == {"MUG-ENM-350": 48000000002}
+    assert mapping.inventory_items(PRODUCTS) == {"TEE-ORG-S": 48000000000, "MUG-ENM-350": 48000000002}
+    assert mapping.active_location([{"id": 1, "active": False}, {"id": 7, "active": True}]) == 7
+    with pytest.raises(PayloadError) as info:
+        mapping.active_location([{"id": 1, "active": False}])
+    assert info.value.field == "locations"
+
+
+def test_the_stock_readers_map_or_refuse_every_mutation():
+    from fulfilhub.testing.fuzz import assert_maps_or_refuses, mutations
+
+    assert_maps_or_refuses(mapping.inventory_items, mutations(PRODUCTS, seed=4, count=400))
+    assert_maps_or_refuses(mapping.active_location, mutations([{"id": 65000000001, "active": True}], seed=5, count=200))

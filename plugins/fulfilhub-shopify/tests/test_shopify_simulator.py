@@ -278,7 +278,7 @@ def test_rate_limit_can_be_switched_off(clock):
 def test_unknown_api_version_or_path_is_a_json_404(clock):
     api = client(make(clock))
     assert api.get("/admin/api/latest/orders.json").json() == {"errors": "Not Found"}
-    missing = api.get(f"{V}/products.json")
+    missing = api.get(f"{V}/customers.json")
     assert missing.status_code == 404
     assert missing.json() == {"errors": "Not Found"}
     assert api.get(f"{V}/orders/123.json").status_code == 404

@@ -41,7 +41,7 @@ def test_the_signature_matches_an_independently_computed_one():
 
 def test_the_channel_declares_the_webhook_capability(channel):
     assert isinstance(channel, WebhookReceiver)
-    assert capabilities(channel) == {"webhooks", "issue_compensation"}
+    assert capabilities(channel) == {"webhooks", "issue_compensation", "push_stock"}
 
 
 def test_a_valid_signature_verifies_whatever_the_header_case(channel):

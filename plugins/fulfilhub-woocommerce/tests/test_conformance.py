@@ -48,7 +48,7 @@ class TestWoocommerceConformance(ChannelSuite):
 
     def fuzz_stages(self, adapter: Any, sim: Any, clock: SimClock) -> Sequence[tuple[str, Callable[[], Any]]]:
         """Every answer the adapter reads: the order list, and on a retry the order, its notes and tracking
-        items, and the coupons looked up by code."""
+        items, and the coupons looked up by code; the products found by SKU and the batch answer."""
         clock.advance(timedelta(hours=6))
         order = next(o for o in map(adapter.parse_order, adapter.fetch_orders(None).payloads) if o.cancelled_at is None)
         push = ShipmentPush(
@@ -66,6 +66,7 @@ class TestWoocommerceConformance(ChannelSuite):
             ("push_fulfillment", lambda: tracked.push_fulfillment(order, push, "fuzz:pf", attempt=2)),
             ("push_tracking", lambda: adapter.push_tracking(order, push, TrackingStatus.DELIVERED, "fuzz:pt", attempt=2)),
             ("issue_compensation", lambda: adapter.issue_compensation(order, grant, "fuzz:c", attempt=2)),
+            ("push_stock", lambda: adapter.push_stock({"TEE-ORG-M": 3, "NOPE": 1}, "fuzz:s", attempt=1)),
         ]
 
     def cursor_at(self, moment: datetime) -> str:

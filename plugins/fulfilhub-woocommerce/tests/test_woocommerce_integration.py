@@ -253,3 +253,29 @@ def test_the_same_order_by_webhook_and_by_poll_is_one_order_at_one_version(start
     by_poll = {o.external_id: o for o in map(channel.parse_order, full_pass(channel, None)[0])}
     assert by_webhook == by_poll[by_webhook.external_id]  # same id and version: the runner stores it once
     assert channel.webhook_delivery(headers, body).id == headers["X-WC-Webhook-Delivery-ID"]
+
+
+def test_stock_is_set_by_sku_in_batches_and_unknown_skus_are_reported(start, clock):
+    from fulfilhub import StockPusher, capabilities
+
+    server, sim, channel = start(orders_per_day=0)
+    assert isinstance(channel, StockPusher) and "push_stock" in capabilities(channel)
+    levels = {"TEE-ORG-M": 7, "MUG-ENM-350": 0, "NOT-IN-SHOP": 4}
+    server.context.faults.add("429", path="/woocommerce/wp-json/wc/v3/products/batch", times=1, retry_after=3)
+    assert channel.push_stock(levels, "push_stock:woo:1", attempt=1) == ["NOT-IN-SHOP"]
+    stock = sim.stock()
+    assert stock["TEE-ORG-M"] == 7 and stock["MUG-ENM-350"] == 0 and stock["TEA-OOL-100"] is None
+    assert channel.push_stock(levels, "push_stock:woo:1", attempt=2) == ["NOT-IN-SHOP"]  # again: the same numbers
+    assert sim.stock()["TEE-ORG-M"] == 7
+
+
+def test_a_sku_pushed_at_zero_is_no_longer_sold(start, clock):
+    _, sim, channel = start(orders_per_day=200)
+    channel.push_stock({"TEE-ORG-M": 0, "MUG-ENM-350": 2}, "push_stock:woo:1", attempt=1)
+    clock.advance(timedelta(hours=6))
+    sold = [line["sku"] for p in full_pass(channel, None)[0] for line in p["line_items"]]
+    with sim.state as state:  # every order placed, paid or not
+        mugs = sum(line["quantity"] for o in state["orders"].values() for line in o["line_items"]
+                   if line["sku"] == "MUG-ENM-350")
+    assert len(sold) > 20 and "TEE-ORG-M" not in sold and mugs <= 2
+    assert sim.stock()["MUG-ENM-350"] == 2 - mugs

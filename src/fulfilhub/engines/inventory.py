@@ -4,7 +4,9 @@ Available-to-sell is ``on_hand - reserved - safety_stock`` per warehouse and SKU
 reservation itself is a conditional update (:func:`fulfilhub.store.stock.reserve`) made
 by :func:`fulfilhub.engines.fulfilment.allocate` in the same transaction that creates
 the shipments, so two channels selling the last unit cannot both get it: the second
-order is backordered.
+order is backordered. :func:`sellable` and :func:`stock_changes` say what each channel may
+sell and which of it it must be told (the ``push_stock`` job), so the shops stop selling
+what is gone.
 """
 
 from __future__ import annotations
@@ -82,3 +84,20 @@ class StockView:
     def forget(self) -> None:
         self._levels.clear()
         self._asked.clear()
+
+
+def sellable(levels: Iterable[StockLevel]) -> dict[str, int]:
+    """What the channels may sell of each SKU: on hand - reserved - safety stock, summed over
+    the warehouses given (never below zero in any one of them)."""
+    out: dict[str, int] = defaultdict(int)
+    for level in levels:
+        out[level.sku] += max(0, level.on_hand - level.reserved - level.safety_stock)
+    return dict(out)
+
+
+def stock_changes(now: Mapping[str, int], told: Mapping[str, int]) -> dict[str, int]:
+    """The quantities a channel must be told: those that differ from what it was last told
+    (a SKU never told is told, one that left the stock table is told 0)."""
+    changes = {sku: quantity for sku, quantity in now.items() if told.get(sku) != quantity}
+    changes.update({sku: 0 for sku, quantity in told.items() if sku not in now and quantity != 0})
+    return dict(sorted(changes.items()))

@@ -17,6 +17,7 @@ per job:
   ``choose_rate`` pick, and writes the purchase to the outbox.
 - ``deliver_effects`` (:mod:`.deliver`): the outbox (warehouse submissions, labels,
   channel pushes, notices, compensations).
+- ``push_stock`` (:mod:`.stock`): changed sellable quantities to the channels that take them.
 - ``assess_delays`` (:mod:`.delays`): open orders against their promises.
 - ``notices`` (:mod:`.notices`): delay assessments and status events into compensations
   and customer notices.
@@ -40,13 +41,14 @@ from .labels import buy_labels
 from .notices import notices
 from .polling import backing_off, healthy_webhooks, poll_shipments, poll_tracking, poll_warehouses
 from .pull import pull_channel, pull_orders
+from .stock import push_stock
 from .reports import JobReport, Progress, describe_error, record_run, recorded, summarize
 from .runtime import Runtime
 
 __all__ = [
     "JOBS", "PER_ORDER", "JobReport", "Progress", "allocate", "assess_delays", "backing_off", "buy_labels",
     "deliver_effects", "describe_error", "healthy_webhooks", "notices", "poll_shipments", "poll_tracking",
-    "poll_warehouses", "process_inbox", "pull_channel", "pull_orders", "record_run", "recorded", "summarize",
+    "poll_warehouses", "process_inbox", "pull_channel", "pull_orders", "push_stock", "record_run", "recorded", "summarize",
     "sync_once",
 ]
 
@@ -60,6 +62,7 @@ JOBS: dict[str, Callable[..., JobReport]] = {
     "poll_tracking": poll_tracking,
     "assess_delays": assess_delays,
     "notices": notices,
+    "push_stock": push_stock,
 }
 
 
@@ -78,6 +81,7 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
         run(buy_labels),
         run(deliver_effects),
         run(poll_tracking),
+        run(push_stock),
         run(assess_delays),
         run(notices),
         run(deliver_effects),

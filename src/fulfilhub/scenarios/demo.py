@@ -50,6 +50,7 @@ SCHEDULE = {
     "poll_tracking": timedelta(hours=8),
     "assess_delays": timedelta(hours=1),
     "notices": timedelta(hours=1),
+    "push_stock": timedelta(hours=1),
 }
 
 #: The demo's disruption: a typhoon closes the hub serving Taiwan for three days, from

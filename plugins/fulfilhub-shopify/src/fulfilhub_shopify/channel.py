@@ -117,6 +117,7 @@ SETTINGS: dict[str, Setting] = {
     "bucket_headroom": Setting(int, default=5, min=0, max=1_000, help="calls kept free in the leaky bucket"),
     "leak_rate": Setting(float, default=2.0, min=0, help="requests/second the bucket leaks (above 0)"),
     "notify_customer": Setting(bool, default=True, help="let Shopify email the customer on fulfillment"),
+    "location_id": Setting(int, default=None, min=1, help="the location push_stock sets (default: the first active)"),
     "webhook_secret": Setting(
         str, default=None, secret=True,
         help='the app\'s client secret, to verify webhooks, e.g. "${SHOPIFY_WEBHOOK_SECRET}"',
@@ -164,6 +165,8 @@ class ShopifyChannel:
         self._http: HttpClient = context.http(base_url, headers=headers, on_response=self._observe_call_limit)
         self._wait_due = 0.0
         self._wait_observed_at: datetime | None = None
+        self.location_id: int | None = context.setting("location_id")
+        self._inventory_items: dict[str, int] = {}
 
     # ------------------------------------------------------------------ orders
 
@@ -263,6 +266,46 @@ class ShopifyChannel:
     ) -> tuple[str, str] | None:
         """A discount code or a refund for a delay, once per key (see :mod:`.compensation`)."""
         return compensation.issue(self, order, grant, key, attempt)
+
+    def push_stock(self, levels: Mapping[str, int], key: str, *, attempt: int | None = None) -> list[str]:
+        """Set each SKU's available quantity at the location (``POST /inventory_levels/set.json``, one a SKU).
+
+        SKUs are found among the products' variants (``GET /products.json``, read again
+        when a SKU is not known yet); a SKU no variant carries is returned. Setting a
+        quantity again is harmless. The REST API has no batch for this: each call goes
+        through the call-limit bucket like any other.
+        """
+        if any(sku not in self._inventory_items for sku in levels):
+            self._inventory_items = self._read_inventory_items()
+        location = self.location_id or self._active_location()
+        for sku, available in sorted(levels.items()):
+            item = self._inventory_items.get(sku)
+            if item is not None:
+                body = mapping.inventory_level_body(location, item, available)
+                self._http.json(self._post("inventory_levels/set.json", body), "inventory_level", dict)
+        return sorted(sku for sku in levels if sku not in self._inventory_items)
+
+    def _read_inventory_items(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        params: dict[str, Any] = {"fields": "id,variants", "limit": MAX_PAGE_SIZE}
+        while True:
+            response = self._get("products.json", params=params)
+            try:
+                found.update(mapping.inventory_items(self._http.json(response, "products", list)))
+            except PayloadError as exc:
+                raise self._unexpected("products.json", exc) from None
+            page_info = _next_page_info(response.headers.get("Link"))
+            if page_info is None:
+                return found
+            params = {"page_info": page_info, "limit": MAX_PAGE_SIZE}
+
+    def _active_location(self) -> int:
+        try:
+            self.location_id = mapping.active_location(
+                self._http.json(self._get("locations.json"), "locations", list))
+        except PayloadError as exc:
+            raise self._unexpected("locations.json", exc) from None
+        return self.location_id
 
     def close(self) -> None:
         self._http.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -331,6 +331,51 @@ def fulfillment_body(
             "notify_customer": notify_customer,
         }
     }
+
+
+# --------------------------------------------------------------------------- stock
+
+
+def inventory_items(products: Any, skus: Iterable[str] | None = None) -> dict[str, int]:
+    """SKU -> ``inventory_item_id`` of the variants in ``GET /products.json?fields=id,variants``.
+
+    Only the SKUs asked for are kept (None: every SKU); a variant whose SKU is empty is skipped. Raises
+    :class:`~fulfilhub.PayloadError` naming the entry when the list is not products with
+    variants carrying integer ids.
+    """
+    wanted = None if skus is None else set(skus)
+    if not isinstance(products, list):
+        raise PayloadError(f"must be a list, got {_shown(products)}", field="products")
+    found: dict[str, int] = {}
+    for index, product in enumerate(products):
+        if not isinstance(product, Mapping):
+            raise PayloadError(f"must be a JSON object, got {_shown(product)}", field=f"products[{index}]")
+        variants = product.get("variants")
+        if not isinstance(variants, list):
+            raise PayloadError(f"must be a list, got {_shown(variants)}", field=f"products[{index}].variants")
+        for number, variant in enumerate(variants):
+            where = f"products[{index}].variants[{number}]"
+            if not isinstance(variant, Mapping):
+                raise PayloadError(f"must be a JSON object, got {_shown(variant)}", field=where)
+            sku = variant.get("sku")
+            if isinstance(sku, str) and sku and (wanted is None or sku in wanted):
+                found[sku] = _int_id(variant.get("inventory_item_id"), f"{where}.inventory_item_id")
+    return found
+
+
+def active_location(locations: Any) -> int:
+    """The id of the first active location of ``GET /locations.json``."""
+    if not isinstance(locations, list):
+        raise PayloadError(f"must be a list, got {_shown(locations)}", field="locations")
+    for index, location in enumerate(locations):
+        if isinstance(location, Mapping) and location.get("active") is True:
+            return _int_id(location.get("id"), f"locations[{index}].id")
+    raise PayloadError("lists no active location to hold stock", field="locations")
+
+
+def inventory_level_body(location_id: int, inventory_item_id: int, available: int) -> dict[str, Any]:
+    """The body of ``POST /inventory_levels/set.json``."""
+    return {"location_id": location_id, "inventory_item_id": inventory_item_id, "available": available}
 
 
 def _check_fulfillment_orders(fulfillment_orders: Any) -> None:

@@ -299,6 +299,38 @@ class WoocommerceChannel:
         body = mapping.tracking_item_body(shipment, shipped_on, self.tracking_providers)
         self._http.json(self._http.post(path, json=body), None, dict)
 
+    # ------------------------------------------------------------------ stock
+
+    def push_stock(self, levels: Mapping[str, int], key: str, *, attempt: int | None = None) -> list[str]:
+        """Set each SKU's ``stock_quantity`` (``manage_stock`` on), 100 products a request.
+
+        The products are found by SKU (``GET /products?sku=A,B,...``); a SKU no product
+        carries is returned (variations are not looked up: their SKUs come back as not
+        listed). Setting a quantity again is harmless, so a retry does the same again.
+        """
+        skus = sorted(levels)
+        ids: dict[str, int] = {}
+        for start in range(0, len(skus), mapping.BATCH):
+            chunk = skus[start:start + mapping.BATCH]
+            response = self._http.get(f"{API}/products", params={"sku": ",".join(chunk), "per_page": mapping.BATCH})
+            try:
+                ids.update(mapping.product_ids(self._http.json(response, None, list), chunk))
+            except PayloadError as exc:
+                raise self._unreadable(f"GET {API}/products", exc) from None
+        listed = [sku for sku in skus if sku in ids]
+        for start in range(0, len(listed), mapping.BATCH):
+            chunk = {sku: levels[sku] for sku in listed[start:start + mapping.BATCH]}
+            answer = self._http.json(self._http.post(f"{API}/products/batch", json=mapping.stock_batch(chunk, ids)),
+                                     None, dict)
+            try:
+                errors = mapping.batch_errors(answer)
+            except PayloadError as exc:
+                raise self._unreadable(f"POST {API}/products/batch", exc) from None
+            if errors:
+                raise TransientError(f"POST {API}/products/batch refused some stock updates: {'; '.join(errors[:3])}",
+                                     service=self.name)
+        return [sku for sku in skus if sku not in ids]
+
     # ------------------------------------------------------------------ compensation
 
     def issue_compensation(

@@ -419,6 +419,46 @@ def _line_by_sku(sku: str, order_lines: Sequence[OrderLine]) -> str:
     return matches[0]
 
 
+# --------------------------------------------------------------------------- stock
+
+#: At most this many SKUs per ``GET /products?sku=`` and items per ``POST /products/batch``.
+BATCH = 100
+
+
+def product_ids(products: Any, skus: Sequence[str]) -> dict[str, int]:
+    """SKU -> product id, from ``GET /products?sku=A,B,C`` (SKUs WooCommerce did not list are left out)."""
+    if not isinstance(products, list):
+        raise PayloadError(f"must be a list of products, got {_shown(products)}", field="products")
+    wanted = set(skus)
+    found: dict[str, int] = {}
+    for index, product in enumerate(products):
+        if not isinstance(product, Mapping):
+            raise PayloadError(f"must be a JSON object, got {_shown(product)}", field=f"products[{index}]")
+        sku = product.get("sku")
+        if isinstance(sku, str) and sku in wanted:
+            found[sku] = _int_id(product.get("id"), f"products[{index}].id")
+    return found
+
+
+def stock_batch(levels: Mapping[str, int], ids: Mapping[str, int]) -> dict[str, Any]:
+    """The body of ``POST /products/batch`` setting each listed SKU's ``stock_quantity``."""
+    return {"update": [{"id": ids[sku], "manage_stock": True, "stock_quantity": quantity}
+                       for sku, quantity in sorted(levels.items()) if sku in ids]}
+
+
+def batch_errors(answer: Any) -> list[str]:
+    """The errors WooCommerce reports per item in a batch answer (``{"update": [{"id": 0, "error": {...}}]}``)."""
+    items = answer.get("update") if isinstance(answer, Mapping) else None
+    if not isinstance(items, list):
+        raise PayloadError(f"must be an object with an update list, got {_shown(answer)}", field="update")
+    errors = []
+    for item in items:
+        error = item.get("error") if isinstance(item, Mapping) else None
+        if isinstance(error, Mapping):
+            errors.append(f"product {item.get('id')}: {str(error.get('message') or error.get('code'))[:120]}")
+    return errors
+
+
 # --------------------------------------------------------------------------- coupons
 
 

@@ -10,7 +10,10 @@ are placed unpaid (``pending``) and paid a few minutes later, some are edited la
   with ``X-WP-Total`` and ``X-WP-TotalPages``; ``GET|PUT /wp-json/wc/v3/orders/{id}``
   (``status`` and ``meta_data`` by key); ``GET|POST /wp-json/wc/v3/orders/{id}/notes``;
   ``GET|POST /wp-json/wc/v3/coupons`` (``?code=``; a code is unique);
-  ``GET|POST /wp-json/wc-shipment-tracking/v3/orders/{id}/shipment-trackings``.
+  ``GET|POST /wp-json/wc-shipment-tracking/v3/orders/{id}/shipment-trackings``;
+  ``GET /wp-json/wc/v3/products?sku=A,B`` and ``POST /wp-json/wc/v3/products/batch``
+  (at most 100 items), one simple product per catalogue SKU. Once a product's stock is
+  managed, orders take it off, and a product at 0 is not sold.
 - HTTP Basic with the consumer key and secret; ``per_page`` above 100 is refused as
   WooCommerce refuses it.
 - With ``webhook_secret`` set, every order created or changed is also queued as a
@@ -99,7 +102,12 @@ class WoocommerceSimulator:
         self.cancel_rate = float(options["cancel_rate"])
         self.unpaid_rate = float(options["unpaid_rate"])
         self.webhook_secret: str | None = options["webhook_secret"]
+        products = {100 + i: {"id": 100 + i, "name": item["title"], "type": "simple", "status": "publish",
+                              "sku": item["sku"], "price": item["price"], "regular_price": item["price"],
+                              "manage_stock": False, "stock_quantity": None, "stock_status": "instock"}
+                    for i, item in enumerate(CATALOG)}
         self.state = LockedState({"orders": {}, "notes": {}, "coupons": {}, "trackings": {}, "changes": [],
+                                  "products": products,
                                   "next_at": self.clock.now(), "arriving": self.per_day > 0, "outbox": []})
         key, secret = options["consumer_key"], options["consumer_secret"]
         credential = None if key is None and secret is None else f"{key}:{secret}"
@@ -112,6 +120,8 @@ class WoocommerceSimulator:
             Route(f"{API}/orders/{{id:int}}", guard(answering(self._update_order)), methods=["PUT", "POST"]),
             Route(f"{API}/orders/{{id:int}}/notes", guard(answering(self._notes)), methods=["GET"]),
             Route(f"{API}/orders/{{id:int}}/notes", guard(answering(self._add_note)), methods=["POST"]),
+            Route(f"{API}/products", guard(answering(self._products)), methods=["GET"]),
+            Route(f"{API}/products/batch", guard(answering(self._products_batch)), methods=["POST"]),
             Route(f"{API}/coupons", guard(answering(self._coupons)), methods=["GET"]),
             Route(f"{API}/coupons", guard(answering(self._add_coupon)), methods=["POST"]),
             Route(f"{TRACKING}/orders/{{id:int}}/shipment-trackings", guard(answering(self._trackings)),
@@ -150,6 +160,11 @@ class WoocommerceSimulator:
     def trackings_for(self, order_id: int) -> list[dict[str, Any]]:
         with self.state as state:
             return list(state["trackings"].get(order_id, []))
+
+    def stock(self) -> dict[str, int | None]:
+        """SKU -> the product's ``stock_quantity`` (None while the shop does not manage its stock)."""
+        with self.state as state:
+            return {p["sku"]: p["stock_quantity"] for p in state["products"].values()}
 
     def coupons(self) -> list[dict[str, Any]]:
         with self.state as state:
@@ -251,6 +266,37 @@ class WoocommerceSimulator:
             state["notes"].setdefault(order["id"], []).append(note)
             return JSONResponse(note, status_code=201)
 
+    async def _products(self, request: Request) -> Response:
+        skus = request.query_params.get("sku")
+        wanted = None if skus is None else set(skus.split(","))
+        with self.state as state:
+            found = [p for p in state["products"].values() if wanted is None or p["sku"] in wanted]
+            return JSONResponse(found, headers={"X-WP-Total": str(len(found)), "X-WP-TotalPages": "1"})
+
+    async def _products_batch(self, request: Request) -> Response:
+        body = await json_body(request)
+        updates = body.get("update") if isinstance(body, dict) else None
+        if not isinstance(updates, list) or len(updates) > 100:
+            raise Rejected(413 if isinstance(updates, list) else 400, {
+                "code": "woocommerce_rest_request_entity_too_large" if isinstance(updates, list) else "rest_invalid_json",
+                "message": "Unable to accept more than 100 items for this request.", "data": {"status": 413}})
+        answered = []
+        with self.state as state:
+            for item in updates:
+                product = state["products"].get(item.get("id")) if isinstance(item, dict) else None
+                if product is None:
+                    answered.append({"id": 0, "error": {"code": "woocommerce_rest_product_invalid_id",
+                                                        "message": "Invalid ID.", "data": {"status": 400}}})
+                    continue
+                quantity = item.get("stock_quantity")
+                if "manage_stock" in item:
+                    product["manage_stock"] = bool(item["manage_stock"])
+                if isinstance(quantity, int) and not isinstance(quantity, bool):
+                    product["stock_quantity"] = quantity
+                    product["stock_status"] = "instock" if quantity > 0 else "outofstock"
+                answered.append(dict(product))
+            return JSONResponse({"update": answered})
+
     async def _coupons(self, request: Request) -> Response:
         code = request.query_params.get("code")
         with self.state as state:
@@ -328,10 +374,22 @@ class WoocommerceSimulator:
         n = len(state["orders"]) + 1
         rng = self.ids.rng("order", n)
         order_id = 4000 + n
-        picks = rng.sample(CATALOG, rng.randint(1, 2))
+        # A shopper can only buy what the shop sells: a product whose stock is managed and
+        # at 0 is sold out, and a sale takes its quantity off (as WooCommerce reduces stock).
+        products = {p["sku"]: p for p in state["products"].values()}
+        in_stock = [item for item in CATALOG
+                    if not products[item["sku"]]["manage_stock"] or (products[item["sku"]]["stock_quantity"] or 0) > 0]
+        if not in_stock:
+            return  # everything sold out: the shopper leaves
+        picks = rng.sample(in_stock, min(len(in_stock), rng.randint(1, 2)))
         lines = []
         for i, item in enumerate(picks):
             quantity = rng.choice((1, 1, 1, 2, 3))
+            product = products[item["sku"]]
+            if product["manage_stock"]:
+                quantity = min(quantity, product["stock_quantity"])
+                product["stock_quantity"] -= quantity
+                product["stock_status"] = "instock" if product["stock_quantity"] > 0 else "outofstock"
             subtotal = f"{Decimal(item['price']) * quantity:.2f}"
             lines.append({
                 "id": order_id * 10 + i, "name": item["title"], "product_id": 100 + CATALOG.index(item),

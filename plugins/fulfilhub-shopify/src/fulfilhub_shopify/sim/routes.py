@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .discounts import Discounts
+from .inventory import Inventory
 from .render import line_item, render_fulfillment_orders, render_order
 from .state import (
     DEFAULT_CATALOG,
@@ -136,6 +137,7 @@ class ShopifySimulator:
         )
         api = "/admin/api/{version}"
         self.discounts = Discounts(lambda: self.clock.now().timestamp(), self.order)
+        self.inventory = Inventory(lambda: self.catalog, lambda: self.clock.now().timestamp())
         self.app = Starlette(
             routes=[
                 Route(f"{api}/orders.json", self._endpoint(self._list_orders)),
@@ -152,6 +154,7 @@ class ShopifySimulator:
                     methods=["GET", "POST"],
                 ),
                 *self.discounts.routes(api, self._endpoint),  # price rules, discount codes, refunds
+                *self.inventory.routes(api, self._endpoint),  # locations, products, inventory levels
             ],
             exception_handlers={HTTPException: _http_error},
         )
@@ -196,6 +199,10 @@ class ShopifySimulator:
         """The fulfillment events posted on a fulfillment, oldest first."""
         with self._state as shop:
             return [dict(e) for e in shop.events.get(fulfillment_id, [])]
+
+    def stock(self) -> dict[str, int | None]:
+        """SKU -> available at the shop's location, as ``push_stock`` set it (None: never set)."""
+        return self.inventory.by_sku()
 
     def price_rules(self) -> list[dict[str, Any]]:
         """The price rules created (compensation discount codes), oldest first."""

@@ -1,0 +1,141 @@
+"""The ``push_stock`` job and the inventory functions it uses: sellable quantities, told once each."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from fulfilhub import ChannelType, OrderPage, StockLevel, StockPusher, TransientError, capabilities, hookimpl
+from fulfilhub.clock import SimClock
+from fulfilhub.config import load
+from fulfilhub.engines import inventory
+from fulfilhub.plugins import PluginManager
+from fulfilhub.runner import jobs
+from fulfilhub.runner.runtime import Runtime
+from fulfilhub.store import Store
+from fulfilhub.store import stock as stock_store
+
+T0 = datetime(2026, 5, 12, 2, 0, tzinfo=timezone.utc)
+
+
+def test_sellable_is_on_hand_less_reserved_and_safety_summed_over_warehouses_never_negative():
+    levels = [StockLevel(warehouse="east", sku="TEA", on_hand=10, reserved=3, safety_stock=2),
+              StockLevel(warehouse="west", sku="TEA", on_hand=4, reserved=0, safety_stock=0),
+              StockLevel(warehouse="west", sku="MUG", on_hand=1, reserved=2, safety_stock=0)]
+    assert inventory.sellable(levels) == {"TEA": 9, "MUG": 0}
+
+
+def test_only_changed_new_and_vanished_skus_are_told():
+    assert inventory.stock_changes({"TEA": 9, "MUG": 0, "CUP": 4}, {"TEA": 9, "MUG": 2, "POT": 3}) == {
+        "CUP": 4, "MUG": 0, "POT": 0}
+    assert inventory.stock_changes({"TEA": 9}, {"TEA": 9}) == {}
+
+
+class StockShop:
+    """A channel that takes stock and remembers each push (the plugins push over HTTP in their own tests)."""
+
+    pushes: list[dict[str, int]] = []
+    fail = False
+    listed = {"TEA", "MUG"}
+
+    def __init__(self, context):
+        self.name = context.name
+
+    def fetch_orders(self, cursor):
+        return OrderPage(payloads=(), next_cursor=cursor, has_more=False)  # a shop with no orders
+
+    def parse_order(self, payload):  # pragma: no cover
+        raise NotImplementedError
+
+    def push_fulfillment(self, order, shipment, key, *, attempt=None):  # pragma: no cover
+        return "f1"
+
+    def push_tracking(self, order, shipment, status, key, *, attempt=None):  # pragma: no cover
+        pass
+
+    def push_stock(self, levels, key, *, attempt=None):
+        if StockShop.fail:
+            raise TransientError("HTTP 503 from the shop", service=self.name)
+        StockShop.pushes.append(dict(levels))
+        return [sku for sku in levels if sku not in StockShop.listed]
+
+    def close(self):
+        pass
+
+
+class NoStockShop(StockShop):
+    push_stock = None  # type: ignore[assignment]  # a channel without the capability
+
+
+class ShopPlugin:
+    @hookimpl
+    def register_channel_types(self, register):
+        register(ChannelType(name="stockshop", factory=StockShop))
+        register(ChannelType(name="plainshop", factory=NoStockShop))
+
+
+CONFIG = """
+[store]
+url = "sqlite:///{db}"
+
+[channels.shop]
+type = "stockshop"
+
+[channels.other]
+type = "plainshop"
+
+[warehouses.east]
+type = "local"
+
+[warehouses.west]
+type = "local"
+"""
+
+
+@pytest.fixture
+def rt(tmp_path):
+    StockShop.pushes, StockShop.fail = [], False
+    path = tmp_path / "fulfilhub.toml"
+    path.write_text(CONFIG.format(db=tmp_path / "s.sqlite"), encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}", migrate=True)
+    runtime = Runtime(load(path, env={}), store, PluginManager(load_installed=False, extra=[ShopPlugin()]),
+                      clock=SimClock(T0))
+    yield runtime
+    runtime.close()
+    store.close()
+
+
+def stock(rt, warehouse, sku, on_hand, safety=0):
+    with rt.store.transaction() as tx:
+        stock_store.set_level(tx, warehouse, sku, on_hand, rt.clock.now(), safety_stock=safety)
+
+
+def test_the_job_tells_each_stock_channel_what_changed_once_and_retries_a_failed_push(rt):
+    assert "push_stock" in capabilities(rt.channel("shop")) and isinstance(rt.channel("shop"), StockPusher)
+    assert "push_stock" not in capabilities(rt.channel("other"))
+    assert jobs.JOBS["push_stock"] is jobs.push_stock
+    stock(rt, "east", "TEA", 10, safety=2)
+    stock(rt, "west", "TEA", 5)
+    stock(rt, "west", "MUG", 3)
+    stock(rt, "west", "CUP", 1)
+    first = jobs.push_stock(rt)
+    assert StockShop.pushes == [{"CUP": 1, "MUG": 3, "TEA": 13}]
+    assert first.counts == {"skus_pushed": 2, "not_listed": 1} and first.errors == []
+    again = jobs.push_stock(rt)
+    assert StockShop.pushes == [{"CUP": 1, "MUG": 3, "TEA": 13}] and again.counts == {"unchanged": 1}
+    stock(rt, "west", "MUG", 0)  # sold out
+    StockShop.fail = True
+    failed = jobs.push_stock(rt)
+    assert failed.errors and "will try again" in failed.errors[0] and "503" in failed.errors[0]
+    StockShop.fail = False
+    jobs.push_stock(rt)
+    assert StockShop.pushes[-1] == {"MUG": 0}  # what failed is sent on the next run, and only that
+    assert len(StockShop.pushes) == 2
+
+
+def test_sync_runs_push_stock_once_the_pass_has_reserved_and_shipped(rt):
+    stock(rt, "east", "TEA", 4)
+    passed = [report.job for report in jobs.sync_once(rt)]
+    assert passed.index("push_stock") > passed.index("poll_tracking") > passed.index("allocate")
+    assert StockShop.pushes == [{"TEA": 4}]
