@@ -1,8 +1,14 @@
 """The ``fulfilhub`` command line.
 
-Exit codes: 0 all went well; 1 the work ran but some of it failed (listed, retried next
-run); 2 usage or configuration error; 3 store error (missing, locked, not migrated);
-4 plugin error.
+Exit codes (one table for every command, ``docs/cli.md`` "Exit codes"): 0 all went
+well; 1 the work ran but some of it failed (listed, retried next run); 2 usage or
+configuration error; 3 store error (missing, locked, not migrated); 4 plugin error;
+5 not found (what was named does not exist, or a filter matched nothing it could);
+130 interrupted (Ctrl-C) in a command that does one thing. ``sandbox``, ``run`` and
+``serve`` run until Ctrl-C: for them it is the way to stop, exit 0.
+
+Global options (``-c``, ``-v``, ``-q``, ``--debug-http``, ``--trace-hooks``) may come
+before or after the command: ``fulfilhub sync -v`` is ``fulfilhub -v sync``.
 """
 
 from __future__ import annotations
@@ -14,20 +20,33 @@ from collections.abc import Iterable
 from typing import Any
 
 import click
-import sqlalchemy as sa
 from rich.console import Console
 from rich.markup import escape
 from rich.logging import RichHandler
 
 from .. import __version__
 from ..config import Config, load
-from ..errors import ConfigError, FulfilhubError, PluginError, StoreError
+from ..errors import ConfigError, FulfilhubError, NotFound, PluginError, StoreError
 from ..http import Redactor
 from ..plugins import Hooks, PluginManager
+from ..store import database_error
 
 log = logging.getLogger("fulfilhub.cli")
 
-EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_STORE, EXIT_PLUGIN = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_STORE, EXIT_PLUGIN, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+
+#: The exit code table (``docs/cli.md`` prints it; ``tests/test_cli_surface.py`` holds every command to it).
+EXIT_CODES = {
+    EXIT_OK: "all went well",
+    EXIT_PARTIAL: "the work ran but some of it failed (listed; retried on the next run)",
+    EXIT_CONFIG: "usage or configuration error: a wrong option or argument, a bad fulfilhub.toml, a missing secret",
+    EXIT_STORE: "the store cannot be used: missing, unreachable, locked, not migrated",
+    EXIT_PLUGIN: "a plugin failed to load, or the type a config names is not installed",
+    EXIT_NOT_FOUND: "not found: the order, shipment, notice ... named does not exist, or a filter naming an "
+                    "instance matched nothing",
+    EXIT_INTERRUPTED: "interrupted with Ctrl-C (`sandbox`, `run` and `serve` stop cleanly with 0 instead)",
+}
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -136,6 +155,11 @@ class FulfilhubGroup(click.Group):
     _plugin_commands_from: object | None = None  # the PluginManager they were loaded from
     _plugin_command_names: frozenset[str] = frozenset()
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # the top level: global options may also come after the command
+            args = hoist_global_options(args)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
         return super().list_commands(ctx)
@@ -176,6 +200,8 @@ class FulfilhubGroup(click.Group):
             fail(str(exc), EXIT_STORE)
         except PluginError as exc:
             fail(str(exc), EXIT_PLUGIN)
+        except NotFound as exc:
+            fail(str(exc), EXIT_NOT_FOUND)
         except FulfilhubError as exc:
             fail(str(exc), EXIT_PARTIAL)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -186,14 +212,56 @@ class FulfilhubGroup(click.Group):
             except (OSError, ValueError):
                 pass
             sys.exit(EXIT_OK)
-        except sa.exc.SQLAlchemyError as exc:  # the database itself: unreachable, locked, refused
-            log.debug("store error", exc_info=True)
-            fail(f"store: {_first_line(getattr(exc, 'orig', None) or exc)}", EXIT_STORE)
         except KeyboardInterrupt:
-            fail("interrupted", EXIT_PARTIAL)
+            fail("interrupted", EXIT_INTERRUPTED)
         except Exception as exc:  # never a traceback: one line, the details at -vv
+            reason = database_error(exc)
+            if reason is not None:  # the database itself: unreachable, locked, refused
+                log.debug("store error", exc_info=True)
+                fail(f"store: {reason}", EXIT_STORE)
             log.debug("unexpected error", exc_info=True)
             fail(f"unexpected {type(exc).__name__}: {_first_line(exc)} (run with -vv to see where)", EXIT_PARTIAL)
+
+
+#: The global options: (spellings, takes a value).
+GLOBAL_OPTIONS = ((("-c", "--config"), True), (("-v", "--verbose"), False), (("-q", "--quiet"), False),
+                  (("--debug-http",), False), (("--trace-hooks",), False))
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``sync -v -c x.toml`` -> ``-v -c x.toml sync``: global options found after the
+    command move before it. A command's own option of the same spelling would win, but
+    no command has one (``tests/test_cli_surface.py`` checks); nothing after ``--`` moves."""
+    flags = {o: takes for opts, takes in GLOBAL_OPTIONS for o in opts}
+    front: list[str] = []
+    rest: list[str] = []
+    seen_command = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        short_value = arg[:2] == "-c" and len(arg) > 2 and not arg.startswith("--")  # -cFILE
+        repeated = arg.startswith("-") and not arg.startswith("--") and len(arg) > 2 and set(arg[1:]) in ({"v"}, {"q"})
+        if seen_command and (name in flags or short_value or repeated):
+            front.append(arg)
+            if name in flags and flags[name] and "=" not in arg and i + 1 < len(args):
+                front.append(args[i + 1])
+                i += 1
+        else:
+            if not seen_command and not arg.startswith("-"):
+                prev = args[i - 1] if i else ""
+                if not (prev in flags and flags[prev]):  # not the value of a leading -c
+                    seen_command = True
+            rest.append(arg)
+        i += 1
+    if not front:
+        return args
+    first = next((k for k, a in enumerate(rest) if not a.startswith("-") and not (k and rest[k - 1] in flags
+                                                                                  and flags[rest[k - 1]])), len(rest))
+    return rest[:first] + front + rest[first:]
 
 
 def _first_line(exc: object) -> str:
@@ -217,6 +285,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool,
     if quiet and verbose:
         raise click.UsageError("-q and -v contradict each other; pass one")
     setup_logging(verbose, quiet=quiet, debug_http=debug_http)
+    console.quiet = quiet  # -q: errors only (what --json asks for is still printed)
     ctx.obj = State(config_path, trace_hooks, verbose, quiet)
 
 
@@ -231,6 +300,9 @@ def plugin_manager() -> PluginManager:
     return _MANAGER
 
 
-from . import commands, delays, new, notices, operate, ops, promise, report, serve, views  # noqa: E402  (they attach themselves to `main`)
+from . import (  # noqa: E402  (they attach themselves to `main`)
+    commands, decisions, delays, new, notices, promise, report, sandbox_and_demo, serve, shipments_events_jobs,
+)
 
-__all__ = ["main", "commands", "delays", "new", "notices", "operate", "ops", "promise", "report", "serve", "views"]
+__all__ = ["commands", "decisions", "delays", "main", "new", "notices", "promise", "report", "sandbox_and_demo", "serve",
+           "shipments_events_jobs"]

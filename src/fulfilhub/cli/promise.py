@@ -273,7 +273,7 @@ def promise_show(state: Any, order_ref: str, as_json: bool) -> None:
     """
     from ..store import Store
     from ..store import promises as promise_store
-    from .commands import resolve_order_id
+    from .common import resolve_order_id
 
     store = Store.open(state.config(strict_env=False).store_url)
     try:

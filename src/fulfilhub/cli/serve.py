@@ -13,7 +13,10 @@ from ..errors import NotFound
 from ..runner.inbox import process_inbox
 from ..store import inbox as inbox_store
 from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
-from .commands import _dump, _runtime, _store, _tsv, pass_state
+from .common import dump as _dump
+from .common import found, pass_state, say, show_listing
+from .common import open_store as _store
+from .common import runtime as _runtime
 
 
 @main.command()
@@ -67,20 +70,16 @@ def webhooks_list(state: State, status: str | None, instance: str | None, limit:
     with store.read() as conn:
         rows = inbox_store.listing(conn, status=status, instance=instance, limit=limit)
         counts = inbox_store.count_by_status(conn)
-    if as_json:
-        _dump([dict(r._mapping) for r in rows])
-        return
-    if not console.is_terminal:
-        click.echo("\t".join(_COLUMNS))
+
+    def table() -> None:
+        grid = Table("id", "instance", "delivery", "received", "status", "what it did")
         for r in rows:
-            click.echo("\t".join(_tsv(getattr(r, c)) for c in _COLUMNS))
-        return
-    table = Table("id", "instance", "delivery", "received", "status", "what it did")
-    for r in rows:
-        table.add_row(str(r.id), escape(r.instance), escape(r.delivery_id[:24]), f"{r.received_at:%Y-%m-%d %H:%M:%S}",
-                      r.status, escape(r.error or r.result or "-"))
-    console.print(table)
-    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no webhooks received yet")
+            grid.add_row(str(r.id), escape(r.instance), escape(r.delivery_id[:24]), f"{r.received_at:%Y-%m-%d %H:%M:%S}",
+                         r.status, escape(r.error or r.result or "-"))
+        console.print(grid)
+        say("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no webhooks received yet")
+
+    show_listing([dict(r._mapping) for r in rows], _COLUMNS, as_json=as_json, table=table)
 
 
 @webhooks.command("show")
@@ -90,9 +89,7 @@ def webhooks_show(state: State, delivery: int) -> None:
     """One delivery as JSON: headers kept, body, status, result or error."""
     store = _store(state)
     with store.read() as conn:
-        row = inbox_store.get(conn, delivery)
-    if row is None:
-        raise NotFound(f"no webhook {delivery}; `fulfilhub webhooks list` shows them")
+        row = found(inbox_store.get(conn, delivery), "webhook", delivery, "`fulfilhub webhooks list` shows them")
     click.echo(json.dumps(inbox_store.as_dict(row), indent=2, default=str))
 
 

@@ -213,3 +213,13 @@ def safe_url(url: str) -> str:
 
 
 __all__ = ["Store", "Tx", "create_engine", "head_revision", "insert_ignore", "safe_url", "schema", "upgrade"]
+
+
+def database_error(exc: BaseException) -> str | None:
+    """The first line of what the database said when ``exc`` is its own error (unreachable,
+    locked, refused); None for any other exception. Callers above the store use this, so
+    that SQLAlchemy is imported under ``store/`` alone."""
+    if not isinstance(exc, sa.exc.SQLAlchemyError):
+        return None
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -215,3 +215,8 @@ def status_of_row(conn: Connection, key: str) -> sa.Row | None:
 def of_keys(conn: Connection, keys: list[str]) -> list[sa.Row]:
     """The effects with these keys."""
     return list(conn.execute(sa.select(outbox).where(outbox.c.key.in_(keys)).order_by(outbox.c.id))) if keys else []
+
+
+def existing_ids(conn: Connection, ids: list[int]) -> set[int]:
+    """Those of ``ids`` that name an effect."""
+    return set(conn.execute(sa.select(outbox.c.id).where(outbox.c.id.in_(ids))).scalars())
