@@ -36,7 +36,7 @@ log = logging.getLogger("fulfilhub.cli")
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_STORE, EXIT_PLUGIN, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
 
-#: The exit code table (``docs/cli.md`` prints it; ``tests/test_cli_surface.py`` holds every command to it).
+#: The exit code table (``docs/cli.md`` prints it; ``tests/slice/test_cli_surface.py`` holds every command to it).
 EXIT_CODES = {
     EXIT_OK: "all went well",
     EXIT_PARTIAL: "the work ran but some of it failed (listed; retried on the next run)",
@@ -231,7 +231,7 @@ GLOBAL_OPTIONS = ((("-c", "--config"), True), (("-v", "--verbose"), False), (("-
 def hoist_global_options(args: list[str]) -> list[str]:
     """``sync -v -c x.toml`` -> ``-v -c x.toml sync``: global options found after the
     command move before it. A command's own option of the same spelling would win, but
-    no command has one (``tests/test_cli_surface.py`` checks); nothing after ``--`` moves."""
+    no command has one (``tests/slice/test_cli_surface.py`` checks); nothing after ``--`` moves."""
     flags = {o: takes for opts, takes in GLOBAL_OPTIONS for o in opts}
     front: list[str] = []
     rest: list[str] = []

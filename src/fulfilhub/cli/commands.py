@@ -70,17 +70,20 @@ def plugins(state: State, as_json: bool) -> None:
     reg = pm.registry
     types = {kind: sorted(getattr(reg, kind)) for kind in ("channels", "carriers", "warehouses", "notifiers", "policies", "simulators")}
     failures = [{"name": f.name, "error": f.error} for f in pm.failures]
-    if as_json:
-        _dump({"plugins": info, "types": types, "failures": failures})
-        return
-    table = Table("plugin", "from", "hooks")
-    for item in info:
-        table.add_row(item["name"], item["source"], ", ".join(item["hooks"]))
-    for failure in failures:  # already reported on stderr when it failed to load: listed here, not repeated
-        table.add_row(failure["name"], "FAILED", failure["error"])
-    console.print(table)
-    for kind, names in types.items():
-        console.print(f"{kind}: {', '.join(names) or '-'}")
+    records = [{"name": item["name"], "source": item["source"], "hooks": ", ".join(item["hooks"]), "error": None}
+               for item in info]
+    records += [{"name": f["name"], "source": "FAILED", "hooks": "", "error": f["error"]} for f in failures]
+
+    def table() -> None:
+        grid = Table("plugin", "from", "hooks")
+        for item in records:  # a failure was reported on stderr when it failed to load: listed here, not repeated
+            grid.add_row(item["name"], item["source"], item["error"] or item["hooks"])
+        console.print(grid)
+        for kind, names in types.items():
+            say(f"{kind}: {', '.join(names) or '-'}")
+
+    show_listing(records, ("name", "source", "hooks", "error"), as_json=as_json, table=table,
+                 json_data={"plugins": info, "types": types, "failures": failures})
 
 
 @main.group()
@@ -405,6 +408,14 @@ def quarantine_retry(state: State, qids: tuple[int, ...], retry_all: bool) -> No
 
     if not qids and not retry_all:
         raise click.UsageError("name entry ids or pass --all")
+    if qids:
+        store = _store(state)
+        with store.read() as conn:
+            missing = [qid for qid in qids if quarantine_store.row(conn, qid) is None]
+        store.close()
+        if missing:
+            raise NotFound(f"nothing matched: no quarantine entry {', '.join(map(str, missing))}; "
+                           f"`fulfilhub quarantine list --all` shows them (nothing was retried)")
     rt = _runtime(state)
     try:
         outcome = retry(rt, None if retry_all else list(qids))

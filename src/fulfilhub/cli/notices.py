@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..clock import SystemClock
 from ..engines import compensation
+from ..errors import NotFound
 from ..runner import notices as notice_job
 from ..store import compensation as ledger
 from ..store import notices as notice_store
@@ -195,6 +196,11 @@ def _decide(state: State, ids: tuple[int, ...], actor: str, approve: bool, note:
     conf = compensation.settings(config.compensation, path=str(config.path))
     store = open_store(state)
     now = SystemClock().now()
+    with store.read() as conn:
+        missing = [comp_id for comp_id in ids if ledger.get(conn, str(comp_id)) is None]
+    if missing:
+        raise NotFound(f"nothing matched: no compensation {', '.join(map(str, missing))}; "
+                       f"`fulfilhub compensations list` shows them (nothing was decided)")
     for comp_id in ids:
         with store.transaction() as tx:
             if approve:
