@@ -233,3 +233,76 @@ def test_store_errors_keep_exit_3(tmp_path):
     config.write_text('[warehouses.main]\ntype = "local"\n')
     result = run(["orders", "list", "-c", str(config)])
     assert result.exit_code == STORE
+
+
+# --------------------------------------------------------------------------- Ctrl-C, real processes
+
+
+def _process(args: list[str], env_extra: dict[str, str] | None = None):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **ENV, "FULFILHUB_PLUGINS": "shopify,easypost", **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-m", "fulfilhub", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _interrupt_after(proc, ready: str, url: str | None = None) -> tuple[int, list[str], list[str]]:
+    """Wait for the line on stderr starting with ``ready`` (and for ``url`` to answer), send
+    SIGINT; (exit code, stderr lines before, after)."""
+    import signal
+    import time
+
+    import httpx
+
+    before = []
+    while True:
+        line = proc.stderr.readline()
+        assert line, f"ended before {ready!r}: {before} {proc.stdout.read()}"
+        before.append(line.rstrip("\n"))
+        if line.startswith(ready):
+            break
+    deadline = time.monotonic() + 15
+    while url is not None:  # the line is printed as the server starts: wait until it answers
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{url} did not answer"
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, before, err.splitlines()
+
+
+def test_ctrl_c_stops_sandbox_run_and_serve_with_exit_0_and_one_line(world):
+    cfg = str(world.config_path)
+    port = _free_port()
+    code, _, after = _interrupt_after(_process(["sandbox", "--port", str(port)]), "serving the simulators",
+                                      f"http://127.0.0.1:{port}/_sandbox/clock")
+    assert (code, after) == (0, ["sandbox stopped cleanly (the simulators' state is gone)"])
+
+    port = _free_port()
+    code, _, after = _interrupt_after(_process(["-c", cfg, "serve", "--port", str(port)]), "serving on",
+                                      f"http://127.0.0.1:{port}/healthz")
+    assert code == 0 and after == ["stopped cleanly"], after
+
+    code, _, after = _interrupt_after(_process(["-c", cfg, "run"]), "running")
+    assert code == 0 and after[-1].startswith("stopped cleanly after "), after
+    assert not [line for line in after if "SIGINT" in line or "Traceback" in line or "error" in line], after
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_on_another_port_advertises_that_port_when_no_public_url_is_configured(world):
+    port = _free_port()
+    code, before, _ = _interrupt_after(_process(["-c", str(world.config_path), "serve", "--port", str(port)]),
+                                       "serving on", f"http://127.0.0.1:{port}/healthz")
+    assert code == 0 and f"(public URL http://127.0.0.1:{port})" in before[-1], before

@@ -93,7 +93,14 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
         console.print(f"wrote {config_path}; stocked the shops' catalog, {preload} order(s) waiting in each shop", markup=False)
         console.print("next, in another terminal:", markup=False)
         console.print(quickstart.next_command(config_path, sims, webhooks=webhooks_to is not None), markup=False)
-    server.serve_forever()
+    if not state.quiet:
+        err_console.print("serving the simulators; Ctrl-C to stop", markup=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C is how a sandbox is stopped: uvicorn has shut down, then re-raised it
+        pass
+    if not state.quiet:
+        err_console.print("sandbox stopped cleanly (the simulators' state is gone)", markup=False)
 
 
 def _push_webhooks(server: SandboxServer, targets: dict[str, str]) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
+import attrs
 import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..config import default_public_url
 from ..errors import NotFound
 from ..runner.inbox import process_inbox
 from ..store import inbox as inbox_store
@@ -35,6 +37,9 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     rt = _runtime(state)
     settings = rt.config.server
     host, port = host or settings.host, port or settings.port
+    if settings.public_url == default_public_url(settings.host, settings.port):  # none configured: where it listens
+        settings = attrs.evolve(settings, public_url=default_public_url(host, port))
+        rt.config = attrs.evolve(rt.config, server=settings)
 
     def listening() -> None:
         if not state.quiet:
@@ -44,6 +49,8 @@ def serve(state: State, host: str | None, port: int | None) -> None:
 
     try:
         run_server(rt, host, port, listening=listening)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: requests in flight have finished
+        pass
     finally:
         rt.close()
     if not state.quiet:
