@@ -306,3 +306,50 @@ def test_serve_on_another_port_advertises_that_port_when_no_public_url_is_config
     code, before, _ = _interrupt_after(_process(["-c", str(world.config_path), "serve", "--port", str(port)]),
                                        "serving on", f"http://127.0.0.1:{port}/healthz")
     assert code == 0 and f"(public URL http://127.0.0.1:{port})" in before[-1], before
+
+
+# --------------------------------------------------------------------------- the demo's closing lines
+
+
+def test_a_piped_demo_prints_progress_and_closing_commands_that_work_as_printed(tmp_path, monkeypatch):
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    for name in ("FULFILHUB_DEMO_SHOPIFY_TOKEN", "FULFILHUB_DEMO_EASYPOST_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    result = run(["demo", "--orders", "8", "--days", "1", "--settle-days", "1", "--workspace", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    progress = result.stderr.splitlines()  # stderr is not a terminal here: lines, not a bar
+    assert progress[0].startswith("simulating 2 days") and progress[-1].startswith("simulated 2 of 2 days"), progress
+    commands = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
+                if line.startswith(("one notice:", "look at one:", "or all:", "the KPIs:"))]
+    assert len(commands) == 4, result.stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FULFILHUB_")}  # no credential, any folder
+    done = subprocess.run(shlex.split(commands[1]), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, (commands[1], done.stderr)  # the program as printed starts (a real process)
+    for command in commands:  # and each command's arguments work (in this process: faster)
+        words = shlex.split(command)
+        assert words[:3] == [sys.executable, "-m", "fulfilhub"], words  # pytest is not `fulfilhub`
+        assert run(words[3:]).exit_code == 0, command
+    assert (tmp_path / "ws" / "report.html").is_file()
+
+
+def test_the_demo_names_fulfilhub_as_it_was_started(tmp_path, monkeypatch):
+    import sys
+
+    from fulfilhub.cli.sandbox_and_demo import invocation
+
+    script = tmp_path / ".venv" / "bin" / "fulfilhub"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/fulfilhub", "demo"])
+    assert invocation() == str(script)  # started by path: that path, from any folder
+    monkeypatch.setenv("PATH", str(script.parent))
+    monkeypatch.setattr(sys, "argv", ["fulfilhub", "demo"])
+    assert invocation() == "fulfilhub"  # found on PATH
+    monkeypatch.setattr(sys, "argv", ["/x/fulfilhub/__main__.py", "demo"])
+    assert invocation().endswith(" -m fulfilhub")
