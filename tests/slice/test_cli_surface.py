@@ -186,6 +186,9 @@ def test_every_listing_in_a_pipe_is_tsv_with_a_header_and_json_with_json(surface
             assert len(cells) == len(lines[0].split("\t")), (command, line)
             assert "None" not in cells, (command, line)
         json.loads(run(["-c", cfg, *command.split(), "--json"]).stdout)
+        assert run(["-c", cfg, *command.split(), "--format", "tsv"]).stdout == piped.stdout, command
+        table = run(["-c", cfg, *command.split(), "--format", "table"])  # the terminal's view, in a pipe
+        assert table.stdout and "\t" not in table.stdout and table.stdout != piped.stdout, command
         quiet = run(["-c", cfg, *command.split(), "-q"])  # a global option after the command
         assert quiet.stdout == "" and quiet.exit_code == piped.exit_code, command
 

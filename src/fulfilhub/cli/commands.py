@@ -31,7 +31,7 @@ from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store import tracking as tracking_store
 from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
-from .common import assessment_json, found, line_json, pass_state, resolve_order_id, say, show_listing
+from .common import assessment_json, found, format_option, line_json, pass_state, resolve_order_id, say, show_listing
 from .common import dump as _dump
 from .common import open_store as _store
 from .common import runtime as _runtime
@@ -61,6 +61,7 @@ def init(ctx: click.Context, target: str, force: bool) -> None:
 
 
 @main.command()
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def plugins(state: State, as_json: bool) -> None:
@@ -367,6 +368,7 @@ def quarantine() -> None:
 
 @quarantine.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved ones.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (without the payloads).")
 @pass_state
 def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
@@ -460,6 +462,7 @@ def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int 
 
 
 @stock.command("list")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def stock_list(state: State, as_json: bool) -> None:
@@ -498,6 +501,7 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option("--status", type=click.Choice(["pending", "done", "failed"]), help="Only effects in this status.")
 @click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def outbox_list(state: State, status: str | None, limit: int, as_json: bool) -> None:

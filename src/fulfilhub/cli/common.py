@@ -108,6 +108,19 @@ def piped() -> bool:
     return not console.is_terminal
 
 
+def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta["fulfilhub.format"] = value
+
+
+#: ``--format table|tsv`` for a listing: what it prints whatever stdout is (default: the
+#: table on a terminal, TSV in a pipe). Read by :func:`show_listing`.
+format_option = click.option(
+    "--format", "listing_format", type=click.Choice(["table", "tsv"]), default=None, expose_value=False,
+    callback=_remember_format, is_eager=True,
+    help="table (default on a terminal) or tsv: a header line, then one row a line, tab-separated, never "
+         "truncated (the default when stdout is a pipe).")
+
+
 def show_listing(records: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool,
                  table: Callable[[], None], json_data: Any = None, tsv: bool | None = None) -> None:
     """Print a listing the one way every listing is printed.
@@ -120,6 +133,9 @@ def show_listing(records: Sequence[dict[str, Any]], columns: Sequence[str], *, a
     if as_json:
         dump(records if json_data is None else json_data)
         return
+    if tsv is None:
+        chosen = click.get_current_context().meta.get("fulfilhub.format")
+        tsv = None if chosen is None else chosen == "tsv"
     if tsv if tsv is not None else piped():
         echo_tsv(columns, ([r.get(c) for c in columns] for r in records))
         return

@@ -10,13 +10,14 @@ from ..engines.delays import OPEN_STATUSES, worst_first
 from ..store import delays as delay_store
 from ..store import orders as order_store
 from . import State, console, main
-from .common import assessment_json, open_store, pass_state, say, show_listing
+from .common import assessment_json, format_option, open_store, pass_state, say, show_listing
 
 #: The TSV columns of ``delays``.
 COLUMNS = ("order_id", "number", "status", "state", "days_late", "reason", "revised_eta", "detail")
 
 
 @main.command("delays")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: a list, worst first.")
 @pass_state
 def delays_command(state: State, as_json: bool) -> None:

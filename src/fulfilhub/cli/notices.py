@@ -17,7 +17,7 @@ from ..store import notices as notice_store
 from ..store import outbox as outbox_store
 from ..store.outbox import Effect
 from . import State, console, main
-from .common import dump, found, open_store, pass_state, resolve_order_id, say, show_listing
+from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
 from .report import ReportSection, register_section
 
 
@@ -54,6 +54,7 @@ def notices() -> None:
 @click.option("--event", type=click.Choice(["confirmed", "shipped", "delayed", "eta_revised", "delivered",
                                             "compensation_issued"]), help="Only notices of this event.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (key, event, locale, order_id ...).")
 @pass_state
 def notices_list(state: State, order_ref: str | None, event: str | None, limit: int, as_json: bool) -> None:
@@ -137,6 +138,7 @@ def compensations() -> None:
                                              "issued", "failed"]), help="Only compensations in this status.")
 @click.option("--order", "order_ref", help="Only this order's compensations (id or number).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def compensations_list(state: State, status: str | None, order_ref: str | None, limit: int, as_json: bool) -> None:

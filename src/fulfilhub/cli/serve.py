@@ -16,7 +16,7 @@ from ..runner.inbox import process_inbox
 from ..store import inbox as inbox_store
 from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
 from .common import dump as _dump
-from .common import found, pass_state, say, show_listing
+from .common import found, format_option, pass_state, say, show_listing
 from .common import open_store as _store
 from .common import runtime as _runtime
 
@@ -69,6 +69,7 @@ _COLUMNS = ("id", "instance", "delivery_id", "received_at", "status", "result", 
 @click.option("--status", type=click.Choice(inbox_store.STATUSES), help="Only deliveries in this status.")
 @click.option("--instance", help="Only deliveries for this channel or carrier.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def webhooks_list(state: State, status: str | None, instance: str | None, limit: int, as_json: bool) -> None:

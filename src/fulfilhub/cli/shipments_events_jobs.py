@@ -18,7 +18,7 @@ from ..store import job_runs as job_run_store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from . import EXIT_OK, EXIT_PARTIAL, State, console, main
-from .common import dump, found, open_store, pass_state, resolve_order_id, say, show_listing
+from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
 
 
 def _when(value: datetime | None) -> str:
@@ -64,6 +64,7 @@ def shipments() -> None:
 @click.option("--status", type=click.Choice([s.value for s in ShipmentStatus]), help="Only shipments in this status.")
 @click.option("--order", "order_ref", help="Only the shipments of this order (id or number).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (full ids, every field).")
 @pass_state
 def shipments_list(state: State, status: str | None, order_ref: str | None, limit: int, as_json: bool) -> None:
@@ -156,6 +157,7 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--order", "order_ref", help="Only this order's events (id or number).")
 @click.option("--since", help="Only events at or after this date/time (ISO 8601; UTC unless it says otherwise).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1), help="At most this many, the newest.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def events(state: State, order_ref: str | None, since: str | None, limit: int, as_json: bool) -> None:
@@ -182,6 +184,7 @@ def events(state: State, order_ref: str | None, since: str | None, limit: int, a
 
 
 @main.command()
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def jobs(state: State, as_json: bool) -> None:
