@@ -356,3 +356,14 @@ def test_the_demo_names_fulfilhub_as_it_was_started(tmp_path, monkeypatch):
     assert invocation() == "fulfilhub"  # found on PATH
     monkeypatch.setattr(sys, "argv", ["/x/fulfilhub/__main__.py", "demo"])
     assert invocation().endswith(" -m fulfilhub")
+
+
+def test_ctrl_c_in_a_command_that_does_one_thing_exits_130_with_one_line(surface, monkeypatch):
+    from fulfilhub.store import orders as order_store
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(order_store, "listing", interrupted)
+    result = run(["-c", surface["cfg"], "orders", "list"])
+    assert result.exit_code == 130 and result.stderr == "error: interrupted\n" and result.stdout == ""

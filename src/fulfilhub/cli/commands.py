@@ -1,4 +1,4 @@
-"""Everyday commands: init, plugins, doctor, db, sync, run, orders, quarantine, stock."""
+"""Everyday commands: init, plugins, doctor, db upgrade, sync, run, orders list|show, quarantine, stock, outbox."""
 
 from __future__ import annotations
 
