@@ -206,17 +206,6 @@ def listing(conn: Connection, *, status: str | None = None, channel: str | None 
     return conn.execute(stmt.order_by(orders.c.placed_at.desc()).limit(limit)).all()
 
 
-def events_of(conn: Connection, order_id: str) -> list[sa.Row]:
-    return conn.execute(
-        sa.select(order_events).where(order_events.c.order_id == order_id).order_by(order_events.c.id)
-    ).all()
-
-
-def count_by_status(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(sa.select(orders.c.status, sa.func.count()).group_by(orders.c.status))
-    return {status: n for status, n in rows}
-
-
 def ids_by_number(conn: Connection, numbers: Iterable[str]) -> list[str]:
     """The ids of the orders whose shop order number is one of ``numbers``."""
     return list(conn.execute(sa.select(orders.c.id).where(orders.c.number.in_(list(numbers)))).scalars())
@@ -246,3 +235,14 @@ def events_listing(conn: Connection, *, order_id: str | None = None, since: date
     if since:
         stmt = stmt.where(e.c.at >= since)
     return list(reversed(conn.execute(stmt.order_by(e.c.at.desc(), e.c.id.desc()).limit(limit)).all()))
+
+
+def events_of(conn: Connection, order_id: str) -> list[sa.Row]:
+    return conn.execute(
+        sa.select(order_events).where(order_events.c.order_id == order_id).order_by(order_events.c.id)
+    ).all()
+
+
+def count_by_status(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(sa.select(orders.c.status, sa.func.count()).group_by(orders.c.status))
+    return {status: n for status, n in rows}
