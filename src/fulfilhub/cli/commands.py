@@ -101,7 +101,7 @@ def db_upgrade(state: State, revision: str) -> None:
     try:
         at = store_mod.upgrade(config.store_url, revision)
     except Exception as exc:  # unreachable, refused, wrong password: one line, no traceback
-        reason = store_mod.database_error(exc)
+        reason = store_mod.database_error(exc, operational=True)
         if reason is None:
             raise
         raise StoreError(f"cannot reach store {store_mod.safe_url(config.store_url)}: {reason}") from None
