@@ -171,6 +171,8 @@ def test_every_command_gives_its_exit_code_and_every_listing_pipes_tsv(surface):
                              f"{result.stderr.strip()[:200]}")
             if expected == NOT_FOUND and "no " not in result.stderr and "nothing matched" not in result.stderr:
                 wrong.append(f"fulfilhub {' '.join(argv)}: does not say what was not found: {result.stderr!r}")
+            if expected in (USAGE, STORE, PLUGIN, NOT_FOUND) and result.stdout:
+                wrong.append(f"fulfilhub {' '.join(argv)}: an error also printed on stdout: {result.stdout[:200]!r}")
     assert wrong == []
 
 
