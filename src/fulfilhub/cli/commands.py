@@ -30,7 +30,7 @@ from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store import tracking as tracking_store
-from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
+from .group import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
 from .common import assessment_json, found, format_option, line_json, pass_state, resolve_order_id, say, show_listing
 from .common import dump as _dump
 from .common import open_store as _store

@@ -22,7 +22,7 @@ from ..models import DelayAssessment
 from ..runner.runtime import Runtime
 from ..store import Store
 from ..store import orders as order_store
-from . import State, console
+from .group import State, console
 
 pass_state = click.make_pass_decorator(State)
 

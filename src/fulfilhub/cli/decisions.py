@@ -13,7 +13,7 @@ from ..plugins import Hooks
 from ..store import Store
 from ..store import cursors as cursor_store
 from ..store import orders as order_store
-from . import State, console
+from .group import State, console
 from .commands import orders
 from .common import pass_state, resolve_order_id
 
@@ -92,7 +92,7 @@ def channels_reset_cursor(state: State, name: str, yes: bool) -> None:
 
 
 def _attach() -> None:
-    from . import main
+    from .group import main
 
     main.add_command(channels)
 

@@ -9,7 +9,7 @@ from rich.table import Table
 from ..engines.delays import OPEN_STATUSES, worst_first
 from ..store import delays as delay_store
 from ..store import orders as order_store
-from . import State, console, main
+from .group import State, console, main
 from .common import assessment_json, format_option, open_store, pass_state, say, show_listing
 
 #: The TSV columns of ``delays``.

@@ -16,7 +16,7 @@ from ..store import compensation as ledger
 from ..store import notices as notice_store
 from ..store import outbox as outbox_store
 from ..store.outbox import Effect
-from . import State, console, main
+from .group import State, console, main
 from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
 from .report import ReportSection, register_section
 

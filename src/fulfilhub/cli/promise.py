@@ -21,7 +21,7 @@ from ..engines.backtest import (
     DeliveryDays,
 )
 from ..engines.backtest import backtest as run_backtest
-from . import EXIT_CONFIG, console, err_console, fail, main
+from .group import EXIT_CONFIG, console, err_console, fail, main
 
 
 @main.group()

@@ -26,7 +26,7 @@ from ..clock import SystemClock
 from ..engines import kpi
 from ..store import Connection
 from ..store import kpi as kpi_store
-from . import State, console, main
+from .group import State, console, main
 from .common import open_store as _store
 from .common import pass_state
 

@@ -22,7 +22,8 @@ from ..clock import SimClock, SystemClock
 from ..engines import lifecycle
 from ..errors import ConfigError
 from ..sandbox import SandboxContext, SandboxServer
-from . import EXIT_OK, State, console, err_console, main, quickstart
+from .group import EXIT_OK, State, console, err_console, main
+from . import quickstart
 
 pass_state = click.make_pass_decorator(State)
 

@@ -17,7 +17,7 @@ from ..models import ShipmentStatus
 from ..store import job_runs as job_run_store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
-from . import EXIT_OK, EXIT_PARTIAL, State, console, main
+from .group import EXIT_OK, EXIT_PARTIAL, State, console, main
 from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
 
 
