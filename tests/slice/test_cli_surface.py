@@ -124,6 +124,9 @@ def test_every_command_is_in_the_table():
     assert sorted(set(CASES) - set(commands)) == [], "CASES names commands that do not exist"
     assert set(LISTINGS) <= set(commands)
     assert {code for cases in CASES.values() for _, code in cases} <= set(EXIT_CODES)
+    for command in commands:  # and each answers --help with 0, the global options after it too
+        helped = run([*command.split(), "--help", "-q"])
+        assert helped.exit_code == 0 and helped.stdout.startswith("Usage: "), (command, helped.output)
 
 
 def test_no_command_has_an_option_spelled_like_a_global_one():
