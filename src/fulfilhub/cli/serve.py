@@ -15,7 +15,6 @@ from ..errors import NotFound
 from ..runner.inbox import process_inbox
 from ..store import inbox as inbox_store
 from .group import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
-from .common import dump as _dump
 from .common import found, format_option, pass_state, say, show_listing
 from .common import open_store as _store
 from .common import runtime as _runtime
