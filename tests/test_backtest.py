@@ -264,7 +264,9 @@ def test_any_mangled_file_replays_or_is_refused_with_a_backtest_error(tmp_path):
 def test_a_semicolon_separated_file_gets_a_hint_and_reads_with_delimiter(tmp_path):
     path = write(tmp_path, HAND.replace(",", ";"))
     refused = CliRunner().invoke(main, ["promise", "backtest", str(path), "--column", "purchase_ts=bought"])
-    assert refused.exit_code == 2 and "semicolon-separated" in refused.stderr and "--delimiter ';'" in refused.stderr
+    assert refused.exit_code == 2
+    assert "semicolon-separated" in refused.stderr
+    assert "--delimiter ';'" in refused.stderr
     read = run(str(path), "--delimiter", ";", "--column", "purchase_ts=bought", "--target", "0.9", "--json",
                *CALENDAR_DAYS)
     assert read.exit_code == 0, read.output
@@ -274,12 +276,16 @@ def test_a_semicolon_separated_file_gets_a_hint_and_reads_with_delimiter(tmp_pat
 def test_skip_bad_rows_counts_and_reports_them_instead_of_stopping(tmp_path):
     path = write(tmp_path, HAND + "7,not a time,,2024-01-20 10:00:00,\n")
     stopped = CliRunner().invoke(main, ["promise", "backtest", str(path), "--column", "purchase_ts=bought"])
-    assert stopped.exit_code == 2 and "line 8" in stopped.stderr and "--skip-bad-rows" in stopped.stderr
+    assert stopped.exit_code == 2
+    assert "line 8" in stopped.stderr
+    assert "--skip-bad-rows" in stopped.stderr
     skipped = CliRunner().invoke(main, ["promise", "backtest", str(path), "--column", "purchase_ts=bought",
                                         "--target", "0.9", "--json", *CALENDAR_DAYS, "--skip-bad-rows"])
     assert skipped.exit_code == 0, skipped.output
     out = json.loads(skipped.stdout)
-    assert out["bad_rows"] == 1 and "line 8" in out["first_bad"] and out["results"][0]["on_time"] == 0.75
+    assert out["bad_rows"] == 1
+    assert "line 8" in out["first_bad"]
+    assert out["results"][0]["on_time"] == 0.75
     assert "1 row(s) could not be read" in skipped.stderr
 
 
@@ -292,4 +298,5 @@ def test_the_plot_folder_is_checked_before_the_replay(tmp_path, monkeypatch):
     monkeypatch.setattr(promise_cli, "run_backtest", replay_called)
     result = CliRunner().invoke(main, ["promise", "backtest", str(write(tmp_path, HAND)),
                                        "--plot", str(tmp_path / "missing" / "p.svg")])
-    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
