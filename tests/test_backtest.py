@@ -61,6 +61,8 @@ def test_a_small_history_scores_as_computed_by_hand(tmp_path):
     assert out == {
         "rows": 4,
         "skipped": 2,  # order 1 (no history yet) and order 6 (not delivered)
+        "bad_rows": 0,
+        "first_bad": None,
         "results": [{"target": 0.9, **learned}, {"target": 0.95, **learned}],
         "baseline": {"on_time": 0.5, "median_days": 1.5, "p90_days": 3.4},
     }
@@ -265,3 +267,44 @@ def test_any_mangled_file_replays_or_is_refused_with_a_backtest_error(tmp_path):
             assert str(exc).startswith(str(path)), exc
             outcomes["refused"] += 1
     assert outcomes["ok"] > 10 and outcomes["refused"] > 10, outcomes  # both paths were exercised
+
+
+def test_a_semicolon_separated_file_gets_a_hint_and_reads_with_delimiter(tmp_path):
+    path = write(tmp_path, HAND.replace(",", ";"))
+    refused = CliRunner().invoke(main, ["promise", "backtest", str(path), "--column", "purchase_ts=bought"])
+    assert refused.exit_code == 2
+    assert "semicolon-separated" in refused.stderr
+    assert "--delimiter ';'" in refused.stderr
+    read = run(str(path), "--delimiter", ";", "--column", "purchase_ts=bought", "--target", "0.9", "--json",
+               *CALENDAR_DAYS)
+    assert read.exit_code == 0, read.output
+    assert json.loads(read.stdout)["results"][0]["on_time"] == 0.75  # the same as the comma file
+
+
+def test_skip_bad_rows_counts_and_reports_them_instead_of_stopping(tmp_path):
+    path = write(tmp_path, HAND + "7,not a time,,2024-01-20 10:00:00,\n")
+    stopped = CliRunner().invoke(main, ["promise", "backtest", str(path), "--column", "purchase_ts=bought"])
+    assert stopped.exit_code == 2
+    assert "line 8" in stopped.stderr
+    assert "--skip-bad-rows" in stopped.stderr
+    skipped = CliRunner().invoke(main, ["promise", "backtest", str(path), "--column", "purchase_ts=bought",
+                                        "--target", "0.9", "--json", *CALENDAR_DAYS, "--skip-bad-rows"])
+    assert skipped.exit_code == 0, skipped.output
+    out = json.loads(skipped.stdout)
+    assert out["bad_rows"] == 1
+    assert "line 8" in out["first_bad"]
+    assert out["results"][0]["on_time"] == 0.75
+    assert "1 row(s) could not be read" in skipped.stderr
+
+
+def test_the_plot_folder_is_checked_before_the_replay(tmp_path, monkeypatch):
+    import fulfilhub.cli.promise as promise_cli
+
+    def replay_called(*args, **kwargs):
+        raise AssertionError("the replay ran before the plot's folder was checked")
+
+    monkeypatch.setattr(promise_cli, "run_backtest", replay_called)
+    result = CliRunner().invoke(main, ["promise", "backtest", str(write(tmp_path, HAND)),
+                                       "--plot", str(tmp_path / "missing" / "p.svg")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr

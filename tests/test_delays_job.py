@@ -199,7 +199,8 @@ def test_delays_cli_lists_at_risk_and_late_orders_worst_first(world, make_order,
     assert listed[0]["exception"] == "weather" and listed[0]["revised_eta"].startswith("2026-05-17")
     text = runner.invoke(main, ["-c", str(path), "delays"])
     assert text.exit_code == 0
-    lines = text.output.splitlines()
+    header, *lines = text.output.splitlines()  # a pipe: a header, then TSV
+    assert header.split("\t")[:2] == ["order_id", "number"]
     assert [line.split("\t")[1] for line in lines] == ["#2", "#3", "#1"]
     assert "severe weather" in lines[0] and "Sun 17 May" in lines[0]
 
@@ -214,7 +215,7 @@ def test_delays_cli_says_when_nothing_is_at_risk(world):
     _, _, path = world
     from fulfilhub.cli import main
 
-    out = CliRunner().invoke(main, ["-c", str(path), "delays"])
+    out = CliRunner().invoke(main, ["-c", str(path), "delays", "--format", "table"])
     assert out.exit_code == 0 and "no open order is at risk or late" in out.output
     assert json.loads(CliRunner().invoke(main, ["-c", str(path), "delays", "--json"]).output) == []
 

@@ -272,3 +272,19 @@ def test_a_parcel_recently_in_flight_still_censors():
     assert model.quantile(RENO_CA, 0.9, now=last + 12 * DAY).days >= 5.9
     with pytest.raises(ValueError, match="stale_factor"):
         TransitModel(stale_factor=0.5)
+
+
+def test_a_lower_bound_is_said_in_units_a_person_reads():
+    def said(days: float, unit: str = "days") -> str:
+        return TransitEstimate(days=days, q=0.5, level=Level.ALL, lane=Lane(), delivered=3, in_flight=9,
+                               window_days=1, lower_bound=True, unit=unit).describe()
+
+    assert said(0.0104).endswith("50% take at least 14 minutes (parcels still on their way have been out longer "
+                                 "than any delivered one)")
+    assert "0.01" not in said(0.0104)
+    assert "none of the slowest" not in said(0.0104)
+    assert "at least 6 hours" in said(0.25)
+    assert "in the last day (" in said(0.25)
+    assert "at least 1 hour " in said(1 / 24 + 0.001)
+    assert "at least 4 days" in said(4.7)
+    assert "at least 0.5 working days" in said(0.5, "working days")

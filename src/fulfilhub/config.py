@@ -230,6 +230,8 @@ def _server(table: Mapping[str, Any], where: str, *, env: Mapping[str, str] | No
         elif key == "public_url" and not value.startswith(("http://", "https://")):
             raise ConfigError(f"expected an http:// or https:// URL, got {value!r}", path=where, key=dotted)
         values[key] = value
+    if "public_url" not in values:  # none configured: where the server listens
+        values["public_url"] = default_public_url(values.get("host", "127.0.0.1"), values.get("port", 8080))
     return ServerConfig(**values, secrets=tuple(secrets))
 
 
@@ -241,6 +243,13 @@ def _is_address(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return isinstance(value, str)
+
+
+def default_public_url(host: str, port: int) -> str:
+    """``[server] public_url`` when none is configured: ``http://HOST:PORT`` (loopback for a wildcard host)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @attrs.frozen(kw_only=True)

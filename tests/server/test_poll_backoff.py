@@ -98,7 +98,7 @@ def test_off_by_default_and_jobs_and_doctor_say_who_backs_off(tmp_path):
     config.write_text(base + '[server]\npoll_backoff = "1h"\n', encoding="utf-8")
     found = jobs_json()
     assert list(found["pull_orders"]) == ["shop"] and list(found["poll_tracking"]) == ["ups"]
-    text = cli.invoke(main, ["-c", str(config), "jobs"]).output
+    text = cli.invoke(main, ["-c", str(config), "jobs", "--format", "table"]).output
     assert "pull_orders backs off for shop (webhook 3m ago): polled at most every 1h" in " ".join(text.split())
     assert doctor() == "poll_backoff 1h: polled at most every 1h: ups (webhook 45m ago), shop (webhook 3m ago)"
 

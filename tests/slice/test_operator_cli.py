@@ -80,7 +80,7 @@ def test_hold_release_and_cancel_are_recorded_with_reason_and_source(world):
     assert "fraud check" in manual[0][1] and "customer asked" in manual[1][1]
     assert run("-c", cfg, "orders", "hold", other, "--reason", "x").exit_code == 1  # cancelled is final
     missing = run("-c", cfg, "orders", "cancel", "shop:404", "--reason", "x")
-    assert missing.exit_code == 1 and "shop:404" in missing.stderr
+    assert missing.exit_code == 5 and "shop:404" in missing.stderr  # not found
     assert run("-c", cfg, "orders", "hold", other).exit_code == 2  # --reason is required
 
 
@@ -258,8 +258,8 @@ def test_shipments_list_show_and_track(world):
     assert shown.exit_code == 0 and ship["tracking_code"] in shown.stdout
     tracked = json.loads(run("-c", cfg, "track", ship["tracking_code"], "--json").stdout)
     assert tracked["id"] == ship["id"] and tracked["lines"] and tracked["scans"] is not None
-    assert run("-c", cfg, "track", "NOPE123").exit_code == 1
-    assert run("-c", cfg, "shipments", "show", "nope").exit_code == 1
+    assert run("-c", cfg, "track", "NOPE123").exit_code == 5  # not found
+    assert run("-c", cfg, "shipments", "show", "nope").exit_code == 5
     piped = run("-c", cfg, "shipments", "list").stdout.splitlines()  # not a terminal: full ids, tab-separated
     assert piped[1].split("\t")[0] == ship["id"]
     by_order = json.loads(run("-c", cfg, "shipments", "list", "--order", order_id, "--json").stdout)
@@ -279,8 +279,9 @@ def test_events_timeline_across_orders_since_a_date(world):
     since = json.loads(run("-c", cfg, "events", "--since", str(last), "--json").stdout)
     assert since and all(e["at"] >= last for e in since)
     assert run("-c", cfg, "events", "--since", "yesterday").exit_code == 2
-    text = run("-c", cfg, "events").stdout
-    assert "received -> accepted" in text
+    text = run("-c", cfg, "events").stdout  # a pipe: TSV
+    assert text.splitlines()[0] == "id\tat\torder_id\tkind\tfrom_status\tto_status\tsource\treason"
+    assert "\treceived\taccepted\t" in text
 
 
 def test_jobs_shows_last_run_duration_outcome_and_backlog(world):

@@ -91,7 +91,7 @@ def test_sync_then_orders_list_and_show(world):
     as_json = json.loads(run("-c", str(world.config_path), "orders", "show", f"shop:{placed['id']}", "--json").stdout)
     assert [e["to_status"] for e in as_json["events"] if e["kind"] == "status"][:3] == ["received", "accepted", "allocated"]
     missing = run("-c", str(world.config_path), "orders", "show", "shop:404")
-    assert missing.exit_code == 1 and "no order 'shop:404'" in missing.output
+    assert missing.exit_code == 5 and "no order 'shop:404'" in missing.output
 
 
 def test_a_sync_with_failures_exits_1_lists_them_and_hides_secrets(world):

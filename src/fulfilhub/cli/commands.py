@@ -1,15 +1,13 @@
-"""Everyday commands: init, plugins, doctor, db, sync, run, orders, quarantine, stock."""
+"""Everyday commands: init, plugins, doctor, db upgrade, sync, run, orders list|show, quarantine, stock, outbox."""
 
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 from rich.table import Column, Table
@@ -18,11 +16,11 @@ from .. import store as store_mod
 from ..config import EXAMPLE, DEFAULT_PATH
 from ..clock import SystemClock
 from ..errors import ConfigError, NotFound, StoreError
-from ..models import DelayAssessment, OrderStatus
+from ..models import OrderStatus
 from ..runner import jobs
 from ..runner.runtime import Runtime
 from ..runner.scheduler import Scheduler
-from ..store import Store, schema
+from ..store import Store
 from ..store import breakers as breaker_store
 from ..store import delays as delay_store
 from ..store import orders as order_store
@@ -34,29 +32,11 @@ from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store import tracking as tracking_store
 from ..http import Redactor
-from . import _SECRETS, EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
-
-pass_state = click.make_pass_decorator(State)
-
-
-def _runtime(state: State) -> Runtime:
-    """The configured runtime with every adapter built (bad settings fail here, exit 2)."""
-    config = state.config()
-    rt = Runtime(config, Store.open(config.store_url), state.plugins)
-    try:
-        rt.build_all()
-    except BaseException:
-        rt.close()
-        raise
-    return rt
-
-
-def _store(state: State) -> Store:
-    return Store.open(state.config(strict_env=False).store_url)
-
-
-def _dump(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+from .group import _SECRETS, EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
+from .common import assessment_json, found, format_option, line_json, pass_state, resolve_order_id, say, show_listing
+from .common import dump as _dump
+from .common import open_store as _store
+from .common import runtime as _runtime
 
 
 # --------------------------------------------------------------------------- setup
@@ -83,6 +63,7 @@ def init(ctx: click.Context, target: str, force: bool) -> None:
 
 
 @main.command()
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def plugins(state: State, as_json: bool) -> None:
@@ -92,17 +73,20 @@ def plugins(state: State, as_json: bool) -> None:
     reg = pm.registry
     types = {kind: sorted(getattr(reg, kind)) for kind in ("channels", "carriers", "warehouses", "notifiers", "policies", "simulators")}
     failures = [{"name": f.name, "error": f.error} for f in pm.failures]
-    if as_json:
-        _dump({"plugins": info, "types": types, "failures": failures})
-        return
-    table = Table("plugin", "from", "hooks")
-    for item in info:
-        table.add_row(item["name"], item["source"], ", ".join(item["hooks"]))
-    for failure in failures:  # already reported on stderr when it failed to load: listed here, not repeated
-        table.add_row(failure["name"], "FAILED", failure["error"])
-    console.print(table)
-    for kind, names in types.items():
-        console.print(f"{kind}: {', '.join(names) or '-'}")
+    records = [{"name": item["name"], "source": item["source"], "hooks": ", ".join(item["hooks"]), "error": None}
+               for item in info]
+    records += [{"name": f["name"], "source": "FAILED", "hooks": "", "error": f["error"]} for f in failures]
+
+    def table() -> None:
+        grid = Table("plugin", "from", "hooks")
+        for item in records:  # a failure was reported on stderr when it failed to load: listed here, not repeated
+            grid.add_row(item["name"], item["source"], item["error"] or item["hooks"])
+        console.print(grid)
+        for kind, names in types.items():
+            say(f"{kind}: {', '.join(names) or '-'}")
+
+    show_listing(records, ("name", "source", "hooks", "error"), as_json=as_json, table=table,
+                 json_data={"plugins": info, "types": types, "failures": failures})
 
 
 @main.group()
@@ -132,8 +116,10 @@ def db_upgrade(state: State, revision: str, allow_downgrade: bool) -> None:
                 f"store {where} is at schema revision {current}, newer than {target}: `db upgrade` only goes "
                 f"forward. To go back (dropping what the later migrations added), pass --downgrade")
         at = (store_mod.downgrade if step < 0 else store_mod.upgrade)(config.store_url, target)
-    except sa.exc.OperationalError as exc:  # unreachable, refused, wrong password: one line, no traceback
-        reason = str(exc.orig or exc).strip().splitlines()[0]
+    except Exception as exc:  # unreachable, refused, wrong password: one line, no traceback
+        reason = store_mod.database_error(exc, operational=True)
+        if reason is None:
+            raise
         raise StoreError(f"cannot reach store {store_mod.safe_url(config.store_url)}: {reason}") from None
     console.print(f"store {store_mod.safe_url(config.store_url)} is at schema revision {at}")
 
@@ -182,7 +168,7 @@ def doctor(state: State, as_json: bool) -> None:
         check("webhooks", not hooks.get("failed"),
               f"pending {hooks.get('pending', 0)}, failed {hooks.get('failed', 0)}, processed {hooks.get('processed', 0)}"
               + (": `fulfilhub webhooks list --status failed`, then `webhooks replay ID`" if hooks.get("failed") else ""))
-        from .views import backoff_summary
+        from .shipments_events_jobs import backoff_summary
 
         check("polling", True, backoff_summary(config, healthy, SystemClock().now()))
         check("breakers", not tripped, "every instance reachable at the last run" if not tripped else "; ".join(
@@ -287,19 +273,6 @@ def orders() -> None:
     """Look at orders."""
 
 
-def resolve_order_id(conn: Any, ref: str) -> str:
-    """The order id ``ref`` names: an id, or a shop's order number (``#1009`` or ``1009``)."""
-    if order_store.row(conn, ref) is not None:
-        return ref
-    number = ref if ref.startswith("#") else f"#{ref}"
-    found = conn.execute(sa.select(schema.orders.c.id).where(schema.orders.c.number.in_([ref, number]))).scalars().all()
-    if len(found) == 1:
-        return found[0]
-    if len(found) > 1:
-        raise NotFound(f"order number {ref!r} is used by {len(found)} orders ({', '.join(sorted(found))}); name one by id")
-    raise NotFound(f"no order {ref!r} (by id or number); `fulfilhub orders list` shows them")
-
-
 @orders.command("list")
 @click.option("--status", type=click.Choice([s.value for s in OrderStatus]), help="Only orders in this status.")
 @click.option("--channel", help="Only orders from this channel instance.")
@@ -315,20 +288,27 @@ def orders_list(state: State, status: str | None, channel: str | None, limit: in
     with store.read() as conn:
         rows = order_store.listing(conn, status=status, channel=channel, limit=limit)
         counts = order_store.count_by_status(conn)
-    if as_json:
-        _dump({"orders": [dict(r._mapping) for r in rows], "counts": counts})
-        return
-    if fmt == "tsv" or (fmt is None and not console.is_terminal):
-        click.echo("\t".join(("id", "number", "status", "placed", "total", "currency", "hold_reason")))
+        known = order_store.channels_with_orders(conn) if channel and not rows else []
+    if channel and not rows and channel not in known:
+        raise NotFound(f"nothing matched: no order came from channel {channel!r}; "
+                       f"orders came from: {', '.join(known) or 'none yet'}")
+    records = [dict(r._mapping) for r in rows]
+
+    def table() -> None:
+        grid = Table(Column("id", overflow="fold"), Column("number", no_wrap=True), "status", "placed", "total",
+                     "hold reason")
         for r in rows:
-            click.echo("\t".join(_tsv(v) for v in (r.id, r.number, r.status, r.placed_at.isoformat(), r.total,
-                                                  r.currency, r.hold_reason or "")))
-        return
-    table = Table(Column("id", overflow="fold"), Column("number", no_wrap=True), "status", "placed", "total", "hold reason")
-    for r in rows:
-        table.add_row(r.id, r.number, r.status, f"{r.placed_at:%Y-%m-%d %H:%M}", f"{r.total} {r.currency}", r.hold_reason or "")
-    console.print(table)
-    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+            grid.add_row(r.id, r.number, r.status, f"{r.placed_at:%Y-%m-%d %H:%M}", f"{r.total} {r.currency}",
+                         r.hold_reason or "")
+        console.print(grid)
+        say("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no orders yet")
+
+    show_listing(records, ORDER_COLUMNS, as_json=as_json, table=table, json_data={"orders": records, "counts": counts},
+                 tsv=True if fmt == "tsv" else False if fmt == "table" else None)
+
+
+#: The TSV columns of ``orders list``.
+ORDER_COLUMNS = ("id", "number", "status", "placed_at", "total", "currency", "hold_reason", "channel")
 
 
 @orders.command("show")
@@ -344,10 +324,7 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
     store = Store.open(config.store_url)
     with store.read() as conn:
         order_id = resolve_order_id(conn, order_id)
-        found = order_store.load(conn, order_id)
-        if found is None:
-            raise NotFound(f"no order {order_id!r}; `fulfilhub orders list` shows the ids")
-        order, row = found
+        order, row = found(order_store.load(conn, order_id), "order", order_id, "`fulfilhub orders list` shows the ids")
         events = order_store.events_of(conn, order_id)
         ships = shipment_store.of_order(conn, order_id)
         scans = {s.id: shipment_store.scans_of(conn, s.id) for s in ships}
@@ -355,7 +332,7 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         promises = promise_store.history(conn, order_id)
     with store.transaction() as tx:  # the page's token is made on first use
         page_url = tracking_store.tracking_page_url(config, tx, order_id)
-    from .promise import promise_json, promise_lines
+    from .promise import promise_json, promise_lines  # noqa: PLC0415 (promise.py imports this module's group)
 
     if as_json:
         _dump({
@@ -364,7 +341,7 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
             "promise_history": [promise_json(p) for p in promises],
             "order": {k: v for k, v in row._mapping.items() if k != "raw"},
             "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.amount)} for ln in order.lines],
-            "shipments": [{**shipment_store.as_row(s), "lines": [vars_(ln) for ln in s.lines],
+            "shipments": [{**shipment_store.as_row(s), "lines": [line_json(ln) for ln in s.lines],
                            "scans": [dict(e._mapping) for e in scans[s.id]]} for s in ships],
             "events": [dict(e._mapping) for e in events],
             "delay": assessment_json(delay) if delay is not None else None,
@@ -402,25 +379,6 @@ def orders_show(state: State, order_id: str, as_json: bool) -> None:
         console.print(f"  {e.at:%Y-%m-%d %H:%M}  {change:<32} {e.source:<22} {e.reason}", markup=False)
 
 
-def assessment_json(a: DelayAssessment) -> dict[str, Any]:
-    """An assessment as JSON values (times in ISO 8601, enums as their words)."""
-    return {
-        "order_id": a.order_id, "state": str(a.state), "reason": str(a.reason) if a.reason else None,
-        "exception": str(a.exception) if a.exception else None, "days_late": a.days_late,
-        "revised_eta": a.revised_eta.isoformat() if a.revised_eta else None, "confidence": a.confidence,
-        "promise_revision": a.promise_revision, "assessed_at": a.assessed_at.isoformat(), "detail": a.detail,
-    }
-
-
-def _tsv(value: Any) -> str:
-    """A value for one TSV cell: tabs and newlines inside it become spaces."""
-    return " ".join(str(value).split("\t")).replace("\n", " ").replace("\r", " ")
-
-
-def vars_(line: Any) -> dict[str, Any]:
-    return {"sku": line.sku, "quantity": line.quantity, "order_line_id": line.order_line_id}
-
-
 # --------------------------------------------------------------------------- quarantine
 
 
@@ -431,6 +389,7 @@ def quarantine() -> None:
 
 @quarantine.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved ones.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (without the payloads).")
 @pass_state
 def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
@@ -438,13 +397,16 @@ def quarantine_list(state: State, show_all: bool, as_json: bool) -> None:
     store = _store(state)
     with store.read() as conn:
         rows = quarantine_store.listing(conn, status=None if show_all else "open", limit=1000)
-    if as_json:
-        _dump([{k: v for k, v in r._mapping.items() if k != "payload"} for r in rows])
-        return
-    table = Table("id", "source", "external id", "status", "tries", "error")
-    for r in rows:
-        table.add_row(str(r.id), r.source, r.external_id or "", r.status, str(r.attempts), escape(r.error))
-    console.print(table)
+    records = [{k: v for k, v in r._mapping.items() if k != "payload"} for r in rows]
+
+    def table() -> None:
+        grid = Table("id", "source", "external id", "status", "tries", "error")
+        for r in rows:
+            grid.add_row(str(r.id), r.source, r.external_id or "", r.status, str(r.attempts), escape(r.error))
+        console.print(grid)
+
+    show_listing(records, ("id", "source", "kind", "external_id", "status", "attempts", "error"), as_json=as_json,
+                 table=table)
 
 
 @quarantine.command("show")
@@ -454,9 +416,7 @@ def quarantine_show(state: State, qid: int) -> None:
     """The error and the payload exactly as received."""
     store = _store(state)
     with store.read() as conn:
-        row = quarantine_store.row(conn, qid)
-    if row is None:
-        raise NotFound(f"no quarantine entry {qid}")
+        row = found(quarantine_store.row(conn, qid), "quarantine entry", qid, "`fulfilhub quarantine list` shows them")
     _dump({k: v for k, v in row._mapping.items()})
 
 
@@ -471,6 +431,14 @@ def quarantine_retry(state: State, qids: tuple[int, ...], retry_all: bool) -> No
 
     if not qids and not retry_all:
         raise click.UsageError("name entry ids or pass --all")
+    if qids:
+        store = _store(state)
+        with store.read() as conn:
+            missing = [qid for qid in qids if quarantine_store.row(conn, qid) is None]
+        store.close()
+        if missing:
+            raise NotFound(f"nothing matched: no quarantine entry {', '.join(map(str, missing))}; "
+                           f"`fulfilhub quarantine list --all` shows them (nothing was retried)")
     rt = _runtime(state)
     try:
         outcome = retry(rt, None if retry_all else list(qids))
@@ -536,6 +504,7 @@ def stock_set(state: State, warehouse: str, sku: str, on_hand: int, safety: int 
 
 
 @stock.command("list")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def stock_list(state: State, as_json: bool) -> None:
@@ -544,20 +513,23 @@ def stock_list(state: State, as_json: bool) -> None:
     with store.read() as conn:
         levels = stock_store.levels(conn)
         restock = stock_store.restock_dates(conn)
-    if as_json:
-        _dump([{"warehouse": s.warehouse, "sku": s.sku, "on_hand": s.on_hand, "reserved": s.reserved,
+    records = [{"warehouse": s.warehouse, "sku": s.sku, "on_hand": s.on_hand, "reserved": s.reserved,
                 "safety_stock": s.safety_stock, "available": s.available,
                 "restock_on": restock[(s.warehouse, s.sku)].isoformat() if (s.warehouse, s.sku) in restock else None}
-               for s in levels])
-        return
-    table = Table("warehouse", "sku", "on hand", "reserved", "safety", "available", "restock")
-    for s in levels:
-        when = restock.get((s.warehouse, s.sku))
-        table.add_row(s.warehouse, s.sku, str(s.on_hand), str(s.reserved), str(s.safety_stock), str(s.available),
-                      when.isoformat() if when else "")
-    console.print(table)
+               for s in levels]
+
+    def table() -> None:
+        grid = Table("warehouse", "sku", "on hand", "reserved", "safety", "available", "restock")
+        for r in records:
+            grid.add_row(r["warehouse"], r["sku"], str(r["on_hand"]), str(r["reserved"]), str(r["safety_stock"]),
+                         str(r["available"]), r["restock_on"] or "")
+        console.print(grid)
+
+    show_listing(records, STOCK_COLUMNS, as_json=as_json, table=table)
 
 
+#: The TSV columns of ``stock list``.
+STOCK_COLUMNS = ("warehouse", "sku", "on_hand", "reserved", "safety_stock", "available", "restock_on")
 
 
 # --------------------------------------------------------------------------- outbox
@@ -571,6 +543,7 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option("--status", type=click.Choice(["pending", "done", "failed"]), help="Only effects in this status.")
 @click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def outbox_list(state: State, status: str | None, limit: int, as_json: bool) -> None:
@@ -578,14 +551,17 @@ def outbox_list(state: State, status: str | None, limit: int, as_json: bool) -> 
     store = _store(state)
     with store.read() as conn:
         rows = outbox_store.listing(conn, status=status, limit=limit)
-    if as_json:
-        _dump([dict(r._mapping) for r in rows])
-        return
-    table = Table("id", "kind", "target", "status", "tries", "next try", "last error")
-    for r in rows:
-        table.add_row(str(r.id), r.kind, r.target, r.status, str(r.attempts), f"{r.next_attempt_at:%Y-%m-%d %H:%M}",
-                      escape(r.last_error or ""))
-    console.print(table)
+    records = [dict(r._mapping) for r in rows]
+
+    def table() -> None:
+        grid = Table("id", "kind", "target", "status", "tries", "next try", "last error")
+        for r in rows:
+            grid.add_row(str(r.id), r.kind, r.target, r.status, str(r.attempts), f"{r.next_attempt_at:%Y-%m-%d %H:%M}",
+                         escape(r.last_error or ""))
+        console.print(grid)
+
+    show_listing(records, ("id", "kind", "target", "status", "attempts", "next_attempt_at", "last_error"),
+                 as_json=as_json, table=table)
 
 
 @outbox.command("retry")
@@ -597,6 +573,13 @@ def outbox_retry(state: State, ids: tuple[int, ...], all_failed: bool) -> None:
     if not ids and not all_failed:
         raise click.UsageError("name effect ids or pass --failed")
     store = _store(state)
+    if ids:
+        with store.read() as conn:
+            missing = sorted(set(ids) - outbox_store.existing_ids(conn, list(ids)))
+        if missing:
+            raise NotFound(f"nothing matched: no effect {', '.join(map(str, missing))}; "
+                           f"`fulfilhub outbox list` shows them (nothing was queued)")
     with store.transaction() as tx:
         count = outbox_store.requeue(tx, None if all_failed else list(ids))
-    console.print(f"{count} effect(s) queued again; `fulfilhub sync` delivers them")
+    say(f"{count} effect(s) queued again; `fulfilhub sync` delivers them" if count else
+        "nothing to retry: no failed effect")

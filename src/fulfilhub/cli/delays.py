@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
-import sqlalchemy as sa
 from rich.markup import escape
 from rich.table import Table
 
 from ..engines.delays import OPEN_STATUSES, worst_first
 from ..store import delays as delay_store
-from ..store import schema
-from . import State, console, main
-from .commands import _dump, _store, _tsv, assessment_json, pass_state
+from ..store import orders as order_store
+from .group import State, console, main
+from .common import assessment_json, format_option, open_store, pass_state, say, show_listing
+
+#: The TSV columns of ``delays``.
+COLUMNS = ("order_id", "number", "status", "state", "days_late", "reason", "revised_eta", "detail")
 
 
 @main.command("delays")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: a list, worst first.")
 @pass_state
 def delays_command(state: State, as_json: bool) -> None:
@@ -26,38 +26,25 @@ def delays_command(state: State, as_json: bool) -> None:
     Worst first: most days late, then late before at risk. Each line is the order's latest
     assessment by the job ``assess_delays`` (run by ``fulfilhub sync`` and ``fulfilhub run``).
     """
-    store = _store(state)
+    store = open_store(state)
     with store.read() as conn:
         found = delay_store.current_all(conn)
-        rows = _orders(conn, [a.order_id for a in found])
+        rows = order_store.numbers_and_statuses(conn, [a.order_id for a in found])
     open_words = {str(s) for s in OPEN_STATUSES}
     listed = worst_first([a for a in found if a.order_id in rows and rows[a.order_id][1] in open_words])
-    if as_json:
-        _dump([{**assessment_json(a), "number": rows[a.order_id][0], "status": rows[a.order_id][1]} for a in listed])
-        return
-    if not listed:
-        console.print("no open order is at risk or late")
-        return
-    if not sys.stdout.isatty():
+    records = [{**assessment_json(a), "number": rows[a.order_id][0], "status": rows[a.order_id][1]} for a in listed]
+
+    def table() -> None:
+        if not listed:
+            say("no open order is at risk or late")
+            return
+        grid = Table("order", "number", "status", "state", "days late", "reason", "new ETA", "detail")
         for a in listed:
             number, status = rows[a.order_id]
-            click.echo("\t".join(_tsv(v) for v in (a.order_id, number, status, a.state, a.days_late, a.reason or "",
-                                                    f"{a.revised_eta:%Y-%m-%d}" if a.revised_eta else "", a.detail)))
-        return
-    table = Table("order", "number", "status", "state", "days late", "reason", "new ETA", "detail")
-    for a in listed:
-        number, status = rows[a.order_id]
-        table.add_row(escape(a.order_id), escape(number), status, str(a.state), str(a.days_late), str(a.reason or ""),
-                      f"{a.revised_eta:%Y-%m-%d}" if a.revised_eta else "-", escape(a.detail))
-    console.print(table)
-    late = sum(1 for a in listed if a.state == "late")
-    console.print(f"{len(listed)} order(s): {late} late, {len(listed) - late} at risk")
+            grid.add_row(escape(a.order_id), escape(number), status, str(a.state), str(a.days_late), str(a.reason or ""),
+                         f"{a.revised_eta:%Y-%m-%d}" if a.revised_eta else "-", escape(a.detail))
+        console.print(grid)
+        late = sum(1 for a in listed if a.state == "late")
+        say(f"{len(listed)} order(s): {late} late, {len(listed) - late} at risk")
 
-
-def _orders(conn: Any, ids: list[str]) -> dict[str, tuple[str, str]]:
-    out: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(ids), 500):
-        stmt = sa.select(schema.orders.c.id, schema.orders.c.number, schema.orders.c.status).where(
-            schema.orders.c.id.in_(ids[start:start + 500]))
-        out.update((r.id, (r.number, r.status)) for r in conn.execute(stmt))
-    return out
+    show_listing(records, COLUMNS, as_json=as_json, table=table)

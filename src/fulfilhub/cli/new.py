@@ -13,7 +13,7 @@ import click
 from ..errors import ConfigError
 from ..plugins import ENTRY_POINT_GROUP
 from ..scaffold import KINDS, names, render
-from . import console, main
+from .group import console, main
 
 
 @main.command("new")

@@ -10,17 +10,15 @@ from rich.table import Table
 
 from ..clock import SystemClock
 from ..engines import compensation
-from ..errors import ConfigError
+from ..errors import NotFound
 from ..runner import notices as notice_job
 from ..store import compensation as ledger
 from ..store import notices as notice_store
 from ..store import outbox as outbox_store
 from ..store.outbox import Effect
-from . import State, console, main
-from .commands import _dump, _store, resolve_order_id
+from .group import State, console, main
+from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
 from .report import ReportSection, register_section
-
-pass_state = click.make_pass_decorator(State)
 
 
 def _sends(conn: Any, row: Any) -> list[dict[str, Any]]:
@@ -56,23 +54,28 @@ def notices() -> None:
 @click.option("--event", type=click.Choice(["confirmed", "shipped", "delayed", "eta_revised", "delivered",
                                             "compensation_issued"]), help="Only notices of this event.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (key, event, locale, order_id ...).")
 @pass_state
 def notices_list(state: State, order_ref: str | None, event: str | None, limit: int, as_json: bool) -> None:
     """The newest notices, with how their sends stand."""
-    store = _store(state)
+    store = open_store(state)
     with store.read() as conn:
         order_id = resolve_order_id(conn, order_ref) if order_ref else None
         rows = notice_store.listing(conn, order_id=order_id, event=event, limit=limit)
         data = [_notice_json(conn, row) for row in rows]
-    if as_json:
-        _dump(data)
-        return
-    table = Table("id", "order", "event", "locale", "to", "sent", "subject")
     for item in data:
-        table.add_row(str(item["id"]), item["order_number"], item["event"], item["locale"], item["to"] or "-",
-                      _state(item["sends"]), escape(item["subject"]))
-    console.print(table)
+        item["sent"] = _state(item["sends"])
+
+    def table() -> None:
+        grid = Table("id", "order", "event", "locale", "to", "sent", "subject")
+        for item in data:
+            grid.add_row(str(item["id"]), item["order_number"], item["event"], item["locale"], item["to"] or "-",
+                         item["sent"], escape(item["subject"]))
+        console.print(grid)
+
+    show_listing(data, ("id", "key", "order_id", "order_number", "event", "locale", "to", "sent", "created_at",
+                        "subject"), as_json=as_json, table=table)
 
 
 @notices.command("show")
@@ -82,14 +85,12 @@ def notices_list(state: State, order_ref: str | None, event: str | None, limit: 
 @pass_state
 def notices_show(state: State, ref: str, as_html: bool, as_json: bool) -> None:
     """One notice (by id or key) as the customer saw it."""
-    store = _store(state)
+    store = open_store(state)
     with store.read() as conn:
-        row = notice_store.get(conn, ref)
-        if row is None:
-            raise ConfigError(f"no notice {ref!r}; see `fulfilhub notices list`")
+        row = found(notice_store.get(conn, ref), "notice", ref, "`fulfilhub notices list` shows them")
         data = _notice_json(conn, row, full=True)
     if as_json:
-        _dump(data)
+        dump(data)
         return
     click.echo(f"To: {data['to'] or '-'}")
     click.echo(f"Subject: {data['subject']}")
@@ -107,7 +108,7 @@ def notices_show(state: State, ref: str, as_html: bool, as_json: bool) -> None:
 @pass_state
 def notices_retry(state: State, refs: tuple[str, ...]) -> None:
     """Send notices again whose sends failed (by id or key), after fixing the cause."""
-    store = _store(state)
+    store = open_store(state)
     total = 0
     with store.transaction() as tx:
         for ref in refs:
@@ -137,32 +138,36 @@ def compensations() -> None:
                                              "issued", "failed"]), help="Only compensations in this status.")
 @click.option("--order", "order_ref", help="Only this order's compensations (id or number).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def compensations_list(state: State, status: str | None, order_ref: str | None, limit: int, as_json: bool) -> None:
     """The newest compensations, and the cost against the budget."""
     config = state.config(strict_env=False)
     conf = compensation.settings(config.compensation, path=str(config.path))
-    store = _store(state)
+    store = open_store(state)
     with store.read() as conn:
         order_id = resolve_order_id(conn, order_ref) if order_ref else None
         rows = ledger.listing(conn, status=status, order_id=order_id, limit=limit)
         costs = compensation.cost_against_budget(conn, conf, SystemClock().now())
-    if as_json:
-        _dump({"compensations": [_comp_json(r) for r in rows],
-               "cost": [{"period": c.period, "currency": c.currency, "count": c.count, "total": str(c.total),
-                         "budget": str(c.budget) if c.budget is not None else None, "waiting": c.pending}
-                        for c in costs]})
-        return
-    table = Table("id", "order", "tier", "kind", "amount", "status", "code", "reason")
-    for r in rows:
-        table.add_row(str(r.id), r.order_id, r.tier, r.kind, f"{r.amount} {r.currency}", r.status, r.code or "-",
-                      escape(r.reason))
-    console.print(table)
-    for c in costs:
-        budget = f" of {c.budget} budget" if c.budget is not None else ""
-        console.print(f"{c.period}: {c.count} issued or approved, {c.total} {c.currency}{budget}; "
-                      f"{c.pending} waiting for a person", markup=False)
+    records = [_comp_json(r) for r in rows]
+
+    def table() -> None:
+        grid = Table("id", "order", "tier", "kind", "amount", "status", "code", "reason")
+        for r in rows:
+            grid.add_row(str(r.id), r.order_id, r.tier, r.kind, f"{r.amount} {r.currency}", r.status, r.code or "-",
+                         escape(r.reason))
+        console.print(grid)
+        for c in costs:
+            budget = f" of {c.budget} budget" if c.budget is not None else ""
+            say(f"{c.period}: {c.count} issued or approved, {c.total} {c.currency}{budget}; "
+                f"{c.pending} waiting for a person")
+
+    show_listing(records, ("id", "key", "order_id", "tier", "kind", "amount", "currency", "status", "code", "policy",
+                           "reason", "created_at"), as_json=as_json, table=table, json_data={
+        "compensations": records,
+        "cost": [{"period": c.period, "currency": c.currency, "count": c.count, "total": str(c.total),
+                  "budget": str(c.budget) if c.budget is not None else None, "waiting": c.pending} for c in costs]})
 
 
 @compensations.command("show")
@@ -171,16 +176,14 @@ def compensations_list(state: State, status: str | None, order_ref: str | None, 
 @pass_state
 def compensations_show(state: State, ref: str, as_json: bool) -> None:
     """One compensation (by id or key) and every ledger line behind it."""
-    store = _store(state)
+    store = open_store(state)
     with store.read() as conn:
-        row = ledger.get(conn, ref)
-        if row is None:
-            raise ConfigError(f"no compensation {ref!r}; see `fulfilhub compensations list`")
+        row = found(ledger.get(conn, ref), "compensation", ref, "`fulfilhub compensations list` shows them")
         lines = ledger.ledger(conn, row.id)
     data = {**_comp_json(row), "ledger": [{"at": e.at, "action": e.action, "actor": e.actor, "amount": str(e.amount),
                                            "currency": e.currency, "note": e.note} for e in lines]}
     if as_json:
-        _dump(data)
+        dump(data)
         return
     click.echo(f"compensation {row.id} for order {row.order_id}: {row.kind} {row.amount} {row.currency} "
                f"(tier {row.tier}, worth {row.tier_value} in all), {row.status}"
@@ -193,8 +196,13 @@ def compensations_show(state: State, ref: str, as_json: bool) -> None:
 def _decide(state: State, ids: tuple[int, ...], actor: str, approve: bool, note: str) -> None:
     config = state.config(strict_env=False)
     conf = compensation.settings(config.compensation, path=str(config.path))
-    store = _store(state)
+    store = open_store(state)
     now = SystemClock().now()
+    with store.read() as conn:
+        missing = [comp_id for comp_id in ids if ledger.get(conn, str(comp_id)) is None]
+    if missing:
+        raise NotFound(f"nothing matched: no compensation {', '.join(map(str, missing))}; "
+                       f"`fulfilhub compensations list` shows them (nothing was decided)")
     for comp_id in ids:
         with store.transaction() as tx:
             if approve:

@@ -21,7 +21,7 @@ from ..engines.backtest import (
     DeliveryDays,
 )
 from ..engines.backtest import backtest as run_backtest
-from . import EXIT_CONFIG, console, fail, main
+from .group import EXIT_CONFIG, console, err_console, fail, main
 
 
 @main.group()
@@ -58,11 +58,17 @@ def _is_number(text: str) -> bool:
               help="Days after which a delivery weighs half as much as a new one.")
 @click.option("--weekday-weights", default=",".join(f"{w:g}" for w in DEFAULT_WEEKDAY_WEIGHTS), show_default=True,
               metavar="MON,...,SUN", help="How much each weekday counts towards a transit (1,1,1,1,1,1,1: calendar days).")
+@click.option("--delimiter", default=",", show_default=True, metavar="CHAR",
+              help="What separates the fields: ';' for a semicolon-separated file, $'\\t' for tabs.")
+@click.option("--skip-bad-rows", is_flag=True,
+              help="Leave out rows that cannot be read (counted and reported, the first error shown) "
+                   "instead of stopping at the first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.svg|png",
               help="Draw on-time share against median promised days per target, the shop's own promise as a point.")
 def promise_backtest(args: tuple[str, ...], targets: tuple[str, ...], columns: tuple[str, ...], half_life: float,
-                     weekday_weights: str, as_json: bool, plot: Path | None) -> None:
+                     weekday_weights: str, delimiter: str, skip_bad_rows: bool, as_json: bool,
+                     plot: Path | None) -> None:
     """Replay FILE.csv in time order and score the promises it would have made at each target.
 
     Each promise uses only what was known at its purchase time: the deliveries finished
@@ -91,13 +97,22 @@ def promise_backtest(args: tuple[str, ...], targets: tuple[str, ...], columns: t
                                  f"(e.g. 1,1,1,1,1,0.5,0.1)", param_hint="--weekday-weights") from None
     if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
         raise click.BadParameter(f"{plot}: the plot is written as .svg or .png", param_hint="--plot")
+    if plot is not None and not plot.resolve().parent.is_dir():  # before the replay, not after it
+        raise click.BadParameter(f"{plot}: folder {plot.parent} does not exist; create it first", param_hint="--plot")
+    if len(delimiter) != 1:
+        raise click.BadParameter(f"expected one character, got {delimiter!r}", param_hint="--delimiter")
     try:
-        result = run_backtest(files[0], shares, mapping, half_life=timedelta(days=half_life), calendar=calendar)
+        result = run_backtest(files[0], shares, mapping, half_life=timedelta(days=half_life), calendar=calendar,
+                              delimiter=delimiter, skip_bad_rows=skip_bad_rows)
     except BacktestError as exc:
-        fail(str(exc), EXIT_CONFIG)
+        hint = "" if skip_bad_rows or ": line " not in str(exc) else " (--skip-bad-rows leaves such rows out and counts them)"
+        fail(str(exc) + hint, EXIT_CONFIG)
         return
     if plot is not None:
         write_plot(result, plot)
+    if result.bad_rows:
+        err_console.print(f"{result.bad_rows} row(s) could not be read and were left out; the first: {result.first_bad}",
+                          markup=False)
     if as_json:
         click.echo(json.dumps(result.as_json()))
         return
@@ -111,7 +126,8 @@ def _days(value: float) -> str:
 
 
 def _table(result: BacktestResult) -> None:
-    table = Table(title=f"{result.rows} delivered orders replayed" + (f", {result.skipped} skipped" if result.skipped else ""))
+    table = Table(title=f"{result.rows} delivered orders replayed" + (f", {result.skipped} skipped" if result.skipped else "")
+                  + (f", {result.bad_rows} unreadable left out" if result.bad_rows else ""))
     for name in ("promise", "on time", "median days", "p90 days"):
         table.add_column(name, justify="right")
     for r in result.results:
@@ -273,7 +289,7 @@ def promise_show(state: Any, order_ref: str, as_json: bool) -> None:
     """
     from ..store import Store
     from ..store import promises as promise_store
-    from .commands import resolve_order_id
+    from .common import resolve_order_id
 
     store = Store.open(state.config(strict_env=False).store_url)
     try:

@@ -21,13 +21,14 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Connection
 
 from ..clock import SystemClock
 from ..engines import kpi
+from ..store import Connection
 from ..store import kpi as kpi_store
-from . import State, console, main
-from .commands import _store, pass_state
+from .group import State, console, main
+from .common import open_store as _store
+from .common import pass_state
 
 
 @attrs.frozen(kw_only=True)

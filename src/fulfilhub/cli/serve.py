@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import sys
 
+import attrs
 import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..config import default_public_url
 from ..errors import NotFound
 from ..runner.inbox import process_inbox
 from ..store import inbox as inbox_store
-from . import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
-from .commands import _dump, _runtime, _store, _tsv, pass_state
+from .group import EXIT_OK, EXIT_PARTIAL, State, console, err_console, main
+from .common import found, format_option, pass_state, say, show_listing
+from .common import open_store as _store
+from .common import runtime as _runtime
 
 
 @main.command()
@@ -33,6 +37,9 @@ def serve(state: State, host: str | None, port: int | None) -> None:
     rt = _runtime(state)
     settings = rt.config.server
     host, port = host or settings.host, port or settings.port
+    if settings.public_url == default_public_url(settings.host, settings.port):  # none configured: where it listens
+        settings = attrs.evolve(settings, public_url=default_public_url(host, port))
+        rt.config = attrs.evolve(rt.config, server=settings)
 
     def listening() -> None:
         if not state.quiet:
@@ -49,6 +56,8 @@ def serve(state: State, host: str | None, port: int | None) -> None:
 
     try:
         run_server(rt, host, port, listening=listening)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: requests in flight have finished
+        pass
     finally:
         rt.close()
     if not state.quiet:
@@ -67,6 +76,7 @@ _COLUMNS = ("id", "instance", "delivery_id", "received_at", "status", "result", 
 @click.option("--status", type=click.Choice(inbox_store.STATUSES), help="Only deliveries in this status.")
 @click.option("--instance", help="Only deliveries for this channel or carrier.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def webhooks_list(state: State, status: str | None, instance: str | None, limit: int, as_json: bool) -> None:
@@ -75,20 +85,16 @@ def webhooks_list(state: State, status: str | None, instance: str | None, limit:
     with store.read() as conn:
         rows = inbox_store.listing(conn, status=status, instance=instance, limit=limit)
         counts = inbox_store.count_by_status(conn)
-    if as_json:
-        _dump([dict(r._mapping) for r in rows])
-        return
-    if not console.is_terminal:
-        click.echo("\t".join(_COLUMNS))
+
+    def table() -> None:
+        grid = Table("id", "instance", "delivery", "received", "status", "what it did")
         for r in rows:
-            click.echo("\t".join(_tsv(getattr(r, c)) for c in _COLUMNS))
-        return
-    table = Table("id", "instance", "delivery", "received", "status", "what it did")
-    for r in rows:
-        table.add_row(str(r.id), escape(r.instance), escape(r.delivery_id[:24]), f"{r.received_at:%Y-%m-%d %H:%M:%S}",
-                      r.status, escape(r.error or r.result or "-"))
-    console.print(table)
-    console.print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no webhooks received yet")
+            grid.add_row(str(r.id), escape(r.instance), escape(r.delivery_id[:24]), f"{r.received_at:%Y-%m-%d %H:%M:%S}",
+                         r.status, escape(r.error or r.result or "-"))
+        console.print(grid)
+        say("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no webhooks received yet")
+
+    show_listing([dict(r._mapping) for r in rows], _COLUMNS, as_json=as_json, table=table)
 
 
 @webhooks.command("show")
@@ -98,9 +104,7 @@ def webhooks_show(state: State, delivery: int) -> None:
     """One delivery as JSON: headers kept, body, status, result or error."""
     store = _store(state)
     with store.read() as conn:
-        row = inbox_store.get(conn, delivery)
-    if row is None:
-        raise NotFound(f"no webhook {delivery}; `fulfilhub webhooks list` shows them")
+        row = found(inbox_store.get(conn, delivery), "webhook", delivery, "`fulfilhub webhooks list` shows them")
     click.echo(json.dumps(inbox_store.as_dict(row), indent=2, default=str))
 
 

@@ -132,15 +132,20 @@ class BacktestResult:
             more than a year later.
         results: One outcome per target, in the order asked.
         baseline: The shop's own promise scored the same way (None without ``estimated_ts``).
+        bad_rows: Rows that could not be read, left out because ``skip_bad_rows`` was asked.
+        first_bad: The error of the first of them (None when there was none).
     """
 
     rows: int
     skipped: int
     results: tuple[Outcome, ...]
     baseline: Outcome | None
+    bad_rows: int = 0
+    first_bad: str | None = None
 
     def as_json(self) -> dict:
-        return {"rows": self.rows, "skipped": self.skipped, "results": [r.as_json() for r in self.results],
+        return {"rows": self.rows, "skipped": self.skipped, "bad_rows": self.bad_rows, "first_bad": self.first_bad,
+                "results": [r.as_json() for r in self.results],
                 "baseline": None if self.baseline is None else self.baseline.as_json()}
 
 
@@ -153,13 +158,15 @@ def parse_time(text: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tuple[list[Row], int]:
+def read_rows(path: str | Path, columns: Mapping[str, str] | None = None, *, delimiter: str = ",",
+              bad_rows: list[str] | None = None) -> tuple[list[Row], int]:
     """Read a history CSV: ``columns`` maps a role to the file's column name (default: the role's name).
 
     Returns the rows worth replaying and how many were skipped (no delivery time; a
     delivery before the purchase or more than a year after it). Raises
     :class:`BacktestError` naming the row and column for a missing required column or
-    a time that does not parse.
+    a time that does not parse; with a ``bad_rows`` list, a row that cannot be read
+    is left out and its error appended there instead.
     """
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(ROLES))
@@ -170,7 +177,7 @@ def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tup
     except OSError as exc:
         raise BacktestError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:
@@ -185,6 +192,7 @@ def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tup
                 where[role] = header.index(name)
             elif required or role in columns:
                 hint = "" if role in columns else f" (map another with --column {role}=NAME)"
+                hint += _separator_hint(header, delimiter)
                 raise BacktestError(f"{path}: no column {name!r} for {role}{hint}; the header has: {', '.join(header)}")
         rows: list[Row] = []
         lanes: dict[tuple[str, ...], Lane] = {}
@@ -194,7 +202,13 @@ def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tup
             for line, record in enumerate(reader, start=2):
                 if not any(cell.strip() for cell in record):
                     continue
-                row = _row(path, line, record, where, header, lanes)
+                try:
+                    row = _row(path, line, record, where, header, lanes)
+                except BacktestError as exc:
+                    if bad_rows is None:
+                        raise
+                    bad_rows.append(str(exc))
+                    continue
                 if row is None:
                     skipped += 1
                 else:
@@ -202,6 +216,16 @@ def read_rows(path: str | Path, columns: Mapping[str, str] | None = None) -> tup
         except (csv.Error, UnicodeDecodeError) as exc:
             raise BacktestError(f"{path}: line {line}: not valid CSV: {exc}") from None
     return rows, skipped
+
+
+def _separator_hint(header: list[str], delimiter: str) -> str:
+    """A hint when the header looks split by another separator (a semicolon file read as commas)."""
+    for other, name in ((";", "semicolon"), ("\t", "tab"), (",", "comma"), ("|", "pipe")):
+        if other != delimiter and any(other in cell for cell in header):
+            shown = "$'\\t'" if other == "\t" else repr(other)
+            return (f". The header holds {name}s: is the file {name}-separated? "
+                    f"Pass --delimiter {shown}")
+    return ""
 
 
 def _row(path: str | Path, line: int, record: list[str], where: Mapping[str, int], header: list[str],
@@ -388,10 +412,19 @@ def _outcome(target: float | None, days: np.ndarray, ok: np.ndarray) -> Outcome:
 
 def backtest(path: str | Path, targets: Iterable[float] = DEFAULT_TARGETS,
              columns: Mapping[str, str] | None = None, **options) -> BacktestResult:
-    """Read ``path`` and replay it: what ``fulfilhub promise backtest`` runs."""
-    rows, skipped = read_rows(path, columns)
+    """Read ``path`` and replay it: what ``fulfilhub promise backtest`` runs.
+
+    ``delimiter`` separates the file's fields (``,``); with ``skip_bad_rows`` a row that
+    cannot be read is counted (``bad_rows``, the first error in ``first_bad``) and left
+    out instead of stopping the run.
+    """
+    delimiter = options.pop("delimiter", ",")
+    bad: list[str] | None = [] if options.pop("skip_bad_rows", False) else None
+    rows, skipped = read_rows(path, columns, delimiter=delimiter, bad_rows=bad)
     if not rows:
-        raise BacktestError(f"{path}: no delivered row to replay ({skipped} skipped)")
+        raise BacktestError(f"{path}: no delivered row to replay ({skipped} skipped"
+                            + (f", {len(bad)} unreadable: {bad[0]}" if bad else "") + ")")
     options.setdefault("calendar", DeliveryDays())
     result = replay(rows, tuple(targets), **options)
-    return attrs.evolve(result, skipped=skipped + len(rows) - result.rows)
+    return attrs.evolve(result, skipped=skipped + len(rows) - result.rows, bad_rows=len(bad or ()),
+                        first_bad=bad[0] if bad else None)

@@ -165,15 +165,29 @@ class TransitEstimate:
     def describe(self) -> str:
         """One line: "412 deliveries in the last 60 days (18 still in transit), 95% within 3 days"."""
         window = max(1, math.ceil(self.window_days))
-        text = f"{self.delivered} deliveries in the last {window} days"
+        text = (f"{self.delivered} deliver{'y' if self.delivered == 1 else 'ies'} in the last "
+                + (f"{window} days" if window != 1 else "day"))
         if self.in_flight:
             text += f" ({self.in_flight} still in transit)"
         share = f"{self.q * 100:.1f}".rstrip("0").rstrip(".")
         if self.lower_bound:
-            days = math.floor(self.days) if self.days >= 1 else round(self.days, 2)
-            return f"{text}, {share}% take at least {days} {self.unit} (none of the slowest has arrived yet)"
+            return (f"{text}, {share}% take at least {self._at_least()} (parcels still on their way have been out "
+                    f"longer than any delivered one)")
         days = math.ceil(self.days - 1e-9) if self.days >= 1 else round(self.days, 2)
         return f"{text}, {share}% within {days} {self.unit}"
+
+
+    def _at_least(self) -> str:
+        """The lower bound in words a person reads: whole days, else hours or minutes ("at least 15 minutes")."""
+        if self.days >= 1 or self.unit != "days":
+            whole = math.floor(self.days)
+            return f"{whole} {self.unit}" if whole >= 1 else f"{self.days:.1f} {self.unit}"
+        minutes = self.days * 24 * 60
+        if minutes >= 60:
+            hours = math.floor(minutes / 60)
+            return f"{hours} hour{'s' if hours != 1 else ''}"
+        whole = max(1, math.floor(minutes))
+        return f"{whole} minute{'s' if whole != 1 else ''}"
 
 
 class _Window:

@@ -39,7 +39,7 @@ class Scheduler:
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: object) -> None:
-            log.warning("received %s; stopping after the current job", signal.Signals(signum).name)
+            log.info("received %s; stopping after the current job", signal.Signals(signum).name)  # `run` says it stopped
             self.stop_event.set()
 
         signal.signal(signal.SIGINT, stop)

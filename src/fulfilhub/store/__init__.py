@@ -276,3 +276,14 @@ def safe_url(url: str) -> str:
 
 
 __all__ = ["Store", "Tx", "create_engine", "head_revision", "insert_ignore", "safe_url", "schema", "upgrade"]
+
+
+def database_error(exc: BaseException, *, operational: bool = False) -> str | None:
+    """The first line of what the database said when ``exc`` is its own error (unreachable,
+    locked, refused); None for any other exception (with ``operational``: for any but
+    the database being unreachable, refusing or locked). Callers above the store use
+    this, so that SQLAlchemy is imported under ``store/`` alone."""
+    if not isinstance(exc, sa.exc.OperationalError if operational else sa.exc.SQLAlchemyError):
+        return None
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

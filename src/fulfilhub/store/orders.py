@@ -206,6 +206,37 @@ def listing(conn: Connection, *, status: str | None = None, channel: str | None 
     return conn.execute(stmt.order_by(orders.c.placed_at.desc()).limit(limit)).all()
 
 
+def ids_by_number(conn: Connection, numbers: Iterable[str]) -> list[str]:
+    """The ids of the orders whose shop order number is one of ``numbers``."""
+    return list(conn.execute(sa.select(orders.c.id).where(orders.c.number.in_(list(numbers)))).scalars())
+
+
+def numbers_and_statuses(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``{id: (number, status)}`` of the orders in ``ids`` (those that exist)."""
+    out: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(ids), 500):
+        stmt = sa.select(orders.c.id, orders.c.number, orders.c.status).where(orders.c.id.in_(ids[start:start + 500]))
+        out.update((r.id, (r.number, r.status)) for r in conn.execute(stmt))
+    return out
+
+
+def channels_with_orders(conn: Connection) -> list[str]:
+    """The channel instances the stored orders came from."""
+    return list(conn.execute(sa.select(orders.c.channel).distinct().order_by(orders.c.channel)).scalars())
+
+
+def events_listing(conn: Connection, *, order_id: str | None = None, since: datetime | None = None,
+                   limit: int = 200) -> list[sa.Row]:
+    """The newest ``limit`` events (of one order, at or after ``since``), oldest first."""
+    e = order_events
+    stmt = sa.select(e.c.id, e.c.at, e.c.order_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.source, e.c.reason)
+    if order_id:
+        stmt = stmt.where(e.c.order_id == order_id)
+    if since:
+        stmt = stmt.where(e.c.at >= since)
+    return list(reversed(conn.execute(stmt.order_by(e.c.at.desc(), e.c.id.desc()).limit(limit)).all()))
+
+
 def events_of(conn: Connection, order_id: str) -> list[sa.Row]:
     return conn.execute(
         sa.select(order_events).where(order_events.c.order_id == order_id).order_by(order_events.c.id)

@@ -202,6 +202,11 @@ def listing(conn: Connection, *, status: str | None = None, limit: int = 100) ->
     return conn.execute(stmt.order_by(outbox.c.id.desc()).limit(limit)).all()
 
 
+def existing_ids(conn: Connection, ids: list[int]) -> set[int]:
+    """Those of ``ids`` that name an effect."""
+    return set(conn.execute(sa.select(outbox.c.id).where(outbox.c.id.in_(ids))).scalars())
+
+
 def count_by_status(conn: Connection) -> dict[str, int]:
     return {s: n for s, n in conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))}
 

@@ -205,6 +205,25 @@ def scans_of(conn: Connection, shipment_id: str) -> list[sa.Row]:
     ).all()
 
 
+#: The columns of :func:`listing`.
+LISTING_COLUMNS = ("id", "order_id", "warehouse", "status", "carrier_name", "service", "tracking_code", "modified_at")
+
+
+def listing(conn: Connection, *, status: str | None = None, order_id: str | None = None, limit: int = 50) -> list[sa.Row]:
+    """The newest shipments (of one order, in one status), with their carrier and tracking number."""
+    stmt = sa.select(*(shipments.c[name] for name in LISTING_COLUMNS))
+    if status:
+        stmt = stmt.where(shipments.c.status == status)
+    if order_id:
+        stmt = stmt.where(shipments.c.order_id == order_id)
+    return conn.execute(stmt.order_by(shipments.c.modified_at.desc(), shipments.c.id).limit(limit)).all()
+
+
+def ids_by_tracking_code(conn: Connection, code: str) -> list[str]:
+    """The shipments carrying tracking number ``code``."""
+    return list(conn.execute(sa.select(shipments.c.id).where(shipments.c.tracking_code == code)).scalars())
+
+
 def count_scans(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(tracking_events)).scalar_one()
 

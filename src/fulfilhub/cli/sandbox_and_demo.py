@@ -6,6 +6,7 @@ import difflib
 import json
 import logging
 import re
+import shlex
 import shutil
 import sys
 import threading
@@ -21,7 +22,8 @@ from ..clock import SimClock, SystemClock
 from ..engines import lifecycle
 from ..errors import ConfigError
 from ..sandbox import SandboxContext, SandboxServer
-from . import EXIT_OK, State, console, err_console, main, quickstart
+from .group import EXIT_OK, State, console, err_console, main
+from . import quickstart
 
 pass_state = click.make_pass_decorator(State)
 
@@ -93,7 +95,14 @@ def sandbox(state: State, port: int, seed: int, speed: float, options: tuple[str
         console.print(f"wrote {config_path}; stocked the shops' catalog, {preload} order(s) waiting in each shop", markup=False)
         console.print("next, in another terminal:", markup=False)
         console.print(quickstart.next_command(config_path, sims, webhooks=webhooks_to is not None), markup=False)
-    server.serve_forever()
+    if not state.quiet:
+        err_console.print("serving the simulators; Ctrl-C to stop", markup=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C is how a sandbox is stopped: uvicorn has shut down, then re-raised it
+        pass
+    if not state.quiet:
+        err_console.print("sandbox stopped cleanly (the simulators' state is gone)", markup=False)
 
 
 def _push_webhooks(server: SandboxServer, targets: dict[str, str]) -> None:
@@ -178,10 +187,41 @@ def _empty(folder: Path) -> None:
 
 
 def _run_with_progress(run_demo, total_days: int, *, quiet: bool, **kwargs):
+    if not quiet and not err_console.is_terminal:  # a pipe or a log file: a line per simulated day, not a bar
+        err_console.print(f"simulating {total_days} days of orders and parcels ...", markup=False)
+        return run_demo(**kwargs, on_step=_ProgressLines(total_days * 24))
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("hours"),
                   TimeElapsedColumn(), console=err_console, transient=True, disable=quiet) as bar:
         task = bar.add_task("demo", total=total_days * 24)
         return run_demo(**kwargs, on_step=lambda done, total: bar.update(task, completed=done))
+
+
+class _ProgressLines:
+    """``on_step`` for a demo whose stderr is not a terminal: one plain line per simulated day."""
+
+    def __init__(self, total_hours: int):
+        self.total_hours = total_hours
+        self.started = time.monotonic()
+        self.day = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        day = done // 24
+        if day > self.day or (done >= total and self.day * 24 < done):
+            self.day = day
+            err_console.print(f"simulated {done / 24:g} of {total / 24:g} days "
+                              f"({time.monotonic() - self.started:.1f} s)", markup=False)
+
+
+def invocation() -> str:
+    """How to run this same fulfilhub from a shell: ``fulfilhub`` when that is what the
+    user typed (found on PATH), its path when started by path (``.venv/bin/fulfilhub``),
+    ``python -m fulfilhub`` with this interpreter otherwise."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "fulfilhub":
+        if len(argv0.parts) == 1 and shutil.which("fulfilhub"):
+            return "fulfilhub"
+        return shlex.quote(str(argv0.resolve()))
+    return f"{shlex.quote(sys.executable)} -m fulfilhub"
 
 
 def _print_delays(d: dict) -> None:
@@ -249,10 +289,20 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
 
     for line in summary_lines(result.notices):
         console.print(line, markup=False)
-    console.print(f"workspace: {result.workspace}")
-    console.print(f"notices as customers saw them: {result.workspace / 'notices.jsonl'} "
-                  f"(one: fulfilhub -c {result.config_path} notices show ID)", markup=False)
+    for line in closing_lines(result):
+        console.print(line, markup=False)
+
+
+def closing_lines(result) -> list[str]:
+    """The demo's last lines: commands that work as printed, in any folder, with no
+    credential exported (they only read the workspace's store)."""
+    run = f"{invocation()} -c {shlex.quote(str(result.config_path))}"
+    lines = [f"workspace: {result.workspace} (the commands below read it; they need no credentials)",
+             f"notices as customers saw them: {result.workspace / 'notices.jsonl'}"]
+    if (result.notices or {}).get("notices_total"):
+        lines.append(f"one notice:  {run} notices show 1")
     if result.sample_order:
-        console.print(f"look at one: fulfilhub -c {result.config_path} orders show '{result.sample_order}'", markup=False)
-    console.print(f"or all:      fulfilhub -c {result.config_path} orders list", markup=False)
-    console.print(f"the KPIs:    fulfilhub -c {result.config_path} report --html report.html", markup=False)
+        lines.append(f"look at one: {run} orders show {shlex.quote(result.sample_order)}")
+    lines += [f"or all:      {run} orders list",
+              f"the KPIs:    {run} report --html {shlex.quote(str(result.workspace / 'report.html'))}"]
+    return lines

@@ -1,4 +1,5 @@
-"""A person's decisions: hold, release or cancel an order; pull a channel again from the start."""
+"""A person's decisions: ``orders hold|release|cancel``; ``channels reset-cursor`` (pull a channel
+again from the start)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import click
 
 from ..clock import SystemClock
 from ..engines import holds
-from ..errors import ConfigError
+from ..errors import ConfigError, FulfilhubError
+from ..models import OrderStatus
 from ..plugins import Hooks
 from ..store import Store
 from ..store import cursors as cursor_store
-from . import State, console
-from .commands import orders, pass_state, resolve_order_id
+from ..store import orders as order_store
+from .group import State, console
+from .commands import orders
+from .common import pass_state, resolve_order_id
 
 _ACTIONS = {"hold": holds.hold, "release": holds.release, "cancel": holds.cancel}
+#: The status an action leaves an order in: asking for it again changes nothing (exit 0).
+_ALREADY = {"hold": OrderStatus.ON_HOLD, "cancel": OrderStatus.CANCELLED}
 _HELP = {
     "hold": "Put an order on hold for a person: nothing more is allocated or shipped for it.",
     "release": "Release a held order: it is accepted again and allocated on the next `sync`.",
@@ -30,6 +36,14 @@ def _action_command(action: str) -> click.Command:
         try:
             with store.read() as conn:
                 order_id = resolve_order_id(conn, order_ref)
+                row = order_store.row(conn, order_id)
+            already = _ALREADY.get(action)
+            if already is not None and row is not None and row.status == already:
+                console.print(f"{order_id}: already {row.status}" + (f" ({row.hold_reason})" if row.hold_reason else "")
+                              + "; nothing changed", markup=False)
+                return
+            if action == "release" and row is not None and row.status != OrderStatus.ON_HOLD:
+                raise FulfilhubError(f"{order_id} is {row.status}, not on hold: only an order on hold is released")
             with store.transaction() as tx:
                 status = _ACTIONS[action](tx, Hooks(state.plugins), order_id, reason=reason,
                                           at=SystemClock().now(), source="cli")
@@ -78,7 +92,7 @@ def channels_reset_cursor(state: State, name: str, yes: bool) -> None:
 
 
 def _attach() -> None:
-    from . import main
+    from .group import main
 
     main.add_command(channels)
 

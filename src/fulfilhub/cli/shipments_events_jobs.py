@@ -1,4 +1,4 @@
-"""Looking around: shipments, tracking numbers, the timeline across orders, the jobs."""
+"""Looking around: ``shipments list|show``, ``track``, ``events`` (the timeline across orders), ``jobs``."""
 
 from __future__ import annotations
 
@@ -7,22 +7,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import click
-import sqlalchemy as sa
 from rich.markup import escape
 from rich.table import Column, Table
 
 from ..config import DEFAULT_SCHEDULE
 from ..engines.delays import OPEN_STATUSES
 from ..errors import NotFound
-from ..models import OrderStatus, ShipmentStatus
+from ..models import ShipmentStatus
 from ..store import breakers as breaker_store
 from ..store import job_runs as job_run_store
-from ..store import schema
+from ..store import orders as order_store
 from ..store import shipments as shipment_store
-from . import EXIT_OK, EXIT_PARTIAL, State, console, main
-from .commands import _dump, _store, _tsv, pass_state, resolve_order_id
-
-_SHIP_COLUMNS = ("id", "order_id", "warehouse", "status", "carrier_name", "service", "tracking_code", "modified_at")
+from .group import EXIT_OK, EXIT_PARTIAL, State, console, main
+from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
 
 
 def _when(value: datetime | None) -> str:
@@ -68,44 +65,36 @@ def shipments() -> None:
 @click.option("--status", type=click.Choice([s.value for s in ShipmentStatus]), help="Only shipments in this status.")
 @click.option("--order", "order_ref", help="Only the shipments of this order (id or number).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (full ids, every field).")
 @pass_state
 def shipments_list(state: State, status: str | None, order_ref: str | None, limit: int, as_json: bool) -> None:
     """The newest shipments with their carrier and tracking number."""
-    store = _store(state)
-    t = schema.shipments
+    store = open_store(state)
     with store.read() as conn:
-        stmt = sa.select(*(t.c[name] for name in _SHIP_COLUMNS))
-        if status:
-            stmt = stmt.where(t.c.status == status)
-        if order_ref:
-            stmt = stmt.where(t.c.order_id == resolve_order_id(conn, order_ref))
-        rows = conn.execute(stmt.order_by(t.c.modified_at.desc(), t.c.id).limit(limit)).all()
-    if as_json:
-        _dump([dict(r._mapping) for r in rows])
-        return
-    if not console.is_terminal:
-        click.echo("\t".join(_SHIP_COLUMNS))
+        order_id = resolve_order_id(conn, order_ref) if order_ref else None
+        rows = shipment_store.listing(conn, status=status, order_id=order_id, limit=limit)
+    records = [dict(r._mapping) for r in rows]
+
+    def table() -> None:
+        grid = Table(Column("id", overflow="fold"), Column("order", overflow="fold"), "warehouse", "status", "carrier",
+                     Column("tracking", overflow="fold"), "changed")
         for r in rows:
-            click.echo("\t".join(_tsv("" if v is None else v) for v in r))
-        return
-    table = Table(Column("id", overflow="fold"), Column("order", overflow="fold"), "warehouse", "status", "carrier",
-                  Column("tracking", overflow="fold"), "changed")
-    for r in rows:
-        table.add_row(r.id, r.order_id, r.warehouse, r.status, " ".join(filter(None, (r.carrier_name, r.service))) or "-",
-                      r.tracking_code or "-", _when(r.modified_at))
-    console.print(table)
+            grid.add_row(r.id, r.order_id, r.warehouse, r.status, " ".join(filter(None, (r.carrier_name, r.service))) or "-",
+                         r.tracking_code or "-", _when(r.modified_at))
+        console.print(grid)
+
+    show_listing(records, shipment_store.LISTING_COLUMNS, as_json=as_json, table=table)
 
 
 def _show_shipment(state: State, shipment_id: str, as_json: bool) -> None:
-    store = _store(state)
+    store = open_store(state)
     with store.read() as conn:
-        shipment = shipment_store.load(conn, shipment_id)
-        if shipment is None:
-            raise NotFound(f"no shipment {shipment_id!r}; `fulfilhub shipments list` shows them")
+        shipment = found(shipment_store.load(conn, shipment_id), "shipment", shipment_id,
+                         "`fulfilhub shipments list` shows them")
         scans = shipment_store.scans_of(conn, shipment_id)
     if as_json:
-        _dump({**shipment_store.as_row(shipment),
+        dump({**shipment_store.as_row(shipment),
                "lines": [{"sku": ln.sku, "quantity": ln.quantity, "order_line_id": ln.order_line_id} for ln in shipment.lines],
                "scans": [dict(e._mapping) for e in scans]})
         return
@@ -142,13 +131,12 @@ def shipments_show(state: State, shipment_id: str, as_json: bool) -> None:
 @pass_state
 def track(state: State, code: str, as_json: bool) -> None:
     """Find a shipment by its tracking number and show it with its scans."""
-    store = _store(state)
-    t = schema.shipments
+    store = open_store(state)
     with store.read() as conn:
-        found = conn.execute(sa.select(t.c.id).where(t.c.tracking_code == code.strip())).scalars().all()
-    if not found:
-        raise NotFound(f"no shipment with tracking number {code!r}")
-    for shipment_id in found:
+        ids = shipment_store.ids_by_tracking_code(conn, code.strip())
+    if not ids:
+        raise NotFound(f"no shipment with tracking number {code!r}; `fulfilhub shipments list` shows them")
+    for shipment_id in ids:
         _show_shipment(state, shipment_id, as_json)
 
 
@@ -170,51 +158,30 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--order", "order_ref", help="Only this order's events (id or number).")
 @click.option("--since", help="Only events at or after this date/time (ISO 8601; UTC unless it says otherwise).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1), help="At most this many, the newest.")
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def events(state: State, order_ref: str | None, since: str | None, limit: int, as_json: bool) -> None:
     """The timeline across orders: every status change, update and note, oldest first."""
     after = _since(since)
-    store = _store(state)
-    e = schema.order_events
+    store = open_store(state)
     with store.read() as conn:
-        stmt = sa.select(e.c.id, e.c.at, e.c.order_id, e.c.kind, e.c.from_status, e.c.to_status, e.c.source, e.c.reason)
-        if order_ref:
-            stmt = stmt.where(e.c.order_id == resolve_order_id(conn, order_ref))
-        if after:
-            stmt = stmt.where(e.c.at >= after)
-        rows = list(reversed(conn.execute(stmt.order_by(e.c.at.desc(), e.c.id.desc()).limit(limit)).all()))
-    if as_json:
-        _dump([dict(r._mapping) for r in rows])
-        return
-    for r in rows:
-        change = f"{r.from_status or 'new'} -> {r.to_status}" if r.kind == "status" else r.kind
-        console.print(f"{_when(r.at)}  {r.order_id:<24} {change:<32} {r.source:<22} {r.reason}", markup=False)
+        order_id = resolve_order_id(conn, order_ref) if order_ref else None
+        rows = order_store.events_listing(conn, order_id=order_id, since=after, limit=limit)
+    records = [dict(r._mapping) for r in rows]
+
+    def table() -> None:
+        for r in rows:
+            change = f"{r.from_status or 'new'} -> {r.to_status}" if r.kind == "status" else r.kind
+            say(f"{_when(r.at)}  {r.order_id:<24} {change:<32} {r.source:<22} {r.reason}")
+        if not rows:
+            say("no events" + (" in that window" if after else ""))
+
+    show_listing(records, ("id", "at", "order_id", "kind", "from_status", "to_status", "source", "reason"),
+                 as_json=as_json, table=table)
 
 
 # --------------------------------------------------------------------------- jobs
-
-
-def _backlog(conn: Any) -> dict[str, dict[str, int] | None]:
-    """What each job has waiting now, by instance (None: not known here)."""
-    def count_by(column: sa.Column, where: Any) -> dict[str, int]:
-        rows = conn.execute(sa.select(column, sa.func.count()).where(where).group_by(column).order_by(column))
-        return {str(name): n for name, n in rows}
-
-    o, sh, ob = schema.orders, schema.shipments, schema.outbox
-    S = ShipmentStatus
-    return {
-        "pull_orders": None,
-        "allocate": count_by(o.c.channel, o.c.status.in_([OrderStatus.ACCEPTED, OrderStatus.BACKORDERED])),
-        "poll_warehouses": count_by(sh.c.warehouse, sh.c.status.in_([S.PENDING, S.SUBMITTED, S.PICKING])),
-        "buy_labels": count_by(sh.c.warehouse, sh.c.status == S.PACKED),
-        "deliver_effects": count_by(ob.c.target, ob.c.status == "pending"),
-        "poll_tracking": count_by(sh.c.carrier, sh.c.status.in_([S.LABEL_PURCHASED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY,
-                                                                 S.EXCEPTION])),
-        "assess_delays": count_by(o.c.channel, o.c.status.in_(list(OPEN_STATUSES)) & sa.select(schema.promises.c.order_id)
-                                  .where(schema.promises.c.order_id == o.c.id).exists()),
-        "process_inbox": count_by(schema.webhook_inbox.c.instance, schema.webhook_inbox.c.status == "pending"),
-    }
 
 
 #: The instances each job talks to, whose open circuit breakers ``jobs`` shows beside it.
@@ -223,6 +190,7 @@ _BREAKER_KINDS = {"pull_orders": "channels", "poll_warehouses": "warehouses", "b
 
 
 @main.command()
+@format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def jobs(state: State, as_json: bool) -> None:
@@ -235,11 +203,11 @@ def jobs(state: State, as_json: bool) -> None:
     from ..runner.jobs import healthy_webhooks
 
     config = state.config(strict_env=False)
-    store = _store(state)
+    store = open_store(state)
     now = SystemClock().now()
     with store.read() as conn:
         last = job_run_store.last_runs(conn)
-        backlog = _backlog(conn)
+        backlog = job_run_store.backlog(conn, OPEN_STATUSES)
         healthy = healthy_webhooks(conn, config, now)
         tripped = breaker_store.open_now(conn)
     every = config.server.poll_backoff
@@ -261,10 +229,9 @@ def jobs(state: State, as_json: bool) -> None:
         if job in polls:  # the instances polled at most every poll_backoff, with their last webhook
             out[-1]["backing_off"] = None if every is None else {
                 name: at for (kind, name), at in sorted(healthy.items()) if kind == polls[job]}
-    if as_json:
-        _dump(out)
-    else:
-        table = Table(Column("job", no_wrap=True), "last run", "by", "took", "outcome", "done", "backlog")
+
+    def table() -> None:
+        grid = Table(Column("job", no_wrap=True), "last run", "by", "took", "outcome", "done", "backlog")
         for j in out:
             ms = j["duration_ms"]
             took = "-" if ms is None else f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
@@ -272,13 +239,16 @@ def jobs(state: State, as_json: bool) -> None:
             outcome = j["outcome"] + (f" ({j['errors']}: {j['first_error']})" if j["errors"] else "")
             by = j["backlog_by_instance"]
             waiting = "-" if by is None else ", ".join(f"{k} {v}" for k, v in by.items()) or "0"
-            table.add_row(j["job"], _when(j["last_run"]), j["trigger"] or "-", took, escape(outcome), done, escape(waiting))
-        console.print(table)
-        for key, state in tripped.items():
-            console.print(f"circuit breaker {state['state']}: {key} — {state['failures']} connection failures in a row, "
-                          f"the last {state['last_error']}; given up until {state['until'] or 'its next try'}", markup=False)
+            grid.add_row(j["job"], _when(j["last_run"]), j["trigger"] or "-", took, escape(outcome), done, escape(waiting))
+        console.print(grid)
         for j in out:
             if j.get("backing_off"):
                 heard = ", ".join(f"{name} (webhook {_ago(now, at)})" for name, at in j["backing_off"].items())
-                console.print(f"{j['job']} backs off for {heard}: polled at most every {_span(every)}", markup=False)
+                say(f"{j['job']} backs off for {heard}: polled at most every {_span(every)}")
+        for key, state in tripped.items():
+            say(f"circuit breaker {state['state']}: {key} — {state['failures']} connection failures in a row, "
+                f"the last {state['last_error']}; given up until {state['until'] or 'its next try'}")
+
+    show_listing(out, ("job", "last_run", "trigger", "duration_ms", "outcome", "errors", "first_error", "backlog",
+                       "counts"), as_json=as_json, table=table)
     sys.exit(EXIT_PARTIAL if tripped or any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)
