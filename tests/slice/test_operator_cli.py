@@ -599,7 +599,7 @@ def test_sync_against_an_unreachable_api_gives_each_instance_up_in_seconds_and_s
     by_job = {j["job"]: j for j in json.loads(jobs_out.stdout)}
     assert by_job["poll_tracking"]["breakers_open"]["easypost"]["state"] == "open"
     assert by_job["pull_orders"]["breakers_open"]["shop"]["state"] == "open"
-    table = run("-c", cfg, "jobs")
+    table = run("-c", cfg, "jobs", "--format", "table")
     assert "circuit breaker open: carriers.easypost" in table.stdout and "circuit breaker open: channels.shop" in table.stdout
     doctor = run("-c", cfg, "doctor", "--json")
     assert doctor.exit_code == 1

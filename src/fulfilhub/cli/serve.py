@@ -43,9 +43,6 @@ def serve(state: State, host: str | None, port: int | None) -> None:
 
     def listening() -> None:
         if not state.quiet:
-            takes = sorted(set(rt.config.channels) | set(rt.config.carriers))
-            err_console.print(f"serving on http://{host}:{port} (public URL {settings.public_url}); webhooks for: "
-                              f"{', '.join(takes) or 'none configured'}; Ctrl-C to stop", markup=False)
             if settings.metrics_port is not None:
                 where = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
             elif settings.metrics_token is not None:
@@ -53,6 +50,9 @@ def serve(state: State, host: str | None, port: int | None) -> None:
             else:
                 where = "off (set [server] metrics_port or metrics_token)"
             err_console.print(f"metrics: {where}", markup=False)
+            takes = sorted(set(rt.config.channels) | set(rt.config.carriers))
+            err_console.print(f"serving on http://{host}:{port} (public URL {settings.public_url}); webhooks for: "
+                              f"{', '.join(takes) or 'none configured'}; Ctrl-C to stop", markup=False)
 
     try:
         run_server(rt, host, port, listening=listening)
