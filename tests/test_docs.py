@@ -184,6 +184,7 @@ def test_every_hooks_md_example_registers_cleanly(index):
         "register_notifier_types": "notifiers",
         "register_compensation_policies": "policies",
         "register_simulators": "simulators",
+        "register_report_sections": "report_sections",
     }
     for hook, table in plan.items():
         impl = getattr(module, hook, None)
