@@ -95,12 +95,11 @@ def poll_warehouses(rt: Runtime) -> JobReport:
 
 def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     warehouse = rt.warehouse(name)
-    every = rt.schedule["poll_warehouses"]
 
     def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
         now = rt.clock.now()
         saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, now, source=f"warehouse:{name}",
-                                                  next_pass=now + every)
+                                                  next_pass=now + rt.schedule["poll_warehouses"])
         return {str(saved.status) if saved is not None else "unchanged": 1}
 
     return poll_shipments(rt.store, "poll_warehouses", f"warehouse {name}", due,
