@@ -18,6 +18,16 @@ from fulfilhub.store import Store, safe_url
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
+#: Why a test that drives the first-party plugins is skipped: the core suite runs without them.
+FIRST_PARTY_MISSING = ("needs the first-party plugins fulfilhub-shopify and fulfilhub-easypost installed "
+                       "(pip install -e 'plugins/fulfilhub-shopify[test]' -e 'plugins/fulfilhub-easypost[test]')")
+
+
+def first_party() -> list:
+    """The modules of fulfilhub-shopify and fulfilhub-easypost, or skip the test saying why."""
+    return [pytest.importorskip("fulfilhub_shopify", reason=FIRST_PARTY_MISSING),
+            pytest.importorskip("fulfilhub_easypost", reason=FIRST_PARTY_MISSING)]
+
 
 @pytest.fixture
 def store(tmp_path) -> Iterator[Store]:

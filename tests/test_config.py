@@ -304,10 +304,9 @@ def test_runtime_needs_a_warehouse(tmp_path, store):
 
 
 def first_party_plugins() -> PluginManager:
-    import fulfilhub_easypost
-    import fulfilhub_shopify
+    from .conftest import first_party
 
-    return PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    return PluginManager(load_installed=False, extra=first_party())
 
 
 @pytest.mark.parametrize(

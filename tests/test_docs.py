@@ -33,8 +33,6 @@ from pathlib import Path
 
 import attrs
 import click
-import fulfilhub_easypost
-import fulfilhub_shopify
 import pytest
 import sqlalchemy as sa
 
@@ -71,6 +69,7 @@ from fulfilhub.store import shipments as shipment_store
 from fulfilhub.store import stock as stock_store
 from fulfilhub.store.schema import outbox, reservations
 from fulfilhub.testing import FAST_RETRIES, instance_context
+from .conftest import first_party
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -185,6 +184,7 @@ def test_every_hooks_md_example_registers_cleanly(index):
         "register_notifier_types": "notifiers",
         "register_compensation_policies": "policies",
         "register_simulators": "simulators",
+        "register_report_sections": "report_sections",
     }
     for hook, table in plan.items():
         impl = getattr(module, hook, None)
@@ -254,7 +254,7 @@ def test_the_example_config_loads_names_registered_types_and_builds(tmp_path):
     env = {name: f"value-of-{name.lower()}" for name in names}
     config = from_mapping(tomllib.loads(text), path=tmp_path / "fulfilhub.toml", env=env)
 
-    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    pm = PluginManager(load_installed=False, extra=first_party())
     for kind in ("channels", "carriers", "warehouses", "notifiers"):
         registered = getattr(pm.registry, kind)
         for inst in getattr(config, kind).values():
@@ -311,7 +311,7 @@ def test_the_schedule_and_intake_tables_state_the_real_defaults():
 
 
 def test_the_type_settings_tables_list_exactly_the_declared_settings():
-    registry = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost]).registry
+    registry = PluginManager(load_installed=False, extra=first_party()).registry
     text = read("configuration.md")
     for heading, registered, extra in [
         ("### `local` warehouse", registry.warehouses["local"], {"address"}),
@@ -325,7 +325,7 @@ def test_the_type_settings_tables_list_exactly_the_declared_settings():
 
 def test_the_adapter_settings_error_messages_are_the_real_ones(tmp_path):
     """Each row "<type> `key = value`" of the adapter-settings error table, rebuilt and run."""
-    plugins = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    plugins = PluginManager(load_installed=False, extra=first_party())
     text = read("configuration.md")
     start = text.index("These errors come from an adapter's own settings")
     rows = [row for row in table_rows(text[start:].split("\n\n", 2)[1]) if row[0] != "mistake"]
@@ -559,7 +559,7 @@ SHOP_TOKEN = "shpat_docs_carrier_0123456789"
 def test_the_plugin_md_carrier_takes_a_shopify_order_to_delivered_through_the_runner(doc_plugins, tmp_path):
     plugin = carrier_entry_point().load()  # what PluginManager does with an installed entry point
     assert plugin is doc_plugins["swiftpost"]
-    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify, plugin])
+    pm = PluginManager(load_installed=False, extra=[first_party()[0], plugin])
     assert pm.owner("carriers", "swiftpost")
     [config_block] = [b for b in fenced(read("plugins.md"), "toml") if 'type = "swiftpost"' in b]
     carriers = tomllib.loads(config_block)["carriers"]

@@ -8,9 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
+import fulfilhub.cli as cli_mod
+from fulfilhub import ReportSection, hookimpl
 from fulfilhub.cli import main
 from fulfilhub.cli import report as report_cli
 from fulfilhub.engines import kpi
+from fulfilhub.plugins import PluginManager
 from fulfilhub.store import kpi as kpi_store
 
 from . import kpi_world as w
@@ -210,29 +213,30 @@ def test_a_bad_date_is_a_usage_error(config):
     assert result.exit_code == 2 and "empty" in result.stderr
 
 
-def test_a_registered_section_is_reported_and_one_with_nothing_to_say_is_left_out(config):
+def test_a_plugins_section_is_reported_and_one_with_nothing_to_say_is_left_out(config, monkeypatch):
     seen = []
 
     def collect(conn, window):
         seen.append(window)
         return {"spent": "12.00 USD", "budget": "100.00 USD"}
 
-    report_cli.register_section(report_cli.ReportSection(
-        key="test_budget", title="Test budget", collect=collect,
-        rows=lambda d: [("spent", d["spent"]), ("budget", d["budget"])]))
-    report_cli.register_section(report_cli.ReportSection(
-        key="test_silent", title="Silent", collect=lambda conn, window: None, rows=lambda d: []))
-    try:
-        data = json.loads(run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20", "--json").stdout)
-        text = run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20").stdout
-    finally:
-        report_cli.unregister_section("test_budget")
-        report_cli.unregister_section("test_silent")
-    assert data["test_budget"] == {"spent": "12.00 USD", "budget": "100.00 USD"} and "test_silent" not in data
-    assert seen[0].since == w.SINCE and "Test budget" in text and "100.00 USD" in text and "Silent" not in text
-    with pytest.raises(ValueError, match="taken"):
-        report_cli.register_section(report_cli.ReportSection(key="carriers", title="x", collect=collect,
-                                                             rows=lambda d: []))
+    class Budget:
+        @hookimpl
+        def register_report_sections(self, register):
+            register(ReportSection(name="test_budget", title="Test budget", collect=collect,
+                                   rows=lambda d: [("spent", d["spent"]), ("budget", d["budget"])]))
+            register(ReportSection(name="test_silent", title="Silent", collect=lambda conn, window: None,
+                                   rows=lambda d: []))
+
+    monkeypatch.setattr(cli_mod, "_MANAGER", PluginManager(load_installed=False, extra=[Budget()]))
+    data = json.loads(run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20", "--json").stdout)
+    text = run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20").stdout
+    assert data["test_budget"] == {"spent": "12.00 USD", "budget": "100.00 USD"}
+    assert "test_silent" not in data
+    assert seen[0].since == w.SINCE
+    assert "Test budget" in text
+    assert "100.00 USD" in text
+    assert "Silent" not in text
 
 
 def test_window_until_defaults_to_now():

@@ -486,6 +486,9 @@ def test_whatever_an_order_payload_says_the_notice_picks_a_locale_and_renders(tm
     from fulfilhub.engines.tiers import shipping_paid
     from fulfilhub.testing import instance_context
     from fulfilhub.testing.fuzz import assert_maps_or_refuses, mutations
+    from .conftest import FIRST_PARTY_MISSING
+
+    pytest.importorskip("fulfilhub_shopify", reason=FIRST_PARTY_MISSING)
     from fulfilhub_shopify import ShopifyChannel
     from fulfilhub_shopify.channel import SETTINGS
 

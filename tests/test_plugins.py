@@ -540,6 +540,31 @@ def test_hook_register_simulators():
     assert simulators["acme"].factory(None).app == "asgi-app"
 
 
+def test_hook_register_report_sections():
+    from fulfilhub import ReportSection
+    from fulfilhub.cli import report as report_cli
+    from fulfilhub.errors import PluginError
+
+    class Costs:
+        @hookimpl
+        def register_report_sections(self, register):
+            register(ReportSection(name="acme_costs", title="ACME costs", collect=lambda conn, window: {"n": 1},
+                                   rows=lambda data: [("n", str(data["n"]))]))
+
+    pm = PluginManager(load_installed=False, extra=[Costs()])
+    assert pm.owner("report_sections", "acme_costs")
+    parts = report_cli.sections(pm)
+    assert [s.name for s in parts] == ["backtest", "compensation", "acme_costs"]  # the built-in ones first
+
+    class TakesAKpiKey:
+        @hookimpl
+        def register_report_sections(self, register):
+            register(ReportSection(name="carriers", title="x", collect=lambda conn, window: None, rows=lambda d: []))
+
+    with pytest.raises(PluginError, match="report section named 'carriers'"):
+        report_cli.sections(PluginManager(load_installed=False, extra=[TakesAKpiKey()]))
+
+
 def test_hook_choose_rate(make_order):
     seen = []
 

@@ -14,8 +14,11 @@ import altair as alt
 import pytest
 from click.testing import CliRunner
 
+import fulfilhub.cli as cli_mod
+from fulfilhub import ReportSection, hookimpl
 from fulfilhub.cli import main
 from fulfilhub.cli import report as report_cli
+from fulfilhub.plugins import PluginManager
 from fulfilhub.store import Store
 
 from . import kpi_world as w
@@ -69,13 +72,18 @@ def reports(tmp_path_factory):
     empty = Store.open("sqlite:///" + str(empty_dir / "t.sqlite"), migrate=True)
     try:
         w.build(full)
-        report_cli.register_section(report_cli.ReportSection(
-            key="test_budget", title="Test budget <spent>", collect=lambda conn, window: {"spent": 12},
-            rows=lambda d: [("spent", "12 USD")], charts=_section_chart))
+        class Budget:
+            @hookimpl
+            def register_report_sections(self, register):
+                register(ReportSection(name="test_budget", title="Test budget <spent>",
+                                       collect=lambda conn, window: {"spent": 12}, rows=lambda d: [("spent", "12 USD")],
+                                       charts=_section_chart))
+
+        before, cli_mod._MANAGER = cli_mod._MANAGER, PluginManager(load_installed=False, extra=[Budget()])
         try:
             full_html = _write_report(full_dir, full, "--since", "2026-03-01", "--until", "2026-03-20")
         finally:
-            report_cli.unregister_section("test_budget")
+            cli_mod._MANAGER = before
         empty_html = _write_report(empty_dir, empty)
     finally:
         full.close()

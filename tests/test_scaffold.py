@@ -75,12 +75,20 @@ def test_new_refuses_a_bad_name_a_used_folder_and_an_unknown_kind(tmp_path):
     used = runner.invoke(main, ["new", "carrier", "swift", "--dir", str(tmp_path / "used")])
     assert used.exit_code == 2 and "not an empty folder" in used.output
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
-    taken = runner.invoke(main, ["new", "carrier", "easypost", "--dir", str(tmp_path / "c")])  # fulfilhub-easypost
-    assert taken.exit_code == 2 and "already installed" in taken.output and not (tmp_path / "c").exists()
     unknown = runner.invoke(main, ["new", "courier", "swift"])
     assert unknown.exit_code == 2 and "courier" in unknown.output
     with pytest.raises(ConfigError, match="unknown kind"):
         render("courier", "swift", tmp_path / "b")
+
+
+def test_new_refuses_the_name_of_an_installed_plugin(tmp_path):
+    from .conftest import FIRST_PARTY_MISSING
+
+    pytest.importorskip("fulfilhub_easypost", reason=FIRST_PARTY_MISSING)
+    taken = CliRunner().invoke(main, ["new", "carrier", "easypost", "--dir", str(tmp_path / "c")])  # fulfilhub-easypost
+    assert taken.exit_code == 2
+    assert "already installed" in taken.output
+    assert not (tmp_path / "c").exists()
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

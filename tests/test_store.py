@@ -290,3 +290,16 @@ def test_retrying_a_failed_fulfillment_push_retries_the_tracking_pushes_that_fai
         statuses = {r.key: r.status for r in outbox.listing(conn)}
     assert statuses == {"channel.push_fulfillment:s/1": "pending", "channel.push_tracking:s/1:in_transit": "pending",
                         "channel.push_tracking:s/2:in_transit": "failed"}
+
+
+def test_a_database_error_in_a_read_leaves_it_as_a_store_error_naming_the_cause(store):
+    with pytest.raises(StoreError, match="^store: .*no such table: not_a_table") as caught:
+        with store.read() as conn:
+            conn.execute(sa.text("SELECT * FROM not_a_table"))
+    assert isinstance(caught.value.__cause__, sa.exc.OperationalError)
+
+
+def test_an_error_of_ours_inside_a_transaction_is_not_translated(store):
+    with pytest.raises(KeyError):
+        with store.transaction():
+            raise KeyError("mine")

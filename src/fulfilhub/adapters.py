@@ -574,6 +574,27 @@ class NotifierType(AdapterType["Notifier"]):
 
 
 @attrs.frozen(kw_only=True)
+class ReportSection:
+    """One part of ``fulfilhub report`` beside the KPIs (``register_report_sections``).
+
+    Attributes:
+        name: Its key in ``--json`` output (not one of the KPI keys, not another section's).
+        title: Its heading in the terminal and the HTML file.
+        collect: ``collect(conn, window)`` -> its data (JSON-able), or None when it has
+            nothing to report. ``conn`` is a read connection to the store, ``window`` the
+            report's ``Window`` (``since``, ``until``, ``as_of``).
+        rows: ``rows(data)`` -> ``(label, value)`` lines shown in the terminal and the HTML file.
+        charts: ``charts(data)`` -> Altair charts for the HTML file (may be empty).
+    """
+
+    name: str
+    title: str
+    collect: Callable[[Any, Any], Any]
+    rows: Callable[[Any], list[tuple[str, str]]]
+    charts: Callable[[Any], list[Any]] = lambda data: []
+
+
+@attrs.frozen(kw_only=True)
 class CompensationPolicy:
     """A named rule that proposes a compensation for a delayed order.
 

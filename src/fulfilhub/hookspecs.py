@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ChannelType,
         CompensationPolicy,
         NotifierType,
+        ReportSection,
         WarehouseType,
     )
     from .models import CompensationProposal, DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
@@ -104,6 +105,19 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
 
     ``fulfilhub sandbox`` and ``fulfilhub demo`` serve every registered simulator on
     loopback, mounted at ``/<name>``, on the scenario clock.
+    """
+
+
+@hookspec
+def register_report_sections(register: Callable[[ReportSection], None]) -> None:
+    """Add a part to ``fulfilhub report``: ``register(ReportSection(...))``.
+
+    Called once per implementing plugin, when the plugin manager is built. Each section
+    gathers its own data from the store for the report's window (``collect``), or
+    answers None and is left out; its ``name`` is its key in ``--json`` and must not be a
+    KPI key or another section's. The report shows the built-in sections (the promise
+    backtest, compensation cost against budget) first, then the plugins', in the order
+    they were registered.
     """
 
 

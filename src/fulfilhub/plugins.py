@@ -28,7 +28,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, WarehouseType
+from .adapters import CarrierType, ChannelType, CompensationPolicy, NotifierType, ReportSection, WarehouseType
 from .errors import PluginError
 from .sandbox.simulator import Simulator
 
@@ -65,6 +65,7 @@ class Registry:
     notifiers: dict[str, NotifierType] = attrs.Factory(dict)
     policies: dict[str, CompensationPolicy] = attrs.Factory(dict)
     simulators: dict[str, Simulator] = attrs.Factory(dict)
+    report_sections: dict[str, ReportSection] = attrs.Factory(dict)
 
 
 #: Each registration hook, with the registry table it fills and the record type it takes.
@@ -75,6 +76,7 @@ REGISTRATION_HOOKS: dict[str, tuple[str, type]] = {
     "register_notifier_types": ("notifiers", NotifierType),
     "register_compensation_policies": ("policies", CompensationPolicy),
     "register_simulators": ("simulators", Simulator),
+    "register_report_sections": ("report_sections", ReportSection),
 }
 
 

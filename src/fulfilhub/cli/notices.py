@@ -18,7 +18,6 @@ from ..store import outbox as outbox_store
 from ..store.outbox import Effect
 from .group import State, console, main
 from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
-from .report import ReportSection, register_section
 
 
 def _sends(conn: Any, row: Any) -> list[dict[str, Any]]:
@@ -232,21 +231,3 @@ def compensations_reject(state: State, ids: tuple[int, ...], actor: str, reason:
     """Reject compensations waiting for a decision."""
     _decide(state, ids, actor, False, reason)
 
-
-# --------------------------------------------------------------------------- fulfilhub report
-
-
-def _cost_rows(data: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    rows = []
-    for item in data:
-        budget = f" of a {item['budget']} budget" if item["budget"] is not None else " (no budget)"
-        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(item["by_kind"].items()))
-        rows.append((f"{item['period']} {item['currency']}",
-                     f"{item['given']} given ({kinds or 'none'}; {item['top_ups']} top-ups), {item['total']}{budget}"
-                     + (f"; {item['waiting']} waiting for a person" if item["waiting"] else "")))
-    return rows
-
-
-register_section(ReportSection(
-    key="compensation", title="Compensation cost against budget",
-    collect=lambda conn, window: compensation.cost_in_window(conn, window.since, window.until), rows=_cost_rows))

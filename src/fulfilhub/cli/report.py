@@ -2,28 +2,30 @@
 
 The figures come from :func:`fulfilhub.engines.kpi.compute` over the facts
 :mod:`fulfilhub.store.kpi` reads. Further parts of the report (the promise backtest,
-compensation cost against budget, ...) are :class:`ReportSection` records added with
-:func:`register_section`: each gathers its own data from the store for the window, or
-answers None and is left out. The HTML rendering lives in :mod:`.report_html` and is
+compensation cost against budget, and what plugins add with the
+``register_report_sections`` hook) are :class:`~fulfilhub.ReportSection` records: each
+gathers its own data from the store for the window, or answers None and is left out. The HTML rendering lives in :mod:`.report_html` and is
 imported only for ``--html`` (Altair takes a moment to import).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
-import attrs
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..adapters import ReportSection
 from ..clock import SystemClock
-from ..engines import kpi
+from ..engines import compensation, kpi
+from ..errors import PluginError
+from ..plugins import PluginManager
 from ..store import Connection
 from ..store import kpi as kpi_store
 from .group import State, console, main
@@ -31,41 +33,8 @@ from .common import open_store as _store
 from .common import pass_state
 
 
-@attrs.frozen(kw_only=True)
-class ReportSection:
-    """One part of the report beside the KPIs (the extension point for later figures).
-
-    Attributes:
-        key: Its key in ``--json`` output (must not clash with the KPI keys).
-        title: Its heading in the terminal and the HTML file.
-        collect: ``collect(conn, window)`` -> its data (JSON-able), or None when it has nothing to report.
-        rows: ``rows(data)`` -> ``(label, value)`` lines shown in the terminal and the HTML file.
-        charts: ``charts(data)`` -> Altair charts for the HTML file (may be empty).
-    """
-
-    key: str
-    title: str
-    collect: Callable[[Connection, kpi.Window], Any]
-    rows: Callable[[Any], list[tuple[str, str]]]
-    charts: Callable[[Any], list[Any]] = lambda data: []
-
-
 #: The KPI keys of ``--json`` (a section may not take one of them).
 KPI_KEYS = ("window", "orders", "processing_hours", "promises", "carriers", "regions", "weekly", "lateness")
-
-#: The registered sections, in the order they are shown.
-SECTIONS: dict[str, ReportSection] = {}
-
-
-def register_section(section: ReportSection) -> None:
-    """Add a part to ``fulfilhub report`` (e.g. compensation cost against budget)."""
-    if section.key in KPI_KEYS:
-        raise ValueError(f"report section key {section.key!r} is taken by a KPI; choose another")
-    SECTIONS[section.key] = section
-
-
-def unregister_section(key: str) -> None:
-    SECTIONS.pop(key, None)
 
 
 # --------------------------------------------------------------------------- built-in sections
@@ -94,22 +63,55 @@ def _backtest_charts(data: Mapping[str, Any]) -> list[Any]:
     return [backtest_chart(data)] if data["scored"] else []
 
 
-register_section(ReportSection(
-    key="backtest", title="Promise backtest of this store's history",
-    collect=lambda conn, window: kpi.promise_backtest(kpi_store.delivered_orders(conn, window.since, window.as_of)),
-    rows=_backtest_rows, charts=_backtest_charts))
+def _cost_rows(data: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    rows = []
+    for item in data:
+        budget = f" of a {item['budget']} budget" if item["budget"] is not None else " (no budget)"
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(item["by_kind"].items()))
+        rows.append((f"{item['period']} {item['currency']}",
+                     f"{item['given']} given ({kinds or 'none'}; {item['top_ups']} top-ups), {item['total']}{budget}"
+                     + (f"; {item['waiting']} waiting for a person" if item["waiting"] else "")))
+    return rows
 
 
-def build(conn: Connection, window: kpi.Window, skip: Collection[str] = ()) -> dict[str, Any]:
-    """The whole report of ``window``: the KPIs, then each section (but ``skip``) that has something to say."""
+#: The sections the report always has (when they have something to say), before the plugins'.
+BUILT_IN = (
+    ReportSection(
+        name="backtest", title="Promise backtest of this store's history",
+        collect=lambda conn, window: kpi.promise_backtest(kpi_store.delivered_orders(conn, window.since, window.as_of)),
+        rows=_backtest_rows, charts=_backtest_charts),
+    ReportSection(
+        name="compensation", title="Compensation cost against budget",
+        collect=lambda conn, window: compensation.cost_in_window(conn, window.since, window.until), rows=_cost_rows),
+)
+
+
+def sections(plugins: PluginManager | None) -> list[ReportSection]:
+    """The built-in sections, then those plugins registered (``register_report_sections``).
+
+    A plugin's section named like a KPI or a built-in section is refused with PluginError."""
+    out = list(BUILT_IN)
+    taken = {*KPI_KEYS, *(s.name for s in BUILT_IN)}
+    for section in (plugins.registry.report_sections.values() if plugins is not None else ()):
+        if section.name in taken:
+            owner = plugins.owner("report_sections", section.name)
+            raise PluginError(f"plugin {owner!r} registers a report section named {section.name!r}, which the report "
+                              "already uses; choose another name")
+        out.append(section)
+    return out
+
+
+def build(conn: Connection, window: kpi.Window, skip: Collection[str] = (),
+          parts: Iterable[ReportSection] = BUILT_IN) -> dict[str, Any]:
+    """The whole report of ``window``: the KPIs, then each of ``parts`` (but ``skip``) that has something to say."""
     report = kpi.compute(kpi_store.order_facts(conn, window.since, window.until),
                          kpi_store.shipment_facts(conn, window.since, window.until), window)
-    for section in SECTIONS.values():
-        if section.key in skip:
+    for section in parts:
+        if section.name in skip:
             continue
         data = section.collect(conn, window)
         if data is not None:
-            report[section.key] = data
+            report[section.name] = data
     return report
 
 
@@ -178,7 +180,7 @@ def period(r: Mapping[str, Any]) -> str:
     return f"{since} to {w['until']:%Y-%m-%d %H:%M} UTC"
 
 
-def _print(r: dict[str, Any], regions: int) -> None:
+def _print(r: dict[str, Any], regions: int, parts: Iterable[ReportSection] = BUILT_IN) -> None:
     # into a pipe or file: wide rows rather than wrapped cells, so that each line can be grepped
     out = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
     out.print(f"[bold]fulfilhub report[/]: {escape(period(r))}")
@@ -208,10 +210,10 @@ def _print(r: dict[str, Any], regions: int) -> None:
         out.print("days after the promised last day: " + ", ".join(
             f"{days(d['days_late'])}: {d['orders']}" for d in lateness["days"])
             + f"; not delivered: {lateness['not_delivered']}", markup=False)
-    for section in SECTIONS.values():
-        if section.key in r:
+    for section in parts:
+        if section.name in r:
             table = Table("", "", title=section.title, show_header=False)
-            for label, value in section.rows(r[section.key]):
+            for label, value in section.rows(r[section.name]):
                 table.add_row(escape(label), escape(value))
             out.print(table)
 
@@ -261,10 +263,11 @@ def report(state: State, since: str | None, until: str | None, as_json: bool, ht
         window = kpi.Window.of(_instant(since, "--since"), _instant(until, "--until"), SystemClock().now())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from None
+    parts = sections(state.plugins)
     store = _store(state)
     try:
         with store.read() as conn:
-            data = build(conn, window, skip=("backtest",) if no_backtest else ())
+            data = build(conn, window, skip=("backtest",) if no_backtest else (), parts=parts)
     finally:
         store.close()
     if html_file is not None:
@@ -272,13 +275,13 @@ def report(state: State, since: str | None, until: str | None, as_json: bool, ht
 
         if html_file.parent and not html_file.parent.is_dir():
             raise click.BadParameter(f"folder {html_file.parent} does not exist", param_hint="--html")
-        html_file.write_text(render(data), encoding="utf-8")
+        html_file.write_text(render(data, parts), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(data, indent=2, default=_json_default))
         return
-    _print(data, regions)
+    _print(data, regions, parts)
     if html_file is not None:
         console.print(f"wrote {html_file}", markup=False)
 
 
-__all__ = ["KPI_KEYS", "ReportSection", "SECTIONS", "build", "register_section", "report", "unregister_section"]
+__all__ = ["BUILT_IN", "KPI_KEYS", "build", "report", "sections"]

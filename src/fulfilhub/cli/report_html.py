@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import altair as alt
 import vl_convert
 
+from ..adapters import ReportSection
 from . import report as rep
 
 #: Colours used across the charts: kept, missed, neutral.
@@ -145,7 +146,7 @@ caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
 """
 
 
-def render(report: Mapping[str, Any]) -> str:
+def render(report: Mapping[str, Any], sections: Iterable[ReportSection] = ()) -> str:
     """The report as one self-contained HTML document."""
     charts: list[tuple[str, dict[str, Any]]] = []
     parts: list[str] = []
@@ -169,14 +170,14 @@ def render(report: Mapping[str, Any]) -> str:
     if report["regions"]:
         parts.append("<h2>Destination regions</h2>")
         parts.append(_table(rep.REGION_COLUMNS, [rep.region_row(g) for g in report["regions"]]))
-    for section in rep.SECTIONS.values():
-        if section.key not in report:
+    for section in sections:
+        if section.name not in report:
             continue
-        data = report[section.key]
+        data = report[section.name]
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
         parts.append(_table(("", ""), [[label, value] for label, value in section.rows(data)]))
         for i, chart in enumerate(section.charts(data)):
-            chart_or_note(f"{section.key}-{i}", chart, "")
+            chart_or_note(f"{section.name}-{i}", chart, "")
     specs = _script_json([{"id": cid, "spec": spec} for cid, spec in charts])
     generated = f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
     return f"""<!DOCTYPE html>

@@ -9,7 +9,8 @@ import logging
 
 import attrs
 
-from ..engines import fulfilment, holds, inventory, promise
+from ..engines import allocation, fulfilment, holds, inventory, promise
+from ..engines.allocation import Step
 from ..errors import ExternalError, FulfilhubError, PluginError
 from ..models import Order, OrderStatus
 from ..store import orders as order_store
@@ -81,42 +82,50 @@ def _read_stock(rt: Runtime, view: inventory.StockView, skus: set[str], report: 
 
 
 def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: OrderStatus, report: JobReport) -> str:
-    if not order.shippable:
+    """Place one order: read levels, ask for a plan, reserve it; the engine says what next."""
+    if allocation.first_step(needs_shipping=bool(order.shippable)) is Step.COMPLETE:
         with rt.store.transaction() as tx:
             fulfilment.complete_without_shipment(tx, rt.hooks, order, status, rt.clock.now())
-        return "completed_without_shipment"
+        return Step.COMPLETE.value
     order = attrs.evolve(order, lines=order.shippable)  # only what goes into parcels is allocated
     skus = {line.sku for line in order.lines}
-    for fresh in (False, True):  # a second try, on fresh levels, when the stock went meanwhile
-        if fresh:
+    attempt = 0
+    while True:
+        attempt += 1
+        if attempt > 1:  # on fresh levels: the stock went meanwhile
             view.forget()
         _read_stock(rt, view, skus, report)
         plan = rt.hooks.allocate_order(order=order, stock=view.levels(skus))
-        if not plan:
+        made = None
+        if plan:
+            try:
+                by_warehouse = inventory.split_lines(order, plan)
+            except ValueError as exc:
+                raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
+            try:
+                with rt.store.transaction() as tx:
+                    if promise_store.current(tx.conn, order.id) is None:  # released by a person, or none could be made then
+                        promise.promise_order(tx, rt.promise_engine(), order, status, at=rt.clock.now())  # (before it reserves)
+                    made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, rt.clock.now())
+                    if made is None:
+                        raise _Oversold
+            except _Oversold:
+                made = None
+        step = allocation.next_step(status=status, attempt=attempt, planned=bool(plan),
+                                    reserved_in=len(made) if made is not None else None)
+        if step is not Step.RETRY:
             break
-        try:
-            by_warehouse = inventory.split_lines(order, plan)
-        except ValueError as exc:
-            raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
-        try:
-            with rt.store.transaction() as tx:
-                if promise_store.current(tx.conn, order.id) is None:  # released by a person, or none could be made then
-                    promise.promise_order(tx, rt.promise_engine(), order, status, at=rt.clock.now())  # (before it reserves)
-                made = fulfilment.allocate(tx, rt.hooks, order, status, by_warehouse, rt.clock.now())
-                if made is None:
-                    raise _Oversold
-        except _Oversold:
-            continue
+    if step in (Step.ALLOCATED, Step.ALLOCATED_SPLIT):
         view.took(by_warehouse)
         log.info("order %s: allocated to %s", order.id, ", ".join(sorted(by_warehouse)))
-        return "allocated" if len(made) == 1 else "allocated_split"
+        return step.value
     now = rt.clock.now()
     with rt.store.transaction() as tx:
-        if status is OrderStatus.BACKORDERED:
+        if step is Step.STILL_BACKORDERED:
             order_store.touch(tx, order.id, now)
-            return "still_backordered"
+            return step.value
         fulfilment.backorder(tx, rt.hooks, order, status, now)
         promise.revise_later(tx, rt.promise_engine(), order, OrderStatus.BACKORDERED, at=now,
                              reason="backordered: not enough stock across warehouses")
     log.info("order %s: backordered (not enough stock)", order.id)
-    return "backordered"
+    return step.value

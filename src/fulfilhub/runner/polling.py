@@ -20,7 +20,7 @@ from typing import Any
 from ..engines import fulfilment
 from ..errors import Unreachable
 from ..models import Order, Shipment
-from ..store import Tx
+from ..store import Store, Tx
 from ..store import inbox as inbox_store
 from ..store import shipments as shipment_store
 from .reports import JobReport, concurrently, describe_error, grouped
@@ -63,16 +63,18 @@ def backing_off(rt: Runtime, kind: str, names: Iterable[str]) -> dict[str, datet
 Apply = Callable[[Tx, Shipment, Any], Mapping[str, int]]
 
 
-def poll_shipments(rt: Runtime, job: str, instance: str, due: Iterable[Shipment], *, ask: Callable[[Shipment], Any],
+def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment], *, ask: Callable[[Shipment], Any],
                    apply: Apply, failed: Callable[[Tx, Shipment], None] | None = None) -> JobReport:
     """The one polling loop: for each shipment ``ask`` the adapter, then ``apply`` its answer
-    in one transaction. A shipment whose ask or apply raises is reported (``instance,
-    shipment id: error``) and, with ``failed``, marked in a transaction of its own."""
+    in one transaction of ``store``. A shipment whose ask or apply raises is reported
+    (``instance, shipment id: error``) and, with ``failed``, marked in a transaction of its
+    own. It needs the store alone: the adapter and the engine come in through ``ask`` and
+    ``apply``."""
     report = JobReport(job)
     for shipment in due:
         try:
             answer = ask(shipment)
-            with rt.store.transaction() as tx:
+            with store.transaction() as tx:
                 counts = apply(tx, shipment, answer)
         except Unreachable as exc:  # the instance is given up for this pass: the rest wait for the next
             report.unreachable(exc)
@@ -80,7 +82,7 @@ def poll_shipments(rt: Runtime, job: str, instance: str, due: Iterable[Shipment]
         except Exception as exc:  # one shipment's trouble stays with it
             report.errors.append(f"{instance}, shipment {shipment.id}: {describe_error(exc)}")
             if failed is not None:
-                with rt.store.transaction() as tx:
+                with store.transaction() as tx:
                     failed(tx, shipment)
             continue
         report.counts.update(counts)
@@ -97,15 +99,14 @@ def poll_warehouses(rt: Runtime) -> JobReport:
 
 def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     warehouse = rt.warehouse(name)
-    every = rt.schedule["poll_warehouses"]
 
     def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
         now = rt.clock.now()
         saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, now, source=f"warehouse:{name}",
-                                                  next_pass=now + every)
+                                                  next_pass=now + rt.schedule["poll_warehouses"])
         return {str(saved.status) if saved is not None else "unchanged": 1}
 
-    return poll_shipments(rt, "poll_warehouses", f"warehouse {name}", due,
+    return poll_shipments(rt.store, "poll_warehouses", f"warehouse {name}", due,
                           ask=lambda shipment: warehouse.status(shipment.fulfillment_ref), apply=apply)
 
 
@@ -139,5 +140,5 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     def failed(tx: Tx, shipment: Shipment) -> None:  # asked again later, not at once
         fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
 
-    return poll_shipments(rt, "poll_tracking", f"carrier {name}", due, ask=lambda shipment: carrier.track(shipment.label),
+    return poll_shipments(rt.store, "poll_tracking", f"carrier {name}", due, ask=lambda shipment: carrier.track(shipment.label),
                           apply=apply, failed=failed)

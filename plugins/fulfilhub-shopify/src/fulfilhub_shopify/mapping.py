@@ -12,12 +12,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
 from fulfilhub import Address, Money, Order, OrderLine, PayloadError, ShipmentPush, TrackingStatus
-from fulfilhub.sdk import MAX_AMOUNT, MAX_QUANTITY, parse_time
+from fulfilhub.sdk import MAX_QUANTITY, parse_currency, parse_money, parse_time
 
 #: Normalized tracking milestones and the Shopify FulfillmentEvent ``status`` each becomes.
 #: Milestones not listed (cancelled, unknown) are not told to Shopify: it has no event
@@ -52,7 +51,6 @@ FULFILLABLE_ORDER_STATUSES = frozenset({"open", "in_progress"})
 #: Fulfillment statuses that no longer stand for a shipment (a new one may replace them).
 DEAD_FULFILLMENT_STATUSES = frozenset({"cancelled", "error", "failure"})
 
-_CURRENCY = re.compile(r"[A-Za-z]{3}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _INT64 = 2**63
 #: The longest text field kept from an order (a note, an address line, a title).
@@ -94,8 +92,8 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     updated_at = _timestamp(payload.get("updated_at"), "updated_at")
     placed_field = "processed_at" if payload.get("processed_at") else "created_at"
     placed_at = _timestamp(payload.get(placed_field), placed_field)
-    currency = _currency(payload.get("currency"))
-    total = Money(amount=_amount(payload.get("total_price"), "total_price"), currency=currency)
+    currency = parse_currency(payload.get("currency"), field="currency")
+    total = parse_money(payload.get("total_price"), currency, field="total_price")
     cancelled_raw = payload.get("cancelled_at")
     cancelled_at = _timestamp(cancelled_raw, "cancelled_at") if cancelled_raw is not None else None
     email = _text(payload.get("email"), "email") or _text(payload.get("contact_email"), "contact_email")
@@ -185,7 +183,7 @@ def _order_lines(items: Any, currency: str) -> tuple[OrderLine, ...]:
             OrderLine(
                 sku=_text_at(item.get("sku"), where, "sku"),
                 quantity=_quantity(item.get("quantity"), f"{where}.quantity"),
-                unit_price=Money(amount=_amount(item.get("price"), f"{where}.price"), currency=currency),
+                unit_price=parse_money(item.get("price"), currency, field=f"{where}.price"),
                 title=_text_at(item.get("title"), where, "title"),
                 external_id=str(_int_id(item.get("id"), f"{where}.id")),
                 requires_shipping=requires_shipping,
@@ -435,30 +433,10 @@ def _timestamp(value: Any, field: str) -> datetime:
     return parse_time(value, field=field)
 
 
-def _amount(value: Any, field: str) -> Decimal:
-    # Shopify sends money as strings ("19.90"); a JSON float would already have lost
-    # exactness, so it is refused rather than guessed at.
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise PayloadError(f"must be a decimal string like '19.90', got {_shown(value)}", field=field)
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PayloadError(f"is not a decimal amount: {value!r}", field=field) from None
-    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
-        raise PayloadError(f"must be a finite amount from zero to below {MAX_AMOUNT:,}, got {_shown(value)}", field=field)
-    return amount
-
-
 def _quantity(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_QUANTITY:
         raise PayloadError(f"must be a whole number from 1 to {MAX_QUANTITY:,}, got {_shown(value)}", field=field)
     return value
-
-
-def _currency(value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise PayloadError(f"must be an ISO 4217 code like 'USD', got {_shown(value)}", field="currency")
-    return value.upper()
 
 
 def _country(value: Any) -> str:
