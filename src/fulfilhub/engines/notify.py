@@ -33,7 +33,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 import jinja2
 from babel import Locale, UnknownLocaleError
-from babel.core import get_global
 from babel.dates import format_date
 from babel.numbers import format_currency
 from markupsafe import Markup, escape
@@ -44,6 +43,7 @@ from ..models import Money, Notice, NoticeEvent, Order
 from ..store import Tx, outbox
 from ..store import notices as notice_store
 from ..store.outbox import Effect
+from . import zones
 
 #: The template locales, and the Babel locale each formats with when the country says nothing more.
 LOCALES: Mapping[str, str] = {"en": "en", "zh_Hant": "zh_Hant_TW", "zh_Hans": "zh_Hans_CN"}
@@ -155,19 +155,15 @@ def choose_locale(order: Order, default: str = "en") -> str:
 
 
 def customer_timezone(order: Order, promised: str | None, shop: str) -> ZoneInfo:
-    """The customer's time zone: the promise's, else the country's only zone, else the shop's."""
-    for name in (promised, _country_zone(order.ship_to.country if order.ship_to else "")):
+    """The customer's time zone: the promise's (counted for the destination when it was
+    made), else the destination's (:func:`fulfilhub.engines.zones.destination_zone`), else the shop's."""
+    for name in (promised, zones.destination_zone(order.ship_to, "")):
         if name and name != "UTC":
             try:
                 return ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError):
                 continue
     return ZoneInfo(shop)
-
-
-def _country_zone(country: str) -> str | None:
-    zones = get_global("territory_zones").get(country or "", [])
-    return zones[0] if len(zones) == 1 else None
 
 
 def send_after(event: NoticeEvent, at: datetime, tz: ZoneInfo, quiet: tuple[time, time] | None) -> datetime:
