@@ -43,7 +43,7 @@ from ..models import Money, Notice, NoticeEvent, Order
 from ..store import Tx, outbox
 from ..store import notices as notice_store
 from ..store.outbox import Effect
-from . import zones
+from . import notice_policy, zones
 
 #: The template locales, and the Babel locale each formats with when the country says nothing more.
 LOCALES: Mapping[str, str] = {"en": "en", "zh_Hant": "zh_Hant_TW", "zh_Hans": "zh_Hans_CN"}
@@ -69,9 +69,19 @@ class Settings:
     quiet_hours: tuple[time, time] | None = None
     shop_name: str = ""
     backfill: timedelta = timedelta(days=1)  # how far back the very first run looks
+    hold: timedelta = timedelta(hours=3)  # a statistical cause holds this long before it is announced
+    min_days_late: int = 1  # the fewest days late a customer is told
+    max_delay_notices: int = 3  # the most delayed + eta_revised notices of one order
+
+    @property
+    def policy(self) -> notice_policy.Settings:
+        """The notice policy's settings (:mod:`fulfilhub.engines.notice_policy`)."""
+        return notice_policy.Settings(hold=self.hold, min_days_late=self.min_days_late,
+                                      max_delay_notices=self.max_delay_notices, quiet_hours=self.quiet_hours)
 
 
-_KEYS = ("enabled", "default_locale", "timezone", "quiet_hours", "shop_name", "backfill")
+_KEYS = ("enabled", "default_locale", "timezone", "quiet_hours", "shop_name", "backfill", "hold", "min_days_late",
+         "max_delay_notices")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -105,8 +115,16 @@ def settings(table: Mapping[str, Any], *, path: str = "fulfilhub.toml") -> Setti
         raise ConfigError(f"expected a string, got {shop!r}", path=path, key="notices.shop_name")
     backfill = parse_duration(table["backfill"], path=path, key="notices.backfill") if "backfill" in table \
         else timedelta(days=1)
+    hold = parse_duration(table["hold"], path=path, key="notices.hold") if "hold" in table else timedelta(hours=3)
+    counts = {}
+    for key, default_count, least in (("min_days_late", 1, 1), ("max_delay_notices", 3, 1)):
+        value = table.get(key, default_count)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"expected a whole number of at least {least}, got {value!r}", path=path,
+                              key=f"notices.{key}")
+        counts[key] = value
     return Settings(enabled=enabled, default_locale=default, timezone=str(tz), quiet_hours=quiet, shop_name=shop,
-                    backfill=backfill)
+                    backfill=backfill, hold=hold, **counts)
 
 
 # --------------------------------------------------------------------------- locale and time zone

@@ -93,3 +93,10 @@ def open_orders_query(statuses: Sequence[str]) -> Any:
     has_promise = sa.select(promises.c.order_id).where(promises.c.order_id == orders.c.id).exists()
     return sa.select(orders.c.id, orders.c.status, orders.c.ship_to).where(orders.c.status.in_(list(statuses)),
                                                                             has_promise)
+
+
+def current_with_id(conn: Connection, order_id: str) -> tuple[int, DelayAssessment] | None:
+    """The order's newest delay assessment with its id, or None when it was never assessed."""
+    row = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.order_id == order_id)
+                       .order_by(delay_assessments.c.id.desc()).limit(1)).first()
+    return (int(row.id), _assessment(row)) if row is not None else None
