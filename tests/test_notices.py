@@ -722,3 +722,31 @@ def test_trouble_with_the_configuration_stops_the_stream_instead_of_quarantining
     policies["rules"] = original
     run(rt)
     assert [n["event"] for n in lines(rt.config.path.parent / "notices.jsonl")].count("delayed") == 1
+
+
+def test_notices_show_explains_why_a_delay_notice_was_sent_and_what_the_policy_suppressed(world):
+    rt = world
+    o = order()
+    store_order(rt, o)
+    assess(rt, o, 2)
+    run(rt)
+    rt.clock.advance(timedelta(hours=1))
+    assess(rt, o, 2, reason=DelayReason.TRANSIT_FORECAST, exception=None)  # the same day, another statistic
+    run(rt)
+    rt.clock.advance(timedelta(hours=1))
+    assess(rt, o, 3)  # a later day, in the same waking window: it waits for the next
+    run(rt)
+    with rt.store.read() as conn:
+        [row] = notice_store.listing(conn, order_id=o.id, event="delayed")
+    shown = cli(rt, "notices", "show", str(row.id))
+    assert shown.exit_code == 0, shown.output
+    assert "send delayed (first_delay: the first delay notice of the order) <- this notice" in shown.output
+    assert "suppress (nothing_new: the customer was already told this day and this cause)" in shown.output
+    assert "wait (once_per_window:" in shown.output
+    data = json.loads(cli(rt, "notices", "show", str(row.id), "--json").output)
+    assert [(d["action"], d["reason"]) for d in data["policy"]] == [
+        ("send", "first_delay"), ("suppress", "nothing_new"), ("wait", "once_per_window")]
+    rt.clock.advance(timedelta(days=1))  # the next morning: the later day is told, once
+    run(rt)
+    sent = [n for n in lines(rt.config.path.parent / "notices.jsonl") if n["event"] == "delayed"]
+    assert [n["facts"]["days_late"] for n in sent] == [2, 3]

@@ -213,13 +213,8 @@ def decide(situation: Situation, settings: Settings) -> Decision:
         return Decision(action=Action.SUPPRESS, reason="only_at_risk")
     if s.eta is not None and s.eta <= s.promised:
         return Decision(action=Action.SUPPRESS, reason="not_after_promise")
-    since = s.late_since or a.assessed_at
-    if a.reason in FLAPPY and s.now < since + settings.hold:
-        return Decision(action=Action.WAIT, reason="holding", until=since + settings.hold)
-
     cause = cause_of(a)
     days = (s.eta - s.promised).days if s.eta is not None else a.days_late
-    told = Told(at=s.now, event=NoticeEvent.DELAYED, new_date=s.eta, days_late=days, cause=cause)
     last = s.told[-1] if s.told else None
     if last is None:
         reason, event = "first_delay", NoticeEvent.DELAYED
@@ -242,9 +237,13 @@ def decide(situation: Situation, settings: Settings) -> Decision:
             reason, event = "later", NoticeEvent.DELAYED
         else:
             reason, event = "earlier", NoticeEvent.ETA_REVISED
-        if last.at >= window_start(s.now, s.tz, settings.quiet_hours):
-            return Decision(action=Action.WAIT, reason="once_per_window",
-                            until=next_window(s.now, s.tz, settings.quiet_hours))
+    since = s.late_since or a.assessed_at
+    if a.reason in FLAPPY and s.now < since + settings.hold:
+        return Decision(action=Action.WAIT, reason="holding", until=since + settings.hold)
+    if last is not None and last.at >= window_start(s.now, s.tz, settings.quiet_hours):
+        return Decision(action=Action.WAIT, reason="once_per_window",
+                        until=next_window(s.now, s.tz, settings.quiet_hours))
     if settings.quiet_hours is not None and _quiet(s.now.astimezone(s.tz), settings.quiet_hours):
         return Decision(action=Action.WAIT, reason="quiet_hours", until=next_window(s.now, s.tz, settings.quiet_hours))
-    return Decision(action=Action.SEND, reason=reason, event=event, told=attrs.evolve(told, event=event))
+    told = Told(at=s.now, event=event, new_date=s.eta, days_late=days, cause=cause)
+    return Decision(action=Action.SEND, reason=reason, event=event, told=told)

@@ -286,6 +286,8 @@ def on_delay(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.Sett
                                      reason=decision.reason, detail=f"until {decision.until.isoformat()}")
         return [f"notice_waits_{decision.reason}"]
     notice_store.done_pending(tx, order_id)
+    if decision.action is notice_policy.Action.SUPPRESS and decision.reason == "not_late":
+        return ["delay_not_notified"]  # on track: no notice to suppress, nothing to explain
     if decision.action is notice_policy.Action.SUPPRESS:
         notice_store.record_decision(tx, order_id=order_id, at=now, assessment_id=assessment_id, action="suppress",
                                      reason=decision.reason, detail=seen.assessment.detail)
@@ -396,6 +398,14 @@ def retry_quarantined(rt: Runtime, row: Any) -> tuple[bool, str]:
             quarantine_store.retry_failed(tx, row.id, describe_error(exc))
         return False, f"still fails: {describe_error(exc)}"
     return True, f"processed: {', '.join(done)}"
+
+
+def explain(conn: Any, order_id: str) -> list[dict[str, Any]]:
+    """What the notice policy decided about an order's delay, oldest first, each with why
+    (for ``fulfilhub notices show``): sent, suppressed or waiting, the reason and its meaning."""
+    return [{"at": row.decided_at, "action": row.action, "event": row.event, "reason": row.reason,
+             "why": notice_policy.REASONS.get(row.reason, row.reason), "detail": row.detail,
+             "notice_key": row.notice_key, "told": row.told} for row in notice_store.decisions(conn, order_id)]
 
 
 # --------------------------------------------------------------------------- effects
