@@ -750,3 +750,33 @@ def test_notices_show_explains_why_a_delay_notice_was_sent_and_what_the_policy_s
     run(rt)
     sent = [n for n in lines(rt.config.path.parent / "notices.jsonl") if n["event"] == "delayed"]
     assert [n["facts"]["days_late"] for n in sent] == [2, 3]
+
+
+def test_notices_and_compensation_are_typed_once_at_startup_and_a_typo_is_refused_naming_key_and_file(tmp_path):
+    from fulfilhub.errors import ConfigError
+
+    path = tmp_path / "fulfilhub.toml"
+    path.write_text(CONFIG.replace("min_days = 1\nkind = \"shipping_refund\"", "min_day = 1\nkind = \"shipping_refund\"")
+                    .format(db=tmp_path / "s.sqlite", jsonl=tmp_path / "n.jsonl", mail=tmp_path / "m.jsonl"),
+                    encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}", migrate=True)
+    try:
+        with pytest.raises(ConfigError, match=r"compensation\.tiers\[0\]\.min_day.*unknown setting 'min_day'") as err:
+            Runtime(load(path, env={}), store, PluginManager(load_installed=False, extra=[ShopPlugin()]))
+        assert str(path) in str(err.value)
+    finally:
+        store.close()
+    path.write_text(CONFIG.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = "21:00-08:00"\nmax_delay_notice = 2')
+                    .format(db=tmp_path / "s.sqlite", jsonl=tmp_path / "n.jsonl", mail=tmp_path / "m.jsonl"),
+                    encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}")
+    try:
+        with pytest.raises(ConfigError, match=r"notices\.max_delay_notice.*unknown setting"):
+            Runtime(load(path, env={}), store, PluginManager(load_installed=False, extra=[ShopPlugin()]))
+    finally:
+        store.close()
+
+
+def test_the_runtime_keeps_the_typed_settings_the_jobs_use(world):
+    assert world.notice_settings.policy.quiet_hours is not None
+    assert world.notice_settings.max_delay_notices == 3 and world.compensation_settings.tiers[0].name == "late-1d"

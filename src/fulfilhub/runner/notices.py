@@ -78,9 +78,8 @@ class Audience:
 
 
 def _settings(rt: Runtime) -> tuple[notify.Settings, compensation.Settings]:
-    path = str(rt.config.path)
-    notify.check_routes(rt.config.notifiers, path)
-    return notify.settings(rt.config.notices, path=path), compensation.settings(rt.config.compensation, path=path)
+    """The typed ``[notices]`` and ``[compensation]`` the runtime parsed when it started."""
+    return rt.notice_settings, rt.compensation_settings
 
 
 def tracking_link(rt: Runtime, conn: Any, order_id: str, shipments: list[Shipment]) -> str:
@@ -455,7 +454,7 @@ def issue_compensation(rt: Runtime, row: Any, now: datetime) -> None:
     code, ref = issued if issued is not None else ("", "")
     note = (f"issued by channel {order.channel}" if issued is not None else
             f"channel {order.channel} does not issue {comp.kind}: recorded for the shop to honour")
-    conf = notify.settings(rt.config.notices, path=str(rt.config.path))
+    conf = rt.notice_settings
     with rt.store.transaction() as tx:
         ledger.issued(tx, comp.id, at=now, code=code, channel_ref=ref, actor=f"channel:{order.channel}", note=note)
         if rt.hooks.wants("compensation_issued"):  # after the commit, once
