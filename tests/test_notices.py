@@ -146,12 +146,11 @@ def world(tmp_path):
 
 def order(number: str = "1042", *, locale: str | None = "zh-TW", country: str = "TW", total: str = "1280",
           lines: str = "1200") -> Order:
-    raw = {"customer_locale": locale} if locale else {}
     return Order(channel="shop", external_id=number, version="v1", number=f"#{number}", placed_at=T0, updated_at=T0,
                  currency="TWD", total=Money(amount=total, currency="TWD"),
                  lines=[OrderLine(sku="TEA", quantity=1, unit_price=Money(amount=lines, currency="TWD"))],
                  ship_to=Address(name="王小明", line1="1 Zhongshan Rd", city="Kaohsiung", country=country),
-                 email="ming@example.tw", raw=raw)
+                 email="ming@example.tw", locale=locale or "")
 
 
 def store_order(rt: Runtime, o: Order) -> None:
@@ -483,7 +482,7 @@ def test_the_cli_lists_shows_and_approves(world):
 
 
 def test_whatever_an_order_payload_says_the_notice_picks_a_locale_and_renders(tmp_path):
-    """The locale and the shipping paid come from the channel's raw payload: fuzz them."""
+    """The locale and the shipping paid come from the channel's mapping of its payload: fuzz them."""
     from fulfilhub.default_plugins.compensation_rules import shipping_paid
     from fulfilhub.testing import instance_context
     from fulfilhub.testing.fuzz import assert_maps_or_refuses, mutations

@@ -281,6 +281,19 @@ class OrderLine:
 
 
 @attrs.frozen(kw_only=True)
+class ShippingChoice:
+    """How the customer chose to have an order shipped, and what they paid for it.
+
+    Attributes:
+        method: The shipping method as the shop showed it ("Standard", "Express").
+        price: What the customer paid for shipping (zero when it was free).
+    """
+
+    method: str = ""
+    price: Money
+
+
+@attrs.frozen(kw_only=True)
 class Order:
     """An order as a channel reported it, normalized.
 
@@ -304,6 +317,10 @@ class Order:
         email: The customer's email address.
         note: The customer's note; ``[intake] hold_on_note`` holds orders that have one.
         cancelled_at: When the channel cancelled the order; None while it stands.
+        locale: The language the customer shops in, as a BCP-47 tag ("zh-TW", "en-US");
+            "" when the channel does not say (notices then go by the destination country).
+        shipping: The shipping method the customer chose and what they paid for it;
+            None when the channel does not say.
         raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 
@@ -320,6 +337,8 @@ class Order:
     email: str = ""
     note: str = ""
     cancelled_at: datetime | None = attrs.field(default=None, validator=_aware)
+    locale: str = ""
+    shipping: ShippingChoice | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @property

@@ -8,7 +8,7 @@ block, and the plain words for causes, actions and compensations in
 customer's locale (``Thursday 14 May``, ``5月14日 星期四``, ``NT$1,280``), in the
 customer's time zone.
 
-The locale comes from the order (the channel's ``customer_locale``: ``zh-TW`` is
+The locale comes from the order (``Order.locale``, the channel's ``customer_locale``: ``zh-TW`` is
 Traditional, ``zh-CN`` Simplified), else from the destination country (TW, HK, MO:
 Traditional; CN, SG: Simplified), else the shop's ``[notices] default_locale``.
 
@@ -49,8 +49,6 @@ from . import notice_policy, zones
 LOCALES: Mapping[str, str] = {"en": "en", "zh_Hant": "zh_Hant_TW", "zh_Hans": "zh_Hans_CN"}
 _TRADITIONAL = {"TW", "HK", "MO"}
 _SIMPLIFIED = {"CN", "SG"}
-#: Where the order says which language the customer reads (the channel payload's field).
-LOCALE_FIELDS = ("customer_locale", "locale", "language")
 
 #: Date patterns per language (CLDR patterns; the rest of the formatting is Babel's).
 DAY_PATTERNS: Mapping[str, str] = {"en": "EEEE d MMMM", "zh": "M月d日 EEEE"}
@@ -155,15 +153,11 @@ def template_locale(locale: str) -> str:
 
 
 def choose_locale(order: Order, default: str = "en") -> str:
-    """The locale to write to this customer in: the order's, else the country's, else ``default``."""
-    raw = order.raw if isinstance(order.raw, Mapping) else {}
-    for name in LOCALE_FIELDS:
-        value = raw.get(name)
-        if isinstance(value, str):
-            found = normalize(value)
-            if found is not None and template_locale(found) in LOCALES:
-                if found.startswith("zh") or found.startswith("en"):
-                    return found
+    """The locale to write to this customer in: the order's (``Order.locale``, as the
+    channel's mapping gives it), else the destination country's, else ``default``."""
+    found = normalize(order.locale) if order.locale else None
+    if found is not None and (found.startswith("zh") or found.startswith("en")):
+        return found
     country = order.ship_to.country if order.ship_to else ""
     if country in _TRADITIONAL:
         return f"zh_Hant_{country}"

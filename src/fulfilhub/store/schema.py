@@ -85,6 +85,8 @@ orders = sa.Table(
     sa.Column("note", sa.Text, nullable=False, default=""),
     sa.Column("ship_to", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    sa.Column("locale", sa.String(35), nullable=True),  # the customer's language tag, as the channel said
+    sa.Column("shipping", sa.JSON(none_as_null=True), nullable=True),  # {method, price, currency}
     sa.Column("raw", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("modified_at", UTCDateTime, nullable=False),

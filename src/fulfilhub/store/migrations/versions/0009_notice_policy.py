@@ -1,7 +1,9 @@
-"""shipments.eta_date, notice_decisions, notice_pending, store_meta
+"""shipments.eta_date, orders.locale and shipping, notice_decisions, notice_pending, store_meta
 
 ``shipments.eta_date``: a carrier's date-only estimate kept as the destination's local
-day (it was stored as midnight UTC, a day early west of UTC). ``notice_decisions``: what
+day (it was stored as midnight UTC, a day early west of UTC). ``orders.locale`` and
+``orders.shipping``: the customer's language and the shipping method and price, as the
+channel's mapping gives them (existing rows have none). ``notice_decisions``: what
 the notice policy decided about an order's delay and why (append-only).
 ``notice_pending``: orders the policy must look at again and when. ``store_meta``: facts
 about the store itself, such as the time base of a store a scenario wrote.
@@ -27,6 +29,9 @@ UTC = fulfilhub.store.schema.UTCDateTime
 def upgrade() -> None:
     with op.batch_alter_table("shipments") as batch:
         batch.add_column(sa.Column("eta_date", sa.Date(), nullable=True))
+    with op.batch_alter_table("orders") as batch:
+        batch.add_column(sa.Column("locale", sa.String(35), nullable=True))
+        batch.add_column(sa.Column("shipping", sa.JSON(none_as_null=True), nullable=True))
     op.create_table(
         "notice_decisions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -61,5 +66,8 @@ def downgrade() -> None:
     op.drop_table("notice_pending")
     op.drop_index("ix_notice_decisions_order", "notice_decisions")
     op.drop_table("notice_decisions")
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("shipping")
+        batch.drop_column("locale")
     with op.batch_alter_table("shipments") as batch:
         batch.drop_column("eta_date")
