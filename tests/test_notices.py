@@ -779,3 +779,29 @@ def test_notices_and_compensation_are_typed_once_at_startup_and_a_typo_is_refuse
 def test_the_runtime_keeps_the_typed_settings_the_jobs_use(world):
     assert world.notice_settings.policy.quiet_hours is not None
     assert world.notice_settings.max_delay_notices == 3 and world.compensation_settings.tiers[0].name == "late-1d"
+
+
+def test_a_finished_scenarios_store_is_judged_as_it_ended_and_its_customers_are_not_told_on_the_wall_clock(world):
+    from fulfilhub.runner.delays import assess_delays
+    from fulfilhub.store import meta
+
+    rt = world
+    o = order()
+    store_order(rt, o)
+    with rt.store.transaction() as tx:
+        meta.set_time_base(tx, rt.clock.now(), "demo")
+    rt.clock.advance(timedelta(days=30))  # sync a month after the scenario ended
+    assess(rt, o, 2)
+    report = jobs.JOBS["notices"](rt)
+    assert len(report.errors) == 1 and "written by the demo scenario" in report.errors[0]
+    assert "30 days later" in report.errors[0]
+    delays = assess_delays(rt)
+    assert len(delays.errors) == 1 and "delays not assessed" in delays.errors[0]
+    assert lines(rt.config.path.parent / "notices.jsonl") == []
+    with rt.store.read() as conn:
+        assert notice_store.listing(conn) == [] and meta.now_of(conn, rt.clock.now()) == T0
+    shown = json.loads(cli(rt, "report", "--json", "--no-backtest").output)
+    assert shown["window"]["as_of"] == T0.isoformat()  # the run's own time, not today's
+    with rt.store.transaction() as tx:  # a scenario still running keeps its time base current: the jobs run
+        meta.set_time_base(tx, rt.clock.now(), "demo")
+    assert jobs.JOBS["notices"](rt).errors == []

@@ -152,13 +152,17 @@ def doctor(state: State, as_json: bool) -> None:
     else:
         store = Store.open(config.store_url)
         with store.read() as conn:
+            from ..store import meta as meta_store
+
+            base = meta_store.time_base(conn)
+            now = meta_store.now_of(conn, SystemClock().now())  # a finished scenario's store: as it ended
             q = quarantine_store.count_open(conn)
             eff = outbox_store.count_by_status(conn)
-            stuck = outbox_store.stuck(conn, SystemClock().now())
+            stuck = outbox_store.stuck(conn, now)
             hooks = inbox_store.count_by_status(conn)
             from ..runner.jobs import healthy_webhooks
 
-            healthy = healthy_webhooks(conn, config, SystemClock().now())
+            healthy = healthy_webhooks(conn, config, now)
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
@@ -167,7 +171,10 @@ def doctor(state: State, as_json: bool) -> None:
               + (": `fulfilhub webhooks list --status failed`, then `webhooks replay ID`" if hooks.get("failed") else ""))
         from .views import backoff_summary
 
-        check("polling", True, backoff_summary(config, healthy, SystemClock().now()))
+        check("polling", True, backoff_summary(config, healthy, now))
+        if base is not None:
+            check("time base", True, f"written by the {base.scenario} scenario; judged as of its last time, "
+                  f"{base.at:%Y-%m-%d %H:%M} UTC (the customer-facing jobs do not run on the wall clock)")
         check("stuck", not stuck, "nothing stuck" if not stuck else
               f"{len(stuck)} effect(s) stuck: " + "; ".join(
                   f"#{r.id} {r.kind} {r.target} {r.status}, {r.attempts} tries" + (f": {r.last_error}" if r.last_error else "")

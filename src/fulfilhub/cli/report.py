@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from ..clock import SystemClock
 from ..engines import kpi
 from ..store import kpi as kpi_store
+from ..store import meta as meta_store
 from . import State, console, main
 from .commands import _store, pass_state
 
@@ -256,13 +257,14 @@ def report(state: State, since: str | None, until: str | None, as_json: bool, ht
     to a carrier in it; a promise not due yet is not counted. `docs/cli.md` says exactly
     what each figure counts.
     """
-    try:
-        window = kpi.Window.of(_instant(since, "--since"), _instant(until, "--until"), SystemClock().now())
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since/--until") from None
     store = _store(state)
     try:
         with store.read() as conn:
+            now = meta_store.now_of(conn, SystemClock().now())  # a finished scenario's store: as it ended
+            try:
+                window = kpi.Window.of(_instant(since, "--since"), _instant(until, "--until"), now)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--since/--until") from None
             data = build(conn, window, skip=("backtest",) if no_backtest else ())
     finally:
         store.close()

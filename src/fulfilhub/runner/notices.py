@@ -44,6 +44,7 @@ from ..store import Tx, outbox
 from ..store.outbox import Effect
 from ..store import compensation as ledger
 from ..store import delays as delay_store
+from ..store import meta as meta_store
 from ..store import notices as notice_store
 from ..store import orders as order_store
 from ..store import promises as promise_store
@@ -129,6 +130,11 @@ def notices(rt: Runtime) -> Any:
     report = JobReport("notices")
     conf, comp = _settings(rt)
     if not conf.enabled:
+        return report
+    with rt.store.read() as conn:
+        refused = meta_store.refusal(conn, rt.clock.now())
+    if refused:  # a finished scenario's store on the wall clock: its customers are simulated
+        report.errors.append(f"notices not run: {refused}")
         return report
     _start(rt, conf)
     _delays(rt, conf, comp, report)

@@ -30,6 +30,7 @@ from ..server import ServerThread
 from ..store import Store, schema
 from ..store import compensation as ledger
 from ..store import inbox as inbox_store
+from ..store import meta as meta_store
 from ..store import notices as notice_store
 from ..store import orders as order_store
 from ..store import outbox
@@ -136,6 +137,8 @@ def run_demo(
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
             world.clock.advance(timedelta(hours=1))
+            if step % 24 == 0:  # the store knows the scenario's time (even if the run is cut short)
+                _time_base(world)
             world.apply_stock_disruptions()
             if server is not None:
                 for status, n in world.deliver_webhooks(server.url).items():
@@ -146,6 +149,7 @@ def run_demo(
             if step >= days * 24 and step % 6 == 0 and not _moving(world.store):
                 settled_at = step + 1
                 break
+        _time_base(world)
         with world.store.read() as conn:
             counts = order_store.count_by_status(conn)
             ships = shipment_store.every(conn)
@@ -247,6 +251,13 @@ def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
         "called_late": called_late,
         "precision_late": round(called_late_right / called_late, 3) if called_late else None,
     }
+
+
+def _time_base(world: World) -> None:
+    """Record the scenario's time in the store: ``report`` and ``doctor`` judge the
+    workspace as it ended, and the customer-facing jobs refuse the wall clock on it."""
+    with world.store.transaction() as tx:
+        meta_store.set_time_base(tx, world.clock.now(), "demo")
 
 
 def _moving(store: Store) -> bool:
