@@ -475,7 +475,7 @@ def test_the_cli_lists_shows_and_approves(world):
     issued = [r for r in json.loads(cli.invoke(main, ["-c", cfg, "notices", "list", "--json"]).output)
               if r["event"] == "compensation_issued" and r["order_id"] == big.id]
     text = cli.invoke(main, ["-c", cfg, "notices", "show", issued[0]["key"]]).output
-    assert "We have refunded your NT$300 shipping fee." in text
+    assert "We have refunded your NT$300 shipping fee to the payment method you used" in text  # issued: past tense
 
 
 # --------------------------------------------------------------------------- hostile payloads
@@ -805,3 +805,49 @@ def test_a_finished_scenarios_store_is_judged_as_it_ended_and_its_customers_are_
     with rt.store.transaction() as tx:  # a scenario still running keeps its time base current: the jobs run
         meta.set_time_base(tx, rt.clock.now(), "demo")
     assert jobs.JOBS["notices"](rt).errors == []
+
+
+def test_delay_wording_tells_the_truth_in_every_locale():
+    """No day: overdue and chased; a carrier's silent re-estimate is said as such; a split
+    order lists every parcel; compensation not yet issued is not told in the past tense,
+    a discount by its amount (a single-use fixed-amount code), a refund where and how long."""
+    tz = notify.zones.zone("Asia/Taipei")
+    o = order(locale="en")
+    parcels = ["USPS 9400111 https://t.example/1", "USPS 9400222 https://t.example/2"]
+    words = notify.phrases("en")
+    overdue = notify.render(NoticeEvent.DELAYED, key="k", order=o, locale="en", tz=tz, at=T0, facts={
+        "days_late": 4, "new_date": None, "cause": words["causes"]["in_transit_slow"],
+        "action": words["actions"]["overdue"], "parcels": parcels, "link": "https://t.example"})
+    assert "is overdue" in overdue.subject and "4 days overdue" in overdue.text
+    assert "chasing the carrier every day" in overdue.text and "546" not in overdue.text
+    assert all(p in overdue.text for p in parcels)  # every parcel with its own tracking
+    moved = notify.render(NoticeEvent.ETA_REVISED, key="k2", order=o, locale="en", tz=tz, at=T0, facts={
+        "days_late": 2, "new_date": T0 + timedelta(days=5), "deliver_by": T0 + timedelta(days=3),
+        "cause": words["causes"]["carrier_moved_date"], "action": words["actions"]["carrier_moved_date"],
+        "link": "https://t.example"})
+    assert "moved its delivery date without giving a reason" in moved.text and "We are sorry" in moved.text
+    assert "asked the carrier why" in moved.text
+    money = Money(amount="128", currency="TWD")
+    for locale in ("en", "zh_Hant_TW", "zh_Hans_CN"):
+        for kind in ("discount", "shipping_refund", "partial_refund"):
+            before = notify.compensation_sentence(kind, money, locale, percent=Decimal(10), issued=False)
+            after = notify.compensation_sentence(kind, money, locale, percent=Decimal(10))
+            assert "128" in before and "10%" not in before and "10 %" not in after and "%" not in after
+            assert before != after
+    assert notify.compensation_sentence("shipping_refund", money, "en", issued=False).startswith("We are refunding")
+    assert "payment method you used" in notify.compensation_sentence("partial_refund", money, "en")
+    assert "to use once" in notify.compensation_sentence("discount", money, "en")
+
+
+def test_a_shipped_notice_held_over_quiet_hours_says_yesterday():
+    tz = notify.zones.zone("Asia/Taipei")
+    quiet = notify.settings({"quiet_hours": "21:00-08:00"}).quiet_hours
+    evening = T0 + timedelta(hours=12)  # 22:00 in Taipei: the notice waits until 08:00 the next day
+    assert notify.shipped_day(evening, tz, quiet, "en") == "yesterday"
+    assert notify.shipped_day(T0, tz, quiet, "en") == "today"  # 10:00: sent at once
+    assert notify.shipped_day(evening, tz, quiet, "zh_Hant_TW") == "昨天"
+    o = order(locale="en")
+    text = notify.render(NoticeEvent.SHIPPED, key="k", order=o, locale="en", tz=tz, at=evening, facts={
+        "shipped_day": notify.shipped_day(evening, tz, quiet, "en"), "carrier": "USPS", "tracking_code": "9400",
+        "link": "https://t.example"}).text
+    assert "left our warehouse yesterday with USPS" in text

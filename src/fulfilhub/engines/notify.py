@@ -192,6 +192,14 @@ def send_after(event: NoticeEvent, at: datetime, tz: ZoneInfo, quiet: tuple[time
     return datetime.combine(day, end, tzinfo=tz).astimezone(at.tzinfo)
 
 
+def shipped_day(at: datetime, tz: ZoneInfo, quiet: tuple[time, time] | None, locale: str) -> str:
+    """"today" or "yesterday" for something that happened ``at``, as read when a non-urgent
+    notice about it is sent (after the quiet hours, the evening's "today" is "yesterday")."""
+    sent = send_after(NoticeEvent.SHIPPED, at, tz, quiet)
+    words = phrases(template_locale(locale))["days"]
+    return words["today"] if sent.astimezone(tz).date() == at.astimezone(tz).date() else words["yesterday"]
+
+
 # --------------------------------------------------------------------------- formatting
 
 
@@ -248,12 +256,16 @@ def phrases(template: str) -> Mapping[str, Mapping[str, str]]:
 
 
 def compensation_sentence(kind: str, amount: Money | None, locale: str, *, percent: Decimal | None = None,
-                          points: int = 0, months: int = 0) -> str:
-    """One sentence saying what the customer gets, in their language."""
-    words = phrases(template_locale(locale))["compensation"]
-    key = "discount_fixed" if kind == "discount" and percent is None else kind
-    pct = "" if percent is None else (f"{percent:f}".rstrip("0").rstrip(".") if "." in f"{percent:f}" else f"{percent:f}")
-    return words[key].format(amount=format_money(amount, locale), percent=pct, points=points, months=months)
+                          points: int = 0, months: int = 0, issued: bool = True) -> str:
+    """One sentence saying what the customer gets, in their language, in the tense of what
+    has happened: ``issued`` (the channel created it: "We have refunded ...") or not yet
+    ("We are refunding ..."). A discount is told by its amount, as the channels create
+    it (a fixed-amount code, single use), never by the tier's percent; a refund says
+    where the money goes and how long it usually takes. ``percent`` is accepted for
+    callers that have it and is not shown."""
+    words = phrases(template_locale(locale))["compensation" if issued else "promised"]
+    key = "discount_fixed" if kind == "discount" else kind
+    return words[key].format(amount=format_money(amount, locale), points=points, months=months)
 
 
 #: The facts each event's notice must state (a test renders every event x locale and checks them).
@@ -275,7 +287,8 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
     defaults = {"number": order.number, "name": order.ship_to.name if order.ship_to else "", "shop": shop,
                 "link": "", "total": order.total, "ship_by": None, "deliver_from": None, "deliver_by": None,
                 "new_date": None, "delivered_at": None, "days_late": 0, "cause": "", "action": "",
-                "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": ""}
+                "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": "",
+                "parcels": [], "shipped_day": phrases(template)["days"]["today"]}
     values = {**defaults, **facts}
     if values["code"]:
         values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])
@@ -287,7 +300,7 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
     body = "\n\n".join(paragraphs)
     html = env.get_template("layout.html.j2").render(lang=locale.replace("_", "-"), subject=subject,
                                                           paragraphs=paragraphs)
-    shown = {name: _shown(values[name], locale, tz) for name in values if values[name] not in (None, "")}
+    shown = {name: _shown(values[name], locale, tz) for name in values if values[name] not in (None, "", [])}
     return Notice(key=key, order_id=order.id, order_number=order.number, event=event, locale=locale, to=order.email,
                   subject=subject, text=body, html=html, created_at=at, facts=shown)
 
@@ -300,6 +313,8 @@ def _shown(value: Any, locale: str, tz: ZoneInfo) -> Any:
         return format_money(value, locale)
     if isinstance(value, (int, str)):
         return value
+    if isinstance(value, (list, tuple)):
+        return [_shown(item, locale, tz) for item in value]
     return str(value)
 
 

@@ -253,6 +253,12 @@ def _quarantine(rt: Runtime, stream: str, kind: str, item_id: int, payload: dict
     return False
 
 
+def parcels_of(shipments: list[Shipment]) -> list[str]:
+    """Each parcel handed to a carrier, with its own tracking: ``USPS 9400... https://...``."""
+    return [" ".join(part for part in (s.label.carrier_name, s.label.tracking_code, s.label.tracking_url) if part)
+            for s in shipments if s.label is not None and str(s.status) != "cancelled"]
+
+
 def situation(tx: Tx, order_id: str, who: Audience, now: datetime) -> tuple[int, notice_policy.Situation] | None:
     """The plain facts the notice policy decides an order's delay from (None: never assessed)."""
     found = delay_store.current_with_id(tx.conn, order_id)
@@ -309,11 +315,14 @@ def on_delay(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.Sett
             whole = granted.amount == granted.proposal.value  # a top-up is told by its amount, not the tier's percent
             sentence = notify.compensation_sentence(str(granted.proposal.kind), granted.amount, who.locale,
                                                     percent=granted.proposal.percent if whole else None,
-                                                    points=granted.proposal.points, months=granted.proposal.months)
-    causes = words["causes"]
+                                                    points=granted.proposal.points, months=granted.proposal.months,
+                                                    issued=False)  # approved, issued by the outbox after this
+    causes, actions = words["causes"], words["actions"]
+    action = actions["overdue"] if told.new_date is None else (
+        actions.get(told.cause) or actions.get(compensation.cause_of(assessment), ""))
     said = {"days_late": told.days_late, "new_date": zones.local_noon(told.new_date, who.tz) if told.new_date else None,
             "cause": causes.get(told.cause) or causes.get(str(assessment.reason)) or causes["other"],
-            "action": words["actions"].get(compensation.cause_of(assessment), ""), "compensation": sentence,
+            "action": action, "compensation": sentence, "parcels": parcels_of(who.shipments),
             "deliver_by": who.promise.deliver_by if who.promise else None}
     revision = len(seen.told) + 1
     key = notify.notice_key(told.event, order.id, revision)
@@ -366,7 +375,10 @@ def on_status(rt: Runtime, tx: Tx, conf: notify.Settings, order_id: str, event: 
         facts.update(ship_by=promise.ship_by, deliver_from=promise.deliver_from, deliver_by=promise.deliver_by)
     labelled = [s for s in who.shipments if s.label is not None]
     if labelled:
-        facts.update(carrier=labelled[0].label.carrier_name, tracking_code=labelled[0].label.tracking_code)
+        facts.update(carrier=labelled[0].label.carrier_name, tracking_code=labelled[0].label.tracking_code,
+                     parcels=parcels_of(who.shipments))
+    if event is NoticeEvent.SHIPPED:  # sent after quiet hours, "today" is the next morning's "yesterday"
+        facts["shipped_day"] = notify.shipped_day(rt.clock.now(), who.tz, conf.quiet_hours, who.locale)
     if event is NoticeEvent.DELIVERED:
         delivered = [s.delivered_at for s in who.shipments if s.delivered_at is not None]
         facts["delivered_at"] = max(delivered) if delivered else rt.clock.now()
