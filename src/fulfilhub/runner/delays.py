@@ -45,6 +45,7 @@ def assess_delays(rt: Runtime, *, page_size: int = PAGE_SIZE, policy: engine.Del
         refused = meta_store.refusal(conn, rt.clock.now())
     if refused:  # a finished scenario's store on the wall clock: every promise would look absurdly late
         report.errors.append(f"delays not assessed: {refused}")
+        report.counts["refused"] += 1
         return report
     policy = policy or engine.DelayPolicy()
     transit = learned_transit(rt)

@@ -135,6 +135,7 @@ def notices(rt: Runtime) -> Any:
         refused = meta_store.refusal(conn, rt.clock.now())
     if refused:  # a finished scenario's store on the wall clock: its customers are simulated
         report.errors.append(f"notices not run: {refused}")
+        report.counts["refused"] += 1
         return report
     _start(rt, conf)
     _delays(rt, conf, comp, report)

@@ -78,6 +78,8 @@ class DemoResult:
     delays: dict[str, Any] = attrs.Factory(dict)
     #: Notices by event and locale, compensations and their cost (:func:`summary`).
     notices: dict[str, Any] = attrs.Factory(dict)
+    #: Job runs that refused to work on the store's clock (the time base: none in a healthy run).
+    refused: int = 0
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
 
@@ -137,8 +139,7 @@ def run_demo(
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
             world.clock.advance(timedelta(hours=1))
-            if step % 24 == 0:  # the store knows the scenario's time (even if the run is cut short)
-                _time_base(world)
+            _time_base(world)  # the store knows the scenario's time, each hour (even if the run is cut short)
             world.apply_stock_disruptions()
             if server is not None:
                 for status, n in world.deliver_webhooks(server.url).items():
@@ -181,6 +182,7 @@ def run_demo(
         effects=effects,
         faults_injected=faults_injected,
         errors_survived=sum(len(r.errors) for r in reports),
+        refused=sum(r.counts.get("refused", 0) for r in reports),
         sample_order=(split or delivered or [None])[0],
         simulated=timedelta(hours=settled_at),
         settle=timedelta(hours=settled_at - days * 24),
