@@ -320,7 +320,7 @@ class ForgetsAWord(kc.KcCarrier):
             "at", "description", "location", "reason", "source")}, "status": TrackingStatus.UNKNOWN})
             for e in update.events)
         return type(update)(tracking_code=update.tracking_code, status=update.status, events=events,
-                            reason=update.reason, est_delivery=update.est_delivery)
+                            reason=update.reason, est_delivery=update.est_delivery, eta_date=update.eta_date)
 
 
 class MapsAScanToUnknown(Carrier):

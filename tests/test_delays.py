@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import attrs
 import pytest
@@ -140,7 +140,7 @@ def test_no_scan_for_longer_than_the_lane_allows():
 @pytest.mark.parametrize("reason", [ExceptionReason.WEATHER, ExceptionReason.CAPACITY, ExceptionReason.ADDRESS,
                                     ExceptionReason.CUSTOMS])
 def test_carrier_exception_with_a_new_eta_past_deliver_by_is_late_and_names_the_cause(reason):
-    hit = shipment(exception_reason=reason, est_delivery=datetime(2026, 5, 16, tzinfo=timezone.utc))
+    hit = shipment(exception_reason=reason, eta_date=date(2026, 5, 16))
     found = assess(order(shipments=[hit]), T0 + timedelta(days=1))
     assert (found.state, found.reason, found.exception) == (DelayState.LATE, DelayReason.CARRIER_EXCEPTION, reason)
     assert found.days_late == 2  # Sat 16 against Thu 14
@@ -148,10 +148,10 @@ def test_carrier_exception_with_a_new_eta_past_deliver_by_is_late_and_names_the_
 
 
 def test_carrier_exception_that_lands_on_the_last_day_is_at_risk_one_with_room_is_not():
-    hit = shipment(exception_reason=ExceptionReason.WEATHER, est_delivery=datetime(2026, 5, 14, tzinfo=timezone.utc))
+    hit = shipment(exception_reason=ExceptionReason.WEATHER, eta_date=date(2026, 5, 14))
     found = assess(order(shipments=[hit]), T0 + timedelta(days=1))
     assert (found.state, found.reason, found.days_late) == (DelayState.AT_RISK, DelayReason.CARRIER_EXCEPTION, 0)
-    roomy = attrs.evolve(hit, est_delivery=datetime(2026, 5, 12, tzinfo=timezone.utc))
+    roomy = attrs.evolve(hit, eta_date=date(2026, 5, 12))
     assert assess(order(shipments=[roomy]), T0 + timedelta(days=1)).state is DelayState.ON_TRACK
 
 
@@ -174,11 +174,11 @@ def test_carrier_exception_read_from_the_latest_scan():
 
 
 def test_carrier_eta_beyond_deliver_by():
-    moved = shipment(est_delivery=datetime(2026, 5, 15, tzinfo=timezone.utc))
+    moved = shipment(eta_date=date(2026, 5, 15))
     found = assess(order(shipments=[moved]), T0 + timedelta(days=2))
     assert (found.state, found.reason, found.days_late) == (DelayState.LATE, DelayReason.CARRIER_ETA, 1)
-    assert found.revised_eta == datetime(2026, 5, 15, tzinfo=timezone.utc)
-    same_day = shipment(est_delivery=datetime(2026, 5, 14, tzinfo=timezone.utc))  # a bare date: Thu 14 is in time
+    assert found.revised_eta.date() == date(2026, 5, 15)  # the carrier's day, in the customer's zone
+    same_day = shipment(eta_date=date(2026, 5, 14))  # a bare date: Thu 14 is in time
     assert assess(order(shipments=[same_day]), T0 + timedelta(days=2)).state is DelayState.ON_TRACK
 
 
@@ -194,21 +194,21 @@ def test_transit_forecast_time_so_far_plus_the_rest_learned_for_the_lane():
 
 
 def test_the_worst_finding_wins():
-    moved = shipment(est_delivery=datetime(2026, 5, 15, tzinfo=timezone.utc), modified_at=T0 + timedelta(days=3),
+    moved = shipment(eta_date=date(2026, 5, 15), modified_at=T0 + timedelta(days=3),
                      exception_reason=ExceptionReason.WEATHER)
     found = assess(order(shipments=[moved], last_scans={"shop:1/1": scan(T0 + timedelta(hours=4))}),
                    T0 + timedelta(days=3), transit=Steady(9))
     # late by the carrier's ETA, by the weather, and silent: one day late on all; the weather names it
     assert (found.state, found.reason, found.exception, found.days_late) == (
         DelayState.LATE, DelayReason.CARRIER_EXCEPTION, ExceptionReason.WEATHER, 1)
-    stale = attrs.evolve(moved, exception_reason=None, est_delivery=datetime(2026, 5, 10, tzinfo=timezone.utc))
+    stale = attrs.evolve(moved, exception_reason=None, eta_date=date(2026, 5, 10))
     worse = assess(order(shipments=[stale], last_scans={"shop:1/1": scan(T0 + timedelta(hours=4))}),
                    T0 + timedelta(days=3), transit=Steady(9))
     assert worse.reason is DelayReason.TRANSIT_FORECAST and worse.days_late > 1  # the carrier's ETA day has passed
 
 
 def test_a_fresh_carrier_eta_in_time_outweighs_the_lanes_statistics():
-    on_time = shipment(est_delivery=datetime(2026, 5, 13, tzinfo=timezone.utc))
+    on_time = shipment(eta_date=date(2026, 5, 13))
     assert assess(order(shipments=[on_time]), T0 + timedelta(days=1), transit=Steady(9)).state is DelayState.ON_TRACK
 
 
@@ -237,5 +237,6 @@ class Exhausted(Steady):
 def test_a_parcel_out_longer_than_the_lane_ever_takes_is_said_so_plainly():
     found = assess(order(shipments=[shipment()]), T0 + timedelta(days=8), transit=Exhausted(2))
     assert (found.state, found.reason) == (DelayState.LATE, DelayReason.TRANSIT_FORECAST)
-    assert "already longer than most parcels on this lane take" in found.detail
+    assert "longer than any delivery on this lane" in found.detail and "being chased" in found.detail
+    assert found.revised_eta is None  # no date to give: overdue and being chased
     assert "0.0 more days" not in found.detail

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import attrs
 import pytest
@@ -110,7 +110,7 @@ def test_the_job_stores_findings_that_change_with_an_event_and_a_hook_call_after
                      scans=[TrackingEvent(at=T0 + timedelta(hours=4), status=TrackingStatus.IN_TRANSIT)])
     held = add_order(rt, make_order, 2, OrderStatus.BACKORDERED)
     stormy = add_order(rt, make_order, 3, OrderStatus.IN_TRANSIT, shipment=in_transit(
-        exception_reason=ExceptionReason.WEATHER, est_delivery=datetime(2026, 5, 16, tzinfo=timezone.utc)))
+        exception_reason=ExceptionReason.WEATHER, eta_date=date(2026, 5, 16)))
     delivered = add_order(rt, make_order, 4, OrderStatus.DELIVERED)  # final: not assessed
     unpromised = make_order("5")
     with rt.store.transaction() as tx:
@@ -143,7 +143,7 @@ def test_the_job_stores_findings_that_change_with_an_event_and_a_hook_call_after
         with rt.store.read() as conn:
             s = shipment_store.of_order(conn, stormy)[0]
         shipment_store.save(tx, attrs.evolve(s, exception_reason=None,
-                                             est_delivery=datetime(2026, 5, 13, tzinfo=timezone.utc)))
+                                             eta_date=date(2026, 5, 13)))
     assess_delays(rt)
     with rt.store.read() as conn:
         assert [a.state for a in delay_store.history(conn, stormy)] == [DelayState.LATE, DelayState.ON_TRACK]
@@ -178,9 +178,9 @@ def test_delays_cli_lists_at_risk_and_late_orders_worst_first(world, make_order,
     rt, _, path = world
     add_order(rt, make_order, 1, OrderStatus.BACKORDERED)
     add_order(rt, make_order, 2, OrderStatus.IN_TRANSIT, shipment=in_transit(
-        exception_reason=ExceptionReason.WEATHER, est_delivery=datetime(2026, 5, 17, tzinfo=timezone.utc)))
+        exception_reason=ExceptionReason.WEATHER, eta_date=date(2026, 5, 17)))
     add_order(rt, make_order, 3, OrderStatus.IN_TRANSIT, shipment=in_transit(
-        est_delivery=datetime(2026, 5, 15, tzinfo=timezone.utc)))
+        eta_date=date(2026, 5, 15)))
     add_order(rt, make_order, 4, OrderStatus.IN_TRANSIT, shipment=in_transit())
     rt.clock.advance(timedelta(days=1))
     assess_delays(rt)

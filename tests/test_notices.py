@@ -146,12 +146,11 @@ def world(tmp_path):
 
 def order(number: str = "1042", *, locale: str | None = "zh-TW", country: str = "TW", total: str = "1280",
           lines: str = "1200") -> Order:
-    raw = {"customer_locale": locale} if locale else {}
     return Order(channel="shop", external_id=number, version="v1", number=f"#{number}", placed_at=T0, updated_at=T0,
                  currency="TWD", total=Money(amount=total, currency="TWD"),
                  lines=[OrderLine(sku="TEA", quantity=1, unit_price=Money(amount=lines, currency="TWD"))],
                  ship_to=Address(name="王小明", line1="1 Zhongshan Rd", city="Kaohsiung", country=country),
-                 email="ming@example.tw", raw=raw)
+                 email="ming@example.tw", locale=locale or "")
 
 
 def store_order(rt: Runtime, o: Order) -> None:
@@ -221,13 +220,13 @@ def test_the_top_up_rule_a_growing_delay_gives_the_difference_to_the_higher_tier
     store_order(rt, o)
     assess(rt, o, 1)
     run(rt)
-    rt.clock.advance(timedelta(hours=5))
+    rt.clock.advance(timedelta(days=1))  # a notice a waking window at most
     assess(rt, o, 3)  # grows into the 10 % tier: 128.00, capped at 300 and 50 %; 80 given -> 48 top-up
     run(rt)
-    rt.clock.advance(timedelta(hours=5))
+    rt.clock.advance(timedelta(days=1))  # a notice a waking window at most
     assess(rt, o, 4)  # still the 10 % tier: nothing more
     run(rt)
-    rt.clock.advance(timedelta(hours=5))
+    rt.clock.advance(timedelta(days=1))  # a notice a waking window at most
     assess(rt, o, 2)  # shrinks: nothing taken back, nothing more given
     run(rt)
     with rt.store.read() as conn:
@@ -239,7 +238,9 @@ def test_the_top_up_rule_a_growing_delay_gives_the_difference_to_the_higher_tier
     assert sum(r.amount for r in rows) == Decimal("128.00")  # the higher tier's value, once
     assert [amount for _, _, amount in FakeShop.issued] == [Decimal("80.00"), Decimal("48.00")]
     sent = lines(rt.config.path.parent / "notices.jsonl")
-    assert [n["facts"].get("days_late") for n in sent if n["event"] == "delayed"] == [1, 3, 4, 2]
+    assert [n["facts"].get("days_late") for n in sent if n["event"] == "delayed"] == [1, 3, 4]
+    with rt.store.read() as conn:  # the fourth change is not told: three delay notices are the most
+        assert [(d.action, d.reason) for d in notice_store.decisions(conn, o.id)][-1] == ("suppress", "limit")
 
 
 def test_above_the_threshold_a_person_approves_and_the_budget_is_never_exceeded(world, tmp_path):
@@ -475,14 +476,14 @@ def test_the_cli_lists_shows_and_approves(world):
     issued = [r for r in json.loads(cli.invoke(main, ["-c", cfg, "notices", "list", "--json"]).output)
               if r["event"] == "compensation_issued" and r["order_id"] == big.id]
     text = cli.invoke(main, ["-c", cfg, "notices", "show", issued[0]["key"]]).output
-    assert "We are refunding your NT$300 shipping fee to the payment method you paid with" in text
+    assert "We have refunded your NT$300 shipping fee to the payment method you used" in text  # issued: past tense
 
 
 # --------------------------------------------------------------------------- hostile payloads
 
 
 def test_whatever_an_order_payload_says_the_notice_picks_a_locale_and_renders(tmp_path):
-    """The locale and the shipping paid come from the channel's raw payload: fuzz them."""
+    """The locale and the shipping paid come from the channel's mapping of its payload: fuzz them."""
     from fulfilhub.engines.tiers import shipping_paid
     from fulfilhub.testing import instance_context
     from fulfilhub.testing.fuzz import assert_maps_or_refuses, mutations
@@ -538,7 +539,7 @@ def test_hook_compensation_issued_is_called_once_after_the_commit(world):
     store_order(rt, o)
     assess(rt, o, 1)
     run(rt)
-    rt.clock.advance(timedelta(hours=2))
+    rt.clock.advance(timedelta(days=1))  # the next waking window: the grown delay is told, with the top-up
     assess(rt, o, 3)
     run(rt)
     run(rt)
@@ -720,7 +721,137 @@ def test_trouble_with_the_configuration_stops_the_stream_instead_of_quarantining
     original = policies.pop("rules")
     report = jobs.JOBS["notices"](rt)
     assert len(report.errors) == 1 and "no compensation policy named 'rules'" in report.errors[0]
-    assert "read again next run" in report.errors[0] and report.counts["quarantined"] == 0
+    assert "decided again next run" in report.errors[0] and report.counts["quarantined"] == 0
     policies["rules"] = original
     run(rt)
     assert [n["event"] for n in lines(rt.config.path.parent / "notices.jsonl")].count("delayed") == 1
+
+
+def test_notices_show_explains_why_a_delay_notice_was_sent_and_what_the_policy_suppressed(world):
+    rt = world
+    o = order()
+    store_order(rt, o)
+    assess(rt, o, 2)
+    run(rt)
+    rt.clock.advance(timedelta(hours=1))
+    assess(rt, o, 2, reason=DelayReason.TRANSIT_FORECAST, exception=None)  # the same day, another statistic
+    run(rt)
+    rt.clock.advance(timedelta(hours=1))
+    assess(rt, o, 3)  # a later day, in the same waking window: it waits for the next
+    run(rt)
+    with rt.store.read() as conn:
+        [row] = notice_store.listing(conn, order_id=o.id, event="delayed")
+    shown = cli(rt, "notices", "show", str(row.id))
+    assert shown.exit_code == 0, shown.output
+    assert "send delayed (first_delay: the first delay notice of the order) <- this notice" in shown.output
+    assert "suppress (nothing_new: the customer was already told this day and this cause)" in shown.output
+    assert "wait (once_per_window:" in shown.output
+    data = json.loads(cli(rt, "notices", "show", str(row.id), "--json").output)
+    assert [(d["action"], d["reason"]) for d in data["policy"]] == [
+        ("send", "first_delay"), ("suppress", "nothing_new"), ("wait", "once_per_window")]
+    rt.clock.advance(timedelta(days=1))  # the next morning: the later day is told, once
+    run(rt)
+    sent = [n for n in lines(rt.config.path.parent / "notices.jsonl") if n["event"] == "delayed"]
+    assert [n["facts"]["days_late"] for n in sent] == [2, 3]
+
+
+def test_notices_and_compensation_are_typed_once_at_startup_and_a_typo_is_refused_naming_key_and_file(tmp_path):
+    from fulfilhub.errors import ConfigError
+
+    path = tmp_path / "fulfilhub.toml"
+    path.write_text(CONFIG.replace("min_days = 1\nkind = \"shipping_refund\"", "min_day = 1\nkind = \"shipping_refund\"")
+                    .format(db=tmp_path / "s.sqlite", jsonl=tmp_path / "n.jsonl", mail=tmp_path / "m.jsonl"),
+                    encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}", migrate=True)
+    try:
+        with pytest.raises(ConfigError, match=r"compensation\.tiers\[0\]\.min_day.*unknown setting 'min_day'") as err:
+            Runtime(load(path, env={}), store, PluginManager(load_installed=False, extra=[ShopPlugin()]))
+        assert str(path) in str(err.value)
+    finally:
+        store.close()
+    path.write_text(CONFIG.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = "21:00-08:00"\nmax_delay_notice = 2')
+                    .format(db=tmp_path / "s.sqlite", jsonl=tmp_path / "n.jsonl", mail=tmp_path / "m.jsonl"),
+                    encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}")
+    try:
+        with pytest.raises(ConfigError, match=r"notices\.max_delay_notice.*unknown setting"):
+            Runtime(load(path, env={}), store, PluginManager(load_installed=False, extra=[ShopPlugin()]))
+    finally:
+        store.close()
+
+
+def test_the_runtime_keeps_the_typed_settings_the_jobs_use(world):
+    assert world.notice_settings.policy.quiet_hours is not None
+    assert world.notice_settings.max_delay_notices == 3 and world.compensation_settings.tiers[0].name == "late-1d"
+
+
+def test_a_finished_scenarios_store_is_judged_as_it_ended_and_its_customers_are_not_told_on_the_wall_clock(world):
+    from fulfilhub.runner.delays import assess_delays
+    from fulfilhub.store import meta
+
+    rt = world
+    o = order()
+    store_order(rt, o)
+    with rt.store.transaction() as tx:
+        meta.set_time_base(tx, rt.clock.now(), "demo")
+    rt.clock.advance(timedelta(days=30))  # sync a month after the scenario ended
+    assess(rt, o, 2)
+    report = jobs.JOBS["notices"](rt)
+    assert len(report.errors) == 1 and "written by the demo scenario" in report.errors[0]
+    assert "30 days later" in report.errors[0]
+    delays = assess_delays(rt)
+    assert len(delays.errors) == 1 and "delays not assessed" in delays.errors[0]
+    assert lines(rt.config.path.parent / "notices.jsonl") == []
+    with rt.store.read() as conn:
+        assert notice_store.listing(conn) == [] and meta.now_of(conn, rt.clock.now()) == T0
+    shown = json.loads(cli(rt, "report", "--json", "--no-backtest").output)
+    assert shown["window"]["as_of"] == T0.isoformat()  # the run's own time, not today's
+    with rt.store.transaction() as tx:  # a scenario still running keeps its time base current: the jobs run
+        meta.set_time_base(tx, rt.clock.now(), "demo")
+    assert jobs.JOBS["notices"](rt).errors == []
+
+
+def test_delay_wording_tells_the_truth_in_every_locale():
+    """No day: overdue and chased; a carrier's silent re-estimate is said as such; a split
+    order lists every parcel; compensation not yet issued is not told in the past tense,
+    a discount by its amount (a single-use fixed-amount code), a refund where and how long."""
+    tz = notify.zones.zone("Asia/Taipei")
+    o = order(locale="en")
+    parcels = ["USPS 9400111 https://t.example/1", "USPS 9400222 https://t.example/2"]
+    words = notify.phrases("en")
+    overdue = notify.render(NoticeEvent.DELAYED, key="k", order=o, locale="en", tz=tz, at=T0, facts={
+        "days_late": 4, "new_date": None, "cause": words["causes"]["in_transit_slow"],
+        "action": words["actions"]["overdue"], "parcels": parcels, "link": "https://t.example"})
+    assert "is overdue" in overdue.subject and "4 days overdue" in overdue.text
+    assert "chasing the carrier every day" in overdue.text and "546" not in overdue.text
+    assert all(p in overdue.text for p in parcels)  # every parcel with its own tracking
+    moved = notify.render(NoticeEvent.ETA_REVISED, key="k2", order=o, locale="en", tz=tz, at=T0, facts={
+        "days_late": 2, "new_date": T0 + timedelta(days=5), "deliver_by": T0 + timedelta(days=3),
+        "cause": words["causes"]["carrier_moved_date"], "action": words["actions"]["carrier_moved_date"],
+        "link": "https://t.example"})
+    assert "moved its delivery date without giving a reason" in moved.text and "We are sorry" in moved.text
+    assert "asked the carrier why" in moved.text
+    money = Money(amount="128", currency="TWD")
+    for locale in ("en", "zh_Hant_TW", "zh_Hans_CN"):
+        for kind in ("discount", "shipping_refund", "partial_refund"):
+            before = notify.compensation_sentence(kind, money, locale, percent=Decimal(10), issued=False)
+            after = notify.compensation_sentence(kind, money, locale, percent=Decimal(10))
+            assert "128" in before and "10%" not in before and "10 %" not in after and "%" not in after
+            assert before != after
+    assert notify.compensation_sentence("shipping_refund", money, "en", issued=False).startswith("We are refunding")
+    assert "payment method you used" in notify.compensation_sentence("partial_refund", money, "en")
+    assert "to use once" in notify.compensation_sentence("discount", money, "en")
+
+
+def test_a_shipped_notice_held_over_quiet_hours_says_yesterday():
+    tz = notify.zones.zone("Asia/Taipei")
+    quiet = notify.settings({"quiet_hours": "21:00-08:00"}).quiet_hours
+    evening = T0 + timedelta(hours=12)  # 22:00 in Taipei: the notice waits until 08:00 the next day
+    assert notify.shipped_day(evening, tz, quiet, "en") == "yesterday"
+    assert notify.shipped_day(T0, tz, quiet, "en") == "today"  # 10:00: sent at once
+    assert notify.shipped_day(evening, tz, quiet, "zh_Hant_TW") == "昨天"
+    o = order(locale="en")
+    text = notify.render(NoticeEvent.SHIPPED, key="k", order=o, locale="en", tz=tz, at=evening, facts={
+        "shipped_day": notify.shipped_day(evening, tz, quiet, "en"), "carrier": "USPS", "tracking_code": "9400",
+        "link": "https://t.example"}).text
+    assert "left our warehouse yesterday with USPS" in text

@@ -158,7 +158,7 @@ def make_world(folder: Path, *, orders: int, budget: str = "100000") -> Path:
                           placed_at=T0, updated_at=T0, currency="TWD", total=Money(amount="1280", currency="TWD"),
                           lines=[OrderLine(sku="TEA", quantity=1, unit_price=Money(amount="1200", currency="TWD"))],
                           ship_to=Address(name="Ming", line1="1 Rd", city="Taipei", country="TW"),
-                          email="m@example.tw", raw={"customer_locale": "zh-TW"})
+                          email="m@example.tw", locale="zh-TW")
             intake.ingest(tx, hooks, [order], at=T0, known_skus={"TEA"}, intake=IntakeConfig(check_sku=False),
                           source="test")
             promises.record(tx, Promise(order_id=order.id, revision=1, created_at=T0, ship_by=T0,

@@ -235,7 +235,7 @@ shop_name = "Acme Tea"
                   currency="TWD", total=Money(amount="1280", currency="TWD"),
                   lines=[OrderLine(sku="TEA", quantity=1, unit_price=Money(amount="1200", currency="TWD"))],
                   ship_to=Address(name="王小明", line1="1 Rd", city="Kaohsiung", country="TW"),
-                  email="ming@example.tw", raw={"customer_locale": "zh-TW"})
+                  email="ming@example.tw", locale="zh-TW")
     with store.transaction() as tx:
         intake.ingest(tx, Hooks(pm), [order], at=T0, known_skus={"TEA"}, intake=IntakeConfig(check_sku=False),
                       source="t")

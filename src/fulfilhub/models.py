@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -281,6 +281,19 @@ class OrderLine:
 
 
 @attrs.frozen(kw_only=True)
+class ShippingChoice:
+    """How the customer chose to have an order shipped, and what they paid for it.
+
+    Attributes:
+        method: The shipping method as the shop showed it ("Standard", "Express").
+        price: What the customer paid for shipping (zero when it was free).
+    """
+
+    method: str = ""
+    price: Money
+
+
+@attrs.frozen(kw_only=True)
 class Order:
     """An order as a channel reported it, normalized.
 
@@ -304,6 +317,10 @@ class Order:
         email: The customer's email address.
         note: The customer's note; ``[intake] hold_on_note`` holds orders that have one.
         cancelled_at: When the channel cancelled the order; None while it stands.
+        locale: The language the customer shops in, as a BCP-47 tag ("zh-TW", "en-US");
+            "" when the channel does not say (notices then go by the destination country).
+        shipping: The shipping method the customer chose and what they paid for it;
+            None when the channel does not say.
         raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 
@@ -320,6 +337,8 @@ class Order:
     email: str = ""
     note: str = ""
     cancelled_at: datetime | None = attrs.field(default=None, validator=_aware)
+    locale: str = ""
+    shipping: ShippingChoice | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @property
@@ -467,6 +486,14 @@ _new_instance = object.__new__
 _set_slot = object.__setattr__  # how attrs' own __init__ fills a frozen slotted instance
 
 
+def _a_date(_instance: Any, _attribute: Any, value: Any) -> None:
+    """A calendar date (not a datetime, which is also a date) within the models' years."""
+    if value.__class__ is not date:
+        raise TypeError(f"expected a calendar date (datetime.date), got {value!r}")
+    if not 1900 <= value.year <= 2200:
+        raise ValueError(f"date out of range (1900-2200): {value.isoformat()}")
+
+
 def _checked_tracking(at: datetime | None, status: Any, reason: Any, what: str) -> None:
     """The invariants of the tracking models, checked in a few attribute reads."""
     if status.__class__ is not TrackingStatus:
@@ -539,8 +566,11 @@ class TrackingUpdate:
         status: The shipment's current normalized status (a string is converted).
         events: Every scan so far, oldest first; fulfilhub stores each new one once.
         reason: Why, when the status is an exception; None otherwise.
-        est_delivery: The carrier's current delivery estimate (timezone-aware), if any;
-            it sets when fulfilhub asks again.
+        est_delivery: The carrier's current delivery estimate as an instant (timezone-aware),
+            when the carrier gives a time; it sets when fulfilhub asks again.
+        eta_date: The carrier's current delivery estimate when it is a calendar date only
+            (EasyPost's ``est_delivery_date``, a ``YYYY-MM-DD`` day): the destination's local
+            day, never an instant. A mapping fills one of ``est_delivery`` and ``eta_date``.
         tracking_url: Where the customer follows the parcel, if the carrier says.
         raw: The foreign payload (not compared, not shown in ``repr``).
     """
@@ -550,6 +580,7 @@ class TrackingUpdate:
     events: tuple[TrackingEvent, ...] = attrs.field(converter=tuple, factory=tuple)
     reason: ExceptionReason | None = None
     est_delivery: datetime | None = attrs.field(default=None, validator=_aware)
+    eta_date: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
     tracking_url: str = ""
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
@@ -562,6 +593,7 @@ class TrackingUpdate:
         events: tuple[TrackingEvent, ...] = (),
         reason: ExceptionReason | None = None,
         est_delivery: datetime | None = None,
+        eta_date: date | None = None,
         tracking_url: str = "",
         raw: Mapping[str, Any] | None = None,
     ) -> TrackingUpdate:
@@ -575,7 +607,10 @@ class TrackingUpdate:
         _set_slot(update, "status", status)
         _set_slot(update, "events", events)
         _set_slot(update, "reason", reason)
+        if eta_date is not None:
+            _a_date(None, None, eta_date)
         _set_slot(update, "est_delivery", est_delivery)
+        _set_slot(update, "eta_date", eta_date)
         _set_slot(update, "tracking_url", tracking_url)
         _set_slot(update, "raw", _frozen_mapping(raw))
         return update
@@ -606,7 +641,9 @@ class Shipment:
         label: The label, once bought.
         channel_ref: The channel's id for the fulfillment pushed to it.
         exception_reason: Why it is in trouble, when its status is ``exception``.
-        est_delivery: The carrier's latest delivery estimate.
+        est_delivery: The carrier's latest delivery estimate, when it gave an instant.
+        eta_date: The carrier's latest delivery estimate, when it gave a calendar date only
+            (the destination's local day; see :class:`TrackingUpdate`).
         shipped_at: When the label was bought.
         delivered_at: When the carrier delivered it.
         next_poll_at: When the carrier is next asked about it (None: at once).
@@ -626,6 +663,7 @@ class Shipment:
     channel_ref: str = ""
     exception_reason: ExceptionReason | None = None
     est_delivery: datetime | None = attrs.field(default=None, validator=_aware)
+    eta_date: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
     shipped_at: datetime | None = attrs.field(default=None, validator=_aware)
     delivered_at: datetime | None = attrs.field(default=None, validator=_aware)
     next_poll_at: datetime | None = attrs.field(default=None, validator=_aware)

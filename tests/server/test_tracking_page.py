@@ -89,7 +89,7 @@ def test_the_page_shows_progress_scans_and_no_private_details(served_module, shi
     assert ("Your order will arrive 2 days late, on Monday 12 January, because severe weather closed the carrier&#39;s "
             "hub on the way." in html)
     # what it was given for the delay, as the channel issued it (a fixed amount), with the code to redeem
-    assert "We are sorry" in html and "here is US$3 off your next order." in html and "SORRY-10-XK" in html
+    assert "We are sorry" in html and "here is a code for US$3 off your next order, to use once." in html and "SORRY-10-XK" in html
     assert "Type it at checkout on your next order." in html
     for private in (order.email, "742 Evergreen Terrace", "555 0199", str(order.total.amount)):
         assert private and private not in html

@@ -31,7 +31,7 @@ def make_order(n: int) -> Order:
                  currency="TWD", total=Money(amount="1280", currency="TWD"),
                  lines=[OrderLine(sku="TEA", quantity=1, unit_price=Money(amount="1200", currency="TWD"))],
                  ship_to=Address(name="Ming", line1="1 Rd", city="Taipei", country="TW"), email="m@example.tw",
-                 raw={"customer_locale": "zh-TW"})
+                 locale="zh-TW")
 
 
 def test_the_budget_holds_with_sixteen_writers_at_once_on_postgres(postgres_url):

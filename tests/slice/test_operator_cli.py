@@ -611,6 +611,8 @@ def test_sync_against_an_unreachable_api_gives_each_instance_up_in_seconds_and_s
 
 
 def test_db_upgrade_to_an_unknown_revision_is_a_usage_error_and_going_back_needs_a_flag(tmp_path):
+    from fulfilhub.store import head_revision
+
     config = tmp_path / "fulfilhub.toml"
     config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/fh.sqlite"\n[warehouses.main]\ntype = "local"\n')
     cfg = str(config)
@@ -629,7 +631,8 @@ def test_db_upgrade_to_an_unknown_revision_is_a_usage_error_and_going_back_needs
     assert down.exit_code == 0, down.output
     assert "is at schema revision 0003" in down.stdout
     up = run("-c", cfg, "db", "upgrade")
-    assert up.exit_code == 0 and "is at schema revision 0008" in up.stdout
+    assert up.exit_code == 0
+    assert f"is at schema revision {head_revision()}" in up.stdout  # the newest migration, whichever it is
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -70,7 +70,7 @@ def test_a_typhoon_closing_a_regions_hub_holds_its_parcels_with_a_weather_delay_
     assert "Typhoon Haikui" in seen["tracking_details"][-1]["message"]
     update = parse_tracker(seen)
     assert (update.status, update.reason) == (TrackingStatus.IN_TRANSIT, ExceptionReason.WEATHER)
-    assert update.est_delivery == datetime.fromisoformat("2026-01-10T00:00:00+00:00")
+    assert update.eta_date == date(2026, 1, 10)
 
     clock.advance(timedelta(days=2))  # still closed: no further scan
     assert tracker(client, hit)["tracking_details"] == seen["tracking_details"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import attrs
@@ -236,7 +236,7 @@ def test_golden_in_transit_tracker_maps_exactly(payload):
         tracking_code="9405500110368066402017",
         status=S.IN_TRANSIT,
         reason=None,
-        est_delivery=utc(2026, 1, 7),
+        eta_date=date(2026, 1, 7),
         tracking_url="https://track.easypost.com/djE6dHJrXzFkZGQ5YTY5YjVkMDQ4N2ViZmMzOTQxNjM5YjExYjE4",
         events=(
             TrackingEvent(
@@ -267,7 +267,7 @@ def test_golden_in_transit_tracker_maps_exactly(payload):
 def test_weather_delay_keeps_the_parcel_in_transit_with_reason_weather(payload):
     update = mapping.parse_tracker(payload("tracker_weather_delay"))
     assert (update.status, update.reason) == (S.IN_TRANSIT, R.WEATHER)
-    assert update.est_delivery == utc(2026, 1, 9)  # the ETA moved two days
+    assert update.eta_date == date(2026, 1, 9)  # the ETA moved two days
     assert update.events[-1].reason is R.WEATHER
     assert update.events[-1].source == "in_transit/weather_delay"
 
@@ -382,6 +382,7 @@ def test_trackers_map_to_what_the_validating_constructors_build(payload, name):
         events=[attrs.evolve(e, status=str(e.status)) for e in update.events],
         reason=update.reason,
         est_delivery=update.est_delivery,
+        eta_date=update.eta_date,
         tracking_url=update.tracking_url,
         raw=tracker,
     )

@@ -79,7 +79,7 @@ def test_quote_buy_and_track_until_delivered(sandbox, connect, shipment_request)
         "out_for_delivery/out_for_delivery",
         "delivered/arrived_at_destination",
     ]
-    assert final.est_delivery == cheapest.delivery_date
+    assert final.eta_date == cheapest.delivery_date.date()  # a date-only estimate: a day
     assert final.events[-1].at.date() == cheapest.delivery_date.date()  # on time: delivered on the promised day
     assert final.events[-1].location == "REDONDO BEACH, CA, US"
     assert all(u.reason is None for u in updates)
@@ -159,7 +159,7 @@ def test_exceptions_show_their_reason(sandbox, connect, shipment_request):
 
     assert [e.reason for e in weather.events if e.reason] == [ExceptionReason.WEATHER]
     assert weather.status is S.DELIVERED
-    assert weather.est_delivery > sim.plan(labels["weather_delay"].tracker_ref).promised
+    assert weather.eta_date > sim.plan(labels["weather_delay"].tracker_ref).promised.date()
     assert (lost.status, lost.reason, lost.est_delivery) == (S.EXCEPTION, ExceptionReason.LOST, None)
     assert [e.status for e in attempt.events if e.reason] == [S.FAILED_ATTEMPT]
     assert attempt.status is S.DELIVERED
@@ -174,9 +174,9 @@ def test_a_late_parcel_moves_its_eta_before_the_promised_day(sandbox, connect, s
 
     updates = track_until_settled(carrier, label, clock)
 
-    etas = [u.est_delivery for u in updates if u.status is not S.DELIVERED]
-    assert etas[0] == rate.delivery_date
-    assert etas[-1] > rate.delivery_date  # the carrier said so while the parcel was still moving
+    etas = [u.eta_date for u in updates if u.status is not S.DELIVERED]
+    assert etas[0] == rate.delivery_date.date()
+    assert etas[-1] > rate.delivery_date.date()  # the carrier said so while the parcel was still moving
     assert updates[-1].status is S.DELIVERED
     assert updates[-1].events[-1].at > rate.delivery_date + timedelta(days=1)
 

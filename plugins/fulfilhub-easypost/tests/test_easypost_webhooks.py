@@ -8,7 +8,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -122,7 +122,7 @@ def test_parse_webhook_maps_the_events_tracker(carrier, body):
     update = carrier.parse_webhook({}, body)
     assert update.tracking_code == "1"
     assert (update.status, update.reason) == (TrackingStatus.IN_TRANSIT, None)
-    assert update.est_delivery == datetime(2024, 8, 5, tzinfo=timezone.utc)
+    assert (update.eta_date, update.est_delivery) == (date(2024, 8, 5), None)  # a day, not an instant
     assert update.tracking_url == "https://track.easypost.com/1"
     assert len(update.events) == 7
     first, last = update.events[0], update.events[-1]

@@ -97,9 +97,11 @@ def test_every_fate_of_the_simulator_maps_with_reasons(sandbox, fate, status, re
     number = next(n for n in numbers if sim.fate("yuantong", n) == fate)
     clock.advance(timedelta(days=8))
     update = adapter.track(label(number))
-    assert update.status is status and (update.reason.value if update.reason else None) == reason
+    assert update.status is status
+    assert (update.reason.value if update.reason else None) == reason
     troubled = [e for e in update.events if e.status in (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT)]
-    assert all(e.reason is not None for e in troubled) and all(e.status is not TrackingStatus.UNKNOWN for e in update.events)
+    assert all(e.reason is not None for e in troubled)
+    assert all(e.status is not TrackingStatus.UNKNOWN for e in update.events)
 
 
 def test_with_a_callback_it_subscribes_once_and_the_pushes_verify_and_map(sandbox, tmp_path):
@@ -121,7 +123,8 @@ def test_with_a_callback_it_subscribes_once_and_the_pushes_verify_and_map(sandbo
                 assert adapter.verify_webhook(headers, body)
                 seen.append(adapter.parse_webhook(headers, body))
             clock.advance(timedelta(hours=12))
-        assert seen and seen[-1].status is TrackingStatus.DELIVERED
+        assert seen
+        assert seen[-1].status is TrackingStatus.DELIVERED
         assert adapter.verify_webhook({}, body.replace(b"sign=", b"sign=0")) is False
         assert adapter.verify_webhook({}, body.split(b"&sign=")[0]) is False  # no sign at all
     finally:

@@ -21,7 +21,8 @@ def test_the_signature_is_upper_case_hex_md5_of_param_key_and_customer():
 
 def test_the_query_form_signs_exactly_the_param_it_sends():
     form = mapping.query_form("shunfeng", "SF1402658731196", "KEY", "CUST", phone="1234")
-    assert form["customer"] == "CUST" and form["sign"] == mapping.sign(form["param"], "KEY", "CUST")
+    assert form["customer"] == "CUST"
+    assert form["sign"] == mapping.sign(form["param"], "KEY", "CUST")
     param = json.loads(form["param"])
     assert param == {"com": "shunfeng", "num": "SF1402658731196", "phone": "1234", "resultv2": "4", "show": "0",
                      "order": "asc"}
@@ -31,16 +32,20 @@ def test_the_subscription_form_carries_the_key_callback_and_salt():
     form = mapping.subscribe_form("yuantong", "YT1", "KEY", "https://shop.example/webhooks/kd100", "s4lt")
     assert form["schema"] == "json"
     param = json.loads(form["param"])
-    assert param["key"] == "KEY" and param["parameters"]["callbackurl"] == "https://shop.example/webhooks/kd100"
-    assert param["parameters"]["salt"] == "s4lt" and param["parameters"]["resultv2"] == "4"
+    assert param["key"] == "KEY"
+    assert param["parameters"]["callbackurl"] == "https://shop.example/webhooks/kd100"
+    assert param["parameters"]["salt"] == "s4lt"
+    assert param["parameters"]["resultv2"] == "4"
 
 
 def test_a_query_in_transit_keeps_the_chinese_scans_in_beijing_time(payload):
     update = mapping.parse_result(payload("query_in_transit"))
-    assert update.tracking_code == "YT7412345678901" and update.status is TrackingStatus.IN_TRANSIT
+    assert update.tracking_code == "YT7412345678901"
+    assert update.status is TrackingStatus.IN_TRANSIT
     assert [e.source for e in update.events] == ["103", "1002", "1001"]  # oldest first, though sent newest first
     first = update.events[0]
-    assert first.description == "【上海市】圆通速递 上海市青浦区公司 已揽收" and first.location == "上海,上海市"
+    assert first.description == "【上海市】圆通速递 上海市青浦区公司 已揽收"
+    assert first.location == "上海,上海市"
     assert first.at == datetime(2026, 5, 12, 21, 4, 11, tzinfo=timezone(timedelta(hours=8)))
 
 
@@ -88,14 +93,18 @@ def test_an_unknown_state_is_refused(payload):
 def test_refusals_say_what_the_code_means_and_whether_to_ask_again(payload):
     assert mapping.refusal(payload("query_in_transit")) is None
     code, why, again = mapping.refusal(payload("query_phone_required"))
-    assert code == "408" and "phone" in why and "手机号" in why and not again
+    assert code == "408"
+    assert "phone" in why
+    assert "手机号" in why
+    assert not again
     assert mapping.refusal(payload("query_no_result"))[2] is True
     assert mapping.refusal(payload("query_bad_sign"))[:1] == ("503",)
 
 
 def test_a_push_carries_its_last_result_and_an_abort_without_scans_carries_nothing(payload):
     update = mapping.parse_push(json.dumps(payload("push_param"), ensure_ascii=False))
-    assert update.status is TrackingStatus.DELIVERED and update.events[-1].description.startswith("您的快件已签收")
+    assert update.status is TrackingStatus.DELIVERED
+    assert update.events[-1].description.startswith("您的快件已签收")
     assert mapping.parse_push(json.dumps(payload("push_abort"), ensure_ascii=False)) is None
     with pytest.raises(PayloadError):
         mapping.parse_push("not json")

@@ -42,7 +42,8 @@ def world(sandbox):
 
 
 def test_it_is_a_carrier_that_takes_webhooks(world):
-    assert isinstance(world[2], Carrier) and isinstance(world[2], WebhookReceiver)
+    assert isinstance(world[2], Carrier)
+    assert isinstance(world[2], WebhookReceiver)
 
 
 def test_a_parcel_goes_from_quote_to_delivered(world, shipment_request):
@@ -51,14 +52,17 @@ def test_a_parcel_goes_from_quote_to_delivered(world, shipment_request):
     assert {r.service for r in rates} >= {"usps_priority", "ups_ground"}
     rate = next(r for r in rates if r.service == "usps_priority")
     label = adapter.buy(rate, "carrier.buy_label:shop:1001/1")
-    assert label.tracking_code and label.cost == rate.amount and label.carrier_name == "USPS"
+    assert label.tracking_code
+    assert label.cost == rate.amount
+    assert label.carrier_name == "USPS"
     assert adapter.track(label).status is TrackingStatus.PRE_TRANSIT
     clock.advance(timedelta(hours=10))
     assert adapter.track(label).status is TrackingStatus.IN_TRANSIT
     clock.advance(timedelta(days=3))
     update = adapter.track(label)
     assert update.status is TrackingStatus.DELIVERED
-    assert update.events[-1].source == "DELIVERED/delivered" and update.est_delivery is not None
+    assert update.events[-1].source == "DELIVERED/delivered"
+    assert update.est_delivery is not None
 
 
 def test_the_token_goes_as_shippotoken_and_a_wrong_one_is_refused(sandbox, shipment_request):
@@ -125,7 +129,8 @@ def test_a_closed_hub_holds_the_parcel_with_a_delayed_scan_and_a_later_eta(sandb
                                    cause="Wildfire")
     clock.advance(timedelta(days=2, hours=12))
     update = adapter.track(label)
-    assert update.status is TrackingStatus.IN_TRANSIT and update.reason is ExceptionReason.CARRIER_DELAY
+    assert update.status is TrackingStatus.IN_TRANSIT
+    assert update.reason is ExceptionReason.CARRIER_DELAY
     assert "Wildfire" in update.events[-1].description
     assert update.est_delivery >= before + timedelta(days=2)
     clock.advance(timedelta(days=4))
@@ -147,7 +152,8 @@ def test_the_simulators_troubled_fates_map_with_reasons(sandbox, shipment_reques
     update = adapter.track(label)
     assert (update.status, update.reason) == (status, reason)
     troubled = [e for e in update.events if e.status in (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT)]
-    assert troubled and all(e.reason is not None for e in troubled)
+    assert troubled
+    assert all(e.reason is not None for e in troubled)
 
 
 # --------------------------------------------------------------------------- what the simulator never does
@@ -182,9 +188,11 @@ def test_a_queued_label_is_transient_and_found_on_the_next_try(mocked, payload):
         adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")
     label = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")
     assert label.tracking_code == "9205590164917312751089"
-    assert bought.call_count == 1 and listing.call_count == 2
+    assert bought.call_count == 1
+    assert listing.call_count == 2
     sent = bought.calls[0].request
-    assert sent.headers["Authorization"] == f"ShippoToken {KEY}" and sent.headers["SHIPPO-API-VERSION"] == "2018-02-08"
+    assert sent.headers["Authorization"] == f"ShippoToken {KEY}"
+    assert sent.headers["SHIPPO-API-VERSION"] == "2018-02-08"
     assert b'"metadata":"carrier.buy_label:shop:1001/1"' in sent.content.replace(b" ", b"")
 
 
@@ -205,7 +213,8 @@ def test_a_rate_limit_is_waited_for(mocked, payload):
 
     request = ShipmentRequest(reference="r", ship_from=Address(country="US"), ship_to=Address(country="US"),
                               parcel=Parcel(weight_g="100"))
-    assert len(adapter.quote(request)) == 3 and route.call_count == 2
+    assert len(adapter.quote(request)) == 3
+    assert route.call_count == 2
 
 
 def test_without_a_webhook_secret_webhooks_are_a_config_error(mocked):
@@ -228,7 +237,8 @@ def test_with_the_runners_state_a_first_purchase_lists_nothing_and_a_retry_looks
             first = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")
             assert (listing.call_count, bought.call_count) == (0, 1)  # GET lists are limited to 50 a minute
             again = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")  # the outbox's retry
-            assert (listing.call_count, bought.call_count) == (1, 1) and again.tracking_code == first.tracking_code
+            assert (listing.call_count, bought.call_count) == (1, 1)
+            assert again.tracking_code == first.tracking_code
     finally:
         adapter.close()
         store.close()
@@ -243,4 +253,5 @@ def test_no_rates_is_an_empty_quote_and_the_carriers_reasons_are_logged(mocked, 
                               parcel=Parcel(weight_g="100"))
     with caplog.at_level("WARNING", logger="fulfilhub_shippo"):
         assert adapter.quote(request) == []
-    assert "FedEx cannot be used with your account" in caplog.text and "fh-1" in caplog.text
+    assert "FedEx cannot be used with your account" in caplog.text
+    assert "fh-1" in caplog.text

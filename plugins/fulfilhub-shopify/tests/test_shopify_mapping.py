@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from fulfilhub import Address, Money, OrderLine, PayloadError, ShipmentLine, ShipmentPush, TrackingStatus
+from fulfilhub import Address, Money, OrderLine, PayloadError, ShipmentLine, ShipmentPush, ShippingChoice, TrackingStatus
 from fulfilhub_shopify import mapping
 
 EST = timezone(timedelta(hours=-5))
@@ -32,6 +32,26 @@ def shipment(*lines: ShipmentLine, code: str = "1Z999AA10123456784", ref: str = 
 
 
 # --------------------------------------------------------------------------- orders
+
+
+def test_the_customers_language_and_shipping_choice_are_mapped_not_left_in_the_payload(payload):
+    raw = payload("order_two_lines")
+    order = mapping.parse_order(raw, channel="acme")
+    assert order.locale == "en"
+    assert order.shipping == ShippingChoice(method="Standard Shipping", price=Money(amount="0.00", currency="USD"))
+    raw = dict(raw, customer_locale="zh-TW", shipping_lines=[
+        {"title": "Express", "code": "EXP", "price": "12.00", "discounted_price": "9.00"},
+        {"title": "", "code": "Insurance", "price": "1.50"}])
+    order = mapping.parse_order(raw, channel="acme")
+    assert order.locale == "zh-TW"
+    assert order.shipping == ShippingChoice(method="Express + Insurance", price=Money(amount="10.50", currency="USD"))
+    assert mapping.parse_order(dict(raw, shipping_lines=[]), channel="acme").shipping is None
+    for bad, field in ((dict(raw, shipping_lines={"price": "1"}), "shipping_lines"),
+                       (dict(raw, shipping_lines=[{"title": "A", "price": 1.5}]), "shipping_lines[0].price"),
+                       (dict(raw, customer_locale="x" * 40), "customer_locale")):
+        with pytest.raises(PayloadError) as err:
+            mapping.parse_order(bad, channel="acme")
+        assert err.value.field == field
 
 
 def test_golden_order_maps_to_exact_fields(payload):

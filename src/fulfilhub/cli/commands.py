@@ -25,6 +25,7 @@ from ..store import breakers as breaker_store
 from ..store import delays as delay_store
 from ..store import orders as order_store
 from ..store import inbox as inbox_store
+from ..store import meta as meta_store
 from ..store import outbox as outbox_store
 from ..store import promises as promise_store
 from ..store import quarantine as quarantine_store
@@ -154,13 +155,15 @@ def doctor(state: State, as_json: bool) -> None:
     else:
         store = Store.open(config.store_url)
         with store.read() as conn:
+            base = meta_store.time_base(conn)
+            now = meta_store.now_of(conn, SystemClock().now())  # a finished scenario's store: as it ended
             q = quarantine_store.count_open(conn)
             eff = outbox_store.count_by_status(conn)
-            stuck = outbox_store.stuck(conn, SystemClock().now())
+            stuck = outbox_store.stuck(conn, now)
             hooks = inbox_store.count_by_status(conn)
             from ..runner.jobs import healthy_webhooks
 
-            healthy = healthy_webhooks(conn, config, SystemClock().now())
+            healthy = healthy_webhooks(conn, config, now)
             tripped = breaker_store.open_now(conn)
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
@@ -170,7 +173,10 @@ def doctor(state: State, as_json: bool) -> None:
               + (": `fulfilhub webhooks list --status failed`, then `webhooks replay ID`" if hooks.get("failed") else ""))
         from .shipments_events_jobs import backoff_summary
 
-        check("polling", True, backoff_summary(config, healthy, SystemClock().now()))
+        check("polling", True, backoff_summary(config, healthy, now))
+        if base is not None:
+            check("time base", True, f"written by the {base.scenario} scenario; judged as of its last time, "
+                  f"{base.at:%Y-%m-%d %H:%M} UTC (the customer-facing jobs do not run on the wall clock)")
         check("breakers", not tripped, "every instance reachable at the last run" if not tripped else "; ".join(
             f"{key} {state['state']} ({state['failures']} connection failures in a row, the last {state['last_error']}; "
             f"until {state['until'] or 'its next try'})" for key, state in tripped.items())

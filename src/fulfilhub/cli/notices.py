@@ -32,7 +32,7 @@ def _notice_json(conn: Any, row: Any, *, full: bool = False) -> dict[str, Any]:
            "order_number": row.order_number, "to": row.recipient, "subject": row.subject,
            "created_at": row.created_at, "send_after": row.send_after, "sends": _sends(conn, row)}
     if full:
-        out.update(text=row.text, html=row.html, facts=row.facts)
+        out.update(text=row.text, html=row.html, facts=row.facts, policy=notice_job.explain(conn, row.order_id))
     return out
 
 
@@ -100,6 +100,13 @@ def notices_show(state: State, ref: str, as_html: bool, as_json: bool) -> None:
     for send in data["sends"]:
         click.echo(f"via {send['notifier']}: {send['status']} after {send['attempts']} attempt(s)"
                    + (f" — {send['last_error']}" if send["last_error"] else ""))
+    if data["policy"]:  # why this order's delay notices were sent, and what was suppressed
+        click.echo("")
+        click.echo("The notice policy on this order's delay:")
+        for item in data["policy"]:
+            mark = " <- this notice" if item["notice_key"] == data["key"] else ""
+            click.echo(f"  {item['at']:%Y-%m-%d %H:%M} UTC  {item['action']} {item['event'] or ''} "
+                       f"({item['reason']}: {item['why']}){mark}".replace("  (", " ("))
 
 
 @notices.command("retry")

@@ -28,6 +28,7 @@ from ..errors import PluginError
 from ..plugins import PluginManager
 from ..store import Connection
 from ..store import kpi as kpi_store
+from ..store import meta as meta_store
 from .group import State, console, main
 from .common import open_store as _store
 from .common import pass_state
@@ -259,14 +260,15 @@ def report(state: State, since: str | None, until: str | None, as_json: bool, ht
     to a carrier in it; a promise not due yet is not counted. `docs/cli.md` says exactly
     what each figure counts.
     """
-    try:
-        window = kpi.Window.of(_instant(since, "--since"), _instant(until, "--until"), SystemClock().now())
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since/--until") from None
     parts = sections(state.plugins)
     store = _store(state)
     try:
         with store.read() as conn:
+            now = meta_store.now_of(conn, SystemClock().now())  # a finished scenario's store: as it ended
+            try:
+                window = kpi.Window.of(_instant(since, "--since"), _instant(until, "--until"), now)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--since/--until") from None
             data = build(conn, window, skip=("backtest",) if no_backtest else (), parts=parts)
     finally:
         store.close()

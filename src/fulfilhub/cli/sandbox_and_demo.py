@@ -285,7 +285,7 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
         table.add_row(label, str(value))
     console.print(table)
     _print_delays(result.delays)
-    from ..runner.notices import summary_lines  # what customers were told and given
+    from ..scenarios.demo import summary_lines  # what customers were told and given
 
     for line in summary_lines(result.notices):
         console.print(line, markup=False)

@@ -108,6 +108,8 @@ def _show_shipment(state: State, shipment_id: str, as_json: bool) -> None:
             console.print(f"  {label.tracking_url}", markup=False)
     if shipment.est_delivery:
         console.print(f"  estimated delivery {_when(shipment.est_delivery)}", markup=False)
+    elif shipment.eta_date:  # the carrier gave a day, the destination's: no time, no zone
+        console.print(f"  estimated delivery {shipment.eta_date:%Y-%m-%d} (the carrier's day)", markup=False)
     for ln in shipment.lines:
         console.print(f"  {ln.quantity} x {ln.sku}", markup=False)
     console.print("[bold]scans[/]" if scans else "no scans yet")

@@ -29,9 +29,13 @@ reason              fires when
                     makes the order late, the ``risk_q`` quantile puts it at risk.
 =================== ===========================================================================
 
-Days are counted in the promise's time zone (the customer's days). A carrier ETA given
-as a bare date (EasyPost's ``est_delivery_date`` at 00:00 UTC) is taken as that day.
+Days are counted in the promise's time zone (the customer's days). A carrier's
+date-only estimate (``Shipment.eta_date``) is that local day, never an instant.
 Once deliver-by has passed without delivery the order is late whatever the cause.
+
+A forecast is bounded by what the lane has seen: a parcel whose expected arrival is
+beyond the longest transit learned for its lane (``BOUND_Q``, plus a day) gets no
+date (``revised_eta`` None): it is overdue and being chased, never "546 days late".
 
 The engine reads no store and no clock: time and transit knowledge are passed in
 (:class:`Transit`; the runner adapts the promise engine's learned ``TransitModel`` to
@@ -48,6 +52,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from . import zones
 from ..models import (
     DelayAssessment,
     DelayReason,
@@ -84,6 +89,9 @@ LOST = frozenset({ExceptionReason.LOST, ExceptionReason.DAMAGED, ExceptionReason
 _PRIORITY = {R.CARRIER_EXCEPTION: 7, R.STOCK_OUT: 6, R.CARRIER_ETA: 5, R.NOT_SHIPPED: 4, R.NO_SCAN: 3,
              R.NOT_PICKED: 2, R.TRANSIT_FORECAST: 1}
 _STATE_RANK = {DelayState.ON_TRACK: 0, DelayState.AT_RISK: 1, DelayState.LATE: 2}
+
+#: The quantile taken as the longest transit a lane has seen: a forecast beyond it is no date.
+BOUND_Q = 0.99
 
 _WORDS = {
     ExceptionReason.WEATHER: "severe weather", ExceptionReason.CAPACITY: "carrier capacity",
@@ -167,17 +175,11 @@ class _Finding:
 
 
 def zone(name: str) -> ZoneInfo | timezone:
-    try:
-        return ZoneInfo(name) if name and name != "UTC" else timezone.utc
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+    return zones.zone(name, timezone.utc)  # type: ignore[return-value]
 
 
 def eta_day(eta: datetime, tz: ZoneInfo | timezone) -> date:
-    """The customer's day an ETA falls on; a bare date (00:00 UTC) is that date."""
-    utc = eta.astimezone(timezone.utc)
-    if utc.time() == time(0) and tz is not timezone.utc:
-        return utc.date()
+    """The customer's day an ETA falls on."""
     return eta.astimezone(tz).date()
 
 
@@ -275,8 +277,13 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
     started = shipment.shipped_at or shipment.created_at
     elapsed = (now - started).total_seconds() / 86400
     median = transit.remaining(shipment, elapsed, 0.5, now) if transit is not None else None
-    fresh_eta = shipment.est_delivery is not None and eta_day(shipment.est_delivery, tz) >= now.astimezone(tz).date()
+    carrier_eta = zones.shipment_eta(shipment, tz)  # a date-only estimate at the local day's noon
+    fresh_eta = carrier_eta is not None and eta_day(carrier_eta, tz) >= now.astimezone(tz).date()
     forecast = now + timedelta(days=median.days) if median is not None else None
+    longest = _longest(shipment, transit, now)
+    if forecast is not None and longest is not None and forecast > started + longest:
+        forecast = None  # beyond any delivery the lane has seen: no date to give
+        median = None
 
     if reason in LOST:
         resend = transit.whole(shipment, 0.5, now) if transit is not None else None
@@ -285,19 +292,19 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
                               f"{courier}: {_WORDS[reason]}; it must be sent again",
                               exception=reason, at_least_late=True))
     elif reason is not None:
-        eta = shipment.est_delivery or forecast
+        eta = carrier_eta or forecast
         if reason is ExceptionReason.FAILED_ATTEMPT and eta is None:
             eta = now + timedelta(days=1)
         # a carrier that still expects it a day or more before deliver-by leaves room: no finding
         if eta is None or eta_day(eta, tz) >= promise.deliver_by.astimezone(tz).date():
-            found.append(_Finding(R.CARRIER_EXCEPTION, eta, policy.carrier_eta_confidence if shipment.est_delivery
+            found.append(_Finding(R.CARRIER_EXCEPTION, eta, policy.carrier_eta_confidence if carrier_eta
                                   else 0.5, f"{courier} reports {_WORDS.get(reason, str(reason))}"
                                   + (f"; it now expects {_short(eta, tz)}" if eta else ""),
-                                  exception=reason, at_least_late=shipment.est_delivery is not None))
+                                  exception=reason, at_least_late=carrier_eta is not None))
 
-    if shipment.est_delivery is not None and days_late(shipment.est_delivery, promise) > 0:
-        found.append(_Finding(R.CARRIER_ETA, shipment.est_delivery, policy.carrier_eta_confidence,
-                              f"{courier} now expects it {_short(shipment.est_delivery, tz)}, "
+    if carrier_eta is not None and days_late(carrier_eta, promise) > 0:
+        found.append(_Finding(R.CARRIER_ETA, carrier_eta, policy.carrier_eta_confidence,
+                              f"{courier} now expects it {_short(carrier_eta, tz)}, "
                               f"after the promised {_short(promise.deliver_by, tz)}", at_least_late=True))
 
     last = scan.at if scan is not None else started
@@ -305,6 +312,8 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
     silence = asked - last
     if shipment.status is not S.EXCEPTION and silence > policy.no_scan_after:
         eta = max(forecast or now, now + (silence - policy.no_scan_after))
+        if longest is not None and eta > started + longest:
+            eta = None  # silent longer than any delivery on the lane took: overdue, being chased
         found.append(_Finding(R.NO_SCAN, eta, 0.5, f"no scan from {courier} for {_hours(silence)} "
                               f"(the lane normally scans within {_hours(policy.no_scan_after)})"))
 
@@ -320,7 +329,7 @@ def _with_carrier(order: OpenOrder, shipment: Shipment, policy: DelayPolicy, tra
         risky = transit.remaining(shipment, elapsed, policy.risk_q, now)
         if risky is not None:
             late_eta = now + timedelta(days=risky.days)
-            if days_late(late_eta, promise) > 0:
+            if days_late(late_eta, promise) > 0 and (longest is None or late_eta <= started + longest):
                 found.append(_Finding(R.TRANSIT_FORECAST, late_eta, policy.risk_q,
                                       f"{elapsed:.1f} days on the way; {policy.risk_q:.0%} of such parcels arrive "
                                       f"within {risky.days:.1f} more days ({risky.basis}), by {_short(late_eta, tz)}"))
@@ -373,10 +382,23 @@ def _overdue(order: OpenOrder, transit: Transit | None, now: datetime) -> _Findi
         shipment = carrier[0]
         elapsed = (now - (shipment.shipped_at or shipment.created_at)).total_seconds() / 86400
         rest = transit.remaining(shipment, elapsed, 0.5, now)
-        if rest is not None:
+        longest = _longest(shipment, transit, now)
+        started = shipment.shipped_at or shipment.created_at
+        if rest is not None and (longest is None or now + timedelta(days=rest.days) <= started + longest):
             return _Finding(R.TRANSIT_FORECAST, now + timedelta(days=rest.days), 0.5,
                             f"deliver-by has passed; the rest usually takes {rest.days:.1f} more days ({rest.basis})")
-    return _Finding(R.TRANSIT_FORECAST, None, 0.0, "deliver-by has passed and the order is not delivered")
+        if rest is not None:
+            return _Finding(R.TRANSIT_FORECAST, None, 0.0,
+                            f"deliver-by has passed and the parcel is out longer than any delivery on this lane "
+                            f"took ({rest.basis}); no date can be given: being chased")
+    return _Finding(R.TRANSIT_FORECAST, None, 0.0,
+                    "deliver-by has passed and the order is not delivered; no date can be given: being chased")
+
+
+def _longest(shipment: Shipment, transit: Transit | None, now: datetime) -> timedelta | None:
+    """The longest transit the parcel's lane has seen (its ``BOUND_Q`` quantile), plus a day."""
+    found = transit.whole(shipment, BOUND_Q, now) if transit is not None else None
+    return timedelta(days=found.days + 1) if found is not None else None
 
 
 def _judge(finding: _Finding, promise: Promise, now: datetime) -> tuple[DelayState, int, _Finding]:

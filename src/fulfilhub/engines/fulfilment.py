@@ -14,7 +14,7 @@ None when nothing changed), so that a job never writes a row by hand.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import attrs
@@ -94,12 +94,17 @@ ETA_DAY_END = timedelta(hours=20)
 MAX_POLL_GAP = timedelta(days=4)
 
 
-def next_poll(status: ShipmentStatus, est_delivery: datetime | None, now: datetime) -> datetime | None:
-    """When to ask the carrier about a shipment next (None: never again, it is final)."""
+def next_poll(status: ShipmentStatus, est_delivery: datetime | None, now: datetime,
+              eta_date: date | None = None) -> datetime | None:
+    """When to ask the carrier about a shipment next (None: never again, it is final).
+    A date-only estimate counts from that day's start in UTC (the ETA day's end is then
+    ``ETA_DAY_END`` later, near enough for when to look again)."""
     every = POLL_AFTER.get(status)
     if every is None:
         return None
     due = now + every
+    if est_delivery is None and eta_date is not None:
+        est_delivery = datetime.combine(eta_date, time(0), timezone.utc)
     if status is S.IN_TRANSIT and est_delivery is not None:
         due = max(due, min(est_delivery + ETA_DAY_END, now + MAX_POLL_GAP))
     return due
@@ -298,11 +303,12 @@ def apply_tracking(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: Trac
     target = TRACKING_TO_SHIPMENT[update.status]
     moved = target is not None and lifecycle.shipment_advances(shipment.status, target)
     status = target if moved else shipment.status
-    changes: dict = {"est_delivery": update.est_delivery, "exception_reason": update.reason, "status": status}
+    changes: dict = {"est_delivery": update.est_delivery, "eta_date": update.eta_date,
+                     "exception_reason": update.reason, "status": status}
     if moved and target is S.DELIVERED:
         delivered = [e.at for e in update.events if e.status is T.DELIVERED]
         changes["delivered_at"] = max(delivered) if delivered else at
-    changes["next_poll_at"] = next_poll(status, update.est_delivery, at)
+    changes["next_poll_at"] = next_poll(status, update.est_delivery, at, update.eta_date)
     unchanged = all(getattr(shipment, k) == v for k, v in changes.items() if k != "next_poll_at")
     if unchanged and not new_scans and shipment.next_poll_at == changes["next_poll_at"]:
         return TrackingOutcome(shipment, 0, None)

@@ -9,7 +9,7 @@ and money are formatted by Babel for the customer's locale and territory (``Thur
 May 14`` in the US, ``Thursday 14 May`` in the UK, ``5月14日（星期四）``, ``NT$1,280``),
 in the customer's time zone, with the year when it is not this year.
 
-The locale comes from the order (the channel's ``customer_locale``: ``zh-TW`` is
+The locale comes from the order (``Order.locale``, the channel's ``customer_locale``: ``zh-TW`` is
 Traditional, ``zh-CN`` Simplified), else from the destination country (TW, HK, MO:
 Traditional; CN, SG: Simplified), else the shop's ``[notices] default_locale``.
 
@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 import jinja2
 from babel import Locale, UnknownLocaleError
-from babel.core import get_global
 from markupsafe import Markup, escape
 
 from ..config import InstanceConfig, parse_duration
@@ -43,14 +42,12 @@ from ..models import Money, Notice, NoticeEvent, Order
 from ..store import Tx, outbox
 from ..store import notices as notice_store
 from ..store.outbox import Effect
-from . import words
+from . import notice_policy, words, zones
 
 #: The template locales, and the Babel locale each formats with when the country says nothing more.
 LOCALES: Mapping[str, str] = {"en": "en", "zh_Hant": "zh_Hant_TW", "zh_Hans": "zh_Hans_CN"}
 _TRADITIONAL = {"TW", "HK", "MO"}
 _SIMPLIFIED = {"CN", "SG"}
-#: Where the order says which language the customer reads (the channel payload's field).
-LOCALE_FIELDS = ("customer_locale", "locale", "language")
 
 
 # --------------------------------------------------------------------------- settings
@@ -66,9 +63,19 @@ class Settings:
     quiet_hours: tuple[time, time] | None = None
     shop_name: str = ""
     backfill: timedelta = timedelta(days=1)  # how far back the very first run looks
+    hold: timedelta = timedelta(hours=3)  # a statistical cause holds this long before it is announced
+    min_days_late: int = 1  # the fewest days late a customer is told
+    max_delay_notices: int = 3  # the most delayed + eta_revised notices of one order
+
+    @property
+    def policy(self) -> notice_policy.Settings:
+        """The notice policy's settings (:mod:`fulfilhub.engines.notice_policy`)."""
+        return notice_policy.Settings(hold=self.hold, min_days_late=self.min_days_late,
+                                      max_delay_notices=self.max_delay_notices, quiet_hours=self.quiet_hours)
 
 
-_KEYS = ("enabled", "default_locale", "timezone", "quiet_hours", "shop_name", "backfill")
+_KEYS = ("enabled", "default_locale", "timezone", "quiet_hours", "shop_name", "backfill", "hold", "min_days_late",
+         "max_delay_notices")
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -102,8 +109,16 @@ def settings(table: Mapping[str, Any], *, path: str = "fulfilhub.toml") -> Setti
         raise ConfigError(f"expected a string, got {shop!r}", path=path, key="notices.shop_name")
     backfill = parse_duration(table["backfill"], path=path, key="notices.backfill") if "backfill" in table \
         else timedelta(days=1)
+    hold = parse_duration(table["hold"], path=path, key="notices.hold") if "hold" in table else timedelta(hours=3)
+    counts = {}
+    for key, default_count, least in (("min_days_late", 1, 1), ("max_delay_notices", 3, 1)):
+        value = table.get(key, default_count)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"expected a whole number of at least {least}, got {value!r}", path=path,
+                              key=f"notices.{key}")
+        counts[key] = value
     return Settings(enabled=enabled, default_locale=default, timezone=str(tz), quiet_hours=quiet, shop_name=shop,
-                    backfill=backfill)
+                    backfill=backfill, hold=hold, **counts)
 
 
 # --------------------------------------------------------------------------- locale and time zone
@@ -134,15 +149,11 @@ def template_locale(locale: str) -> str:
 
 
 def choose_locale(order: Order, default: str = "en") -> str:
-    """The locale to write to this customer in: the order's, else the country's, else ``default``."""
-    raw = order.raw if isinstance(order.raw, Mapping) else {}
-    for name in LOCALE_FIELDS:
-        value = raw.get(name)
-        if isinstance(value, str):
-            found = normalize(value)
-            if found is not None and template_locale(found) in LOCALES:
-                if found.startswith("zh") or found.startswith("en"):
-                    return found
+    """The locale to write to this customer in: the order's (``Order.locale``, as the
+    channel's mapping gives it), else the destination country's, else ``default``."""
+    found = normalize(order.locale) if order.locale else None
+    if found is not None and (found.startswith("zh") or found.startswith("en")):
+        return found
     country = order.ship_to.country if order.ship_to else ""
     if country in _TRADITIONAL:
         return f"zh_Hant_{country}"
@@ -152,19 +163,15 @@ def choose_locale(order: Order, default: str = "en") -> str:
 
 
 def customer_timezone(order: Order, promised: str | None, shop: str) -> ZoneInfo:
-    """The customer's time zone: the promise's, else the country's only zone, else the shop's."""
-    for name in (promised, _country_zone(order.ship_to.country if order.ship_to else "")):
+    """The customer's time zone: the promise's (counted for the destination when it was
+    made), else the destination's (:func:`fulfilhub.engines.zones.destination_zone`), else the shop's."""
+    for name in (promised, zones.destination_zone(order.ship_to, "")):
         if name and name != "UTC":
             try:
                 return ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError):
                 continue
     return ZoneInfo(shop)
-
-
-def _country_zone(country: str) -> str | None:
-    zones = get_global("territory_zones").get(country or "", [])
-    return zones[0] if len(zones) == 1 else None
 
 
 def send_after(event: NoticeEvent, at: datetime, tz: ZoneInfo, quiet: tuple[time, time] | None) -> datetime:
@@ -179,6 +186,14 @@ def send_after(event: NoticeEvent, at: datetime, tz: ZoneInfo, quiet: tuple[time
         return at
     day = local.date() if now < end else local.date() + timedelta(days=1)
     return datetime.combine(day, end, tzinfo=tz).astimezone(at.tzinfo)
+
+
+def shipped_day(at: datetime, tz: ZoneInfo, quiet: tuple[time, time] | None, locale: str) -> str:
+    """"today" or "yesterday" for something that happened ``at``, as read when a non-urgent
+    notice about it is sent (after the quiet hours, the evening's "today" is "yesterday")."""
+    sent = send_after(NoticeEvent.SHIPPED, at, tz, quiet)
+    words = phrases(template_locale(locale))["days"]
+    return words["today"] if sent.astimezone(tz).date() == at.astimezone(tz).date() else words["yesterday"]
 
 
 # --------------------------------------------------------------------------- formatting
@@ -223,9 +238,12 @@ def phrases(template: str) -> Mapping[str, Mapping[str, str]]:
 
 
 def compensation_sentence(kind: str, amount: Money | None, locale: str, *, percent: Decimal | None = None,
-                          points: int = 0, months: int = 0) -> str:
-    """One sentence saying what the customer gets, in their language (the page says the same)."""
-    return words.compensation_sentence(kind, amount, locale, percent=percent, points=points, months=months)
+                          points: int = 0, months: int = 0, issued: bool = True) -> str:
+    """One sentence saying what the customer gets, in their language (the page says the same),
+    in the tense of what has happened: ``issued`` (the channel created it: "We have refunded
+    ...") or not yet ("We are refunding ..."). See :func:`fulfilhub.engines.words.compensation_sentence`."""
+    return words.compensation_sentence(kind, amount, locale, percent=percent, points=points, months=months,
+                                       issued=issued)
 
 
 #: The facts each event's notice must state (a test renders every event x locale and checks them).
@@ -248,7 +266,8 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
     defaults = {"number": order.number, "name": order.ship_to.name if order.ship_to else "", "shop": shop,
                 "link": "", "total": order.total, "ship_by": None, "deliver_from": None, "deliver_by": None,
                 "new_date": None, "delivered_at": None, "days_late": 0, "cause": "", "action": "",
-                "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": ""}
+                "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": "",
+                "parcels": [], "shipped_day": phrases(template)["days"]["today"]}
     values = {**defaults, **facts}
     if values["code"]:
         values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])
@@ -260,7 +279,8 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
     body = "\n\n".join(paragraphs)
     html = env.get_template("layout.html.j2").render(lang=locale.replace("_", "-"), subject=subject,
                                                           paragraphs=paragraphs)
-    shown = {name: _shown(values[name], locale, tz, at.astimezone(tz).date()) for name in values if values[name] not in (None, "")}
+    today = at.astimezone(tz).date()
+    shown = {name: _shown(values[name], locale, tz, today) for name in values if values[name] not in (None, "", [])}
     return Notice(key=key, order_id=order.id, order_number=order.number, event=event, locale=asked, to=order.email,
                   subject=subject, text=body, html=html, created_at=at, facts=shown)
 
@@ -273,6 +293,8 @@ def _shown(value: Any, locale: str, tz: ZoneInfo, today: date | None = None) -> 
         return format_money(value, locale)
     if isinstance(value, (int, str)):
         return value
+    if isinstance(value, (list, tuple)):
+        return [_shown(item, locale, tz, today) for item in value]
     return str(value)
 
 

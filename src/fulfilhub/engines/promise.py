@@ -51,7 +51,7 @@ from ..store import orders as order_store
 from ..store import promises as promise_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
-from . import lifecycle
+from . import lifecycle, zones
 from .calendar import WorkingCalendar
 from .transit import Lane, LaneAnswer, TransitEstimate, TransitModel
 
@@ -77,51 +77,8 @@ class CannotPromise(FulfilhubError):
 
 # --------------------------------------------------------------------------- destination time zones
 
-_US = {
-    "America/New_York": "CT DE DC FL GA IN KY ME MD MA MI NH NJ NY NC OH PA RI SC VT VA WV",
-    "America/Chicago": "AL AR IL IA KS LA MN MS MO NE ND OK SD TN TX WI",
-    "America/Denver": "CO ID MT NM UT WY",
-    "America/Phoenix": "AZ",
-    "America/Los_Angeles": "CA NV OR WA",
-    "America/Anchorage": "AK",
-    "Pacific/Honolulu": "HI",
-    "America/Puerto_Rico": "PR VI",
-}
-_CA = {
-    "America/Toronto": "ON QC", "America/Vancouver": "BC YT", "America/Edmonton": "AB NT", "America/Winnipeg": "MB NU",
-    "America/Regina": "SK", "America/Halifax": "NS NB PE", "America/St_Johns": "NL",
-}
-_AU = {
-    "Australia/Sydney": "NSW ACT", "Australia/Melbourne": "VIC", "Australia/Brisbane": "QLD",
-    "Australia/Adelaide": "SA", "Australia/Perth": "WA", "Australia/Hobart": "TAS", "Australia/Darwin": "NT",
-}
-#: (country, province) -> zone, for countries that span several.
-SUBDIVISION_ZONES: Mapping[tuple[str, str], str] = {
-    (country, code): zone
-    for country, table in (("US", _US), ("CA", _CA), ("AU", _AU))
-    for zone, codes in table.items() for code in codes.split()
-}
-#: country -> zone, for countries with one (or one that nearly everyone lives in).
-COUNTRY_ZONES: Mapping[str, str] = {
-    "GB": "Europe/London", "IE": "Europe/Dublin", "DE": "Europe/Berlin", "FR": "Europe/Paris",
-    "NL": "Europe/Amsterdam", "BE": "Europe/Brussels", "LU": "Europe/Luxembourg", "ES": "Europe/Madrid",
-    "IT": "Europe/Rome", "PT": "Europe/Lisbon", "AT": "Europe/Vienna", "CH": "Europe/Zurich",
-    "SE": "Europe/Stockholm", "NO": "Europe/Oslo", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki",
-    "PL": "Europe/Warsaw", "CZ": "Europe/Prague", "GR": "Europe/Athens", "TR": "Europe/Istanbul",
-    "TW": "Asia/Taipei", "HK": "Asia/Hong_Kong", "MO": "Asia/Macau", "CN": "Asia/Shanghai", "JP": "Asia/Tokyo",
-    "KR": "Asia/Seoul", "SG": "Asia/Singapore", "MY": "Asia/Kuala_Lumpur", "TH": "Asia/Bangkok",
-    "VN": "Asia/Ho_Chi_Minh", "PH": "Asia/Manila", "IN": "Asia/Kolkata", "AE": "Asia/Dubai", "IL": "Asia/Jerusalem",
-    "NZ": "Pacific/Auckland", "BR": "America/Sao_Paulo", "AR": "America/Argentina/Buenos_Aires",
-    "CL": "America/Santiago", "CO": "America/Bogota", "PE": "America/Lima", "MX": "America/Mexico_City",
-    "ZA": "Africa/Johannesburg",
-}
-
-
-def destination_zone(address: Address, fallback: str) -> str:
-    """The IANA zone the customer's days are counted in: by state or province where a
-    country spans several, by country otherwise; ``fallback`` (the warehouse's) when unknown."""
-    country, province = address.country.upper(), address.province.strip().upper()
-    return SUBDIVISION_ZONES.get((country, province)) or COUNTRY_ZONES.get(country) or fallback
+#: The one resolver of a destination's zone lives in :mod:`fulfilhub.engines.zones`.
+destination_zone = zones.destination_zone
 
 
 def region_of(address: Address) -> str:

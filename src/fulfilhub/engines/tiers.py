@@ -113,24 +113,10 @@ def tier(raw: Any, *, where: str, path: str = "fulfilhub.toml") -> Tier:
 
 
 def shipping_paid(order: Order) -> Decimal:
-    """What the customer paid for shipping.
-
-    The channel payload's ``shipping_lines`` (``price``, or ``total``: the shape
-    Shopify and WooCommerce both send) when it has them; else the order total less its
-    lines, where positive.
-    """
-    lines = order.raw.get("shipping_lines") if isinstance(order.raw, Mapping) else None
-    if isinstance(lines, list) and lines:
-        total = Decimal(0)
-        for line in lines:
-            value = line.get("price", line.get("total")) if isinstance(line, Mapping) else None
-            try:
-                amount = Decimal(str(value))
-            except (InvalidOperation, ValueError):
-                continue
-            if amount.is_finite() and amount > 0:
-                total += amount
-        return total
+    """What the customer paid for shipping: the order's ``shipping`` (as the channel's
+    mapping gives it) when it says; else the order total less its lines, where positive."""
+    if order.shipping is not None:
+        return order.shipping.price.amount
     goods = sum((line.unit_price.amount * line.quantity for line in order.lines), Decimal(0))
     return max(order.total.amount - goods, Decimal(0))
 

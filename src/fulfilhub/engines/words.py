@@ -226,16 +226,19 @@ def _plain(number: Decimal) -> str:
 
 
 def compensation_sentence(kind: str, amount: Money | None, locale: str, *, percent: Decimal | None = None,
-                          points: int = 0, months: int = 0) -> str:
+                          points: int = 0, months: int = 0, issued: bool = True) -> str:
     """What the customer gets, in one sentence (the same on the page and in the notices).
 
-    A discount code is what the channel creates: a fixed amount off the next order (its
-    ``percent`` only says how that amount was reckoned from this order), so it is told by
-    its amount (``$12.80 off your next order``, never "% off" without a number). Only a
-    discount without an amount is told as a percentage (``10% off``, ``9折``).
+    In the tense of what has happened: ``issued`` (the channel created it: "We have
+    refunded ...", ``[compensation]``) or announced before it is (``issued=False``: "We are
+    refunding ...", ``[promised]``). A discount code is what the channel creates: a
+    fixed amount off the next order, to use once (its ``percent`` only says how that
+    amount was reckoned from this order), so it is told by its amount, never "% off"
+    without a number. Only a discount without an amount is told as a percentage (``10%
+    off``, ``9折``). A refund says where the money goes and how long it usually takes.
     """
     key = "discount_fixed" if kind == "discount" and (percent is None or amount is not None) else kind
-    table = catalogue(language_of(locale))["compensation"]
+    table = catalogue(language_of(locale))["compensation" if issued else "promised"]
     if key not in table:
         key = "gift" if kind == "gift" else "pending"
     return table[key].format(amount=money(amount, locale), off=percent_off(percent, locale) if percent is not None

@@ -23,6 +23,7 @@ from ..engines import delays as engine
 from ..engines import lifecycle
 from ..models import Address, DelayState, OrderStatus, Shipment
 from ..store import delays as delay_store
+from ..store import meta as meta_store
 from ..store import orders as order_store
 from ..store import promises as promise_store
 from ..store import shipments as shipment_store
@@ -40,6 +41,12 @@ PAGE_SIZE = 1000
 def assess_delays(rt: Runtime, *, page_size: int = PAGE_SIZE, policy: engine.DelayPolicy | None = None) -> JobReport:
     """Assess every open order that has a promise; store and announce the findings that changed."""
     report = JobReport("assess_delays")
+    with rt.store.read() as conn:
+        refused = meta_store.refusal(conn, rt.clock.now())
+    if refused:  # a finished scenario's store on the wall clock: every promise would look absurdly late
+        report.errors.append(f"delays not assessed: {refused}")
+        report.counts["refused"] += 1
+        return report
     policy = policy or engine.DelayPolicy()
     transit = learned_transit(rt)
     statuses = [str(s) for s in engine.OPEN_STATUSES]

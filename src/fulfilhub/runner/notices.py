@@ -1,12 +1,16 @@
 """The ``notices`` job and the delivery of notice and compensation effects.
 
-The job reads two append-only streams, each with its own cursor saved in the
-transaction that acts on what it covers:
+A thin loop around the engines. It reads two append-only streams, each with its own
+cursor saved in the transaction that acts on what it covers:
 
-- delay assessments (``store.delays.since``): a delay of a day or more asks the
-  compensation engine (the top-up rule, caps, approval, budget) and writes the
-  ``delayed`` notice with the compensation in it; a changed ETA with the same delay
-  writes ``eta_revised``;
+- delay assessments (``store.delays.since``): each marks its order for the notice policy
+  (``store.notices.mark_pending``). Every run then takes the orders whose decision is
+  due, builds the plain facts (:class:`~fulfilhub.engines.notice_policy.Situation`: the
+  current assessment, since when the order is late, the promised day, the new day in the
+  customer's zone, what the customer was told) and stores the policy's answer in one
+  transaction: a sent notice (with the compensation engine's decision in it, for a
+  ``delayed`` one), a suppression and its reason, or a wait (the order is decided again
+  then, on what is current: changes meanwhile merge into one notice);
 - the orders' status events: ``accepted`` -> ``confirmed`` (with the promise),
   ``shipped`` (or in transit, whichever comes first) -> ``shipped``, ``delivered``.
 
@@ -26,20 +30,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from ..adapters import CompensationIssuer
-from ..engines import compensation, notify
+from ..engines import compensation, notice_policy, notify, zones
 from ..errors import NotFound, PermanentError
-from ..models import CompensationKind, CompensationProposal, DelayAssessment, DelayState, Money, NoticeEvent, Order, Shipment
+from ..models import CompensationKind, CompensationProposal, Money, NoticeEvent, Order, Shipment
 from ..store import Tx, outbox
 from ..store.outbox import Effect
 from ..store import compensation as ledger
 from ..store import delays as delay_store
+from ..store import meta as meta_store
 from ..store import notices as notice_store
 from ..store import orders as order_store
 from ..store import promises as promise_store
@@ -74,9 +79,8 @@ class Audience:
 
 
 def _settings(rt: Runtime) -> tuple[notify.Settings, compensation.Settings]:
-    path = str(rt.config.path)
-    notify.check_routes(rt.config.notifiers, path)
-    return notify.settings(rt.config.notices, path=path), compensation.settings(rt.config.compensation, path=path)
+    """The typed ``[notices]`` and ``[compensation]`` the runtime parsed when it started."""
+    return rt.notice_settings, rt.compensation_settings
 
 
 def tracking_link(rt: Runtime, conn: Any, order_id: str, shipments: list[Shipment]) -> str:
@@ -109,6 +113,7 @@ def _emit(rt: Runtime, tx: Tx, conf: notify.Settings, order: Order, who: Audienc
     key = notify.notice_key(event, order.id, revision)
     if notice_store.exists(tx.conn, key):
         return False
+
     notice = notify.render(event, key=key, order=order, locale=who.locale, tz=who.tz, at=at, shop=conf.shop_name,
                            facts={"link": who.link, **facts})
     due = notify.send_after(event, at, who.tz, conf.quiet_hours)
@@ -125,6 +130,12 @@ def notices(rt: Runtime) -> Any:
     report = JobReport("notices")
     conf, comp = _settings(rt)
     if not conf.enabled:
+        return report
+    with rt.store.read() as conn:
+        refused = meta_store.refusal(conn, rt.clock.now())
+    if refused:  # a finished scenario's store on the wall clock: its customers are simulated
+        report.errors.append(f"notices not run: {refused}")
+        report.counts["refused"] += 1
         return report
     _start(rt, conf)
     _delays(rt, conf, comp, report)
@@ -146,26 +157,60 @@ def _start(rt: Runtime, conf: notify.Settings) -> None:
 
 
 def _delays(rt: Runtime, conf: notify.Settings, comp: compensation.Settings, report: Any) -> None:
+    """Mark the order of each new assessment for the policy, then decide every due order."""
     while True:
         with rt.store.read() as conn:
-            batch = delay_store.since(conn, notice_store.position(conn, DELAYS), limit=200)
+            batch = delay_store.since(conn, notice_store.position(conn, DELAYS), limit=500)
         if not batch:
+            break
+        with rt.store.transaction() as tx:
+            start = notice_store.position(tx.conn, DELAYS)
+            fresh = [(i, a) for i, a in batch if i > start]  # another runner may have taken some
+            for _, assessment in fresh:
+                notice_store.mark_pending(tx, assessment.order_id, rt.clock.now())
+            if fresh:
+                notice_store.advance(tx, DELAYS, fresh[-1][0], rt.clock.now())
+    while True:
+        now = rt.clock.now()
+        with rt.store.read() as conn:
+            due = notice_store.due_pending(conn, now)
+        if not due:
             return
-        for assessment_id, assessment in batch:
+        for order_id in due:
             try:
                 with rt.store.transaction() as tx:
-                    if notice_store.position(tx.conn, DELAYS) >= assessment_id:  # another runner took it
-                        continue
-                    outcome = on_assessment(rt, tx, conf, comp, assessment_id, assessment)
-                    notice_store.advance(tx, DELAYS, assessment_id, rt.clock.now())
+                    if not notice_store.is_due(tx.conn, order_id, now):
+                        continue  # another runner decided it
+                    outcome = on_delay(rt, tx, conf, comp, order_id)
             except Exception as exc:
-                what = f"delay assessment {assessment_id} of {assessment.order_id}"
-                if not _quarantine(rt, DELAYS, DELAY_KIND, assessment_id,
-                                   {"id": assessment.order_id, "assessment_id": assessment_id}, what, exc, report):
+                if not _quarantine_order(rt, order_id, exc, report):
                     return
                 continue
             for item in outcome:
                 report.counts[item] += 1
+
+
+def _quarantine_order(rt: Runtime, order_id: str, exc: BaseException, report: Any) -> bool:
+    """Quarantine one order whose delay could not be decided (and take it off the due list)."""
+    from .reports import describe_error
+
+    what = f"the delay assessment of {order_id}"
+    reason = describe_error(exc)
+    if not _stops_the_stream(exc):
+        try:
+            with rt.store.transaction() as tx:
+                from ..store import quarantine as quarantine_store
+
+                quarantine_store.keep(tx, QUARANTINE_SOURCE, DELAY_KIND, {"id": order_id}, f"{what}: {reason}",
+                                      rt.clock.now())
+                notice_store.done_pending(tx, order_id)
+            log.warning("notices: quarantined %s: %s (`fulfilhub quarantine retry` once fixed)", what, reason)
+            report.counts["quarantined"] += 1
+            return True
+        except Exception as again:  # the store itself fails: stop, nothing moved
+            reason = f"{reason}; quarantining it failed too: {describe_error(again)}"
+    report.errors.append(f"{what}: {reason} (it is decided again next run)")
+    return False
 
 
 #: The quarantine's ``source`` and ``kind`` of the items the notices job could not process.
@@ -209,41 +254,87 @@ def _quarantine(rt: Runtime, stream: str, kind: str, item_id: int, payload: dict
     return False
 
 
-def on_assessment(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.Settings, assessment_id: int,
-                  assessment: DelayAssessment) -> list[str]:
-    """Act on one stored assessment: compensation and the notice. Returns what was done."""
-    if assessment.state is DelayState.ON_TRACK or assessment.days_late < 1:
-        return ["delay_not_notified"]
-    found = order_store.load(tx.conn, assessment.order_id)
+def parcels_of(shipments: list[Shipment]) -> list[str]:
+    """Each parcel handed to a carrier, with its own tracking: ``USPS 9400... https://...``."""
+    return [" ".join(part for part in (s.label.carrier_name, s.label.tracking_code, s.label.tracking_url) if part)
+            for s in shipments if s.label is not None and str(s.status) != "cancelled"]
+
+
+def situation(tx: Tx, order_id: str, who: Audience, now: datetime) -> tuple[int, notice_policy.Situation] | None:
+    """The plain facts the notice policy decides an order's delay from (None: never assessed)."""
+    found = delay_store.current_with_id(tx.conn, order_id)
+    if found is None or who.promise is None:
+        return None
+    assessment_id, assessment = found
+    history = delay_store.history(tx.conn, order_id)
+    told = [notice_policy.Told(at=row.decided_at, event=NoticeEvent(row.event),
+                               new_date=date.fromisoformat(row.told["new_date"]) if row.told.get("new_date") else None,
+                               days_late=int(row.told.get("days_late", 0)), cause=str(row.told.get("cause", "")))
+            for row in notice_store.told(tx.conn, order_id)]
+    eta = assessment.revised_eta.astimezone(who.tz).date() if assessment.revised_eta is not None else None
+    return assessment_id, notice_policy.Situation(
+        assessment=assessment, late_since=notice_policy.late_since([(a.assessed_at, a.state) for a in history]),
+        promised=who.promise.deliver_by.astimezone(who.tz).date(), eta=eta, told=told, tz=who.tz, now=now)
+
+
+def on_delay(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.Settings, order_id: str) -> list[str]:
+    """Decide one order's delay with the notice policy and store the answer. Returns what was done."""
+    found = order_store.load(tx.conn, order_id)
     if found is None:
+        notice_store.done_pending(tx, order_id)
         return ["order_missing"]
     order = found[0]
     now = rt.clock.now()
     who = audience(rt, tx.conn, conf, order)
-    earlier = [a for a in delay_store.history(tx.conn, order.id) if a.assessed_at <= assessment.assessed_at][:-1]
-    previous = earlier[-1] if earlier else None
-    new_date = assessment.revised_eta or (who.promise.deliver_by + timedelta(days=assessment.days_late)
-                                          if who.promise is not None else assessment.assessed_at)
-    if previous is not None and previous.days_late == assessment.days_late and previous.state == assessment.state \
-            and previous.reason == assessment.reason:
-        done = _emit(rt, tx, conf, order, who, NoticeEvent.ETA_REVISED, assessment_id,
-                     {"new_date": new_date, "deliver_by": who.promise.deliver_by if who.promise else None}, now)
-        return ["notice_eta_revised" if done else "notice_exists"]
-    decision = compensation.decide(tx, rt.plugins.registry.policies, comp, order, assessment, assessment_id, now)
+    facts = situation(tx, order_id, who, now)
+    if facts is None:
+        notice_store.done_pending(tx, order_id)
+        return ["delay_not_notified"]
+    assessment_id, seen = facts
+    decision = notice_policy.decide(seen, conf.policy)
+    if decision.action is notice_policy.Action.WAIT:
+        notice_store.wait_until(tx, order_id, decision.until)
+        notice_store.record_decision(tx, order_id=order_id, at=now, assessment_id=assessment_id, action="wait",
+                                     reason=decision.reason, detail=f"until {decision.until.isoformat()}")
+        return [f"notice_waits_{decision.reason}"]
+    notice_store.done_pending(tx, order_id)
+    if decision.action is notice_policy.Action.SUPPRESS and decision.reason == "not_late":
+        return ["delay_not_notified"]  # on track: no notice to suppress, nothing to explain
+    if decision.action is notice_policy.Action.SUPPRESS:
+        notice_store.record_decision(tx, order_id=order_id, at=now, assessment_id=assessment_id, action="suppress",
+                                     reason=decision.reason, detail=seen.assessment.detail)
+        return [f"notice_suppressed_{decision.reason}"]
+    told, assessment = decision.told, seen.assessment
+    done = [f"notice_{told.event}"]
     words = notify.phrases(notify.template_locale(who.locale))
-    cause_key = str(assessment.exception) if assessment.exception else str(assessment.reason or "carrier_eta")
     sentence = ""
-    if decision.status == "approved" and decision.amount is not None and decision.proposal is not None:
-        whole = decision.amount == decision.proposal.value  # a top-up is told by its amount, not the tier's percent
-        sentence = notify.compensation_sentence(str(decision.proposal.kind), decision.amount, who.locale,
-                                                percent=decision.proposal.percent if whole else None,
-                                                points=decision.proposal.points, months=decision.proposal.months)
-    facts = {"days_late": assessment.days_late, "new_date": new_date,
-             "cause": words["causes"].get(cause_key, words["causes"]["other"]),
-             "action": words["actions"].get(compensation.cause_of(assessment), ""), "compensation": sentence,
-             "deliver_by": who.promise.deliver_by if who.promise else None}
-    done = _emit(rt, tx, conf, order, who, NoticeEvent.DELAYED, assessment_id, facts, now)
-    return ["notice_delayed" if done else "notice_exists", f"compensation_{decision.status}"]
+    if told.event is NoticeEvent.DELAYED:
+        graded = attrs.evolve(assessment, days_late=told.days_late)
+        granted = compensation.decide(tx, rt.plugins.registry.policies, comp, order, graded, assessment_id, now)
+        done.append(f"compensation_{granted.status}")
+        if granted.status == "approved" and granted.amount is not None and granted.proposal is not None:
+            whole = granted.amount == granted.proposal.value  # a top-up is told by its amount, not the tier's percent
+            sentence = notify.compensation_sentence(str(granted.proposal.kind), granted.amount, who.locale,
+                                                    percent=granted.proposal.percent if whole else None,
+                                                    points=granted.proposal.points, months=granted.proposal.months,
+                                                    issued=False)  # approved, issued by the outbox after this
+    causes, actions = words["causes"], words["actions"]
+    action = actions["overdue"] if told.new_date is None else (
+        actions.get(told.cause) or actions.get(compensation.cause_of(assessment), ""))
+    said = {"days_late": told.days_late, "new_date": zones.local_noon(told.new_date, who.tz) if told.new_date else None,
+            "cause": causes.get(told.cause) or causes.get(str(assessment.reason)) or causes["other"],
+            "action": action, "compensation": sentence, "parcels": parcels_of(who.shipments),
+            "deliver_by": who.promise.deliver_by if who.promise else None}
+    revision = len(seen.told) + 1
+    key = notify.notice_key(told.event, order.id, revision)
+    if not _emit(rt, tx, conf, order, who, told.event, revision, said, now):
+        return ["notice_exists"]
+    notice_store.record_decision(
+        tx, order_id=order_id, at=now, assessment_id=assessment_id, action="send", reason=decision.reason,
+        event=str(told.event), detail=assessment.detail, notice_key=key,
+        told={"new_date": told.new_date.isoformat() if told.new_date else None, "days_late": told.days_late,
+              "cause": told.cause, "promised": seen.promised.isoformat()})
+    return done
 
 
 def _events(rt: Runtime, conf: notify.Settings, report: Any) -> None:
@@ -285,7 +376,10 @@ def on_status(rt: Runtime, tx: Tx, conf: notify.Settings, order_id: str, event: 
         facts.update(ship_by=promise.ship_by, deliver_from=promise.deliver_from, deliver_by=promise.deliver_by)
     labelled = [s for s in who.shipments if s.label is not None]
     if labelled:
-        facts.update(carrier=labelled[0].label.carrier_name, tracking_code=labelled[0].label.tracking_code)
+        facts.update(carrier=labelled[0].label.carrier_name, tracking_code=labelled[0].label.tracking_code,
+                     parcels=parcels_of(who.shipments))
+    if event is NoticeEvent.SHIPPED:  # sent after quiet hours, "today" is the next morning's "yesterday"
+        facts["shipped_day"] = notify.shipped_day(rt.clock.now(), who.tz, conf.quiet_hours, who.locale)
     if event is NoticeEvent.DELIVERED:
         delivered = [s.delivered_at for s in who.shipments if s.delivered_at is not None]
         facts["delivered_at"] = max(delivered) if delivered else rt.clock.now()
@@ -308,13 +402,9 @@ def retry_quarantined(rt: Runtime, row: Any) -> tuple[bool, str]:
     payload = row.payload if isinstance(row.payload, Mapping) else {}
     try:
         if row.kind == DELAY_KIND:
-            assessment_id = int(payload["assessment_id"])
-            with rt.store.read() as conn:
-                found = [a for i, a in delay_store.since(conn, assessment_id - 1, limit=1) if i == assessment_id]
-            if not found:
-                return False, f"delay assessment {assessment_id} no longer exists; left in quarantine"
+            order_id = str(payload["id"])
             with rt.store.transaction() as tx:
-                done = on_assessment(rt, tx, conf, comp, assessment_id, found[0])
+                done = on_delay(rt, tx, conf, comp, order_id)
                 quarantine_store.resolve(tx, row.id, rt.clock.now())
         else:
             event = STATUS_NOTICES[str(payload["status"])]
@@ -326,6 +416,14 @@ def retry_quarantined(rt: Runtime, row: Any) -> tuple[bool, str]:
             quarantine_store.retry_failed(tx, row.id, describe_error(exc))
         return False, f"still fails: {describe_error(exc)}"
     return True, f"processed: {', '.join(done)}"
+
+
+def explain(conn: Any, order_id: str) -> list[dict[str, Any]]:
+    """What the notice policy decided about an order's delay, oldest first, each with why
+    (for ``fulfilhub notices show``): sent, suppressed or waiting, the reason and its meaning."""
+    return [{"at": row.decided_at, "action": row.action, "event": row.event, "reason": row.reason,
+             "why": notice_policy.REASONS.get(row.reason, row.reason), "detail": row.detail,
+             "notice_key": row.notice_key, "told": row.told} for row in notice_store.decisions(conn, order_id)]
 
 
 # --------------------------------------------------------------------------- effects
@@ -375,7 +473,7 @@ def issue_compensation(rt: Runtime, row: Any, now: datetime) -> None:
     code, ref = issued if issued is not None else ("", "")
     note = (f"issued by channel {order.channel}" if issued is not None else
             f"channel {order.channel} does not issue {comp.kind}: recorded for the shop to honour")
-    conf = notify.settings(rt.config.notices, path=str(rt.config.path))
+    conf = rt.notice_settings
     with rt.store.transaction() as tx:
         ledger.issued(tx, comp.id, at=now, code=code, channel_ref=ref, actor=f"channel:{order.channel}", note=note)
         if rt.hooks.wants("compensation_issued"):  # after the commit, once
@@ -404,100 +502,3 @@ def retry(tx: Tx, notice_ref: str) -> int:
     if not ids:
         raise PermanentError(f"notice {found.id} has nothing left to send (every notifier has it)")
     return outbox.requeue(tx, ids)
-
-
-# --------------------------------------------------------------------------- the demo's part
-
-
-def demo_config(workspace: Any, currency: str = "USD") -> str:
-    """The ``[notices]``, notifier and ``[compensation]`` tables a demo world runs with:
-    every notice lands in ``<workspace>/notices.jsonl``."""
-    return f'''
-[notifiers.customers]
-type = "jsonl"
-path = "{workspace}/notices.jsonl"
-
-[notices]
-shop_name = "The demo shop"
-timezone = "America/New_York"
-quiet_hours = "21:00-08:00"
-
-[compensation]
-auto_approve_below = "20"
-max_per_order = "40"
-max_share = 0.3
-min_amount = "3"
-budget = {{ amount = "150", currency = "{currency}" }}
-
-[[compensation.tiers]]
-name = "late-1d"
-min_days = 1
-kind = "shipping_refund"
-
-[[compensation.tiers]]
-name = "late-3d"
-min_days = 3
-kind = "discount"
-percent = 10
-
-[[compensation.tiers]]
-name = "lost"
-causes = ["lost_or_damaged"]
-kind = "partial_refund"
-percent = 50
-'''
-
-
-def summary(conn: Any, config: Any, now: datetime) -> dict[str, Any]:
-    """What customers were told and given: notices by event and locale, compensations by
-    status, the cost against the budget, and the checks that nothing was given or sent twice."""
-    import json
-    from collections import Counter, defaultdict
-    from decimal import Decimal
-    from pathlib import Path
-
-    by = notice_store.count_by_event_and_locale(conn)
-    conf = compensation.settings(config.compensation, path=str(config.path))
-    rows = ledger.listing(conn, limit=1_000_000)
-    per_order: dict[str, list[Any]] = defaultdict(list)
-    for row in rows:
-        per_order[row.order_id].append(row)
-    given = [r for r in rows if r.status in ledger.SPENT]
-    twice = sum(1 for items in per_order.values()
-                if sum((r.amount for r in items if r.status in ledger.GIVEN), Decimal(0))
-                > max(r.tier_value for r in items))
-    keys: list[str] = []
-    for inst in config.notifiers.values():
-        if inst.type == "jsonl":
-            path = Path(inst.settings.get("path", ""))
-            if path.is_file():
-                keys += [json.loads(line).get("key", "") for line in path.read_text(encoding="utf-8").splitlines()]
-    costs = compensation.cost_against_budget(conn, conf, now)
-    return {
-        "notices": {f"{event} {locale}": n for (event, locale), n in sorted(by.items())},
-        "notices_total": sum(by.values()),
-        "notice_file_lines": len(keys),
-        "notices_sent_twice": len(keys) - len(set(keys)),
-        "compensations": dict(sorted(Counter(r.status for r in rows).items())),
-        "compensated_orders": len({r.order_id for r in given}),
-        "top_ups": sum(1 for items in per_order.values() if len([r for r in items if r.status in ledger.SPENT]) > 1),
-        "given_twice": twice,
-        "cost": [{"period": c.period, "currency": c.currency, "count": c.count, "total": str(c.total),
-                  "budget": str(c.budget) if c.budget is not None else None, "waiting": c.pending} for c in costs
-                 if c.count or c.pending],
-    }
-
-
-def summary_lines(told: Mapping[str, Any]) -> list[str]:
-    """:func:`summary` for people, a few lines."""
-    if not told:
-        return []
-    notices = ", ".join(f"{what} {n}" for what, n in told["notices"].items()) or "none"
-    lines = [f"notices: {told['notices_total']} ({notices}); {told['notices_sent_twice']} sent twice"]
-    statuses = ", ".join(f"{status} {n}" for status, n in told["compensations"].items()) or "none"
-    cost = "; ".join(f"{c['period']}: {c['count']} given, {c['total']} {c['currency']}"
-                     + (f" of a {c['budget']} budget" if c["budget"] else "")
-                     + (f", {c['waiting']} waiting for a person" if c["waiting"] else "") for c in told["cost"])
-    lines.append(f"compensations: {statuses}; {told['compensated_orders']} orders compensated, "
-                 f"{told['top_ups']} topped up, {told['given_twice']} given twice" + (f"; {cost}" if cost else ""))
-    return lines

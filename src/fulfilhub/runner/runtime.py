@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters import Carrier, Channel, InstanceContext, Notifier, Warehouse
 from ..clock import Clock, SystemClock
 from ..config import Config, InstanceConfig
+from ..engines import compensation, notify
 from ..engines.promise_cache import PromiseCache
 from ..errors import ConfigError
 from ..http import CircuitBreaker, RetryPolicy, client_factory
@@ -55,6 +56,12 @@ class Runtime:
         #: The promise engine and the transit it learned (see :mod:`fulfilhub.engines.promise_cache`).
         self.promises = PromiseCache(self._build_promise_engine, self._learn)
         self.check()
+        path = str(config.path)
+        notify.check_routes(config.notifiers, path)
+        #: ``[notices]`` and ``[compensation]``, typed once when the runtime starts (a
+        #: mistake is a ConfigError naming the key and the file, before any job runs).
+        self.notice_settings: notify.Settings = notify.settings(config.notices, path=path)
+        self.compensation_settings: compensation.Settings = compensation.settings(config.compensation, path=path)
 
     def check(self) -> None:
         """Every configured instance names a registered type (ConfigError if not)."""

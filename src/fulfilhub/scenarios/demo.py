@@ -22,15 +22,17 @@ from typing import Any
 
 import attrs
 
-from ..engines import lifecycle
+from ..engines import compensation, lifecycle
 from ..models import OrderStatus
 from ..plugins import PluginManager
-from ..runner import notices as notice_job
 from ..runner.jobs import JobReport
 from ..server import ServerThread
 from ..store import Store
+from ..store import compensation as ledger
 from ..store import delays as delay_store
 from ..store import inbox as inbox_store
+from ..store import meta as meta_store
+from ..store import notices as notice_store
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import quarantine as quarantine_store
@@ -76,10 +78,12 @@ class DemoResult:
     settle: timedelta
     #: The disruption and how well delays were found, from the run's ground truth (:func:`delay_figures`).
     delays: dict[str, Any] = attrs.Factory(dict)
-    #: Notices by event and locale, compensations and their cost (:func:`fulfilhub.runner.notices.summary`).
+    #: Notices by event and locale, compensations and their cost (:func:`summary`).
     notices: dict[str, Any] = attrs.Factory(dict)
     #: Labels bought per carrier instance: how many, what they cost, how many delivered.
     carriers: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    #: Job runs that refused to work on the store's clock (the time base: none in a healthy run).
+    refused: int = 0
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
 
@@ -132,7 +136,7 @@ def run_demo(
     webhooks: dict[int | str, int] = {}
     with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve, channels=channels,
                      carriers=carriers,
-                     extra_config=notice_job.demo_config(workspace)) as world, contextlib.ExitStack() as serving:
+                     extra_config=demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)
         typhoon = dict(TYPHOON)
@@ -152,6 +156,7 @@ def run_demo(
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
             world.clock.advance(timedelta(hours=1))
+            _time_base(world)  # the store knows the scenario's time, each hour (even if the run is cut short)
             world.apply_stock_disruptions()
             if server is not None:
                 for status, n in world.deliver_webhooks(server.url).items():
@@ -162,6 +167,7 @@ def run_demo(
             if step >= days * 24 and step % 6 == 0 and not _moving(world.store):
                 settled_at = step + 1
                 break
+        _time_base(world)
         with world.store.read() as conn:
             counts = order_store.count_by_status(conn)
             ships = shipment_store.every(conn)
@@ -170,7 +176,7 @@ def run_demo(
             quarantined = quarantine_store.count_open(conn)
             inbox = inbox_store.count_by_status(conn) if serve else {}
             figures = delay_figures(conn, world.clock.now())
-            told = notice_job.summary(conn, world.config, world.clock.now())
+            told = summary(conn, world.config, world.clock.now())
         figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
                                  f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
         config_path = world.config_path
@@ -200,6 +206,7 @@ def run_demo(
         effects=effects,
         faults_injected=faults_injected,
         errors_survived=sum(len(r.errors) for r in reports),
+        refused=sum(r.counts.get("refused", 0) for r in reports),
         sample_order=(split or delivered or [None])[0],
         simulated=timedelta(hours=settled_at),
         settle=timedelta(hours=settled_at - days * 24),
@@ -258,6 +265,13 @@ def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
     }
 
 
+def _time_base(world: World) -> None:
+    """Record the scenario's time in the store: ``report`` and ``doctor`` judge the
+    workspace as it ended, and the customer-facing jobs refuse the wall clock on it."""
+    with world.store.transaction() as tx:
+        meta_store.set_time_base(tx, world.clock.now(), "demo")
+
+
 def _moving(store: Store) -> bool:
     """Whether any order can still progress by itself (not on hold, backordered or final)."""
     with store.read() as conn:
@@ -289,3 +303,128 @@ def _seed_stock(world: World, catalog: list[Mapping[str, Any]], rng: random.Rand
             for warehouse in where:
                 on_hand = rng.randint(per_sku // 2, per_sku * 2) if i % 7 else rng.randint(1, 4)
                 stock_store.set_level(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)
+
+
+# --------------------------------------------------------------------------- what customers were told
+
+
+def demo_config(workspace: Any, currency: str = "USD") -> str:
+    """The ``[notices]``, notifier and ``[compensation]`` tables a demo world runs with:
+    every notice lands in ``<workspace>/notices.jsonl``."""
+    return f'''
+[notifiers.customers]
+type = "jsonl"
+path = "{workspace}/notices.jsonl"
+
+[notices]
+shop_name = "The demo shop"
+timezone = "America/New_York"
+quiet_hours = "21:00-08:00"
+
+[compensation]
+auto_approve_below = "20"
+max_per_order = "40"
+max_share = 0.3
+min_amount = "3"
+budget = {{ amount = "150", currency = "{currency}" }}
+
+[[compensation.tiers]]
+name = "late-1d"
+min_days = 1
+kind = "shipping_refund"
+
+[[compensation.tiers]]
+name = "late-3d"
+min_days = 3
+kind = "discount"
+percent = 10
+
+[[compensation.tiers]]
+name = "lost"
+causes = ["lost_or_damaged"]
+kind = "partial_refund"
+percent = 50
+'''
+
+
+def summary(conn: Any, config: Any, now: datetime) -> dict[str, Any]:
+    """What customers were told and given: notices by event and locale, compensations by
+    status, the cost against the budget, and the checks that nothing was given or sent twice."""
+    import json
+    from collections import Counter, defaultdict
+    from decimal import Decimal
+
+    by = notice_store.count_by_event_and_locale(conn)
+    policy = notice_figures(conn)
+    conf = compensation.settings(config.compensation, path=str(config.path))
+    rows = ledger.listing(conn, limit=1_000_000)
+    per_order: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        per_order[row.order_id].append(row)
+    given = [r for r in rows if r.status in ledger.SPENT]
+    twice = sum(1 for items in per_order.values()
+                if sum((r.amount for r in items if r.status in ledger.GIVEN), Decimal(0))
+                > max(r.tier_value for r in items))
+    keys: list[str] = []
+    for inst in config.notifiers.values():
+        if inst.type == "jsonl":
+            path = Path(inst.settings.get("path", ""))
+            if path.is_file():
+                keys += [json.loads(line).get("key", "") for line in path.read_text(encoding="utf-8").splitlines()]
+    costs = compensation.cost_against_budget(conn, conf, now)
+    return {
+        "notices": {f"{event} {locale}": n for (event, locale), n in sorted(by.items())},
+        "notices_total": sum(by.values()),
+        "notice_file_lines": len(keys),
+        "notices_sent_twice": len(keys) - len(set(keys)),
+        **policy,
+        "compensations": dict(sorted(Counter(r.status for r in rows).items())),
+        "compensated_orders": len({r.order_id for r in given}),
+        "top_ups": sum(1 for items in per_order.values() if len([r for r in items if r.status in ledger.SPENT]) > 1),
+        "given_twice": twice,
+        "cost": [{"period": c.period, "currency": c.currency, "count": c.count, "total": str(c.total),
+                  "budget": str(c.budget) if c.budget is not None else None, "waiting": c.pending} for c in costs
+                 if c.count or c.pending],
+    }
+
+
+def summary_lines(told: Mapping[str, Any]) -> list[str]:
+    """:func:`summary` for people, a few lines."""
+    if not told:
+        return []
+    notices = ", ".join(f"{what} {n}" for what, n in told["notices"].items()) or "none"
+    lines = [f"notices: {told['notices_total']} ({notices}); {told['notices_sent_twice']} sent twice"]
+    suppressed = ", ".join(f"{why} {n}" for why, n in told["policy_suppressed"].items()) or "none"
+    lines.append(f"delay notices: {told['delay_notices']} to {told['delay_notice_orders']} orders, at most "
+                 f"{told['delay_notices_max_per_order']} per order, {told['delay_notices_repeated']} repeated word for "
+                 f"word, {told['delay_notices_not_after_promise']} on or before the promised day; "
+                 f"suppressed by the policy: {suppressed}")
+    statuses = ", ".join(f"{status} {n}" for status, n in told["compensations"].items()) or "none"
+    cost = "; ".join(f"{c['period']}: {c['count']} given, {c['total']} {c['currency']}"
+                     + (f" of a {c['budget']} budget" if c["budget"] else "")
+                     + (f", {c['waiting']} waiting for a person" if c["waiting"] else "") for c in told["cost"])
+    lines.append(f"compensations: {statuses}; {told['compensated_orders']} orders compensated, "
+                 f"{told['top_ups']} topped up, {told['given_twice']} given twice" + (f"; {cost}" if cost else ""))
+    return lines
+
+
+def notice_figures(conn: Any) -> dict[str, Any]:
+    """The notice policy's figures: delay notices (``delayed`` + ``eta_revised``) per order,
+    how many repeat an earlier one of the order word for word, how many give a new day on
+    or before the promised one, and the policy's suppressions by reason."""
+    from collections import Counter
+
+    sent = notice_store.delay_notices(conn)
+    per_order = Counter(row.order_id for row in sent)
+    texts = Counter((row.order_id, row.text) for row in sent)
+    early = sum(1 for row in sent if row.told.get("new_date") and row.told["new_date"] <= row.told["promised"])
+    decided = notice_store.count_decisions(conn)
+    return {
+        "delay_notices": len(sent),
+        "delay_notice_orders": len(per_order),
+        "delay_notices_max_per_order": max(per_order.values(), default=0),
+        "delay_notices_repeated": sum(n - 1 for n in texts.values()),
+        "delay_notices_not_after_promise": early,
+        "policy_suppressed": {reason: n for (action, reason), n in sorted(decided.items()) if action == "suppress"},
+        "policy_waited": {reason: n for (action, reason), n in sorted(decided.items()) if action == "wait"},
+    }

@@ -3,7 +3,7 @@ delay (from the stores the promise and delay engines write), and the promise API
 
 from __future__ import annotations
 
-from datetime import date, timedelta, tzinfo
+from datetime import date, tzinfo
 from typing import Any
 
 from ..engines import words
@@ -25,8 +25,10 @@ def promise_and_delay(conn: Connection, order_id: str, locale: str, zone: tzinfo
 
     The headline (``promise``) is the promised range while the order is on time, and the
     delay's new date once it is late (the promised one then beside it as
-    ``promised_was``): never the old date under a banner announcing a new one. Dates are
-    the destination's days (the promise's zone), as in the notices.
+    ``promised_was``): never the old date under a banner announcing a new one, and never a
+    date the delay engine did not give (a parcel past its lane's longest delivery is
+    overdue, as its notice says). Dates are the destination's days (the promise's zone), as
+    in the notices.
     """
     out: dict[str, str] = {}
     promise = promise_store.current(conn, order_id)
@@ -49,9 +51,7 @@ def promise_and_delay(conn: Connection, order_id: str, locale: str, zone: tzinfo
         out["delay"] = i18n.t(locale, "at_risk", cause=cause, date=due) if due \
             else i18n.t(locale, "at_risk_undated", cause=cause)
         return out
-    eta = delay.revised_eta
-    if eta is None and promise is not None:
-        eta = promise.deliver_by + timedelta(days=delay.days_late)
+    eta = delay.revised_eta  # None: no date to give (overdue, being chased), as the notice says it
     days_text = i18n.t(locale, "day") if delay.days_late == 1 else i18n.t(locale, "days", n=delay.days_late)
     if eta is None:
         out["delay"] = i18n.t(locale, "overdue", days=days_text, cause=cause)

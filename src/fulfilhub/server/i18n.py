@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from babel.core import get_global
-
 from ..engines import words as catalogue
+from ..engines import zones
 
 LOCALES = ("en", "zh-Hant", "zh-Hans")
 DEFAULT = "en"
@@ -124,34 +123,9 @@ def day(value: datetime | date, locale: str, zone: tzinfo, today: date | None = 
     return catalogue.day(value, LANGUAGE.get(locale, locale), zone, today)
 
 
-#: Zone of countries spanning several, for an address without a known province.
-_PRIMARY = {"US": "America/New_York", "CA": "America/Toronto", "AU": "Australia/Sydney", "BR": "America/Sao_Paulo",
-            "RU": "Europe/Moscow", "CN": "Asia/Shanghai", "MX": "America/Mexico_City", "ID": "Asia/Jakarta",
-            "KZ": "Asia/Almaty", "MN": "Asia/Ulaanbaatar", "CL": "America/Santiago", "AR": "America/Argentina/Buenos_Aires",
-            "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "NZ": "Pacific/Auckland", "DE": "Europe/Berlin",
-            "MY": "Asia/Kuala_Lumpur", "EC": "America/Guayaquil", "UA": "Europe/Kyiv"}
-_US_STATES = {
-    "America/Los_Angeles": "CA NV OR WA",
-    "America/Denver": "CO MT NM UT WY ID",
-    "America/Phoenix": "AZ",
-    "America/Chicago": "AL AR IA IL KS LA MN MO MS ND NE OK SD TN TX WI",
-    "America/Anchorage": "AK",
-    "Pacific/Honolulu": "HI",
-}
-_US_ZONE = {state: zone for zone, states in _US_STATES.items() for state in states.split()}
-
-
-def zone_of(country: str | None, province: str | None = None) -> ZoneInfo:
-    """The customer's time zone, from the shipping address's country (and US state); UTC when unknown."""
-    country = (country or "").upper()
-    if country == "US" and (province or "").upper() in _US_ZONE:
-        return ZoneInfo(_US_ZONE[(province or "").upper()])
-    zones = get_global("territory_zones").get(country) or []
-    name = _PRIMARY.get(country) or (zones[0] if zones else "UTC")
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+def zone_of(country: str | None, province: str | None = None) -> tzinfo:
+    """The customer's time zone from the shipping address (the engines' one resolver); UTC when unknown."""
+    return zones.zone(zones.zone_for(country, province))
 
 
 def zone_named(name: str, fallback: tzinfo | None = None) -> tzinfo:

@@ -24,7 +24,7 @@ import attrs
 import jinja2
 from sqlalchemy.engine import Connection
 
-from ..engines import notify
+from ..engines import notify, zones
 from ..models import Order, OrderStatus, Shipment
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
@@ -159,8 +159,9 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
             carrier=label.carrier_name if label else "",
             tracking_code=s.tracking_code or "",
             tracking_url=_safe_link(label.tracking_url if label else ""),
-            eta=i18n.t(locale, "carrier_eta", date=i18n.day(s.est_delivery, fmt, zone, today))
-            if s.est_delivery and str(s.status) not in ("delivered", "cancelled", "returned") else "",
+            eta=i18n.t(locale, "carrier_eta", date=i18n.day(zones.eta_day(s.eta_date, s.est_delivery, zone), fmt, zone,
+                                                             today))
+            if (s.est_delivery or s.eta_date) and str(s.status) not in ("delivered", "cancelled", "returned") else "",
         ))
         for e in shipment_store.scans_of(conn, s.id):
             scans.append(Scan(

@@ -118,3 +118,10 @@ def outcomes(conn: Connection) -> tuple[dict[str, Any], dict[str, str], dict[str
         if row.state == "late":
             first_late.setdefault(row.order_id, row.assessed_at)
     return promised, status, delivered, first_flag, first_late
+
+
+def current_with_id(conn: Connection, order_id: str) -> tuple[int, DelayAssessment] | None:
+    """The order's newest delay assessment with its id, or None when it was never assessed."""
+    row = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.order_id == order_id)
+                       .order_by(delay_assessments.c.id.desc()).limit(1)).first()
+    return (int(row.id), _assessment(row)) if row is not None else None

@@ -1,5 +1,9 @@
 """Customer notices, each rendered once and kept, and the cursors of the notices job.
 
+The notice policy's answers about each order's delay are kept too (``notice_decisions``:
+sent, suppressed or waiting, and why), with the orders it must decide again
+(``notice_pending``) and when.
+
 A notice's key (``notice:<event>:<order id>:<revision>``) is unique: :func:`add` of a
 key that exists changes nothing and returns False, so a rerun never renders or sends
 a notice twice. The outbox rows that send it (one per routed notifier) are written in
@@ -17,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import Notice
 from . import Tx, insert_ignore
-from .schema import consumer_cursors, notices, order_events
+from .schema import consumer_cursors, notice_decisions, notice_pending, notices, order_events
 
 
 # --------------------------------------------------------------------------- cursors
@@ -117,3 +121,83 @@ def status_events_since(conn: Connection, after_id: int, statuses: list[str], *,
 def last_event_id(conn: Connection) -> int:
     """The newest order event's id (0 when there is none)."""
     return int(conn.execute(sa.select(sa.func.max(order_events.c.id))).scalar() or 0)
+
+
+# --------------------------------------------------------------------------- the notice policy's decisions
+
+
+def mark_pending(tx: Tx, order_id: str, due: datetime) -> None:
+    """The policy must decide about ``order_id`` again at ``due`` (or sooner, if it already must)."""
+    if insert_ignore(tx, notice_pending, [{"order_id": order_id, "due_at": due}], ["order_id"]):
+        return
+    tx.execute(notice_pending.update().where(notice_pending.c.order_id == order_id, notice_pending.c.due_at > due)
+               .values(due_at=due))
+
+
+def wait_until(tx: Tx, order_id: str, due: datetime) -> None:
+    """Decide about ``order_id`` again at ``due`` (replacing when it was due)."""
+    if not insert_ignore(tx, notice_pending, [{"order_id": order_id, "due_at": due}], ["order_id"]):
+        tx.execute(notice_pending.update().where(notice_pending.c.order_id == order_id).values(due_at=due))
+
+
+def done_pending(tx: Tx, order_id: str) -> None:
+    tx.execute(notice_pending.delete().where(notice_pending.c.order_id == order_id))
+
+
+def due_pending(conn: Connection, now: datetime, *, limit: int = 500) -> list[str]:
+    """The orders whose decision is due at ``now``, the longest waiting first."""
+    rows = conn.execute(sa.select(notice_pending.c.order_id).where(notice_pending.c.due_at <= now)
+                        .order_by(notice_pending.c.due_at, notice_pending.c.order_id).limit(limit))
+    return [row.order_id for row in rows]
+
+
+def is_due(conn: Connection, order_id: str, now: datetime) -> bool:
+    """Whether the order's decision is due at ``now``."""
+    return conn.execute(sa.select(notice_pending.c.order_id).where(notice_pending.c.order_id == order_id,
+                                                                   notice_pending.c.due_at <= now)).first() is not None
+
+
+def record_decision(tx: Tx, *, order_id: str, at: datetime, assessment_id: int | None, action: str, reason: str,
+                    event: str | None = None, detail: str = "", told: dict[str, Any] | None = None,
+                    notice_key: str | None = None) -> bool:
+    """Keep one answer of the policy; an answer the same as the order's last one (same
+    action, reason and detail) is not kept again. True when kept."""
+    last = tx.conn.execute(sa.select(notice_decisions.c.action, notice_decisions.c.reason, notice_decisions.c.detail)
+                           .where(notice_decisions.c.order_id == order_id)
+                           .order_by(notice_decisions.c.id.desc()).limit(1)).first()
+    if action != "send" and last is not None and (last.action, last.reason, last.detail) == (action, reason, detail):
+        return False
+    tx.execute(notice_decisions.insert().values(order_id=order_id, decided_at=at, assessment_id=assessment_id,
+                                                action=action, event=event, reason=reason, detail=detail, told=told,
+                                                notice_key=notice_key))
+    return True
+
+
+def decisions(conn: Connection, order_id: str) -> list[Any]:
+    """Every answer of the policy about an order, oldest first."""
+    return list(conn.execute(sa.select(notice_decisions).where(notice_decisions.c.order_id == order_id)
+                             .order_by(notice_decisions.c.id)))
+
+
+def told(conn: Connection, order_id: str) -> list[Any]:
+    """The decisions that sent a delay notice to the order, oldest first."""
+    return list(conn.execute(sa.select(notice_decisions).where(notice_decisions.c.order_id == order_id,
+                                                                notice_decisions.c.action == "send")
+                             .order_by(notice_decisions.c.id)))
+
+
+def count_decisions(conn: Connection) -> Counter:
+    """How many answers of each ``(action, reason)`` the policy gave."""
+    rows = conn.execute(sa.select(notice_decisions.c.action, notice_decisions.c.reason, sa.func.count())
+                        .group_by(notice_decisions.c.action, notice_decisions.c.reason))
+    return Counter({(action, reason): n for action, reason, n in rows})
+
+
+def delay_notices(conn: Connection) -> list[Any]:
+    """Every delay notice (``delayed`` and ``eta_revised``) with what it told: order, event,
+    text and the policy's ``told`` facts, oldest first (for the demo's checks)."""
+    rows = conn.execute(sa.select(notice_decisions.c.order_id, notice_decisions.c.event, notice_decisions.c.told,
+                                  notices.c.text)
+                        .join(notices, notices.c.key == notice_decisions.c.notice_key)
+                        .where(notice_decisions.c.action == "send").order_by(notice_decisions.c.id))
+    return list(rows)

@@ -14,7 +14,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..models import Address, Money, Order, OrderLine, OrderStatus
+from ..models import Address, Money, Order, OrderLine, OrderStatus, ShippingChoice
 from . import Tx
 from .schema import order_events, order_lines, orders, shipments
 
@@ -58,6 +58,9 @@ def _order_values(order: Order) -> dict[str, Any]:
         "note": order.note,
         "ship_to": _address_json(order.ship_to) if order.ship_to else None,
         "cancelled_at": order.cancelled_at,
+        "locale": order.locale or None,
+        "shipping": {"method": order.shipping.method, "price": str(order.shipping.price.amount),
+                     "currency": order.shipping.price.currency} if order.shipping else None,
         "raw": dict(order.raw),
     }
 
@@ -162,6 +165,10 @@ def _build(r: sa.Row, lines: Sequence[sa.Row]) -> Order:
         email=r.email,
         note=r.note,
         cancelled_at=r.cancelled_at,
+        locale=r.locale or "",
+        shipping=ShippingChoice(method=r.shipping["method"], price=Money(amount=r.shipping["price"],
+                                                                          currency=r.shipping["currency"]))
+        if r.shipping else None,
         raw=r.raw,
     )
 

@@ -85,6 +85,8 @@ orders = sa.Table(
     sa.Column("note", sa.Text, nullable=False, default=""),
     sa.Column("ship_to", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    sa.Column("locale", sa.String(35), nullable=True),  # the customer's language tag, as the channel said
+    sa.Column("shipping", sa.JSON(none_as_null=True), nullable=True),  # {method, price, currency}
     sa.Column("raw", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("modified_at", UTCDateTime, nullable=False),
@@ -142,6 +144,7 @@ shipments = sa.Table(
     sa.Column("channel_ref", sa.String(200), nullable=True),
     sa.Column("exception_reason", sa.String(32), nullable=True),
     sa.Column("est_delivery", UTCDateTime, nullable=True),
+    sa.Column("eta_date", sa.Date, nullable=True),  # a carrier's date-only estimate: a local day
     sa.Column("shipped_at", UTCDateTime, nullable=True),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.Column("next_poll_at", UTCDateTime, nullable=True),
@@ -328,6 +331,41 @@ notices = sa.Table(
     sa.Column("notifiers", sa.JSON, nullable=False),  # the notifier instances it was routed to
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("send_after", UTCDateTime, nullable=False),  # after the customer's quiet hours
+)
+
+notice_decisions = sa.Table(
+    "notice_decisions",
+    metadata,
+    # append-only: what the notice policy decided about an order's delay, and why
+    # (sent, suppressed or waiting); `fulfilhub notices show` explains an order from it
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.Column("assessment_id", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(16), nullable=False),  # send / suppress / wait
+    sa.Column("event", sa.String(32), nullable=True),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("told", sa.JSON, nullable=True),  # what the customer is told: days late, new date, cause
+    sa.Column("notice_key", sa.String(300), nullable=True),
+    sa.Index("ix_notice_decisions_order", "order_id", "id"),
+)
+
+notice_pending = sa.Table(
+    "notice_pending",
+    metadata,
+    # orders whose delay the notice policy must look at again, and from when
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("due_at", UTCDateTime, nullable=False, index=True),
+)
+
+store_meta = sa.Table(
+    "store_meta",
+    metadata,
+    # facts about the store itself ("time_base": the scenario's last time for a store a scenario wrote)
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 compensations = sa.Table(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -366,6 +366,32 @@ def parse_datetime(value: Any, field: str) -> datetime | None:
 _fromisoformat = datetime.fromisoformat
 
 
+def parse_estimate(value: Any) -> dict[str, Any]:
+    """EasyPost's ``est_delivery_date`` as ``est_delivery`` or ``eta_date``.
+
+    EasyPost gives the carrier's estimated delivery *day* as a timestamp at midnight UTC
+    (``2024-08-05T00:00:00Z``, the same instant however its offset is written) or as a bare
+    ``2024-08-05``: that is a calendar date in the destination, not an instant (taken as
+    midnight UTC it is a day early west of UTC), so it becomes ``eta_date``. Any other
+    instant is one (``est_delivery``).
+    """
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise PayloadError(f"not an ISO-8601 date: {_shown(value)}", field="est_delivery_date") from None
+        if not 1900 <= day.year <= 2200:
+            raise PayloadError(f"date out of range (1900-2200): {_shown(value)}", field="est_delivery_date")
+        return {"eta_date": day}
+    moment = parse_datetime(value, "est_delivery_date")
+    if moment is None:
+        return {}
+    at_utc = moment.astimezone(timezone.utc)  # the instant decides, however its offset is written
+    if at_utc.time() == time(0):
+        return {"eta_date": at_utc.date()}
+    return {"est_delivery": moment}
+
+
 def _transit_days(payload: Mapping[str, Any]) -> int | None:
     days = payload.get("delivery_days")
     if days is None:
@@ -536,7 +562,7 @@ def parse_tracker(tracker: Mapping[str, Any]) -> TrackingUpdate:
         status=status,
         events=tuple([parse_tracking_detail(d) for d in details]),
         reason=reason,
-        est_delivery=parse_datetime(tracker.get("est_delivery_date"), "est_delivery_date"),
+        **parse_estimate(tracker.get("est_delivery_date")),
         tracking_url=_text(tracker.get("public_url"), "public_url"),
         raw=tracker,
     )

@@ -12,10 +12,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from fulfilhub import Address, Money, Order, OrderLine, PayloadError, ShipmentPush, TrackingStatus
+from fulfilhub import Address, Money, Order, OrderLine, PayloadError, ShipmentPush, ShippingChoice, TrackingStatus
 from fulfilhub.sdk import MAX_QUANTITY, parse_currency, parse_money, parse_time
 
 #: Normalized tracking milestones and the Shopify FulfillmentEvent ``status`` each becomes.
@@ -102,6 +103,10 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     ship_to = _address(payload.get("shipping_address"), email)
     note = _text(payload.get("note"), "note")
     tags = _text(payload.get("tags"), "tags")
+    locale = _text(payload.get("customer_locale"), "customer_locale").strip()
+    if len(locale) > 35:  # a BCP-47 tag is short; this is not one
+        raise PayloadError(f"is not a language tag: {_shown(locale)}", field="customer_locale")
+    shipping = _shipping(payload.get("shipping_lines"), currency)
     return Order(
         channel=channel,
         external_id=external_id,
@@ -118,8 +123,32 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
         email=email,
         note=note,
         cancelled_at=cancelled_at,
+        locale=locale,
+        shipping=shipping,
         raw=payload,
     )
+
+
+def _shipping(value: Any, currency: str) -> ShippingChoice | None:
+    """The customer's shipping choice from ``shipping_lines``: the methods' titles (joined
+    when several) and what was paid for them in all (``discounted_price`` where Shopify
+    gives it, else ``price``). None when the order has no shipping lines."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise PayloadError(f"must be a list of shipping lines, got {_shown(value)}", field="shipping_lines")
+    if not value:
+        return None
+    titles: list[str] = []
+    paid = Decimal(0)
+    for index, line in enumerate(value):
+        where = f"shipping_lines[{index}]"
+        if not isinstance(line, Mapping):
+            raise PayloadError(f"must be a JSON object, got {_shown(line)}", field=where)
+        titles.append(_text_at(line.get("title"), where, "title") or _text_at(line.get("code"), where, "code"))
+        field = "discounted_price" if line.get("discounted_price") is not None else "price"
+        paid += parse_money(line.get(field), currency, field=f"{where}.{field}").amount
+    return ShippingChoice(method=" + ".join(t for t in titles if t), price=Money(amount=paid, currency=currency))
 
 
 def content_version(
