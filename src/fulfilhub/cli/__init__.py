@@ -231,6 +231,6 @@ def plugin_manager() -> PluginManager:
     return _MANAGER
 
 
-from . import commands, delays, new, notices, operate, ops, promise, report, serve, views  # noqa: E402  (they attach themselves to `main`)
+from . import commands, delays, new, notices, operate, ops, promise, report, serve, views, worker  # noqa: E402  (they attach themselves to `main`)
 
 __all__ = ["main", "commands", "delays", "new", "notices", "operate", "ops", "promise", "report", "serve", "views"]
