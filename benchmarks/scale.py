@@ -118,9 +118,11 @@ def scratch_database() -> Iterator[str]:
         server.dispose()
 
 
-def build(workdir: Path, *, channels: int, orders: int, latency: float, store_url: str) -> Any:
+def build(workdir: Path, *, channels: int, orders: int, latency: float, store_url: str,
+          wrap: Any = None) -> Any:
     """The world: ``channels`` shops with ``orders`` each, EasyPost, two local warehouses
-    packing at once, ``latency`` on every call; its runtime on the world's clock, set to now."""
+    packing at once, ``latency`` on every call (or ``wrap`` around the sandbox's app); its
+    runtime on the world's clock, set to now."""
     import fulfilhub_easypost
     import fulfilhub_shopify
 
@@ -137,7 +139,7 @@ def build(workdir: Path, *, channels: int, orders: int, latency: float, store_ur
         channels=names, carriers=[CARRIER],
         options={**{name: shop_options for name in names}, CARRIER: {"exception_rate": 0.0, "delay_rate": 0.0}},
         warehouses=[LocalWarehouse(name=w.name, address=w.address, pick_minutes=0, pack_minutes=0) for w in WAREHOUSES],
-        store_url=store_url, wrap_app=lambda app: Latency(app, latency),
+        store_url=store_url, wrap_app=wrap or (lambda app: Latency(app, latency)),
     )
     for shop in world.simulators("channels").values():
         for item in shop.catalog:
@@ -245,6 +247,8 @@ def run_workers(world: Any, expected: int, workers: int, concurrency: int, timeo
                 kills: int = 0, rng: random.Random | None = None) -> float:
     prepare_schema(world)
     log = workdir / "workers.log"
+    cpu_before = _children_cpu()
+    commits_before = commits(world.store)
     procs = [spawn_worker(world.config_path, concurrency, log) for _ in range(workers)]
     started = time.perf_counter()
     killed = 0
@@ -265,6 +269,26 @@ def run_workers(world: Any, expected: int, workers: int, concurrency: int, timeo
         return time.perf_counter() - started
     finally:
         stop(procs)
+        COSTS["worker_cpu_s"] = _children_cpu() - cpu_before
+        COSTS["pg_commits"] = commits(world.store) - commits_before
+
+
+#: The last worker run's costs: CPU seconds of the worker processes, PostgreSQL commits.
+COSTS: dict[str, float] = {}
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def commits(store: Any) -> int:
+    """Transactions committed in the store's database so far (``pg_stat_database``)."""
+    with store.read() as conn:
+        return int(conn.exec_driver_sql(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").scalar())
 
 
 def one(label: str, args: argparse.Namespace, workdir: Path, **kw: Any) -> dict[str, Any]:
@@ -279,6 +303,9 @@ def one(label: str, args: argparse.Namespace, workdir: Path, **kw: Any) -> dict[
                 seconds = run_single(world, expected, args.timeout)
             result = {"run": label, "seconds": round(seconds, 2), "orders_per_s": round(expected / seconds, 2),
                       **check(world, expected)}
+            if kw.get("workers"):
+                result["worker_cpu_ms_per_order"] = round(1000 * COSTS["worker_cpu_s"] / expected, 1)
+                result["pg_commits_per_order"] = round(COSTS["pg_commits"] / expected, 1)
         finally:
             world.close()
     return result

@@ -318,7 +318,13 @@ class Distributed:
         stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled_after))
         for job in stalled:
             log.warning("job %s (%s, lock %s) stalled with its worker; handing it back", job.id, job.task_name, job.lock)
-            await manager.retry_job(job)
+            try:
+                await manager.retry_job(job)
+            except self.procrastinate.exceptions.UniqueViolation:
+                # The same unit already waits in the queue (deferred again while this one
+                # was stuck): that job does the work; this one is closed as failed.
+                log.warning("job %s: its unit %s is queued again already; closing the stalled one", job.id, job.lock)
+                await manager.finish_job_by_id_async(job.id, self.procrastinate.jobs.Status.FAILED, delete_job=False)
         await manager.prune_stalled_workers(seconds_since_heartbeat=self.stalled_after)
         return len(stalled)
 
