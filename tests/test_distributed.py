@@ -221,3 +221,35 @@ def _jobs(store: Store, *statuses: str, queues: list[str] | None = None) -> int:
         params["q"] = list(queues)
     with store.read() as conn:
         return conn.exec_driver_sql(sql, params).scalar()
+
+
+# --------------------------------------------------------------------------- docs/deploy.md
+
+
+def test_the_deploy_recipes_in_the_docs_are_the_files_and_name_real_options():
+    import re
+    import shlex
+
+    import click
+    import yaml
+
+    from fulfilhub.cli import main
+
+    repo = Path(__file__).parents[1]
+    text = (repo / "docs" / "deploy.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:ini|yaml)\n(.*?)```", text, re.S)
+    files = [repo / "contrib/deploy/systemd/fulfilhub-worker@.service", repo / "contrib/deploy/systemd/fulfilhub-serve.service",
+             repo / "contrib/deploy/compose/compose.yaml"]
+    assert blocks == [f.read_text(encoding="utf-8") for f in files]
+    compose = yaml.safe_load(files[2].read_text(encoding="utf-8"))
+    lines = [line.partition("=")[2] for f in files[:2] for line in f.read_text().splitlines() if line.startswith("Exec")]
+    lines += [" ".join(compose["services"]["worker"]["command"])]
+    lines += compose["services"]["serve"]["command"][2].split(" && exec ")
+    for line in lines:
+        args = shlex.split(line)[1:]
+        while args and args[0].startswith("-"):  # the global options
+            args = args[2:] if args[0] in ("-c", "--config") else args[1:]
+        command: click.Command = main
+        while isinstance(command, click.Group):
+            command, args = command.commands[args[0]], args[1:]
+        command.make_context(command.name, list(args))  # an unknown option raises here
