@@ -215,11 +215,11 @@ def run_single(world: Any, expected: int, timeout: float) -> float:
     return time.perf_counter() - started
 
 
-def spawn_worker(config: Path, concurrency: int, log: Path) -> subprocess.Popen:
+def spawn_worker(config: Path, concurrency: int, log: Path, parts: int = 16) -> subprocess.Popen:
     env = {**os.environ, "FULFILHUB_CONFIG": str(config)}
     return subprocess.Popen(
         [sys.executable, "-m", "fulfilhub", "-v", "worker", "--concurrency", str(concurrency), "--every", "1",
-         "--stalled-after", "3", "--shutdown-timeout", "5"],
+         "--stalled-after", "3", "--shutdown-timeout", "5", "--parts", str(parts)],
         env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True)
 
 
@@ -244,12 +244,12 @@ def prepare_schema(world: Any) -> None:
 
 
 def run_workers(world: Any, expected: int, workers: int, concurrency: int, timeout: float, workdir: Path, *,
-                kills: int = 0, rng: random.Random | None = None) -> float:
+                kills: int = 0, rng: random.Random | None = None, parts: int = 16) -> float:
     prepare_schema(world)
     log = workdir / "workers.log"
     cpu_before = _children_cpu()
     commits_before = commits(world.store)
-    procs = [spawn_worker(world.config_path, concurrency, log) for _ in range(workers)]
+    procs = [spawn_worker(world.config_path, concurrency, log, parts) for _ in range(workers)]
     started = time.perf_counter()
     killed = 0
     try:
@@ -263,7 +263,7 @@ def run_workers(world: Any, expected: int, workers: int, concurrency: int, timeo
                 victim = rng.randrange(len(procs))
                 procs[victim].send_signal(signal.SIGKILL)
                 procs[victim].wait()
-                procs[victim] = spawn_worker(world.config_path, concurrency, log)
+                procs[victim] = spawn_worker(world.config_path, concurrency, log, parts)
                 killed += 1
             time.sleep(0.5 if not kills else 1.0)
         return time.perf_counter() - started
@@ -298,7 +298,7 @@ def one(label: str, args: argparse.Namespace, workdir: Path, **kw: Any) -> dict[
         try:
             if kw.get("workers"):
                 seconds = run_workers(world, expected, kw["workers"], args.concurrency, args.timeout, workdir / label,
-                                      kills=kw.get("kills", 0), rng=kw.get("rng"))
+                                      kills=kw.get("kills", 0), rng=kw.get("rng"), parts=args.parts)
             else:
                 seconds = run_single(world, expected, args.timeout)
             result = {"run": label, "seconds": round(seconds, 2), "orders_per_s": round(expected / seconds, 2),
@@ -318,6 +318,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.05, help="seconds added to every HTTP call")
     ap.add_argument("--concurrency", type=int, default=8, help="jobs at once in each worker")
     ap.add_argument("--workers", default="1,2,4", help="worker process counts to measure")
+    ap.add_argument("--parts", type=int, default=16, help="slices per instance (fulfilhub worker --parts)")
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--workers-for-kill", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=3600)
@@ -343,7 +344,7 @@ def main() -> None:
                           "results": results}, indent=2))
         return
     print(f"# {args.channels} channels x {args.orders} orders, {args.latency * 1000:.0f} ms per call, "
-          f"concurrency {args.concurrency}; {os.cpu_count()} CPUs ({platform.platform()})")
+          f"concurrency {args.concurrency}, {args.parts} parts; {os.cpu_count()} CPUs ({platform.platform()})")
     by = {r["run"]: r for r in results}
     one_worker = by.get("1 worker")
     single = by.get("single-process runner")

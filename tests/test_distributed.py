@@ -182,6 +182,38 @@ def test_two_workers_never_pull_one_channel_at_once(tmp_path, postgres_url):
         world.close()
 
 
+def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(tmp_path, postgres_url):
+    box: dict[str, InFlight] = {}
+
+    def wrap(app: Any) -> InFlight:
+        box["app"] = InFlight(app, latency=2.0)  # each page of orders takes 2 s to come
+        return box["app"]
+
+    world = scale.build(tmp_path / "world", channels=1, orders=5, latency=0.0, store_url=postgres_url, wrap=wrap)
+    log = tmp_path / "worker.log"
+    try:
+        dist = Distributed(world.config.store_url, lambda: world.rt)
+        dist.apply_schema()
+        with dist.app.open():
+            dist.app.configure_task("fulfilhub.pull", lock="pull:shop1").defer(channel="shop1")
+        env = {**os.environ, "FULFILHUB_CONFIG": str(world.config_path)}
+        proc = subprocess.Popen([sys.executable, "-m", "fulfilhub", "-q", "worker", "--queue", "pull",
+                                 "--shutdown-timeout", "20"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+        started = time.monotonic()
+        while not box["app"].now.get("shop1"):  # the pull is waiting on the shop
+            assert time.monotonic() - started < 30, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=25) == 0, log.read_text()
+        assert _jobs(world.store, "todo", "doing", "failed", "aborted", queues=["pull"]) == 0  # finished, not dropped
+        with world.store.read() as conn:
+            from fulfilhub.store import cursors
+
+            assert cursors.get(conn, "shop1") is not None  # the page it was fetching was stored
+    finally:
+        world.close()
+
+
 def test_workers_killed_mid_job_lose_nothing_and_do_nothing_twice(tmp_path, postgres_url):
     expected = 2 * 15
     world = scale.build(tmp_path / "world", channels=2, orders=15, latency=0.1, store_url=postgres_url)

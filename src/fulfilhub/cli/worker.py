@@ -42,8 +42,9 @@ def _distributed(state: State, *, parts: int, every: int, limits: tuple[str, ...
               help="Jobs this worker runs at once (each in a thread: the work waits on HTTP, not CPU).")
 @click.option("--queue", "queues", multiple=True,
               help="Take jobs from this queue only (repeatable): passes, pull, poll, labels, deliver. Default: all.")
-@click.option("--parts", default=4, show_default=True, type=click.IntRange(1, 1024),
-              help="Slices per instance for tracking, labels and the outbox (the same on every worker).")
+@click.option("--parts", default=16, show_default=True, type=click.IntRange(1, 1024),
+              help="Slices per instance for tracking, labels and the outbox: the most jobs one instance's work "
+                   "runs in at once. The same on every worker.")
 @click.option("--every", default=5, show_default=True, type=click.IntRange(1, 59),
               help="Seconds between dispatches (the periodic task that defers due work, once per tick in all).")
 @click.option("--rate-limit", "limits", multiple=True, metavar="KIND:NAME=RATE[/BURST]",
@@ -52,7 +53,7 @@ def _distributed(state: State, *, parts: int, every: int, limits: tuple[str, ...
               help="Seconds without a heartbeat after which a worker's jobs are handed back.")
 @click.option("--shutdown-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
               help="On SIGTERM, seconds to let running jobs finish before aborting them.")
-@click.option("--burst", "drain", is_flag=True, help="Stop once the queues are empty instead of waiting for work.")
+@click.option("--burst", "drain", is_flag=True, help="Stop once no job can be taken instead of waiting for work.")
 @click.option("--status", is_flag=True, help="Show the queues, the workers alive and stalled jobs, and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --status: one JSON object.")
 @pass_state

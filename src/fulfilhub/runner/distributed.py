@@ -162,7 +162,7 @@ class Distributed:
     dispatch period in seconds.
     """
 
-    def __init__(self, store_url: str, runtime: Callable[[], Runtime], *, parts: int = 4, every: int = 5,
+    def __init__(self, store_url: str, runtime: Callable[[], Runtime], *, parts: int = 16, every: int = 5,
                  rate_limits: Mapping[str, RateLimit] | None = None, stalled_after: float = 30.0):
         try:
             import procrastinate
