@@ -76,6 +76,28 @@ def test_the_token_bucket_is_shared_between_processes(postgres_store):
         other.close()
 
 
+def test_two_workers_transports_share_one_instance_rate_limit(postgres_store):
+    import httpx
+
+    from fulfilhub.runner.distributed import RateLimitedTransport
+
+    rate_limits.ensure(postgres_store.engine)
+    other = Store.open(postgres_store.url)
+    answered = []
+    inner = httpx.MockTransport(lambda request: answered.append(time.monotonic()) or httpx.Response(200))
+    limit = RateLimit(rate=4.0, burst=1.0)
+    clients = [httpx.Client(transport=RateLimitedTransport(s, "carriers:easypost", limit, inner)) for s in (postgres_store, other)]
+    try:
+        for i in range(6):  # the two "workers" take turns: together at most 4 calls a second
+            clients[i % 2].get("http://carrier.test/track")
+        assert len(answered) == 6
+        assert answered[-1] - answered[0] >= 5 / 4 - 0.1  # 6 calls, the first free: 5 waits of 1/4 s
+    finally:
+        for c in clients:
+            c.close()
+        other.close()
+
+
 # --------------------------------------------------------------------------- db copy
 
 
