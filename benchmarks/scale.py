@@ -55,6 +55,9 @@ import sqlalchemy as sa
 
 SERVER_URL = os.environ.get("FULFILHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CARRIER = "easypost"
+#: The workers keep the config's schedule for pulls and passes: the orders are preloaded
+#: (one pull each), allocation runs every second, the rest at their defaults.
+SCHEDULE = '[schedule]\nallocate = "1s"\nprocess_inbox = "1s"\n'
 
 
 # --------------------------------------------------------------------------- the world
@@ -140,6 +143,7 @@ def build(workdir: Path, *, channels: int, orders: int, latency: float, store_ur
         options={**{name: shop_options for name in names}, CARRIER: {"exception_rate": 0.0, "delay_rate": 0.0}},
         warehouses=[LocalWarehouse(name=w.name, address=w.address, pick_minutes=0, pack_minutes=0) for w in WAREHOUSES],
         store_url=store_url, wrap_app=wrap or (lambda app: Latency(app, latency)),
+        extra_config=SCHEDULE,
     )
     for shop in world.simulators("channels").values():
         for item in shop.catalog:

@@ -12,7 +12,9 @@ Theory of operation:
 - **dispatch** is a periodic task (every ``every`` seconds, deduplicated by the
   database: one deferral per tick however many workers run). It recovers stalled jobs
   (their worker stopped sending heartbeats: killed, or its machine gone) by handing
-  them back to the queue, then reads what is due and defers one task per unit of work.
+  them back to the queue, then reads what is due and defers one task per unit of work:
+  the pulls and the passes at the config's ``[schedule]`` intervals (measured from
+  their last recorded run), the per-shipment and outbox work whenever some is due.
 - **units of work**, each deferred with a procrastinate ``lock`` and ``queueing_lock``
   of the same name, so one unit never runs twice at once and never waits twice:
 
@@ -64,7 +66,7 @@ from ..engines import fulfilment
 from ..models import ShipmentStatus
 from ..store import Store
 from ..store import outbox as outbox_store
-from ..store import rate_limits
+from ..store import job_runs, rate_limits
 from ..store import shipments as shipment_store
 from . import jobs
 from .deliver import _deliver
@@ -279,8 +281,16 @@ class Distributed:
         """The units of work due now, read from the store."""
         rt, parts = self.rt, self.parts
         now = rt.clock.now()
-        units = [Unit(task="fulfilhub.pull", kwargs={"channel": c}, lock=f"pull:{c}") for c in rt.config.channels]
-        units += [Unit(task="fulfilhub.pass", kwargs={"job": j}, lock=f"pass:{j}") for j in PASSES]
+        with rt.store.read() as conn:
+            last = job_runs.last_runs(conn)
+
+        def due(job: str) -> bool:  # the pulls and passes keep the config's [schedule], as `run` does
+            run = last.get(job)
+            return run is None or run.started_at + rt.schedule[job] <= now
+
+        units = [Unit(task="fulfilhub.pull", kwargs={"channel": c}, lock=f"pull:{c}")
+                 for c in rt.config.channels if due("pull_orders")]
+        units += [Unit(task="fulfilhub.pass", kwargs={"job": j}, lock=f"pass:{j}") for j in PASSES if due(j)]
         with rt.store.read() as conn:
             at_warehouse = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, now)
             tracked = shipment_store.due(conn, fulfilment.TRACKED, now, limit=5000, tracked_only=True)
