@@ -9,6 +9,7 @@ the simulators' own state (orders, labels bought, fulfilments created).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -232,6 +233,12 @@ def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(tmp_path, pos
             from fulfilhub.store import cursors
 
             assert cursors.get(conn, "shop1") is not None  # the page it was fetching was stored
+        shown = subprocess.run([sys.executable, "-m", "fulfilhub", "worker", "--status", "--json"], env=env,
+                               capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        status = json.loads(shown.stdout)
+        assert status["workers"] == [] and status["stalled"] == []  # the worker left cleanly
+        assert {q["name"] for q in status["queues"]} >= {"passes"}  # its periodic dispatch waits
     finally:
         world.close()
 

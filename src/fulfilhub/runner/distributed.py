@@ -344,7 +344,8 @@ class Distributed:
         """Create procrastinate's tables and the rate buckets' if missing; True if it created them."""
         import psycopg
 
-        rate_limits.ensure(self.rt.store.engine) if self._rt else None
+        if self._rt is not None:
+            rate_limits.ensure(self._rt.store.engine)
         with psycopg.connect(conninfo(self.store_url), autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext('fulfilhub procrastinate schema'))")
             try:
@@ -391,19 +392,18 @@ class Distributed:
                 pass
 
     def status(self) -> dict[str, Any]:
-        """Queues (jobs by status), workers alive, stalled jobs: for ``doctor`` and ``jobs``."""
-        with self.app.open():
+        """Queues (jobs by status), workers alive, stalled jobs: for ``fulfilhub worker --status``."""
+        return asyncio.run(self._status())
+
+    async def _status(self) -> dict[str, Any]:
+        async with self.app.open_async():
             manager = self.app.job_manager
-            queues = manager.list_queues()
-            stalled = asyncio.run(self._stalled_list())
-            workers = manager.connector.get_sync_connector().execute_query_all(
+            queues = await manager.list_queues_async()
+            stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled_after))
+            workers = await self.app.connector.execute_query_all_async(
                 "SELECT id, last_heartbeat FROM procrastinate_workers ORDER BY id")
         return {"queues": queues, "workers": [dict(w) for w in workers],
                 "stalled": [{"id": j.id, "task": j.task_name, "lock": j.lock} for j in stalled]}
-
-    async def _stalled_list(self) -> list[Any]:
-        async with self.app.open_async():
-            return list(await self.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled_after))
 
 
 def deliver_slice(rt: Runtime, target: str, part: int, parts: int) -> JobReport:
