@@ -344,11 +344,12 @@ class Distributed:
         """Create procrastinate's tables and the rate buckets' if missing; True if it created them."""
         import psycopg
 
-        if self._rt is not None:
-            rate_limits.ensure(self._rt.store.engine)
         with psycopg.connect(conninfo(self.store_url), autocommit=True) as conn:
+            # One worker at a time: workers started together must not create the tables twice.
             conn.execute("SELECT pg_advisory_lock(hashtext('fulfilhub procrastinate schema'))")
             try:
+                if self._rt is not None:
+                    rate_limits.ensure(self._rt.store.engine)
                 exists = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
                 if not exists:
                     from procrastinate.schema import SchemaManager
@@ -366,8 +367,7 @@ class Distributed:
         unknown = sorted(set(chosen or ()) - set(QUEUES))
         if unknown:
             raise ConfigError(f"no queue named {', '.join(unknown)}; the queues: {', '.join(QUEUES)}")
-        rt = self.rt  # a bad config fails here, before any job is taken
-        rate_limits.ensure(rt.store.engine)
+        self.rt  # a bad config fails here, before any job is taken
         self.apply_schema()
 
         async def main() -> None:
