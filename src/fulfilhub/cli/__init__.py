@@ -57,7 +57,7 @@ def plugin_manager() -> PluginManager:
 group.use_plugin_manager(plugin_manager)
 
 from . import (  # noqa: E402  (they attach themselves to `main`)
-    commands, decisions, delays, new, notices, promise, report, sandbox_and_demo, serve, shipments_events_jobs,
+    commands, decisions, delays, new, notices, promise, report, sandbox_and_demo, serve, shipments_events_jobs, worker,
 )
 
 __all__ = [
@@ -65,5 +65,5 @@ __all__ = [
     "EXIT_STORE", "GLOBAL_OPTIONS", "HTTP_LOGGERS", "FulfilhubGroup", "RedactingFilter", "State", "commands",
     "console", "decisions", "delays", "err_console", "fail", "group", "hoist_global_options", "main", "new",
     "notices", "plugin_manager", "promise", "protect_logs", "report", "sandbox_and_demo", "serve",
-    "setup_logging", "shipments_events_jobs",
+    "setup_logging", "shipments_events_jobs", "worker",
 ]

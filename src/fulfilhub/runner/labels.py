@@ -6,10 +6,11 @@ purchase in the outbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from ..engines import fulfilment, promise
 from ..errors import Unreachable
-from ..models import Parcel, Rate, ShipmentRequest, ShipmentStatus
+from ..models import Parcel, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import orders as order_store
 from ..store import promises as promise_store
 from ..store import shipments as shipment_store
@@ -19,11 +20,14 @@ from .runtime import Runtime
 log = logging.getLogger("fulfilhub.runner")
 
 
-def buy_labels(rt: Runtime) -> JobReport:
-    """Quote every carrier for packed shipments without a chosen rate and queue the purchase."""
+def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -> JobReport:
+    """Quote every carrier for packed shipments without a chosen rate and queue the purchase
+    (``only``: the shipments it accepts, a procrastinate worker's slice)."""
     report = JobReport("buy_labels")
     with rt.store.read() as conn:
         packed = shipment_store.without_rate(conn, ShipmentStatus.PACKED)
+        if only is not None:
+            packed = [s for s in packed if only(s)]
         found = order_store.load_many(conn, [s.order_id for s in packed])
     carriers = list(rt.config.carriers)
     if packed and not carriers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,9 @@ class Runtime:
         self.polled: dict[tuple[str, str], datetime] = {}
         #: Each instance's circuit breaker (see fulfilhub.http.CircuitBreaker), by (kind, name).
         self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        #: An HTTP transport per ``(kind, name)`` for the instance's clients, or None for
+        #: httpx's own (the procrastinate worker's shared rate limits set this).
+        self.transports: Callable[[str, str], Any] | None = None
         self._adapters: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         #: The promise engine and the transit it learned (see :mod:`fulfilhub.engines.promise_cache`).
@@ -103,7 +106,8 @@ class Runtime:
             settings=inst.settings,
             clock=self.clock,
             http=client_factory(inst.name, clock=self.clock, secrets=inst.secrets, policy=self.policy,
-                                breaker=breaker),
+                                breaker=breaker,
+                                transport=self.transports(inst.kind, inst.name) if self.transports else None),
             secrets=inst.secrets,
             kind=inst.kind,
             schema=registered.settings,

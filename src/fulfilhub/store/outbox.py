@@ -8,7 +8,7 @@ its idempotency key, so that a key never depends on who wrote it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,6 +132,30 @@ def claim_due(tx: Tx, now: datetime, limit: int = 1000) -> list[sa.Row]:
         .returning(*outbox.c)
     )
     return sorted(tx.execute(stmt).all(), key=lambda r: r.id)
+
+
+def claim_for(tx: Tx, now: datetime, target: str, keep: Callable[[sa.Row], bool], limit: int = 200) -> list[sa.Row]:
+    """As :func:`claim_due`, for one target's due effects that ``keep`` accepts (a worker's
+    slice of an instance's outbox); rows another transaction holds are skipped on PostgreSQL."""
+    due = (
+        sa.select(outbox.c.id, outbox.c.payload)
+        .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, outbox.c.target == target)
+        .order_by(outbox.c.id)
+    )
+    if tx.conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = [row.id for row in tx.execute(due) if keep(row)][:limit]
+    if not ids:
+        return []
+    stmt = outbox.update().where(outbox.c.id.in_(ids)).values(attempts=outbox.c.attempts + 1).returning(*outbox.c)
+    return sorted(tx.execute(stmt).all(), key=lambda r: r.id)
+
+
+def due_effects(conn: Connection, now: datetime, limit: int = 20000) -> list[sa.Row]:
+    """The ``id``, ``target`` and ``payload`` of the effects due at ``now`` (a dispatcher's plan)."""
+    return list(conn.execute(sa.select(outbox.c.id, outbox.c.target, outbox.c.payload)
+                             .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+                             .order_by(outbox.c.id).limit(limit)))
 
 
 _FINISH = (
