@@ -49,6 +49,7 @@ CASES: dict[str, list[tuple[str, int]]] = {
     "compensations list": [("", OK), ("--json", OK), ("--status bogus", USAGE), ("--order nope", NOT_FOUND)],
     "compensations reject": [("999999", NOT_FOUND)],
     "compensations show": [("999999", NOT_FOUND)],
+    "db copy": [("sqlite:///{tmp}/a.sqlite sqlite:///{tmp}/a.sqlite", USAGE), ("bogus://x sqlite:///{tmp}/b.sqlite", STORE)],
     "db upgrade": [("", OK)],
     "delays": [("", OK), ("--json", OK)],
     "demo": [("--orders 0", USAGE), ("--days 99", USAGE)],
@@ -89,6 +90,7 @@ CASES: dict[str, list[tuple[str, int]]] = {
     "webhooks list": [("", OK), ("--json", OK), ("--status bogus", USAGE)],
     "webhooks replay": [("999999", NOT_FOUND)],
     "webhooks show": [("999999", NOT_FOUND)],
+    "worker": [("--burst", USAGE)],
 }
 
 

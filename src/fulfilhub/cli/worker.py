@@ -38,7 +38,7 @@ def _distributed(state: State, *, parts: int, every: int, limits: tuple[str, ...
 
 
 @main.command()
-@click.option("--concurrency", "-c", default=8, show_default=True, type=click.IntRange(1, 256),
+@click.option("--concurrency", "-j", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Jobs this worker runs at once (each in a thread: the work waits on HTTP, not CPU).")
 @click.option("--queue", "queues", multiple=True,
               help="Take jobs from this queue only (repeatable): passes, pull, poll, labels, deliver. Default: all.")
@@ -106,6 +106,8 @@ def db_copy(source: str, target: str) -> None:
     """
     from ..store import copy as store_copy
 
+    if source.strip() == target.strip():
+        raise click.UsageError(f"SOURCE and TARGET are the same store ({safe_url(source)}): name another database to copy into")
     results = store_copy.copy(source, target)
     for r in results:
         console.print(f"{r.table}: {r.rows} rows, sha256 {r.digest[:16]}, verified")
