@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from ..config import PromiseConfig
+from ..config import WEEKDAYS, PromiseConfig
 from ..errors import FulfilhubError
 from ..models import Address, Order, OrderStatus, Promise, Rate, Shipment, ShipmentStatus, StockLevel
 from ..store import Tx
@@ -63,6 +63,8 @@ log = logging.getLogger("fulfilhub.promise")
 
 #: The share of parcels the start of the range is drawn at (the median parcel's day).
 FROM_SHARE = 0.5
+#: How the clauses of a fallback transit's basis begin (the rest of a basis is ship-by's notes).
+_TRANSIT_CLAUSES = ("the carrier's stated", "the configured default", "so ")
 
 #: Levels beyond what the transit model learns.
 STATED, DEFAULT = "stated", "default"
@@ -481,6 +483,30 @@ class PromiseEngine:
             basis=basis,
             reason=reason or ("quote" if order is None else "accepted"),
         )
+
+    def explain(self, promise: Promise) -> list[str]:
+        """The promise's basis as one fact a line: the history it came from (the level, or
+        the levels pooled, with their deliveries), the quantiles and their unit, and the
+        calendar and cut-off of the warehouse it ships from, with what was applied."""
+        transit, *applied = promise.basis.split("; ")
+        while applied and applied[0].startswith(_TRANSIT_CLAUSES):  # the fallback's own clauses
+            transit = f"{transit}; {applied.pop(0)}"
+        lines = [f"history: {transit}"]
+        if promise.level in ("stated", "default"):
+            lines.append(f"quantile: none (no history to learn from: {promise.level} transit)")
+        else:
+            lines.append(f"quantile: deliver-from at the {FROM_SHARE:.0%} share, deliver-by at the "
+                         f"{self.config.target:.0%} share of transit, in calendar days counted from ship-by")
+        for name, calendar in self.calendars.items():
+            if f", {name} → " in transit:
+                c = calendar.config
+                days = ", ".join(WEEKDAYS[d] for d in sorted(c.working_days))
+                holidays = f"; public holidays: {c.holidays}" if c.holidays else ""
+                closures = f"; {len(c.closures)} configured closure(s)" if c.closures else ""
+                lines.append(f"calendar: {name} ships {days} ({c.timezone}){holidays}{closures}; "
+                             f"cut-off {c.cutoff:%H:%M}, {c.handling_days} handling day(s)")
+        lines.append("applied: " + ("; ".join(applied) if applied else "nothing (before the cut-off, on a working day)"))
+        return lines
 
     def adjusted(self, order: Order | None, promise: Promise) -> Promise:
         """Let plugins adjust (a Promise) or veto (False, CannotPromise) the promise; None lets it stand."""
