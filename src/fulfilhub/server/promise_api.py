@@ -53,6 +53,7 @@ _PROMISE_SCHEMA = {
         "basis": {"type": "string"}, "level": {"type": "string"},
         "carrier": {"type": "string"}, "service": {"type": "string"},
         "sentence": {"type": "string"}, "locale": {"enum": list(i18n.LOCALES)},
+        "explain": {"type": "array", "items": {"type": "string"}},
     },
 }
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
@@ -170,6 +171,7 @@ class PromiseApi:
             "confidence": {"from": promise.confidence_from, "by": promise.confidence_by},
             "basis": promise.basis, "level": promise.level, "carrier": promise.carrier, "service": promise.service,
             "sentence": sentence(promise, locale), "locale": locale,
+            "explain": self.engine.explain(promise),  # the basis, one fact a line (PromiseEngine.explain)
         }
         took = (time.perf_counter() - began) * 1000
         return JSONResponse(body, headers={
