@@ -325,6 +325,34 @@ class PromiseEngine:
                     warehouse, ship_to, carrier, service, shipped_at = flying
                     self.observe(shipment.id, warehouse, ship_to, carrier, service, shipped_at, shipment.delivered_at)
 
+    def moved(self, row: Any, *, learned_after: datetime, addresses: dict[str, Address] | None = None) -> bool:
+        """A shipment changed in another process, read back from the store
+        (:func:`fulfilhub.store.shipments.moved_since`: ``id, warehouse, carrier_name,
+        service, status, shipped_at, delivered_at, ship_to``). Cancelled and returned ones
+        are forgotten, ones on their way start counting in flight, and a delivery is learned
+        if the engine held it in flight or it was delivered after ``learned_after`` (when the
+        engine was loaded: an earlier delivery was learned by :meth:`load`). The caller
+        makes sure one change is not given twice. True when a delivery was learned."""
+        status = ShipmentStatus(row.status)
+        if status in (ShipmentStatus.CANCELLED, ShipmentStatus.RETURNED):
+            self.forget(row.id)
+            return False
+        if row.shipped_at is None:
+            return False
+        ship_to = _address(row.ship_to, {} if addresses is None else addresses)
+        with self._lock:
+            if status is not ShipmentStatus.DELIVERED or row.delivered_at is None:
+                if row.id not in self._flying:
+                    self.observe(row.id, row.warehouse, ship_to, row.carrier_name or "", row.service or "",
+                                 row.shipped_at, None)
+                return False
+            if row.id not in self._flying and row.delivered_at <= learned_after:
+                return False
+            before = self.delivered
+            self.observe(row.id, row.warehouse, ship_to, row.carrier_name or "", row.service or "", row.shipped_at,
+                         row.delivered_at)
+            return self.delivered > before
+
     def load(self, conn: Connection, *, batch: int = 20_000) -> int:
         """Learn every shipment in the store that has left (delivered: finished; still on its
         way: in flight). Streams the rows; returns how many it learned from."""
