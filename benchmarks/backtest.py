@@ -220,12 +220,9 @@ def synthetic(orders: int, seeds: int) -> dict:
         took = time.perf_counter() - t
         plain = replay(rows, DEFAULT_TARGETS, censor=False, gain=0, half_life=None, min_delivered=20, pool=None,
                        calendar=DeliveryDays())
-        by_service = replay(rows, DEFAULT_TARGETS, calendar=DeliveryDays(), per_service=True, spread=(0.15, 0.03))
         out[f"seed {seed}"] = {
             "replay_s": round(took, 1),
             "engine": {f"{o.target:g}": [round(o.on_time * 100, 2), o.median_days] for o in engine.results},
-            "engine_calibrated_per_service": {f"{o.target:g}": [round(o.on_time * 100, 2), o.median_days]
-                                              for o in by_service.results},
             "plain_lane_carrier_quantile": {f"{o.target:g}": [round(o.on_time * 100, 2), o.median_days]
                                             for o in plain.results},
         }

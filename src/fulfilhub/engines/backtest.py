@@ -311,8 +311,7 @@ class DeliveryDays:
 def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
            half_life: timedelta = timedelta(days=30), min_delivered: int = 30, gain: float = 0.01,
            spread: tuple[float, float] = (0.05, 0.03), censor: bool = True,
-           calendar: DeliveryDays | None = None, pool: float | None = DEFAULT_POOL,
-           per_service: bool = False) -> BacktestResult:
+           calendar: DeliveryDays | None = None, pool: float | None = DEFAULT_POOL) -> BacktestResult:
     """Replay ``rows`` in purchase order; promise each from what was known then (see the module doc).
 
     ``gain`` is the calibration step (0: no calibration, promise the plain quantile), and
@@ -322,9 +321,6 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
     ``pool`` is the prior strength of partial pooling across the lane's levels
     (:class:`TransitModel`; None: the most specific level with ``min_delivered``
     deliveries answers alone).
-    ``per_service=True`` keeps one calibration level per carrier service instead of one
-    for all: a fast service's whole deliver-by day is a large surplus, a slow one's
-    small, and one level cannot serve both (give it a wider ``spread`` below, 0.15).
     ``censor=False`` leaves orders in flight out of the model (for comparison only: it
     learns from the quick deliveries and is late to see a slowdown).
     Rows promised before the model has ``min_delivered`` deliveries are promised with
@@ -339,9 +335,8 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
     model = TransitModel(half_life=half_life, min_delivered=min_delivered, elapsed=calendar, remember_delivered=False,
                          pool=pool)
     n_t = len(targets)
-    offsets: dict[tuple[str, str], list[float]] = {}  # calibration group -> level offset per target
-    # (resolved at, seq, (target index, calibration group), hit)
-    pending: list[tuple[datetime, int, tuple[int, tuple[str, str]], bool]] = []
+    offset = [0.0] * n_t
+    pending: list[tuple[datetime, int, int, bool]] = []  # (resolved at, seq, target index, hit)
     promised = np.zeros((n_t, len(rows)), dtype=np.int64)
     hit = np.zeros((n_t, len(rows)), dtype=bool)
     scored = np.zeros(len(rows), dtype=bool)
@@ -360,12 +355,9 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
                           else calendar(start, done.delivered))
             d += 1
         while pending and pending[0][0] <= now:  # what became known before this purchase
-            _, _, (k, group), ok = heapq.heappop(pending)
-            offset = offsets[group]
+            _, _, k, ok = heapq.heappop(pending)
             offset[k] = min(max(offset[k] + gain * (targets[k] - ok), -spread[0]), spread[1])
         start = row.approved or row.purchase
-        group = (row.lane.carrier, row.lane.service) if per_service else ("", "")
-        offset = offsets.setdefault(group, [0.0] * n_t)
         qs = [min(max(t + o, 0.5), 0.995) for t, o in zip(targets, offset)]
         estimates = model.days_at(row.lane, qs, now=now)
         if estimates is None and longest < 0:
@@ -383,7 +375,7 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             # its delivery, earlier than a miss can be known, would bias the level down)
             deadline = datetime.combine(deliver_by + timedelta(days=1), datetime.min.time(), now.tzinfo)
             seq += 1
-            heapq.heappush(pending, (deadline, seq, (k, group), ok))
+            heapq.heappush(pending, (deadline, seq, k, ok))
         if censor:
             model.start(str(i), row.lane, start)
     results = tuple(_outcome(targets[k], promised[k, scored], hit[k, scored])
