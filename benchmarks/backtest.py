@@ -43,6 +43,7 @@ import numpy as np
 from fulfilhub.engines.backtest import backtest, parse_time
 from fulfilhub.engines.transit import Lane, TransitModel
 
+PARTS = ("quotes", "backtest", "synthetic")
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SPAN = timedelta(days=730)
 SERVICES = [("usps", "Priority"), ("ups", "Ground"), ("dhl", "Express")]
@@ -123,8 +124,17 @@ def quote_latency(shipments: int, seed: int = 1) -> dict:
         t = time.perf_counter_ns()
         model.quantile(Lane(), 0.95, now=now)
         everything.append(time.perf_counter_ns() - t)
+    model.pool = 100.0  # the same model, partially pooled across its levels (what the backtest uses)
+    pooled_cpu = []
+    for lane in asked:
+        c = time.thread_time_ns()
+        model.quantile(lane, 0.95, now=now)
+        pooled_cpu.append(time.thread_time_ns() - c)
+    model.pool = None
     gc.unfreeze()
     return {
+        "pooled_quantile_cpu_p50_us": round(float(np.percentile(pooled_cpu, 50)) / 1000, 1),
+        "pooled_quantile_cpu_p99_us": round(float(np.percentile(pooled_cpu, 99)) / 1000, 1),
         "shipments": shipments,
         "in_flight": sum(1 for _, _, s, d in events if s + timedelta(days=d) > now),
         "build_s": round(build_s, 2),
@@ -196,25 +206,52 @@ def throughput(rows: int) -> dict:
     }
 
 
+def synthetic(orders: int, seeds: int) -> dict:
+    """Calibration on tests/synthetic_histories.py: the engine against a plain lane x carrier quantile."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from fulfilhub.engines.backtest import DEFAULT_TARGETS, DeliveryDays, replay
+    from tests.synthetic_histories import history
+
+    out = {}
+    for seed in range(1, seeds + 1):
+        rows = history(seed, orders)
+        t = time.perf_counter()
+        engine = replay(rows, DEFAULT_TARGETS, calendar=DeliveryDays())
+        took = time.perf_counter() - t
+        plain = replay(rows, DEFAULT_TARGETS, censor=False, gain=0, half_life=None, min_delivered=20, pool=None,
+                       calendar=DeliveryDays())
+        out[f"seed {seed}"] = {
+            "replay_s": round(took, 1),
+            "engine": {f"{o.target:g}": [round(o.on_time * 100, 2), o.median_days] for o in engine.results},
+            "plain_lane_carrier_quantile": {f"{o.target:g}": [round(o.on_time * 100, 2), o.median_days]
+                                            for o in plain.results},
+        }
+    return {"orders": orders, "figures": "target: [on time %, median days]", **out}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shipments", type=int, default=1_000_000, help="shipments held for the quote latency")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows replayed by the backtest")
-    parser.add_argument("--skip", choices=("quotes", "backtest"), help="leave one measurement out")
-    parser.add_argument("--only", choices=("quotes", "backtest"), help=argparse.SUPPRESS)  # one part, in this process
+    parser.add_argument("--synthetic", type=int, default=20_000, help="orders per synthetic history (calibration)")
+    parser.add_argument("--seeds", type=int, default=3, help="synthetic histories, one per seed")
+    parser.add_argument("--skip", choices=PARTS, action="append", default=[], help="leave a measurement out")
+    parser.add_argument("--only", choices=PARTS, help=argparse.SUPPRESS)  # one part, in this process
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.only:  # a child: one measurement, its figures as JSON on stdout
-        figures = quote_latency(args.shipments) if args.only == "quotes" else throughput(args.rows)
+        figures = (quote_latency(args.shipments) if args.only == "quotes" else throughput(args.rows)
+                   if args.only == "backtest" else synthetic(args.synthetic, args.seeds))
         print(json.dumps(figures))
         return 0
     out: dict = {"python": sys.version.split()[0], "machine": platform.machine()}
-    for part in ("quotes", "backtest"):
-        if args.skip == part:
+    for part in PARTS:
+        if part in args.skip:
             continue
         # each part in a process of its own, so that one's memory does not count in the other's peak
         child = subprocess.run([sys.executable, __file__, "--only", part, "--shipments", str(args.shipments),
-                                "--rows", str(args.rows)], capture_output=True, text=True)
+                                "--rows", str(args.rows), "--synthetic", str(args.synthetic), "--seeds", str(args.seeds)],
+                               capture_output=True, text=True)
         if child.returncode:
             print(child.stderr, file=sys.stderr)
             return 1

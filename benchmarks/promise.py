@@ -14,6 +14,11 @@ depends on the service and the distance. Then, in this process:
   and max in microseconds, for a quote before any carrier is chosen (every service of
   the lane) and for one naming a carrier service. Baseline in the same run: the
   stock read alone (the part of a quote that is not the promise engine's).
+- **keeping current** (the server's engine, in another process than the runner):
+  quote p50/p99 while the whole store is learned again in a background thread (what
+  the server did every 10 minutes: the baseline), against quotes while
+  ``PromiseCache.catch_up`` rounds run back to back after half the parcels in flight
+  landed; and the time of one round of each.
 
 Usage::
 
@@ -123,6 +128,87 @@ def _percentiles(samples: list[float], cpu: list[float]) -> dict[str, float]:
             "cpu_p50_us": pick(cpu, 0.5), "cpu_p99_us": pick(cpu, 0.99)}
 
 
+def keeping_current(store: Any, config: Any, addresses: Any, engine: Any, request: Any, quotes: int) -> dict:
+    """The server keeping its engine current while it quotes, before and after catch-up.
+
+    Before: the whole store learned again by a new engine (what the server did every 10
+    minutes), in a background thread, with quotes timed while it runs. After: half the
+    shipments in flight delivered by "another process" (rows updated in the store), then
+    ``PromiseCache.catch_up`` rounds in a background thread, back to back, with quotes
+    timed meanwhile. One round of each is timed too.
+    """
+    import threading
+
+    from fulfilhub.engines.promise import PromiseEngine
+    from fulfilhub.engines.promise_cache import PromiseCache
+    from fulfilhub.store import shipments as shipment_store
+
+    out: dict[str, Any] = {}
+
+    def quoting_while(work: Any) -> dict:
+        done = threading.Event()
+
+        def background() -> None:
+            while not done.is_set():
+                work()
+
+        thread = threading.Thread(target=background)
+        thread.start()
+        samples, cpu = [], []
+        with store.read() as conn:
+            for _ in range(quotes // 4):
+                req = request(False)
+                c0, t0 = time.thread_time(), time.perf_counter()
+                try:
+                    engine.quote(req, conn=conn)
+                except Exception:
+                    pass
+                samples.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
+        done.set()
+        thread.join()
+        return _percentiles(samples, cpu)
+
+    def relearn() -> None:
+        fresh = PromiseEngine(config.promise, addresses)
+        with store.read() as conn:
+            fresh.load(conn)
+
+    began = time.perf_counter()
+    relearn()
+    out["relearn_round_s"] = round(time.perf_counter() - began, 2)
+    out["quote_while_relearning"] = quoting_while(relearn)
+
+    loaded_at = START + timedelta(days=DAYS, hours=3)
+    clock = [loaded_at]
+    cache = PromiseCache(lambda: engine, lambda e: None, now=lambda: clock[0])
+    cache.engine()
+    landed = START + timedelta(days=DAYS, hours=4)
+    raw = store.engine.raw_connection()
+    try:  # "the runner" delivers half of the shipments in flight
+        cur = raw.cursor()
+        cur.execute("UPDATE shipments SET status = 'delivered', delivered_at = ?, modified_at = ? "
+                    "WHERE status = 'in_transit' AND rowid % 2 = 0", (_ts(landed), _ts(landed)))
+        changed_rows = cur.rowcount
+        raw.commit()
+    finally:
+        raw.close()
+
+    def changed(since: datetime) -> list:
+        with store.read() as conn:
+            return shipment_store.moved_since(conn, since)
+
+    began = time.perf_counter()
+    learned = cache.catch_up(changed)
+    out["catch_up_round_s"] = round(time.perf_counter() - began, 3)
+    out["catch_up_changes"], out["catch_up_learned"] = changed_rows, learned
+    began = time.perf_counter()
+    cache.catch_up(changed)
+    out["catch_up_idle_round_s"] = round(time.perf_counter() - began, 3)  # nothing new: the query alone
+    out["quote_while_catching_up"] = quoting_while(lambda: cache.catch_up(changed))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shipments", type=int, default=1_000_000, help="Delivered shipments in the history.")
@@ -215,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 samples.append(time.perf_counter() - t0)
                 cpu.append(time.thread_time() - c0)
         figures["baseline_stock_read"] = _percentiles(samples, cpu)
+    figures.update(keeping_current(store, config, addresses, engine, request, args.quotes))
     store.close()
 
     out = {

@@ -532,3 +532,21 @@ def test_a_failure_while_promising_notes_the_order_and_does_not_stop_its_intake(
         (note,) = [e.reason for e in order_store.events_of(conn, order.id) if e.kind == "note"]
     assert note == "no promise yet: computing it failed (RuntimeError: plugin bug); allocation tries again"
     assert "the promise could not be computed" in caplog.text
+
+
+def test_explain_names_the_history_the_quantiles_the_calendar_and_what_was_applied(stocked):
+    eng = engine()
+    teach(eng, "west", TO_SF, (1.0, 3.0), 25)
+    after = quote(stocked, eng, datetime(2026, 5, 12, 15, 0, tzinfo=LA), warehouse="west", carrier="USPS",
+                  service="Priority")
+    lines = eng.explain(after)
+    assert lines[0].startswith("history: USPS Priority, west → US-CA: 25 deliveries") and "(postal level)" in lines[0]
+    assert lines[1] == ("quantile: deliver-from at the 50% share, deliver-by at the 95% share of transit, "
+                        "in calendar days counted from ship-by")
+    assert lines[2] == ("calendar: west ships Mon, Tue, Wed, Thu, Fri (America/Los_Angeles); public holidays: "
+                        "US-NV; cut-off 14:00, 0 handling day(s)")
+    assert lines[3] == "applied: after the 14:00 cut-off"
+    before = quote(stocked, engine(), datetime(2026, 5, 12, 9, 0, tzinfo=LA), warehouse="east")
+    why = engine().explain(before)
+    assert why[1].startswith("quantile: none (no history to learn from: default transit)")
+    assert why[2].startswith("calendar: east ships") and why[3].startswith("applied: nothing")

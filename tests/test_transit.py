@@ -288,3 +288,51 @@ def test_a_lower_bound_is_said_in_units_a_person_reads():
     assert "at least 1 hour " in said(1 / 24 + 0.001)
     assert "at least 4 days" in said(4.7)
     assert "at least 0.5 working days" in said(0.5, "working days")
+
+
+SP_RJ = Lane(origin="BR-SP", destination="BR-RJ")
+SP_AM = Lane(origin="BR-SP", destination="BR-AM")
+
+
+def test_pooled_a_sparse_lane_borrows_from_its_region_and_a_rich_one_stands_alone():
+    # everything: 2,000 parcels in 2-6 days; BR-RJ from BR-SP: 4 parcels in 10 days; BR-AM from BR-SP: 4,000 in 20
+    pooled = TransitModel(half_life=None, min_delivered=20, pool=100)
+    alone = TransitModel(half_life=None, min_delivered=20)
+    for model in (pooled, alone):
+        deliver(model, Lane(destination="BR-MG"), 2000, [2, 3, 4, 5, 6], prefix="mg")
+        deliver(model, SP_RJ, 4, 10.0, prefix="rj")
+        deliver(model, SP_AM, 4000, 20.0, every=timedelta(minutes=10), prefix="am")
+    now = T0 + 600 * DAY
+    # unpooled, the 4 parcels are too few: the `all` level (mostly slow BR-AM) answers
+    assert alone.quantile(SP_RJ, 0.5, now=now).level is Level.ALL
+    sparse = pooled.quantile(SP_RJ, 0.5, now=now)
+    shares = {level: share for level, _, share in sparse.pooled}
+    assert shares[Level.LANE] == pytest.approx(4 / 104)
+    assert shares[Level.REGION] == pytest.approx(4 / 104 * 100 / 104)  # BR-RJ has the same 4 parcels
+    assert shares[Level.ALL] == pytest.approx((100 / 104) ** 2)
+    assert sparse.level is Level.ALL  # the level with the largest share names the estimate
+    assert "(pooled: 4% lane of 4, 4% region of 4, 92% all of 6004)" in sparse.describe()
+    # by 10 days: a third of `all` has arrived, every parcel of the lane; pooled, 4% + 4% of the curve is the lane's
+    assert alone.share_within(SP_RJ, 10.01, now=now)[0] == pytest.approx(2004 / 6004, abs=1e-3)
+    assert pooled.share_within(SP_RJ, 10.01, now=now)[0] == pytest.approx(1 - (100 / 104) ** 2 * 4000 / 6004, abs=1e-3)
+    rich = pooled.quantile(SP_AM, 0.5, now=now)
+    assert rich.level is Level.LANE
+    assert dict((lv, s) for lv, _, s in rich.pooled)[Level.LANE] == pytest.approx(4000 / 4100)
+    assert 20 <= rich.days <= 20 * 1.006  # stands alone: 97.6% of the curve is its own
+    # a lane with no delivery of its own is the prior alone, reported without pooling
+    other = pooled.quantile(Lane(origin="BR-PR", destination="BR-SC"), 0.5, now=now)
+    assert other.pooled == ((Level.ALL, 6004, 1.0),) and "pooled" not in other.describe()
+
+
+def test_pooled_shares_count_deliveries_by_recency():
+    model = TransitModel(half_life=timedelta(days=10), min_delivered=20, pool=10)
+    deliver(model, Lane(destination="BR-MG"), 200, 3.0, prefix="mg")
+    deliver(model, SP_RJ, 10, 8.0, prefix="rj")  # all started on day 0-2
+    early = dict((lv, s) for lv, _, s in model.quantile(SP_RJ, 0.9, now=T0 + 3 * DAY).pooled)
+    later = dict((lv, s) for lv, _, s in model.quantile(SP_RJ, 0.9, now=T0 + 33 * DAY).pooled)
+    assert later[Level.LANE] < early[Level.LANE] / 4  # three half-lives on, they weigh an eighth
+
+
+def test_pool_must_be_positive():
+    with pytest.raises(ValueError, match="pool must be a positive"):
+        TransitModel(pool=0)

@@ -26,6 +26,9 @@ def test_the_promise_for_a_product_page(api):
     assert first >= api.world.clock.now().replace(hour=0, minute=0)  # never in the past
     assert 0 <= body["confidence"]["from"] <= body["confidence"]["by"] <= 1
     assert body["basis"] and body["timezone"]
+    assert body["explain"][0] == f"history: {body['basis'].split('; ')[0]}" or body["explain"][0].startswith(
+        f"history: {body['basis'].split('; ')[0]}; ")
+    assert [line.split(":")[0] for line in body["explain"]][-2:] == ["calendar", "applied"]
     assert body["sentence"].startswith("Order now: ships by ") and "arrives" in body["sentence"]
     assert (body["locale"], answer.headers["Content-Language"]) == ("en", "en")
 

@@ -243,9 +243,11 @@ def _sku(text: str) -> tuple[str, int]:
 @click.option("--carrier", default="", help="Assume this courier, as rates name it (USPS, UPS ...); default: any.")
 @click.option("--service", default="", help="Assume this carrier service (Priority, Ground ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the promise as JSON.")
+@click.option("--explain", is_flag=True, help="Print what the promise rests on, one fact a line (with --json: an "
+              "\"explain\" list).")
 @click.pass_obj
 def promise_quote(state: Any, skus: tuple[str, ...], country: str, region: str, postal_code: str, at_text: str | None,
-                  warehouse: str, carrier: str, service: str, as_json: bool) -> None:
+                  warehouse: str, carrier: str, service: str, as_json: bool, explain: bool) -> None:
     """The promise a customer would get now: ship-by, the delivery range and its basis.
 
     Reads the stock and learns the transit times from the store's shipments (delivered,
@@ -268,14 +270,17 @@ def promise_quote(state: Any, skus: tuple[str, ...], country: str, region: str, 
         with rt.store.read() as conn:
             p = engine.quote(QuoteRequest(lines=lines, ship_to=ship_to, at=at, warehouse=warehouse, carrier=carrier,
                                           service=service), conn=conn)
+        why = engine.explain(p) if explain else []
     finally:
         rt.close()
         rt.store.close()
     if as_json:
-        click.echo(json.dumps(promise_json(p), indent=2))
+        click.echo(json.dumps({**promise_json(p), "explain": why} if explain else promise_json(p), indent=2))
         return
     for line in promise_lines(p):
         console.print(line, markup=False)
+    for line in why:
+        console.print(f"  {line}", markup=False)
 
 
 @promise.command("show")

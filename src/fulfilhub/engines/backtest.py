@@ -11,7 +11,9 @@ only I/O is reading the file (:func:`read_rows`).
 A promise for share ``target`` is:
 
 1. the transit model's quantile of "approval (or purchase) → delivery" at a level
-   ``q``, learned on the order's lane where it is dense enough, else coarser;
+   ``q``, learned on the order's lane partially pooled with its coarser levels (region,
+   carrier service, everything): a sparse lane borrows from them, a rich one stands
+   alone (``pool``, :data:`DEFAULT_POOL`);
 2. counted from the approval time when the file has one (an order approved two days
    late is promised two days later), else from the purchase;
 3. durations are counted in delivery days (:class:`DeliveryDays`): a weekday counts
@@ -47,7 +49,7 @@ from ..models import EARLIEST, LATEST, in_range
 from .transit import Lane, TransitModel
 
 __all__ = ["BacktestError", "BacktestResult", "DeliveryDays", "Outcome", "Row", "ROLES", "DEFAULT_TARGETS",
-           "DEFAULT_WEEKDAY_WEIGHTS",
+           "DEFAULT_WEEKDAY_WEIGHTS", "DEFAULT_POOL",
            "read_rows", "replay", "backtest"]
 
 #: The column roles a history file may carry, and whether each is required.
@@ -68,6 +70,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 #: How much each weekday counts, Monday first: few parcels land at weekends.
 DEFAULT_WEEKDAY_WEIGHTS: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.1)
+
+#: The prior strength of partial pooling across lane levels (:class:`TransitModel` ``pool``),
+#: in recency-weighted deliveries: a lane's own curve counts ``n / (n + 100)``.
+DEFAULT_POOL = 100.0
 
 #: The shares promised by default: 90% to 97% on time.
 DEFAULT_TARGETS: tuple[float, ...] = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97)
@@ -329,13 +335,16 @@ class DeliveryDays:
 def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
            half_life: timedelta = timedelta(days=30), min_delivered: int = 30, gain: float = 0.01,
            spread: tuple[float, float] = (0.05, 0.03), censor: bool = True,
-           calendar: DeliveryDays | None = None) -> BacktestResult:
+           calendar: DeliveryDays | None = None, pool: float | None = DEFAULT_POOL) -> BacktestResult:
     """Replay ``rows`` in purchase order; promise each from what was known then (see the module doc).
 
     ``gain`` is the calibration step (0: no calibration, promise the plain quantile), and
     ``spread`` bounds how far it moves the quantile level below and above the target
     (wider below: a deliver-by date covers the whole day the quantile lands in, a
     surplus that only a lower level takes back).
+    ``pool`` is the prior strength of partial pooling across the lane's levels
+    (:class:`TransitModel`; None: the most specific level with ``min_delivered``
+    deliveries answers alone).
     ``censor=False`` leaves orders in flight out of the model (for comparison only: it
     learns from the quick deliveries and is late to see a slowdown).
     Rows promised before the model has ``min_delivered`` deliveries are promised with
@@ -347,7 +356,8 @@ def replay(rows: Sequence[Row], targets: Sequence[float] = DEFAULT_TARGETS, *,
             raise BacktestError(f"--target {t!r}: a target is a share between 0 and 1 (0.95 for 95%)")
     order = sorted(range(len(rows)), key=lambda i: (rows[i].purchase, rows[i].line))
     by_delivery = sorted(order, key=lambda i: rows[i].delivered)
-    model = TransitModel(half_life=half_life, min_delivered=min_delivered, elapsed=calendar, remember_delivered=False)
+    model = TransitModel(half_life=half_life, min_delivered=min_delivered, elapsed=calendar, remember_delivered=False,
+                         pool=pool)
     n_t = len(targets)
     offset = [0.0] * n_t
     pending: list[tuple[datetime, int, int, bool]] = []  # (resolved at, seq, target index, hit)

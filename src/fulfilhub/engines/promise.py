@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from ..config import PromiseConfig
+from ..config import WEEKDAYS, PromiseConfig
 from ..errors import FulfilhubError
 from ..models import Address, Order, OrderStatus, Promise, Rate, Shipment, ShipmentStatus, StockLevel
 from ..store import Tx
@@ -63,6 +63,8 @@ log = logging.getLogger("fulfilhub.promise")
 
 #: The share of parcels the start of the range is drawn at (the median parcel's day).
 FROM_SHARE = 0.5
+#: How the clauses of a fallback transit's basis begin (the rest of a basis is ship-by's notes).
+_TRANSIT_CLAUSES = ("the carrier's stated", "the configured default", "so ")
 
 #: Levels beyond what the transit model learns.
 STATED, DEFAULT = "stated", "default"
@@ -280,6 +282,34 @@ class PromiseEngine:
                     warehouse, ship_to, carrier, service, shipped_at = flying
                     self.observe(shipment.id, warehouse, ship_to, carrier, service, shipped_at, shipment.delivered_at)
 
+    def moved(self, row: Any, *, learned_after: datetime, addresses: dict[str, Address] | None = None) -> bool:
+        """A shipment changed in another process, read back from the store
+        (:func:`fulfilhub.store.shipments.moved_since`: ``id, warehouse, carrier_name,
+        service, status, shipped_at, delivered_at, ship_to``). Cancelled and returned ones
+        are forgotten, ones on their way start counting in flight, and a delivery is learned
+        if the engine held it in flight or it was delivered after ``learned_after`` (when the
+        engine was loaded: an earlier delivery was learned by :meth:`load`). The caller
+        makes sure one change is not given twice. True when a delivery was learned."""
+        status = ShipmentStatus(row.status)
+        if status in (ShipmentStatus.CANCELLED, ShipmentStatus.RETURNED):
+            self.forget(row.id)
+            return False
+        if row.shipped_at is None:
+            return False
+        ship_to = _address(row.ship_to, {} if addresses is None else addresses)
+        with self._lock:
+            if status is not ShipmentStatus.DELIVERED or row.delivered_at is None:
+                if row.id not in self._flying:
+                    self.observe(row.id, row.warehouse, ship_to, row.carrier_name or "", row.service or "",
+                                 row.shipped_at, None)
+                return False
+            if row.id not in self._flying and row.delivered_at <= learned_after:
+                return False
+            before = self.delivered
+            self.observe(row.id, row.warehouse, ship_to, row.carrier_name or "", row.service or "", row.shipped_at,
+                         row.delivered_at)
+            return self.delivered > before
+
     def load(self, conn: Connection, *, batch: int = 20_000) -> int:
         """Learn every shipment in the store that has left (delivered: finished; still on its
         way: in flight). Streams the rows; returns how many it learned from."""
@@ -438,6 +468,30 @@ class PromiseEngine:
             basis=basis,
             reason=reason or ("quote" if order is None else "accepted"),
         )
+
+    def explain(self, promise: Promise) -> list[str]:
+        """The promise's basis as one fact a line: the history it came from (the level, or
+        the levels pooled, with their deliveries), the quantiles and their unit, and the
+        calendar and cut-off of the warehouse it ships from, with what was applied."""
+        transit, *applied = promise.basis.split("; ")
+        while applied and applied[0].startswith(_TRANSIT_CLAUSES):  # the fallback's own clauses
+            transit = f"{transit}; {applied.pop(0)}"
+        lines = [f"history: {transit}"]
+        if promise.level in ("stated", "default"):
+            lines.append(f"quantile: none (no history to learn from: {promise.level} transit)")
+        else:
+            lines.append(f"quantile: deliver-from at the {FROM_SHARE:.0%} share, deliver-by at the "
+                         f"{self.config.target:.0%} share of transit, in calendar days counted from ship-by")
+        for name, calendar in self.calendars.items():
+            if f", {name} → " in transit:
+                c = calendar.config
+                days = ", ".join(WEEKDAYS[d] for d in sorted(c.working_days))
+                holidays = f"; public holidays: {c.holidays}" if c.holidays else ""
+                closures = f"; {len(c.closures)} configured closure(s)" if c.closures else ""
+                lines.append(f"calendar: {name} ships {days} ({c.timezone}){holidays}{closures}; "
+                             f"cut-off {c.cutoff:%H:%M}, {c.handling_days} handling day(s)")
+        lines.append("applied: " + ("; ".join(applied) if applied else "nothing (before the cut-off, on a working day)"))
+        return lines
 
     def adjusted(self, order: Order | None, promise: Promise) -> Promise:
         """Let plugins adjust (a Promise) or veto (False, CannotPromise) the promise; None lets it stand."""

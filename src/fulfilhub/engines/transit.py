@@ -41,6 +41,13 @@ How it learns:
   A level applies only when the field it adds is known: ``postal`` needs a postal
   prefix, ``lane`` an origin, ``region`` a destination, ``service`` a carrier or a
   service; ``all`` always applies.
+- **Partial pooling** (``pool=``, off by default). Instead of the one most specific
+  level with enough deliveries, the answer is a blend of survival curves: the coarsest
+  level with ``min_delivered`` deliveries is the prior, and each finer level that has
+  any delivery shrinks it towards its own curve by ``n / (n + pool)``, ``n`` its
+  recency-weighted deliveries. A lane with 3 recent deliveries borrows most of its
+  curve from its region and everything; one with thousands stands alone. The estimate
+  lists the levels blended in and their shares (``pooled``).
 - **Binned summaries.** Durations are kept in logarithmic bins (``resolution`` = 0.5%
   of the duration wide, from a quarter of an hour; nothing shorter is distinguished),
   parcels in flight in hourly buckets of their start; both are dense arrays per key,
@@ -161,6 +168,9 @@ class TransitEstimate:
     window_days: float
     lower_bound: bool = False
     unit: str = "days"
+    #: With pooling (``TransitModel(pool=...)``): each level blended into the curve, finest
+    #: first, as (level, deliveries there, its share of the curve); empty without pooling.
+    pooled: tuple[tuple[Level, int, float], ...] = ()
 
     def describe(self) -> str:
         """One line: "412 deliveries in the last 60 days (18 still in transit), 95% within 3 days"."""
@@ -172,10 +182,16 @@ class TransitEstimate:
         share = f"{self.q * 100:.1f}".rstrip("0").rstrip(".")
         if self.lower_bound:
             return (f"{text}, {share}% take at least {self._at_least()} (parcels still on their way have been out "
-                    f"longer than any delivered one)")
+                    f"longer than any delivered one){self._pooling()}")
         days = math.ceil(self.days - 1e-9) if self.days >= 1 else round(self.days, 2)
-        return f"{text}, {share}% within {days} {self.unit}"
+        return f"{text}, {share}% within {days} {self.unit}{self._pooling()}"
 
+    def _pooling(self) -> str:
+        """" (pooled: 38% lane of 12 deliveries, 62% region of 412)", or "" when one level answers alone."""
+        if len(self.pooled) < 2:
+            return ""
+        parts = ", ".join(f"{round(share * 100)}% {level} of {n}" for level, n, share in self.pooled)
+        return f" (pooled: {parts})"
 
     def _at_least(self) -> str:
         """The lower bound in words a person reads: whole days, else hours or minutes ("at least 15 minutes")."""
@@ -277,6 +293,8 @@ class _Curve:
     last: int  # the last bin holding any observation
     key: _Key
     rising: np.ndarray  # -S, non-decreasing, for searchsorted
+    #: With pooling: (key, its share of the curve) for each key blended in, finest first.
+    parts: tuple[tuple[_Key, float], ...] = ()
 
 
 class TransitModel:
@@ -298,12 +316,18 @@ class TransitModel:
         stale_factor: A parcel in flight longer than this many times the longest delivery
             seen at its key no longer censors (taken for lost). None: every parcel in
             flight censors, however long it has been travelling.
+        pool: Partial pooling (None: off, the most specific level with ``min_delivered``
+            answers alone). The prior strength, in recency-weighted deliveries: the
+            coarsest level with ``min_delivered`` deliveries is the prior, and each finer
+            level with any delivery is blended in with the share ``n / (n + pool)`` of
+            the survival curve, ``n`` its deliveries weighted by recency (each counts
+            ``2 ** -(age / half_life)``). :meth:`remaining` does not pool.
     """
 
     def __init__(self, *, half_life: timedelta | None = timedelta(days=30), min_delivered: int = 20,
                  elapsed: Callable[[datetime, datetime], float] | None = None, levels: Sequence[Level] = tuple(Level),
                  unit: str = "days", resolution: float = 0.005, remember_delivered: bool = True,
-                 stale_factor: float | None = 5.0) -> None:
+                 stale_factor: float | None = 5.0, pool: float | None = None) -> None:
         if half_life is not None and half_life <= timedelta(0):
             raise ValueError(f"half_life must be positive, got {half_life}")
         if min_delivered < 1:
@@ -321,6 +345,9 @@ class TransitModel:
         if stale_factor is not None and stale_factor < 1:
             raise ValueError(f"stale_factor must be at least 1 (or None), got {stale_factor}")
         self.stale_factor = stale_factor
+        if pool is not None and not pool > 0:
+            raise ValueError(f"pool must be a positive number of deliveries (or None), got {pool!r}")
+        self.pool = pool
         self._rate = 0.0 if half_life is None else math.log(2) / half_life.total_seconds()
         self._log_step = math.log1p(resolution)
         self._bins = 2 + int(math.log(_TOP / _FLOOR) / self._log_step)
@@ -538,8 +565,49 @@ class TransitModel:
                 yield key
 
     def _answering_curve(self, lane: Lane, now_s: float) -> _Curve | None:
+        if self.pool is not None:
+            return self._pooled_curve(lane, now_s)
         key = next(self._candidates(lane), None)
         return None if key is None else self._curve(key, now_s)
+
+    def _pooled_curve(self, lane: Lane, now_s: float) -> _Curve | None:
+        """Partial pooling: the coarsest level with ``min_delivered`` deliveries is the
+        prior; each finer level that has deliveries is blended in, finest last, as
+        ``S = (n S_key + pool S_prior) / (n + pool)`` with ``n`` its recency-weighted
+        count of deliveries (each counts ``2 ** -(age / half_life)``). A sparse lane
+        borrows its shape from the levels above; a rich one stands alone."""
+        chain: list[_Key] = []
+        for level in self.levels:
+            at = _key_at(level, lane)
+            if at is None:
+                continue
+            key = self._keys.get((level, at))
+            if key is not None and key.n_delivered > 0:
+                chain.append(key)
+        while chain and chain[-1].n_delivered < self.min_delivered:
+            chain.pop()
+        if not chain:
+            return None
+        root = self._curve(chain[-1], now_s)
+        if len(chain) == 1:
+            return attrs.evolve(root, parts=((root.key, 1.0),))
+        survival, last = root.survival, root.last
+        parts: list[tuple[_Key, float]] = [(root.key, 1.0)]
+        decay = math.exp(self._rate * (now_s - self._t0)) if self._rate and self._t0 is not None else 1.0
+        for key in reversed(chain[:-1]):
+            curve = self._curve(key, now_s)
+            _, dw, _ = key.delivered.live()
+            n = float(dw.sum()) / decay if self._rate else float(key.n_delivered)
+            a = n / (n + self.pool)
+            size = max(len(survival), len(curve.survival))
+            mine = np.pad(curve.survival, (0, size - len(curve.survival)), mode="edge")
+            prior = np.pad(survival, (0, size - len(survival)), mode="edge")
+            survival = a * mine + (1.0 - a) * prior
+            last = max(last, curve.last)
+            parts = [(k, share * (1.0 - a)) for k, share in parts] + [(key, a)]
+        parts.reverse()
+        main = max(parts, key=lambda p: p[1])[0]
+        return _Curve(survival, last, main, -survival, tuple(parts))
 
     def _curve(self, key: _Key, now_s: float) -> _Curve:
         """The weighted Kaplan–Meier survival after each duration bin, as of ``now_s``."""
@@ -590,7 +658,8 @@ class TransitModel:
         window = max(now_s - key.first, 0.0) / _DAY if key.first != math.inf else 0.0
         return TransitEstimate(days=float(self._edges[b + 1]), q=q, level=key.level, lane=key.lane,
                                delivered=key.n_delivered, in_flight=key.n_flight, window_days=window,
-                               lower_bound=lower, unit=self.unit)
+                               lower_bound=lower, unit=self.unit,
+                               pooled=tuple((k.level, k.n_delivered, share) for k, share in curve.parts))
 
 
 class LaneAnswer:

@@ -57,7 +57,7 @@ class Runtime:
         self._adapters: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         #: The promise engine and the transit it learned (see :mod:`fulfilhub.engines.promise_cache`).
-        self.promises = PromiseCache(self._build_promise_engine, self._learn)
+        self.promises = PromiseCache(self._build_promise_engine, self._learn, now=lambda: self.clock.now())
         self.check()
         path = str(config.path)
         notify.check_routes(config.notifiers, path)

@@ -20,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ..engines.promise import CannotPromise, PromiseEngine, QuoteRequest
+from ..engines.promise import CannotPromise, QuoteRequest
 from ..models import Address, Promise
 from ..runner.runtime import Runtime
+from ..store import shipments as shipment_store
 from . import i18n
 
 log = logging.getLogger("fulfilhub.server")
@@ -53,6 +54,7 @@ _PROMISE_SCHEMA = {
         "basis": {"type": "string"}, "level": {"type": "string"},
         "carrier": {"type": "string"}, "service": {"type": "string"},
         "sentence": {"type": "string"}, "locale": {"enum": list(i18n.LOCALES)},
+        "explain": {"type": "array", "items": {"type": "string"}},
     },
 }
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
@@ -103,10 +105,11 @@ def sentence(promise: Promise, locale: str) -> str:
 
 class PromiseApi:
     """The endpoint over one runtime: its promise engine is built (learned from the store)
-    when the app is, and learned again every ``refresh`` seconds in a background thread,
-    since the shipments it learns from move in the runner's process, not this one."""
+    when the app is, and every ``refresh`` seconds a background thread has it learn the
+    shipment changes committed since (``PromiseCache.catch_up``), since the shipments it
+    learns from move in the runner's process, not this one."""
 
-    def __init__(self, rt: Runtime, *, refresh: float = 600.0):
+    def __init__(self, rt: Runtime, *, refresh: float = 30.0):
         self.rt = rt
         self.engine = rt.promise_engine()
         self._stop = threading.Event()
@@ -116,16 +119,19 @@ class PromiseApi:
 
     def _refresh(self, every: float) -> None:
         while not self._stop.wait(every):
-            try:
-                engine = PromiseEngine(self.rt.config.promise,
-                                       {name: self.rt.ship_from(name) for name in self.rt.config.warehouses},
-                                       hooks=self.rt.hooks)
-                with self.rt.store.read() as conn:
-                    engine.load(conn)
-            except Exception:  # the engine in use stays; the next round tries again
-                log.exception("could not learn the promise engine again")
-                continue
-            self.engine = engine
+            self.catch_up()
+
+    def catch_up(self) -> int:
+        """Learn the shipment changes committed since the last round; the deliveries learned."""
+        def changed(since):
+            with self.rt.store.read() as conn:
+                return shipment_store.moved_since(conn, since)
+
+        try:
+            return self.rt.promises.catch_up(changed)
+        except Exception:  # the engine keeps what it knows; the next round tries again
+            log.exception("could not learn the latest shipment changes")
+            return 0
 
     def close(self) -> None:
         self._stop.set()
@@ -170,6 +176,7 @@ class PromiseApi:
             "confidence": {"from": promise.confidence_from, "by": promise.confidence_by},
             "basis": promise.basis, "level": promise.level, "carrier": promise.carrier, "service": promise.service,
             "sentence": sentence(promise, locale), "locale": locale,
+            "explain": self.engine.explain(promise),  # the basis, one fact a line (PromiseEngine.explain)
         }
         took = (time.perf_counter() - began) * 1000
         return JSONResponse(body, headers={

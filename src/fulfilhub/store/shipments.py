@@ -274,6 +274,22 @@ def departed(conn: Connection, *, batch: int = 20_000) -> Iterator[sa.Row]:
     yield from conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
 
 
+def moved_since(conn: Connection, since: datetime) -> list[sa.Row]:
+    """Shipments changed at or after ``since`` (by ``modified_at``), cancelled and returned
+    ones included: ``id, warehouse, carrier_name, service, status, shipped_at,
+    delivered_at, modified_at, ship_to``, oldest change first. What a promise engine in
+    another process (the server) learns from as shipments land."""
+    s, o = shipments, orders
+    stmt = (
+        sa.select(s.c.id, s.c.warehouse, s.c.carrier_name, s.c.service, s.c.status, s.c.shipped_at,
+                  s.c.delivered_at, s.c.modified_at, o.c.ship_to)
+        .join(o, o.c.id == s.c.order_id)
+        .where(s.c.modified_at >= since)
+        .order_by(s.c.modified_at)
+    )
+    return list(conn.execute(stmt))
+
+
 def by_tracking_code(conn: Connection, carrier: str, tracking_code: str) -> Shipment | None:
     """The newest shipment of ``carrier`` with ``tracking_code``, or None."""
     found = conn.execute(sa.select(shipments.c.id)
