@@ -327,7 +327,8 @@ def test_on_the_olist_sample_lane_columns_do_not_cost_accuracy():
         # pooling, the lanes cost 0.3 points at 97%: 96.4%)
         assert pooled[target]["on_time"] >= plain[target]["on_time"] - 0.001
         assert pooled[target]["median_days"] <= plain[target]["median_days"]
-    assert pooled[0.97]["on_time"] >= 0.965 and pooled[0.97]["median_days"] <= 31
+    assert pooled[0.97]["on_time"] >= 0.965
+    assert pooled[0.97]["median_days"] <= 31
 
 
 @pytest.mark.parametrize("seed", [1, 2])

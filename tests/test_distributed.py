@@ -115,7 +115,9 @@ def test_db_copy_round_trip_sqlite_postgres_sqlite(tmp_path, postgres_url):
     copied = store_copy.copy(source, postgres_url)
     by_table = {r.table: r for r in copied}
     assert all(r.verified for r in copied)
-    assert by_table["orders"].rows == 6 and by_table["outbox"].rows > 0 and by_table["order_events"].rows > 6
+    assert by_table["orders"].rows == 6
+    assert by_table["outbox"].rows > 0
+    assert by_table["order_events"].rows > 6
     with pytest.raises(StoreError, match="not empty"):
         store_copy.copy(source, postgres_url)
     back = f"sqlite:///{tmp_path / 'back.sqlite'}"
@@ -237,7 +239,8 @@ def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(tmp_path, pos
                                capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
         status = json.loads(shown.stdout)
-        assert status["workers"] == [] and status["stalled"] == []  # the worker left cleanly
+        assert status["workers"] == []
+        assert status["stalled"] == []  # the worker left cleanly
         assert all({"name", "todo", "doing", "failed"} <= set(q) for q in status["queues"])
     finally:
         world.close()

@@ -321,7 +321,8 @@ def test_pooled_a_sparse_lane_borrows_from_its_region_and_a_rich_one_stands_alon
     assert 20 <= rich.days <= 20 * 1.006  # stands alone: 97.6% of the curve is its own
     # a lane with no delivery of its own is the prior alone, reported without pooling
     other = pooled.quantile(Lane(origin="BR-PR", destination="BR-SC"), 0.5, now=now)
-    assert other.pooled == ((Level.ALL, 6004, 1.0),) and "pooled" not in other.describe()
+    assert other.pooled == ((Level.ALL, 6004, 1.0),)
+    assert "pooled" not in other.describe()
 
 
 def test_pooled_shares_count_deliveries_by_recency():

@@ -102,7 +102,8 @@ def test_promise_quote_and_show_and_orders_show_on_the_command_line(world):
     explained = cli(world, "promise", "quote", "--sku", sku(world, 0), "--country", "US", "--region", "CA",
                     "--at", "2026-05-24T15:00:00-07:00", "--explain")
     assert explained.exit_code == 0, explained.output
-    assert "  history: all services, " in explained.output and "  calendar: " in explained.output
+    assert "  history: all services, " in explained.output
+    assert "  calendar: " in explained.output
     assert "  applied: after the 14:00 cut-off; Memorial Day closure" in explained.output
 
     missing = cli(world, "promise", "quote", "--sku", "NO-SUCH-SKU", "--country", "US")
