@@ -1318,6 +1318,32 @@ class KeepsStateInTheContext(Carrier):
     plugin = carrier(StatefulLabels)
 
 
+class KeptQuote(kc.KcCarrier):
+    """A courier without quote ids: quote keeps the booking (addresses, parcel, service) in
+    context.state under the rate_id it makes up; buy books by sending it again."""
+
+    def quote(self, request: Any) -> Any:
+        rates = []
+        for rate in super().quote(request):
+            made_up = f"{request.reference}:{rate.service}"
+            self.context.state.insert(f"booking:{made_up}", {"rate_id": rate.rate_id, **kc_map.rates_body(request)})
+            rates.append(attrs.evolve(rate, rate_id=made_up))
+        return rates
+
+    def buy(self, rate: Any, key: str) -> Any:
+        booking = self.context.state.get(f"booking:{rate.rate_id}")
+        if booking is None:
+            raise PermanentError(f"no booking kept for rate {rate.rate_id}: quote again", service=self.name)
+        return super().buy(attrs.evolve(rate, rate_id=booking["rate_id"]), key)
+
+
+class BooksFromTheKeptQuote(Carrier):
+    plugin = carrier(KeptQuote)
+
+    def rate_truth(self, sim: Any, rate: Any) -> Any:
+        return None
+
+
 _BODY_SIGNATURE = "X-Kc-Body-Signature"
 
 
@@ -1387,6 +1413,9 @@ class ExpectsOneCaseToFail(Carrier):
 CORRECT: dict[type, tuple[str, ...]] = {
     KeepsStateInTheContext: ("test_buying_the_same_rate_twice_with_one_key_makes_one_label",
                              "test_a_purchase_whose_answer_was_lost_is_not_repeated"),
+    BooksFromTheKeptQuote: ("test_buying_the_same_rate_twice_with_one_key_makes_one_label",
+                            "test_a_purchase_whose_answer_was_lost_is_not_repeated", "test_tracking_ends_in",
+                            "test_mappings_survive_mutated_simulator_answers"),
     SignsTheBodyWithTheTimeInside: ("test_webhook_", "test_without_a_webhook_secret_webhooks_are_refused"),
     HasAFixedPageSize: ("test_a_pull_killed_mid_pagination_resumes_without_loss", "test_pagination_advances_to_an_end",
                         "test_a_bad_setting_is_an_error_naming_the_key"),
