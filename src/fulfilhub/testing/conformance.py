@@ -773,7 +773,8 @@ class _AdapterSuite(Suite):
                 if value is original and module is not hmac:
                     monkeypatch.setattr(module, attr, spy)
         forged = dict(headers)
-        key = next(k for k in headers if k.lower() == self.signature_header.lower())
+        key = next((k for k in headers if k.lower() == self.signature_header.lower()), None)
+        assert key is not None, f"the suite's webhook_request() sends no {self.signature_header!r} header"
         forged[key] = headers[key][:-4] + ("AAAA" if not headers[key].endswith("AAAA") else "BBBB")
         assert fh_receiver.verify_webhook(forged, body) is False
         assert calls, "the signature was not compared with hmac.compare_digest (a == comparison leaks timing)"
