@@ -19,8 +19,15 @@ The simulator is the one the plugin registers (``register_simulators``) under
 the simulator checks come from its :class:`~fulfilhub.sandbox.DemoPart`, or from
 ``settings`` and ``credentials`` when it has none.
 
+Instances are built as the runner builds them, ``context.state`` included (a store of
+the check's own). Besides well-formed answers, the checks compare what the adapter says
+with what the simulator holds, through methods the suite subclass overrides
+(``sent_scans``, ``rate_truth``, ``order_truth``, ``stock_truth``... see
+docs/conformance.md).
+
 A check the plugin cannot pass yet is listed in ``expected_failures`` with the reason
-(``{"test_webhook_stale_replay_is_rejected": "the vendor signs no timestamp"}``); the
+(``{"test_webhook_stale_replay_is_rejected": "the vendor signs no timestamp"}``, or one
+case of a check that runs per adapter call: ``"test_x[track]"``); the
 ``fulfilhub`` pytest plugin (entry point ``pytest11``) marks it strictly expected to
 fail, so it is reported when it starts passing, and refuses an entry without a reason
 or naming no check.
@@ -39,10 +46,23 @@ The checks, by kind (each a ``test_*`` method; ``pytest --collect-only`` lists t
   and the table covers the vendor's documented values; webhooks (when the adapter has
   the capability) accept a valid signature and refuse a tampered body, a wrong secret,
   a missing signature header and a stale replay, comparing in constant time.
+  Also: a 4xx is a PermanentError and is not resent; every call raises a TransientError
+  when the service is down (never an empty success); the same instant written in
+  another UTC offset maps to the same time; no call sleeps on the wall clock; without
+  its webhook secret an adapter refuses every webhook.
 - channels: a second pull from the saved cursor returns nothing already seen; a
   cursor in the future returns nothing; a pull killed mid-pagination resumes from its
-  saved cursor without loss; pagination always advances (a loop is detected).
-- notifiers and compensation policies: what their protocol says (see the classes).
+  saved cursor without loss; pagination always advances (a loop is detected); an
+  empty pass keeps its cursor; an order updated or cancelled in the shop comes again
+  as a new version or a cancellation; lines, quantities, prices, totals and currency
+  are the shop's; ``parse_order`` leaves its payload unchanged.
+- carriers: tracking ends in the simulator's last status, whatever order scans are
+  listed in, with no duplicate on a re-poll and no event later than the clock; rates
+  and labels carry the simulator's amounts and currency (JPY, KWD).
+- warehouses: every SKU with the stock held, a change of stock seen, a request
+  submitted whole, progress through packed, an unknown status word refused.
+- notifiers: the message read back is the notice's; a failing medium raises; two
+  notices are two messages. Policies: properties over currencies and 0-30 days late.
 """
 
 from __future__ import annotations
