@@ -284,8 +284,11 @@ class _AdapterSuite(Suite):
         for option, value in self._credentials().values():
             options.setdefault(option, value)
         context = SandboxContext(clock=fh_clock, seed=1, options={name: options})
-        with SandboxServer({name: self._simulator()}, context) as server:
+        server = SandboxServer({name: self._simulator()}, context).start()
+        try:
             yield server
+        finally:  # the server winds down in the background while the next check starts its own
+            threading.Thread(target=server.stop, name="fulfilhub-sandbox-stop", daemon=True).start()
 
     @pytest.fixture
     def fh_sim(self, fh_sandbox: SandboxServer) -> Any:
