@@ -279,7 +279,12 @@ class ShopeeChannel:
         if start > now:
             return OrderPage(payloads=payloads, next_cursor=cursor, has_more=False)
         end = min(start + WINDOW - 1, now)
-        high, sns = self._bisect(start, end)
+        low = start
+        while True:  # empty windows are passed over in the same call, not handed on as empty pages
+            high, sns = self._bisect(low, end)
+            if sns or high >= end:
+                break
+            low = high + 1
         top: int | None = None
         top_ids: set[str] = set()
         for payload in self._details(sns):
