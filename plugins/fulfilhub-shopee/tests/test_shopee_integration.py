@@ -232,8 +232,9 @@ def test_a_seller_shipped_order_is_shipped_once_with_its_tracking_number(start, 
     assert sim.order(order.external_id)["order_status"] == "SHIPPED"
     assert build().push_fulfillment(order, push_for(order), "pf:1", attempt=2) == ref
     assert sim.calls().count("ship_order") == 1
-    with pytest.raises(PermanentError, match="one tracking number per order"):
-        channel.push_fulfillment(order, push_for(order, "OTHER123"), "pf:2", attempt=1)
+    second = attrs.evolve(push_for(order, "OTHER123"), shipment_id=f"{order.id}/2")
+    assert channel.push_fulfillment(order, second, "pf:2", attempt=1) == ref  # one number per order on Shopee
+    assert sim.tracking_number(order.external_id) == ref and sim.calls().count("ship_order") == 1
     channel.push_tracking(order, attrs.evolve(push_for(order), fulfillment_ref=ref), TrackingStatus.DELIVERED,
                           "pt:1", attempt=1)  # untold: Shopee takes no milestones
     again = channel.parse_order(sim.order(order.external_id))

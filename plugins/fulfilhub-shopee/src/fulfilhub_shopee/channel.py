@@ -357,9 +357,10 @@ class ShopeeChannel:
 
         Returns the tracking number Shopee holds. Shopee takes one tracking number per
         order (``get_tracking_number`` reads it back), so a repeat finds it and does
-        nothing: the push is idempotent whatever the attempt. Refused (PermanentError):
-        a cancelled order, an order Shopee's integrated logistics carry, an order
-        already shipped with another number.
+        nothing: the push is idempotent whatever the attempt. A second parcel of an
+        order Shopee already holds a number for is not told (logged, and the number
+        Shopee holds returned). Refused (PermanentError): a cancelled order, an order
+        Shopee's integrated logistics carry.
         """
         sn = order.external_id
         details = self._details([sn])
@@ -376,11 +377,18 @@ class ShopeeChannel:
         if status is mapping.Intake.CANCELLED:
             raise PermanentError(f"order {order.number} is {word} on Shopee; shipment {shipment.shipment_id} is not "
                                  "told to it. Recall the parcel", service=self.name)
-        if held or word in mapping.SHIPPED_STATUSES:
+        if held:
+            # Shopee keeps one tracking number per order (per package of an order split in Seller Centre,
+            # which this adapter does not do): a second parcel of the order is not told, and saying so
+            # here is all that can be done; the buyer follows the first number on Shopee.
+            log.warning("%s: order %s is %s on Shopee with tracking number %s; Shopee takes one per order, so "
+                        "shipment %s (%s) is not told to it", self.name, order.number, word, held,
+                        shipment.shipment_id, shipment.tracking_code)
+            return held
+        if word in mapping.SHIPPED_STATUSES:
             raise PermanentError(
-                f"order {order.number} is {word} on Shopee with tracking number {held or '(none)'}; Shopee takes one "
-                f"tracking number per order, so shipment {shipment.shipment_id} ({shipment.tracking_code}) is not "
-                "told to it (split the order in Seller Centre first)", service=self.name)
+                f"order {order.number} is {word} on Shopee without a tracking number fulfilhub can read; shipment "
+                f"{shipment.shipment_id} ({shipment.tracking_code}) is not told to it", service=self.name)
         try:
             needs = mapping.shipping_parameter_needs(self._call("GET", PARAMETER_PATH, params={"order_sn": sn}))
         except PayloadError as exc:
