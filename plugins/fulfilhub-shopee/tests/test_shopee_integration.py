@@ -146,6 +146,19 @@ def test_a_token_that_expires_mid_page_is_renewed_once_and_the_page_completed(st
     assert sim.calls().count("access_token/get") >= 2
 
 
+def test_two_instances_whose_token_died_renew_it_once(start, clock):
+    _, sim, build, state = start(orders_per_day=24)
+    clock.advance(timedelta(hours=2))
+    first, second = build(), build()
+    full_pass(first, None)
+    full_pass(second, None)
+    assert sim.calls().count("access_token/get") == 1
+    sim.revoke_access_tokens()
+    full_pass(first, None)  # renews, and stores the new token
+    full_pass(second, None)  # its token died too: it finds the one first stored instead of renewing again
+    assert sim.calls().count("access_token/get") == 2
+
+
 def test_a_429_is_waited_for_as_its_retry_after_says(start, clock):
     server, sim, build, _ = start(orders_per_day=24)
     clock.advance(timedelta(hours=3))

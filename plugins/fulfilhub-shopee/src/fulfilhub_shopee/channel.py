@@ -183,12 +183,13 @@ class ShopeeChannel:
         if (isinstance(stored, Mapping) and stored.get("origin") == self._origin
                 and stored.get("expires_at", 0) - self._now() > self.refresh_margin):
             return str(stored["access_token"])
-        return self._refresh(stored)
+        return self._refresh(None)
 
-    def _refresh(self, seen: Any) -> str:
-        """A new access token, unless another instance already replaced ``seen`` (then theirs)."""
+    def _refresh(self, failed: str | None) -> str:
+        """A new access token, unless another instance already replaced the one that ``failed`` (then theirs)."""
         current = self._state.get(_TOKEN_KEY)
-        if current != seen and isinstance(current, Mapping) and current.get("origin") == self._origin \
+        if failed is not None and isinstance(current, Mapping) and current.get("origin") == self._origin \
+                and current.get("access_token") != failed \
                 and current.get("expires_at", 0) - self._now() > self.refresh_margin:
             return str(current["access_token"])
         usable = isinstance(current, Mapping) and current.get("origin") == self._origin
@@ -237,7 +238,7 @@ class ShopeeChannel:
             except PermanentError as exc:
                 found = mapping.fault(_json_or_none(exc.body))
                 if found is not None and found[0] is mapping.Fault.TOKEN and attempt == 1:
-                    self._refresh(self._state.get(_TOKEN_KEY))
+                    self._refresh(token)
                     continue
                 if found is not None:
                     raise PermanentError(f"{method} {path}: {found[1]}", service=self.name,
@@ -246,7 +247,7 @@ class ShopeeChannel:
             answer = self._http.json(response)
             found = mapping.fault(answer)
             if found is not None and found[0] is mapping.Fault.TOKEN and attempt == 1:
-                self._refresh(self._state.get(_TOKEN_KEY))
+                self._refresh(token)
                 continue
             self._raise_for(answer, path)
             result = answer.get("response", {})
