@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import fulfilhub_shopee
-from fulfilhub import Order, ShipmentLine, ShipmentPush, SimClock, TrackingStatus
+from fulfilhub import Order, ShipmentLine, ShipmentPush, SimClock
 from fulfilhub.testing.conformance import ChannelSuite
 from fulfilhub_shopee import channel, mapping, webhooks
 

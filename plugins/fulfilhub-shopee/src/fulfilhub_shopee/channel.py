@@ -208,7 +208,7 @@ class ShopeeChannel:
                 "refresh_token to the new refresh token", service=self.name, status_code=exc.status_code,
             ) from None
         answer = self._http.json(response)
-        self._raise_for(answer, TOKEN_PATH, token_fault_is_permanent=True)
+        self._raise_for(answer, TOKEN_PATH)  # a token fault here is permanent: the refresh token is refused
         access, renewed, expire_in = answer.get("access_token"), answer.get("refresh_token"), answer.get("expire_in")
         if not (isinstance(access, str) and access and isinstance(renewed, str) and renewed
                 and isinstance(expire_in, int) and not isinstance(expire_in, bool) and 0 < expire_in <= 30 * 86_400):
@@ -257,7 +257,7 @@ class ShopeeChannel:
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _raise_for(self, answer: Mapping[str, Any], path: str, *, token_fault_is_permanent: bool = False) -> None:
+    def _raise_for(self, answer: Mapping[str, Any], path: str) -> None:
         found = mapping.fault(answer)
         if found is None:
             return
