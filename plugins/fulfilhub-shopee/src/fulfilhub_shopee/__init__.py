@@ -20,6 +20,9 @@ __all__ = ["ShopeeChannel", "register_channel_types", "register_simulators"]
 
 #: The demo shop's ids (the simulator checks them when its options name them).
 DEMO_PARTNER_ID, DEMO_SHOP_ID = 2001234, 880011
+#: Where the demo's pushes claim to be sent (Shopee signs the URL with the body).
+DEMO_PUSH_URL = "http://127.0.0.1/webhooks/demo-shopee"
+_DEMO_KEY = "demo_shopee_partner_key_5f3a9c0d1e"
 
 
 @hookimpl
@@ -47,15 +50,18 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
                 kind="channels",
                 type="shopee",
                 instance="demo-shopee",
-                settings={"partner_id": DEMO_PARTNER_ID, "shop_id": DEMO_SHOP_ID},
+                settings={"partner_id": DEMO_PARTNER_ID, "shop_id": DEMO_SHOP_ID, "push_url": DEMO_PUSH_URL},
                 secrets={
                     "partner_key": DemoSecret(env="FULFILHUB_DEMO_SHOPEE_PARTNER_KEY",
-                                              value="demo_shopee_partner_key_5f3a9c0d1e", option="partner_key"),
+                                              value=_DEMO_KEY, option="partner_key"),
                     "refresh_token": DemoSecret(env="FULFILHUB_DEMO_SHOPEE_REFRESH_TOKEN",
                                                 value="demo_shopee_refresh_7b21e4", option="refresh_token"),
                 },
-                options={"partner_id": DEMO_PARTNER_ID, "shop_id": DEMO_SHOP_ID, "update_rate": 0.05,
-                         "cancel_rate": 0.02, "unpaid_rate": 0.1},
+                options={"partner_id": DEMO_PARTNER_ID, "shop_id": DEMO_SHOP_ID, "push_url": DEMO_PUSH_URL,
+                         "update_rate": 0.05, "cancel_rate": 0.02, "unpaid_rate": 0.1},
+                # Shopee signs pushes with the partner key: the same secret verifies them
+                webhooks={"push_key": DemoSecret(env="FULFILHUB_DEMO_SHOPEE_PARTNER_KEY", value=_DEMO_KEY,
+                                                 option="partner_key")},
             ),
         )
     )

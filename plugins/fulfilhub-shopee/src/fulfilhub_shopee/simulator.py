@@ -174,10 +174,20 @@ class ShopeeSimulator:
             return list(state["calls"])
 
     def pending_webhooks(self) -> list[tuple[dict[str, str], bytes]]:
+        """The signed code-3 pushes of the changes since last asked, sent now (empty without ``push_url``)."""
         with self.state as state:
             self._catch_up(state)
-            out, state["outbox"] = state["outbox"], []
-            return out
+            changes, state["outbox"] = state["outbox"], []
+        now = int(self.clock.now().timestamp())
+        out = []
+        for sn, status, updated in changes:
+            body = json.dumps({"shop_id": self.shop_id, "code": 3, "timestamp": now,
+                               "data": {"ordersn": sn, "status": status, "completed_scenario": "",
+                                        "update_time": updated}}).encode()
+            out.append(({"Content-Type": "application/json",
+                         webhooks.SIGNATURE_HEADER: webhooks.sign_push(self.push_url or "", body,
+                                                                       self.partner_key or "")}, body))
+        return out
 
     # -- signing and tokens
 
@@ -410,15 +420,8 @@ class ShopeeSimulator:
         self._queue(state, order, int(at.timestamp()))
 
     def _queue(self, state: dict[str, Any], order: dict[str, Any], at: int) -> None:
-        if not self.push_url or not self.partner_key:
-            return
-        body = json.dumps({"shop_id": self.shop_id, "code": 3, "timestamp": at,
-                           "data": {"ordersn": order["order_sn"], "status": order["order_status"],
-                                    "completed_scenario": "", "update_time": order["update_time"]}}).encode()
-        state["outbox"].append(({"Content-Type": "application/json",
-                                 webhooks.SIGNATURE_HEADER: webhooks.sign_push(self.push_url, body, self.partner_key)},
-                                body))
-
+        if self.push_url and self.partner_key:
+            state["outbox"].append((order["order_sn"], order["order_status"], order["update_time"]))
 
 def _number(amount: Decimal) -> int | float:
     """An amount as Shopee writes it: a JSON number (an integer when whole)."""
