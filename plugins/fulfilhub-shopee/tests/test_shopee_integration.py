@@ -202,6 +202,21 @@ def test_more_orders_in_one_second_than_a_page_holds_are_all_read_and_windows_st
     assert full_pass(build(), cursor)[0] == []
 
 
+def test_a_busy_shop_is_paged_with_few_list_calls_per_page(start, clock):
+    _, sim, build, _ = start({"page_size": 20}, orders_per_day=2000)
+    clock.advance(timedelta(days=1))
+    sim.stop_arrivals()
+    pages, payloads, cursor = 0, [], None
+    while True:
+        page = build().fetch_orders(cursor)  # a new instance each page: the span travels in the cursor
+        pages, payloads, cursor = pages + 1, payloads + list(page.payloads), page.next_cursor
+        if not page.has_more:
+            break
+    assert {p["order_sn"] for p in payloads} == {o["order_sn"] for o in sim.orders()}
+    lists = sim.calls().count("get_order_list")
+    assert lists <= 3 * pages, f"{lists} list calls for {pages} pages"  # halving from 15 days: about 8 a page
+
+
 def test_an_order_edited_after_it_was_pulled_comes_again_at_a_new_version(start, clock):
     _, sim, build, _ = start(orders_per_day=24)
     clock.advance(timedelta(hours=3))
