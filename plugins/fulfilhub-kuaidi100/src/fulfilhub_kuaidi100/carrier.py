@@ -1,0 +1,167 @@
+"""The Kuaidi100 carrier adapter: the I/O half (the mapping lives in ``mapping.py``).
+
+Kuaidi100 tracks parcels of mainland couriers (SF, YTO, ZTO, STO, Yunda, JD, EMS ...)
+whose labels were bought elsewhere: the type is registered ``tracks_only``, so the
+runner never quotes nor buys through it. A shipment reaches it with a Label made
+outside (:func:`outside_label`): ``carrier_name`` is the courier code (``shunfeng``;
+empty to let Kuaidi100 guess it from the number), ``tracker_ref`` the recipient's phone
+or its last four digits where the courier asks for one (SF does).
+
+``track`` asks the real-time query (``POST /poll/query.do``, signed: upper-case hex MD5
+of param + key + customer). With ``callback_url`` set, the first poll of a number also
+subscribes it (``POST /poll``), once per number (kept in the instance's state), so that
+Kuaidi100 pushes each change to the server; pushes are checked against ``salt``
+(``sign`` = upper-case MD5 of param + salt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qs
+
+from fulfilhub import ConfigError, InstanceContext, Label, Money, PayloadError, PermanentError, Rate, Setting
+from fulfilhub import ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+
+from . import mapping
+
+DEFAULT_BASE_URL = "https://poll.kuaidi100.com"
+DEFAULT_AUTONUMBER_URL = "https://www.kuaidi100.com/autonumber/auto"
+
+#: The settings of a ``type = "kuaidi100"`` instance (any other key is refused).
+SETTINGS: dict[str, Setting] = {
+    "customer": Setting(str, help="your Kuaidi100 customer id (公司编号), from the account's 授权信息 page"),
+    "key": Setting(str, secret=True, help='your Kuaidi100 authorisation key (授权key), e.g. "${KUAIDI100_KEY}"'),
+    "base_url": Setting(str, default=DEFAULT_BASE_URL, help="the API's base URL (the sandbox gives its own)"),
+    "autonumber_url": Setting(str, default=DEFAULT_AUTONUMBER_URL,
+                              help="where courier codes are guessed from numbers (a path is joined to base_url)"),
+    "callback_url": Setting(str, default="", help="your server's /webhooks/<instance> URL: subscribe each number "
+                                                  "so Kuaidi100 pushes its changes (empty: poll only)"),
+    "salt": Setting(str, default=None, secret=True, help="the salt pushes are signed with (needed to accept them)"),
+}
+
+
+def outside_label(carrier: str, tracking_code: str, *, courier: str = "", phone: str = "",
+                  currency: str = "CNY") -> Label:
+    """The Label of a parcel whose label was bought elsewhere, for the Kuaidi100 instance
+    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number).
+    It cost nothing through fulfilhub (``cost`` 0 in ``currency``)."""
+    return Label(carrier=carrier, carrier_name=courier, service="", tracking_code=tracking_code,
+                 cost=Money(amount="0", currency=currency), shipment_ref="", tracker_ref=phone,
+                 tracking_url=f"https://www.kuaidi100.com/chaxun?com={courier}&nu={tracking_code}")
+
+
+class Kuaidi100Carrier:
+    """A configured Kuaidi100 account: a :class:`fulfilhub.Carrier` that only tracks, and a
+    :class:`fulfilhub.WebhookReceiver` for its pushes."""
+
+    def __init__(self, context: InstanceContext):
+        self.context = context
+        self.name = context.name
+        self.customer: str = context.setting("customer")
+        self._key: str = context.setting("key")
+        self.callback_url: str = context.setting("callback_url")
+        self.salt: str | None = context.setting("salt")
+        self.autonumber_url: str = context.setting("autonumber_url")
+        self._http = context.http(context.setting("base_url"), headers={"Accept": "application/json"})
+
+    # -- what a tracks-only carrier does not do
+
+    def quote(self, request: ShipmentRequest) -> Sequence[Rate]:
+        return []  # Kuaidi100 sells no labels: nothing to quote
+
+    def buy(self, rate: Rate, key: str) -> Label:
+        raise PermanentError("Kuaidi100 only tracks: buy the label from the courier and give the shipment its "
+                             "tracking code", service=self.name)
+
+    def void(self, label: Label) -> None:
+        raise PermanentError(f"Kuaidi100 only tracks: cancel waybill {label.tracking_code} with the courier that "
+                             "sold it", service=self.name)
+
+    # -- tracking
+
+    def track(self, label: Label) -> TrackingUpdate:
+        number, phone = label.tracking_code, label.tracker_ref
+        com = label.carrier_name or self._detect(number)
+        if self.callback_url:
+            self._subscribe(com, number, phone)
+        param = mapping.query_param(com, number, phone)
+        answer = self._http.json(self._http.post("/poll/query.do", idempotent=True, data={
+            "customer": self.customer, "sign": mapping.sign(param, self._key, self.customer), "param": param}))
+        refused = mapping.refusal(answer)
+        if refused and refused[0] == "500":  # 查询无结果: the courier has not scanned it yet
+            return TrackingUpdate(tracking_code=number, status=TrackingStatus.PRE_TRANSIT, raw=answer)
+        if refused:
+            self._refused("query", number, *refused)
+        return mapping.parse_result(answer)
+
+    def _detect(self, number: str) -> str:
+        """The courier of ``number``, guessed once by Kuaidi100 and kept in the instance's state."""
+        state = self.context.state
+        known = state.get(f"com:{number}") if state is not None else None
+        if isinstance(known, str):
+            return known
+        guesses = self._http.json(self._http.get(self.autonumber_url, params={"num": number, "key": self._key}),
+                                  kind=list)
+        com = mapping.parse_autonumber(guesses)
+        if com is None:
+            raise PermanentError(f"Kuaidi100 cannot tell the courier of {number}; give the label its courier code",
+                                 service=self.name)
+        if state is not None:
+            state.insert(f"com:{number}", com)
+        return com
+
+    def _subscribe(self, com: str, number: str, phone: str) -> None:
+        state = self.context.state
+        if state is not None and state.get(f"sub:{number}") is not None:
+            return
+        param = mapping.subscribe_param(com, number, self._key, self.callback_url, self.salt or "", phone)
+        answer = self._http.json(self._http.post("/poll", data={"schema": "json", "param": param}, idempotent=True))
+        refused = mapping.refusal(answer) if answer.get("returnCode") != "200" else None
+        if refused and refused[0] != "501":  # 501: 重复订阅, subscribed already
+            self._refused("subscription", number, *refused)
+        if state is not None:
+            state.insert(f"sub:{number}", {"com": com})
+
+    def _refused(self, what: str, number: str, code: str, message: str) -> None:
+        error = TransientError if mapping.RETURN_CODES.get(code, False) else PermanentError
+        raise error(f"Kuaidi100 refused the {what} of {number}: returnCode {code} {message!r}", service=self.name)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- pushes
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """True when the form's ``sign`` is the upper-case MD5 of its ``param`` + ``salt``."""
+        if not self.salt:
+            raise ConfigError("salt is not set, so Kuaidi100 pushes cannot be verified; subscribe with a salt and "
+                              "set it here", key=self.context.key("salt"))
+        form = _form(body)
+        if form is None or "param" not in form or "sign" not in form:
+            return False
+        expected = mapping.sign(form["param"], self.salt).encode()
+        return hmac.compare_digest(expected, form["sign"].upper().encode("utf-8", "replace"))
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate | None:
+        form = _form(body)
+        if form is None or "param" not in form:
+            raise PayloadError("a Kuaidi100 push is a form with a param field", field="param")
+        return mapping.parse_push(form["param"])
+
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        """A push has no id nor time: it is known by its ``param`` (a resend is the same param)."""
+        form = _form(body) or {}
+        return WebhookDelivery(id="sha256:" + hashlib.sha256(form.get("param", "").encode()).hexdigest())
+
+
+def _form(body: bytes) -> dict[str, str] | None:
+    """The fields of a form body (``param=...&sign=...``), each once, or None."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if any(len(values) != 1 for values in fields.values()):
+        return None
+    return {name: values[0] for name, values in fields.items()}

@@ -1,0 +1,224 @@
+"""Kuaidi100 (快递100) answers to fulfilhub's models: pure functions and data tables, no I/O.
+
+Built from Kuaidi100's API documents for the real-time query (``/poll/query.do``), the
+subscription (``/poll``) and its push (``param`` JSON with ``lastResult``), with
+``resultv2=4`` (the advanced states). Every reader turns any JSON value into what it
+promises or a PayloadError naming the field. Scan descriptions (``context``) are kept
+exactly as they came, in Chinese.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fulfilhub import ExceptionReason as R, PayloadError, TrackingEvent
+from fulfilhub import TrackingStatus as S, TrackingUpdate
+from fulfilhub.sdk import in_range
+
+#: China Standard Time: Kuaidi100 writes local times ("2026-12-07 10:21:33") without an
+#: offset; mainland China has kept UTC+8 without daylight saving since 1991.
+CST = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+#: ``state`` (and a scan's ``statusCode``) -> (status, reason): the 14 states and the
+#: ``resultv2=4`` sub-states Kuaidi100 documents, with their Chinese names.
+STATES: Mapping[str, tuple[S, R | None]] = {
+    "0": (S.IN_TRANSIT, None),                # 在途
+    "1001": (S.IN_TRANSIT, None),             # 到达派件城市
+    "1002": (S.IN_TRANSIT, None),             # 干线
+    "1003": (S.IN_TRANSIT, None),             # 转递
+    "1": (S.IN_TRANSIT, None),                # 揽收: the courier has the parcel
+    "101": (S.PRE_TRANSIT, None),             # 已下单
+    "102": (S.PRE_TRANSIT, None),             # 待揽收
+    "103": (S.IN_TRANSIT, None),              # 已揽收
+    "5": (S.OUT_FOR_DELIVERY, None),          # 派件
+    "501": (S.AVAILABLE_FOR_PICKUP, None),    # 投柜或驿站
+    "3": (S.DELIVERED, None),                 # 签收
+    "301": (S.DELIVERED, None),               # 本人签收
+    "302": (S.DELIVERED, None),               # 派件异常后签收
+    "303": (S.DELIVERED, None),               # 代签
+    "304": (S.DELIVERED, None),               # 投柜或站签收
+    "6": (S.RETURN_TO_SENDER, None),          # 退回: on its way back
+    "4": (S.RETURN_TO_SENDER, None),          # 退签: back, signed for by the sender
+    "401": (S.RETURN_TO_SENDER, None),        # 已销单
+    "7": (S.IN_TRANSIT, None),                # 转投: handed to another courier
+    "2": (S.EXCEPTION, R.OTHER),              # 疑难
+    "201": (S.EXCEPTION, R.CARRIER_DELAY),    # 超时未签收
+    "202": (S.EXCEPTION, R.CARRIER_DELAY),    # 超时未更新
+    "203": (S.EXCEPTION, R.REFUSED),          # 拒收
+    "204": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 派件异常
+    "205": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 柜或驿站超时未取
+    "206": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 无法联系
+    "207": (S.EXCEPTION, R.ADDRESS),          # 超区
+    "208": (S.EXCEPTION, R.CARRIER_DELAY),    # 滞留
+    "209": (S.EXCEPTION, R.DAMAGED),          # 破损
+    "210": (S.EXCEPTION, R.OTHER),            # 销单
+    "14": (S.EXCEPTION, R.REFUSED),           # 拒签
+    "8": (S.IN_TRANSIT, None),                # 清关
+    "10": (S.IN_TRANSIT, None),               # 待清关
+    "11": (S.IN_TRANSIT, None),               # 清关中
+    "12": (S.IN_TRANSIT, None),               # 已清关
+    "13": (S.EXCEPTION, R.CUSTOMS),           # 清关异常
+}
+#: A scan's ``status`` word -> its code, for a scan that carries no ``statusCode``.
+WORDS: Mapping[str, str] = {
+    "在途": "0", "到达派件城市": "1001", "干线": "1002", "转递": "1003", "揽收": "1", "已下单": "101",
+    "待揽收": "102", "已揽收": "103", "派件": "5", "投柜或驿站": "501", "签收": "3", "本人签收": "301",
+    "派件异常后签收": "302", "代签": "303", "投柜或站签收": "304", "退回": "6", "退签": "4", "已销单": "401",
+    "转投": "7", "疑难": "2", "超时未签收": "201", "超时未更新": "202", "拒收": "203", "派件异常": "204",
+    "柜或驿站超时未取": "205", "无法联系": "206", "超区": "207", "滞留": "208", "破损": "209", "销单": "210",
+    "拒签": "14", "清关": "8", "待清关": "10", "清关中": "11", "已清关": "12", "清关异常": "13",
+}
+#: Courier codes (``com``) of the mainland couriers, with the name a customer knows.
+COURIERS: Mapping[str, str] = {
+    "shunfeng": "顺丰速运", "yuantong": "圆通速递", "zhongtong": "中通快递", "shentong": "申通快递",
+    "yunda": "韵达快递", "jd": "京东物流", "ems": "EMS", "youzhengguonei": "邮政快递包裹", "jtexpress": "极兔速递",
+    "debangkuaidi": "德邦快递",
+}
+#: ``returnCode`` of a refused query or subscription: True when asking again later can help.
+RETURN_CODES: Mapping[str, bool] = {
+    "400": False,  # 提交的数据不完整，或者贵公司没授权 (bad request, or the account is not authorised)
+    "408": False,  # 快递公司参数异常：单号不存在或者已经过期 / 手机号校验失败
+    "500": True,   # 查询无结果，请隔段时间再查 (no scan yet)
+    "501": True,   # 服务器错误 (for a subscription: 重复订阅, already subscribed)
+    "502": True,   # 服务器繁忙
+    "503": False,  # 验证签名失败
+    "601": False,  # key 已过期或没有余额
+}
+
+
+def sign(*parts: str) -> str:
+    """Kuaidi100's signature: the upper-case hex MD5 of the parts joined (param + key +
+    customer for a request, param + salt for a push)."""
+    return hashlib.md5("".join(parts).encode("utf-8")).hexdigest().upper()
+
+
+def query_param(com: str, number: str, phone: str = "") -> str:
+    """The ``param`` JSON of ``/poll/query.do``: oldest-first is not asked (order is read by time)."""
+    param = {"com": com, "num": number, "resultv2": "4"}
+    if phone:
+        param["phone"] = phone
+    return json.dumps(param, ensure_ascii=False, separators=(",", ":"))
+
+
+def subscribe_param(com: str, number: str, key: str, callback_url: str, salt: str, phone: str = "") -> str:
+    """The ``param`` JSON of a ``/poll`` subscription (``autoCom`` when the courier is not known)."""
+    parameters = {"callbackurl": callback_url, "resultv2": "4"}
+    if salt:
+        parameters["salt"] = salt
+    if phone:
+        parameters["phone"] = phone
+    if not com:
+        parameters["autoCom"] = "1"
+    body = {"company": com, "number": number, "key": key, "parameters": parameters}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+# ------------------------------------------------------------------ readers
+
+
+def _object(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"expected an object, got {type(value).__name__}", field=field)
+    return value
+
+
+def _text(value: Any, field: str, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # codes come as "3" or 3
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
+        raise PayloadError(f"expected text, got {str(value)[:40]!r}", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError("text with a lone surrogate", field=field) from None
+    return value
+
+
+def parse_time(value: Any, field: str) -> datetime:
+    """A Kuaidi100 local time ("2026-12-07 10:21:33", China Standard Time) as an aware datetime."""
+    text = _text(value, field)
+    try:
+        moment = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
+    except ValueError:
+        raise PayloadError(f"expected a time like 2026-12-07 10:21:33, got {text[:40]!r}", field=field) from None
+    if not in_range(moment):
+        raise PayloadError(f"a time out of range: {text[:40]!r}", field=field)
+    return moment
+
+
+def classify(code: Any, word: Any = None, field: str = "state") -> tuple[S, R | None, str]:
+    """(status, reason, source) of a state code, or of a scan's status word when it has no code."""
+    code = _text(code, field, required=False) if code not in (None, "") else ""
+    if not code and isinstance(word, str):
+        code = WORDS.get(word.strip(), "")
+    if code not in STATES:
+        raise PayloadError(f"unknown state {str(code or word)[:40]!r}; known: {', '.join(STATES)}", field=field)
+    status, reason = STATES[code]
+    return status, reason, code
+
+
+def _event(scan: Any, at: str) -> TrackingEvent:
+    scan = _object(scan, at)
+    status, reason, code = classify(scan.get("statusCode"), scan.get("status"), f"{at}.statusCode")
+    when = parse_time(scan.get("ftime") or scan.get("time"), f"{at}.ftime")
+    place = scan.get("location") or scan.get("areaName")
+    return TrackingEvent.checked(at=when, status=status, reason=reason, source=code,
+                                 description=_text(scan.get("context"), f"{at}.context"),
+                                 location=_text(place, f"{at}.location", required=False)[:200])
+
+
+def parse_result(result: Any) -> TrackingUpdate:
+    """A query answer (or a push's ``lastResult``): ``nu``, ``state`` and ``data`` (newest first).
+
+    The status is that of the latest scan by time; with no scan, that of ``state``.
+    """
+    result = _object(result, "result")
+    data = result.get("data")
+    if data is not None and not isinstance(data, list):
+        raise PayloadError(f"expected a list, got {type(data).__name__}", field="data")
+    events = sorted((_event(scan, f"data[{i}]") for i, scan in enumerate(data or [])), key=lambda e: e.at)
+    if events:
+        status, reason = events[-1].status, events[-1].reason
+    else:
+        status, reason, _ = classify(result.get("state"))
+    return TrackingUpdate(tracking_code=_text(result.get("nu"), "nu"), status=status, reason=reason,
+                          events=events, raw=result)
+
+
+def refusal(answer: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(returnCode, message) when a query or subscription answer is a refusal, else None."""
+    if answer.get("result") is False or ("returnCode" in answer and "data" not in answer):
+        code = str(answer.get("returnCode", ""))[:10]
+        return code, str(answer.get("message", ""))[:200]
+    return None
+
+
+def parse_push(param: Any) -> TrackingUpdate | None:
+    """A push's ``param`` JSON: its ``lastResult``, or None when it carries no scan
+    (``status: abort`` after "3天查询无记录", say)."""
+    try:
+        push = _object(json.loads(param) if isinstance(param, (str, bytes)) else param, "param")
+    except ValueError:
+        raise PayloadError("the push's param is not JSON", field="param") from None
+    last = _object(push.get("lastResult"), "lastResult")
+    if not last.get("data") and push.get("status") == "abort":
+        return None
+    return parse_result(last)
+
+
+def parse_autonumber(answer: Any) -> str | None:
+    """The first courier code ``/autonumber/auto`` guesses for a number, or None."""
+    if not isinstance(answer, list):
+        raise PayloadError(f"expected a list, got {type(answer).__name__}", field="autonumber")
+    for i, guess in enumerate(answer):
+        code = _text(_object(guess, f"[{i}]").get("comCode"), f"[{i}].comCode")
+        if code.isascii() and code.replace("_", "").isalnum() and len(code) <= 40:
+            return code
+        raise PayloadError(f"not a courier code: {code[:40]!r}", field=f"[{i}].comCode")
+    return None
