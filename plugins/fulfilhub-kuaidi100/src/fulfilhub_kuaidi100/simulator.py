@@ -71,6 +71,7 @@ class Kuaidi100Simulator:
         self.exception_rate = options["exception_rate"]
         #: parcels: number -> {com, phone, fate, steps: [(at, code, context, city)]}; subs: number -> {url, salt, seen}
         self.state = LockedState({"parcels": {}, "subs": {}})
+        self.calls = {"query": 0, "subscribe": 0, "autonumber": 0}  # requests answered, for tests
         self.app = Starlette(routes=[
             Route("/poll/query.do", self._query, methods=["POST"]),
             Route("/poll", self._subscribe, methods=["POST"]),
@@ -122,6 +123,7 @@ class Kuaidi100Simulator:
     # -- endpoints
 
     async def _query(self, request: Request) -> Response:
+        self.calls["query"] += 1
         form = await _form(request)
         param = form.get("param", "")
         if (self.customer and form.get("customer") != self.customer) or \
@@ -143,6 +145,7 @@ class Kuaidi100Simulator:
         return JSONResponse(result if result["data"] else _NO_RESULT)
 
     async def _subscribe(self, request: Request) -> Response:
+        self.calls["subscribe"] += 1
         form = await _form(request)
         try:
             asked = json.loads(form.get("param", ""))
@@ -159,6 +162,7 @@ class Kuaidi100Simulator:
         return JSONResponse({"result": True, "returnCode": "200", "message": "提交成功"})
 
     async def _autonumber(self, request: Request) -> Response:
+        self.calls["autonumber"] += 1
         number, key = request.query_params.get("num", ""), request.query_params.get("key")
         if self.key and key != self.key:
             return JSONResponse({"returnCode": "601", "message": "key已过期"}, status_code=200)
