@@ -140,7 +140,8 @@ def test_it_never_sells_a_label(world):
     adapter = world[2]
     request = ShipmentRequest(reference="r", ship_from=Address(country="CN"), ship_to=Address(country="CN"),
                               parcel=Parcel(weight_g="100"))
-    assert adapter.quote(request) == []
+    with pytest.raises(PermanentError, match="only tracks"):
+        adapter.quote(request)
     label = outside_label("kd", "SF1402233475917", courier="shunfeng")
     with pytest.raises(PermanentError, match="only tracks"):
         adapter.void(label)

@@ -69,7 +69,8 @@ class Kuaidi100Carrier:
     # -- what a tracks-only carrier does not do
 
     def quote(self, request: ShipmentRequest) -> Sequence[Rate]:
-        return []  # Kuaidi100 sells no labels: nothing to quote
+        raise PermanentError(f"Kuaidi100 only tracks and sells no labels: nothing to quote for {request.reference} "
+                             "(the runner asks only carriers that sell labels)", service=self.name)
 
     def buy(self, rate: Rate, key: str) -> Label:
         raise PermanentError("Kuaidi100 only tracks: buy the label from the courier and give the shipment its "
