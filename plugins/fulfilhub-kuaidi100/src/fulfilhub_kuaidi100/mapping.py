@@ -23,46 +23,26 @@ from fulfilhub.sdk import in_range
 #: offset; mainland China has kept UTC+8 without daylight saving since 1991.
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-#: ``state`` (and a scan's ``statusCode``) -> (status, reason): the 14 states and the
-#: ``resultv2=4`` sub-states Kuaidi100 documents, with their Chinese names.
-STATES: Mapping[str, tuple[S, R | None]] = {
-    "0": (S.IN_TRANSIT, None),                # 在途
-    "1001": (S.IN_TRANSIT, None),             # 到达派件城市
-    "1002": (S.IN_TRANSIT, None),             # 干线
-    "1003": (S.IN_TRANSIT, None),             # 转递
-    "1": (S.IN_TRANSIT, None),                # 揽收: the courier has the parcel
-    "101": (S.PRE_TRANSIT, None),             # 已下单
-    "102": (S.PRE_TRANSIT, None),             # 待揽收
-    "103": (S.IN_TRANSIT, None),              # 已揽收
-    "5": (S.OUT_FOR_DELIVERY, None),          # 派件
-    "501": (S.AVAILABLE_FOR_PICKUP, None),    # 投柜或驿站
-    "3": (S.DELIVERED, None),                 # 签收
-    "301": (S.DELIVERED, None),               # 本人签收
-    "302": (S.DELIVERED, None),               # 派件异常后签收
-    "303": (S.DELIVERED, None),               # 代签
-    "304": (S.DELIVERED, None),               # 投柜或站签收
-    "6": (S.RETURN_TO_SENDER, None),          # 退回: on its way back
-    "4": (S.RETURN_TO_SENDER, None),          # 退签: back, signed for by the sender
-    "401": (S.RETURN_TO_SENDER, None),        # 已销单
-    "7": (S.IN_TRANSIT, None),                # 转投: handed to another courier
-    "2": (S.EXCEPTION, R.OTHER),              # 疑难
-    "201": (S.EXCEPTION, R.CARRIER_DELAY),    # 超时未签收
-    "202": (S.EXCEPTION, R.CARRIER_DELAY),    # 超时未更新
-    "203": (S.EXCEPTION, R.REFUSED),          # 拒收
-    "204": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 派件异常
-    "205": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 柜或驿站超时未取
-    "206": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 无法联系
-    "207": (S.EXCEPTION, R.ADDRESS),          # 超区
-    "208": (S.EXCEPTION, R.CARRIER_DELAY),    # 滞留
-    "209": (S.EXCEPTION, R.DAMAGED),          # 破损
-    "210": (S.EXCEPTION, R.OTHER),            # 销单
-    "14": (S.EXCEPTION, R.REFUSED),           # 拒签
-    "8": (S.IN_TRANSIT, None),                # 清关
-    "10": (S.IN_TRANSIT, None),               # 待清关
-    "11": (S.IN_TRANSIT, None),               # 清关中
-    "12": (S.IN_TRANSIT, None),               # 已清关
-    "13": (S.EXCEPTION, R.CUSTOMS),           # 清关异常
+#: The codes of ``state`` and of a scan's ``statusCode``, by what they mean: the 14 states
+#: and the ``resultv2=4`` sub-states Kuaidi100 documents (their Chinese names in WORDS).
+_MEANINGS: Mapping[tuple[S, R | None], str] = {
+    (S.PRE_TRANSIT, None): "101 102",                           # 已下单, 待揽收
+    (S.IN_TRANSIT, None): "0 1001 1002 1003 1 103 7 8 10 11 12",  # 在途..., 揽收, 转投, 清关...
+    (S.OUT_FOR_DELIVERY, None): "5",                            # 派件
+    (S.AVAILABLE_FOR_PICKUP, None): "501",                      # 投柜或驿站
+    (S.DELIVERED, None): "3 301 302 303 304",                   # 签收...
+    (S.RETURN_TO_SENDER, None): "6 4 401",                      # 退回, 退签, 已销单
+    (S.EXCEPTION, R.OTHER): "2 210",                            # 疑难, 销单
+    (S.EXCEPTION, R.CARRIER_DELAY): "201 202 208",              # 超时未签收, 超时未更新, 滞留
+    (S.EXCEPTION, R.REFUSED): "203 14",                         # 拒收, 拒签
+    (S.EXCEPTION, R.ADDRESS): "207",                            # 超区
+    (S.EXCEPTION, R.DAMAGED): "209",                            # 破损
+    (S.EXCEPTION, R.CUSTOMS): "13",                             # 清关异常
+    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "204 205 206",        # 派件异常, 柜或驿站超时未取, 无法联系
 }
+#: ``state`` (and a scan's ``statusCode``) -> (status, reason).
+STATES: Mapping[str, tuple[S, R | None]] = {code: meaning for meaning, codes in _MEANINGS.items()
+                                             for code in codes.split()}
 #: A scan's ``status`` word -> its code, for a scan that carries no ``statusCode``.
 WORDS: Mapping[str, str] = {
     "在途": "0", "到达派件城市": "1001", "干线": "1002", "转递": "1003", "揽收": "1", "已下单": "101",
