@@ -73,8 +73,22 @@ def test_every_state_and_word_is_mapped_and_every_word_names_a_state():
         assert (reason is not None) == (status in (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT)), code
 
 
+def test_a_sub_state_the_table_lacks_takes_its_words_meaning_else_its_familys():
+    def scan(**fields):
+        return mapping.parse_result({"nu": "SF1", "data": [{"ftime": "2026-12-07 10:21:33", "context": "x", **fields}]})
+
+    assert (scan(statusCode="211", status="签收").status, scan(statusCode="211").events[0].source) == (
+        TrackingStatus.DELIVERED, "211")
+    assert (scan(statusCode="211").status, scan(statusCode="211").reason) == (TrackingStatus.EXCEPTION,
+                                                                             ExceptionReason.OTHER)
+    assert scan(statusCode="1009").status is TrackingStatus.IN_TRANSIT
+    assert scan(statusCode="305").status is TrackingStatus.DELIVERED
+    assert [mapping.family(c) for c in ("1002", "203", "3", "99", "9001", "x12")] == ["0", "2", "3", "99", "", "x12"]
+
+
 @pytest.mark.parametrize("scan, field", [
     ({"ftime": "2026-12-07 10:21:33", "context": "x", "statusCode": "99"}, "data[0].statusCode"),
+    ({"ftime": "2026-12-07 10:21:33", "context": "x", "statusCode": "901"}, "data[0].statusCode"),
     ({"ftime": "2026-12-07", "context": "x", "statusCode": "0"}, "data[0].ftime"),
     ({"ftime": "2026-12-07T10:21:33+08:00", "context": "x", "statusCode": "0"}, "data[0].ftime"),
     ({"ftime": "2026-12-07 10:21:33", "context": None, "statusCode": "0"}, "data[0].context"),

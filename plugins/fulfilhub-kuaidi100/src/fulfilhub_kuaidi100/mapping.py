@@ -132,15 +132,25 @@ def parse_time(value: Any, field: str) -> datetime:
     return moment
 
 
+def family(code: str) -> str:
+    """The state a sub-state belongs to, by Kuaidi100's numbering: 1001-1099 are 0 在途,
+    101-999 are their first digit (201 is 2 疑难); a state is its own family."""
+    if code.isascii() and code.isdigit() and len(code) in (3, 4):
+        return "0" if len(code) == 4 and code.startswith("10") else code[0] if len(code) == 3 else ""
+    return code
+
+
 def classify(code: Any, word: Any = None, field: str = "state") -> tuple[S, R | None, str]:
-    """(status, reason, source) of a state code, or of a scan's status word when it has no code."""
+    """(status, reason, source) of a state code, or of a scan's status word. A sub-state
+    the table does not know takes its word's meaning, else its family's, keeping its code
+    as the source; an unknown state is refused."""
     code = _text(code, field, required=False) if code not in (None, "") else ""
-    if not code and isinstance(word, str):
-        code = WORDS.get(word.strip(), "")
-    if code not in STATES:
+    known = code if code in STATES else WORDS.get(word.strip(), "") if isinstance(word, str) else ""
+    known = known or (family(code) if family(code) in STATES and family(code) != code else "")
+    if not known:
         raise PayloadError(f"unknown state {str(code or word)[:40]!r}; known: {', '.join(STATES)}", field=field)
-    status, reason = STATES[code]
-    return status, reason, code
+    status, reason = STATES[known]
+    return status, reason, code or known
 
 
 def _event(scan: Any, at: str) -> TrackingEvent:
