@@ -95,7 +95,8 @@ def test_sf_needs_the_recipients_phone_digits(world):
     clock.advance(timedelta(hours=3))
     with pytest.raises(PermanentError, match="returnCode 408"):
         adapter.track(outside_label("kd", number, courier="shunfeng"))
-    assert adapter.track(outside_label("kd", number, courier="shunfeng", phone="5678")).events
+    label = outside_label("kd", number, courier="shunfeng", phone="+86 138-1234-5678")
+    assert label.tracker_ref == "5678" and adapter.track(label).events
 
 
 def test_the_courier_is_detected_once_and_kept(world):

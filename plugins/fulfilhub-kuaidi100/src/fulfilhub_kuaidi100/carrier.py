@@ -4,8 +4,8 @@ Kuaidi100 tracks parcels of mainland couriers (SF, YTO, ZTO, STO, Yunda, JD, EMS
 whose labels were bought elsewhere: the type is registered ``tracks_only``, so the
 runner never quotes nor buys through it. A shipment reaches it with a Label made
 outside (:func:`outside_label`): ``carrier_name`` is the courier code (``shunfeng``;
-empty to let Kuaidi100 guess it from the number), ``tracker_ref`` the recipient's phone
-or its last four digits where the courier asks for one (SF does).
+empty to let Kuaidi100 guess it from the number), ``tracker_ref`` the last four digits
+of the recipient's phone where the courier asks for them (SF does).
 
 ``track`` asks the real-time query (``POST /poll/query.do``, signed: upper-case hex MD5
 of param + key + customer). With ``callback_url`` set, the first poll of a number also
@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fulfilhub import ConfigError, InstanceContext, Label, Money, PayloadError, PermanentError, Rate, Setting
 from fulfilhub import ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
@@ -45,11 +45,13 @@ SETTINGS: dict[str, Setting] = {
 def outside_label(carrier: str, tracking_code: str, *, courier: str = "", phone: str = "",
                   currency: str = "CNY") -> Label:
     """The Label of a parcel whose label was bought elsewhere, for the Kuaidi100 instance
-    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number).
+    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number);
+    of ``phone`` only the last four digits are kept (all SF asks; the store keeps no more).
     It cost nothing through fulfilhub (``cost`` 0 in ``currency``)."""
+    digits = "".join(c for c in phone if c.isascii() and c.isdigit())[-4:]
     return Label(carrier=carrier, carrier_name=courier, service="", tracking_code=tracking_code,
-                 cost=Money(amount="0", currency=currency), shipment_ref="", tracker_ref=phone,
-                 tracking_url=f"https://www.kuaidi100.com/chaxun?com={courier}&nu={tracking_code}")
+                 cost=Money(amount="0", currency=currency), shipment_ref="", tracker_ref=digits,
+                 tracking_url="https://www.kuaidi100.com/chaxun?" + urlencode({"com": courier, "nu": tracking_code}))
 
 
 class Kuaidi100Carrier:
