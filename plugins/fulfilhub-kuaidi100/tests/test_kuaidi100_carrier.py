@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 from fulfilhub import (
     Address,
@@ -146,3 +147,32 @@ def test_it_never_sells_a_label(world):
     label = outside_label("kd", "SF1402233475917", courier="shunfeng")
     with pytest.raises(PermanentError, match="only tracks"):
         adapter.void(label)
+
+
+class RefusedSubscriptions(httpx.BaseTransport):
+    """Kuaidi100 refusing every subscription (600 您不是合法的订阅者); queries reach the simulator."""
+
+    def __init__(self) -> None:
+        self.live, self.refused = httpx.HTTPTransport(), 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/poll"):
+            self.refused += 1
+            return httpx.Response(200, json={"result": False, "returnCode": "600", "message": "您不是合法的订阅者"})
+        return self.live.handle_request(request)
+
+
+def test_a_refused_subscription_leaves_the_parcel_polled_and_is_asked_again(world, caplog):
+    clock, sim, _, server = world
+    transport, state = RefusedSubscriptions(), KeptState()
+    base = {"customer": CUSTOMER, "key": KEY, "base_url": server.url_for("kuaidi100"),
+            "callback_url": "https://shop.example/webhooks/kd", "salt": "s4lt"}
+    context = instance_context("kd", base, clock=clock, secrets=[KEY, "s4lt"], schema=SETTINGS, transport=transport)
+    adapter = Kuaidi100Carrier(attrs.evolve(context, state=state))
+    number = sim.ship("ems")
+    clock.advance(timedelta(hours=8))
+    for _ in range(2):
+        assert adapter.track(outside_label("kd", number, courier="ems")).status is TrackingStatus.IN_TRANSIT
+    assert transport.refused == 2 and state.get(f"sub:{number}") is None
+    assert "returnCode 600" in caplog.text and KEY not in caplog.text
+    adapter.close()

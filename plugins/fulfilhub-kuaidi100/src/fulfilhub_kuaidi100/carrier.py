@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs, urlencode
 
-from fulfilhub import ConfigError, InstanceContext, Label, Money, PayloadError, PermanentError, Rate, Setting
-from fulfilhub import ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+from fulfilhub import ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError, Rate
+from fulfilhub import Setting, ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
 
 from . import mapping
 
+log = logging.getLogger("fulfilhub.kuaidi100")
 DEFAULT_BASE_URL = "https://poll.kuaidi100.com"
 DEFAULT_AUTONUMBER_URL = "https://www.kuaidi100.com/autonumber/auto"
 
@@ -88,7 +90,10 @@ class Kuaidi100Carrier:
         number, phone = label.tracking_code, label.tracker_ref
         com = label.carrier_name or self._detect(number)
         if self.callback_url:
-            self._subscribe(com, number, phone)
+            try:
+                self._subscribe(com, number, phone)
+            except ExternalError as exc:  # polling still follows it; asked again on the next poll
+                log.warning("%s: %s could not be subscribed, polled only for now: %s", self.name, number, exc)
         param = mapping.query_param(com, number, phone)
         answer = self._http.json(self._http.post("/poll/query.do", idempotent=True, data={
             "customer": self.customer, "sign": mapping.sign(param, self._key, self.customer), "param": param}))
