@@ -20,9 +20,9 @@ def test_the_signature_is_the_upper_case_md5_of_the_parts_in_order():
 def test_a_query_param_is_compact_json_with_the_advanced_states():
     assert mapping.query_param("shunfeng", "SF1402233475917", "8000") == \
         '{"com":"shunfeng","num":"SF1402233475917","resultv2":"4","phone":"8000"}'
-    sub = mapping.subscribe_param("", "YT7512460983112", "KEY", "https://shop.example/webhooks/kd", "salt1")
-    assert sub == ('{"company":"","number":"YT7512460983112","key":"KEY","parameters":{"callbackurl":'
-                   '"https://shop.example/webhooks/kd","resultv2":"4","salt":"salt1","autoCom":"1"}}')
+    sub = mapping.subscribe_param("yuantong", "YT7512460983112", "KEY", "https://shop.example/webhooks/kd", "salt1")
+    assert sub == ('{"company":"yuantong","number":"YT7512460983112","key":"KEY","parameters":{"callbackurl":'
+                   '"https://shop.example/webhooks/kd","resultv2":"4","salt":"salt1"}}')
 
 
 def test_a_delivered_sf_parcel_keeps_its_chinese_scans_in_time_order(payload):

@@ -85,14 +85,12 @@ def query_param(com: str, number: str, phone: str = "") -> str:
 
 
 def subscribe_param(com: str, number: str, key: str, callback_url: str, salt: str, phone: str = "") -> str:
-    """The ``param`` JSON of a ``/poll`` subscription (``autoCom`` when the courier is not known)."""
+    """The ``param`` JSON of a ``/poll`` subscription."""
     parameters = {"callbackurl": callback_url, "resultv2": "4"}
     if salt:
         parameters["salt"] = salt
     if phone:
         parameters["phone"] = phone
-    if not com:
-        parameters["autoCom"] = "1"
     body = {"company": com, "number": number, "key": key, "parameters": parameters}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
