@@ -302,6 +302,7 @@ class _AdapterSuite(Suite):
         across restarts of the runner: ``context.state`` keeps what the last one wrote.
         """
         built: list[Any] = []
+        self.fh_simulator = fh_sandbox.simulators[self._simulator_name()]  # for outside_label()
 
         def build(*, policy: RetryPolicy = SUITE_RETRIES, transport: httpx.BaseTransport | None = None,
                   secrets: Iterable[str] = (), **overrides: Any) -> Any:
@@ -1167,6 +1168,10 @@ class CarrierSuite(_AdapterSuite):
     ``label_count(sim)`` (how many labels the simulator sold) so that idempotency is
     checked on the simulator's side too. ``track_days`` is how long the suite lets
     parcels travel when it checks that every scan maps to a normalized status.
+
+    A carrier type registered ``tracks_only`` sells no labels: the quote, buy, void and
+    money checks are skipped, saying so, and the parcels tracked are made by
+    ``outside_label(sim, reference)`` (set ``stages = ("track",)``).
     """
 
     kind = "carriers"
@@ -1203,10 +1208,26 @@ class CarrierSuite(_AdapterSuite):
         quotes in, a zero-decimal (JPY, TWD) and a three-decimal one (KWD) among them."""
         return [self.shipment_request("money-1")]
 
+    def outside_label(self, sim: Any, reference: str) -> Label:
+        """For a ``tracks_only`` type: the Label of a parcel shipped with a label bought
+        elsewhere, which the simulator's courier carries from now on."""
+        raise NotImplementedError("a tracks_only carrier's suite overrides outside_label(sim, reference)")
+
+    def _tracks_only(self) -> bool:
+        return bool(getattr(self.registered(), "tracks_only", False))
+
+    def _sells_labels(self) -> None:
+        if self._tracks_only():
+            pytest.skip("the carrier type is tracks_only: it sells no labels (they are bought elsewhere), "
+                        "so there is no quote, purchase or void to check")
+
     def _travelled(self, adapter: Any, clock: SimClock, days: int | None = None) -> list[Label]:
         """``parcels`` labels bought, then ``days`` (default ``track_days``) of scenario time."""
         labels: list[Label] = []
         for n in range(self.parcels):
+            if self._tracks_only():
+                labels.append(self.outside_label(self.fh_simulator, f"conformance-{n}"))
+                continue
             request = self.shipment_request(f"conformance-{n}")
             rates = adapter.quote(request)
             assert rates, f"quote() gave no rate for {request.reference}; override shipment_request()"
@@ -1219,9 +1240,15 @@ class CarrierSuite(_AdapterSuite):
         return [(_normalized(table.get(word)), at, word) for word, at in scans]
 
     def exercise(self, adapter: Any) -> Any:
+        if self._tracks_only():
+            return adapter.track(self.outside_label(self.fh_simulator, "exercise"))
         return adapter.quote(self.shipment_request())
 
     def fuzz_stages(self, adapter: Any, sim: Any, clock: SimClock) -> Sequence[tuple[str, Callable[[], Any]]]:
+        if self._tracks_only():
+            outside = self.outside_label(sim, "fuzz-1")
+            clock.advance(timedelta(days=2))
+            return [("track", lambda: adapter.track(outside))]
         label = adapter.buy(adapter.quote(self.shipment_request("fuzz-1"))[0], "carrier.buy_label:fuzz/1")
         clock.advance(timedelta(days=2))
         rate = adapter.quote(self.shipment_request("fuzz-2"))[0]
@@ -1236,6 +1263,7 @@ class CarrierSuite(_AdapterSuite):
         return source in self.unknown_ok or source.split("/")[0] in self.unknown_ok
 
     def test_quotes_rates_for_the_request(self, fh_build: Callable[..., Any]) -> None:
+        self._sells_labels()
         rates = fh_build().quote(self.shipment_request())
         assert rates, "no rate for the suite's shipment request; override shipment_request()"
         assert all(rate.carrier == f"conformance-{self.type_name}" for rate in rates), (
@@ -1245,6 +1273,7 @@ class CarrierSuite(_AdapterSuite):
     def test_buying_the_same_rate_twice_with_one_key_makes_one_label(
         self, fh_build: Callable[..., Any], fh_sim: Any
     ) -> None:
+        self._sells_labels()
         adapter = fh_build()
         rate = adapter.quote(self.shipment_request())[0]
         key = "carrier.buy_label:conformance/1"
@@ -1259,6 +1288,7 @@ class CarrierSuite(_AdapterSuite):
     def test_a_purchase_whose_answer_was_lost_is_not_repeated(
         self, fh_build: Callable[..., Any], fh_sim: Any, fh_sandbox: SandboxServer
     ) -> None:
+        self._sells_labels()
         if self.label_count(fh_sim) is None:
             pytest.skip("label_count(sim) is not given: the simulator's side cannot be counted")
         rate = fh_build().quote(self.shipment_request())[0]
@@ -1272,6 +1302,7 @@ class CarrierSuite(_AdapterSuite):
         assert self.label_count(fh_sim) == 1, "a retried purchase bought a second label"
 
     def test_a_repeated_void_succeeds(self, fh_build: Callable[..., Any]) -> None:
+        self._sells_labels()
         adapter = fh_build()
         label = adapter.buy(adapter.quote(self.shipment_request())[0], "carrier.buy_label:void/1")
         adapter.void(label)
@@ -1396,6 +1427,7 @@ class CarrierSuite(_AdapterSuite):
     def test_rates_and_labels_carry_the_amount_and_currency_the_simulator_holds(
         self, fh_build: Callable[..., Any], fh_sim: Any
     ) -> None:
+        self._sells_labels()
         adapter = fh_build()
         compared = 0
         for n, request in enumerate(self.money_requests()):
