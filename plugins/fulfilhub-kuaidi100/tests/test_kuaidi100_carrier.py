@@ -62,7 +62,8 @@ def world(sandbox):
 def test_it_registers_a_tracks_only_carrier_that_takes_pushes(world):
     registered = PluginManager(load_installed=False, extra=[fulfilhub_kuaidi100]).registry.carriers["kuaidi100"]
     assert registered.tracks_only is True
-    assert isinstance(world[2], Carrier) and isinstance(world[2], WebhookReceiver)
+    assert isinstance(world[2], Carrier)
+    assert isinstance(world[2], WebhookReceiver)
 
 
 def test_a_parcel_shipped_elsewhere_is_followed_to_delivery_with_its_chinese_scans(world):
@@ -72,7 +73,8 @@ def test_a_parcel_shipped_elsewhere_is_followed_to_delivery_with_its_chinese_sca
     assert adapter.track(label).status is TrackingStatus.PRE_TRANSIT  # 查询无结果: not scanned yet
     clock.advance(timedelta(hours=3))
     update = adapter.track(label)
-    assert update.status is TrackingStatus.IN_TRANSIT and update.events[0].description.endswith("中通快递 已收取快件")
+    assert update.status is TrackingStatus.IN_TRANSIT
+    assert update.events[0].description.endswith("中通快递 已收取快件")
     clock.advance(timedelta(days=4))
     update = adapter.track(label)
     assert update.status is TrackingStatus.DELIVERED
@@ -86,7 +88,8 @@ def test_a_wrong_key_is_refused_by_signature(world, sandbox):
     wrong = make(server, clock, key="not-the-key")
     with pytest.raises(PermanentError) as caught:
         wrong.track(label)
-    assert "returnCode 503" in str(caught.value) and "not-the-key" not in str(caught.value)
+    assert "returnCode 503" in str(caught.value)
+    assert "not-the-key" not in str(caught.value)
     wrong.close()
 
 
@@ -97,7 +100,8 @@ def test_sf_needs_the_recipients_phone_digits(world):
     with pytest.raises(PermanentError, match="returnCode 408"):
         adapter.track(outside_label("kd", number, courier="shunfeng"))
     label = outside_label("kd", number, courier="shunfeng", phone="+86 138-1234-5678")
-    assert label.tracker_ref == "5678" and adapter.track(label).events
+    assert label.tracker_ref == "5678"
+    assert adapter.track(label).events
 
 
 def test_the_courier_is_detected_once_and_kept(world):
@@ -110,7 +114,8 @@ def test_the_courier_is_detected_once_and_kept(world):
         assert adapter.track(outside_label("kd", number)).status is TrackingStatus.IN_TRANSIT
         assert state.get(f"com:{number}") == "yuantong"
         assert make(server, clock, state=state).track(outside_label("kd", number)).events  # after a restart
-        assert sim.calls["autonumber"] == 1 and sim.calls["query"] == 2
+        assert sim.calls["autonumber"] == 1
+        assert sim.calls["query"] == 2
         make(server, clock).track(outside_label("kd", number))  # no state kept: it asks again
         assert sim.calls["autonumber"] == 2
     finally:
@@ -129,7 +134,8 @@ def test_with_a_callback_the_first_poll_subscribes_once(world):
         with sim.state as held:
             assert held["subs"][number] == {"url": "https://shop.example/webhooks/kd", "salt": "s4lt",
                                              "seen": 0}
-        assert state.get(f"sub:{number}") == {"com": "jd"} and sim.calls["subscribe"] == 1
+        assert state.get(f"sub:{number}") == {"com": "jd"}
+        assert sim.calls["subscribe"] == 1
         # a new instance without the kept state subscribes again: Kuaidi100's 重复订阅 is no error
         make(server, clock, callback_url="https://shop.example/webhooks/kd", salt="s4lt").track(
             outside_label("kd", number, courier="jd"))
@@ -173,6 +179,8 @@ def test_a_refused_subscription_leaves_the_parcel_polled_and_is_asked_again(worl
     clock.advance(timedelta(hours=8))
     for _ in range(2):
         assert adapter.track(outside_label("kd", number, courier="ems")).status is TrackingStatus.IN_TRANSIT
-    assert transport.refused == 2 and state.get(f"sub:{number}") is None
-    assert "returnCode 600" in caplog.text and KEY not in caplog.text
+    assert transport.refused == 2
+    assert state.get(f"sub:{number}") is None
+    assert "returnCode 600" in caplog.text
+    assert KEY not in caplog.text
     adapter.close()

@@ -20,7 +20,8 @@ from fulfilhub_kuaidi100 import mapping
 def test_parse_result_maps_or_refuses_every_mutation(payload, golden):
     result = assert_maps_or_refuses(mapping.parse_result, mutations(payload(golden), seed=3, count=600),
                                     check=check_model)
-    assert result.mapped > 100 and result.refused > 20  # the mutations reach both outcomes
+    assert result.mapped > 100
+    assert result.refused > 20  # the mutations reach both outcomes
 
 
 @pytest.mark.parametrize("golden", ["push_polling", "push_abort"])
@@ -29,7 +30,8 @@ def test_pushes_map_or_refuse_every_mutation(payload, golden):
         return mapping.parse_push(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
     result = assert_maps_or_refuses(parse, mutations(payload(golden), seed=4, count=600), check=check_model)
-    assert result.mapped > 50 and result.refused > 10
+    assert result.mapped > 50
+    assert result.refused > 10
 
 
 def test_autonumber_answers_map_or_refuse_every_mutation(payload):

@@ -27,12 +27,14 @@ def test_a_query_param_is_compact_json_with_the_advanced_states():
 
 def test_a_delivered_sf_parcel_keeps_its_chinese_scans_in_time_order(payload):
     update = mapping.parse_result(payload("query_delivered"))
-    assert update.tracking_code == "SF1402233475917" and update.status is TrackingStatus.DELIVERED
+    assert update.tracking_code == "SF1402233475917"
+    assert update.status is TrackingStatus.DELIVERED
     assert [e.source for e in update.events] == ["103", "1002", "1001", "5", "301"]
     assert [e.status for e in update.events] == [TrackingStatus.IN_TRANSIT] * 3 + [
         TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.DELIVERED]
     first = update.events[0]
-    assert first.description == "【深圳市】顺丰速运 已收取快件" and first.location == "深圳市"
+    assert first.description == "【深圳市】顺丰速运 已收取快件"
+    assert first.location == "深圳市"
     assert first.at == datetime(2026, 12, 6, 8, 30, tzinfo=timezone.utc)  # 16:30 in Shanghai
     assert update.events[3].description.startswith("【上海市】快件交给王师傅，正在派送途中")
 
@@ -41,7 +43,8 @@ def test_a_refused_parcel_is_an_exception_then_on_its_way_back(payload):
     update = mapping.parse_result(payload("query_refused"))
     refused = next(e for e in update.events if e.source == "14")
     assert (refused.status, refused.reason) == (TrackingStatus.EXCEPTION, ExceptionReason.REFUSED)
-    assert update.status is TrackingStatus.RETURN_TO_SENDER and update.reason is None
+    assert update.status is TrackingStatus.RETURN_TO_SENDER
+    assert update.reason is None
 
 
 def test_trouble_carries_its_reason(payload):
@@ -104,7 +107,8 @@ def test_a_push_carries_its_last_result_and_an_abort_without_scans_carries_nothi
     import json
 
     update = mapping.parse_push(json.dumps(payload("push_polling"), ensure_ascii=False))
-    assert update.tracking_code == "JD0098765432101" and update.status is TrackingStatus.OUT_FOR_DELIVERY
+    assert update.tracking_code == "JD0098765432101"
+    assert update.status is TrackingStatus.OUT_FOR_DELIVERY
     assert update.events[-1].description == "您的订单已分配给配送员【张伟】，正在为您派送，电话：13700000000"
     assert mapping.parse_push(json.dumps(payload("push_abort"))) is None
     with pytest.raises(PayloadError):

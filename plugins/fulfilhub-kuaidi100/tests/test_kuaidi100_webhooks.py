@@ -42,8 +42,10 @@ def test_the_simulators_pushes_verify_and_follow_the_parcel(world):
         for headers, body in sim.pending_webhooks():
             assert adapter.verify_webhook(headers, body)
             seen.append(adapter.parse_webhook(headers, body))
-    assert len(seen) >= 4 and seen[-1].status is TrackingStatus.DELIVERED
-    assert seen[-1].events[0].description.startswith("【") and "韵达快递" in seen[-1].events[0].description
+    assert len(seen) >= 4
+    assert seen[-1].status is TrackingStatus.DELIVERED
+    assert seen[-1].events[0].description.startswith("【")
+    assert "韵达快递" in seen[-1].events[0].description
     assert sim.pending_webhooks() == []  # nothing new: nothing pushed
 
 

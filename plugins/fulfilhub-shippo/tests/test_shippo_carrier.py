@@ -4,6 +4,7 @@ the simulator does not do (mocked with respx)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import attrs
 import httpx
@@ -42,7 +43,8 @@ def world(sandbox):
 
 
 def test_it_is_a_carrier_that_takes_webhooks(world):
-    assert isinstance(world[2], Carrier) and isinstance(world[2], WebhookReceiver)
+    assert isinstance(world[2], Carrier)
+    assert isinstance(world[2], WebhookReceiver)
 
 
 def test_a_parcel_goes_from_quote_to_delivered(world, shipment_request):
@@ -51,14 +53,17 @@ def test_a_parcel_goes_from_quote_to_delivered(world, shipment_request):
     assert {r.service for r in rates} >= {"usps_priority", "ups_ground"}
     rate = next(r for r in rates if r.service == "usps_priority")
     label = adapter.buy(rate, "carrier.buy_label:shop:1001/1")
-    assert label.tracking_code and label.cost == rate.amount and label.carrier_name == "USPS"
+    assert label.tracking_code
+    assert label.cost == rate.amount
+    assert label.carrier_name == "USPS"
     assert adapter.track(label).status is TrackingStatus.PRE_TRANSIT
     clock.advance(timedelta(hours=10))
     assert adapter.track(label).status is TrackingStatus.IN_TRANSIT
     clock.advance(timedelta(days=3))
     update = adapter.track(label)
     assert update.status is TrackingStatus.DELIVERED
-    assert update.events[-1].source == "DELIVERED/delivered" and update.est_delivery is not None
+    assert update.events[-1].source == "DELIVERED/delivered"
+    assert update.est_delivery is not None
 
 
 def test_the_token_goes_as_shippotoken_and_a_wrong_one_is_refused(sandbox, shipment_request):
@@ -125,7 +130,8 @@ def test_a_closed_hub_holds_the_parcel_with_a_delayed_scan_and_a_later_eta(sandb
                                    cause="Wildfire")
     clock.advance(timedelta(days=2, hours=12))
     update = adapter.track(label)
-    assert update.status is TrackingStatus.IN_TRANSIT and update.reason is ExceptionReason.CARRIER_DELAY
+    assert update.status is TrackingStatus.IN_TRANSIT
+    assert update.reason is ExceptionReason.CARRIER_DELAY
     assert "Wildfire" in update.events[-1].description
     assert update.est_delivery >= before + timedelta(days=2)
     clock.advance(timedelta(days=4))
@@ -147,7 +153,8 @@ def test_the_simulators_troubled_fates_map_with_reasons(sandbox, shipment_reques
     update = adapter.track(label)
     assert (update.status, update.reason) == (status, reason)
     troubled = [e for e in update.events if e.status in (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT)]
-    assert troubled and all(e.reason is not None for e in troubled)
+    assert troubled
+    assert all(e.reason is not None for e in troubled)
 
 
 # --------------------------------------------------------------------------- what the simulator never does
@@ -182,9 +189,11 @@ def test_a_queued_label_is_transient_and_found_on_the_next_try(mocked, payload):
         adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")
     label = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")
     assert label.tracking_code == "9205590164917312751089"
-    assert bought.call_count == 1 and listing.call_count == 2
+    assert bought.call_count == 1
+    assert listing.call_count == 2
     sent = bought.calls[0].request
-    assert sent.headers["Authorization"] == f"ShippoToken {KEY}" and sent.headers["SHIPPO-API-VERSION"] == "2018-02-08"
+    assert sent.headers["Authorization"] == f"ShippoToken {KEY}"
+    assert sent.headers["SHIPPO-API-VERSION"] == "2018-02-08"
     assert b'"metadata":"carrier.buy_label:shop:1001/1"' in sent.content.replace(b" ", b"")
 
 
@@ -205,7 +214,8 @@ def test_a_rate_limit_is_waited_for(mocked, payload):
 
     request = ShipmentRequest(reference="r", ship_from=Address(country="US"), ship_to=Address(country="US"),
                               parcel=Parcel(weight_g="100"))
-    assert len(adapter.quote(request)) == 3 and route.call_count == 2
+    assert len(adapter.quote(request)) == 3
+    assert route.call_count == 2
 
 
 def test_without_a_webhook_secret_webhooks_are_a_config_error(mocked):
@@ -214,12 +224,30 @@ def test_without_a_webhook_secret_webhooks_are_a_config_error(mocked):
     assert info.value.key.endswith("webhook_secret")
 
 
-def test_with_the_runners_state_a_first_purchase_lists_nothing_and_a_retry_looks_first(tmp_path, payload):
-    from fulfilhub.store import Store
+class KeptState:
+    """``context.state`` as the runner's port keeps it (get; insert once), in memory: the key store the
+    adapter asks before a purchase (the conformance suite runs it on the runner's real store)."""
 
-    store = Store.open(f"sqlite:///{tmp_path / 'fh.sqlite'}", migrate=True)
-    adapter = ShippoCarrier(instance_context("shippo", {"api_key": KEY, "base_url": API}, secrets=[KEY], schema=SETTINGS,
-                                             kind="carriers", store=store))
+    def __init__(self) -> None:
+        self.kept: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any | None:
+        return self.kept.get(key)
+
+    def insert(self, key: str, value: Any) -> bool:
+        return self.kept.setdefault(key, value) is value
+
+    def compare_and_set(self, key: str, expected: Any, value: Any) -> bool:
+        if key not in self.kept or self.kept[key] != expected:
+            return False
+        self.kept[key] = value
+        return True
+
+
+def test_with_the_runners_state_a_first_purchase_lists_nothing_and_a_retry_looks_first(payload):
+    context = instance_context("shippo", {"api_key": KEY, "base_url": API}, secrets=[KEY], schema=SETTINGS,
+                               kind="carriers")
+    adapter = ShippoCarrier(attrs.evolve(context, state=KeptState()))
     try:
         with respx.mock(base_url=API, assert_all_called=False) as router:
             listing = router.get("/transactions").respond(
@@ -228,10 +256,10 @@ def test_with_the_runners_state_a_first_purchase_lists_nothing_and_a_retry_looks
             first = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")
             assert (listing.call_count, bought.call_count) == (0, 1)  # GET lists are limited to 50 a minute
             again = adapter.buy(_rate(payload), "carrier.buy_label:shop:1001/1")  # the outbox's retry
-            assert (listing.call_count, bought.call_count) == (1, 1) and again.tracking_code == first.tracking_code
+            assert (listing.call_count, bought.call_count) == (1, 1)
+            assert again.tracking_code == first.tracking_code
     finally:
         adapter.close()
-        store.close()
 
 
 def test_no_rates_is_an_empty_quote_and_the_carriers_reasons_are_logged(mocked, payload, caplog):
@@ -243,4 +271,5 @@ def test_no_rates_is_an_empty_quote_and_the_carriers_reasons_are_logged(mocked, 
                               parcel=Parcel(weight_g="100"))
     with caplog.at_level("WARNING", logger="fulfilhub_shippo"):
         assert adapter.quote(request) == []
-    assert "FedEx cannot be used with your account" in caplog.text and "fh-1" in caplog.text
+    assert "FedEx cannot be used with your account" in caplog.text
+    assert "fh-1" in caplog.text

@@ -22,9 +22,12 @@ def test_a_shipment_body_sends_centimetres_grams_and_our_reference(shipment_requ
     body = mapping.shipment_body(shipment_request, ("078870331023437cb917f5187429b093",))
     assert body["parcels"] == [{"length": "20", "width": "14", "height": "10", "distance_unit": "cm",
                                 "weight": "1200", "mass_unit": "g"}]
-    assert body["address_to"]["street1"] == "965 Mission St" and body["address_to"]["street2"] == "Ste 480"
-    assert body["address_from"]["zip"] == "94117" and body["address_from"]["state"] == "CA"
-    assert body["metadata"] == "fh-shp-000123" and body["async"] is False
+    assert body["address_to"]["street1"] == "965 Mission St"
+    assert body["address_to"]["street2"] == "Ste 480"
+    assert body["address_from"]["zip"] == "94117"
+    assert body["address_from"]["state"] == "CA"
+    assert body["metadata"] == "fh-shp-000123"
+    assert body["async"] is False
     assert body["carrier_accounts"] == ["078870331023437cb917f5187429b093"]
     assert "carrier_accounts" not in mapping.shipment_body(shipment_request)
 
@@ -61,7 +64,8 @@ def test_a_successful_transaction_is_the_label_of_its_rate(payload):
     label = mapping.parse_label(payload("transaction_success"), _rate())
     assert label.tracking_code == "9205590164917312751089"
     assert label.tracker_ref == "915d94940ea54c3a80cbfa328722f5a1"  # the transaction, for refunds
-    assert label.cost == Money(amount="7.87", currency="USD") and label.carrier_name == "USPS"
+    assert label.cost == Money(amount="7.87", currency="USD")
+    assert label.carrier_name == "USPS"
     assert label.label_url.startswith("https://shippo-delivery.s3.amazonaws.com/")
     assert label.tracking_url.startswith("https://tools.usps.com/")
 
@@ -86,7 +90,8 @@ def test_an_errored_transaction_is_no_label_and_says_shippos_messages(payload):
 def test_bought_before_finds_the_live_transaction_of_the_rate_not_a_refunded_one(payload):
     listing = payload("transactions_list")
     found = mapping.bought_before(listing, "adcfdddf8ec64b84ad22772bce3ea37a")
-    assert found is not None and found["status"] == "SUCCESS"
+    assert found is not None
+    assert found["status"] == "SUCCESS"
     assert mapping.bought_before(listing, "another-rate") is None
     assert mapping.bought_before({"next": None, "previous": None, "results": []}, "x") is None
 
@@ -94,7 +99,8 @@ def test_bought_before_finds_the_live_transaction_of_the_rate_not_a_refunded_one
 def test_a_track_in_transit_maps_every_scan_with_its_substatus(payload):
     update = mapping.parse_track(payload("track_transit"))
     assert update.tracking_code == "9205590164917312751089"
-    assert update.status is TrackingStatus.IN_TRANSIT and update.reason is None
+    assert update.status is TrackingStatus.IN_TRANSIT
+    assert update.reason is None
     assert [e.source for e in update.events] == ["PRE_TRANSIT/information_received", "TRANSIT/package_accepted",
                                                  "TRANSIT/package_departed"]
     assert [e.status for e in update.events] == [TrackingStatus.PRE_TRANSIT, TrackingStatus.IN_TRANSIT,
@@ -118,10 +124,12 @@ def test_a_track_takes_its_status_and_reason_from_the_substatus(payload, golden,
 
 def test_a_track_shippo_knows_nothing_of_yet_is_unknown_with_no_scans(payload):
     update = mapping.parse_track(payload("track_unknown"))
-    assert update.status is TrackingStatus.UNKNOWN and update.events == ()
+    assert update.status is TrackingStatus.UNKNOWN
+    assert update.events == ()
     undated = {"status": "UNKNOWN", "status_details": "", "status_date": None, "substatus": None, "location": None}
     update = mapping.parse_track({**payload("track_unknown"), "tracking_status": undated})
-    assert update.status is TrackingStatus.UNKNOWN and update.events == ()
+    assert update.status is TrackingStatus.UNKNOWN
+    assert update.events == ()
 
 
 @pytest.mark.parametrize(("status", "code", "expected"), [
@@ -151,14 +159,17 @@ def test_an_unknown_tracking_status_is_refused_naming_the_field(payload):
     track["tracking_history"][1]["status"] = "TELEPORTED"
     with pytest.raises(PayloadError) as info:
         mapping.parse_track(track)
-    assert info.value.field == "status" and "TELEPORTED" in str(info.value)
+    assert info.value.field == "status"
+    assert "TELEPORTED" in str(info.value)
 
 
 def test_webhooks_track_updated_maps_the_track_and_transaction_created_is_a_label(payload):
     update = mapping.parse_webhook(json.dumps(payload("webhook_track_updated")).encode())
-    assert update.status is TrackingStatus.DELIVERED and len(update.events) == 5
+    assert update.status is TrackingStatus.DELIVERED
+    assert len(update.events) == 5
     created = mapping.parse_webhook(json.dumps(payload("webhook_transaction_created")).encode())
-    assert created.tracking_code == "9205590164917312751089" and created.status is TrackingStatus.PRE_TRANSIT
+    assert created.tracking_code == "9205590164917312751089"
+    assert created.status is TrackingStatus.PRE_TRANSIT
     failed = {**payload("webhook_transaction_created"), "data": payload("transaction_error")}
     assert mapping.parse_webhook(json.dumps(failed).encode()) is None
     assert mapping.parse_webhook(b'{"event": "batch_purchased", "data": {}}') is None

@@ -35,9 +35,11 @@ def test_the_simulators_webhooks_verify_and_follow_the_parcel(world, shipment_re
             assert adapter.verify_webhook(headers, body)
             seen.append((json.loads(body)["event"], adapter.parse_webhook(headers, body)))
         clock.advance(timedelta(hours=12))
-    assert seen[0][0] == "transaction_created" and seen[0][1].tracking_code == label.tracking_code
+    assert seen[0][0] == "transaction_created"
+    assert seen[0][1].tracking_code == label.tracking_code
     tracks = [update for event, update in seen if event == "track_updated"]
-    assert tracks and tracks[-1].status is TrackingStatus.DELIVERED
+    assert tracks
+    assert tracks[-1].status is TrackingStatus.DELIVERED
     assert all(update.tracking_code == label.tracking_code for update in tracks)
     assert sim.pending_webhooks() == []  # nothing new: nothing sent
 
@@ -49,7 +51,9 @@ def test_a_delivery_is_known_by_its_body_and_sent_at_its_signed_time(world):
     headers = {SIGNATURE_HEADER.lower(): sign(body, SECRET, stamp)}  # servers lower-case header names
     assert adapter.verify_webhook(headers, body)
     delivery = adapter.webhook_delivery(headers, body)
-    assert delivery.id.startswith("sha256:") and delivery.signed and int(delivery.sent_at.timestamp()) == stamp
+    assert delivery.id.startswith("sha256:")
+    assert delivery.signed
+    assert int(delivery.sent_at.timestamp()) == stamp
     assert adapter.webhook_delivery(headers, body).id == delivery.id  # a retry is the same delivery
     assert adapter.webhook_delivery({}, body).sent_at is None
 

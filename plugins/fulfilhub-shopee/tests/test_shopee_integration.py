@@ -113,10 +113,12 @@ def test_the_token_is_refreshed_before_it_expires_kept_in_state_and_never_logged
     full_pass(again, None)
     assert sim.calls().count("access_token/get") == 2
     renewed = state.get("token")
-    assert renewed["access_token"] != stored["access_token"] and renewed["expires_at"] > stored["expires_at"]
+    assert renewed["access_token"] != stored["access_token"]
+    assert renewed["expires_at"] > stored["expires_at"]
     for secret in (KEY, REFRESH, stored["refresh_token"], renewed["refresh_token"], renewed["access_token"]):
         assert secret not in caplog.text
-    assert KEY not in repr(again) and REFRESH not in repr(again)
+    assert KEY not in repr(again)
+    assert REFRESH not in repr(again)
 
 
 def test_a_new_refresh_token_in_the_config_wins_over_the_stored_one(start, clock):
@@ -166,7 +168,8 @@ def test_a_429_is_waited_for_as_its_retry_after_says(start, clock):
     server.context.faults.add("429", path="/shopee/api/v2/order/get_order_detail", times=1, retry_after=20)
     before = clock.now()
     payloads, _ = full_pass(channel, None)
-    assert (clock.now() - before).total_seconds() >= 20 and payloads
+    assert (clock.now() - before).total_seconds() >= 20
+    assert payloads
 
 
 def test_pagination_that_changes_under_the_cursor_loses_nothing(start, clock):
@@ -176,7 +179,8 @@ def test_pagination_that_changes_under_the_cursor_loses_nothing(start, clock):
     everything = {o["order_sn"] for o in sim.orders()}
     channel = build()
     page = channel.fetch_orders(None)
-    assert page.has_more and 0 < len(page.payloads) <= 3
+    assert page.has_more
+    assert 0 < len(page.payloads) <= 3
     # The buyer edits two orders already read: by offset, the rest of the window would shift and skip two.
     clock.advance(timedelta(minutes=1))
     for payload in page.payloads[:2]:
@@ -186,7 +190,8 @@ def test_pagination_that_changes_under_the_cursor_loses_nothing(start, clock):
     assert set(read) == everything, f"missed {sorted(everything - set(read))}"
     edited = {p["order_sn"] for p in page.payloads[:2]}
     again = [channel.parse_order(p) for p in rest if p["order_sn"] in edited]
-    assert len(again) == 2 and all(o.ship_to.line1.endswith("2樓") for o in again)
+    assert len(again) == 2
+    assert all(o.ship_to.line1.endswith("2樓") for o in again)
 
 
 def test_more_orders_in_one_second_than_a_page_holds_are_all_read_and_windows_stay_within_15_days(start, clock):
@@ -230,8 +235,10 @@ def test_an_order_edited_after_it_was_pulled_comes_again_at_a_new_version(start,
                      recipient_address={**payloads[0]["recipient_address"], "full_address": "台中市西屯區台灣大道三段99號"})
     again, _ = full_pass(channel, cursor)
     new = next(channel.parse_order(p) for p in again if p["order_sn"] == first.external_id)
-    assert new.version != first.version and new.ship_to.line1.startswith("台中市")
-    assert new.lines[0].quantity == first.lines[0].quantity + 1 and len(new.lines) == 1
+    assert new.version != first.version
+    assert new.ship_to.line1.startswith("台中市")
+    assert new.lines[0].quantity == first.lines[0].quantity + 1
+    assert len(new.lines) == 1
 
 
 def test_an_order_cancelled_mid_fulfilment_is_pulled_as_cancelled_and_not_shipped(start, clock):
@@ -244,7 +251,8 @@ def test_an_order_cancelled_mid_fulfilment_is_pulled_as_cancelled_and_not_shippe
     sim.cancel_order(order.external_id)
     again, _ = full_pass(channel, cursor)
     cancelled = next(channel.parse_order(p) for p in again if p["order_sn"] == order.external_id)
-    assert cancelled.cancelled_at is not None and cancelled.version != order.version
+    assert cancelled.cancelled_at is not None
+    assert cancelled.version != order.version
     with pytest.raises(PermanentError, match="CANCELLED on Shopee"):
         channel.push_fulfillment(order, push_for(order), "k1", attempt=1)
     assert sim.tracking_number(order.external_id) == ""
@@ -262,7 +270,8 @@ def test_a_seller_shipped_order_is_shipped_once_with_its_tracking_number(start, 
     assert sim.calls().count("ship_order") == 1
     second = attrs.evolve(push_for(order, "OTHER123"), shipment_id=f"{order.id}/2")
     assert channel.push_fulfillment(order, second, "pf:2", attempt=1) == ref  # one number per order on Shopee
-    assert sim.tracking_number(order.external_id) == ref and sim.calls().count("ship_order") == 1
+    assert sim.tracking_number(order.external_id) == ref
+    assert sim.calls().count("ship_order") == 1
     channel.push_tracking(order, attrs.evolve(push_for(order), fulfillment_ref=ref), TrackingStatus.DELIVERED,
                           "pt:1", attempt=1)  # untold: Shopee takes no milestones
     again = channel.parse_order(sim.order(order.external_id))
@@ -281,7 +290,8 @@ def test_shopee_logistics_orders_are_refused_saying_why_and_shopee_warehouse_lin
     _, sim2, build2, _ = start(orders_per_day=24, shopee_fulfilled_rate=1.0)
     clock.advance(timedelta(hours=3))
     orders = [build2().parse_order(p) for p in full_pass(build2(), None)[0]]
-    assert orders and not any(line.requires_shipping for o in orders for line in o.lines)
+    assert orders
+    assert not any(line.requires_shipping for o in orders for line in o.lines)
 
 
 def test_the_same_order_by_push_and_by_poll_is_one_order_at_one_version(start, clock):
@@ -298,11 +308,13 @@ def test_the_same_order_by_push_and_by_poll_is_one_order_at_one_version(start, c
     assert not channel.verify_webhook(headers, body.replace(b"READY_TO_SHIP", b"CANCELLED"))
     assert channel.parse_webhook(headers, body) is None  # a push names an order; the next pull reads it
     delivery = channel.webhook_delivery(headers, body)
-    assert delivery.signed and delivery.sent_at == clock.now().replace(microsecond=0)
+    assert delivery.signed
+    assert delivery.sent_at == clock.now().replace(microsecond=0)
     clock.advance(timedelta(minutes=1))
     page = channel.fetch_orders(cursor)
     seen = [channel.parse_order(p) for p in page.payloads if p["order_sn"] == sn]
-    assert len(seen) == 2 and seen[0] == seen[1]  # by push and by poll: one id, one version, stored once
+    assert len(seen) == 2
+    assert seen[0] == seen[1]  # by push and by poll: one id, one version, stored once
     assert seen[0].version != channel.parse_order(polled[0]).version
     assert [p["order_sn"] for p in channel.fetch_orders(page.next_cursor).payloads] == []  # off the queue
     clock.advance(timedelta(hours=1))

@@ -25,7 +25,8 @@ def golden(name: str) -> dict:
 
 def test_a_seller_shipped_twd_order_maps_whole_dollars_unix_times_and_model_skus():
     order = mapping.parse_order(golden("order_detail_twd.json"), channel="tw-shopee")
-    assert order.id == "tw-shopee:2603220XKQ8T3A" and order.number == "#2603220XKQ8T3A"
+    assert order.id == "tw-shopee:2603220XKQ8T3A"
+    assert order.number == "#2603220XKQ8T3A"
     assert order.placed_at == datetime(2026, 3, 22, 8, 28, 2, tzinfo=timezone.utc)
     assert order.updated_at == datetime(2026, 3, 22, 8, 30, 11, tzinfo=timezone.utc)
     assert order.total == Money(amount=Decimal("1610"), currency="TWD")
@@ -33,9 +34,12 @@ def test_a_seller_shipped_twd_order_maps_whole_dollars_unix_times_and_model_skus
             for line in order.lines] == [("TEA-OOL-100", 2, Decimal("450"), "2300003:0", True),
                                          ("CUP-CER-2P", 1, Decimal("650"), "2300004:23000041", True)]
     assert order.lines[1].title == "青瓷茶杯 (2入) (青瓷)"  # the model's name, and its model_sku over item_sku
-    assert order.ship_to is not None and (order.ship_to.city, order.ship_to.line2, order.ship_to.country) == (
-        "台北市", "大安區", "TW")
-    assert order.note == "請在下午送達" and order.cancelled_at is None and order.email == ""
+    assert order.ship_to is not None
+    assert ((order.ship_to.city, order.ship_to.line2, order.ship_to.country) == (
+        "台北市", "大安區", "TW"))
+    assert order.note == "請在下午送達"
+    assert order.cancelled_at is None
+    assert order.email == ""
 
 
 def test_an_sgd_order_keeps_its_cents_and_a_cancelled_one_is_cancelled():
@@ -79,7 +83,9 @@ def test_error_answers_are_classified_from_the_table():
     assert mapping.fault({"error": "", "message": "", "response": {}}) is None
     kind, text = mapping.fault({"error": "invalid_acceess_token", "message": "Invalid access_token.",
                                 "request_id": "abc123"})
-    assert kind is mapping.Fault.TOKEN and "abc123" in text and "Invalid access_token." in text
+    assert kind is mapping.Fault.TOKEN
+    assert "abc123" in text
+    assert "Invalid access_token." in text
     assert mapping.fault({"error": "error_auth", "message": "no"})[0] is mapping.Fault.PERMANENT
     assert mapping.fault({"error": "error_server", "message": "busy"})[0] is mapping.Fault.TRANSIENT
     assert mapping.fault({"error": "something_new"})[0] is mapping.Fault.PERMANENT  # never retried for ever
@@ -100,7 +106,8 @@ def test_a_push_signature_covers_the_url_and_the_body():
     assert header == hmac.new(b"key", url.encode() + b"|" + body, hashlib.sha256).hexdigest()
     assert webhooks.verify_push(url, body, "key", header)
     assert not webhooks.verify_push(url + "x", body, "key", header)
-    assert not webhooks.verify_push(url, body, "", header) and not webhooks.verify_push(url, body, "key", None)
+    assert not webhooks.verify_push(url, body, "", header)
+    assert not webhooks.verify_push(url, body, "key", None)
     payload = webhooks.push(body)
     assert webhooks.ordersn(payload) == "2603220XKQ8T3A"
     assert webhooks.delivery(payload).sent_at == datetime(2026, 3, 22, 8, 30, 11, tzinfo=timezone.utc)
@@ -108,14 +115,16 @@ def test_a_push_signature_covers_the_url_and_the_body():
 
 
 def test_milestones_are_all_untold_with_a_reason():
-    assert set(mapping.NOT_TOLD) == set(TrackingStatus) and all(mapping.NOT_TOLD.values())
+    assert set(mapping.NOT_TOLD) == set(TrackingStatus)
+    assert all(mapping.NOT_TOLD.values())
 
 
 @pytest.mark.parametrize("name", ["order_detail_twd.json", "order_detail_sgd_cancelled.json"])
 def test_mutated_orders_map_or_are_refused_naming_a_field(name):
     result = assert_maps_or_refuses(lambda p: mapping.parse_order(p, channel="fz"),
                                     mutations(golden(name), seed=3, count=400), check=check_model)
-    assert result.mapped and result.refused
+    assert result.mapped
+    assert result.refused
 
 
 def test_mutated_list_and_shipping_answers_are_read_or_refused():

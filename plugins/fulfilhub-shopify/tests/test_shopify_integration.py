@@ -326,11 +326,14 @@ def test_push_stock_sets_available_at_the_location_by_sku_and_reports_unlisted_s
     from fulfilhub import StockPusher, capabilities
 
     _, sim, channel = start(orders_per_day=0)
-    assert isinstance(channel, StockPusher) and "push_stock" in capabilities(channel)
+    assert isinstance(channel, StockPusher)
+    assert "push_stock" in capabilities(channel)
     sku, other = sim.catalog[0]["sku"], sim.catalog[1]["sku"]
     assert channel.push_stock({sku: 12, other: 0, "NOT-SOLD-HERE": 3}, "push_stock:shop:1") == ["NOT-SOLD-HERE"]
     stock = sim.stock()
-    assert stock[sku] == 12 and stock[other] == 0 and stock[sim.catalog[2]["sku"]] is None
+    assert stock[sku] == 12
+    assert stock[other] == 0
+    assert stock[sim.catalog[2]["sku"]] is None
     assert channel.push_stock({sku: 11}, "push_stock:shop:2") == []  # the catalogue read once, not again
     assert sim.stock()[sku] == 11
 

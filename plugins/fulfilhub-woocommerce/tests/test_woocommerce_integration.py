@@ -67,7 +67,8 @@ def test_plain_http_to_a_remote_shop_is_refused_before_a_secret_is_sent(clock):
     with pytest.raises(ConfigError, match="HTTPS") as info:
         WoocommerceChannel(instance_context("woo", {"base_url": "http://shop.example.com", "consumer_key": KEY,
                                                     "consumer_secret": SECRET}, clock=clock, schema=SETTINGS))
-    assert info.value.key.endswith("base_url") and SECRET not in str(info.value)
+    assert info.value.key.endswith("base_url")
+    assert SECRET not in str(info.value)
 
 
 def full_pass(channel, cursor):
@@ -116,7 +117,8 @@ def test_pagination_that_changes_under_the_cursor_loses_nothing(start, clock):
     with sim.state as state:
         everything = set(state["orders"])
     page = channel.fetch_orders(None)
-    assert page.has_more and len(page.payloads) == 5
+    assert page.has_more
+    assert len(page.payloads) == 5
     # A shop manager edits two orders of the first page: by page number, page 2 would now start two
     # orders later and skip two that were never read.
     clock.advance(timedelta(minutes=1))
@@ -154,8 +156,10 @@ def test_an_order_edited_after_it_was_pulled_comes_again_at_a_new_version(start,
                    shipping={**payloads[0]["shipping"], "address_1": "1 New Street"})
     again, _ = full_pass(channel, cursor)
     new = next(channel.parse_order(p) for p in again if p["id"] == int(first.external_id))
-    assert new.version != first.version and new.ship_to.line1 == "1 New Street"
-    assert new.lines[0].quantity == first.lines[0].quantity + 1 and len(new.lines) == 1
+    assert new.version != first.version
+    assert new.ship_to.line1 == "1 New Street"
+    assert new.lines[0].quantity == first.lines[0].quantity + 1
+    assert len(new.lines) == 1
 
 
 def test_an_order_cancelled_mid_fulfilment_is_pulled_as_cancelled_and_not_marked_shipped(start, clock):
@@ -167,7 +171,8 @@ def test_an_order_cancelled_mid_fulfilment_is_pulled_as_cancelled_and_not_marked
     sim.edit_order(int(order.external_id), status="cancelled")
     again, _ = full_pass(channel, cursor)
     cancelled = next(channel.parse_order(p) for p in again if p["id"] == int(order.external_id))
-    assert cancelled.cancelled_at is not None and cancelled.version != order.version
+    assert cancelled.cancelled_at is not None
+    assert cancelled.version != order.version
     with pytest.raises(PermanentError, match="cancelled in the shop"):
         channel.push_fulfillment(order, push_for(order), "k1", attempt=1)
     assert sim.fulfillments_for(int(order.external_id)) == []
@@ -189,7 +194,9 @@ def test_a_shipment_becomes_a_customer_note_meta_and_completed_once_all_shipped(
     shop = sim.order(oid)
     assert shop["status"] == "completed"
     notes = sim.fulfillments_for(oid)
-    assert len(notes) == 2 and all(n["customer_note"] for n in notes) and first.tracking_code in notes[0]["note"]
+    assert len(notes) == 2
+    assert all(n["customer_note"] for n in notes)
+    assert first.tracking_code in notes[0]["note"]
     assert [t["tracking_provider"] for t in sim.trackings_for(oid)] == ["UPS", "UPS"]
     # milestones: one note per key, milestones Woo's buyer is not told of skipped
     pushed = attrs.evolve(first, fulfillment_ref=ref)
@@ -200,7 +207,8 @@ def test_a_shipment_becomes_a_customer_note_meta_and_completed_once_all_shipped(
         f"Your parcel {first.tracking_code} is out for delivery today."]
     # fulfilhub's own note, meta and completion are an echo, not a new version
     again = channel.parse_order(sim.order(oid))
-    assert again.version == order.version and again.cancelled_at is None
+    assert again.version == order.version
+    assert again.cancelled_at is None
 
 
 def test_a_shipment_note_whose_order_update_failed_is_found_not_posted_again_and_429_is_waited_for(start, clock):
@@ -211,16 +219,19 @@ def test_a_shipment_note_whose_order_update_failed_is_found_not_posted_again_and
     server.context.faults.add("429", path=f"/woocommerce/wp-json/wc/v3/orders/{oid}/notes", times=1, retry_after=20)
     before = clock.now()
     channel.push_tracking(order, push_for(order), TrackingStatus.DELIVERED, "pt:delivered", attempt=1)
-    assert (clock.now() - before).total_seconds() >= 20 and len(sim.milestones_for(oid)) == 1
+    assert (clock.now() - before).total_seconds() >= 20
+    assert len(sim.milestones_for(oid)) == 1
     server.context.faults.add("503", path=f"/woocommerce/wp-json/wc/v3/orders/{oid}", method="GET", times=1)
     server.context.faults.add("500", path=f"/woocommerce/wp-json/wc/v3/orders/{oid}", method="PUT", times=3)  # every try
     with pytest.raises(TransientError):  # the GET was retried, the note posted, the order's update failed
         channel.push_fulfillment(order, push_for(order), "pf:1", attempt=1)
-    assert len(sim.fulfillments_for(oid)) == 1 and sim.order(oid)["meta_data"] == []
+    assert len(sim.fulfillments_for(oid)) == 1
+    assert sim.order(oid)["meta_data"] == []
     ref = channel.push_fulfillment(order, push_for(order), "pf:1", attempt=2)  # the outbox's retry
     assert len(sim.fulfillments_for(oid)) == 1, "the retry posted a second shipment note"
     assert ref == str(sim.fulfillments_for(oid)[0]["id"])
-    assert sim.order(oid)["status"] == "completed" and sim.order(oid)["meta_data"][0]["value"]["note_id"] == ref
+    assert sim.order(oid)["status"] == "completed"
+    assert sim.order(oid)["meta_data"][0]["value"]["note_id"] == ref
     assert channel.push_fulfillment(order, push_for(order), "pf:1", attempt=3) == ref  # recorded: nothing more
     assert len(sim.fulfillments_for(oid)) == 1
 
@@ -259,12 +270,15 @@ def test_stock_is_set_by_sku_in_batches_and_unknown_skus_are_reported(start, clo
     from fulfilhub import StockPusher, capabilities
 
     server, sim, channel = start(orders_per_day=0)
-    assert isinstance(channel, StockPusher) and "push_stock" in capabilities(channel)
+    assert isinstance(channel, StockPusher)
+    assert "push_stock" in capabilities(channel)
     levels = {"TEE-ORG-M": 7, "MUG-ENM-350": 0, "NOT-IN-SHOP": 4}
     server.context.faults.add("429", path="/woocommerce/wp-json/wc/v3/products/batch", times=1, retry_after=3)
     assert channel.push_stock(levels, "push_stock:woo:1", attempt=1) == ["NOT-IN-SHOP"]
     stock = sim.stock()
-    assert stock["TEE-ORG-M"] == 7 and stock["MUG-ENM-350"] == 0 and stock["TEA-OOL-100"] is None
+    assert stock["TEE-ORG-M"] == 7
+    assert stock["MUG-ENM-350"] == 0
+    assert stock["TEA-OOL-100"] is None
     assert channel.push_stock(levels, "push_stock:woo:1", attempt=2) == ["NOT-IN-SHOP"]  # again: the same numbers
     assert sim.stock()["TEE-ORG-M"] == 7
 
@@ -277,5 +291,7 @@ def test_a_sku_pushed_at_zero_is_no_longer_sold(start, clock):
     with sim.state as state:  # every order placed, paid or not
         mugs = sum(line["quantity"] for o in state["orders"].values() for line in o["line_items"]
                    if line["sku"] == "MUG-ENM-350")
-    assert len(sold) > 20 and "TEE-ORG-M" not in sold and mugs <= 2
+    assert len(sold) > 20
+    assert "TEE-ORG-M" not in sold
+    assert mugs <= 2
     assert sim.stock()["MUG-ENM-350"] == 2 - mugs

@@ -24,16 +24,20 @@ def golden(name: str) -> dict:
 
 def test_a_paid_order_maps_with_gmt_times_twd_amounts_and_line_meta():
     order = mapping.parse_order(golden("order_processing.json"), channel="tw-shop")
-    assert order.id == "tw-shop:727" and order.number == "#727"
+    assert order.id == "tw-shop:727"
+    assert order.number == "#727"
     assert order.placed_at == datetime(2026, 3, 22, 8, 28, 2, tzinfo=timezone.utc)  # date_created_gmt, not local
     assert order.updated_at == datetime(2026, 3, 22, 8, 30, 11, tzinfo=timezone.utc)
     assert order.total == Money(amount=Decimal("1650.00"), currency="TWD")
     assert [(line.sku, line.quantity, line.unit_price.amount, line.external_id) for line in order.lines] == [
         ("TEA-OOL-100", 2, Decimal("450"), "315"), ("CUP-CER-2P", 1, Decimal("650"), "316")]
     assert order.lines[1].title == "Ceramic Tea Cups (2) (Glaze: Celadon)"  # hidden _reduced_stock left out
-    assert order.ship_to is not None and order.ship_to.country == "TW" and order.ship_to.city == "台北市"
+    assert order.ship_to is not None
+    assert order.ship_to.country == "TW"
+    assert order.ship_to.city == "台北市"
     assert order.ship_to.phone == "0912345678"  # shipping.phone empty: billing's
-    assert order.email == "meiling.chen@example.com" and order.cancelled_at is None
+    assert order.email == "meiling.chen@example.com"
+    assert order.cancelled_at is None
 
 
 def test_a_cancelled_virtual_order_is_cancelled_and_has_no_address():
@@ -87,7 +91,8 @@ def test_shipment_meta_adds_up_to_a_fully_shipped_order():
     first = mapping.shipment_meta(PUSH, mapping.shipment_quantities(PUSH, order.lines), "901")
     payload = {**golden("order_processing.json"), "meta_data": [first]}
     refs, shipped = mapping.shipped_quantities(payload)
-    assert refs == {"s:727/1": "901"} and not mapping.fully_shipped(order.lines, shipped)
+    assert refs == {"s:727/1": "901"}
+    assert not mapping.fully_shipped(order.lines, shipped)
     by_sku = ShipmentPush(shipment_id="s:727/2", lines=(ShipmentLine(sku="CUP-CER-2P", quantity=1),),
                           tracking_code="TW2", tracking_url="", carrier_name="T-CAT", service="")
     _, shipped = mapping.shipped_quantities({"meta_data": [first, mapping.shipment_meta(by_sku, mapping.shipment_quantities(by_sku, order.lines), "902")]})
@@ -100,7 +105,9 @@ def test_shipment_meta_adds_up_to_a_fully_shipped_order():
 def test_notes_carry_the_reference_they_are_found_by():
     ref = mapping.reference("channel.push_fulfillment:s:727/1")
     text = mapping.shipment_note(PUSH, ref)
-    assert "TW123456789" in text and "https://track.example/TW123456789" in text and "T-CAT Home" in text
+    assert "TW123456789" in text
+    assert "https://track.example/TW123456789" in text
+    assert "T-CAT Home" in text
     notes = [{"id": 1, "note": "Order status changed from Pending payment to Processing."}, {"id": 2, "note": text}]
     assert mapping.find_note(notes, ref)["id"] == 2
     assert mapping.find_note(notes, mapping.reference("another key")) is None
@@ -112,14 +119,17 @@ def test_a_coupon_is_for_the_buyer_once_and_stamped_with_the_key():
     order = mapping.parse_order(golden("order_processing.json"), channel="s")
     grant = CompensationProposal(kind=CompensationKind.DISCOUNT, value=Money(amount=Decimal("82.5"), currency="TWD"), tier="late-3d")
     body = mapping.coupon_body(order, grant, "comp:s:727:late")
-    assert body["code"] == mapping.coupon_code("comp:s:727:late") and body["amount"] == "82.50"
-    assert body["discount_type"] == "fixed_cart" and body["usage_limit"] == 1
+    assert body["code"] == mapping.coupon_code("comp:s:727:late")
+    assert body["amount"] == "82.50"
+    assert body["discount_type"] == "fixed_cart"
+    assert body["usage_limit"] == 1
     assert body["email_restrictions"] == ["meiling.chen@example.com"]
     assert {"key": "_fulfilhub_key", "value": "comp:s:727:late"} in body["meta_data"]
     upgrade = CompensationProposal(kind=CompensationKind.FREE_UPGRADE, value=Money(amount=Decimal("0"), currency="TWD"), tier="late-3d")
     assert mapping.coupon_body(order, upgrade, "k")["free_shipping"] is True
     found = mapping.find_coupon([{"id": 9, "code": body["code"].lower()}], "comp:s:727:late")
-    assert found is not None and found["id"] == 9
+    assert found is not None
+    assert found["id"] == 9
 
 
 def test_a_webhook_is_verified_on_its_raw_body_and_parsed_by_topic():
@@ -127,7 +137,8 @@ def test_a_webhook_is_verified_on_its_raw_body_and_parsed_by_topic():
     signature = webhooks.sign(body, "s3cret")
     assert webhooks.verify_signature(body, "s3cret", signature)
     assert not webhooks.verify_signature(body + b" ", "s3cret", signature)
-    assert not webhooks.verify_signature(body, "", signature) and not webhooks.verify_signature(body, "s3cret", None)
+    assert not webhooks.verify_signature(body, "", signature)
+    assert not webhooks.verify_signature(body, "s3cret", None)
     headers = {"x-wc-webhook-topic": "order.updated", "X-WC-Webhook-Delivery-ID": "8812"}
     assert webhooks.order_payload(headers, body)["id"] == 727
     assert webhooks.order_payload({**headers, "x-wc-webhook-topic": "order.deleted"}, b'{"id": 727}') is None
