@@ -31,4 +31,5 @@ def test_an_unknown_or_no_carrier_is_refused_naming_the_installed_ones(names):
 def test_the_demo_refuses_an_unknown_carrier_with_exit_4(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--carrier", "no-such-carrier", "--orders", "5", "--days", "1",
                                        "--workspace", str(tmp_path / "ws")])
-    assert result.exit_code == 4 and "no carrier simulator named no-such-carrier" in result.output
+    assert result.exit_code == 4
+    assert "no carrier simulator named no-such-carrier" in result.output

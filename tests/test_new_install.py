@@ -52,7 +52,8 @@ def test_the_printed_install_step_names_the_checkout_and_resolves_without_an_ind
     pip = re.search(r"\.venv/bin/pip install (.+?) && ", step)
     assert pip, step
     args = shlex.split(pip.group(1))
-    assert args[:2] == ["-e", source] and Path(source, "src", "fulfilhub", "__init__.py").is_file()
+    assert args[:2] == ["-e", source]
+    assert Path(source, "src", "fulfilhub", "__init__.py").is_file()
     python = _without_fulfilhub(tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FULFILHUB_", "PYTEST_", "PIP_"))}
     env["PIP_CONFIG_FILE"] = os.devnull  # no find-links or index from this machine's pip.conf

@@ -112,7 +112,8 @@ def stock(rt, warehouse, sku, on_hand, safety=0):
 
 
 def test_the_job_tells_each_stock_channel_what_changed_once_and_retries_a_failed_push(rt):
-    assert "push_stock" in capabilities(rt.channel("shop")) and isinstance(rt.channel("shop"), StockPusher)
+    assert "push_stock" in capabilities(rt.channel("shop"))
+    assert isinstance(rt.channel("shop"), StockPusher)
     assert "push_stock" not in capabilities(rt.channel("other"))
     assert jobs.JOBS["push_stock"] is jobs.push_stock
     stock(rt, "east", "TEA", 10, safety=2)
@@ -121,13 +122,17 @@ def test_the_job_tells_each_stock_channel_what_changed_once_and_retries_a_failed
     stock(rt, "west", "CUP", 1)
     first = jobs.push_stock(rt)
     assert StockShop.pushes == [{"CUP": 1, "MUG": 3, "TEA": 13}]
-    assert first.counts == {"skus_pushed": 2, "not_listed": 1} and first.errors == []
+    assert first.counts == {"skus_pushed": 2, "not_listed": 1}
+    assert first.errors == []
     again = jobs.push_stock(rt)
-    assert StockShop.pushes == [{"CUP": 1, "MUG": 3, "TEA": 13}] and again.counts == {"unchanged": 1}
+    assert StockShop.pushes == [{"CUP": 1, "MUG": 3, "TEA": 13}]
+    assert again.counts == {"unchanged": 1}
     stock(rt, "west", "MUG", 0)  # sold out
     StockShop.fail = True
     failed = jobs.push_stock(rt)
-    assert failed.errors and "will try again" in failed.errors[0] and "503" in failed.errors[0]
+    assert failed.errors
+    assert "will try again" in failed.errors[0]
+    assert "503" in failed.errors[0]
     StockShop.fail = False
     jobs.push_stock(rt)
     assert StockShop.pushes[-1] == {"MUG": 0}  # what failed is sent on the next run, and only that
