@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fulfilhub import Address, Money, Order, OrderLine, PayloadError, TrackingStatus
-from fulfilhub.sdk import MAX_AMOUNT, MAX_QUANTITY, minor_digits
+from fulfilhub.sdk import MAX_AMOUNT, MAX_QUANTITY, minor_digits, parse_currency
 
 _MAX_TEXT = 65_536
 _INT64 = 2**63
@@ -187,7 +187,7 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     status = intake(payload)
     placed_at = _time(payload.get("create_time"), "create_time")
     updated_at = _time(payload.get("update_time"), "update_time")
-    currency = _currency(payload.get("currency"))
+    currency = parse_currency(payload.get("currency"), field="currency")
     total = money(payload.get("total_amount"), currency, "total_amount")
     flag = payload.get("fulfillment_flag")
     if flag is not None and flag not in FULFILLED_BY_SHOPEE:
@@ -391,12 +391,6 @@ def _int_id(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < _INT64:
         raise PayloadError(f"must be a positive 64-bit integer id, got {_shown(value)}", field=field)
     return value
-
-
-def _currency(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise PayloadError(f"must be an ISO 4217 code like 'TWD', got {_shown(value)}", field="currency")
-    return value.upper()
 
 
 def _country(value: Any) -> str:
