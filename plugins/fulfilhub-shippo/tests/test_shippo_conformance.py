@@ -20,6 +20,7 @@ class TestShippoConformance(CarrierSuite):
     plugin = fulfilhub_shippo
     entry_point = "shippo"
     type_name = "shippo"
+    stages = ("quote", "buy", "buy_retry", "track")
     status_table = mapping.STATUSES
     documented_statuses = ("PRE_TRANSIT", "TRANSIT", "DELIVERED", "RETURNED", "FAILURE", "UNKNOWN")
     unknown_ok = {"UNKNOWN": "Shippo's own word for 'the carrier has told nothing yet' (a tracking number it "
@@ -41,14 +42,17 @@ class TestShippoConformance(CarrierSuite):
     def fuzz_stages(self, adapter: Any, sim: Any, clock: SimClock) -> Sequence[tuple[str, Callable[[], Any]]]:
         """As the suite's, but each replayed purchase is a first try under a key of its own: Shippo takes no
         idempotency key, so a key the adapter has seen sends it to GET /transactions to look first, and the
-        replay would answer that look with a 404 instead of the recorded purchase."""
-        label = adapter.buy(adapter.quote(self.shipment_request("fuzz-1"))[0], "carrier.buy_label:fuzz/1")
+        replay would answer that look with a 404 instead of the recorded purchase. That look is a stage of
+        its own (``buy_retry``: the outbox's retry of a purchase already made)."""
+        bought = adapter.quote(self.shipment_request("fuzz-1"))[0]
+        label = adapter.buy(bought, "carrier.buy_label:fuzz/1")
         clock.advance(timedelta(days=2))
         rate = adapter.quote(self.shipment_request("fuzz-2"))[0]
         keys = (f"carrier.buy_label:fuzz/2.{n}" for n in itertools.count())
         return [
             ("quote", lambda: adapter.quote(self.shipment_request())),
             ("buy", lambda: adapter.buy(rate, next(keys))),
+            ("buy_retry", lambda: adapter.buy(bought, "carrier.buy_label:fuzz/1")),
             ("track", lambda: adapter.track(label)),
         ]
 
