@@ -128,9 +128,21 @@ def test_an_expected_failure_is_strict_and_says_why():
                                                           "strict": True}}
 
 
+def test_an_expected_failure_can_name_one_case_of_a_check():
+    cls = type("TestCarrier", (conformance.CarrierSuite,), {"expected_failures": {
+        "test_mappings_survive_mutated_simulator_answers[track]": "a known crash"}})
+    items = [_Item(cls, "test_mappings_survive_mutated_simulator_answers") for _ in cls.stages]
+    for item, stage in zip(items, cls.stages):
+        item.name = f"test_mappings_survive_mutated_simulator_answers[{stage}]"
+    pytest_plugin.pytest_collection_modifyitems(None, items)
+    xfails = {item.name for item in items for mark in item.markers if mark.name == "xfail"}
+    assert xfails == {"test_mappings_survive_mutated_simulator_answers[track]"}
+
+
 @pytest.mark.parametrize(("expected", "message"), [
     ({"test_declares_a_settings_schema": "  "}, "gives no reason"),
     ({"test_flies": "it cannot"}, "not one of its checks"),
+    ({"test_declares_a_settings_schema[quote]": "no cases"}, "not a case of"),
 ])
 def test_an_expected_failure_without_a_reason_or_a_check_stops_the_run(expected, message):
     cls = _suite(expected)
@@ -143,3 +155,12 @@ def test_the_pytest_plugin_is_installed_through_the_pytest11_entry_point():
 
     [ep] = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.name == "fulfilhub"]
     assert ep.load() is pytest_plugin
+
+
+def test_the_conformance_page_lists_every_check():
+    page = (HERE.parent / "docs" / "conformance.md").read_text(encoding="utf-8")
+    suites = (conformance.CarrierSuite, conformance.ChannelSuite, conformance.WarehouseSuite,
+              conformance.NotifierSuite, conformance.PolicySuite)
+    missing = sorted({check for suite in suites for check in conformance.checks(suite)} - set(re.findall(r"`(test_\w+)`",
+                                                                                                       page)))
+    assert not missing, f"docs/conformance.md does not list: {missing}"

@@ -113,3 +113,16 @@ def test_easypost_on_the_kit_passes_the_carrier_suite_against_easyposts_simulato
     tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "tests",
                              "-k", "not entry_point"], cwd=folder, capture_output=True, text=True, env=env, timeout=600)
     assert tested.returncode == 0, tested.stdout[-4000:]
+
+
+def test_init_in_a_plugins_own_venv_writes_only_installed_types_and_doctor_passes(tmp_path, monkeypatch):
+    """A plugin author's venv has fulfilhub and the new plugin, not fulfilhub-shopify or -easypost."""
+    monkeypatch.setenv("FULFILHUB_DISABLE_PLUGINS", "shopify,easypost")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["init"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "fulfilhub.toml").read_text(encoding="utf-8")
+    assert "# [channels.my-shop]" in text and "# not installed: pip install fulfilhub-shopify" in text
+    assert "\n[warehouses.main]\n" in text
+    doctor = CliRunner().invoke(main, ["doctor"])
+    assert doctor.exit_code == 0, doctor.output

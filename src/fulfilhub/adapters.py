@@ -561,8 +561,18 @@ class ChannelType(AdapterType["Channel"]):
     """A channel type (``register_channel_types``): its factory returns a :class:`Channel`."""
 
 
+@attrs.frozen(kw_only=True)
 class CarrierType(AdapterType["Carrier"]):
-    """A carrier type (``register_carrier_types``): its factory returns a :class:`Carrier`."""
+    """A carrier type (``register_carrier_types``): its factory returns a :class:`Carrier`.
+
+    ``tracks_only``: the type follows parcels whose labels were bought elsewhere (a
+    tracking service such as Kuaidi100). The runner never asks it for rates nor buys
+    from it; a shipment reaches it carrying a :class:`Label` made outside, and only its
+    ``track`` (and webhooks) are called. The conformance suite skips the label checks
+    for it, saying why.
+    """
+
+    tracks_only: bool = False
 
 
 class WarehouseType(AdapterType["Warehouse"]):

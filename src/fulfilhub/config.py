@@ -35,7 +35,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
@@ -634,3 +634,27 @@ province = "NV"
 postal_code = "89501"
 country = "US"
 """
+
+
+def example_for(registered: Mapping[str, Iterable[str]]) -> str:
+    """:data:`EXAMPLE` for the plugins installed here: an instance table whose ``type`` no
+    installed plugin registers (``registered``: kind -> type names) is written commented
+    out, saying which package brings it, so that ``fulfilhub doctor`` in a plugin's own
+    virtualenv does not fail on first-party plugins that are not installed."""
+    out: list[str] = []
+    commenting = False
+    for line in EXAMPLE.splitlines(keepends=True):
+        header = re.match(r"^\[(channels|carriers|warehouses|notifiers)\.([\w-]+)(\.[\w.-]+)?\]", line)
+        if header:
+            if header.group(3) is None:
+                kind = header.group(1)
+                block = EXAMPLE[EXAMPLE.index(line):]
+                found = re.search(r'^type = "([\w-]+)"', block, re.M)
+                wanted = found.group(1) if found else ""
+                commenting = wanted not in set(registered.get(kind, ()))
+                if commenting:
+                    out.append(f"# not installed: pip install fulfilhub-{wanted}, then uncomment\n")
+        elif line.startswith("[") and not line.startswith("[["):
+            commenting = False
+        out.append(f"# {line}" if commenting and line.strip() else line)
+    return "".join(out)

@@ -375,6 +375,9 @@ class HttpClient:
     def json(self, response: httpx.Response, key: str | None = None, kind: type = dict) -> Any:
         """``response.json()`` (or its field ``key``) as a ``kind``, or a TransientError.
 
+        ``kind`` is ``dict`` (the default: a JSON object) or ``list``: an API that answers
+        with a JSON list is read with ``json(response, kind=list)``, and one field of an
+        object with ``json(response, "orders", list)``.
         A 2xx body that is not JSON, or JSON without the expected object or list, is
         most likely an answer cut off on the way: the error says what arrived instead
         (secrets redacted) and the caller's work is retried later.
@@ -394,9 +397,11 @@ class HttpClient:
             ) from None
         if key is None:
             if not isinstance(body, kind):
+                hint = " (an API that answers with a list is read with json(response, kind=list))" \
+                    if isinstance(body, list) else ""
                 raise TransientError(
                     f"{where} answered HTTP {response.status_code} with a JSON {type(body).__name__}, "
-                    f"not a JSON {wanted}; will try again later",
+                    f"not a JSON {wanted}{hint}; will try again later",
                     service=self.service,
                     status_code=response.status_code,
                 )

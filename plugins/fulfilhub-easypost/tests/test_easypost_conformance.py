@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import fulfilhub_easypost
+from fulfilhub import Label, Money, Rate
 from fulfilhub.testing.conformance import CarrierSuite
 from fulfilhub_easypost import mapping, webhooks
 
@@ -50,6 +51,15 @@ class TestEasyPostConformance(CarrierSuite):
 
     def label_count(self, sim: Any) -> int:
         return sim.purchases_count()
+
+    def sent_scans(self, sim: Any, label: Label) -> list[tuple[str, datetime]]:
+        details = sim.trackers[label.tracker_ref]["tracking_details"]
+        return [(d["status"], datetime.fromisoformat(d["datetime"].replace("Z", "+00:00"))) for d in details]
+
+    def rate_truth(self, sim: Any, rate: Rate) -> Money | None:
+        shipment = sim.shipments.get(rate.shipment_ref) or {}
+        quoted = next((r for r in shipment.get("rates", ()) if r["id"] == rate.rate_id), None)
+        return Money(amount=quoted["rate"], currency=quoted["currency"]) if quoted else None
 
     def webhook_request(self, secret: str, at: datetime) -> tuple[dict[str, str], bytes]:
         tracker = {"object": "Tracker", "id": "trk_1", "tracking_code": "9400100000000000000001",

@@ -78,6 +78,12 @@ class TestWoocommerceConformance(ChannelSuite):
     def tracking_event_count(self, sim: Any, order: Order) -> int:
         return len(sim.milestones_for(int(order.external_id)))
 
+    def order_truth(self, sim: Any, order: Order) -> dict[str, Any]:
+        held = sim.order(int(order.external_id))
+        return {"currency": held["currency"], "total": held["total"],
+                "lines": [(item["sku"], item["quantity"], Decimal(item["subtotal"]) / item["quantity"])
+                          for item in held["line_items"]]}
+
     def resign(self, headers: dict[str, str], body: bytes, secret: str) -> dict[str, str]:
         return {webhooks.SIGNATURE_HEADER: webhooks.sign(body, secret)}
 

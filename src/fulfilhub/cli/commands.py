@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from .. import store as store_mod
-from ..config import EXAMPLE, DEFAULT_PATH
+from ..config import DEFAULT_PATH, example_for
 from ..clock import SystemClock
 from ..errors import ConfigError, NotFound, StoreError
 from ..models import OrderStatus
@@ -55,7 +55,9 @@ def init(ctx: click.Context, target: str, force: bool) -> None:
         raise ConfigError("already exists; pass --force to overwrite it", path=str(path))
     if not path.parent.is_dir():
         raise ConfigError(f"folder {path.parent} does not exist; create it first", path=str(path))
-    path.write_text(EXAMPLE, encoding="utf-8")
+    registry = ctx.obj.plugins.registry  # a type no installed plugin registers is written commented out
+    path.write_text(example_for({kind: getattr(registry, kind) for kind in ("channels", "carriers", "warehouses",
+                                                                            "notifiers")}), encoding="utf-8")
     ctx.obj.config_path = str(path)
     config = ctx.obj.config(strict_env=False)
     revision = store_mod.upgrade(config.store_url)

@@ -29,9 +29,11 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
         if only is not None:
             packed = [s for s in packed if only(s)]
         found = order_store.load_many(conn, [s.order_id for s in packed])
-    carriers = list(rt.config.carriers)
+    types = rt.plugins.registry.carriers
+    carriers = [name for name, inst in rt.config.carriers.items()  # a tracks-only carrier sells no label
+                if not getattr(types.get(inst.type), "tracks_only", False)]
     if packed and not carriers:
-        report.errors.append("packed shipments are waiting, but no carrier is configured")
+        report.errors.append("packed shipments are waiting, but no carrier that sells labels is configured")
         return report
     for shipment in packed:
         if shipment.order_id not in found:

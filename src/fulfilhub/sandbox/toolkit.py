@@ -354,10 +354,16 @@ class ShopSimulator(Protocol):
 
     It takes the option ``orders_per_day``; ``catalog`` lists the SKUs orders are drawn
     from (``{"sku": ..., "grams": ...}`` at least) so that the scenario can stock the
-    warehouses; ``stop_arrivals()`` ends the stream of new orders.
+    warehouses; ``stop_arrivals()`` ends the stream of new orders; ``update_order(id)``
+    and ``cancel_order(id)`` change and cancel an order as the merchant would, now on
+    the scenario clock (the conformance suite checks that both come through).
     """
 
     @property
     def catalog(self) -> Sequence[Mapping[str, Any]]: ...
 
     def stop_arrivals(self) -> None: ...
+
+    def update_order(self, order_id: Any) -> Any: ...
+
+    def cancel_order(self, order_id: Any) -> Any: ...

@@ -1,7 +1,9 @@
-"""fulfilhub-kuaidi100: Kuaidi100 (快递100) tracking of mainland couriers for fulfilhub.
+"""fulfilhub-kuaidi100: Kuaidi100 (快递100) tracking for mainland couriers, with a local simulator.
 
 Installing the package registers, through the ``fulfilhub`` entry point, the carrier
-type ``kuaidi100`` (tracking only) and the sandbox simulator ``kuaidi100``.
+type ``kuaidi100`` (:class:`~fulfilhub_kuaidi100.carrier.Kuaidi100Carrier`, registered
+``tracks_only``: labels are bought elsewhere) and the sandbox simulator ``kuaidi100``
+(imported only when a sandbox builds it).
 """
 
 from __future__ import annotations
@@ -11,21 +13,23 @@ from collections.abc import Callable
 from fulfilhub import CarrierType, Simulator, hookimpl
 
 from . import carrier
-from .carrier import Kuaidi100Carrier
+from .carrier import Kuaidi100Carrier, outside_label
 
 __version__ = "0.1.0"
-__all__ = ["Kuaidi100Carrier", "register_carrier_types", "register_simulators"]
+__all__ = ["Kuaidi100Carrier", "outside_label", "register_carrier_types", "register_simulators"]
 
 
 @hookimpl
 def register_carrier_types(register: Callable[[CarrierType], None]) -> None:
-    register(CarrierType(name="kuaidi100", factory=Kuaidi100Carrier, settings=carrier.SETTINGS,
-                         description="Kuaidi100 (快递100): scans of SF, YTO, ZTO, STO, Yunda, JD, EMS... by query and push"))
+    register(CarrierType(name="kuaidi100", factory=Kuaidi100Carrier, settings=carrier.SETTINGS, tracks_only=True,
+                         description="Kuaidi100 tracking of mainland couriers (SF, YTO, ZTO, STO, Yunda, JD, EMS...): "
+                                     "real-time query and signed subscription pushes; labels bought elsewhere"))
 
 
 @hookimpl
 def register_simulators(register: Callable[[Simulator], None]) -> None:
-    # no demo part: a carrier that only tracks has no place in the demo until a
-    # warehouse or channel can hand fulfilhub a label bought elsewhere
-    register(Simulator(name="kuaidi100", factory="fulfilhub_kuaidi100.simulator:Kuaidi100Simulator",
-                       description="Local Kuaidi100: real-time query, subscription and pushes, in Chinese"))
+    register(Simulator(
+        name="kuaidi100",
+        factory="fulfilhub_kuaidi100.simulator:Kuaidi100Simulator",  # imported only when a sandbox builds it
+        description="Local Kuaidi100 API: real-time query, subscription and signed pushes on the scenario clock",
+    ))

@@ -1,10 +1,17 @@
-"""The Kuaidi100 (快递100) adapter: tracking of mainland couriers' parcels (the I/O half).
+"""The Kuaidi100 carrier adapter: the I/O half (the mapping lives in ``mapping.py``).
 
-Kuaidi100 tracks; it sells no labels. A shipment whose label was bought elsewhere (by a
-3PL, at the courier's counter) carries the courier and tracking number, and this adapter
-reads its scans: the real-time query (``POST /poll/query.do``, signed upper-case hex
-MD5 of param + key + customer) and, with ``callback_url`` set, a subscription
-(``POST /poll``) whose pushes arrive as webhooks signed MD5(param + salt).
+Kuaidi100 tracks parcels of mainland couriers (SF, YTO, ZTO, STO, Yunda, JD, EMS ...)
+whose labels were bought elsewhere: the type is registered ``tracks_only``, so the
+runner never quotes nor buys through it. A shipment reaches it with a Label made
+outside (:func:`outside_label`): ``carrier_name`` is the courier code (``shunfeng``;
+empty to let Kuaidi100 guess it from the number), ``tracker_ref`` the last four digits
+of the recipient's phone where the courier asks for them (SF does).
+
+``track`` asks the real-time query (``POST /poll/query.do``, signed: upper-case hex MD5
+of param + key + customer). With ``callback_url`` set, the first poll of a number also
+subscribes it (``POST /poll``), once per number (kept in the instance's state), so that
+Kuaidi100 pushes each change to the server; pushes are checked against ``salt``
+(``sign`` = upper-case MD5 of param + salt).
 """
 
 from __future__ import annotations
@@ -13,123 +20,156 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qs, urlencode
 
-from fulfilhub import ConfigError, ExternalError, InstanceContext, Label, PermanentError, Rate, Setting, ShipmentRequest
-from fulfilhub import TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+from fulfilhub import ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError, Rate
+from fulfilhub import Setting, ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
 
 from . import mapping
 
-log = logging.getLogger("fulfilhub_kuaidi100")
+log = logging.getLogger("fulfilhub.kuaidi100")
 DEFAULT_BASE_URL = "https://poll.kuaidi100.com"
 DEFAULT_AUTONUMBER_URL = "https://www.kuaidi100.com/autonumber/auto"
 
-#: The settings of a ``type = "kuaidi100"`` carrier instance (any other key is refused).
+#: The settings of a ``type = "kuaidi100"`` instance (any other key is refused).
 SETTINGS: dict[str, Setting] = {
-    "key": Setting(str, secret=True, help='your Kuaidi100 授权key, e.g. "${KUAIDI100_KEY}"'),
-    "customer": Setting(str, secret=True, help='your Kuaidi100 customer id, e.g. "${KUAIDI100_CUSTOMER}"'),
+    "customer": Setting(str, help="your Kuaidi100 customer id (公司编号), from the account's 授权信息 page"),
+    "key": Setting(str, secret=True, help='your Kuaidi100 authorisation key (授权key), e.g. "${KUAIDI100_KEY}"'),
     "base_url": Setting(str, default=DEFAULT_BASE_URL, help="the API's base URL (the sandbox gives its own)"),
-    "autonumber_url": Setting(str, default=DEFAULT_AUTONUMBER_URL, help="Kuaidi100's courier detection by number"),
-    "callback_url": Setting(str, default=None, help="subscribe to pushes to this URL (fulfilhub serve's webhook URL)"),
-    "salt": Setting(str, default=None, secret=True, help="the salt pushes are signed with; needed to accept them"),
-    "phone": Setting(str, default="", help="last 4 digits of a phone, for couriers that ask (SF)"),
+    "autonumber_url": Setting(str, default=DEFAULT_AUTONUMBER_URL,
+                              help="where courier codes are guessed from numbers (a path is joined to base_url)"),
+    "callback_url": Setting(str, default="", help="your server's /webhooks/<instance> URL: subscribe each number "
+                                                  "so Kuaidi100 pushes its changes (empty: poll only)"),
+    "salt": Setting(str, default=None, secret=True, help="the salt pushes are signed with (needed to accept them)"),
 }
 
 
+def outside_label(carrier: str, tracking_code: str, *, courier: str = "", phone: str = "",
+                  currency: str = "CNY") -> Label:
+    """The Label of a parcel whose label was bought elsewhere, for the Kuaidi100 instance
+    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number);
+    of ``phone`` only the last four digits are kept (all SF asks; the store keeps no more).
+    It cost nothing through fulfilhub (``cost`` 0 in ``currency``)."""
+    digits = "".join(c for c in phone if c.isascii() and c.isdigit())[-4:]
+    return Label(carrier=carrier, carrier_name=courier, service="", tracking_code=tracking_code,
+                 cost=Money(amount="0", currency=currency), shipment_ref="", tracker_ref=digits,
+                 tracking_url="https://www.kuaidi100.com/chaxun?" + urlencode({"com": courier, "nu": tracking_code}))
+
+
 class Kuaidi100Carrier:
-    """A Kuaidi100 account: a :class:`fulfilhub.Carrier` that only tracks, and a WebhookReceiver."""
+    """A configured Kuaidi100 account: a :class:`fulfilhub.Carrier` that only tracks, and a
+    :class:`fulfilhub.WebhookReceiver` for its pushes."""
 
     def __init__(self, context: InstanceContext):
         self.context = context
         self.name = context.name
+        self.customer: str = context.setting("customer")
         self._key: str = context.setting("key")
-        self._customer: str = context.setting("customer")
-        self.autonumber_url: str = context.setting("autonumber_url")
-        self.callback_url: str | None = context.setting("callback_url")
+        self.callback_url: str = context.setting("callback_url")
         self.salt: str | None = context.setting("salt")
-        self.phone: str = context.setting("phone")
-        self._http = context.http(context.setting("base_url"))
+        self.autonumber_url: str = context.setting("autonumber_url")
+        self._http = context.http(context.setting("base_url"), headers={"Accept": "application/json"})
 
-    # -- Carrier protocol: a tracking-only carrier
+    # -- what a tracks-only carrier does not do
 
     def quote(self, request: ShipmentRequest) -> Sequence[Rate]:
-        """Kuaidi100 sells no labels: no rate, so the runner buys from the other carriers."""
-        return []
+        raise PermanentError(f"Kuaidi100 only tracks and sells no labels: nothing to quote for {request.reference} "
+                             "(the runner asks only carriers that sell labels)", service=self.name)
 
     def buy(self, rate: Rate, key: str) -> Label:
-        raise PermanentError("Kuaidi100 only tracks: buy the label from the courier or another carrier",
-                             service=self.name)
+        raise PermanentError("Kuaidi100 only tracks: buy the label from the courier and give the shipment its "
+                             "tracking code", service=self.name)
 
     def void(self, label: Label) -> None:
-        raise PermanentError(f"Kuaidi100 only tracks: cancel label {label.tracking_code} with its courier",
-                             service=self.name)
+        raise PermanentError(f"Kuaidi100 only tracks: cancel waybill {label.tracking_code} with the courier that "
+                             "sold it", service=self.name)
+
+    # -- tracking
 
     def track(self, label: Label) -> TrackingUpdate:
-        """The scans of ``label`` (courier: ``tracker_ref``, else its ``carrier_name``, else detected).
-
-        ``returnCode`` 500 (the courier has reported nothing yet) is an update with no scan;
-        501/502 are TransientErrors, the other refusals PermanentErrors naming the code.
-        """
-        com = self.courier(label)
-        form = mapping.query_form(com, label.tracking_code, self._key, self._customer, self.phone)
-        answer = self._http.json(self._http.post("/poll/query.do", data=form, idempotent=True))
+        number, phone = label.tracking_code, label.tracker_ref
+        com = label.carrier_name or self._detect(number)
+        if self.callback_url:
+            try:
+                self._subscribe(com, number, phone)
+            except ExternalError as exc:  # polling still follows it; asked again on the next poll
+                log.warning("%s: %s could not be subscribed, polled only for now: %s", self.name, number, exc)
+        param = mapping.query_param(com, number, phone)
+        answer = self._http.json(self._http.post("/poll/query.do", idempotent=True, data={
+            "customer": self.customer, "sign": mapping.sign(param, self._key, self.customer), "param": param}))
         refused = mapping.refusal(answer)
-        if refused is not None:
-            code, why, again = refused
-            if code == "500":
-                return TrackingUpdate(tracking_code=label.tracking_code, status=TrackingStatus.UNKNOWN, raw=answer)
-            error = TransientError if again else PermanentError
-            raise error(f"Kuaidi100 refused the query of {com} {label.tracking_code} ({code}): {why}", service=self.name)
-        self._subscribe(com, label.tracking_code)
+        if refused and refused[0] == "500":  # 查询无结果: the courier has not scanned it yet
+            return TrackingUpdate(tracking_code=number, status=TrackingStatus.PRE_TRANSIT, raw=answer)
+        if refused:
+            self._refused("query", number, *refused)
         return mapping.parse_result(answer)
 
-    def courier(self, label: Label) -> str:
-        """The courier's Kuaidi100 code: the label's ``tracker_ref``, a known name, or detected by number."""
-        given = label.tracker_ref or mapping.COURIERS.get(label.carrier_name, "")
-        if not given and label.carrier_name.isascii() and label.carrier_name.islower():
-            given = label.carrier_name
-        if given:
-            return given
-        found = self._http.json(self._http.get(self.autonumber_url, params={"num": label.tracking_code,
-                                                                            "key": self._key}), kind=list)
-        codes = [c.get("comCode") for c in found if isinstance(c, Mapping) and isinstance(c.get("comCode"), str)]
-        if not codes:
-            raise PermanentError(f"Kuaidi100 cannot tell the courier of {label.tracking_code}; set the label's "
-                                 "carrier (顺丰, YTO, zhongtong...)", service=self.name)
-        return codes[0]
+    def _detect(self, number: str) -> str:
+        """The courier of ``number``, guessed once by Kuaidi100 and kept in the instance's state."""
+        state = self.context.state
+        known = state.get(f"com:{number}") if state is not None else None
+        if isinstance(known, str):
+            return known
+        guesses = self._http.json(self._http.get(self.autonumber_url, params={"num": number, "key": self._key}),
+                                  kind=list)
+        com = mapping.parse_autonumber(guesses)
+        if com is None:
+            raise PermanentError(f"Kuaidi100 cannot tell the courier of {number}; give the label its courier code",
+                                 service=self.name)
+        if state is not None:
+            state.insert(f"com:{number}", com)
+        return com
 
-    def _subscribe(self, com: str, number: str) -> None:
-        state, marker = self.context.state, f"subscribed:{com}:{number}"
-        if not self.callback_url or state is None or state.get(marker) is not None:
+    def _subscribe(self, com: str, number: str, phone: str) -> None:
+        state = self.context.state
+        if state is not None and state.get(f"sub:{number}") is not None:
             return
-        form = mapping.subscribe_form(com, number, self._key, self.callback_url, self.salt or "")
-        try:  # a repeat is 501: harmless; a failure leaves the scans just read and is tried at the next poll
-            answer = self._http.json(self._http.post("/poll", data=form, idempotent=True))
-        except ExternalError as exc:
-            log.warning("%s: subscribing %s %s failed, tried again at the next poll: %s", self.name, com, number, exc)
-            return
-        if answer.get("result") is True or str(answer.get("returnCode")) == "501":  # 501: 重复订阅
-            state.insert(marker, True)
-        else:
-            log.warning("%s: Kuaidi100 refused the subscription of %s %s: %s", self.name, com, number,
-                        str(answer.get("message"))[:200])
+        param = mapping.subscribe_param(com, number, self._key, self.callback_url, self.salt or "", phone)
+        answer = self._http.json(self._http.post("/poll", data={"schema": "json", "param": param}, idempotent=True))
+        refused = mapping.refusal(answer) if answer.get("returnCode") != "200" else None
+        if refused and refused[0] != "501":  # 501: 重复订阅, subscribed already
+            self._refused("subscription", number, *refused)
+        if state is not None:
+            state.insert(f"sub:{number}", {"com": com})
+
+    def _refused(self, what: str, number: str, code: str, message: str) -> None:
+        error = TransientError if mapping.RETURN_CODES.get(code, False) else PermanentError
+        raise error(f"Kuaidi100 refused the {what} of {number}: returnCode {code} {message!r}", service=self.name)
 
     def close(self) -> None:
         self._http.close()
 
-    # -- pushes (订阅推送): a form with param (JSON) and sign = MD5(param + salt), upper-case hex
+    # -- pushes
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """True when the form's ``sign`` is the upper-case MD5 of its ``param`` + ``salt``."""
         if not self.salt:
-            raise ConfigError("salt is not set, so Kuaidi100 pushes cannot be verified; set the salt the "
-                              "subscriptions were made with", key=self.context.key("salt"))
-        param, given = mapping.push_fields(body)
-        if not param or not given:
+            raise ConfigError("salt is not set, so Kuaidi100 pushes cannot be verified; subscribe with a salt and "
+                              "set it here", key=self.context.key("salt"))
+        form = _form(body)
+        if form is None or "param" not in form or "sign" not in form:
             return False
-        return hmac.compare_digest(mapping.sign(param, self.salt).encode(), given.upper().encode("utf-8", "replace"))
+        expected = mapping.sign(form["param"], self.salt).encode()
+        return hmac.compare_digest(expected, form["sign"].upper().encode("utf-8", "replace"))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate | None:
-        return mapping.parse_push(mapping.push_fields(body)[0])
+        form = _form(body)
+        if form is None or "param" not in form:
+            raise PayloadError("a Kuaidi100 push is a form with a param field", field="param")
+        return mapping.parse_push(form["param"])
 
     def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
-        """A push has no id and no signed time: it is known by its body."""
-        return WebhookDelivery(id="sha256:" + hashlib.sha256(body).hexdigest())
+        """A push has no id nor time: it is known by its ``param`` (a resend is the same param)."""
+        form = _form(body) or {}
+        return WebhookDelivery(id="sha256:" + hashlib.sha256(form.get("param", "").encode()).hexdigest())
+
+
+def _form(body: bytes) -> dict[str, str] | None:
+    """The fields of a form body (``param=...&sign=...``), each once, or None."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if any(len(values) != 1 for values in fields.values()):
+        return None
+    return {name: values[0] for name, values in fields.items()}

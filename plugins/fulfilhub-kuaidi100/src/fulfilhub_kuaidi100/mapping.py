@@ -1,116 +1,101 @@
-"""Kuaidi100 (快递100) JSON and forms to and from fulfilhub's models: pure, no I/O.
+"""Kuaidi100 (快递100) answers to fulfilhub's models: pure functions and data tables, no I/O.
 
-Built from Kuaidi100's API documents (实时查询 ``poll/query.do``, 订阅 ``poll`` and its
-推送, with ``resultv2=4`` for the 高级物流状态). Scan texts (``context``) are Chinese and
-kept exactly as they came. Every reader turns any value into what it promises or a
-PayloadError naming the field.
+Built from Kuaidi100's API documents for the real-time query (``/poll/query.do``), the
+subscription (``/poll``) and its push (``param`` JSON with ``lastResult``), with
+``resultv2=4`` (the advanced states). Every reader turns any JSON value into what it
+promises or a PayloadError naming the field. Scan descriptions (``context``) are kept
+exactly as they came, in Chinese.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
-from urllib.parse import parse_qs
-from zoneinfo import ZoneInfo
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from fulfilhub import ExceptionReason as R, PayloadError, TrackingEvent, TrackingStatus as S, TrackingUpdate
+from fulfilhub import ExceptionReason as R, PayloadError, TrackingEvent
+from fulfilhub import TrackingStatus as S, TrackingUpdate
+from fulfilhub.sdk import in_range
 
-T = TypeVar("T")
-#: Kuaidi100 writes scan times as mainland local time without an offset.
-CHINA = ZoneInfo("Asia/Shanghai")
+#: China Standard Time: Kuaidi100 writes local times ("2026-12-07 10:21:33") without an
+#: offset; mainland China has kept UTC+8 without daylight saving since 1991.
+CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-#: 物流状态 and 高级物流状态 codes -> (status, reason): every code Kuaidi100 documents.
-STATES: Mapping[str, tuple[S, R | None]] = {
-    "1": (S.IN_TRANSIT, None), "101": (S.PRE_TRANSIT, None), "102": (S.PRE_TRANSIT, None),  # 揽收 已下单 待揽收
-    "103": (S.IN_TRANSIT, None),  # 已揽收
-    "0": (S.IN_TRANSIT, None), "1001": (S.IN_TRANSIT, None), "1002": (S.IN_TRANSIT, None),  # 在途 到达派件城市 干线
-    "1003": (S.IN_TRANSIT, None),  # 转递: on its way to a new address
-    "5": (S.OUT_FOR_DELIVERY, None), "501": (S.AVAILABLE_FOR_PICKUP, None),  # 派件 投柜或驿站
-    "3": (S.DELIVERED, None), "301": (S.DELIVERED, None), "302": (S.DELIVERED, None),  # 签收 本人签收 派件异常后签收
-    "303": (S.DELIVERED, None), "304": (S.DELIVERED, None),  # 代签 投柜或站签收
-    "6": (S.RETURN_TO_SENDER, None), "4": (S.RETURN_TO_SENDER, None),  # 退回 退签
-    "401": (S.CANCELLED, None), "14": (S.RETURN_TO_SENDER, R.REFUSED),  # 已销单 拒签
-    "7": (S.IN_TRANSIT, None),  # 转投: handed to another courier
-    "2": (S.EXCEPTION, R.OTHER),  # 疑难
-    "201": (S.EXCEPTION, R.CARRIER_DELAY), "202": (S.EXCEPTION, R.CARRIER_DELAY),  # 超时未签收 超时未更新
-    "203": (S.EXCEPTION, R.REFUSED), "204": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 拒收 派件异常
-    "205": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT), "206": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),  # 柜或驿站超时未取 无法联系
-    "207": (S.EXCEPTION, R.ADDRESS), "208": (S.EXCEPTION, R.CARRIER_DELAY),  # 超区 滞留
-    "209": (S.EXCEPTION, R.DAMAGED), "210": (S.CANCELLED, None),  # 破损 销单
-    "8": (S.IN_TRANSIT, None), "10": (S.IN_TRANSIT, None), "11": (S.IN_TRANSIT, None),  # 清关 待清关 清关中
-    "12": (S.IN_TRANSIT, None), "13": (S.EXCEPTION, R.CUSTOMS),  # 已清关 清关异常
+#: The codes of ``state`` and of a scan's ``statusCode``, by what they mean: the 14 states
+#: and the ``resultv2=4`` sub-states Kuaidi100 documents (their Chinese names in WORDS).
+_MEANINGS: Mapping[tuple[S, R | None], str] = {
+    (S.PRE_TRANSIT, None): "101 102",                           # 已下单, 待揽收
+    (S.IN_TRANSIT, None): "0 1001 1002 1003 1 103 7 8 10 11 12",  # 在途..., 揽收, 转投, 清关...
+    (S.OUT_FOR_DELIVERY, None): "5",                            # 派件
+    (S.AVAILABLE_FOR_PICKUP, None): "501",                      # 投柜或驿站
+    (S.DELIVERED, None): "3 301 302 303 304",                   # 签收...
+    (S.RETURN_TO_SENDER, None): "6 4 401",                      # 退回, 退签, 已销单
+    (S.EXCEPTION, R.OTHER): "2 210",                            # 疑难, 销单
+    (S.EXCEPTION, R.CARRIER_DELAY): "201 202 208",              # 超时未签收, 超时未更新, 滞留
+    (S.EXCEPTION, R.REFUSED): "203 14",                         # 拒收, 拒签
+    (S.EXCEPTION, R.ADDRESS): "207",                            # 超区
+    (S.EXCEPTION, R.DAMAGED): "209",                            # 破损
+    (S.EXCEPTION, R.CUSTOMS): "13",                             # 清关异常
+    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "204 205 206",        # 派件异常, 柜或驿站超时未取, 无法联系
 }
-#: The names Kuaidi100 gives the codes (a scan carries the name in ``status``).
-NAMES: Mapping[str, str] = {
-    "揽收": "1", "已下单": "101", "待揽收": "102", "已揽收": "103", "在途": "0", "到达派件城市": "1001", "干线": "1002",
-    "转递": "1003", "派件": "5", "投柜或驿站": "501", "签收": "3", "本人签收": "301", "派件异常后签收": "302",
-    "代签": "303", "投柜或站签收": "304", "退回": "6", "退签": "4", "已销单": "401", "拒签": "14", "转投": "7",
-    "疑难": "2", "超时未签收": "201", "超时未更新": "202", "拒收": "203", "派件异常": "204", "柜或驿站超时未取": "205",
-    "无法联系": "206", "超区": "207", "滞留": "208", "破损": "209", "销单": "210", "清关": "8", "待清关": "10",
-    "清关中": "11", "已清关": "12", "清关异常": "13",
+#: ``state`` (and a scan's ``statusCode``) -> (status, reason).
+STATES: Mapping[str, tuple[S, R | None]] = {code: meaning for meaning, codes in _MEANINGS.items()
+                                             for code in codes.split()}
+#: A scan's ``status`` word -> its code, for a scan that carries no ``statusCode``.
+WORDS: Mapping[str, str] = {
+    "在途": "0", "到达派件城市": "1001", "干线": "1002", "转递": "1003", "揽收": "1", "已下单": "101",
+    "待揽收": "102", "已揽收": "103", "派件": "5", "投柜或驿站": "501", "签收": "3", "本人签收": "301",
+    "派件异常后签收": "302", "代签": "303", "投柜或站签收": "304", "退回": "6", "退签": "4", "已销单": "401",
+    "转投": "7", "疑难": "2", "超时未签收": "201", "超时未更新": "202", "拒收": "203", "派件异常": "204",
+    "柜或驿站超时未取": "205", "无法联系": "206", "超区": "207", "滞留": "208", "破损": "209", "销单": "210",
+    "拒签": "14", "清关": "8", "待清关": "10", "清关中": "11", "已清关": "12", "清关异常": "13",
 }
-#: ``returnCode`` of a refused query: what it means and whether asking later can help.
-RETURN_CODES: Mapping[str, tuple[str, bool]] = {
-    "400": ("incomplete or wrong parameters (an unknown courier code?)", False),
-    "408": ("this courier needs the last 4 digits of the recipient's or sender's phone", False),
-    "500": ("no result yet: the courier has not reported the number", True),
-    "501": ("Kuaidi100's server failed", True), "502": ("Kuaidi100's server is busy", True),
-    "503": ("the signature was refused (check key and customer)", False),
-    "601": ("the key has expired or has no query balance left", False),
-}
-#: Couriers' Kuaidi100 codes by the names shops use (the courier code is always accepted as is).
+#: Courier codes (``com``) of the mainland couriers, with the name a customer knows.
 COURIERS: Mapping[str, str] = {
-    "SF": "shunfeng", "SF Express": "shunfeng", "顺丰": "shunfeng", "YTO": "yuantong", "圆通": "yuantong",
-    "ZTO": "zhongtong", "中通": "zhongtong", "STO": "shentong", "申通": "shentong", "Yunda": "yunda", "韵达": "yunda",
-    "JD": "jd", "京东": "jd", "EMS": "ems", "邮政EMS": "ems", "J&T": "jtexpress", "极兔": "jtexpress",
+    "shunfeng": "顺丰速运", "yuantong": "圆通速递", "zhongtong": "中通快递", "shentong": "申通快递",
+    "yunda": "韵达快递", "jd": "京东物流", "ems": "EMS", "youzhengguonei": "邮政快递包裹", "jtexpress": "极兔速递",
+    "debangkuaidi": "德邦快递",
+}
+#: ``returnCode`` of a refused query or subscription: True when asking again later can help.
+RETURN_CODES: Mapping[str, bool] = {
+    "400": False,  # 提交的数据不完整，或者贵公司没授权 (bad request, or the account is not authorised)
+    "408": False,  # 快递公司参数异常：单号不存在或者已经过期 / 手机号校验失败
+    "500": True,   # 查询无结果，请隔段时间再查 (no scan yet)
+    "501": True,   # 服务器错误 (for a subscription: 重复订阅, already subscribed)
+    "502": True,   # 服务器繁忙
+    "503": False,  # 验证签名失败
+    "601": False,  # key 已过期或没有余额
 }
 
 
-def sign(text: str, *parts: str) -> str:
-    """Kuaidi100's signature: upper-case hex MD5 of the text and the parts, joined as they are."""
-    return hashlib.md5("".join((text, *parts)).encode("utf-8")).hexdigest().upper()
+def sign(*parts: str) -> str:
+    """Kuaidi100's signature: the upper-case hex MD5 of the parts joined (param + key +
+    customer for a request, param + salt for a push)."""
+    return hashlib.md5("".join(parts).encode("utf-8")).hexdigest().upper()
 
 
-def query_form(com: str, num: str, key: str, customer: str, phone: str = "") -> dict[str, str]:
-    """The form of ``POST /poll/query.do``: ``param`` JSON, signed MD5(param + key + customer)."""
-    param = json.dumps({"com": com, "num": num, "phone": phone, "resultv2": "4", "show": "0", "order": "asc"},
-                       ensure_ascii=False, separators=(",", ":"))
-    return {"customer": customer, "sign": sign(param, key, customer), "param": param}
+def query_param(com: str, number: str, phone: str = "") -> str:
+    """The ``param`` JSON of ``/poll/query.do``: oldest-first is not asked (order is read by time)."""
+    param = {"com": com, "num": number, "resultv2": "4"}
+    if phone:
+        param["phone"] = phone
+    return json.dumps(param, ensure_ascii=False, separators=(",", ":"))
 
 
-def subscribe_form(com: str, num: str, key: str, callback_url: str, salt: str) -> dict[str, str]:
-    """The form of ``POST /poll`` (订阅): ``schema=json`` and ``param`` carrying the key."""
-    parameters = {"callbackurl": callback_url, "salt": salt, "resultv2": "4", "autoCom": "1"}
-    return {"schema": "json", "param": json.dumps({"company": com, "number": num, "key": key,
-                                                   "parameters": parameters}, ensure_ascii=False)}
+def subscribe_param(com: str, number: str, key: str, callback_url: str, salt: str, phone: str = "") -> str:
+    """The ``param`` JSON of a ``/poll`` subscription."""
+    parameters = {"callbackurl": callback_url, "resultv2": "4"}
+    if salt:
+        parameters["salt"] = salt
+    if phone:
+        parameters["phone"] = phone
+    body = {"company": com, "number": number, "key": key, "parameters": parameters}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 # ------------------------------------------------------------------ readers
-
-
-def _refusing(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    def wrap(parse: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(parse)
-        def guarded(*args: Any, **kwargs: Any) -> T:
-            try:
-                return parse(*args, **kwargs)
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-                raise PayloadError(f"Kuaidi100 {what} cannot be mapped: {exc!r}"[:300]) from None
-        return guarded
-    return wrap
-
-
-def _text(value: Any, field: str, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
-        raise PayloadError(f"expected text, got {str(value)[:40]!r}", field=field)
-    value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError: refused
-    return value
 
 
 def _object(value: Any, field: str) -> Mapping[str, Any]:
@@ -119,61 +104,109 @@ def _object(value: Any, field: str) -> Mapping[str, Any]:
     return value
 
 
-def refusal(answer: Mapping[str, Any]) -> tuple[str, str, bool] | None:
-    """``(returnCode, what it means, worth asking again)`` of a refused query, None for an answer."""
-    if answer.get("result") is not False and answer.get("message") == "ok":
-        return None
-    code = str(answer.get("returnCode") or "")[:10]
-    meaning, again = RETURN_CODES.get(code, ("an unknown refusal", False))
-    return code, f"{meaning}: {str(answer.get('message') or '')[:200]}", again
-
-
-def classify(code: Any, name: Any = None) -> tuple[S, R | None, str]:
-    """(status, reason, source) of a state code (or, without one, its Chinese name)."""
-    word = code if isinstance(code, str) and code in STATES else NAMES.get(name) if isinstance(name, str) else None
-    if word is None:
-        raise PayloadError(f"unknown Kuaidi100 state {str(code)[:20]!r} / {str(name)[:20]!r}", field="state")
-    status, reason = STATES[word]
-    return status, reason, word
-
-
-def _scan(item: Any, at: str) -> TrackingEvent:
-    item = _object(item, at)
-    when = datetime.strptime(_text(item.get("ftime") or item.get("time"), f"{at}.time"), "%Y-%m-%d %H:%M:%S")
-    status, reason, code = classify(item.get("statusCode"), item.get("status"))
-    return TrackingEvent(at=when.replace(tzinfo=CHINA), status=status, reason=reason, source=code,
-                         description=_text(item.get("context"), f"{at}.context", required=False),
-                         location=_text(item.get("areaName") or item.get("location"), f"{at}.areaName", required=False))
-
-
-@_refusing("query answer")
-def parse_result(answer: Any) -> TrackingUpdate:
-    """A query's answer (or a push's ``lastResult``) as a TrackingUpdate; scans oldest first."""
-    answer = _object(answer, "result")
-    scans = answer.get("data") or []
-    if not isinstance(scans, list):
-        raise PayloadError("expected a list of scans", field="data")
-    events = sorted((_scan(item, f"data[{i}]") for i, item in enumerate(scans)), key=lambda e: e.at)
-    status, reason, _ = classify(str(answer.get("state")) if answer.get("state") is not None else None)
-    return TrackingUpdate(tracking_code=_text(answer.get("nu"), "nu"), status=status, reason=reason, events=events,
-                          raw=answer)
-
-
-def push_fields(body: bytes) -> tuple[str, str]:
-    """``(param, sign)`` of a push's form body (empty strings where absent)."""
+def _text(value: Any, field: str, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # codes come as "3" or 3
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
+        raise PayloadError(f"expected text, got {str(value)[:40]!r}", field=field)
     try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except (UnicodeDecodeError, ValueError):
-        return "", ""
-    return (fields.get("param") or [""])[0], (fields.get("sign") or [""])[0]
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError("text with a lone surrogate", field=field) from None
+    return value
 
 
-@_refusing("push")
-def parse_push(param: str) -> TrackingUpdate | None:
-    """A verified push's ``param``: its ``lastResult``; None when it carries no scan (an
-    ``abort`` after three days without a record, say)."""
-    push = _object(json.loads(param), "param")
-    result = push.get("lastResult")
-    if not isinstance(result, Mapping) or not result.get("data"):
+def parse_time(value: Any, field: str) -> datetime:
+    """A Kuaidi100 local time ("2026-12-07 10:21:33", China Standard Time) as an aware datetime."""
+    text = _text(value, field)
+    try:
+        moment = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
+    except ValueError:
+        raise PayloadError(f"expected a time like 2026-12-07 10:21:33, got {text[:40]!r}", field=field) from None
+    if not in_range(moment):
+        raise PayloadError(f"a time out of range: {text[:40]!r}", field=field)
+    return moment
+
+
+def family(code: str) -> str:
+    """The state a sub-state belongs to, by Kuaidi100's numbering: 1001-1099 are 0 在途,
+    101-999 are their first digit (201 is 2 疑难); a state is its own family."""
+    if code.isascii() and code.isdigit() and len(code) in (3, 4):
+        return "0" if len(code) == 4 and code.startswith("10") else code[0] if len(code) == 3 else ""
+    return code
+
+
+def classify(code: Any, word: Any = None, field: str = "state") -> tuple[S, R | None, str]:
+    """(status, reason, source) of a state code, or of a scan's status word. A sub-state
+    the table does not know takes its word's meaning, else its family's, keeping its code
+    as the source; an unknown state is refused."""
+    code = _text(code, field, required=False) if code not in (None, "") else ""
+    known = code if code in STATES else WORDS.get(word.strip(), "") if isinstance(word, str) else ""
+    known = known or (family(code) if family(code) in STATES and family(code) != code else "")
+    if not known:
+        raise PayloadError(f"unknown state {str(code or word)[:40]!r}; known: {', '.join(STATES)}", field=field)
+    status, reason = STATES[known]
+    return status, reason, code or known
+
+
+def _event(scan: Any, at: str) -> TrackingEvent:
+    scan = _object(scan, at)
+    status, reason, code = classify(scan.get("statusCode"), scan.get("status"), f"{at}.statusCode")
+    when = parse_time(scan.get("ftime") or scan.get("time"), f"{at}.ftime")
+    place = scan.get("location") or scan.get("areaName")
+    return TrackingEvent.checked(at=when, status=status, reason=reason, source=code,
+                                 description=_text(scan.get("context"), f"{at}.context"),
+                                 location=_text(place, f"{at}.location", required=False)[:200])
+
+
+def parse_result(result: Any) -> TrackingUpdate:
+    """A query answer (or a push's ``lastResult``): ``nu``, ``state`` and ``data`` (newest first).
+
+    The status is that of the latest scan by time; with no scan, that of ``state``.
+    """
+    result = _object(result, "result")
+    data = result.get("data")
+    if data is not None and not isinstance(data, list):
+        raise PayloadError(f"expected a list, got {type(data).__name__}", field="data")
+    events = sorted((_event(scan, f"data[{i}]") for i, scan in enumerate(data or [])), key=lambda e: e.at)
+    if events:
+        status, reason = events[-1].status, events[-1].reason
+    else:
+        status, reason, _ = classify(result.get("state"))
+    return TrackingUpdate(tracking_code=_text(result.get("nu"), "nu"), status=status, reason=reason,
+                          events=events, raw=result)
+
+
+def refusal(answer: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(returnCode, message) when a query or subscription answer is a refusal, else None."""
+    if answer.get("result") is False or ("returnCode" in answer and "data" not in answer):
+        code = str(answer.get("returnCode", ""))[:10]
+        return code, str(answer.get("message", ""))[:200]
+    return None
+
+
+def parse_push(param: Any) -> TrackingUpdate | None:
+    """A push's ``param`` JSON: its ``lastResult``, or None when it carries no scan
+    (``status: abort`` after "3天查询无记录", say)."""
+    try:
+        push = _object(json.loads(param) if isinstance(param, (str, bytes)) else param, "param")
+    except ValueError:
+        raise PayloadError("the push's param is not JSON", field="param") from None
+    last = _object(push.get("lastResult"), "lastResult")
+    if not last.get("data") and push.get("status") == "abort":
         return None
-    return parse_result(result)
+    return parse_result(last)
+
+
+def parse_autonumber(answer: Any) -> str | None:
+    """The first courier code ``/autonumber/auto`` guesses for a number, or None."""
+    if not isinstance(answer, list):
+        raise PayloadError(f"expected a list, got {type(answer).__name__}", field="autonumber")
+    for i, guess in enumerate(answer):
+        code = _text(_object(guess, f"[{i}]").get("comCode"), f"[{i}].comCode")
+        if code.isascii() and code.replace("_", "").isalnum() and len(code) <= 40:
+            return code
+        raise PayloadError(f"not a courier code: {code[:40]!r}", field=f"[{i}].comCode")
+    return None

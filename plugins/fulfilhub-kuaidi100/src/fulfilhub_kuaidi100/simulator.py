@@ -1,18 +1,23 @@
 """A local Kuaidi100 (快递100) for ``fulfilhub sandbox`` and the tests, on the scenario clock.
 
-- ``POST /poll/query.do`` (form ``customer``, ``sign``, ``param``): the scans the clock
-  has reached, in Kuaidi100's shape with ``resultv2=4`` codes and Chinese ``context``.
-  A wrong signature answers ``returnCode`` 503, an unknown courier 400, SF without
-  ``phone`` 408. A number is handed to its courier the first time it is asked about
-  (a simplification: the real Kuaidi100 answers 500 until the courier reports it).
-- ``POST /poll`` (form ``schema=json``, ``param`` with ``key``): a subscription; a
-  second one answers 501 (重复订阅).
-- ``GET /autonumber/auto?num=&key=``: the courier guessed from the number.
+It answers the part of Kuaidi100's API the adapter uses, in Kuaidi100's shapes:
 
-Options: ``key`` and ``customer`` (when set, checked), ``exception_rate`` (0.05: damaged,
-refused, or the courier could not reach the recipient, a third each) and ``delay_rate``
-(0.1: held at the outlet, 滞留, for a day or two). ``pending_webhooks()`` gives the
-pushes of subscribed numbers with new scans, signed MD5(param + salt).
+- ``POST /poll/query.do`` (form ``customer``, ``sign``, ``param``): the real-time query,
+  signed with the upper-case MD5 of param + key + customer (``returnCode`` 503 when the
+  signature is wrong). The scans the clock has reached come newest first, with
+  ``resultv2=4`` sub-states (``statusCode``) and their Chinese words and descriptions;
+  ``returnCode`` 500 (查询无结果) before the first scan or for a number nobody shipped;
+  408 when SF's phone digits are missing or wrong.
+- ``POST /poll`` (form ``schema=json``, ``param`` with ``key``): subscribes a number
+  (``returnCode`` 501 when it is subscribed already); ``pending_webhooks()`` then gives
+  the pushes Kuaidi100 would POST to its ``callbackurl``: a form ``param`` (``status``,
+  ``message``, ``lastResult``) and ``sign`` (MD5 of param + salt, with a salt).
+- ``GET /autonumber/auto?num=...&key=...``: the courier guessed from the number.
+
+Kuaidi100 sells no labels: a parcel exists once ``ship(com, number)`` hands it to the
+courier (what a label bought elsewhere does). Options: ``customer`` and ``key`` (when
+set, others are refused), ``exception_rate`` (0.1: refused and sent back, damaged, or
+stuck 滞留 then late). Same seed, same calls: same scans.
 """
 
 from __future__ import annotations
@@ -27,159 +32,188 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fulfilhub.sandbox import LockedState, Option, Rejected, SandboxContext, SeededIds, answering, read_options
+from fulfilhub.sandbox import LockedState, Option, SandboxContext, SeededIds, read_options
 
-from .mapping import CHINA, NAMES, sign
+from .mapping import COURIERS, CST, sign
 
 OPTIONS = {
-    "key": Option(None, str),
     "customer": Option(None, str),
-    "exception_rate": Option(0.05, (int, float), low=0, high=1),
-    "delay_rate": Option(0.1, (int, float), low=0, high=1),
+    "key": Option(None, str),
+    "exception_rate": Option(0.1, (int, float), low=0, high=1),
 }
-COURIERS = {"shunfeng": "顺丰速运", "yuantong": "圆通速递", "zhongtong": "中通快递", "shentong": "申通快递",
-            "yunda": "韵达快递", "jd": "京东物流", "ems": "EMS", "jtexpress": "极兔速递"}
-_NAME = {code: name for name, code in NAMES.items()}
-_CITIES = (("上海市", "上海,上海市"), ("杭州市", "浙江,杭州市"), ("广州市", "广东,广州市"), ("成都市", "四川,成都市"),
-           ("北京市", "北京,北京市"), ("武汉市", "湖北,武汉市"))
+#: (city, area code, area name) pairs a parcel travels between.
+CITIES = (("深圳市", "CN440300000000", "广东,深圳市"), ("上海市", "CN310000000000", "上海"),
+          ("杭州市", "CN330100000000", "浙江,杭州市"), ("北京市", "CN110000000000", "北京"),
+          ("成都市", "CN510100000000", "四川,成都市"), ("广州市", "CN440100000000", "广东,广州市"))
+#: Number prefixes the autonumber guess reads (the simulator's own parcels are known exactly).
+PREFIXES = (("SF", "shunfeng"), ("YT", "yuantong"), ("JD", "jd"), ("JT", "jtexpress"), ("E", "ems"),
+            ("78", "zhongtong"), ("43", "yunda"), ("77", "shentong"))
+WORD = {"103": "揽收", "1002": "干线", "1001": "到达派件城市", "5": "派件", "501": "投柜或驿站", "301": "签收",
+        "304": "签收", "208": "疑难", "209": "疑难", "14": "拒签", "6": "退回", "4": "退签"}
+_NO_RESULT = {"result": False, "returnCode": "500", "message": "查询无结果，请隔段时间再查"}
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """A form body's fields (the first value of each), without python-multipart."""
-    try:
-        return {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True).items()}
-    except (UnicodeDecodeError, ValueError):
-        return {}
-
-
-def _refused(code: str, message: str) -> JSONResponse:
-    return JSONResponse({"result": False, "returnCode": code, "message": message})
+    fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
 
 
 class Kuaidi100Simulator:
     def __init__(self, context: SandboxContext):
         self.name = context.name or "kuaidi100"
         options = read_options(self.name, context.options_for(self.name), OPTIONS)
-        self.key, self.customer = options["key"], options["customer"]
-        self.exception_rate, self.delay_rate = options["exception_rate"], options["delay_rate"]
         self.clock, self.ids = context.clock, SeededIds(context.seed)
-        #: parcels: (com, num) -> {"scans": [(at, item)], "fate"}; subscriptions: (com, num) -> {"salt", "seen"}
-        self.state = LockedState({"parcels": {}, "subscriptions": {}, "queries": 0})
+        self.customer, self.key = options["customer"], options["key"]
+        self.exception_rate = options["exception_rate"]
+        #: parcels: number -> {com, phone, fate, steps: [(at, code, context, city)]}; subs: number -> {url, salt, seen}
+        self.state = LockedState({"parcels": {}, "subs": {}})
+        self.calls = {"query": 0, "subscribe": 0, "autonumber": 0}  # requests answered, for tests
         self.app = Starlette(routes=[
-            Route("/poll/query.do", answering(self._query), methods=["POST"]),
-            Route("/poll", answering(self._subscribe), methods=["POST"]),
-            Route("/autonumber/auto", answering(self._autonumber), methods=["GET"]),
+            Route("/poll/query.do", self._query, methods=["POST"]),
+            Route("/poll", self._subscribe, methods=["POST"]),
+            Route("/autonumber/auto", self._autonumber, methods=["GET"]),
         ])
 
-    def fate(self, com: str, num: str) -> str:
+    # -- for tests and the demo
+
+    def ship(self, com: str, number: str = "", phone: str = "") -> str:
+        """The courier takes a parcel (its label bought elsewhere); returns its number."""
+        now = self.clock.now()
         with self.state as state:
-            return state["parcels"][(com, num)]["fate"]
+            prefix = next((p for p, c in PREFIXES if c == com), com[:2].upper())
+            number = number or f"{prefix}{self.ids.next('number', 10**12)}"
+            if number not in state["parcels"]:
+                state["parcels"][number] = self._script(com, number, phone, now)
+        return number
+
+    def scans(self, number: str) -> list[tuple[str, datetime]]:
+        """(statusCode, time) of each scan sent so far for ``number``, oldest first."""
+        now = self.clock.now()
+        with self.state as state:
+            parcel = state["parcels"].get(number)
+            return [(code, at) for at, code, _, _ in parcel["steps"] if at <= now] if parcel else []
+
+    def fate(self, number: str) -> str:
+        with self.state as state:
+            return state["parcels"][number]["fate"]
 
     def pending_webhooks(self) -> list[tuple[dict[str, str], bytes]]:
-        """Pushes of subscribed parcels with new scans since last asked, as Kuaidi100 posts them."""
+        """The pushes Kuaidi100 would have POSTed since last asked, one per subscribed number that moved."""
         now, out = self.clock.now(), []
         with self.state as state:
-            for (com, num), sub in state["subscriptions"].items():
-                parcel = self._parcel(state, com, num)
-                seen = [(at, item) for at, item in parcel["scans"] if at <= now]
-                if len(seen) > sub["seen"]:
-                    sub["seen"] = len(seen)
-                    param = json.dumps({"status": "polling", "billstatus": "got", "message": "", "autoCheck": "0",
-                                        "comOld": "", "comNew": "", "lastResult": self._result(com, num, seen, "asc")},
-                                       ensure_ascii=False)
-                    body = urlencode({"param": param, "sign": sign(param, sub["salt"])}).encode()
-                    out.append(({"Content-Type": "application/x-www-form-urlencoded"}, body))
+            for number, sub in state["subs"].items():
+                parcel = state["parcels"].get(number)
+                seen = len([s for s in parcel["steps"] if s[0] <= now]) if parcel else 0
+                if seen <= sub["seen"]:
+                    continue
+                sub["seen"] = seen
+                result = self._result(number, parcel, now)
+                done = result["ischeck"] == "1"
+                param = json.dumps({"status": "shutdown" if done else "polling", "billstatus": "", "message": "",
+                                    "autoCheck": "0", "comOld": "", "comNew": "", "lastResult": result},
+                                   ensure_ascii=False)
+                form = {"param": param, **({"sign": sign(param, sub["salt"])} if sub["salt"] else {})}
+                out.append(({"Content-Type": "application/x-www-form-urlencoded"}, urlencode(form).encode()))
         return out
 
     # -- endpoints
 
     async def _query(self, request: Request) -> Response:
+        self.calls["query"] += 1
         form = await _form(request)
-        param, given, customer = str(form.get("param") or ""), str(form.get("sign") or ""), str(form.get("customer") or "")
-        if self.key is not None and (customer != self.customer or given != sign(param, self.key, customer)):
-            return _refused("503", "验证签名失败")
+        param = form.get("param", "")
+        if (self.customer and form.get("customer") != self.customer) or \
+                (self.key and form.get("sign") != sign(param, self.key, form.get("customer", ""))):
+            return JSONResponse({"result": False, "returnCode": "503", "message": "验证签名失败"})
         try:
-            query = json.loads(param)
-            com, num = str(query["com"]), str(query["num"])
+            asked = json.loads(param)
+            number, com = str(asked["num"]), str(asked["com"])
         except (ValueError, KeyError, TypeError):
-            return _refused("400", "参数不完整或格式错误")
-        if com not in COURIERS:
-            return _refused("400", "找不到对应公司")
-        if com == "shunfeng" and not str(query.get("phone") or "").strip():
-            return _refused("408", "您提交的快递公司需要提供收寄件人手机号后四位")
+            return JSONResponse({"result": False, "returnCode": "400", "message": "提交的数据不完整"})
         now = self.clock.now()
         with self.state as state:
-            state["queries"] += 1
-            parcel = self._parcel(state, com, num)
-            seen = [(at, item) for at, item in parcel["scans"] if at <= now]
-            return JSONResponse(self._result(com, num, seen, str(query.get("order") or "desc")))
+            parcel = state["parcels"].get(number)
+            if parcel is None or parcel["com"] != com:
+                return JSONResponse(_NO_RESULT)
+            if com == "shunfeng" and str(asked.get("phone", ""))[-4:] != parcel["phone"][-4:]:
+                return JSONResponse({"result": False, "returnCode": "408", "message": "手机号码校验失败"})
+            result = self._result(number, parcel, now)
+        return JSONResponse(result if result["data"] else _NO_RESULT)
 
     async def _subscribe(self, request: Request) -> Response:
+        self.calls["subscribe"] += 1
         form = await _form(request)
         try:
-            param = json.loads(str(form.get("param") or ""))
-            com, num, key = str(param["company"]), str(param["number"]), param.get("key")
-            parameters = param.get("parameters") or {}
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise Rejected(200, {"result": False, "returnCode": "700", "message": "不支持的快递公司或参数错误"}) from None
-        if self.key is not None and key != self.key:
-            return _refused("600", "您不是合法的订阅者（即授权Key出错）")
+            asked = json.loads(form.get("param", ""))
+            number, parameters = str(asked["number"]), asked["parameters"]
+            url, salt = str(parameters["callbackurl"]), str(parameters.get("salt", ""))
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"result": False, "returnCode": "400", "message": "提交的数据不完整"})
+        if form.get("schema") != "json" or (self.key and asked.get("key") != self.key):
+            return JSONResponse({"result": False, "returnCode": "600", "message": "您不是合法的订阅者"})
         with self.state as state:
-            if (com, num) in state["subscriptions"]:
-                return _refused("501", "重复订阅")
-            state["subscriptions"][(com, num)] = {"salt": str(parameters.get("salt") or ""), "seen": 0}
+            if number in state["subs"]:
+                return JSONResponse({"result": False, "returnCode": "501", "message": "重复订阅"})
+            state["subs"][number] = {"url": url, "salt": salt, "seen": 0}
         return JSONResponse({"result": True, "returnCode": "200", "message": "提交成功"})
 
     async def _autonumber(self, request: Request) -> Response:
-        num = request.query_params.get("num", "")
-        com = ("shunfeng" if num.upper().startswith("SF") else "yuantong" if num.upper().startswith("YT")
-               else "jd" if num.upper().startswith("JD") else "zhongtong" if num[:2] in ("73", "75", "78") else "")
-        return JSONResponse([{"comCode": com, "lengthPre": len(num), "noCount": 1000, "noPre": num[:4]}] if com else [])
+        self.calls["autonumber"] += 1
+        number, key = request.query_params.get("num", ""), request.query_params.get("key")
+        if self.key and key != self.key:
+            return JSONResponse({"returnCode": "601", "message": "key已过期"}, status_code=200)
+        with self.state as state:
+            known = state["parcels"].get(number)
+        com = known["com"] if known else next((c for prefix, c in PREFIXES if number.startswith(prefix)), None)
+        return JSONResponse([{"comCode": com, "lengthPre": len(number), "noPre": number[:4], "noCount": 1}] if com else [])
 
     # -- parcels (called with the state lock held)
 
-    def _parcel(self, state: dict[str, Any], com: str, num: str) -> dict[str, Any]:
-        parcel = state["parcels"].get((com, num))
-        if parcel is None:
-            parcel = state["parcels"][(com, num)] = self._script(com, num, self.clock.now())
-        return parcel
-
-    def _script(self, com: str, num: str, t0: datetime) -> dict[str, Any]:
-        rng = self.ids.rng("fate", com, num)
+    def _script(self, com: str, number: str, phone: str, t0: datetime) -> dict[str, Any]:
+        rng = self.ids.rng("fate", number)
         roll, third = rng.random(), self.exception_rate / 3
-        fate = ("damaged" if roll < third else "refused" if roll < 2 * third else "unreachable"
-                if roll < self.exception_rate else "held" if roll < self.exception_rate + self.delay_rate else "on_time")
-        (origin, origin_area), (dest, dest_area) = rng.sample(_CITIES, 2)
-        courier, courier_man = COURIERS[com], rng.choice(["张伟", "王芳", "李娜", "刘洋"])
-        day = (t0 + timedelta(days=2)).astimezone(CHINA).replace(hour=9, minute=rng.randrange(60), second=0, microsecond=0)
-        steps = [(t0, "103", f"【{origin}】{courier} 已揽收", origin_area),
-                 (t0 + timedelta(hours=6), "1002", f"快件离开【{origin}转运中心】，已发往【{dest}转运中心】", origin_area),
-                 (day - timedelta(hours=10), "1001", f"快件已到达【{dest}】，准备派送", dest_area)]
-        if fate == "held":
-            late = rng.randint(1, 2)
-            steps.append((day - timedelta(hours=1), "208", f"快件滞留于【{dest}】网点，预计延误{late}天派送", dest_area))
-            day += timedelta(days=late)
-        steps.append((day, "5", f"【{dest}】派件员 {courier_man} 正在为您派件", dest_area))
+        fate = "refused" if roll < third else "damaged" if roll < 2 * third else "stuck" \
+            if roll < self.exception_rate else "locker" if roll < self.exception_rate + 0.2 else "on_time"
+        (src, *_), dest = rng.choice(CITIES), rng.choice(CITIES)
+        name, hub = COURIERS.get(com, com), f"{src[:2]}转运中心"
+        to_hub = f"【{src}】快件已发往 {dest[0][:2]}转运中心"
+        steps = [(t0 + timedelta(hours=2), "103", f"【{src}】{name} 已收取快件", src),
+                 (t0 + timedelta(hours=6), "1002", f"快件在【{hub}】已装车，准备发往下一站", src),
+                 (t0 + timedelta(hours=20), "1002", to_hub, src),
+                 (t0 + timedelta(days=1, hours=8), "1001", f"快件到达【{dest[0]}】", dest[0])]
+        day = t0 + timedelta(days=2)
+        if fate == "stuck":
+            steps.append((day - timedelta(hours=4), "208", f"【{dest[0]}】因天气原因快件滞留，将延误派送", dest[0]))
+            day += timedelta(days=rng.randint(1, 3))
         if fate == "damaged":
-            steps.append((day + timedelta(hours=2), "209", "快件外包装破损，已联系寄件人处理", dest_area))
+            steps.append((day - timedelta(hours=4), "209", f"【{dest[0]}】快件外包装破损，已联系寄件人处理", dest[0]))
         elif fate == "refused":
-            steps += [(day + timedelta(hours=3), "203", "收件人拒收，待寄件人确认", dest_area),
-                      (day + timedelta(days=3), "14", "收件人拒签，快件已退回寄件人并签收", origin_area)]
+            steps += [(day, "5", f"【{dest[0]}】快递员正在派件（联系电话：95338）", dest[0]),
+                      (day + timedelta(hours=3), "14", f"【{dest[0]}】收件人拒签，快件将退回", dest[0]),
+                      (day + timedelta(hours=8), "6", f"【{dest[0]}】快件已退回，正在返回寄件人途中", dest[0]),
+                      (day + timedelta(days=2), "4", f"【{src}】退回件已由寄件人签收", src)]
+        elif fate == "locker":
+            steps += [(day, "501", f"【{dest[0]}】快件已放入丰巢快递柜，请凭取件码取件", dest[0]),
+                      (day + timedelta(hours=rng.randint(2, 30)), "304", f"【{dest[0]}】快件已从快递柜取出，已签收", dest[0])]
         else:
-            if fate == "unreachable":
-                steps.append((day + timedelta(hours=3), "206", "派件员多次联系收件人未果，明日再派", dest_area))
-                day += timedelta(days=1)
-                steps.append((day, "5", f"【{dest}】派件员 {courier_man} 正在为您派件", dest_area))
-            steps.append((day + timedelta(hours=rng.randint(2, 6)), "301", "您的快件已签收，签收人：本人。感谢使用"
-                          f"{courier}，期待再次为您服务", dest_area))
-        return {"fate": fate, "scans": [(at, {"code": code, "context": text, "area": area}) for at, code, text, area in steps]}
+            steps += [(day, "5", f"【{dest[0]}】快递员正在派件（联系电话：95338）", dest[0]),
+                      (day + timedelta(hours=rng.randint(1, 6)), "301", f"【{dest[0]}】快件已签收，签收人：本人",
+                       dest[0])]
+        steps = [(at.replace(microsecond=0), code, text, city) for at, code, text, city in steps]
+        return {"com": com, "phone": phone, "fate": fate, "steps": steps,
+                "areas": {city: (code, area) for city, code, area in CITIES}}
 
-    def _result(self, com: str, num: str, seen: list[tuple[datetime, dict[str, Any]]], order: str) -> dict[str, Any]:
-        """A query's answer (also a push's ``lastResult``): ``resultv2=4`` codes, Chinese scans."""
-        data = [{"time": f"{at.astimezone(CHINA):%Y-%m-%d %H:%M:%S}", "ftime": f"{at.astimezone(CHINA):%Y-%m-%d %H:%M:%S}",
-                 "context": item["context"], "location": item["area"].split(",")[-1], "areaCode": None,
-                 "areaName": item["area"], "status": _NAME[item["code"]], "statusCode": item["code"]}
-                for at, item in seen]
-        state = seen[-1][1]["code"] if seen else "0"
-        return {"message": "ok", "nu": num, "ischeck": "1" if state in ("301", "14") else "0", "condition": "F00",
-                "com": com, "status": "200", "state": state, "data": data[::-1] if order == "desc" else data}
+    def _result(self, number: str, parcel: dict[str, Any], now: datetime) -> dict[str, Any]:
+        seen = [step for step in parcel["steps"] if step[0] <= now]
+        data = []
+        for at, code, text, city in reversed(seen):  # newest first, as Kuaidi100 lists them
+            area_code, area = parcel["areas"][city]
+            data.append({"time": _stamp(at), "ftime": _stamp(at), "context": text, "location": city,
+                         "areaCode": area_code, "areaName": area, "status": WORD[code], "statusCode": code})
+        state = data[0]["statusCode"] if data else "0"
+        return {"message": "ok", "nu": number, "ischeck": "1" if state in ("301", "304", "4") else "0",
+                "condition": "F00", "com": parcel["com"], "status": "200", "state": state, "data": data}

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from fulfilhub import ConfigError, InstanceContext, Label, PermanentError, Rate, Setting, ShipmentRequest
 from fulfilhub import TrackingUpdate, TransientError, WebhookDelivery
+from fulfilhub.sdk import header
 
 from . import mapping
 
@@ -44,10 +45,6 @@ SETTINGS: dict[str, Setting] = {
     "label_file_type": Setting(str, default="PDF_4x6", choices=LABEL_FILE_TYPES, help="the label file format"),
     "webhook_secret": Setting(str, default=None, secret=True, help="the HMAC secret Shippo signs webhooks with"),
 }
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
 
 
 class ShippoCarrier:
@@ -130,7 +127,7 @@ class ShippoCarrier:
             raise ConfigError("webhook_secret is not set, so Shippo webhooks cannot be verified; ask Shippo to "
                               "enable HMAC webhook signing and set it to that secret",
                               key=self.context.key("webhook_secret"))
-        stamp, given = _signature(_header(headers, SIGNATURE_HEADER))
+        stamp, given = _signature(header(headers, SIGNATURE_HEADER) or "")
         if stamp is None or abs(self.context.clock.now().timestamp() - stamp) > WEBHOOK_TOLERANCE:
             return False  # unsigned, or too old or too new: a replay
         given = f"t={stamp},v1={given.lower()}".encode("utf-8", "replace")  # hex in either case
@@ -142,7 +139,7 @@ class ShippoCarrier:
     def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         """Shippo sends no event id: a delivery is known by its body (a retry is the same body),
         and sent at the signature's time (signed)."""
-        stamp, _ = _signature(_header(headers, SIGNATURE_HEADER))
+        stamp, _ = _signature(header(headers, SIGNATURE_HEADER) or "")
         sent_at = datetime.fromtimestamp(stamp, timezone.utc) if stamp is not None else None
         return WebhookDelivery(id="sha256:" + hashlib.sha256(body).hexdigest(), sent_at=sent_at, signed=sent_at is not None)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fulfilhub import ExceptionReason as R, Label, Money, PayloadError, Rate, ShipmentRequest, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
+from fulfilhub.sdk import parse_amount, parse_time
 
 T = TypeVar("T")
 
@@ -48,7 +48,6 @@ TRANSACTION_STATUSES: Mapping[str, str] = {
     "REFUNDED": "refunded", "REFUNDPENDING": "refunded", "REFUNDREJECTED": "label",
 }
 _TROUBLE = (S.EXCEPTION, S.FAILED_ATTEMPT)
-_MAX_AMOUNT = Decimal("1e12")
 
 # ------------------------------------------------------------------ readers
 
@@ -81,26 +80,14 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
 
 
 def _money(amount: Any, currency: Any, field: str) -> Money:
-    if isinstance(amount, bool) or not isinstance(amount, (str, int)):
-        raise PayloadError(f"expected a decimal amount, got {str(amount)[:40]!r}", field=field)
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise PayloadError(f"not a decimal amount: {str(amount)[:40]!r}", field=field) from None
-    if not value.is_finite() or not 0 <= value < _MAX_AMOUNT:
-        raise PayloadError(f"not a usable amount: {str(amount)[:40]!r}", field=field)
-    return Money(amount=value, currency=_text(currency, "currency"))
+    return Money(amount=parse_amount(amount, field=field), currency=_text(currency, "currency"))
 
 
 def _time(value: Any, field: str) -> datetime | None:
     """Shippo writes UTC times (``2023-11-07T05:31:56Z``); one without an offset is UTC too."""
     if value is None or value == "":
         return None
-    moment = datetime.fromisoformat(_text(value, field))
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    if not 1901 <= moment.year <= 2199:
-        raise PayloadError(f"expected a time from 1901 to 2199, got {value!r}", field=field)
-    return moment
+    return parse_time(value, field=field, naive_is_utc=True)
 
 
 def _days(value: Any, field: str) -> int | None:

@@ -107,6 +107,22 @@ class ShippoSimulator:
         with self.state as state:
             return sum(1 for t in state["transactions"].values() if t["status"] != "ERROR")
 
+    def scans_sent(self, tracking_number: str) -> list[tuple[str, datetime]]:
+        """The scans the parcel has had by now: ``(status, time)`` each, in the order they happened."""
+        now = self.clock.now()
+        with self.state as state:
+            self._catch_up(state, now)
+            for transaction_id, parcel in state["parcels"].items():
+                if state["transactions"][transaction_id]["tracking_number"] == tracking_number:
+                    return [(scan["status"], at) for at, scan in parcel["steps"] if at <= now]
+        raise KeyError(tracking_number)
+
+    def quoted(self, rate_id: str) -> tuple[str, str]:
+        """What a rate was quoted at: ``(amount, currency)`` as the answer wrote them."""
+        with self.state as state:
+            rate = state["rates"][rate_id]
+            return rate["amount"], rate["currency"]
+
     def fate(self, transaction_id: str) -> str:
         with self.state as state:
             return state["parcels"][transaction_id]["fate"]

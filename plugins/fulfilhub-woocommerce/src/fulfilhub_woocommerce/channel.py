@@ -199,6 +199,13 @@ class WoocommerceChannel:
                 ids.add(external)
             if _intake(payload) is not mapping.Intake.WAIT:
                 payloads.append(payload)
+        if (cursor is not None and not has_more and state.page == 1 and state.pass_started is None
+                and (after == state.after and ids == set(state.ids)
+                     or (self.overlap and state.after is not None and after is not None
+                         and after <= state.after + self.overlap))):
+            # Nothing read beyond the window this cursor already re-reads: keep it, so that an order
+            # saved late behind it is still found (moving it to this pass's start would skip that order).
+            return OrderPage(payloads=payloads, next_cursor=cursor, has_more=False)
         if has_more:
             page = state.page + 1 if after == state.after else 1  # a second holding more than a page
             following = Cursor(after=after, ids=tuple(sorted(ids)), page=page, pass_started=pass_started)

@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import enum
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -38,10 +38,8 @@ from fulfilhub import (
     ShipmentPush,
     TrackingStatus,
 )
+from fulfilhub.sdk import MAX_QUANTITY, parse_amount, parse_currency, parse_time
 
-# Local bounds (the same as the models' own; kept here so that no private module is imported).
-MAX_AMOUNT = Decimal(10) ** 15
-MAX_QUANTITY = 1_000_000
 _MAX_TEXT = 65_536
 _INT64 = 2**63
 
@@ -118,7 +116,7 @@ def modified_at(payload: Mapping[str, Any]) -> datetime:
     """``date_modified_gmt`` as an aware UTC time (PayloadError when missing or broken)."""
     if not isinstance(payload, Mapping):
         raise PayloadError(f"an order must be a JSON object, got {_shown(payload)}", field="order")
-    return _gmt(payload.get("date_modified_gmt"), "date_modified_gmt")
+    return parse_time(payload.get("date_modified_gmt"), field="date_modified_gmt", naive_is_utc=True)
 
 
 def order_id(payload: Mapping[str, Any]) -> int:
@@ -151,10 +149,10 @@ def parse_order(payload: Any, *, channel: str) -> Order:
 def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     external_id = str(_int_id(payload.get("id"), "id"))
     status = intake(payload)
-    placed_at = _gmt(payload.get("date_created_gmt"), "date_created_gmt")
-    updated_at = _gmt(payload.get("date_modified_gmt"), "date_modified_gmt")
-    currency = _currency(payload.get("currency"))
-    total = Money(amount=_amount(payload.get("total"), "total"), currency=currency)
+    placed_at = parse_time(payload.get("date_created_gmt"), field="date_created_gmt", naive_is_utc=True)
+    updated_at = parse_time(payload.get("date_modified_gmt"), field="date_modified_gmt", naive_is_utc=True)
+    currency = parse_currency(payload.get("currency"), field="currency")
+    total = Money(amount=parse_amount(payload.get("total"), field="total"), currency=currency)
     billing = _object_or_empty(payload.get("billing"), "billing")
     email = _text(billing.get("email"), "billing.email")
     number = _text(payload.get("number"), "number") or external_id
@@ -225,7 +223,7 @@ def _order_lines(items: Any, currency: str) -> tuple[OrderLine, ...]:
         if not isinstance(item, Mapping):
             raise PayloadError(f"must be a JSON object, got {_shown(item)}", field=where)
         quantity = _quantity(item.get("quantity"), f"{where}.quantity")
-        subtotal = _amount(item.get("subtotal"), f"{where}.subtotal")
+        subtotal = parse_amount(item.get("subtotal"), field=f"{where}.subtotal")
         unit = (subtotal / quantity).quantize(Decimal("0.0001")).normalize()
         lines.append(
             OrderLine(
@@ -510,51 +508,16 @@ def find_coupon(coupons: Any, key: str) -> Mapping[str, Any] | None:
 # --------------------------------------------------------------------------- readers
 
 
-def _gmt(value: Any, field: str) -> datetime:
-    """A ``*_gmt`` time: ISO 8601 without an offset, meaning UTC (an explicit offset is honoured)."""
-    if not isinstance(value, str) or not value:
-        raise PayloadError(f"must be an ISO 8601 time, got {_shown(value)}", field=field)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise PayloadError(f"is not an ISO 8601 time: {value[:60]!r}", field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    if not 1900 < moment.year < 2199:
-        raise PayloadError(f"is outside 1900-2200: {value[:60]!r}", field=field)
-    return moment
-
-
 def _int_id(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < _INT64:
         raise PayloadError(f"must be a positive 64-bit integer id, got {_shown(value)}", field=field)
     return value
 
 
-def _amount(value: Any, field: str) -> Decimal:
-    # WooCommerce sends money as strings ("19.90"); a float would already have lost
-    # exactness, so it is refused rather than guessed at.
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise PayloadError(f"must be a decimal string like '19.90', got {_shown(value)}", field=field)
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PayloadError(f"is not a decimal amount: {str(value)[:60]!r}", field=field) from None
-    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
-        raise PayloadError(f"must be an amount from zero to below {MAX_AMOUNT:,}, got {_shown(value)}", field=field)
-    return amount
-
-
 def _quantity(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_QUANTITY:
         raise PayloadError(f"must be a whole number from 1 to {MAX_QUANTITY:,}, got {_shown(value)}", field=field)
     return value
-
-
-def _currency(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise PayloadError(f"must be an ISO 4217 code like 'USD', got {_shown(value)}", field="currency")
-    return value.upper()
 
 
 def _country(value: Any) -> str:

@@ -179,6 +179,24 @@ class WoocommerceSimulator:
             self._touch(state, order, self.clock.now(), "order.updated")
             return json.loads(json.dumps(order))
 
+    def update_order(self, order_id: int | str) -> dict[str, Any]:
+        """Change an order as the merchant would (the shop manager edits its customer note), now."""
+        with self.state as state:
+            self._catch_up(state)
+            order = state["orders"][int(order_id)]  # the order's id, or its external_id (text)
+            order["customer_note"] = "Changed by the shop manager."
+            self._touch(state, order, self.clock.now(), "order.updated")
+            return json.loads(json.dumps(order))
+
+    def cancel_order(self, order_id: int | str) -> dict[str, Any]:
+        """Cancel an order as the merchant would (status ``cancelled``), now."""
+        with self.state as state:
+            self._catch_up(state)
+            order = state["orders"][int(order_id)]
+            order["status"] = "cancelled"
+            self._touch(state, order, self.clock.now(), "order.updated")
+            return json.loads(json.dumps(order))
+
     def pending_webhooks(self) -> list[tuple[dict[str, str], bytes]]:
         """The signed deliveries queued since last asked (empty without ``webhook_secret``)."""
         with self.state as state:

@@ -19,21 +19,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from fulfilhub import PayloadError, WebhookDelivery
+from fulfilhub.sdk import header
 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_HEADER = "X-WC-Webhook-Topic"
 DELIVERY_HEADER = "X-WC-Webhook-Delivery-ID"
 #: The topics whose body is an order.
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """``headers[name]`` ignoring case (a local helper until ``fulfilhub.sdk`` offers one)."""
-    wanted = name.lower()
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == wanted:
-            return value if isinstance(value, str) else None
-    return None
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -1,0 +1,45 @@
+"""Kuaidi100 in a scenario world beside a carrier that sells labels: the runner never
+quotes nor buys from a tracks-only carrier, and every order still ships."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from fulfilhub.plugins import PluginManager
+from fulfilhub.scenarios import build_world
+
+import fulfilhub_kuaidi100
+
+shopify = pytest.importorskip("fulfilhub_shopify", reason="the world needs a channel simulator: fulfilhub-shopify")
+easypost = pytest.importorskip("fulfilhub_easypost", reason="the world needs a carrier that sells labels: "
+                                                           "fulfilhub-easypost")
+
+KEY = "kd100-world-key-77aa"
+
+
+def test_the_runner_never_quotes_nor_buys_from_a_tracks_only_carrier(tmp_path, monkeypatch):
+    monkeypatch.setenv("KD100_KEY", KEY)
+    plugins = PluginManager(load_installed=False, extra=[shopify, easypost, fulfilhub_kuaidi100])
+
+    def kuaidi100(sandbox) -> str:
+        return (f'\n[carriers.kd]\ntype = "kuaidi100"\ncustomer = "C1"\nkey = "${{KD100_KEY}}"\n'
+                f'base_url = "{sandbox.url_for("kuaidi100")}"\nautonumber_url = "/autonumber/auto"\n')
+
+    world = build_world(plugins, tmp_path / "world", start=datetime(2026, 12, 7, 1, tzinfo=timezone.utc), seed=3,
+                        options={"kuaidi100": {"customer": "C1", "key": KEY}, "shopify": {"orders_per_day": 24}},
+                        extra_config=kuaidi100)
+    try:
+        assert set(world.config.carriers) == {"kd", "easypost"}
+        for shop in world.simulators("channels").values():
+            for item in shop.catalog:
+                for warehouse in world.config.warehouses:
+                    world.stock(warehouse, item["sku"], 500)
+        errors = []
+        for _ in range(12):
+            errors += world.sync(hours=4).errors
+        assert world.sandbox.simulators["easypost"].purchases_count() > 3  # orders ship through the other carrier
+        assert world.sandbox.simulators["kuaidi100"].calls == {"query": 0, "subscribe": 0, "autonumber": 0}
+        assert not [error for error in errors if "kd" in error], errors
+    finally:
+        world.close()

@@ -1,0 +1,137 @@
+"""The pure mapping, signatures and pushes, with golden payloads in the shape of Shopee Open Platform v2 (no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fulfilhub import Money, PayloadError, TrackingStatus
+from fulfilhub.testing.fuzz import assert_maps_or_refuses, check_model, mutations
+
+from fulfilhub_shopee import mapping, webhooks
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def golden(name: str) -> dict:
+    """The first order of a recorded ``get_order_detail`` answer."""
+    return json.loads((PAYLOADS / name).read_text(encoding="utf-8"))["response"]["order_list"][0]
+
+
+def test_a_seller_shipped_twd_order_maps_whole_dollars_unix_times_and_model_skus():
+    order = mapping.parse_order(golden("order_detail_twd.json"), channel="tw-shopee")
+    assert order.id == "tw-shopee:2603220XKQ8T3A"
+    assert order.number == "#2603220XKQ8T3A"
+    assert order.placed_at == datetime(2026, 3, 22, 8, 28, 2, tzinfo=timezone.utc)
+    assert order.updated_at == datetime(2026, 3, 22, 8, 30, 11, tzinfo=timezone.utc)
+    assert order.total == Money(amount=Decimal("1610"), currency="TWD")
+    assert [(line.sku, line.quantity, line.unit_price.amount, line.external_id, line.requires_shipping)
+            for line in order.lines] == [("TEA-OOL-100", 2, Decimal("450"), "2300003:0", True),
+                                         ("CUP-CER-2P", 1, Decimal("650"), "2300004:23000041", True)]
+    assert order.lines[1].title == "青瓷茶杯 (2入) (青瓷)"  # the model's name, and its model_sku over item_sku
+    assert order.ship_to is not None
+    assert ((order.ship_to.city, order.ship_to.line2, order.ship_to.country) == (
+        "台北市", "大安區", "TW"))
+    assert order.note == "請在下午送達"
+    assert order.cancelled_at is None
+    assert order.email == ""
+
+
+def test_an_sgd_order_keeps_its_cents_and_a_cancelled_one_is_cancelled():
+    order = mapping.parse_order(golden("order_detail_sgd_cancelled.json"), channel="sg")
+    assert order.total == Money(amount=Decimal("38.89"), currency="SGD")  # the float 38.89 read as its text
+    assert order.lines[0].unit_price.amount == Decimal("17.95")
+    assert order.cancelled_at == datetime(2026, 3, 23, 10, 6, 40, tzinfo=timezone.utc)
+    assert not order.lines[0].requires_shipping  # fulfilled_by_shopee: Shopee's warehouse ships it
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(12.5, "TWD"), (3.999, "SGD"), ("1.5", "IDR"), (-1, "TWD"),
+                                                  (float("nan"), "SGD"), (True, "TWD")])
+def test_an_amount_finer_than_the_unit_or_not_an_amount_is_refused_not_rounded(amount, currency):
+    with pytest.raises(PayloadError) as info:
+        mapping.money(amount, currency, "total_amount")
+    assert info.value.field == "total_amount"
+
+
+def test_every_documented_status_has_an_intake_and_an_undocumented_one_is_refused():
+    documented = {"UNPAID", "READY_TO_SHIP", "PROCESSED", "SHIPPED", "TO_CONFIRM_RECEIVE", "COMPLETED", "IN_CANCEL",
+                  "CANCELLED", "TO_RETURN"}
+    assert documented <= set(mapping.ORDER_STATUSES)
+    assert {s for s, i in mapping.ORDER_STATUSES.items() if i is mapping.Intake.CANCELLED} == {"IN_CANCEL",
+                                                                                                  "CANCELLED"}
+    assert mapping.ORDER_STATUSES["UNPAID"] is mapping.Intake.WAIT
+    with pytest.raises(PayloadError) as info:
+        mapping.parse_order({**golden("order_detail_twd.json"), "order_status": "DELIVERED"}, channel="x")
+    assert info.value.field == "order_status"
+
+
+def test_our_own_ship_order_is_not_a_new_version_but_a_buyer_edit_is():
+    first = mapping.parse_order(golden("order_detail_twd.json"), channel="s")
+    shipped = {**golden("order_detail_twd.json"), "order_status": "SHIPPED", "update_time": 1774260000}
+    assert mapping.parse_order(shipped, channel="s").version == first.version
+    edited = golden("order_detail_twd.json")
+    edited["recipient_address"] = {**edited["recipient_address"], "full_address": "台北市信義區松仁路100號"}
+    assert mapping.parse_order(edited, channel="s").version != first.version
+
+
+def test_error_answers_are_classified_from_the_table():
+    assert mapping.fault({"error": "", "message": "", "response": {}}) is None
+    kind, text = mapping.fault({"error": "invalid_acceess_token", "message": "Invalid access_token.",
+                                "request_id": "abc123"})
+    assert kind is mapping.Fault.TOKEN
+    assert "abc123" in text
+    assert "Invalid access_token." in text
+    assert mapping.fault({"error": "error_auth", "message": "no"})[0] is mapping.Fault.PERMANENT
+    assert mapping.fault({"error": "error_server", "message": "busy"})[0] is mapping.Fault.TRANSIENT
+    assert mapping.fault({"error": "something_new"})[0] is mapping.Fault.PERMANENT  # never retried for ever
+
+
+def test_request_signature_is_hmac_sha256_hex_of_partner_path_time_token_shop():
+    sign = webhooks.sign_request("key", 2001234, "/api/v2/order/get_order_list", 1774168082, "tok", 880011)
+    base = b"2001234/api/v2/order/get_order_list1774168082tok880011"
+    assert sign == hmac.new(b"key", base, hashlib.sha256).hexdigest()
+    public = webhooks.sign_request("key", 2001234, "/api/v2/auth/access_token/get", 1774168082)
+    assert public == hmac.new(b"key", b"2001234/api/v2/auth/access_token/get1774168082", hashlib.sha256).hexdigest()
+
+
+def test_a_push_signature_covers_the_url_and_the_body():
+    body = b'{"shop_id":880011,"code":3,"timestamp":1774168211,"data":{"ordersn":"2603220XKQ8T3A"}}'
+    url = "https://fulfilhub.example.tw/webhooks/tw-shopee"
+    header = webhooks.sign_push(url, body, "key")
+    assert header == hmac.new(b"key", url.encode() + b"|" + body, hashlib.sha256).hexdigest()
+    assert webhooks.verify_push(url, body, "key", header)
+    assert not webhooks.verify_push(url + "x", body, "key", header)
+    assert not webhooks.verify_push(url, body, "", header)
+    assert not webhooks.verify_push(url, body, "key", None)
+    payload = webhooks.push(body)
+    assert webhooks.ordersn(payload) == "2603220XKQ8T3A"
+    assert webhooks.delivery(payload).sent_at == datetime(2026, 3, 22, 8, 30, 11, tzinfo=timezone.utc)
+    assert webhooks.ordersn(webhooks.push(b'{"shop_id":1,"code":1,"timestamp":1774168211}')) is None
+
+
+def test_milestones_are_all_untold_with_a_reason():
+    assert set(mapping.NOT_TOLD) == set(TrackingStatus)
+    assert all(mapping.NOT_TOLD.values())
+
+
+@pytest.mark.parametrize("name", ["order_detail_twd.json", "order_detail_sgd_cancelled.json"])
+def test_mutated_orders_map_or_are_refused_naming_a_field(name):
+    result = assert_maps_or_refuses(lambda p: mapping.parse_order(p, channel="fz"),
+                                    mutations(golden(name), seed=3, count=400), check=check_model)
+    assert result.mapped
+    assert result.refused
+
+
+def test_mutated_list_and_shipping_answers_are_read_or_refused():
+    listed = {"more": True, "next_cursor": "20", "order_list": [{"order_sn": "2603220XKQ8T3A"}]}
+    assert mapping.order_list(listed) == (["2603220XKQ8T3A"], True, "20")
+    assert_maps_or_refuses(mapping.order_list, mutations(listed, seed=5, count=200))
+    needs = {"info_needed": {"non_integrated": ["tracking_number"]}}
+    assert mapping.shipping_parameter_needs(needs) == {"non_integrated"}
+    assert_maps_or_refuses(mapping.shipping_parameter_needs, mutations(needs, seed=6, count=200))
+    assert_maps_or_refuses(mapping.tracking_number, mutations({"tracking_number": "TC1"}, seed=8, count=100))

@@ -1,0 +1,115 @@
+"""A shipment that carries a label bought elsewhere is followed through a tracks-only carrier
+(Kuaidi100), by polling and by its signed pushes to ``fulfilhub serve``, and the
+customer's tracking page shows its Chinese scans as they came.
+
+The world's only carrier that sells labels is down, so packed shipments wait for a
+label; the test then gives each one a label from outside, as a 3PL or an operator
+would, and the runner does the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import fulfilhub_easypost
+import fulfilhub_shopify
+import httpx
+import pytest
+
+from fulfilhub.engines import fulfilment
+from fulfilhub.models import Order, ShipmentStatus
+from fulfilhub.plugins import PluginManager
+from fulfilhub.scenarios import World, build_world
+from fulfilhub.server import ServerThread, tracking
+from fulfilhub.store import inbox as inbox_store
+from fulfilhub.store import shipments as shipment_store
+from fulfilhub.testing import FAST_RETRIES
+
+kuaidi100 = pytest.importorskip("fulfilhub_kuaidi100", reason="needs the tracks-only carrier: fulfilhub-kuaidi100")
+
+KEY, SALT = "kd100-slice-key-42", "kd100-slice-salt-7"
+
+
+def _world(tmp_path, monkeypatch, *, pushes: bool) -> World:
+    monkeypatch.setenv("KD100_KEY", KEY)
+    monkeypatch.setenv("KD100_SALT", SALT)
+    plugins = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost, kuaidi100])
+    subscribe = '\ncallback_url = "https://shop.example/webhooks/kd"\nsalt = "${KD100_SALT}"' if pushes else ""
+
+    def config(sandbox) -> str:
+        return (f'\n[carriers.kd]\ntype = "kuaidi100"\ncustomer = "C1"\nkey = "${{KD100_KEY}}"\n'
+                f'base_url = "{sandbox.url_for("kuaidi100")}"\nautonumber_url = "/autonumber/auto"{subscribe}\n')
+
+    world = build_world(plugins, tmp_path / "world", start=datetime(2026, 12, 7, 1, tzinfo=timezone.utc), seed=5,
+                        options={"kuaidi100": {"customer": "C1", "key": KEY, "exception_rate": 0},
+                                 "shopify": {"orders_per_day": 12}},
+                        extra_config=config, policy=FAST_RETRIES)
+    world.context.faults.add("500", path="/easypost/", method="POST", times=10**6)  # no label can be bought
+    for shop in world.simulators("channels").values():
+        for item in shop.catalog:
+            for warehouse in world.config.warehouses:
+                world.stock(warehouse, item["sku"], 500)
+    return world
+
+
+def _label_elsewhere(world: World) -> list:
+    """Run until shipments wait packed, then give each a label bought elsewhere."""
+    sim = world.sandbox.simulators["kuaidi100"]
+    for _ in range(6):
+        world.sync(hours=4)
+    for shop in world.simulators("channels").values():
+        shop.stop_arrivals()
+    with world.store.read() as conn:
+        packed = shipment_store.without_rate(conn, ShipmentStatus.PACKED)
+    assert packed, "no shipment waited, packed, for a label"
+    for n, shipment in enumerate(packed):  # the courier takes each parcel
+        label = kuaidi100.outside_label("kd", sim.ship("yunda"), courier=("yunda" if n % 2 else ""))
+        with world.store.transaction() as tx:
+            fulfilment.record_label(tx, world.rt.hooks, shipment, label, Order.channel_of(shipment.order_id),
+                                    world.clock.now())
+    return packed
+
+
+def test_an_outside_label_is_tracked_through_kuaidi100_and_its_chinese_scans_show(tmp_path, monkeypatch):
+    with _world(tmp_path, monkeypatch, pushes=False) as world:
+        sim = world.sandbox.simulators["kuaidi100"]
+        packed = _label_elsewhere(world)
+        for _ in range(18):
+            world.sync(hours=4)
+        order_id = packed[0].order_id
+        [shipment] = [s for s in world.shipments(order_id) if s.id == packed[0].id]
+        assert shipment.status is ShipmentStatus.DELIVERED
+        assert shipment.carrier == "kd"
+        assert sim.calls["query"] >= len(packed)
+        assert sim.calls["autonumber"] >= 1
+        assert sim.calls["subscribe"] == 0
+        with world.store.read() as conn:
+            html = tracking.render(tracking.build(conn, order_id, "zh-Hans", world.clock.now()), "zh-Hans", "")
+        assert "韵达快递 已收取快件" in html
+        assert "快件已签收，签收人：本人" in html
+        assert shipment.tracking_code in html
+
+
+def test_kuaidi100_pushes_reach_the_server_signed_and_are_applied(tmp_path, monkeypatch):
+    with _world(tmp_path, monkeypatch, pushes=True) as world, ServerThread(world.rt) as server:
+        sim = world.sandbox.simulators["kuaidi100"]
+        packed = _label_elsewhere(world)
+        answers: dict[int, int] = {}
+        for _ in range(24):
+            world.sync(hours=4)  # the first poll of each number subscribes it
+            for headers, body in sim.pending_webhooks():
+                status = httpx.post(f"{server.url}/webhooks/kd", headers=headers, content=body).status_code
+                answers[status] = answers.get(status, 0) + 1
+        world.sync()  # the last pushes, from the inbox
+        forged = httpx.post(f"{server.url}/webhooks/kd", content=b"param=%7B%7D&sign=0123456789ABCDEF",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert forged.status_code == 401
+        assert sim.calls["subscribe"] == len(packed)
+        assert answers.get(202, 0) >= len(packed)
+        assert set(answers) == {202}, answers
+        with world.store.read() as conn:
+            inbox = inbox_store.count_by_status(conn)
+        assert inbox.get(inbox_store.PROCESSED, 0) == answers[202]
+        assert not inbox.get(inbox_store.FAILED)
+        statuses = [str(s.status) for p in packed for s in world.shipments(p.order_id) if s.id == p.id]
+        assert set(statuses) == {"delivered"}, statuses
