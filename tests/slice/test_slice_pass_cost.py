@@ -103,3 +103,34 @@ def test_a_pass_keeps_its_runs_in_one_transaction_and_each_job_keeps_its_newest(
                           "poll_warehouses": 3, "buy_labels": 3, "poll_tracking": 3, "push_stock": 3,
                           "assess_delays": 3, "notices": 3}
     assert newest["pull_orders"].id > rows[-1].id
+
+
+def test_delivered_effects_are_recorded_together_and_one_that_cannot_be_stays_with_its_error(world, monkeypatch):
+    from fulfilhub.engines import fulfilment
+    from fulfilhub.errors import PermanentError
+    from fulfilhub.store import outbox
+
+    for item in world.shop.catalog:
+        world.stock("east", item["sku"], 50)
+    first, second = placed(world), placed(world)
+    world.clock.advance(timedelta(hours=1))
+    jobs.pull_orders(world.rt)
+    jobs.allocate(world.rt)
+    real = fulfilment.record_submission
+
+    def record_submission(tx, shipment, ref, now):
+        if shipment.order_id == second:
+            raise PermanentError("the engine refuses this one")
+        return real(tx, shipment, ref, now)
+
+    monkeypatch.setattr(fulfilment, "record_submission", record_submission)
+    with counting(world.store.engine) as seen:
+        report = jobs.deliver_effects(world.rt)
+    assert report.counts["warehouse.submit"] == 1 and report.counts["failed"] == 1
+    (error,) = report.errors
+    assert error.startswith("warehouse.submit ") and error.endswith("failed: the engine refuses this one")
+    assert world.shipments(first)[0].status == "submitted" and world.shipments(second)[0].status == "pending"
+    with world.store.read() as conn:
+        assert sorted(e.status for e in outbox.listing(conn, limit=10)) == ["done", "failed"]
+    # claim, read, the local warehouse's two submissions, the batch (rolled back), each alone, the failure
+    assert seen.transactions == 8
