@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -106,14 +107,25 @@ def waiting(conn: Connection, now: datetime, *, at_warehouse: Iterable[ShipmentS
     (``(name, table)`` with ``table`` ``delay_assessments`` or ``order_events``) not yet
     started or behind the newest row of its table.
     """
+    statement = _waiting(tuple(str(s) for s in at_warehouse), tuple(str(s) for s in tracked),
+                         tuple(str(s) for s in open_statuses), tuple(cursors))
+    row = conn.execute(statement, {"now": now}).one()
+    return {job for job, is_due in row._mapping.items() if is_due}
+
+
+@functools.lru_cache(maxsize=8)
+def _waiting(at_warehouse: tuple[str, ...], tracked: tuple[str, ...], open_statuses: tuple[str, ...],
+             cursors: tuple[tuple[str, str], ...]) -> Any:
+    """The statement of :func:`waiting`, built once (building it costs more than running it)."""
+    now = sa.bindparam("now")
     o, sh, ob, p = schema.orders, schema.shipments, schema.outbox, schema.promises
     cc = schema.consumer_cursors
 
     def exists(table: sa.Table, *where: Any) -> Any:
         return sa.select(sa.literal(1)).select_from(table).where(*where).exists()
 
-    def look_due(statuses: Iterable[ShipmentStatus], *more: Any) -> Any:
-        return exists(sh, sh.c.status.in_([str(s) for s in statuses]),
+    def look_due(statuses: tuple[str, ...], *more: Any) -> Any:
+        return exists(sh, sh.c.status.in_(list(statuses)),
                       sa.or_(sh.c.next_poll_at.is_(None), sh.c.next_poll_at <= now), *more)
 
     behind = []
@@ -129,9 +141,8 @@ def waiting(conn: Connection, now: datetime, *, at_warehouse: Iterable[ShipmentS
         "poll_warehouses": look_due(at_warehouse),
         "buy_labels": exists(sh, sh.c.status == str(ShipmentStatus.PACKED), sh.c.rate_id.is_(None)),
         "poll_tracking": look_due(tracked, sh.c.tracking_code.is_not(None)),
-        "assess_delays": exists(o, o.c.status.in_([str(s) for s in open_statuses]),
+        "assess_delays": exists(o, o.c.status.in_(list(open_statuses)),
                                 sa.select(p.c.order_id).where(p.c.order_id == o.c.id).exists()),
         "notices": sa.or_(sa.false(), *behind),
     }
-    row = conn.execute(sa.select(*(sa.case((check, 1), else_=0).label(job) for job, check in checks.items()))).one()
-    return {job for job in checks if row._mapping[job]}
+    return sa.select(*(sa.case((check, 1), else_=0).label(job) for job, check in checks.items()))
