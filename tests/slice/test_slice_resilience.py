@@ -63,17 +63,18 @@ def test_a_crash_after_an_effect_but_before_recording_it_does_not_repeat_it(worl
     sku = world.shop.catalog[0]["sku"]
     world.stock("east", sku, 10)
     placed = world.shop.add_order([{"sku": sku, "quantity": 1}])
-    real_finish = outbox.finish
+    real_finish = outbox.finish_many
     crashed = []
 
-    def finish(tx, effect_id, at, result=None):
-        kind_of = tx.conn.execute(sa.select(schema.outbox.c.kind).where(schema.outbox.c.id == effect_id)).scalar()
-        if kind_of == kind and not crashed:
-            crashed.append(effect_id)
-            raise Crash(kind)
-        return real_finish(tx, effect_id, at, result)
+    def finish_many(tx, done):  # delivered effects are recorded (marked done) a batch at a time
+        for effect_id, _at, _result in done:
+            kind_of = tx.conn.execute(sa.select(schema.outbox.c.kind).where(schema.outbox.c.id == effect_id)).scalar()
+            if kind_of == kind and not crashed:
+                crashed.append(effect_id)
+                raise Crash(kind)
+        return real_finish(tx, done)
 
-    monkeypatch.setattr(outbox, "finish", finish)
+    monkeypatch.setattr(outbox, "finish_many", finish_many)
     for _ in range(120):
         try:
             world.sync(hours=1)

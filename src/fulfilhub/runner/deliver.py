@@ -9,6 +9,7 @@ an order) by :mod:`.notices`.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from ..errors import FulfilhubError, TransientError, Unreachable
@@ -35,12 +36,58 @@ def deliver_effects(rt: Runtime) -> JobReport:
 PER_ORDER = frozenset(kind.value for kind in outbox.EffectKind if kind.per_order)
 
 
+#: Delivered effects recorded per transaction (:func:`effects.record`).
+BATCH = 50
+
+
 def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
     report = JobReport("deliver_effects")
     with rt.store.read() as conn:
         ships = shipment_store.load_many(conn, [r.payload.get("shipment_id") for r in rows
                                                 if isinstance(r.payload, dict) and r.payload.get("shipment_id")])
         found = order_store.load_many(conn, [s.order_id for s in ships.values()])
+    done: list[effects.Done] = []
+
+    def delivered(each: effects.Done) -> None:
+        report.counts[each.work.row.kind] += 1
+        log.info("delivered %s to %s (%s)", each.work.row.kind, each.work.row.target, each.work.key)
+
+    def flush() -> None:
+        """Record the delivered effects together; if that fails, each alone (its error stays with it)."""
+        try:
+            ships.update(effects.record(rt, done))
+        except Exception:
+            for each in done:
+                try:
+                    ships.update(effects.record(rt, [each]))
+                except Exception as exc:
+                    trouble(each.work.row, exc, each.now)
+                else:
+                    delivered(each)
+        else:
+            for each in done:
+                delivered(each)
+        done.clear()
+
+    def trouble(row: Any, exc: Exception, now: datetime) -> None:
+        if isinstance(exc, TransientError):
+            next_at = now + effects.retry_delay(row.attempts - 1)
+            with rt.store.transaction() as tx:
+                outbox.retry_later(tx, row.id, str(exc), next_at)
+            report.counts["retry_later"] += 1
+            if isinstance(exc, Unreachable):
+                report.unreachable(exc)
+                return
+            report.errors.append(f"{row.kind} {row.key}: {exc} (retrying at {next_at:%Y-%m-%d %H:%M})")
+            return
+        # permanent: recorded, shown by `fulfilhub doctor`, others go on
+        if not isinstance(exc, FulfilhubError):
+            log.exception("effect %s crashed", row.key)
+        with rt.store.transaction() as tx:
+            outbox.retry_later(tx, row.id, describe_error(exc), now, failed=True)
+        report.counts["failed"] += 1
+        report.errors.append(f"{row.kind} {row.key} failed: {describe_error(exc)}")
+
     for row in rows:
         now = rt.clock.now()
         try:
@@ -49,26 +96,14 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
                 report.counts[row.kind] += 1
                 log.info("delivered %s to %s (%s)", row.kind, row.target, row.key)
                 continue
-            work = effects.Work.of(row, ships, found)
-            saved = effects.deliver(rt, work, now)
-            if saved is not None:
-                ships[saved.id] = saved  # later effects in this batch see what this one did
-            report.counts[row.kind] += 1
-            log.info("delivered %s to %s (%s)", row.kind, row.target, row.key)
-        except TransientError as exc:
-            next_at = now + effects.retry_delay(row.attempts - 1)
-            with rt.store.transaction() as tx:
-                outbox.retry_later(tx, row.id, str(exc), next_at)
-            report.counts["retry_later"] += 1
-            if isinstance(exc, Unreachable):
-                report.unreachable(exc)
-                continue
-            report.errors.append(f"{row.kind} {row.key}: {exc} (retrying at {next_at:%Y-%m-%d %H:%M})")
-        except Exception as exc:  # permanent: recorded, shown by `fulfilhub doctor`, others go on
-            if not isinstance(exc, FulfilhubError):
-                log.exception("effect %s crashed", row.key)
-            with rt.store.transaction() as tx:
-                outbox.retry_later(tx, row.id, describe_error(exc), now, failed=True)
-            report.counts["failed"] += 1
-            report.errors.append(f"{row.kind} {row.key} failed: {describe_error(exc)}")
+            about = row.payload.get("shipment_id") if isinstance(row.payload, dict) else None
+            if any(each.work.shipment.id == about for each in done):
+                flush()  # this effect sees what the one before it did to its shipment
+            done.append(effects.deliver(rt, effects.Work.of(row, ships, found), now))
+            if len(done) >= BATCH:
+                flush()
+        except Exception as exc:
+            trouble(row, exc, now)
+    if done:
+        flush()
     return report

@@ -3,13 +3,14 @@
 An effect row was written in the same transaction as the state change that called for
 it. The runner claims it (counting the attempt in a committed write), does the I/O
 through the adapter, then hands the outcome to the fulfilment engine and marks the
-effect done in one transaction. A crash between the I/O and that commit repeats the I/O
+effect done in one transaction (:func:`record`, for a batch of delivered effects). A crash between the I/O and that commit repeats the I/O
 on the next run with the same idempotency key and a higher attempt number, which tells
 the adapter to look before it acts.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -76,76 +77,95 @@ def push_of(shipment: Shipment) -> ShipmentPush:
     )
 
 
-def _done(rt: Runtime, work: Work, now: datetime, result: Mapping[str, Any],
-          then: Callable[[Any], Shipment | None] | None = None) -> Shipment | None:
-    """Record the outcome (the engine's follow-up, if any) and mark the effect done: one transaction."""
+@attrs.frozen
+class Done:
+    """One effect delivered, not yet recorded: its result for the outbox row, the
+    engine's follow-up (``then``, run in the recording transaction) and what to tell the
+    runtime once that has committed (``moved``, with the shipment as saved)."""
+
+    work: Work
+    now: datetime
+    result: Mapping[str, Any]
+    then: Callable[[Any], Shipment | None] | None = None
+    moved: Callable[[Shipment], None] | None = None
+
+
+def record(rt: Runtime, done: list[Done]) -> dict[str, Shipment]:
+    """Record delivered effects in one transaction: each one's follow-up, and each marked
+    done. Return the shipments as the engine saved them, by id.
+
+    Until it commits the effects stay pending with their attempt counted: a crash (or
+    this transaction failing) delivers them again with the same key, and the adapter
+    looks before it acts, as after a crash between one effect's I/O and its commit."""
+    saved: dict[str, Shipment] = {}
     with rt.store.transaction() as tx:
-        saved = then(tx) if then is not None else None
-        outbox.finish(tx, work.row.id, now, result)
+        for each in done:
+            shipment = each.then(tx) if each.then is not None else None
+            if shipment is not None:
+                saved[shipment.id] = shipment
+                if each.moved is not None:
+                    tx.after_commit.append(functools.partial(each.moved, shipment))
+        outbox.finish_many(tx, [(each.work.row.id, each.now, each.result) for each in done])
     return saved
 
 
-def _skip(rt: Runtime, work: Work, now: datetime, why: str) -> None:
+def _skip(work: Work, now: datetime, why: str) -> Done:
     """Record an effect as done without doing it: what it was for no longer holds."""
-    _done(rt, work, now, {"skipped": why})
+    return Done(work, now, {"skipped": why})
 
 
-def submit_to_warehouse(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+def submit_to_warehouse(rt: Runtime, work: Work, now: datetime) -> Done:
     shipment, order = work.shipment, work.order
     if shipment.status is ShipmentStatus.CANCELLED:
-        return _skip(rt, work, now, "shipment cancelled")
+        return _skip(work, now, "shipment cancelled")
     request = FulfillmentRequest(key=work.key, shipment_id=shipment.id, order_id=order.id, order_number=order.number,
                                  lines=shipment.lines, ship_to=order.ship_to)
     ref = rt.warehouse(shipment.warehouse).submit(request)
-    return _done(rt, work, now, {"ref": ref}, lambda tx: fulfilment.record_submission(tx, shipment, ref, now))
+    return Done(work, now, {"ref": ref}, lambda tx: fulfilment.record_submission(tx, shipment, ref, now))
 
 
-def cancel_at_warehouse(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+def cancel_at_warehouse(rt: Runtime, work: Work, now: datetime) -> Done:
     rt.warehouse(work.shipment.warehouse).cancel(work.row.payload["ref"])
-    return _done(rt, work, now, {})
+    return Done(work, now, {})
 
 
-def buy_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+def buy_label(rt: Runtime, work: Work, now: datetime) -> Done:
     shipment = work.shipment
     if shipment.label is not None:
-        return _skip(rt, work, now, "label already stored")
+        return _skip(work, now, "label already stored")
     if shipment.status is ShipmentStatus.CANCELLED:
-        return _skip(rt, work, now, "shipment cancelled before its label was bought")
+        return _skip(work, now, "shipment cancelled before its label was bought")
     if shipment.rate is None:
         raise PermanentError(f"shipment {shipment.id} has no chosen rate to buy")
     label = rt.carrier(shipment.rate.carrier).buy(shipment.rate, work.key)
-    saved = _done(rt, work, now, {"tracking_code": label.tracking_code},
-                  lambda tx: fulfilment.record_label(tx, rt.hooks, shipment, label, work.order.channel, now))
-    if saved is not None:
-        rt.shipment_moved(saved, work.order.ship_to)  # committed: in flight for the promise engine
-    return saved
+    return Done(work, now, {"tracking_code": label.tracking_code},
+                lambda tx: fulfilment.record_label(tx, rt.hooks, shipment, label, work.order.channel, now),
+                moved=lambda saved: rt.shipment_moved(saved, work.order.ship_to))  # in flight for the promise engine
 
 
-def void_label(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+def void_label(rt: Runtime, work: Work, now: datetime) -> Done:
     shipment = work.shipment
     if shipment.status is not ShipmentStatus.LABEL_PURCHASED or shipment.label is None:
-        return _skip(rt, work, now, f"shipment is {shipment.status}: the label is no longer unused")
+        return _skip(work, now, f"shipment is {shipment.status}: the label is no longer unused")
     rt.carrier(shipment.label.carrier).void(shipment.label)
-    saved = _done(rt, work, now, {"voided": shipment.tracking_code},
-                  lambda tx: fulfilment.record_void(tx, rt.hooks, shipment, now))
-    if saved is not None:
-        rt.shipment_moved(saved)  # committed: no longer in flight
-    return saved
+    return Done(work, now, {"voided": shipment.tracking_code},
+                lambda tx: fulfilment.record_void(tx, rt.hooks, shipment, now),
+                moved=rt.shipment_moved)  # no longer in flight
 
 
-def push_fulfillment(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+def push_fulfillment(rt: Runtime, work: Work, now: datetime) -> Done:
     shipment = work.shipment
     if shipment.status is ShipmentStatus.CANCELLED:
-        return _skip(rt, work, now, "shipment cancelled (its label was voided)")
+        return _skip(work, now, "shipment cancelled (its label was voided)")
     ref = rt.channel(work.order.channel).push_fulfillment(work.order, push_of(shipment), work.key,
                                                          attempt=work.attempt)
-    return _done(rt, work, now, {"ref": ref}, lambda tx: fulfilment.record_channel_fulfillment(tx, shipment, ref, now))
+    return Done(work, now, {"ref": ref}, lambda tx: fulfilment.record_channel_fulfillment(tx, shipment, ref, now))
 
 
-def push_tracking(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
+def push_tracking(rt: Runtime, work: Work, now: datetime) -> Done:
     shipment = work.shipment
     if shipment.status is ShipmentStatus.CANCELLED:
-        return _skip(rt, work, now, "shipment cancelled")
+        return _skip(work, now, "shipment cancelled")
     if not shipment.channel_ref:
         parent = Effect.push_fulfillment(shipment, work.order.channel).key
         with rt.store.read() as conn:
@@ -157,10 +177,10 @@ def push_tracking(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
                              service=work.row.target)
     status = TrackingStatus(work.row.payload["status"])
     rt.channel(work.order.channel).push_tracking(work.order, push_of(shipment), status, work.key, attempt=work.attempt)
-    return _done(rt, work, now, {"status": status})
+    return Done(work, now, {"status": status})
 
 
-Handler = Callable[[Runtime, Work, datetime], "Shipment | None"]
+Handler = Callable[[Runtime, Work, datetime], Done]
 
 #: Effect kind -> how to deliver it.
 HANDLERS: Mapping[EffectKind, Handler] = {
@@ -173,8 +193,8 @@ HANDLERS: Mapping[EffectKind, Handler] = {
 }
 
 
-def deliver(rt: Runtime, work: Work, now: datetime) -> Shipment | None:
-    """Deliver one claimed effect; return the shipment as the engine saved it (if it changed)."""
+def deliver(rt: Runtime, work: Work, now: datetime) -> Done:
+    """Deliver one claimed effect; return what :func:`record` is to record of it."""
     try:
         kind = EffectKind(work.row.kind)
     except ValueError:

@@ -1,8 +1,8 @@
 """``poll_warehouses`` and ``poll_tracking``: ask each instance about its shipments that
 are due, one polling loop for both, and the poll back-off while webhooks are healthy.
 
-The loop (:func:`poll_shipments`) asks the adapter about one shipment, hands the answer
-to the fulfilment engine in one transaction, and counts what happened; one shipment's
+The loop (:func:`poll_shipments`) asks the adapter about each shipment, hands the answers
+to the fulfilment engine, a batch per transaction, and counts what happened; one shipment's
 trouble is reported and stays with it (a tracked parcel is looked at again later), the
 others go on. Instances are polled in threads, one per instance.
 
@@ -63,29 +63,57 @@ def backing_off(rt: Runtime, kind: str, names: Iterable[str]) -> dict[str, datet
 Apply = Callable[[Tx, Shipment, Any], Mapping[str, int]]
 
 
+#: Answers applied per transaction (a kill loses at most these, which are asked again).
+BATCH = 100
+
+
 def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment], *, ask: Callable[[Shipment], Any],
                    apply: Apply, failed: Callable[[Tx, Shipment], None] | None = None) -> JobReport:
-    """The one polling loop: for each shipment ``ask`` the adapter, then ``apply`` its answer
-    in one transaction of ``store``. A shipment whose ask or apply raises is reported
-    (``instance, shipment id: error``) and, with ``failed``, marked in a transaction of its
-    own. It needs the store alone: the adapter and the engine come in through ``ask`` and
-    ``apply``."""
+    """The one polling loop: ``ask`` the adapter about each shipment, then ``apply`` the
+    answers, up to :data:`BATCH` of them in one transaction of ``store`` (asking is a
+    read: answers a kill loses are asked again). If that transaction fails, each answer
+    is applied in a transaction of its own. A shipment whose ask or apply raises is
+    reported (``instance, shipment id: error``) and, with ``failed``, marked in a
+    transaction of its own. It needs the store alone: the adapter and the engine come
+    in through ``ask`` and ``apply``."""
     report = JobReport(job)
+    answered: list[tuple[Shipment, Any]] = []
+
+    def trouble(shipment: Shipment, exc: Exception) -> None:  # one shipment's trouble stays with it
+        report.errors.append(f"{instance}, shipment {shipment.id}: {describe_error(exc)}")
+        if failed is not None:
+            with store.transaction() as tx:
+                failed(tx, shipment)
+
+    def flush() -> None:
+        try:
+            with store.transaction() as tx:
+                counts = [apply(tx, shipment, answer) for shipment, answer in answered]
+        except Exception:  # find which one: each alone
+            for shipment, answer in answered:
+                try:
+                    with store.transaction() as tx:
+                        report.counts.update(apply(tx, shipment, answer))
+                except Exception as exc:
+                    trouble(shipment, exc)
+        else:
+            for each in counts:
+                report.counts.update(each)
+        answered.clear()
+
     for shipment in due:
         try:
-            answer = ask(shipment)
-            with store.transaction() as tx:
-                counts = apply(tx, shipment, answer)
+            answered.append((shipment, ask(shipment)))
         except Unreachable as exc:  # the instance is given up for this pass: the rest wait for the next
             report.unreachable(exc)
             break
-        except Exception as exc:  # one shipment's trouble stays with it
-            report.errors.append(f"{instance}, shipment {shipment.id}: {describe_error(exc)}")
-            if failed is not None:
-                with store.transaction() as tx:
-                    failed(tx, shipment)
+        except Exception as exc:
+            trouble(shipment, exc)
             continue
-        report.counts.update(counts)
+        if len(answered) >= BATCH:
+            flush()
+    if answered:
+        flush()
     return report
 
 

@@ -112,12 +112,25 @@ def record_run(rt: Runtime, report: JobReport, started: datetime, seconds: float
                outcome: str | None = None) -> None:
     """Keep one job run in ``job_runs``: it started at ``started`` on the runtime's clock and
     took ``seconds`` of real time. A failure to record it is logged, never raised."""
+    record_runs(rt, [run_of(report, started, seconds, trigger=trigger, outcome=outcome)])
+
+
+def run_of(report: JobReport, started: datetime, seconds: float, *, trigger: str,
+           outcome: str | None = None) -> job_runs.Run:
+    """The record of one job run (kept by :func:`record_runs`)."""
+    return job_runs.Run(job=report.job, trigger=trigger, started_at=started,
+                        finished_at=started + timedelta(seconds=seconds),
+                        outcome=outcome or ("ok" if report.ok else "errors"), counts=dict(report.counts),
+                        errors=list(report.errors))
+
+
+def record_runs(rt: Runtime, runs: list[job_runs.Run]) -> None:
+    """Keep several job runs (a whole pass or scheduler tick) and the circuit breakers that
+    changed, in one transaction. A failure to record them is logged, never raised."""
     try:
         with rt.store.transaction() as tx:
             rt.save_breakers(tx)
-            job_runs.record(tx, job=report.job, trigger=trigger, started_at=started,
-                            finished_at=started + timedelta(seconds=seconds),
-                            outcome=outcome or ("ok" if report.ok else "errors"), counts=dict(report.counts),
-                            errors=report.errors)
+            job_runs.record_many(tx, runs)
     except Exception as exc:  # bookkeeping must not stop the work
-        log.warning("could not record the run of %s: %s", report.job, describe_error(exc))
+        log.warning("could not record the runs of %s: %s", ", ".join(sorted({r.job for r in runs})),
+                    describe_error(exc))

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from .jobs import JOBS
-from .reports import JobReport, record_run
+from ..store import job_runs
+from .jobs import JOBS, Gate
+from .reports import JobReport, record_runs, run_of
 from .runtime import Runtime
 
 log = logging.getLogger("fulfilhub.scheduler")
@@ -46,15 +47,23 @@ class Scheduler:
         signal.signal(signal.SIGTERM, stop)
 
     def tick(self) -> list[JobReport]:
-        """Run every job that is due now on the runtime's clock (in schedule order)."""
-        reports = []
-        for job, interval in self.schedule.items():
-            if self.stop_event.is_set():
-                break
-            due = self._next_due[job]
-            if due is None or due <= self.rt.clock.now():
-                reports.append(self._run_job(job))
-                self._next_due[job] = self.rt.clock.now() + interval
+        """Run every job that is due now on the runtime's clock (in schedule order), but
+        those with nothing waiting (:class:`~.jobs.Gate`); keep the tick's runs in one
+        transaction at its end."""
+        reports: list[JobReport] = []
+        runs: list[job_runs.Run] = []
+        gate = Gate(self.rt)
+        try:
+            for job, interval in self.schedule.items():
+                if self.stop_event.is_set():
+                    break
+                due = self._next_due[job]
+                if due is None or due <= self.rt.clock.now():
+                    reports.append(self._run_job(job, gate, runs))
+                    self._next_due[job] = self.rt.clock.now() + interval
+        finally:
+            if runs:
+                record_runs(self.rt, runs)
         return reports
 
     def run(self, *, max_ticks: int | None = None) -> None:
@@ -69,16 +78,16 @@ class Scheduler:
             wait = min(((d - now).total_seconds() for d in self._next_due.values() if d is not None), default=1.0)
             self.stop_event.wait(min(max(wait, 0.05), 60.0))
 
-    def _run_job(self, job: str) -> JobReport:
+    def _run_job(self, job: str, gate: Gate, runs: list[job_runs.Run]) -> JobReport:
         started, began = self.rt.clock.now(), time.monotonic()
         try:
-            report = JOBS[job](self.rt)
+            report = gate.run(JOBS[job], job)
         except Exception as exc:  # one failing job must not stop the schedule
             log.exception("job %s crashed", job)
             report = JobReport(job, errors=[f"{type(exc).__name__}: {exc}"])
-            record_run(self.rt, report, started, time.monotonic() - began, trigger="run", outcome="crashed")
+            runs.append(run_of(report, started, time.monotonic() - began, trigger="run", outcome="crashed"))
         else:
-            record_run(self.rt, report, started, time.monotonic() - began, trigger="run")
+            runs.append(run_of(report, started, time.monotonic() - began, trigger="run"))
         self.runs += 1
         for error in report.errors:
             log.warning("%s: %s", job, error)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import Any
 
 from ..adapters import StockPusher
 from ..engines import inventory
 from ..errors import ExternalError
 from ..store import stock as stock_store
-from ..store.ports import StatePort, namespace
+from ..store.ports import StatePort, namespace, state_value
 from .reports import JobReport, concurrently, describe_error
 from .runtime import Runtime
 
@@ -35,9 +36,10 @@ def push_stock(rt: Runtime) -> JobReport:
     names = [name for name in rt.config.channels if isinstance(rt.channel(name), StockPusher)]
     if not names:
         return JobReport("push_stock")
-    with rt.store.read() as conn:
+    with rt.store.read() as conn:  # the levels and what each channel was told, in one read
         now = inventory.sellable(stock_store.levels(conn))
-    return concurrently(names, lambda name: _push(rt, name, now), "push_stock")
+        told = {name: state_value(conn, namespace("jobs.push_stock", name), TOLD) for name in names}
+    return concurrently(names, lambda name: _push(rt, name, now, told[name]), "push_stock")
 
 
 def told_state(rt: Runtime, channel: str) -> StatePort:
@@ -45,10 +47,9 @@ def told_state(rt: Runtime, channel: str) -> StatePort:
     return StatePort(rt.store, namespace("jobs.push_stock", channel), rt.clock)
 
 
-def _push(rt: Runtime, name: str, now: dict[str, int]) -> JobReport:
+def _push(rt: Runtime, name: str, now: dict[str, int], saved: Any) -> JobReport:
     report = JobReport("push_stock")
     state = told_state(rt, name)
-    saved = state.get(TOLD)
     told = saved if isinstance(saved, dict) else {}
     changes = inventory.stock_changes(now, told)
     if not changes:

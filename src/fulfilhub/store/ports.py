@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from ..clock import Clock
 from ..models import StockLevel
@@ -30,6 +31,14 @@ def dump(value: Any) -> str:
         raise TypeError(f"plugin state must be JSON (str, number, bool, None, list, dict): {exc}") from None
 
 
+def state_value(conn: Connection, namespace: str, key: str) -> Any | None:
+    """What :meth:`StatePort.get` gives, read in the caller's read (None: no such key)."""
+    text = conn.execute(
+        sa.select(plugin_state.c.value).where(plugin_state.c.namespace == namespace, plugin_state.c.key == key)
+    ).scalar()
+    return None if text is None else json.loads(text)
+
+
 class StatePort:
     """``namespace``'s keys in ``plugin_state`` (see :class:`fulfilhub.adapters.StatePort`)."""
 
@@ -40,12 +49,7 @@ class StatePort:
 
     def get(self, key: str) -> Any | None:
         with self.store.read() as conn:
-            text = conn.execute(
-                sa.select(plugin_state.c.value).where(
-                    plugin_state.c.namespace == self.namespace, plugin_state.c.key == key
-                )
-            ).scalar()
-        return None if text is None else json.loads(text)
+            return state_value(conn, self.namespace, key)
 
     def insert(self, key: str, value: Any) -> bool:
         row = {"namespace": self.namespace, "key": key, "value": dump(value), "updated_at": self.clock.now()}
