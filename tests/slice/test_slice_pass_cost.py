@@ -76,7 +76,8 @@ def test_work_that_comes_due_is_not_skipped(world):
     world.clock.advance(timedelta(hours=1))
     jobs.pull_orders(world.rt)
     gate = jobs.Gate(world.rt)
-    assert not gate.skips("allocate") and gate.skips("deliver_effects")
+    assert not gate.skips("allocate")
+    assert gate.skips("deliver_effects")
     jobs.allocate(world.rt)
     assert not jobs.Gate(world.rt).skips("deliver_effects")  # the submission waits in the outbox
 
@@ -92,7 +93,8 @@ def test_a_pass_keeps_its_runs_in_one_transaction_and_each_job_keeps_its_newest(
         jobs.sync_once(world.rt, record=True)
     with world.store.read() as conn:
         rows = conn.execute(sa.select(schema.job_runs).order_by(schema.job_runs.c.id)).all()
-    assert len(rows) == 12 and {r.trigger for r in rows} == {"sync"}
+    assert len(rows) == 12
+    assert {r.trigger for r in rows} == {"sync"}
     assert seen.transactions <= 4  # pull, gate, push_stock and the runs
     for _ in range(3):
         jobs.sync_once(world.rt, record=True)
@@ -126,10 +128,13 @@ def test_delivered_effects_are_recorded_together_and_one_that_cannot_be_stays_wi
     monkeypatch.setattr(fulfilment, "record_submission", record_submission)
     with counting(world.store.engine) as seen:
         report = jobs.deliver_effects(world.rt)
-    assert report.counts["warehouse.submit"] == 1 and report.counts["failed"] == 1
+    assert report.counts["warehouse.submit"] == 1
+    assert report.counts["failed"] == 1
     (error,) = report.errors
-    assert error.startswith("warehouse.submit ") and error.endswith("failed: the engine refuses this one")
-    assert world.shipments(first)[0].status == "submitted" and world.shipments(second)[0].status == "pending"
+    assert error.startswith("warehouse.submit ")
+    assert error.endswith("failed: the engine refuses this one")
+    assert world.shipments(first)[0].status == "submitted"
+    assert world.shipments(second)[0].status == "pending"
     with world.store.read() as conn:
         assert sorted(e.status for e in outbox.listing(conn, limit=10)) == ["done", "failed"]
     # claim, read, the local warehouse's two submissions, the batch (rolled back), each alone, the failure
