@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..engines.promise import CannotPromise, QuoteRequest
+from ..engines.transit import Level
 from ..models import Address, Promise
 from ..runner.runtime import Runtime
 from ..store import shipments as shipment_store
@@ -50,7 +51,9 @@ _PROMISE_SCHEMA = {
         "deliver_by": {"type": "string", "format": "date-time"},
         "timezone": {"type": "string"},
         "confidence": {"type": "object", "required": ["from", "by"],
-                       "properties": {"from": {"type": "number"}, "by": {"type": "number"}}},
+                       "description": "The learned share delivered by each end; null when nothing is learned "
+                                      "for the lane yet (a stated or default transit time)",
+                       "properties": {"from": {"type": ["number", "null"]}, "by": {"type": ["number", "null"]}}},
         "basis": {"type": "string"}, "level": {"type": "string"},
         "carrier": {"type": "string"}, "service": {"type": "string"},
         "sentence": {"type": "string"}, "locale": {"enum": list(i18n.LOCALES)},
@@ -89,6 +92,12 @@ PATHS = {PATH: {"get": {
                 "content": {"application/json": {"schema": _ERROR}}},
     },
 }}}
+
+
+#: Levels of a learned transit time: any other (a carrier's stated time, the default) has no confidence.
+_LEARNED = frozenset(level.value for level in Level)
+#: "(`fulfilhub stock set ...`)": what an operator is told to run, never shown to a storefront.
+_OPERATOR_HINT = re.compile(r"\s*\(`fulfilhub [^`]*`\)")
 
 
 def _bad(detail: str) -> JSONResponse:
@@ -167,13 +176,14 @@ class PromiseApi:
             return _bad(str(exc))
         try:
             promise, cpu = await run_in_threadpool(self._quote, quote)
-        except CannotPromise as exc:
-            return JSONResponse({"error": "cannot_promise", "detail": str(exc)}, status_code=409)
+        except CannotPromise as exc:  # a storefront's answer: the operator's hint (a command) stays out
+            return JSONResponse({"error": "cannot_promise", "detail": _OPERATOR_HINT.sub("", str(exc))}, status_code=409)
         body: dict[str, Any] = {
             "sku": sku, "qty": int(raw_qty),
             "ship_by": promise.ship_by.isoformat(), "deliver_from": promise.deliver_from.isoformat(),
             "deliver_by": promise.deliver_by.isoformat(), "timezone": promise.timezone,
-            "confidence": {"from": promise.confidence_from, "by": promise.confidence_by},
+            "confidence": ({"from": promise.confidence_from, "by": promise.confidence_by}
+                           if promise.level in _LEARNED else {"from": None, "by": None}),
             "basis": promise.basis, "level": promise.level, "carrier": promise.carrier, "service": promise.service,
             "sentence": sentence(promise, locale), "locale": locale,
             "explain": self.engine.explain(promise),  # the basis, one fact a line (PromiseEngine.explain)
