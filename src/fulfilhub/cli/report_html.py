@@ -19,7 +19,7 @@ import altair as alt
 import vl_convert
 
 from ..adapters import ReportSection
-from . import report as rep
+from . import report_rows as rep
 
 #: Colours used across the charts: kept, missed, neutral.
 GOOD, BAD, NEUTRAL = "#2e7d32", "#c62828", "#546e7a"

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -26,7 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..runner.runtime import Runtime
-from ..store import current_revision, head_revision
+from ..store import head_revision
 from ..store import tracking as tracking_store
 from . import i18n, openapi, tracking
 from .metrics import Metrics
@@ -148,9 +147,7 @@ def create_app(rt: Runtime, *, routes: Sequence[Route] = (), api_paths: Mapping[
     async def healthz(request: Request) -> JSONResponse:
         def check() -> tuple[int, dict[str, Any]]:
             try:  # read-only connections: never the SQLite write lock, never waiting on a writer
-                with rt.store.read() as conn:
-                    conn.execute(sa.text("SELECT 1"))
-                current = current_revision(rt.store.engine)
+                current = rt.store.ping()
             except Exception as exc:  # unreachable, locked, gone: say so, without the URL's secrets
                 return 503, {"status": "unavailable", "store": f"unreachable ({type(exc).__name__})"}
             if current != head:

@@ -22,10 +22,10 @@ from typing import Any
 
 import attrs
 import jinja2
-from sqlalchemy.engine import Connection
 
 from ..engines import notify, zones
 from ..models import Order, OrderStatus, Shipment
+from ..store import Connection
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from . import i18n

@@ -255,6 +255,15 @@ class Store:
             conn = conn.execution_options(**{READ_ONLY: True})
             yield conn
 
+    def ping(self) -> str | None:
+        """Reach the database on a read-only connection (never the SQLite write lock) and
+        answer its schema revision (None before the first migration); the database's
+        errors leave as StoreError. What ``/healthz`` asks."""
+        with self.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        with translated():
+            return current_revision(self.engine)
+
     def close(self) -> None:
         self.engine.dispose()
 
