@@ -51,6 +51,9 @@ SECTIONS = ("store", "schedule", "intake", "promise", "server", "channels", "car
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
+#: Who may run the schedule (``[schedule] engine``).
+ENGINES = ("embedded", "procrastinate")
+
 #: Jobs `fulfilhub run` schedules, with their default intervals.
 DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "pull_orders": timedelta(minutes=5),
@@ -265,6 +268,9 @@ class Config:
     notifiers: Mapping[str, InstanceConfig]
     promise: PromiseConfig = attrs.Factory(PromiseConfig)
     server: ServerConfig = ServerConfig()
+    #: Who runs the schedule for `fulfilhub run` (``[schedule] engine``): ``embedded``, this
+    #: process's scheduler, or ``procrastinate``, a worker on the store's PostgreSQL.
+    engine: str = "embedded"
     #: The ``[notices]`` table as written (checked by the notify engine: ``notify.settings``).
     notices: Mapping[str, Any] = attrs.field(factory=dict)
     #: The ``[compensation]`` table as written (checked by the compensation engine: ``compensation.settings``).
@@ -401,7 +407,11 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
     url = _anchor_sqlite(url, path.parent)
 
     schedule = dict(DEFAULT_SCHEDULE)
-    schedule_table = _table(data, "schedule", where)
+    schedule_table = dict(_table(data, "schedule", where))
+    engine = schedule_table.pop("engine", "embedded")
+    if engine not in ENGINES:
+        raise ConfigError(f"expected one of {', '.join(map(repr, ENGINES))}, got {engine!r}", path=where,
+                          key="schedule.engine")
     _known_keys(schedule_table, tuple(DEFAULT_SCHEDULE), where, "schedule.", "job")
     for job, value in schedule_table.items():
         schedule[job] = parse_duration(value, path=where, key=f"schedule.{job}")
@@ -420,6 +430,7 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         store_url=url,
         store_secrets=tuple(store_secrets),
         schedule=schedule,
+        engine=engine,
         intake=IntakeConfig(**intake_table),
         promise=promise,
         server=_server(_table(data, "server", where), where, env=env, strict=strict_env),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,7 +14,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from .. import store as store_mod
-from ..config import DEFAULT_PATH, example_for
+from ..config import DEFAULT_PATH, ENGINES, example_for
 from ..clock import SystemClock
 from ..errors import ConfigError, NotFound, StoreError
 from ..models import OrderStatus
@@ -29,6 +30,7 @@ from ..store import meta as meta_store
 from ..store import outbox as outbox_store
 from ..store import promises as promise_store
 from ..store import quarantine as quarantine_store
+from ..store import queues as queue_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store import tracking as tracking_store
@@ -113,6 +115,7 @@ def db_upgrade(state: State, revision: str, allow_downgrade: bool) -> None:
             raise click.BadParameter(str(exc), param_hint="--revision") from None
         if step == 0:
             console.print(f"store {where} is at schema revision {target} already; nothing to do")
+            _queue_schema(config.store_url)
             return
         if step < 0 and not allow_downgrade:
             raise click.UsageError(
@@ -125,6 +128,21 @@ def db_upgrade(state: State, revision: str, allow_downgrade: bool) -> None:
             raise
         raise StoreError(f"cannot reach store {store_mod.safe_url(config.store_url)}: {reason}") from None
     console.print(f"store {store_mod.safe_url(config.store_url)} is at schema revision {at}")
+    _queue_schema(config.store_url)
+
+
+def _queue_schema(url: str) -> None:
+    """On PostgreSQL with the postgres extra installed, procrastinate's tables too (the
+    workers' queues live in the store's database)."""
+    import importlib.util
+
+    if not url.startswith("postgresql") or importlib.util.find_spec("procrastinate") is None:
+        return
+    from ..runner.distributed import apply_schema
+
+    created = apply_schema(url)
+    console.print("procrastinate's queue tables " + ("created" if created else "are in place")
+                  + " (for `fulfilhub worker` and `run --engine procrastinate`)")
 
 
 @main.command()
@@ -167,6 +185,7 @@ def doctor(state: State, as_json: bool) -> None:
 
             healthy = healthy_webhooks(conn, config, now)
             tripped = breaker_store.open_now(conn)
+            queues = queue_store.status(conn)
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
@@ -183,6 +202,8 @@ def doctor(state: State, as_json: bool) -> None:
             f"{key} {state['state']} ({state['failures']} connection failures in a row, the last {state['last_error']}; "
             f"until {state['until'] or 'its next try'})" for key, state in tripped.items())
             + " — check the instance's base_url and network, then `fulfilhub sync`")
+        if queues is not None:
+            _queue_checks(check, queues)
         check("stuck", not stuck, "nothing stuck" if not stuck else
               f"{len(stuck)} effect(s) stuck: " + "; ".join(
                   f"#{r.id} {r.kind} {r.target} {r.status}, {r.attempts} tries" + (f": {r.last_error}" if r.last_error else "")
@@ -195,6 +216,30 @@ def doctor(state: State, as_json: bool) -> None:
             table.add_row(c["check"], c["ok"], escape(c["detail"]))
         console.print(table)
     sys.exit(EXIT_OK if all(c["ok"] == "yes" for c in checks) else EXIT_PARTIAL)
+
+
+#: Work an instance may wait for in the queues before `doctor` says so.
+QUEUE_LAG_LIMIT = 600.0
+
+
+def _queue_checks(check: Callable[[str, bool, str], None], queues: queue_store.QueueStatus) -> None:
+    """The procrastinate workers' part of `doctor`: queues, workers alive, stalled jobs, lag."""
+    check("queues", not any(q.failed for q in queues.queues), "; ".join(
+        f"{q.name}: {q.todo} waiting, {q.doing} running, {q.failed} failed" for q in queues.queues) or "no job yet")
+    check("workers", queues.workers_alive > 0 or queues.waiting == 0,
+          f"{queues.workers_alive} alive, {queues.workers_silent} silent"
+          + ("" if queues.workers_alive or not queues.waiting else
+             f"; {queues.waiting} job(s) wait and no worker runs: start `fulfilhub worker`"))
+    check("stalled jobs", not queues.stalled, "none" if not queues.stalled else "; ".join(
+        f"job {j.id} {j.task} ({j.lock})" for j in queues.stalled[:5])
+        + " — their worker stopped; the next dispatch hands them back")
+    late = {k: v for k, v in queues.lag.items() if v > QUEUE_LAG_LIMIT}
+    if late:
+        detail = ("waiting longer than 10 minutes: " + ", ".join(f"{k} {v:.0f}s" for k, v in late.items())
+                  + " — add workers or check `fulfilhub worker --status`")
+    else:
+        detail = ", ".join(f"{k} {v:.0f}s" for k, v in queues.lag.items()) or "nothing waiting"
+    check("lag", not late, detail)
 
 
 # --------------------------------------------------------------------------- run
@@ -248,9 +293,32 @@ def sync(state: State, as_json: bool, channels: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="Who runs the schedule: embedded (this process; the default) or procrastinate (this process "
+                   "as a worker on the store's PostgreSQL, sharing the passes with every other worker). "
+                   "Default: [schedule] engine.")
+@click.option("--concurrency", "-j", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="With the procrastinate engine: jobs run at once.")
 @pass_state
-def run(state: State) -> None:
-    """Run the schedule until SIGINT/SIGTERM, then stop cleanly after the current job."""
+def run(state: State, engine: str | None, concurrency: int) -> None:
+    """Run the schedule until SIGINT/SIGTERM, then stop cleanly after the current job.
+
+    With the procrastinate engine the periodic passes are procrastinate periodic tasks:
+    any number of `run --engine procrastinate` or `worker` processes share one PostgreSQL
+    and no pass runs twice at once (see docs/deploy.md).
+    """
+    if (engine or state.config().engine) == "procrastinate":
+        from ..runner.distributed import for_config
+
+        dist = for_config(state.config(), state.plugins)
+        if not state.quiet:
+            err_console.print(f"running the schedule as a procrastinate worker ({concurrency} at once) on "
+                              f"{store_mod.safe_url(state.config().store_url)}; Ctrl-C to stop", markup=False)
+        try:
+            dist.run_worker(concurrency=concurrency)
+        finally:
+            dist.close()
+        return
     rt = _runtime(state)
 
     def report(r: jobs.JobReport) -> None:

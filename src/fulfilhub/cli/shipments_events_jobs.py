@@ -17,6 +17,7 @@ from ..models import ShipmentStatus
 from ..store import breakers as breaker_store
 from ..store import job_runs as job_run_store
 from ..store import orders as order_store
+from ..store import queues as queue_store
 from ..store import shipments as shipment_store
 from .group import EXIT_OK, EXIT_PARTIAL, State, console, main
 from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
@@ -186,6 +187,9 @@ def events(state: State, order_ref: str | None, since: str | None, limit: int, a
 # --------------------------------------------------------------------------- jobs
 
 
+#: The first part of a queued unit's instance (store.queues.QueueStatus.lag), by job.
+_QUEUE_KIND = {"pull_orders": "pull", "poll_warehouses": "warehouse", "poll_tracking": "track",
+               "deliver_effects": "deliver"}
 #: The instances each job talks to, whose open circuit breakers ``jobs`` shows beside it.
 _BREAKER_KINDS = {"pull_orders": "channels", "poll_warehouses": "warehouses", "buy_labels": "carriers",
                   "poll_tracking": "carriers"}
@@ -212,6 +216,7 @@ def jobs(state: State, as_json: bool) -> None:
         backlog = job_run_store.backlog(conn, OPEN_STATUSES)
         healthy = healthy_webhooks(conn, config, now)
         tripped = breaker_store.open_now(conn)
+        queues = queue_store.status(conn)
     every = config.server.poll_backoff
     polls = {"pull_orders": "channels", "poll_tracking": "carriers"}
     out = []
@@ -228,6 +233,11 @@ def jobs(state: State, as_json: bool) -> None:
         if job in _BREAKER_KINDS:  # the instances its last run gave up on (circuit breaker open)
             out[-1]["breakers_open"] = {key.split(".", 1)[1]: state for key, state in tripped.items()
                                         if key.split(".", 1)[0] == _BREAKER_KINDS[job]}
+        if queues is not None:  # the procrastinate workers' share of it: jobs waiting and running, lag
+            kind = _QUEUE_KIND.get(job)
+            out[-1]["queued"] = {**queues.by_job.get(job, {"todo": 0, "doing": 0}),
+                                 "lag_seconds": {k.split(":", 1)[1]: round(v, 1) for k, v in queues.lag.items()
+                                                 if k.split(":", 1)[0] == kind}}
         if job in polls:  # the instances polled at most every poll_backoff, with their last webhook
             out[-1]["backing_off"] = None if every is None else {
                 name: at for (kind, name), at in sorted(healthy.items()) if kind == polls[job]}
@@ -247,10 +257,19 @@ def jobs(state: State, as_json: bool) -> None:
             if j.get("backing_off"):
                 heard = ", ".join(f"{name} (webhook {_ago(now, at)})" for name, at in j["backing_off"].items())
                 say(f"{j['job']} backs off for {heard}: polled at most every {_span(every)}")
+        if queues is not None:
+            say(f"procrastinate: {queues.workers_alive} worker(s) alive, {queues.workers_silent} silent, "
+                f"{len(queues.stalled)} stalled job(s); "
+                + ("; ".join(f"{q.name} {q.todo} waiting, {q.doing} running" for q in queues.queues) or "no job yet"))
+            for j in out:
+                q = j.get("queued") or {}
+                if q.get("todo") or q.get("doing"):
+                    lag = ", ".join(f"{k} {v:.0f}s" for k, v in q["lag_seconds"].items())
+                    say(f"  {j['job']}: {q['todo']} waiting, {q['doing']} running" + (f"; waited {lag}" if lag else ""))
         for key, state in tripped.items():
             say(f"circuit breaker {state['state']}: {key} — {state['failures']} connection failures in a row, "
                 f"the last {state['last_error']}; given up until {state['until'] or 'its next try'}")
 
     show_listing(out, ("job", "last_run", "trigger", "duration_ms", "outcome", "errors", "first_error", "backlog",
                        "counts"), as_json=as_json, table=table)
-    sys.exit(EXIT_PARTIAL if tripped or any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)
+    sys.exit(EXIT_PARTIAL if tripped or (queues is not None and queues.stalled) or any(j["outcome"] in ("errors", "crashed") for j in out) else EXIT_OK)

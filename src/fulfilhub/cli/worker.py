@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from ..runner.runtime import Runtime
-from ..store import Store, safe_url
+from ..store import safe_url
 from .group import EXIT_OK, State, console, main
 from .commands import db
 
@@ -20,21 +19,10 @@ pass_state = click.make_pass_decorator(State)
 
 
 def _distributed(state: State, *, parts: int, every: int, limits: tuple[str, ...], stalled_after: float) -> Any:
-    from ..runner.distributed import Distributed, RateLimit
+    from ..runner.distributed import for_config
 
-    config = state.config()
-
-    def runtime() -> Runtime:
-        rt = Runtime(config, Store.open(config.store_url), state.plugins)
-        try:
-            rt.build_all()
-        except BaseException:
-            rt.close()
-            raise
-        return rt
-
-    return Distributed(config.store_url, runtime, parts=parts, every=every, stalled_after=stalled_after,
-                       rate_limits=dict(RateLimit.parse(text) for text in limits))
+    return for_config(state.config(), state.plugins, parts=parts, every=every, limits=limits,
+                      stalled_after=stalled_after)
 
 
 @main.command()

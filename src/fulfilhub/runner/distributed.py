@@ -342,22 +342,7 @@ class Distributed:
 
     def apply_schema(self) -> bool:
         """Create procrastinate's tables and the rate buckets' if missing; True if it created them."""
-        import psycopg
-
-        with psycopg.connect(conninfo(self.store_url), autocommit=True) as conn:
-            # One worker at a time: workers started together must not create the tables twice.
-            conn.execute("SELECT pg_advisory_lock(hashtext('fulfilhub procrastinate schema'))")
-            try:
-                if self._rt is not None:
-                    rate_limits.ensure(self._rt.store.engine)
-                exists = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
-                if not exists:
-                    from procrastinate.schema import SchemaManager
-
-                    conn.execute(SchemaManager.get_schema())
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext('fulfilhub procrastinate schema'))")
-        return not exists
+        return apply_schema(self.store_url, rate_buckets=self._rt.store.engine if self._rt is not None else None)
 
     def run_worker(self, *, concurrency: int = 8, queues: Iterable[str] | None = None, wait: bool = True,
                    heartbeat: float | None = None, shutdown_timeout: float | None = 30.0, name: str | None = None) -> None:
@@ -404,6 +389,48 @@ class Distributed:
                 "SELECT id, last_heartbeat FROM procrastinate_workers ORDER BY id")
         return {"queues": queues, "workers": [dict(w) for w in workers],
                 "stalled": [{"id": j.id, "task": j.task_name, "lock": j.lock} for j in stalled]}
+
+
+def apply_schema(store_url: str, *, rate_buckets: Any = None) -> bool:
+    """Create procrastinate's tables in the store's PostgreSQL if they are missing (and the
+    shared rate buckets' table, given the store's engine); True if it created them.
+
+    ``fulfilhub db upgrade`` calls it after the store's own migrations when procrastinate
+    is installed, and every worker at start, under one advisory lock, so workers started
+    together never create the tables twice."""
+    import psycopg
+
+    with psycopg.connect(conninfo(store_url), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('fulfilhub procrastinate schema'))")
+        try:
+            if rate_buckets is not None:
+                rate_limits.ensure(rate_buckets)
+            exists = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
+            if not exists:
+                from procrastinate.schema import SchemaManager
+
+                conn.execute(SchemaManager.get_schema())
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('fulfilhub procrastinate schema'))")
+    return not exists
+
+
+def for_config(config: Any, plugins: Any, *, parts: int = 16, every: int = 5, limits: Iterable[str] = (),
+               stalled_after: float = 30.0) -> Distributed:
+    """The :class:`Distributed` app of a config: its runtime built on first use (every
+    instance built, so a bad config fails before a job is taken). ``limits``: the
+    ``KIND:NAME=RATE[/BURST]`` texts of ``--rate-limit``."""
+    def runtime() -> Runtime:
+        rt = Runtime(config, Store.open(config.store_url), plugins)
+        try:
+            rt.build_all()
+        except BaseException:
+            rt.close()
+            raise
+        return rt
+
+    return Distributed(config.store_url, runtime, parts=parts, every=every, stalled_after=stalled_after,
+                       rate_limits=dict(RateLimit.parse(text) for text in limits))
 
 
 def deliver_slice(rt: Runtime, target: str, part: int, parts: int) -> JobReport:

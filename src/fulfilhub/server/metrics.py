@@ -7,6 +7,15 @@
 - ``fulfilhub_job_lag_seconds{job}``: time since each job last ran.
 - ``fulfilhub_channel_lag_seconds{channel}``: time since each channel's cursor last moved
   (the pull's lag per instance).
+
+With procrastinate workers (the store on PostgreSQL, its queue tables present):
+
+- ``fulfilhub_queue_jobs{queue, status}``: jobs in each queue by status.
+- ``fulfilhub_workers_alive`` and ``fulfilhub_workers_silent``: workers whose heartbeat is
+  recent, and those silent longer than the stalled threshold.
+- ``fulfilhub_stalled_jobs``: jobs running on a silent worker (handed back at the next dispatch).
+- ``fulfilhub_queue_lag_seconds{unit}``: how long the oldest waiting job of each instance
+  has waited (``pull:shop_eu``, ``track:easypost``, ``deliver:shop_eu``).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from ..store import Store, cursors, outbox
 from ..store import inbox as inbox_store
 from ..store import job_runs
 from ..store import orders as order_store
+from ..store import queues as queue_store
 
 
 def _age(now: datetime, then: Any) -> float:
@@ -45,6 +55,7 @@ class StoreCollector(Collector):
             inbox_waiting, inbox_oldest = inbox_store.backlog(conn)
             runs = job_runs.last_runs(conn)
             moved = cursors.last_moved(conn)
+            queues = queue_store.status(conn)
         orders = GaugeMetricFamily("fulfilhub_orders", "Orders by status", labels=["status"])
         for status, n in sorted(by_status.items()):
             orders.add_metric([str(status)], n)
@@ -64,6 +75,25 @@ class StoreCollector(Collector):
         for channel, at in moved:
             channel_lag.add_metric([channel], _age(now, at))
         yield channel_lag
+        if queues is not None:
+            yield from _queue_metrics(queues)
+
+
+def _queue_metrics(queues: queue_store.QueueStatus) -> Iterator[GaugeMetricFamily]:
+    jobs = GaugeMetricFamily("fulfilhub_queue_jobs", "procrastinate jobs by queue and status", labels=["queue", "status"])
+    for q in queues.queues:
+        for status in ("todo", "doing", "failed", "succeeded"):
+            jobs.add_metric([q.name, status], getattr(q, status))
+    yield jobs
+    yield GaugeMetricFamily("fulfilhub_workers_alive", "Workers with a recent heartbeat", value=queues.workers_alive)
+    yield GaugeMetricFamily("fulfilhub_workers_silent", "Workers silent past the stalled threshold",
+                            value=queues.workers_silent)
+    yield GaugeMetricFamily("fulfilhub_stalled_jobs", "Jobs running on a silent worker", value=len(queues.stalled))
+    lag = GaugeMetricFamily("fulfilhub_queue_lag_seconds", "Seconds the oldest waiting job of each instance has waited",
+                            labels=["unit"])
+    for unit, seconds in queues.lag.items():
+        lag.add_metric([unit], seconds)
+    yield lag
 
 
 class Metrics:
