@@ -32,9 +32,9 @@ log = logging.getLogger("fulfilhub.server")
 
 def build_app(rt: Runtime) -> Any:
     """The app ``fulfilhub serve`` runs over ``rt``: every part that exists today."""
-    from . import extras
+    from . import tracking_parts
 
-    return create_app(rt, **extras.parts(rt))
+    return create_app(rt, **tracking_parts.parts(rt))
 
 
 def _config(app: Any, **kwargs: Any) -> uvicorn.Config:

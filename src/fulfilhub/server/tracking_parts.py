@@ -1,5 +1,6 @@
-"""The parts of the server that grow with the engines: the tracking page's promise and
-delay (from the stores the promise and delay engines write), and the promise API."""
+"""The tracking page's parts that come from the engines' stores (the promise, the delay
+and the compensation given for it, in the customer's words), and the promise API's route:
+what ``build_app`` adds to the bare app."""
 
 from __future__ import annotations
 
