@@ -452,11 +452,26 @@ class PromiseEngine:
         conf_from = transit.confidence(_days(ship.ship_by, end_of_from))
         conf_by = max(transit.confidence(_days(ship.ship_by, deliver_by)), conf_from)
         notes = [n for n in (*start.notes, *ship.notes) if n != "split"]
+        ship_by = ship.ship_by
+        held = order.channel_promise if order is not None else None
+        if held is not None:  # never later than what the channel already promised its customer
+            if held.ship_by is not None and held.ship_by < ship_by:
+                notes.append(f"ship-by held to the channel's own ({held.ship_by.astimezone(zone):%a %d %b %H:%M}, "
+                             f"ours was {ship_by.astimezone(zone):%a %d %b %H:%M})")
+                ship_by = held.ship_by
+            if held.deliver_by is not None and held.deliver_by < deliver_by:
+                capped = held.deliver_by.astimezone(zone)
+                notes.append(f"deliver-by held to the channel's own ({capped:%a %d %b}, ours was {deliver_by:%a %d %b})")
+                if capped < deliver_from:
+                    deliver_from = datetime.combine(capped.date(), time(0), tzinfo=zone)
+                deliver_by = capped
+                conf_by = transit.confidence(_days(ship_by, deliver_by))
+                conf_from = min(conf_from, conf_by)
         basis = "; ".join([transit.basis, *notes])
         return Promise(
             order_id=order.id if order is not None else "",
             created_at=request.at,
-            ship_by=ship.ship_by,
+            ship_by=ship_by,
             deliver_from=deliver_from,
             deliver_by=deliver_by,
             timezone=zone_name,
