@@ -352,6 +352,10 @@ class Order:
         channel_promise: The ship-by and delivery window the channel already promised
             the customer (a marketplace's); fulfilhub never promises later. None when
             the channel made none.
+        hold_reason: Why the channel's mapping says a person must look at the order
+            before it is fulfilled, in words a person can act on ("Amazon withholds
+            the address without a restricted data token"); intake holds a new order
+            with it. Empty: nothing to say. Not stored apart from the hold it causes.
         raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 
@@ -371,6 +375,7 @@ class Order:
     locale: str = ""
     shipping: ShippingChoice | None = None
     channel_promise: ChannelPromise | None = None
+    hold_reason: str = ""
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @property
