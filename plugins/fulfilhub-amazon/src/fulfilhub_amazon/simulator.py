@@ -94,7 +94,8 @@ def _errors(status: int, code: str, message: str, details: str = "", headers: di
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    """Amazon's way: UTC, whole seconds, ``Z``."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _time(text: str, name: str) -> datetime:
