@@ -355,7 +355,7 @@ class Order:
         hold_reason: Why the channel's mapping says a person must look at the order
             before it is fulfilled, in words a person can act on ("Amazon withholds
             the address without a restricted data token"); intake holds a new order
-            with it. Empty: nothing to say. Not stored apart from the hold it causes.
+            with it, and keeps saying so while it stays held. Empty: nothing to say.
         raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 

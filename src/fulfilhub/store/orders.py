@@ -62,6 +62,7 @@ def _order_values(order: Order) -> dict[str, Any]:
         "shipping": {"method": order.shipping.method, "price": str(order.shipping.price.amount),
                      "currency": order.shipping.price.currency} if order.shipping else None,
         "channel_promise": _promise_json(order.channel_promise) if order.channel_promise else None,
+        "channel_hold": order.hold_reason or None,
         "raw": dict(order.raw),
     }
 
@@ -184,6 +185,7 @@ def _build(r: sa.Row, lines: Sequence[sa.Row]) -> Order:
                                                                           currency=r.shipping["currency"]))
         if r.shipping else None,
         channel_promise=_promise_of(r.channel_promise),
+        hold_reason=r.channel_hold or "",
         raw=r.raw,
     )
 
