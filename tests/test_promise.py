@@ -329,6 +329,17 @@ def test_a_chosen_rate_later_than_promised_is_noted_and_revises_the_promise(stoc
         notes = [e.reason for e in order_store.events_of(conn, order.id) if e.kind == "note"]
     assert notes == [f"chose USPS Ground (5.00 USD) for {shipment.id}, expected by Mon 18 May: later than promised "
                      "(arrives Wed 13 – Thu 14 May); no quoted rate meets the promise; the fastest"]
+    # an order whose marketplace promised the 15th: the revision never promises later than that
+    marketplace = attrs.evolve(order, external_id="2009", channel_promise=ChannelPromise(
+        deliver_by=datetime(2026, 5, 15, 23, 59, tzinfo=LA)))
+    with stocked.transaction() as tx:
+        order_store.insert(tx, [(marketplace, OrderStatus.ACCEPTED, None)], at)
+        held = promise_engine.store_promise(tx, attrs.evolve(first, order_id=marketplace.id), OrderStatus.ACCEPTED)[0]
+        capped = promise_engine.record_choice(tx, eng, marketplace, attrs.evolve(shipment, order_id=marketplace.id),
+                                              ground, [ground], {"ground": arrival}, held, at=at)
+    assert capped.deliver_by == datetime(2026, 5, 15, 23, 59, tzinfo=LA)
+    assert capped.reason.endswith("the channel's own deliver-by (Fri 15 May) stands")
+    assert "deliver-by held to the channel's own (Fri 15 May, expected Mon 18 May)" in capped.basis
 
 
 # --------------------------------------------------------------------------- the adjust hook
