@@ -1,4 +1,5 @@
-"""The demo with Amazon beside Shopify: one stock, two channels, Amazon's orders shipped and its listings told."""
+"""The demo with Amazon beside Shopify: one stock, two channels, Amazon's orders shipped, its listings told and
+its ORDER_CHANGE notifications relayed to the server."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ SHARED = ("TEE-ORG-M", "MUG-ENM-350")  # sold by the Shopify simulator too
 def test_amazon_and_shopify_run_together_on_one_stock_within_amazons_promise(tmp_path):
     plugins = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost, fulfilhub_amazon])
     result = run_demo(orders=16, days=1, settle_days=10, seed=5, workspace=tmp_path / "demo", plugins=plugins,
-                      channels=["amazon", "shopify"])
+                      channels=["amazon", "shopify"], serve=True)
     db = sqlite3.connect(result.workspace / "fulfilhub.sqlite")
     by_channel: dict[str, dict[str, int]] = {}
     for channel, status, count in db.execute("select channel, status, count(*) from orders group by 1, 2"):
@@ -43,6 +44,10 @@ def test_amazon_and_shopify_run_together_on_one_stock_within_amazons_promise(tmp
                       ).fetchone()
     assert told is not None
     assert set(SHARED) <= set(json.loads(told[0]))  # Amazon's listings were told the shared SKUs' quantities
+    # the relayed ORDER_CHANGE notifications reached the server, verified, and queued their orders for the pull
+    taken = dict(db.execute("select status, count(*) from webhook_inbox where instance = 'demo-amazon' group by 1"))
+    assert sum(taken.values()) > 0, taken
+    assert set(taken) <= {"processed", "ignored"}, taken
     # every Amazon order's first promise is no later than the deliver-by Amazon itself promised
     rows = db.execute("select o.channel_promise, p.deliver_by from orders o join promises p on p.order_id = o.id "
                       "where o.channel = 'demo-amazon' and p.revision = 1").fetchall()
