@@ -163,6 +163,29 @@ def test_a_token_that_expires_mid_page_is_renewed_once_and_the_pass_completes(st
         {o["AmazonOrderId"] for o in sim.orders() if o["LastUpdateDate"] <= window_end}
 
 
+def test_a_token_that_expires_between_the_orders_and_their_items_is_renewed_inside_the_page(start, clock,
+                                                                                             monkeypatch):
+    sim, build, _ = start(orders_per_day=48)
+    clock.advance(timedelta(hours=6))
+    adapter = build()
+    with_items = adapter._with_items
+    expired: list[bool] = []
+
+    def expire_once(order):
+        if not expired:
+            expired.append(True)
+            sim.expire_access_tokens()  # after getOrders answered, before getOrderItems
+        return with_items(order)
+
+    monkeypatch.setattr(adapter, "_with_items", expire_once)
+    adapter.tokens.token()
+    grants = sim.token_grants()
+    page = adapter.fetch_orders(None)
+    assert expired
+    assert sim.token_grants() == grants + 1
+    assert all(p["OrderItems"] for p in page.payloads)
+
+
 def test_a_429_with_amazons_headers_waits_for_a_token_and_learns_the_rate(start, clock):
     sim, build, _ = start(orders_per_day=24)
     clock.advance(timedelta(hours=3))
