@@ -73,6 +73,17 @@ def test_a_cancelled_fba_order_without_a_total_is_a_cancellation_that_ships_noth
     assert order.hold_reason == ""  # nothing to ship: nothing withheld that matters
 
 
+def test_a_cancelled_order_whose_quantities_went_to_zero_is_still_a_cancellation():
+    raw = payload("113-5550101-7654321")
+    raw = {**raw, "OrderStatus": "Canceled",
+           "OrderItems": [{**item, "QuantityOrdered": 0} for item in raw["OrderItems"]]}
+    order = mapping.parse_order(raw, channel="a")
+    assert order.cancelled_at is not None
+    assert order.lines == ()
+    with pytest.raises(PayloadError, match="no item with a quantity ordered"):
+        mapping.parse_order({**raw, "OrderStatus": "Unshipped"}, channel="a")
+
+
 def test_the_version_moves_with_what_fulfilhub_reads_not_with_amazons_echo():
     raw = payload("113-5550101-7654321")
     first = mapping.parse_order(raw, channel="a")

@@ -209,6 +209,8 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     by_amazon = _fulfilled_by_amazon(payload.get("FulfillmentChannel"))
     currency = _currency(payload)
     lines, shipping_paid = _order_lines(payload.get("OrderItems"), currency, ships=not by_amazon)
+    if not lines and status is not Intake.CANCELLED:  # a cancelled order may have every QuantityOrdered at 0
+        raise PayloadError("has no item with a quantity ordered", field="OrderItems")
     total_field = payload.get("OrderTotal")
     if total_field is None:
         total = Money(amount=sum((line.unit_price.amount * line.quantity for line in lines), Decimal(0))
@@ -359,8 +361,6 @@ def _order_lines(items: Any, currency: str, *, ships: bool) -> tuple[tuple[Order
         lines.append(OrderLine(sku=sku, quantity=quantity, unit_price=unit,
                                title=_text(item.get("Title"), f"{where}.Title"), external_id=item_id,
                                requires_shipping=ships))
-    if not lines:
-        raise PayloadError("has no item with a quantity ordered", field="OrderItems")
     return tuple(lines), max(shipping, Decimal(0))
 
 
