@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 
 import fulfilhub_easypost
 from fulfilhub.plugins import PluginManager
-from fulfilhub.runner.jobs import sync_once
 from fulfilhub.scenarios import build_world
 
 import fulfilhub_amazon
@@ -24,7 +23,7 @@ def test_a_sync_without_restricted_data_holds_mfn_orders_with_amazons_reason(tmp
     with build_world(plugins, tmp_path / "w", start=start, seed=2, options=options, channels=["amazon"],
                      settings={"amazon": {"restricted_data": False}}) as world:
         world.clock.advance(timedelta(hours=6))
-        sync_once(world.rt)
+        world.scheduler({"pull_orders": timedelta(hours=1), "allocate": timedelta(hours=1)}).tick()
     db = sqlite3.connect(tmp_path / "w" / "fulfilhub.sqlite")
     rows = db.execute("select json_extract(raw, '$.FulfillmentChannel'), status, hold_reason from orders").fetchall()
     mfn = [(status, reason) for channel, status, reason in rows if channel == "MFN"]
