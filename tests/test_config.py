@@ -426,3 +426,14 @@ def test_a_padded_value_from_the_environment_is_refused_where_it_is_not_a_declar
     fine = instance_context("ep", {"api_key": "k3y\n"}, secrets=["k3y\n"], schema=schema)
     fine.check_settings()  # a declared secret is stripped when read
     assert fine.setting("api_key") == "k3y"
+
+
+def test_a_scenario_writes_a_list_setting_into_the_config_as_toml():
+    import tomllib
+
+    from fulfilhub.scenarios.world import _toml
+
+    text = f"ids = {_toml(['ATVPDKIKX0DER', 'A1VC38T7YXB528'])}\nflag = {_toml(True)}\n"
+    assert tomllib.loads(text) == {"ids": ["ATVPDKIKX0DER", "A1VC38T7YXB528"], "flag": True}
+    with pytest.raises(TypeError, match="lists of them"):
+        _toml([{"nested": 1}])

@@ -87,3 +87,30 @@ def test_only_intakes_own_holds_lift_themselves(store, make_order):
     assert moved is OrderStatus.ACCEPTED
     assert status(store, unknown.id) == (OrderStatus.ACCEPTED, None)
     assert last_event(store, unknown.id).reason == "the checks that held it pass now"
+
+
+def test_a_hold_reason_the_channel_gives_holds_the_order_with_those_words(store, make_order):
+    import attrs
+
+    withheld = attrs.evolve(make_order("5", ("SKU-A", 1)), ship_to=None,
+                            hold_reason="Amazon withholds the address without a restricted data token")
+    ingest(store, withheld)
+    held, reason = status(store, withheld.id)
+    assert held is OrderStatus.ON_HOLD
+    assert reason.startswith("Amazon withholds the address without a restricted data token; ")
+    assert "no shipping address" in reason
+
+
+def test_a_channels_hold_reason_is_kept_when_intake_looks_at_the_held_order_again(store, make_order):
+    import attrs
+
+    why = "Amazon withholds the address without a restricted data token"
+    withheld = attrs.evolve(make_order("6", ("SKU-A", 1)), ship_to=None, hold_reason=why)
+    ingest(store, withheld)
+    with store.read() as conn:
+        stored = order_store.load(conn, withheld.id)[0]
+    assert stored.hold_reason == why
+    _, held_for = status(store, withheld.id)
+    with store.transaction() as tx:
+        assert holds.review(tx, None, stored, held_for, known_skus={"SKU-A"}, checks=CHECKS, at=T0) is None
+    assert status(store, withheld.id)[1].startswith(why)

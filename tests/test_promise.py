@@ -20,7 +20,7 @@ from fulfilhub.config import from_mapping
 from fulfilhub.engines import promise as promise_engine
 from fulfilhub.engines.promise import CannotPromise, PromiseEngine, QuoteRequest, describe_range
 from fulfilhub.errors import ConfigError
-from fulfilhub.models import Address, Money, OrderStatus, Promise, Rate
+from fulfilhub.models import Address, ChannelPromise, Money, OrderStatus, Promise, Rate
 from fulfilhub.plugins import Hooks, PluginManager
 from fulfilhub.store import orders as order_store
 from fulfilhub.store import promises as promise_store
@@ -329,6 +329,17 @@ def test_a_chosen_rate_later_than_promised_is_noted_and_revises_the_promise(stoc
         notes = [e.reason for e in order_store.events_of(conn, order.id) if e.kind == "note"]
     assert notes == [f"chose USPS Ground (5.00 USD) for {shipment.id}, expected by Mon 18 May: later than promised "
                      "(arrives Wed 13 – Thu 14 May); no quoted rate meets the promise; the fastest"]
+    # an order whose marketplace promised the 15th: the revision never promises later than that
+    marketplace = attrs.evolve(order, external_id="2009", channel_promise=ChannelPromise(
+        deliver_by=datetime(2026, 5, 15, 23, 59, tzinfo=LA)))
+    with stocked.transaction() as tx:
+        order_store.insert(tx, [(marketplace, OrderStatus.ACCEPTED, None)], at)
+        held = promise_engine.store_promise(tx, attrs.evolve(first, order_id=marketplace.id), OrderStatus.ACCEPTED)[0]
+        capped = promise_engine.record_choice(tx, eng, marketplace, attrs.evolve(shipment, order_id=marketplace.id),
+                                              ground, [ground], {"ground": arrival}, held, at=at)
+    assert capped.deliver_by == datetime(2026, 5, 15, 23, 59, tzinfo=LA)
+    assert capped.reason.endswith("the channel's own deliver-by (Fri 15 May) stands")
+    assert "deliver-by held to the channel's own (Fri 15 May, expected Mon 18 May)" in capped.basis
 
 
 # --------------------------------------------------------------------------- the adjust hook
@@ -377,6 +388,47 @@ def test_a_plugin_adjusts_or_vetoes_a_promise(stocked, make_order):
     assert history[1].same_terms(after) and history[0].same_terms(before) and in_force == history[1]
     assert sources == ["promise", "plugin"]
     assert notes and notes[0].startswith("no promise yet: a plugin vetoed the promise")
+
+
+def test_a_marketplaces_own_promise_is_never_promised_later_and_the_basis_says_so(stocked, make_order):
+    eng = engine(default_transit_days=6)
+    at = datetime(2026, 5, 12, 9, 0, tzinfo=LA)
+    order = attrs.evolve(make_order("2006", ("TEE", 1)), ship_to=TO_SF)
+    with stocked.read() as conn:
+        ours = eng.for_order(order, conn=conn, at=at)
+    # the marketplace promised the customer a day earlier than we would, and ship-by an hour earlier
+    held = ChannelPromise(ship_from=at, ship_by=ours.ship_by - timedelta(hours=1),
+                          deliver_from=ours.deliver_from - timedelta(days=3), deliver_by=ours.deliver_by - timedelta(days=1))
+    promised = attrs.evolve(order, external_id="2007", channel_promise=held)
+    with stocked.transaction() as tx:
+        order_store.insert(tx, [(promised, OrderStatus.ACCEPTED, None)], at)
+    with stocked.read() as conn:
+        stored = order_store.load(conn, promised.id)[0]
+    assert stored.channel_promise == held  # kept in the store, times exact
+    with stocked.transaction() as tx:
+        made = promise_engine.promise_order(tx, eng, stored, OrderStatus.ACCEPTED, at=at)
+    assert made.deliver_by == held.deliver_by
+    assert made.ship_by == held.ship_by
+    assert made.deliver_from <= made.deliver_by
+    assert "deliver-by held to the channel's own" in made.basis
+    assert "ship-by held to the channel's own" in made.basis
+    applied = eng.explain(made)[-1]
+    assert applied.startswith("applied: ") and "deliver-by held to the channel's own" in applied
+    # a channel promise later than ours changes nothing: ours is the earlier
+    generous = attrs.evolve(order, external_id="2008", channel_promise=ChannelPromise(
+        ship_by=ours.ship_by + timedelta(days=2), deliver_by=ours.deliver_by + timedelta(days=5)))
+    with stocked.read() as conn:
+        same = eng.for_order(generous, conn=conn, at=at)
+    assert same.same_terms(ours)
+    assert same.basis == ours.basis
+
+
+def test_a_channel_promise_must_be_aware_and_in_order():
+    start = datetime(2026, 5, 12, 9, 0, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="timezone"):
+        ChannelPromise(ship_by=datetime(2026, 5, 12, 9, 0))
+    with pytest.raises(ValueError, match="deliver_by .* is before deliver_from"):
+        ChannelPromise(deliver_from=start, deliver_by=start - timedelta(days=1))
 
 
 # --------------------------------------------------------------------------- config

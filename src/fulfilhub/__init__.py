@@ -43,6 +43,7 @@ from .hookspecs import hookimpl
 from .http import HttpClient, RetryPolicy
 from .models import (
     Address,
+    ChannelPromise,
     CompensationKind,
     CompensationProposal,
     DelayAssessment,
@@ -81,6 +82,7 @@ __all__ = [
     "Carrier",
     "CarrierType",
     "Channel",
+    "ChannelPromise",
     "ChannelType",
     "Clock",
     "CompensationIssuer",

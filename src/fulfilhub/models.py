@@ -294,6 +294,34 @@ class ShippingChoice:
 
 
 @attrs.frozen(kw_only=True)
+class ChannelPromise:
+    """A promise the channel already made to its customer (a marketplace's ship-by and delivery window).
+
+    fulfilhub's own promise for such an order never promises later than this: the
+    promise engine caps ship-by at ``ship_by`` and deliver-by at ``deliver_by``, and says
+    so in the promise's basis. Every time is timezone-aware; any may be None when the
+    channel does not say.
+
+    Attributes:
+        ship_from: The earliest time the channel expects the order to be handed over.
+        ship_by: The latest time the channel expects the order to be handed over.
+        deliver_from: The start of the delivery window the channel showed the customer.
+        deliver_by: The end of the delivery window the channel showed the customer.
+    """
+
+    ship_from: datetime | None = attrs.field(default=None, validator=_aware)
+    ship_by: datetime | None = attrs.field(default=None, validator=_aware)
+    deliver_from: datetime | None = attrs.field(default=None, validator=_aware)
+    deliver_by: datetime | None = attrs.field(default=None, validator=_aware)
+
+    def __attrs_post_init__(self) -> None:
+        for first, last in (("ship_from", "ship_by"), ("deliver_from", "deliver_by"), ("ship_from", "deliver_by")):
+            a, b = getattr(self, first), getattr(self, last)
+            if a is not None and b is not None and b < a:
+                raise ValueError(f"ChannelPromise.{last} {b.isoformat()} is before {first} {a.isoformat()}")
+
+
+@attrs.frozen(kw_only=True)
 class Order:
     """An order as a channel reported it, normalized.
 
@@ -321,6 +349,13 @@ class Order:
             "" when the channel does not say (notices then go by the destination country).
         shipping: The shipping method the customer chose and what they paid for it;
             None when the channel does not say.
+        channel_promise: The ship-by and delivery window the channel already promised
+            the customer (a marketplace's); fulfilhub never promises later. None when
+            the channel made none.
+        hold_reason: Why the channel's mapping says a person must look at the order
+            before it is fulfilled, in words a person can act on ("Amazon withholds
+            the address without a restricted data token"); intake holds a new order
+            with it, and keeps saying so while it stays held. Empty: nothing to say.
         raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 
@@ -339,6 +374,8 @@ class Order:
     cancelled_at: datetime | None = attrs.field(default=None, validator=_aware)
     locale: str = ""
     shipping: ShippingChoice | None = None
+    channel_promise: ChannelPromise | None = None
+    hold_reason: str = ""
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @property

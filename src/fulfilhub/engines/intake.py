@@ -43,7 +43,7 @@ class IngestResult:
 
 def hold_reason(order: Order, known_skus: set[str], intake: IntakeConfig) -> str | None:
     """Why a person must look at this order before it is fulfilled, or None."""
-    problems: list[str] = []
+    problems: list[str] = [order.hold_reason] if order.hold_reason else []
     if not order.lines:
         problems.append("no lines")
     for i, line in enumerate(order.lines):

@@ -452,11 +452,26 @@ class PromiseEngine:
         conf_from = transit.confidence(_days(ship.ship_by, end_of_from))
         conf_by = max(transit.confidence(_days(ship.ship_by, deliver_by)), conf_from)
         notes = [n for n in (*start.notes, *ship.notes) if n != "split"]
+        ship_by = ship.ship_by
+        held = order.channel_promise if order is not None else None
+        if held is not None:  # never later than what the channel already promised its customer
+            if held.ship_by is not None and held.ship_by < ship_by:
+                notes.append(f"ship-by held to the channel's own ({held.ship_by.astimezone(zone):%a %d %b %H:%M}, "
+                             f"ours was {ship_by.astimezone(zone):%a %d %b %H:%M})")
+                ship_by = held.ship_by
+            if held.deliver_by is not None and held.deliver_by < deliver_by:
+                capped = held.deliver_by.astimezone(zone)
+                notes.append(f"deliver-by held to the channel's own ({capped:%a %d %b}, ours was {deliver_by:%a %d %b})")
+                if capped < deliver_from:
+                    deliver_from = datetime.combine(capped.date(), time(0), tzinfo=zone)
+                deliver_by = capped
+                conf_by = transit.confidence(_days(ship_by, deliver_by))
+                conf_from = min(conf_from, conf_by)
         basis = "; ".join([transit.basis, *notes])
         return Promise(
             order_id=order.id if order is not None else "",
             created_at=request.at,
-            ship_by=ship.ship_by,
+            ship_by=ship_by,
             deliver_from=deliver_from,
             deliver_by=deliver_by,
             timezone=zone_name,
@@ -679,12 +694,20 @@ def record_choice(tx: Tx, engine: PromiseEngine, order: Order, shipment: Shipmen
         return in_force
     transit = engine.transit(shipment.warehouse, order.ship_to, rate=chosen, now=at)
     zone = ZoneInfo(in_force.timezone)
+    reason = f"carrier chosen: {chosen.carrier_name} {chosen.service} is slower than promised ({why})"
+    basis = transit.basis
+    held = order.channel_promise.deliver_by if order.channel_promise is not None else None
+    deliver_by = arrival
+    if held is not None and arrival > held:  # the channel's own promise to its customer stands
+        deliver_by = max(in_force.deliver_by, held)
+        reason += f"; the channel's own deliver-by ({held.astimezone(zone):%a %d %b}) stands"
+        basis += f"; deliver-by held to the channel's own ({held.astimezone(zone):%a %d %b}, " \
+                 f"expected {arrival:%a %d %b})"
     from_day = min(max((at + timedelta(days=transit.days_from)).astimezone(zone).date(),
-                       in_force.deliver_from.astimezone(zone).date()), arrival.astimezone(zone).date())
-    confidence = transit.confidence(_days(at, arrival))
+                       in_force.deliver_from.astimezone(zone).date()), deliver_by.astimezone(zone).date())
+    confidence = transit.confidence(_days(at, deliver_by))
     revised = attrs.evolve(
-        in_force, created_at=at, deliver_from=datetime.combine(from_day, time(0), tzinfo=zone), deliver_by=arrival,
+        in_force, created_at=at, deliver_from=datetime.combine(from_day, time(0), tzinfo=zone), deliver_by=deliver_by,
         confidence_from=min(in_force.confidence_from, confidence), confidence_by=confidence,
-        carrier=chosen.carrier, service=chosen.service, level=transit.level, basis=transit.basis,
-        reason=f"carrier chosen: {chosen.carrier_name} {chosen.service} is slower than promised ({why})")
+        carrier=chosen.carrier, service=chosen.service, level=transit.level, basis=basis, reason=reason)
     return store_promise(tx, revised, status)[0]

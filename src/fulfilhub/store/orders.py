@@ -14,7 +14,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..models import Address, Money, Order, OrderLine, OrderStatus, ShippingChoice
+from ..models import Address, ChannelPromise, Money, Order, OrderLine, OrderStatus, ShippingChoice
 from . import Tx
 from .schema import order_events, order_lines, orders, shipments
 
@@ -61,11 +61,26 @@ def _order_values(order: Order) -> dict[str, Any]:
         "locale": order.locale or None,
         "shipping": {"method": order.shipping.method, "price": str(order.shipping.price.amount),
                      "currency": order.shipping.price.currency} if order.shipping else None,
+        "channel_promise": _promise_json(order.channel_promise) if order.channel_promise else None,
+        "channel_hold": order.hold_reason or None,
         "raw": dict(order.raw),
     }
 
 
 _ADDRESS_FIELDS = tuple(field.name for field in attrs.fields(Address))
+_PROMISE_FIELDS = tuple(field.name for field in attrs.fields(ChannelPromise))
+
+
+def _promise_json(promise: ChannelPromise) -> dict[str, str | None]:
+    return {name: (value.isoformat() if (value := getattr(promise, name)) is not None else None)
+            for name in _PROMISE_FIELDS}
+
+
+def _promise_of(value: Any) -> ChannelPromise | None:
+    if not isinstance(value, dict):
+        return None
+    return ChannelPromise(**{name: datetime.fromisoformat(value[name]) if value.get(name) else None
+                             for name in _PROMISE_FIELDS})
 
 
 def _address_json(address: Address) -> dict[str, str]:
@@ -169,6 +184,8 @@ def _build(r: sa.Row, lines: Sequence[sa.Row]) -> Order:
         shipping=ShippingChoice(method=r.shipping["method"], price=Money(amount=r.shipping["price"],
                                                                           currency=r.shipping["currency"]))
         if r.shipping else None,
+        channel_promise=_promise_of(r.channel_promise),
+        hold_reason=r.channel_hold or "",
         raw=r.raw,
     )
 

@@ -87,6 +87,9 @@ orders = sa.Table(
     sa.Column("cancelled_at", UTCDateTime, nullable=True),
     sa.Column("locale", sa.String(35), nullable=True),  # the customer's language tag, as the channel said
     sa.Column("shipping", sa.JSON(none_as_null=True), nullable=True),  # {method, price, currency}
+    # the channel's own promise: {ship_from, ship_by, deliver_from, deliver_by} as ISO 8601 (or null)
+    sa.Column("channel_promise", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("channel_hold", sa.Text, nullable=True),  # Order.hold_reason: why the channel says to hold it
     sa.Column("raw", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("modified_at", UTCDateTime, nullable=False),
