@@ -158,6 +158,10 @@ class Kuaidi100Carrier:
             raise PayloadError("a Kuaidi100 push is a form with a param field", field="param")
         return mapping.parse_push(form["param"])
 
+    def webhook_reply(self, outcome: str) -> tuple[int, str, bytes]:
+        """Kuaidi100's receipt: it resends a push (after 30 minutes) until it reads success."""
+        return 200, "application/json", mapping.RECEIPTS["refused" if outcome == "refused" else "accepted"]
+
     def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         """A push has no id nor time: it is known by its ``param`` (a resend is the same param)."""
         form = _form(body) or {}

@@ -69,6 +69,13 @@ RETURN_CODES: Mapping[str, bool] = {
     "601": False,  # key 已过期或没有余额
 }
 
+#: What the server answers a push: success stops Kuaidi100's resending; a failure (a push
+#: refused, its signature wrong say) is sent again 30 minutes later.
+RECEIPTS: Mapping[str, bytes] = {
+    "accepted": json.dumps({"result": True, "returnCode": "200", "message": "成功"}, ensure_ascii=False).encode(),
+    "refused": json.dumps({"result": False, "returnCode": "500", "message": "失败"}, ensure_ascii=False).encode(),
+}
+
 
 def sign(*parts: str) -> str:
     """Kuaidi100's signature: the upper-case hex MD5 of the parts joined (param + key +
