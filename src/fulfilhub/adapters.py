@@ -351,7 +351,14 @@ class Channel(Protocol):
 
 @runtime_checkable
 class Carrier(Protocol):
-    """A courier API."""
+    """A courier API.
+
+    A carrier that can follow a parcel whose label was bought elsewhere (a type
+    registered ``tracks_only``; ``fulfilhub shipments attach-code``) may also offer
+    ``outside_label(tracking_code, *, courier, ship_to) -> Label``: the Label it
+    tracks that code by (``courier`` is the courier's code as the operator gave it,
+    ``ship_to`` the order's address). Without it, a plain Label costing nothing is made.
+    """
 
     def quote(self, request: ShipmentRequest) -> Sequence[Rate]:
         """Rates with transit-time estimates for this parcel and lane."""

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs, urlencode
 
-from fulfilhub import ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError, Rate
-from fulfilhub import Setting, ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+from fulfilhub import Address, ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError
+from fulfilhub import Rate, Setting, ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
 
 from . import mapping
 
@@ -83,6 +83,12 @@ class Kuaidi100Carrier:
     def void(self, label: Label) -> None:
         raise PermanentError(f"Kuaidi100 only tracks: cancel waybill {label.tracking_code} with the courier that "
                              "sold it", service=self.name)
+
+    def outside_label(self, tracking_code: str, *, courier: str, ship_to: Address) -> Label:
+        """The Label this instance follows ``tracking_code`` by (``fulfilhub shipments
+        attach-code``): the courier code as given, the last four digits of the
+        recipient's phone (SF checks them)."""
+        return outside_label(self.name, tracking_code, courier=courier, phone=ship_to.phone)
 
     # -- tracking
 
