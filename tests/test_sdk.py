@@ -122,3 +122,42 @@ def test_the_helpers_map_or_refuse_whatever_they_are_given():
             except PayloadError:
                 pass
 
+
+
+# --------------------------------------------------------------------------- JSON shapes and forms
+
+
+def test_the_shape_readers_take_what_they_promise_and_refuse_the_rest_naming_the_field():
+    assert sdk.parse_object({"a": 1}, "x") == {"a": 1}
+    assert sdk.parse_list(None, "x") == []
+    assert sdk.parse_list([1], "x") == [1]
+    assert sdk.parse_text("快件已签收", "context") == "快件已签收"
+    assert sdk.parse_text(None, "x", required=False) == ""
+    assert sdk.parse_text(3, "state", codes=True) == "3"
+    for call, field in ((lambda: sdk.parse_object([], "data"), "data"), (lambda: sdk.parse_list({}, "rates"), "rates"),
+                        (lambda: sdk.parse_text(" ", "nu"), "nu"), (lambda: sdk.parse_text(3, "nu"), "nu"),
+                        (lambda: sdk.parse_text(True, "nu", codes=True), "nu"),
+                        (lambda: sdk.parse_text("x" * 2001, "nu"), "nu"), (lambda: sdk.parse_text("\ud800", "nu"), "nu")):
+        with pytest.raises(PayloadError) as refused:
+            call()
+        assert refused.value.field == field
+
+
+def test_refusing_turns_what_slips_through_a_mapping_into_a_payload_error():
+    @sdk.refusing("Acme track")
+    def parse(payload):
+        return payload["events"][0] + 1
+
+    assert parse({"events": [1]}) == 2
+    for bad in ({}, {"events": []}, {"events": ["x"]}, None):
+        with pytest.raises(PayloadError, match="Acme track cannot be mapped"):
+            parse(bad)
+    assert parse.__name__ == "parse"
+
+
+def test_parse_form_reads_each_field_once_or_refuses_the_body():
+    assert sdk.parse_form("param=%7B%22a%22%3A1%7D&sign=AB".encode()) == {"param": '{"a":1}', "sign": "AB"}
+    assert sdk.parse_form(b"param=&sign=") == {"param": "", "sign": ""}
+    assert sdk.parse_form(b"param=1&param=2") is None  # which one was signed?
+    assert sdk.parse_form(b"\xff\xfe") is None
+    assert sdk.parse_form(b"no-equals-sign") is None

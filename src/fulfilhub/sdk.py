@@ -10,6 +10,11 @@ mapping helpers every adapter needs, so that no plugin imports an internal modul
   :func:`parse_money`, which refuses an amount finer than its currency's minor unit
   (``"1.5"`` JPY) rather than rounding it silently;
 - **headers**: :func:`header`, a header's value whatever the case of its name;
+- **JSON shapes**: :func:`parse_object`, :func:`parse_list` and :func:`parse_text` read
+  one field of a decoded payload as what it must be, and :func:`refusing` turns what a
+  whole mapping lets slip (a ``KeyError``, a model's ``ValueError``) into a PayloadError;
+- **forms**: :func:`parse_form`, the fields of an ``application/x-www-form-urlencoded``
+  body (what Kuaidi100 and ECPay post), each once;
 - **compensation policies**: :data:`CAUSES` and :func:`cause_of` (the cause of a delay a
   tier is written for), :func:`shipping_paid` (what the customer paid for shipping),
   :class:`Tier` and :func:`propose_by_rules` (the most valuable tier a delay reached),
@@ -23,9 +28,12 @@ the same objects as the core's own: a plugin and the core agree on one bound.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 from babel.numbers import get_currency_precision
 
@@ -47,11 +55,20 @@ __all__ = [
     "minor_digits",
     "parse_amount",
     "parse_currency",
+    "parse_form",
+    "parse_list",
     "parse_money",
+    "parse_object",
+    "parse_text",
     "parse_time",
     "propose_by_rules",
+    "refusing",
     "shipping_paid",
 ]
+
+T = TypeVar("T")
+#: The longest text a reader takes from a payload (a description, an id, a code).
+MAX_TEXT = 2000
 
 
 def _shown(value: Any) -> str:
@@ -134,3 +151,65 @@ def parse_money(amount: Any, currency: Any, *, field: str | None = None, currenc
     if exact != value:
         raise PayloadError(f"{_shown(amount)} {code} is finer than the currency's minor unit ({unit})", field=field)
     return Money(amount=exact, currency=code)
+
+
+def parse_object(value: Any, field: str | None = None) -> Mapping[str, Any]:
+    """A JSON object (a mapping) as it is; anything else is refused naming ``field``."""
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"expected an object, got {type(value).__name__}", field=field)
+    return value
+
+
+def parse_list(value: Any, field: str | None = None) -> list[Any]:
+    """A JSON array as a list; a missing one (None) is empty; anything else is refused."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"expected a list, got {type(value).__name__}", field=field)
+    return value
+
+
+def parse_text(value: Any, field: str | None = None, *, required: bool = True, codes: bool = False) -> str:
+    """A text field, at most :data:`MAX_TEXT` characters, encodable as UTF-8 (no lone
+    surrogate). Not ``required``, a missing one (None) is ``""``; required, a blank one is
+    refused. With ``codes``, an integer is taken as its digits (APIs that send a code as
+    ``3`` or ``"3"``)."""
+    if value is None and not required:
+        return ""
+    if codes and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > MAX_TEXT:
+        raise PayloadError(f"expected text, got {_shown(value)}", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError("text with a lone surrogate", field=field) from None
+    return value
+
+
+def refusing(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate a whole mapping so that what slips past its readers (a ``KeyError``,
+    ``IndexError``, ``TypeError``, ``ValueError``, ``AttributeError`` or
+    ``ArithmeticError``, a model's validator included) leaves as a PayloadError saying
+    ``what`` could not be mapped: the mapping maps or refuses, never crashes."""
+    def wrap(parse: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(parse)
+        def guarded(*args: Any, **kwargs: Any) -> T:
+            try:
+                return parse(*args, **kwargs)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+                raise PayloadError(f"{what} cannot be mapped: {exc!r}"[:300]) from None
+        return guarded
+    return wrap
+
+
+def parse_form(body: bytes) -> dict[str, str] | None:
+    """The fields of a form body (``param=...&sign=...``, UTF-8), each given once; None
+    for a body that is not such a form (a field given twice is not: which one was signed?)."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if any(len(values) != 1 for values in fields.values()):
+        return None
+    return {name: values[0] for name, values in fields.items()}

@@ -20,10 +20,12 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fulfilhub import Address, ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError
 from fulfilhub import Rate, Setting, ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+
+from fulfilhub.sdk import parse_form
 
 from . import mapping
 
@@ -152,14 +154,14 @@ class Kuaidi100Carrier:
         if not self.salt:
             raise ConfigError("salt is not set, so Kuaidi100 pushes cannot be verified; subscribe with a salt and "
                               "set it here", key=self.context.key("salt"))
-        form = _form(body)
+        form = parse_form(body)
         if form is None or "param" not in form or "sign" not in form:
             return False
         expected = mapping.sign(form["param"], self.salt).encode()
         return hmac.compare_digest(expected, form["sign"].upper().encode("utf-8", "replace"))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate | None:
-        form = _form(body)
+        form = parse_form(body)
         if form is None or "param" not in form:
             raise PayloadError("a Kuaidi100 push is a form with a param field", field="param")
         return mapping.parse_push(form["param"])
@@ -170,16 +172,6 @@ class Kuaidi100Carrier:
 
     def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         """A push has no id nor time: it is known by its ``param`` (a resend is the same param)."""
-        form = _form(body) or {}
+        form = parse_form(body) or {}
         return WebhookDelivery(id="sha256:" + hashlib.sha256(form.get("param", "").encode()).hexdigest())
 
-
-def _form(body: bytes) -> dict[str, str] | None:
-    """The fields of a form body (``param=...&sign=...``), each once, or None."""
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if any(len(values) != 1 for values in fields.values()):
-        return None
-    return {name: values[0] for name, values in fields.items()}

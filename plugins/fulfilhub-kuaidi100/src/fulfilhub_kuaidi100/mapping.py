@@ -17,7 +17,7 @@ from typing import Any
 
 from fulfilhub import ExceptionReason as R, PayloadError, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
-from fulfilhub.sdk import in_range
+from fulfilhub.sdk import in_range, parse_list, parse_object, parse_text
 
 #: China Standard Time: Kuaidi100 writes local times ("2026-12-07 10:21:33") without an
 #: offset; mainland China has kept UTC+8 without daylight saving since 1991.
@@ -105,29 +105,9 @@ def subscribe_param(com: str, number: str, key: str, callback_url: str, salt: st
 # ------------------------------------------------------------------ readers
 
 
-def _object(value: Any, field: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"expected an object, got {type(value).__name__}", field=field)
-    return value
-
-
-def _text(value: Any, field: str, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # codes come as "3" or 3
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
-        raise PayloadError(f"expected text, got {str(value)[:40]!r}", field=field)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PayloadError("text with a lone surrogate", field=field) from None
-    return value
-
-
 def parse_time(value: Any, field: str) -> datetime:
     """A Kuaidi100 local time ("2026-12-07 10:21:33", China Standard Time) as an aware datetime."""
-    text = _text(value, field)
+    text = parse_text(value, field)
     try:
         moment = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
     except ValueError:
@@ -149,7 +129,7 @@ def classify(code: Any, word: Any = None, field: str = "state") -> tuple[S, R | 
     """(status, reason, source) of a state code, or of a scan's status word. A sub-state
     the table does not know takes its word's meaning, else its family's, keeping its code
     as the source; an unknown state is refused."""
-    code = _text(code, field, required=False) if code not in (None, "") else ""
+    code = parse_text(code, field, required=False, codes=True) if code not in (None, "") else ""
     known = code if code in STATES else WORDS.get(word.strip(), "") if isinstance(word, str) else ""
     known = known or (family(code) if family(code) in STATES and family(code) != code else "")
     if not known:
@@ -159,13 +139,13 @@ def classify(code: Any, word: Any = None, field: str = "state") -> tuple[S, R | 
 
 
 def _event(scan: Any, at: str) -> TrackingEvent:
-    scan = _object(scan, at)
+    scan = parse_object(scan, at)
     status, reason, code = classify(scan.get("statusCode"), scan.get("status"), f"{at}.statusCode")
     when = parse_time(scan.get("ftime") or scan.get("time"), f"{at}.ftime")
     place = scan.get("location") or scan.get("areaName")
     return TrackingEvent.checked(at=when, status=status, reason=reason, source=code,
-                                 description=_text(scan.get("context"), f"{at}.context"),
-                                 location=_text(place, f"{at}.location", required=False)[:200])
+                                 description=parse_text(scan.get("context"), f"{at}.context"),
+                                 location=parse_text(place, f"{at}.location", required=False)[:200])
 
 
 def parse_result(result: Any) -> TrackingUpdate:
@@ -173,16 +153,14 @@ def parse_result(result: Any) -> TrackingUpdate:
 
     The status is that of the latest scan by time; with no scan, that of ``state``.
     """
-    result = _object(result, "result")
-    data = result.get("data")
-    if data is not None and not isinstance(data, list):
-        raise PayloadError(f"expected a list, got {type(data).__name__}", field="data")
-    events = sorted((_event(scan, f"data[{i}]") for i, scan in enumerate(data or [])), key=lambda e: e.at)
+    result = parse_object(result, "result")
+    data = parse_list(result.get("data"), "data")
+    events = sorted((_event(scan, f"data[{i}]") for i, scan in enumerate(data)), key=lambda e: e.at)
     if events:
         status, reason = events[-1].status, events[-1].reason
     else:
         status, reason, _ = classify(result.get("state"))
-    return TrackingUpdate(tracking_code=_text(result.get("nu"), "nu"), status=status, reason=reason,
+    return TrackingUpdate(tracking_code=parse_text(result.get("nu"), "nu", codes=True), status=status, reason=reason,
                           events=events, raw=result)
 
 
@@ -198,10 +176,10 @@ def parse_push(param: Any) -> TrackingUpdate | None:
     """A push's ``param`` JSON: its ``lastResult``, or None when it carries no scan
     (``status: abort`` after "3天查询无记录", say)."""
     try:
-        push = _object(json.loads(param) if isinstance(param, (str, bytes)) else param, "param")
+        push = parse_object(json.loads(param) if isinstance(param, (str, bytes)) else param, "param")
     except ValueError:
         raise PayloadError("the push's param is not JSON", field="param") from None
-    last = _object(push.get("lastResult"), "lastResult")
+    last = parse_object(push.get("lastResult"), "lastResult")
     if not last.get("data") and push.get("status") == "abort":
         return None
     return parse_result(last)
@@ -212,7 +190,7 @@ def parse_autonumber(answer: Any) -> str | None:
     if not isinstance(answer, list):
         raise PayloadError(f"expected a list, got {type(answer).__name__}", field="autonumber")
     for i, guess in enumerate(answer):
-        code = _text(_object(guess, f"[{i}]").get("comCode"), f"[{i}].comCode")
+        code = parse_text(parse_object(guess, f"[{i}]").get("comCode"), f"[{i}].comCode")
         if code.isascii() and code.replace("_", "").isalnum() and len(code) <= 40:
             return code
         raise PayloadError(f"not a courier code: {code[:40]!r}", field=f"[{i}].comCode")
