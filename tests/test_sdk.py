@@ -161,3 +161,26 @@ def test_parse_form_reads_each_field_once_or_refuses_the_body():
     assert sdk.parse_form(b"param=1&param=2") is None  # which one was signed?
     assert sdk.parse_form(b"\xff\xfe") is None
     assert sdk.parse_form(b"no-equals-sign") is None
+
+
+def test_by_meaning_reads_a_table_written_by_meaning_and_refuses_a_code_given_twice():
+    assert sdk.by_meaning({"in transit": "0 1001", "delivered": "3"}) == {"0": "in transit", "1001": "in transit",
+                                                                          "3": "delivered"}
+    with pytest.raises(ValueError, match="'3' has two meanings"):
+        sdk.by_meaning({"delivered": "3", "returned": "3"})
+
+
+def test_tracks_only_refuses_to_quote_buy_and_void_saying_why():
+    from fulfilhub import Label, Money, PermanentError, Rate
+
+    class Tracker(sdk.TracksOnly):
+        name = "kd"
+
+    tracker, fee = Tracker(), Money(amount="0", currency="CNY")
+    label = Label(carrier="kd", carrier_name="yunda", service="", tracking_code="4311159956248", cost=fee,
+                  shipment_ref="")
+    rate = Rate(carrier="kd", carrier_name="yunda", service="", amount=fee, rate_id="r", shipment_ref="")
+    for call, says in ((lambda: tracker.buy(rate, "k"), "attach-code"), (lambda: tracker.void(label), "4311159956248")):
+        with pytest.raises(PermanentError, match=says) as refused:
+            call()
+        assert refused.value.service == "kd"

@@ -15,6 +15,10 @@ mapping helpers every adapter needs, so that no plugin imports an internal modul
   whole mapping lets slip (a ``KeyError``, a model's ``ValueError``) into a PayloadError;
 - **forms**: :func:`parse_form`, the fields of an ``application/x-www-form-urlencoded``
   body (what Kuaidi100 and ECPay post), each once;
+- **tables**: :func:`by_meaning`, a foreign status table written by meaning (each
+  meaning with the codes that have it) turned into code -> meaning;
+- **carriers that only track**: :class:`TracksOnly`, the ``quote``, ``buy`` and ``void``
+  of a carrier whose labels are bought elsewhere (each a PermanentError saying so);
 - **compensation policies**: :data:`CAUSES` and :func:`cause_of` (the cause of a delay a
   tier is written for), :func:`shipping_paid` (what the customer paid for shipping),
   :class:`Tier` and :func:`propose_by_rules` (the most valuable tier a delay reached),
@@ -38,9 +42,9 @@ from urllib.parse import parse_qs
 from babel.numbers import get_currency_precision
 
 from .engines.tiers import CAUSES, Tier, cause_of, propose_by_rules, shipping_paid
-from .errors import PayloadError
+from .errors import PayloadError, PermanentError
 from .http import header
-from .models import EARLIEST, LATEST, MAX_AMOUNT, MAX_QUANTITY, Money, in_range
+from .models import EARLIEST, LATEST, MAX_AMOUNT, MAX_QUANTITY, Label, Money, Rate, ShipmentRequest, in_range
 
 __all__ = [
     "CAUSES",
@@ -49,6 +53,8 @@ __all__ = [
     "MAX_AMOUNT",
     "MAX_QUANTITY",
     "Tier",
+    "TracksOnly",
+    "by_meaning",
     "cause_of",
     "header",
     "in_range",
@@ -67,6 +73,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+M = TypeVar("M")
 #: The longest text a reader takes from a payload (a description, an id, a code).
 MAX_TEXT = 2000
 
@@ -213,3 +220,36 @@ def parse_form(body: bytes) -> dict[str, str] | None:
     if any(len(values) != 1 for values in fields.values()):
         return None
     return {name: values[0] for name, values in fields.items()}
+
+
+def by_meaning(meanings: Mapping[M, str]) -> dict[str, M]:
+    """``{meaning: "code code ..."}`` (a table as a person reads it: what each group of the
+    vendor's codes means) as ``{code: meaning}``. A code given twice is a bug in the table."""
+    table: dict[str, M] = {}
+    for meaning, codes in meanings.items():
+        for code in codes.split():
+            if code in table:
+                raise ValueError(f"code {code!r} has two meanings: {table[code]!r} and {meaning!r}")
+            table[code] = meaning
+    return table
+
+
+class TracksOnly:
+    """The half of :class:`fulfilhub.Carrier` a carrier that only tracks does not do (its
+    type registered ``tracks_only``: labels are bought elsewhere and attached with
+    ``fulfilhub shipments attach-code``). The runner never calls these; each raises a
+    PermanentError saying why, naming ``self.name``."""
+
+    name: str
+
+    def quote(self, request: ShipmentRequest) -> list[Rate]:
+        raise PermanentError(f"{self.name} only tracks and sells no labels: nothing to quote for {request.reference} "
+                             "(the runner asks only carriers that sell labels)", service=self.name)
+
+    def buy(self, rate: Rate, key: str) -> Label:
+        raise PermanentError(f"{self.name} only tracks: buy the label from the courier and attach its code with "
+                             "`fulfilhub shipments attach-code`", service=self.name)
+
+    def void(self, label: Label) -> None:
+        raise PermanentError(f"{self.name} only tracks: cancel waybill {label.tracking_code} with the courier that "
+                             "sold it", service=self.name)

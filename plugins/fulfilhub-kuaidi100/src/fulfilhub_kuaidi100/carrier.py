@@ -23,9 +23,9 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 from fulfilhub import Address, ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError
-from fulfilhub import Rate, Setting, ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+from fulfilhub import Setting, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
 
-from fulfilhub.sdk import parse_form
+from fulfilhub.sdk import TracksOnly, parse_form
 
 from . import mapping
 
@@ -58,8 +58,9 @@ def outside_label(carrier: str, tracking_code: str, *, courier: str = "", phone:
                  tracking_url="https://www.kuaidi100.com/chaxun?" + urlencode({"com": courier, "nu": tracking_code}))
 
 
-class Kuaidi100Carrier:
-    """A configured Kuaidi100 account: a :class:`fulfilhub.Carrier` that only tracks, and a
+class Kuaidi100Carrier(TracksOnly):
+    """A configured Kuaidi100 account: a :class:`fulfilhub.Carrier` that only tracks (``quote``,
+    ``buy`` and ``void`` refuse, from :class:`~fulfilhub.sdk.TracksOnly`), and a
     :class:`fulfilhub.WebhookReceiver` for its pushes."""
 
     def __init__(self, context: InstanceContext):
@@ -71,20 +72,6 @@ class Kuaidi100Carrier:
         self.salt: str | None = context.setting("salt")
         self.autonumber_url: str = context.setting("autonumber_url")
         self._http = context.http(context.setting("base_url"), headers={"Accept": "application/json"})
-
-    # -- what a tracks-only carrier does not do
-
-    def quote(self, request: ShipmentRequest) -> Sequence[Rate]:
-        raise PermanentError(f"Kuaidi100 only tracks and sells no labels: nothing to quote for {request.reference} "
-                             "(the runner asks only carriers that sell labels)", service=self.name)
-
-    def buy(self, rate: Rate, key: str) -> Label:
-        raise PermanentError("Kuaidi100 only tracks: buy the label from the courier and give the shipment its "
-                             "tracking code", service=self.name)
-
-    def void(self, label: Label) -> None:
-        raise PermanentError(f"Kuaidi100 only tracks: cancel waybill {label.tracking_code} with the courier that "
-                             "sold it", service=self.name)
 
     def outside_label(self, tracking_code: str, *, courier: str, ship_to: Address) -> Label:
         """The Label this instance follows ``tracking_code`` by (``fulfilhub shipments

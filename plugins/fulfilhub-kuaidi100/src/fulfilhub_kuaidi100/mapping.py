@@ -17,7 +17,7 @@ from typing import Any
 
 from fulfilhub import ExceptionReason as R, PayloadError, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
-from fulfilhub.sdk import in_range, parse_list, parse_object, parse_text
+from fulfilhub.sdk import by_meaning, in_range, parse_list, parse_object, parse_text
 
 #: China Standard Time: Kuaidi100 writes local times ("2026-12-07 10:21:33") without an
 #: offset; mainland China has kept UTC+8 without daylight saving since 1991.
@@ -41,8 +41,7 @@ _MEANINGS: Mapping[tuple[S, R | None], str] = {
     (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "204 205 206",        # 派件异常, 柜或驿站超时未取, 无法联系
 }
 #: ``state`` (and a scan's ``statusCode``) -> (status, reason).
-STATES: Mapping[str, tuple[S, R | None]] = {code: meaning for meaning, codes in _MEANINGS.items()
-                                             for code in codes.split()}
+STATES: Mapping[str, tuple[S, R | None]] = by_meaning(_MEANINGS)
 #: A scan's ``status`` word -> its code, for a scan that carries no ``statusCode``.
 WORDS: Mapping[str, str] = {
     "在途": "0", "到达派件城市": "1001", "干线": "1002", "转递": "1003", "揽收": "1", "已下单": "101",

@@ -14,31 +14,31 @@ from typing import Any
 
 from fulfilhub import ExceptionReason as R, Label, Money, PayloadError, Rate, ShipmentRequest, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
-from fulfilhub.sdk import parse_amount, parse_list, parse_object, parse_text, parse_time, refusing
+from fulfilhub.sdk import by_meaning, parse_amount, parse_list, parse_object, parse_text, parse_time, refusing
 
 #: ``tracking_status.status`` -> fulfilhub's status: every value Shippo documents.
 STATUSES: Mapping[str, S] = {"PRE_TRANSIT": S.PRE_TRANSIT, "TRANSIT": S.IN_TRANSIT, "DELIVERED": S.DELIVERED,
                              "RETURNED": S.RETURN_TO_SENDER, "FAILURE": S.EXCEPTION, "UNKNOWN": S.UNKNOWN}
-#: ``tracking_status.substatus.code`` -> (status, reason): Shippo's event definitions.
-#: A substatus refines its status; a code not in this table leaves the status's own meaning.
-SUBSTATUSES: Mapping[str, tuple[S, R | None]] = {
-    "information_received": (S.PRE_TRANSIT, None),
-    "address_issue": (S.EXCEPTION, R.ADDRESS), "contact_carrier": (S.EXCEPTION, R.OTHER),
-    "delayed": (S.IN_TRANSIT, R.CARRIER_DELAY),  # still moving, late: the delay engine's business
-    "delivery_attempted": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT), "delivery_rescheduled": (S.IN_TRANSIT, None),
-    "delivery_scheduled": (S.IN_TRANSIT, None), "location_inaccessible": (S.FAILED_ATTEMPT, R.ADDRESS),
-    "notice_left": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT), "out_for_delivery": (S.OUT_FOR_DELIVERY, None),
-    "package_accepted": (S.IN_TRANSIT, None), "package_arrived": (S.IN_TRANSIT, None),
-    "package_damaged": (S.EXCEPTION, R.DAMAGED), "package_departed": (S.IN_TRANSIT, None),
-    "package_forwarded": (S.IN_TRANSIT, None), "package_held": (S.EXCEPTION, R.OTHER),
-    "package_processed": (S.IN_TRANSIT, None), "package_processing": (S.IN_TRANSIT, None),
-    "package_in_local_area": (S.IN_TRANSIT, None),
-    "pickup_available": (S.AVAILABLE_FOR_PICKUP, None), "reschedule_delivery": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),
-    "delivered": (S.DELIVERED, None), "return_to_sender": (S.RETURN_TO_SENDER, None),
-    "package_unclaimed": (S.RETURN_TO_SENDER, None), "package_undeliverable": (S.EXCEPTION, R.ADDRESS),
-    "package_disposed": (S.EXCEPTION, R.LOST), "package_lost": (S.EXCEPTION, R.LOST),
-    "other": (S.UNKNOWN, None),  # "other" says nothing: the status decides
-}
+#: ``tracking_status.substatus.code`` -> (status, reason): Shippo's event definitions, by
+#: what they mean. A substatus refines its status; a code not here leaves the status's own
+#: meaning, and ``other`` says nothing (the status decides).
+SUBSTATUSES: Mapping[str, tuple[S, R | None]] = by_meaning({
+    (S.PRE_TRANSIT, None): "information_received",
+    (S.IN_TRANSIT, None): "delivery_rescheduled delivery_scheduled package_accepted package_arrived package_departed "
+                          "package_forwarded package_processed package_processing package_in_local_area",
+    (S.IN_TRANSIT, R.CARRIER_DELAY): "delayed",  # still moving, late: the delay engine's business
+    (S.OUT_FOR_DELIVERY, None): "out_for_delivery",
+    (S.AVAILABLE_FOR_PICKUP, None): "pickup_available",
+    (S.DELIVERED, None): "delivered",
+    (S.RETURN_TO_SENDER, None): "return_to_sender package_unclaimed",
+    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "delivery_attempted notice_left reschedule_delivery",
+    (S.FAILED_ATTEMPT, R.ADDRESS): "location_inaccessible",
+    (S.EXCEPTION, R.ADDRESS): "address_issue package_undeliverable",
+    (S.EXCEPTION, R.OTHER): "contact_carrier package_held",
+    (S.EXCEPTION, R.DAMAGED): "package_damaged",
+    (S.EXCEPTION, R.LOST): "package_disposed package_lost",
+    (S.UNKNOWN, None): "other",
+})
 #: A Transaction's ``status``: every value Shippo documents, and what the adapter does with it.
 TRANSACTION_STATUSES: Mapping[str, str] = {
     "SUCCESS": "label", "QUEUED": "pending", "WAITING": "pending", "ERROR": "failed",
