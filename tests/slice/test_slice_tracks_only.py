@@ -101,6 +101,11 @@ def test_kuaidi100_pushes_reach_the_server_signed_and_are_applied(tmp_path, monk
                 answers[key] = answers.get(key, 0) + 1
                 assert answer.json() == {"result": True, "returnCode": "200", "message": "成功"}
         world.sync()  # the last pushes, from the inbox
+        assert not sim.pending_webhooks()  # every parcel is delivered: nothing new to push
+        [(headers, body)] = _resend(sim)  # the last push once more, as after a receipt lost on the way
+        for _ in range(2):  # a resend is the same delivery: answered with the receipt, not stored again
+            again = httpx.post(f"{server.url}/webhooks/kd", headers=headers, content=body)
+            assert again.json() == {"result": True, "returnCode": "200", "message": "成功"}
         forged = httpx.post(f"{server.url}/webhooks/kd", content=b"param=%7B%7D&sign=0123456789ABCDEF",
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert forged.json() == {"result": False, "returnCode": "500", "message": "失败"}  # Kuaidi100's receipt
@@ -168,3 +173,11 @@ def test_attach_code_gives_a_packed_shipment_an_outside_code_and_refuses_what_ca
         assert followed.next_poll_at == followed.shipped_at  # asked at once, not 12 hours later
         events = [e.reason for e in world.events(second.order_id)]
         assert any(f"tracking code {other}" in (reason or "") for reason in events), events
+
+
+def _resend(sim) -> list:
+    """Kuaidi100's last push of the first subscribed number, once more."""
+    with sim.state as state:
+        for sub in state["subs"].values():
+            sub["seen"] = 0
+    return sim.pending_webhooks()[:1]
