@@ -17,40 +17,35 @@ from typing import Any
 
 from fulfilhub import ExceptionReason as R, PayloadError, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
-from fulfilhub.sdk import by_meaning, in_range, parse_list, parse_object, parse_text
+from fulfilhub.sdk import in_range, parse_list, parse_object, parse_text
 
 #: China Standard Time: Kuaidi100 writes local times ("2026-12-07 10:21:33") without an
 #: offset; mainland China has kept UTC+8 without daylight saving since 1991.
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-#: The codes of ``state`` and of a scan's ``statusCode``, by what they mean: the 14 states
-#: and the ``resultv2=4`` sub-states Kuaidi100 documents (their Chinese names in WORDS).
+#: The 14 states and the ``resultv2=4`` sub-states Kuaidi100 documents, by what they mean:
+#: each code (``state``, a scan's ``statusCode``) with its word (a scan's ``status``).
 _MEANINGS: Mapping[tuple[S, R | None], str] = {
-    (S.PRE_TRANSIT, None): "101 102",                           # 已下单, 待揽收
-    (S.IN_TRANSIT, None): "0 1001 1002 1003 1 103 7 8 10 11 12",  # 在途..., 揽收, 转投, 清关...
-    (S.OUT_FOR_DELIVERY, None): "5",                            # 派件
-    (S.AVAILABLE_FOR_PICKUP, None): "501",                      # 投柜或驿站
-    (S.DELIVERED, None): "3 301 302 303 304",                   # 签收...
-    (S.RETURN_TO_SENDER, None): "6 4 401",                      # 退回, 退签, 已销单
-    (S.EXCEPTION, R.OTHER): "2 210",                            # 疑难, 销单
-    (S.EXCEPTION, R.CARRIER_DELAY): "201 202 208",              # 超时未签收, 超时未更新, 滞留
-    (S.EXCEPTION, R.REFUSED): "203 14",                         # 拒收, 拒签
-    (S.EXCEPTION, R.ADDRESS): "207",                            # 超区
-    (S.EXCEPTION, R.DAMAGED): "209",                            # 破损
-    (S.EXCEPTION, R.CUSTOMS): "13",                             # 清关异常
-    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "204 205 206",        # 派件异常, 柜或驿站超时未取, 无法联系
+    (S.PRE_TRANSIT, None): "101 已下单, 102 待揽收",
+    (S.IN_TRANSIT, None): "0 在途, 1001 到达派件城市, 1002 干线, 1003 转递, 1 揽收, 103 已揽收, 7 转投, 8 清关, "
+                          "10 待清关, 11 清关中, 12 已清关",
+    (S.OUT_FOR_DELIVERY, None): "5 派件",
+    (S.AVAILABLE_FOR_PICKUP, None): "501 投柜或驿站",
+    (S.DELIVERED, None): "3 签收, 301 本人签收, 302 派件异常后签收, 303 代签, 304 投柜或站签收",
+    (S.RETURN_TO_SENDER, None): "6 退回, 4 退签, 401 已销单",
+    (S.EXCEPTION, R.OTHER): "2 疑难, 210 销单",
+    (S.EXCEPTION, R.CARRIER_DELAY): "201 超时未签收, 202 超时未更新, 208 滞留",
+    (S.EXCEPTION, R.REFUSED): "203 拒收, 14 拒签",
+    (S.EXCEPTION, R.ADDRESS): "207 超区",
+    (S.EXCEPTION, R.DAMAGED): "209 破损",
+    (S.EXCEPTION, R.CUSTOMS): "13 清关异常",
+    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "204 派件异常, 205 柜或驿站超时未取, 206 无法联系",
 }
+_CODES = [(meaning, *pair.split()) for meaning, pairs in _MEANINGS.items() for pair in pairs.split(", ")]
 #: ``state`` (and a scan's ``statusCode``) -> (status, reason).
-STATES: Mapping[str, tuple[S, R | None]] = by_meaning(_MEANINGS)
+STATES: Mapping[str, tuple[S, R | None]] = {code: meaning for meaning, code, _ in _CODES}
 #: A scan's ``status`` word -> its code, for a scan that carries no ``statusCode``.
-WORDS: Mapping[str, str] = {
-    "在途": "0", "到达派件城市": "1001", "干线": "1002", "转递": "1003", "揽收": "1", "已下单": "101",
-    "待揽收": "102", "已揽收": "103", "派件": "5", "投柜或驿站": "501", "签收": "3", "本人签收": "301",
-    "派件异常后签收": "302", "代签": "303", "投柜或站签收": "304", "退回": "6", "退签": "4", "已销单": "401",
-    "转投": "7", "疑难": "2", "超时未签收": "201", "超时未更新": "202", "拒收": "203", "派件异常": "204",
-    "柜或驿站超时未取": "205", "无法联系": "206", "超区": "207", "滞留": "208", "破损": "209", "销单": "210",
-    "拒签": "14", "清关": "8", "待清关": "10", "清关中": "11", "已清关": "12", "清关异常": "13",
-}
+WORDS: Mapping[str, str] = {word: code for _, code, word in _CODES}
 #: Courier codes (``com``) of the mainland couriers, with the name a customer knows.
 COURIERS: Mapping[str, str] = {
     "shunfeng": "顺丰速运", "yuantong": "圆通速递", "zhongtong": "中通快递", "shentong": "申通快递",
