@@ -184,3 +184,21 @@ def test_tracks_only_refuses_to_quote_buy_and_void_saying_why():
         with pytest.raises(PermanentError, match=says) as refused:
             call()
         assert refused.value.service == "kd"
+
+
+def test_a_stamped_signature_verifies_within_the_tolerance_only():
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 12, 8, 1, tzinfo=timezone.utc)
+    stamp = int(now.timestamp())
+    signed = sdk.stamped_signature(b'{"event":"track_updated"}', "whsec", stamp)
+    assert signed.startswith(f"t={stamp},v1=")
+    assert sdk.signature_time(signed) == now
+    assert sdk.verify_stamped(signed, b'{"event":"track_updated"}', "whsec", now=now, tolerance=300)
+    assert sdk.verify_stamped(signed.upper().replace("T=", "t=").replace(",V1=", ",v1="), b'{"event":"track_updated"}',
+                              "whsec", now=now, tolerance=300)  # hex in either case
+    for value, body, secret, at in ((signed, b"{}", "whsec", now), (signed, b'{"event":"track_updated"}', "other", now),
+                                    (signed, b'{"event":"track_updated"}', "whsec", now + timedelta(seconds=301)),
+                                    ("v1=abc", b"{}", "whsec", now), ("", b"{}", "whsec", now)):
+        assert not sdk.verify_stamped(value, body, secret, now=at, tolerance=300)
+    assert sdk.signature_time("t=soon,v1=ab") is None

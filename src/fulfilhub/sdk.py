@@ -15,6 +15,9 @@ mapping helpers every adapter needs, so that no plugin imports an internal modul
   whole mapping lets slip (a ``KeyError``, a model's ``ValueError``) into a PayloadError;
 - **forms**: :func:`parse_form`, the fields of an ``application/x-www-form-urlencoded``
   body (what Kuaidi100 and ECPay post), each once;
+- **stamped signatures**: :func:`stamped_signature`, :func:`signature_time` and
+  :func:`verify_stamped`, the ``t=<unix time>,v1=<hex HMAC-SHA256>`` scheme Stripe and
+  Shippo sign webhooks with (the time signed with the body);
 - **tables**: :func:`by_meaning`, a foreign status table written by meaning (each
   meaning with the codes that have it) turned into code -> meaning;
 - **carriers that only track**: :class:`TracksOnly`, the ``quote``, ``buy`` and ``void``
@@ -33,6 +36,8 @@ the same objects as the core's own: a plugin and the core agree on one bound.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -70,6 +75,9 @@ __all__ = [
     "propose_by_rules",
     "refusing",
     "shipping_paid",
+    "signature_time",
+    "stamped_signature",
+    "verify_stamped",
 ]
 
 T = TypeVar("T")
@@ -253,3 +261,34 @@ class TracksOnly:
     def void(self, label: Label) -> None:
         raise PermanentError(f"{self.name} only tracks: cancel waybill {label.tracking_code} with the courier that "
                              "sold it", service=self.name)
+
+
+def stamped_signature(body: bytes, secret: str, stamp: int) -> str:
+    """``t=<stamp>,v1=<hex HMAC-SHA256 of "<stamp>.<body>">``: the signature Stripe and
+    Shippo send with a webhook (the time is signed with the body: a replay cannot be
+    re-dated)."""
+    digest = hmac.new(secret.encode(), str(stamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def _stamped_parts(value: str) -> tuple[int | None, str]:
+    parts = dict(part.strip().split("=", 1) for part in value.split(",") if "=" in part)
+    stamp = parts.get("t", "")
+    return (int(stamp) if stamp.isascii() and stamp.isdigit() and len(stamp) <= 12 else None), parts.get("v1", "")
+
+
+def signature_time(value: str) -> datetime | None:
+    """When a stamped signature (:func:`stamped_signature`) says it was made, or None."""
+    stamp = _stamped_parts(value)[0]
+    return datetime.fromtimestamp(stamp, timezone.utc) if stamp is not None else None
+
+
+def verify_stamped(value: str, body: bytes, secret: str, *, now: datetime, tolerance: float) -> bool:
+    """True when ``value`` is the stamped signature of ``body`` with ``secret`` (its hex in
+    either case, compared in constant time) made within ``tolerance`` seconds of ``now``;
+    False for a missing, malformed, wrong, too old or too new one."""
+    stamp, given = _stamped_parts(value)
+    if stamp is None or abs(now.timestamp() - stamp) > tolerance:
+        return False
+    expected = stamped_signature(body, secret, stamp).encode()
+    return hmac.compare_digest(expected, f"t={stamp},v1={given.lower()}".encode("utf-8", "replace"))
