@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from fulfilhub import ExceptionReason as R, Label, Money, PayloadError, Rate, ShipmentRequest, TrackingEvent
+from fulfilhub import ExceptionReason as R, Label, PayloadError, Rate, ShipmentRequest, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
-from fulfilhub.sdk import by_meaning, parse_amount, parse_list, parse_object, parse_text, parse_time, refusing
+from fulfilhub.sdk import by_meaning, parse_list, parse_money, parse_object, parse_text, parse_time, refusing
 
 #: ``tracking_status.status`` -> fulfilhub's status: every value Shippo documents.
 STATUSES: Mapping[str, S] = {"PRE_TRANSIT": S.PRE_TRANSIT, "TRANSIT": S.IN_TRANSIT, "DELIVERED": S.DELIVERED,
@@ -47,17 +46,6 @@ TRANSACTION_STATUSES: Mapping[str, str] = {
 _TROUBLE = (S.EXCEPTION, S.FAILED_ATTEMPT)
 
 # ------------------------------------------------------------------ readers
-
-
-def _money(amount: Any, currency: Any, field: str) -> Money:
-    return Money(amount=parse_amount(amount, field=field), currency=parse_text(currency, "currency"))
-
-
-def _time(value: Any, field: str) -> datetime | None:
-    """Shippo writes UTC times (``2023-11-07T05:31:56Z``); one without an offset is UTC too."""
-    if value is None or value == "":
-        return None
-    return parse_time(value, field=field, naive_is_utc=True)
 
 
 def _days(value: Any, field: str) -> int | None:
@@ -121,7 +109,8 @@ def parse_rates(shipment: Any, carrier: str) -> list[Rate]:
         rates.append(Rate(
             carrier=carrier, carrier_name=parse_text(rate.get("provider"), f"{at}.provider"),
             service=parse_text(level.get("token"), f"{at}.servicelevel.token"),
-            amount=_money(rate.get("amount"), rate.get("currency"), f"{at}.amount"),
+            amount=parse_money(rate.get("amount"), rate.get("currency"), field=f"{at}.amount",
+                               currency_field=f"{at}.currency"),
             rate_id=parse_text(rate.get("object_id"), f"{at}.object_id"),
             shipment_ref=parse_text(rate.get("shipment"), f"{at}.shipment", required=False) or shipment_id,
             transit_days=_days(rate.get("estimated_days"), f"{at}.estimated_days"),
@@ -188,9 +177,7 @@ def classify(status: Any, substatus: Any) -> tuple[S, R | None, str]:
 def _event(scan: Any, at: str) -> TrackingEvent:
     scan = parse_object(scan, at)
     status, reason, source = classify(scan.get("status"), scan.get("substatus"))
-    when = _time(scan.get("status_date"), f"{at}.status_date")
-    if when is None:
-        raise PayloadError("a tracking event without status_date", field=f"{at}.status_date")
+    when = parse_time(scan.get("status_date"), field=f"{at}.status_date", naive_is_utc=True)  # Shippo writes UTC
     place = scan.get("location")
     place = place if isinstance(place, Mapping) else {}
     where = ", ".join(p for p in (place.get(k) for k in ("city", "state", "zip", "country")) if isinstance(p, str) and p)
@@ -211,7 +198,7 @@ def parse_track(track: Any) -> TrackingUpdate:
                                  current.get("substatus")) if current is not None else (S.UNKNOWN, None, "")
     return TrackingUpdate(
         tracking_code=parse_text(track.get("tracking_number"), "tracking_number"), status=status, reason=reason,
-        events=events, est_delivery=_time(track.get("eta"), "eta"), raw=track,
+        events=events, est_delivery=parse_time(track["eta"], field="eta", naive_is_utc=True) if track.get("eta") else None, raw=track,
     )
 
 
