@@ -54,6 +54,7 @@ def test_the_demos_mainland_order_is_followed_through_kuaidi100_and_its_page_sho
     for text in scans:  # each scan's description exactly as the courier wrote it
         assert text in html, text
     assert parcel["tracking_code"] in html
+    assert kuaidi100.mapping.COURIERS[parcel["courier"]] in html  # the courier as a customer knows it (中通快递)
     assert "上海市" in html  # the city, never the street
     assert "世纪大道" not in html
     _screenshot(html)

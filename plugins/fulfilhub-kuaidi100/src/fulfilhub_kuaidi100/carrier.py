@@ -3,9 +3,10 @@
 Kuaidi100 tracks parcels of mainland couriers (SF, YTO, ZTO, STO, Yunda, JD, EMS ...)
 whose labels were bought elsewhere: the type is registered ``tracks_only``, so the
 runner never quotes nor buys through it. A shipment reaches it with a Label made
-outside (:func:`outside_label`): ``carrier_name`` is the courier code (``shunfeng``;
-empty to let Kuaidi100 guess it from the number), ``tracker_ref`` the last four digits
-of the recipient's phone where the courier asks for them (SF does).
+outside (:func:`outside_label`): ``carrier_name`` names the courier as a customer knows
+it (顺丰速运 for ``shunfeng``; another code as it is; empty to let Kuaidi100 guess it from
+the number), ``tracker_ref`` the last four digits of the recipient's phone where the
+courier asks for them (SF does).
 
 ``track`` asks the real-time query (``POST /poll/query.do``, signed: upper-case hex MD5
 of param + key + customer). With ``callback_url`` set, the first poll of a number also
@@ -49,11 +50,12 @@ SETTINGS: dict[str, Setting] = {
 def outside_label(carrier: str, tracking_code: str, *, courier: str = "", phone: str = "",
                   currency: str = "CNY") -> Label:
     """The Label of a parcel whose label was bought elsewhere, for the Kuaidi100 instance
-    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number);
-    of ``phone`` only the last four digits are kept (all SF asks; the store keeps no more).
-    It cost nothing through fulfilhub (``cost`` 0 in ``currency``)."""
+    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number),
+    shown by its name where :data:`~.mapping.COURIERS` knows it; of ``phone`` only the last
+    four digits are kept (all SF asks; the store keeps no more). It cost nothing through
+    fulfilhub (``cost`` 0 in ``currency``)."""
     digits = "".join(c for c in phone if c.isascii() and c.isdigit())[-4:]
-    return Label(carrier=carrier, carrier_name=courier, service="", tracking_code=tracking_code,
+    return Label(carrier=carrier, carrier_name=mapping.COURIERS.get(courier, courier), service="", tracking_code=tracking_code,
                  cost=Money(amount="0", currency=currency), shipment_ref="", tracker_ref=digits,
                  tracking_url="https://www.kuaidi100.com/chaxun?" + urlencode({"com": courier, "nu": tracking_code}))
 
@@ -83,7 +85,7 @@ class Kuaidi100Carrier(TracksOnly):
 
     def track(self, label: Label) -> TrackingUpdate:
         number, phone = label.tracking_code, label.tracker_ref
-        com = label.carrier_name or self._detect(number)
+        com = mapping.COURIER_CODES.get(label.carrier_name, label.carrier_name) or self._detect(number)
         if self.callback_url:
             try:
                 self._subscribe(com, number, phone)

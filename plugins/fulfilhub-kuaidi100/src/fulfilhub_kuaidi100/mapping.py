@@ -52,6 +52,8 @@ COURIERS: Mapping[str, str] = {
     "yunda": "韵达快递", "jd": "京东物流", "ems": "EMS", "youzhengguonei": "邮政快递包裹", "jtexpress": "极兔速递",
     "debangkuaidi": "德邦快递",
 }
+#: A courier's name -> its code (a label names the courier as a customer knows it).
+COURIER_CODES: Mapping[str, str] = {name: code for code, name in COURIERS.items()}
 #: ``returnCode`` of a refused query or subscription: True when asking again later can help.
 RETURN_CODES: Mapping[str, bool] = {
     "400": False,  # 提交的数据不完整，或者贵公司没授权 (bad request, or the account is not authorised)
