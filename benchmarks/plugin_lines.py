@@ -8,7 +8,9 @@ Counts the source (``src/``, tests and simulator left out) of:
   passes the conformance suite against EasyPost's simulator: ``PYTHONPATH=src pytest``
   in its folder, with fulfilhub-easypost installed), and the lines that differ from
   what ``fulfilhub new`` wrote (added or changed, by difflib);
-- ``plugins/fulfilhub-easypost``, the first-party EasyPost plugin written before the kit.
+- ``plugins/fulfilhub-easypost``, the first-party EasyPost plugin written before the kit;
+- the first-party carrier plugins written on the kit since (``fulfilhub-shippo``,
+  ``fulfilhub-kuaidi100``), with the shared readers of ``fulfilhub.sdk``.
 
 Beside them, karrio's EasyPost connector: 2,378 lines without tests, as the issue states
 it (karrio is not installed here; the figure is quoted, not measured).
@@ -69,6 +71,8 @@ def main() -> None:
         "fulfilhub_new_carrier": generated,
         "easypost_on_the_kit": kit,
         "fulfilhub_easypost_first_party": first_party,
+        **{f"fulfilhub_{name}_first_party": count(sources(ROOT / "plugins" / f"fulfilhub-{name}" / "src" / f"fulfilhub_{name}"))
+           for name in ("shippo", "kuaidi100") if (ROOT / "plugins" / f"fulfilhub-{name}").is_dir()},
         "karrio_easypost_quoted": {"lines": KARRIO_EASYPOST},
     }
     if args.json:

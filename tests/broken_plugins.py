@@ -392,6 +392,24 @@ class WebhookParserCrashes(Carrier):
     plugin = carrier(CarelessWebhook)
 
 
+class RepliesWithText(kc.KcCarrier):
+    def webhook_reply(self, outcome: str) -> Any:
+        return 200, "text/plain", "1|OK"  # text, not bytes: the server cannot send it
+
+
+class RepliesWithTextNotBytes(Carrier):
+    plugin = carrier(RepliesWithText)
+
+
+class RepliesInItsVendorsWords(kc.KcCarrier):
+    def webhook_reply(self, outcome: str) -> Any:
+        return 200, "text/plain", b"0|refused" if outcome == "refused" else b"1|OK"
+
+
+class RepliesAsItsVendorExpects(Carrier):
+    plugin = carrier(RepliesInItsVendorsWords)
+
+
 # ============================================================================ channel
 
 
@@ -1417,6 +1435,7 @@ CORRECT: dict[type, tuple[str, ...]] = {
     HasAFixedPageSize: ("test_a_pull_killed_mid_pagination_resumes_without_loss", "test_pagination_advances_to_an_end",
                         "test_a_bad_setting_is_an_error_naming_the_key"),
     ExpectsOneCaseToFail: ("test_mappings_survive_mutated_simulator_answers",),
+    RepliesAsItsVendorExpects: ("test_webhook_reply_answers_each_outcome",),
 }
 
 
@@ -1446,6 +1465,7 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     AcceptsReplays: ("test_webhook_stale_replay_is_rejected",),
     ComparesWithEquals: ("test_webhook_signatures_are_compared_in_constant_time",),
     WebhookParserCrashes: ("test_webhook_bodies_survive_mutation",),
+    RepliesWithTextNotBytes: ("test_webhook_reply_answers_each_outcome",),
     RereadsEverything: ("test_a_second_pull_from_the_saved_cursor_returns_nothing_already_seen",),
     IgnoresAFutureCursor: ("test_a_cursor_in_the_future_returns_nothing",),
     LosesOrdersBetweenPages: ("test_a_pull_killed_mid_pagination_resumes_without_loss",),

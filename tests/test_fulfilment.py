@@ -221,6 +221,30 @@ def test_a_bought_label_consumes_stock_ships_the_order_and_queues_the_channel_pu
                                    f"channel.push_fulfillment:{shipment.id}"}
 
 
+def test_an_outside_label_is_taken_only_at_the_warehouse_and_then_followed_at_once(store, allocated, hooks):
+    order, shipment = allocated
+    outside = Label(carrier="kd", carrier_name="中通快递", service="", tracking_code="781000000001",
+                    cost=Money(amount="0", currency="CNY"), shipment_ref="")
+    with store.transaction() as tx, pytest.raises(fulfilment.NoOutsideLabel, match="is pending"):
+        fulfilment.record_outside_label(tx, hooks, shipment, outside, "shop", T0)  # not at the warehouse yet
+    at = T0 + timedelta(hours=1)
+    with store.transaction() as tx:
+        picking = fulfilment.record_submission(tx, shipment, "LF-1", at)
+        picking = fulfilment.apply_warehouse_update(
+            tx, hooks, picking, FulfillmentUpdate(ref="LF-1", status="picking", at=at), at, source="warehouse:main")
+        followed = fulfilment.record_outside_label(tx, hooks, picking, outside, "shop", at)
+    assert followed.status is S.LABEL_PURCHASED
+    assert followed.carrier == "kd"
+    assert followed.next_poll_at == at  # asked at once: the parcel may be moving already
+    with store.read() as conn:
+        (level,) = stock_store.levels(conn)
+    assert (level.on_hand, level.reserved) == (3, 0)
+    assert status_of(store, order.id) is OrderStatus.SHIPPED
+    assert f"channel.push_fulfillment:{shipment.id}" in effects(store)
+    with store.transaction() as tx, pytest.raises(fulfilment.NoOutsideLabel, match="has label 781000000001"):
+        fulfilment.record_outside_label(tx, hooks, followed, outside, "shop", at)
+
+
 # ------------------------------------------------------------------ tracking
 
 

@@ -122,3 +122,83 @@ def test_the_helpers_map_or_refuse_whatever_they_are_given():
             except PayloadError:
                 pass
 
+
+
+# --------------------------------------------------------------------------- JSON shapes and forms
+
+
+def test_the_shape_readers_take_what_they_promise_and_refuse_the_rest_naming_the_field():
+    assert sdk.parse_object({"a": 1}, "x") == {"a": 1}
+    assert sdk.parse_list(None, "x") == []
+    assert sdk.parse_list([1], "x") == [1]
+    assert sdk.parse_text("快件已签收", "context") == "快件已签收"
+    assert sdk.parse_text(None, "x", required=False) == ""
+    assert sdk.parse_text(3, "state", codes=True) == "3"
+    for call, field in ((lambda: sdk.parse_object([], "data"), "data"), (lambda: sdk.parse_list({}, "rates"), "rates"),
+                        (lambda: sdk.parse_text(" ", "nu"), "nu"), (lambda: sdk.parse_text(3, "nu"), "nu"),
+                        (lambda: sdk.parse_text(True, "nu", codes=True), "nu"),
+                        (lambda: sdk.parse_text("x" * 2001, "nu"), "nu"), (lambda: sdk.parse_text("\ud800", "nu"), "nu")):
+        with pytest.raises(PayloadError) as refused:
+            call()
+        assert refused.value.field == field
+
+
+def test_refusing_turns_what_slips_through_a_mapping_into_a_payload_error():
+    @sdk.refusing("Acme track")
+    def parse(payload):
+        return payload["events"][0] + 1
+
+    assert parse({"events": [1]}) == 2
+    for bad in ({}, {"events": []}, {"events": ["x"]}, None):
+        with pytest.raises(PayloadError, match="Acme track cannot be mapped"):
+            parse(bad)
+    assert parse.__name__ == "parse"
+
+
+def test_parse_form_reads_each_field_once_or_refuses_the_body():
+    assert sdk.parse_form("param=%7B%22a%22%3A1%7D&sign=AB".encode()) == {"param": '{"a":1}', "sign": "AB"}
+    assert sdk.parse_form(b"param=&sign=") == {"param": "", "sign": ""}
+    assert sdk.parse_form(b"param=1&param=2") is None  # which one was signed?
+    assert sdk.parse_form(b"\xff\xfe") is None
+    assert sdk.parse_form(b"no-equals-sign") is None
+
+
+def test_by_meaning_reads_a_table_written_by_meaning_and_refuses_a_code_given_twice():
+    assert sdk.by_meaning({"in transit": "0 1001", "delivered": "3"}) == {"0": "in transit", "1001": "in transit",
+                                                                          "3": "delivered"}
+    with pytest.raises(ValueError, match="'3' has two meanings"):
+        sdk.by_meaning({"delivered": "3", "returned": "3"})
+
+
+def test_tracks_only_refuses_to_quote_buy_and_void_saying_why():
+    from fulfilhub import Label, Money, PermanentError, Rate
+
+    class Tracker(sdk.TracksOnly):
+        name = "kd"
+
+    tracker, fee = Tracker(), Money(amount="0", currency="CNY")
+    label = Label(carrier="kd", carrier_name="yunda", service="", tracking_code="4311159956248", cost=fee,
+                  shipment_ref="")
+    rate = Rate(carrier="kd", carrier_name="yunda", service="", amount=fee, rate_id="r", shipment_ref="")
+    for call, says in ((lambda: tracker.buy(rate, "k"), "attach-code"), (lambda: tracker.void(label), "4311159956248")):
+        with pytest.raises(PermanentError, match=says) as refused:
+            call()
+        assert refused.value.service == "kd"
+
+
+def test_a_stamped_signature_verifies_within_the_tolerance_only():
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 12, 8, 1, tzinfo=timezone.utc)
+    stamp = int(now.timestamp())
+    signed = sdk.stamped_signature(b'{"event":"track_updated"}', "whsec", stamp)
+    assert signed.startswith(f"t={stamp},v1=")
+    assert sdk.signature_time(signed) == now
+    assert sdk.verify_stamped(signed, b'{"event":"track_updated"}', "whsec", now=now, tolerance=300)
+    assert sdk.verify_stamped(signed.upper().replace("T=", "t=").replace(",V1=", ",v1="), b'{"event":"track_updated"}',
+                              "whsec", now=now, tolerance=300)  # hex in either case
+    for value, body, secret, at in ((signed, b"{}", "whsec", now), (signed, b'{"event":"track_updated"}', "other", now),
+                                    (signed, b'{"event":"track_updated"}', "whsec", now + timedelta(seconds=301)),
+                                    ("v1=abc", b"{}", "whsec", now), ("", b"{}", "whsec", now)):
+        assert not sdk.verify_stamped(value, body, secret, now=at, tolerance=300)
+    assert sdk.signature_time("t=soon,v1=ab") is None

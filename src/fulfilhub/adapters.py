@@ -351,7 +351,14 @@ class Channel(Protocol):
 
 @runtime_checkable
 class Carrier(Protocol):
-    """A courier API."""
+    """A courier API.
+
+    A carrier that can follow a parcel whose label was bought elsewhere (a type
+    registered ``tracks_only``; ``fulfilhub shipments attach-code``) may also offer
+    ``outside_label(tracking_code, *, courier, ship_to) -> Label``: the Label it
+    tracks that code by (``courier`` is the courier's code as the operator gave it,
+    ``ship_to`` the order's address). Without it, a plain Label costing nothing is made.
+    """
 
     def quote(self, request: ShipmentRequest) -> Sequence[Rate]:
         """Rates with transit-time estimates for this parcel and lane."""
@@ -436,6 +443,13 @@ class WebhookReceiver(Protocol):
     then keeps one inbox row per delivery id and refuses a delivery sent longer ago than
     ``[server] webhook_tolerance_seconds``; without it, a delivery is known by the
     SHA-256 of its body.
+
+    And ``webhook_reply(outcome) -> (status, media_type, body)``, where the vendor
+    expects its own answer (ECPay ``1|OK``; Kuaidi100 ``{"result": true, ...}``):
+    ``outcome`` is ``"accepted"``, ``"duplicate"`` or ``"refused"`` (the delivery itself
+    was refused: too large, bad signature, malformed, stale), and the server answers
+    with that HTTP status, media type and body (bytes) instead of its JSON. A refusal
+    for the server's own state (no secret, store down: 503) keeps the JSON answer.
     """
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:

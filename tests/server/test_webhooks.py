@@ -262,3 +262,34 @@ def test_without_webhook_delivery_a_delivery_is_known_by_its_body():
     assert first.id == "sha256:" + hashlib.sha256(b'{"id": 1}').hexdigest() and first.sent_at is None
     assert delivery_of(receiver, {}, b'{"id": 1}') == first
     assert delivery_of(receiver, {}, b'{"id": 2}') != first
+
+
+# --------------------------------------------------------------------------- the adapter's own reply
+
+
+class _Replies:
+    """A receiver whose vendor expects ``1|OK`` (as ECPay does)."""
+
+    def __init__(self, reply):
+        self.webhook_reply = reply
+
+
+def test_an_adapters_webhook_reply_is_the_answer_for_each_outcome():
+    from fulfilhub.server.webhooks import OUTCOMES, reply_of
+
+    receiver = _Replies(lambda outcome: (200, "text/plain", b"1|OK" if outcome != "refused" else b"0|refused"))
+    for outcome in OUTCOMES:
+        answer = reply_of(receiver, outcome)
+        assert answer.status_code == 200
+        assert answer.media_type == "text/plain"
+        assert answer.body == (b"0|refused" if outcome == "refused" else b"1|OK")
+    assert reply_of(object(), "accepted") is None  # no webhook_reply: the server's JSON answers
+
+
+@pytest.mark.parametrize("reply", [lambda o: (200, "text/plain", "1|OK"), lambda o: (700, "text/plain", b""),
+                                   lambda o: "1|OK", lambda o: 1 / 0])
+def test_a_broken_webhook_reply_leaves_the_servers_own_answer(reply, caplog):
+    from fulfilhub.server.webhooks import reply_of
+
+    assert reply_of(_Replies(reply), "accepted") is None
+    assert "webhook_reply('accepted')" in caplog.text

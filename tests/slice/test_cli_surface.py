@@ -81,6 +81,8 @@ CASES: dict[str, list[tuple[str, int]]] = {
     "run": [("--bogus", USAGE)],
     "sandbox": [("--option nope.x=1", USAGE), ("--port 70000", USAGE)],
     "serve": [("--port 0", USAGE)],
+    "shipments attach-code": [("nope --carrier x --code SF1", NOT_FOUND), ("{shipped} --carrier x --code SF1", FAILED),
+                              ("{held} --code SF1", USAGE)],
     "shipments list": [("", OK), ("--json", OK), ("--order nope", NOT_FOUND)],
     "shipments show": [("nope", NOT_FOUND)],
     "stock list": [("", OK), ("--json", OK)],

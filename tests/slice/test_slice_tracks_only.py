@@ -9,6 +9,7 @@ would, and the runner does the rest.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import fulfilhub_easypost
@@ -16,9 +17,9 @@ import fulfilhub_shopify
 import httpx
 import pytest
 
-from fulfilhub.engines import fulfilment
-from fulfilhub.models import Order, ShipmentStatus
+from fulfilhub.models import ShipmentStatus
 from fulfilhub.plugins import PluginManager
+from fulfilhub.runner import outside
 from fulfilhub.scenarios import World, build_world
 from fulfilhub.server import ServerThread, tracking
 from fulfilhub.store import inbox as inbox_store
@@ -62,11 +63,8 @@ def _label_elsewhere(world: World) -> list:
     with world.store.read() as conn:
         packed = shipment_store.without_rate(conn, ShipmentStatus.PACKED)
     assert packed, "no shipment waited, packed, for a label"
-    for n, shipment in enumerate(packed):  # the courier takes each parcel
-        label = kuaidi100.outside_label("kd", sim.ship("yunda"), courier=("yunda" if n % 2 else ""))
-        with world.store.transaction() as tx:
-            fulfilment.record_label(tx, world.rt.hooks, shipment, label, Order.channel_of(shipment.order_id),
-                                    world.clock.now())
+    for n, shipment in enumerate(packed):  # the courier takes each parcel; its code is attached as an operator would
+        outside.attach(world.rt, shipment.id, carrier="kd", code=sim.ship("yunda"), courier=("yunda" if n % 2 else ""))
     return packed
 
 
@@ -94,22 +92,92 @@ def test_kuaidi100_pushes_reach_the_server_signed_and_are_applied(tmp_path, monk
     with _world(tmp_path, monkeypatch, pushes=True) as world, ServerThread(world.rt) as server:
         sim = world.sandbox.simulators["kuaidi100"]
         packed = _label_elsewhere(world)
-        answers: dict[int, int] = {}
+        answers: dict[tuple[int, str], int] = {}
         for _ in range(24):
             world.sync(hours=4)  # the first poll of each number subscribes it
             for headers, body in sim.pending_webhooks():
-                status = httpx.post(f"{server.url}/webhooks/kd", headers=headers, content=body).status_code
-                answers[status] = answers.get(status, 0) + 1
+                answer = httpx.post(f"{server.url}/webhooks/kd", headers=headers, content=body)
+                key = (answer.status_code, answer.headers["content-type"].split(";")[0])
+                answers[key] = answers.get(key, 0) + 1
+                assert answer.json() == {"result": True, "returnCode": "200", "message": "成功"}
         world.sync()  # the last pushes, from the inbox
+        assert not sim.pending_webhooks()  # every parcel is delivered: nothing new to push
+        [(headers, body)] = _resend(sim)  # the last push once more, as after a receipt lost on the way
+        for _ in range(2):  # a resend is the same delivery: answered with the receipt, not stored again
+            again = httpx.post(f"{server.url}/webhooks/kd", headers=headers, content=body)
+            assert again.json() == {"result": True, "returnCode": "200", "message": "成功"}
         forged = httpx.post(f"{server.url}/webhooks/kd", content=b"param=%7B%7D&sign=0123456789ABCDEF",
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert forged.status_code == 401
+        assert forged.json() == {"result": False, "returnCode": "500", "message": "失败"}  # Kuaidi100's receipt
         assert sim.calls["subscribe"] == len(packed)
-        assert answers.get(202, 0) >= len(packed)
-        assert set(answers) == {202}, answers
+        assert set(answers) == {(200, "application/json")}, answers  # Kuaidi100's own receipt, not the server's
+        accepted = answers[(200, "application/json")]
+        assert accepted >= len(packed)
         with world.store.read() as conn:
             inbox = inbox_store.count_by_status(conn)
-        assert inbox.get(inbox_store.PROCESSED, 0) == answers[202]
+        assert inbox.get(inbox_store.PROCESSED, 0) == accepted
         assert not inbox.get(inbox_store.FAILED)
         statuses = [str(s.status) for p in packed for s in world.shipments(p.order_id) if s.id == p.id]
         assert set(statuses) == {"delivered"}, statuses
+
+
+def test_attach_code_gives_a_packed_shipment_an_outside_code_and_refuses_what_cannot_be(tmp_path, monkeypatch):
+    """``fulfilhub shipments attach-code``: by order number or shipment id, followed by the
+    tracks-only carrier at once; a carrier that sells labels, a code twice, a shipment
+    with a label and an unknown shipment are refused with their exit codes."""
+    from click.testing import CliRunner
+
+    import fulfilhub.cli as cli_mod
+    from fulfilhub.cli import main
+
+    with _world(tmp_path, monkeypatch, pushes=False) as world:
+        sim = world.sandbox.simulators["kuaidi100"]
+        monkeypatch.setattr(cli_mod, "_MANAGER", world.plugins)
+        for _ in range(6):
+            world.sync(hours=4)
+        with world.store.read() as conn:
+            packed = shipment_store.without_rate(conn, ShipmentStatus.PACKED)
+        assert len(packed) >= 2, "two shipments should wait, packed"
+        first, second = packed[0], packed[1]
+        number = sim.ship("shunfeng", phone="13800138000")
+        config = ["--config", str(world.config_path)]
+
+        def cli(*args: str):
+            result = CliRunner().invoke(main, [*config, "shipments", "attach-code", *args])
+            assert "Traceback" not in result.output
+            return result
+
+        sells = cli(first.id, "--carrier", "easypost", "--code", number)
+        assert sells.exit_code == 2, sells.output
+        assert "sells labels" in sells.output
+        assert cli("nope/1", "--carrier", "kd", "--code", number).exit_code == 5
+        done = cli(first.id, "--carrier", "kd", "--code", number, "--courier", "shunfeng", "--json")
+        assert done.exit_code == 0, done.output
+        row = json.loads(done.output)
+        assert row["status"] == "label_purchased"
+        assert row["tracking_code"] == number
+        assert row["carrier"] == "kd"
+        phone = "".join(c for c in world.order(first.order_id)[0].ship_to.phone if c.isdigit())
+        assert row["tracker_ref"] == phone[-4:]  # SF checks the last four digits of the recipient's phone
+        again = cli(second.id, "--carrier", "kd", "--code", number)
+        assert again.exit_code == 1
+        assert f"shipment {first.id}" in again.output
+        labelled = cli(first.id, "--carrier", "kd", "--code", "YT1234567890")
+        assert labelled.exit_code == 1
+        assert "has label" in labelled.output
+        other = sim.ship("yunda")
+        by_order = cli(second.order_id, "--carrier", "kd", "--code", other)
+        assert by_order.exit_code == 0, by_order.output
+        [followed] = [s for s in world.shipments(second.order_id) if s.id == second.id]
+        assert followed.tracking_code == other
+        assert followed.next_poll_at == followed.shipped_at  # asked at once, not 12 hours later
+        events = [e.reason for e in world.events(second.order_id)]
+        assert any(f"tracking code {other}" in (reason or "") for reason in events), events
+
+
+def _resend(sim) -> list:
+    """Kuaidi100's last push of the first subscribed number, once more."""
+    with sim.state as state:
+        for sub in state["subs"].values():
+            sub["seen"] = 0
+    return sim.pending_webhooks()[:1]

@@ -269,6 +269,8 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
         ("shipments", result.shipments),
         *[(f"labels by {name} (delivered, cost)", f"{n['labels']} ({n['delivered']}, {n['cost']})")
           for name, n in result.carriers.items()],
+        *[("mainland order, label bought elsewhere", f"{p['tracking_code']} ({p['courier']}) followed by "
+           f"{p['carrier']}: {p['status']}, {p['scans']} scans") for p in result.mainland.get("parcels", [])],
         ("shipped, on the way", sum(c.get(s, 0) for s in ("shipped", "in_transit", "out_for_delivery", "partially_shipped", "partially_delivered"))),
         ("delivered", c.get("delivered", 0)),
         ("exception (weather, lost, failed attempt)", c.get("exception", 0)),

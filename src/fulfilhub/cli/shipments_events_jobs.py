@@ -1,4 +1,5 @@
-"""Looking around: ``shipments list|show``, ``track``, ``events`` (the timeline across orders), ``jobs``."""
+"""Looking around: ``shipments list|show``, ``track``, ``events`` (the timeline across orders), ``jobs``;
+and ``shipments attach-code`` (a label bought elsewhere)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from rich.table import Column, Table
 
 from ..config import DEFAULT_SCHEDULE
 from ..engines.delays import OPEN_STATUSES
-from ..errors import NotFound
+from ..engines import fulfilment
+from ..errors import FulfilhubError, NotFound
 from ..models import ShipmentStatus
 from ..store import breakers as breaker_store
 from ..store import job_runs as job_run_store
 from ..store import orders as order_store
 from ..store import queues as queue_store
 from ..store import shipments as shipment_store
+from ..runner import outside
 from .group import EXIT_OK, EXIT_PARTIAL, State, console, main
-from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, say, show_listing
+from .common import dump, found, format_option, open_store, pass_state, resolve_order_id, runtime, say, show_listing
 
 
 def _when(value: datetime | None) -> str:
@@ -126,6 +129,53 @@ def _show_shipment(state: State, shipment_id: str, as_json: bool) -> None:
 def shipments_show(state: State, shipment_id: str, as_json: bool) -> None:
     """One shipment: its label, lines and carrier scans."""
     _show_shipment(state, shipment_id, as_json)
+
+
+def _takes_label(conn: Any, ref: str) -> str:
+    """The shipment ``ref`` names for a label bought elsewhere: a shipment id, or an order
+    (id or number) with exactly one shipment that can take one."""
+    if shipment_store.load(conn, ref) is not None:
+        return ref
+    order_id = resolve_order_id(conn, ref)
+    shipments = shipment_store.of_order(conn, order_id)
+    open_ = [s.id for s in shipments if s.label is None and s.status in fulfilment.TAKES_OUTSIDE_LABEL]
+    if len(open_) == 1:
+        return open_[0]
+    if not open_:
+        states = ", ".join(f"{s.id} {s.status}" + (f" ({s.tracking_code})" if s.tracking_code else "")
+                           for s in shipments) or "none yet"
+        raise FulfilhubError(f"no shipment of order {order_id} can take a tracking code from outside (it needs one "
+                             f"at its warehouse without a label): {states}")
+    raise click.UsageError(f"order {order_id} has {len(open_)} shipments without a label ({', '.join(open_)}); "
+                           "name one by its id")
+
+
+@shipments.command("attach-code")
+@click.argument("ref", metavar="SHIPMENT_OR_ORDER")
+@click.option("--carrier", required=True, help="The configured carrier that follows the code (one that only tracks, "
+                                                "such as a Kuaidi100 instance).")
+@click.option("--code", "tracking_code", required=True, help="The tracking number on the label bought elsewhere.")
+@click.option("--courier", default="", help="The courier's code where the carrier needs it (Kuaidi100: shunfeng, "
+                                            "yuantong, zhongtong ...; left out, the carrier finds it).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: the shipment as saved.")
+@pass_state
+def shipments_attach_code(state: State, ref: str, carrier: str, tracking_code: str, courier: str,
+                          as_json: bool) -> None:
+    """Give a shipment the tracking code of a label bought elsewhere; the carrier follows it."""
+    store = open_store(state)
+    with store.read() as conn:
+        shipment_id = _takes_label(conn, ref)
+    rt = runtime(state)
+    try:
+        saved = outside.attach(rt, shipment_id, carrier=carrier, code=tracking_code, courier=courier)
+    finally:
+        rt.close()
+    if as_json:
+        dump(shipment_store.as_row(saved))
+        return
+    say(f"shipment {saved.id}: {saved.tracking_code} is followed by {carrier}"
+        + (f" ({saved.label.carrier_name})" if saved.label and saved.label.carrier_name else "")
+        + "; the channel is told and the first scans come with the next poll_tracking")
 
 
 @main.command()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..errors import PluginError
+from ..errors import FulfilhubError, PluginError
 from ..models import (
     FulfillmentStatus,
     FulfillmentUpdate,
@@ -270,6 +270,34 @@ def record_label(tx: Tx, hooks: Hooks | None, shipment: Shipment, label: Label, 
     stock_store.settle(tx, shipment.id, consume=True, at=at)
     lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=f"carrier:{label.carrier}",
                                reason=f"label {label.tracking_code} bought ({label.carrier_name} {label.service})")
+    enqueue(tx, Effect.push_fulfillment(saved, channel), at)
+    return saved
+
+
+#: Where a shipment can take a label bought elsewhere: the warehouse has the parcel and
+#: fulfilhub has bought no label for it (a chosen rate's purchase is then skipped).
+TAKES_OUTSIDE_LABEL = (S.SUBMITTED, S.PICKING, S.PACKED)
+
+
+class NoOutsideLabel(FulfilhubError):
+    """The shipment cannot take a label bought elsewhere (it has one, or is not at the warehouse)."""
+
+
+def record_outside_label(tx: Tx, hooks: Hooks | None, shipment: Shipment, label: Label, channel: str,
+                         at: datetime) -> Shipment:
+    """A label bought elsewhere: the parcel has left with ``label.tracking_code`` and the
+    carrier ``label.carrier`` follows it from now on (asked at once), as if fulfilhub had
+    bought it. Raises :class:`NoOutsideLabel` when the shipment has a label already or the
+    warehouse does not have it; nothing is changed then."""
+    if shipment.label is not None or shipment.status not in TAKES_OUTSIDE_LABEL:
+        has = f"has label {shipment.tracking_code} ({shipment.carrier})" if shipment.label else f"is {shipment.status}"
+        raise NoOutsideLabel(f"shipment {shipment.id} {has}: only a shipment at its warehouse without a label "
+                             f"({', '.join(TAKES_OUTSIDE_LABEL)}) takes a tracking code from outside")
+    saved = _save(tx, shipment, at, label=label, status=S.LABEL_PURCHASED, shipped_at=at, next_poll_at=at)
+    stock_store.settle(tx, shipment.id, consume=True, at=at)
+    courier = f" ({label.carrier_name})" if label.carrier_name else ""
+    lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=f"carrier:{label.carrier}",
+                               reason=f"tracking code {label.tracking_code}{courier} from a label bought elsewhere")
     enqueue(tx, Effect.push_fulfillment(saved, channel), at)
     return saved
 

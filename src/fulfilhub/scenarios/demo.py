@@ -38,6 +38,7 @@ from ..store import outbox
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
+from .mainland import MainlandOrder
 from .world import World, build_world
 
 START = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)
@@ -86,6 +87,8 @@ class DemoResult:
     refused: int = 0
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
+    #: The mainland China order with a label bought elsewhere (:mod:`.mainland`): its parcels and scans.
+    mainland: dict[str, Any] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -142,6 +145,7 @@ def run_demo(
         typhoon = dict(TYPHOON)
         disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
         server = serving.enter_context(ServerThread(world.rt)) if serve else None
+        mainland = MainlandOrder.find(world)  # None without a shop that takes orders as asked, or a tracks-only courier
         scheduler = world.scheduler({**SCHEDULE, "process_inbox": timedelta(hours=1)} if serve else SCHEDULE,
                                     on_report=reports.append)
         steps = (days + settle_days) * 24
@@ -161,7 +165,11 @@ def run_demo(
             if server is not None:
                 for status, n in world.deliver_webhooks(server.url).items():
                     webhooks[status] = webhooks.get(status, 0) + n
+            if mainland is not None and step == 2:
+                mainland.place()
             scheduler.tick()
+            if mainland is not None:
+                mainland.step()
             if on_step:
                 on_step(step + 1, steps)
             if step >= days * 24 and step % 6 == 0 and not _moving(world.store):
@@ -177,6 +185,7 @@ def run_demo(
             inbox = inbox_store.count_by_status(conn) if serve else {}
             figures = delay_figures(conn, world.clock.now())
             told = summary(conn, world.config, world.clock.now())
+        mainland_figures = mainland.figures() if mainland is not None else {}
         figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
                                  f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
         config_path = world.config_path
@@ -215,6 +224,7 @@ def run_demo(
         carriers={name: {**figures_, "cost": str(figures_["cost"])} for name, figures_ in sorted(labels.items())},
         webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
         inbox=inbox,
+        mainland=mainland_figures,
     )
 
 

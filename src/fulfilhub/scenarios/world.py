@@ -212,8 +212,9 @@ def build_world(
     ``webhooks`` adds each part's webhook secrets (:attr:`DemoPart.webhooks`) to the
     config and the simulators, so that :meth:`World.deliver_webhooks` can send them.
     ``channels`` names the channel simulators to run (None: every registered one).
-    ``carriers`` names the carrier simulators that take part (None: every one); an
-    unknown name is a PluginError naming the ones there are.
+    ``carriers`` names the carrier simulators that take part (None: every one), besides
+    those of ``tracks_only`` types, which always do; an unknown name is a PluginError
+    naming the ones there are.
     """
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
@@ -223,8 +224,10 @@ def build_world(
         registered = {name: sim for name, sim in registered.items()
                       if name in chosen or sim.demo is None or sim.demo.kind != "channels"}
     parts = demo_parts(registered)
-    if carriers is not None:
-        parts = choose_carriers(parts, carriers)
+    if carriers is not None:  # a carrier that only tracks sells no label and stays (it follows outside labels)
+        tracking = [name for name, part in parts.items() if part.kind == "carriers"
+                    and getattr(plugins.registry.carriers.get(part.type), "tracks_only", False)]
+        parts = choose_carriers(parts, [*carriers, *(name for name in tracking if name not in carriers)])
     if webhooks:
         parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
     if env is None:

@@ -16,6 +16,13 @@ In this order, and nothing is stored unless every step passes:
 Then the delivery is written to the inbox (by one writer thread, many deliveries per
 transaction) and answered 202 once committed; the runner's ``process_inbox`` job does
 the rest. A store that cannot be written answers 503, so the vendor retries.
+
+The answers are the server's JSON, unless the adapter defines ``webhook_reply(outcome)``
+(its vendor expects its own words, ``1|OK`` or ``{"result": true, ...}``): then
+``accepted`` and ``duplicate`` and a refusal of the delivery itself (too large, bad
+signature, malformed, stale: ``refused``) are answered with its (status, media type,
+body). A refusal for the server's own state (no secret configured, store unavailable:
+503) keeps the JSON answer, so the vendor retries it.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from ..adapters import WebhookDelivery, WebhookReceiver
 from ..errors import ConfigError, PayloadError
@@ -44,6 +51,11 @@ log = logging.getLogger("fulfilhub.server")
 #: Why a webhook was refused, as counted in ``/metrics``.
 REASONS = ("unknown_instance", "too_large", "not_configured", "signature", "malformed", "stale", "duplicate",
            "store_unavailable")
+#: The refusals an adapter's ``webhook_reply`` answers as ``refused`` (the delivery itself is
+#: wrong); the others (503: the server cannot take it now) keep the server's JSON.
+REFUSED_BY_DELIVERY = frozenset({"too_large", "signature", "malformed", "stale"})
+#: The outcomes ``webhook_reply`` is asked to answer.
+OUTCOMES = ("accepted", "duplicate", "refused")
 
 
 class _TooLarge(Exception):
@@ -60,6 +72,29 @@ def delivery_of(receiver: WebhookReceiver, headers: Mapping[str, str], body: byt
     if not isinstance(delivery, WebhookDelivery):
         raise PayloadError(f"webhook_delivery returned {type(delivery).__name__}, not a WebhookDelivery")
     return delivery
+
+
+def reply_of(receiver: WebhookReceiver | None, outcome: str) -> Response | None:
+    """The adapter's own answer to ``outcome`` where it defines ``webhook_reply``, else None.
+
+    A reply that is not ``(status, media type, body bytes)`` is logged and ignored (the
+    server's JSON answers instead): a plugin's bug must not turn an accepted delivery
+    into a 500 the vendor retries forever.
+    """
+    reply = getattr(receiver, "webhook_reply", None)
+    if reply is None:
+        return None
+    try:
+        status, media_type, body = reply(outcome)
+        valid = isinstance(status, int) and 100 <= status <= 599 and isinstance(media_type, str) \
+            and isinstance(body, bytes)
+    except Exception as exc:  # noqa: BLE001 - reported, the JSON answer stands
+        log.warning("webhook_reply(%r) raised %s; the server's JSON answers instead", outcome, type(exc).__name__)
+        return None
+    if not valid:
+        log.warning("webhook_reply(%r) is not (status, media type, bytes); the server's JSON answers instead", outcome)
+        return None
+    return Response(body, status_code=status, media_type=media_type)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -147,12 +182,14 @@ class WebhookEndpoint:
         adapter = self.rt.channel(instance) if kind == "channels" else self.rt.carrier(instance)
         return adapter if isinstance(adapter, WebhookReceiver) else None
 
-    def refuse(self, instance: str, reason: str, status: int, detail: str) -> JSONResponse:
+    def refuse(self, instance: str, reason: str, status: int, detail: str,
+               receiver: WebhookReceiver | None = None) -> Response:
         self.count(reason, instance)
         log.info("webhook for %s refused (%s): %s", instance, reason, detail)
-        return JSONResponse({"error": reason, "detail": detail}, status_code=status)
+        own = reply_of(receiver, "refused") if reason in REFUSED_BY_DELIVERY else None
+        return own or JSONResponse({"error": reason, "detail": detail}, status_code=status)
 
-    async def handle(self, request: Request) -> JSONResponse:
+    async def handle(self, request: Request) -> Response:
         instance = request.path_params["instance"]
         receiver = self.receiver(instance)
         if receiver is None:
@@ -162,23 +199,23 @@ class WebhookEndpoint:
             body = await read_body(request, self.rt.config.server.max_body_bytes)
         except _TooLarge:
             return self.refuse(instance, "too_large", 413,
-                               f"the body is larger than {self.rt.config.server.max_body_bytes} bytes")
+                               f"the body is larger than {self.rt.config.server.max_body_bytes} bytes", receiver)
         headers = dict(request.headers)
         try:
             verified = receiver.verify_webhook(headers, body)
         except ConfigError as exc:
             return self.refuse(instance, "not_configured", 503, f"{exc.key or instance}: no webhook secret configured")
         if not verified:
-            return self.refuse(instance, "signature", 401, "missing or wrong signature")
+            return self.refuse(instance, "signature", 401, "missing or wrong signature", receiver)
         try:
             delivery = delivery_of(receiver, headers, body)
         except Exception as exc:  # a plugin's bug must not become a 500 that the vendor retries forever
-            return self.refuse(instance, "malformed", 400, str(exc)[:300])
+            return self.refuse(instance, "malformed", 400, str(exc)[:300], receiver)
         now = self.rt.clock.now()
         tolerance = timedelta(seconds=self.rt.config.server.webhook_tolerance_seconds)
         if delivery.sent_at is not None and abs(now - delivery.sent_at) > tolerance:
             return self.refuse(instance, "stale", 400,
-                               f"sent at {delivery.sent_at.isoformat()}, more than {tolerance} from now")
+                               f"sent at {delivery.sent_at.isoformat()}, more than {tolerance} from now", receiver)
         try:
             stored = await asyncio.wrap_future(self.writer.add(dict(
                 instance=instance, kind=self.kinds[instance], delivery_id=delivery.id, received_at=now,
@@ -188,7 +225,9 @@ class WebhookEndpoint:
             return self.refuse(instance, "store_unavailable", 503, "the store is unavailable; retry later")
         if not stored:
             self.count("duplicate", instance)
-            return JSONResponse({"status": "duplicate", "delivery": delivery.id}, status_code=200)
+            return reply_of(receiver, "duplicate") or JSONResponse({"status": "duplicate", "delivery": delivery.id},
+                                                                   status_code=200)
         self.count("accepted", instance)
-        return JSONResponse({"status": "accepted", "delivery": delivery.id}, status_code=202)
+        return reply_of(receiver, "accepted") or JSONResponse({"status": "accepted", "delivery": delivery.id},
+                                                              status_code=202)
 

@@ -729,6 +729,26 @@ class _AdapterSuite(Suite):
         headers, body = self._webhook(fh_clock, at=fh_clock.now() - timedelta(days=1))
         assert fh_receiver.verify_webhook(headers, body) is False, "a webhook signed a day ago was accepted"
 
+    def test_webhook_reply_answers_each_outcome(self, fh_receiver: Any) -> None:
+        """A receiver that defines ``webhook_reply`` (its vendor expects its own answer)
+        gives a valid (status, media type, body) for each outcome the server asks."""
+        reply = getattr(fh_receiver, "webhook_reply", None)
+        if reply is None:
+            pytest.skip("the adapter defines no webhook_reply: the server answers with its own JSON")
+        for outcome in ("accepted", "duplicate", "refused"):
+            answer = reply(outcome)
+            assert isinstance(answer, tuple), f"webhook_reply({outcome!r}) returned {type(answer).__name__}, not a tuple"
+            assert len(answer) == 3, f"webhook_reply({outcome!r}) is not (status, media type, body): {answer!r}"
+            status, media_type, body = answer
+            assert isinstance(status, int), f"webhook_reply({outcome!r}): the status {status!r} is not an int"
+            assert 100 <= status <= 599, f"webhook_reply({outcome!r}): {status} is not an HTTP status"
+            assert isinstance(media_type, str), f"webhook_reply({outcome!r}): the media type is not text"
+            assert "/" in media_type, f"webhook_reply({outcome!r}): {media_type!r} is not a media type"
+            assert isinstance(body, bytes), f"webhook_reply({outcome!r}): the body is {type(body).__name__}, not bytes"
+            if outcome != "refused":
+                assert 200 <= status < 300, (
+                    f"webhook_reply({outcome!r}) answers {status}: the vendor would retry a delivery that was stored")
+
     def test_without_a_webhook_secret_webhooks_are_refused(
         self, fh_receiver: Any, fh_offline: Callable[..., Any], fh_clock: SimClock
     ) -> None:

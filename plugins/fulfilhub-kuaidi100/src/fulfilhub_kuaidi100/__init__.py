@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fulfilhub import CarrierType, Simulator, hookimpl
+from fulfilhub.sandbox import DemoPart, DemoSecret
 
 from . import carrier
 from .carrier import Kuaidi100Carrier, outside_label
@@ -32,4 +33,11 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
         name="kuaidi100",
         factory="fulfilhub_kuaidi100.simulator:Kuaidi100Simulator",  # imported only when a sandbox builds it
         description="Local Kuaidi100 API: real-time query, subscription and signed pushes on the scenario clock",
+        demo=DemoPart(  # follows the demo's mainland order, whose label was bought elsewhere
+            kind="carriers", type="kuaidi100", instance="kuaidi100",
+            settings={"customer": "DEMOKD100CUSTOMER", "autonumber_url": "/autonumber/auto"},
+            secrets={"key": DemoSecret(env="FULFILHUB_DEMO_KUAIDI100_KEY", value="kd100_demo_key_0123456789",
+                                       option="key")},
+            options={"customer": "DEMOKD100CUSTOMER", "exception_rate": 0.1},
+        ),
     ))

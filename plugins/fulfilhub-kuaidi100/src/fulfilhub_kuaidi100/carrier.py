@@ -3,9 +3,10 @@
 Kuaidi100 tracks parcels of mainland couriers (SF, YTO, ZTO, STO, Yunda, JD, EMS ...)
 whose labels were bought elsewhere: the type is registered ``tracks_only``, so the
 runner never quotes nor buys through it. A shipment reaches it with a Label made
-outside (:func:`outside_label`): ``carrier_name`` is the courier code (``shunfeng``;
-empty to let Kuaidi100 guess it from the number), ``tracker_ref`` the last four digits
-of the recipient's phone where the courier asks for them (SF does).
+outside (:func:`outside_label`): ``carrier_name`` names the courier as a customer knows
+it (顺丰速运 for ``shunfeng``; another code as it is; empty to let Kuaidi100 guess it from
+the number), ``tracker_ref`` the last four digits of the recipient's phone where the
+courier asks for them (SF does).
 
 ``track`` asks the real-time query (``POST /poll/query.do``, signed: upper-case hex MD5
 of param + key + customer). With ``callback_url`` set, the first poll of a number also
@@ -20,10 +21,12 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
-from fulfilhub import ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError, Rate
-from fulfilhub import Setting, ShipmentRequest, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+from fulfilhub import Address, ConfigError, ExternalError, InstanceContext, Label, Money, PayloadError, PermanentError
+from fulfilhub import Setting, TrackingStatus, TrackingUpdate, TransientError, WebhookDelivery
+
+from fulfilhub.sdk import TracksOnly, parse_form
 
 from . import mapping
 
@@ -47,17 +50,19 @@ SETTINGS: dict[str, Setting] = {
 def outside_label(carrier: str, tracking_code: str, *, courier: str = "", phone: str = "",
                   currency: str = "CNY") -> Label:
     """The Label of a parcel whose label was bought elsewhere, for the Kuaidi100 instance
-    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number);
-    of ``phone`` only the last four digits are kept (all SF asks; the store keeps no more).
-    It cost nothing through fulfilhub (``cost`` 0 in ``currency``)."""
+    ``carrier``: ``courier`` is Kuaidi100's courier code (empty: guessed from the number),
+    shown by its name where :data:`~.mapping.COURIERS` knows it; of ``phone`` only the last
+    four digits are kept (all SF asks; the store keeps no more). It cost nothing through
+    fulfilhub (``cost`` 0 in ``currency``)."""
     digits = "".join(c for c in phone if c.isascii() and c.isdigit())[-4:]
-    return Label(carrier=carrier, carrier_name=courier, service="", tracking_code=tracking_code,
+    return Label(carrier=carrier, carrier_name=mapping.COURIERS.get(courier, courier), service="", tracking_code=tracking_code,
                  cost=Money(amount="0", currency=currency), shipment_ref="", tracker_ref=digits,
                  tracking_url="https://www.kuaidi100.com/chaxun?" + urlencode({"com": courier, "nu": tracking_code}))
 
 
-class Kuaidi100Carrier:
-    """A configured Kuaidi100 account: a :class:`fulfilhub.Carrier` that only tracks, and a
+class Kuaidi100Carrier(TracksOnly):
+    """A configured Kuaidi100 account: a :class:`fulfilhub.Carrier` that only tracks (``quote``,
+    ``buy`` and ``void`` refuse, from :class:`~fulfilhub.sdk.TracksOnly`), and a
     :class:`fulfilhub.WebhookReceiver` for its pushes."""
 
     def __init__(self, context: InstanceContext):
@@ -70,25 +75,17 @@ class Kuaidi100Carrier:
         self.autonumber_url: str = context.setting("autonumber_url")
         self._http = context.http(context.setting("base_url"), headers={"Accept": "application/json"})
 
-    # -- what a tracks-only carrier does not do
-
-    def quote(self, request: ShipmentRequest) -> Sequence[Rate]:
-        raise PermanentError(f"Kuaidi100 only tracks and sells no labels: nothing to quote for {request.reference} "
-                             "(the runner asks only carriers that sell labels)", service=self.name)
-
-    def buy(self, rate: Rate, key: str) -> Label:
-        raise PermanentError("Kuaidi100 only tracks: buy the label from the courier and give the shipment its "
-                             "tracking code", service=self.name)
-
-    def void(self, label: Label) -> None:
-        raise PermanentError(f"Kuaidi100 only tracks: cancel waybill {label.tracking_code} with the courier that "
-                             "sold it", service=self.name)
+    def outside_label(self, tracking_code: str, *, courier: str, ship_to: Address) -> Label:
+        """The Label this instance follows ``tracking_code`` by (``fulfilhub shipments
+        attach-code``): the courier code as given, the last four digits of the
+        recipient's phone (SF checks them)."""
+        return outside_label(self.name, tracking_code, courier=courier, phone=ship_to.phone)
 
     # -- tracking
 
     def track(self, label: Label) -> TrackingUpdate:
         number, phone = label.tracking_code, label.tracker_ref
-        com = label.carrier_name or self._detect(number)
+        com = mapping.COURIER_CODES.get(label.carrier_name, label.carrier_name) or self._detect(number)
         if self.callback_url:
             try:
                 self._subscribe(com, number, phone)
@@ -146,30 +143,24 @@ class Kuaidi100Carrier:
         if not self.salt:
             raise ConfigError("salt is not set, so Kuaidi100 pushes cannot be verified; subscribe with a salt and "
                               "set it here", key=self.context.key("salt"))
-        form = _form(body)
+        form = parse_form(body)
         if form is None or "param" not in form or "sign" not in form:
             return False
         expected = mapping.sign(form["param"], self.salt).encode()
         return hmac.compare_digest(expected, form["sign"].upper().encode("utf-8", "replace"))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate | None:
-        form = _form(body)
+        form = parse_form(body)
         if form is None or "param" not in form:
             raise PayloadError("a Kuaidi100 push is a form with a param field", field="param")
         return mapping.parse_push(form["param"])
 
+    def webhook_reply(self, outcome: str) -> tuple[int, str, bytes]:
+        """Kuaidi100's receipt: it resends a push (after 30 minutes) until it reads success."""
+        return 200, "application/json", mapping.RECEIPTS["refused" if outcome == "refused" else "accepted"]
+
     def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         """A push has no id nor time: it is known by its ``param`` (a resend is the same param)."""
-        form = _form(body) or {}
+        form = parse_form(body) or {}
         return WebhookDelivery(id="sha256:" + hashlib.sha256(form.get("param", "").encode()).hexdigest())
 
-
-def _form(body: bytes) -> dict[str, str] | None:
-    """The fields of a form body (``param=...&sign=...``), each once, or None."""
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if any(len(values) != 1 for values in fields.values()):
-        return None
-    return {name: values[0] for name, values in fields.items()}

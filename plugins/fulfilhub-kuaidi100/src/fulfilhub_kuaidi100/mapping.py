@@ -17,47 +17,43 @@ from typing import Any
 
 from fulfilhub import ExceptionReason as R, PayloadError, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
-from fulfilhub.sdk import in_range
+from fulfilhub.sdk import in_range, parse_list, parse_object, parse_text
 
 #: China Standard Time: Kuaidi100 writes local times ("2026-12-07 10:21:33") without an
 #: offset; mainland China has kept UTC+8 without daylight saving since 1991.
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-#: The codes of ``state`` and of a scan's ``statusCode``, by what they mean: the 14 states
-#: and the ``resultv2=4`` sub-states Kuaidi100 documents (their Chinese names in WORDS).
+#: The 14 states and the ``resultv2=4`` sub-states Kuaidi100 documents, by what they mean:
+#: each code (``state``, a scan's ``statusCode``) with its word (a scan's ``status``).
 _MEANINGS: Mapping[tuple[S, R | None], str] = {
-    (S.PRE_TRANSIT, None): "101 102",                           # 已下单, 待揽收
-    (S.IN_TRANSIT, None): "0 1001 1002 1003 1 103 7 8 10 11 12",  # 在途..., 揽收, 转投, 清关...
-    (S.OUT_FOR_DELIVERY, None): "5",                            # 派件
-    (S.AVAILABLE_FOR_PICKUP, None): "501",                      # 投柜或驿站
-    (S.DELIVERED, None): "3 301 302 303 304",                   # 签收...
-    (S.RETURN_TO_SENDER, None): "6 4 401",                      # 退回, 退签, 已销单
-    (S.EXCEPTION, R.OTHER): "2 210",                            # 疑难, 销单
-    (S.EXCEPTION, R.CARRIER_DELAY): "201 202 208",              # 超时未签收, 超时未更新, 滞留
-    (S.EXCEPTION, R.REFUSED): "203 14",                         # 拒收, 拒签
-    (S.EXCEPTION, R.ADDRESS): "207",                            # 超区
-    (S.EXCEPTION, R.DAMAGED): "209",                            # 破损
-    (S.EXCEPTION, R.CUSTOMS): "13",                             # 清关异常
-    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "204 205 206",        # 派件异常, 柜或驿站超时未取, 无法联系
+    (S.PRE_TRANSIT, None): "101 已下单, 102 待揽收",
+    (S.IN_TRANSIT, None): "0 在途, 1001 到达派件城市, 1002 干线, 1003 转递, 1 揽收, 103 已揽收, 7 转投, 8 清关, "
+                          "10 待清关, 11 清关中, 12 已清关",
+    (S.OUT_FOR_DELIVERY, None): "5 派件",
+    (S.AVAILABLE_FOR_PICKUP, None): "501 投柜或驿站",
+    (S.DELIVERED, None): "3 签收, 301 本人签收, 302 派件异常后签收, 303 代签, 304 投柜或站签收",
+    (S.RETURN_TO_SENDER, None): "6 退回, 4 退签, 401 已销单",
+    (S.EXCEPTION, R.OTHER): "2 疑难, 210 销单",
+    (S.EXCEPTION, R.CARRIER_DELAY): "201 超时未签收, 202 超时未更新, 208 滞留",
+    (S.EXCEPTION, R.REFUSED): "203 拒收, 14 拒签",
+    (S.EXCEPTION, R.ADDRESS): "207 超区",
+    (S.EXCEPTION, R.DAMAGED): "209 破损",
+    (S.EXCEPTION, R.CUSTOMS): "13 清关异常",
+    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "204 派件异常, 205 柜或驿站超时未取, 206 无法联系",
 }
+_CODES = [(meaning, *pair.split()) for meaning, pairs in _MEANINGS.items() for pair in pairs.split(", ")]
 #: ``state`` (and a scan's ``statusCode``) -> (status, reason).
-STATES: Mapping[str, tuple[S, R | None]] = {code: meaning for meaning, codes in _MEANINGS.items()
-                                             for code in codes.split()}
+STATES: Mapping[str, tuple[S, R | None]] = {code: meaning for meaning, code, _ in _CODES}
 #: A scan's ``status`` word -> its code, for a scan that carries no ``statusCode``.
-WORDS: Mapping[str, str] = {
-    "在途": "0", "到达派件城市": "1001", "干线": "1002", "转递": "1003", "揽收": "1", "已下单": "101",
-    "待揽收": "102", "已揽收": "103", "派件": "5", "投柜或驿站": "501", "签收": "3", "本人签收": "301",
-    "派件异常后签收": "302", "代签": "303", "投柜或站签收": "304", "退回": "6", "退签": "4", "已销单": "401",
-    "转投": "7", "疑难": "2", "超时未签收": "201", "超时未更新": "202", "拒收": "203", "派件异常": "204",
-    "柜或驿站超时未取": "205", "无法联系": "206", "超区": "207", "滞留": "208", "破损": "209", "销单": "210",
-    "拒签": "14", "清关": "8", "待清关": "10", "清关中": "11", "已清关": "12", "清关异常": "13",
-}
+WORDS: Mapping[str, str] = {word: code for _, code, word in _CODES}
 #: Courier codes (``com``) of the mainland couriers, with the name a customer knows.
 COURIERS: Mapping[str, str] = {
     "shunfeng": "顺丰速运", "yuantong": "圆通速递", "zhongtong": "中通快递", "shentong": "申通快递",
     "yunda": "韵达快递", "jd": "京东物流", "ems": "EMS", "youzhengguonei": "邮政快递包裹", "jtexpress": "极兔速递",
     "debangkuaidi": "德邦快递",
 }
+#: A courier's name -> its code (a label names the courier as a customer knows it).
+COURIER_CODES: Mapping[str, str] = {name: code for code, name in COURIERS.items()}
 #: ``returnCode`` of a refused query or subscription: True when asking again later can help.
 RETURN_CODES: Mapping[str, bool] = {
     "400": False,  # 提交的数据不完整，或者贵公司没授权 (bad request, or the account is not authorised)
@@ -67,6 +63,13 @@ RETURN_CODES: Mapping[str, bool] = {
     "502": True,   # 服务器繁忙
     "503": False,  # 验证签名失败
     "601": False,  # key 已过期或没有余额
+}
+
+#: What the server answers a push: success stops Kuaidi100's resending; a failure (a push
+#: refused, its signature wrong say) is sent again 30 minutes later.
+RECEIPTS: Mapping[str, bytes] = {
+    "accepted": json.dumps({"result": True, "returnCode": "200", "message": "成功"}, ensure_ascii=False).encode(),
+    "refused": json.dumps({"result": False, "returnCode": "500", "message": "失败"}, ensure_ascii=False).encode(),
 }
 
 
@@ -98,29 +101,9 @@ def subscribe_param(com: str, number: str, key: str, callback_url: str, salt: st
 # ------------------------------------------------------------------ readers
 
 
-def _object(value: Any, field: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"expected an object, got {type(value).__name__}", field=field)
-    return value
-
-
-def _text(value: Any, field: str, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # codes come as "3" or 3
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
-        raise PayloadError(f"expected text, got {str(value)[:40]!r}", field=field)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PayloadError("text with a lone surrogate", field=field) from None
-    return value
-
-
 def parse_time(value: Any, field: str) -> datetime:
     """A Kuaidi100 local time ("2026-12-07 10:21:33", China Standard Time) as an aware datetime."""
-    text = _text(value, field)
+    text = parse_text(value, field)
     try:
         moment = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
     except ValueError:
@@ -142,7 +125,7 @@ def classify(code: Any, word: Any = None, field: str = "state") -> tuple[S, R | 
     """(status, reason, source) of a state code, or of a scan's status word. A sub-state
     the table does not know takes its word's meaning, else its family's, keeping its code
     as the source; an unknown state is refused."""
-    code = _text(code, field, required=False) if code not in (None, "") else ""
+    code = parse_text(code, field, required=False, codes=True) if code not in (None, "") else ""
     known = code if code in STATES else WORDS.get(word.strip(), "") if isinstance(word, str) else ""
     known = known or (family(code) if family(code) in STATES and family(code) != code else "")
     if not known:
@@ -152,13 +135,13 @@ def classify(code: Any, word: Any = None, field: str = "state") -> tuple[S, R | 
 
 
 def _event(scan: Any, at: str) -> TrackingEvent:
-    scan = _object(scan, at)
+    scan = parse_object(scan, at)
     status, reason, code = classify(scan.get("statusCode"), scan.get("status"), f"{at}.statusCode")
     when = parse_time(scan.get("ftime") or scan.get("time"), f"{at}.ftime")
     place = scan.get("location") or scan.get("areaName")
     return TrackingEvent.checked(at=when, status=status, reason=reason, source=code,
-                                 description=_text(scan.get("context"), f"{at}.context"),
-                                 location=_text(place, f"{at}.location", required=False)[:200])
+                                 description=parse_text(scan.get("context"), f"{at}.context"),
+                                 location=parse_text(place, f"{at}.location", required=False)[:200])
 
 
 def parse_result(result: Any) -> TrackingUpdate:
@@ -166,16 +149,14 @@ def parse_result(result: Any) -> TrackingUpdate:
 
     The status is that of the latest scan by time; with no scan, that of ``state``.
     """
-    result = _object(result, "result")
-    data = result.get("data")
-    if data is not None and not isinstance(data, list):
-        raise PayloadError(f"expected a list, got {type(data).__name__}", field="data")
-    events = sorted((_event(scan, f"data[{i}]") for i, scan in enumerate(data or [])), key=lambda e: e.at)
+    result = parse_object(result, "result")
+    data = parse_list(result.get("data"), "data")
+    events = sorted((_event(scan, f"data[{i}]") for i, scan in enumerate(data)), key=lambda e: e.at)
     if events:
         status, reason = events[-1].status, events[-1].reason
     else:
         status, reason, _ = classify(result.get("state"))
-    return TrackingUpdate(tracking_code=_text(result.get("nu"), "nu"), status=status, reason=reason,
+    return TrackingUpdate(tracking_code=parse_text(result.get("nu"), "nu", codes=True), status=status, reason=reason,
                           events=events, raw=result)
 
 
@@ -191,10 +172,10 @@ def parse_push(param: Any) -> TrackingUpdate | None:
     """A push's ``param`` JSON: its ``lastResult``, or None when it carries no scan
     (``status: abort`` after "3天查询无记录", say)."""
     try:
-        push = _object(json.loads(param) if isinstance(param, (str, bytes)) else param, "param")
+        push = parse_object(json.loads(param) if isinstance(param, (str, bytes)) else param, "param")
     except ValueError:
         raise PayloadError("the push's param is not JSON", field="param") from None
-    last = _object(push.get("lastResult"), "lastResult")
+    last = parse_object(push.get("lastResult"), "lastResult")
     if not last.get("data") and push.get("status") == "abort":
         return None
     return parse_result(last)
@@ -205,7 +186,7 @@ def parse_autonumber(answer: Any) -> str | None:
     if not isinstance(answer, list):
         raise PayloadError(f"expected a list, got {type(answer).__name__}", field="autonumber")
     for i, guess in enumerate(answer):
-        code = _text(_object(guess, f"[{i}]").get("comCode"), f"[{i}].comCode")
+        code = parse_text(parse_object(guess, f"[{i}]").get("comCode"), f"[{i}].comCode")
         if code.isascii() and code.replace("_", "").isalnum() and len(code) <= 40:
             return code
         raise PayloadError(f"not a courier code: {code[:40]!r}", field=f"[{i}].comCode")

@@ -80,15 +80,22 @@ class Kuaidi100Simulator:
 
     # -- for tests and the demo
 
-    def ship(self, com: str, number: str = "", phone: str = "") -> str:
-        """The courier takes a parcel (its label bought elsewhere); returns its number."""
+    def ship(self, com: str, number: str = "", phone: str = "", city: str = "") -> str:
+        """The courier takes a parcel (its label bought elsewhere) to ``city`` (one of
+        :data:`CITIES`; else one at random); returns its number."""
         now = self.clock.now()
         with self.state as state:
             prefix = next((p for p, c in PREFIXES if c == com), com[:2].upper())
             number = number or f"{prefix}{self.ids.next('number', 10**12)}"
             if number not in state["parcels"]:
-                state["parcels"][number] = self._script(com, number, phone, now)
+                state["parcels"][number] = self._script(com, number, phone, now, city)
         return number
+
+    def outside_parcel(self, phone: str = "", city: str = "") -> tuple[str, str]:
+        """A parcel handed to a mainland courier with a label bought at its counter (what
+        the demo's mainland order does): (courier code, tracking number), on the clock."""
+        com = ("shunfeng", "zhongtong", "yuantong", "yunda", "jd")[self.ids.next("outside") % 5]
+        return com, self.ship(com, phone=phone, city=city)
 
     def scans(self, number: str) -> list[tuple[str, datetime]]:
         """(statusCode, time) of each scan sent so far for ``number``, oldest first."""
@@ -173,12 +180,12 @@ class Kuaidi100Simulator:
 
     # -- parcels (called with the state lock held)
 
-    def _script(self, com: str, number: str, phone: str, t0: datetime) -> dict[str, Any]:
+    def _script(self, com: str, number: str, phone: str, t0: datetime, city: str = "") -> dict[str, Any]:
         rng = self.ids.rng("fate", number)
         roll, third = rng.random(), self.exception_rate / 3
         fate = "refused" if roll < third else "damaged" if roll < 2 * third else "stuck" \
             if roll < self.exception_rate else "locker" if roll < self.exception_rate + 0.2 else "on_time"
-        (src, *_), dest = rng.choice(CITIES), rng.choice(CITIES)
+        (src, *_), dest = rng.choice(CITIES), next((c for c in CITIES if c[0] == city), rng.choice(CITIES))
         name, hub = COURIERS.get(com, com), f"{src[:2]}转运中心"
         to_hub = f"【{src}】快件已发往 {dest[0][:2]}转运中心"
         steps = [(t0 + timedelta(hours=2), "103", f"【{src}】{name} 已收取快件", src),

@@ -14,15 +14,13 @@ the transaction's status.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 from fulfilhub import ConfigError, InstanceContext, Label, PermanentError, Rate, Setting, ShipmentRequest
 from fulfilhub import TrackingUpdate, TransientError, WebhookDelivery
-from fulfilhub.sdk import header
+from fulfilhub.sdk import header, signature_time, stamped_signature, verify_stamped
 
 from . import mapping
 
@@ -127,11 +125,8 @@ class ShippoCarrier:
             raise ConfigError("webhook_secret is not set, so Shippo webhooks cannot be verified; ask Shippo to "
                               "enable HMAC webhook signing and set it to that secret",
                               key=self.context.key("webhook_secret"))
-        stamp, given = _signature(header(headers, SIGNATURE_HEADER) or "")
-        if stamp is None or abs(self.context.clock.now().timestamp() - stamp) > WEBHOOK_TOLERANCE:
-            return False  # unsigned, or too old or too new: a replay
-        given = f"t={stamp},v1={given.lower()}".encode("utf-8", "replace")  # hex in either case
-        return hmac.compare_digest(sign(body, self.webhook_secret, stamp).encode(), given)
+        return verify_stamped(header(headers, SIGNATURE_HEADER) or "", body, self.webhook_secret,
+                              now=self.context.clock.now(), tolerance=WEBHOOK_TOLERANCE)  # too old or new: a replay
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> TrackingUpdate | None:
         return mapping.parse_webhook(body)
@@ -139,19 +134,9 @@ class ShippoCarrier:
     def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
         """Shippo sends no event id: a delivery is known by its body (a retry is the same body),
         and sent at the signature's time (signed)."""
-        stamp, _ = _signature(header(headers, SIGNATURE_HEADER) or "")
-        sent_at = datetime.fromtimestamp(stamp, timezone.utc) if stamp is not None else None
+        sent_at = signature_time(header(headers, SIGNATURE_HEADER) or "")
         return WebhookDelivery(id="sha256:" + hashlib.sha256(body).hexdigest(), sent_at=sent_at, signed=sent_at is not None)
 
 
-def _signature(value: str) -> tuple[int | None, str]:
-    parts = dict(part.strip().split("=", 1) for part in value.split(",") if "=" in part)
-    stamp = parts.get("t", "")
-    ok = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
-    return (int(stamp) if ok else None), parts.get("v1", "")
-
-
-def sign(body: bytes, secret: str, stamp: int) -> str:
-    """The ``Shippo-Auth-Signature`` value for ``body`` at unix time ``stamp``."""
-    digest = hmac.new(secret.encode(), str(stamp).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"t={stamp},v1={digest}"
+#: The ``Shippo-Auth-Signature`` value for ``body`` at unix time ``stamp`` (the simulator signs with it).
+sign = stamped_signature

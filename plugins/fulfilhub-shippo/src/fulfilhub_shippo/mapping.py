@@ -7,41 +7,37 @@ PayloadError naming the field; a model's own ValueError or TypeError leaves as o
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from fulfilhub import ExceptionReason as R, Label, Money, PayloadError, Rate, ShipmentRequest, TrackingEvent
+from fulfilhub import ExceptionReason as R, Label, PayloadError, Rate, ShipmentRequest, TrackingEvent
 from fulfilhub import TrackingStatus as S, TrackingUpdate
-from fulfilhub.sdk import parse_amount, parse_time
-
-T = TypeVar("T")
+from fulfilhub.sdk import by_meaning, parse_list, parse_money, parse_object, parse_text, parse_time, refusing
 
 #: ``tracking_status.status`` -> fulfilhub's status: every value Shippo documents.
 STATUSES: Mapping[str, S] = {"PRE_TRANSIT": S.PRE_TRANSIT, "TRANSIT": S.IN_TRANSIT, "DELIVERED": S.DELIVERED,
                              "RETURNED": S.RETURN_TO_SENDER, "FAILURE": S.EXCEPTION, "UNKNOWN": S.UNKNOWN}
-#: ``tracking_status.substatus.code`` -> (status, reason): Shippo's event definitions.
-#: A substatus refines its status; a code not in this table leaves the status's own meaning.
-SUBSTATUSES: Mapping[str, tuple[S, R | None]] = {
-    "information_received": (S.PRE_TRANSIT, None),
-    "address_issue": (S.EXCEPTION, R.ADDRESS), "contact_carrier": (S.EXCEPTION, R.OTHER),
-    "delayed": (S.IN_TRANSIT, R.CARRIER_DELAY),  # still moving, late: the delay engine's business
-    "delivery_attempted": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT), "delivery_rescheduled": (S.IN_TRANSIT, None),
-    "delivery_scheduled": (S.IN_TRANSIT, None), "location_inaccessible": (S.FAILED_ATTEMPT, R.ADDRESS),
-    "notice_left": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT), "out_for_delivery": (S.OUT_FOR_DELIVERY, None),
-    "package_accepted": (S.IN_TRANSIT, None), "package_arrived": (S.IN_TRANSIT, None),
-    "package_damaged": (S.EXCEPTION, R.DAMAGED), "package_departed": (S.IN_TRANSIT, None),
-    "package_forwarded": (S.IN_TRANSIT, None), "package_held": (S.EXCEPTION, R.OTHER),
-    "package_processed": (S.IN_TRANSIT, None), "package_processing": (S.IN_TRANSIT, None),
-    "package_in_local_area": (S.IN_TRANSIT, None),
-    "pickup_available": (S.AVAILABLE_FOR_PICKUP, None), "reschedule_delivery": (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT),
-    "delivered": (S.DELIVERED, None), "return_to_sender": (S.RETURN_TO_SENDER, None),
-    "package_unclaimed": (S.RETURN_TO_SENDER, None), "package_undeliverable": (S.EXCEPTION, R.ADDRESS),
-    "package_disposed": (S.EXCEPTION, R.LOST), "package_lost": (S.EXCEPTION, R.LOST),
-    "other": (S.UNKNOWN, None),  # "other" says nothing: the status decides
-}
+#: ``tracking_status.substatus.code`` -> (status, reason): Shippo's event definitions, by
+#: what they mean. A substatus refines its status; a code not here leaves the status's own
+#: meaning, and ``other`` says nothing (the status decides).
+SUBSTATUSES: Mapping[str, tuple[S, R | None]] = by_meaning({
+    (S.PRE_TRANSIT, None): "information_received",
+    (S.IN_TRANSIT, None): "delivery_rescheduled delivery_scheduled package_accepted package_arrived package_departed "
+                          "package_forwarded package_processed package_processing package_in_local_area",
+    (S.IN_TRANSIT, R.CARRIER_DELAY): "delayed",  # still moving, late: the delay engine's business
+    (S.OUT_FOR_DELIVERY, None): "out_for_delivery",
+    (S.AVAILABLE_FOR_PICKUP, None): "pickup_available",
+    (S.DELIVERED, None): "delivered",
+    (S.RETURN_TO_SENDER, None): "return_to_sender package_unclaimed",
+    (S.FAILED_ATTEMPT, R.FAILED_ATTEMPT): "delivery_attempted notice_left reschedule_delivery",
+    (S.FAILED_ATTEMPT, R.ADDRESS): "location_inaccessible",
+    (S.EXCEPTION, R.ADDRESS): "address_issue package_undeliverable",
+    (S.EXCEPTION, R.OTHER): "contact_carrier package_held",
+    (S.EXCEPTION, R.DAMAGED): "package_damaged",
+    (S.EXCEPTION, R.LOST): "package_disposed package_lost",
+    (S.UNKNOWN, None): "other",
+})
 #: A Transaction's ``status``: every value Shippo documents, and what the adapter does with it.
 TRANSACTION_STATUSES: Mapping[str, str] = {
     "SUCCESS": "label", "QUEUED": "pending", "WAITING": "pending", "ERROR": "failed",
@@ -52,44 +48,6 @@ _TROUBLE = (S.EXCEPTION, S.FAILED_ATTEMPT)
 # ------------------------------------------------------------------ readers
 
 
-def _refusing(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    def wrap(parse: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(parse)
-        def guarded(*args: Any, **kwargs: Any) -> T:
-            try:
-                return parse(*args, **kwargs)
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-                raise PayloadError(f"Shippo {what} cannot be mapped: {exc!r}"[:300]) from None
-        return guarded
-    return wrap
-
-
-def _object(value: Any, field: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"expected an object, got {type(value).__name__}", field=field)
-    return value
-
-
-def _text(value: Any, field: str, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 2000:
-        raise PayloadError(f"expected text, got {str(value)[:40]!r}", field=field)
-    value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError: refused
-    return value
-
-
-def _money(amount: Any, currency: Any, field: str) -> Money:
-    return Money(amount=parse_amount(amount, field=field), currency=_text(currency, "currency"))
-
-
-def _time(value: Any, field: str) -> datetime | None:
-    """Shippo writes UTC times (``2023-11-07T05:31:56Z``); one without an offset is UTC too."""
-    if value is None or value == "":
-        return None
-    return parse_time(value, field=field, naive_is_utc=True)
-
-
 def _days(value: Any, field: str) -> int | None:
     if value is None:
         return None
@@ -98,18 +56,10 @@ def _days(value: Any, field: str) -> int | None:
     return value
 
 
-def _list(value: Any, field: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise PayloadError(f"expected a list, got {type(value).__name__}", field=field)
-    return value
-
-
 def messages(payload: Mapping[str, Any]) -> str:
     """A Shippo object's ``messages`` ([{source, code, text}]) as one line, for people."""
     out = []
-    for message in _list(payload.get("messages"), "messages")[:10]:
+    for message in parse_list(payload.get("messages"), "messages")[:10]:
         if isinstance(message, Mapping):
             parts = [str(message.get(k) or "")[:200] for k in ("source", "code", "text")]
             out.append(": ".join(part for part in parts if part))
@@ -147,21 +97,22 @@ def transaction_body(rate: Rate, key: str, label_file_type: str) -> dict[str, An
 # ------------------------------------------------------------------ answers
 
 
-@_refusing("shipment")
+@refusing("Shippo shipment")
 def parse_rates(shipment: Any, carrier: str) -> list[Rate]:
     """A Shipment's ``rates`` as Rates (``carrier`` is the instance name); service = servicelevel token."""
-    shipment = _object(shipment, "shipment")
-    shipment_id = _text(shipment.get("object_id"), "object_id")
+    shipment = parse_object(shipment, "shipment")
+    shipment_id = parse_text(shipment.get("object_id"), "object_id")
     rates = []
-    for i, rate in enumerate(_list(shipment.get("rates"), "rates")):
-        rate, at = _object(rate, f"rates[{i}]"), f"rates[{i}]"
-        level = _object(rate.get("servicelevel"), f"{at}.servicelevel")
+    for i, rate in enumerate(parse_list(shipment.get("rates"), "rates")):
+        rate, at = parse_object(rate, f"rates[{i}]"), f"rates[{i}]"
+        level = parse_object(rate.get("servicelevel"), f"{at}.servicelevel")
         rates.append(Rate(
-            carrier=carrier, carrier_name=_text(rate.get("provider"), f"{at}.provider"),
-            service=_text(level.get("token"), f"{at}.servicelevel.token"),
-            amount=_money(rate.get("amount"), rate.get("currency"), f"{at}.amount"),
-            rate_id=_text(rate.get("object_id"), f"{at}.object_id"),
-            shipment_ref=_text(rate.get("shipment"), f"{at}.shipment", required=False) or shipment_id,
+            carrier=carrier, carrier_name=parse_text(rate.get("provider"), f"{at}.provider"),
+            service=parse_text(level.get("token"), f"{at}.servicelevel.token"),
+            amount=parse_money(rate.get("amount"), rate.get("currency"), field=f"{at}.amount",
+                               currency_field=f"{at}.currency"),
+            rate_id=parse_text(rate.get("object_id"), f"{at}.object_id"),
+            shipment_ref=parse_text(rate.get("shipment"), f"{at}.shipment", required=False) or shipment_id,
             transit_days=_days(rate.get("estimated_days"), f"{at}.estimated_days"),
         ))
     return rates
@@ -169,7 +120,7 @@ def parse_rates(shipment: Any, carrier: str) -> list[Rate]:
 
 def transaction_status(transaction: Any) -> str:
     """What a Transaction means: ``label``, ``pending``, ``failed`` or ``refunded``."""
-    status = _object(transaction, "transaction").get("status")
+    status = parse_object(transaction, "transaction").get("status")
     if not isinstance(status, str) or status not in TRANSACTION_STATUSES:
         raise PayloadError(f"unknown transaction status {str(status)[:40]!r}; known: {', '.join(TRANSACTION_STATUSES)}",
                            field="status")
@@ -179,27 +130,27 @@ def transaction_status(transaction: Any) -> str:
 def bought_before(listing: Any, rate_id: str) -> Mapping[str, Any] | None:
     """From ``GET /transactions?rate=...``: the transaction that bought (or is buying) the
     rate's label, or None. An errored or refunded one does not count."""
-    for i, transaction in enumerate(_list(_object(listing, "transactions").get("results"), "results")):
-        rate = _object(transaction, f"results[{i}]").get("rate")  # an id, or an object in lists
+    for i, transaction in enumerate(parse_list(parse_object(listing, "transactions").get("results"), "results")):
+        rate = parse_object(transaction, f"results[{i}]").get("rate")  # an id, or an object in lists
         rate = rate.get("object_id") if isinstance(rate, Mapping) else rate
         if rate == rate_id and transaction_status(transaction) in ("label", "pending"):
             return transaction
     return None
 
 
-@_refusing("transaction")
+@refusing("Shippo transaction")
 def parse_label(transaction: Any, rate: Rate) -> Label:
     """A successful Transaction as the Label of ``rate`` (its cost is the rate's amount)."""
-    transaction = _object(transaction, "transaction")
+    transaction = parse_object(transaction, "transaction")
     if transaction_status(transaction) != "label" or transaction.get("object_state", "VALID") != "VALID":
         raise PayloadError(f"transaction {str(transaction.get('object_id'))[:40]} has no label "
                            f"(status {str(transaction.get('status'))[:20]}): {messages(transaction)}", field="status")
     return Label(
         carrier=rate.carrier, carrier_name=rate.carrier_name, service=rate.service,
-        tracking_code=_text(transaction.get("tracking_number"), "tracking_number"), cost=rate.amount,
-        shipment_ref=rate.shipment_ref, tracker_ref=_text(transaction.get("object_id"), "object_id"),
-        label_url=_text(transaction.get("label_url"), "label_url", required=False),
-        tracking_url=_text(transaction.get("tracking_url_provider"), "tracking_url_provider", required=False),
+        tracking_code=parse_text(transaction.get("tracking_number"), "tracking_number"), cost=rate.amount,
+        shipment_ref=rate.shipment_ref, tracker_ref=parse_text(transaction.get("object_id"), "object_id"),
+        label_url=parse_text(transaction.get("label_url"), "label_url", required=False),
+        tracking_url=parse_text(transaction.get("tracking_url_provider"), "tracking_url_provider", required=False),
         raw=transaction,
     )
 
@@ -214,7 +165,7 @@ def classify(status: Any, substatus: Any) -> tuple[S, R | None, str]:
     if not isinstance(status, str) or status not in STATUSES:
         raise PayloadError(f"unknown tracking status {str(status)[:40]!r}; known: {', '.join(STATUSES)}", field="status")
     code = substatus.get("code") if isinstance(substatus, Mapping) else None
-    code = _text(code, "substatus.code", required=False)[:60] if isinstance(code, str) else None
+    code = parse_text(code, "substatus.code", required=False)[:60] if isinstance(code, str) else None
     normalized, reason = SUBSTATUSES.get(code, (S.UNKNOWN, None)) if isinstance(code, str) else (S.UNKNOWN, None)
     if normalized is S.UNKNOWN:
         normalized = STATUSES[status]
@@ -224,47 +175,46 @@ def classify(status: Any, substatus: Any) -> tuple[S, R | None, str]:
 
 
 def _event(scan: Any, at: str) -> TrackingEvent:
-    scan = _object(scan, at)
+    scan = parse_object(scan, at)
     status, reason, source = classify(scan.get("status"), scan.get("substatus"))
-    when = _time(scan.get("status_date"), f"{at}.status_date")
-    if when is None:
-        raise PayloadError("a tracking event without status_date", field=f"{at}.status_date")
+    when = parse_time(scan.get("status_date"), field=f"{at}.status_date", naive_is_utc=True)  # Shippo writes UTC
     place = scan.get("location")
     place = place if isinstance(place, Mapping) else {}
     where = ", ".join(p for p in (place.get(k) for k in ("city", "state", "zip", "country")) if isinstance(p, str) and p)
-    return TrackingEvent(at=when, status=status, reason=reason, source=source, location=_text(where, "location", required=False),
-                         description=_text(scan.get("status_details"), f"{at}.status_details", required=False))
+    return TrackingEvent(at=when, status=status, reason=reason, source=source,
+                         location=parse_text(where, "location", required=False),
+                         description=parse_text(scan.get("status_details"), f"{at}.status_details", required=False))
 
 
-@_refusing("track")
+@refusing("Shippo track")
 def parse_track(track: Any) -> TrackingUpdate:
     """A Track (``GET /tracks/{carrier}/{number}``, or a ``track_updated`` webhook's data)."""
-    track = _object(track, "track")
-    events = [_event(scan, f"tracking_history[{i}]") for i, scan in enumerate(_list(track.get("tracking_history"),
+    track = parse_object(track, "track")
+    events = [_event(scan, f"tracking_history[{i}]") for i, scan in enumerate(parse_list(track.get("tracking_history"),
                                                                                         "tracking_history"))]
     events.sort(key=lambda event: event.at)
     current = track.get("tracking_status")  # an UNKNOWN one may have no status_date: only its words count
-    status, reason, _ = classify(_object(current, "tracking_status").get("status"),
+    status, reason, _ = classify(parse_object(current, "tracking_status").get("status"),
                                  current.get("substatus")) if current is not None else (S.UNKNOWN, None, "")
     return TrackingUpdate(
-        tracking_code=_text(track.get("tracking_number"), "tracking_number"), status=status, reason=reason,
-        events=events, est_delivery=_time(track.get("eta"), "eta"), raw=track,
+        tracking_code=parse_text(track.get("tracking_number"), "tracking_number"), status=status, reason=reason,
+        events=events, est_delivery=parse_time(track["eta"], field="eta", naive_is_utc=True) if track.get("eta") else None, raw=track,
     )
 
 
-@_refusing("webhook")
+@refusing("Shippo webhook")
 def parse_webhook(body: bytes) -> TrackingUpdate | None:
     """A verified webhook: ``track_updated`` carries a Track; ``transaction_created`` /
     ``transaction_updated`` a Transaction, which is a label with no scan yet (None unless
     it succeeded); any other event is None."""
-    event = _object(json.loads(body), "webhook")
+    event = parse_object(json.loads(body), "webhook")
     kind, data = event.get("event"), event.get("data")
     if kind == "track_updated":
         return parse_track(data)
     if kind in ("transaction_created", "transaction_updated"):
-        transaction = _object(data, "data")
+        transaction = parse_object(data, "data")
         if transaction_status(transaction) != "label":
             return None
-        return TrackingUpdate(tracking_code=_text(transaction.get("tracking_number"), "data.tracking_number"),
+        return TrackingUpdate(tracking_code=parse_text(transaction.get("tracking_number"), "data.tracking_number"),
                               status=S.PRE_TRANSIT, raw=transaction)
     return None
