@@ -258,9 +258,10 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
 
 
 def choose(tx: Tx, shipment: Shipment, rate: Rate, at: datetime) -> Shipment:
-    """Record the chosen carrier service and queue the label purchase."""
+    """Record the chosen carrier service and queue the label purchase (a purchase of its
+    own when an earlier one failed and the shipment was chosen again)."""
     saved = _save(tx, shipment, at, rate=rate)
-    enqueue(tx, Effect.buy_label(saved), at)
+    enqueue(tx, Effect.buy_label(saved, choice_store.failures(tx.conn, shipment.id)), at)
     return saved
 
 

@@ -20,7 +20,7 @@ import attrs
 
 from ..adapters import ShipmentPush
 from ..engines import fulfilment
-from ..errors import NotFound, PermanentError, TransientError
+from ..errors import NotFound, PermanentError, TransientError, Unreachable
 from ..models import FulfillmentRequest, Order, Shipment, ShipmentStatus, TrackingStatus
 from ..store import choices as choice_store
 from ..store import outbox
@@ -154,13 +154,16 @@ def _choose_again(rt: Runtime, work: Work, now: datetime, exc: Exception) -> Don
     """The label purchase failed on the chosen carrier: when another carrier sells labels
     and the shipment has not been chosen again ``max_rechoices`` times yet, forget the
     rate (``buy_labels`` chooses among the others on its next run) instead of retrying
-    this carrier; None: retry it as usual."""
+    this carrier; None: retry it as usual. Only once the carrier is unreachable (its
+    circuit open: nothing was sent) or its purchase has failed twice (an outage, not a blip)."""
+    if not isinstance(exc, Unreachable) and work.attempt < 2:
+        return None  # a blip: the same carrier once more first (a lost answer may have bought the label there)
     others = [name for name in rt.config.carriers if name != work.shipment.rate.carrier  # type: ignore[union-attr]
               and not getattr(rt.plugins.registry.carriers.get(rt.config.carriers[name].type), "tracks_only", False)]
     if not others:
         return None
     with rt.store.read() as conn:
-        before = len(choice_store.failed_carriers(conn, [work.shipment.id]).get(work.shipment.id, {}))
+        before = choice_store.failures(conn, work.shipment.id)
     if before >= rt.choice_settings.max_rechoices:
         return None
     why = str(exc)[:300]

@@ -122,25 +122,26 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
                 skipped[name] = f"does not deliver to {country or 'this destination'}"
             else:
                 serving.append(name)
-        gone = failed.get(shipment.id, {})
-        if any(name not in gone for name in serving):  # a carrier that failed to buy it is not asked again
-            for name in serving:
-                if name in gone:
-                    skipped[name] = f"label purchase failed for this shipment ({gone[name]})"
-            serving = [name for name in serving if name not in gone]
         for name in serving:
             if name in down:
                 skipped[name] = down[name]
         asked = [name for name in serving if name not in down]
+        gone = failed.get(shipment.id, {})
+        if any(name not in gone for name in asked):  # a carrier that failed to buy it is asked again only as the last
+            for name in asked:
+                if name in gone:
+                    skipped[name] = f"label purchase failed for this shipment ({gone[name]})"
+            asked = [name for name in asked if name not in gone]
         rates: list[Rate] = []
         for name, (quoted, error) in zip(asked, in_threads(lambda name: _quote(rt, name, request), asked)):
             rates.extend(quoted)
             if isinstance(error, Unreachable):
                 report.unreachable(error)
                 down[name] = skipped[name] = "circuit open (unreachable)"
-            elif error:
-                report.errors.append(error)
-                down[name] = skipped[name] = f"quote failed: {error.split(': ', 1)[-1]}"
+            elif error is not None:
+                report.errors.append(f"carrier {name}: quote for {request.reference} failed: {describe_error(error)} "
+                                     "(other carriers still asked; it is skipped for the rest of this run)")
+                down[name] = skipped[name] = f"quote failed: {describe_error(error)}"
         if not rates:
             report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate"
                                  + (f" ({'; '.join(f'{n}: {w}' for n, w in sorted(skipped.items()))})" if skipped else "")
@@ -181,11 +182,9 @@ def _scorecards(conn: Any, conf: choice.Settings, now: datetime) -> dict[str, Sc
     return kpi.scorecards(kpi_store.shipment_facts(conn, window.since, window.until), window)
 
 
-def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], str | Unreachable | None]:
+def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], Exception | None]:
     """One carrier's rates, or its error: a carrier that is down leaves the others to quote."""
     try:
         return list(rt.carrier(name).quote(request)), None
-    except Unreachable as exc:
-        return [], exc
     except Exception as exc:
-        return [], f"carrier {name}: quote for {request.reference} failed: {describe_error(exc)} (other carriers still asked)"
+        return [], exc

@@ -41,6 +41,13 @@ def of_shipment(conn: Connection, shipment_id: str) -> list[dict[str, Any]]:
     return [{**(r.detail or {}), "failed": r.failed, "chosen_at": r.chosen_at.isoformat()} for r in rows]
 
 
+def failures(conn: Connection, shipment_id: str) -> int:
+    """How many of the shipment's choices failed at the label purchase."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(rate_choices)
+                            .where(rate_choices.c.shipment_id == shipment_id, rate_choices.c.failed.is_not(None)))
+               .scalar() or 0)
+
+
 def failed_carriers(conn: Connection, shipment_ids: Iterable[str]) -> dict[str, dict[str, str]]:
     """For each shipment, the carriers whose label purchase failed for it, with why."""
     ids = list(shipment_ids)
