@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from fulfilhub import hookimpl
@@ -64,6 +65,13 @@ def test_a_wrong_setting_is_a_config_error_naming_its_key(table, key):
     with pytest.raises(ConfigError) as caught:
         choice.settings(table, path="shop.toml")
     assert caught.value.key == key
+
+
+def test_the_configuration_doc_lists_exactly_the_settings():
+    from .test_docs import read, section, table_rows
+
+    rows = table_rows(section(read("configuration.md"), "## [carrier_choice]"))
+    assert {row[0].strip("`") for row in rows if row[0].startswith("`")} == set(choice._KEYS)
 
 
 def test_a_carrier_below_a_floor_is_excluded_saying_which_figure():
@@ -136,6 +144,16 @@ def test_the_cheapest_that_arrives_in_time_wins_and_a_skipped_or_excluded_carrie
     penalized = {"cheap": Standing(carrier="cheap", penalty=Decimal("2.50"))}
     assert decisions.choose_rate(**args, standing=penalized, skipped={}) is mid
     assert decisions.choose_rate(**args, standing={}, skipped={"cheap": "circuit open (unreachable)"}) is mid
+
+
+def test_a_rate_in_the_orders_currency_comes_first_none_is_converted():
+    usd = rate("us", "5.00")
+    twd = Rate(carrier="tw", carrier_name="T-Cat", service="home", amount=Money(amount=Decimal("90"), currency="TWD"),
+               rate_id="tw-home", shipment_ref="x")
+    taiwan = attrs.evolve(order(), currency="TWD", total=Money(amount=Decimal("500"), currency="TWD"))
+    args = dict(shipment_id="o1/1", rates=[usd, twd], promise=None, arrive_by={}, standing={}, skipped={})
+    assert decisions.choose_rate(order=taiwan, **args) is twd
+    assert decisions.choose_rate(order=order(), **args) is usd
 
 
 def test_when_every_carrier_is_excluded_the_choice_still_ships():

@@ -73,7 +73,8 @@ def choose_rate(order: Order, shipment_id: str, rates: Sequence[Rate], promise: 
     Rates of a carrier its standing excludes (a scorecard below a configured floor) or
     that is ``skipped`` are left out, unless that would leave nothing; a carrier's
     scorecard penalty is added to its rates' price when comparing. Without a promise
-    (or without arrival times) simply the cheapest. Ties go to the fewest stated
+    (or without arrival times) simply the cheapest. No currency is converted: a rate in
+    the order's currency comes before one in another. Ties go to the fewest stated
     transit days, then to the carrier's name and service.
     """
     allowed = [r for r in rates if r.carrier not in skipped
@@ -82,8 +83,8 @@ def choose_rate(order: Order, shipment_id: str, rates: Sequence[Rate], promise: 
     if not rates:
         return None
 
-    def price(rate: Rate) -> tuple:
-        return _price(rate, standing)
+    def price(rate: Rate) -> tuple:  # no currency is converted: the order's own comes first
+        return (rate.amount.currency != order.currency, *_price(rate, standing))
 
     if promise is None or not arrive_by:
         return min(rates, key=price)

@@ -124,10 +124,11 @@ def standing(carriers: Sequence[str], cards: Mapping[str, Scorecard], conf: Sett
     return out
 
 
-def compared_price(rate: Rate, standings: Mapping[str, Standing]) -> Decimal:
-    """The rate's price with its carrier's scorecard penalty: what the built-in compares."""
+def compared_price(rate: Rate, standings: Mapping[str, Standing], currency: str = "") -> tuple[bool, Decimal]:
+    """The rate's price with its carrier's scorecard penalty, after any rate in ``currency``
+    (the order's: no currency is converted): what the built-in compares."""
     found = standings.get(rate.carrier)
-    return rate.amount.amount + (found.penalty if found is not None else Decimal(0))
+    return rate.amount.currency != currency, rate.amount.amount + (found.penalty if found is not None else Decimal(0))
 
 
 # --------------------------------------------------------------------------- the record
@@ -149,22 +150,22 @@ def _day(at: datetime, zone: str) -> str:
 
 
 def record(chosen: Rate, options: Sequence[Option], promise: Promise | None, standings: Mapping[str, Standing],
-           skipped: Mapping[str, str], *, confidence: float, at: datetime) -> dict[str, Any]:
+           skipped: Mapping[str, str], *, confidence: float, at: datetime, currency: str = "") -> dict[str, Any]:
     """What is stored of one choice: ``reason`` (one line) and the facts behind it (JSON-ready)."""
     zone = promise.timezone if promise is not None else "UTC"
     by = promise.deliver_by if promise is not None else None
     allowed = [o for o in options if not (standings.get(o.rate.carrier) or Standing(carrier="")).excluded]
     meets = [o for o in allowed if by is not None and o.arrive_by is not None and o.arrive_by <= by]
     mine = next((o for o in options if o.rate.rate_id == chosen.rate_id), None)
-    price = compared_price(chosen, standings)
+    price = compared_price(chosen, standings, currency)
     sure = (f"at {confidence:.0%} confidence" if mine is None or mine.learned
             else "by the carrier's stated transit (too little history on the lane to learn from)")
     if by is None:
-        cheapest = min((o.rate.amount.amount for o in allowed), default=None)
-        head = ("the cheapest; no promise to meet" if cheapest is None or chosen.amount.amount <= cheapest
+        cheapest = min((compared_price(o.rate, standings, currency) for o in allowed), default=None)
+        head = ("the cheapest; no promise to meet" if cheapest is None or price <= cheapest
                 else "not the cheapest; no promise to meet")
     elif mine is not None and mine.arrive_by is not None and mine.arrive_by <= by:
-        best = min((compared_price(o.rate, standings) for o in meets), default=price)
+        best = min((compared_price(o.rate, standings, currency) for o in meets), default=price)
         penalized = any(s.penalty for s in standings.values())
         head = (f"the cheapest{' after scorecard penalties' if penalized else ''} that arrives by "
                 f"{_day(by, zone)} {sure}" if price <= best
@@ -179,7 +180,7 @@ def record(chosen: Rate, options: Sequence[Option], promise: Promise | None, sta
     return {
         "at": at.isoformat(),
         "carrier": chosen.carrier, "carrier_name": chosen.carrier_name, "service": chosen.service,
-        "amount": str(chosen.amount.amount), "currency": chosen.amount.currency,
+        "amount": str(chosen.amount.amount), "currency": chosen.amount.currency, "order_currency": currency,
         "arrive_by": mine.arrive_by.isoformat() if mine is not None and mine.arrive_by is not None else None,
         "deliver_by": by.isoformat() if by is not None else None,
         "confidence": confidence,

@@ -164,7 +164,8 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
         if chosen is None:
             report.errors.append(f"shipment {shipment.id}: choose_rate returned no rate")
             continue
-        detail = choice.record(chosen, options, in_force, standing, skipped, confidence=confidence, at=now)
+        detail = choice.record(chosen, options, in_force, standing, skipped, confidence=confidence, at=now,
+                               currency=order.currency)
         chosen_now.append(Choice(shipment, order, chosen, rates, arrive_by, in_force, now, detail))
         if len(chosen_now) >= BATCH:
             flush()

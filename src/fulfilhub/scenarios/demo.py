@@ -260,8 +260,11 @@ def _policies(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     def when(o: Mapping[str, Any]) -> datetime:
         return datetime.fromisoformat(o.get("arrive_by") or far)
 
-    cheapest = min(options, key=lambda o: (Decimal(o["amount"]), when(o), o["carrier"], o["service"]))
-    fastest = min(options, key=lambda o: (when(o), Decimal(o["amount"]), o["carrier"], o["service"]))
+    mine = record.get("order_currency") or record.get("currency")  # no currency is converted: the order's first
+    cheapest = min(options, key=lambda o: (o["currency"] != mine, Decimal(o["amount"]), when(o), o["carrier"],
+                                           o["service"]))
+    fastest = min(options, key=lambda o: (when(o), o["currency"] != mine, Decimal(o["amount"]), o["carrier"],
+                                          o["service"]))
     chosen = next((o for o in options if o.get("chosen")), cheapest)
     return {"chosen": chosen, "always_cheapest": cheapest, "always_fastest": fastest}
 
