@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from fulfilhub import Simulator, hookimpl
+from fulfilhub import CarrierType, Simulator, hookimpl
 from fulfilhub.cli import main
 from fulfilhub.models import ShipmentStatus
 from fulfilhub.plugins import PluginManager
@@ -72,6 +72,47 @@ def test_a_label_purchase_that_keeps_failing_chooses_another_carrier_bounded_and
         assert shipment.label.carrier == third["carrier"]
         notes = [e.reason for e in world.events(f"shop:{placed['id']}") if e.source == "carrier choice"]
         assert any("choosing again among the other carriers" in n for n in notes)
+
+
+class DomesticCourier:
+    """The second EasyPost simulator as a carrier type that delivers only in Taiwan."""
+
+    @hookimpl
+    def register_carrier_types(self, register):
+        register(CarrierType(name="domestic", factory=fulfilhub_easypost.EasyPostCarrier,
+                             settings=fulfilhub_easypost.carrier.SETTINGS, countries=("tw",)))
+
+    @hookimpl
+    def register_simulators(self, register):
+        register(Simulator(
+            name="courier2",
+            factory="fulfilhub_easypost.simulator:EasyPostSimulator",
+            demo=DemoPart(kind="carriers", type="domestic", instance="domestic",
+                          secrets={"api_key": DemoSecret(env="SECOND_COURIER_KEY", value="k2", option="api_key")}),
+        ))
+
+
+def test_a_carrier_that_does_not_deliver_to_the_destination_is_not_asked(tmp_path):
+    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    pm.register(DomesticCourier(), name="domestic-courier")
+    env = {"FULFILHUB_DEMO_SHOPIFY_TOKEN": "t1", "FULFILHUB_DEMO_EASYPOST_KEY": "k1", "SECOND_COURIER_KEY": "k2"}
+    options = {"shopify": {"orders_per_day": 0, "update_rate": 0.0}}
+    with build_world(pm, tmp_path, start=START, env=env, options=options, instances={"shopify": "shop"},
+                     warehouses=FAST_WAREHOUSES, policy=FAST_RETRIES) as world:
+        shop = world.sandbox.simulators["shopify"]
+        sku = shop.catalog[0]["sku"]
+        world.stock("east", sku, 5)
+        placed = shop.add_order([{"sku": sku, "quantity": 1}])  # to the United States
+        for _ in range(6):
+            world.sync(hours=1)
+        (shipment,) = world.shipments(f"shop:{placed['id']}")
+        with world.store.read() as conn:
+            (made,) = choice_store.of_shipment(conn, shipment.id)
+        assert made["carrier"] == "easypost"
+        assert made["skipped"] == {"domestic": "does not deliver to US"}
+        assert {o["carrier"] for o in made["options"]} == {"easypost"}
+        assert world.sandbox.simulators["easypost"].shipments  # asked ...
+        assert world.sandbox.simulators["courier2"].shipments == {}  # ... and never the domestic one
 
 
 fulfilhub_shippo = pytest.importorskip("fulfilhub_shippo", reason="the demo's choice needs a second carrier: fulfilhub-shippo")
