@@ -219,3 +219,20 @@ def test_the_record_names_an_excluded_carrier_and_why():
     made = choice.record(good, options, promise(BY), standing, {}, confidence=0.95, at=NOW)
     assert made["reason"] == ("the cheapest that arrives by Thu 21 May at 95% confidence; "
                               "bad excluded: exceptions 30%, above the ceiling of 10%")
+
+
+# --------------------------------------------------------------------------- the scripted API outage
+
+
+def test_an_api_outage_downs_one_service_for_its_window():
+    from fulfilhub.sandbox.disruptions import DisruptionPlan
+
+    plan = DisruptionPlan()
+    outage = plan.add("api_outage", start=NOW, days=0.5, service="easypost")
+    assert plan.api_down("/easypost/v2/shipments", NOW) is outage
+    assert plan.api_down("/easypost/v2/shipments", NOW - timedelta(seconds=1)) is None
+    assert plan.api_down("/easypost/v2/shipments", NOW + timedelta(hours=12)) is None
+    assert plan.api_down("/easypost2/v2/shipments", NOW) is None
+    assert plan.api_down("/shippo/shipments", NOW) is None
+    with pytest.raises(ValueError, match="needs the service"):
+        plan.add("api_outage", start=NOW, days=1)
