@@ -74,6 +74,47 @@ def test_a_label_purchase_that_keeps_failing_chooses_another_carrier_bounded_and
         assert any("choosing again among the other carriers" in n for n in notes)
 
 
+def test_a_carrier_below_the_on_time_floor_is_excluded_and_the_record_says_why(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from fulfilhub.runner import labels
+    from fulfilhub.store.kpi import ShipmentFacts
+
+    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    pm.register(SecondCourier(), name="second-courier")
+    env = {"FULFILHUB_DEMO_SHOPIFY_TOKEN": "t1", "FULFILHUB_DEMO_EASYPOST_KEY": "k1", "SECOND_COURIER_KEY": "k2"}
+    with build_world(pm, tmp_path, start=START, env=env, options={"shopify": {"orders_per_day": 0}},
+                     instances={"shopify": "shop"}, warehouses=FAST_WAREHOUSES, policy=FAST_RETRIES,
+                     extra_config="[carrier_choice]\nmin_on_time_rate = 0.9\nmin_shipments = 5\n") as world:
+        # the store's history: backup delivered 6 of its 10 due parcels late, easypost none
+        shipped = START - timedelta(days=20)
+
+        def history(conn, since, until):
+            assert since == world.clock.now() - timedelta(days=90)  # the configured window (the default 90 days)
+            for i in range(10):
+                for instance, late in (("backup", i < 6), ("easypost", False)):
+                    yield ShipmentFacts(shipment_id=f"old-{instance}/{i}", order_id=f"old{i}", carrier="USPS",
+                                        instance=instance, shipped_at=shipped,
+                                        delivered_at=shipped + timedelta(days=5 if late else 2),
+                                        deliver_by=shipped + timedelta(days=3))
+
+        monkeypatch.setattr(labels.kpi_store, "shipment_facts", history)
+        shop = world.sandbox.simulators["shopify"]
+        sku = shop.catalog[0]["sku"]
+        world.stock("east", sku, 5)
+        placed = shop.add_order([{"sku": sku, "quantity": 1}])
+        for _ in range(6):
+            world.sync(hours=1)
+        (shipment,) = world.shipments(f"shop:{placed['id']}")
+        with world.store.read() as conn:
+            (made,) = choice_store.of_shipment(conn, shipment.id)
+        assert made["carrier"] == "easypost"
+        assert "backup excluded: on time 40% of 10 due, below the floor of 90%" in made["reason"]
+        assert {o["excluded"] for o in made["options"] if o["carrier"] == "backup"} == {
+            "on time 40% of 10 due, below the floor of 90%"}
+        assert made["scorecards"]["backup"]["on_time_rate"] == 0.4
+
+
 class DomesticCourier:
     """The second EasyPost simulator as a carrier type that delivers only in Taiwan."""
 
