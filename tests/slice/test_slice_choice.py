@@ -16,6 +16,7 @@ from fulfilhub.plugins import PluginManager
 from fulfilhub.sandbox import DemoPart, DemoSecret
 from fulfilhub.scenarios import build_world, run_demo
 from fulfilhub.store import choices as choice_store
+from fulfilhub.store import outbox
 from fulfilhub.testing import FAST_RETRIES
 
 from .conftest import FAST_WAREHOUSES, START, fulfilhub_easypost, fulfilhub_shopify
@@ -72,6 +73,31 @@ def test_a_label_purchase_that_keeps_failing_chooses_another_carrier_bounded_and
         assert shipment.label.carrier == third["carrier"]
         notes = [e.reason for e in world.events(f"shop:{placed['id']}") if e.source == "carrier choice"]
         assert any("choosing again among the other carriers" in n for n in notes)
+
+
+def test_a_refused_label_purchase_chooses_another_carrier_at_once(tmp_path):
+    pm = PluginManager(load_installed=False, extra=[fulfilhub_shopify, fulfilhub_easypost])
+    pm.register(SecondCourier(), name="second-courier")
+    env = {"FULFILHUB_DEMO_SHOPIFY_TOKEN": "t1", "FULFILHUB_DEMO_EASYPOST_KEY": "k1", "SECOND_COURIER_KEY": "k2"}
+    with build_world(pm, tmp_path, start=START, env=env, options={"shopify": {"orders_per_day": 0}},
+                     instances={"shopify": "shop"}, warehouses=FAST_WAREHOUSES, policy=FAST_RETRIES) as world:
+        shop = world.sandbox.simulators["shopify"]
+        sku = shop.catalog[0]["sku"]
+        world.stock("east", sku, 5)
+        placed = shop.add_order([{"sku": sku, "quantity": 1}])
+        # both couriers quote alike and the tie goes to backup; its purchases are refused
+        world.context.faults.add("422", path="/courier2/v2/shipments/shp_", method="POST", times=10)
+        for _ in range(8):
+            world.sync(hours=1)
+        (shipment,) = world.shipments(f"shop:{placed['id']}")
+        with world.store.read() as conn:
+            made = choice_store.of_shipment(conn, shipment.id)
+        assert [(m["carrier"], bool(m["failed"])) for m in made] == [("backup", True), ("easypost", False)]
+        assert "422" in made[0]["failed"]
+        with world.store.read() as conn:  # chosen again after the first refusal, not after a retry
+            assert outbox.status_of_row(conn, f"carrier.buy_label:{shipment.id}").attempts == 1
+        assert shipment.label is not None
+        assert shipment.label.carrier == "easypost"
 
 
 def test_a_carrier_below_the_on_time_floor_is_excluded_and_the_record_says_why(tmp_path, monkeypatch):

@@ -154,9 +154,10 @@ def _choose_again(rt: Runtime, work: Work, now: datetime, exc: Exception) -> Don
     """The label purchase failed on the chosen carrier: when another carrier sells labels
     and the shipment has not been chosen again ``max_rechoices`` times yet, forget the
     rate (``buy_labels`` chooses among the others on its next run) instead of retrying
-    this carrier; None: retry it as usual. Only once the carrier is unreachable (its
-    circuit open: nothing was sent) or its purchase has failed twice (an outage, not a blip)."""
-    if not isinstance(exc, Unreachable) and work.attempt < 2:
+    this carrier; None: retry it (or fail it) as usual. At once when the carrier is
+    unreachable (its circuit open: nothing was sent) or refused the purchase (a 4xx:
+    nothing was bought); after a second failure otherwise (an outage, not a blip)."""
+    if not isinstance(exc, (Unreachable, PermanentError)) and work.attempt < 2:
         return None  # a blip: the same carrier once more first (a lost answer may have bought the label there)
     others = [name for name in rt.config.carriers if name != work.shipment.rate.carrier  # type: ignore[union-attr]
               and not getattr(rt.plugins.registry.carriers.get(rt.config.carriers[name].type), "tracks_only", False)]

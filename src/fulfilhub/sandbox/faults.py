@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-KINDS = ("429", "500", "502", "503", "timeout", "malformed")
+KINDS = ("422", "429", "500", "502", "503", "timeout", "malformed")
 
 
 @attrs.define(kw_only=True)
@@ -99,6 +99,8 @@ class FaultMiddleware:
         if fault.kind == "429":
             headers["retry-after"] = f"{fault.retry_after:g}"
             body = {"error": "rate limited (sandbox fault)"}
+        elif fault.kind == "422":
+            body = {"error": "unprocessable: refused (sandbox fault)"}
         else:
             body = {"error": "server error (sandbox fault)"}
         await _send(send, int(fault.kind), json.dumps(body).encode(), headers)
