@@ -50,6 +50,7 @@ def test_the_defaults_exclude_and_penalize_nothing():
     standing = choice.standing(["cheap"], cards, conf)["cheap"]
     assert standing.excluded == ""
     assert standing.penalty == 0
+    assert standing.note == "scorecards not weighed ([carrier_choice] sets no floor or penalty)"
 
 
 @pytest.mark.parametrize("table, key", [

@@ -58,6 +58,12 @@ class Settings:
     window: timedelta = timedelta(days=90)
     max_rechoices: int = 2
 
+    @property
+    def weighs(self) -> bool:
+        """Whether any floor or penalty is set (else no scorecard is read)."""
+        return (self.min_on_time_rate is not None or self.max_exception_rate is not None
+                or self.max_damage_rate is not None or bool(self.penalty_per_point))
+
 
 def settings(table: Mapping[str, Any], *, path: str = "fulfilhub.toml") -> Settings:
     """Check the ``[carrier_choice]`` table; ConfigError naming the key on any mistake."""
@@ -100,6 +106,9 @@ def standing(carriers: Sequence[str], cards: Mapping[str, Scorecard], conf: Sett
     """Each carrier's standing from its scorecard under ``conf``."""
     out: dict[str, Standing] = {}
     for name in carriers:
+        if not conf.weighs:
+            out[name] = Standing(carrier=name, note="scorecards not weighed ([carrier_choice] sets no floor or penalty)")
+            continue
         card = cards.get(name)
         if card is None or card.shipments < conf.min_shipments:
             seen = 0 if card is None else card.shipments

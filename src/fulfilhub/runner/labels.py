@@ -176,8 +176,7 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
 
 def _scorecards(conn: Any, conf: choice.Settings, now: datetime) -> dict[str, Scorecard]:
     """Each carrier's scorecard over ``conf.window``; none when no floor or penalty is set (nothing reads them)."""
-    if (conf.min_on_time_rate is None and conf.max_exception_rate is None and conf.max_damage_rate is None
-            and not conf.penalty_per_point):
+    if not conf.weighs:
         return {}
     window = kpi.Window.of(now - conf.window, now, now)
     return kpi.scorecards(kpi_store.shipment_facts(conn, window.since, window.until), window)
