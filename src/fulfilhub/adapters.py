@@ -584,9 +584,15 @@ class CarrierType(AdapterType["Carrier"]):
     from it; a shipment reaches it carrying a :class:`Label` made outside, and only its
     ``track`` (and webhooks) are called. The conformance suite skips the label checks
     for it, saying why.
+
+    ``countries``: the ISO 3166 codes of the destinations it delivers to (empty: it
+    does not say; it is asked, and a carrier that quotes nothing for a lane simply
+    offers nothing). The runner quotes only carriers that serve the shipment's
+    destination, so a domestic carrier is not asked about a parcel abroad.
     """
 
     tracks_only: bool = False
+    countries: tuple[str, ...] = attrs.field(default=(), converter=lambda v: tuple(str(c).upper() for c in v))
 
 
 class WarehouseType(AdapterType["Warehouse"]):

@@ -47,7 +47,7 @@ from .errors import ConfigError
 
 DEFAULT_PATH = "fulfilhub.toml"
 SECTIONS = ("store", "schedule", "intake", "promise", "server", "channels", "carriers", "warehouses", "notifiers",
-            "notices", "compensation")
+            "notices", "compensation", "carrier_choice")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
@@ -275,6 +275,8 @@ class Config:
     notices: Mapping[str, Any] = attrs.field(factory=dict)
     #: The ``[compensation]`` table as written (checked by the compensation engine: ``compensation.settings``).
     compensation: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The ``[carrier_choice]`` table as written (checked by the choice engine: ``choice.settings``).
+    carrier_choice: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -436,6 +438,7 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         server=_server(_table(data, "server", where), where, env=env, strict=strict_env),
         notices=_table(data, "notices", where),
         compensation=_table(data, "compensation", where),
+        carrier_choice=_table(data, "carrier_choice", where),
         **instances,
     )
 

@@ -28,7 +28,16 @@ if TYPE_CHECKING:
         ReportSection,
         WarehouseType,
     )
-    from .models import CompensationProposal, DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
+    from .models import (
+        CompensationProposal,
+        DelayAssessment,
+        Order,
+        OrderStatus,
+        Promise,
+        Rate,
+        Standing,
+        StockLevel,
+    )
     from .sandbox.simulator import Simulator
 
 PROJECT = "fulfilhub"
@@ -126,19 +135,26 @@ def register_report_sections(register: Callable[[ReportSection], None]) -> None:
 
 @hookspec(firstresult=True)
 def choose_rate(
-    order: Order, shipment_id: str, rates: Sequence[Rate], promise: Promise | None, arrive_by: Mapping[str, datetime]
+    order: Order, shipment_id: str, rates: Sequence[Rate], promise: Promise | None, arrive_by: Mapping[str, datetime],
+    standing: Mapping[str, Standing], skipped: Mapping[str, str],
 ) -> Rate | None:
     """Choose the carrier service for a shipment among the quoted ``rates``.
 
-    ``rates`` holds every rate from every configured carrier that answered. ``promise``
-    is the order's promise in force (None when it has none). ``arrive_by`` maps each
-    rate's ``rate_id`` to when a parcel sent with it now would arrive (the end of that
-    day in the destination's time zone), by the promise engine: the transit learned for
-    that carrier service at the promise's target share, else the carrier's stated
-    transit, else the configured default. Return the chosen
+    ``rates`` holds every rate from every configured carrier that serves the lane and
+    answered. ``promise`` is the order's promise in force (None when it has none).
+    ``arrive_by`` maps each rate's ``rate_id`` to when a parcel sent with it now would
+    arrive (the end of that day in the destination's time zone), by the promise
+    engine: the transit learned for that carrier service on the lane at the promise's
+    target share, else the carrier's stated transit, else the configured default.
+    ``standing`` maps each carrier instance to its
+    :class:`~fulfilhub.models.Standing`: its scorecard, ``excluded`` (why it must not
+    be chosen, "" when it may) and ``penalty`` (to add to its rates' price when
+    comparing), by ``[carrier_choice]``. ``skipped`` maps each carrier instance that
+    was not quoted (or whose label purchase failed for this shipment) to why
+    ("circuit open", "quote failed: ..."). Return the chosen
     :class:`~fulfilhub.models.Rate`, or None to let the next implementation decide (in
-    the end the built-in: the cheapest rate that arrives by the promise's deliver-by,
-    else the fastest). First result.
+    the end the built-in: the cheapest rate, penalty included, of a carrier not
+    excluded that arrives by the promise's deliver-by, else the fastest). First result.
     """
 
 

@@ -983,3 +983,56 @@ class CompensationProposal:
     points: int = 0
     months: int = 0
     policy: str = ""
+
+
+# --------------------------------------------------------------------------- carrier choice
+
+
+@attrs.frozen(kw_only=True)
+class Scorecard:
+    """One carrier instance's record, as the carrier choice weighs it.
+
+    Attributes:
+        carrier: The carrier instance (``Rate.carrier``).
+        shipments: Shipments it was handed in the window.
+        due: Those whose order's promised deliver-by has passed (the on-time rate's base).
+        on_time_rate: Share of ``due`` delivered by the deliver-by (None: none due).
+        exception_rate: Share of ``shipments`` that had an exception scan (None: no shipments).
+        damage_rate: Share of ``shipments`` whose exception was damage or loss (None: no shipments).
+    """
+
+    carrier: str
+    shipments: int
+    due: int
+    on_time_rate: float | None
+    exception_rate: float | None
+    damage_rate: float | None
+
+    def describe(self) -> str:
+        """"on time 91% of 44 due, exceptions 3% of 60, damaged or lost 0%"."""
+        def pct(value: float | None) -> str:
+            return "?" if value is None else f"{value:.0%}"
+        return (f"on time {pct(self.on_time_rate)} of {self.due} due, exceptions {pct(self.exception_rate)} "
+                f"of {self.shipments}, damaged or lost {pct(self.damage_rate)}")
+
+    def as_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen(kw_only=True)
+class Standing:
+    """What the scorecard says about one carrier instance, for ``choose_rate``.
+
+    Attributes:
+        carrier: The carrier instance.
+        scorecard: Its scorecard (None: it has shipped nothing in the window).
+        excluded: Why it must not be chosen ("on time 71% of 40 due, below the floor of 85%"); "" when it may be.
+        penalty: Added to its rates' price when rates are compared (in the rate's currency).
+        note: How the scorecard was weighed, for people ("too few shipments to judge (3 of 20)").
+    """
+
+    carrier: str
+    scorecard: Scorecard | None = None
+    excluded: str = ""
+    penalty: Decimal = Decimal(0)
+    note: str = ""

@@ -35,7 +35,7 @@ from .sandbox.simulator import Simulator
 if TYPE_CHECKING:
     import click
 
-    from .models import CompensationProposal, DelayAssessment, Order, OrderStatus, Promise, Rate, StockLevel
+    from .models import CompensationProposal, DelayAssessment, Order, OrderStatus, Promise, Rate, Standing, StockLevel
 
 log = logging.getLogger("fulfilhub.plugins")
 
@@ -285,9 +285,11 @@ class Hooks:
         return bool(getattr(self._hook, name).get_hookimpls())
 
     def choose_rate(self, *, order: Order, shipment_id: str, rates: Iterable[Rate], promise: Promise | None = None,
-                    arrive_by: Mapping[str, datetime] | None = None) -> Rate | None:
+                    arrive_by: Mapping[str, datetime] | None = None, standing: Mapping[str, Standing] | None = None,
+                    skipped: Mapping[str, str] | None = None) -> Rate | None:
         return self._hook.choose_rate(order=order, shipment_id=shipment_id, rates=list(rates), promise=promise,
-                                      arrive_by=dict(arrive_by or {}))
+                                      arrive_by=dict(arrive_by or {}), standing=dict(standing or {}),
+                                      skipped=dict(skipped or {}))
 
     def adjust_promise(self, *, order: Order | None, promise: Promise) -> Promise | bool | None:
         return self._hook.adjust_promise(order=order, promise=promise)

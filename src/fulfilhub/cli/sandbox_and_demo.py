@@ -287,12 +287,36 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
         table.add_row(label, str(value))
     console.print(table)
     _print_delays(result.delays)
+    for line in choice_lines(result.choice):
+        console.print(line, markup=False)
     from ..scenarios.demo import summary_lines  # what customers were told and given
 
     for line in summary_lines(result.notices):
         console.print(line, markup=False)
     for line in closing_lines(result):
         console.print(line, markup=False)
+
+
+def choice_lines(chose: dict) -> list[str]:
+    """The carrier choice for people: what it paid and kept against the two plain policies, and the outage."""
+    if not chose or not chose.get("shipments"):
+        return []
+    p = chose["policies"]
+
+    def cost(name: str) -> str:
+        return " + ".join(f"{v} {cur}" for cur, v in p[name]["cost"].items()) or "0"
+
+    lines = [f"carrier choice: {chose['shipments']} shipments; chosen {cost('chosen')} keeping "
+             f"{p['chosen']['promises_kept']} promises by the arrival model; always-cheapest {cost('always_cheapest')} "
+             f"keeping {p['always_cheapest']['promises_kept']}; always-fastest {cost('always_fastest')} keeping "
+             f"{p['always_fastest']['promises_kept']}; promises met on delivery {chose['promises_met']} of {chose['promised']}"]
+    o = chose.get("outage")
+    if o:
+        lines.append(f"outage: {o['carrier']} down {o['from'][:16]} to {o['until'][:16]}: {o['skipped_during']} of "
+                     f"{o['choices_during']} choices skipped it (chosen: "
+                     f"{', '.join(f'{k} {v}' for k, v in o['chosen_during'].items()) or 'none'}); "
+                     f"{o['purchases_failed_and_chosen_again']} label purchases failed on it and were chosen again")
+    return lines
 
 
 def closing_lines(result) -> list[str]:

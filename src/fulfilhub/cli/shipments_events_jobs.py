@@ -12,11 +12,13 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from ..config import DEFAULT_SCHEDULE
+from ..engines import choice
 from ..engines.delays import OPEN_STATUSES
 from ..engines import fulfilment
 from ..errors import FulfilhubError, NotFound
 from ..models import ShipmentStatus
 from ..store import breakers as breaker_store
+from ..store import choices as choice_store
 from ..store import job_runs as job_run_store
 from ..store import orders as order_store
 from ..store import queues as queue_store
@@ -97,10 +99,11 @@ def _show_shipment(state: State, shipment_id: str, as_json: bool) -> None:
         shipment = found(shipment_store.load(conn, shipment_id), "shipment", shipment_id,
                          "`fulfilhub shipments list` shows them")
         scans = shipment_store.scans_of(conn, shipment_id)
+        choices = choice_store.of_shipment(conn, shipment_id)
     if as_json:
         dump({**shipment_store.as_row(shipment),
                "lines": [{"sku": ln.sku, "quantity": ln.quantity, "order_line_id": ln.order_line_id} for ln in shipment.lines],
-               "scans": [dict(e._mapping) for e in scans]})
+               "scans": [dict(e._mapping) for e in scans], "choices": choices})
         return
     label = shipment.label
     console.print(f"[bold]shipment {escape(shipment.id)}[/] of order {escape(shipment.order_id)} from "
@@ -116,6 +119,11 @@ def _show_shipment(state: State, shipment_id: str, as_json: bool) -> None:
         console.print(f"  estimated delivery {shipment.eta_date:%Y-%m-%d} (the carrier's day)", markup=False)
     for ln in shipment.lines:
         console.print(f"  {ln.quantity} x {ln.sku}", markup=False)
+    if choices:
+        console.print("[bold]why this carrier[/]")
+        for made in choices:
+            for line in choice.describe(made):
+                console.print(f"  {line}", markup=False)
     console.print("[bold]scans[/]" if scans else "no scans yet")
     for e in scans:
         console.print(f"  {_when(e.at)}  {e.status}{' (' + e.reason + ')' if e.reason else ''}  {e.description}  {e.location}",
@@ -127,7 +135,7 @@ def _show_shipment(state: State, shipment_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with lines and scans.")
 @pass_state
 def shipments_show(state: State, shipment_id: str, as_json: bool) -> None:
-    """One shipment: its label, lines and carrier scans."""
+    """One shipment: its label, lines, why its carrier was chosen, and carrier scans."""
     _show_shipment(state, shipment_id, as_json)
 
 

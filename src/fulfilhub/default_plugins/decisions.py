@@ -11,7 +11,7 @@ from datetime import datetime
 from itertools import combinations
 
 from ..hookspecs import hookimpl
-from ..models import Order, Promise, Rate, StockLevel
+from ..models import Order, Promise, Rate, Standing, StockLevel
 
 
 #: Never split one order across more warehouses than this.
@@ -58,24 +58,38 @@ def _fill(wanted: dict[str, int], available: dict[str, dict[str, int]]) -> list[
     return plan
 
 
-def _price(rate: Rate) -> tuple:
-    return (rate.amount.amount, rate.transit_days if rate.transit_days is not None else 99, rate.carrier_name, rate.service)
+def _price(rate: Rate, standing: Mapping[str, Standing]) -> tuple:
+    found = standing.get(rate.carrier)
+    price = rate.amount.amount + (found.penalty if found is not None else 0)
+    return (price, rate.transit_days if rate.transit_days is not None else 99, rate.carrier_name, rate.service)
 
 
 @hookimpl(trylast=True)
 def choose_rate(order: Order, shipment_id: str, rates: Sequence[Rate], promise: Promise | None,
-                arrive_by: Mapping[str, datetime]) -> Rate | None:
+                arrive_by: Mapping[str, datetime], standing: Mapping[str, Standing],
+                skipped: Mapping[str, str]) -> Rate | None:
     """The cheapest rate that arrives by the promise's deliver-by; if none does, the fastest.
 
-    Without a promise (or without arrival times) simply the cheapest. Ties go to the
-    fewest stated transit days, then to the carrier's name and service.
+    Rates of a carrier its standing excludes (a scorecard below a configured floor) or
+    that is ``skipped`` are left out, unless that would leave nothing; a carrier's
+    scorecard penalty is added to its rates' price when comparing. Without a promise
+    (or without arrival times) simply the cheapest. No currency is converted: a rate in
+    the order's currency comes before one in another. Ties go to the fewest stated
+    transit days, then to the carrier's name and service.
     """
+    allowed = [r for r in rates if r.carrier not in skipped
+               and not (standing.get(r.carrier) is not None and standing[r.carrier].excluded)]
+    rates = allowed or list(rates)
     if not rates:
         return None
+
+    def price(rate: Rate) -> tuple:  # no currency is converted: the order's own comes first
+        return (rate.amount.currency != order.currency, *_price(rate, standing))
+
     if promise is None or not arrive_by:
-        return min(rates, key=_price)
+        return min(rates, key=price)
     meets = [r for r in rates if r.rate_id in arrive_by and arrive_by[r.rate_id] <= promise.deliver_by]
     if meets:
-        return min(meets, key=_price)
+        return min(meets, key=price)
     known = [r for r in rates if r.rate_id in arrive_by] or list(rates)
-    return min(known, key=lambda r: (arrive_by.get(r.rate_id, promise.deliver_by), *_price(r)))
+    return min(known, key=lambda r: (arrive_by.get(r.rate_id, promise.deliver_by), *price(r)))

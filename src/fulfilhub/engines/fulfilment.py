@@ -34,6 +34,7 @@ from ..models import (
     TrackingUpdate,
 )
 from ..store import Tx
+from ..store import choices as choice_store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
@@ -257,9 +258,24 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
 
 
 def choose(tx: Tx, shipment: Shipment, rate: Rate, at: datetime) -> Shipment:
-    """Record the chosen carrier service and queue the label purchase."""
+    """Record the chosen carrier service and queue the label purchase (a purchase of its
+    own when an earlier one failed and the shipment was chosen again)."""
     saved = _save(tx, shipment, at, rate=rate)
-    enqueue(tx, Effect.buy_label(saved), at)
+    enqueue(tx, Effect.buy_label(saved, choice_store.failures(tx.conn, shipment.id)), at)
+    return saved
+
+
+def unchoose(tx: Tx, shipment: Shipment, why: str, at: datetime) -> Shipment:
+    """The label purchase failed on the chosen carrier: forget the rate, so that
+    ``buy_labels`` chooses again among the other carriers (said on the choice and the order)."""
+    choice_store.fail_last(tx, shipment.id, why)
+    saved = _save(tx, shipment, at, rate=None)
+    row = order_store.row(tx.conn, shipment.order_id)
+    if row is not None:
+        order_store.append_events(tx, [lifecycle.note_event(
+            shipment.order_id, OrderStatus(row.status), at=at, source="carrier choice",
+            reason=f"label purchase for {shipment.id} failed on {shipment.rate.carrier if shipment.rate else '?'}: "
+                   f"{why}; choosing again among the other carriers")])
     return saved
 
 

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from ..models import Scorecard
 from ..store.kpi import DeliveredOrder, OrderFacts, ShipmentFacts
 from . import backtest
 from .transit import Lane
@@ -294,3 +295,29 @@ def promise_backtest(delivered: Iterable[DeliveredOrder],
         return {"orders": len(rows), "scored": 0, "results": [], "baseline": None}
     out = result.as_json()
     return {"orders": len(rows), "scored": out["rows"], "results": out["results"], "baseline": out["baseline"]}
+
+
+# --------------------------------------------------------------------------- scorecards for carrier choice
+
+
+#: The exception reasons a scorecard counts as damage (a lost parcel is damage to the customer too).
+DAMAGE = frozenset({"damaged", "lost"})
+
+
+def scorecards(shipments: Iterable[ShipmentFacts], window: Window) -> dict[str, Scorecard]:
+    """Each carrier instance's :class:`Scorecard` from the shipments handed to it in ``window``."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])  # shipments, due, on time, exceptions, damage
+    for s in shipments:
+        if not window.holds(s.shipped_at):
+            continue
+        tally = counts[s.instance]
+        tally[0] += 1
+        if s.deliver_by is not None and s.deliver_by <= window.as_of:
+            tally[1] += 1
+            tally[2] += s.delivered_at is not None and s.delivered_at <= s.deliver_by
+        if s.exception:
+            tally[3] += 1
+            tally[4] += s.exception in DAMAGE
+    return {name: Scorecard(carrier=name, shipments=n, due=due, on_time_rate=rate(on_time, due),
+                            exception_rate=rate(exc, n), damage_rate=rate(damaged, n))
+            for name, (n, due, on_time, exc, damaged) in sorted(counts.items())}

@@ -541,11 +541,18 @@ class PromiseEngine:
                 promise: Promise | None) -> datetime:
         """When a parcel bought now with ``rate`` would arrive (end of the day, destination
         time, at the promise target's share): what ``choose_rate`` compares with deliver-by."""
+        return self.arrival_basis(shipment, ship_to, rate, now=now, promise=promise)[0]
+
+    def arrival_basis(self, shipment: Shipment, ship_to: Address, rate: Rate, *, now: datetime,
+                      promise: Promise | None) -> tuple[datetime, str, bool]:
+        """:meth:`arrival` with how it was estimated ("learned ... (service level)", or
+        "too few deliveries to learn from; the carrier's stated 3 days") and whether it
+        was learned from deliveries (False: the stated or default transit, as a fallback)."""
         transit = self.transit(shipment.warehouse, ship_to, rate=rate, now=now)
         zone = ZoneInfo(promise.timezone if promise is not None else
                         destination_zone(ship_to, self.calendars[shipment.warehouse].config.timezone))
         day = transit.delivery_date or (now + timedelta(days=transit.days_by)).astimezone(zone).date()
-        return datetime.combine(day, _END_OF_DAY, tzinfo=zone)
+        return datetime.combine(day, _END_OF_DAY, tzinfo=zone), transit.basis, transit.answer is not None
 
 
 def _describe(estimate: TransitEstimate) -> str:

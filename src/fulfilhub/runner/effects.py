@@ -20,8 +20,9 @@ import attrs
 
 from ..adapters import ShipmentPush
 from ..engines import fulfilment
-from ..errors import NotFound, PermanentError, TransientError
+from ..errors import NotFound, PermanentError, TransientError, Unreachable
 from ..models import FulfillmentRequest, Order, Shipment, ShipmentStatus, TrackingStatus
+from ..store import choices as choice_store
 from ..store import outbox
 from ..store.outbox import Effect, EffectKind
 from .runtime import Runtime
@@ -137,10 +138,40 @@ def buy_label(rt: Runtime, work: Work, now: datetime) -> Done:
         return _skip(work, now, "shipment cancelled before its label was bought")
     if shipment.rate is None:
         raise PermanentError(f"shipment {shipment.id} has no chosen rate to buy")
-    label = rt.carrier(shipment.rate.carrier).buy(shipment.rate, work.key)
+    try:
+        label = rt.carrier(shipment.rate.carrier).buy(shipment.rate, work.key)
+    except (TransientError, PermanentError) as exc:
+        again = _choose_again(rt, work, now, exc)
+        if again is None:
+            raise
+        return again
     return Done(work, now, {"tracking_code": label.tracking_code},
                 lambda tx: fulfilment.record_label(tx, rt.hooks, shipment, label, work.order.channel, now),
                 moved=lambda saved: rt.shipment_moved(saved, work.order.ship_to))  # in flight for the promise engine
+
+
+def _choose_again(rt: Runtime, work: Work, now: datetime, exc: Exception) -> Done | None:
+    """The label purchase failed on the chosen carrier: when another carrier sells labels
+    and the shipment has not been chosen again ``max_rechoices`` times yet, forget the
+    rate (``buy_labels`` chooses among the others on its next run) instead of retrying
+    this carrier; None: retry it (or fail it) as usual. At once when the carrier is
+    unreachable (its circuit open: nothing was sent) or refused the purchase (a 4xx:
+    nothing was bought); after a second failure otherwise (an outage, not a blip)."""
+    if not isinstance(exc, (Unreachable, PermanentError)) and work.attempt < 2:
+        return None  # a blip: the same carrier once more first (a lost answer may have bought the label there)
+    others = [name for name in rt.config.carriers if name != work.shipment.rate.carrier  # type: ignore[union-attr]
+              and not getattr(rt.plugins.registry.carriers.get(rt.config.carriers[name].type), "tracks_only", False)]
+    if not others:
+        return None
+    with rt.store.read() as conn:
+        before = choice_store.failures(conn, work.shipment.id)
+    if before >= rt.choice_settings.max_rechoices:
+        return None
+    why = str(exc)[:300]
+    log.warning("label purchase for %s failed on %s (%s); choosing again among the other carriers",
+                work.shipment.id, work.shipment.rate.carrier, why)  # type: ignore[union-attr]
+    return Done(work, now, {"chosen_again": why},
+                lambda tx: fulfilment.unchoose(tx, work.shipment, why, now))
 
 
 def void_label(rt: Runtime, work: Work, now: datetime) -> Done:

@@ -1,7 +1,12 @@
-"""``buy_labels``: quote every carrier for packed shipments without a chosen rate, let
-``choose_rate`` pick (with each rate's arrival against the promise), and queue the
-purchase in the outbox: the choices of up to 50 shipments in one transaction (a kill
-before it commits loses only quotes, which are asked again).
+"""``buy_labels``: quote the carriers that serve each packed shipment's lane, let
+``choose_rate`` pick (with each rate's learned arrival against the promise, each
+carrier's scorecard standing and the carriers skipped), record the choice with its
+reason, and queue the purchase in the outbox: the choices of up to 50 shipments in one
+transaction (a kill before it commits loses only quotes, which are asked again).
+
+Failover: a carrier whose quote fails (its circuit open, or an error after the HTTP
+client's retries) is skipped for the rest of the pass; a carrier whose label purchase
+failed for a shipment (``fulfilment.unchoose``) is not asked again for it.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from typing import Any
 
 import attrs
 
-from ..engines import fulfilment, promise
+from ..engines import choice, fulfilment, kpi, promise
 from ..errors import Unreachable
-from ..models import Order, Parcel, Promise, Rate, Shipment, ShipmentRequest, ShipmentStatus
+from ..models import Order, Parcel, Promise, Rate, Scorecard, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import Tx
+from ..store import choices as choice_store
+from ..store import kpi as kpi_store
 from ..store import orders as order_store
 from ..store import promises as promise_store
 from ..store import shipments as shipment_store
@@ -41,15 +48,17 @@ class Choice:
     arrive_by: dict[str, Any]
     in_force: Promise | None
     now: datetime
+    detail: dict[str, Any] = attrs.Factory(dict)  # the record of the choice (engines.choice.record)
 
     def store(self, tx: Tx, rt: Runtime) -> None:
         fulfilment.choose(tx, self.shipment, self.chosen, self.now)
+        choice_store.add(tx, self.shipment.id, self.order.id, self.now, self.detail)
         promise.record_choice(tx, rt.promise_engine(), self.order, self.shipment, self.chosen, self.rates,
                               self.arrive_by, self.in_force, at=self.now)
 
     def chosen_log(self, report: JobReport) -> None:
-        log.info("shipment %s: chose %s %s for %s; the label is bought next", self.shipment.id,
-                 self.chosen.carrier_name, self.chosen.service, self.chosen.amount)
+        log.info("shipment %s: chose %s %s for %s (%s); the label is bought next", self.shipment.id,
+                 self.chosen.carrier_name, self.chosen.service, self.chosen.amount, self.detail.get("reason", ""))
         report.counts["rates_chosen"] += 1
 
 
@@ -63,33 +72,39 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
             packed = [s for s in packed if only(s)]
         found = order_store.load_many(conn, [s.order_id for s in packed])
         promised = promise_store.current_many(conn, [s.order_id for s in packed])
+        failed = choice_store.failed_carriers(conn, [s.id for s in packed])
+        conf = rt.choice_settings
+        cards = _scorecards(conn, conf, rt.clock.now()) if packed else {}
     types = rt.plugins.registry.carriers
     carriers = [name for name, inst in rt.config.carriers.items()  # a tracks-only carrier sells no label
                 if not getattr(types.get(inst.type), "tracks_only", False)]
+    countries = {name: getattr(types.get(rt.config.carriers[name].type), "countries", ()) for name in carriers}
     if packed and not carriers:
         report.errors.append("packed shipments are waiting, but no carrier that sells labels is configured")
         return report
+    confidence = rt.config.promise.target
+    down: dict[str, str] = {}  # carriers that failed to quote in this pass, and why: skipped for the rest of it
     chosen_now: list[Choice] = []
 
     def flush() -> None:
         """Store the batch's choices in one transaction; if that fails, each alone."""
         try:
             with rt.store.transaction() as tx:
-                for choice in chosen_now:
-                    choice.store(tx, rt)
+                for each in chosen_now:
+                    each.store(tx, rt)
         except Exception:
-            for choice in chosen_now:
+            for each in chosen_now:
                 try:
                     with rt.store.transaction() as tx:
-                        choice.store(tx, rt)
+                        each.store(tx, rt)
                 except Exception as exc:
-                    report.errors.append(f"shipment {choice.shipment.id}: the chosen rate was not stored: "
+                    report.errors.append(f"shipment {each.shipment.id}: the chosen rate was not stored: "
                                          f"{describe_error(exc)}; it stays packed and is quoted again next run")
                 else:
-                    choice.chosen_log(report)
+                    each.chosen_log(report)
         else:
-            for choice in chosen_now:
-                choice.chosen_log(report)
+            for each in chosen_now:
+                each.chosen_log(report)
         chosen_now.clear()
 
     for shipment in packed:
@@ -99,15 +114,38 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
         parcel = shipment.parcel or Parcel(weight_g=500)
         request = ShipmentRequest(reference=shipment.id, ship_from=rt.ship_from(shipment.warehouse),
                                   ship_to=order.ship_to, parcel=parcel)
+        skipped: dict[str, str] = {}
+        country = (order.ship_to.country if order.ship_to is not None else "").upper()
+        serving = []
+        for name in carriers:
+            if countries[name] and country not in countries[name]:
+                skipped[name] = f"does not deliver to {country or 'this destination'}"
+            else:
+                serving.append(name)
+        for name in serving:
+            if name in down:
+                skipped[name] = down[name]
+        asked = [name for name in serving if name not in down]
+        gone = failed.get(shipment.id, {})
+        if any(name not in gone for name in asked):  # a carrier that failed to buy it is asked again only as the last
+            for name in asked:
+                if name in gone:
+                    skipped[name] = f"label purchase failed for this shipment ({gone[name]})"
+            asked = [name for name in asked if name not in gone]
         rates: list[Rate] = []
-        for quoted, error in in_threads(lambda name: _quote(rt, name, request), carriers):
+        for name, (quoted, error) in zip(asked, in_threads(lambda name: _quote(rt, name, request), asked)):
             rates.extend(quoted)
             if isinstance(error, Unreachable):
                 report.unreachable(error)
-            elif error:
-                report.errors.append(error)
+                down[name] = skipped[name] = "circuit open (unreachable)"
+            elif error is not None:
+                report.errors.append(f"carrier {name}: quote for {request.reference} failed: {describe_error(error)} "
+                                     "(other carriers still asked; it is skipped for the rest of this run)")
+                down[name] = skipped[name] = f"quote failed: {describe_error(error)}"
         if not rates:
-            report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate; it stays packed and is retried next run")
+            report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate"
+                                 + (f" ({'; '.join(f'{n}: {w}' for n, w in sorted(skipped.items()))})" if skipped else "")
+                                 + "; it stays packed and is retried next run")
             continue
         engine, now = rt.promise_engine(), rt.clock.now()
         if any(c.order.id == order.id for c in chosen_now):  # another parcel of the order: its choice first
@@ -115,14 +153,20 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
             with rt.store.read() as conn:
                 promised[order.id] = promise_store.current(conn, order.id)
         in_force = promised.get(order.id)
-        arrive_by = {rate.rate_id: engine.arrival(shipment, order.ship_to, rate, now=now, promise=in_force)
-                     for rate in rates}
+        options = []
+        for rate in rates:
+            at, basis, learned = engine.arrival_basis(shipment, order.ship_to, rate, now=now, promise=in_force)
+            options.append(choice.Option(rate=rate, arrive_by=at, basis=basis, learned=learned))
+        arrive_by = {o.rate.rate_id: o.arrive_by for o in options}
+        standing = choice.standing(sorted({r.carrier for r in rates}), cards, conf)
         chosen = rt.hooks.choose_rate(order=order, shipment_id=shipment.id, rates=rates, promise=in_force,
-                                      arrive_by=arrive_by)
+                                      arrive_by=arrive_by, standing=standing, skipped=skipped)
         if chosen is None:
             report.errors.append(f"shipment {shipment.id}: choose_rate returned no rate")
             continue
-        chosen_now.append(Choice(shipment, order, chosen, rates, arrive_by, in_force, now))
+        detail = choice.record(chosen, options, in_force, standing, skipped, confidence=confidence, at=now,
+                               currency=order.currency)
+        chosen_now.append(Choice(shipment, order, chosen, rates, arrive_by, in_force, now, detail))
         if len(chosen_now) >= BATCH:
             flush()
     if chosen_now:
@@ -130,11 +174,17 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
     return report
 
 
-def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], str | Unreachable | None]:
+def _scorecards(conn: Any, conf: choice.Settings, now: datetime) -> dict[str, Scorecard]:
+    """Each carrier's scorecard over ``conf.window``; none when no floor or penalty is set (nothing reads them)."""
+    if not conf.weighs:
+        return {}
+    window = kpi.Window.of(now - conf.window, now, now)
+    return kpi.scorecards(kpi_store.shipment_facts(conn, window.since, window.until), window)
+
+
+def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], Exception | None]:
     """One carrier's rates, or its error: a carrier that is down leaves the others to quote."""
     try:
         return list(rt.carrier(name).quote(request)), None
-    except Unreachable as exc:
-        return [], exc
     except Exception as exc:
-        return [], f"carrier {name}: quote for {request.reference} failed: {describe_error(exc)} (other carriers still asked)"
+        return [], exc

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters import Carrier, Channel, InstanceContext, Notifier, Warehouse
 from ..clock import Clock, SystemClock
 from ..config import Config, InstanceConfig
-from ..engines import compensation, notify
+from ..engines import choice, compensation, notify
 from ..engines.promise_cache import PromiseCache
 from ..errors import ConfigError
 from ..http import CircuitBreaker, RetryPolicy, client_factory
@@ -65,6 +65,8 @@ class Runtime:
         #: mistake is a ConfigError naming the key and the file, before any job runs).
         self.notice_settings: notify.Settings = notify.settings(config.notices, path=path)
         self.compensation_settings: compensation.Settings = compensation.settings(config.compensation, path=path)
+        #: ``[carrier_choice]``: the scorecard floors and penalty the carrier choice applies.
+        self.choice_settings: choice.Settings = choice.settings(config.carrier_choice, path=path)
 
     def check(self) -> None:
         """Every configured instance names a registered type (ConfigError if not)."""

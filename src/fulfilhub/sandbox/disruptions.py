@@ -13,6 +13,10 @@ scenario clock reaches the start, never before:
   while it lasts; its ETA moves at the next scan.
 - ``carrier_outage``: a carrier's network stops for ``days``: no scan at all, its ETA
   stale, until it resumes and everything lands ``days`` later.
+- ``api_outage``: the API of the simulator mounted as ``service`` (its name in the
+  sandbox, e.g. ``"easypost"``) answers every request ``503 Service Unavailable`` for
+  ``days`` (a vendor's outage): the sandbox server answers for it
+  (:class:`fulfilhub.sandbox.faults.FaultMiddleware`), the simulator never sees the request.
 - ``stock_out``: ``skus`` run out in ``warehouse`` (every warehouse when empty) for
   ``days``: the scenario sets them to zero at the start and puts the stock back at the
   end (:func:`fulfilhub.scenarios.world.World.apply_stock_disruptions`).
@@ -28,7 +32,7 @@ from typing import Any
 
 import attrs
 
-KINDS = ("hub_closed", "carrier_slow", "carrier_outage", "stock_out")
+KINDS = ("hub_closed", "carrier_slow", "carrier_outage", "api_outage", "stock_out")
 
 
 def _aware(_inst: Any, attribute: attrs.Attribute, value: datetime) -> None:
@@ -57,6 +61,7 @@ class Disruption:
     extra_days: float = attrs.field(default=0.0, validator=_positive)
     skus: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     warehouse: str = ""
+    service: str = ""
     cause: str = ""
 
     def __attrs_post_init__(self) -> None:
@@ -64,6 +69,8 @@ class Disruption:
             raise ValueError("a hub_closed disruption needs the region it closes (region='FL')")
         if self.kind == "carrier_slow" and not self.extra_days:
             raise ValueError("a carrier_slow disruption needs extra_days > 0")
+        if self.kind == "api_outage" and not self.service:
+            raise ValueError("an api_outage disruption needs the service whose API is down (service='easypost')")
         if self.kind == "stock_out" and not self.skus:
             raise ValueError("a stock_out disruption needs the skus that run out")
 
@@ -100,6 +107,13 @@ class DisruptionPlan:
     def started(self, now: datetime, kinds: tuple[str, ...] = KINDS) -> list[Disruption]:
         """The disruptions of ``kinds`` that have begun by ``now`` (over or not)."""
         return [d for d in self.all() if d.kind in kinds and d.start <= now]
+
+    def api_down(self, path: str, now: datetime) -> Disruption | None:
+        """The ``api_outage`` going on at ``now`` for the service that ``path`` (``/<service>/...``) reaches."""
+        for d in self.all():
+            if d.kind == "api_outage" and d.active(now) and (path == f"/{d.service}" or path.startswith(f"/{d.service}/")):
+                return d
+        return None
 
     def __len__(self) -> int:
         with self._lock:

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-KINDS = ("429", "500", "502", "503", "timeout", "malformed")
+KINDS = ("422", "429", "500", "502", "503", "timeout", "malformed")
 
 
 @attrs.define(kw_only=True)
@@ -64,16 +64,26 @@ class FaultPlan:
 
 
 class FaultMiddleware:
-    """Applies a FaultPlan before the wrapped app sees the request."""
+    """Applies a FaultPlan before the wrapped app sees the request, and the scripted
+    ``api_outage`` disruptions of ``disruptions`` on ``clock`` (503 while one lasts)."""
 
-    def __init__(self, app: Any, plan: FaultPlan):
+    def __init__(self, app: Any, plan: FaultPlan, *, disruptions: Any = None, clock: Any = None):
         self.app = app
         self.plan = plan
+        self.disruptions = disruptions
+        self.clock = clock
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.disruptions is not None and self.clock is not None:
+            outage = self.disruptions.api_down(scope["path"], self.clock.now())
+            if outage is not None:
+                body = {"error": f"service unavailable (scripted outage of {outage.service}"
+                                 f"{': ' + outage.cause if outage.cause else ''})"}
+                await _send(send, 503, json.dumps(body).encode(), {"content-type": "application/json"})
+                return
         fault = self.plan.take(scope["method"], scope["path"])
         if fault is None:
             await self.app(scope, receive, send)
@@ -89,6 +99,8 @@ class FaultMiddleware:
         if fault.kind == "429":
             headers["retry-after"] = f"{fault.retry_after:g}"
             body = {"error": "rate limited (sandbox fault)"}
+        elif fault.kind == "422":
+            body = {"error": "unprocessable: refused (sandbox fault)"}
         else:
             body = {"error": "server error (sandbox fault)"}
         await _send(send, int(fault.kind), json.dumps(body).encode(), headers)

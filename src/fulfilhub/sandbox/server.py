@@ -72,7 +72,8 @@ class SandboxServer:
             built = sim.load()(sim_context)
             self.simulators[name] = built
             mounts.append(Mount(f"/{name}", app=built.app))
-        self.app = _ClientGone(FaultMiddleware(Starlette(routes=mounts), context.faults))
+        self.app = _ClientGone(FaultMiddleware(Starlette(routes=mounts), context.faults, disruptions=context.disruptions,
+                                               clock=context.clock))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._webhook_client: Any = None

@@ -14,6 +14,7 @@ import contextlib
 import random
 import statistics
 import tempfile
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -28,6 +29,7 @@ from ..plugins import PluginManager
 from ..runner.jobs import JobReport
 from ..server import ServerThread
 from ..store import Store
+from ..store import choices as choice_store
 from ..store import compensation as ledger
 from ..store import delays as delay_store
 from ..store import inbox as inbox_store
@@ -60,6 +62,11 @@ SCHEDULE = {
 #: the second morning (its parcels wait; EasyPost scans ``weather_delay``).
 TYPHOON = {"kind": "hub_closed", "after": timedelta(days=1), "days": 3, "region": "TW", "cause": "Typhoon Haikui"}
 
+#: With two carriers or more that sell labels: the API of the one chosen most so far goes
+#: down for this long, from the middle of the order days (every request answered 503),
+#: so that the choice must switch away from it and back.
+OUTAGE_HOURS = 12
+
 
 @attrs.define
 class DemoResult:
@@ -83,6 +90,9 @@ class DemoResult:
     notices: dict[str, Any] = attrs.Factory(dict)
     #: Labels bought per carrier instance: how many, what they cost, how many delivered.
     carriers: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    #: The carrier choice (:func:`choice_figures`): promises met, cost against always-cheapest
+    #: and always-fastest on the same quotes, and the switch away from a carrier during the outage.
+    choice: dict[str, Any] = attrs.Factory(dict)
     #: Job runs that refused to work on the store's clock (the time base: none in a healthy run).
     refused: int = 0
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
@@ -150,7 +160,16 @@ def run_demo(
                                     on_report=reports.append)
         steps = (days + settle_days) * 24
         settled_at = steps
+        selling = _label_sellers(world)
+        outage_step, outage = max(6, days * 12), None
         for step in range(steps):
+            if step == outage_step and len(selling) >= 2:
+                with world.store.read() as conn:
+                    so_far = Counter(c["carrier"] for c in choice_store.every(conn))
+                down = max(selling, key=lambda name: (so_far.get(selling[name], 0), name))
+                outage = world.disruptions.add("api_outage", start=world.clock.now() + timedelta(hours=1),
+                                               days=OUTAGE_HOURS / 24,
+                                               service=down, cause="scripted outage")
             if step == days * 24:
                 for shop in channels.values():
                     shop.stop_arrivals()
@@ -185,6 +204,8 @@ def run_demo(
             inbox = inbox_store.count_by_status(conn) if serve else {}
             figures = delay_figures(conn, world.clock.now())
             told = summary(conn, world.config, world.clock.now())
+            chose = choice_figures(choice_store.every(conn), ships,
+                                   (outage.start, outage.end, selling[outage.service]) if outage else None)
         mainland_figures = mainland.figures() if mainland is not None else {}
         figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
                                  f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
@@ -221,11 +242,104 @@ def run_demo(
         settle=timedelta(hours=settled_at - days * 24),
         delays=figures,
         notices=told,
+        choice=chose,
         carriers={name: {**figures_, "cost": str(figures_["cost"])} for name, figures_ in sorted(labels.items())},
         webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
         inbox=inbox,
         mainland=mainland_figures,
     )
+
+
+def _label_sellers(world: World) -> dict[str, str]:
+    """The carrier simulators whose instance sells labels: simulator name -> carrier instance."""
+    out = {}
+    for name in world.simulators("carriers"):
+        kind, instance = world.parts[name]
+        inst = world.config.carriers.get(instance)
+        registered = world.plugins.registry.carriers.get(inst.type) if inst is not None else None
+        if registered is not None and not getattr(registered, "tracks_only", False):
+            out[name] = instance
+    return out
+
+
+def _policies(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """What each policy would have taken among one choice's quotes (carriers not excluded)."""
+    options = [o for o in record.get("options", []) if not o.get("excluded")] or record.get("options", [])
+    far = "9999-12-31T23:59:59+00:00"
+
+    def when(o: Mapping[str, Any]) -> datetime:
+        return datetime.fromisoformat(o.get("arrive_by") or far)
+
+    mine = record.get("order_currency") or record.get("currency")  # no currency is converted: the order's first
+    cheapest = min(options, key=lambda o: (o["currency"] != mine, Decimal(o["amount"]), when(o), o["carrier"],
+                                           o["service"]))
+    fastest = min(options, key=lambda o: (when(o), o["currency"] != mine, Decimal(o["amount"]), o["carrier"],
+                                          o["service"]))
+    chosen = next((o for o in options if o.get("chosen")), cheapest)
+    return {"chosen": chosen, "always_cheapest": cheapest, "always_fastest": fastest}
+
+
+def choice_figures(records: Sequence[Mapping[str, Any]], ships: Sequence[Any],
+                   outage: tuple[datetime, datetime, str] | None) -> dict[str, Any]:
+    """The carrier choice, from the recorded choices (their quotes and arrivals by the learned
+    lane model) and what the parcels did.
+
+    For each shipment's last choice (the one its label was bought on): what the chosen
+    rate cost and whether it arrives by the promise's deliver-by, beside what always
+    taking the cheapest quote and always the fastest would have cost and kept, on the
+    same quotes. ``outage`` (start, end, carrier instance): the choices made while that
+    carrier's API was down, the carrier each one took instead, and the purchases that
+    failed on it and were chosen again.
+    """
+    last: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        if not record.get("failed"):
+            last[record["shipment_id"]] = record
+    delivered = {s.id: s.delivered_at for s in ships if getattr(s, "delivered_at", None) is not None}
+    policies: dict[str, dict[str, Any]] = {name: {"cost": defaultdict(Decimal), "promises_kept": 0}
+                                           for name in ("chosen", "always_cheapest", "always_fastest")}
+    promised = met = 0
+    per_carrier: dict[str, dict[str, int]] = defaultdict(lambda: {"chosen": 0, "promised": 0, "met": 0})
+    for shipment_id, record in last.items():
+        picks = _policies(record)
+        for name, option in picks.items():
+            policies[name]["cost"][option["currency"]] += Decimal(option["amount"])
+            policies[name]["promises_kept"] += bool(option.get("meets"))
+        mine = per_carrier[record["carrier"]]
+        mine["chosen"] += 1
+        if record.get("deliver_by"):
+            promised += 1
+            mine["promised"] += 1
+            done = delivered.get(shipment_id)
+            kept = done is not None and done <= datetime.fromisoformat(record["deliver_by"])
+            met += kept
+            mine["met"] += kept
+    out: dict[str, Any] = {
+        "choices": len(records), "shipments": len(last),
+        "promised": promised, "promises_met": met,
+        "per_carrier": {name: dict(n) for name, n in sorted(per_carrier.items())},
+        "policies": {name: {"cost": {cur: str(v) for cur, v in sorted(p["cost"].items())},
+                            "promises_kept": p["promises_kept"]} for name, p in policies.items()},
+    }
+    if outage is not None:
+        start, end, down = outage
+        during = [r for r in records if start <= datetime.fromisoformat(r["at"]) < end]
+        before = [r for r in records if datetime.fromisoformat(r["at"]) < start]
+        skipping = sorted((r for r in during if down in r.get("skipped", {})),
+                          key=lambda r: not r["skipped"][down].startswith(("quote failed", "circuit open")))
+        example = skipping[0] if skipping else None
+        out["outage"] = {
+            "carrier": down, "from": start.isoformat(), "until": end.isoformat(),
+            "choices_before": len(before),
+            "chosen_before": dict(sorted(Counter(r["carrier"] for r in before).items())),
+            "choices_during": len(during),
+            "skipped_during": sum(1 for r in during if down in r.get("skipped", {})),
+            "chosen_during": dict(sorted(Counter(r["carrier"] for r in during).items())),
+            "purchases_failed_and_chosen_again": sum(1 for r in records if r.get("failed") and r["carrier"] == down),
+            "example": example["reason"] if example else None,
+            "example_shipment": example["shipment_id"] if example else None,
+        }
+    return out
 
 
 def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:

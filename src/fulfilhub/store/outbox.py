@@ -62,8 +62,10 @@ class Effect:
         return cls._for(EffectKind.WAREHOUSE_CANCEL, shipment.warehouse, shipment.id, ref=shipment.fulfillment_ref)
 
     @classmethod
-    def buy_label(cls, shipment: Shipment) -> Effect:
-        return cls._for(EffectKind.CARRIER_BUY_LABEL, shipment.carrier, shipment.id)
+    def buy_label(cls, shipment: Shipment, again: int = 0) -> Effect:
+        """``again``: how many purchases of the shipment failed and were chosen again before
+        (a new choice is a new purchase, with a key of its own)."""
+        return cls._for(EffectKind.CARRIER_BUY_LABEL, shipment.carrier, shipment.id, *((f"again{again}",) if again else ()))
 
     @classmethod
     def void_label(cls, shipment: Shipment) -> Effect:

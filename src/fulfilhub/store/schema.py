@@ -354,6 +354,23 @@ notice_decisions = sa.Table(
     sa.Index("ix_notice_decisions_order", "order_id", "id"),
 )
 
+rate_choices = sa.Table(
+    "rate_choices",
+    metadata,
+    # append-only: each carrier choice for a shipment and why (the alternatives with their
+    # arrival and cost, the carriers left out); `failed` is set when the label purchase on
+    # the chosen carrier failed and the shipment was chosen again
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("shipment_id", sa.String(200), nullable=False),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("chosen_at", UTCDateTime, nullable=False),
+    sa.Column("carrier", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("failed", sa.Text, nullable=True),
+    sa.Index("ix_rate_choices_shipment", "shipment_id", "id"),
+)
+
 notice_pending = sa.Table(
     "notice_pending",
     metadata,
