@@ -4,8 +4,8 @@ Append-only: the chosen carrier, the one-line reason, the alternatives with thei
 arrival and cost and the carriers left out (JSON), and ``failed`` when the label
 purchase on the chosen carrier failed and the shipment was chosen again.
 
-Revision ID: 0010_rate_choice
-Revises: 0009_notice_policy
+Revision ID: 0011_rate_choice
+Revises: 0010_channel_promise
 Create Date: 2026-12-08 00:30:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import fulfilhub.store.schema
 
-revision = "0010_rate_choice"
-down_revision = "0009_notice_policy"
+revision = "0011_rate_choice"
+down_revision = "0010_channel_promise"
 branch_labels = None
 depends_on = None
 
