@@ -53,6 +53,7 @@ SCHEDULE = {
     "assess_delays": timedelta(hours=1),
     "notices": timedelta(hours=1),
     "push_stock": timedelta(hours=1),
+    "sync_stock": timedelta(hours=1),
 }
 
 #: The demo's disruption: a typhoon closes the hub serving Taiwan for three days, from
