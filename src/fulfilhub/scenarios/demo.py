@@ -38,7 +38,7 @@ from ..store import outbox
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
-from .world import World, build_world
+from .world import WAREHOUSES, World, build_world
 
 START = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)
 
@@ -87,6 +87,9 @@ class DemoResult:
     refused: int = 0
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
+    #: Per 3PL warehouse (``--warehouse``): its shipments, how many it shipped with its own
+    #: label and delivered, by which courier, who followed them, and one tracking code.
+    third_party: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -101,6 +104,7 @@ def run_demo(
     serve: bool = False,
     channels: Sequence[str] | None = None,
     carriers: Sequence[str] | None = None,
+    warehouses: Sequence[str] | None = None,
 ) -> DemoResult:
     """Simulate ``days`` days with about ``orders`` orders; returns what happened.
 
@@ -114,6 +118,9 @@ def run_demo(
 
     ``channels`` names the channel simulators to run (``["woocommerce", "shopify"]``);
     None runs every registered one. An unknown name is a ValueError naming the known ones.
+    ``warehouses`` names 3PL warehouse simulators (``["shipbob"]``) that stand in for the
+    two ``local`` warehouses: their stock is the simulator's (synced by ``sync_stock``),
+    they ship with their own carrier, and the result's ``third_party`` says with what.
     """
     if orders < 1 or days < 1:
         raise ValueError("--orders and --days must be at least 1")
@@ -135,11 +142,16 @@ def run_demo(
     }
     reports: list[JobReport] = []
     webhooks: dict[int | str, int] = {}
+    third_party = list(warehouses or ())
+    local = () if third_party else WAREHOUSES
     with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve, channels=channels,
-                     carriers=carriers,
+                     carriers=carriers, third_party=third_party, warehouses=local,
                      extra_config=demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
-        _seed_stock(world, _catalog(channels.values()), rng, orders)
+        if third_party:
+            _seed_third_party(world, _catalog(channels.values()), rng, orders)
+        else:
+            _seed_stock(world, _catalog(channels.values()), rng, orders)
         typhoon = dict(TYPHOON)
         disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
         server = serving.enter_context(ServerThread(world.rt)) if serve else None
@@ -156,6 +168,8 @@ def run_demo(
                     world.context.faults.add("429", path=f"/{name}/", times=2, retry_after=2)
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
+                for name in world.simulators("warehouses"):
+                    world.context.faults.add("429", path=f"/{name}/", times=1, retry_after=2)
             world.clock.advance(timedelta(hours=1))
             _time_base(world)  # the store knows the scenario's time, each hour (even if the run is cut short)
             world.apply_stock_disruptions()
@@ -195,6 +209,18 @@ def run_demo(
             mine["labels"] += 1
             mine["delivered"] += s.status == "delivered"
             mine["cost"] += Decimal(s.rate_amount or 0)
+    shipped_by: dict[str, dict[str, Any]] = {}
+    for s in ships:
+        if s.warehouse in third_party:
+            mine = shipped_by.setdefault(s.warehouse, {"shipments": 0, "shipped": 0, "delivered": 0, "couriers": {},
+                                                       "followed_by": {}, "sample": None})
+            mine["shipments"] += 1
+            if s.tracking_code:
+                mine["shipped"] += 1
+                mine["delivered"] += s.status == "delivered"
+                mine["couriers"][s.carrier_name] = mine["couriers"].get(s.carrier_name, 0) + 1
+                mine["followed_by"][s.carrier] = mine["followed_by"].get(s.carrier, 0) + 1
+                mine["sample"] = mine["sample"] or f"{s.id}: {s.carrier_name} {s.tracking_code}"
     return DemoResult(
         workspace=workspace,
         config_path=config_path,
@@ -216,6 +242,7 @@ def run_demo(
         carriers={name: {**figures_, "cost": str(figures_["cost"])} for name, figures_ in sorted(labels.items())},
         webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
         inbox=inbox,
+        third_party=shipped_by,
     )
 
 
@@ -304,6 +331,20 @@ def _seed_stock(world: World, catalog: list[Mapping[str, Any]], rng: random.Rand
             for warehouse in where:
                 on_hand = rng.randint(per_sku // 2, per_sku * 2) if i % 7 else rng.randint(1, 4)
                 stock_store.set_level(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)
+
+
+def _seed_third_party(world: World, catalog: list[Mapping[str, Any]], rng: random.Random, orders: int) -> None:
+    """A 3PL holds the stock itself: each simulator receives the range (a few fast sellers
+    short), and the stock table lists the SKUs at 0 so that ``sync_stock`` asks for them."""
+    per_sku = max(10, 5 * orders // max(1, len(catalog)))
+    at = world.clock.now()
+    for name, sim in world.simulators("warehouses").items():
+        instance = world.parts[name][1]
+        with world.store.transaction() as tx:
+            for i, item in enumerate(catalog):
+                sim.set_stock(item["sku"], rng.randint(per_sku, per_sku * 2) if i % 7 else rng.randint(1, 4))
+                stock_store.set_level(tx, instance, item["sku"], 0, at, safety_stock=1,
+                                      unit_weight_g=int(item.get("grams") or 400))
 
 
 # --------------------------------------------------------------------------- what customers were told
