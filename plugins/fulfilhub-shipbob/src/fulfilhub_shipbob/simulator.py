@@ -196,19 +196,21 @@ class ShipbobSimulator:
                 status, detail = reached[-1]
                 if (status, detail) == (shipment["status"], shipment["detail"]):
                     continue
-                if status == "Completed" and shipment["status"] != "Completed":
+                leaving = status == "Completed" and shipment["status"] != "Completed"
+                if leaving:
                     shipment["shipped_at"] = order["created"] + self.timeline[3][2]
                     shipment["tracking_number"] = self._tracking_number(shipment["id"])
                     for sku, quantity in shipment["lines"]:
                         item = self._item_of(state, sku)
                         item["onhand"] -= quantity
                         item["committed"] -= quantity
-                    state["outbox"].append(("order_shipped", self._order_view(state, order)))
-                if detail == "Delivered":
-                    state["outbox"].append(("shipment_delivered", self._shipment_view(order, shipment)))
                 shipment["status"], shipment["detail"] = status, detail
                 shipment["updated"] = order["created"] + next(after for s, d, after in self.timeline
                                                               if (s, d) == (status, detail))
+                if leaving:
+                    state["outbox"].append(("order_shipped", self._order_view(state, order)))
+                if detail == "Delivered":
+                    state["outbox"].append(("shipment_delivered", self._shipment_view(order, shipment)))
 
     def _tracking_number(self, shipment_id: int) -> str:
         digits = "".join(str(int(c, 16) % 10) for c in self.ids.stable("trk", shipment_id)[4:24])
