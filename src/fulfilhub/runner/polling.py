@@ -121,13 +121,20 @@ def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment
 def poll_warehouses(rt: Runtime) -> JobReport:
     """Picking / packed / shipped news for shipments submitted to a warehouse (and, from a
     warehouse that ships with its own labels, packed ones: it says when they leave)."""
-    own_labels = rt.warehouses_that("ships_own_labels")
     with rt.store.read() as conn:
-        due = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, rt.clock.now())
-        if own_labels:
-            due += shipment_store.due(conn, (ShipmentStatus.PACKED,), rt.clock.now(), warehouses=own_labels)
+        due = at_warehouses(rt, conn, rt.clock.now())
     return concurrently(grouped(due, lambda s: s.warehouse).items(), lambda item: _poll_warehouse(rt, *item),
                         "poll_warehouses")
+
+
+def at_warehouses(rt: Runtime, conn: Any, now: datetime) -> list[Shipment]:
+    """The shipments a warehouse is to be asked about at ``now``: those it is working on,
+    and the packed ones of a warehouse that ships with its own labels (it says when they leave)."""
+    due = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, now)
+    own_labels = rt.warehouses_that("ships_own_labels")
+    if own_labels:
+        due += shipment_store.due(conn, (ShipmentStatus.PACKED,), now, warehouses=own_labels)
+    return due
 
 
 def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
