@@ -170,7 +170,13 @@ def poll_tracking(rt: Runtime) -> JobReport:
 def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     # A parcel a warehouse shipped with its own label, no carrier of ours following its
     # courier, carries the warehouse's name: the warehouse follows it (ShipmentTracker).
-    carrier = rt.carrier(name) if name in rt.config.carriers else _warehouse_tracker(rt, name)
+    if name in rt.config.carriers:
+        carrier = rt.carrier(name)
+    else:
+        try:
+            carrier = _warehouse_tracker(rt, name)
+        except ConfigError as exc:  # said every pass until the config names a carrier for it
+            return JobReport("poll_tracking", errors=[f"{len(due)} shipment(s): {describe_error(exc)}"])
 
     def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
         outcome = fulfilment.apply_tracking(tx, rt.hooks, shipment, update, Order.channel_of(shipment.order_id),
