@@ -86,11 +86,20 @@ def test_an_order_cancelled_after_it_was_sent_releases_shipbobs_commitment(shipb
     assert sim.committed()["TEA-50G"] == 4
     (level,) = adapter.stock_levels(["TEA-50G"])
     assert (level.on_hand, level.available) == (300, 296)
-    clock.advance(timedelta(hours=3))  # picked, not yet shipped
+    clock.advance(timedelta(hours=1))  # sent, not yet picked
     adapter.cancel(ref)
     assert adapter.status(ref).status is F.CANCELLED
     assert sim.committed()["TEA-50G"] == 0
     adapter.cancel(ref)  # again: still cancelled, no error
+
+
+def test_an_order_already_picked_cannot_be_cancelled_and_says_why(shipbob, clock):
+    adapter, sim = shipbob()
+    ref = adapter.submit(request(9, ("TEA-50G", 1)))
+    clock.advance(timedelta(hours=3))
+    with pytest.raises(PermanentError, match="already picked"):
+        adapter.cancel(ref)
+    assert sim.committed()["TEA-50G"] == 1  # still ShipBob's to ship
 
 
 def test_an_order_that_left_cannot_be_cancelled_and_says_why(shipbob, clock):

@@ -12,8 +12,8 @@ It answers, in ShipBob's shapes and behind ``Authorization: Bearer <token>``:
   number (``ship_hours``; the stock leaves), ``InTransit``, ``OutForDelivery`` and
   ``Delivered`` (``deliver_hours``). An order of more than ``split_over_units`` units
   goes as two shipments (two packages, two tracking numbers).
-- ``POST /order/{id}/cancel``: cancels the shipments that have not left (the stock is
-  released); one that left answers ``is_success: false`` with the reason.
+- ``POST /order/{id}/cancel``: cancels the shipments not yet picked (the stock is
+  released); one picked, packed or shipped answers ``is_success: false`` with the reason.
 - ``GET /product?ReferenceIds=`` and ``GET /inventory?IDs=``: the products with their
   inventory items, and on hand / committed / fulfillable per fulfillment center.
 - 150 calls a minute (a sliding window, as ShipBob documents), then 429 with
@@ -326,9 +326,11 @@ class ShipbobSimulator:
             order = self._found(state, request)
             results = []
             for shipment in order["shipments"]:
-                if shipment["status"] == "Completed":
+                if shipment["status"] == "Completed" or shipment["detail"] in ("Picked", "Packed", "Labeled"):
+                    # as ShipBob documents: a shipment picked, packed or shipped is not cancelled
                     results.append({"action": "Cancel", "shipment_id": shipment["id"], "is_success": False,
-                                    "reason": "Shipment has already been shipped"})
+                                    "reason": "Shipment has already been shipped" if shipment["status"] == "Completed"
+                                    else f"Shipment is already {shipment['detail'].lower()}"})
                     continue
                 if shipment["status"] != "Cancelled":
                     if shipment["status"] != "Exception":
