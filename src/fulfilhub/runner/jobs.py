@@ -150,7 +150,8 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
 
     try:
         run(pull_orders, progress=progress)
-        for job in (process_inbox, sync_stock, allocate, deliver_effects, poll_warehouses, buy_labels, deliver_effects,
+        synced = [sync_stock] if rt.warehouses_that("keeps_stock") else []  # a 3PL's stock, before allocating
+        for job in (process_inbox, *synced, allocate, deliver_effects, poll_warehouses, buy_labels, deliver_effects,
                     poll_tracking, push_stock, assess_delays, notices, deliver_effects):
             run(job)
     finally:
