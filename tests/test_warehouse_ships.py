@@ -13,6 +13,7 @@ from fulfilhub import (
     ChannelType,
     FulfillmentUpdate,
     OrderPage,
+    PermanentError,
     StockLevel,
     TrackingUpdate,
     WarehouseType,
@@ -79,8 +80,13 @@ class ThirdParty:
             return FulfillmentUpdate(ref=ref, status="shipped", at=T0, carrier="USPS", tracking_code="9400123")
         return FulfillmentUpdate(ref=ref, status="packed", at=T0)
 
-    def cancel(self, ref):  # pragma: no cover
-        pass
+    cancelled: list[str] = []
+    refuse = ""
+
+    def cancel(self, ref):
+        if ThirdParty.refuse:
+            raise PermanentError(f"ShipBob did not cancel order {ref}: {ThirdParty.refuse}", service=self.name)
+        ThirdParty.cancelled.append(ref)
 
     def close(self):
         pass
@@ -154,6 +160,7 @@ country = "US"
 @pytest.fixture
 def world(tmp_path, make_order):
     Shop.pushed, ThirdParty.shipped, ThirdParty.tracked, Courier.quoted = [], False, [], 0
+    ThirdParty.cancelled, ThirdParty.refuse = [], ""
     opened = []
 
     def start(*, carrier="ground", warehouse="tpl"):
@@ -237,3 +244,31 @@ def test_a_warehouse_that_cannot_follow_its_parcel_and_no_carrier_for_it_is_repo
     assert report.errors
     assert "cannot follow them" in report.errors[0]
     assert load_shipment(rt, sid).status is S.LABEL_PURCHASED
+
+
+def reserved(rt):
+    with rt.store.read() as conn:
+        return stock_store.levels(conn, warehouses=["tpl"])[0].reserved
+
+
+def test_an_order_cancelled_after_it_was_sent_to_the_3pl_is_cancelled_there_and_its_stock_released(world):
+    rt, sid = world()
+    assert reserved(rt) == 1
+    with rt.store.transaction() as tx:  # what a cancellation from the channel does
+        (cancelled,) = fulfilment.cancel_open(tx, load_shipment(rt, sid).order_id, rt.clock.now())
+    assert cancelled.status is S.CANCELLED
+    assert reserved(rt) == 0
+    jobs.deliver_effects(rt)
+    assert ThirdParty.cancelled == ["7001"]
+
+
+def test_a_cancellation_the_3pl_refuses_is_a_failed_effect_saying_why(world):
+    rt, sid = world()
+    ThirdParty.refuse = "Shipment is already picked"
+    with rt.store.transaction() as tx:
+        fulfilment.cancel_open(tx, load_shipment(rt, sid).order_id, rt.clock.now())
+    jobs.deliver_effects(rt)
+    with rt.store.read() as conn:
+        (failed,) = outbox.listing(conn, status="failed")
+    assert failed.kind == "warehouse.cancel"
+    assert "already picked" in failed.last_error
