@@ -56,6 +56,7 @@ from fulfilhub import (
     RetryPolicy,
     TrackingEvent,
     TrackingStatus,
+    TrackingUpdate,
     TransientError,
     WarehouseType,
     hookimpl,
@@ -1176,6 +1177,37 @@ class GuessesAnUnknownStatus(Warehouse):
     plugin = warehouse(Guess)
 
 
+def third_party(factory: Any = kw.KwWarehouse, *, keeps_stock: bool = False) -> object:
+    """The good warehouse registered as a 3PL: it ships with its own labels (and keeps its stock)."""
+    return plugin(WarehouseType(name="kw", factory=factory, settings=kw.SETTINGS, description="kw",
+                                ships_own_labels=True, keeps_stock=keeps_stock), "kw")
+
+
+class ShippedIsPacked(kw.KwWarehouse):
+    def status(self, ref: str) -> Any:
+        update = super().status(ref)
+        if update.status is FulfillmentStatus.SHIPPED:  # the carrier and code never reach fulfilhub
+            return type(update)(ref=update.ref, status=FulfillmentStatus.PACKED, at=update.at)
+        return update
+
+
+class ShipsButNeverSaysSo(Warehouse):
+    plugin = third_party(ShippedIsPacked)
+
+
+class LosesItsParcels(kw.KwWarehouse):
+    def track(self, label: Any) -> Any:  # follows its parcels, it says, but knows nothing of them
+        return TrackingUpdate(tracking_code=label.tracking_code, status=TrackingStatus.UNKNOWN)
+
+
+class FollowsNothing(Warehouse):
+    plugin = third_party(LosesItsParcels)
+
+
+class CountsNoCommitment(Warehouse):  # the good warehouse's stock does not move when a request comes in
+    plugin = third_party(keeps_stock=True)
+
+
 class Settles(kw.KwWarehouse):
     def submit(self, request: Any) -> str:
         ref = super().submit(request)
@@ -1524,6 +1556,9 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     SubmitsOneOfEach: ("test_a_multi_line_request_is_submitted_whole",),
     CallsPackedShipped: ("test_progress_passes_through_packed",),
     GuessesAnUnknownStatus: ("test_an_unknown_status_word_is_a_payload_error",),
+    ShipsButNeverSaysSo: ("test_a_warehouse_that_ships_reports_the_carrier_and_tracking_code",),
+    FollowsNothing: ("test_a_warehouse_that_ships_follows_its_parcels_or_says_who_does",),
+    CountsNoCommitment: ("test_a_warehouse_that_keeps_its_stock_counts_a_submission_as_committed",),
     WarehouseSleepsOnTheWallClock: ("test_no_call_sleeps_on_the_wall_clock",),
     StatusHidesAnOutage: ("test_when_retries_run_out_the_error_is_clear",),
     DeliversEveryNoticeAsEnglish: ("test_the_delivered_message_is_the_notices",),

@@ -192,15 +192,74 @@ def test_rejected_and_cancelled_requests(store, allocated, hooks, status, expect
     assert reserved == (0 if expected is S.CANCELLED else 2)
 
 
-def test_a_warehouse_that_shipped_with_its_own_label_is_reported_not_guessed(store, allocated, hooks):
+def test_a_warehouse_that_shipped_with_its_own_label_records_that_label_and_tells_the_channel(
+        store, allocated, hooks, seen):
+    order, shipment = allocated
+    with store.transaction() as tx:
+        shipment = fulfilment.record_submission(tx, shipment, "7001", T0)
+    left = T0 + timedelta(hours=5)
+    update = FulfillmentUpdate(ref="7001", status="shipped", at=left + timedelta(minutes=5), carrier="USPS",
+                               service="Ground Advantage", tracking_code="9400111206213456789012",
+                               tracking_url="https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111206213456789012",
+                               shipped_at=left, more_tracking_codes=("9400111206219876543210",))
+    with store.transaction() as tx:
+        saved = fulfilment.apply_warehouse_update(tx, hooks, shipment, update, left, source="warehouse:main",
+                                                  tracked_by="")
+    assert saved.status is S.LABEL_PURCHASED
+    assert saved.carrier == "main"  # no carrier of ours follows USPS: the warehouse itself does
+    assert (saved.label.carrier_name, saved.tracking_code, saved.label.shipment_ref) == (
+        "USPS", "9400111206213456789012", "7001")
+    assert saved.label.cost == Money(amount=0, currency="USD")  # the 3PL bills it; fulfilhub bought nothing
+    assert saved.shipped_at == left
+    assert saved.next_poll_at == left + fulfilhub_poll(S.LABEL_PURCHASED)
+    with store.read() as conn:
+        (level,) = stock_store.levels(conn)
+        assert shipment_store.load(conn, shipment.id) == saved
+        (event,) = [e for e in order_store.events_of(conn, order.id) if e.to_status == "shipped"]
+    assert (level.on_hand, level.reserved) == (3, 0)  # the stock left with it
+    assert status_of(store, order.id) is OrderStatus.SHIPPED
+    assert "2 packages" in event.reason
+    assert set(effects(store)) == {f"warehouse.submit:{shipment.id}", f"channel.push_fulfillment:{shipment.id}"}
+
+
+def fulfilhub_poll(status):
+    return fulfilment.POLL_AFTER[status]
+
+
+def test_a_shipped_answer_seen_twice_changes_nothing_the_second_time(store, allocated, hooks):
     _, shipment = allocated
-    with pytest.raises(fulfilment.UnhandledUpdate, match="not supported yet"), store.transaction() as tx:
-        fulfilment.apply_warehouse_update(tx, hooks, shipment, FulfillmentUpdate(ref="x", status="shipped", at=T0),
-                                          T0, source="warehouse:main")
+    update = FulfillmentUpdate(ref="7001", status="shipped", at=T0, carrier="UPS", tracking_code="1Z999AA10123456784")
+    with store.transaction() as tx:
+        saved = fulfilment.apply_warehouse_update(tx, hooks, shipment, update, T0, source="webhook:main",
+                                                  tracked_by="ups")
+    assert saved.carrier == "ups"
+    with store.transaction() as tx:  # the same news by poll
+        assert fulfilment.apply_warehouse_update(tx, hooks, saved, update, T0, source="warehouse:main") is None
+    with store.read() as conn:
+        shipped = [e for e in order_store.events_of(conn, shipment.order_id) if e.to_status == "shipped"]
+        assert shipment_store.load(conn, shipment.id) == saved
+    assert len(shipped) == 1
 
 
-def test_every_warehouse_status_but_shipped_has_a_meaning():
-    assert set(fulfilment.FULFILLMENT_TO_SHIPMENT) == set(FulfillmentStatus) - {FulfillmentStatus.SHIPPED}
+def test_shipped_needs_the_carrier_and_the_tracking_code():
+    with pytest.raises(ValueError, match="carrier and the tracking code"):
+        FulfillmentUpdate(ref="x", status="shipped", at=T0, carrier="USPS")
+    with pytest.raises(ValueError, match="carrier and the tracking code"):
+        FulfillmentUpdate(ref="x", status="shipped", at=T0, tracking_code="9400")
+
+
+@pytest.mark.parametrize(("courier", "carriers", "expected"), [
+    ("USPS", ["easypost", "usps"], "usps"),
+    ("DHL Express", ["dhl_express"], "dhl_express"),
+    ("FedEx", ["easypost", "shippo"], ""),
+    ("", ["usps"], ""),
+])
+def test_which_carrier_follows_a_parcel_a_warehouse_shipped(courier, carriers, expected):
+    assert fulfilment.tracking_carrier(courier, carriers) == expected
+
+
+def test_every_warehouse_status_has_a_meaning():
+    assert set(fulfilment.FULFILLMENT_TO_SHIPMENT) == set(FulfillmentStatus)
 
 
 # ------------------------------------------------------------------ labels

@@ -60,6 +60,14 @@ def test_429_with_retry_after_seconds_waits_exactly_that_long(api, client, clock
     assert waited(clock) == timedelta(seconds=7)
 
 
+def test_429_with_x_retry_after_as_shipbob_names_it_waits_that_long(api, client, clock):
+    route = api.get("/inventory").mock(side_effect=[
+        httpx.Response(429, headers={"x-retry-after": "25", "x-remaining-calls": "0"}), httpx.Response(200, json=[])])
+    assert client.get("/inventory").json() == []
+    assert route.call_count == 2
+    assert waited(clock) == timedelta(seconds=25)
+
+
 def test_retry_after_as_http_date(api, client, clock):
     when = email.utils.format_datetime(T0 + timedelta(seconds=30), usegmt=True)
     route = api.get("/orders.json").mock(

@@ -459,10 +459,13 @@ class WebhookReceiver(Protocol):
         secret configured to verify with.
         """
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Order | TrackingUpdate | None:
-        """What a verified webhook carries: an ``Order`` (channels) or a ``TrackingUpdate``
-        (carriers), or None for a topic the adapter does not act on. Raise PayloadError
-        when the body cannot be mapped.
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> Order | TrackingUpdate | FulfillmentUpdate | None:
+        """What a verified webhook carries: an ``Order`` (channels), a ``TrackingUpdate``
+        (carriers, and warehouses that ship), a ``FulfillmentUpdate`` (warehouses), or
+        None for a topic the adapter does not act on. Raise PayloadError when the body
+        cannot be mapped.
         """
 
 
@@ -528,8 +531,23 @@ class WebhookDelivery:
             raise ValueError(f"WebhookDelivery.sent_at must be timezone-aware, got {self.sent_at.isoformat()}")
 
 
+@runtime_checkable
+class ShipmentTracker(Protocol):
+    """A warehouse that follows the parcels it shipped with its own labels (an optional capability).
+
+    When no configured carrier can track the courier a warehouse shipped with, the
+    ``poll_tracking`` job asks the warehouse itself: ``label.shipment_ref`` is the
+    warehouse's reference (``submit``'s answer), ``label.tracking_code`` the code it
+    reported.
+    """
+
+    def track(self, label: Label) -> TrackingUpdate:
+        """The parcel's tracking as the warehouse knows it (its status, and scans where it has them)."""
+
+
 #: Optional capability protocols, by the name :func:`capabilities` reports.
 CAPABILITIES: Mapping[str, type] = {
+    "track": ShipmentTracker,
     "webhooks": WebhookReceiver,
     "issue_compensation": CompensationIssuer,
     "push_stock": StockPusher,
@@ -595,8 +613,21 @@ class CarrierType(AdapterType["Carrier"]):
     countries: tuple[str, ...] = attrs.field(default=(), converter=lambda v: tuple(str(c).upper() for c in v))
 
 
+@attrs.frozen(kw_only=True)
 class WarehouseType(AdapterType["Warehouse"]):
-    """A warehouse type (``register_warehouse_types``): its factory returns a :class:`Warehouse`."""
+    """A warehouse type (``register_warehouse_types``): its factory returns a :class:`Warehouse`.
+
+    ``ships_own_labels``: the warehouse buys its own labels (a 3PL). ``buy_labels``
+    never quotes for its packed shipments; they stay with the warehouse until it answers
+    ``shipped`` with the carrier and tracking code (:class:`FulfillmentUpdate`).
+
+    ``keeps_stock``: the warehouse keeps its own stock (a 3PL). The ``sync_stock`` job
+    copies its ``stock_levels`` into fulfilhub's stock table, keeping the reservations
+    it has not seen yet, and allocation reads that table for it (not the live API).
+    """
+
+    ships_own_labels: bool = False
+    keeps_stock: bool = False
 
 
 class NotifierType(AdapterType["Notifier"]):

@@ -66,6 +66,7 @@ DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
     "notices": timedelta(minutes=1),
     "process_inbox": timedelta(seconds=5),
     "push_stock": timedelta(minutes=5),
+    "sync_stock": timedelta(minutes=10),
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

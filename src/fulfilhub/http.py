@@ -218,8 +218,9 @@ class CircuitBreaker:
 
 
 def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After`` as seconds or HTTP date)."""
-    value = response.headers.get("Retry-After")
+    """Seconds the server asked us to wait (``Retry-After`` as seconds or HTTP date; an API
+    that names it ``X-Retry-After``, as ShipBob does, is read the same way)."""
+    value = response.headers.get("Retry-After") or response.headers.get("X-Retry-After")
     if not value:
         return None
     try:

@@ -748,6 +748,13 @@ class FulfillmentUpdate:
     ``next_check_at`` is when the warehouse expects to have news (the end of picking,
     say): fulfilhub does not ask again before then. None: ask again on the next pass.
 
+    A warehouse that ships with its own label (a 3PL) answers ``shipped`` with the
+    ``carrier`` and ``tracking_code`` it shipped with: fulfilhub then records that label
+    (it buys none), pushes the fulfillment to the channel, and follows the parcel (see
+    docs/plugins.md, "A warehouse that ships"). A parcel split into several packages
+    gives the first package's code in ``tracking_code`` and the others in
+    ``more_tracking_codes``.
+
     Attributes:
         ref: The warehouse's reference, as ``submit`` returned it.
         status: The warehouse's progress (``FulfillmentStatus``; a string is converted).
@@ -755,6 +762,12 @@ class FulfillmentUpdate:
         parcel: The packed parcel, known once packed.
         reason: Why, for ``cancelled`` or ``rejected``.
         next_check_at: When the warehouse expects news; None: ask on the next pass.
+        carrier: The courier the warehouse shipped with, as it names it (``"USPS"``); required for ``shipped``.
+        service: The courier's service level, where the warehouse says.
+        tracking_code: The tracking number of the label it bought; required for ``shipped``.
+        tracking_url: Where the customer follows the parcel, where the warehouse gives one.
+        shipped_at: When the parcel left the warehouse (None: ``at``).
+        more_tracking_codes: The other packages' tracking numbers, when it went in several.
     """
 
     ref: str
@@ -763,6 +776,20 @@ class FulfillmentUpdate:
     parcel: Parcel | None = None  # known once packed
     reason: str = ""
     next_check_at: datetime | None = attrs.field(default=None, validator=_aware)
+    carrier: str = ""
+    service: str = ""
+    tracking_code: str = ""
+    tracking_url: str = ""
+    shipped_at: datetime | None = attrs.field(default=None, validator=_aware)
+    more_tracking_codes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if self.status is FulfillmentStatus.SHIPPED and not (self.carrier.strip() and self.tracking_code.strip()):
+            raise ValueError(
+                f"fulfillment {self.ref}: 'shipped' needs the carrier and the tracking code the warehouse shipped "
+                f"with (got carrier={self.carrier!r}, tracking_code={self.tracking_code!r}); a warehouse that does "
+                "not know them yet answers 'packed'"
+            )
 
 
 @attrs.frozen(kw_only=True)

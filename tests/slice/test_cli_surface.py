@@ -52,7 +52,7 @@ CASES: dict[str, list[tuple[str, int]]] = {
     "db copy": [("sqlite:///{tmp}/a.sqlite sqlite:///{tmp}/a.sqlite", USAGE), ("bogus://x sqlite:///{tmp}/b.sqlite", STORE)],
     "db upgrade": [("", OK)],
     "delays": [("", OK), ("--json", OK)],
-    "demo": [("--orders 0", USAGE), ("--days 99", USAGE)],
+    "demo": [("--orders 0", USAGE), ("--days 99", USAGE), ("--warehouse nosuch3pl", USAGE)],
     "doctor": [("--json", OK)],
     "events": [("", OK), ("--json", OK), ("--order {held}", OK), ("--order nope", NOT_FOUND), ("--since x", USAGE)],
     "init": [("--path {tmp}/fulfilhub.toml", OK), ("--path {tmp}/fulfilhub.toml", USAGE)],

@@ -294,7 +294,8 @@ def test_jobs_shows_last_run_duration_outcome_and_backlog(world):
     run("-c", cfg, "sync")  # nothing in stock: the order is backordered
     jobs = {j["job"]: j for j in json.loads(run("-c", cfg, "jobs", "--json").stdout)}
     assert set(jobs) == {"pull_orders", "allocate", "poll_warehouses", "buy_labels", "deliver_effects", "poll_tracking",
-                         "process_inbox", "assess_delays", "notices", "push_stock"}
+                         "process_inbox", "assess_delays", "notices", "push_stock", "sync_stock"}
+    assert jobs["sync_stock"]["outcome"] == "never run"  # listed, but a pass without a 3PL does not run it
     assert jobs["pull_orders"]["outcome"] == "ok" and jobs["pull_orders"]["counts"]["orders_new"] == 1
     assert jobs["pull_orders"]["trigger"] == "sync" and jobs["pull_orders"]["duration_ms"] >= 0
     assert jobs["allocate"]["backlog"] == 1  # the backordered order waits for stock

@@ -22,7 +22,7 @@ from ..config import load as load_config
 from ..errors import ConfigError
 from ..plugins import PluginManager
 from ..sandbox import SandboxServer, Simulator
-from ..scenarios.world import WAREHOUSES, config_text, demo_parts
+from ..scenarios.world import WAREHOUSES, choose_warehouses, config_text, demo_parts
 from ..store import Store
 from ..store import stock as stock_store
 
@@ -35,19 +35,19 @@ __all__ = ["finish", "next_command", "prepare", "webhook_options", "webhook_targ
 def webhook_options(sims: Mapping[str, Simulator], options: dict[str, dict[str, Any]]) -> None:
     """Give each simulator the secret it signs its webhooks with (``DemoPart.webhooks``;
     from the environment where set, else the demo value)."""
-    for name, part in demo_parts(sims).items():
+    for name, part in choose_warehouses(demo_parts(sims), ()).items():
         for secret in part.webhooks.values():
             options.setdefault(name, {}).setdefault(secret.option, os.environ.get(secret.env, secret.value))
 
 
 def webhook_targets(sims: Mapping[str, Simulator], url: str) -> dict[str, str]:
     """Where each simulator that pushes webhooks sends them: ``URL/webhooks/<its instance>``."""
-    return {name: f"{url.rstrip('/')}/webhooks/{part.instance}" for name, part in demo_parts(sims).items()
-            if part.webhooks}
+    return {name: f"{url.rstrip('/')}/webhooks/{part.instance}"
+            for name, part in choose_warehouses(demo_parts(sims), ()).items() if part.webhooks}
 
 
 def _parts(sims: Mapping[str, Simulator], webhooks: bool) -> dict[str, Any]:
-    parts = demo_parts(sims)
+    parts = choose_warehouses(demo_parts(sims), ())  # the local warehouses; a 3PL is the demo's --warehouse
     if webhooks:
         parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
     return parts

@@ -133,10 +133,14 @@ def _push_webhooks(server: SandboxServer, targets: dict[str, str]) -> None:
               help="Run only this channel simulator (repeat for several); default: every installed one.")
 @click.option("--carrier", "carriers", multiple=True, metavar="NAME",
               help="Only this carrier simulator takes part (repeat for several; default: every installed one).")
+@click.option("--warehouse", "warehouses", multiple=True, metavar="NAME",
+              help="A 3PL warehouse simulator (e.g. shipbob) stands in for the two local warehouses: it holds the "
+                   "stock and ships with its own carrier (repeat for several).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @pass_state
 def demo(state: State, orders: int, days: int, seed: int, settle_days: int, workspace: Path | None, fresh: bool,
-         serve: bool, channels: tuple[str, ...], carriers: tuple[str, ...], as_json: bool) -> None:
+         serve: bool, channels: tuple[str, ...], carriers: tuple[str, ...], warehouses: tuple[str, ...],
+         as_json: bool) -> None:
     """Simulate a few days of a shop, two warehouses and a courier, over real HTTP on loopback."""
     from ..scenarios import run_demo
 
@@ -146,6 +150,13 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
         unknown = sorted(set(channels) - set(known))
         if unknown:
             raise click.UsageError(f"--channel {', '.join(unknown)}: no such channel simulator is installed; "
+                                   f"the installed ones are: {', '.join(known) or 'none'}")
+    if warehouses:
+        known = sorted(name for name, sim in state.plugins.registry.simulators.items()
+                       if sim.demo is not None and sim.demo.kind == "warehouses")
+        unknown = sorted(set(warehouses) - set(known))
+        if unknown:
+            raise click.UsageError(f"--warehouse {', '.join(unknown)}: no such warehouse simulator is installed; "
                                    f"the installed ones are: {', '.join(known) or 'none'}")
 
     if workspace is not None and workspace.exists() and any(workspace.iterdir()):
@@ -166,7 +177,8 @@ def demo(state: State, orders: int, days: int, seed: int, settle_days: int, work
     try:
         result = _run_with_progress(run_demo, days + settle_days, orders=orders, days=days, seed=seed,
                                     settle_days=settle_days, workspace=workspace, plugins=state.plugins, serve=serve,
-                                    channels=list(channels) or None, carriers=carriers or None, quiet=as_json or state.quiet)
+                                    channels=list(channels) or None, carriers=carriers or None,
+                                    warehouses=list(warehouses) or None, quiet=as_json or state.quiet)
     finally:
         http_log.setLevel(level)
     elapsed = time.monotonic() - started
@@ -271,6 +283,10 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
           for name, n in result.carriers.items()],
         *[("mainland order, label bought elsewhere", f"{p['tracking_code']} ({p['courier']}) followed by "
            f"{p['carrier']}: {p['status']}, {p['scans']} scans") for p in result.mainland.get("parcels", [])],
+        *[(f"shipped by {name} with its own labels (delivered)",
+           f"{n['shipped']} ({n['delivered']}): " + ", ".join(f"{c} {k}" for c, k in n["couriers"].items())
+           + (f"; e.g. {n['sample']}" if n["sample"] else ""))
+          for name, n in result.third_party.items()],
         ("shipped, on the way", sum(c.get(s, 0) for s in ("shipped", "in_transit", "out_for_delivery", "partially_shipped", "partially_delivered"))),
         ("delivered", c.get("delivered", 0)),
         ("exception (weather, lost, failed attempt)", c.get("exception", 0)),

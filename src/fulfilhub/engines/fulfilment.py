@@ -24,6 +24,7 @@ from ..models import (
     FulfillmentStatus,
     FulfillmentUpdate,
     Label,
+    Money,
     Order,
     OrderStatus,
     Rate,
@@ -48,11 +49,12 @@ S = ShipmentStatus
 T = TrackingStatus
 
 #: What a warehouse's answer means for the shipment. ``shipped`` (the warehouse bought
-#: its own label) is not handled yet and is reported by the runner.
+#: its own label, a 3PL) records that label: see :func:`record_shipped_by_warehouse`.
 FULFILLMENT_TO_SHIPMENT: Mapping[FulfillmentStatus, ShipmentStatus] = {
     FulfillmentStatus.SUBMITTED: S.SUBMITTED,
     FulfillmentStatus.PICKING: S.PICKING,
     FulfillmentStatus.PACKED: S.PACKED,
+    FulfillmentStatus.SHIPPED: S.LABEL_PURCHASED,
     FulfillmentStatus.CANCELLED: S.CANCELLED,
     FulfillmentStatus.REJECTED: S.EXCEPTION,
 }
@@ -225,17 +227,19 @@ class UnhandledUpdate(PluginError):
 
 
 def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: FulfillmentUpdate,
-                           at: datetime, *, source: str, next_pass: datetime | None = None) -> Shipment | None:
+                           at: datetime, *, source: str, next_pass: datetime | None = None,
+                           tracked_by: str = "") -> Shipment | None:
     """Move the shipment on by the warehouse's answer; None when it says nothing new.
 
     The warehouse is asked again at its ``next_check_at`` hint (None: on the next pass).
     A hint no later than ``next_pass`` (when the job runs again anyway) is not written.
+    ``shipped`` records the warehouse's label, followed by ``tracked_by`` (a carrier
+    instance, see :func:`tracking_carrier`; empty: the warehouse itself).
     """
     target = FULFILLMENT_TO_SHIPMENT.get(update.status)
     if target is None:
         raise UnhandledUpdate(
-            f"warehouse {shipment.warehouse}, shipment {shipment.id}: status {update.status} is not handled "
-            f"(a warehouse shipping with its own label is not supported yet)"
+            f"warehouse {shipment.warehouse}, shipment {shipment.id}: status {update.status} is not handled"
         )
     if not lifecycle.shipment_advances(shipment.status, target):
         hint = update.next_check_at
@@ -243,6 +247,9 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
         if worth_it and hint != shipment.next_poll_at:
             _save(tx, shipment, at, next_poll_at=hint)
         return None
+    if target is S.LABEL_PURCHASED:
+        return record_shipped_by_warehouse(tx, hooks, shipment, update, tracked_by or shipment.warehouse,
+                                           Order.channel_of(shipment.order_id), at, source=source)
     if target is S.CANCELLED:
         stock_store.settle(tx, shipment.id, consume=False, at=at)
     changes: dict = {"status": target, "next_poll_at": update.next_check_at}
@@ -251,6 +258,49 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
     saved = _save(tx, shipment, at, **changes)
     lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=source,
                                reason=f"shipment {shipment.id} {target}" + (f": {update.reason}" if update.reason else ""))
+    return saved
+
+
+def tracking_carrier(courier: str, carriers: Sequence[str]) -> str:
+    """Which configured carrier instance follows a parcel a warehouse shipped with ``courier``.
+
+    The instance whose name is the courier's, compared without case, spaces or
+    punctuation (``[carriers.usps]`` follows ``"USPS"``, ``[carriers.dhl_express]``
+    ``"DHL Express"``); '' when none is: the warehouse itself then follows it.
+    ``carriers`` are the instances that can track (full or tracks-only).
+    """
+    wanted = _plain(courier)
+    return next((name for name in sorted(carriers) if wanted and _plain(name) == wanted), "")
+
+
+def _plain(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def record_shipped_by_warehouse(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: FulfillmentUpdate,
+                                tracked_by: str, channel: str, at: datetime, *, source: str) -> Shipment:
+    """The warehouse shipped the parcel with its own label: record that label as ours would
+    be (no cost to fulfilhub: the warehouse bills it), take the stock off, tell the channel.
+
+    ``tracked_by`` is the carrier instance that follows it, or the warehouse's own name
+    when the warehouse follows it (:class:`fulfilhub.ShipmentTracker`).
+    """
+    label = Label(carrier=tracked_by, carrier_name=update.carrier, service=update.service,
+                  tracking_code=update.tracking_code, cost=Money(amount=0, currency="USD"),
+                  shipment_ref=update.ref, tracking_url=update.tracking_url)
+    changes: dict = {"label": label, "status": S.LABEL_PURCHASED, "shipped_at": update.shipped_at or update.at,
+                     "next_poll_at": next_poll(S.LABEL_PURCHASED, None, at)}
+    if update.parcel is not None:
+        changes["parcel"] = update.parcel
+    saved = _save(tx, shipment, at, **changes)
+    stock_store.settle(tx, shipment.id, consume=True, at=at)
+    packages = (update.tracking_code, *update.more_tracking_codes)
+    lifecycle.follow_shipments(
+        tx, hooks, shipment.order_id, at=at, source=source,
+        reason=f"shipped by warehouse {shipment.warehouse} with {update.carrier} {update.tracking_code}"
+        + (f" ({len(packages)} packages: {', '.join(packages)})" if len(packages) > 1 else "")
+        + (f", followed through carrier {tracked_by}" if tracked_by != shipment.warehouse else ""))
+    enqueue(tx, Effect.push_fulfillment(saved, channel), at)
     return saved
 
 

@@ -70,12 +70,19 @@ def _review_holds(rt: Runtime, report: JobReport) -> None:
 
 
 def _read_stock(rt: Runtime, view: inventory.StockView, skus: set[str], report: JobReport) -> None:
-    """Ask each warehouse, once, about the SKUs ``view`` does not know yet."""
+    """Ask each warehouse, once, about the SKUs ``view`` does not know yet. A warehouse that
+    keeps its own stock (a 3PL) is read from the stock table ``sync_stock`` fills, which
+    holds the reservations the warehouse has not seen yet."""
+    synced = set(rt.warehouses_that("keeps_stock"))
     for warehouse in rt.config.warehouses:
         asked = view.unknown(warehouse, skus)
         if not asked:
             continue
         try:
+            if warehouse in synced:
+                with rt.store.read() as conn:
+                    view.add(warehouse, asked, stock_store.levels(conn, warehouses=[warehouse], skus=asked))
+                continue
             view.add(warehouse, asked, rt.warehouse(warehouse).stock_levels(asked))
         except ExternalError as exc:
             report.errors.append(f"warehouse {warehouse}: stock levels unavailable: {exc}")

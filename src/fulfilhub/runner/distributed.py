@@ -71,7 +71,7 @@ from ..store import shipments as shipment_store
 from . import jobs
 from .deliver import _deliver
 from .labels import buy_labels
-from .polling import _poll_warehouse, _track_carrier
+from .polling import _poll_warehouse, _track_carrier, at_warehouses
 from .pull import pull_channel
 from .reports import JobReport, record_run
 from .runtime import Runtime
@@ -81,7 +81,7 @@ log = logging.getLogger("fulfilhub.worker")
 #: The queues, one per kind of work (``fulfilhub worker --queue`` picks some).
 QUEUES = ("passes", "pull", "poll", "labels", "deliver")
 #: The global passes, one at a time each.
-PASSES = ("process_inbox", "allocate", "assess_delays", "notices")
+PASSES = ("process_inbox", "sync_stock", "allocate", "assess_delays", "notices")
 
 
 def part_of(key: str, parts: int) -> int:
@@ -222,8 +222,7 @@ class Distributed:
         def warehouse(name: str) -> dict[str, Any]:
             def run(rt: Runtime) -> JobReport:
                 with rt.store.read() as conn:
-                    due = [s for s in shipment_store.due(conn, fulfilment.AT_WAREHOUSE, rt.clock.now())
-                           if s.warehouse == name]
+                    due = [s for s in at_warehouses(rt, conn, rt.clock.now()) if s.warehouse == name]
                 return _poll_warehouse(rt, name, due)
             return self._recorded(run, f"warehouse:{name}")
 
@@ -292,7 +291,7 @@ class Distributed:
                  for c in rt.config.channels if due("pull_orders")]
         units += [Unit(task="fulfilhub.pass", kwargs={"job": j}, lock=f"pass:{j}") for j in PASSES if due(j)]
         with rt.store.read() as conn:
-            at_warehouse = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, now)
+            at_warehouse = at_warehouses(rt, conn, now)
             tracked = shipment_store.due(conn, fulfilment.TRACKED, now, limit=5000, tracked_only=True)
             packed = shipment_store.without_rate(conn, ShipmentStatus.PACKED)
             claims = outbox_store.due_effects(conn, now)

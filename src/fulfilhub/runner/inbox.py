@@ -17,7 +17,7 @@ from typing import Any
 from ..adapters import WebhookReceiver
 from ..engines import fulfilment, intake
 from ..errors import FulfilhubError, StoreError
-from ..models import Order, TrackingUpdate
+from ..models import FulfillmentUpdate, Order, TrackingUpdate
 from ..store import inbox as inbox_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
@@ -59,12 +59,13 @@ def _process(rt: Runtime, row: Any, known_skus: set[str]) -> str:
     headers: Mapping[str, str] = row.headers or {}
     body = bytes(row.body)
     try:
-        adapter = rt.channel(row.instance) if row.kind == "channels" else rt.carrier(row.instance)
+        adapter = {"channels": rt.channel, "carriers": rt.carrier, "warehouses": rt.warehouse}[row.kind](row.instance)
         if not isinstance(adapter, WebhookReceiver):
             raise FulfilhubError(f"{row.kind[:-1]} {row.instance} no longer takes webhooks")
         parsed = adapter.parse_webhook(headers, body)
-        if parsed is not None and not isinstance(parsed, (Order, TrackingUpdate)):
-            raise FulfilhubError(f"parse_webhook returned a {type(parsed).__name__}, not an Order or a TrackingUpdate")
+        if parsed is not None and not isinstance(parsed, (Order, TrackingUpdate, FulfillmentUpdate)):
+            raise FulfilhubError(f"parse_webhook returned a {type(parsed).__name__}, not an Order, a TrackingUpdate "
+                                 "or a FulfillmentUpdate")
     except Exception as exc:  # the plugin's trouble (or a bug in it) stays with this delivery
         return _finish(rt, row, inbox_store.FAILED, error=describe_error(exc))
     if parsed is None:
@@ -78,6 +79,8 @@ def _process(rt: Runtime, row: Any, known_skus: set[str]) -> str:
                                    source=f"webhook:{row.instance}")
             what = "new" if result.new else "updated" if result.updated else "unchanged (already stored)"
             status, text = inbox_store.PROCESSED, f"order {parsed.id}: {what}"
+        elif row.kind == "warehouses":
+            status, text = _from_warehouse(rt, tx, row.instance, parsed, now)
         else:
             shipment = shipment_store.by_tracking_code(tx.conn, row.instance, parsed.tracking_code)
             if shipment is None:
@@ -92,6 +95,26 @@ def _process(rt: Runtime, row: Any, known_skus: set[str]) -> str:
             raise _Lost
     log.info("webhook %s (%s): %s", row.id, row.instance, text)
     return status
+
+
+def _from_warehouse(rt: Runtime, tx: Any, warehouse: str, parsed: TrackingUpdate | FulfillmentUpdate,
+                    now: Any) -> tuple[str, str]:
+    """A warehouse's webhook, handed to the engine as its polled answer would be."""
+    if isinstance(parsed, FulfillmentUpdate):
+        shipment = shipment_store.of_warehouse(tx.conn, warehouse, fulfillment_ref=parsed.ref)
+        if shipment is None:
+            return inbox_store.IGNORED, f"no shipment of warehouse {warehouse} with reference {parsed.ref}"
+        saved = fulfilment.apply_warehouse_update(
+            tx, rt.hooks, shipment, parsed, now, source=f"webhook:{warehouse}",
+            tracked_by=fulfilment.tracking_carrier(parsed.carrier, rt.tracking_carriers()))
+        return inbox_store.PROCESSED, f"shipment {shipment.id}: " + (f"now {saved.status}" if saved else "unchanged")
+    shipment = shipment_store.of_warehouse(tx.conn, warehouse, tracking_code=parsed.tracking_code)
+    if shipment is None:
+        return inbox_store.IGNORED, (f"no shipment of warehouse {warehouse} with tracking code {parsed.tracking_code} "
+                                     "(polling covers it once there is)")
+    outcome = fulfilment.apply_tracking(tx, rt.hooks, shipment, parsed, Order.channel_of(shipment.order_id), now)
+    moved = f"now {outcome.moved_to}" if outcome.moved_to else f"still {outcome.shipment.status}"
+    return inbox_store.PROCESSED, f"shipment {shipment.id}: {moved}, {outcome.new_scans} new scans"
 
 
 def _finish(rt: Runtime, row: Any, status: str, *, result: str | None = None, error: str | None = None) -> str:

@@ -18,6 +18,7 @@ per job:
 - ``deliver_effects`` (:mod:`.deliver`): the outbox (warehouse submissions, labels,
   channel pushes, notices, compensations).
 - ``push_stock`` (:mod:`.stock`): changed sellable quantities to the channels that take them.
+- ``sync_stock`` (:mod:`.stock_sync`): each 3PL's stock into the table allocation reads.
 - ``assess_delays`` (:mod:`.delays`): open orders against their promises.
 - ``notices`` (:mod:`.notices`): delay assessments and status events into compensations
   and customer notices.
@@ -48,6 +49,7 @@ from .notices import DELAYS as NOTICE_DELAYS, EVENTS as NOTICE_EVENTS, notices
 from .polling import backing_off, healthy_webhooks, poll_shipments, poll_tracking, poll_warehouses
 from .pull import pull_channel, pull_orders
 from .stock import push_stock
+from .stock_sync import sync_stock
 from .reports import JobReport, Progress, describe_error, record_run, record_runs, recorded, run_of, summarize
 from .runtime import Runtime
 
@@ -57,12 +59,13 @@ __all__ = [
     "GATED", "Gate", "JOBS", "PER_ORDER", "JobReport", "Progress", "allocate", "assess_delays", "backing_off", "buy_labels",
     "deliver_effects", "describe_error", "healthy_webhooks", "notices", "poll_shipments", "poll_tracking",
     "poll_warehouses", "process_inbox", "pull_channel", "pull_orders", "push_stock", "record_run", "recorded", "summarize",
-    "sync_once",
+    "sync_once", "sync_stock",
 ]
 
 JOBS: dict[str, Callable[..., JobReport]] = {
     "pull_orders": pull_orders,
     "process_inbox": process_inbox,
+    "sync_stock": sync_stock,
     "allocate": allocate,
     "poll_warehouses": poll_warehouses,
     "buy_labels": buy_labels,
@@ -99,7 +102,8 @@ class Gate:
                     self._waiting = job_runs.waiting(
                         conn, self.rt.clock.now(), at_warehouse=fulfilment.AT_WAREHOUSE, tracked=fulfilment.TRACKED,
                         open_statuses=delay_engine.OPEN_STATUSES,
-                        cursors=[(NOTICE_DELAYS, "delay_assessments"), (NOTICE_EVENTS, "order_events")])
+                        cursors=[(NOTICE_DELAYS, "delay_assessments"), (NOTICE_EVENTS, "order_events")],
+                        own_labels=self.rt.warehouses_that("ships_own_labels"))
             except Exception as exc:  # the jobs themselves say what is wrong with the store
                 log.warning("could not tell which jobs have work waiting, running them all: %s", describe_error(exc))
                 self._waiting = set(GATED)
@@ -146,7 +150,8 @@ def sync_once(rt: Runtime, *, progress: Progress | None = None, record: bool = F
 
     try:
         run(pull_orders, progress=progress)
-        for job in (process_inbox, allocate, deliver_effects, poll_warehouses, buy_labels, deliver_effects,
+        synced = [sync_stock] if rt.warehouses_that("keeps_stock") else []  # a 3PL's stock, before allocating
+        for job in (process_inbox, *synced, allocate, deliver_effects, poll_warehouses, buy_labels, deliver_effects,
                     poll_tracking, push_stock, assess_delays, notices, deliver_effects):
             run(job)
     finally:

@@ -68,6 +68,8 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
     report = JobReport("buy_labels")
     with rt.store.read() as conn:
         packed = shipment_store.without_rate(conn, ShipmentStatus.PACKED)
+        own_labels = set(rt.warehouses_that("ships_own_labels"))  # they ship it themselves
+        packed = [s for s in packed if s.warehouse not in own_labels]
         if only is not None:
             packed = [s for s in packed if only(s)]
         found = order_store.load_many(conn, [s.order_id for s in packed])

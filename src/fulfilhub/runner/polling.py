@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ..adapters import ShipmentTracker
 from ..engines import fulfilment
-from ..errors import Unreachable
-from ..models import Order, Shipment
+from ..errors import ConfigError, Unreachable
+from ..models import Order, Shipment, ShipmentStatus
 from ..store import Store, Tx
 from ..store import inbox as inbox_store
 from ..store import shipments as shipment_store
@@ -118,11 +119,22 @@ def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment
 
 
 def poll_warehouses(rt: Runtime) -> JobReport:
-    """Picking / packed / shipped news for shipments submitted to a warehouse."""
+    """Picking / packed / shipped news for shipments submitted to a warehouse (and, from a
+    warehouse that ships with its own labels, packed ones: it says when they leave)."""
     with rt.store.read() as conn:
-        due = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, rt.clock.now())
+        due = at_warehouses(rt, conn, rt.clock.now())
     return concurrently(grouped(due, lambda s: s.warehouse).items(), lambda item: _poll_warehouse(rt, *item),
                         "poll_warehouses")
+
+
+def at_warehouses(rt: Runtime, conn: Any, now: datetime) -> list[Shipment]:
+    """The shipments a warehouse is to be asked about at ``now``: those it is working on,
+    and the packed ones of a warehouse that ships with its own labels (it says when they leave)."""
+    due = shipment_store.due(conn, fulfilment.AT_WAREHOUSE, now)
+    own_labels = rt.warehouses_that("ships_own_labels")
+    if own_labels:
+        due += shipment_store.due(conn, (ShipmentStatus.PACKED,), now, warehouses=own_labels)
+    return due
 
 
 def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
@@ -131,7 +143,9 @@ def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
         now = rt.clock.now()
         saved = fulfilment.apply_warehouse_update(tx, rt.hooks, shipment, update, now, source=f"warehouse:{name}",
-                                                  next_pass=now + rt.schedule["poll_warehouses"])
+                                                  next_pass=now + rt.schedule["poll_warehouses"],
+                                                  tracked_by=fulfilment.tracking_carrier(update.carrier,
+                                                                                         rt.tracking_carriers()))
         return {str(saved.status) if saved is not None else "unchanged": 1}
 
     return poll_shipments(rt.store, "poll_warehouses", f"warehouse {name}", due,
@@ -154,7 +168,15 @@ def poll_tracking(rt: Runtime) -> JobReport:
 
 
 def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
-    carrier = rt.carrier(name)
+    # A parcel a warehouse shipped with its own label, no carrier of ours following its
+    # courier, carries the warehouse's name: the warehouse follows it (ShipmentTracker).
+    if name in rt.config.carriers:
+        carrier = rt.carrier(name)
+    else:
+        try:
+            carrier = _warehouse_tracker(rt, name)
+        except ConfigError as exc:  # said every pass until the config names a carrier for it
+            return JobReport("poll_tracking", errors=[f"{len(due)} shipment(s): {describe_error(exc)}"])
 
     def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
         outcome = fulfilment.apply_tracking(tx, rt.hooks, shipment, update, Order.channel_of(shipment.order_id),
@@ -170,3 +192,13 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
 
     return poll_shipments(rt.store, "poll_tracking", f"carrier {name}", due, ask=lambda shipment: carrier.track(shipment.label),
                           apply=apply, failed=failed)
+
+
+def _warehouse_tracker(rt: Runtime, name: str) -> Any:
+    if name not in rt.config.warehouses:
+        raise ConfigError(f"shipments are followed by {name!r}, which is no configured carrier nor warehouse")
+    warehouse = rt.warehouse(name)
+    if not isinstance(warehouse, ShipmentTracker):
+        raise ConfigError(f"warehouse {name} shipped parcels with its own labels but cannot follow them (it has no "
+                          f"track capability) and no configured carrier is named after their courier")
+    return warehouse

@@ -158,6 +158,16 @@ class Runtime:
     def notifier(self, name: str) -> Notifier:
         return self._adapter("notifiers", name)
 
+    def warehouses_that(self, flag: str) -> list[str]:
+        """The configured warehouses whose registered type sets ``flag`` (``"ships_own_labels"``,
+        ``"keeps_stock"``: see :class:`fulfilhub.WarehouseType`)."""
+        types = self.plugins.registry.warehouses
+        return [name for name, inst in self.config.warehouses.items() if getattr(types.get(inst.type), flag, False)]
+
+    def tracking_carriers(self) -> list[str]:
+        """The configured carrier instances that can follow a parcel (every carrier tracks)."""
+        return list(self.config.carriers)
+
     def ship_from(self, warehouse: str) -> Address:
         inst = self.config.warehouses[warehouse]
         table = inst.settings.get("address", {})

@@ -41,7 +41,7 @@ from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from .mainland import MainlandOrder
-from .world import World, build_world
+from .world import WAREHOUSES, World, build_world
 
 START = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)
 
@@ -56,6 +56,7 @@ SCHEDULE = {
     "assess_delays": timedelta(hours=1),
     "notices": timedelta(hours=1),
     "push_stock": timedelta(hours=1),
+    "sync_stock": timedelta(hours=1),
 }
 
 #: The demo's disruption: a typhoon closes the hub serving Taiwan for three days, from
@@ -99,6 +100,9 @@ class DemoResult:
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
     #: The mainland China order with a label bought elsewhere (:mod:`.mainland`): its parcels and scans.
     mainland: dict[str, Any] = attrs.Factory(dict)
+    #: Per 3PL warehouse (``--warehouse``): its shipments, how many it shipped with its own
+    #: label and delivered, by which courier, who followed them, and one tracking code.
+    third_party: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -113,6 +117,7 @@ def run_demo(
     serve: bool = False,
     channels: Sequence[str] | None = None,
     carriers: Sequence[str] | None = None,
+    warehouses: Sequence[str] | None = None,
 ) -> DemoResult:
     """Simulate ``days`` days with about ``orders`` orders; returns what happened.
 
@@ -126,6 +131,9 @@ def run_demo(
 
     ``channels`` names the channel simulators to run (``["woocommerce", "shopify"]``);
     None runs every registered one. An unknown name is a ValueError naming the known ones.
+    ``warehouses`` names 3PL warehouse simulators (``["shipbob"]``) that stand in for the
+    two ``local`` warehouses: their stock is the simulator's (synced by ``sync_stock``),
+    they ship with their own carrier, and the result's ``third_party`` says with what.
     """
     if orders < 1 or days < 1:
         raise ValueError("--orders and --days must be at least 1")
@@ -147,11 +155,16 @@ def run_demo(
     }
     reports: list[JobReport] = []
     webhooks: dict[int | str, int] = {}
+    third_party = list(warehouses or ())
+    local = () if third_party else WAREHOUSES
     with build_world(pm, workspace, start=START, seed=seed, options=options, webhooks=serve, channels=channels,
-                     carriers=carriers,
+                     carriers=carriers, third_party=third_party, warehouses=local,
                      extra_config=demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
-        _seed_stock(world, _catalog(channels.values()), rng, orders)
+        if third_party:
+            _seed_third_party(world, _catalog(channels.values()), rng, orders)
+        else:
+            _seed_stock(world, _catalog(channels.values()), rng, orders)
         typhoon = dict(TYPHOON)
         disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
         server = serving.enter_context(ServerThread(world.rt)) if serve else None
@@ -178,6 +191,8 @@ def run_demo(
                     world.context.faults.add("429", path=f"/{name}/", times=2, retry_after=2)
                 for name in carriers:
                     world.context.faults.add("503", path=f"/{name}/", times=1)
+                for name in world.simulators("warehouses"):
+                    world.context.faults.add("429", path=f"/{name}/", times=1, retry_after=2)
             world.clock.advance(timedelta(hours=1))
             _time_base(world)  # the store knows the scenario's time, each hour (even if the run is cut short)
             world.apply_stock_disruptions()
@@ -224,6 +239,18 @@ def run_demo(
             mine["labels"] += 1
             mine["delivered"] += s.status == "delivered"
             mine["cost"] += Decimal(s.rate_amount or 0)
+    shipped_by: dict[str, dict[str, Any]] = {}
+    for s in ships:
+        if s.warehouse in third_party:
+            mine = shipped_by.setdefault(s.warehouse, {"shipments": 0, "shipped": 0, "delivered": 0, "couriers": {},
+                                                       "followed_by": {}, "sample": None})
+            mine["shipments"] += 1
+            if s.tracking_code:
+                mine["shipped"] += 1
+                mine["delivered"] += s.status == "delivered"
+                mine["couriers"][s.carrier_name] = mine["couriers"].get(s.carrier_name, 0) + 1
+                mine["followed_by"][s.carrier] = mine["followed_by"].get(s.carrier, 0) + 1
+                mine["sample"] = mine["sample"] or f"{s.id}: {s.carrier_name} {s.tracking_code}"
     return DemoResult(
         workspace=workspace,
         config_path=config_path,
@@ -247,6 +274,7 @@ def run_demo(
         webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
         inbox=inbox,
         mainland=mainland_figures,
+        third_party=shipped_by,
     )
 
 
@@ -427,6 +455,20 @@ def _seed_stock(world: World, catalog: list[Mapping[str, Any]], rng: random.Rand
             for warehouse in where:
                 on_hand = rng.randint(per_sku // 2, per_sku * 2) if i % 7 else rng.randint(1, 4)
                 stock_store.set_level(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)
+
+
+def _seed_third_party(world: World, catalog: list[Mapping[str, Any]], rng: random.Random, orders: int) -> None:
+    """A 3PL holds the stock itself: each simulator receives the range (a few fast sellers
+    short), and the stock table lists the SKUs at 0 so that ``sync_stock`` asks for them."""
+    per_sku = max(10, 5 * orders // max(1, len(catalog)))
+    at = world.clock.now()
+    for name, sim in world.simulators("warehouses").items():
+        instance = world.parts[name][1]
+        with world.store.transaction() as tx:
+            for i, item in enumerate(catalog):
+                sim.set_stock(item["sku"], rng.randint(per_sku, per_sku * 2) if i % 7 else rng.randint(1, 4))
+                stock_store.set_level(tx, instance, item["sku"], 0, at, safety_stock=1,
+                                      unit_weight_g=int(item.get("grams") or 400))
 
 
 # --------------------------------------------------------------------------- what customers were told

@@ -3,7 +3,8 @@
 Nothing in here names a plugin. The channels and carriers of the config are the
 registered simulators that describe a part (:class:`~fulfilhub.sandbox.DemoPart`):
 which config section and type they stand in for, the instance settings they need and
-the credentials they check. The warehouses are ``local`` ones.
+the credentials they check. The warehouses are ``local`` ones, and the 3PL simulators
+named (``fulfilhub demo --warehouse shipbob``).
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def build_world(
     webhooks: bool = False,
     channels: Iterable[str] | None = None,
     carriers: Iterable[str] | None = None,
+    third_party: Iterable[str] = (),
 ) -> World:
     """Start a world in ``workspace`` (created if missing).
 
@@ -214,7 +216,8 @@ def build_world(
     ``channels`` names the channel simulators to run (None: every registered one).
     ``carriers`` names the carrier simulators that take part (None: every one), besides
     those of ``tracks_only`` types, which always do; an unknown name is a PluginError
-    naming the ones there are.
+    naming the ones there are. ``third_party`` names the warehouse simulators (3PLs) that
+    take part beside the ``local`` ``warehouses`` (none unless named).
     """
     workspace.mkdir(parents=True, exist_ok=True)
     options, settings, instances, env_names = options or {}, settings or {}, instances or {}, env_names or {}
@@ -228,6 +231,7 @@ def build_world(
         tracking = [name for name, part in parts.items() if part.kind == "carriers"
                     and getattr(plugins.registry.carriers.get(part.type), "tracks_only", False)]
         parts = choose_carriers(parts, [*carriers, *(name for name in tracking if name not in carriers)])
+    parts = choose_warehouses(parts, third_party)
     if webhooks:
         parts = {name: attrs.evolve(part, secrets={**part.secrets, **part.webhooks}) for name, part in parts.items()}
     if env is None:
@@ -300,6 +304,17 @@ def choose_carriers(parts: Mapping[str, DemoPart], names: Iterable[str]) -> dict
     return {name: part for name, part in parts.items() if part.kind != "carriers" or name in chosen}
 
 
+def choose_warehouses(parts: Mapping[str, DemoPart], names: Iterable[str]) -> dict[str, DemoPart]:
+    """``parts`` with only the warehouse simulators named (none by default: the world's
+    warehouses are ``local`` ones unless a 3PL is asked for)."""
+    chosen, known = set(names), sorted(name for name, part in parts.items() if part.kind == "warehouses")
+    unknown = sorted(chosen - set(known))
+    if unknown:
+        raise PluginError(f"no warehouse simulator named {', '.join(unknown)}; "
+                          f"the installed ones: {', '.join(known) or 'none'}")
+    return {name: part for name, part in parts.items() if part.kind != "warehouses" or name in chosen}
+
+
 def config_text(
     sandbox: SandboxServer,
     parts: Mapping[str, DemoPart],
@@ -325,7 +340,11 @@ def config_text(
         for setting, secret in part.secrets.items():
             values[setting] = f"${{{env_names.get(secret.env, secret.env)}}}"
         values.update(settings.get(name, {}))
-        out += [f"{key} = {_toml(value)}" for key, value in values.items()]
+        out += [f"{key} = {_toml(value)}" for key, value in values.items() if not isinstance(value, Mapping)]
+        for key, table in values.items():  # a table setting (a warehouse's address) after the plain ones
+            if isinstance(table, Mapping):
+                out.append(f"[{part.kind}.{instances.get(name, part.instance)}.{key}]")
+                out += [f"{k} = {_toml(v)}" for k, v in table.items()]
         out.append("")
     for wh in warehouses:
         out += [f"[warehouses.{wh.name}]", 'type = "local"', f"pick_minutes = {wh.pick_minutes}",

@@ -173,13 +173,15 @@ class WebhookEndpoint:
         self.rt = rt
         self.count = count
         self.writer = InboxWriter(rt.store)
-        self.kinds = {name: "channels" for name in rt.config.channels} | {name: "carriers" for name in rt.config.carriers}
+        self.kinds = ({name: "warehouses" for name in rt.config.warehouses}
+                      | {name: "channels" for name in rt.config.channels}
+                      | {name: "carriers" for name in rt.config.carriers})
 
     def receiver(self, instance: str) -> WebhookReceiver | None:
         kind = self.kinds.get(instance)
         if kind is None:
             return None
-        adapter = self.rt.channel(instance) if kind == "channels" else self.rt.carrier(instance)
+        adapter = {"channels": self.rt.channel, "carriers": self.rt.carrier, "warehouses": self.rt.warehouse}[kind](instance)
         return adapter if isinstance(adapter, WebhookReceiver) else None
 
     def refuse(self, instance: str, reason: str, status: int, detail: str,
@@ -194,7 +196,7 @@ class WebhookEndpoint:
         receiver = self.receiver(instance)
         if receiver is None:
             return self.refuse("-", "unknown_instance", 404,
-                               "no configured channel or carrier of that name takes webhooks")
+                               "no configured channel, carrier or warehouse of that name takes webhooks")
         try:
             body = await read_body(request, self.rt.config.server.max_body_bytes)
         except _TooLarge:

@@ -95,7 +95,7 @@ def backlog(conn: Connection, open_statuses: Iterable[OrderStatus]) -> dict[str,
 
 def waiting(conn: Connection, now: datetime, *, at_warehouse: Iterable[ShipmentStatus],
             tracked: Iterable[ShipmentStatus], open_statuses: Iterable[OrderStatus],
-            cursors: Sequence[tuple[str, str]]) -> set[str]:
+            cursors: Sequence[tuple[str, str]], own_labels: Iterable[str] = ()) -> set[str]:
     """Which jobs have work waiting at ``now``, in one statement: a pass skips the others.
 
     Each answer covers at least what the job itself selects (never less, sometimes more):
@@ -106,17 +106,19 @@ def waiting(conn: Connection, now: datetime, *, at_warehouse: Iterable[ShipmentS
     ``assess_delays`` an open order with a promise; ``notices`` a consumer of ``cursors``
     (``(name, table)`` with ``table`` ``delay_assessments`` or ``order_events``) not yet
     started or behind the newest row of its table, or a notice held back by the notice
-    policy (``notice_pending``) that has come due.
+    policy (``notice_pending``) that has come due. ``own_labels`` are the warehouses that
+    ship with their own labels: their packed shipments wait for the warehouse (polled),
+    not for ``buy_labels``.
     """
     statement = _waiting(tuple(str(s) for s in at_warehouse), tuple(str(s) for s in tracked),
-                         tuple(str(s) for s in open_statuses), tuple(cursors))
+                         tuple(str(s) for s in open_statuses), tuple(cursors), tuple(sorted(own_labels)))
     row = conn.execute(statement, {"now": now}).one()
     return {job for job, is_due in row._mapping.items() if is_due}
 
 
 @functools.lru_cache(maxsize=8)
 def _waiting(at_warehouse: tuple[str, ...], tracked: tuple[str, ...], open_statuses: tuple[str, ...],
-             cursors: tuple[tuple[str, str], ...]) -> Any:
+             cursors: tuple[tuple[str, str], ...], own_labels: tuple[str, ...] = ()) -> Any:
     """The statement of :func:`waiting`, built once (building it costs more than running it)."""
     now = sa.bindparam("now")
     o, sh, ob, p = schema.orders, schema.shipments, schema.outbox, schema.promises
@@ -139,8 +141,11 @@ def _waiting(at_warehouse: tuple[str, ...], tracked: tuple[str, ...], open_statu
         "allocate": exists(o, o.c.status.in_([str(OrderStatus.ON_HOLD), str(OrderStatus.ACCEPTED),
                                               str(OrderStatus.BACKORDERED)])),
         "deliver_effects": exists(ob, ob.c.status == "pending", ob.c.next_attempt_at <= now),
-        "poll_warehouses": look_due(at_warehouse),
-        "buy_labels": exists(sh, sh.c.status == str(ShipmentStatus.PACKED), sh.c.rate_id.is_(None)),
+        "poll_warehouses": (sa.or_(look_due(at_warehouse),
+                                   look_due((str(ShipmentStatus.PACKED),), sh.c.warehouse.in_(list(own_labels))))
+                            if own_labels else look_due(at_warehouse)),
+        "buy_labels": exists(sh, sh.c.status == str(ShipmentStatus.PACKED), sh.c.rate_id.is_(None),
+                             *([sh.c.warehouse.not_in(list(own_labels))] if own_labels else [])),
         "poll_tracking": look_due(tracked, sh.c.tracking_code.is_not(None)),
         "assess_delays": exists(o, o.c.status.in_(list(open_statuses)),
                                 sa.select(p.c.order_id).where(p.c.order_id == o.c.id).exists()),

@@ -157,13 +157,16 @@ def count_of_order(conn: Connection, order_id: str) -> int:
 
 
 def due(conn: Connection, statuses: Iterable[ShipmentStatus], now: datetime, *, limit: int = 500,
-        tracked_only: bool = False, except_carriers: Sequence[str] = ()) -> list[Shipment]:
+        tracked_only: bool = False, except_carriers: Sequence[str] = (),
+        warehouses: Sequence[str] | None = None) -> list[Shipment]:
     """Shipments in ``statuses`` whose next look is due at ``now`` (never looked at first, then oldest due),
-    but none of ``except_carriers``."""
+    but none of ``except_carriers``; with ``warehouses``, only theirs."""
     stmt = sa.select(shipments).where(
         shipments.c.status.in_([str(s) for s in statuses]),
         sa.or_(shipments.c.next_poll_at.is_(None), shipments.c.next_poll_at <= now),
     )
+    if warehouses is not None:
+        stmt = stmt.where(shipments.c.warehouse.in_(list(warehouses)))
     if except_carriers:
         stmt = stmt.where(sa.or_(shipments.c.carrier.is_(None), shipments.c.carrier.not_in(list(except_carriers))))
     if tracked_only:
@@ -288,6 +291,16 @@ def moved_since(conn: Connection, since: datetime) -> list[sa.Row]:
         .order_by(s.c.modified_at)
     )
     return list(conn.execute(stmt))
+
+
+def of_warehouse(conn: Connection, warehouse: str, *, fulfillment_ref: str = "",
+                 tracking_code: str = "") -> Shipment | None:
+    """The newest shipment of ``warehouse`` with that fulfillment reference (or tracking code), or None."""
+    where = (shipments.c.fulfillment_ref == fulfillment_ref if fulfillment_ref
+             else shipments.c.tracking_code == tracking_code)
+    found = conn.execute(sa.select(shipments.c.id).where(shipments.c.warehouse == warehouse, where)
+                         .order_by(shipments.c.created_at.desc()).limit(1)).scalar()
+    return load(conn, found) if found is not None else None
 
 
 def by_tracking_code(conn: Connection, carrier: str, tracking_code: str) -> Shipment | None:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import StockLevel
 from . import Tx
-from .schema import reservations, stock
+from .schema import order_lines, orders, reservations, shipments, stock
 
 _RESERVE = (
     stock.update()
@@ -153,3 +153,59 @@ def settle(tx: Tx, shipment_id: str, *, consume: bool, at: datetime) -> None:
         .where(reservations.c.shipment_id == shipment_id, reservations.c.state == "reserved")
         .values(state="consumed" if consume else "released")
     )
+
+
+# ------------------------------------------------------------------ a 3PL's stock, synced
+
+
+def skus_wanted(conn: Connection) -> set[str]:
+    """The SKUs worth asking a 3PL about: those in the stock table, and those of orders held,
+    accepted or backordered (an order for a SKU no warehouse lists is held until one does)."""
+    open_lines = (sa.select(order_lines.c.sku).join(orders, orders.c.id == order_lines.c.order_id)
+                  .where(orders.c.status.in_(["on_hold", "accepted", "backordered"]),
+                         order_lines.c.requires_shipping.is_(True)).distinct())
+    return known_skus(conn) | set(conn.execute(open_lines).scalars())
+
+
+def submitted_reservations(conn: Connection, warehouse: str) -> set[str]:
+    """The shipments holding a reservation at ``warehouse`` that the warehouse has been sent
+    (it answered with its reference): the ones it counts as committed."""
+    return set(conn.execute(
+        sa.select(reservations.c.shipment_id).distinct()
+        .join(shipments, shipments.c.id == reservations.c.shipment_id)
+        .where(reservations.c.warehouse == warehouse, reservations.c.state == "reserved",
+               shipments.c.fulfillment_ref.is_not(None))
+    ).scalars())
+
+
+def sync_levels(tx: Tx, warehouse: str, fulfillable: Mapping[str, int], seen: Iterable[str],
+                at: datetime) -> dict[str, tuple[int | None, int]]:
+    """Set a 3PL's SKUs from what it says it can still fulfil, in one transaction.
+
+    ``fulfillable`` is ``{sku: units the 3PL can still send}`` (its on hand less what it
+    holds committed). ``seen`` are the shipments whose reservations it already counts
+    as committed (read before it was asked): their units are fulfilhub's reservations
+    too, so they are added back to ``on_hand``; reservations it has not seen stay
+    reserved against what it can fulfil. So ``on_hand - reserved`` is what it can
+    fulfil less what fulfilhub promised that it does not know of yet. Safety stock and
+    unit weight are kept. Returns ``{sku: (on_hand before (None: new row), after)}`` for
+    the rows that changed; nothing else is written.
+    """
+    seen = sorted(set(seen))
+    held: dict[str, int] = {}
+    if seen:
+        rows = tx.execute(sa.select(reservations.c.sku, sa.func.sum(reservations.c.quantity))
+                          .where(reservations.c.warehouse == warehouse, reservations.c.state == "reserved",
+                                 reservations.c.shipment_id.in_(seen))
+                          .group_by(reservations.c.sku))
+        held = {sku: int(quantity) for sku, quantity in rows}
+    before = {r.sku: r.on_hand for r in tx.execute(
+        sa.select(stock.c.sku, stock.c.on_hand).where(stock.c.warehouse == warehouse,
+                                                      stock.c.sku.in_(sorted(fulfillable))))}
+    changed: dict[str, tuple[int | None, int]] = {}
+    for sku, units in sorted(fulfillable.items()):
+        on_hand = max(0, units) + held.get(sku, 0)
+        if before.get(sku) != on_hand:
+            set_level(tx, warehouse, sku, on_hand, at)
+            changed[sku] = (before.get(sku), on_hand)
+    return changed

@@ -89,6 +89,7 @@ from ..adapters import (
     NotifierType,
     Setting,
     ShipmentPush,
+    ShipmentTracker,
     WebhookReceiver,
 )
 from ..clock import SimClock
@@ -100,6 +101,7 @@ from ..models import (
     DelayAssessment,
     FulfillmentRequest,
     FulfillmentStatus,
+    FulfillmentUpdate,
     Label,
     Money,
     Notice,
@@ -683,6 +685,11 @@ class _AdapterSuite(Suite):
         """(headers, body) of a webhook the vendor would send, signed with ``secret`` at ``at``."""
         raise NotImplementedError
 
+    def _webhook_results(self) -> tuple[type, ...]:
+        """What ``parse_webhook`` may return: an Order or a TrackingUpdate, and for a
+        warehouse a FulfillmentUpdate too."""
+        return (Order, TrackingUpdate, FulfillmentUpdate) if self.kind == "warehouses" else (Order, TrackingUpdate)
+
     @pytest.fixture
     def fh_receiver(self, fh_offline: Callable[..., Any]) -> Any:
         fh_build = fh_offline
@@ -706,7 +713,7 @@ class _AdapterSuite(Suite):
         headers, body = self._webhook(fh_clock)
         assert fh_receiver.verify_webhook(headers, body) is True
         parsed = fh_receiver.parse_webhook(headers, body)
-        assert parsed is None or isinstance(parsed, (Order, TrackingUpdate)), parsed
+        assert parsed is None or isinstance(parsed, self._webhook_results()), parsed
 
     def test_webhook_with_a_tampered_body_is_rejected(self, fh_receiver: Any, fh_clock: SimClock) -> None:
         headers, body = self._webhook(fh_clock)
@@ -789,7 +796,7 @@ class _AdapterSuite(Suite):
                 )
                 raise PayloadError(f"refused: {self.resigned_refusal}")
             result = fh_receiver.parse_webhook(resigned, raw)
-            assert result is None or isinstance(result, (Order, TrackingUpdate)), result
+            assert result is None or isinstance(result, self._webhook_results()), result
             return result
 
         raw = json.dumps(golden).encode("utf-8")
@@ -1640,6 +1647,85 @@ class WarehouseSuite(_AdapterSuite):
         asked = sorted((line.sku, line.quantity) for line in request.lines)
         assert sorted((str(sku), int(qty)) for sku, qty in held) == asked, (
             f"submitted {asked} (sku, quantity), the warehouse holds {sorted(held)}: the parcel ships short"
+        )
+
+    # -- a warehouse that ships with its own labels (a 3PL): WarehouseType(ships_own_labels=True)
+
+    def _ships_itself(self) -> bool:
+        return bool(getattr(self.registered(), "ships_own_labels", False))
+
+    def _until_shipped(self, adapter: Any, clock: SimClock, key: str) -> tuple[str, list[FulfillmentUpdate]]:
+        ref = adapter.submit(self.fulfillment_request(key))
+        seen = []
+        for _ in range(self.progress_hours):
+            seen.append(adapter.status(ref))
+            if seen[-1].status is FulfillmentStatus.SHIPPED:
+                break
+            clock.advance(timedelta(hours=1))
+        return ref, seen
+
+    def test_a_warehouse_that_ships_reports_the_carrier_and_tracking_code(
+        self, fh_build: Callable[..., Any], fh_clock: SimClock
+    ) -> None:
+        if not self._ships_itself():
+            pytest.skip("the type does not ship with its own labels (WarehouseType.ships_own_labels is False)")
+        ref, seen = self._until_shipped(fh_build(), fh_clock, "warehouse.submit:ships/1")
+        shipped = seen[-1]
+        assert shipped.status is FulfillmentStatus.SHIPPED, (
+            f"the type ships with its own labels, but after {self.progress_hours} h polled hourly the request is "
+            f"still {shipped.status}; fulfilhub waits for 'shipped' with the carrier and tracking code (raise "
+            "progress_hours if the simulator is slower)"
+        )
+        assert shipped.ref == ref
+        assert shipped.carrier.strip(), "a shipped answer names the carrier the warehouse shipped with"
+        assert shipped.tracking_code.strip(), "a shipped answer carries the tracking code of the warehouse's label"
+        assert shipped.tracking_code not in shipped.more_tracking_codes, "the first package's code is listed twice"
+
+    def test_a_warehouse_that_ships_follows_its_parcels_or_says_who_does(
+        self, fh_build: Callable[..., Any], fh_clock: SimClock
+    ) -> None:
+        if not self._ships_itself():
+            pytest.skip("the type does not ship with its own labels (WarehouseType.ships_own_labels is False)")
+        adapter = fh_build()
+        if not isinstance(adapter, ShipmentTracker):
+            pytest.skip("the warehouse does not follow its parcels (no track): a carrier named after the courier must")
+        ref, seen = self._until_shipped(adapter, fh_clock, "warehouse.submit:ships/2")
+        shipped = seen[-1]
+        assert shipped.status is FulfillmentStatus.SHIPPED, f"never shipped (last {shipped.status})"
+        label = Label(carrier=f"conformance-{self.type_name}", carrier_name=shipped.carrier, service=shipped.service,
+                      tracking_code=shipped.tracking_code, cost=Money(amount=Decimal(0), currency="USD"),
+                      shipment_ref=ref, tracking_url=shipped.tracking_url)
+        statuses = []
+        for _ in range(self.progress_hours * 4):
+            update = adapter.track(label)
+            assert isinstance(update, TrackingUpdate), update
+            assert update.tracking_code == shipped.tracking_code, (
+                f"track() answered for {update.tracking_code!r}, the label is {shipped.tracking_code!r}")
+            statuses.append(update.status)
+            if update.status is TrackingStatus.DELIVERED:
+                break
+            fh_clock.advance(timedelta(hours=1))
+        assert TrackingStatus.UNKNOWN not in statuses, f"track() said unknown: {statuses}"
+        assert statuses[-1] is TrackingStatus.DELIVERED, (
+            f"the parcel the warehouse shipped was followed {self.progress_hours * 4} h and never delivered "
+            f"(last {statuses[-1]})")
+
+    def test_a_warehouse_that_keeps_its_stock_counts_a_submission_as_committed(
+        self, fh_build: Callable[..., Any]
+    ) -> None:
+        if not getattr(self.registered(), "keeps_stock", False):
+            pytest.skip("the type does not keep its own stock (WarehouseType.keeps_stock is False)")
+        adapter = fh_build()
+        sku = self.skus[0]
+        before = {level.sku: level for level in adapter.stock_levels([sku])}[sku]
+        request = attrs.evolve(self.fulfillment_request("warehouse.submit:committed/1"),
+                               lines=(ShipmentLine(sku=sku, quantity=2),))
+        adapter.submit(request)
+        after = {level.sku: level for level in fh_build().stock_levels([sku])}[sku]
+        assert before.available - after.available == 2, (
+            f"submitted 2 x {sku}: what the warehouse can still send went {before.available} -> {after.available}; "
+            "sync_stock keeps fulfilhub's reservations the warehouse has seen only if its levels count them as "
+            "committed (report on_hand and, as reserved, what of it cannot be sent)"
         )
 
     def test_an_unknown_status_word_is_a_payload_error(
