@@ -100,6 +100,20 @@ class FulfillmentStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class FulfilledBy(enum.StrEnum):
+    """Who carries an order to the customer.
+
+    ``SELLER``: fulfilhub's warehouses pack it and fulfilhub buys the label from a
+    configured carrier. ``MARKETPLACE``: the marketplace ships it with its own logistics
+    (Shopee's channel carrier after ``ship_order`` with pickup or dropoff; Amazon's
+    fulfilment network): no label is bought, the channel arranges the shipment and its
+    tracking comes from the marketplace (see :class:`fulfilhub.MarketplaceLogistics`).
+    """
+
+    SELLER = "seller"
+    MARKETPLACE = "marketplace"
+
+
 
 class DelayState(enum.StrEnum):
     """How an open order stands against its promise (a delay assessment)."""
@@ -321,6 +335,8 @@ class Order:
             "" when the channel does not say (notices then go by the destination country).
         shipping: The shipping method the customer chose and what they paid for it;
             None when the channel does not say.
+        fulfilled_by: Who carries the order (``FulfilledBy``; a string is converted):
+            ``seller`` (the default) or ``marketplace`` (the marketplace's own logistics).
         raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 
@@ -339,6 +355,7 @@ class Order:
     cancelled_at: datetime | None = attrs.field(default=None, validator=_aware)
     locale: str = ""
     shipping: ShippingChoice | None = None
+    fulfilled_by: FulfilledBy = attrs.field(default=FulfilledBy.SELLER, converter=FulfilledBy)
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @property

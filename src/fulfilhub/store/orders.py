@@ -61,6 +61,7 @@ def _order_values(order: Order) -> dict[str, Any]:
         "locale": order.locale or None,
         "shipping": {"method": order.shipping.method, "price": str(order.shipping.price.amount),
                      "currency": order.shipping.price.currency} if order.shipping else None,
+        "fulfilled_by": order.fulfilled_by.value,
         "raw": dict(order.raw),
     }
 
@@ -169,6 +170,7 @@ def _build(r: sa.Row, lines: Sequence[sa.Row]) -> Order:
         shipping=ShippingChoice(method=r.shipping["method"], price=Money(amount=r.shipping["price"],
                                                                           currency=r.shipping["currency"]))
         if r.shipping else None,
+        fulfilled_by=r.fulfilled_by or "seller",
         raw=r.raw,
     )
 

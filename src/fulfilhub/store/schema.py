@@ -87,6 +87,7 @@ orders = sa.Table(
     sa.Column("cancelled_at", UTCDateTime, nullable=True),
     sa.Column("locale", sa.String(35), nullable=True),  # the customer's language tag, as the channel said
     sa.Column("shipping", sa.JSON(none_as_null=True), nullable=True),  # {method, price, currency}
+    sa.Column("fulfilled_by", sa.String(16), nullable=False, server_default="seller"),  # models.FulfilledBy
     sa.Column("raw", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("modified_at", UTCDateTime, nullable=False),
