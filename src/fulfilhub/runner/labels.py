@@ -13,13 +13,15 @@ from typing import Any
 
 import attrs
 
+from ..adapters import MarketplaceLogistics
 from ..engines import fulfilment, promise
 from ..errors import Unreachable
-from ..models import Order, Parcel, Promise, Rate, Shipment, ShipmentRequest, ShipmentStatus
+from ..models import FulfilledBy, Order, Parcel, Promise, Rate, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import Tx
 from ..store import orders as order_store
 from ..store import promises as promise_store
 from ..store import shipments as shipment_store
+from .effects import push_of
 from .reports import JobReport, describe_error, in_threads
 from .runtime import Runtime
 
@@ -63,6 +65,11 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
             packed = [s for s in packed if only(s)]
         found = order_store.load_many(conn, [s.order_id for s in packed])
         promised = promise_store.current_many(conn, [s.order_id for s in packed])
+    by_marketplace = [s for s in packed if s.order_id in found
+                      and found[s.order_id][0].fulfilled_by is FulfilledBy.MARKETPLACE]
+    for shipment in by_marketplace:
+        _marketplace_ships(rt, shipment, found[shipment.order_id][0], report)
+    packed = [s for s in packed if s not in by_marketplace]
     types = rt.plugins.registry.carriers
     carriers = [name for name, inst in rt.config.carriers.items()  # a tracks-only carrier sells no label
                 if not getattr(types.get(inst.type), "tracks_only", False)]
@@ -128,6 +135,36 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
     if chosen_now:
         flush()
     return report
+
+
+def _marketplace_ships(rt: Runtime, shipment: Shipment, order: Order, report: JobReport) -> None:
+    """A packed shipment of an order the marketplace carries: the channel arranges it, no label is bought.
+
+    The channel looks before it acts (an order already handed over returns its label),
+    so a run killed between the call and the commit repeats the call harmlessly.
+    """
+    channel = rt.channel(order.channel)
+    if not isinstance(channel, MarketplaceLogistics):
+        report.errors.append(f"shipment {shipment.id}: order {order.number} is shipped by the marketplace, but channel "
+                             f"{order.channel} cannot arrange marketplace shipments; it stays packed")
+        return
+    try:
+        label = channel.arrange_shipment(order, push_of(shipment), f"ship:{shipment.id}", attempt=None)
+    except Unreachable as exc:
+        report.unreachable(exc)
+        return
+    except Exception as exc:
+        report.errors.append(f"shipment {shipment.id}: channel {order.channel} did not arrange the marketplace's "
+                             f"shipment: {describe_error(exc)}; it stays packed and is tried again next run")
+        return
+    if label is None:
+        report.counts["marketplace_waiting"] += 1
+        return
+    with rt.store.transaction() as tx:
+        fulfilment.record_marketplace_label(tx, rt.hooks, shipment, label, rt.clock.now())
+    log.info("shipment %s: %s ships it (%s, tracking %s)", shipment.id, order.channel, label.carrier_name,
+             label.tracking_code)
+    report.counts["marketplace_shipped"] += 1
 
 
 def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], str | Unreachable | None]:

@@ -154,7 +154,9 @@ def poll_tracking(rt: Runtime) -> JobReport:
 
 
 def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
-    carrier = rt.carrier(name)
+    # a label the marketplace issued (FulfilledBy.MARKETPLACE) names the channel: its tracking is the channel's
+    by_channel = name not in rt.config.carriers and name in rt.config.channels
+    track = rt.channel(name).track_shipment if by_channel else rt.carrier(name).track
 
     def apply(tx: Tx, shipment: Shipment, update: Any) -> Mapping[str, int]:
         outcome = fulfilment.apply_tracking(tx, rt.hooks, shipment, update, Order.channel_of(shipment.order_id),
@@ -168,5 +170,5 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     def failed(tx: Tx, shipment: Shipment) -> None:  # asked again later, not at once
         fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
 
-    return poll_shipments(rt.store, "poll_tracking", f"carrier {name}", due, ask=lambda shipment: carrier.track(shipment.label),
+    return poll_shipments(rt.store, "poll_tracking", f"{'channel' if by_channel else 'carrier'} {name}", due, ask=lambda shipment: track(shipment.label),
                           apply=apply, failed=failed)
