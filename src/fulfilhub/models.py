@@ -885,11 +885,17 @@ class NoticeEvent(enum.StrEnum):
     ETA_REVISED = "eta_revised"  # the expected date moved, the delay itself unchanged
     DELIVERED = "delivered"
     COMPENSATION_ISSUED = "compensation_issued"  # the code or the amount, once it exists
+    LOW_STOCK = "low_stock"  # to the operator: a SKU's sellable quantity fell to its reorder point
 
     @property
     def urgent(self) -> bool:
         """Urgent notices are sent at once; the others wait out the customer's quiet hours."""
         return self in (NoticeEvent.DELAYED, NoticeEvent.COMPENSATION_ISSUED)
+
+    @property
+    def for_operator(self) -> bool:
+        """Told to the shop's operator, not a customer: routed only to notifiers whose ``events`` name it."""
+        return self is NoticeEvent.LOW_STOCK
 
 
 class CompensationKind(enum.StrEnum):
