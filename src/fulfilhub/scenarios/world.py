@@ -338,9 +338,12 @@ def config_text(
 
 
 def _toml(value: Any) -> str:
-    """A TOML value for a string, number or boolean (JSON's string escapes are TOML's)."""
+    """A TOML value for a string, number or boolean, or a list of them (JSON's string escapes are TOML's)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, str)):
         return json.dumps(value)
-    raise TypeError(f"a scenario writes only strings, numbers and booleans into the config, not {value!r}")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    raise TypeError(f"a scenario writes only strings, numbers and booleans (or lists of them) into the config, "
+                    f"not {value!r}")

@@ -271,3 +271,24 @@ def latest_status_sources(conn: Connection, order_ids: Iterable[str], to_status:
     for row in rows:
         latest[row.order_id] = row.source
     return latest
+
+
+def count_by_channel(conn: Connection) -> dict[str, dict[tuple[str, str], int]]:
+    """``{channel: {(fulfilled_by, status): orders}}``."""
+    rows = conn.execute(sa.select(orders.c.channel, orders.c.fulfilled_by, orders.c.status, sa.func.count())
+                        .group_by(orders.c.channel, orders.c.fulfilled_by, orders.c.status))
+    out: dict[str, dict[tuple[str, str], int]] = {}
+    for channel, by, status, n in rows:
+        out.setdefault(channel, {})[(by, status)] = n
+    return out
+
+
+def units_ordered_by_channel(conn: Connection, sku: str) -> dict[str, int]:
+    """Units of ``sku`` on the lines of each channel's orders that were not cancelled."""
+    rows = conn.execute(
+        sa.select(orders.c.channel, sa.func.sum(order_lines.c.quantity))
+        .select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id))
+        .where(order_lines.c.sku == sku, orders.c.status != OrderStatus.CANCELLED.value)
+        .group_by(orders.c.channel)
+    )
+    return {channel: int(units or 0) for channel, units in rows}

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import StockLevel
 from . import Tx
-from .schema import reservations, stock
+from .schema import orders, reservations, shipment_lines, shipments, stock
 
 _RESERVE = (
     stock.update()
@@ -153,3 +153,18 @@ def settle(tx: Tx, shipment_id: str, *, consume: bool, at: datetime) -> None:
         .where(reservations.c.shipment_id == shipment_id, reservations.c.state == "reserved")
         .values(state="consumed" if consume else "released")
     )
+
+
+def allocated_by_channel(conn: Connection, sku: str) -> dict[str, dict[str, int]]:
+    """Units of ``sku`` in the shipments of each channel's orders: ``{channel: {shipment status: units}}``."""
+    rows = conn.execute(
+        sa.select(orders.c.channel, shipments.c.status, sa.func.sum(shipment_lines.c.quantity))
+        .select_from(shipment_lines.join(shipments, shipments.c.id == shipment_lines.c.shipment_id)
+                     .join(orders, orders.c.id == shipments.c.order_id))
+        .where(shipment_lines.c.sku == sku)
+        .group_by(orders.c.channel, shipments.c.status)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for channel, status, units in rows:
+        out.setdefault(channel, {})[status] = int(units or 0)
+    return out

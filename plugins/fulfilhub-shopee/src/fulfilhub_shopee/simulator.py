@@ -498,8 +498,16 @@ class ShopeeSimulator:
         sn = "".join(ch for ch in sn if ch.isalnum())
         step, rate = _STEP[self.currency], _RATE[self.currency]
         items, total = [], Decimal(0)
-        for item in rng.sample(CATALOG, rng.randint(1, 2)):
+        # a listing whose seller_stock was set sells only what it holds (Shopee stops selling at 0)
+        for_sale = [c for c in CATALOG if state["stock"].get(c["sku"]) is None or state["stock"][c["sku"]] > 0]
+        if not for_sale:
+            return  # everything sold out: nobody can buy
+        for item in rng.sample(for_sale, min(len(for_sale), rng.randint(1, 2))):
             quantity = rng.choice((1, 1, 1, 2, 3))
+            held = state["stock"].get(item["sku"])
+            if held is not None:
+                quantity = min(quantity, held)
+                state["stock"][item["sku"]] = held - quantity
             price = (Decimal(item["price"]) / rate).quantize(step)
             total += price * quantity
             items.append({"item_id": item["item_id"], "item_name": item["title"], "item_sku": item["sku"],
