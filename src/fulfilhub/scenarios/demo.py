@@ -190,6 +190,7 @@ def run_demo(
         figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
                                  f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
         config_path = world.config_path
+        channel_names = set(world.config.channels)
         faults_injected = world.context.faults.injected
     per_order: dict[str, int] = {}
     for s in ships:
@@ -199,7 +200,7 @@ def run_demo(
     pulled = sum(r.counts.get("orders_new", 0) for r in reports)
     labels: dict[str, dict[str, Any]] = {}
     for s in ships:
-        if s.tracking_code:  # a label was bought
+        if s.tracking_code and s.carrier not in channel_names:  # a label was bought (not the marketplace's)
             mine = labels.setdefault(s.carrier, {"labels": 0, "delivered": 0, "cost": Decimal(0)})
             mine["labels"] += 1
             mine["delivered"] += s.status == "delivered"
