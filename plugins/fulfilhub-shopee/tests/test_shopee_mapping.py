@@ -171,3 +171,23 @@ def test_listings_give_each_sku_its_item_and_model_and_stock_bodies_go_one_item_
                         (lambda a: mapping.model_skus(a, 1), shown["get_model_list"]),
                         (mapping.stock_failures, shown["update_stock"])):
         assert_maps_or_refuses(fn, mutations(payload, seed=12, count=200))
+
+
+def test_a_pickup_takes_the_pickup_address_and_its_first_slot_or_is_refused_naming_the_field():
+    answer = {"info_needed": {"pickup": ["address_id", "pickup_time_id"]}, "pickup": {"address_list": [
+        {"address_id": 11, "address_flag": ["default_address"], "time_slot_list": [{"pickup_time_id": "a"}]},
+        {"address_id": 12, "address_flag": ["pickup_address"],
+         "time_slot_list": [{"date": 1774224000, "pickup_time_id": "1774224000"}, {"pickup_time_id": "later"}]}]}}
+    assert mapping.pickup_choice(answer) == {"address_id": 12, "pickup_time_id": "1774224000"}
+    with pytest.raises(PayloadError, match="pickup address"):
+        mapping.pickup_choice({"pickup": {"address_list": []}})
+    assert_maps_or_refuses(mapping.pickup_choice, mutations(answer, seed=13, count=300))
+
+
+def test_a_dropoff_takes_the_first_branch_when_asked_and_names_what_it_cannot_give():
+    answer = {"info_needed": {"dropoff": ["branch_id"]}, "dropoff": {"branch_list": [
+        {"branch_id": 501, "region": "TW", "city": "台北市", "address": "復興南路一段1號"}, {"branch_id": 502}]}}
+    assert mapping.dropoff_choice(answer) == ({"branch_id": 501}, [])
+    assert mapping.dropoff_choice({"info_needed": {"dropoff": []}}) == ({}, [])
+    assert mapping.dropoff_choice({"info_needed": {"dropoff": ["sender_real_name"]}}) == ({}, ["sender_real_name"])
+    assert_maps_or_refuses(mapping.dropoff_choice, mutations(answer, seed=14, count=300))

@@ -473,7 +473,14 @@ class ShopeeChannel:
                     "marketplace_carriers", service=self.name)
             how = self.ship_by if self.ship_by in needs else ("dropoff" if "dropoff" in needs else "pickup")
             body: dict[str, Any] = {"order_sn": sn}
-            body[how] = mapping.pickup_choice(answer) if how == "pickup" else {}
+            if how == "pickup":
+                body["pickup"] = mapping.pickup_choice(answer)
+            else:
+                body["dropoff"], missing = mapping.dropoff_choice(answer)
+                if missing:
+                    raise PermanentError(
+                        f"order {order.number}: Shopee's dropoff asks for {', '.join(missing)}, which fulfilhub "
+                        "does not keep; arrange it in Seller Centre or set ship_by = \"pickup\"", service=self.name)
         except PayloadError as exc:
             raise self._unreadable(PARAMETER_PATH, exc) from None
         self._call("POST", SHIP_PATH, body=body)

@@ -423,7 +423,7 @@ def pickup_choice(answer: Any) -> dict[str, Any]:
     addresses = pickup.get("address_list") if isinstance(pickup, Mapping) else None
     if not isinstance(addresses, list) or not addresses or not all(isinstance(a, Mapping) for a in addresses):
         raise PayloadError("must list at least one pickup address", field="response.pickup.address_list")
-    flagged = [a for a in addresses if "pickup_address" in (a.get("address_flag") or ())]
+    flagged = [a for a in addresses if isinstance(a.get("address_flag"), list) and "pickup_address" in a["address_flag"]]
     address = (flagged or addresses)[0]
     slots = address.get("time_slot_list")
     if not isinstance(slots, list) or not slots or not isinstance(slots[0], Mapping):
@@ -512,6 +512,28 @@ def stock_failures(answer: Any) -> list[str]:
         raise PayloadError(f"must be a list, got {_shown(failures)}", field="response.failure_list")
     return [f"model {f.get('model_id')}: {f.get('failed_reason')}"[:200] if isinstance(f, Mapping) else _shown(f)
             for f in failures]
+
+
+def dropoff_choice(answer: Any) -> tuple[dict[str, Any], list[str]]:
+    """``ship_order``'s ``dropoff`` from ``get_shipping_parameter``: the first
+    ``dropoff.branch_list[].branch_id`` when ``info_needed.dropoff`` asks for ``branch_id``,
+    and what else it asks for that fulfilhub cannot give (``sender_real_name``, ``tracking_no``)."""
+    info = answer.get("info_needed") if isinstance(answer, Mapping) else None
+    if not isinstance(info, Mapping):
+        raise PayloadError(f"must be a JSON object, got {_shown(info)}", field="response.info_needed")
+    needed = info.get("dropoff")
+    if needed is None:
+        needed = []
+    if not isinstance(needed, list) or not all(isinstance(n, str) for n in needed):
+        raise PayloadError(f"must be a list of field names, got {_shown(needed)}", field="response.info_needed.dropoff")
+    body: dict[str, Any] = {}
+    if "branch_id" in needed:
+        dropoff = answer.get("dropoff")
+        branches = dropoff.get("branch_list") if isinstance(dropoff, Mapping) else None
+        if not isinstance(branches, list) or not branches or not isinstance(branches[0], Mapping):
+            raise PayloadError("must list a branch to drop the parcel at", field="response.dropoff.branch_list")
+        body["branch_id"] = _int_id(branches[0].get("branch_id"), "response.dropoff.branch_list[].branch_id")
+    return body, sorted(set(needed) - {"branch_id", "slug"})
 
 
 def text_of(payload: Mapping[str, Any], key: str) -> str:
