@@ -239,3 +239,21 @@ def test_a_sku_falling_to_its_reorder_point_is_one_notice_to_the_operator_per_cr
     finally:
         rt.close()
         rt.store.close()
+
+
+def test_doctor_lists_the_skus_at_or_below_their_reorder_point(tmp_path):
+    from click.testing import CliRunner
+
+    from fulfilhub.cli import main
+
+    path = tmp_path / "fulfilhub.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "d.sqlite"}"\n\n[warehouses.east]\ntype = "local"\n\n'
+                    '[stock.reorder_points]\nTEA = 5\nMUG = 1\n', encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 'd.sqlite'}", migrate=True)
+    with store.transaction() as tx:
+        stock_store.set_level(tx, "east", "TEA", 4, T0)
+        stock_store.set_level(tx, "east", "MUG", 9, T0)
+    store.close()
+    result = CliRunner().invoke(main, ["-c", str(path), "doctor", "--json"])
+    rows = {row["check"]: row for row in json.loads(result.output)}
+    assert rows["low stock"]["detail"] == "1 SKU(s) at or below the reorder point: TEA 4 <= 5"
