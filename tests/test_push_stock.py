@@ -257,3 +257,24 @@ def test_doctor_lists_the_skus_at_or_below_their_reorder_point(tmp_path):
     result = CliRunner().invoke(main, ["-c", str(path), "doctor", "--json"])
     rows = {row["check"]: row for row in json.loads(result.output)}
     assert rows["low stock"]["detail"] == "1 SKU(s) at or below the reorder point: TEA 4 <= 5"
+
+
+def test_an_order_is_allocated_only_from_the_warehouses_that_serve_its_channel(tmp_path, make_order):
+    from fulfilhub.models import OrderStatus
+    from fulfilhub.store import orders as order_store
+
+    rt = runtime_with(tmp_path, '\n[stock.channels]\nshop = ["west"]\n')
+    try:
+        stock(rt, "east", "TEA", 10)
+        stock(rt, "west", "TEA", 1)
+        with rt.store.transaction() as tx:
+            order_store.insert(tx, [(make_order("7001", ("TEA", 2)), OrderStatus.ACCEPTED, None),
+                                    (make_order("7002", ("TEA", 2), channel="other"), OrderStatus.ACCEPTED, None)],
+                               T0)
+        jobs.allocate(rt)
+        with rt.store.read() as conn:
+            assert order_store.row(conn, "shop:7001").status == "backordered"  # west has 1; east does not serve shop
+            assert order_store.row(conn, "other:7002").status == "allocated"  # served by every warehouse
+    finally:
+        rt.close()
+        rt.store.close()
