@@ -69,7 +69,8 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
                       and found[s.order_id][0].fulfilled_by is FulfilledBy.MARKETPLACE]
     for shipment in by_marketplace:
         _marketplace_ships(rt, shipment, found[shipment.order_id][0], report)
-    packed = [s for s in packed if s not in by_marketplace]
+    handed = {s.id for s in by_marketplace}
+    packed = [s for s in packed if s.id not in handed]
     types = rt.plugins.registry.carriers
     carriers = [name for name, inst in rt.config.carriers.items()  # a tracks-only carrier sells no label
                 if not getattr(types.get(inst.type), "tracks_only", False)]
