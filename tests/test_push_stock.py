@@ -278,3 +278,21 @@ def test_an_order_is_allocated_only_from_the_warehouses_that_serve_its_channel(t
     finally:
         rt.close()
         rt.store.close()
+
+
+def test_a_low_stock_notice_no_notifier_takes_is_kept_and_counted_not_an_error(tmp_path):
+    StockShop.pushes, StockShop.fail = [], False
+    rt = runtime_with(tmp_path, "\n[stock.reorder_points]\nTEA = 5\n")
+    try:
+        stock(rt, "east", "TEA", 2)
+        report = jobs.push_stock(rt)
+        assert report.errors == []
+        assert report.counts["low_stock"] == 1
+        assert report.counts["low_stock_unrouted"] == 1
+        with rt.store.read() as conn:
+            from fulfilhub.store import notices as notice_store
+
+            assert notice_store.exists(conn, "notice:low_stock:stock:TEA:1")
+    finally:
+        rt.close()
+        rt.store.close()

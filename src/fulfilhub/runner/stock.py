@@ -91,9 +91,10 @@ def _warn_low(rt: Runtime, levels: list[StockLevel], saved: Any) -> JobReport:
     state = StatePort(rt.store, LOW_NAMESPACE, rt.clock)
     if not (state.insert(LOW, new) if saved is None else state.compare_and_set(LOW, saved, new)):
         log.info("another runner saved the low-stock state meanwhile; the next run compares again")
-    if crossed and not routed:
-        report.errors.append(f"{len(crossed)} SKUs fell to their reorder point ({', '.join(crossed[:5])}), but no "
-                             'notifier names "low_stock" in its events: see `fulfilhub notices list`')
+    if crossed and not routed:  # kept all the same: `notices list` and `doctor` show it
+        report.counts["low_stock_unrouted"] += len(crossed)
+        log.warning('%d SKUs fell to their reorder point (%s), but no notifier names "low_stock" in its events: '
+                    "see `fulfilhub notices list --event low_stock`", len(crossed), ", ".join(crossed[:5]))
     return report
 
 
