@@ -70,6 +70,7 @@ ENUMS: tuple[type[enum.Enum], ...] = (
     models.TrackingStatus,
     models.ExceptionReason,
     models.FulfillmentStatus,
+    models.FulfilledBy,
     models.ShipmentStatus,
     models.OrderStatus,
     models.NoticeEvent,

@@ -304,6 +304,31 @@ def test_an_outside_label_is_taken_only_at_the_warehouse_and_then_followed_at_on
         fulfilment.record_outside_label(tx, hooks, followed, outside, "shop", at)
 
 
+def test_a_label_the_marketplace_issued_consumes_stock_ships_the_order_and_tells_the_channel_nothing(store, allocated,
+                                                                                                   hooks):
+    order, shipment = allocated
+    at = T0 + timedelta(hours=1)
+    with store.transaction() as tx:
+        shipment = fulfilment.record_submission(tx, shipment, "LF-1", at)
+        shipment = fulfilment.apply_warehouse_update(
+            tx, hooks, shipment, FulfillmentUpdate(ref="LF-1", status="packed", at=at, parcel=Parcel(weight_g=900)), at,
+            source="warehouse:main")
+        marketplace = Label(carrier="tw-shopee", carrier_name="蝦皮店到店", service="Shopee logistics (dropoff)",
+                            tracking_code="TW0001", cost=Money(amount="0", currency="TWD"), shipment_ref="2603220XKQ8T3A")
+        shipped = fulfilment.record_marketplace_label(tx, hooks, shipment, marketplace, at)
+    assert shipped.status is S.LABEL_PURCHASED
+    assert shipped.carrier == "tw-shopee"  # its tracking is asked of the channel
+    assert shipped.channel_ref == "2603220XKQ8T3A"
+    assert shipped.rate is None  # nothing was quoted or bought
+    with store.read() as conn:
+        (level,) = stock_store.levels(conn)
+        events = order_store.events_of(conn, order.id)
+    assert (level.on_hand, level.reserved) == (3, 0)
+    assert status_of(store, order.id) is OrderStatus.SHIPPED
+    assert events[-1].source == "channel:tw-shopee"
+    assert set(effects(store)) == {f"warehouse.submit:{shipment.id}"}  # no label to buy, no push: arranging told it
+
+
 # ------------------------------------------------------------------ tracking
 
 

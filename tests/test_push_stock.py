@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 
-from fulfilhub import ChannelType, OrderPage, StockLevel, StockPusher, TransientError, capabilities, hookimpl
+from fulfilhub import ChannelType, ConfigError, OrderPage, StockLevel, StockPusher, TransientError, capabilities, hookimpl
 from fulfilhub.clock import SimClock
 from fulfilhub.config import load
 from fulfilhub.engines import inventory
@@ -144,3 +145,154 @@ def test_sync_runs_push_stock_once_the_pass_has_reserved_and_shipped(rt):
     passed = [report.job for report in jobs.sync_once(rt)]
     assert passed.index("push_stock") > passed.index("poll_tracking") > passed.index("allocate")
     assert StockShop.pushes == [{"TEA": 4}]
+
+
+def runtime_with(tmp_path, extra: str) -> Runtime:
+    path = tmp_path / "fulfilhub.toml"
+    path.write_text(CONFIG.format(db=tmp_path / "s.sqlite") + extra, encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}", migrate=True)
+    return Runtime(load(path, env={}), store, PluginManager(load_installed=False, extra=[ShopPlugin()]),
+                   clock=SimClock(T0))
+
+
+def test_a_channel_is_told_what_the_warehouses_that_serve_it_hold(tmp_path):
+    StockShop.pushes, StockShop.fail = [], False
+    rt = runtime_with(tmp_path, '\n[stock.channels]\nshop = ["west"]\n')
+    try:
+        stock(rt, "east", "TEA", 10)
+        stock(rt, "west", "TEA", 5, safety=1)
+        stock(rt, "east", "MUG", 3)
+        jobs.push_stock(rt)
+        assert StockShop.pushes == [{"TEA": 4}]  # east does not serve the shop: its TEA and MUG are not sold there
+        assert inventory.sellable(stock_store_levels(rt), ["west"]) == {"TEA": 4}
+    finally:
+        rt.close()
+        rt.store.close()
+
+
+def stock_store_levels(rt):
+    with rt.store.read() as conn:
+        return stock_store.levels(conn)
+
+
+@pytest.mark.parametrize(("table", "words"), [
+    ('[stock.channels]\nshoop = ["west"]', "did you mean 'shop'"),
+    ('[stock.channels]\nshop = ["north"]', "no warehouse 'north'"),
+    ('[stock.channels]\nshop = "west"', "expected a list of the warehouses"),
+    ('[stock.reorder_points]\nTEA = -1', "expected a whole number of units"),
+    ('[stock]\nlocale = "fr"', "expected one of en, zh_Hant, zh_Hans"),
+    ('[stock]\nreorder = 3', "reorder"),
+])
+def test_a_wrong_stock_table_is_refused_naming_the_key(tmp_path, table, words):
+    path = tmp_path / "fulfilhub.toml"
+    path.write_text(CONFIG.format(db=tmp_path / "s.sqlite") + "\n" + table + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=words) as caught:
+        load(path, env={})
+    assert "stock" in str(caught.value)
+
+
+LOW = """
+[stock]
+locale = "zh_Hant"
+
+[stock.reorder_points]
+TEA = 5
+MUG = 0
+
+[notifiers.ops]
+type = "jsonl"
+path = "{ops}"
+events = ["low_stock"]
+
+[notifiers.customers]
+type = "jsonl"
+path = "{customers}"
+"""
+
+
+def test_a_sku_falling_to_its_reorder_point_is_one_notice_to_the_operator_per_crossing(tmp_path):
+    StockShop.pushes, StockShop.fail = [], False
+    rt = runtime_with(tmp_path, LOW.format(ops=tmp_path / "ops.jsonl", customers=tmp_path / "customers.jsonl"))
+    try:
+        stock(rt, "east", "TEA", 6)
+        stock(rt, "west", "MUG", 2)
+        assert jobs.push_stock(rt).counts.get("low_stock", 0) == 0  # 6 > 5
+        stock(rt, "east", "TEA", 3)
+        stock(rt, "west", "TEA", 2)
+        first = jobs.push_stock(rt)
+        assert first.counts["low_stock"] == 1  # 5 <= 5: TEA crossed; MUG (2 > 0) did not
+        assert jobs.push_stock(rt).counts.get("low_stock", 0) == 0  # still low: not told again
+        stock(rt, "east", "TEA", 1)
+        assert jobs.push_stock(rt).counts.get("low_stock", 0) == 0  # lower still, the same crossing
+        stock(rt, "east", "TEA", 20)
+        jobs.push_stock(rt)  # restocked: above the point again
+        stock(rt, "east", "TEA", 0)
+        stock(rt, "west", "TEA", 0)
+        assert jobs.push_stock(rt).counts["low_stock"] == 1  # a new crossing, a new notice
+        jobs.deliver_effects(rt)
+        told = [json.loads(line) for line in (tmp_path / "ops.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert [t["key"] for t in told] == ["notice:low_stock:stock:TEA:1", "notice:low_stock:stock:TEA:2"]
+        assert told[0]["subject"] == "庫存偏低：TEA僅剩5件可售"
+        assert "補貨點5件" in told[0]["text"]
+        assert "east 3、west 2" in told[0]["text"]
+        assert not (tmp_path / "customers.jsonl").exists()  # an operator's notice never goes to a customer route
+    finally:
+        rt.close()
+        rt.store.close()
+
+
+def test_doctor_lists_the_skus_at_or_below_their_reorder_point(tmp_path):
+    from click.testing import CliRunner
+
+    from fulfilhub.cli import main
+
+    path = tmp_path / "fulfilhub.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "d.sqlite"}"\n\n[warehouses.east]\ntype = "local"\n\n'
+                    '[stock.reorder_points]\nTEA = 5\nMUG = 1\n', encoding="utf-8")
+    store = Store.open(f"sqlite:///{tmp_path / 'd.sqlite'}", migrate=True)
+    with store.transaction() as tx:
+        stock_store.set_level(tx, "east", "TEA", 4, T0)
+        stock_store.set_level(tx, "east", "MUG", 9, T0)
+    store.close()
+    result = CliRunner().invoke(main, ["-c", str(path), "doctor", "--json"])
+    rows = {row["check"]: row for row in json.loads(result.output)}
+    assert rows["low stock"]["detail"] == "1 SKU(s) at or below the reorder point: TEA 4 <= 5"
+
+
+def test_an_order_is_allocated_only_from_the_warehouses_that_serve_its_channel(tmp_path, make_order):
+    from fulfilhub.models import OrderStatus
+    from fulfilhub.store import orders as order_store
+
+    rt = runtime_with(tmp_path, '\n[stock.channels]\nshop = ["west"]\n')
+    try:
+        stock(rt, "east", "TEA", 10)
+        stock(rt, "west", "TEA", 1)
+        with rt.store.transaction() as tx:
+            order_store.insert(tx, [(make_order("7001", ("TEA", 2)), OrderStatus.ACCEPTED, None),
+                                    (make_order("7002", ("TEA", 2), channel="other"), OrderStatus.ACCEPTED, None)],
+                               T0)
+        jobs.allocate(rt)
+        with rt.store.read() as conn:
+            assert order_store.row(conn, "shop:7001").status == "backordered"  # west has 1; east does not serve shop
+            assert order_store.row(conn, "other:7002").status == "allocated"  # served by every warehouse
+    finally:
+        rt.close()
+        rt.store.close()
+
+
+def test_a_low_stock_notice_no_notifier_takes_is_kept_and_counted_not_an_error(tmp_path):
+    StockShop.pushes, StockShop.fail = [], False
+    rt = runtime_with(tmp_path, "\n[stock.reorder_points]\nTEA = 5\n")
+    try:
+        stock(rt, "east", "TEA", 2)
+        report = jobs.push_stock(rt)
+        assert report.errors == []
+        assert report.counts["low_stock"] == 1
+        assert report.counts["low_stock_unrouted"] == 1
+        with rt.store.read() as conn:
+            from fulfilhub.store import notices as notice_store
+
+            assert notice_store.exists(conn, "notice:low_stock:stock:TEA:1")
+    finally:
+        rt.close()
+        rt.store.close()

@@ -508,6 +508,31 @@ class StockPusher(Protocol):
         """
 
 
+@runtime_checkable
+class MarketplaceLogistics(Protocol):
+    """A channel that ships orders with the marketplace's own logistics (an optional capability).
+
+    An order whose ``fulfilled_by`` is ``FulfilledBy.MARKETPLACE`` buys no label: once its
+    shipment is packed, ``buy_labels`` asks the channel to arrange it (Shopee's
+    ``ship_order`` with pickup or dropoff) and takes the tracking number the marketplace
+    issues; ``poll_tracking`` then asks the channel, not a carrier, where the parcel is.
+    """
+
+    def arrange_shipment(self, order: Order, push: ShipmentPush, key: str, *,
+                         attempt: int | None = None) -> Label | None:
+        """Hand the packed shipment to the marketplace's logistics and return its label.
+
+        ``Label.carrier`` must be the channel's instance name (``context.name``), so its
+        tracking is asked of this channel; ``cost`` is what the seller pays for it (zero
+        when the marketplace bills it elsewhere). Return None while the marketplace has
+        not issued a tracking number yet (asked again on the next run). Look before you
+        act: an order the marketplace already ships returns the label it has.
+        """
+
+    def track_shipment(self, label: Label) -> TrackingUpdate:
+        """Where the marketplace's carrier says the parcel is (as :meth:`Carrier.track`)."""
+
+
 @attrs.frozen(kw_only=True)
 class WebhookDelivery:
     """Which delivery a webhook is (:meth:`WebhookReceiver.webhook_delivery`).
@@ -551,6 +576,7 @@ CAPABILITIES: Mapping[str, type] = {
     "webhooks": WebhookReceiver,
     "issue_compensation": CompensationIssuer,
     "push_stock": StockPusher,
+    "marketplace_logistics": MarketplaceLogistics,
 }
 
 

@@ -47,7 +47,7 @@ from .errors import ConfigError
 
 DEFAULT_PATH = "fulfilhub.toml"
 SECTIONS = ("store", "schedule", "intake", "promise", "server", "channels", "carriers", "warehouses", "notifiers",
-            "notices", "compensation", "carrier_choice")
+            "notices", "compensation", "carrier_choice", "stock")
 KINDS = ("channels", "carriers", "warehouses", "notifiers")
 STORE_KEYS = ("url",)
 
@@ -92,6 +92,30 @@ class IntakeConfig:
 
     hold_on_note: bool = True
     check_sku: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class StockConfig:
+    """``[stock]``: which warehouses' stock each channel may sell, and when to warn that a SKU runs low.
+
+    ``channels``: channel instance -> the warehouses that serve it (a channel not named
+    is served by every warehouse). ``reorder_points``: SKU -> the sellable quantity
+    (summed over every warehouse) at or below which the operator is warned, once per
+    crossing. ``locale``: the language of the operator's notices (``en``, ``zh_Hant``,
+    ``zh_Hans``).
+    """
+
+    channels: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    reorder_points: Mapping[str, int] = attrs.field(factory=dict)
+    locale: str = "en"
+
+    def warehouses_for(self, channel: str) -> tuple[str, ...] | None:
+        """The warehouses that serve ``channel`` (None: all of them)."""
+        return self.channels.get(channel)
+
+
+STOCK_KEYS = ("channels", "reorder_points", "locale")
+STOCK_LOCALES = ("en", "zh_Hant", "zh_Hans")
 
 
 #: Day names of ``working_days``, Monday first (``date.weekday()`` order).
@@ -278,6 +302,7 @@ class Config:
     compensation: Mapping[str, Any] = attrs.field(factory=dict)
     #: The ``[carrier_choice]`` table as written (checked by the choice engine: ``choice.settings``).
     carrier_choice: Mapping[str, Any] = attrs.field(factory=dict)
+    stock: StockConfig = StockConfig()
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -440,8 +465,41 @@ def from_mapping(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str],
         notices=_table(data, "notices", where),
         compensation=_table(data, "compensation", where),
         carrier_choice=_table(data, "carrier_choice", where),
+        stock=_stock(_table(data, "stock", where), where, instances["channels"], instances["warehouses"]),
         **instances,
     )
+
+
+def _stock(table: Mapping[str, Any], where: str, channels: Mapping[str, InstanceConfig],
+           warehouses: Mapping[str, InstanceConfig]) -> StockConfig:
+    """``[stock]``, ``[stock.channels]`` and ``[stock.reorder_points]``, checked name by name."""
+    _known_keys(table, STOCK_KEYS, where, "stock.", "setting")
+    served: dict[str, tuple[str, ...]] = {}
+    for channel, names in _table(table, "channels", where).items():
+        key = f"stock.channels.{channel}"
+        if channel not in channels:
+            close = difflib.get_close_matches(channel, list(channels), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"no channel {channel!r} is configured; {hint}configured: {', '.join(channels) or 'none'}",
+                              path=where, key=key)
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f'expected a list of the warehouses that serve {channel}, like ["taipei"], got {names!r}',
+                              path=where, key=key)
+        unknown = [n for n in names if n not in warehouses]
+        if unknown:
+            raise ConfigError(f"no warehouse {unknown[0]!r} is configured; configured: "
+                              f"{', '.join(warehouses) or 'none'}", path=where, key=key)
+        served[channel] = tuple(dict.fromkeys(names))
+    points: dict[str, int] = {}
+    for sku, point in _table(table, "reorder_points", where).items():
+        if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point <= 10_000_000:
+            raise ConfigError(f"expected a whole number of units from 0, like 10, got {point!r}", path=where,
+                              key=f"stock.reorder_points.{sku}")
+        points[sku] = point
+    locale = table.get("locale", "en")
+    if locale not in STOCK_LOCALES:
+        raise ConfigError(f"expected one of {', '.join(STOCK_LOCALES)}, got {locale!r}", path=where, key="stock.locale")
+    return StockConfig(channels=served, reorder_points=points, locale=locale)
 
 
 def _promise(table: Mapping[str, Any], where: str, warehouses: Mapping[str, InstanceConfig]) -> PromiseConfig:

@@ -100,6 +100,20 @@ class FulfillmentStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class FulfilledBy(enum.StrEnum):
+    """Who carries an order to the customer.
+
+    ``SELLER``: fulfilhub's warehouses pack it and fulfilhub buys the label from a
+    configured carrier. ``MARKETPLACE``: the marketplace ships it with its own logistics
+    (Shopee's channel carrier after ``ship_order`` with pickup or dropoff; Amazon's
+    fulfilment network): no label is bought, the channel arranges the shipment and its
+    tracking comes from the marketplace (see :class:`fulfilhub.MarketplaceLogistics`).
+    """
+
+    SELLER = "seller"
+    MARKETPLACE = "marketplace"
+
+
 
 class DelayState(enum.StrEnum):
     """How an open order stands against its promise (a delay assessment)."""
@@ -356,6 +370,8 @@ class Order:
             before it is fulfilled, in words a person can act on ("Amazon withholds
             the address without a restricted data token"); intake holds a new order
             with it, and keeps saying so while it stays held. Empty: nothing to say.
+        fulfilled_by: Who carries the order (``FulfilledBy``; a string is converted):
+            ``seller`` (the default) or ``marketplace`` (the marketplace's own logistics).
         raw: The foreign payload, unchanged (not compared, not shown in ``repr``).
     """
 
@@ -376,6 +392,7 @@ class Order:
     shipping: ShippingChoice | None = None
     channel_promise: ChannelPromise | None = None
     hold_reason: str = ""
+    fulfilled_by: FulfilledBy = attrs.field(default=FulfilledBy.SELLER, converter=FulfilledBy)
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @property
@@ -932,11 +949,17 @@ class NoticeEvent(enum.StrEnum):
     ETA_REVISED = "eta_revised"  # the expected date moved, the delay itself unchanged
     DELIVERED = "delivered"
     COMPENSATION_ISSUED = "compensation_issued"  # the code or the amount, once it exists
+    LOW_STOCK = "low_stock"  # to the operator: a SKU's sellable quantity fell to its reorder point
 
     @property
     def urgent(self) -> bool:
         """Urgent notices are sent at once; the others wait out the customer's quiet hours."""
         return self in (NoticeEvent.DELAYED, NoticeEvent.COMPENSATION_ISSUED)
+
+    @property
+    def for_operator(self) -> bool:
+        """Told to the shop's operator, not a customer: routed only to notifiers whose ``events`` name it."""
+        return self is NoticeEvent.LOW_STOCK
 
 
 class CompensationKind(enum.StrEnum):

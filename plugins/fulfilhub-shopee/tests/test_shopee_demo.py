@@ -36,3 +36,12 @@ def test_shopee_and_shopify_run_together_on_one_stock_and_shopee_orders_ship_wit
     assert done.get("channel.push_fulfillment", 0) > 0
     failed = db.execute("select count(*) from outbox where target = 'demo-shopee' and status = 'failed'").fetchone()
     assert failed == (0,)
+    # the orders Shopee's own logistics carry: no label bought, Shopee's tracking number, delivered by Shopee's scans
+    carried = db.execute("select s.carrier, s.carrier_name, s.rate_id, s.status, count(*) from shipments s "
+                         "join orders o on o.id = s.order_id where o.fulfilled_by = 'marketplace' group by 1, 2, 3, 4"
+                         ).fetchall()
+    assert carried, "no Shopee-logistics order in the demo"
+    assert {(c[0], c[1], c[2]) for c in carried} == {("demo-shopee", "蝦皮店到店", None)}
+    assert any(c[3] == "delivered" for c in carried), carried
+    assert result.channels["demo-shopee"]["marketplace_delivered"] > 0
+    assert "demo-shopee" not in result.carriers  # the marketplace's parcels are not labels fulfilhub bought

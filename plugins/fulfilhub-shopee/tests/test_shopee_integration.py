@@ -9,7 +9,18 @@ from typing import Any
 import attrs
 import pytest
 
-from fulfilhub import PermanentError, RetryPolicy, ShipmentLine, ShipmentPush, SimClock, Simulator, TrackingStatus
+from fulfilhub import (
+    ConfigError,
+    FulfilledBy,
+    PermanentError,
+    RetryPolicy,
+    ShipmentLine,
+    ShipmentPush,
+    SimClock,
+    Simulator,
+    TrackingStatus,
+    TransientError,
+)
 from fulfilhub.sandbox import SandboxContext, SandboxServer
 from fulfilhub.testing import instance_context
 from fulfilhub_shopee import ShopeeChannel
@@ -319,3 +330,71 @@ def test_the_same_order_by_push_and_by_poll_is_one_order_at_one_version(start, c
     assert [p["order_sn"] for p in channel.fetch_orders(page.next_cursor).payloads] == []  # off the queue
     clock.advance(timedelta(hours=1))
     assert not channel.verify_webhook(headers, body)  # an hour-old push is refused as a replay
+
+
+@pytest.mark.parametrize("ship_by", ["dropoff", "pickup"])
+def test_a_shopee_logistics_order_is_handed_to_shopees_carrier_and_tracked_from_shopee(start, clock, ship_by):
+    _, sim, build, _ = start(orders_per_day=24, integrated_rate=1.0)
+    clock.advance(timedelta(hours=3))
+    channel = build(marketplace_carriers=["蝦皮店到店"], ship_by=ship_by)
+    order = channel.parse_order(full_pass(channel, None)[0][0])
+    assert order.fulfilled_by is FulfilledBy.MARKETPLACE
+    assert channel.arrange_shipment(order, push_for(order, ""), "ship:1", attempt=None) is None  # no number yet
+    assert sim.order(order.external_id)["order_status"] == "PROCESSED"
+    assert channel.arrange_shipment(order, push_for(order, ""), "ship:1", attempt=None) is None  # not arranged twice
+    assert sim.calls().count("ship_order") == 1
+    clock.advance(timedelta(minutes=11))
+    label = build(marketplace_carriers=["蝦皮店到店"]).arrange_shipment(order, push_for(order, ""), "ship:1", attempt=2)
+    assert label is not None
+    assert label.tracking_code == sim.tracking_number(order.external_id)
+    assert label.carrier == "tw-shopee"  # tracked through the channel, not a carrier
+    assert label.carrier_name == "蝦皮店到店"
+    assert label.cost.amount == 0
+    assert sim.calls().count("ship_order") == 1
+    assert channel.track_shipment(label).status is TrackingStatus.PRE_TRANSIT
+    clock.advance(timedelta(days=4))
+    update = channel.track_shipment(label)
+    assert update.status is TrackingStatus.DELIVERED
+    assert [e.status for e in update.events] == [TrackingStatus.PRE_TRANSIT, TrackingStatus.IN_TRANSIT,
+                                                 TrackingStatus.DELIVERED]
+    assert channel.parse_order(sim.order(order.external_id)).version == order.version  # Shopee's moves: no edit
+
+
+def test_an_order_on_a_seller_shipped_channel_named_a_marketplace_carrier_is_refused_saying_so(start, clock):
+    _, sim, build, _ = start(orders_per_day=24)
+    clock.advance(timedelta(hours=3))
+    channel = build(marketplace_carriers=["黑貓宅急便 (賣家自行寄送)"])
+    order = channel.parse_order(full_pass(channel, None)[0][0])
+    assert order.fulfilled_by is FulfilledBy.MARKETPLACE
+    with pytest.raises(PermanentError, match="take its shipping_carrier out of marketplace_carriers"):
+        channel.arrange_shipment(order, push_for(order, ""), "ship:1", attempt=None)
+    assert sim.calls().count("ship_order") == 0
+    assert build().parse_order(sim.order(order.external_id)).fulfilled_by is FulfilledBy.SELLER  # the default
+
+
+def test_stock_is_set_per_item_with_its_models_and_unlisted_skus_are_returned(start, clock):
+    _, sim, build, _ = start(orders_per_day=0)
+    channel = build()
+    unlisted = channel.push_stock({"TEE-ORG-M": 5, "MUG-ENM-350": 0, "NOT-ON-SHOPEE": 3}, "push_stock:1")
+    assert unlisted == ["NOT-ON-SHOPEE"]
+    assert sim.stock()["TEE-ORG-M"] == 5
+    assert sim.stock()["MUG-ENM-350"] == 0
+    assert sim.stock()["TEA-OOL-100"] is None  # not told: not touched
+    assert sim.calls().count("update_stock") == 2  # one call per item
+    assert sim.calls().count("get_item_list") == 1
+    channel.push_stock({"TEE-ORG-M": 4}, "push_stock:2")
+    assert sim.calls().count("get_item_list") == 1  # the listings are kept for the hour
+    assert sim.stock()["TEE-ORG-M"] == 4
+
+
+def test_a_stock_map_skips_the_listings_and_a_bad_one_is_refused_naming_the_key(start, clock):
+    _, sim, build, _ = start(orders_per_day=0)
+    channel = build(stock_map={"TEE-ORG-M": "2300001:23000011", "MUG-ENM-350": "2300002:0"})
+    assert channel.push_stock({"TEE-ORG-M": 7, "MUG-ENM-350": 2}, "k") == []
+    assert sim.stock()["TEE-ORG-M"] == 7
+    assert sim.calls().count("get_item_list") == 0
+    with pytest.raises(ConfigError, match="stock_map"):
+        build(stock_map={"TEE-ORG-M": "tee"})
+    wrong = build(stock_map={"TEE-ORG-M": "2300001:99"})  # a model Shopee does not have: tried again later
+    with pytest.raises(TransientError, match="model_id not found"):
+        wrong.push_stock({"TEE-ORG-M": 1}, "k2")

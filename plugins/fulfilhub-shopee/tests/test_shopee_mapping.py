@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from fulfilhub import Money, PayloadError, TrackingStatus
+from fulfilhub import ExceptionReason, Money, PayloadError, TrackingStatus
 from fulfilhub.testing.fuzz import assert_maps_or_refuses, check_model, mutations
 
 from fulfilhub_shopee import mapping, webhooks
@@ -135,3 +135,59 @@ def test_mutated_list_and_shipping_answers_are_read_or_refused():
     assert mapping.shipping_parameter_needs(needs) == {"non_integrated"}
     assert_maps_or_refuses(mapping.shipping_parameter_needs, mutations(needs, seed=6, count=200))
     assert_maps_or_refuses(mapping.tracking_number, mutations({"tracking_number": "TC1"}, seed=8, count=100))
+
+
+def test_tracking_info_maps_shopees_logistics_statuses_oldest_scan_first():
+    answer = json.loads((PAYLOADS / "tracking_info_delivered.json").read_text(encoding="utf-8"))["response"]
+    update = mapping.tracking_info(answer, "TW123")
+    assert update.status is TrackingStatus.DELIVERED
+    assert [e.source for e in update.events] == ["LOGISTICS_REQUEST_CREATED", "LOGISTICS_PICKUP_DONE",
+                                                 "LOGISTICS_DELIVERY_DONE"]
+    assert update.events[0].at == datetime(2026, 3, 22, 1, 0, tzinfo=timezone.utc)
+    assert update.events[1].description == "物流已取件"
+    lost = mapping.tracking_info({**answer, "logistics_status": "LOGISTICS_LOST", "tracking_info": []}, "TW123")
+    assert lost.status is TrackingStatus.EXCEPTION
+    assert lost.reason is ExceptionReason.LOST
+    with pytest.raises(PayloadError, match="logistics_status"):
+        mapping.tracking_info({**answer, "logistics_status": "LOGISTICS_TELEPORTED"}, "TW123")
+    assert_maps_or_refuses(lambda a: mapping.tracking_info(a, "TW123"), mutations(answer, seed=11, count=300),
+                           check=check_model)
+
+
+def test_listings_give_each_sku_its_item_and_model_and_stock_bodies_go_one_item_a_call():
+    shown = json.loads((PAYLOADS / "product_listings.json").read_text(encoding="utf-8"))
+    assert mapping.item_page(shown["get_item_list"]) == ([2300001, 2300002], None)
+    plain, with_models = mapping.item_skus(shown["get_item_base_info"])
+    assert plain == {"MUG-ENM-350": (2300002, 0)}
+    assert with_models == [2300001]
+    models = mapping.model_skus(shown["get_model_list"], 2300001)
+    assert models == {"TEE-ORG-M": (2300001, 23000011)}
+    where = {**plain, **models, **{f"TEE-{n}": (2300001, 23000100 + n) for n in range(60)}}
+    bodies = mapping.stock_bodies({"TEE-ORG-M": 5, "MUG-ENM-350": -2, **{f"TEE-{n}": n for n in range(60)}}, where)
+    assert [(b["item_id"], len(b["stock_list"])) for b in bodies] == [(2300001, 50), (2300001, 11), (2300002, 1)]
+    assert bodies[2]["stock_list"] == [{"seller_stock": [{"stock": 0}]}]  # no model_id; never below zero
+    assert mapping.stock_failures(shown["update_stock"]) == ["model 23000012: model_id not found"]
+    for fn, payload in ((mapping.item_page, shown["get_item_list"]), (mapping.item_skus, shown["get_item_base_info"]),
+                        (lambda a: mapping.model_skus(a, 1), shown["get_model_list"]),
+                        (mapping.stock_failures, shown["update_stock"])):
+        assert_maps_or_refuses(fn, mutations(payload, seed=12, count=200))
+
+
+def test_a_pickup_takes_the_pickup_address_and_its_first_slot_or_is_refused_naming_the_field():
+    answer = {"info_needed": {"pickup": ["address_id", "pickup_time_id"]}, "pickup": {"address_list": [
+        {"address_id": 11, "address_flag": ["default_address"], "time_slot_list": [{"pickup_time_id": "a"}]},
+        {"address_id": 12, "address_flag": ["pickup_address"],
+         "time_slot_list": [{"date": 1774224000, "pickup_time_id": "1774224000"}, {"pickup_time_id": "later"}]}]}}
+    assert mapping.pickup_choice(answer) == {"address_id": 12, "pickup_time_id": "1774224000"}
+    with pytest.raises(PayloadError, match="pickup address"):
+        mapping.pickup_choice({"pickup": {"address_list": []}})
+    assert_maps_or_refuses(mapping.pickup_choice, mutations(answer, seed=13, count=300))
+
+
+def test_a_dropoff_takes_the_first_branch_when_asked_and_names_what_it_cannot_give():
+    answer = {"info_needed": {"dropoff": ["branch_id"]}, "dropoff": {"branch_list": [
+        {"branch_id": 501, "region": "TW", "city": "台北市", "address": "復興南路一段1號"}, {"branch_id": 502}]}}
+    assert mapping.dropoff_choice(answer) == ({"branch_id": 501}, [])
+    assert mapping.dropoff_choice({"info_needed": {"dropoff": []}}) == ({}, [])
+    assert mapping.dropoff_choice({"info_needed": {"dropoff": ["sender_real_name"]}}) == ({}, ["sender_real_name"])
+    assert_maps_or_refuses(mapping.dropoff_choice, mutations(answer, seed=14, count=300))

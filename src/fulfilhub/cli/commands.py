@@ -186,6 +186,7 @@ def doctor(state: State, as_json: bool) -> None:
             healthy = healthy_webhooks(conn, config, now)
             tripped = breaker_store.open_now(conn)
             queues = queue_store.status(conn)
+            levels = stock_store.levels(conn) if config.stock.reorder_points else []
         store.close()
         check("quarantine", q == 0, f"{q} payload(s) waiting: `fulfilhub quarantine list`")
         check("outbox", not eff.get("failed"), f"pending {eff.get('pending', 0)}, failed {eff.get('failed', 0)}, done {eff.get('done', 0)}")
@@ -195,6 +196,14 @@ def doctor(state: State, as_json: bool) -> None:
         from .shipments_events_jobs import backoff_summary
 
         check("polling", True, backoff_summary(config, healthy, now))
+        if config.stock.reorder_points:  # told to the operator once per crossing by push_stock; listed here
+            from ..engines import inventory
+
+            total = inventory.sellable(levels)
+            _, low = inventory.low_stock(total, config.stock.reorder_points, ())
+            check("low stock", True, "no SKU at or below its reorder point" if not low else
+                  f"{len(low)} SKU(s) at or below the reorder point: " + ", ".join(
+                      f"{sku} {total.get(sku, 0)} <= {config.stock.reorder_points[sku]}" for sku in sorted(low)[:10]))
         if base is not None:
             check("time base", True, f"written by the {base.scenario} scenario; judged as of its last time, "
                   f"{base.at:%Y-%m-%d %H:%M} UTC (the customer-facing jobs do not run on the wall clock)")

@@ -51,7 +51,7 @@ def notices() -> None:
 @notices.command("list")
 @click.option("--order", "order_ref", help="Only this order's notices (id or number).")
 @click.option("--event", type=click.Choice(["confirmed", "shipped", "delayed", "eta_revised", "delivered",
-                                            "compensation_issued"]), help="Only notices of this event.")
+                                            "compensation_issued", "low_stock"]), help="Only notices of this event.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (key, event, locale, order_id ...).")

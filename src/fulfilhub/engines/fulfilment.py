@@ -368,6 +368,17 @@ def record_outside_label(tx: Tx, hooks: Hooks | None, shipment: Shipment, label:
     return saved
 
 
+def record_marketplace_label(tx: Tx, hooks: Hooks | None, shipment: Shipment, label: Label, at: datetime) -> Shipment:
+    """The marketplace took the parcel on its own logistics (``MarketplaceLogistics``): as a
+    bought label, but the channel is not told (arranging it was the telling)."""
+    saved = _save(tx, shipment, at, label=label, status=S.LABEL_PURCHASED, shipped_at=at, channel_ref=label.shipment_ref,
+                  next_poll_at=next_poll(S.LABEL_PURCHASED, None, at))
+    stock_store.settle(tx, shipment.id, consume=True, at=at)
+    lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=f"channel:{label.carrier}",
+                               reason=f"{label.carrier_name} ships it for the marketplace, tracking {label.tracking_code}")
+    return saved
+
+
 def record_channel_fulfillment(tx: Tx, shipment: Shipment, ref: str, at: datetime) -> Shipment:
     """The channel has the fulfillment; ``ref`` is its id for it."""
     return _save(tx, shipment, at, channel_ref=ref)

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 import attrs
+from markupsafe import escape
 
-from ..models import Order, ShipmentLine, StockLevel
+from ..models import Notice, NoticeEvent, Order, ShipmentLine, StockLevel
+from . import words
 
 
 def split_lines(order: Order, plan: Sequence[tuple[str, str, int]]) -> dict[str, list[ShipmentLine]]:
@@ -86,9 +89,13 @@ class StockView:
         self._asked.clear()
 
 
-def sellable(levels: Iterable[StockLevel]) -> dict[str, int]:
+def sellable(levels: Iterable[StockLevel], warehouses: Iterable[str] | None = None) -> dict[str, int]:
     """What the channels may sell of each SKU: on hand - reserved - safety stock, summed over
-    the warehouses given (never below zero in any one of them)."""
+    the warehouses given (never below zero in any one of them); ``warehouses``, when given,
+    keeps only the levels of those (the warehouses that serve one channel)."""
+    if warehouses is not None:
+        serving = set(warehouses)
+        levels = [level for level in levels if level.warehouse in serving]
     out: dict[str, int] = defaultdict(int)
     for level in levels:
         out[level.sku] += max(0, level.on_hand - level.reserved - level.safety_stock)
@@ -101,3 +108,29 @@ def stock_changes(now: Mapping[str, int], told: Mapping[str, int]) -> dict[str, 
     changes = {sku: quantity for sku, quantity in now.items() if told.get(sku) != quantity}
     changes.update({sku: 0 for sku, quantity in told.items() if sku not in now and quantity != 0})
     return dict(sorted(changes.items()))
+
+
+def low_stock(now: Mapping[str, int], points: Mapping[str, int], low_before: Iterable[str]) -> tuple[list[str], set[str]]:
+    """``(the SKUs that just fell to or below their reorder point, every SKU at or below it now)``.
+
+    A SKU is told once per crossing: it stays in the low set, untold, until its sellable
+    quantity rises above the point again, and the next fall is a new crossing. A SKU with
+    a reorder point and no stock at all is low.
+    """
+    low_now = {sku for sku, point in points.items() if now.get(sku, 0) <= point}
+    return sorted(low_now - set(low_before)), low_now
+
+
+def low_stock_notice(sku: str, sellable: int, point: int, by_warehouse: Mapping[str, int], *, crossing: int,
+                     locale: str, at: datetime) -> Notice:
+    """The operator's notice that ``sku`` fell to its reorder point (its ``crossing``-th time):
+    keyed ``notice:low_stock:stock:<sku>:<crossing>``, so a retried run writes it once."""
+    joiner = ", " if words.language_of(locale) == "en" else "、"
+    shown = joiner.join(f"{name} {units}" for name, units in sorted(by_warehouse.items())) or "-"
+    values = {"sku": sku, "sellable": sellable, "point": point, "warehouses": shown}
+    text = words.text(locale, "low_stock", "text", **values)
+    return Notice(key=f"notice:{NoticeEvent.LOW_STOCK}:stock:{sku}:{crossing}", order_id=f"stock:{sku}",
+                  order_number=sku, event=NoticeEvent.LOW_STOCK, locale=locale, to="",
+                  subject=words.text(locale, "low_stock", "subject", **values), text=text,
+                  html=f"<p>{escape(text)}</p>", created_at=at,
+                  facts={"sku": sku, "sellable": sellable, "reorder_point": point, "warehouses": dict(by_warehouse)})

@@ -314,6 +314,8 @@ def routes(notifiers: Mapping[str, InstanceConfig], event: NoticeEvent, channel:
         channels = inst.settings.get("channels")
         if events is not None and str(event) not in events:
             continue
+        if events is None and event.for_operator:  # an operator's notice goes only where it is named
+            continue
         if channels is not None and channel not in channels:
             continue
         out.append(name)

@@ -102,7 +102,9 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
         if attempt > 1:  # on fresh levels: the stock went meanwhile
             view.forget()
         _read_stock(rt, view, skus, report)
-        plan = rt.hooks.allocate_order(order=order, stock=view.levels(skus))
+        served = rt.config.stock.warehouses_for(order.channel)  # [stock.channels]: what this channel may sell
+        plan = rt.hooks.allocate_order(order=order, stock=[level for level in view.levels(skus)
+                                                           if served is None or level.warehouse in served])
         made = None
         if plan:
             try:

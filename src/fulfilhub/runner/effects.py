@@ -21,7 +21,7 @@ import attrs
 from ..adapters import ShipmentPush
 from ..engines import fulfilment
 from ..errors import NotFound, PermanentError, TransientError, Unreachable
-from ..models import FulfillmentRequest, Order, Shipment, ShipmentStatus, TrackingStatus
+from ..models import FulfilledBy, FulfillmentRequest, Order, Shipment, ShipmentStatus, TrackingStatus
 from ..store import choices as choice_store
 from ..store import outbox
 from ..store.outbox import Effect, EffectKind
@@ -178,6 +178,9 @@ def void_label(rt: Runtime, work: Work, now: datetime) -> Done:
     shipment = work.shipment
     if shipment.status is not ShipmentStatus.LABEL_PURCHASED or shipment.label is None:
         return _skip(work, now, f"shipment is {shipment.status}: the label is no longer unused")
+    if work.order.fulfilled_by is FulfilledBy.MARKETPLACE:  # the marketplace cancels its own shipment
+        return Done(work, now, {"voided": shipment.tracking_code, "by": "marketplace"},
+                    lambda tx: fulfilment.record_void(tx, rt.hooks, shipment, now), moved=rt.shipment_moved)
     rt.carrier(shipment.label.carrier).void(shipment.label)
     return Done(work, now, {"voided": shipment.tracking_code},
                 lambda tx: fulfilment.record_void(tx, rt.hooks, shipment, now),

@@ -18,15 +18,17 @@ from typing import Any
 
 import attrs
 
+from ..adapters import MarketplaceLogistics
 from ..engines import choice, fulfilment, kpi, promise
 from ..errors import Unreachable
-from ..models import Order, Parcel, Promise, Rate, Scorecard, Shipment, ShipmentRequest, ShipmentStatus
+from ..models import FulfilledBy, Order, Parcel, Promise, Rate, Scorecard, Shipment, ShipmentRequest, ShipmentStatus
 from ..store import Tx
 from ..store import choices as choice_store
 from ..store import kpi as kpi_store
 from ..store import orders as order_store
 from ..store import promises as promise_store
 from ..store import shipments as shipment_store
+from .effects import push_of
 from .reports import JobReport, describe_error, in_threads
 from .runtime import Runtime
 
@@ -77,6 +79,12 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
         failed = choice_store.failed_carriers(conn, [s.id for s in packed])
         conf = rt.choice_settings
         cards = _scorecards(conn, conf, rt.clock.now()) if packed else {}
+    by_marketplace = [s for s in packed if s.order_id in found
+                      and found[s.order_id][0].fulfilled_by is FulfilledBy.MARKETPLACE]
+    for shipment in by_marketplace:
+        _marketplace_ships(rt, shipment, found[shipment.order_id][0], report)
+    handed = {s.id for s in by_marketplace}
+    packed = [s for s in packed if s.id not in handed]
     types = rt.plugins.registry.carriers
     carriers = [name for name, inst in rt.config.carriers.items()  # a tracks-only carrier sells no label
                 if not getattr(types.get(inst.type), "tracks_only", False)]
@@ -182,6 +190,36 @@ def _scorecards(conn: Any, conf: choice.Settings, now: datetime) -> dict[str, Sc
         return {}
     window = kpi.Window.of(now - conf.window, now, now)
     return kpi.scorecards(kpi_store.shipment_facts(conn, window.since, window.until), window)
+
+
+def _marketplace_ships(rt: Runtime, shipment: Shipment, order: Order, report: JobReport) -> None:
+    """A packed shipment of an order the marketplace carries: the channel arranges it, no label is bought.
+
+    The channel looks before it acts (an order already handed over returns its label),
+    so a run killed between the call and the commit repeats the call harmlessly.
+    """
+    channel = rt.channel(order.channel)
+    if not isinstance(channel, MarketplaceLogistics):
+        report.errors.append(f"shipment {shipment.id}: order {order.number} is shipped by the marketplace, but channel "
+                             f"{order.channel} cannot arrange marketplace shipments; it stays packed")
+        return
+    try:
+        label = channel.arrange_shipment(order, push_of(shipment), f"ship:{shipment.id}", attempt=None)
+    except Unreachable as exc:
+        report.unreachable(exc)
+        return
+    except Exception as exc:
+        report.errors.append(f"shipment {shipment.id}: channel {order.channel} did not arrange the marketplace's "
+                             f"shipment: {describe_error(exc)}; it stays packed and is tried again next run")
+        return
+    if label is None:
+        report.counts["marketplace_waiting"] += 1
+        return
+    with rt.store.transaction() as tx:
+        fulfilment.record_marketplace_label(tx, rt.hooks, shipment, label, rt.clock.now())
+    log.info("shipment %s: %s ships it (%s, tracking %s)", shipment.id, order.channel, label.carrier_name,
+             label.tracking_code)
+    report.counts["marketplace_shipped"] += 1
 
 
 def _quote(rt: Runtime, name: str, request: ShipmentRequest) -> tuple[list[Rate], Exception | None]:

@@ -168,13 +168,18 @@ def poll_tracking(rt: Runtime) -> JobReport:
 
 
 def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
-    # A parcel a warehouse shipped with its own label, no carrier of ours following its
-    # courier, carries the warehouse's name: the warehouse follows it (ShipmentTracker).
-    if name in rt.config.carriers:
-        carrier = rt.carrier(name)
+    # A label the marketplace issued (FulfilledBy.MARKETPLACE) names the channel: its tracking
+    # is the channel's. A parcel a warehouse shipped with its own label, no carrier of ours
+    # following its courier, carries the warehouse's name: the warehouse follows it
+    # (ShipmentTracker).
+    by_channel = name not in rt.config.carriers and name in rt.config.channels
+    if by_channel:
+        track = rt.channel(name).track_shipment
+    elif name in rt.config.carriers:
+        track = rt.carrier(name).track
     else:
         try:
-            carrier = _warehouse_tracker(rt, name)
+            track = _warehouse_tracker(rt, name).track
         except ConfigError as exc:  # said every pass until the config names a carrier for it
             return JobReport("poll_tracking", errors=[f"{len(due)} shipment(s): {describe_error(exc)}"])
 
@@ -190,8 +195,8 @@ def _track_carrier(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
     def failed(tx: Tx, shipment: Shipment) -> None:  # asked again later, not at once
         fulfilment.postpone_tracking(tx, shipment, rt.clock.now())
 
-    return poll_shipments(rt.store, "poll_tracking", f"carrier {name}", due, ask=lambda shipment: carrier.track(shipment.label),
-                          apply=apply, failed=failed)
+    return poll_shipments(rt.store, "poll_tracking", f"{'channel' if by_channel else 'carrier'} {name}", due,
+                          ask=lambda shipment: track(shipment.label), apply=apply, failed=failed)
 
 
 def _warehouse_tracker(rt: Runtime, name: str) -> Any:

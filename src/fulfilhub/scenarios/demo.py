@@ -40,6 +40,7 @@ from ..store import outbox
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
+from ..store.ports import state_value
 from .mainland import MainlandOrder
 from .world import WAREHOUSES, World, build_world
 
@@ -103,6 +104,11 @@ class DemoResult:
     #: Per 3PL warehouse (``--warehouse``): its shipments, how many it shipped with its own
     #: label and delivered, by which courier, who followed them, and one tracking code.
     third_party: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    #: Per channel instance (:func:`channel_figures`): orders pulled, delivered, shipped by the
+    #: marketplace, still open, and the stock it was told.
+    channels: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    #: The SKU every channel sells from one limited stock, and whether it was oversold (:func:`shared_sku`).
+    shared_sku: dict[str, Any] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -161,10 +167,12 @@ def run_demo(
                      carriers=carriers, third_party=third_party, warehouses=local,
                      extra_config=demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
+        shared = _shared(channels.values())
         if third_party:
             _seed_third_party(world, _catalog(channels.values()), rng, orders)
         else:
-            _seed_stock(world, _catalog(channels.values()), rng, orders)
+            _seed_stock(world, _catalog(channels.values()), rng, orders, limited=shared)
+        seeded = _on_hand(world.store, shared)
         typhoon = dict(TYPHOON)
         disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
         server = serving.enter_context(ServerThread(world.rt)) if serve else None
@@ -221,10 +229,13 @@ def run_demo(
             told = summary(conn, world.config, world.clock.now())
             chose = choice_figures(choice_store.every(conn), ships,
                                    (outage.start, outage.end, selling[outage.service]) if outage else None)
+            per_channel = channel_figures(conn, world.config.channels)
+            one_stock = shared_sku(conn, shared, seeded, world.config.channels) if shared else {}
         mainland_figures = mainland.figures() if mainland is not None else {}
         figures["disruption"] = (f"{disruption.cause}: the hub serving {disruption.region} closed for "
                                  f"{disruption.days:g} days from {disruption.start:%Y-%m-%d %H:%M} UTC")
         config_path = world.config_path
+        channel_names = set(world.config.channels)
         faults_injected = world.context.faults.injected
     per_order: dict[str, int] = {}
     for s in ships:
@@ -234,7 +245,7 @@ def run_demo(
     pulled = sum(r.counts.get("orders_new", 0) for r in reports)
     labels: dict[str, dict[str, Any]] = {}
     for s in ships:
-        if s.tracking_code:  # a label was bought
+        if s.tracking_code and s.carrier not in channel_names:  # a label was bought (not the marketplace's)
             mine = labels.setdefault(s.carrier, {"labels": 0, "delivered": 0, "cost": Decimal(0)})
             mine["labels"] += 1
             mine["delivered"] += s.status == "delivered"
@@ -275,6 +286,8 @@ def run_demo(
         inbox=inbox,
         mainland=mainland_figures,
         third_party=shipped_by,
+        channels=per_channel,
+        shared_sku=one_stock,
     )
 
 
@@ -370,6 +383,66 @@ def choice_figures(records: Sequence[Mapping[str, Any]], ships: Sequence[Any],
     return out
 
 
+#: Order statuses a marketplace-carried order is "marketplace-shipped" in (its parcel left with the
+#: marketplace's carrier, the marketplace's tracking not yet at delivered).
+MARKETPLACE_SHIPPED = frozenset({OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT, OrderStatus.OUT_FOR_DELIVERY,
+                                 OrderStatus.PARTIALLY_SHIPPED, OrderStatus.PARTIALLY_DELIVERED})
+
+
+def channel_figures(conn: Any, channels: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per channel instance: its type, orders pulled, delivered (from the carrier's or, for an order
+    the marketplace carries, the marketplace's tracking), marketplace-carried and marketplace-shipped,
+    cancelled, still open, and the stock ``push_stock`` last told it (``stock_pushed``: SKUs told)."""
+    counts = order_store.count_by_channel(conn)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(channels):
+        mine = counts.get(name, {})
+        by_status: dict[str, int] = {}
+        for (_, status), n in mine.items():
+            by_status[status] = by_status.get(status, 0) + n
+        marketplace = {status: n for (by, status), n in mine.items() if by == "marketplace"}
+        told = state_value(conn, f"jobs.push_stock.{name}", "told")
+        out[name] = {
+            "type": channels[name].type,
+            "orders": sum(by_status.values()),
+            "delivered": by_status.get(OrderStatus.DELIVERED, 0),
+            "cancelled": by_status.get(OrderStatus.CANCELLED, 0),
+            "open": sum(n for s, n in by_status.items() if OrderStatus(s) not in lifecycle.FINAL),
+            "marketplace_orders": sum(marketplace.values()),
+            "marketplace_delivered": marketplace.get(OrderStatus.DELIVERED, 0),
+            "marketplace_shipped": sum(n for s, n in marketplace.items() if OrderStatus(s) in MARKETPLACE_SHIPPED),
+            "statuses": dict(sorted(by_status.items())),
+            "stock_pushed": len(told) if isinstance(told, dict) else 0,
+            "stock_told": dict(sorted(told.items())) if isinstance(told, dict) else {},
+        }
+    return out
+
+
+def shared_sku(conn: Any, sku: str, seeded: tuple[int, int], channels: Mapping[str, Any]) -> dict[str, Any]:
+    """The SKU every channel sells from one limited stock: units seeded, units each channel's
+    customers ordered (orders not cancelled), were allocated (shipments not cancelled) and
+    shipped, what is left, and ``oversold``: more allocated than there ever was, or a stock row
+    below zero or reserved beyond its units. ``seeded`` is ``(on hand, sellable)`` at the start;
+    ``contended``: the channels' customers ordered more than was sellable."""
+    allocated = stock_store.allocated_by_channel(conn, sku)
+    ordered = order_store.units_ordered_by_channel(conn, sku)
+    levels = stock_store.levels(conn, skus=[sku])
+    left = sum(level.on_hand for level in levels)
+    sold = {name: sum(n for status, n in allocated.get(name, {}).items() if status != "cancelled")
+            for name in sorted(channels)}
+    shipped = {name: sum(n for status, n in allocated.get(name, {}).items()
+                         if status not in ("pending", "submitted", "picking", "packed", "cancelled"))
+               for name in sorted(channels)}
+    broken = [f"{level.warehouse}: on hand {level.on_hand}, reserved {level.reserved}" for level in levels
+              if level.on_hand < 0 or level.reserved > level.on_hand]
+    ordered_by = {name: ordered.get(name, 0) for name in sorted(channels)}
+    on_hand, sellable = seeded
+    return {"sku": sku, "seeded": on_hand, "sellable_at_start": sellable, "left_on_hand": left,
+            "ordered_by_channel": ordered_by, "sold_by_channel": sold, "shipped_by_channel": shipped,
+            "sold_on_every_channel": all(ordered_by.values()), "contended": sum(ordered_by.values()) > sellable,
+            "oversold": sum(sold.values()) > on_hand or bool(broken), "broken_rows": broken}
+
+
 def delay_figures(conn: Any, now: datetime) -> dict[str, Any]:
     """How well delays were found, from what really happened.
 
@@ -432,6 +505,24 @@ def _moving(store: Store) -> bool:
     return any(n for status, n in counts.items() if status not in waiting)
 
 
+def _shared(shops: Iterable[Any]) -> str | None:
+    """The first SKU (in catalogue order) that every channel simulator sells, when two or more run."""
+    catalogs = [[item["sku"] for item in shop.catalog] for shop in shops]
+    if len(catalogs) < 2:
+        return None
+    common = set(catalogs[0]).intersection(*catalogs[1:])
+    return next((sku for sku in catalogs[0] if sku in common), None)
+
+
+def _on_hand(store: Store, sku: str | None) -> tuple[int, int]:
+    """``(units on hand, units sellable)`` of ``sku`` over every warehouse."""
+    if sku is None:
+        return 0, 0
+    with store.read() as conn:
+        levels = stock_store.levels(conn, skus=[sku])
+    return sum(level.on_hand for level in levels), sum(level.available for level in levels)
+
+
 def _catalog(shops: Iterable[Any]) -> list[Mapping[str, Any]]:
     """Every SKU the channel simulators sell, once, in their order."""
     seen: dict[str, Mapping[str, Any]] = {}
@@ -441,9 +532,11 @@ def _catalog(shops: Iterable[Any]) -> list[Mapping[str, Any]]:
     return list(seen.values())
 
 
-def _seed_stock(world: World, catalog: list[Mapping[str, Any]], rng: random.Random, orders: int) -> None:
+def _seed_stock(world: World, catalog: list[Mapping[str, Any]], rng: random.Random, orders: int, *,
+                limited: str | None = None) -> None:
     """Each warehouse carries part of the range, some SKUs both: splits happen, and a few
-    fast sellers run out (backorders)."""
+    fast sellers run out (backorders). ``limited``, the SKU every channel sells, gets less
+    than the channels will order of it, in both warehouses: its last units are contended."""
     names = sorted(world.config.warehouses)
     first, second = names[0], names[-1]
     per_sku = max(10, 5 * orders // max(1, len(catalog)))
@@ -455,6 +548,11 @@ def _seed_stock(world: World, catalog: list[Mapping[str, Any]], rng: random.Rand
             for warehouse in where:
                 on_hand = rng.randint(per_sku // 2, per_sku * 2) if i % 7 else rng.randint(1, 4)
                 stock_store.set_level(tx, warehouse, item["sku"], on_hand, at, safety_stock=1, unit_weight_g=weight)
+        if limited is not None:
+            weight = int(next(item.get("grams") or 400 for item in catalog if item["sku"] == limited))
+            for warehouse in (first, second):
+                stock_store.set_level(tx, warehouse, limited, max(3, orders // 12), at, safety_stock=1,
+                                      unit_weight_g=weight)
 
 
 def _seed_third_party(world: World, catalog: list[Mapping[str, Any]], rng: random.Random, orders: int) -> None:

@@ -365,7 +365,7 @@ def _toml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float, str)):
         return json.dumps(value)
-    if isinstance(value, (list, tuple)) and not any(isinstance(item, (list, tuple, dict)) for item in value):
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml(item) for item in value) + "]"
     raise TypeError(f"a scenario writes only strings, numbers and booleans (or lists of them) into the config, "
                     f"not {value!r}")

@@ -63,6 +63,7 @@ def _order_values(order: Order) -> dict[str, Any]:
                      "currency": order.shipping.price.currency} if order.shipping else None,
         "channel_promise": _promise_json(order.channel_promise) if order.channel_promise else None,
         "channel_hold": order.hold_reason or None,
+        "fulfilled_by": order.fulfilled_by.value,
         "raw": dict(order.raw),
     }
 
@@ -186,6 +187,7 @@ def _build(r: sa.Row, lines: Sequence[sa.Row]) -> Order:
         if r.shipping else None,
         channel_promise=_promise_of(r.channel_promise),
         hold_reason=r.channel_hold or "",
+        fulfilled_by=r.fulfilled_by or "seller",
         raw=r.raw,
     )
 
@@ -286,3 +288,24 @@ def latest_status_sources(conn: Connection, order_ids: Iterable[str], to_status:
     for row in rows:
         latest[row.order_id] = row.source
     return latest
+
+
+def count_by_channel(conn: Connection) -> dict[str, dict[tuple[str, str], int]]:
+    """``{channel: {(fulfilled_by, status): orders}}``."""
+    rows = conn.execute(sa.select(orders.c.channel, orders.c.fulfilled_by, orders.c.status, sa.func.count())
+                        .group_by(orders.c.channel, orders.c.fulfilled_by, orders.c.status))
+    out: dict[str, dict[tuple[str, str], int]] = {}
+    for channel, by, status, n in rows:
+        out.setdefault(channel, {})[(by, status)] = n
+    return out
+
+
+def units_ordered_by_channel(conn: Connection, sku: str) -> dict[str, int]:
+    """Units of ``sku`` on the lines of each channel's orders that were not cancelled."""
+    rows = conn.execute(
+        sa.select(orders.c.channel, sa.func.sum(order_lines.c.quantity))
+        .select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id))
+        .where(order_lines.c.sku == sku, orders.c.status != OrderStatus.CANCELLED.value)
+        .group_by(orders.c.channel)
+    )
+    return {channel: int(units or 0) for channel, units in rows}

@@ -90,6 +90,7 @@ orders = sa.Table(
     # the channel's own promise: {ship_from, ship_by, deliver_from, deliver_by} as ISO 8601 (or null)
     sa.Column("channel_promise", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("channel_hold", sa.Text, nullable=True),  # Order.hold_reason: why the channel says to hold it
+    sa.Column("fulfilled_by", sa.String(16), nullable=False, server_default="seller"),  # models.FulfilledBy
     sa.Column("raw", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("modified_at", UTCDateTime, nullable=False),

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import StockLevel
 from . import Tx
-from .schema import order_lines, orders, reservations, shipments, stock
+from .schema import order_lines, orders, reservations, shipment_lines, shipments, stock
 
 _RESERVE = (
     stock.update()
@@ -209,3 +209,18 @@ def sync_levels(tx: Tx, warehouse: str, fulfillable: Mapping[str, int], seen: It
             set_level(tx, warehouse, sku, on_hand, at)
             changed[sku] = (before.get(sku), on_hand)
     return changed
+
+
+def allocated_by_channel(conn: Connection, sku: str) -> dict[str, dict[str, int]]:
+    """Units of ``sku`` in the shipments of each channel's orders: ``{channel: {shipment status: units}}``."""
+    rows = conn.execute(
+        sa.select(orders.c.channel, shipments.c.status, sa.func.sum(shipment_lines.c.quantity))
+        .select_from(shipment_lines.join(shipments, shipments.c.id == shipment_lines.c.shipment_id)
+                     .join(orders, orders.c.id == shipments.c.order_id))
+        .where(shipment_lines.c.sku == sku)
+        .group_by(orders.c.channel, shipments.c.status)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for channel, status, units in rows:
+        out.setdefault(channel, {})[status] = int(units or 0)
+    return out

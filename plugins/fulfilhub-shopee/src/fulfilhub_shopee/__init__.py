@@ -33,7 +33,8 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
             factory=ShopeeChannel,
             settings=channel.SETTINGS,
             description="Shopee Open Platform v2: orders by update_time, signed calls, token refresh, "
-            "seller-shipped tracking by ship_order, signed pushes",
+            "seller-shipped tracking by ship_order, Shopee's own logistics (pickup/dropoff, its tracking), "
+            "update_stock, signed pushes",
         )
     )
 
@@ -50,7 +51,9 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
                 kind="channels",
                 type="shopee",
                 instance="demo-shopee",
-                settings={"partner_id": DEMO_PARTNER_ID, "shop_id": DEMO_SHOP_ID, "push_url": DEMO_PUSH_URL},
+                # half the orders ride Shopee's integrated logistics (蝦皮店到店): Shopee's carrier, its tracking
+                settings={"partner_id": DEMO_PARTNER_ID, "shop_id": DEMO_SHOP_ID, "push_url": DEMO_PUSH_URL,
+                          "marketplace_carriers": ["蝦皮店到店"]},
                 secrets={
                     "partner_key": DemoSecret(env="FULFILHUB_DEMO_SHOPEE_PARTNER_KEY",
                                               value=_DEMO_KEY, option="partner_key"),
@@ -58,7 +61,7 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
                                                 value="demo_shopee_refresh_7b21e4", option="refresh_token"),
                 },
                 options={"partner_id": DEMO_PARTNER_ID, "shop_id": DEMO_SHOP_ID, "push_url": DEMO_PUSH_URL,
-                         "update_rate": 0.05, "cancel_rate": 0.02, "unpaid_rate": 0.1},
+                         "update_rate": 0.05, "cancel_rate": 0.02, "unpaid_rate": 0.1, "integrated_rate": 0.5},
                 # Shopee signs pushes with the partner key: the same secret verifies them
                 webhooks={"push_key": DemoSecret(env="FULFILHUB_DEMO_SHOPEE_PARTNER_KEY", value=_DEMO_KEY,
                                                  option="partner_key")},

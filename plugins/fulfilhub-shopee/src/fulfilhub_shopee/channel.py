@@ -36,6 +36,8 @@ from fulfilhub import (
     ConfigError,
     HttpClient,
     InstanceContext,
+    Label,
+    Money,
     Order,
     OrderPage,
     PayloadError,
@@ -43,6 +45,7 @@ from fulfilhub import (
     Setting,
     ShipmentPush,
     TrackingStatus,
+    TrackingUpdate,
     TransientError,
     WebhookDelivery,
 )
@@ -58,6 +61,13 @@ DETAIL_PATH = "/api/v2/order/get_order_detail"
 PARAMETER_PATH = "/api/v2/logistics/get_shipping_parameter"
 SHIP_PATH = "/api/v2/logistics/ship_order"
 TRACKING_PATH = "/api/v2/logistics/get_tracking_number"
+TRACKING_INFO_PATH = "/api/v2/logistics/get_tracking_info"
+ITEM_LIST_PATH = "/api/v2/product/get_item_list"
+ITEM_BASE_PATH = "/api/v2/product/get_item_base_info"
+MODEL_LIST_PATH = "/api/v2/product/get_model_list"
+STOCK_PATH = "/api/v2/product/update_stock"
+#: How long the SKU -> item_id/model_id index read from the shop's listings is kept.
+LISTINGS_TTL = 3600
 MAX_PAGE_SIZE = 100  # get_order_list: page_size at most 100
 DETAIL_BATCH = 50  # get_order_detail: at most 50 order_sn a call
 WINDOW = 15 * 86_400  # get_order_list: time_to - time_from at most 15 days
@@ -87,6 +97,14 @@ SETTINGS: dict[str, Setting] = {
     "push_url": Setting(str, default="", help="the push URL set in the App console, exactly as Shopee signs it"),
     "push_tolerance_seconds": Setting(float, default=300.0, min=1,
                                       help="refuse a push whose signed timestamp is older than this"),
+    "marketplace_carriers": Setting(list, default=(), items=str,
+                                    help="shipping_carrier names of Shopee's integrated logistics (Shopee's carrier "
+                                    'takes the parcel by pickup or dropoff), e.g. ["蝦皮店到店", "7-ELEVEN"]'),
+    "stock_map": Setting(dict, default=None,
+                         help='SKU -> "item_id:model_id" (model_id 0 for an item without models); without it '
+                         "push_stock reads the shop's listings (get_item_list, get_item_base_info, get_model_list)"),
+    "ship_by": Setting(str, default="dropoff", choices=("dropoff", "pickup"),
+                       help="how an integrated-logistics parcel reaches Shopee's carrier when both are offered"),
 }
 
 
@@ -170,6 +188,10 @@ class ShopeeChannel:
         self._push_key: str | None = context.setting("push_key")
         self.push_url: str = context.setting("push_url")
         self.push_tolerance: float = context.setting("push_tolerance_seconds")
+        self.marketplace_carriers = frozenset(context.setting("marketplace_carriers"))
+        self.ship_by: str = context.setting("ship_by")
+        self.stock_map = _stock_map(context.setting("stock_map"), context.key("stock_map"))
+        self._listings: tuple[float, dict[str, tuple[int, int]]] | None = None
         self._state = context.state if context.state is not None else _MemoryState()
         # which refresh token the stored one descends from: a new one in the config wins
         self._origin = hashlib.sha256(self._first_refresh.encode("utf-8")).hexdigest()[:16]
@@ -357,7 +379,7 @@ class ShopeeChannel:
         return found
 
     def parse_order(self, payload: Mapping[str, Any]) -> Order:
-        return mapping.parse_order(payload, channel=self.name)
+        return mapping.parse_order(payload, channel=self.name, marketplace_carriers=self.marketplace_carriers)
 
     # ------------------------------------------------------------------ shipments
 
@@ -412,6 +434,70 @@ class ShopeeChannel:
                                                                               shipment.tracking_code}})
         return shipment.tracking_code
 
+    def arrange_shipment(self, order: Order, shipment: ShipmentPush, key: str, *,
+                         attempt: int | None = None) -> Label | None:
+        """Hand a packed parcel to Shopee's integrated logistics (``ship_order`` with ``dropoff`` or
+        ``pickup``) and return the label Shopee's carrier issues (None until it has a tracking number).
+
+        Looks first: an order Shopee already holds a tracking number for returns it, and one
+        already arranged (``PROCESSED`` or later) is not arranged again. Refused
+        (PermanentError): a cancelled order, an order on a channel the seller ships with
+        their own carrier (``marketplace_carriers`` names it wrongly).
+        """
+        sn = order.external_id
+        details = self._details([sn])
+        if not details:
+            raise PermanentError(f"order {order.number}: Shopee no longer returns order {sn}", service=self.name)
+        try:
+            status = mapping.intake(details[0])
+            word = details[0]["order_status"]
+            carrier = mapping.text_of(details[0], "shipping_carrier") or "Shopee"
+        except PayloadError as exc:
+            raise self._unreadable(DETAIL_PATH, exc) from None
+        held = self._tracking_number(sn)
+        if held:
+            return Label(carrier=self.name, carrier_name=carrier, service=f"Shopee logistics ({self.ship_by})",
+                         tracking_code=held, cost=Money(amount=0, currency=order.currency), shipment_ref=sn)
+        if status is mapping.Intake.CANCELLED:
+            raise PermanentError(f"order {order.number} is {word} on Shopee; its parcel is not handed to Shopee's "
+                                 "carrier. Put it back on the shelf", service=self.name)
+        if word != "READY_TO_SHIP":  # arranged already (PROCESSED...): the tracking number is on its way
+            return None
+        try:
+            answer = self._call("GET", PARAMETER_PATH, params={"order_sn": sn})
+            needs = mapping.shipping_parameter_needs(answer)
+            if "non_integrated" in needs:
+                raise PermanentError(
+                    f"order {order.number} ({carrier}) is on a logistics channel the seller ships with their own "
+                    "carrier, not Shopee's integrated logistics: take its shipping_carrier out of "
+                    "marketplace_carriers", service=self.name)
+            how = self.ship_by if self.ship_by in needs else ("dropoff" if "dropoff" in needs else "pickup")
+            body: dict[str, Any] = {"order_sn": sn}
+            if how == "pickup":
+                body["pickup"] = mapping.pickup_choice(answer)
+            else:
+                body["dropoff"], missing = mapping.dropoff_choice(answer)
+                if missing:
+                    raise PermanentError(
+                        f"order {order.number}: Shopee's dropoff asks for {', '.join(missing)}, which fulfilhub "
+                        "does not keep; arrange it in Seller Centre or set ship_by = \"pickup\"", service=self.name)
+        except PayloadError as exc:
+            raise self._unreadable(PARAMETER_PATH, exc) from None
+        self._call("POST", SHIP_PATH, body=body)
+        held = self._tracking_number(sn)  # Shopee may issue it a little later: then the next run reads it
+        if not held:
+            return None
+        return Label(carrier=self.name, carrier_name=carrier, service=f"Shopee logistics ({how})",
+                     tracking_code=held, cost=Money(amount=0, currency=order.currency), shipment_ref=sn)
+
+    def track_shipment(self, label: Label) -> TrackingUpdate:
+        """``get_tracking_info`` of the label's order: Shopee's carrier's scans."""
+        answer = self._call("GET", TRACKING_INFO_PATH, params={"order_sn": label.shipment_ref})
+        try:
+            return mapping.tracking_info(answer, label.tracking_code)
+        except PayloadError as exc:
+            raise self._unreadable(TRACKING_INFO_PATH, exc) from None
+
     def push_tracking(
         self, order: Order, shipment: ShipmentPush, status: TrackingStatus, key: str, *, attempt: int | None = None
     ) -> None:
@@ -424,6 +510,61 @@ class ShopeeChannel:
             return mapping.tracking_number(self._call("GET", TRACKING_PATH, params={"order_sn": sn}))
         except PayloadError as exc:
             raise self._unreadable(TRACKING_PATH, exc) from None
+
+    # ------------------------------------------------------------------ stock
+
+    def push_stock(self, levels: Mapping[str, int], key: str, *, attempt: int | None = None) -> list[str]:
+        """Set each SKU's ``seller_stock`` with ``update_stock``: one call per ``item_id``, its models
+        (at most 50) in one ``stock_list``. Returns the SKUs no listing carries.
+
+        SKUs are found in ``stock_map`` or, without it, in the shop's listings (read once an
+        hour, and again when a SKU is not in them). Setting a quantity is absolute, so a
+        retry sets the same again. A model Shopee refused raises TransientError naming it.
+        """
+        where = self._where(levels)
+        listed = {sku: quantity for sku, quantity in levels.items() if sku in where}
+        refused: list[str] = []
+        for body in mapping.stock_bodies(listed, where):
+            answer = self._call("POST", STOCK_PATH, body=body, idempotent=True)
+            try:
+                refused += [f"item {body['item_id']} {words}" for words in mapping.stock_failures(answer)]
+            except PayloadError as exc:
+                raise self._unreadable(STOCK_PATH, exc) from None
+        if refused:
+            raise TransientError(f"{STOCK_PATH} refused {len(refused)} models: {'; '.join(refused[:5])}; the stock is "
+                                 "pushed again on the next run", service=self.name)
+        return sorted(sku for sku in levels if sku not in where)
+
+    def _where(self, levels: Mapping[str, int]) -> Mapping[str, tuple[int, int]]:
+        if self.stock_map is not None:
+            return self.stock_map
+        now = self.context.clock.now().timestamp()
+        if self._listings is None or now - self._listings[0] > LISTINGS_TTL \
+                or (any(sku not in self._listings[1] for sku in levels) and now - self._listings[0] > 60):
+            self._listings = (now, self._read_listings())
+        return self._listings[1]
+
+    def _read_listings(self) -> dict[str, tuple[int, int]]:
+        """SKU -> (item_id, model_id) of every NORMAL listing of the shop."""
+        try:
+            ids: list[int] = []
+            offset: int | None = 0
+            while offset is not None and len(ids) < 100_000:
+                page, offset = mapping.item_page(self._call("GET", ITEM_LIST_PATH, params={
+                    "offset": offset, "page_size": mapping.ITEM_PAGE, "item_status": "NORMAL"}))
+                ids += page
+            found: dict[str, tuple[int, int]] = {}
+            for start in range(0, len(ids), mapping.ITEM_BATCH):
+                batch = ids[start:start + mapping.ITEM_BATCH]
+                plain, with_models = mapping.item_skus(self._call("GET", ITEM_BASE_PATH, params={
+                    "item_id_list": ",".join(str(i) for i in batch)}))
+                found.update(plain)
+                for item_id in with_models:
+                    found.update(mapping.model_skus(self._call("GET", MODEL_LIST_PATH, params={"item_id": item_id}),
+                                                    item_id))
+        except PayloadError as exc:
+            raise self._unreadable("the shop's listings", exc) from None
+        return found
 
     # ------------------------------------------------------------------ push notifications
 
@@ -483,6 +624,20 @@ class ShopeeChannel:
     def _unreadable(self, where: str, exc: PayloadError) -> TransientError:
         return TransientError(f"{where} answered with a body fulfilhub cannot read ({exc}); will try again later",
                               service=self.name)
+
+
+def _stock_map(value: Mapping[str, Any] | None, key: str) -> dict[str, tuple[int, int]] | None:
+    """``stock_map`` read: SKU -> (item_id, model_id); a ConfigError names a bad entry."""
+    if value is None:
+        return None
+    out: dict[str, tuple[int, int]] = {}
+    for sku, where in value.items():
+        item, _, model = str(where).partition(":")
+        if not (item.isdigit() and int(item) > 0 and (model == "" or model.isdigit())):
+            raise ConfigError(f'stock_map.{sku} must be "item_id:model_id" (model_id 0 for an item without models), '
+                              f"got {str(where)[:40]!r}", key=key)
+        out[str(sku)] = (int(item), int(model or 0))
+    return out
 
 
 def _intake(payload: Any) -> mapping.Intake | None:

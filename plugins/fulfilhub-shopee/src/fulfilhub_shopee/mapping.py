@@ -29,7 +29,18 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
-from fulfilhub import Address, Money, Order, OrderLine, PayloadError, TrackingStatus
+from fulfilhub import (
+    Address,
+    ExceptionReason,
+    FulfilledBy,
+    Money,
+    Order,
+    OrderLine,
+    PayloadError,
+    TrackingEvent,
+    TrackingStatus,
+    TrackingUpdate,
+)
 from fulfilhub.sdk import MAX_AMOUNT, MAX_QUANTITY, minor_digits, parse_currency
 
 _MAX_TEXT = 65_536
@@ -166,7 +177,7 @@ def update_time(payload: Any) -> int:
     return _seconds(payload.get("update_time"), "update_time")
 
 
-def parse_order(payload: Any, *, channel: str) -> Order:
+def parse_order(payload: Any, *, channel: str, marketplace_carriers: frozenset[str] = frozenset()) -> Order:
     """Map one order of ``get_order_detail`` to an :class:`~fulfilhub.Order`.
 
     ``version`` is a digest of what fulfilhub reads (:func:`content_version`), not
@@ -177,12 +188,12 @@ def parse_order(payload: Any, *, channel: str) -> Order:
     if not isinstance(payload, Mapping):
         raise PayloadError(f"an order must be a JSON object, got {_shown(payload)}", field="order")
     try:
-        return _parse_order(payload, channel)
+        return _parse_order(payload, channel, marketplace_carriers)
     except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
         raise PayloadError(f"cannot be mapped to an order: {exc}"[:300], field="order") from None
 
 
-def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
+def _parse_order(payload: Mapping[str, Any], channel: str, marketplace_carriers: frozenset[str]) -> Order:
     external_id = _sn(payload.get("order_sn"), "order_sn")
     status = intake(payload)
     placed_at = _time(payload.get("create_time"), "create_time")
@@ -196,6 +207,8 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     lines = _order_lines(payload.get("item_list"), currency, ships=not by_shopee)
     ship_to = _address(payload.get("recipient_address"))
     note = _text(payload.get("message_to_seller"), "message_to_seller")
+    carrier = _text(payload.get("shipping_carrier"), "shipping_carrier")
+    carried_by_shopee = by_shopee or carrier in marketplace_carriers
     cancelled_at = updated_at if status is Intake.CANCELLED else None
     number = f"#{external_id}"
     return Order(
@@ -211,6 +224,7 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
         ship_to=ship_to,
         note=note,
         cancelled_at=cancelled_at,
+        fulfilled_by=FulfilledBy.MARKETPLACE if carried_by_shopee else FulfilledBy.SELLER,
         raw=payload,
     )
 
@@ -342,6 +356,189 @@ def shipping_parameter_needs(answer: Any) -> frozenset[str]:
     if not isinstance(answer, Mapping) or not isinstance(answer.get("info_needed"), Mapping):
         raise PayloadError(f"must hold info_needed, got {_shown(answer)}", field="response.info_needed")
     return frozenset(str(key) for key, value in answer["info_needed"].items() if value is not None)
+
+
+#: ``logistics_status`` (``get_tracking_info``, ``package_list[]``) as a tracking status,
+#: with the reason where it is trouble. Data: correct it here against Shopee's data
+#: definition. Both spellings of the cancelled request are seen in the wild.
+LOGISTICS_STATUSES: Mapping[str, tuple[TrackingStatus, ExceptionReason | None]] = MappingProxyType(
+    {
+        "LOGISTICS_NOT_START": (TrackingStatus.PRE_TRANSIT, None),
+        "LOGISTICS_READY": (TrackingStatus.PRE_TRANSIT, None),
+        "LOGISTICS_REQUEST_CREATED": (TrackingStatus.PRE_TRANSIT, None),
+        "LOGISTICS_PICKUP_RETRY": (TrackingStatus.PRE_TRANSIT, None),
+        "LOGISTICS_PICKUP_DONE": (TrackingStatus.IN_TRANSIT, None),
+        "LOGISTICS_DELIVERY_DONE": (TrackingStatus.DELIVERED, None),
+        "LOGISTICS_DELIVERY_FAILED": (TrackingStatus.FAILED_ATTEMPT, ExceptionReason.FAILED_ATTEMPT),
+        "LOGISTICS_PICKUP_FAILED": (TrackingStatus.EXCEPTION, ExceptionReason.CARRIER_DELAY),
+        "LOGISTICS_COD_REJECTED": (TrackingStatus.RETURN_TO_SENDER, ExceptionReason.REFUSED),
+        "LOGISTICS_LOST": (TrackingStatus.EXCEPTION, ExceptionReason.LOST),
+        "LOGISTICS_REQUEST_CANCELED": (TrackingStatus.CANCELLED, None),
+        "LOGISTICS_REQUEST_CANCELLED": (TrackingStatus.CANCELLED, None),
+        "LOGISTICS_INVALID": (TrackingStatus.CANCELLED, None),
+    }
+)
+
+
+def logistics_status(word: Any, field: str) -> tuple[TrackingStatus, ExceptionReason | None]:
+    if not isinstance(word, str) or word not in LOGISTICS_STATUSES:
+        raise PayloadError(f"is not a logistics_status fulfilhub knows: {_shown(word)}", field=field)
+    return LOGISTICS_STATUSES[word]
+
+
+def tracking_info(answer: Any, tracking_code: str) -> TrackingUpdate:
+    """``get_tracking_info``'s ``response`` (``logistics_status`` and the ``tracking_info``
+    scans, each ``update_time``, ``description``, ``logistics_status``) as a tracking update."""
+    try:
+        return _tracking_info(answer, tracking_code)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise PayloadError(f"cannot be mapped to tracking: {exc}"[:300], field="response") from None
+
+
+def _tracking_info(answer: Any, tracking_code: str) -> TrackingUpdate:
+    if not isinstance(answer, Mapping):
+        raise PayloadError(f"must be a JSON object, got {_shown(answer)}", field="response")
+    status, reason = logistics_status(answer.get("logistics_status"), "response.logistics_status")
+    scans = answer.get("tracking_info", [])
+    if not isinstance(scans, list):
+        raise PayloadError(f"must be a list, got {_shown(scans)}", field="response.tracking_info")
+    events = []
+    for index, scan in enumerate(scans[:500]):
+        where = f"response.tracking_info[{index}]"
+        if not isinstance(scan, Mapping):
+            raise PayloadError(f"must be a JSON object, got {_shown(scan)}", field=where)
+        word = scan.get("logistics_status", answer.get("logistics_status"))
+        scan_status, scan_reason = logistics_status(word, f"{where}.logistics_status")
+        events.append(TrackingEvent(at=_time(scan.get("update_time"), f"{where}.update_time"), status=scan_status,
+                                    description=_text(scan.get("description"), f"{where}.description")[:500],
+                                    reason=scan_reason, source=str(word)))
+    return TrackingUpdate(tracking_code=tracking_code, status=status, reason=reason,
+                          events=sorted(events, key=lambda e: e.at), raw=answer)
+
+
+def pickup_choice(answer: Any) -> dict[str, Any]:
+    """``ship_order``'s ``pickup`` from ``get_shipping_parameter``: the address flagged
+    ``pickup_address`` (else the first) and its first ``time_slot_list[].pickup_time_id``."""
+    pickup = answer.get("pickup") if isinstance(answer, Mapping) else None
+    addresses = pickup.get("address_list") if isinstance(pickup, Mapping) else None
+    if not isinstance(addresses, list) or not addresses or not all(isinstance(a, Mapping) for a in addresses):
+        raise PayloadError("must list at least one pickup address", field="response.pickup.address_list")
+    flagged = [a for a in addresses if isinstance(a.get("address_flag"), list) and "pickup_address" in a["address_flag"]]
+    address = (flagged or addresses)[0]
+    slots = address.get("time_slot_list")
+    if not isinstance(slots, list) or not slots or not isinstance(slots[0], Mapping):
+        raise PayloadError("must offer a pickup time", field="response.pickup.address_list[].time_slot_list")
+    return {"address_id": _int_id(address.get("address_id"), "response.pickup.address_list[].address_id"),
+            "pickup_time_id": _text(slots[0].get("pickup_time_id"), "time_slot_list[].pickup_time_id")}
+
+
+#: ``update_stock`` takes one ``item_id`` a call and at most this many models in its ``stock_list``.
+STOCK_BATCH = 50
+#: ``get_item_base_info`` takes at most this many ``item_id_list`` a call; ``get_item_list`` pages by 100.
+ITEM_BATCH = 50
+ITEM_PAGE = 100
+
+
+def item_page(answer: Any) -> tuple[list[int], int | None]:
+    """``get_item_list``'s ``response``: the item ids and the next offset (None: last page)."""
+    if not isinstance(answer, Mapping):
+        raise PayloadError(f"must be a JSON object, got {_shown(answer)}", field="response")
+    items = answer.get("item", [])
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise PayloadError(f"must be a list of items, got {_shown(items)}", field="response.item")
+    ids = [_int_id(i.get("item_id"), "response.item[].item_id") for i in items]
+    more = answer.get("has_next_page")
+    if not isinstance(more, bool):
+        raise PayloadError(f"must be true or false, got {_shown(more)}", field="response.has_next_page")
+    if not more:
+        return ids, None
+    following = answer.get("next_offset")
+    if isinstance(following, bool) or not isinstance(following, int) or following <= 0:
+        raise PayloadError(f"must be a positive offset, got {_shown(following)}", field="response.next_offset")
+    return ids, following
+
+
+def item_skus(answer: Any) -> tuple[dict[str, tuple[int, int]], list[int]]:
+    """``get_item_base_info``'s ``response``: ``{item_sku: (item_id, 0)}`` of the items without
+    models, and the ids of the items that have models (their SKUs are the models')."""
+    items = answer.get("item_list", []) if isinstance(answer, Mapping) else None
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise PayloadError(f"must be a list of items, got {_shown(items)}", field="response.item_list")
+    plain: dict[str, tuple[int, int]] = {}
+    with_models: list[int] = []
+    for item in items:
+        item_id = _int_id(item.get("item_id"), "response.item_list[].item_id")
+        if item.get("has_model") is True:
+            with_models.append(item_id)
+        else:
+            sku = _text(item.get("item_sku"), "response.item_list[].item_sku")
+            if sku:
+                plain[sku] = (item_id, 0)
+    return plain, with_models
+
+
+def model_skus(answer: Any, item_id: int) -> dict[str, tuple[int, int]]:
+    """``get_model_list``'s ``response``: ``{model_sku: (item_id, model_id)}``."""
+    models = answer.get("model", []) if isinstance(answer, Mapping) else None
+    if not isinstance(models, list) or not all(isinstance(m, Mapping) for m in models):
+        raise PayloadError(f"must be a list of models, got {_shown(models)}", field="response.model")
+    out: dict[str, tuple[int, int]] = {}
+    for model in models:
+        sku = _text(model.get("model_sku"), "response.model[].model_sku")
+        if sku:
+            out[sku] = (item_id, _int_id(model.get("model_id"), "response.model[].model_id"))
+    return out
+
+
+def stock_bodies(levels: Mapping[str, int], where: Mapping[str, tuple[int, int]]) -> list[dict[str, Any]]:
+    """The ``update_stock`` bodies for ``levels``: one per ``item_id``, at most
+    :data:`STOCK_BATCH` models each, ``seller_stock`` the absolute quantity (``model_id``
+    left out for an item without models)."""
+    by_item: dict[int, list[dict[str, Any]]] = {}
+    for sku in sorted(levels):
+        item_id, model_id = where[sku]
+        entry: dict[str, Any] = {"seller_stock": [{"stock": max(0, int(levels[sku]))}]}
+        if model_id:
+            entry["model_id"] = model_id
+        by_item.setdefault(item_id, []).append(entry)
+    return [{"item_id": item_id, "stock_list": entries[start:start + STOCK_BATCH]}
+            for item_id, entries in sorted(by_item.items()) for start in range(0, len(entries), STOCK_BATCH)]
+
+
+def stock_failures(answer: Any) -> list[str]:
+    """``update_stock``'s ``failure_list`` as words (empty: every model was set)."""
+    failures = answer.get("failure_list", []) if isinstance(answer, Mapping) else None
+    if not isinstance(failures, list):
+        raise PayloadError(f"must be a list, got {_shown(failures)}", field="response.failure_list")
+    return [f"model {f.get('model_id')}: {f.get('failed_reason')}"[:200] if isinstance(f, Mapping) else _shown(f)
+            for f in failures]
+
+
+def dropoff_choice(answer: Any) -> tuple[dict[str, Any], list[str]]:
+    """``ship_order``'s ``dropoff`` from ``get_shipping_parameter``: the first
+    ``dropoff.branch_list[].branch_id`` when ``info_needed.dropoff`` asks for ``branch_id``,
+    and what else it asks for that fulfilhub cannot give (``sender_real_name``, ``tracking_no``)."""
+    info = answer.get("info_needed") if isinstance(answer, Mapping) else None
+    if not isinstance(info, Mapping):
+        raise PayloadError(f"must be a JSON object, got {_shown(info)}", field="response.info_needed")
+    needed = info.get("dropoff")
+    if needed is None:
+        needed = []
+    if not isinstance(needed, list) or not all(isinstance(n, str) for n in needed):
+        raise PayloadError(f"must be a list of field names, got {_shown(needed)}", field="response.info_needed.dropoff")
+    body: dict[str, Any] = {}
+    if "branch_id" in needed:
+        dropoff = answer.get("dropoff")
+        branches = dropoff.get("branch_list") if isinstance(dropoff, Mapping) else None
+        if not isinstance(branches, list) or not branches or not isinstance(branches[0], Mapping):
+            raise PayloadError("must list a branch to drop the parcel at", field="response.dropoff.branch_list")
+        body["branch_id"] = _int_id(branches[0].get("branch_id"), "response.dropoff.branch_list[].branch_id")
+    return body, sorted(set(needed) - {"branch_id", "slug"})
+
+
+def text_of(payload: Mapping[str, Any], key: str) -> str:
+    """A text field of a payload ("" when absent); PayloadError when it is not text."""
+    return _text(payload.get(key), key)
 
 
 def tracking_number(answer: Any) -> str:

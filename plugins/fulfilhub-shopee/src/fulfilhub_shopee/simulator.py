@@ -18,8 +18,17 @@ address), some cancelled (``cancel_rate``), some ride Shopee's integrated logist
   inclusive, at most 15 days, ``page_size`` 1 to 100, an offset ``cursor``; newest
   first); ``GET /api/v2/order/get_order_detail`` (at most 50 ``order_sn_list``);
   ``GET /api/v2/logistics/get_shipping_parameter``; ``POST /api/v2/logistics/ship_order``
-  (``non_integrated.tracking_number`` only on a non-integrated channel, once);
-  ``GET /api/v2/logistics/get_tracking_number``.
+  (``non_integrated.tracking_number`` on a non-integrated channel; ``pickup`` with the
+  offered ``address_id`` and ``pickup_time_id``, or ``dropoff``, on Shopee's integrated
+  logistics: then the order is ``PROCESSED``, Shopee's carrier issues its tracking number
+  ten minutes later, picks the parcel up hours later (``SHIPPED``) and delivers it a day
+  or two after (``TO_CONFIRM_RECEIVE``)); ``GET /api/v2/logistics/get_tracking_number``;
+  ``GET /api/v2/logistics/get_tracking_info`` (``logistics_status`` and the scans).
+- ``GET /api/v2/product/get_item_list`` (``offset``, ``page_size``),
+  ``get_item_base_info`` (``item_sku``, ``has_model``), ``get_model_list``
+  (``model_id``, ``model_sku``) and ``POST /api/v2/product/update_stock`` (one
+  ``item_id``, its ``stock_list`` of ``model_id`` and ``seller_stock``; ``stock()``
+  reads what was set).
 - With ``push_url`` set, every change is also queued as a signed code-3 push
   (``pending_webhooks()``).
 """
@@ -109,7 +118,9 @@ class ShopeeSimulator:
         refresh = options["refresh_token"]
         self.state = LockedState({"orders": {}, "changes": [], "next_at": self.clock.now(),
                                   "arriving": self.per_day > 0, "outbox": [], "access": {},
-                                  "refresh": {refresh} if refresh else set(), "tracking": {}, "calls": []})
+                                  "refresh": {refresh} if refresh else set(), "tracking": {}, "calls": [],
+                                  "issuing": {}, "scans": {},
+                                  "stock": {c["sku"]: None for c in CATALOG}})
         self.app = Starlette(routes=[
             Route(f"{API}/auth/access_token/get", answering(self._token), methods=["POST"]),
             Route(f"{API}/order/get_order_list", answering(self._shop(self._list)), methods=["GET"]),
@@ -117,6 +128,11 @@ class ShopeeSimulator:
             Route(f"{API}/logistics/get_shipping_parameter", answering(self._shop(self._parameter)), methods=["GET"]),
             Route(f"{API}/logistics/ship_order", answering(self._shop(self._ship)), methods=["POST"]),
             Route(f"{API}/logistics/get_tracking_number", answering(self._shop(self._tracking)), methods=["GET"]),
+            Route(f"{API}/logistics/get_tracking_info", answering(self._shop(self._tracking_info)), methods=["GET"]),
+            Route(f"{API}/product/get_item_list", answering(self._shop(self._item_list)), methods=["GET"]),
+            Route(f"{API}/product/get_item_base_info", answering(self._shop(self._item_base)), methods=["GET"]),
+            Route(f"{API}/product/get_model_list", answering(self._shop(self._model_list)), methods=["GET"]),
+            Route(f"{API}/product/update_stock", answering(self._shop(self._update_stock)), methods=["POST"]),
         ])
 
     # -- what a scenario and the tests read or do
@@ -125,6 +141,11 @@ class ShopeeSimulator:
     def catalog(self) -> tuple[dict[str, Any], ...]:
         return tuple({"sku": c["sku"], "title": c["title"], "price": str(c["price"]), "grams": c["grams"]}
                      for c in CATALOG)
+
+    def stock(self) -> dict[str, int | None]:
+        """SKU -> the seller_stock ``update_stock`` last set (None: never set)."""
+        with self.state as state:
+            return dict(state["stock"])
 
     def stop_arrivals(self) -> None:
         with self.state as state:
@@ -300,8 +321,14 @@ class ShopeeSimulator:
         with self.state as state:
             order = self._known(state, request.query_params.get("order_sn"), request_id)
             if order["_integrated"]:
+                slot = int(self.clock.now().timestamp()) // 86_400 * 86_400 + 86_400
                 return {"info_needed": {"dropoff": [], "pickup": ["address_id", "pickup_time_id"]},
-                        "dropoff": {"branch_list": []}, "pickup": {"address_list": []}}
+                        "dropoff": {"branch_list": []},
+                        "pickup": {"address_list": [{
+                            "address_id": 200_001, "region": "TW", "state": "", "city": "台北市", "district": "信義區",
+                            "town": "", "address": "松仁路100號", "zipcode": "110",
+                            "address_flag": ["default_address", "pickup_address"],
+                            "time_slot_list": [{"date": slot, "time_text": "", "pickup_time_id": str(slot)}]}]}}
             return {"info_needed": {"non_integrated": ["tracking_number"]}}
 
     async def _ship(self, request: Request, request_id: str) -> Any:
@@ -311,23 +338,139 @@ class ShopeeSimulator:
         with self.state as state:
             self._catch_up(state)
             order = self._known(state, body.get("order_sn"), request_id)
-            given = body.get("non_integrated")
-            if order["_integrated"] or not isinstance(given, dict) or not given.get("tracking_number"):
-                raise _error(400, "logistics.ship_order_invalid_param", "This order needs pickup or dropoff."
-                             if order["_integrated"] else "non_integrated.tracking_number is required.", request_id)
+            if order["_integrated"]:
+                how = "pickup" if isinstance(body.get("pickup"), dict) else "dropoff"
+                given = body.get(how)
+                if not isinstance(given, dict) or (how == "pickup" and not (
+                        given.get("address_id") == 200_001 and given.get("pickup_time_id"))):
+                    raise _error(400, "logistics.ship_order_invalid_param",
+                                 "This order needs pickup (address_id, pickup_time_id) or dropoff.", request_id)
+            else:
+                given = body.get("non_integrated")
+                if not isinstance(given, dict) or not given.get("tracking_number"):
+                    raise _error(400, "logistics.ship_order_invalid_param",
+                                 "non_integrated.tracking_number is required.", request_id)
             if order["order_status"] != "READY_TO_SHIP":
                 raise _error(400, "logistics.order_status_error",
                              f"Order status {order['order_status']} cannot be shipped.", request_id)
-            state["tracking"][order["order_sn"]] = given["tracking_number"]
-            order["order_status"] = "SHIPPED"
-            self._touch(state, order, self.clock.now())
+            now = self.clock.now()
+            if order["_integrated"]:  # Shopee's carrier: its number a few minutes later, then its scans
+                sn = order["order_sn"]
+                number = "TW" + self.ids.stable("tn", sn).split("_", 1)[1][:12].upper()
+                state["issuing"][sn] = (now + timedelta(minutes=10), number)
+                order["order_status"] = "PROCESSED"
+                self._logistics(state, order, now, "LOGISTICS_REQUEST_CREATED", "賣家已安排寄件")
+                rng = self.ids.rng("transit", sn)
+                picked = now + timedelta(hours=rng.randint(3, 20))
+                state["changes"].append((picked, sn, "picked_up"))
+                state["changes"].append((picked + timedelta(hours=rng.randint(18, 60)), sn, "delivered"))
+            else:
+                state["tracking"][order["order_sn"]] = given["tracking_number"]
+                order["order_status"] = "SHIPPED"
+            self._touch(state, order, now)
             return {}
 
     async def _tracking(self, request: Request, request_id: str) -> Any:
         with self.state as state:
+            self._catch_up(state)
             order = self._known(state, request.query_params.get("order_sn"), request_id)
-            return {"tracking_number": state["tracking"].get(order["order_sn"], ""), "plp_number": "",
+            sn = order["order_sn"]
+            issuing = state["issuing"].get(sn)
+            if issuing is not None and issuing[0] <= self.clock.now():
+                state["tracking"][sn] = issuing[1]
+                del state["issuing"][sn]
+            return {"tracking_number": state["tracking"].get(sn, ""), "plp_number": "",
                     "first_mile_tracking_number": "", "last_mile_tracking_number": ""}
+
+    async def _tracking_info(self, request: Request, request_id: str) -> Any:
+        with self.state as state:
+            self._catch_up(state)
+            order = self._known(state, request.query_params.get("order_sn"), request_id)
+            package = order["package_list"][0]
+            return {"order_sn": order["order_sn"], "package_number": package["package_number"],
+                    "logistics_status": package["logistics_status"],
+                    "tracking_info": list(reversed(state["scans"].get(order["order_sn"], [])))}  # newest first
+
+    def _logistics(self, state: dict[str, Any], order: dict[str, Any], at: datetime, status: str, words: str) -> None:
+        order["package_list"][0]["logistics_status"] = status
+        state["scans"].setdefault(order["order_sn"], []).append(
+            {"update_time": int(at.timestamp()), "description": words, "logistics_status": status})
+
+    # -- products and stock (v2.product)
+
+    async def _item_list(self, request: Request, request_id: str) -> Any:
+        query = request.query_params
+        try:
+            offset, size = int(query.get("offset", "0")), int(query.get("page_size", "0"))
+        except ValueError:
+            raise _error(400, "error_param", "offset and page_size must be integers.", request_id) from None
+        if not 1 <= size <= 100 or offset < 0:
+            raise _error(400, "error_param", "page_size must be 1 to 100.", request_id)
+        ids = sorted({c["item_id"] for c in CATALOG})
+        page = ids[offset:offset + size]
+        more = offset + size < len(ids)
+        return {"item": [{"item_id": i, "item_status": "NORMAL", "update_time": 1767225600} for i in page],
+                "total_count": len(ids), "has_next_page": more, "next_offset": offset + size if more else 0}
+
+    async def _item_base(self, request: Request, request_id: str) -> Any:
+        try:
+            wanted = [int(i) for i in request.query_params.get("item_id_list", "").split(",") if i]
+        except ValueError:
+            raise _error(400, "error_param", "item_id_list must be integers.", request_id) from None
+        if not 1 <= len(wanted) <= 50:
+            raise _error(400, "error_param", "item_id_list takes 1 to 50 ids.", request_id)
+        with self.state as state:
+            return {"item_list": [{"item_id": c["item_id"], "item_name": c["title"], "item_status": "NORMAL",
+                                   "item_sku": "" if c["model"] else c["sku"], "has_model": bool(c["model"]),
+                                   "stock_info_v2": self._stock_info(state, c)}
+                                  for c in CATALOG if c["item_id"] in wanted]}
+
+    async def _model_list(self, request: Request, request_id: str) -> Any:
+        try:
+            item_id = int(request.query_params.get("item_id", ""))
+        except ValueError:
+            raise _error(400, "error_param", "item_id is required.", request_id) from None
+        with self.state as state:
+            found = [c for c in CATALOG if c["item_id"] == item_id]
+            if not found:
+                raise _error(400, "error_item_not_found", f"item_id {item_id} not found.", request_id)
+            c = found[0]
+            models = [{"model_id": c["item_id"] * 10 + 1, "model_sku": c["sku"], "model_name": c["model"],
+                       "stock_info_v2": self._stock_info(state, c)}] if c["model"] else []
+            return {"tier_variation": [{"name": "規格", "option_list": [{"option": c["model"]}]}] if models else [],
+                    "model": models}
+
+    def _stock_info(self, state: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+        stock = state["stock"].get(item["sku"]) or 0
+        return {"summary_info": {"total_reserved_stock": 0, "total_available_stock": stock},
+                "seller_stock": [{"location_id": "TWZ", "stock": stock}], "shopee_stock": []}
+
+    async def _update_stock(self, request: Request, request_id: str) -> Any:
+        body = await json_body(request, invalid=_error(400, "error_param", "Invalid body.", request_id))
+        if not isinstance(body, dict) or not isinstance(body.get("stock_list"), list) \
+                or not 1 <= len(body["stock_list"]) <= 50:
+            raise _error(400, "error_param", "item_id and stock_list (1 to 50 models) are required.", request_id)
+        found = [c for c in CATALOG if c["item_id"] == body.get("item_id")]
+        if not found:
+            raise _error(400, "error_item_not_found", f"item_id {body.get('item_id')} not found.", request_id)
+        item = found[0]
+        success, failure = [], []
+        with self.state as state:
+            for entry in body["stock_list"]:
+                model_id = entry.get("model_id", 0) if isinstance(entry, dict) else None
+                stocks = entry.get("seller_stock") if isinstance(entry, dict) else None
+                wanted_model = item["item_id"] * 10 + 1 if item["model"] else 0
+                if model_id != wanted_model:
+                    failure.append({"model_id": model_id, "failed_reason": "model_id not found"})
+                    continue
+                if not isinstance(stocks, list) or len(stocks) != 1 or not isinstance(stocks[0], dict) \
+                        or isinstance(stocks[0].get("stock"), bool) or not isinstance(stocks[0].get("stock"), int) \
+                        or not 0 <= stocks[0]["stock"] <= 999_999:
+                    failure.append({"model_id": model_id, "failed_reason": "seller_stock.stock must be 0 to 999999"})
+                    continue
+                state["stock"][item["sku"]] = stocks[0]["stock"]
+                success.append({"model_id": model_id, "location_id": "TWZ", "stock": stocks[0]["stock"]})
+        return {"success_list": success, "failure_list": failure}
 
     # -- orders arriving and changing over scenario time
 
@@ -355,8 +498,16 @@ class ShopeeSimulator:
         sn = "".join(ch for ch in sn if ch.isalnum())
         step, rate = _STEP[self.currency], _RATE[self.currency]
         items, total = [], Decimal(0)
-        for item in rng.sample(CATALOG, rng.randint(1, 2)):
+        # a listing whose seller_stock was set sells only what it holds (Shopee stops selling at 0)
+        for_sale = [c for c in CATALOG if state["stock"].get(c["sku"]) is None or state["stock"][c["sku"]] > 0]
+        if not for_sale:
+            return  # everything sold out: nobody can buy
+        for item in rng.sample(for_sale, min(len(for_sale), rng.randint(1, 2))):
             quantity = rng.choice((1, 1, 1, 2, 3))
+            held = state["stock"].get(item["sku"])
+            if held is not None:
+                quantity = min(quantity, held)
+                state["stock"][item["sku"]] = held - quantity
             price = (Decimal(item["price"]) / rate).quantize(step)
             total += price * quantity
             items.append({"item_id": item["item_id"], "item_name": item["title"], "item_sku": item["sku"],
@@ -413,6 +564,12 @@ class ShopeeSimulator:
             if order["order_status"] not in ("UNPAID", "READY_TO_SHIP"):
                 return
             order.update(order_status="CANCELLED", cancel_by="buyer", cancel_reason="Change of mind")
+        elif change == "picked_up":
+            order["order_status"] = "SHIPPED"
+            self._logistics(state, order, at, "LOGISTICS_PICKUP_DONE", "物流已取件")
+        elif change == "delivered":
+            order["order_status"] = "TO_CONFIRM_RECEIVE"
+            self._logistics(state, order, at, "LOGISTICS_DELIVERY_DONE", "包裹已送達")
         self._touch(state, order, at)
 
     def _touch(self, state: dict[str, Any], order: dict[str, Any], at: datetime) -> None:
