@@ -34,7 +34,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from fulfilhub import Address, ChannelPromise, Money, Order, OrderLine, PayloadError, ShippingChoice, TrackingStatus
+from fulfilhub import Address, ChannelPromise, FulfilledBy, Money, Order, OrderLine, PayloadError, ShippingChoice, TrackingStatus
 from fulfilhub.sdk import MAX_QUANTITY, parse_currency, parse_money, parse_time
 
 _MAX_TEXT = 65_536
@@ -250,6 +250,7 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
         shipping=ShippingChoice(method=method, price=Money(amount=shipping_paid, currency=currency)),
         channel_promise=promise,
         hold_reason="; ".join(reasons),
+        fulfilled_by=FulfilledBy.MARKETPLACE if by_amazon else FulfilledBy.SELLER,  # AFN: Amazon ships it
         raw=payload,
     )
 

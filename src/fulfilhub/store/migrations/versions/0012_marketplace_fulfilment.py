@@ -4,16 +4,16 @@ An order the marketplace ships with its own logistics (Shopee's channel carrier,
 fulfilment network) buys no label: the channel arranges the shipment and its tracking
 comes from the marketplace. Existing rows are the seller's.
 
-Revision ID: 0010_marketplace_fulfilment
-Revises: 0009_notice_policy
+Revision ID: 0012_marketplace_fulfilment
+Revises: 0011_rate_choice
 Create Date: 2026-12-08 00:20:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_marketplace_fulfilment"
-down_revision = "0009_notice_policy"
+revision = "0012_marketplace_fulfilment"
+down_revision = "0011_rate_choice"
 branch_labels = None
 depends_on = None
 
