@@ -40,7 +40,7 @@ SECTIONS: tuple[tuple[str, str, tuple[type, ...]], ...] = (
         "What a channel returns",
         "`Channel.fetch_orders` returns an `OrderPage`; `Channel.parse_order` maps each of its "
         "payloads to an `Order`.",
-        (models.OrderPage, models.Order, models.OrderLine, models.Address, models.Money, models.ShippingChoice),
+        (models.OrderPage, models.Order, models.OrderLine, models.Address, models.PickupPoint, models.Money, models.ShippingChoice),
     ),
     (
         "What a warehouse sees and returns",

@@ -220,6 +220,27 @@ class Money:
 
 
 @attrs.frozen(kw_only=True)
+class PickupPoint:
+    """A store or locker the customer collects the parcel from, chosen at checkout.
+
+    Attributes:
+        network: The chain the store belongs to, as customers know it, e.g. ``"7-ELEVEN"``.
+        store_id: The store's id in the carrier's network, e.g. ``"131386"``.
+        store_name: The store's name as the customer chose it, e.g. ``"高雄四維店"``.
+        store_address: The store's street address.
+    """
+
+    network: str = attrs.field(validator=attrs.validators.min_len(1))
+    store_id: str = attrs.field(validator=attrs.validators.min_len(1))
+    store_name: str = ""
+    store_address: str = ""
+
+
+def _pickup(value: PickupPoint | Mapping[str, Any] | None) -> PickupPoint | None:
+    return PickupPoint(**value) if isinstance(value, Mapping) else value
+
+
+@attrs.frozen(kw_only=True)
 class Address:
     """A postal address. ``country`` is ISO-3166 alpha-2.
 
@@ -234,6 +255,9 @@ class Address:
         country: The ISO-3166 alpha-2 country code; upper-cased for you.
         phone: A phone number for the carrier.
         email: An email address for the carrier's notices.
+        pickup: The store the customer collects the parcel from (a convenience-store
+            pickup), filled by the channel or the checkout; None for a delivery to the door.
+            A mapping is read as a ``PickupPoint``.
     """
 
     name: str = ""
@@ -246,10 +270,12 @@ class Address:
     country: str = attrs.field(default="", converter=_upper)
     phone: str = ""
     email: str = ""
+    pickup: PickupPoint | None = attrs.field(default=None, converter=_pickup)
 
     def problems(self) -> list[str]:
         """What is missing for a carrier to deliver here (empty when usable)."""
-        missing = [f for f in ("name", "line1", "city", "country") if not getattr(self, f)]
+        needed = ("name", "country") if self.pickup else ("name", "line1", "city", "country")  # a store is the door
+        missing = [f for f in needed if not getattr(self, f)]
         out = [f"missing {f}" for f in missing]
         if self.country and not _COUNTRY.fullmatch(self.country):
             out.append(f"country must be ISO-3166 alpha-2, got {self.country!r}")

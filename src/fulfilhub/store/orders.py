@@ -68,8 +68,10 @@ def _order_values(order: Order) -> dict[str, Any]:
 _ADDRESS_FIELDS = tuple(field.name for field in attrs.fields(Address))
 
 
-def _address_json(address: Address) -> dict[str, str]:
-    return {name: getattr(address, name) for name in _ADDRESS_FIELDS}  # attrs.asdict, without its generality
+def _address_json(address: Address) -> dict[str, Any]:
+    out: dict[str, Any] = {name: getattr(address, name) for name in _ADDRESS_FIELDS}  # attrs.asdict, without its generality
+    out["pickup"] = attrs.asdict(address.pickup) if address.pickup else None
+    return out
 
 
 def _line_rows(order: Order) -> list[dict[str, Any]]:
