@@ -143,8 +143,10 @@ def read_form(text: Any, what: str) -> dict[str, str]:
     form = dict(pairs)
     if len(form) != len(pairs):
         raise PayloadError(f"ECPay {what} repeats a field", field=what)
-    for value in form.values():
-        value.encode("utf-8")  # a lone surrogate: refused
+    try:
+        "".join([*form, *form.values()]).encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(f"ECPay {what} holds a lone surrogate", field=what) from None
     return form
 
 

@@ -24,7 +24,7 @@ public test merchant), ``unclaimed_rate`` (0.05). Same seed, same requests: same
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from fulfilhub.sandbox import LockedState, Option, SandboxContext, SeededIds, read_options
 
-from .mapping import STATUSES, SUBTYPES, TAIPEI, TIME_FORMAT, signed, verified
+from .mapping import STATUSES, SUBTYPES, TAIPEI, TIME_FORMAT, pickup_until, signed, verified
 
 OPTIONS = {
     "merchant_id": Option("2000132", str),
@@ -201,6 +201,7 @@ class EcpaySimulator:
             steps.append((t0 + timedelta(hours=5), handed))
         steps += [(t0 + timedelta(days=1), centre), (arrived, store)]
         if rng.random() < self.unclaimed_rate:
-            deadline = (arrived + timedelta(days=7)).replace(hour=23, minute=0)
-            return "unclaimed", [*steps, (deadline, unclaimed), (deadline + timedelta(days=1), returned)]
+            last_day = pickup_until(arrived)  # the store keeps it to the end of that day (Taiwan)
+            flagged = datetime.combine(last_day + timedelta(days=1), time(2, 0), TAIPEI).astimezone(t0.tzinfo)
+            return "unclaimed", [*steps, (flagged, unclaimed), (flagged + timedelta(days=1), returned)]
         return "picked_up", [*steps, (arrived + timedelta(hours=rng.randint(3, 72)), picked)]
