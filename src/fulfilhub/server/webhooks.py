@@ -16,6 +16,11 @@ In this order, and nothing is stored unless every step passes:
 Then the delivery is written to the inbox (by one writer thread, many deliveries per
 transaction) and answered 202 once committed; the runner's ``process_inbox`` job does
 the rest. A store that cannot be written answers 503, so the vendor retries.
+
+An adapter whose vendor reads a reply of its own (ECPay's ``1|OK``) defines
+``webhook_reply(outcome) -> (status, media type, body)`` for the outcomes "accepted",
+"duplicate" and "refused" (a refusal after the instance is known); the JSON answers
+above stand where it does not.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from ..adapters import WebhookDelivery, WebhookReceiver
 from ..errors import ConfigError, PayloadError
@@ -147,12 +152,21 @@ class WebhookEndpoint:
         adapter = self.rt.channel(instance) if kind == "channels" else self.rt.carrier(instance)
         return adapter if isinstance(adapter, WebhookReceiver) else None
 
-    def refuse(self, instance: str, reason: str, status: int, detail: str) -> JSONResponse:
+    def refuse(self, instance: str, reason: str, status: int, detail: str, receiver: Any = None) -> Response:
         self.count(reason, instance)
         log.info("webhook for %s refused (%s): %s", instance, reason, detail)
-        return JSONResponse({"error": reason, "detail": detail}, status_code=status)
+        return self.reply(receiver, "refused", JSONResponse({"error": reason, "detail": detail}, status_code=status))
 
-    async def handle(self, request: Request) -> JSONResponse:
+    @staticmethod
+    def reply(receiver: Any, outcome: str, default: Response) -> Response:
+        """The adapter's own answer for ``outcome`` when it defines ``webhook_reply``, else ``default``."""
+        answer = getattr(receiver, "webhook_reply", None)
+        if answer is None:
+            return default
+        status, media_type, body = answer(outcome)
+        return Response(body, status_code=status, media_type=media_type)
+
+    async def handle(self, request: Request) -> Response:
         instance = request.path_params["instance"]
         receiver = self.receiver(instance)
         if receiver is None:
@@ -162,23 +176,24 @@ class WebhookEndpoint:
             body = await read_body(request, self.rt.config.server.max_body_bytes)
         except _TooLarge:
             return self.refuse(instance, "too_large", 413,
-                               f"the body is larger than {self.rt.config.server.max_body_bytes} bytes")
+                               f"the body is larger than {self.rt.config.server.max_body_bytes} bytes", receiver)
         headers = dict(request.headers)
         try:
             verified = receiver.verify_webhook(headers, body)
         except ConfigError as exc:
-            return self.refuse(instance, "not_configured", 503, f"{exc.key or instance}: no webhook secret configured")
+            return self.refuse(instance, "not_configured", 503, f"{exc.key or instance}: no webhook secret configured",
+                               receiver)
         if not verified:
-            return self.refuse(instance, "signature", 401, "missing or wrong signature")
+            return self.refuse(instance, "signature", 401, "missing or wrong signature", receiver)
         try:
             delivery = delivery_of(receiver, headers, body)
         except Exception as exc:  # a plugin's bug must not become a 500 that the vendor retries forever
-            return self.refuse(instance, "malformed", 400, str(exc)[:300])
+            return self.refuse(instance, "malformed", 400, str(exc)[:300], receiver)
         now = self.rt.clock.now()
         tolerance = timedelta(seconds=self.rt.config.server.webhook_tolerance_seconds)
         if delivery.sent_at is not None and abs(now - delivery.sent_at) > tolerance:
             return self.refuse(instance, "stale", 400,
-                               f"sent at {delivery.sent_at.isoformat()}, more than {tolerance} from now")
+                               f"sent at {delivery.sent_at.isoformat()}, more than {tolerance} from now", receiver)
         try:
             stored = await asyncio.wrap_future(self.writer.add(dict(
                 instance=instance, kind=self.kinds[instance], delivery_id=delivery.id, received_at=now,
@@ -188,7 +203,9 @@ class WebhookEndpoint:
             return self.refuse(instance, "store_unavailable", 503, "the store is unavailable; retry later")
         if not stored:
             self.count("duplicate", instance)
-            return JSONResponse({"status": "duplicate", "delivery": delivery.id}, status_code=200)
+            return self.reply(receiver, "duplicate",
+                              JSONResponse({"status": "duplicate", "delivery": delivery.id}, status_code=200))
         self.count("accepted", instance)
-        return JSONResponse({"status": "accepted", "delivery": delivery.id}, status_code=202)
+        return self.reply(receiver, "accepted",
+                          JSONResponse({"status": "accepted", "delivery": delivery.id}, status_code=202))
 
