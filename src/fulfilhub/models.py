@@ -598,6 +598,9 @@ class TrackingUpdate:
             (EasyPost's ``est_delivery_date``, a ``YYYY-MM-DD`` day): the destination's local
             day, never an instant. A mapping fills one of ``est_delivery`` and ``eta_date``.
         tracking_url: Where the customer follows the parcel, if the carrier says.
+        pickup_until: The last day the pickup point (a convenience store, a locker) keeps a
+            parcel waiting there, by the carrier's rule or its answer: the destination's
+            local day. None unless the parcel is ready for pickup.
         raw: The foreign payload (not compared, not shown in ``repr``).
     """
 
@@ -608,6 +611,7 @@ class TrackingUpdate:
     est_delivery: datetime | None = attrs.field(default=None, validator=_aware)
     eta_date: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
     tracking_url: str = ""
+    pickup_until: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @classmethod
@@ -622,6 +626,7 @@ class TrackingUpdate:
         eta_date: date | None = None,
         tracking_url: str = "",
         raw: Mapping[str, Any] | None = None,
+        pickup_until: date | None = None,
     ) -> TrackingUpdate:
         """An update from values of the right types (as :meth:`TrackingEvent.checked`);
         ``events`` must be a tuple of TrackingEvent. ``raw`` is copied, as by the class."""
@@ -638,6 +643,9 @@ class TrackingUpdate:
         _set_slot(update, "est_delivery", est_delivery)
         _set_slot(update, "eta_date", eta_date)
         _set_slot(update, "tracking_url", tracking_url)
+        if pickup_until is not None:
+            _a_date(None, None, pickup_until)
+        _set_slot(update, "pickup_until", pickup_until)
         _set_slot(update, "raw", _frozen_mapping(raw))
         return update
 
@@ -673,6 +681,8 @@ class Shipment:
         shipped_at: When the label was bought.
         delivered_at: When the carrier delivered it.
         next_poll_at: When the carrier is next asked about it (None: at once).
+        pickup_until: The last day its pickup point keeps it, once it waits there (the
+            destination's local day; see :class:`TrackingUpdate`).
     """
 
     id: str
@@ -693,6 +703,7 @@ class Shipment:
     shipped_at: datetime | None = attrs.field(default=None, validator=_aware)
     delivered_at: datetime | None = attrs.field(default=None, validator=_aware)
     next_poll_at: datetime | None = attrs.field(default=None, validator=_aware)
+    pickup_until: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
 
     @property
     def tracking_code(self) -> str:
