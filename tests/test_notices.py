@@ -342,6 +342,8 @@ SAMPLE = {
     NoticeEvent.DELAYED: {"days_late": 2, "new_date": T0 + timedelta(days=5), "cause": "CAUSE-TEXT", "action": "ACTION",
                           "compensation": "COMP-TEXT"},
     NoticeEvent.ETA_REVISED: {"new_date": T0 + timedelta(days=6), "deliver_by": T0 + timedelta(days=3)},
+    NoticeEvent.READY_FOR_PICKUP: {"store": "7-ELEVEN 高雄四維店", "pickup_until": T0 + timedelta(days=9),
+                                   "tracking_code": "1718546"},
     NoticeEvent.DELIVERED: {"delivered_at": T0 + timedelta(days=3), "carrier": "Black Cat"},
     NoticeEvent.COMPENSATION_ISSUED: {"amount": Money(amount="80", currency="TWD"), "code": "SORRY-42",
                                       "compensation": "COMP-TEXT"},

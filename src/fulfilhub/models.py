@@ -903,6 +903,7 @@ class NoticeEvent(enum.StrEnum):
     SHIPPED = "shipped"  # handed to the carrier, with the tracking link
     DELAYED = "delayed"  # a delay was found: days late, new date, cause, what is done, compensation
     ETA_REVISED = "eta_revised"  # the expected date moved, the delay itself unchanged
+    READY_FOR_PICKUP = "ready_for_pickup"  # at the store the customer chose, with the store and the last day
     DELIVERED = "delivered"
     COMPENSATION_ISSUED = "compensation_issued"  # the code or the amount, once it exists
 

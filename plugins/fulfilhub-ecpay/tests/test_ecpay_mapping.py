@@ -57,6 +57,7 @@ def test_a_push_at_the_store_is_ready_for_pickup_at_its_taiwan_time(payload):
     assert scan.description == "商品已送達門市"
     assert scan.source == "2073"
     assert mapping.pickup_until(scan.at) == date(2026, 5, 21)
+    assert update.pickup_until == date(2026, 5, 21)  # 「請於 5/21 前取件」
 
 
 @pytest.mark.parametrize(("golden", "status", "reason"), [

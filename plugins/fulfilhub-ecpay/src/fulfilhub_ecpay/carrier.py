@@ -146,7 +146,7 @@ class EcpayCarrier:
             now = datetime.fromisoformat(state.get(seen))
         scan = mapping.event(code, now, field="LogisticsStatus")
         return TrackingUpdate(tracking_code=label.tracking_code, status=scan.status, reason=scan.reason,
-                              events=[scan], raw=form)
+                              events=[scan], pickup_until=mapping.deadline_of(scan), raw=form)
 
     def void(self, label: Label) -> None:
         """Cancel a 7-ELEVEN C2C order not yet handed over (``/Express/CancelC2COrder``, answered

@@ -284,7 +284,12 @@ def parse_push(form: Mapping[str, str]) -> TrackingUpdate:
     scan = event(form.get("RtnCode", ""), parse_time(form.get("UpdateStatusDate"), "UpdateStatusDate"),
                  _text(form, "RtnMsg", required=False))
     return TrackingUpdate(tracking_code=_text(form, "AllPayLogisticsID", limit=20), status=scan.status,
-                          reason=scan.reason, events=[scan], raw=dict(form))
+                          reason=scan.reason, events=[scan], pickup_until=deadline_of(scan), raw=dict(form))
+
+
+def deadline_of(scan: TrackingEvent) -> date | None:
+    """The pickup deadline a status sets: the store's last day, for a parcel that arrived there."""
+    return pickup_until(scan.at) if scan.status is S.AVAILABLE_FOR_PICKUP else None
 
 
 def pickup_point(form: Mapping[str, str]) -> PickupPoint:
