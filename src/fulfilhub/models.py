@@ -467,6 +467,9 @@ class Rate:
         transit_days: The promised days in transit, where the carrier says.
         delivery_date: The promised delivery date (timezone-aware), where the carrier
             says.
+        to_pickup: True when the service takes the parcel to the pickup point on the
+            request's address (the store the customer chose), not to the door. For an
+            address with a pickup point, such rates are the only ones chosen from.
     """
 
     carrier: str  # config instance name of the carrier
@@ -477,6 +480,7 @@ class Rate:
     shipment_ref: str  # the carrier-side shipment the rate belongs to
     transit_days: int | None = None
     delivery_date: datetime | None = attrs.field(default=None, validator=_aware)
+    to_pickup: bool = False
 
 
 @attrs.frozen(kw_only=True)

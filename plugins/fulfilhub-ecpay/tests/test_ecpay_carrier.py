@@ -59,6 +59,7 @@ def test_a_store_pickup_goes_from_order_to_the_store_to_the_customer(world):
     adapter = build()
     [rate] = adapter.quote(request("fh-shp-1"))
     assert (rate.service, rate.carrier_name, str(rate.amount)) == ("UNIMARTC2C", "7-ELEVEN", "60 TWD")
+    assert rate.to_pickup  # to the store the customer chose, not to the door
     label = adapter.buy(rate, "carrier.buy_label:fh-shp-1/1")
     assert adapter.track(label).status is TrackingStatus.PRE_TRANSIT
     clock.advance(timedelta(days=2, hours=12))
@@ -111,6 +112,7 @@ def test_home_delivery_offers_the_home_subtypes(world):
     adapter = build(home=["TCAT"])
     [rate] = adapter.quote(request("fh-shp-3", pickup=None))
     assert rate.service == "TCAT"
+    assert not rate.to_pickup
     label = adapter.buy(rate, "carrier.buy_label:fh-shp-3/1")
     clock.advance(timedelta(days=2))
     assert adapter.track(label).status is TrackingStatus.DELIVERED  # 配完

@@ -106,6 +106,8 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
                 report.unreachable(error)
             elif error:
                 report.errors.append(error)
+        if order.ship_to and order.ship_to.pickup and any(rate.to_pickup for rate in rates):
+            rates = [rate for rate in rates if rate.to_pickup]  # the customer chose a store: not to the door
         if not rates:
             report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate; it stays packed and is retried next run")
             continue

@@ -100,7 +100,7 @@ class EcpayCarrier:
             days = TRANSIT_DAYS.get(subtype, CVS_TRANSIT_DAYS)
             rates.append(Rate(carrier=self.name, carrier_name=mapping.SUBTYPES[subtype][1] or subtype, service=subtype,
                               amount=Money(amount=Decimal(str(self.fees[subtype])), currency="TWD"), rate_id=rate_id,
-                              shipment_ref=request.reference, transit_days=days))
+                              shipment_ref=request.reference, transit_days=days, to_pickup=pickup is not None))
         return rates
 
     def buy(self, rate: Rate, key: str) -> Label:
