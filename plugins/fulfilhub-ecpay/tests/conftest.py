@@ -10,9 +10,11 @@ import pytest
 from fulfilhub import Address, Parcel, PickupPoint, ShipmentRequest, SimClock, Simulator
 from fulfilhub.sandbox import SandboxContext, SandboxServer
 
+import fulfilhub_ecpay
+
 PAYLOADS = Path(__file__).parent / "payloads"
 #: ECPay's public test merchant (logistics B2C/home), as its documentation publishes it.
-MERCHANT, HASH_KEY, HASH_IV = "2000132", "5294y06JbISpM5x9", "v77hoKGq4kWxNNIS"
+MERCHANT, HASH_KEY, HASH_IV = fulfilhub_ecpay.TEST_MERCHANT
 STORE = PickupPoint(network="7-ELEVEN", store_id="131386", store_name="高雄四維店", store_address="高雄市苓雅區四維三路6號")
 
 
@@ -36,6 +38,12 @@ def request(reference: str = "fh-shp-000123", *, pickup: PickupPoint | None = ST
                         email="lin@example.tw", pickup=pickup),
         parcel=Parcel(weight_g="1200", length_cm="20", width_cm="14", height_cm="10"),
     )
+
+
+@pytest.fixture
+def make_request() -> Callable[..., ShipmentRequest]:
+    """``make_request("fh-shp-1")`` to the store ``STORE``; ``pickup=None`` to a door in Taichung."""
+    return request
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ import pytest
 from fulfilhub import PermanentError, SimClock, TrackingStatus
 from fulfilhub.testing import instance_context
 
+import fulfilhub_ecpay
 from fulfilhub_ecpay import carrier, mapping
 
-from conftest import HASH_IV, HASH_KEY, MERCHANT, request
+MERCHANT, HASH_KEY, HASH_IV = fulfilhub_ecpay.TEST_MERCHANT
 
 
 class _State:
@@ -54,10 +55,10 @@ def world(sandbox):
     return clock, server.simulators["ecpay"], lambda **settings: _adapter(server, clock, state, **settings)
 
 
-def test_a_store_pickup_goes_from_order_to_the_store_to_the_customer(world):
+def test_a_store_pickup_goes_from_order_to_the_store_to_the_customer(world, make_request):
     clock, sim, build = world
     adapter = build()
-    [rate] = adapter.quote(request("fh-shp-1"))
+    [rate] = adapter.quote(make_request("fh-shp-1"))
     assert (rate.service, rate.carrier_name, str(rate.amount)) == ("UNIMARTC2C", "7-ELEVEN", "60 TWD")
     assert rate.to_pickup  # to the store the customer chose, not to the door
     label = adapter.buy(rate, "carrier.buy_label:fh-shp-1/1")
@@ -72,10 +73,10 @@ def test_a_store_pickup_goes_from_order_to_the_store_to_the_customer(world):
     assert codes == ["300", "2068", "2030", "2073", "2067"]
 
 
-def test_pushes_carry_every_status_at_its_time_signed(world):
+def test_pushes_carry_every_status_at_its_time_signed(world, make_request):
     clock, sim, build = world
     adapter = build()
-    label = adapter.buy(adapter.quote(request("fh-shp-2"))[0], "carrier.buy_label:fh-shp-2/1")
+    label = adapter.buy(adapter.quote(make_request("fh-shp-2"))[0], "carrier.buy_label:fh-shp-2/1")
     clock.advance(timedelta(days=8))
     pushes = sim.pending_webhooks()
     assert sim.pending_webhooks() == []  # each is sent once
@@ -87,11 +88,11 @@ def test_pushes_carry_every_status_at_its_time_signed(world):
     assert updates[-1].status is TrackingStatus.DELIVERED
 
 
-def test_a_parcel_nobody_collects_is_flagged_then_returned(sandbox):
+def test_a_parcel_nobody_collects_is_flagged_then_returned(sandbox, make_request):
     clock = SimClock()
     server = sandbox(clock=clock, unclaimed_rate=1)
     adapter = _adapter(server, clock, _State())
-    label = adapter.buy(adapter.quote(request("fh-shp-8"))[0], "carrier.buy_label:fh-shp-8/1")
+    label = adapter.buy(adapter.quote(make_request("fh-shp-8"))[0], "carrier.buy_label:fh-shp-8/1")
     clock.advance(timedelta(days=3))
     arrived = adapter.track(label)
     assert arrived.status is TrackingStatus.AVAILABLE_FOR_PICKUP
@@ -107,10 +108,10 @@ def test_a_parcel_nobody_collects_is_flagged_then_returned(sandbox):
     assert adapter.track(label).status is TrackingStatus.RETURN_TO_SENDER  # 2078 退回物流中心
 
 
-def test_home_delivery_offers_the_home_subtypes(world):
+def test_home_delivery_offers_the_home_subtypes(world, make_request):
     clock, sim, build = world
     adapter = build(home=["TCAT"])
-    [rate] = adapter.quote(request("fh-shp-3", pickup=None))
+    [rate] = adapter.quote(make_request("fh-shp-3", pickup=None))
     assert rate.service == "TCAT"
     assert not rate.to_pickup
     label = adapter.buy(rate, "carrier.buy_label:fh-shp-3/1")
@@ -119,36 +120,36 @@ def test_home_delivery_offers_the_home_subtypes(world):
     assert [code for code, _ in sim.scans(label.tracking_code)] == ["300", "3001", "3006", "3003"]
 
 
-def test_outside_taiwan_there_is_no_rate(world):
+def test_outside_taiwan_there_is_no_rate(world, make_request):
     _clock, _sim, build = world
     import attrs
 
-    abroad = request("fh-shp-4")
+    abroad = make_request("fh-shp-4")
     abroad = attrs.evolve(abroad, ship_to=attrs.evolve(abroad.ship_to, country="JP"))
     assert build().quote(abroad) == []
 
 
-def test_a_retry_after_a_lost_answer_finds_the_order_instead_of_making_another(world):
+def test_a_retry_after_a_lost_answer_finds_the_order_instead_of_making_another(world, make_request):
     _clock, sim, build = world
     adapter = build()
-    rate = adapter.quote(request("fh-shp-5"))[0]
+    rate = adapter.quote(make_request("fh-shp-5"))[0]
     first = adapter.buy(rate, "carrier.buy_label:fh-shp-5/1")
     again = build().buy(rate, "carrier.buy_label:fh-shp-5/1")
     assert again.tracking_code == first.tracking_code
     assert sim.orders_created() == 1
 
 
-def test_a_refused_order_is_a_permanent_error_with_ecpays_words(world):
+def test_a_refused_order_is_a_permanent_error_with_ecpays_words(world, make_request):
     _clock, _sim, build = world
     adapter = build(merchant_id="2999999")
     with pytest.raises(PermanentError, match="MerchantID Error"):
-        adapter.buy(adapter.quote(request("fh-shp-6"))[0], "carrier.buy_label:fh-shp-6/1")
+        adapter.buy(adapter.quote(make_request("fh-shp-6"))[0], "carrier.buy_label:fh-shp-6/1")
 
 
-def test_a_cancel_after_hand_over_is_refused(world):
+def test_a_cancel_after_hand_over_is_refused(world, make_request):
     clock, _sim, build = world
     adapter = build()
-    label = adapter.buy(adapter.quote(request("fh-shp-7"))[0], "carrier.buy_label:fh-shp-7/1")
+    label = adapter.buy(adapter.quote(make_request("fh-shp-7"))[0], "carrier.buy_label:fh-shp-7/1")
     clock.advance(timedelta(days=1))
     with pytest.raises(PermanentError, match="無法取消"):
         adapter.void(label)

@@ -9,15 +9,26 @@ from typing import Any
 from urllib.parse import urlencode
 
 import fulfilhub_ecpay
-from fulfilhub import ShipmentRequest, SimClock
+from fulfilhub import Address, Parcel, PickupPoint, ShipmentRequest, SimClock
 from fulfilhub.testing.conformance import CarrierSuite
 
 from fulfilhub_ecpay import mapping
 
-from conftest import request
+
+
+def request(reference: str) -> ShipmentRequest:
+    """A parcel to a 7-ELEVEN store the customer chose (a C2C store pickup)."""
+    store = PickupPoint(network="7-ELEVEN", store_id="131386", store_name="高雄四維店", store_address="高雄市苓雅區四維三路6號")
+    return ShipmentRequest(
+        reference=reference,
+        ship_from=Address(name="好物倉庫", line1="南港區三重路19-2號", city="台北市", postal_code="11560", country="TW",
+                          phone="0911222333"),
+        ship_to=Address(name="林小姐", country="TW", phone="0933222111", email="lin@example.tw", pickup=store),
+        parcel=Parcel(weight_g="1200"),
+    )
 
 _FORM = "ECPay answers and pushes forms (k=v&...), not JSON"
-_KEY = "5294y06JbISpM5x9"
+_KEY = fulfilhub_ecpay.TEST_MERCHANT[1]
 
 
 class TestEcpayConformance(CarrierSuite):

@@ -15,9 +15,10 @@ import pytest
 from fulfilhub import Money, Rate
 from fulfilhub.testing.fuzz import assert_maps_or_refuses, check_model, mutations
 
+import fulfilhub_ecpay
 from fulfilhub_ecpay import mapping
 
-from conftest import HASH_IV, HASH_KEY
+MERCHANT, HASH_KEY, HASH_IV = fulfilhub_ecpay.TEST_MERCHANT
 
 RATE = Rate(carrier="ecpay", carrier_name="7-ELEVEN", service="UNIMARTC2C", amount=Money(amount="60", currency="TWD"),
             rate_id="UNIMARTC2C-0123456789abcdef", shipment_ref="fh-shp-000123")

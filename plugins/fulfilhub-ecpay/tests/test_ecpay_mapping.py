@@ -10,9 +10,11 @@ from urllib.parse import parse_qsl
 import pytest
 from fulfilhub import ExceptionReason, Money, PayloadError, PickupPoint, Rate, TrackingStatus
 
+import fulfilhub_ecpay
 from fulfilhub_ecpay import mapping
 
-from conftest import HASH_IV, HASH_KEY, STORE, request
+MERCHANT, HASH_KEY, HASH_IV = fulfilhub_ecpay.TEST_MERCHANT
+STORE = PickupPoint(network="7-ELEVEN", store_id="131386", store_name="高雄四維店", store_address="高雄市苓雅區四維三路6號")
 
 
 def test_check_mac_value_matches_ecpays_published_md5_example():
@@ -122,8 +124,8 @@ def test_a_pickup_network_picks_its_subtype(network, flow, subtype):
     assert mapping.subtype_for(network, flow) == subtype
 
 
-def test_the_create_form_carries_the_store_and_a_trade_number_made_from_the_key():
-    fields = mapping.request_fields(request())
+def test_the_create_form_carries_the_store_and_a_trade_number_made_from_the_key(make_request):
+    fields = mapping.request_fields(make_request())
     form = mapping.create_form(merchant_id="2000132", request=fields, subtype="UNIMARTC2C", key="carrier.buy_label:s/1",
                                now=datetime(2026, 5, 12, 6, 3, 27, tzinfo=timezone.utc), goods_amount=1000,
                                server_reply_url="https://shop.example/webhooks/ecpay")
@@ -134,7 +136,7 @@ def test_the_create_form_carries_the_store_and_a_trade_number_made_from_the_key(
     assert form["MerchantTradeNo"] == mapping.merchant_trade_no("carrier.buy_label:s/1")
     assert len(form["MerchantTradeNo"]) == 20
     assert form["MerchantTradeNo"].isalnum()
-    home = mapping.create_form(merchant_id="2000132", request=mapping.request_fields(request(pickup=None)),
+    home = mapping.create_form(merchant_id="2000132", request=mapping.request_fields(make_request(pickup=None)),
                                subtype="POST", key="k", now=datetime(2026, 5, 12, tzinfo=timezone.utc),
                                goods_amount=1000, server_reply_url="https://shop.example/webhooks/ecpay")
     assert home["LogisticsType"] == "HOME"

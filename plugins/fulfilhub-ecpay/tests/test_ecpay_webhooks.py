@@ -9,9 +9,10 @@ import pytest
 from fulfilhub import ConfigError, SimClock, TrackingStatus
 from fulfilhub.testing import instance_context
 
+import fulfilhub_ecpay
 from fulfilhub_ecpay import carrier
 
-from conftest import HASH_IV, HASH_KEY, MERCHANT
+MERCHANT, HASH_KEY, HASH_IV = fulfilhub_ecpay.TEST_MERCHANT
 
 
 @pytest.fixture
