@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from fulfilhub.engines import fulfilment
-from fulfilhub.models import ExceptionReason, PickupPoint, TrackingEvent, TrackingStatus, TrackingUpdate
+from fulfilhub.models import PickupPoint, TrackingEvent, TrackingStatus, TrackingUpdate
 from fulfilhub.store import schema
 from fulfilhub.store import shipments as shipment_store
 from fulfilhub.store import tracking as tracking_store
@@ -111,3 +111,21 @@ def test_past_the_last_day_the_page_says_it_was_not_picked_up(served_module, at_
     world.clock.advance(timedelta(days=10))  # the last test of the module: the clock does not go back
     page = served_module.client.get(f"/t/{token}?lang=zh-Hant").text
     assert "包裹未於1月14日星期三前在 7-ELEVEN 高雄四維店 取件" in page
+
+
+def test_once_collected_the_delivered_notice_says_it_was_picked_up_at_the_store(served_module, at_the_store):
+    order_id, _token, _last = at_the_store
+    world = served_module.world
+    (ship,) = world.shipments(order_id)
+    collected = world.clock.now() - timedelta(hours=1)
+    update = TrackingUpdate(tracking_code=ship.tracking_code, status=TrackingStatus.DELIVERED,
+                            events=[TrackingEvent(at=collected, status=TrackingStatus.DELIVERED,
+                                                  description="消費者成功取件", source="2067")])
+    with world.store.transaction() as tx:
+        fulfilment.apply_tracking(tx, None, shipment_store.load(tx.conn, ship.id), update, "shop", world.clock.now())
+    world.sync()
+    with world.store.read() as conn:
+        subjects = conn.execute(sa.select(schema.notices.c.subject).where(
+            schema.notices.c.order_id == order_id, schema.notices.c.event == "delivered")).scalars().all()
+    assert len(subjects) == 1
+    assert "在 7-ELEVEN 高雄四維店 取件" in subjects[0]

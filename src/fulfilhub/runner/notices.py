@@ -391,6 +391,8 @@ def on_status(rt: Runtime, tx: Tx, conf: notify.Settings, order_id: str, event: 
     if event is NoticeEvent.DELIVERED:
         delivered = [s.delivered_at for s in who.shipments if s.delivered_at is not None]
         facts["delivered_at"] = max(delivered) if delivered else rt.clock.now()
+        if pickup is not None and any(s.pickup_until is not None for s in who.shipments):  # collected at the store
+            facts["store"] = f"{pickup.network} {pickup.store_name}".strip()
     if event is NoticeEvent.SHIPPED and not labelled:
         return "shipped_without_label"
     done = _emit(rt, tx, conf, order, who, event, 1, facts, rt.clock.now())
