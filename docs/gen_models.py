@@ -40,8 +40,8 @@ SECTIONS: tuple[tuple[str, str, tuple[type, ...]], ...] = (
         "What a channel returns",
         "`Channel.fetch_orders` returns an `OrderPage`; `Channel.parse_order` maps each of its "
         "payloads to an `Order`.",
-        (models.OrderPage, models.Order, models.OrderLine, models.Address, models.Money, models.ShippingChoice,
-         models.ChannelPromise),
+        (models.OrderPage, models.Order, models.OrderLine, models.Address, models.PickupPoint, models.Money,
+         models.ShippingChoice, models.ChannelPromise),
     ),
     (
         "What a warehouse sees and returns",

@@ -240,3 +240,18 @@ def test_a_parcel_out_longer_than_the_lane_ever_takes_is_said_so_plainly():
     assert "longer than any delivery on this lane" in found.detail and "being chased" in found.detail
     assert found.revised_eta is None  # no date to give: overdue and being chased
     assert "0.0 more days" not in found.detail
+
+
+def test_a_parcel_waiting_at_the_customers_store_has_arrived_until_its_last_day():
+    """Past deliver-by, a parcel at the store the customer chose is not late: it arrived. After the
+    store's last day (the customer's day) it is watched again, and the order is late."""
+    at_store = shipment(ShipmentStatus.OUT_FOR_DELIVERY, pickup_until=date(2026, 5, 18))
+    waiting = assess(order(status=OrderStatus.OUT_FOR_DELIVERY, shipments=[at_store]), T0 + timedelta(days=8))
+    assert waiting.state is DelayState.ON_TRACK
+    missed = assess(order(status=OrderStatus.OUT_FOR_DELIVERY, shipments=[at_store]), T0 + timedelta(days=11))
+    assert missed.state is DelayState.LATE
+    assert missed.days_late >= 1
+    elsewhere = assess(order(status=OrderStatus.OUT_FOR_DELIVERY, shipments=[shipment(ShipmentStatus.OUT_FOR_DELIVERY)]),
+                       T0 + timedelta(days=8))
+    assert elsewhere.state is DelayState.LATE  # a door delivery still out past deliver-by is late
+

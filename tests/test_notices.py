@@ -342,6 +342,8 @@ SAMPLE = {
     NoticeEvent.DELAYED: {"days_late": 2, "new_date": T0 + timedelta(days=5), "cause": "CAUSE-TEXT", "action": "ACTION",
                           "compensation": "COMP-TEXT"},
     NoticeEvent.ETA_REVISED: {"new_date": T0 + timedelta(days=6), "deliver_by": T0 + timedelta(days=3)},
+    NoticeEvent.READY_FOR_PICKUP: {"store": "7-ELEVEN 高雄四維店", "pickup_until": T0 + timedelta(days=9),
+                                   "tracking_code": "1718546"},
     NoticeEvent.DELIVERED: {"delivered_at": T0 + timedelta(days=3), "carrier": "Black Cat"},
     NoticeEvent.COMPENSATION_ISSUED: {"amount": Money(amount="80", currency="TWD"), "code": "SORRY-42",
                                       "compensation": "COMP-TEXT"},
@@ -855,3 +857,16 @@ def test_a_shipped_notice_held_over_quiet_hours_says_yesterday():
         "shipped_day": notify.shipped_day(evening, tz, quiet, "en"), "carrier": "USPS", "tracking_code": "9400",
         "link": "https://t.example"}).text
     assert "left our warehouse yesterday with USPS" in text
+
+
+@pytest.mark.parametrize(("locale", "words"), [("en", "picked up at 7-ELEVEN 高雄四維店"),
+                                                ("zh_Hant_TW", "在 7-ELEVEN 高雄四維店 取件"),
+                                                ("zh_Hans_CN", "在 7-ELEVEN 高雄四維店 取件")])
+def test_a_parcel_collected_at_a_store_is_told_as_picked_up_there(locale, words):
+    o = order()
+    tz = notify.customer_timezone(o, "Asia/Taipei", "UTC")
+    facts = {"delivered_at": T0 + timedelta(days=3), "carrier": "7-ELEVEN", "store": "7-ELEVEN 高雄四維店"}
+    notice = notify.render(NoticeEvent.DELIVERED, key="k", order=o, locale=locale, tz=tz, facts=facts, at=T0,
+                           shop="Acme Tea")
+    assert words in notice.subject
+    assert "7-ELEVEN 高雄四維店" in notice.text

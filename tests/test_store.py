@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from fulfilhub.errors import StoreError
-from fulfilhub.models import Money, OrderStatus, Rate, Shipment, ShipmentLine, TrackingEvent
+from fulfilhub.models import Address, Money, OrderStatus, PickupPoint, Rate, Shipment, ShipmentLine, TrackingEvent
 from fulfilhub.store import Store, create_engine, head_revision, schema, upgrade
 from fulfilhub.store import cursors
 from fulfilhub.store import orders as order_store
@@ -130,6 +130,20 @@ def test_decimals_are_stored_exactly(store, make_order):
     assert raw == "0.30"
     assert loaded.lines[0].unit_price == Money(amount="5.00", currency="USD")
     assert loaded == order
+
+
+def test_a_pickup_store_on_the_shipping_address_is_stored_and_read_back(store, make_order):
+    store_point = PickupPoint(network="7-ELEVEN", store_id="131386", store_name="高雄四維店",
+                              store_address="高雄市苓雅區四維三路6號")
+    order = attrs.evolve(make_order("1002"), ship_to=Address(name="林小姐", phone="0912345678", country="TW",
+                                                             pickup=store_point))
+    with store.transaction() as tx:
+        order_store.insert(tx, [(order, OrderStatus.RECEIVED, None)], T0)
+    with store.read() as conn:
+        loaded, _row = order_store.load(conn, order.id)
+    assert loaded.ship_to.pickup == store_point
+    assert loaded == order
+    assert loaded.ship_to.problems() == []  # a store is the door: no street address needed
 
 
 def test_large_decimals_keep_every_digit(store, order_with_two_shipments):

@@ -234,6 +234,27 @@ class Money:
 
 
 @attrs.frozen(kw_only=True)
+class PickupPoint:
+    """A store or locker the customer collects the parcel from, chosen at checkout.
+
+    Attributes:
+        network: The chain the store belongs to, as customers know it, e.g. ``"7-ELEVEN"``.
+        store_id: The store's id in the carrier's network, e.g. ``"131386"``.
+        store_name: The store's name as the customer chose it, e.g. ``"高雄四維店"``.
+        store_address: The store's street address.
+    """
+
+    network: str = attrs.field(validator=attrs.validators.min_len(1))
+    store_id: str = attrs.field(validator=attrs.validators.min_len(1))
+    store_name: str = ""
+    store_address: str = ""
+
+
+def _pickup(value: PickupPoint | Mapping[str, Any] | None) -> PickupPoint | None:
+    return PickupPoint(**value) if isinstance(value, Mapping) else value
+
+
+@attrs.frozen(kw_only=True)
 class Address:
     """A postal address. ``country`` is ISO-3166 alpha-2.
 
@@ -248,6 +269,9 @@ class Address:
         country: The ISO-3166 alpha-2 country code; upper-cased for you.
         phone: A phone number for the carrier.
         email: An email address for the carrier's notices.
+        pickup: The store the customer collects the parcel from (a convenience-store
+            pickup), filled by the channel or the checkout; None for a delivery to the door.
+            A mapping is read as a ``PickupPoint``.
     """
 
     name: str = ""
@@ -260,10 +284,12 @@ class Address:
     country: str = attrs.field(default="", converter=_upper)
     phone: str = ""
     email: str = ""
+    pickup: PickupPoint | None = attrs.field(default=None, converter=_pickup)
 
     def problems(self) -> list[str]:
         """What is missing for a carrier to deliver here (empty when usable)."""
-        missing = [f for f in ("name", "line1", "city", "country") if not getattr(self, f)]
+        needed = ("name", "country") if self.pickup else ("name", "line1", "city", "country")  # a store is the door
+        missing = [f for f in needed if not getattr(self, f)]
         out = [f"missing {f}" for f in missing]
         if self.country and not _COUNTRY.fullmatch(self.country):
             out.append(f"country must be ISO-3166 alpha-2, got {self.country!r}")
@@ -495,6 +521,9 @@ class Rate:
         transit_days: The promised days in transit, where the carrier says.
         delivery_date: The promised delivery date (timezone-aware), where the carrier
             says.
+        to_pickup: True when the service takes the parcel to the pickup point on the
+            request's address (the store the customer chose), not to the door. For an
+            address with a pickup point, such rates are the only ones chosen from.
     """
 
     carrier: str  # config instance name of the carrier
@@ -505,6 +534,7 @@ class Rate:
     shipment_ref: str  # the carrier-side shipment the rate belongs to
     transit_days: int | None = None
     delivery_date: datetime | None = attrs.field(default=None, validator=_aware)
+    to_pickup: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -626,6 +656,9 @@ class TrackingUpdate:
             (EasyPost's ``est_delivery_date``, a ``YYYY-MM-DD`` day): the destination's local
             day, never an instant. A mapping fills one of ``est_delivery`` and ``eta_date``.
         tracking_url: Where the customer follows the parcel, if the carrier says.
+        pickup_until: The last day the pickup point (a convenience store, a locker) keeps a
+            parcel waiting there, by the carrier's rule or its answer: the destination's
+            local day. None unless the parcel is ready for pickup.
         raw: The foreign payload (not compared, not shown in ``repr``).
     """
 
@@ -636,6 +669,7 @@ class TrackingUpdate:
     est_delivery: datetime | None = attrs.field(default=None, validator=_aware)
     eta_date: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
     tracking_url: str = ""
+    pickup_until: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False, repr=False)
 
     @classmethod
@@ -650,6 +684,7 @@ class TrackingUpdate:
         eta_date: date | None = None,
         tracking_url: str = "",
         raw: Mapping[str, Any] | None = None,
+        pickup_until: date | None = None,
     ) -> TrackingUpdate:
         """An update from values of the right types (as :meth:`TrackingEvent.checked`);
         ``events`` must be a tuple of TrackingEvent. ``raw`` is copied, as by the class."""
@@ -666,6 +701,9 @@ class TrackingUpdate:
         _set_slot(update, "est_delivery", est_delivery)
         _set_slot(update, "eta_date", eta_date)
         _set_slot(update, "tracking_url", tracking_url)
+        if pickup_until is not None:
+            _a_date(None, None, pickup_until)
+        _set_slot(update, "pickup_until", pickup_until)
         _set_slot(update, "raw", _frozen_mapping(raw))
         return update
 
@@ -701,6 +739,8 @@ class Shipment:
         shipped_at: When the label was bought.
         delivered_at: When the carrier delivered it.
         next_poll_at: When the carrier is next asked about it (None: at once).
+        pickup_until: The last day its pickup point keeps it, once it waits there (the
+            destination's local day; see :class:`TrackingUpdate`).
     """
 
     id: str
@@ -721,6 +761,7 @@ class Shipment:
     shipped_at: datetime | None = attrs.field(default=None, validator=_aware)
     delivered_at: datetime | None = attrs.field(default=None, validator=_aware)
     next_poll_at: datetime | None = attrs.field(default=None, validator=_aware)
+    pickup_until: date | None = attrs.field(default=None, validator=attrs.validators.optional(_a_date))
 
     @property
     def tracking_code(self) -> str:
@@ -947,6 +988,7 @@ class NoticeEvent(enum.StrEnum):
     SHIPPED = "shipped"  # handed to the carrier, with the tracking link
     DELAYED = "delayed"  # a delay was found: days late, new date, cause, what is done, compensation
     ETA_REVISED = "eta_revised"  # the expected date moved, the delay itself unchanged
+    READY_FOR_PICKUP = "ready_for_pickup"  # at the store the customer chose, with the store and the last day
     DELIVERED = "delivered"
     COMPENSATION_ISSUED = "compensation_issued"  # the code or the amount, once it exists
     LOW_STOCK = "low_stock"  # to the operator: a SKU's sellable quantity fell to its reorder point

@@ -293,3 +293,23 @@ def test_a_broken_webhook_reply_leaves_the_servers_own_answer(reply, caplog):
 
     assert reply_of(_Replies(reply), "accepted") is None
     assert "webhook_reply('accepted')" in caplog.text
+def test_an_adapter_with_a_reply_of_its_own_is_answered_in_its_words(served_module, monkeypatch):
+    """``webhook_reply(outcome)``: ECPay, for one, resends a notification until it reads ``1|OK``."""
+    from fulfilhub_easypost.carrier import EasyPostCarrier
+
+    outcomes = []
+
+    def reply(self, outcome):
+        outcomes.append(outcome)
+        return (200, "text/plain", b"1|OK") if outcome != "refused" else (400, "text/plain", b"0|refused")
+
+    monkeypatch.setattr(EasyPostCarrier, "webhook_reply", reply, raising=False)
+    served = served_module
+    instance, headers, body = _webhook(served, "easypost")
+    first = served.post(instance, headers, body)
+    assert (first.status_code, first.text, first.headers["content-type"].split(";")[0]) == (200, "1|OK", "text/plain")
+    again = served.post(instance, headers, body)
+    assert (again.status_code, again.text) == (200, "1|OK")
+    tampered = served.post(instance, headers, body.replace(b'"mode": "test"', b'"mode": "production"'))
+    assert (tampered.status_code, tampered.text) == (400, "0|refused")
+    assert outcomes == ["accepted", "duplicate", "refused"]

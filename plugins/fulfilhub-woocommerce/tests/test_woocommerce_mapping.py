@@ -146,3 +146,36 @@ def test_a_webhook_is_verified_on_its_raw_body_and_parsed_by_topic():
     assert webhooks.delivery(headers).id == "8812"
     with pytest.raises(PayloadError):
         webhooks.delivery({})
+
+
+def _to_a_store(payload: dict) -> dict:
+    """The golden order as ECPay's WooCommerce plugin (Wooecpay) leaves it once the customer chose a
+    7-ELEVEN on ECPay's map: its shipping method, the store's address as address_1, the store in meta."""
+    payload = json.loads(json.dumps(payload))
+    payload["shipping"].update(company="", address_1="高雄市苓雅區四維三路6號", address_2="", city="", state="",
+                               postcode="", country="TW")
+    payload["shipping_lines"][0].update(method_id="Wooecpay_Logistic_CVS_711", method_title="7-ELEVEN超商取貨")
+    payload["meta_data"] = [*payload.get("meta_data", []),
+                            {"id": 901, "key": "_ecpay_logistic_cvs_store_id", "value": "131386"},
+                            {"id": 902, "key": "_ecpay_logistic_cvs_store_name", "value": "高雄四維店"},
+                            {"id": 903, "key": "_ecpay_logistic_cvs_store_address", "value": "高雄市苓雅區四維三路6號"}]
+    return payload
+
+
+def test_a_store_pickup_chosen_through_ecpays_plugin_is_the_addresss_pickup_point():
+    from fulfilhub import PickupPoint
+
+    order = mapping.parse_order(_to_a_store(golden("order_processing.json")), channel="shop")
+    assert order.ship_to.pickup == PickupPoint(network="7-ELEVEN", store_id="131386", store_name="高雄四維店",
+                                               store_address="高雄市苓雅區四維三路6號")
+    assert order.ship_to.problems() == []  # the store is the door: no city or postcode needed
+    door = mapping.parse_order(golden("order_processing.json"), channel="shop")
+    assert door.ship_to.pickup is None
+    assert door.version != order.version  # choosing a store is a change of the order
+
+
+def test_store_pickup_orders_map_or_refuse_every_mutation():
+    result = assert_maps_or_refuses(lambda p: mapping.parse_order(p, channel="shop"),
+                                    mutations(_to_a_store(golden("order_processing.json")), seed=12, count=600),
+                                    check=check_model)
+    assert result.mapped > 100

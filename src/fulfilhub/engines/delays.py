@@ -29,6 +29,11 @@ reason              fires when
                     makes the order late, the ``risk_q`` quantile puts it at risk.
 =================== ===========================================================================
 
+A parcel waiting at the pickup point the customer chose (out for delivery with a
+``pickup_until``) has arrived: it makes no finding until its last day there has passed
+(in the promise's time zone); after that day it is watched as any parcel with the carrier,
+and the order past deliver-by is late ("not picked up by its last day").
+
 Days are counted in the promise's time zone (the customer's days). A carrier's
 date-only estimate (``Shipment.eta_date``) is that local day, never an instant.
 Once deliver-by has passed without delivery the order is late whatever the cause.
@@ -351,10 +356,14 @@ def assess(order: OpenOrder, now: datetime, *, transit: Transit | None = None,
     picked = _not_picked(order, policy, transit, now)
     if picked is not None:
         findings.append(picked)
+    today = now.astimezone(zone(promise.timezone)).date()
+    waiting = [s for s in order.shipments if s.status is S.OUT_FOR_DELIVERY and s.pickup_until is not None
+               and today <= s.pickup_until]  # at the customer's store, within its last day: arrived
     for shipment in order.shipments:
-        if shipment.status in WITH_CARRIER:
+        if shipment.status in WITH_CARRIER and shipment not in waiting:
             findings += _with_carrier(order, shipment, policy, transit, now)
-    overdue = now > promise.deliver_by
+    arrived = all(s in waiting or s.status in (S.DELIVERED, S.CANCELLED, S.RETURNED) for s in order.shipments)
+    overdue = now > promise.deliver_by and not (waiting and arrived)
     if overdue and not findings:  # past deliver-by with no better explanation: the forecast or today
         findings.append(_overdue(order, transit, now))
     judged = [_judge(f, promise, now) for f in findings]

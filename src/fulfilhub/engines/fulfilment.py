@@ -410,6 +410,8 @@ def apply_tracking(tx: Tx, hooks: Hooks | None, shipment: Shipment, update: Trac
     status = target if moved else shipment.status
     changes: dict = {"est_delivery": update.est_delivery, "eta_date": update.eta_date,
                      "exception_reason": update.reason, "status": status}
+    if update.pickup_until is not None:  # kept until a later answer moves it (a poll may not repeat it)
+        changes["pickup_until"] = update.pickup_until
     if moved and target is S.DELIVERED:
         delivered = [e.at for e in update.events if e.status is T.DELIVERED]
         changes["delivered_at"] = max(delivered) if delivered else at

@@ -252,6 +252,7 @@ REQUIRED_FACTS: Mapping[NoticeEvent, tuple[str, ...]] = {
     NoticeEvent.SHIPPED: ("number", "tracking_code", "link", "deliver_by"),
     NoticeEvent.DELAYED: ("number", "days_late", "new_date", "cause", "link"),
     NoticeEvent.ETA_REVISED: ("number", "new_date", "link"),
+    NoticeEvent.READY_FOR_PICKUP: ("number", "store", "pickup_until", "link"),
     NoticeEvent.DELIVERED: ("number", "delivered_at"),
     NoticeEvent.COMPENSATION_ISSUED: ("number", "amount", "code"),
 }
@@ -267,7 +268,8 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
                 "link": "", "total": order.total, "ship_by": None, "deliver_from": None, "deliver_by": None,
                 "new_date": None, "delivered_at": None, "days_late": 0, "cause": "", "action": "",
                 "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": "",
-                "parcels": [], "shipped_day": phrases(template)["days"]["today"]}
+                "parcels": [], "shipped_day": phrases(template)["days"]["today"], "store": "", "store_address": "",
+                "pickup_until": None}
     values = {**defaults, **facts}
     if values["code"]:
         values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])

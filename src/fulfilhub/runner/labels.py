@@ -152,6 +152,8 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
                 report.errors.append(f"carrier {name}: quote for {request.reference} failed: {describe_error(error)} "
                                      "(other carriers still asked; it is skipped for the rest of this run)")
                 down[name] = skipped[name] = f"quote failed: {describe_error(error)}"
+        if order.ship_to and order.ship_to.pickup and any(rate.to_pickup for rate in rates):
+            rates = [rate for rate in rates if rate.to_pickup]  # the customer chose a store: not to the door
         if not rates:
             report.errors.append(f"shipment {shipment.id}: no carrier quoted a rate"
                                  + (f" ({'; '.join(f'{n}: {w}' for n, w in sorted(skipped.items()))})" if skipped else "")

@@ -12,7 +12,9 @@ cursor saved in the transaction that acts on what it covers:
   ``delayed`` one), a suppression and its reason, or a wait (the order is decided again
   then, on what is current: changes meanwhile merge into one notice);
 - the orders' status events: ``accepted`` -> ``confirmed`` (with the promise),
-  ``shipped`` (or in transit, whichever comes first) -> ``shipped``, ``delivered``.
+  ``shipped`` (or in transit, whichever comes first) -> ``shipped``, ``delivered``; a
+  parcel waiting at the pickup point the customer chose (out for delivery, with the
+  point's last day) -> ``ready_for_pickup``, naming the store and that day.
 
 A notice's key (``notice:<event>:<order id>:<revision>``) and a compensation's key
 (``compensation:<order id>:<tier>``) are unique in the store, and the cursor moves in
@@ -39,7 +41,7 @@ import attrs
 from ..adapters import CompensationIssuer
 from ..engines import compensation, notice_policy, notify, zones
 from ..errors import NotFound, PermanentError
-from ..models import CompensationKind, CompensationProposal, Money, NoticeEvent, Order, Shipment
+from ..models import CompensationKind, CompensationProposal, Money, NoticeEvent, Order, Shipment, ShipmentStatus
 from ..store import Tx, outbox
 from ..store.outbox import Effect
 from ..store import compensation as ledger
@@ -378,11 +380,19 @@ def on_status(rt: Runtime, tx: Tx, conf: notify.Settings, order_id: str, event: 
     if labelled:
         facts.update(carrier=labelled[0].label.carrier_name, tracking_code=labelled[0].label.tracking_code,
                      parcels=parcels_of(who.shipments))
+    waiting = [s for s in who.shipments if s.pickup_until is not None and s.status is ShipmentStatus.OUT_FOR_DELIVERY]
+    pickup = order.ship_to.pickup if order.ship_to else None
+    if event is NoticeEvent.SHIPPED and waiting and pickup is not None:  # at the store the customer chose
+        event = NoticeEvent.READY_FOR_PICKUP
+        facts.update(store=f"{pickup.network} {pickup.store_name}".strip(), store_address=pickup.store_address,
+                     pickup_until=max(s.pickup_until for s in waiting if s.pickup_until is not None))
     if event is NoticeEvent.SHIPPED:  # sent after quiet hours, "today" is the next morning's "yesterday"
         facts["shipped_day"] = notify.shipped_day(rt.clock.now(), who.tz, conf.quiet_hours, who.locale)
     if event is NoticeEvent.DELIVERED:
         delivered = [s.delivered_at for s in who.shipments if s.delivered_at is not None]
         facts["delivered_at"] = max(delivered) if delivered else rt.clock.now()
+        if pickup is not None and any(s.pickup_until is not None for s in who.shipments):  # collected at the store
+            facts["store"] = f"{pickup.network} {pickup.store_name}".strip()
     if event is NoticeEvent.SHIPPED and not labelled:
         return "shipped_without_label"
     done = _emit(rt, tx, conf, order, who, event, 1, facts, rt.clock.now())

@@ -147,6 +147,13 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
         notice = i18n.t(locale, "exception", reason=i18n.words(i18n.CAUSES, reason, locale))
     elif status in _NOTICES:
         notice = i18n.t(locale, _NOTICES[status])
+    pickup = address.pickup if address else None
+    store = f"{pickup.network} {pickup.store_name}".strip() if pickup else ""
+    waiting = [s for s in ships if s.pickup_until is not None and str(s.status) in ("out_for_delivery", "exception")]
+    if pickup and waiting and status not in (OrderStatus.CANCELLED, OrderStatus.RETURNED, OrderStatus.DELIVERED):
+        last = max(s.pickup_until for s in waiting if s.pickup_until is not None)
+        word = "pickup_missed" if today > last else "ready_for_pickup"  # the store's last day, the customer's day
+        notice = i18n.t(locale, word, store=store, date=i18n.day(last, fmt, zone, today))
     parcels = []
     scans: list[Scan] = []
     live = [s for s in ships if str(s.status) != "cancelled" or s.tracking_code]
@@ -154,7 +161,8 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
         label = s.label
         parcels.append(Parcel(
             label=i18n.t(locale, "parcel", n=n),
-            status=i18n.words(i18n.STATUS_WORDS, _tracking_word(str(s.status)), locale) if label
+            status=i18n.words(i18n.STATUS_WORDS, "available_for_pickup" if pickup and s in waiting and str(
+                s.status) == "out_for_delivery" else _tracking_word(str(s.status)), locale) if label
             else i18n.t(locale, "not_shipped"),
             carrier=label.carrier_name if label else "",
             tracking_code=s.tracking_code or "",
@@ -174,7 +182,8 @@ def build(conn: Connection, order_id: str, locale: str, now: datetime,
     place = ", ".join(p for p in ((address.city if address else ""), (address.country if address else "")) if p)
     page = Page(
         locale=locale, number=order.number, notice=notice, steps=steps, parcels=tuple(parcels), scans=tuple(scans),
-        destination=i18n.t(locale, "destination", place=place) if place else "",
+        destination=i18n.t(locale, "pickup_at", store=" ".join(p for p in (store, pickup.store_address) if p))
+        if pickup else i18n.t(locale, "destination", place=place) if place else "",
         zone=i18n.t(locale, "times_in", zone=i18n.zone_name(zone, fmt, now)),
     )
     for extra in extras:

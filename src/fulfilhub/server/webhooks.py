@@ -206,7 +206,8 @@ class WebhookEndpoint:
         try:
             verified = receiver.verify_webhook(headers, body)
         except ConfigError as exc:
-            return self.refuse(instance, "not_configured", 503, f"{exc.key or instance}: no webhook secret configured")
+            return self.refuse(instance, "not_configured", 503, f"{exc.key or instance}: no webhook secret configured",
+                               receiver)
         if not verified:
             return self.refuse(instance, "signature", 401, "missing or wrong signature", receiver)
         try:

@@ -84,8 +84,10 @@ def _promise_of(value: Any) -> ChannelPromise | None:
                              for name in _PROMISE_FIELDS})
 
 
-def _address_json(address: Address) -> dict[str, str]:
-    return {name: getattr(address, name) for name in _ADDRESS_FIELDS}  # attrs.asdict, without its generality
+def _address_json(address: Address) -> dict[str, Any]:
+    out: dict[str, Any] = {name: getattr(address, name) for name in _ADDRESS_FIELDS}  # attrs.asdict, without its generality
+    out["pickup"] = attrs.asdict(address.pickup) if address.pickup else None
+    return out
 
 
 def _line_rows(order: Order) -> list[dict[str, Any]]:

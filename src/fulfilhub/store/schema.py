@@ -152,6 +152,7 @@ shipments = sa.Table(
     sa.Column("shipped_at", UTCDateTime, nullable=True),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.Column("next_poll_at", UTCDateTime, nullable=True),
+    sa.Column("pickup_until", sa.Date, nullable=True),  # the pickup point keeps it to this local day
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("modified_at", UTCDateTime, nullable=False),
 )

@@ -66,6 +66,7 @@ def _values(s: Shipment) -> dict[str, Any]:
         "shipped_at": s.shipped_at,
         "delivered_at": s.delivered_at,
         "next_poll_at": s.next_poll_at,
+        "pickup_until": s.pickup_until,
         "modified_at": s.modified_at,
     }
 
@@ -106,6 +107,7 @@ def _build(r: sa.Row, lines: Sequence[ShipmentLine]) -> Shipment:
         shipped_at=r.shipped_at,
         delivered_at=r.delivered_at,
         next_poll_at=r.next_poll_at,
+        pickup_until=r.pickup_until,
     )
 
 

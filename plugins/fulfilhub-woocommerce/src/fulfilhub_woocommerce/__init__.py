@@ -49,7 +49,7 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
                     "consumer_secret": DemoSecret(env="FULFILHUB_DEMO_WC_CONSUMER_SECRET",
                                                   value="cs_demo_fedcba9876543210fedc", option="consumer_secret"),
                 },
-                options={"update_rate": 0.05, "cancel_rate": 0.02, "unpaid_rate": 0.1},
+                options={"update_rate": 0.05, "cancel_rate": 0.02, "unpaid_rate": 0.1, "cvs_rate": 0.15},
                 webhooks={"webhook_secret": DemoSecret(env="FULFILHUB_DEMO_WC_WEBHOOK_SECRET",
                                                        value="demo_woocommerce_webhook_secret",
                                                        option="webhook_secret")},

@@ -27,6 +27,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+import attrs
 from fulfilhub import (
     Address,
     CompensationKind,
@@ -35,6 +36,7 @@ from fulfilhub import (
     Order,
     OrderLine,
     PayloadError,
+    PickupPoint,
     ShipmentPush,
     TrackingStatus,
 )
@@ -158,6 +160,9 @@ def _parse_order(payload: Mapping[str, Any], channel: str) -> Order:
     number = _text(payload.get("number"), "number") or external_id
     lines = _order_lines(payload.get("line_items"), currency)
     ship_to = _address(_object_or_empty(payload.get("shipping"), "shipping"), billing, email)
+    pickup = pickup_point(payload)
+    if ship_to is not None and pickup is not None:
+        ship_to = attrs.evolve(ship_to, pickup=pickup)
     note = _text(payload.get("customer_note"), "customer_note")
     cancelled_at = updated_at if status is Intake.CANCELLED else None
     number = f"#{number}"
@@ -210,6 +215,7 @@ def content_version(
             (ship_to.name, ship_to.company, ship_to.line1, ship_to.line2, ship_to.city, ship_to.province,
              ship_to.postal_code, ship_to.country, ship_to.phone)
         ),
+        *(() if ship_to is None or ship_to.pickup is None else (f"{ship_to.pickup.network}|{ship_to.pickup.store_id}",)),
     ]
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=10).hexdigest()
 
@@ -261,6 +267,30 @@ def line_title(name: str, meta_data: Any, field: str) -> str:
             continue  # structured values (arrays, objects) are not shown in a title
         shown.append(f"{_text(key, f'{field}[{index}].key')}: {_text(value, f'{field}[{index}].value')}")
     return f"{name} ({', '.join(shown)})" if shown else name
+
+
+#: ECPay's WooCommerce plugin (Wooecpay): its store-pickup shipping methods, by network.
+CVS_METHODS = {"Wooecpay_Logistic_CVS_711": "7-ELEVEN", "Wooecpay_Logistic_CVS_Family": "FamilyMart",
+               "Wooecpay_Logistic_CVS_Hilife": "Hi-Life", "Wooecpay_Logistic_CVS_Okmart": "OK mart"}
+#: The order meta keys where it keeps the store the customer chose on ECPay's map.
+CVS_META = ("_ecpay_logistic_cvs_store_id", "_ecpay_logistic_cvs_store_name", "_ecpay_logistic_cvs_store_address")
+
+
+def pickup_point(payload: Mapping[str, Any]) -> PickupPoint | None:
+    """The convenience store a customer chose at checkout through ECPay's WooCommerce plugin:
+    a ``Wooecpay_Logistic_CVS_*`` shipping method, and the store in the order's meta data.
+    None for any other order (or a store method whose store was not chosen yet)."""
+    lines = payload.get("shipping_lines")
+    methods = [line.get("method_id") for line in lines if isinstance(line, Mapping)] if isinstance(lines, list) else []
+    network = next((CVS_METHODS[m] for m in methods if isinstance(m, str) and m in CVS_METHODS), None)
+    meta = payload.get("meta_data")
+    if network is None or not isinstance(meta, list):
+        return None
+    found = {entry.get("key"): entry.get("value") for entry in meta if isinstance(entry, Mapping)}
+    store_id, name, address = (_text(found.get(key), f"meta_data.{key}") for key in CVS_META)
+    if not store_id:
+        return None
+    return PickupPoint(network=network, store_id=store_id, store_name=name, store_address=address)
 
 
 def _address(shipping: Mapping[str, Any], billing: Mapping[str, Any], email: str) -> Address | None:

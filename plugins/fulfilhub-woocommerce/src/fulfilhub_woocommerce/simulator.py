@@ -16,6 +16,10 @@ are placed unpaid (``pending``) and paid a few minutes later, some are edited la
   managed, orders take it off, and a product at 0 is not sold.
 - HTTP Basic with the consumer key and secret; ``per_page`` above 100 is refused as
   WooCommerce refuses it.
+- With ``cvs_rate``, that share of orders is a Taiwan convenience-store pickup chosen
+  through ECPay's WooCommerce plugin (Wooecpay): a ``Wooecpay_Logistic_CVS_*`` shipping
+  method, the store's address as ``shipping.address_1``, and the store in the order's
+  ``_ecpay_logistic_cvs_store_*`` meta data.
 - With ``webhook_secret`` set, every order created or changed is also queued as a
   signed ``order.created`` / ``order.updated`` delivery (``pending_webhooks()``).
 """
@@ -62,6 +66,12 @@ CATALOG = (
     {"sku": "CAD-TIN-200", "title": "Tea Caddy Tin", "price": "14.00", "grams": 150,
      "meta": [{"key": "pa_colour", "value": "red", "display_key": "Colour", "display_value": "Red"}]},
 )
+#: Stores a customer may choose on ECPay's map: (Wooecpay method, its title, store id, name, address).
+STORES = (
+    ("Wooecpay_Logistic_CVS_711", "7-ELEVEN超商取貨", "131386", "高雄四維店", "高雄市苓雅區四維三路6號"),
+    ("Wooecpay_Logistic_CVS_711", "7-ELEVEN超商取貨", "991182", "南港店", "台北市南港區三重路19號"),
+    ("Wooecpay_Logistic_CVS_Family", "全家超商取貨", "006598", "台中一中店", "台中市北區一中街100號"),
+)
 OPTIONS = {
     "consumer_key": Option(None, str),
     "consumer_secret": Option(None, str),
@@ -70,6 +80,7 @@ OPTIONS = {
     "update_rate": Option(0.05, (int, float), low=0, high=1),
     "cancel_rate": Option(0.02, (int, float), low=0, high=1),
     "unpaid_rate": Option(0.1, (int, float), low=0, high=1),
+    "cvs_rate": Option(0.0, (int, float), low=0, high=1),
 }
 API = "/wp-json/wc/v3"
 TRACKING = "/wp-json/wc-shipment-tracking/v3"
@@ -101,6 +112,7 @@ class WoocommerceSimulator:
         self.update_rate = float(options["update_rate"])
         self.cancel_rate = float(options["cancel_rate"])
         self.unpaid_rate = float(options["unpaid_rate"])
+        self.cvs_rate = float(options["cvs_rate"])
         self.webhook_secret: str | None = options["webhook_secret"]
         products = {100 + i: {"id": 100 + i, "name": item["title"], "type": "simple", "status": "publish",
                               "sku": item["sku"], "price": item["price"], "regular_price": item["price"],
@@ -442,6 +454,8 @@ class WoocommerceSimulator:
                                 "total": f"{shipping_total:.2f}", "total_tax": "0.00", "taxes": [], "meta_data": []}],
             "fee_lines": [], "coupon_lines": [], "refunds": [],
         }
+        if self.cvs_rate and rng.random() < self.cvs_rate:
+            self._to_a_store(state["orders"][order_id], rng)
         self._queue(state, state["orders"][order_id], "order.created")
         if unpaid:
             state["changes"].append((at + timedelta(minutes=rng.randint(2, 30)), order_id, "paid"))
@@ -469,6 +483,16 @@ class WoocommerceSimulator:
     def _touch(self, state: dict[str, Any], order: dict[str, Any], at: datetime, topic: str) -> None:
         order["date_modified"] = order["date_modified_gmt"] = _gmt(at)
         self._queue(state, order, topic)
+
+    def _to_a_store(self, order: dict[str, Any], rng: Any) -> None:
+        """Make ``order`` a store pickup in Taiwan, as Wooecpay writes one after ECPay's store map."""
+        method, title, store_id, name, address = rng.choice(STORES)
+        order["shipping"] = {**order["shipping"], "company": "", "address_1": address, "address_2": "", "city": "",
+                             "state": "", "postcode": "", "country": "TW", "phone": "0933222111"}
+        order["shipping_lines"][0].update(method_id=method, method_title=title)
+        order["meta_data"] += [{"id": self.ids.next("meta"), "key": key, "value": value} for key, value in (
+            ("_ecpay_logistic_cvs_store_id", store_id), ("_ecpay_logistic_cvs_store_name", name),
+            ("_ecpay_logistic_cvs_store_address", address))]
 
     def _queue(self, state: dict[str, Any], order: dict[str, Any], topic: str) -> None:
         if not self.webhook_secret:
