@@ -548,7 +548,8 @@ def test_hook_compensation_issued_is_called_once_after_the_commit(world):
 
 
 def test_the_tracking_link_is_the_servers_tracking_page_where_it_is_installed(world, monkeypatch):
-    """Issue 9's contract: ``fulfilhub.store.tracking.tracking_page_url(config, conn, order_id)``."""
+    """Issue 9's contract, read a page of orders at a time (issue 21):
+    ``fulfilhub.store.tracking.page_urls(config, conn, order_ids)`` -> ``{order id: url}``."""
     import sys
     import types
 
@@ -557,11 +558,11 @@ def test_the_tracking_link_is_the_servers_tracking_page_where_it_is_installed(wo
     calls = []
     page = types.ModuleType("fulfilhub.store.tracking")
 
-    def tracking_page_url(config, conn, order_id):
-        calls.append((config is world.config, order_id))
-        return f"https://shop.example/t/{order_id.split(':')[1]}"
+    def page_urls(config, conn, order_ids):
+        calls.extend((config is world.config, order_id) for order_id in order_ids)
+        return {order_id: f"https://shop.example/t/{order_id.split(':')[1]}" for order_id in order_ids}
 
-    page.tracking_page_url = tracking_page_url
+    page.page_urls = page_urls
     monkeypatch.setitem(sys.modules, "fulfilhub.store.tracking", page)
     monkeypatch.setattr(fulfilhub.store, "tracking", page, raising=False)
     rt = world
