@@ -497,19 +497,49 @@ def explain(conn: Any, order_id: str) -> list[dict[str, Any]]:
 def deliver(rt: Runtime, row: Any, now: datetime) -> None:
     """Deliver one claimed ``notice.send`` or ``channel.issue_compensation`` effect."""
     if row.kind == "notice.send":
-        send_notice(rt, row, now)
+        failed = send_notices(rt, [row])
+        if failed:
+            raise failed[0][1]
     else:
         issue_compensation(rt, row, now)
 
 
-def send_notice(rt: Runtime, row: Any, now: datetime) -> None:
+#: Notices sent per transaction that records them sent (:func:`send_notices`).
+SENT_BATCH = 50
+
+
+def send_notices(rt: Runtime, rows: list[Any]) -> list[tuple[Any, Exception, datetime]]:
+    """Send claimed ``notice.send`` effects: their notices read in one query, each sent
+    through its notifier, those sent recorded done together (a transaction per
+    :data:`SENT_BATCH`). Returns those that failed, ``(row, exception, when)`` each, for
+    the caller to retry or fail; a crash before the record resends the batch's notices
+    with a higher ``attempt`` (the notifier's cue to look before sending again)."""
     with rt.store.read() as conn:
-        found = notice_store.get(conn, row.payload.get("notice_key", ""))
-    if found is None:
-        raise NotFound(f"notice {row.payload.get('notice_key')!r} of effect {row.key} does not exist")
-    ref = rt.notifier(row.target).send(notice_store.notice_of(found), attempt=row.attempts)
-    with rt.store.transaction() as tx:
-        outbox.finish(tx, row.id, now, {"ref": ref})
+        found = notice_store.get_many(conn, [str(r.payload.get("notice_key", "")) for r in rows])
+    sent: list[tuple[int, datetime, Mapping[str, Any] | None]] = []
+    failed: list[tuple[Any, Exception, datetime]] = []
+
+    def record() -> None:
+        if sent:
+            with rt.store.transaction() as tx:
+                outbox.finish_many(tx, sent)
+            sent.clear()
+
+    for row in rows:
+        now = rt.clock.now()
+        notice = found.get(str(row.payload.get("notice_key", "")))
+        try:
+            if notice is None:
+                raise NotFound(f"notice {row.payload.get('notice_key')!r} of effect {row.key} does not exist")
+            ref = rt.notifier(row.target).send(notice_store.notice_of(notice), attempt=row.attempts)
+        except Exception as exc:
+            failed.append((row, exc, now))
+            continue
+        sent.append((row.id, now, {"ref": ref}))
+        if len(sent) >= SENT_BATCH:
+            record()
+    record()
+    return failed
 
 
 def grant_of(comp: Any) -> CompensationProposal:
