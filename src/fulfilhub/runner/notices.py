@@ -1,47 +1,53 @@
 """The ``notices`` job and the delivery of notice and compensation effects.
 
-A thin loop around the engines. It reads two append-only streams, each with its own
-cursor saved in the transaction that acts on what it covers:
+A thin loop around the engines: read a page, let the engines decide it, store the
+answers. It reads two append-only streams, each with its own cursor saved in the
+transaction that acts on what it covers, a page (:data:`PAGE` items) per transaction:
 
 - delay assessments (``store.delays.since``): each marks its order for the notice policy
-  (``store.notices.mark_pending``). Every run then takes the orders whose decision is
-  due, builds the plain facts (:class:`~fulfilhub.engines.notice_policy.Situation`: the
-  current assessment, since when the order is late, the promised day, the new day in the
-  customer's zone, what the customer was told) and stores the policy's answer in one
-  transaction: a sent notice (with the compensation engine's decision in it, for a
-  ``delayed`` one), a suppression and its reason, or a wait (the order is decided again
-  then, on what is current: changes meanwhile merge into one notice);
+  (``store.notices.mark_pending_many``). Every run then takes the orders whose decision
+  is due, a page at a time: their orders, promises, shipments, tracking links,
+  assessments and what their customers were told are read in a few set-based queries
+  (:func:`read_facts`), the engines build each order's plain facts
+  (:func:`~fulfilhub.engines.notice_policy.situation_of`) and decide (send ``delayed``
+  or ``eta_revised`` with :func:`~fulfilhub.engines.notify.delay_facts`, suppress, or
+  wait: the order is decided again then, on what is current, so changes meanwhile merge
+  into one notice), and the answers are written together (:func:`write`). A ``delayed``
+  notice asks the compensation engine, which records its decision in the same
+  transaction (in a savepoint, undone alone if that order fails);
 - the orders' status events: ``accepted`` -> ``confirmed`` (with the promise),
-  ``shipped`` (or in transit, whichever comes first) -> ``shipped``, ``delivered``.
+  ``shipped`` (or in transit, whichever comes first) -> ``shipped``, ``delivered``
+  (:func:`~fulfilhub.engines.notify.status_facts`).
 
 A notice's key (``notice:<event>:<order id>:<revision>``) and a compensation's key
 (``compensation:<order id>:<tier>``) are unique in the store, and the cursor moves in
-the same transaction, so a rerun, a crash or a second runner never writes either twice.
-An item that fails (a policy or a template raising on one order's data) is quarantined
-alone with its reason, the cursor moves past it, and ``fulfilhub quarantine retry``
-processes it once the cause is fixed; trouble with the store or the configuration
-stops the stream instead (read again next run).
-The outbox then sends each notice once per routed notifier and issues each approved
-compensation through the channel; once issued, a ``compensation_issued`` notice carries
-the code or the amount.
+the same transaction, so a rerun, a crash (the whole page is redone) or a second runner
+never writes either twice. An item that fails (a policy or a template raising on one
+order's data) is quarantined alone with its reason in the page's transaction, and
+``fulfilhub quarantine retry`` processes it once the cause is fixed; trouble with the
+store or the configuration stops the stream at that item instead (those before it are
+kept; it is read again next run).
+The outbox then sends each notice once per routed notifier (:func:`send_notices`, a
+group's notices read and recorded together) and issues each approved compensation
+through the channel; once issued, a ``compensation_issued`` notice carries the code or
+the amount.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from ..adapters import CompensationIssuer
-from ..engines import compensation, notice_policy, notify, zones
-from ..errors import NotFound, PermanentError
+from ..engines import compensation, notice_policy, notify
+from ..errors import NotFound
 from ..models import CompensationKind, CompensationProposal, Money, Notice, NoticeEvent, Order, Shipment
 from ..store import Tx, outbox
-from ..store.outbox import Effect
 from ..store import compensation as ledger
 from ..store import delays as delay_store
 from ..store import meta as meta_store
@@ -483,14 +489,6 @@ def retry_quarantined(rt: Runtime, row: Any) -> tuple[bool, str]:
     return True, f"processed: {', '.join(done)}"
 
 
-def explain(conn: Any, order_id: str) -> list[dict[str, Any]]:
-    """What the notice policy decided about an order's delay, oldest first, each with why
-    (for ``fulfilhub notices show``): sent, suppressed or waiting, the reason and its meaning."""
-    return [{"at": row.decided_at, "action": row.action, "event": row.event, "reason": row.reason,
-             "why": notice_policy.REASONS.get(row.reason, row.reason), "detail": row.detail,
-             "notice_key": row.notice_key, "told": row.told} for row in notice_store.decisions(conn, order_id)]
-
-
 # --------------------------------------------------------------------------- effects
 
 
@@ -588,15 +586,3 @@ def issue_compensation(rt: Runtime, row: Any, now: datetime) -> None:
         outbox.finish(tx, row.id, now, {"code": code, "ref": ref})
     if issued is None and CompensationKind(comp.kind).is_code:
         log.warning("compensation %s: channel %s cannot issue a %s code", comp.id, order.channel, comp.kind)
-
-
-def retry(tx: Tx, notice_ref: str) -> int:
-    """Make the failed (or pending) sends of one notice due again now; how many."""
-    found = notice_store.get(tx.conn, notice_ref)
-    if found is None:
-        raise NotFound(f"no notice {notice_ref!r}; see `fulfilhub notices list`")
-    keys = [Effect.send_notice(found.key, found.order_id, name).key for name in found.notifiers]
-    ids = [r.id for r in (outbox.status_of_row(tx.conn, key) for key in keys) if r is not None and r.status != "done"]
-    if not ids:
-        raise PermanentError(f"notice {found.id} has nothing left to send (every notifier has it)")
-    return outbox.requeue(tx, ids)

@@ -20,8 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..errors import NotFound, PermanentError
 from ..models import Notice
-from . import Tx, insert_ignore
+from . import Tx, insert_ignore, outbox
 from .schema import consumer_cursors, notice_decisions, notice_pending, notices, order_events
 
 
@@ -104,6 +105,18 @@ def get_many(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
         out.update((row.key, row) for row in conn.execute(
             sa.select(notices).where(notices.c.key.in_(wanted[start:start + 500]))))
     return out
+
+
+def requeue_sends(tx: Tx, ref: str) -> int:
+    """Make the failed (or pending) sends of the notice ``ref`` (id or key) due again now; how many."""
+    found = get(tx.conn, ref)
+    if found is None:
+        raise NotFound(f"no notice {ref!r}; see `fulfilhub notices list`")
+    keys = [outbox.Effect.send_notice(found.key, found.order_id, name).key for name in found.notifiers]
+    ids = [r.id for r in (outbox.status_of_row(tx.conn, key) for key in keys) if r is not None and r.status != "done"]
+    if not ids:
+        raise PermanentError(f"notice {found.id} has nothing left to send (every notifier has it)")
+    return outbox.requeue(tx, ids)
 
 
 def notice_of(row: Any) -> Notice:
