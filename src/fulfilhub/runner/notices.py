@@ -261,12 +261,13 @@ def decide_page(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.S
     histories = delay_store.histories(tx.conn, order_ids)
     told = notice_store.told_many(tx.conn, order_ids)
     last = notice_store.last_decisions(tx.conn, order_ids)
+    given = ledger.for_orders(tx.conn, order_ids) if comp.enabled else {}
     answers, outcomes, stopped = Answers(), {}, None
     for order_id in order_ids:
         mine = Answers()
         try:
             outcomes[order_id] = on_delay(rt, tx, conf, comp, facts, order_id, histories.get(order_id, []),
-                                          told.get(order_id, []), now, mine)
+                                          told.get(order_id, []), given.get(order_id, []), now, mine)
         except Exception as exc:
             if not quarantine:
                 raise
@@ -286,10 +287,12 @@ def decide_page(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.S
 
 
 def on_delay(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.Settings, facts: Facts, order_id: str,
-             history: list[tuple[int, Any]], told_rows: list[Any], now: datetime, answers: Answers) -> list[str]:
-    """Decide one order's delay into ``answers``; what was done. Only a ``delayed`` notice
-    touches the store here (the compensation engine records its decision, in a savepoint
-    that a failure undoes alone)."""
+             history: list[tuple[int, Any]], told_rows: list[Any], given: list[Any], now: datetime,
+             answers: Answers) -> list[str]:
+    """Decide one order's delay into ``answers`` from its assessments (``history``, with
+    ids), the delay notices it got (``told_rows``) and its compensations (``given``); what
+    was done. Only a ``delayed`` notice touches the store here (the compensation engine
+    records its decision, in a savepoint that a failure undoes alone)."""
     order = facts.orders.get(order_id)
     if order is None:
         answers.done.append(order_id)
@@ -332,7 +335,8 @@ def on_delay(rt: Runtime, tx: Tx, conf: notify.Settings, comp: compensation.Sett
     if said.event is NoticeEvent.DELAYED:
         with tx.savepoint():  # the compensation and the notice together, or neither
             graded = attrs.evolve(assessment, days_late=said.days_late)
-            granted = compensation.decide(tx, rt.plugins.registry.policies, comp, order, graded, assessment_id, now)
+            granted = compensation.decide(tx, rt.plugins.registry.policies, comp, order, graded, assessment_id, now,
+                                          rows=given)
             done.append(f"compensation_{granted.status}")
             tell(granted_sentence(granted, who.locale))
     else:
