@@ -214,6 +214,43 @@ def test_a_delay_is_compensated_once_and_told_once_in_the_customers_language(wor
         assert [e.action for e in ledger.ledger(conn, rows[0].id)] == ["proposed", "approved", "issued"]
 
 
+def test_a_page_costs_the_same_few_statements_and_transactions_whatever_its_size(world):
+    """Issue 21: the notices job reads a page's facts in set-based queries, decides the
+    page in memory and writes the answers together: three orders cost what twelve cost."""
+    import sqlalchemy as sa
+
+    rt = world
+    jobs.JOBS["notices"](rt)  # the cursors start
+    seen = {"sql": 0, "tx": 0}
+
+    def statement(*_):
+        seen["sql"] += 1
+
+    def begin(*_):
+        seen["tx"] += 1
+
+    costs = []
+    for first, n in ((2000, 3), (3000, 12)):
+        for k in range(n):
+            o = order(str(first + k))
+            store_order(rt, o)  # accepted: a confirmed notice
+            assess(rt, o, 2, reason=DelayReason.NO_SCAN, exception=None)  # statistical: the policy waits
+        seen.update(sql=0, tx=0)
+        sa.event.listen(rt.store.engine, "before_cursor_execute", statement)
+        sa.event.listen(rt.store.engine, "begin", begin)
+        try:
+            report = jobs.JOBS["notices"](rt)
+        finally:
+            sa.event.remove(rt.store.engine, "before_cursor_execute", statement)
+            sa.event.remove(rt.store.engine, "begin", begin)
+        assert report.errors == []
+        assert report.counts["notice_confirmed"] == n
+        assert report.counts["notice_waits_holding"] == n
+        costs.append(dict(seen))
+    assert costs[0] == costs[1], costs
+    assert costs[1]["tx"] <= 4  # the refusal check, the delays, the due page, the status events
+
+
 def test_the_top_up_rule_a_growing_delay_gives_the_difference_to_the_higher_tier_never_a_second_full_one(world):
     rt = world
     o = order()
