@@ -5,11 +5,12 @@ approval and the budget; locale choice; quiet hours; every template x locale."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from fulfilhub import ChannelType, hookimpl
@@ -893,3 +894,31 @@ def test_a_shipped_notice_held_over_quiet_hours_says_yesterday():
         "shipped_day": notify.shipped_day(evening, tz, quiet, "en"), "carrier": "USPS", "tracking_code": "9400",
         "link": "https://t.example"}).text
     assert "left our warehouse yesterday with USPS" in text
+
+
+def test_what_a_lifecycle_notice_states_is_decided_from_the_promise_and_the_parcels():
+    """``notify.status_facts``: the engine function the notices job calls per status event."""
+    from fulfilhub.models import Label, Shipment
+
+    tz = notify.customer_timezone(order(), "Asia/Taipei", "UTC")
+    promise = Promise(order_id="shop:1042", revision=1, created_at=T0, ship_by=T0 + timedelta(days=1),
+                      deliver_from=T0 + timedelta(days=2), deliver_by=T0 + timedelta(days=3), timezone="Asia/Taipei")
+    label = Label(carrier="cat", carrier_name="Black Cat", service="home", tracking_code="BC123",
+                  cost=Money(amount="90", currency="TWD"), shipment_ref="s1", tracking_url="https://cat.example/BC123")
+    unlabelled = Shipment(id="shop:1042/1", order_id="shop:1042", warehouse="main", status="packed", lines=[],
+                          created_at=T0, modified_at=T0)
+    first = attrs.evolve(unlabelled, status="delivered", label=label, delivered_at=T0 + timedelta(days=2))
+    second = attrs.evolve(unlabelled, id="shop:1042/2", status="delivered", label=label,
+                          delivered_at=T0 + timedelta(days=3))
+    quiet = (time(21), time(8))
+    stated = dict(now=T0, tz=tz, quiet=quiet, locale="zh_Hant_TW")
+    assert notify.status_facts(NoticeEvent.SHIPPED, promise=promise, shipments=[unlabelled], **stated) is None
+    confirmed = notify.status_facts(NoticeEvent.CONFIRMED, promise=promise, shipments=[], **stated)
+    assert confirmed == {"ship_by": promise.ship_by, "deliver_from": promise.deliver_from,
+                         "deliver_by": promise.deliver_by}
+    delivered = notify.status_facts(NoticeEvent.DELIVERED, promise=None, shipments=[first, second], **stated)
+    assert delivered["delivered_at"] == T0 + timedelta(days=3)  # the last parcel in
+    assert delivered["parcels"] == ["Black Cat BC123 https://cat.example/BC123"] * 2
+    shipped = notify.status_facts(NoticeEvent.SHIPPED, promise=promise, shipments=[first], **stated)
+    assert shipped["tracking_code"] == "BC123"
+    assert shipped["shipped_day"] == words.catalogue("zh_Hant")["days"]["today"]  # 10:00 in Taipei
