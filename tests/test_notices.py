@@ -922,3 +922,23 @@ def test_what_a_lifecycle_notice_states_is_decided_from_the_promise_and_the_parc
     shipped = notify.status_facts(NoticeEvent.SHIPPED, promise=promise, shipments=[first], **stated)
     assert shipped["tracking_code"] == "BC123"
     assert shipped["shipped_day"] == words.catalogue("zh_Hant")["days"]["today"]  # 10:00 in Taipei
+
+
+def test_a_pages_tracking_tokens_are_read_together_and_made_once_for_those_without(world):
+    from fulfilhub.store import tracking
+
+    rt = world
+    a, b = order("1060"), order("1061")
+    store_order(rt, a)
+    store_order(rt, b)
+    with rt.store.transaction() as tx:
+        kept = tracking.token_for(tx, a.id)
+    with rt.store.transaction() as tx:
+        tokens = tracking.tokens_for(tx, [a.id, b.id, a.id])
+    assert tokens[a.id] == kept
+    assert tracking.TOKEN_SHAPE.fullmatch(tokens[b.id])
+    with rt.store.transaction() as tx:
+        assert tracking.tokens_for(tx, [b.id]) == {b.id: tokens[b.id]}  # made once, the same after
+        assert tracking.token_for(tx, b.id) == tokens[b.id]
+        urls = tracking.page_urls(rt.config, tx, [a.id, b.id])
+    assert urls == {a.id: tracking.page_url(rt.config, kept), b.id: tracking.page_url(rt.config, tokens[b.id])}

@@ -134,16 +134,16 @@ def read_facts(rt: Runtime, tx: Tx, order_ids: list[str]) -> Facts:
 
     ids = list(dict.fromkeys(order_ids))
     conn = tx.conn
+    orders = {i: found[0] for i, found in order_store.load_many(conn, ids).items()}
     try:
-        links = tracking.page_urls(rt.config, tx, ids)
+        links = tracking.page_urls(rt.config, tx, list(orders))
     except Exception as exc:  # no page configured: the carrier's link still tells the customer
         if _stops_the_stream(exc):
             raise
         log.debug("no tracking pages: %s", exc)
         links = {}
-    return Facts(orders={i: found[0] for i, found in order_store.load_many(conn, ids).items()},
-                 promises=promise_store.current_many(conn, ids), shipments=shipment_store.of_orders(conn, ids),
-                 links=links, keys=notice_store.keys_of(conn, ids))
+    return Facts(orders=orders, promises=promise_store.current_many(conn, ids),
+                 shipments=shipment_store.of_orders(conn, ids), links=links, keys=notice_store.keys_of(conn, ids))
 
 
 def write(tx: Tx, answers: Answers, last: dict[str, tuple[str, str, str]], at: datetime) -> None:

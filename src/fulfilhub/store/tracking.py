@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -51,8 +51,8 @@ def token_for(conn: Any, order_id: str) -> str:
 
 
 def tokens_for(conn: Any, order_ids: Sequence[str]) -> dict[str, str]:
-    """:func:`token_for` of many orders: one read, and for those without a token one insert
-    (that ignores a token another process made meanwhile) and one read again."""
+    """:func:`token_for` of many orders (each must exist): one read, and for those without
+    a token one insert (that ignores a token another process made meanwhile) and one read again."""
     conn = _conn(conn)
     ids = list(dict.fromkeys(order_ids))
     out: dict[str, str] = {}
