@@ -229,7 +229,7 @@ def _delays(rt: Runtime, conf: notify.Settings, comp: compensation.Settings, rep
         now, due = rt.clock.now(), []
         try:
             with rt.store.transaction() as tx:
-                due = notice_store.due_pending(tx.conn, now, limit=PAGE)
+                due = notice_store.due_pending(tx.conn, now, limit=PAGE, claim=True)
                 outcomes, stopped = decide_page(rt, tx, conf, comp, due, now)
         except Exception as exc:  # the store itself fails: nothing of the page was kept
             report.errors.append(f"the delay assessments of {len(due)} orders: {describe_error(exc)} "

@@ -217,10 +217,18 @@ def done_pending_many(tx: Tx, order_ids: Sequence[str]) -> None:
         tx.execute(notice_pending.delete().where(notice_pending.c.order_id.in_(ids[start:start + 500])))
 
 
-def due_pending(conn: Connection, now: datetime, *, limit: int = 500) -> list[str]:
-    """The orders whose decision is due at ``now``, the longest waiting first."""
-    rows = conn.execute(sa.select(notice_pending.c.order_id).where(notice_pending.c.due_at <= now)
-                        .order_by(notice_pending.c.due_at, notice_pending.c.order_id).limit(limit))
+def due_pending(conn: Connection, now: datetime, *, limit: int = 500, claim: bool = False) -> list[str]:
+    """The orders whose decision is due at ``now``, the longest waiting first.
+
+    ``claim`` (in a write transaction): lock them for it, skipping those another
+    transaction has locked, so that two runners on PostgreSQL decide different pages
+    (SQLite's one writer at a time needs no lock; the clause is not rendered there).
+    """
+    stmt = (sa.select(notice_pending.c.order_id).where(notice_pending.c.due_at <= now)
+            .order_by(notice_pending.c.due_at, notice_pending.c.order_id).limit(limit))
+    if claim:
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = conn.execute(stmt)
     return [row.order_id for row in rows]
 
 
