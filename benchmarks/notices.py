@@ -2,9 +2,9 @@
 
 ``--orders`` orders (2,000 by default) are stored with a promise and one "late" delay
 assessment each in a fresh SQLite store; then the real ``notices`` job runs over them
-(each assessment in its own write transaction: the compensation policy asked, the
+(a page of due orders per write transaction: the compensation policy asked, the
 ledger written, the budget reserved, the notice rendered in the customer's language
-and its outbox row written, the cursor moved), and ``deliver_effects`` sends every
+and its outbox row written), and ``deliver_effects`` sends every
 notice to a JSON-lines file and issues every compensation through a channel that
 answers at once. Prints assessments/s for the job, effects/s for the delivery, and the
 baseline in the same run: rendering the same notices alone (Jinja2 + Babel, no store),

@@ -127,22 +127,53 @@ class CountingApp:
 
 
 class SqlCounter:
-    """Statements and transactions on one engine, while ``on``."""
+    """Statements and transactions on one engine, while ``on``; also by job (``job`` is
+    the job running, ``(scheduler)`` between jobs: the gate's read and the runs' record)."""
+
+    OUTSIDE = "(scheduler)"
 
     def __init__(self, engine: sa.Engine):
         self.statements = 0
         self.transactions = 0
         self.on = False
+        self.job = self.OUTSIDE
+        self.by_job: Counter[str] = Counter()
+        self.tx_by_job: Counter[str] = Counter()
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "begin", self._begin)
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if self.on and not statement.startswith("BEGIN"):
             self.statements += 1
+            self.by_job[self.job] += 1
 
     def _begin(self, _conn: Any) -> None:
         if self.on:
             self.transactions += 1
+            self.tx_by_job[self.job] += 1
+
+    @contextlib.contextmanager
+    def attributed(self) -> Iterator[None]:
+        """Attribute what each job of ``jobs.JOBS`` runs to it, while inside."""
+        from fulfilhub.runner import jobs
+
+        saved = dict(jobs.JOBS)
+
+        def labelled(name: str, job: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                self.job = name
+                try:
+                    return job(*args, **kwargs)
+                finally:
+                    self.job = self.OUTSIDE
+            run.__name__ = job.__name__
+            return run
+
+        jobs.JOBS.update({name: labelled(name, job) for name, job in saved.items()})
+        try:
+            yield
+        finally:
+            jobs.JOBS.update(saved)
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[None]:
@@ -154,6 +185,8 @@ class SqlCounter:
 
     def reset(self) -> None:
         self.statements = self.transactions = 0
+        self.by_job.clear()
+        self.tx_by_job.clear()
 
 
 # --------------------------------------------------------------------------- the run
@@ -192,7 +225,7 @@ def run_pipeline(world: Any, orders: int, http: CountingApp, sql: SqlCounter) ->
     while ticks < MAX_SIM_DAYS * 24:
         world.clock.advance(STEP)
         tick_start = time.perf_counter()
-        with sql.counting():
+        with sql.counting(), sql.attributed():
             scheduler.tick()
         busy += time.perf_counter() - tick_start
         ticks += 1
@@ -214,6 +247,8 @@ def run_pipeline(world: Any, orders: int, http: CountingApp, sql: SqlCounter) ->
         "http_by_route": dict(http.by_route.most_common()),
         "sql": sql.statements,
         "transactions": sql.transactions,
+        "sql_by_job": dict(sql.by_job),
+        "transactions_by_job": dict(sql.tx_by_job),
         "updated_events": updated_events(world.store),
         "errors": errors[:10],
         "error_count": len(errors),
@@ -374,6 +409,8 @@ def measure(orders: int, *, history_copies: int = 9) -> dict[str, Any]:
         "idle_pass_ms_1x": round(idle_1x["ms"], 2),
         "idle_pass_ms_10x": round(idle_10x["ms"], 2),
         "transactions_per_order": round(run["transactions"] / n, 2),
+        "sql_per_order_by_job": {k: round(v / n, 2) for k, v in sorted(run["sql_by_job"].items())},
+        "transactions_per_order_by_job": {k: round(v / n, 2) for k, v in sorted(run["transactions_by_job"].items())},
         "updated_versions_per_order": round(run["updated_events"] / n, 2),
         "baseline_orders_per_s": round(baseline_per_s, 2),
         "baseline_http_per_order": round(baseline["http"] / max(baseline["orders"], 1), 2),
@@ -414,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  HTTP requests / order   {r['http_per_order']:9.2f}   (baseline {r['baseline_http_per_order']:.2f})")
     print(f"  SQL statements / order  {r['sql_per_order']:9.2f}")
     print(f"  transactions / order    {r['transactions_per_order']:9.2f}")
+    print("  SQL (transactions) per order by job: " + ", ".join(
+        f"{k} {v} ({r['transactions_per_order_by_job'].get(k, 0)})" for k, v in r["sql_per_order_by_job"].items()))
     print(f"  new versions / order    {r['updated_versions_per_order']:9.2f}   (none is edited: all echoes)")
     print(f"  idle pass, 1x history   {r['idle_pass_ms_1x']:9.2f} ms   "
           f"({r['idle_pass_1x']['http']} HTTP, {r['idle_pass_1x']['sql']} SQL)")

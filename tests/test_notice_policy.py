@@ -172,3 +172,24 @@ def test_whatever_the_assessments_do_the_customer_hears_few_true_different_thing
         assert later.at >= policy.next_window(earlier.at, TZ, QUIET)
     for t in told:  # never inside quiet hours
         assert time(8, 0) <= t.at.astimezone(TZ).time() < time(21, 0)
+
+
+def test_the_facts_of_an_order_are_built_in_the_customers_zone_from_its_history_and_what_it_was_told():
+    """What the notices job hands the policy for each order of a page (``situation_of``)."""
+    on_track = attrs.evolve(assessment(days=0, state=DelayState.ON_TRACK), assessed_at=T0 - timedelta(hours=5))
+    late = assessment(days=2, at=T0 - timedelta(hours=2))
+    later = assessment(DelayReason.NO_SCAN, days=3, at=T0)
+    said = policy.told_of(T0 - timedelta(hours=1), "delayed", {"new_date": "2026-03-10", "days_late": 2,
+                                                                "cause": "carrier_moved_date", "promised": "2026-03-08"})
+    assert said == policy.Told(at=T0 - timedelta(hours=1), event=NoticeEvent.DELAYED, new_date=date(2026, 3, 10),
+                               days_late=2, cause="carrier_moved_date")
+    deliver_by = datetime(2026, 3, 9, 6, 59, tzinfo=timezone.utc)  # 22:59 on 8 March in Los Angeles
+    seen = policy.situation_of(history=[on_track, late, later], told=[said], deliver_by=deliver_by, tz=TZ, now=T0)
+    assert seen.assessment == later
+    assert seen.late_since == late.assessed_at  # the run of late findings, whatever the cause flips to
+    assert seen.promised == PROMISED  # the customer's day, not UTC's 9 March
+    assert seen.eta == PROMISED + timedelta(days=3)
+    assert seen.told == (said,)
+    answer = policy.decide(seen, SETTINGS)
+    assert answer.action is Action.WAIT  # no scan is statistical: it holds first
+    assert answer.reason == "holding"

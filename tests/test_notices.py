@@ -5,11 +5,12 @@ approval and the budget; locale choice; quiet hours; every template x locale."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from fulfilhub import ChannelType, hookimpl
@@ -212,6 +213,43 @@ def test_a_delay_is_compensated_once_and_told_once_in_the_customers_language(wor
         rows = ledger.for_order(conn, o.id)
         assert [(r.tier, r.status, r.amount) for r in rows] == [("late-1d", "issued", Decimal("80.00"))]
         assert [e.action for e in ledger.ledger(conn, rows[0].id)] == ["proposed", "approved", "issued"]
+
+
+def test_a_page_costs_the_same_few_statements_and_transactions_whatever_its_size(world):
+    """Issue 21: the notices job reads a page's facts in set-based queries, decides the
+    page in memory and writes the answers together: three orders cost what twelve cost."""
+    import sqlalchemy as sa
+
+    rt = world
+    jobs.JOBS["notices"](rt)  # the cursors start
+    seen = {"sql": 0, "tx": 0}
+
+    def statement(*_):
+        seen["sql"] += 1
+
+    def begin(*_):
+        seen["tx"] += 1
+
+    costs = []
+    for first, n in ((2000, 3), (3000, 12)):
+        for k in range(n):
+            o = order(str(first + k))
+            store_order(rt, o)  # accepted: a confirmed notice
+            assess(rt, o, 2, reason=DelayReason.NO_SCAN, exception=None)  # statistical: the policy waits
+        seen.update(sql=0, tx=0)
+        sa.event.listen(rt.store.engine, "before_cursor_execute", statement)
+        sa.event.listen(rt.store.engine, "begin", begin)
+        try:
+            report = jobs.JOBS["notices"](rt)
+        finally:
+            sa.event.remove(rt.store.engine, "before_cursor_execute", statement)
+            sa.event.remove(rt.store.engine, "begin", begin)
+        assert report.errors == []
+        assert report.counts["notice_confirmed"] == n
+        assert report.counts["notice_waits_holding"] == n
+        costs.append(dict(seen))
+    assert costs[0] == costs[1], costs
+    assert costs[1]["tx"] <= 4  # the refusal check, the delays, the due page, the status events
 
 
 def test_the_top_up_rule_a_growing_delay_gives_the_difference_to_the_higher_tier_never_a_second_full_one(world):
@@ -550,7 +588,8 @@ def test_hook_compensation_issued_is_called_once_after_the_commit(world):
 
 
 def test_the_tracking_link_is_the_servers_tracking_page_where_it_is_installed(world, monkeypatch):
-    """Issue 9's contract: ``fulfilhub.store.tracking.tracking_page_url(config, conn, order_id)``."""
+    """Issue 9's contract, read a page of orders at a time (issue 21):
+    ``fulfilhub.store.tracking.page_urls(config, conn, order_ids)`` -> ``{order id: url}``."""
     import sys
     import types
 
@@ -559,11 +598,11 @@ def test_the_tracking_link_is_the_servers_tracking_page_where_it_is_installed(wo
     calls = []
     page = types.ModuleType("fulfilhub.store.tracking")
 
-    def tracking_page_url(config, conn, order_id):
-        calls.append((config is world.config, order_id))
-        return f"https://shop.example/t/{order_id.split(':')[1]}"
+    def page_urls(config, conn, order_ids):
+        calls.extend((config is world.config, order_id) for order_id in order_ids)
+        return {order_id: f"https://shop.example/t/{order_id.split(':')[1]}" for order_id in order_ids}
 
-    page.tracking_page_url = tracking_page_url
+    page.page_urls = page_urls
     monkeypatch.setitem(sys.modules, "fulfilhub.store.tracking", page)
     monkeypatch.setattr(fulfilhub.store, "tracking", page, raising=False)
     rt = world
@@ -870,3 +909,51 @@ def test_a_parcel_collected_at_a_store_is_told_as_picked_up_there(locale, words)
                            shop="Acme Tea")
     assert words in notice.subject
     assert "7-ELEVEN 高雄四維店" in notice.text
+
+
+def test_what_a_lifecycle_notice_states_is_decided_from_the_promise_and_the_parcels():
+    """``notify.status_facts``: the engine function the notices job calls per status event."""
+    from fulfilhub.models import Label, Shipment
+
+    tz = notify.customer_timezone(order(), "Asia/Taipei", "UTC")
+    promise = Promise(order_id="shop:1042", revision=1, created_at=T0, ship_by=T0 + timedelta(days=1),
+                      deliver_from=T0 + timedelta(days=2), deliver_by=T0 + timedelta(days=3), timezone="Asia/Taipei")
+    label = Label(carrier="cat", carrier_name="Black Cat", service="home", tracking_code="BC123",
+                  cost=Money(amount="90", currency="TWD"), shipment_ref="s1", tracking_url="https://cat.example/BC123")
+    unlabelled = Shipment(id="shop:1042/1", order_id="shop:1042", warehouse="main", status="packed", lines=[],
+                          created_at=T0, modified_at=T0)
+    first = attrs.evolve(unlabelled, status="delivered", label=label, delivered_at=T0 + timedelta(days=2))
+    second = attrs.evolve(unlabelled, id="shop:1042/2", status="delivered", label=label,
+                          delivered_at=T0 + timedelta(days=3))
+    quiet = (time(21), time(8))
+    stated = dict(now=T0, tz=tz, quiet=quiet, locale="zh_Hant_TW")
+    assert notify.status_facts(NoticeEvent.SHIPPED, promise=promise, shipments=[unlabelled], **stated) is None
+    confirmed = notify.status_facts(NoticeEvent.CONFIRMED, promise=promise, shipments=[], **stated)
+    assert confirmed == {"ship_by": promise.ship_by, "deliver_from": promise.deliver_from,
+                         "deliver_by": promise.deliver_by}
+    delivered = notify.status_facts(NoticeEvent.DELIVERED, promise=None, shipments=[first, second], **stated)
+    assert delivered["delivered_at"] == T0 + timedelta(days=3)  # the last parcel in
+    assert delivered["parcels"] == ["Black Cat BC123 https://cat.example/BC123"] * 2
+    shipped = notify.status_facts(NoticeEvent.SHIPPED, promise=promise, shipments=[first], **stated)
+    assert shipped["tracking_code"] == "BC123"
+    assert shipped["shipped_day"] == words.catalogue("zh_Hant")["days"]["today"]  # 10:00 in Taipei
+
+
+def test_a_pages_tracking_tokens_are_read_together_and_made_once_for_those_without(world):
+    from fulfilhub.store import tracking
+
+    rt = world
+    a, b = order("1060"), order("1061")
+    store_order(rt, a)
+    store_order(rt, b)
+    with rt.store.transaction() as tx:
+        kept = tracking.token_for(tx, a.id)
+    with rt.store.transaction() as tx:
+        tokens = tracking.tokens_for(tx, [a.id, b.id, a.id])
+    assert tokens[a.id] == kept
+    assert tracking.TOKEN_SHAPE.fullmatch(tokens[b.id])
+    with rt.store.transaction() as tx:
+        assert tracking.tokens_for(tx, [b.id]) == {b.id: tokens[b.id]}  # made once, the same after
+        assert tracking.token_for(tx, b.id) == tokens[b.id]
+        urls = tracking.page_urls(rt.config, tx, [a.id, b.id])
+    assert urls == {a.id: tracking.page_url(rt.config, kept), b.id: tracking.page_url(rt.config, tokens[b.id])}

@@ -39,8 +39,14 @@ from fulfilhub.default_plugins.compensation_rules import rules_policy
 from fulfilhub.default_plugins.notifiers import JSONL_SETTINGS, JsonlNotifier
 
 
+CALLS = {}
+
+
 def crash(point):
-    if os.environ.get("CRASH") == point:
+    """Kill -9 at ``point`` (``CRASH=point``), or at its n-th call (``CRASH=point@n``)."""
+    CALLS[point] = CALLS.get(point, 0) + 1
+    name, _, nth = os.environ.get("CRASH", "").partition("@")
+    if name == point and CALLS[point] == int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -225,6 +231,36 @@ def test_kill_9_at_any_point_then_rerun_gives_one_compensation_and_one_notice_of
             assert [(r.status, r.code) for r in ledger.listing(conn)] == [("issued", issued[0]["code"])], point
             assert len(notice_store.listing(conn)) == 3, point
         store.close()
+
+
+def test_kill_9_in_the_middle_of_a_page_then_rerun_redoes_the_page_once(tmp_path):
+    """The notices job decides a page of orders in one transaction: killed at the third
+    order's compensation, nothing of the page stays (not the two decided before it), and
+    the rerun decides the whole page again with one compensation and one notice of each."""
+    config = make_world(tmp_path, orders=5)
+    code, _, err = finish(runner(tmp_path, config, crash="propose@3"))
+    assert code == -signal.SIGKILL, err
+    store = Store.open(f"sqlite:///{tmp_path}/s.sqlite")
+    with store.read() as conn:
+        assert ledger.listing(conn) == []
+        assert notice_store.listing(conn) == []
+    store.close()
+    assert not (tmp_path / "notices.jsonl").exists()
+    code, out, err = finish(runner(tmp_path, config, passes=2))
+    assert code == 0, err
+    assert out.strip() == "done", err
+    sent = lines(tmp_path / "notices.jsonl")
+    keys = [n["key"] for n in sent]
+    assert len(keys) == len(set(keys)), keys
+    assert sorted(n["event"] for n in sent) == sorted(["compensation_issued", "confirmed", "delayed"] * 5)
+    issued = lines(tmp_path / "issued.jsonl")
+    assert len(issued) == 5
+    assert len({i["key"] for i in issued}) == 5
+    store = Store.open(f"sqlite:///{tmp_path}/s.sqlite")
+    with store.read() as conn:
+        assert sorted(r.status for r in ledger.listing(conn)) == ["issued"] * 5
+        assert len(notice_store.listing(conn)) == 15
+    store.close()
 
 
 def test_two_runners_at_once_never_exceed_the_budget_nor_compensate_an_order_twice(tmp_path):

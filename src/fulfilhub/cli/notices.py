@@ -9,9 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..clock import SystemClock
-from ..engines import compensation
+from ..engines import compensation, notice_policy
 from ..errors import NotFound
-from ..runner import notices as notice_job
 from ..store import compensation as ledger
 from ..store import notices as notice_store
 from ..store import outbox as outbox_store
@@ -27,12 +26,20 @@ def _sends(conn: Any, row: Any) -> list[dict[str, Any]]:
              "done_at": r.done_at, "result": r.result} for r in outbox_store.of_keys(conn, list(keys))]
 
 
+def explain(conn: Any, order_id: str) -> list[dict[str, Any]]:
+    """What the notice policy decided about an order's delay, oldest first, each with why
+    (for ``fulfilhub notices show``): sent, suppressed or waiting, the reason and its meaning."""
+    return [{"at": row.decided_at, "action": row.action, "event": row.event, "reason": row.reason,
+             "why": notice_policy.REASONS.get(row.reason, row.reason), "detail": row.detail,
+             "notice_key": row.notice_key, "told": row.told} for row in notice_store.decisions(conn, order_id)]
+
+
 def _notice_json(conn: Any, row: Any, *, full: bool = False) -> dict[str, Any]:
     out = {"id": row.id, "key": row.key, "event": row.event, "locale": row.locale, "order_id": row.order_id,
            "order_number": row.order_number, "to": row.recipient, "subject": row.subject,
            "created_at": row.created_at, "send_after": row.send_after, "sends": _sends(conn, row)}
     if full:
-        out.update(text=row.text, html=row.html, facts=row.facts, policy=notice_job.explain(conn, row.order_id))
+        out.update(text=row.text, html=row.html, facts=row.facts, policy=explain(conn, row.order_id))
     return out
 
 
@@ -118,7 +125,7 @@ def notices_retry(state: State, refs: tuple[str, ...]) -> None:
     total = 0
     with store.transaction() as tx:
         for ref in refs:
-            total += notice_job.retry(tx, ref)
+            total += notice_store.requeue_sends(tx, ref)
     console.print(f"{total} send(s) queued again; `fulfilhub sync` delivers them")
 
 

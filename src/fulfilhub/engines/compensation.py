@@ -165,16 +165,20 @@ def capped(value: Money, order: Order, conf: Settings, *, raise_to_min: bool = T
 
 
 def decide(tx: Tx, policies: Mapping[str, CompensationPolicy], conf: Settings, order: Order,
-           assessment: DelayAssessment, assessment_id: int | None, at: datetime) -> Decision:
+           assessment: DelayAssessment, assessment_id: int | None, at: datetime, *,
+           rows: Sequence[Any] | None = None) -> Decision:
     """Ask the policy about a delay and record what it deserves under the top-up rule, caps,
-    approval and budget; an approved compensation goes to the outbox. One transaction (``tx``)."""
+    approval and budget; an approved compensation goes to the outbox. One transaction (``tx``).
+
+    ``rows``: the order's compensations, read in ``tx`` by the caller with others'
+    (``store.compensation.for_orders``); read here when not given."""
     if not conf.enabled or assessment.state not in conf.states or assessment.days_late < 1:
         return Decision(compensation_id=None, status="none", why="no delay that is compensated")
     policy = policies.get(conf.policy)
     if policy is None:
         raise ConfigError(f"no compensation policy named {conf.policy!r}; registered: {', '.join(sorted(policies)) or 'none'}",
                           key="compensation.policy")
-    rows = ledger.for_order(tx.conn, order.id)
+    rows = ledger.for_order(tx.conn, order.id) if rows is None else rows
     given = given_of(rows)
     proposal = policy.propose(order=order, assessment=assessment, given=tuple(given), settings=conf.table)
     if proposal is None:

@@ -166,6 +166,25 @@ def cause_of(assessment: DelayAssessment) -> str:
     return CAUSE_OF_REASON.get(assessment.reason, "other") if assessment.reason else "other"
 
 
+def told_of(at: datetime, event: str, said: Mapping[str, object] | None) -> Told:
+    """A kept ``send`` decision (when, which event, its ``told`` facts) as :class:`Told`."""
+    said = said or {}
+    new_date = said.get("new_date")
+    return Told(at=at, event=NoticeEvent(event), new_date=date.fromisoformat(str(new_date)) if new_date else None,
+                days_late=int(str(said.get("days_late", 0) or 0)), cause=str(said.get("cause", "")))
+
+
+def situation_of(*, history: Sequence[DelayAssessment], told: Sequence[Told], deliver_by: datetime, tz: tzinfo,
+                 now: datetime) -> Situation:
+    """The facts :func:`decide` needs, from an order's assessments (oldest first, the last
+    is the current one), the delay notices it got, its promised deliver-by and the
+    customer's zone: since when it is late, the promised day and the new one, in that zone."""
+    current = history[-1]
+    eta = current.revised_eta.astimezone(tz).date() if current.revised_eta is not None else None
+    return Situation(assessment=current, late_since=late_since([(a.assessed_at, a.state) for a in history]),
+                     promised=deliver_by.astimezone(tz).date(), eta=eta, told=tuple(told), tz=tz, now=now)
+
+
 def late_since(history: Sequence[tuple[datetime, DelayState]]) -> datetime | None:
     """When the newest unbroken run of *late* findings began, from ``(assessed_at, state)``
     oldest first; None when the newest is not late. The cause may change within the run."""

@@ -38,7 +38,7 @@ from markupsafe import Markup, escape
 
 from ..config import InstanceConfig, parse_duration
 from ..errors import ConfigError
-from ..models import Money, Notice, NoticeEvent, Order
+from ..models import Money, Notice, NoticeEvent, Order, Shipment, ShipmentStatus
 from ..store import Tx, outbox
 from ..store import notices as notice_store
 from ..store.outbox import Effect
@@ -300,6 +300,77 @@ def _shown(value: Any, locale: str, tz: ZoneInfo, today: date | None = None) -> 
     return str(value)
 
 
+# --------------------------------------------------------------------------- what a notice states
+
+
+def parcels_of(shipments: Sequence[Shipment]) -> list[str]:
+    """Each parcel handed to a carrier, with its own tracking: ``USPS 9400... https://...``."""
+    return [" ".join(part for part in (s.label.carrier_name, s.label.tracking_code, s.label.tracking_url) if part)
+            for s in shipments if s.label is not None and str(s.status) != "cancelled"]
+
+
+def carrier_link(shipments: Sequence[Shipment]) -> str:
+    """The first carrier tracking URL among ``shipments`` ("" when none has one)."""
+    for shipment in shipments:
+        if shipment.label is not None and shipment.label.tracking_url:
+            return shipment.label.tracking_url
+    return ""
+
+
+def status_facts(event: NoticeEvent, *, promise: Any, shipments: Sequence[Shipment], now: datetime, tz: ZoneInfo,
+                 quiet: tuple[time, time] | None, locale: str) -> dict[str, Any] | None:
+    """What a ``confirmed``, ``shipped`` or ``delivered`` notice states, from the promise and
+    the shipments; None for a ``shipped`` one with no labelled parcel (nothing to track)."""
+    facts: dict[str, Any] = {}
+    if promise is not None:
+        facts.update(ship_by=promise.ship_by, deliver_from=promise.deliver_from, deliver_by=promise.deliver_by)
+    labelled = [s for s in shipments if s.label is not None]
+    if labelled:
+        facts.update(carrier=labelled[0].label.carrier_name, tracking_code=labelled[0].label.tracking_code,
+                     parcels=parcels_of(shipments))
+    if event is NoticeEvent.SHIPPED and not labelled:
+        return None
+    if event is NoticeEvent.SHIPPED:  # sent after quiet hours, "today" is the next morning's "yesterday"
+        facts["shipped_day"] = shipped_day(now, tz, quiet, locale)
+    if event is NoticeEvent.DELIVERED:
+        delivered = [s.delivered_at for s in shipments if s.delivered_at is not None]
+        facts["delivered_at"] = max(delivered) if delivered else now
+    return facts
+
+
+def at_the_store(event: NoticeEvent, shipments: Sequence[Shipment], pickup: Any) -> tuple[NoticeEvent, dict[str, Any]]:
+    """A notice about a parcel going to the pickup point the customer chose (``pickup``, a
+    ``PickupPoint``; None for a delivery to the door): ``shipped`` while a parcel waits at
+    the store (out for delivery, with its last pickup day) becomes ``ready_for_pickup``,
+    naming the store and that day; ``delivered`` says it was collected there. Returns the
+    event and the facts it adds."""
+    if pickup is None:
+        return event, {}
+    store = f"{pickup.network} {pickup.store_name}".strip()
+    waiting = [s for s in shipments if s.pickup_until is not None and s.status is ShipmentStatus.OUT_FOR_DELIVERY]
+    if event is NoticeEvent.SHIPPED and waiting:
+        return NoticeEvent.READY_FOR_PICKUP, {"store": store, "store_address": pickup.store_address,
+                                              "pickup_until": max(s.pickup_until for s in waiting)}
+    if event is NoticeEvent.DELIVERED and any(s.pickup_until is not None for s in shipments):
+        return event, {"store": store}
+    return event, {}
+
+
+def delay_facts(*, new_date: date | None, days_late: int, cause: str, reason: str, exception_cause: str,
+                tz: ZoneInfo, locale: str, shipments: Sequence[Shipment], deliver_by: datetime | None,
+                compensation: str = "") -> dict[str, Any]:
+    """What a ``delayed`` or ``eta_revised`` notice states: the new day (noon of it in the
+    customer's zone), the days late, the cause and what is being done about it in the
+    customer's words, the compensation sentence and each parcel. ``cause`` is the
+    policy's, ``reason`` the assessment's, ``exception_cause`` the compensation tiers' cause."""
+    said = phrases(template_locale(locale))
+    causes, actions = said["causes"], said["actions"]
+    action = actions["overdue"] if new_date is None else (actions.get(cause) or actions.get(exception_cause, ""))
+    return {"days_late": days_late, "new_date": zones.local_noon(new_date, tz) if new_date else None,
+            "cause": causes.get(cause) or causes.get(reason) or causes["other"], "action": action,
+            "compensation": compensation, "parcels": parcels_of(shipments), "deliver_by": deliver_by}
+
+
 # --------------------------------------------------------------------------- routing and writing
 
 
@@ -344,3 +415,13 @@ def emit(tx: Tx, notice: Notice, *, notifiers: Sequence[str], due: datetime) -> 
     for name in notifiers:
         outbox.enqueue(tx, Effect.send_notice(notice.key, notice.order_id, name), notice.created_at, due=due)
     return True
+
+
+def emit_many(tx: Tx, kept: Sequence[tuple[Notice, Sequence[str], datetime]]) -> None:
+    """:func:`emit` for many ``(notice, notifiers, send after)`` whose keys the caller found
+    new in this transaction: two statements (the notices, then their ``notice.send`` effects)."""
+    if not kept:
+        return
+    notice_store.add_many(tx, kept)
+    outbox.enqueue_many(tx, [(Effect.send_notice(notice.key, notice.order_id, name), notice.created_at, due)
+                             for notice, notifiers, due in kept for name in notifiers])

@@ -88,6 +88,16 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
         report.counts["failed"] += 1
         report.errors.append(f"{row.kind} {row.key} failed: {describe_error(exc)}")
 
+    sends = [row for row in rows if row.kind == outbox.EffectKind.NOTICE_SEND.value]
+    if sends:  # notices: read together, sent one by one, recorded together
+        failed = {id(row): (exc, at) for row, exc, at in notice_job.send_notices(rt, sends)}
+        for row in sends:
+            if id(row) in failed:
+                trouble(row, *failed[id(row)])
+            else:
+                report.counts[row.kind] += 1
+                log.info("delivered %s to %s (%s)", row.kind, row.target, row.key)
+        rows = [row for row in rows if row.kind != outbox.EffectKind.NOTICE_SEND.value]
     for row in rows:
         now = rt.clock.now()
         try:

@@ -46,6 +46,11 @@ class Tx:
     def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
+    def savepoint(self) -> Any:
+        """A nested transaction (``with tx.savepoint(): ...``): what is written inside is undone
+        alone when the block raises, and the transaction goes on."""
+        return self.conn.begin_nested()
+
 
 def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> int:
     """Insert rows, skipping those whose ``keys`` already exist; return how many went in."""

@@ -96,6 +96,17 @@ def for_order(conn: Connection, order_id: str) -> list[Any]:
                              .order_by(compensations.c.id)))
 
 
+def for_orders(conn: Connection, order_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """:func:`for_order` of each of ``order_ids`` in one query (those with none are absent)."""
+    ids = list(dict.fromkeys(order_ids))
+    out: dict[str, list[Any]] = {}
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(sa.select(compensations).where(compensations.c.order_id.in_(ids[start:start + 500]))
+                                .order_by(compensations.c.id)):
+            out.setdefault(row.order_id, []).append(row)
+    return out
+
+
 def ledger(conn: Connection, comp_id: int) -> list[Any]:
     return list(conn.execute(sa.select(compensation_ledger).where(compensation_ledger.c.compensation_id == comp_id)
                              .order_by(compensation_ledger.c.id)))

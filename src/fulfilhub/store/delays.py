@@ -120,6 +120,19 @@ def outcomes(conn: Connection) -> tuple[dict[str, Any], dict[str, str], dict[str
     return promised, status, delivered, first_flag, first_late
 
 
+def histories(conn: Connection, order_ids: Sequence[str]) -> dict[str, list[tuple[int, DelayAssessment]]]:
+    """Every stored assessment of each of ``order_ids``, with its id, oldest first (the
+    last is the current one); an order never assessed is absent."""
+    out: dict[str, list[tuple[int, DelayAssessment]]] = {}
+    ids = list(dict.fromkeys(order_ids))
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.order_id.in_(ids[start:start + 500]))
+                            .order_by(delay_assessments.c.id))
+        for row in rows:
+            out.setdefault(row.order_id, []).append((int(row.id), _assessment(row)))
+    return out
+
+
 def current_with_id(conn: Connection, order_id: str) -> tuple[int, DelayAssessment] | None:
     """The order's newest delay assessment with its id, or None when it was never assessed."""
     row = conn.execute(sa.select(delay_assessments).where(delay_assessments.c.order_id == order_id)

@@ -13,14 +13,16 @@ the same transaction by the caller.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..errors import NotFound, PermanentError
 from ..models import Notice
-from . import Tx, insert_ignore
+from . import Tx, insert_ignore, outbox
 from .schema import consumer_cursors, notice_decisions, notice_pending, notices, order_events
 
 
@@ -75,6 +77,48 @@ def add(tx: Tx, notice: Notice, *, notifiers: list[str], send_after: datetime) -
     return insert_ignore(tx, notices, [row], ["key"]) == 1
 
 
+def add_many(tx: Tx, kept: Sequence[tuple[Notice, Sequence[str], datetime]]) -> None:
+    """Keep rendered notices, ``(notice, notifiers, send after)`` each, in one statement;
+    a key that exists is skipped (the caller reads :func:`keys_of` first to know which)."""
+    insert_ignore(tx, notices, [{
+        "key": n.key, "order_id": n.order_id, "order_number": n.order_number, "event": str(n.event),
+        "locale": n.locale, "recipient": n.to, "subject": n.subject, "text": n.text, "html": n.html,
+        "facts": dict(n.facts), "notifiers": list(notifiers), "created_at": n.created_at, "send_after": due,
+    } for n, notifiers, due in kept], ["key"])
+
+
+def keys_of(conn: Connection, order_ids: Sequence[str]) -> set[str]:
+    """The keys of every notice of ``order_ids``."""
+    ids = list(dict.fromkeys(order_ids))
+    out: set[str] = set()
+    for start in range(0, len(ids), 500):
+        out.update(conn.execute(sa.select(notices.c.key).where(notices.c.order_id.in_(ids[start:start + 500])))
+                   .scalars())
+    return out
+
+
+def get_many(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
+    """The notice rows of ``keys``, by key (those that exist)."""
+    wanted = list(dict.fromkeys(keys))
+    out: dict[str, Any] = {}
+    for start in range(0, len(wanted), 500):
+        out.update((row.key, row) for row in conn.execute(
+            sa.select(notices).where(notices.c.key.in_(wanted[start:start + 500]))))
+    return out
+
+
+def requeue_sends(tx: Tx, ref: str) -> int:
+    """Make the failed (or pending) sends of the notice ``ref`` (id or key) due again now; how many."""
+    found = get(tx.conn, ref)
+    if found is None:
+        raise NotFound(f"no notice {ref!r}; see `fulfilhub notices list`")
+    keys = [outbox.Effect.send_notice(found.key, found.order_id, name).key for name in found.notifiers]
+    ids = [r.id for r in (outbox.status_of_row(tx.conn, key) for key in keys) if r is not None and r.status != "done"]
+    if not ids:
+        raise PermanentError(f"notice {found.id} has nothing left to send (every notifier has it)")
+    return outbox.requeue(tx, ids)
+
+
 def notice_of(row: Any) -> Notice:
     return Notice(key=row.key, order_id=row.order_id, order_number=row.order_number, event=row.event,
                   locale=row.locale, to=row.recipient, subject=row.subject, text=row.text, html=row.html,
@@ -109,12 +153,15 @@ def count_by_event_and_locale(conn: Connection) -> Counter:
 # --------------------------------------------------------------------------- the orders' status events
 
 
-def status_events_since(conn: Connection, after_id: int, statuses: list[str], *, limit: int = 500) -> list[tuple[int, str, str]]:
-    """``(event id, order id, to status)`` of status events after ``after_id`` into ``statuses``, in order."""
-    rows = conn.execute(sa.select(order_events.c.id, order_events.c.order_id, order_events.c.to_status)
-                        .where(order_events.c.id > after_id, order_events.c.kind == "status",
-                               order_events.c.to_status.in_(statuses))
-                        .order_by(order_events.c.id).limit(limit))
+def status_events_since(conn: Connection, after_id: int, statuses: list[str], *, limit: int = 500,
+                        until: int | None = None) -> list[tuple[int, str, str]]:
+    """``(event id, order id, to status)`` of status events after ``after_id`` (and up to
+    ``until``) into ``statuses``, in order."""
+    stmt = (sa.select(order_events.c.id, order_events.c.order_id, order_events.c.to_status)
+            .where(order_events.c.id > after_id, order_events.c.kind == "status", order_events.c.to_status.in_(statuses)))
+    if until is not None:
+        stmt = stmt.where(order_events.c.id <= until)
+    rows = conn.execute(stmt.order_by(order_events.c.id).limit(limit))
     return [(row.id, row.order_id, row.to_status) for row in rows]
 
 
@@ -140,14 +187,48 @@ def wait_until(tx: Tx, order_id: str, due: datetime) -> None:
         tx.execute(notice_pending.update().where(notice_pending.c.order_id == order_id).values(due_at=due))
 
 
+def mark_pending_many(tx: Tx, order_ids: Sequence[str], due: datetime) -> None:
+    """:func:`mark_pending` for many orders: two statements."""
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        return
+    insert_ignore(tx, notice_pending, [{"order_id": i, "due_at": due} for i in ids], ["order_id"])
+    for start in range(0, len(ids), 500):
+        tx.execute(notice_pending.update().where(notice_pending.c.order_id.in_(ids[start:start + 500]),
+                                                 notice_pending.c.due_at > due).values(due_at=due))
+
+
+def wait_many(tx: Tx, waits: Sequence[tuple[str, datetime]]) -> None:
+    """:func:`wait_until` for many ``(order id, due)``: two statements."""
+    if not waits:
+        return
+    insert_ignore(tx, notice_pending, [{"order_id": i, "due_at": due} for i, due in waits], ["order_id"])
+    tx.execute(notice_pending.update().where(notice_pending.c.order_id == sa.bindparam("oid"))
+               .values(due_at=sa.bindparam("due")), [{"oid": i, "due": due} for i, due in waits])
+
+
 def done_pending(tx: Tx, order_id: str) -> None:
     tx.execute(notice_pending.delete().where(notice_pending.c.order_id == order_id))
 
 
-def due_pending(conn: Connection, now: datetime, *, limit: int = 500) -> list[str]:
-    """The orders whose decision is due at ``now``, the longest waiting first."""
-    rows = conn.execute(sa.select(notice_pending.c.order_id).where(notice_pending.c.due_at <= now)
-                        .order_by(notice_pending.c.due_at, notice_pending.c.order_id).limit(limit))
+def done_pending_many(tx: Tx, order_ids: Sequence[str]) -> None:
+    ids = list(dict.fromkeys(order_ids))
+    for start in range(0, len(ids), 500):
+        tx.execute(notice_pending.delete().where(notice_pending.c.order_id.in_(ids[start:start + 500])))
+
+
+def due_pending(conn: Connection, now: datetime, *, limit: int = 500, claim: bool = False) -> list[str]:
+    """The orders whose decision is due at ``now``, the longest waiting first.
+
+    ``claim`` (in a write transaction): lock them for it, skipping those another
+    transaction has locked, so that two runners on PostgreSQL decide different pages
+    (SQLite's one writer at a time needs no lock; the clause is not rendered there).
+    """
+    stmt = (sa.select(notice_pending.c.order_id).where(notice_pending.c.due_at <= now)
+            .order_by(notice_pending.c.due_at, notice_pending.c.order_id).limit(limit))
+    if claim:
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = conn.execute(stmt)
     return [row.order_id for row in rows]
 
 
@@ -171,6 +252,49 @@ def record_decision(tx: Tx, *, order_id: str, at: datetime, assessment_id: int |
                                                 action=action, event=event, reason=reason, detail=detail, told=told,
                                                 notice_key=notice_key))
     return True
+
+
+def last_decisions(conn: Connection, order_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """The last answer's ``(action, reason, detail)`` of each of ``order_ids`` that has one."""
+    ids = list(dict.fromkeys(order_ids))
+    out: dict[str, tuple[str, str, str]] = {}
+    for start in range(0, len(ids), 500):
+        newest = (sa.select(sa.func.max(notice_decisions.c.id)).where(notice_decisions.c.order_id.in_(ids[start:start + 500]))
+                  .group_by(notice_decisions.c.order_id))
+        rows = conn.execute(sa.select(notice_decisions.c.order_id, notice_decisions.c.action, notice_decisions.c.reason,
+                                      notice_decisions.c.detail).where(notice_decisions.c.id.in_(newest)))
+        out.update((row.order_id, (row.action, row.reason, row.detail)) for row in rows)
+    return out
+
+
+def record_decisions(tx: Tx, rows: Sequence[dict[str, Any]], last: dict[str, tuple[str, str, str]]) -> int:
+    """Keep many answers of the policy in one statement (each a dict of :func:`record_decision`'s
+    keywords); as there, an answer the same as its order's last one (``last``, read in the
+    same transaction) is not kept again. How many were kept."""
+    kept = []
+    for row in rows:
+        same = last.get(row["order_id"]) == (row["action"], row["reason"], row.get("detail", ""))
+        if row["action"] != "send" and same:
+            continue
+        last[row["order_id"]] = (row["action"], row["reason"], row.get("detail", ""))
+        kept.append({"order_id": row["order_id"], "decided_at": row["at"], "assessment_id": row.get("assessment_id"),
+                     "action": row["action"], "event": row.get("event"), "reason": row["reason"],
+                     "detail": row.get("detail", ""), "told": row.get("told"), "notice_key": row.get("notice_key")})
+    if kept:
+        tx.execute(notice_decisions.insert(), kept)
+    return len(kept)
+
+
+def told_many(conn: Connection, order_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """:func:`told` of each of ``order_ids`` (those with none are absent)."""
+    ids = list(dict.fromkeys(order_ids))
+    out: dict[str, list[Any]] = {}
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(sa.select(notice_decisions).where(notice_decisions.c.order_id.in_(ids[start:start + 500]),
+                                                                   notice_decisions.c.action == "send")
+                                .order_by(notice_decisions.c.id)):
+            out.setdefault(row.order_id, []).append(row)
+    return out
 
 
 def decisions(conn: Connection, order_id: str) -> list[Any]:

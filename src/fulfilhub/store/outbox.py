@@ -167,6 +167,14 @@ _FINISH = (
 )
 
 
+def enqueue_many(tx: Tx, effects: Sequence[tuple[Effect, datetime, datetime | None]]) -> int:
+    """:func:`enqueue` for many ``(effect, at, due)`` in one statement; how many were new."""
+    return insert_ignore(tx, outbox, [{
+        "key": e.key, "kind": str(e.kind), "target": e.target, "payload": dict(e.payload), "status": "pending",
+        "attempts": 0, "created_at": at, "next_attempt_at": max(at, due) if due is not None else at,
+    } for e, at, due in effects], ["key"])
+
+
 def finish(tx: Tx, effect_id: int, at: datetime, result: Mapping[str, Any] | None = None) -> None:
     tx.execute(_FINISH, {"eid": effect_id, "at": at, "result": dict(result or {})})
 

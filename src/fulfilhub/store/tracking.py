@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from . import _insert_ignore
 from .schema import tracking_tokens
 
 if TYPE_CHECKING:
@@ -46,6 +48,37 @@ def token_for(conn: Any, order_id: str) -> str:
     except sa.exc.IntegrityError:  # another process made it meanwhile (PostgreSQL): that one counts
         return conn.execute(sa.select(tracking_tokens.c.token).where(tracking_tokens.c.order_id == order_id)).scalar_one()
     return token
+
+
+def tokens_for(conn: Any, order_ids: Sequence[str]) -> dict[str, str]:
+    """:func:`token_for` of many orders (each must exist): one read, and for those without
+    a token one insert (that ignores a token another process made meanwhile) and one read again."""
+    conn = _conn(conn)
+    ids = list(dict.fromkeys(order_ids))
+    out: dict[str, str] = {}
+
+    def read(wanted: list[str]) -> None:
+        for start in range(0, len(wanted), 500):
+            rows = conn.execute(sa.select(tracking_tokens.c.order_id, tracking_tokens.c.token)
+                                .where(tracking_tokens.c.order_id.in_(wanted[start:start + 500])))
+            out.update((row.order_id, row.token) for row in rows)
+
+    read(ids)
+    missing = [i for i in ids if i not in out]
+    if missing:
+        at = datetime.now(timezone.utc)
+        conn.execute(_insert_ignore(conn.dialect.name, tracking_tokens, ("order_id",)),
+                     [{"token": secrets.token_urlsafe(16), "order_id": i, "created_at": at} for i in missing])
+        read(missing)
+    return out
+
+
+def page_urls(config: Config, conn: Any, order_ids: Sequence[str]) -> dict[str, str]:
+    """The customer's tracking page of each of ``order_ids`` (tokens made on first use);
+    empty when the server has no ``public_url`` (there is no page to link)."""
+    if not getattr(getattr(config, "server", None), "public_url", None):
+        return {}
+    return {order_id: page_url(config, token) for order_id, token in tokens_for(conn, order_ids).items()}
 
 
 def order_for(conn: Any, token: str) -> str | None:
