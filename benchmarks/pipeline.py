@@ -10,7 +10,8 @@ It prints, per order: end-to-end orders/s (wall time from the first pull until t
 last order is delivered), HTTP requests (counted at the sandbox's ASGI app, by
 simulator and by method + route), SQL statements (``before_cursor_execute`` on the
 store's engine; the ``BEGIN`` the store issues itself is not counted as a statement)
-and transactions (SQLAlchemy ``begin`` events, reads included). Then the cost of one
+and transactions (SQLAlchemy ``begin`` events, reads included), in all and by job
+(``per_job``: what each job did, its gate read included; ``scheduler`` is the rest). Then the cost of one
 ``sync_once`` pass with nothing to do, over the run's own history (1x) and after 9x as
 much synthetic finished history has been written straight into the store (10x).
 
@@ -127,22 +128,27 @@ class CountingApp:
 
 
 class SqlCounter:
-    """Statements and transactions on one engine, while ``on``."""
+    """Statements and transactions on one engine, while ``on``; also by the job running
+    (``job``, set around each job by :func:`attributing`; outside a job: ``scheduler``)."""
 
     def __init__(self, engine: sa.Engine):
         self.statements = 0
         self.transactions = 0
         self.on = False
+        self.job = "scheduler"
+        self.by_job: dict[str, Counter[str]] = {}
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "begin", self._begin)
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if self.on and not statement.startswith("BEGIN"):
             self.statements += 1
+            self.by_job.setdefault(self.job, Counter())["sql"] += 1
 
     def _begin(self, _conn: Any) -> None:
         if self.on:
             self.transactions += 1
+            self.by_job.setdefault(self.job, Counter())["transactions"] += 1
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[None]:
@@ -154,6 +160,35 @@ class SqlCounter:
 
     def reset(self) -> None:
         self.statements = self.transactions = 0
+        self.by_job = {}
+
+    def per_job(self, n: int = 1) -> dict[str, dict[str, float]]:
+        """``{job: {"sql": .., "transactions": ..}}`` divided by ``n``, the costliest first."""
+        ranked = sorted(self.by_job.items(), key=lambda item: -item[1]["sql"])
+        return {job: {"sql": round(c["sql"] / n, 2), "transactions": round(c["transactions"] / n, 2)}
+                for job, c in ranked}
+
+
+@contextlib.contextmanager
+def attributing(sql: SqlCounter) -> Iterator[None]:
+    """Count what each job does under its name: every job of a pass (the scheduler's and
+    ``sync_once``'s) runs through ``Gate.run``, its gate read included."""
+    from fulfilhub.runner import jobs
+
+    original = jobs.Gate.run
+
+    def run(gate: Any, job: Any, name: str, **kwargs: Any) -> Any:
+        sql.job = name
+        try:
+            return original(gate, job, name, **kwargs)
+        finally:
+            sql.job = "scheduler"
+
+    jobs.Gate.run = run  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        jobs.Gate.run = original  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- the run
@@ -233,7 +268,7 @@ def idle_pass(world: Any, http: CountingApp, sql: SqlCounter, repeats: int = 15)
             jobs.sync_once(world.rt)
         times.append(time.perf_counter() - started)
     return {"ms": statistics.median(times) * 1000, "http": http.total(), "sql": sql.statements,
-            "transactions": sql.transactions}
+            "transactions": sql.transactions, "per_job": sql.per_job()}
 
 
 #: String columns that identify a row (or point at one) and so change in each copy.
@@ -357,10 +392,12 @@ def measure(orders: int, *, history_copies: int = 9) -> dict[str, Any]:
         http = counters[0]
         sql = SqlCounter(world.store.engine)
         try:
-            run = run_pipeline(world, orders, http, sql)
-            idle_1x = idle_pass(world, http, sql)
-            added = add_history(world.store, history_copies)
-            idle_10x = idle_pass(world, http, sql)
+            with attributing(sql):
+                run = run_pipeline(world, orders, http, sql)
+                per_job = sql.per_job(max(run["delivered"], 1))
+                idle_1x = idle_pass(world, http, sql)
+                added = add_history(world.store, history_copies)
+                idle_10x = idle_pass(world, http, sql)
         finally:
             world.close()
         baseline = run_baseline(workdir / "baseline", orders)
@@ -374,6 +411,7 @@ def measure(orders: int, *, history_copies: int = 9) -> dict[str, Any]:
         "idle_pass_ms_1x": round(idle_1x["ms"], 2),
         "idle_pass_ms_10x": round(idle_10x["ms"], 2),
         "transactions_per_order": round(run["transactions"] / n, 2),
+        "per_job": per_job,
         "updated_versions_per_order": round(run["updated_events"] / n, 2),
         "baseline_orders_per_s": round(baseline_per_s, 2),
         "baseline_http_per_order": round(baseline["http"] / max(baseline["orders"], 1), 2),
@@ -419,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({r['idle_pass_1x']['http']} HTTP, {r['idle_pass_1x']['sql']} SQL)")
     print(f"  idle pass, 10x history  {r['idle_pass_ms_10x']:9.2f} ms   "
           f"({r['idle_pass_10x']['http']} HTTP, {r['idle_pass_10x']['sql']} SQL)")
+    print("  SQL statements / transactions per order by job:")
+    for job, c in r["per_job"].items():
+        print(f"    {c['sql']:7.2f} / {c['transactions']:5.2f}  {job}")
     print("  HTTP per order by simulator: " + ", ".join(f"{k} {v}" for k, v in r["http_by_simulator"].items()))
     print("  HTTP per order by route:")
     for route, per in r["http_by_route"].items():
