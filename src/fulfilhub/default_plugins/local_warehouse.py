@@ -70,13 +70,34 @@ class LocalWarehouse:
 
     def status(self, ref: str) -> FulfillmentUpdate:
         record = self._record(ref)
+        packed = self._packed(record)
+        return self._progress(ref, record, self.stock.unit_weights(self._skus(record)) if packed else {})
+
+    def status_many(self, refs: Sequence[str]) -> dict[str, FulfillmentUpdate]:
+        """:meth:`status` of each of ``refs`` it knows, in two reads however many (a ref it
+        does not know is left out: asked alone, :meth:`status` says why)."""
+        get_many = getattr(self.state, "get_many", None)
+        records = get_many(refs) if get_many is not None else {r: v for r in refs if (v := self.state.get(r)) is not None}
+        skus = sorted({sku for record in records.values() if self._packed(record) for sku in self._skus(record)})
+        weights = self.stock.unit_weights(skus) if skus else {}
+        return {ref: self._progress(ref, record, weights) for ref, record in records.items()}
+
+    def _packed(self, record: dict[str, Any]) -> bool:
+        return record["status"] != "cancelled" and \
+            self.clock.now() - datetime.fromisoformat(record["submitted_at"]) >= self.pack_after
+
+    @staticmethod
+    def _skus(record: dict[str, Any]) -> list[str]:
+        return [ln["sku"] for ln in record["lines"]]
+
+    def _progress(self, ref: str, record: dict[str, Any], weights: dict[str, int]) -> FulfillmentUpdate:
+        """Where the request ``record`` stands now (``weights``: grams per unit of its SKUs once packed)."""
         if record["status"] == "cancelled":
             return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.CANCELLED, at=self.clock.now())
         submitted_at = datetime.fromisoformat(record["submitted_at"])
         elapsed = self.clock.now() - submitted_at
         if elapsed >= self.pack_after:
             lines = record["lines"]
-            weights = self.stock.unit_weights([ln["sku"] for ln in lines])
             grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in lines)
             return FulfillmentUpdate(
                 ref=ref, status=FulfillmentStatus.PACKED, at=submitted_at + self.pack_after, parcel=Parcel(weight_g=grams)

@@ -3,7 +3,7 @@
 :class:`StatePort` is an instance's own key -> JSON store (the ``plugin_state`` table,
 namespaced by kind and instance name): enough for an adapter to keep records of its own
 (the ``local`` warehouse keeps its fulfillment requests there) with insert-if-absent and
-compare-and-set. :class:`StockPort` reads the stock fulfilhub keeps for one warehouse.
+compare-and-set (and ``get_many``, many keys in one read). :class:`StockPort` reads the stock fulfilhub keeps for one warehouse.
 Each call is one short transaction of its own.
 """
 
@@ -50,6 +50,17 @@ class StatePort:
     def get(self, key: str) -> Any | None:
         with self.store.read() as conn:
             return state_value(conn, self.namespace, key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        """The values of those of ``keys`` that exist, ``{key: value}``: one read."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        with self.store.read() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(sa.select(plugin_state.c.key, plugin_state.c.value).where(
+                    plugin_state.c.namespace == self.namespace, plugin_state.c.key.in_(wanted[start:start + 500])))
+                found.update((key, json.loads(text)) for key, text in rows)
+        return found
 
     def insert(self, key: str, value: Any) -> bool:
         row = {"namespace": self.namespace, "key": key, "value": dump(value), "updated_at": self.clock.now()}
