@@ -102,6 +102,7 @@ def _store_batch(rt: Runtime, view: inventory.StockView, pending: list[_Planned]
     steps: list[tuple[_Planned, Step]] = []
     try:
         with rt.store.transaction() as tx:
+            tx.gather_appends()  # the batch's order events: one insert at commit
             now = rt.clock.now()
             for each in pending:
                 steps.append((each, _store_plan(tx, rt, each, each.order.id in promised, now)))

@@ -99,6 +99,7 @@ def record(rt: Runtime, done: list[Done]) -> dict[str, Shipment]:
     looks before it acts, as after a crash between one effect's I/O and its commit."""
     saved: dict[str, Shipment] = {}
     with rt.store.transaction() as tx:
+        tx.gather_appends()  # the batch's order events: one insert at commit
         for each in done:
             shipment = each.then(tx) if each.then is not None else None
             if shipment is not None:

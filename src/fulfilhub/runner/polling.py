@@ -91,6 +91,7 @@ def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment
     def flush() -> None:
         try:
             with store.transaction() as tx:
+                tx.gather_appends()  # the batch's order events: one insert at commit
                 counts = [apply(tx, shipment, answer) for shipment, answer in answered]
         except Exception:  # find which one: each alone
             for shipment, answer in answered:

@@ -37,14 +37,42 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Tx:
-    """One open transaction. ``after_commit`` callbacks run once it has committed."""
+    """One open transaction. ``after_commit`` callbacks run once it has committed.
+
+    A job that writes a batch of orders in one transaction may :meth:`gather_appends`:
+    rows appended to an append-only table (``order_events``) are then kept and inserted
+    together, in the order appended, in one statement just before the commit (or at
+    :meth:`flush`); nothing in such a transaction may read them back before that.
+    """
 
     def __init__(self, conn: Connection):
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
+        self.appends: dict[sa.Table, list[Mapping[str, Any]]] | None = None  # None: each written at once
 
     def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+
+    def gather_appends(self) -> None:
+        """From now on, keep appended rows for one insert per table at commit."""
+        if self.appends is None:
+            self.appends = {}
+
+    def append(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` into the append-only ``table``: at once, or gathered (see :meth:`gather_appends`)."""
+        if not rows:
+            return
+        if self.appends is None:
+            self.conn.execute(table.insert(), list(rows))
+        else:
+            self.appends.setdefault(table, []).extend(rows)
+
+    def flush(self) -> None:
+        """Insert the gathered rows now (one statement per table)."""
+        if self.appends:
+            gathered, self.appends = self.appends, {}
+            for table, rows in gathered.items():
+                self.conn.execute(table.insert(), rows)
 
 
 def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> int:
@@ -242,6 +270,7 @@ class Store:
             with self.engine.begin() as conn:
                 tx = Tx(conn)
                 yield tx
+                tx.flush()
         for callback in tx.after_commit:
             try:
                 callback()
