@@ -221,6 +221,23 @@ def test_enqueue_is_idempotent_by_key(store):
     assert rows == {"push:shop:1/1": {"n": 1}, "push:shop:1/2": {"n": 3}}  # the first payload is kept
 
 
+def test_enqueue_in_a_gathering_transaction_is_idempotent_by_key_too(store):
+    def effect(key: str, n: int) -> Effect:
+        return Effect(kind=EffectKind.CHANNEL_PUSH_FULFILLMENT, key=key, target="shop", payload={"n": n})
+
+    with store.transaction() as tx:
+        outbox.enqueue(tx, effect("push:shop:1/1", 1), T0)
+    with store.transaction() as tx:
+        tx.gather_appends()
+        for key, n in (("push:shop:1/1", 2), ("push:shop:1/2", 3), ("push:shop:1/2", 4), ("push:shop:1/3", 5)):
+            outbox.enqueue(tx, effect(key, n), T0)
+        with store.read() as conn:
+            assert len(outbox.listing(conn)) == 1  # the gathered ones go in at commit
+    with store.read() as conn:
+        rows = {r.key: r.payload for r in outbox.listing(conn)}
+    assert rows == {"push:shop:1/1": {"n": 1}, "push:shop:1/2": {"n": 3}, "push:shop:1/3": {"n": 5}}
+
+
 def test_quarantine_keeps_one_row_per_payload(store):
     payload = {"id": 4711, "line_items": [{"sku": None}]}
     with store.transaction() as tx:

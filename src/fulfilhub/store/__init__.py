@@ -40,15 +40,18 @@ class Tx:
     """One open transaction. ``after_commit`` callbacks run once it has committed.
 
     A job that writes a batch of orders in one transaction may :meth:`gather_appends`:
-    rows appended to an append-only table (``order_events``) are then kept and inserted
-    together, in the order appended, in one statement just before the commit (or at
-    :meth:`flush`); nothing in such a transaction may read them back before that.
+    rows appended to an append-only table (``order_events``, and ``outbox`` rows whose
+    key is new) are then kept and inserted together, in the order appended, in one
+    statement per table just before the commit (or at :meth:`flush`); nothing in such a
+    transaction may read them back before that.
     """
 
     def __init__(self, conn: Connection):
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
-        self.appends: dict[sa.Table, list[Mapping[str, Any]]] | None = None  # None: each written at once
+        #: ``{(table, keys): rows}`` gathered; None: each written at once. With ``keys``, a row
+        #: whose keys exist is skipped.
+        self.appends: dict[tuple[sa.Table, tuple[str, ...]], list[Mapping[str, Any]]] | None = None
 
     def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
@@ -58,21 +61,28 @@ class Tx:
         if self.appends is None:
             self.appends = {}
 
-    def append(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert ``rows`` into the append-only ``table``: at once, or gathered (see :meth:`gather_appends`)."""
+    def append(self, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, unless: Sequence[str] = ()) -> None:
+        """Insert ``rows`` into the append-only ``table`` (``unless``: skipping those whose
+        ``unless`` columns exist): at once, or gathered (see :meth:`gather_appends`)."""
         if not rows:
             return
         if self.appends is None:
-            self.conn.execute(table.insert(), list(rows))
+            if unless:
+                insert_ignore(self, table, rows, unless)
+            else:
+                self.conn.execute(table.insert(), list(rows))
         else:
-            self.appends.setdefault(table, []).extend(rows)
+            self.appends.setdefault((table, tuple(unless)), []).extend(rows)
 
     def flush(self) -> None:
         """Insert the gathered rows now (one statement per table)."""
         if self.appends:
             gathered, self.appends = self.appends, {}
-            for table, rows in gathered.items():
-                self.conn.execute(table.insert(), rows)
+            for (table, unless), rows in gathered.items():
+                if unless:
+                    self.conn.execute(_insert_ignore(self.conn.dialect.name, table, unless), rows)
+                else:
+                    self.conn.execute(table.insert(), rows)
 
 
 def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> int:
