@@ -162,6 +162,25 @@ def test_the_local_warehouse_answers_many_refs_as_it_answers_each_in_two_reads(s
     assert wh.status_many([first])[first].status is FulfillmentStatus.CANCELLED
 
 
+def test_the_local_warehouse_submits_many_in_one_write_with_the_refs_submit_gives(store, clock):
+    wh = local(store, clock)
+    alone = wh.submit(request())
+    writes = []
+    sa.event.listen(store.engine, "begin", lambda conn: writes.append(1))
+    many = wh.submit_many([request(), request("warehouse.submit:shop:2/1")])
+    assert len(writes) == 1
+    assert many["warehouse.submit:shop:1/1"] == alone  # the same key, the same ref
+    assert many["warehouse.submit:shop:2/1"] == wh.submit(request("warehouse.submit:shop:2/1"))
+    assert wh.status(many["warehouse.submit:shop:2/1"]).status is FulfillmentStatus.SUBMITTED
+
+
+def test_state_insert_many_stores_only_the_absent_keys(store, clock):
+    state = StatePort(store, "warehouses.east", clock)
+    state.insert("a", 1)
+    assert state.insert_many({"a": 2, "b": 3}) == 1
+    assert state.get_many(["a", "b"]) == {"a": 1, "b": 3}
+
+
 def test_state_get_many_reads_the_keys_that_exist(store, clock):
     state = StatePort(store, "warehouses.east", clock)
     state.insert("a", {"n": 1})

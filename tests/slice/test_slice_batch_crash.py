@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from fulfilhub.engines import fulfilment
 from fulfilhub.runner import allocate as allocate_job
-from fulfilhub.runner import jobs, polling
+from fulfilhub.runner import effects, jobs, polling
 from fulfilhub.store import schema
 
 
@@ -123,3 +123,31 @@ def test_poll_warehouses_killed_mid_batch_then_run_again_applies_each_answer_onc
             sa.select(schema.order_events.c.order_id).where(schema.order_events.c.kind == "status",
                                                             schema.order_events.c.to_status == "packed")))
     assert all(packed_events[i] == 1 for i in ids)
+
+
+def test_deliver_killed_after_submitting_ahead_then_run_again_submits_each_request_once(world, monkeypatch):
+    ids = placed_orders(world, 12)
+    jobs.allocate(world.rt)
+    kill_on_call(monkeypatch, effects, "record", 1)  # the requests are with the warehouse, nothing recorded
+    with pytest.raises(Killed):
+        jobs.deliver_effects(world.rt)
+    monkeypatch.undo()
+    with world.store.read() as conn:
+        kept = conn.execute(sa.select(sa.func.count()).select_from(schema.plugin_state)
+                            .where(schema.plugin_state.c.namespace == "warehouses.east")).scalar_one()
+    assert kept == 12  # submitted ahead, in one write
+    assert all(not s.fulfillment_ref for i in ids for s in world.shipments(i))
+
+    world.clock.advance(timedelta(minutes=1))  # the claimed effects are due again (attempt 2)
+    report = jobs.deliver_effects(world.rt)
+    assert report.ok, report.errors
+    assert report.counts["warehouse.submit"] == 12
+    with world.store.read() as conn:
+        states = [r.key for r in conn.execute(sa.select(schema.plugin_state.c.key)
+                                               .where(schema.plugin_state.c.namespace == "warehouses.east"))]
+        submits = {r.status for r in conn.execute(sa.select(schema.outbox.c.status)
+                                                  .where(schema.outbox.c.kind == "warehouse.submit"))}
+    assert len(states) == 12  # nothing submitted twice
+    refs = [s.fulfillment_ref for i in ids for s in world.shipments(i)]
+    assert sorted(refs) == sorted(states)
+    assert submits == {"done"}

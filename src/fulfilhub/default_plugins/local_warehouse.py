@@ -58,15 +58,30 @@ class LocalWarehouse:
 
     def submit(self, request: FulfillmentRequest) -> str:
         """Keep the request under a ref derived from its key: the same key, the same ref."""
-        ref = "LF-" + hashlib.sha256(request.key.encode()).hexdigest()[:16].upper()
-        self.state.insert(ref, {
+        ref = self._ref(request)
+        self.state.insert(ref, self._new_record(request))
+        return ref
+
+    def submit_many(self, requests: Sequence[FulfillmentRequest]) -> dict[str, str]:
+        """:meth:`submit` of each request, in one write: ``{request key: ref}``."""
+        insert_many = getattr(self.state, "insert_many", None)
+        if insert_many is None:
+            return {request.key: self.submit(request) for request in requests}
+        insert_many({self._ref(request): self._new_record(request) for request in requests})
+        return {request.key: self._ref(request) for request in requests}
+
+    @staticmethod
+    def _ref(request: FulfillmentRequest) -> str:
+        return "LF-" + hashlib.sha256(request.key.encode()).hexdigest()[:16].upper()
+
+    def _new_record(self, request: FulfillmentRequest) -> dict[str, Any]:
+        return {
             "key": request.key,
             "shipment_id": request.shipment_id,
             "lines": [attrs.asdict(line) for line in request.lines],
             "status": "submitted",
             "submitted_at": self.clock.now().isoformat(),
-        })
-        return ref
+        }
 
     def status(self, ref: str) -> FulfillmentUpdate:
         record = self._record(ref)

@@ -3,14 +3,14 @@
 :class:`StatePort` is an instance's own key -> JSON store (the ``plugin_state`` table,
 namespaced by kind and instance name): enough for an adapter to keep records of its own
 (the ``local`` warehouse keeps its fulfillment requests there) with insert-if-absent and
-compare-and-set (and ``get_many``, many keys in one read). :class:`StockPort` reads the stock fulfilhub keeps for one warehouse.
+compare-and-set (and ``get_many`` and ``insert_many``, many keys in one read or write). :class:`StockPort` reads the stock fulfilhub keeps for one warehouse.
 Each call is one short transaction of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,6 +66,14 @@ class StatePort:
         row = {"namespace": self.namespace, "key": key, "value": dump(value), "updated_at": self.clock.now()}
         with self.store.transaction() as tx:
             return insert_ignore(tx, plugin_state, [row], ["namespace", "key"]) == 1
+
+    def insert_many(self, values: Mapping[str, Any]) -> int:
+        """:meth:`insert` of each ``{key: value}``, in one transaction; how many were stored."""
+        now = self.clock.now()
+        rows = [{"namespace": self.namespace, "key": key, "value": dump(value), "updated_at": now}
+                for key, value in values.items()]
+        with self.store.transaction() as tx:
+            return insert_ignore(tx, plugin_state, rows, ["namespace", "key"])
 
     def compare_and_set(self, key: str, expected: Any, value: Any) -> bool:
         with self.store.transaction() as tx:
