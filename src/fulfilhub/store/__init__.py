@@ -40,8 +40,8 @@ class Tx:
     """One open transaction. ``after_commit`` callbacks run once it has committed.
 
     A job that writes a batch of orders in one transaction may :meth:`gather_appends`:
-    rows appended to an append-only table (``order_events``, and ``outbox`` rows whose
-    key is new) are then kept and inserted together, in the order appended, in one
+    rows appended to an append-only table (``order_events``, a new shipment's lines, its
+    reservations, and ``outbox`` rows whose key is new) are then kept and inserted together, in the order appended, in one
     statement per table just before the commit (or at :meth:`flush`); nothing in such a
     transaction may read them back before that.
     """

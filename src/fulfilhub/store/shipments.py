@@ -110,14 +110,11 @@ def _build(r: sa.Row, lines: Sequence[ShipmentLine]) -> Shipment:
 
 
 def insert(tx: Tx, shipment: Shipment) -> None:
-    """Store a new shipment with its lines."""
+    """Store a new shipment with its lines (the lines at commit, if ``tx`` gathers its appends)."""
     tx.execute(shipments.insert().values(id=shipment.id, created_at=shipment.created_at, **_values(shipment)))
-    if shipment.lines:
-        tx.execute(
-            shipment_lines.insert(),
-            [{"shipment_id": shipment.id, "sku": ln.sku, "order_line_id": ln.order_line_id, "quantity": ln.quantity}
-             for ln in shipment.lines],
-        )
+    tx.append(shipment_lines, [
+        {"shipment_id": shipment.id, "sku": ln.sku, "order_line_id": ln.order_line_id, "quantity": ln.quantity}
+        for ln in shipment.lines])
 
 
 def save(tx: Tx, shipment: Shipment) -> None:
