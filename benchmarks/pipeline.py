@@ -163,10 +163,11 @@ class SqlCounter:
         self.by_job = {}
 
     def per_job(self, n: int = 1) -> dict[str, dict[str, float]]:
-        """``{job: {"sql": .., "transactions": ..}}`` divided by ``n``, the costliest first."""
+        """``{job: {"sql": .., "transactions": .., "ms": ..}}`` divided by ``n`` (``ms``: wall
+        time in the job, of a loaded machine's), the costliest in SQL first."""
         ranked = sorted(self.by_job.items(), key=lambda item: -item[1]["sql"])
-        return {job: {"sql": round(c["sql"] / n, 2), "transactions": round(c["transactions"] / n, 2)}
-                for job, c in ranked}
+        return {job: {"sql": round(c["sql"] / n, 2), "transactions": round(c["transactions"] / n, 2),
+                      "ms": round(c["ms"] / n, 2)} for job, c in ranked}
 
 
 @contextlib.contextmanager
@@ -179,9 +180,12 @@ def attributing(sql: SqlCounter) -> Iterator[None]:
 
     def run(gate: Any, job: Any, name: str, **kwargs: Any) -> Any:
         sql.job = name
+        started = time.perf_counter()
         try:
             return original(gate, job, name, **kwargs)
         finally:
+            if sql.on:
+                sql.by_job.setdefault(name, Counter())["ms"] += (time.perf_counter() - started) * 1000
             sql.job = "scheduler"
 
     jobs.Gate.run = run  # type: ignore[method-assign]
@@ -457,9 +461,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({r['idle_pass_1x']['http']} HTTP, {r['idle_pass_1x']['sql']} SQL)")
     print(f"  idle pass, 10x history  {r['idle_pass_ms_10x']:9.2f} ms   "
           f"({r['idle_pass_10x']['http']} HTTP, {r['idle_pass_10x']['sql']} SQL)")
-    print("  SQL statements / transactions per order by job:")
+    print("  SQL statements / transactions / wall ms per order by job:")
     for job, c in r["per_job"].items():
-        print(f"    {c['sql']:7.2f} / {c['transactions']:5.2f}  {job}")
+        print(f"    {c['sql']:7.2f} / {c['transactions']:5.2f} / {c['ms']:6.2f}  {job}")
     print("  HTTP per order by simulator: " + ", ".join(f"{k} {v}" for k, v in r["http_by_simulator"].items()))
     print("  HTTP per order by route:")
     for route, per in r["http_by_route"].items():
