@@ -23,6 +23,7 @@ from ..models import Order, OrderStatus
 from ..store import Tx
 from ..store import orders as order_store
 from ..store import promises as promise_store
+from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from .reports import JobReport, describe_error
 from .runtime import Runtime
@@ -59,6 +60,7 @@ def allocate(rt: Runtime) -> JobReport:
             ids += order_store.ids_in(conn, [OrderStatus.BACKORDERED], modified_before=changed)
         found = order_store.load_many(conn, ids)
         promised = set(promise_store.current_many(conn, ids)) if found else set()
+        shipped = shipment_store.counts_of_orders(conn, ids) if found else {}
     view = inventory.StockView()
     _read_stock(rt, view, {line.sku for order, _ in found.values() for line in order.shippable}, report)
     pending: list[_Planned] = []
@@ -72,9 +74,9 @@ def allocate(rt: Runtime) -> JobReport:
             report.errors.append(f"order {order_id}: {exc}")
             continue
         if len(pending) >= BATCH:
-            _store_batch(rt, view, pending, promised, report)
+            _store_batch(rt, view, pending, promised, shipped, report)
     if pending:
-        _store_batch(rt, view, pending, promised, report)
+        _store_batch(rt, view, pending, promised, shipped, report)
     return report
 
 
@@ -97,7 +99,7 @@ def _plan(rt: Runtime, view: inventory.StockView, order: Order, status: OrderSta
 
 
 def _store_batch(rt: Runtime, view: inventory.StockView, pending: list[_Planned], promised: set[str],
-                 report: JobReport) -> None:
+                 shipped: dict[str, int], report: JobReport) -> None:
     """Store the batch's plans in one transaction; if it fails, place each order alone on fresh levels."""
     steps: list[tuple[_Planned, Step]] = []
     try:
@@ -105,7 +107,8 @@ def _store_batch(rt: Runtime, view: inventory.StockView, pending: list[_Planned]
             tx.gather_appends()  # the batch's order events: one insert at commit
             now = rt.clock.now()
             for each in pending:
-                steps.append((each, _store_plan(tx, rt, each, each.order.id in promised, now)))
+                steps.append((each, _store_plan(tx, rt, each, each.order.id in promised, shipped.get(each.order.id),
+                                                now)))
     except Exception as exc:  # _Oversold, or one order's trouble: each alone, which says whose
         if not isinstance(exc, _Oversold):
             log.info("allocate: a batch of %d orders was not stored (%s); placing each alone", len(pending),
@@ -126,7 +129,8 @@ def _store_batch(rt: Runtime, view: inventory.StockView, pending: list[_Planned]
     pending.clear()
 
 
-def _store_plan(tx: Tx, rt: Runtime, planned: _Planned, has_promise: bool, now: datetime) -> Step:
+def _store_plan(tx: Tx, rt: Runtime, planned: _Planned, has_promise: bool, existing: int | None,
+                now: datetime) -> Step:
     """Store one planned order in the batch's transaction (raise :class:`_Oversold` if its stock went)."""
     order, status = planned.order, planned.status
     if planned.complete:
@@ -138,7 +142,7 @@ def _store_plan(tx: Tx, rt: Runtime, planned: _Planned, has_promise: bool, now: 
         return step
     if not has_promise:  # released by a person, or none could be made then
         promise.promise_order(tx, rt.promise_engine(), order, status, at=now)  # (before it reserves)
-    made = fulfilment.allocate(tx, rt.hooks, order, status, planned.by_warehouse, now)
+    made = fulfilment.allocate(tx, rt.hooks, order, status, planned.by_warehouse, now, existing=existing)
     if made is None:
         raise _Oversold
     return allocation.next_step(status=status, attempt=1, planned=True, reserved_in=len(made))

@@ -153,6 +153,17 @@ def count_of_order(conn: Connection, order_id: str) -> int:
     return conn.execute(sa.select(sa.func.count()).where(shipments.c.order_id == order_id)).scalar_one()
 
 
+def counts_of_orders(conn: Connection, order_ids: Sequence[str]) -> dict[str, int]:
+    """:func:`count_of_order` of each of ``order_ids``, in one query per 500 (0 for none)."""
+    ids = list(dict.fromkeys(order_ids))
+    counts = dict.fromkeys(ids, 0)
+    for start in range(0, len(ids), 500):
+        counts.update(conn.execute(sa.select(shipments.c.order_id, sa.func.count())
+                                   .where(shipments.c.order_id.in_(ids[start:start + 500]))
+                                   .group_by(shipments.c.order_id)).all())
+    return counts
+
+
 def due(conn: Connection, statuses: Iterable[ShipmentStatus], now: datetime, *, limit: int = 500,
         tracked_only: bool = False, except_carriers: Sequence[str] = ()) -> list[Shipment]:
     """Shipments in ``statuses`` whose next look is due at ``now`` (never looked at first, then oldest due),
