@@ -10,7 +10,8 @@ It prints, per order: end-to-end orders/s (wall time from the first pull until t
 last order is delivered), HTTP requests (counted at the sandbox's ASGI app, by
 simulator and by method + route), SQL statements (``before_cursor_execute`` on the
 store's engine; the ``BEGIN`` the store issues itself is not counted as a statement)
-and transactions (SQLAlchemy ``begin`` events, reads included). Then the cost of one
+and transactions (SQLAlchemy ``begin`` events, reads included), in all and by job
+(``per_job``: what each job did, its gate read included; ``scheduler`` is the rest). Then the cost of one
 ``sync_once`` pass with nothing to do, over the run's own history (1x) and after 9x as
 much synthetic finished history has been written straight into the store (10x).
 
@@ -127,53 +128,27 @@ class CountingApp:
 
 
 class SqlCounter:
-    """Statements and transactions on one engine, while ``on``; also by job (``job`` is
-    the job running, ``(scheduler)`` between jobs: the gate's read and the runs' record)."""
-
-    OUTSIDE = "(scheduler)"
+    """Statements and transactions on one engine, while ``on``; also by the job running
+    (``job``, set around each job by :func:`attributing`; outside a job: ``scheduler``)."""
 
     def __init__(self, engine: sa.Engine):
         self.statements = 0
         self.transactions = 0
         self.on = False
-        self.job = self.OUTSIDE
-        self.by_job: Counter[str] = Counter()
-        self.tx_by_job: Counter[str] = Counter()
+        self.job = "scheduler"
+        self.by_job: dict[str, Counter[str]] = {}
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "begin", self._begin)
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if self.on and not statement.startswith("BEGIN"):
             self.statements += 1
-            self.by_job[self.job] += 1
+            self.by_job.setdefault(self.job, Counter())["sql"] += 1
 
     def _begin(self, _conn: Any) -> None:
         if self.on:
             self.transactions += 1
-            self.tx_by_job[self.job] += 1
-
-    @contextlib.contextmanager
-    def attributed(self) -> Iterator[None]:
-        """Attribute what each job of ``jobs.JOBS`` runs to it, while inside."""
-        from fulfilhub.runner import jobs
-
-        saved = dict(jobs.JOBS)
-
-        def labelled(name: str, job: Callable[..., Any]) -> Callable[..., Any]:
-            def run(*args: Any, **kwargs: Any) -> Any:
-                self.job = name
-                try:
-                    return job(*args, **kwargs)
-                finally:
-                    self.job = self.OUTSIDE
-            run.__name__ = job.__name__
-            return run
-
-        jobs.JOBS.update({name: labelled(name, job) for name, job in saved.items()})
-        try:
-            yield
-        finally:
-            jobs.JOBS.update(saved)
+            self.by_job.setdefault(self.job, Counter())["transactions"] += 1
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[None]:
@@ -185,8 +160,39 @@ class SqlCounter:
 
     def reset(self) -> None:
         self.statements = self.transactions = 0
-        self.by_job.clear()
-        self.tx_by_job.clear()
+        self.by_job = {}
+
+    def per_job(self, n: int = 1) -> dict[str, dict[str, float]]:
+        """``{job: {"sql": .., "transactions": .., "ms": ..}}`` divided by ``n`` (``ms``: wall
+        time in the job, of a loaded machine's), the costliest in SQL first."""
+        ranked = sorted(self.by_job.items(), key=lambda item: -item[1]["sql"])
+        return {job: {"sql": round(c["sql"] / n, 2), "transactions": round(c["transactions"] / n, 2),
+                      "ms": round(c["ms"] / n, 2)} for job, c in ranked}
+
+
+@contextlib.contextmanager
+def attributing(sql: SqlCounter) -> Iterator[None]:
+    """Count what each job does under its name: every job of a pass (the scheduler's and
+    ``sync_once``'s) runs through ``Gate.run``, its gate read included."""
+    from fulfilhub.runner import jobs
+
+    original = jobs.Gate.run
+
+    def run(gate: Any, job: Any, name: str, **kwargs: Any) -> Any:
+        sql.job = name
+        started = time.perf_counter()
+        try:
+            return original(gate, job, name, **kwargs)
+        finally:
+            if sql.on:
+                sql.by_job.setdefault(name, Counter())["ms"] += (time.perf_counter() - started) * 1000
+            sql.job = "scheduler"
+
+    jobs.Gate.run = run  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        jobs.Gate.run = original  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- the run
@@ -225,7 +231,7 @@ def run_pipeline(world: Any, orders: int, http: CountingApp, sql: SqlCounter) ->
     while ticks < MAX_SIM_DAYS * 24:
         world.clock.advance(STEP)
         tick_start = time.perf_counter()
-        with sql.counting(), sql.attributed():
+        with sql.counting():
             scheduler.tick()
         busy += time.perf_counter() - tick_start
         ticks += 1
@@ -247,8 +253,6 @@ def run_pipeline(world: Any, orders: int, http: CountingApp, sql: SqlCounter) ->
         "http_by_route": dict(http.by_route.most_common()),
         "sql": sql.statements,
         "transactions": sql.transactions,
-        "sql_by_job": dict(sql.by_job),
-        "transactions_by_job": dict(sql.tx_by_job),
         "updated_events": updated_events(world.store),
         "errors": errors[:10],
         "error_count": len(errors),
@@ -268,7 +272,7 @@ def idle_pass(world: Any, http: CountingApp, sql: SqlCounter, repeats: int = 15)
             jobs.sync_once(world.rt)
         times.append(time.perf_counter() - started)
     return {"ms": statistics.median(times) * 1000, "http": http.total(), "sql": sql.statements,
-            "transactions": sql.transactions}
+            "transactions": sql.transactions, "per_job": sql.per_job()}
 
 
 #: String columns that identify a row (or point at one) and so change in each copy.
@@ -392,10 +396,12 @@ def measure(orders: int, *, history_copies: int = 9) -> dict[str, Any]:
         http = counters[0]
         sql = SqlCounter(world.store.engine)
         try:
-            run = run_pipeline(world, orders, http, sql)
-            idle_1x = idle_pass(world, http, sql)
-            added = add_history(world.store, history_copies)
-            idle_10x = idle_pass(world, http, sql)
+            with attributing(sql):
+                run = run_pipeline(world, orders, http, sql)
+                per_job = sql.per_job(max(run["delivered"], 1))
+                idle_1x = idle_pass(world, http, sql)
+                added = add_history(world.store, history_copies)
+                idle_10x = idle_pass(world, http, sql)
         finally:
             world.close()
         baseline = run_baseline(workdir / "baseline", orders)
@@ -409,8 +415,7 @@ def measure(orders: int, *, history_copies: int = 9) -> dict[str, Any]:
         "idle_pass_ms_1x": round(idle_1x["ms"], 2),
         "idle_pass_ms_10x": round(idle_10x["ms"], 2),
         "transactions_per_order": round(run["transactions"] / n, 2),
-        "sql_per_order_by_job": {k: round(v / n, 2) for k, v in sorted(run["sql_by_job"].items())},
-        "transactions_per_order_by_job": {k: round(v / n, 2) for k, v in sorted(run["transactions_by_job"].items())},
+        "per_job": per_job,
         "updated_versions_per_order": round(run["updated_events"] / n, 2),
         "baseline_orders_per_s": round(baseline_per_s, 2),
         "baseline_http_per_order": round(baseline["http"] / max(baseline["orders"], 1), 2),
@@ -451,13 +456,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  HTTP requests / order   {r['http_per_order']:9.2f}   (baseline {r['baseline_http_per_order']:.2f})")
     print(f"  SQL statements / order  {r['sql_per_order']:9.2f}")
     print(f"  transactions / order    {r['transactions_per_order']:9.2f}")
-    print("  SQL (transactions) per order by job: " + ", ".join(
-        f"{k} {v} ({r['transactions_per_order_by_job'].get(k, 0)})" for k, v in r["sql_per_order_by_job"].items()))
     print(f"  new versions / order    {r['updated_versions_per_order']:9.2f}   (none is edited: all echoes)")
     print(f"  idle pass, 1x history   {r['idle_pass_ms_1x']:9.2f} ms   "
           f"({r['idle_pass_1x']['http']} HTTP, {r['idle_pass_1x']['sql']} SQL)")
     print(f"  idle pass, 10x history  {r['idle_pass_ms_10x']:9.2f} ms   "
           f"({r['idle_pass_10x']['http']} HTTP, {r['idle_pass_10x']['sql']} SQL)")
+    print("  SQL statements / transactions / wall ms per order by job:")
+    for job, c in r["per_job"].items():
+        print(f"    {c['sql']:7.2f} / {c['transactions']:5.2f} / {c['ms']:6.2f}  {job}")
     print("  HTTP per order by simulator: " + ", ".join(f"{k} {v}" for k, v in r["http_by_simulator"].items()))
     print("  HTTP per order by route:")
     for route, per in r["http_by_route"].items():

@@ -143,6 +143,53 @@ def test_the_local_warehouse_works_through_its_context_alone(store, clock):
         wh.status("LF-NOPE")
 
 
+def test_the_local_warehouse_answers_many_refs_as_it_answers_each_in_two_reads(store, clock):
+    with store.transaction() as tx:
+        stock_store.set_level(tx, "east", "A", 5, T0, unit_weight_g=300)
+    wh = local(store, clock, pick_minutes=30, pack_minutes=60, tare_g=100)
+    first = wh.submit(request())
+    clock.advance(timedelta(minutes=45))
+    second = wh.submit(request("warehouse.submit:shop:2/1"))
+    clock.advance(timedelta(minutes=20))  # the first is packed, the second still submitted
+    reads = []
+    sa.event.listen(store.engine, "begin", lambda conn: reads.append(1))
+    many = wh.status_many([first, second, "LF-NOPE"])
+    assert len(reads) == 2  # the records, then the packed ones' unit weights
+    assert many == {first: wh.status(first), second: wh.status(second)}  # an unknown ref is left out
+    assert many[first].parcel.weight_g == 100 + 2 * 300
+    assert many[second].status is FulfillmentStatus.SUBMITTED
+    wh.cancel(first)
+    assert wh.status_many([first])[first].status is FulfillmentStatus.CANCELLED
+
+
+def test_the_local_warehouse_submits_many_in_one_write_with_the_refs_submit_gives(store, clock):
+    wh = local(store, clock)
+    alone = wh.submit(request())
+    writes = []
+    sa.event.listen(store.engine, "begin", lambda conn: writes.append(1))
+    many = wh.submit_many([request(), request("warehouse.submit:shop:2/1")])
+    assert len(writes) == 1
+    assert many["warehouse.submit:shop:1/1"] == alone  # the same key, the same ref
+    assert many["warehouse.submit:shop:2/1"] == wh.submit(request("warehouse.submit:shop:2/1"))
+    assert wh.status(many["warehouse.submit:shop:2/1"]).status is FulfillmentStatus.SUBMITTED
+
+
+def test_state_insert_many_stores_only_the_absent_keys(store, clock):
+    state = StatePort(store, "warehouses.east", clock)
+    state.insert("a", 1)
+    assert state.insert_many({"a": 2, "b": 3}) == 1
+    assert state.get_many(["a", "b"]) == {"a": 1, "b": 3}
+
+
+def test_state_get_many_reads_the_keys_that_exist(store, clock):
+    state = StatePort(store, "warehouses.east", clock)
+    state.insert("a", {"n": 1})
+    state.insert("b", [2])
+    StatePort(store, "warehouses.west", clock).insert("c", 3)
+    assert state.get_many(["a", "b", "c", "a"]) == {"a": {"n": 1}, "b": [2]}
+    assert state.get_many([]) == {}
+
+
 def test_the_local_warehouse_without_a_store_says_so(clock):
     context = instance_context("east", {}, clock=clock, kind="warehouses", schema=local_warehouse.SETTINGS)
     with pytest.raises(ConfigError, match="needs fulfilhub's store"):

@@ -235,6 +235,23 @@ def test_enqueue_is_idempotent_by_key(store):
     assert rows == {"push:shop:1/1": {"n": 1}, "push:shop:1/2": {"n": 3}}  # the first payload is kept
 
 
+def test_enqueue_in_a_gathering_transaction_is_idempotent_by_key_too(store):
+    def effect(key: str, n: int) -> Effect:
+        return Effect(kind=EffectKind.CHANNEL_PUSH_FULFILLMENT, key=key, target="shop", payload={"n": n})
+
+    with store.transaction() as tx:
+        outbox.enqueue(tx, effect("push:shop:1/1", 1), T0)
+    with store.transaction() as tx:
+        tx.gather_appends()
+        for key, n in (("push:shop:1/1", 2), ("push:shop:1/2", 3), ("push:shop:1/2", 4), ("push:shop:1/3", 5)):
+            outbox.enqueue(tx, effect(key, n), T0)
+        with store.read() as conn:
+            assert len(outbox.listing(conn)) == 1  # the gathered ones go in at commit
+    with store.read() as conn:
+        rows = {r.key: r.payload for r in outbox.listing(conn)}
+    assert rows == {"push:shop:1/1": {"n": 1}, "push:shop:1/2": {"n": 3}, "push:shop:1/3": {"n": 5}}
+
+
 def test_quarantine_keeps_one_row_per_payload(store):
     payload = {"id": 4711, "line_items": [{"sku": None}]}
     with store.transaction() as tx:
@@ -317,3 +334,31 @@ def test_an_error_of_ours_inside_a_transaction_is_not_translated(store):
     with pytest.raises(KeyError):
         with store.transaction():
             raise KeyError("mine")
+
+
+def test_gathered_appends_go_in_at_commit_in_order_in_one_statement_and_not_at_all_on_rollback(store, make_order):
+    order = make_order("1001")
+    with store.transaction() as tx:
+        order_store.insert(tx, [(order, OrderStatus.RECEIVED, None)], T0)
+
+    def event(n: int) -> dict:
+        return {"order_id": order.id, "at": datetime(2026, 1, 5, tzinfo=timezone.utc), "kind": "note",
+                "from_status": None, "to_status": None, "source": "test", "reason": str(n), "data": None}
+
+    statements = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with store.transaction() as tx:
+        tx.gather_appends()
+        order_store.append_events(tx, [event(1)])
+        order_store.append_events(tx, [event(2), event(3)])
+        assert not [s for s in statements if s.startswith("INSERT INTO order_events")]  # not yet
+    assert len([s for s in statements if s.startswith("INSERT INTO order_events")]) == 1
+    with pytest.raises(RuntimeError):
+        with store.transaction() as tx:
+            tx.gather_appends()
+            order_store.append_events(tx, [event(4)])
+            raise RuntimeError("killed before the commit")
+    with store.read() as conn:
+        reasons = [r.reason for r in conn.execute(sa.select(schema.order_events).where(schema.order_events.c.kind == "note")
+                                                  .order_by(schema.order_events.c.id))]
+    assert reasons == ["1", "2", "3"]

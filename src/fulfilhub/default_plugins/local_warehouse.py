@@ -58,25 +58,61 @@ class LocalWarehouse:
 
     def submit(self, request: FulfillmentRequest) -> str:
         """Keep the request under a ref derived from its key: the same key, the same ref."""
-        ref = "LF-" + hashlib.sha256(request.key.encode()).hexdigest()[:16].upper()
-        self.state.insert(ref, {
+        ref = self._ref(request)
+        self.state.insert(ref, self._new_record(request))
+        return ref
+
+    def submit_many(self, requests: Sequence[FulfillmentRequest]) -> dict[str, str]:
+        """:meth:`submit` of each request, in one write: ``{request key: ref}``."""
+        insert_many = getattr(self.state, "insert_many", None)
+        if insert_many is None:
+            return {request.key: self.submit(request) for request in requests}
+        insert_many({self._ref(request): self._new_record(request) for request in requests})
+        return {request.key: self._ref(request) for request in requests}
+
+    @staticmethod
+    def _ref(request: FulfillmentRequest) -> str:
+        return "LF-" + hashlib.sha256(request.key.encode()).hexdigest()[:16].upper()
+
+    def _new_record(self, request: FulfillmentRequest) -> dict[str, Any]:
+        return {
             "key": request.key,
             "shipment_id": request.shipment_id,
             "lines": [attrs.asdict(line) for line in request.lines],
             "status": "submitted",
             "submitted_at": self.clock.now().isoformat(),
-        })
-        return ref
+        }
 
     def status(self, ref: str) -> FulfillmentUpdate:
         record = self._record(ref)
+        packed = self._packed(record)
+        return self._progress(ref, record, self.stock.unit_weights(self._skus(record)) if packed else {})
+
+    def status_many(self, refs: Sequence[str]) -> dict[str, FulfillmentUpdate]:
+        """:meth:`status` of each of ``refs`` it knows, in two reads however many (a ref it
+        does not know is left out: asked alone, :meth:`status` says why)."""
+        get_many = getattr(self.state, "get_many", None)
+        records = get_many(refs) if get_many is not None else {r: v for r in refs if (v := self.state.get(r)) is not None}
+        skus = sorted({sku for record in records.values() if self._packed(record) for sku in self._skus(record)})
+        weights = self.stock.unit_weights(skus) if skus else {}
+        return {ref: self._progress(ref, record, weights) for ref, record in records.items()}
+
+    def _packed(self, record: dict[str, Any]) -> bool:
+        return record["status"] != "cancelled" and \
+            self.clock.now() - datetime.fromisoformat(record["submitted_at"]) >= self.pack_after
+
+    @staticmethod
+    def _skus(record: dict[str, Any]) -> list[str]:
+        return [ln["sku"] for ln in record["lines"]]
+
+    def _progress(self, ref: str, record: dict[str, Any], weights: dict[str, int]) -> FulfillmentUpdate:
+        """Where the request ``record`` stands now (``weights``: grams per unit of its SKUs once packed)."""
         if record["status"] == "cancelled":
             return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.CANCELLED, at=self.clock.now())
         submitted_at = datetime.fromisoformat(record["submitted_at"])
         elapsed = self.clock.now() - submitted_at
         if elapsed >= self.pack_after:
             lines = record["lines"]
-            weights = self.stock.unit_weights([ln["sku"] for ln in lines])
             grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in lines)
             return FulfillmentUpdate(
                 ref=ref, status=FulfillmentStatus.PACKED, at=submitted_at + self.pack_after, parcel=Parcel(weight_g=grams)

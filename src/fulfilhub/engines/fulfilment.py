@@ -127,13 +127,18 @@ def new_shipments(order: Order, by_warehouse: Mapping[str, Sequence[ShipmentLine
 
 
 def allocate(tx: Tx, hooks: Hooks | None, order: Order, current: OrderStatus,
-             by_warehouse: Mapping[str, Sequence[ShipmentLine]], at: datetime) -> list[Shipment] | None:
+             by_warehouse: Mapping[str, Sequence[ShipmentLine]], at: datetime, *,
+             existing: int | None = None) -> list[Shipment] | None:
     """Create the shipments, reserve their stock, ask each warehouse to fulfil, and move the order on.
 
     Returns the shipments, or None when some stock was no longer available: the caller
-    must then roll ``tx`` back (nothing of it may be kept).
+    must then roll ``tx`` back (nothing of it may be kept). ``existing``: the order's
+    shipments so far, if the caller read it (else it is read here); a stale count makes
+    a shipment id that exists, and ``tx`` fails.
     """
-    made = new_shipments(order, by_warehouse, shipment_store.count_of_order(tx.conn, order.id) + 1, at)
+    if existing is None:
+        existing = shipment_store.count_of_order(tx.conn, order.id)
+    made = new_shipments(order, by_warehouse, existing + 1, at)
     for shipment in made:
         shipment_store.insert(tx, shipment)
         per_sku: dict[str, int] = {}

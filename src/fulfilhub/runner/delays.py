@@ -41,16 +41,16 @@ PAGE_SIZE = 1000
 def assess_delays(rt: Runtime, *, page_size: int = PAGE_SIZE, policy: engine.DelayPolicy | None = None) -> JobReport:
     """Assess every open order that has a promise; store and announce the findings that changed."""
     report = JobReport("assess_delays")
-    with rt.store.read() as conn:
-        refused = meta_store.refusal(conn, rt.clock.now())
-    if refused:  # a finished scenario's store on the wall clock: every promise would look absurdly late
-        report.errors.append(f"delays not assessed: {refused}")
-        report.counts["refused"] += 1
-        return report
     policy = policy or engine.DelayPolicy()
-    transit = learned_transit(rt)
+    transit: Callable[[Address | None], engine.Transit] | None = None
     statuses = [str(s) for s in engine.OPEN_STATUSES]
-    with rt.store.read() as conn:
+    with rt.store.read() as conn:  # one read for the whole pass: the refusal, then the pages
+        refused = meta_store.refusal(conn, rt.clock.now())
+        if refused:  # a finished scenario's store on the wall clock: every promise would look absurdly late
+            report.errors.append(f"delays not assessed: {refused}")
+            report.counts["refused"] += 1
+            return report
+        transit = learned_transit(rt)
         stream = conn.execution_options(stream_results=True, yield_per=page_size).execute(
             delay_store.open_orders_query(statuses))
         for rows in stream.partitions(page_size):

@@ -47,6 +47,13 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
                                                 if isinstance(r.payload, dict) and r.payload.get("shipment_id")])
         found = order_store.load_many(conn, [s.order_id for s in ships.values()])
     done: list[effects.Done] = []
+    works = []
+    for row in rows:
+        try:
+            works.append(effects.Work.of(row, ships, found))
+        except Exception:  # said again, with its effect, when delivered
+            continue
+    submitted = effects.submit_ahead(rt, works)  # a warehouse that takes many requests at once gets them so
 
     def delivered(each: effects.Done) -> None:
         report.counts[each.work.row.kind] += 1
@@ -109,7 +116,7 @@ def _deliver(rt: Runtime, rows: list[Any]) -> JobReport:
             about = row.payload.get("shipment_id") if isinstance(row.payload, dict) else None
             if any(each.work.shipment.id == about for each in done):
                 flush()  # this effect sees what the one before it did to its shipment
-            done.append(effects.deliver(rt, effects.Work.of(row, ships, found), now))
+            done.append(effects.deliver(rt, effects.Work.of(row, ships, found), now, submitted=submitted))
             if len(done) >= BATCH:
                 flush()
         except Exception as exc:

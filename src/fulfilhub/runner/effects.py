@@ -100,6 +100,7 @@ def record(rt: Runtime, done: list[Done]) -> dict[str, Shipment]:
     looks before it acts, as after a crash between one effect's I/O and its commit."""
     saved: dict[str, Shipment] = {}
     with rt.store.transaction() as tx:
+        tx.gather_appends()  # the batch's order events: one insert at commit
         for each in done:
             shipment = each.then(tx) if each.then is not None else None
             if shipment is not None:
@@ -115,14 +116,44 @@ def _skip(work: Work, now: datetime, why: str) -> Done:
     return Done(work, now, {"skipped": why})
 
 
-def submit_to_warehouse(rt: Runtime, work: Work, now: datetime) -> Done:
+def _request(work: Work) -> FulfillmentRequest:
     shipment, order = work.shipment, work.order
+    return FulfillmentRequest(key=work.key, shipment_id=shipment.id, order_id=order.id, order_number=order.number,
+                              lines=shipment.lines, ship_to=order.ship_to)
+
+
+def submit_to_warehouse(rt: Runtime, work: Work, now: datetime, *, ref: str | None = None) -> Done:
+    """``ref``: the warehouse's reference if :func:`submit_ahead` submitted it already."""
+    shipment = work.shipment
     if shipment.status is ShipmentStatus.CANCELLED:
         return _skip(work, now, "shipment cancelled")
-    request = FulfillmentRequest(key=work.key, shipment_id=shipment.id, order_id=order.id, order_number=order.number,
-                                 lines=shipment.lines, ship_to=order.ship_to)
-    ref = rt.warehouse(shipment.warehouse).submit(request)
+    if ref is None:
+        ref = rt.warehouse(shipment.warehouse).submit(_request(work))
     return Done(work, now, {"ref": ref}, lambda tx: fulfilment.record_submission(tx, shipment, ref, now))
+
+
+def submit_ahead(rt: Runtime, works: list[Work]) -> dict[str, str]:
+    """Submit the warehouse requests among ``works`` together, per warehouse that offers
+    ``submit_many``: ``{effect key: ref}``. What is left out (a warehouse without it, a
+    cancelled shipment, a ``submit_many`` that raised) is submitted alone when delivered.
+    Submitting is idempotent by key, so submitting ahead of recording is as safe as
+    submitting alone: a crash before the record submits again and gets the same ref."""
+    by_warehouse: dict[str, list[Work]] = {}
+    for work in works:
+        if work.row.kind == EffectKind.WAREHOUSE_SUBMIT and work.shipment.status is not ShipmentStatus.CANCELLED:
+            by_warehouse.setdefault(work.shipment.warehouse, []).append(work)
+    refs: dict[str, str] = {}
+    for name, group in by_warehouse.items():
+        try:
+            submit_many = getattr(rt.warehouse(name), "submit_many", None)
+            if not callable(submit_many):
+                continue
+            made = submit_many([_request(work) for work in group])
+        except Exception as exc:  # each is submitted alone, and says what is wrong
+            log.debug("warehouse %s: submitting %d requests at once failed (%s); submitting each", name, len(group), exc)
+            continue
+        refs.update((work.key, made[work.key]) for work in group if work.key in made)
+    return refs
 
 
 def cancel_at_warehouse(rt: Runtime, work: Work, now: datetime) -> Done:
@@ -227,10 +258,13 @@ HANDLERS: Mapping[EffectKind, Handler] = {
 }
 
 
-def deliver(rt: Runtime, work: Work, now: datetime) -> Done:
-    """Deliver one claimed effect; return what :func:`record` is to record of it."""
+def deliver(rt: Runtime, work: Work, now: datetime, *, submitted: Mapping[str, str] | None = None) -> Done:
+    """Deliver one claimed effect; return what :func:`record` is to record of it
+    (``submitted``: the refs of warehouse requests :func:`submit_ahead` submitted)."""
     try:
         kind = EffectKind(work.row.kind)
     except ValueError:
         raise PermanentError(f"no handler for effect kind {work.row.kind!r}") from None
+    if kind is EffectKind.WAREHOUSE_SUBMIT and submitted and work.key in submitted:
+        return submit_to_warehouse(rt, work, now, ref=submitted[work.key])
     return HANDLERS[kind](rt, work, now)

@@ -100,6 +100,7 @@ def buy_labels(rt: Runtime, *, only: Callable[[Shipment], bool] | None = None) -
         """Store the batch's choices in one transaction; if that fails, each alone."""
         try:
             with rt.store.transaction() as tx:
+                tx.gather_appends()  # the batch's order events: one insert at commit
                 for each in chosen_now:
                     each.store(tx, rt)
         except Exception:

@@ -69,11 +69,14 @@ BATCH = 100
 
 
 def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment], *, ask: Callable[[Shipment], Any],
-                   apply: Apply, failed: Callable[[Tx, Shipment], None] | None = None) -> JobReport:
+                   apply: Apply, failed: Callable[[Tx, Shipment], None] | None = None,
+                   ask_many: Callable[[list[Shipment]], Mapping[str, Any]] | None = None) -> JobReport:
     """The one polling loop: ``ask`` the adapter about each shipment, then ``apply`` the
     answers, up to :data:`BATCH` of them in one transaction of ``store`` (asking is a
     read: answers a kill loses are asked again). If that transaction fails, each answer
-    is applied in a transaction of its own. A shipment whose ask or apply raises is
+    is applied in a transaction of its own. With ``ask_many`` (answers by shipment id),
+    a batch is asked at once; a shipment it leaves out, or all of them if it raises
+    (but :class:`Unreachable`), is asked alone. A shipment whose ask or apply raises is
     reported (``instance, shipment id: error``) and, with ``failed``, marked in a
     transaction of its own. It needs the store alone: the adapter and the engine come
     in through ``ask`` and ``apply``."""
@@ -89,6 +92,7 @@ def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment
     def flush() -> None:
         try:
             with store.transaction() as tx:
+                tx.gather_appends()  # the batch's order events: one insert at commit
                 counts = [apply(tx, shipment, answer) for shipment, answer in answered]
         except Exception:  # find which one: each alone
             for shipment, answer in answered:
@@ -102,16 +106,31 @@ def poll_shipments(store: Store, job: str, instance: str, due: Iterable[Shipment
                 report.counts.update(each)
         answered.clear()
 
-    for shipment in due:
-        try:
-            answered.append((shipment, ask(shipment)))
-        except Unreachable as exc:  # the instance is given up for this pass: the rest wait for the next
-            report.unreachable(exc)
+    due = list(due)
+    for start in range(0, len(due), BATCH):
+        batch = due[start:start + BATCH]
+        known: Mapping[str, Any] = {}
+        if ask_many is not None:
+            try:
+                known = ask_many(batch)
+            except Unreachable as exc:  # the instance is given up for this pass: the rest wait for the next
+                report.unreachable(exc)
+                break
+            except Exception:  # the batch question failed: each is asked alone, and says why
+                log.debug("%s: asking %d shipments at once failed; asking each", instance, len(batch), exc_info=True)
+        given_up = False
+        for shipment in batch:
+            try:
+                answered.append((shipment, known[shipment.id] if shipment.id in known else ask(shipment)))
+            except Unreachable as exc:
+                report.unreachable(exc)
+                given_up = True
+                break
+            except Exception as exc:
+                trouble(shipment, exc)
+        if given_up:
             break
-        except Exception as exc:
-            trouble(shipment, exc)
-            continue
-        if len(answered) >= BATCH:
+        if answered:
             flush()
     if answered:
         flush()
@@ -148,8 +167,15 @@ def _poll_warehouse(rt: Runtime, name: str, due: list[Shipment]) -> JobReport:
                                                                                          rt.tracking_carriers()))
         return {str(saved.status) if saved is not None else "unchanged": 1}
 
+    status_many = getattr(warehouse, "status_many", None)  # optional: a warehouse that answers many refs at once
+
+    def ask_many(batch: list[Shipment]) -> Mapping[str, Any]:
+        found = status_many([s.fulfillment_ref for s in batch])
+        return {s.id: found[s.fulfillment_ref] for s in batch if s.fulfillment_ref in found}
+
     return poll_shipments(rt.store, "poll_warehouses", f"warehouse {name}", due,
-                          ask=lambda shipment: warehouse.status(shipment.fulfillment_ref), apply=apply)
+                          ask=lambda shipment: warehouse.status(shipment.fulfillment_ref), apply=apply,
+                          ask_many=ask_many if callable(status_many) else None)
 
 
 def poll_tracking(rt: Runtime) -> JobReport:

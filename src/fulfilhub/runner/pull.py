@@ -107,6 +107,7 @@ def _store_page(rt: Runtime, name: str, page: OrderPage, mapped: list[tuple[Any,
     promises = rt.promise_engine() if mapped else None
     try:
         with rt.store.transaction() as tx:
+            tx.gather_appends()  # the page's order events: one insert at commit
             result = intake.ingest(tx, rt.hooks, [order for _, order in mapped], at=now, known_skus=known_skus,
                                    intake=rt.config.intake, source=source, promises=promises)
             fresh = [(p, err) for p, err in bad if quarantine_store.keep(tx, name, "order", p, err, now)]

@@ -37,11 +37,21 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Tx:
-    """One open transaction. ``after_commit`` callbacks run once it has committed."""
+    """One open transaction. ``after_commit`` callbacks run once it has committed.
+
+    A job that writes a batch of orders in one transaction may :meth:`gather_appends`:
+    rows appended to an append-only table (``order_events``, a new shipment's lines, its
+    reservations, and ``outbox`` rows whose key is new) are then kept and inserted together, in the order appended, in one
+    statement per table just before the commit (or at :meth:`flush`); nothing in such a
+    transaction may read them back before that.
+    """
 
     def __init__(self, conn: Connection):
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
+        #: ``{(table, keys): rows}`` gathered; None: each written at once. With ``keys``, a row
+        #: whose keys exist is skipped.
+        self.appends: dict[tuple[sa.Table, tuple[str, ...]], list[Mapping[str, Any]]] | None = None
 
     def execute(self, statement: Any, params: Any = None) -> sa.CursorResult:
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
@@ -50,6 +60,34 @@ class Tx:
         """A nested transaction (``with tx.savepoint(): ...``): what is written inside is undone
         alone when the block raises, and the transaction goes on."""
         return self.conn.begin_nested()
+
+    def gather_appends(self) -> None:
+        """From now on, keep appended rows for one insert per table at commit."""
+        if self.appends is None:
+            self.appends = {}
+
+    def append(self, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, unless: Sequence[str] = ()) -> None:
+        """Insert ``rows`` into the append-only ``table`` (``unless``: skipping those whose
+        ``unless`` columns exist): at once, or gathered (see :meth:`gather_appends`)."""
+        if not rows:
+            return
+        if self.appends is None:
+            if unless:
+                insert_ignore(self, table, rows, unless)
+            else:
+                self.conn.execute(table.insert(), list(rows))
+        else:
+            self.appends.setdefault((table, tuple(unless)), []).extend(rows)
+
+    def flush(self) -> None:
+        """Insert the gathered rows now (one statement per table)."""
+        if self.appends:
+            gathered, self.appends = self.appends, {}
+            for (table, unless), rows in gathered.items():
+                if unless:
+                    self.conn.execute(_insert_ignore(self.conn.dialect.name, table, unless), rows)
+                else:
+                    self.conn.execute(table.insert(), rows)
 
 
 def insert_ignore(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> int:
@@ -247,6 +285,7 @@ class Store:
             with self.engine.begin() as conn:
                 tx = Tx(conn)
                 yield tx
+                tx.flush()
         for callback in tx.after_commit:
             try:
                 callback()

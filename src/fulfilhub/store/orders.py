@@ -141,9 +141,9 @@ def touch(tx: Tx, order_id: str, at: datetime) -> None:
 
 
 def append_events(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Append ``order_events`` rows (built by :mod:`fulfilhub.engines.lifecycle`)."""
-    if rows:
-        tx.execute(order_events.insert(), list(rows))
+    """Append ``order_events`` rows (built by :mod:`fulfilhub.engines.lifecycle`): at once,
+    or at commit if ``tx`` gathers its appends (:meth:`~fulfilhub.store.Tx.gather_appends`)."""
+    tx.append(order_events, rows)
 
 
 def row(conn: Connection, order_id: str) -> sa.Row | None:

@@ -97,7 +97,9 @@ class Effect:
 def enqueue(tx: Tx, effect: Effect, at: datetime, *, due: datetime | None = None) -> bool:
     """Write an effect to the outbox; False if an effect with its key already exists.
 
-    ``due``: not before this time (a notice waiting out the customer's quiet hours).
+    ``due``: not before this time (a notice waiting out the customer's quiet hours). In a
+    transaction that gathers its appends (:meth:`Tx.gather_appends`) the effect goes in
+    at commit, skipped there if its key exists, and True is returned without looking.
     """
     row = {
         "key": effect.key,
@@ -109,6 +111,9 @@ def enqueue(tx: Tx, effect: Effect, at: datetime, *, due: datetime | None = None
         "created_at": at,
         "next_attempt_at": max(at, due) if due is not None else at,
     }
+    if tx.appends is not None:
+        tx.append(outbox, [row], unless=["key"])
+        return True
     return insert_ignore(tx, outbox, [row], ["key"]) == 1
 
 

@@ -3,14 +3,14 @@
 :class:`StatePort` is an instance's own key -> JSON store (the ``plugin_state`` table,
 namespaced by kind and instance name): enough for an adapter to keep records of its own
 (the ``local`` warehouse keeps its fulfillment requests there) with insert-if-absent and
-compare-and-set. :class:`StockPort` reads the stock fulfilhub keeps for one warehouse.
+compare-and-set (and ``get_many`` and ``insert_many``, many keys in one read or write). :class:`StockPort` reads the stock fulfilhub keeps for one warehouse.
 Each call is one short transaction of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,10 +51,29 @@ class StatePort:
         with self.store.read() as conn:
             return state_value(conn, self.namespace, key)
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        """The values of those of ``keys`` that exist, ``{key: value}``: one read."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        with self.store.read() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(sa.select(plugin_state.c.key, plugin_state.c.value).where(
+                    plugin_state.c.namespace == self.namespace, plugin_state.c.key.in_(wanted[start:start + 500])))
+                found.update((key, json.loads(text)) for key, text in rows)
+        return found
+
     def insert(self, key: str, value: Any) -> bool:
         row = {"namespace": self.namespace, "key": key, "value": dump(value), "updated_at": self.clock.now()}
         with self.store.transaction() as tx:
             return insert_ignore(tx, plugin_state, [row], ["namespace", "key"]) == 1
+
+    def insert_many(self, values: Mapping[str, Any]) -> int:
+        """:meth:`insert` of each ``{key: value}``, in one transaction; how many were stored."""
+        now = self.clock.now()
+        rows = [{"namespace": self.namespace, "key": key, "value": dump(value), "updated_at": now}
+                for key, value in values.items()]
+        with self.store.transaction() as tx:
+            return insert_ignore(tx, plugin_state, rows, ["namespace", "key"])
 
     def compare_and_set(self, key: str, expected: Any, value: Any) -> bool:
         with self.store.transaction() as tx:

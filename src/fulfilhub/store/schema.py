@@ -472,3 +472,4 @@ tracking_tokens = sa.Table(
 )
 
 sa.Index("ix_shipments_carrier_tracking_code", shipments.c.carrier, shipments.c.tracking_code)
+sa.Index("ix_shipments_modified_at", shipments.c.modified_at)  # moved_since, the listing

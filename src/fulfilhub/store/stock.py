@@ -114,12 +114,13 @@ def reserve(tx: Tx, shipment_id: str, warehouse: str, quantities: Mapping[str, i
     """Reserve ``{sku: quantity}`` for a shipment if all of it is available right now.
 
     False when some SKU is not: the caller must roll ``tx`` back (what was reserved
-    before the failing SKU is part of it).
+    before the failing SKU is part of it). The reservation rows go in at commit if ``tx``
+    gathers its appends.
     """
     for sku, quantity in quantities.items():
         if tx.execute(_RESERVE, {"w": warehouse, "s": sku, "q": quantity}).rowcount != 1:
             return False
-    tx.execute(reservations.insert(), [
+    tx.append(reservations, [
         {"shipment_id": shipment_id, "sku": sku, "warehouse": warehouse, "quantity": quantity, "state": "reserved"}
         for sku, quantity in quantities.items()
     ])
