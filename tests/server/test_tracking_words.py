@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from fulfilhub.server import extras, tracking
+from fulfilhub.server import tracking, tracking_parts
 from fulfilhub.store import compensation as ledger
 from fulfilhub.store import notices as notice_store
 
@@ -42,7 +42,7 @@ def test_the_page_and_the_notices_say_the_same_dates_words_and_money(world, cust
     with rt.store.read() as conn:
         (comp,) = ledger.for_order(conn, o.id)
         page = tracking.build(conn, o.id, page_locale, rt.clock.now() + timedelta(hours=1),
-                              [extras.promise_and_delay, extras.compensation])
+                              [tracking_parts.promise_and_delay, tracking_parts.compensation])
     assert comp.status == "issued"
     assert comp.kind == "discount"
     assert comp.code
@@ -78,7 +78,7 @@ def test_a_us_and_a_uk_customer_read_their_own_dates_on_the_page(world):
         o = order(number=f"20{len(pages)}", locale="en", country=country)
         store_order(rt, o)
         with rt.store.read() as conn:
-            pages[country] = visible(tracking.render(tracking.build(conn, o.id, "en", T0, [extras.promise_and_delay]),
+            pages[country] = visible(tracking.render(tracking.build(conn, o.id, "en", T0, [tracking_parts.promise_and_delay]),
                                                      "en", "/t/x"))
     # the promise of store_order: 14 to 15 May in Taipei
     assert "Thursday, May 14 – Friday, May 15" in pages["US"]
@@ -99,7 +99,7 @@ def test_an_order_at_risk_is_told_its_date_still_holds_and_why_it_is_watched(wor
         delays.record(tx, DelayAssessment(order_id=o.id, assessed_at=T0, state="at_risk", reason="no_scan",
                                           days_late=0, confidence=0.5, promise_revision=1))
     with rt.store.read() as conn:
-        text = visible(tracking.render(tracking.build(conn, o.id, page_locale, T0, [extras.promise_and_delay]),
+        text = visible(tracking.render(tracking.build(conn, o.id, page_locale, T0, [tracking_parts.promise_and_delay]),
                                        page_locale, "/t/x"))
     assert said in text
     assert "may " not in text
