@@ -32,12 +32,14 @@ from .models import (
     FulfillmentRequest,
     FulfillmentUpdate,
     Label,
+    LotPick,
     Notice,
     Order,
     OrderPage,
     Rate,
     ShipmentLine,
     ShipmentRequest,
+    ShortPick,
     StockLevel,
     TrackingStatus,
     TrackingUpdate,
@@ -206,6 +208,12 @@ class StockPort(Protocol):
 
     def unit_weights(self, skus: Sequence[str]) -> dict[str, int]:
         """Grams per unit of the SKUs asked for, where known."""
+
+    def pick_lots(self, key: str, quantities: Mapping[str, int], at: datetime) -> tuple[list[LotPick], list[ShortPick]]:
+        """Take ``{sku: units}`` from this warehouse's lots, first expiry first out, once per
+        ``key`` (asked again, the same answer), packing at ``at`` (a lot that expired
+        before that day is not picked): the lots picked, and the units short where no
+        unexpired lot is left. SKUs kept without lots are in neither."""
 
 
 @runtime_checkable

@@ -705,6 +705,38 @@ class FulfillmentRequest:
 
 
 @attrs.frozen(kw_only=True)
+class LotPick:
+    """Units of one SKU packed from one lot (batch), as the warehouse reports them.
+
+    Attributes:
+        sku: The stock-keeping unit.
+        lot: The lot or batch number printed on the goods.
+        quantity: How many units of the lot went into the parcel (1 or more).
+        expires: The lot's expiry date, where it has one.
+    """
+
+    sku: str = attrs.field(validator=attrs.validators.min_len(1))
+    lot: str = attrs.field(validator=attrs.validators.min_len(1))
+    quantity: int = attrs.field(validator=_positive)
+    expires: date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ShortPick:
+    """Units of one SKU the warehouse packed fewer than asked (a short pick).
+
+    Attributes:
+        sku: The stock-keeping unit.
+        quantity: How many units are missing from the parcel (1 or more).
+        reason: Why, in the warehouse's words (``"lot L1 expired 2026-12-01"``).
+    """
+
+    sku: str = attrs.field(validator=attrs.validators.min_len(1))
+    quantity: int = attrs.field(validator=_positive)
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class FulfillmentUpdate:
     """A warehouse's answer about one request.
 
@@ -718,6 +750,9 @@ class FulfillmentUpdate:
         parcel: The packed parcel, known once packed.
         reason: Why, for ``cancelled`` or ``rejected``.
         next_check_at: When the warehouse expects news; None: ask on the next pass.
+        lots: Once packed, the lot of each packed unit where the warehouse tracks lots
+            (empty: not reported).
+        short: Once packed, the units packed fewer than asked (empty: all of them).
     """
 
     ref: str
@@ -726,6 +761,8 @@ class FulfillmentUpdate:
     parcel: Parcel | None = None  # known once packed
     reason: str = ""
     next_check_at: datetime | None = attrs.field(default=None, validator=_aware)
+    lots: tuple[LotPick, ...] = attrs.field(default=(), converter=tuple)
+    short: tuple[ShortPick, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen(kw_only=True)

@@ -13,6 +13,11 @@ third-party warehouse does not get:
     tare_g = 150             # box weight added to the items' weight
     default_unit_weight_g = 500
     [warehouses.main.address] ...  (the ship-from address)
+
+Stock received by lot (``fulfilhub stock receive WAREHOUSE SKU QTY --lot L --expires
+D``) is picked first-expiry-first-out when the parcel is packed: the packed answer
+names the lots, and a SKU whose unexpired lots do not cover the order is packed short
+(the answer's ``short`` says so; an expired lot is never picked).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import attrs
 from ..adapters import InstanceContext, Setting, StatePort, StockPort, WarehouseType
 from ..errors import ConfigError, NotFound
 from ..hookspecs import hookimpl
-from ..models import FulfillmentRequest, FulfillmentStatus, FulfillmentUpdate, Parcel, StockLevel
+from ..models import FulfillmentRequest, FulfillmentStatus, FulfillmentUpdate, LotPick, Parcel, ShortPick, StockLevel
 
 SETTINGS = {
     "pick_minutes": Setting(float, default=60.0, min=0, help="minutes from submission until picking starts"),
@@ -76,10 +81,14 @@ class LocalWarehouse:
         elapsed = self.clock.now() - submitted_at
         if elapsed >= self.pack_after:
             lines = record["lines"]
+            lots, short = self._pick_lots(record, submitted_at + self.pack_after)
+            missing = {s.sku: s.quantity for s in short}
             weights = self.stock.unit_weights([ln["sku"] for ln in lines])
-            grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in lines)
+            grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in lines) \
+                - sum(units * weights.get(sku, self.default_weight_g) for sku, units in missing.items())
             return FulfillmentUpdate(
-                ref=ref, status=FulfillmentStatus.PACKED, at=submitted_at + self.pack_after, parcel=Parcel(weight_g=grams)
+                ref=ref, status=FulfillmentStatus.PACKED, at=submitted_at + self.pack_after, parcel=Parcel(weight_g=grams),
+                lots=lots, short=short,
             )
         packed_at = submitted_at + self.pack_after  # no news before then: say so, and be asked then
         if elapsed >= self.pick_after:
@@ -93,6 +102,14 @@ class LocalWarehouse:
 
     def close(self) -> None:
         """Nothing to release: the store belongs to the runtime."""
+
+    def _pick_lots(self, record: dict[str, Any], at: datetime) -> tuple[list[LotPick], list[ShortPick]]:
+        """The lots of the request's SKUs kept by lot, first expiry first out, and what is
+        short where no unexpired lot is left (once per request: asked again, the same)."""
+        wanted: dict[str, int] = {}
+        for line in record["lines"]:
+            wanted[line["sku"]] = wanted.get(line["sku"], 0) + line["quantity"]
+        return self.stock.pick_lots(record["key"], wanted, at)
 
     def _record(self, ref: str) -> dict[str, Any]:
         record = self.state.get(ref)

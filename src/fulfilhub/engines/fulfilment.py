@@ -38,7 +38,7 @@ from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store.outbox import Effect, enqueue
-from . import lifecycle
+from . import lifecycle, lots
 
 if TYPE_CHECKING:
     from ..plugins import Hooks
@@ -250,6 +250,7 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
     saved = _save(tx, shipment, at, **changes)
     lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=source,
                                reason=f"shipment {shipment.id} {target}" + (f": {update.reason}" if update.reason else ""))
+    lots.record_packing(tx, saved, update, at, source=source)  # which lot went in, and what was packed short
     return saved
 
 

@@ -10,15 +10,17 @@ Each call is one short transaction of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..clock import Clock
-from ..models import StockLevel
+from ..models import LotPick, ShortPick, StockLevel
 from . import Store, insert_ignore
+from . import lots as lot_store
 from . import stock as stock_store
 from .schema import plugin_state
 
@@ -71,7 +73,7 @@ class StatePort:
 
 
 class StockPort:
-    """One warehouse's rows of the ``stock`` table, read-only."""
+    """One warehouse's rows of the ``stock`` table, read-only but for picking its lots."""
 
     def __init__(self, store: Store, warehouse: str):
         self.store = store
@@ -84,6 +86,13 @@ class StockPort:
     def unit_weights(self, skus: Sequence[str]) -> dict[str, int]:
         with self.store.read() as conn:
             return stock_store.unit_weights(conn, self.warehouse, skus)
+
+    def pick_lots(self, key: str, quantities: Mapping[str, int], at: datetime) -> tuple[list[LotPick], list[ShortPick]]:
+        """First expiry first out from the ``lots`` table, once per ``key`` (see
+        :func:`fulfilhub.store.lots.pick_once`): the one write this port makes."""
+        with self.store.transaction() as tx:
+            return lot_store.pick_once(tx, namespace("warehouses", self.warehouse), key, self.warehouse, quantities,
+                                       at.date(), at)
 
 
 def namespace(kind: str, name: str) -> str:

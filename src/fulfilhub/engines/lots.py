@@ -1,0 +1,146 @@
+"""What a packed answer says about lots and short picks, kept with the shipment.
+
+It decides only what to keep of a warehouse's packed answer (``FulfillmentUpdate.lots``
+and ``.short``) and which events say so: the lots of SKUs the shipment carries are
+recorded against its lines (``store.lots.record_packed``), a short pick becomes a line
+issue of kind ``short_pick`` (order accuracy), and each is an order event. It never
+picks (the warehouse does: the local one first expiry first out) and never moves a
+status (the fulfilment engine does, in the same transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ..models import FulfillmentUpdate, Order, OrderStatus, Shipment, ShipmentStatus
+from ..store import Tx
+from ..store import lots as lot_store
+from ..store import orders as order_store
+from . import lifecycle
+
+
+def record_packing(tx: Tx, shipment: Shipment, update: FulfillmentUpdate, at: datetime, *, source: str) -> int:
+    """Keep the packed answer's lots and short picks of ``shipment``; how many events it wrote.
+
+    Lots of a SKU the shipment does not carry, or more units of a SKU than it carries,
+    are not kept: the event says what was left out. Asked again with the same answer,
+    nothing new is written.
+    """
+    if not update.lots and not update.short:
+        return 0
+    carried: dict[str, int] = {}
+    for line in shipment.lines:
+        carried[line.sku] = carried.get(line.sku, 0) + line.quantity
+    kept, refused = [], []
+    taken: dict[str, int] = {}
+    for pick in update.lots:
+        if taken.get(pick.sku, 0) + pick.quantity > carried.get(pick.sku, 0):
+            refused.append(pick)
+            continue
+        taken[pick.sku] = taken.get(pick.sku, 0) + pick.quantity
+        kept.append(pick)
+    found = order_store.row(tx.conn, shipment.order_id)
+    status = OrderStatus(found.status) if found is not None else None
+    events = []
+    if lot_store.record_packed(tx, shipment.id, shipment.warehouse, kept, at) and status is not None:
+        told = ", ".join(f"{p.sku} lot {p.lot} x{p.quantity}" for p in kept)
+        events.append(lifecycle.note_event(shipment.order_id, status, at=at, source=source,
+                                           reason=f"shipment {shipment.id} packed from {told}"))
+    if refused and status is not None:
+        told = ", ".join(f"{p.sku} lot {p.lot} x{p.quantity}" for p in refused)
+        events.append(lifecycle.note_event(shipment.order_id, status, at=at, source=source,
+                                           reason=f"shipment {shipment.id}: lots not kept, more than the shipment "
+                                                  f"carries: {told}"))
+    for short in update.short:
+        units = min(short.quantity, carried.get(short.sku, 0))
+        if units <= 0:
+            continue
+        fresh = lot_store.record_issue(tx, key=f"short_pick:{shipment.id}:{short.sku}", order_id=shipment.order_id,
+                                       sku=short.sku, quantity=units, kind="short_pick", source=source, at=at,
+                                       shipment_id=shipment.id, warehouse=shipment.warehouse, reason=short.reason)
+        if fresh and status is not None:
+            events.append(lifecycle.note_event(
+                shipment.order_id, status, at=at, source=source,
+                reason=f"shipment {shipment.id} packed {units} of {carried[short.sku]} {short.sku} short"
+                       + (f": {short.reason}" if short.reason else "")))
+    order_store.append_events(tx, events)
+    return len(events)
+
+
+#: What a customer or an operator may report about a line (a short pick is the warehouse's).
+REPORTED_KINDS = ("wrong_item", "missing_item")
+
+
+def report_issue(tx: Tx, order: Order, shipments: Sequence[Shipment], sku: str, quantity: int, kind: str, *,
+                 source: str, at: datetime, note: str = "") -> bool:
+    """Record a wrong or missing item on one of ``order``'s lines, against the shipment
+    (and so the warehouse) that carried it, with an event. False when that line already
+    has a report of that kind (nothing written).
+
+    Raises ValueError, saying why, for a kind, SKU or quantity the order cannot have.
+    """
+    if kind not in REPORTED_KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(REPORTED_KINDS)}")
+    ordered = sum(line.quantity for line in order.lines if line.sku == sku)
+    if ordered == 0:
+        skus = ", ".join(sorted({line.sku for line in order.lines})) or "none"
+        raise ValueError(f"order {order.number} has no line of SKU {sku!r}; its SKUs: {skus}")
+    if not 1 <= quantity <= ordered:
+        raise ValueError(f"quantity {quantity} of {sku}: the order has {ordered}; give 1 to {ordered}")
+    carrier_of = next((s for s in shipments if s.status is not ShipmentStatus.CANCELLED
+                       and any(line.sku == sku for line in s.lines)), None)
+    fresh = lot_store.record_issue(
+        tx, key=f"{kind}:{order.id}:{sku}", order_id=order.id, sku=sku, quantity=quantity, kind=kind, source=source,
+        at=at, shipment_id=carrier_of.id if carrier_of else None, warehouse=carrier_of.warehouse if carrier_of else None,
+        reason=note)
+    if fresh:
+        found = order_store.row(tx.conn, order.id)
+        what = "wrong item" if kind == "wrong_item" else "missing item"
+        order_store.append_events(tx, [lifecycle.note_event(
+            order.id, OrderStatus(found.status), at=at, source=source,
+            reason=f"{what}: {quantity} x {sku}" + (f" (shipment {carrier_of.id})" if carrier_of else "")
+                   + (f": {note}" if note else ""))])
+    return fresh
+
+
+# --------------------------------------------------------------------------- who received a lot
+
+
+def redacted_email(email: str) -> str:
+    """What a recall list shows of an address: its first letter and its domain
+    (``j•••@example.com``), enough to tell customers apart and to check a reply against
+    ``orders show``, not enough to copy out a mailing list."""
+    local, at, domain = email.strip().rpartition("@")
+    if not at or not local:
+        return "•••" if email.strip() else ""
+    return f"{local[0]}•••@{domain}"
+
+
+def redacted_phone(phone: str) -> str:
+    """A phone number as a recall list shows it: its last four digits (``•••• 4567``)."""
+    digits = [c for c in phone if c.isdigit()]
+    if not digits:
+        return ""
+    return "•••• " + "".join(digits[-4:]) if len(digits) > 4 else "••••"
+
+
+def receivers(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """``store.lots.trace`` rows as what an operator needs to recall a lot: each order,
+    shipment, SKU, units and dates, and the customer by name, with the email and phone
+    redacted (:func:`redacted_email`, :func:`redacted_phone`) and the country and city."""
+    out = []
+    for r in rows:
+        to = r.ship_to or {}
+        out.append({
+            "order_id": r.order_id, "number": r.number, "order_status": r.order_status,
+            "shipment_id": r.shipment_id, "shipment_status": r.shipment_status, "warehouse": r.warehouse,
+            "sku": r.sku, "lot": r.lot, "quantity": r.quantity,
+            "expires": r.expires.isoformat() if r.expires else None, "packed_at": r.packed_at.isoformat(),
+            "shipped_at": r.shipped_at.isoformat() if r.shipped_at else None,
+            "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None,
+            "customer": to.get("name", ""), "email": redacted_email(r.email or to.get("email", "")),
+            "phone": redacted_phone(to.get("phone", "")), "country": to.get("country", ""), "city": to.get("city", ""),
+        })
+    return out
