@@ -113,3 +113,15 @@ def test_stock_receive_and_report_issue_on_the_command_line(world):
     assert cli(world, "orders", "report-issue", number, "--line", f"{sku}:9", "--kind", "missing_item").exit_code == 2
     assert cli(world, "orders", "report-issue", number, "--line", "NOPE:1", "--kind", "missing_item").exit_code == 2
     assert cli(world, "orders", "report-issue", "nope", "--line", f"{sku}:1", "--kind", "missing_item").exit_code == 5
+
+    report = json.loads(cli(world, "report", "--json", "--no-backtest").stdout)
+    accuracy = report["accuracy"]
+    assert (accuracy["shipments"], accuracy["accurate"], accuracy["by_kind"]) == (1, 0, {"wrong_item": 1})
+    assert accuracy["warehouses"] == [{"warehouse": "east", "shipments": 1, "accurate": 0, "accuracy": 0.0,
+                                       "units": 2, "units_wrong": 1}]
+    assert accuracy["skus"] == [{"sku": sku, "units": 2, "units_wrong": 1, "accuracy": 0.5}]
+    page = world.config_path.parent / "report.html"
+    assert cli(world, "report", "--no-backtest", "--html", str(page)).exit_code == 0
+    html = page.read_text()
+    assert "Order accuracy by warehouse" in html
+    assert "Order accuracy (shipments handed over in the window)" in html

@@ -10,7 +10,8 @@ status (the fulfilment engine does, in the same transaction).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -144,3 +145,59 @@ def receivers(rows: Sequence[Any]) -> list[dict[str, Any]]:
             "phone": redacted_phone(to.get("phone", "")), "country": to.get("country", ""), "city": to.get("city", ""),
         })
     return out
+
+
+# --------------------------------------------------------------------------- order accuracy
+
+
+def accuracy(lines: Iterable[Any], issues: Iterable[Any]) -> dict[str, Any] | None:
+    """Order accuracy of the shipments handed over in a window, per warehouse and per SKU.
+
+    ``lines`` and ``issues`` are :func:`fulfilhub.store.lots.accuracy_facts`. A shipment
+    is accurate when no unit of it was packed short or reported wrong or missing; a
+    SKU's accuracy counts units (units without an issue, of the units shipped). Issues
+    no shipment carries count in the totals by kind only. None when nothing shipped and
+    nothing was reported (a missing figure, never a made-up 100%).
+    """
+    lines = list(lines)
+    issues = list(issues)
+    if not lines and not issues:
+        return None
+    wh: dict[str, dict[str, Any]] = {}
+    skus: dict[str, dict[str, Any]] = {}
+    shipment_warehouse: dict[str, str] = {}
+    for ln in lines:
+        shipment_warehouse[ln.shipment_id] = ln.warehouse
+        w = wh.setdefault(ln.warehouse, {"warehouse": ln.warehouse, "shipments": set(), "units": 0, "wrong": set(),
+                                         "units_wrong": 0})
+        w["shipments"].add(ln.shipment_id)
+        w["units"] += ln.quantity
+        k = skus.setdefault(ln.sku, {"sku": ln.sku, "units": 0, "units_wrong": 0})
+        k["units"] += ln.quantity
+    kinds: Counter = Counter()
+    for issue in issues:
+        kinds[issue.kind] += issue.quantity
+        where = shipment_warehouse.get(issue.shipment_id) if issue.shipment_id else None
+        if where is None:
+            continue
+        w = wh[where]
+        w["wrong"].add(issue.shipment_id)
+        w["units_wrong"] += issue.quantity
+        k = skus.setdefault(issue.sku, {"sku": issue.sku, "units": 0, "units_wrong": 0})
+        k["units_wrong"] += issue.quantity
+
+    def share(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    warehouses = [{"warehouse": w["warehouse"], "shipments": len(w["shipments"]),
+                   "accurate": len(w["shipments"]) - len(w["wrong"]),
+                   "accuracy": share(len(w["shipments"]) - len(w["wrong"]), len(w["shipments"])),
+                   "units": w["units"], "units_wrong": w["units_wrong"]} for _, w in sorted(wh.items())]
+    by_sku = [{**k, "accuracy": share(max(k["units"] - k["units_wrong"], 0), k["units"])}
+              for _, k in sorted(skus.items())]
+    by_sku.sort(key=lambda k: (k["accuracy"] if k["accuracy"] is not None else 2, k["sku"]))
+    total = sum(w["shipments"] for w in warehouses)
+    accurate = sum(w["accurate"] for w in warehouses)
+    return {"shipments": total, "accurate": accurate, "accuracy": share(accurate, total),
+            "units": sum(w["units"] for w in warehouses), "by_kind": dict(sorted(kinds.items())),
+            "warehouses": warehouses, "skus": by_sku}

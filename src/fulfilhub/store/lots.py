@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import LotPick, ShortPick
 from . import Tx, insert_ignore
-from .schema import line_issues, lots, orders, plugin_state, shipment_line_lots, shipments, stock
+from .schema import line_issues, lots, orders, plugin_state, shipment_line_lots, shipment_lines, shipments, stock
 
 #: The kinds of a line issue (order accuracy).
 ISSUE_KINDS = ("short_pick", "wrong_item", "missing_item")
@@ -195,3 +195,28 @@ def issues(conn: Connection, *, order_id: str | None = None, since: datetime | N
     if since is not None:
         stmt = stmt.where(line_issues.c.reported_at >= since)
     return list(conn.execute(stmt.order_by(line_issues.c.id)))
+
+
+def accuracy_facts(conn: Connection, since: datetime | None, until: datetime) -> tuple[list[Any], list[Any]]:
+    """What order accuracy counts in ``[since, until)``: the lines of shipments handed to a
+    carrier then (shipment_id, warehouse, sku, quantity), and the issues of those
+    shipments or, for an issue no shipment carries, reported then (shipment_id, warehouse,
+    sku, quantity, kind)."""
+    went = shipments.c.shipped_at < until
+    if since is not None:
+        went = sa.and_(went, shipments.c.shipped_at >= since)
+    lines = list(conn.execute(
+        sa.select(shipment_lines.c.shipment_id, shipments.c.warehouse, shipment_lines.c.sku, shipment_lines.c.quantity)
+        .join(shipments, shipments.c.id == shipment_lines.c.shipment_id)
+        .where(shipments.c.shipped_at.is_not(None), went, shipments.c.status != "cancelled")
+        .order_by(shipment_lines.c.shipment_id, shipment_lines.c.sku)))
+    shipped = sa.select(shipments.c.id).where(shipments.c.shipped_at.is_not(None), went)
+    loose = line_issues.c.reported_at < until
+    if since is not None:
+        loose = sa.and_(loose, line_issues.c.reported_at >= since)
+    found = list(conn.execute(
+        sa.select(line_issues.c.shipment_id, line_issues.c.warehouse, line_issues.c.sku, line_issues.c.quantity,
+                  line_issues.c.kind)
+        .where(sa.or_(line_issues.c.shipment_id.in_(shipped), sa.and_(line_issues.c.shipment_id.is_(None), loose)))
+        .order_by(line_issues.c.id)))
+    return lines, found
