@@ -351,8 +351,8 @@ def test_a_piped_demo_prints_progress_and_closing_commands_that_work_as_printed(
     progress = result.stderr.splitlines()  # stderr is not a terminal here: lines, not a bar
     assert progress[0].startswith("simulating 2 days") and progress[-1].startswith("simulated 2 of 2 days"), progress
     commands = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
-                if line.startswith(("one notice:", "look at one:", "or all:", "the KPIs:"))]
-    assert len(commands) == 4, result.stdout
+                if line.startswith(("one notice:", "look at one:", "or all:", "the KPIs:", "who got the recalled lot:"))]
+    assert len(commands) == 5, result.stdout
     env = {k: v for k, v in os.environ.items() if not k.startswith("FULFILHUB_")}  # no credential, any folder
     done = subprocess.run(shlex.split(commands[1]), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, (commands[1], done.stderr)  # the program as printed starts (a real process)

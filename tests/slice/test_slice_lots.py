@@ -125,3 +125,20 @@ def test_stock_receive_and_report_issue_on_the_command_line(world):
     html = page.read_text()
     assert "Order accuracy by warehouse" in html
     assert "Order accuracy (shipments handed over in the window)" in html
+
+
+def test_a_cancelled_parcel_gives_its_units_back_to_the_lot_once(world):
+    sku = world.shop.catalog[0]["sku"]
+    world.stock("east", sku, 0)
+    receive(world, sku, 3, "L-1", world.clock.now().date() + timedelta(days=60))
+    order_id = ship(world, [{"sku": sku, "quantity": 2}])
+    (shipment,) = world.shipments(order_id)
+    at = world.clock.now()
+    with world.store.transaction() as tx:
+        assert lot_store.restock_shipment(tx, shipment.id, at) == 1
+        assert lot_store.restock_shipment(tx, shipment.id, at) == 0
+    with world.store.read() as conn:
+        assert [r.on_hand for r in lot_store.levels(conn, lot="L-1")] == [3]
+    doc = json.loads(cli(world, "trace", "L-1", "--json").stdout)
+    assert (doc["orders"], doc["units"], doc["restocked"]) == (0, 0, 2)
+    assert doc["receivers"][0]["restocked_at"]

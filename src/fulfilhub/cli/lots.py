@@ -89,7 +89,7 @@ def stock_lots(state: State, warehouse: str | None, as_json: bool) -> None:
 
 #: The TSV columns of ``trace``.
 TRACE_COLUMNS = ("order_id", "number", "shipment_id", "warehouse", "sku", "lot", "quantity", "expires", "packed_at",
-                 "shipped_at", "delivered_at", "shipment_status", "customer", "email", "phone", "country")
+                 "shipped_at", "delivered_at", "restocked_at", "shipment_status", "customer", "email", "phone", "country")
 
 
 @main.command("trace")
@@ -109,7 +109,9 @@ def trace(state: State, lot: str, as_json: bool) -> None:
     if not rows and not stocked:
         raise NotFound(f"no lot {lot!r} was received or packed; `fulfilhub stock lots` lists the lots")
     records = lot_engine.receivers(rows)
-    summary = {"lot": lot, "orders": len({r["order_id"] for r in records}), "units": sum(r["quantity"] for r in records),
+    went = [r for r in records if not r["restocked_at"]]  # a cancelled parcel's units went back to the lot
+    summary = {"lot": lot, "orders": len({r["order_id"] for r in went}), "units": sum(r["quantity"] for r in went),
+               "restocked": sum(r["quantity"] for r in records if r["restocked_at"]),
                "on_hand": [{"warehouse": s.warehouse, "sku": s.sku, "on_hand": s.on_hand,
                             "expires": s.expires.isoformat() if s.expires else None} for s in stocked]}
 
@@ -118,11 +120,13 @@ def trace(state: State, lot: str, as_json: bool) -> None:
                      "country")
         for r in records:
             grid.add_row(r["number"], r["shipment_id"], r["sku"], str(r["quantity"]), r["packed_at"][:10],
-                         (r["shipped_at"] or "")[:10], (r["delivered_at"] or "")[:10], r["customer"], r["email"],
-                         r["phone"], r["country"])
+                         (r["shipped_at"] or "")[:10],
+                         f"restocked {r['restocked_at'][:10]}" if r["restocked_at"] else (r["delivered_at"] or "")[:10],
+                         r["customer"], r["email"], r["phone"], r["country"])
         console.print(grid)
         left = ", ".join(f"{s['warehouse']} {s['sku']} {s['on_hand']}" for s in summary["on_hand"]) or "none"
-        say(f"lot {lot}: {summary['units']} units in {summary['orders']} orders; still on hand: {left}")
+        back = f" ({summary['restocked']} more came back from cancelled parcels)" if summary["restocked"] else ""
+        say(f"lot {lot}: {summary['units']} units in {summary['orders']} orders{back}; still on hand: {left}")
 
     show_listing(records, TRACE_COLUMNS, as_json=as_json, table=table, json_data={**summary, "receivers": records})
 

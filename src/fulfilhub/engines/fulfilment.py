@@ -34,6 +34,7 @@ from ..models import (
     TrackingUpdate,
 )
 from ..store import Tx
+from ..store import lots as lot_store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
@@ -167,6 +168,7 @@ def cancel_open(tx: Tx, order_id: str, at: datetime) -> list[Shipment]:
         if shipment.status not in CANCELLABLE:
             continue
         stock_store.settle(tx, shipment.id, consume=False, at=at)
+        lot_store.restock_shipment(tx, shipment.id, at)  # a packed parcel's lots get their units back
         shipment = _save(tx, shipment, at, status=S.CANCELLED)
         if shipment.fulfillment_ref:
             enqueue(tx, Effect.cancel_at_warehouse(shipment), at)
@@ -200,6 +202,7 @@ def record_void(tx: Tx, hooks: Hooks | None, shipment: Shipment, at: datetime) -
     for line in shipment.lines:
         per_sku[line.sku] = per_sku.get(line.sku, 0) + line.quantity
     stock_store.restock(tx, shipment.warehouse, per_sku, at)
+    lot_store.restock_shipment(tx, shipment.id, at)
     found = order_store.status_with_shipments(tx.conn, shipment.order_id)
     if found is not None:
         current, statuses = found
@@ -244,6 +247,7 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
         return None
     if target is S.CANCELLED:
         stock_store.settle(tx, shipment.id, consume=False, at=at)
+        lot_store.restock_shipment(tx, shipment.id, at)
     changes: dict = {"status": target, "next_poll_at": update.next_check_at}
     if update.parcel is not None:
         changes["parcel"] = update.parcel

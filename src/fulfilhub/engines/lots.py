@@ -139,6 +139,7 @@ def receivers(rows: Sequence[Any]) -> list[dict[str, Any]]:
             "shipment_id": r.shipment_id, "shipment_status": r.shipment_status, "warehouse": r.warehouse,
             "sku": r.sku, "lot": r.lot, "quantity": r.quantity,
             "expires": r.expires.isoformat() if r.expires else None, "packed_at": r.packed_at.isoformat(),
+            "restocked_at": r.restocked_at.isoformat() if r.restocked_at else None,
             "shipped_at": r.shipped_at.isoformat() if r.shipped_at else None,
             "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None,
             "customer": to.get("name", ""), "email": redacted_email(r.email or to.get("email", "")),

@@ -38,6 +38,7 @@ from ..store import outbox
 from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
+from .lots import after_sale, seed_lots
 from .world import World, build_world
 
 START = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)
@@ -86,6 +87,8 @@ class DemoResult:
     refused: int = 0
     webhooks: dict[str, int] = attrs.Factory(dict)  # with --serve: answers by HTTP status
     inbox: dict[str, int] = attrs.Factory(dict)  # with --serve: deliveries by inbox status
+    #: Order accuracy, line issues by kind, and the recalled lot (:func:`.lots.after_sale`).
+    after_sale: dict[str, Any] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -139,6 +142,7 @@ def run_demo(
                      extra_config=demo_config(workspace)) as world, contextlib.ExitStack() as serving:
         channels, carriers = world.simulators("channels"), world.simulators("carriers")
         _seed_stock(world, _catalog(channels.values()), rng, orders)
+        seed_lots(world, _catalog(channels.values()))  # two SKUs by lot: one lot is recalled at the end
         typhoon = dict(TYPHOON)
         disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
         server = serving.enter_context(ServerThread(world.rt)) if serve else None
@@ -168,6 +172,7 @@ def run_demo(
                 settled_at = step + 1
                 break
         _time_base(world)
+        lots_and_accuracy = after_sale(world)
         with world.store.read() as conn:
             counts = order_store.count_by_status(conn)
             ships = shipment_store.every(conn)
@@ -215,6 +220,7 @@ def run_demo(
         carriers={name: {**figures_, "cost": str(figures_["cost"])} for name, figures_ in sorted(labels.items())},
         webhooks={str(k): v for k, v in sorted(webhooks.items(), key=str)},
         inbox=inbox,
+        after_sale=lots_and_accuracy,
     )
 
 

@@ -154,6 +154,22 @@ def record_packed(tx: Tx, shipment_id: str, warehouse: str, picks: Iterable[LotP
     return insert_ignore(tx, shipment_line_lots, rows, ["shipment_id", "sku", "lot"]) if rows else 0
 
 
+def restock_shipment(tx: Tx, shipment_id: str, at: datetime) -> int:
+    """A packed shipment was cancelled (its units back on the shelf): each lot it took gets
+    its units back, once (the rows are marked ``restocked_at``). Lots a warehouse reported
+    but fulfilhub does not keep (a plugin's) are only marked. How many rows it restocked."""
+    rows = list(tx.execute(sa.select(shipment_line_lots).where(shipment_line_lots.c.shipment_id == shipment_id,
+                                                               shipment_line_lots.c.restocked_at.is_(None))))
+    for r in rows:
+        tx.execute(lots.update().where(lots.c.warehouse == r.warehouse, lots.c.sku == r.sku, lots.c.lot == r.lot)
+                   .values(on_hand=lots.c.on_hand + r.quantity, updated_at=at))
+    if rows:
+        tx.execute(shipment_line_lots.update().where(shipment_line_lots.c.shipment_id == shipment_id,
+                                                     shipment_line_lots.c.restocked_at.is_(None))
+                   .values(restocked_at=at))
+    return len(rows)
+
+
 def lots_of_shipment(conn: Connection, shipment_id: str) -> list[Any]:
     return list(conn.execute(sa.select(shipment_line_lots).where(shipment_line_lots.c.shipment_id == shipment_id)
                              .order_by(shipment_line_lots.c.sku, shipment_line_lots.c.lot)))
@@ -161,7 +177,7 @@ def lots_of_shipment(conn: Connection, shipment_id: str) -> list[Any]:
 
 def trace(conn: Connection, lot: str) -> list[Any]:
     """Every shipment line a lot went into, with its order and customer, oldest first:
-    rows of (shipment_id, sku, lot, warehouse, quantity, expires, packed_at, shipment
+    rows of (shipment_id, sku, lot, warehouse, quantity, expires, packed_at, restocked_at, shipment
     status, shipped_at, delivered_at, order_id, number, order status, email, ship_to, locale)."""
     stmt = (
         sa.select(shipment_line_lots, shipments.c.status.label("shipment_status"), shipments.c.shipped_at,

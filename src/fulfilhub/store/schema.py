@@ -476,6 +476,7 @@ shipment_line_lots = sa.Table(
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("expires", sa.Date, nullable=True),
     sa.Column("packed_at", UTCDateTime, nullable=False),
+    sa.Column("restocked_at", UTCDateTime, nullable=True),  # the shipment was cancelled: its units went back to the lot
     sa.Index("ix_shipment_line_lots_lot", "lot"),
 )
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer, nullable=False),
         sa.Column("expires", sa.Date, nullable=True),
         sa.Column("packed_at", UTC, nullable=False),
+        sa.Column("restocked_at", UTC, nullable=True),
     )
     op.create_index("ix_shipment_line_lots_lot", "shipment_line_lots", ["lot"])
     op.create_table(
