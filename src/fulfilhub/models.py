@@ -905,11 +905,12 @@ class NoticeEvent(enum.StrEnum):
     ETA_REVISED = "eta_revised"  # the expected date moved, the delay itself unchanged
     DELIVERED = "delivered"
     COMPENSATION_ISSUED = "compensation_issued"  # the code or the amount, once it exists
+    RECALL = "recall"  # a lot the customer received is recalled (drafted, sent once an operator approves)
 
     @property
     def urgent(self) -> bool:
         """Urgent notices are sent at once; the others wait out the customer's quiet hours."""
-        return self in (NoticeEvent.DELAYED, NoticeEvent.COMPENSATION_ISSUED)
+        return self in (NoticeEvent.DELAYED, NoticeEvent.COMPENSATION_ISSUED, NoticeEvent.RECALL)
 
 
 class CompensationKind(enum.StrEnum):

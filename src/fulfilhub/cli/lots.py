@@ -1,5 +1,7 @@
 """Lots and order accuracy: ``stock receive`` (stock by lot and expiry), ``stock lots``,
-``trace LOT`` (who received a lot) and ``orders report-issue`` (a wrong or missing item)."""
+``trace LOT`` (who received a lot; ``--notify`` drafts recall notices), ``notices drafts``
+and ``notices approve`` (a person sends the drafts) and ``orders report-issue`` (a wrong
+or missing item)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ from rich.table import Table
 
 from ..clock import SystemClock
 from ..engines import lots as lot_engine
+from ..engines import notify
 from ..errors import ConfigError, NotFound
 from ..store import lots as lot_store
+from ..store import notices as notice_store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from .commands import _sku, orders, stock
 from .common import format_option, open_store, pass_state, resolve_order_id, say, show_listing
 from .group import State, console, main
+from .notices import notices
 
 
 def _local_warehouse(state: State, warehouse: str) -> Any:
@@ -96,18 +101,32 @@ TRACE_COLUMNS = ("order_id", "number", "shipment_id", "warehouse", "sku", "lot",
 @click.argument("lot")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--notify", "draft", is_flag=True,
+              help="Draft a recall notice to each order that received it, for a person to approve (nothing is sent).")
+@click.option("--reason", default="", help="Why the lot is recalled, as customers will read it (with --notify).")
 @pass_state
-def trace(state: State, lot: str, as_json: bool) -> None:
+def trace(state: State, lot: str, as_json: bool, draft: bool, reason: str) -> None:
     """Every order, shipment and customer that received LOT, with units and dates.
 
     The customer is named; the email and phone are shortened to what tells them apart
-    (``orders show`` has them in full).
+    (``orders show`` has them in full). With ``--notify --reason TEXT`` a recall notice is
+    drafted per order, in the customer's language: ``notices drafts`` lists them and
+    ``notices approve`` sends them.
     """
-    with open_store(state).read() as conn:
+    if draft and not reason.strip():
+        raise click.UsageError("--notify needs --reason: why the lot is recalled, as customers will read it")
+    store = open_store(state)
+    with store.read() as conn:
         rows = lot_store.trace(conn, lot)
         stocked = lot_store.levels(conn, lot=lot)
     if not rows and not stocked:
         raise NotFound(f"no lot {lot!r} was received or packed; `fulfilhub stock lots` lists the lots")
+    drafted: list[str] = []
+    if draft:
+        config = state.config(strict_env=False)
+        conf = notify.settings(config.notices, path=str(config.path))
+        with store.transaction() as tx:
+            drafted = lot_engine.draft_recall(tx, config, conf, lot, reason.strip(), SystemClock().now())
     records = lot_engine.receivers(rows)
     went = [r for r in records if not r["restocked_at"]]  # a cancelled parcel's units went back to the lot
     summary = {"lot": lot, "orders": len({r["order_id"] for r in went}), "units": sum(r["quantity"] for r in went),
@@ -128,7 +147,61 @@ def trace(state: State, lot: str, as_json: bool) -> None:
         back = f" ({summary['restocked']} more came back from cancelled parcels)" if summary["restocked"] else ""
         say(f"lot {lot}: {summary['units']} units in {summary['orders']} orders{back}; still on hand: {left}")
 
+    if draft:
+        summary["drafted"] = drafted
     show_listing(records, TRACE_COLUMNS, as_json=as_json, table=table, json_data={**summary, "receivers": records})
+    if draft and not as_json:
+        say(f"{len(drafted)} recall notice(s) drafted; `fulfilhub notices drafts` lists them, "
+            "`fulfilhub notices approve ID...` sends them")
+
+
+# --------------------------------------------------------------------------- drafted notices
+
+
+#: The TSV columns of ``notices drafts``.
+DRAFT_COLUMNS = ("id", "key", "order_id", "order_number", "event", "locale", "to", "approved_at", "approved_by",
+                 "reason", "subject")
+
+
+@notices.command("drafts")
+@format_option
+@click.option("--all", "every", is_flag=True, help="Approved drafts too (default: those waiting).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def notices_drafts(state: State, every: bool, as_json: bool) -> None:
+    """Notices drafted for a person to approve (recalls), waiting ones first."""
+    with open_store(state).read() as conn:
+        rows = notice_store.drafts(conn, waiting=None if every else True)
+    records = [{"id": r.id, "key": r.key, "order_id": r.order_id, "order_number": r.order_number, "event": r.event,
+                "locale": r.locale, "to": lot_engine.redacted_email(r.recipient),
+                "approved_at": r.approved_at.isoformat() if r.approved_at else None, "approved_by": r.approved_by,
+                "reason": r.reason, "subject": r.subject, "text": r.text, "notifiers": list(r.notifiers)} for r in rows]
+
+    def table() -> None:
+        grid = Table("id", "order", "locale", "to", "approved", "subject")
+        for r in records:
+            grid.add_row(str(r["id"]), r["order_number"], r["locale"], r["to"], (r["approved_at"] or "")[:16],
+                         r["subject"])
+        console.print(grid)
+
+    show_listing(records, DRAFT_COLUMNS, as_json=as_json, table=table)
+
+
+@notices.command("approve")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--by", "actor", default="cli", show_default=True, help="Who approves; kept with the draft.")
+@pass_state
+def notices_approve(state: State, refs: tuple[str, ...], actor: str) -> None:
+    """Approve drafted notices (by id or key): each is sent through its notifiers on the next `sync`."""
+    store = open_store(state)
+    now = SystemClock().now()
+    with store.transaction() as tx:
+        missing = [ref for ref in refs if notice_store.draft(tx.conn, ref) is None]
+        if missing:
+            raise NotFound(f"no drafted notice {', '.join(map(repr, missing))}; `fulfilhub notices drafts` lists them")
+        for ref in refs:
+            notify.approve(tx, ref, by=actor, at=now)
+    say(f"{len(refs)} notice(s) approved; `fulfilhub sync` sends them")
 
 
 # --------------------------------------------------------------------------- order accuracy

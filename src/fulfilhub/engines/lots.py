@@ -15,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import FulfillmentUpdate, Order, OrderStatus, Shipment, ShipmentStatus
+from ..models import FulfillmentUpdate, NoticeEvent, Order, OrderStatus, Shipment, ShipmentStatus
 from ..store import Tx
 from ..store import lots as lot_store
+from ..store import notices as notice_store
 from ..store import orders as order_store
-from . import lifecycle
+from ..store import tracking as tracking_store
+from . import lifecycle, notify
 
 
 def record_packing(tx: Tx, shipment: Shipment, update: FulfillmentUpdate, at: datetime, *, source: str) -> int:
@@ -202,3 +204,41 @@ def accuracy(lines: Iterable[Any], issues: Iterable[Any]) -> dict[str, Any] | No
     return {"shipments": total, "accurate": accurate, "accuracy": share(accurate, total),
             "units": sum(w["units"] for w in warehouses), "by_kind": dict(sorted(kinds.items())),
             "warehouses": warehouses, "skus": by_sku}
+
+
+# --------------------------------------------------------------------------- recall notices
+
+
+def draft_recall(tx: Tx, config: Any, conf: notify.Settings, lot: str, reason: str, at: datetime) -> list[str]:
+    """Draft a recall notice for each order that received ``lot`` (not the parcels that
+    came back to it), in the customer's language, for a person to approve (``fulfilhub
+    notices approve``); nothing is sent here. The keys drafted now (an order drafted
+    before is left as it is); each is also an order event."""
+    received: dict[str, set[str]] = {}
+    for r in lot_store.trace(tx.conn, lot):
+        if r.restocked_at is None:
+            received.setdefault(r.order_id, set()).add(r.sku)
+    drafted = []
+    for order_id, skus in sorted(received.items()):
+        loaded = order_store.load(tx.conn, order_id)
+        if loaded is None:
+            continue
+        order, row = loaded
+        titles = [line.title or line.sku for line in order.lines if line.sku in skus] or sorted(skus)
+        try:
+            link = tracking_store.tracking_page_url(config, tx.conn, order_id)
+        except Exception:  # no tracking page configured: the notice goes without a link
+            link = ""
+        key = notify.notice_key(NoticeEvent.RECALL, order_id, lot)
+        notice = notify.render(NoticeEvent.RECALL, key=key, order=order,
+                               locale=notify.choose_locale(order, conf.default_locale),
+                               tz=notify.customer_timezone(order, None, conf.timezone), at=at, shop=conf.shop_name,
+                               facts={"link": link, "product": ", ".join(dict.fromkeys(titles)), "lot": lot,
+                                      "reason": reason})
+        routed = notify.routes(config.notifiers, NoticeEvent.RECALL, order.channel)
+        if notice_store.add_draft(tx, notice, notifiers=routed, reason=f"recall of lot {lot}: {reason}"):
+            drafted.append(key)
+            order_store.append_events(tx, [lifecycle.note_event(
+                order_id, OrderStatus(row.status), at=at, source="cli",
+                reason=f"recall notice of lot {lot} drafted for approval ({', '.join(routed) or 'no notifier routed'})")])
+    return drafted

@@ -229,7 +229,14 @@ def _environment() -> jinja2.Environment:
     env.filters["day"] = jinja2.pass_context(lambda ctx, value: format_day(value, ctx["_locale"], ctx["_tz"],
                                                                            ctx.get("_today")))
     env.filters["money"] = jinja2.pass_context(lambda ctx, value: format_money(value, ctx["_locale"]))
+    # a sentence of the message catalogue: {{ "recall.lead"|say(lot=lot) }}
+    env.filters["say"] = jinja2.pass_context(lambda ctx, path, **values: _say(ctx["_locale"], path, values))
     return env
+
+
+def _say(locale: str, path: str, values: Mapping[str, Any]) -> str:
+    table, _, name = path.partition(".")
+    return phrases(template_locale(locale))[table][name].format(**values)
 
 
 def phrases(template: str) -> Mapping[str, Mapping[str, str]]:
@@ -254,6 +261,7 @@ REQUIRED_FACTS: Mapping[NoticeEvent, tuple[str, ...]] = {
     NoticeEvent.ETA_REVISED: ("number", "new_date", "link"),
     NoticeEvent.DELIVERED: ("number", "delivered_at"),
     NoticeEvent.COMPENSATION_ISSUED: ("number", "amount", "code"),
+    NoticeEvent.RECALL: ("number", "product", "lot", "reason"),
 }
 
 
@@ -267,7 +275,7 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
                 "link": "", "total": order.total, "ship_by": None, "deliver_from": None, "deliver_by": None,
                 "new_date": None, "delivered_at": None, "days_late": 0, "cause": "", "action": "",
                 "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": "",
-                "parcels": [], "shipped_day": phrases(template)["days"]["today"]}
+                "parcels": [], "shipped_day": phrases(template)["days"]["today"], "product": "", "lot": "", "reason": ""}
     values = {**defaults, **facts}
     if values["code"]:
         values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])
@@ -340,3 +348,20 @@ def emit(tx: Tx, notice: Notice, *, notifiers: Sequence[str], due: datetime) -> 
     for name in notifiers:
         outbox.enqueue(tx, Effect.send_notice(notice.key, notice.order_id, name), notice.created_at, due=due)
     return True
+
+
+# --------------------------------------------------------------------------- drafts a person approves
+
+
+def approve(tx: Tx, ref: str, *, by: str, at: datetime) -> Notice | None:
+    """Send a drafted notice (``notice_drafts``, by id or key): kept in ``notices`` and one
+    ``notice.send`` effect per notifier it was routed to, at once, in this transaction.
+    None when there is no such draft; the notice unchanged (nothing sent twice) when it
+    was approved before."""
+    row = notice_store.draft(tx.conn, ref)
+    if row is None:
+        return None
+    notice = notice_store.draft_notice(row)
+    if notice_store.mark_approved(tx, row.id, by, at):
+        emit(tx, notice, notifiers=list(row.notifiers), due=at)
+    return notice
