@@ -142,3 +142,31 @@ def test_a_cancelled_parcel_gives_its_units_back_to_the_lot_once(world):
     doc = json.loads(cli(world, "trace", "L-1", "--json").stdout)
     assert (doc["orders"], doc["units"], doc["restocked"]) == (0, 0, 2)
     assert doc["receivers"][0]["restocked_at"]
+
+
+def test_a_warehouse_answer_with_lots_the_shipment_does_not_carry_keeps_only_what_fits(world):
+    from fulfilhub.engines import fulfilment
+    from fulfilhub.models import FulfillmentUpdate, LotPick, ShortPick
+    from fulfilhub.store import shipments as shipment_store
+
+    sku = world.shop.catalog[0]["sku"]
+    world.stock("east", sku, 5)
+    order_id = f"shop:{world.shop.add_order([{'sku': sku, 'quantity': 2}])['id']}"
+    world.sync(hours=0.1)
+    (shipment,) = world.shipments(order_id)
+    update = FulfillmentUpdate(
+        ref=shipment.fulfillment_ref, status="packed", at=world.clock.now(),
+        lots=[LotPick(sku=sku, lot="P-1", quantity=2), LotPick(sku=sku, lot="P-2", quantity=1),
+              LotPick(sku="NOT-IN-IT", lot="P-3", quantity=1)],
+        short=[ShortPick(sku="NOT-IN-IT", quantity=1), ShortPick(sku=sku, quantity=5, reason="shelf empty")])
+    for _ in range(2):  # the same answer twice: kept once
+        with world.store.transaction() as tx:
+            fulfilment.apply_warehouse_update(tx, None, shipment_store.load(tx.conn, shipment.id), update,
+                                              world.clock.now(), source="warehouse:east")
+    with world.store.read() as conn:
+        kept = [(r.lot, r.quantity) for r in lot_store.lots_of_shipment(conn, shipment.id)]
+        (issue,) = lot_store.issues(conn, order_id=order_id)
+    assert kept == [("P-1", 2)]
+    assert (issue.sku, issue.quantity, issue.reason) == (sku, 2, "shelf empty")  # no more than it carries
+    notes = [e.reason for e in world.events(order_id) if e.kind == "note"]
+    assert sum("lots not kept" in n and "P-2" in n and "P-3" in n for n in notes) == 1
