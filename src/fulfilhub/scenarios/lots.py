@@ -29,8 +29,9 @@ RECALLED = "DEMO-A1"
 def seed_lots(world: World, catalog: Sequence[Mapping[str, Any]]) -> list[str]:
     """Receive the first warehouse's stock of two SKUs by lot; the SKUs, in order.
 
-    Each gets ``<X>1`` (two fifths, expiring in 45 days), ``<X>2`` (the rest, in 180
-    days) and ``<X>0`` (2 units that expired yesterday: counted on hand, never picked).
+    Each gets ``<X>1`` (two fifths, expiring in 45 days), ``<X>2`` (the rest but two, in
+    180 days) and ``<X>0`` (2 units that expired yesterday: counted on hand, never
+    picked). The SKU's units on hand stay what the seed gave it.
     """
     first = sorted(world.config.warehouses)[0]
     now = world.clock.now()
@@ -44,7 +45,8 @@ def seed_lots(world: World, catalog: Sequence[Mapping[str, Any]]) -> list[str]:
             stock_store.set_level(tx, first, sku, 0, now)
             soon = units * 2 // 5
             lot_store.receive(tx, first, sku, soon, f"DEMO-{letter}1", (now + timedelta(days=45)).date(), now)
-            lot_store.receive(tx, first, sku, units - soon, f"DEMO-{letter}2", (now + timedelta(days=180)).date(), now)
+            lot_store.receive(tx, first, sku, units - soon - 2, f"DEMO-{letter}2", (now + timedelta(days=180)).date(),
+                              now)
             lot_store.receive(tx, first, sku, 2, f"DEMO-{letter}0", (now - timedelta(days=1)).date(), now)
     return tracked
 
