@@ -124,7 +124,7 @@ def pick_once(tx: Tx, namespace: str, key: str, warehouse: str, wanted: Mapping[
         if missing:
             why = ", ".join(f"lot {r.lot} expired {r.expires.isoformat()}" for r in expired)
             short.append(ShortPick(sku=sku, quantity=missing,
-                                   reason=f"no unexpired lot left" + (f" ({why})" if why else "")))
+                                   reason="no unexpired lot left" + (f" ({why})" if why else "")))
     value = {"lots": [{"sku": p.sku, "lot": p.lot, "quantity": p.quantity,
                        "expires": p.expires.isoformat() if p.expires else None} for p in picks],
              "short": [{"sku": s.sku, "quantity": s.quantity, "reason": s.reason} for s in short]}
