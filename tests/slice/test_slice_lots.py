@@ -170,3 +170,17 @@ def test_a_warehouse_answer_with_lots_the_shipment_does_not_carry_keeps_only_wha
     assert (issue.sku, issue.quantity, issue.reason) == (sku, 2, "shelf empty")  # no more than it carries
     notes = [e.reason for e in world.events(order_id) if e.kind == "note"]
     assert sum("lots not kept" in n and "P-2" in n and "P-3" in n for n in notes) == 1
+
+
+def test_a_lot_number_on_two_skus_is_traced_per_sku_with_sku(world):
+    a, b = world.shop.catalog[0]["sku"], world.shop.catalog[1]["sku"]
+    for sku in (a, b):
+        world.stock("east", sku, 0)
+        receive(world, sku, 2, "20260301", None)
+    ship(world, [{"sku": a, "quantity": 1}, {"sku": b, "quantity": 1}])
+    both = json.loads(cli(world, "trace", "20260301", "--json").stdout)
+    assert sorted(r["sku"] for r in both["receivers"]) == sorted([a, b])
+    one = json.loads(cli(world, "trace", "20260301", "--sku", a, "--json").stdout)
+    assert [r["sku"] for r in one["receivers"]] == [a]
+    assert [s["sku"] for s in one["on_hand"]] == [a]
+    assert cli(world, "trace", "20260301", "--sku", "NOPE").exit_code == 5

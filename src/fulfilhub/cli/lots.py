@@ -104,8 +104,9 @@ TRACE_COLUMNS = ("order_id", "number", "shipment_id", "warehouse", "sku", "lot",
 @click.option("--notify", "draft", is_flag=True,
               help="Draft a recall notice to each order that received it, for a person to approve (nothing is sent).")
 @click.option("--reason", default="", help="Why the lot is recalled, as customers will read it (with --notify).")
+@click.option("--sku", default=None, help="Only this SKU's lot (a lot number such as a date code may be on several SKUs).")
 @pass_state
-def trace(state: State, lot: str, as_json: bool, draft: bool, reason: str) -> None:
+def trace(state: State, lot: str, as_json: bool, draft: bool, reason: str, sku: str | None) -> None:
     """Every order, shipment and customer that received LOT, with units and dates.
 
     The customer is named; the email and phone are shortened to what tells them apart
@@ -117,16 +118,17 @@ def trace(state: State, lot: str, as_json: bool, draft: bool, reason: str) -> No
         raise click.UsageError("--notify needs --reason: why the lot is recalled, as customers will read it")
     store = open_store(state)
     with store.read() as conn:
-        rows = lot_store.trace(conn, lot)
-        stocked = lot_store.levels(conn, lot=lot)
+        rows = lot_store.trace(conn, lot, sku)
+        stocked = lot_store.levels(conn, lot=lot, sku=sku)
     if not rows and not stocked:
-        raise NotFound(f"no lot {lot!r} was received or packed; `fulfilhub stock lots` lists the lots")
+        of = f" of {sku}" if sku else ""
+        raise NotFound(f"no lot {lot!r}{of} was received or packed; `fulfilhub stock lots` lists the lots")
     drafted: list[str] = []
     if draft:
         config = state.config(strict_env=False)
         conf = notify.settings(config.notices, path=str(config.path))
         with store.transaction() as tx:
-            drafted = lot_engine.draft_recall(tx, config, conf, lot, reason.strip(), SystemClock().now())
+            drafted = lot_engine.draft_recall(tx, config, conf, lot, reason.strip(), SystemClock().now(), sku)
     records = lot_engine.receivers(rows)
     went = [r for r in records if not r["restocked_at"]]  # a cancelled parcel's units went back to the lot
     summary = {"lot": lot, "orders": len({r["order_id"] for r in went}), "units": sum(r["quantity"] for r in went),

@@ -209,13 +209,14 @@ def accuracy(lines: Iterable[Any], issues: Iterable[Any]) -> dict[str, Any] | No
 # --------------------------------------------------------------------------- recall notices
 
 
-def draft_recall(tx: Tx, config: Any, conf: notify.Settings, lot: str, reason: str, at: datetime) -> list[str]:
+def draft_recall(tx: Tx, config: Any, conf: notify.Settings, lot: str, reason: str, at: datetime,
+                 sku: str | None = None) -> list[str]:
     """Draft a recall notice for each order that received ``lot`` (not the parcels that
-    came back to it), in the customer's language, for a person to approve (``fulfilhub
+    came back to it; with ``sku``, of that SKU's lot only), in the customer's language, for a person to approve (``fulfilhub
     notices approve``); nothing is sent here. The keys drafted now (an order drafted
     before is left as it is); each is also an order event."""
     received: dict[str, set[str]] = {}
-    for r in lot_store.trace(tx.conn, lot):
+    for r in lot_store.trace(tx.conn, lot, sku):
         if r.restocked_at is None:
             received.setdefault(r.order_id, set()).add(r.sku)
     drafted = []

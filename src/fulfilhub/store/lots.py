@@ -60,13 +60,15 @@ def receive(tx: Tx, warehouse: str, sku: str, quantity: int, lot: str, expires: 
     return left
 
 
-def levels(conn: Connection, *, warehouse: str | None = None, lot: str | None = None) -> list[Any]:
+def levels(conn: Connection, *, warehouse: str | None = None, lot: str | None = None, sku: str | None = None) -> list[Any]:
     """The lot rows (warehouse, sku, lot, expires, received, on_hand, received_at), by expiry."""
     stmt = sa.select(lots)
     if warehouse is not None:
         stmt = stmt.where(lots.c.warehouse == warehouse)
     if lot is not None:
         stmt = stmt.where(lots.c.lot == lot)
+    if sku is not None:
+        stmt = stmt.where(lots.c.sku == sku)
     return list(conn.execute(stmt.order_by(lots.c.warehouse, lots.c.sku, lots.c.expires.is_(None), lots.c.expires,
                                            lots.c.received_at, lots.c.lot)))
 
@@ -175,17 +177,18 @@ def lots_of_shipment(conn: Connection, shipment_id: str) -> list[Any]:
                              .order_by(shipment_line_lots.c.sku, shipment_line_lots.c.lot)))
 
 
-def trace(conn: Connection, lot: str) -> list[Any]:
+def trace(conn: Connection, lot: str, sku: str | None = None) -> list[Any]:
     """Every shipment line a lot went into, with its order and customer, oldest first:
     rows of (shipment_id, sku, lot, warehouse, quantity, expires, packed_at, restocked_at, shipment
-    status, shipped_at, delivered_at, order_id, number, order status, email, ship_to, locale)."""
+    status, shipped_at, delivered_at, order_id, number, order status, email, ship_to, locale).
+    ``sku``: only that SKU's lot (a lot number, such as a date code, may name lots of several SKUs)."""
     stmt = (
         sa.select(shipment_line_lots, shipments.c.status.label("shipment_status"), shipments.c.shipped_at,
                   shipments.c.delivered_at, orders.c.id.label("order_id"), orders.c.number,
                   orders.c.status.label("order_status"), orders.c.email, orders.c.ship_to, orders.c.locale)
         .join(shipments, shipments.c.id == shipment_line_lots.c.shipment_id)
         .join(orders, orders.c.id == shipments.c.order_id)
-        .where(shipment_line_lots.c.lot == lot)
+        .where(shipment_line_lots.c.lot == lot, *([shipment_line_lots.c.sku == sku] if sku is not None else []))
         .order_by(shipment_line_lots.c.packed_at, shipment_line_lots.c.shipment_id, shipment_line_lots.c.sku)
     )
     return list(conn.execute(stmt))
