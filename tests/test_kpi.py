@@ -183,7 +183,7 @@ def test_report_json_has_the_documented_keys(config):
     result = run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == [*report_cli.KPI_KEYS, "backtest"]
+    assert list(data) == [*report_cli.KPI_KEYS, "backtest", "accuracy"]
     assert data["window"]["since"] == "2026-03-01T00:00:00+00:00" and data["window"]["until"] == "2026-03-20T00:00:00+00:00"
     assert data["promises"]["on_time"] == 4 and len(data["carriers"]) == 2
     assert set(data["carriers"][0]) == {"carrier", "instance", "services", "shipments", "delivered", "due", "on_time",
@@ -203,7 +203,7 @@ def test_report_in_the_terminal_names_each_figure_with_what_it_counted(config):
 
 def test_no_backtest_leaves_the_backtest_out(config):
     result = run("-c", config, "report", "--since", "2026-03-01", "--until", "2026-03-20", "--json", "--no-backtest")
-    assert list(json.loads(result.stdout)) == list(report_cli.KPI_KEYS)
+    assert list(json.loads(result.stdout)) == [*report_cli.KPI_KEYS, "accuracy"]
 
 
 def test_a_bad_date_is_a_usage_error(config):

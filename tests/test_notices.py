@@ -385,6 +385,7 @@ SAMPLE = {
     NoticeEvent.DELIVERED: {"delivered_at": T0 + timedelta(days=3), "carrier": "Black Cat"},
     NoticeEvent.COMPENSATION_ISSUED: {"amount": Money(amount="80", currency="TWD"), "code": "SORRY-42",
                                       "compensation": "COMP-TEXT"},
+    NoticeEvent.RECALL: {"product": "Oolong 100 g", "lot": "LOT-2026-03", "reason": "RECALL-REASON"},
 }
 
 

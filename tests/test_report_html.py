@@ -140,11 +140,12 @@ def _marks(page, chart_id: str, selector: str = MARKS) -> int:
 def test_the_charts_render_in_chromium_offline_without_errors(browser, reports):
     page, errors, outside = _open(browser, reports[0])
     try:
-        assert page.get_attribute("body", "data-charts") == "5"
+        assert page.get_attribute("body", "data-charts") == "6"
         assert (errors, outside) == ([], [])
         ids = page.eval_on_selector_all("div.chart", "els => els.map(e => e.id)")
         assert ids == ["chart-weekly", "chart-lateness", "chart-carriers", "chart-backtest-0",
-                       "chart-test_budget-0"]
+                       "chart-accuracy-0", "chart-test_budget-0"]
+        assert _marks(page, "chart-accuracy-0", ".mark-rect.role-mark path") >= 1  # a bar per warehouse
         # two weeks due: one line through two points
         assert _marks(page, "chart-weekly", ".mark-line.role-mark path") == 1
         assert _marks(page, "chart-weekly", ".mark-symbol.role-mark path") == 2

@@ -129,6 +129,7 @@ def rendered(locale: str, country: str = "TW") -> list[str]:
         NoticeEvent.SHIPPED: {"carrier": "Black Cat", "tracking_code": "TW123456789", "deliver_by": T0},
         NoticeEvent.ETA_REVISED: {"new_date": T0 + timedelta(days=6), "deliver_by": T0 + timedelta(days=3)},
         NoticeEvent.DELIVERED: {"delivered_at": T0 + timedelta(days=3), "carrier": "Black Cat"},
+        NoticeEvent.RECALL: {"product": "Oolong 100 g", "lot": "LOT-2026-03", "reason": "a supplier's notice"},
     }
     out = []
     for event, these in facts.items():

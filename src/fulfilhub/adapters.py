@@ -32,12 +32,14 @@ from .models import (
     FulfillmentRequest,
     FulfillmentUpdate,
     Label,
+    LotPick,
     Notice,
     Order,
     OrderPage,
     Rate,
     ShipmentLine,
     ShipmentRequest,
+    ShortPick,
     StockLevel,
     TrackingStatus,
     TrackingUpdate,
@@ -206,6 +208,14 @@ class StockPort(Protocol):
 
     def unit_weights(self, skus: Sequence[str]) -> dict[str, int]:
         """Grams per unit of the SKUs asked for, where known."""
+
+    def pick_lots_many(self, wanted: Mapping[str, tuple[Mapping[str, int], datetime]]
+                       ) -> dict[str, tuple[list[LotPick], list[ShortPick]]]:
+        """For each request ``key``: take ``{sku: units}`` from this warehouse's lots, first
+        expiry first out, once per key (asked again, the same answer), packing at the time
+        given with it (a lot that expired before that day is not picked): the lots picked,
+        and the units short where no unexpired lot is left. SKUs kept without lots are in
+        neither. One transaction for the whole batch."""
 
 
 @runtime_checkable

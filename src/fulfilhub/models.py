@@ -800,6 +800,38 @@ class FulfillmentRequest:
 
 
 @attrs.frozen(kw_only=True)
+class LotPick:
+    """Units of one SKU packed from one lot (batch), as the warehouse reports them.
+
+    Attributes:
+        sku: The stock-keeping unit.
+        lot: The lot or batch number printed on the goods.
+        quantity: How many units of the lot went into the parcel (1 or more).
+        expires: The lot's expiry date, where it has one.
+    """
+
+    sku: str = attrs.field(validator=attrs.validators.min_len(1))
+    lot: str = attrs.field(validator=attrs.validators.min_len(1))
+    quantity: int = attrs.field(validator=_positive)
+    expires: date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ShortPick:
+    """Units of one SKU the warehouse packed fewer than asked (a short pick).
+
+    Attributes:
+        sku: The stock-keeping unit.
+        quantity: How many units are missing from the parcel (1 or more).
+        reason: Why, in the warehouse's words (``"lot L1 expired 2026-12-01"``).
+    """
+
+    sku: str = attrs.field(validator=attrs.validators.min_len(1))
+    quantity: int = attrs.field(validator=_positive)
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class FulfillmentUpdate:
     """A warehouse's answer about one request.
 
@@ -826,6 +858,9 @@ class FulfillmentUpdate:
         tracking_url: Where the customer follows the parcel, where the warehouse gives one.
         shipped_at: When the parcel left the warehouse (None: ``at``).
         more_tracking_codes: The other packages' tracking numbers, when it went in several.
+        lots: Once packed, the lot of each packed unit where the warehouse tracks lots
+            (empty: not reported).
+        short: Once packed, the units packed fewer than asked (empty: all of them).
     """
 
     ref: str
@@ -840,6 +875,9 @@ class FulfillmentUpdate:
     tracking_url: str = ""
     shipped_at: datetime | None = attrs.field(default=None, validator=_aware)
     more_tracking_codes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    lots: tuple[LotPick, ...] = attrs.field(default=(), converter=tuple)
+    short: tuple[ShortPick, ...] = attrs.field(default=(), converter=tuple)
 
     def __attrs_post_init__(self) -> None:
         if self.status is FulfillmentStatus.SHIPPED and not (self.carrier.strip() and self.tracking_code.strip()):
@@ -992,11 +1030,12 @@ class NoticeEvent(enum.StrEnum):
     DELIVERED = "delivered"
     COMPENSATION_ISSUED = "compensation_issued"  # the code or the amount, once it exists
     LOW_STOCK = "low_stock"  # to the operator: a SKU's sellable quantity fell to its reorder point
+    RECALL = "recall"  # a lot the customer received is recalled (drafted, sent once an operator approves)
 
     @property
     def urgent(self) -> bool:
         """Urgent notices are sent at once; the others wait out the customer's quiet hours."""
-        return self in (NoticeEvent.DELAYED, NoticeEvent.COMPENSATION_ISSUED)
+        return self in (NoticeEvent.DELAYED, NoticeEvent.COMPENSATION_ISSUED, NoticeEvent.RECALL)
 
     @property
     def for_operator(self) -> bool:

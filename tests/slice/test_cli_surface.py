@@ -34,8 +34,10 @@ LISTINGS = {
     "outbox list": "id kind target status attempts next_attempt_at last_error",
     "quarantine list": "id source kind external_id status attempts error",
     "notices list": "id key order_id order_number event locale to sent created_at subject",
+    "notices drafts": "id key order_id order_number event locale to approved_at approved_by reason subject",
     "compensations list": "id key order_id tier kind amount currency status code policy reason created_at",
     "stock list": "warehouse sku on_hand reserved safety_stock available restock_on",
+    "stock lots": "warehouse sku lot expires received on_hand received_at",
     "webhooks list": "id instance delivery_id received_at status result error",
     "plugins": "name source hooks error",
 }
@@ -58,6 +60,8 @@ CASES: dict[str, list[tuple[str, int]]] = {
     "init": [("--path {tmp}/fulfilhub.toml", OK), ("--path {tmp}/fulfilhub.toml", USAGE)],
     "jobs": [("", OK), ("--json", OK)],
     "new": [("carrier Bad-Name --dir {tmp}/p", USAGE), ("bogus x", USAGE)],
+    "notices approve": [("999999", NOT_FOUND), ("", USAGE)],
+    "notices drafts": [("", OK), ("--json", OK), ("--all", OK)],
     "notices list": [("", OK), ("--json", OK), ("--order nope", NOT_FOUND)],
     "notices retry": [("nope", NOT_FOUND), ("", USAGE)],
     "notices show": [("nope", NOT_FOUND)],
@@ -65,6 +69,8 @@ CASES: dict[str, list[tuple[str, int]]] = {
     "orders hold": [("{held} --reason again", OK), ("nope --reason x", NOT_FOUND)],
     "orders list": [("", OK), ("--json", OK), ("--channel nope", NOT_FOUND), ("--channel shop", OK),
                     ("--status bogus", USAGE)],
+    "orders report-issue": [("nope --line X:1 --kind wrong_item", NOT_FOUND), ("{shipped} --line X --kind wrong_item", USAGE),
+                            ("{shipped} --line X:1 --kind bogus", USAGE)],
     "orders release": [("{shipped} --reason x", FAILED), ("nope --reason x", NOT_FOUND)],
     "orders show": [("{shipped}", OK), ("{shipped} --json", OK), ("nope", NOT_FOUND)],
     "outbox list": [("", OK), ("--json", OK), ("--status bogus", USAGE)],
@@ -86,8 +92,13 @@ CASES: dict[str, list[tuple[str, int]]] = {
     "shipments list": [("", OK), ("--json", OK), ("--order nope", NOT_FOUND)],
     "shipments show": [("nope", NOT_FOUND)],
     "stock list": [("", OK), ("--json", OK)],
+    "stock lots": [("", OK), ("--json", OK)],
+    "stock receive": [("nope SKU 3 --lot L1", USAGE), ("east SKU-NEW 0 --lot L1", USAGE),
+                      ("east SKU-NEW 3 --lot L1 --expires 2027-01-31", OK)],
     "stock set": [("nope SKU 3", USAGE), ("east SKU-NEW 3", OK)],
     "sync": [("", OK), ("--json", OK), ("--channel nope", USAGE)],
+    "trace": [("NOPE-LOT", NOT_FOUND), ("NOPE-LOT --json", NOT_FOUND), ("NOPE-LOT --notify", USAGE),
+              ("NOPE-LOT --notify --reason x", NOT_FOUND)],
     "track": [("{tracking}", OK), ("NOPE123", NOT_FOUND)],
     "webhooks list": [("", OK), ("--json", OK), ("--status bogus", USAGE)],
     "webhooks replay": [("999999", NOT_FOUND)],
@@ -346,8 +357,8 @@ def test_a_piped_demo_prints_progress_and_closing_commands_that_work_as_printed(
     progress = result.stderr.splitlines()  # stderr is not a terminal here: lines, not a bar
     assert progress[0].startswith("simulating 2 days") and progress[-1].startswith("simulated 2 of 2 days"), progress
     commands = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
-                if line.startswith(("one notice:", "look at one:", "or all:", "the KPIs:"))]
-    assert len(commands) == 4, result.stdout
+                if line.startswith(("one notice:", "look at one:", "or all:", "the KPIs:", "who got the recalled lot:"))]
+    assert len(commands) == 5, result.stdout
     env = {k: v for k, v in os.environ.items() if not k.startswith("FULFILHUB_")}  # no credential, any folder
     done = subprocess.run(shlex.split(commands[1]), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, (commands[1], done.stderr)  # the program as printed starts (a real process)

@@ -57,13 +57,14 @@ def plugin_manager() -> PluginManager:
 group.use_plugin_manager(plugin_manager)
 
 from . import (  # noqa: E402  (they attach themselves to `main`)
-    commands, decisions, delays, new, notices, promise, report, sandbox_and_demo, serve, shipments_events_jobs, worker,
+    commands, decisions, delays, lots, new, notices, promise, report, sandbox_and_demo, serve, shipments_events_jobs,
+    worker,
 )
 
 __all__ = [
     "EXIT_CODES", "EXIT_CONFIG", "EXIT_INTERRUPTED", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_PARTIAL", "EXIT_PLUGIN",
     "EXIT_STORE", "GLOBAL_OPTIONS", "HTTP_LOGGERS", "FulfilhubGroup", "RedactingFilter", "State", "commands",
-    "console", "decisions", "delays", "err_console", "fail", "group", "hoist_global_options", "main", "new",
+    "console", "decisions", "delays", "err_console", "fail", "group", "hoist_global_options", "lots", "main", "new",
     "notices", "plugin_manager", "promise", "protect_logs", "report", "sandbox_and_demo", "serve",
     "setup_logging", "shipments_events_jobs", "worker",
 ]

@@ -24,10 +24,12 @@ from rich.table import Table
 from ..adapters import ReportSection
 from ..clock import SystemClock
 from ..engines import compensation, kpi
+from ..engines import lots as lot_engine
 from ..errors import PluginError
 from ..plugins import PluginManager
 from ..store import Connection
 from ..store import kpi as kpi_store
+from ..store import lots as lot_store
 from ..store import meta as meta_store
 from .group import State, console, main
 from .common import open_store as _store
@@ -76,6 +78,24 @@ def _cost_rows(data: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return rows
 
 
+def _accuracy_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    kinds = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in data["by_kind"].items()) or "none"
+    rows = [("shipments packed right", f"{counted(data['accuracy'], data['accurate'], data['shipments'])} "
+                                       f"(units short, wrong or missing: {kinds})")]
+    for w in data["warehouses"]:
+        rows.append((f"warehouse {w['warehouse']}", f"{counted(w['accuracy'], w['accurate'], w['shipments'])} "
+                                                    f"shipments right, {w['units_wrong']} of {w['units']} units wrong"))
+    for k in [k for k in data["skus"] if k["units_wrong"]][:10]:
+        rows.append((f"SKU {k['sku']}", f"{share(k['accuracy'])} of units right, {k['units_wrong']} of {k['units']} wrong"))
+    return rows
+
+
+def _accuracy_charts(data: Mapping[str, Any]) -> list[Any]:
+    from .report_html import accuracy_chart
+
+    return [accuracy_chart(data)] if data["warehouses"] else []
+
+
 #: The sections the report always has (when they have something to say), before the plugins'.
 BUILT_IN = (
     ReportSection(
@@ -85,6 +105,10 @@ BUILT_IN = (
     ReportSection(
         name="compensation", title="Compensation cost against budget",
         collect=lambda conn, window: compensation.cost_in_window(conn, window.since, window.until), rows=_cost_rows),
+    ReportSection(
+        name="accuracy", title="Order accuracy (shipments handed over in the window)",
+        collect=lambda conn, window: lot_engine.accuracy(*lot_store.accuracy_facts(conn, window.since, window.until)),
+        rows=_accuracy_rows, charts=_accuracy_charts),
 )
 
 

@@ -124,6 +124,19 @@ def backtest_chart(data: Mapping[str, Any]) -> alt.LayerChart:
     return alt.layer(points, labels).properties(width=420, height=240)
 
 
+def accuracy_chart(data: Mapping[str, Any]) -> alt.Chart:
+    """Shipments packed right, per warehouse: a bar each, the share of its shipments with no unit wrong."""
+    rows = [{"warehouse": w["warehouse"], "accuracy": w["accuracy"], "shipments": w["shipments"],
+             "units_wrong": w["units_wrong"]} for w in data["warehouses"]]
+    return alt.Chart(alt.Data(values=rows), title="Order accuracy by warehouse").mark_bar().encode(
+        x=alt.X("accuracy:Q", title="shipments packed right", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("warehouse:N", title=None, sort="x"),
+        color=alt.condition(alt.datum.accuracy >= 0.99, alt.value(GOOD), alt.value(BAD)),
+        tooltip=[alt.Tooltip("warehouse:N"), alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("shipments:Q"),
+                 alt.Tooltip("units_wrong:Q")],
+    ).properties(width=420, height=max(40, 28 * len(rows)))
+
+
 def _table(columns: tuple[str, ...] | list[str], rows: list[list[str]], caption: str = "") -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows)

@@ -309,6 +309,10 @@ def _print_demo(result, elapsed: float, days: int, seed: int, as_json: bool) -> 
 
     for line in summary_lines(result.notices):
         console.print(line, markup=False)
+    from ..scenarios.lots import summary_lines as after_sale_lines
+
+    for line in after_sale_lines(result.after_sale):
+        console.print(line, markup=False)
     for line in closing_lines(result):
         console.print(line, markup=False)
 
@@ -345,6 +349,8 @@ def closing_lines(result) -> list[str]:
         lines.append(f"one notice:  {run} notices show 1")
     if result.sample_order:
         lines.append(f"look at one: {run} orders show {shlex.quote(result.sample_order)}")
+    if result.after_sale:
+        lines.append(f"who got the recalled lot: {run} trace {result.after_sale['recalled_lot']['lot']}")
     lines += [f"or all:      {run} orders list",
               f"the KPIs:    {run} report --html {shlex.quote(str(result.workspace / 'report.html'))}"]
     return lines

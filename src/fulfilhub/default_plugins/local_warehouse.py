@@ -13,6 +13,11 @@ third-party warehouse does not get:
     tare_g = 150             # box weight added to the items' weight
     default_unit_weight_g = 500
     [warehouses.main.address] ...  (the ship-from address)
+
+Stock received by lot (``fulfilhub stock receive WAREHOUSE SKU QTY --lot L --expires
+D``) is picked first-expiry-first-out when the parcel is packed: the packed answer
+names the lots, and a SKU whose unexpired lots do not cover the order is packed short
+(the answer's ``short`` says so; an expired lot is never picked).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import attrs
 from ..adapters import InstanceContext, Setting, StatePort, StockPort, WarehouseType
 from ..errors import ConfigError, NotFound
 from ..hookspecs import hookimpl
-from ..models import FulfillmentRequest, FulfillmentStatus, FulfillmentUpdate, Parcel, StockLevel
+from ..models import FulfillmentRequest, FulfillmentStatus, FulfillmentUpdate, LotPick, Parcel, ShortPick, StockLevel
 
 SETTINGS = {
     "pick_minutes": Setting(float, default=60.0, min=0, help="minutes from submission until picking starts"),
@@ -95,7 +100,9 @@ class LocalWarehouse:
         records = get_many(refs) if get_many is not None else {r: v for r in refs if (v := self.state.get(r)) is not None}
         skus = sorted({sku for record in records.values() if self._packed(record) for sku in self._skus(record)})
         weights = self.stock.unit_weights(skus) if skus else {}
-        return {ref: self._progress(ref, record, weights) for ref, record in records.items()}
+        packed = {ref: record for ref, record in records.items() if self._packed(record)}
+        picked = self._pick_lots(packed) if packed else {}  # one transaction for the batch's lots
+        return {ref: self._progress(ref, record, weights, picked.get(ref)) for ref, record in records.items()}
 
     def _packed(self, record: dict[str, Any]) -> bool:
         return record["status"] != "cancelled" and \
@@ -105,17 +112,23 @@ class LocalWarehouse:
     def _skus(record: dict[str, Any]) -> list[str]:
         return [ln["sku"] for ln in record["lines"]]
 
-    def _progress(self, ref: str, record: dict[str, Any], weights: dict[str, int]) -> FulfillmentUpdate:
-        """Where the request ``record`` stands now (``weights``: grams per unit of its SKUs once packed)."""
+    def _progress(self, ref: str, record: dict[str, Any], weights: dict[str, int],
+                  picked: tuple[list[LotPick], list[ShortPick]] | None = None) -> FulfillmentUpdate:
+        """Where the request ``record`` stands now (``weights``: grams per unit of its SKUs once
+        packed; ``picked``: its lots and short picks, when the caller picked a batch's at once)."""
         if record["status"] == "cancelled":
             return FulfillmentUpdate(ref=ref, status=FulfillmentStatus.CANCELLED, at=self.clock.now())
         submitted_at = datetime.fromisoformat(record["submitted_at"])
         elapsed = self.clock.now() - submitted_at
         if elapsed >= self.pack_after:
             lines = record["lines"]
-            grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in lines)
+            lots, short = picked if picked is not None else self._pick_lots({ref: record})[ref]
+            missing = {s.sku: s.quantity for s in short}
+            grams = self.tare_g + sum(ln["quantity"] * weights.get(ln["sku"], self.default_weight_g) for ln in lines) \
+                - sum(units * weights.get(sku, self.default_weight_g) for sku, units in missing.items())
             return FulfillmentUpdate(
-                ref=ref, status=FulfillmentStatus.PACKED, at=submitted_at + self.pack_after, parcel=Parcel(weight_g=grams)
+                ref=ref, status=FulfillmentStatus.PACKED, at=submitted_at + self.pack_after, parcel=Parcel(weight_g=grams),
+                lots=lots, short=short,
             )
         packed_at = submitted_at + self.pack_after  # no news before then: say so, and be asked then
         if elapsed >= self.pick_after:
@@ -129,6 +142,19 @@ class LocalWarehouse:
 
     def close(self) -> None:
         """Nothing to release: the store belongs to the runtime."""
+
+    def _pick_lots(self, records: dict[str, dict[str, Any]]) -> dict[str, tuple[list[LotPick], list[ShortPick]]]:
+        """The lots of each packed request's SKUs kept by lot, first expiry first out, and what
+        is short where no unexpired lot is left (once per request: asked again, the same), for
+        a batch of requests ``{ref: record}`` in one transaction."""
+        wanted: dict[str, tuple[dict[str, int], datetime]] = {}
+        for ref, record in records.items():
+            units: dict[str, int] = {}
+            for line in record["lines"]:
+                units[line["sku"]] = units.get(line["sku"], 0) + line["quantity"]
+            wanted[record["key"]] = (units, datetime.fromisoformat(record["submitted_at"]) + self.pack_after)
+        by_key = self.stock.pick_lots_many(wanted)
+        return {ref: by_key[record["key"]] for ref, record in records.items()}
 
     def _record(self, ref: str) -> dict[str, Any]:
         record = self.state.get(ref)

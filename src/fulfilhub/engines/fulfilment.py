@@ -36,11 +36,12 @@ from ..models import (
 )
 from ..store import Tx
 from ..store import choices as choice_store
+from ..store import lots as lot_store
 from ..store import orders as order_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store.outbox import Effect, enqueue
-from . import lifecycle
+from . import lifecycle, lots
 
 if TYPE_CHECKING:
     from ..plugins import Hooks
@@ -175,6 +176,7 @@ def cancel_open(tx: Tx, order_id: str, at: datetime) -> list[Shipment]:
         if shipment.status not in CANCELLABLE:
             continue
         stock_store.settle(tx, shipment.id, consume=False, at=at)
+        lot_store.restock_shipment(tx, shipment.id, at)  # a packed parcel's lots get their units back
         shipment = _save(tx, shipment, at, status=S.CANCELLED)
         if shipment.fulfillment_ref:
             enqueue(tx, Effect.cancel_at_warehouse(shipment), at)
@@ -208,6 +210,7 @@ def record_void(tx: Tx, hooks: Hooks | None, shipment: Shipment, at: datetime) -
     for line in shipment.lines:
         per_sku[line.sku] = per_sku.get(line.sku, 0) + line.quantity
     stock_store.restock(tx, shipment.warehouse, per_sku, at)
+    lot_store.restock_shipment(tx, shipment.id, at)
     found = order_store.status_with_shipments(tx.conn, shipment.order_id)
     if found is not None:
         current, statuses = found
@@ -257,12 +260,14 @@ def apply_warehouse_update(tx: Tx, hooks: Hooks | None, shipment: Shipment, upda
                                            Order.channel_of(shipment.order_id), at, source=source)
     if target is S.CANCELLED:
         stock_store.settle(tx, shipment.id, consume=False, at=at)
+        lot_store.restock_shipment(tx, shipment.id, at)
     changes: dict = {"status": target, "next_poll_at": update.next_check_at}
     if update.parcel is not None:
         changes["parcel"] = update.parcel
     saved = _save(tx, shipment, at, **changes)
     lifecycle.follow_shipments(tx, hooks, shipment.order_id, at=at, source=source,
                                reason=f"shipment {shipment.id} {target}" + (f": {update.reason}" if update.reason else ""))
+    lots.record_packing(tx, saved, update, at, source=source)  # which lot went in, and what was packed short
     return saved
 
 

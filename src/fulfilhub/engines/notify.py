@@ -229,7 +229,14 @@ def _environment() -> jinja2.Environment:
     env.filters["day"] = jinja2.pass_context(lambda ctx, value: format_day(value, ctx["_locale"], ctx["_tz"],
                                                                            ctx.get("_today")))
     env.filters["money"] = jinja2.pass_context(lambda ctx, value: format_money(value, ctx["_locale"]))
+    # a sentence of the message catalogue: {{ "recall.lead"|say(lot=lot) }}
+    env.filters["say"] = jinja2.pass_context(lambda ctx, path, **values: _say(ctx["_locale"], path, values))
     return env
+
+
+def _say(locale: str, path: str, values: Mapping[str, Any]) -> str:
+    table, _, name = path.partition(".")
+    return phrases(template_locale(locale))[table][name].format(**values)
 
 
 def phrases(template: str) -> Mapping[str, Mapping[str, str]]:
@@ -255,6 +262,7 @@ REQUIRED_FACTS: Mapping[NoticeEvent, tuple[str, ...]] = {
     NoticeEvent.READY_FOR_PICKUP: ("number", "store", "pickup_until", "link"),
     NoticeEvent.DELIVERED: ("number", "delivered_at"),
     NoticeEvent.COMPENSATION_ISSUED: ("number", "amount", "code"),
+    NoticeEvent.RECALL: ("number", "product", "lot", "reason"),
 }
 
 
@@ -269,7 +277,7 @@ def render(event: NoticeEvent, *, key: str, order: Order, locale: str, tz: ZoneI
                 "new_date": None, "delivered_at": None, "days_late": 0, "cause": "", "action": "",
                 "compensation": "", "carrier": "", "tracking_code": "", "amount": None, "code": "", "code_line": "",
                 "parcels": [], "shipped_day": phrases(template)["days"]["today"], "store": "", "store_address": "",
-                "pickup_until": None}
+                "pickup_until": None, "product": "", "lot": "", "reason": ""}
     values = {**defaults, **facts}
     if values["code"]:
         values["code_line"] = phrases(template)["compensation"]["code"].format(code=values["code"])
@@ -425,3 +433,20 @@ def emit_many(tx: Tx, kept: Sequence[tuple[Notice, Sequence[str], datetime]]) ->
     notice_store.add_many(tx, kept)
     outbox.enqueue_many(tx, [(Effect.send_notice(notice.key, notice.order_id, name), notice.created_at, due)
                              for notice, notifiers, due in kept for name in notifiers])
+
+
+# --------------------------------------------------------------------------- drafts a person approves
+
+
+def approve(tx: Tx, ref: str, *, by: str, at: datetime) -> Notice | None:
+    """Send a drafted notice (``notice_drafts``, by id or key): kept in ``notices`` and one
+    ``notice.send`` effect per notifier it was routed to, at once, in this transaction.
+    None when there is no such draft; the notice unchanged (nothing sent twice) when it
+    was approved before."""
+    row = notice_store.draft(tx.conn, ref)
+    if row is None:
+        return None
+    notice = notice_store.draft_notice(row)
+    if notice_store.mark_approved(tx, row.id, by, at):
+        emit(tx, notice, notifiers=list(row.notifiers), due=at)
+    return notice

@@ -41,6 +41,7 @@ from ..store import quarantine as quarantine_store
 from ..store import shipments as shipment_store
 from ..store import stock as stock_store
 from ..store.ports import state_value
+from .lots import after_sale, seed_lots
 from .mainland import MainlandOrder
 from .world import WAREHOUSES, World, build_world
 
@@ -109,6 +110,8 @@ class DemoResult:
     channels: dict[str, dict[str, Any]] = attrs.Factory(dict)
     #: The SKU every channel sells from one limited stock, and whether it was oversold (:func:`shared_sku`).
     shared_sku: dict[str, Any] = attrs.Factory(dict)
+    #: Order accuracy, line issues by kind, and the recalled lot (:func:`.lots.after_sale`).
+    after_sale: dict[str, Any] = attrs.Factory(dict)
 
 
 def run_demo(
@@ -172,6 +175,7 @@ def run_demo(
             _seed_third_party(world, _catalog(channels.values()), rng, orders)
         else:
             _seed_stock(world, _catalog(channels.values()), rng, orders, limited=shared)
+            seed_lots(world, _catalog(channels.values()))  # two SKUs by lot: one lot is recalled at the end
         seeded = _on_hand(world.store, shared)
         typhoon = dict(TYPHOON)
         disruption = world.disruptions.add(typhoon.pop("kind"), start=START + typhoon.pop("after"), **typhoon)
@@ -218,6 +222,7 @@ def run_demo(
                 settled_at = step + 1
                 break
         _time_base(world)
+        lots_and_accuracy = after_sale(world)
         with world.store.read() as conn:
             counts = order_store.count_by_status(conn)
             ships = shipment_store.every(conn)
@@ -288,6 +293,7 @@ def run_demo(
         third_party=shipped_by,
         channels=per_channel,
         shared_sku=one_stock,
+        after_sale=lots_and_accuracy,
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from ..errors import NotFound, PermanentError
 from ..models import Notice
 from . import Tx, insert_ignore, outbox
-from .schema import consumer_cursors, notice_decisions, notice_pending, notices, order_events
+from .schema import consumer_cursors, notice_decisions, notice_drafts, notice_pending, notices, order_events
 
 
 # --------------------------------------------------------------------------- cursors
@@ -325,3 +325,47 @@ def delay_notices(conn: Connection) -> list[Any]:
                         .join(notices, notices.c.key == notice_decisions.c.notice_key)
                         .where(notice_decisions.c.action == "send").order_by(notice_decisions.c.id))
     return list(rows)
+
+
+# --------------------------------------------------------------------------- drafts (approved by a person)
+
+
+def add_draft(tx: Tx, notice: Notice, *, notifiers: list[str], reason: str) -> bool:
+    """Keep a notice for a person to approve; False (nothing written) when its key is
+    drafted or sent already."""
+    if exists(tx.conn, notice.key):
+        return False
+    row = {
+        "key": notice.key, "order_id": notice.order_id, "order_number": notice.order_number,
+        "event": str(notice.event), "locale": notice.locale, "recipient": notice.to, "subject": notice.subject,
+        "text": notice.text, "html": notice.html, "facts": dict(notice.facts), "notifiers": list(notifiers),
+        "reason": reason, "created_at": notice.created_at,
+    }
+    return insert_ignore(tx, notice_drafts, [row], ["key"]) == 1
+
+
+def draft(conn: Connection, ref: str) -> Any | None:
+    """The draft row with id or key ``ref``."""
+    cond = notice_drafts.c.id == int(ref) if ref.isdigit() else notice_drafts.c.key == ref
+    return conn.execute(sa.select(notice_drafts).where(cond)).first()
+
+
+def drafts(conn: Connection, *, waiting: bool | None = None, limit: int = 500) -> list[Any]:
+    """Drafts, newest first; ``waiting``: only those not approved (True) or only approved (False)."""
+    stmt = sa.select(notice_drafts)
+    if waiting is not None:
+        stmt = stmt.where(notice_drafts.c.approved_at.is_(None) if waiting else notice_drafts.c.approved_at.is_not(None))
+    return list(conn.execute(stmt.order_by(notice_drafts.c.id.desc()).limit(limit)))
+
+
+def mark_approved(tx: Tx, draft_id: int, by: str, at: datetime) -> bool:
+    """Mark a draft approved; False when it was approved already (by someone else first)."""
+    done = tx.execute(notice_drafts.update().where(notice_drafts.c.id == draft_id, notice_drafts.c.approved_at.is_(None))
+                      .values(approved_at=at, approved_by=by))
+    return done.rowcount == 1
+
+
+def draft_notice(row: Any) -> Notice:
+    return Notice(key=row.key, order_id=row.order_id, order_number=row.order_number, event=row.event,
+                  locale=row.locale, to=row.recipient, subject=row.subject, text=row.text, html=row.html,
+                  created_at=row.created_at, facts=row.facts or {})

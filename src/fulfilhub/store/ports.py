@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..clock import Clock
-from ..models import StockLevel
+from ..models import LotPick, ShortPick, StockLevel
 from . import Store, insert_ignore
+from . import lots as lot_store
 from . import stock as stock_store
 from .schema import plugin_state
 
@@ -90,7 +92,7 @@ class StatePort:
 
 
 class StockPort:
-    """One warehouse's rows of the ``stock`` table, read-only."""
+    """One warehouse's rows of the ``stock`` table, read-only but for picking its lots."""
 
     def __init__(self, store: Store, warehouse: str):
         self.store = store
@@ -103,6 +105,14 @@ class StockPort:
     def unit_weights(self, skus: Sequence[str]) -> dict[str, int]:
         with self.store.read() as conn:
             return stock_store.unit_weights(conn, self.warehouse, skus)
+
+    def pick_lots_many(self, wanted: Mapping[str, tuple[Mapping[str, int], datetime]]
+                       ) -> dict[str, tuple[list[LotPick], list[ShortPick]]]:
+        """First expiry first out from the ``lots`` table, once per request key (see
+        :func:`fulfilhub.store.lots.pick_many`), for ``{key: ({sku: units}, packed at)}`` in
+        one transaction: the one write this port makes."""
+        with self.store.transaction() as tx:
+            return lot_store.pick_many(tx, namespace("warehouses", self.warehouse), self.warehouse, wanted)
 
 
 def namespace(kind: str, name: str) -> str:

@@ -471,5 +471,77 @@ tracking_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+lots = sa.Table(
+    "lots",
+    metadata,
+    # a local warehouse's stock by lot (batch): received with `fulfilhub stock receive --lot`,
+    # picked first-expiry-first-out at packing; the units are in `stock.on_hand` too
+    sa.Column("warehouse", sa.String(100), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("lot", sa.String(100), primary_key=True),
+    sa.Column("expires", sa.Date, nullable=True),
+    sa.Column("received", sa.Integer, nullable=False),  # units received in all
+    sa.Column("on_hand", sa.Integer, nullable=False),  # units of the lot not yet picked
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+shipment_line_lots = sa.Table(
+    "shipment_line_lots",
+    metadata,
+    # which lot went into which shipment line, as the warehouse reported it at packing
+    # (any warehouse: the local one and plugins that report lots); `fulfilhub trace LOT`
+    sa.Column("shipment_id", sa.String(220), sa.ForeignKey("shipments.id"), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
+    sa.Column("lot", sa.String(100), primary_key=True),
+    sa.Column("warehouse", sa.String(100), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("expires", sa.Date, nullable=True),
+    sa.Column("packed_at", UTCDateTime, nullable=False),
+    sa.Column("restocked_at", UTCDateTime, nullable=True),  # the shipment was cancelled: its units went back to the lot
+    sa.Index("ix_shipment_line_lots_lot", "lot"),
+)
+
+line_issues = sa.Table(
+    "line_issues",
+    metadata,
+    # order accuracy: a line packed short by the warehouse, or a wrong or missing item
+    # reported by the customer or an operator; one row per (key), never updated
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(400), nullable=False, unique=True),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("shipment_id", sa.String(220), nullable=True),
+    sa.Column("warehouse", sa.String(100), nullable=True),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # short_pick | wrong_item | missing_item
+    sa.Column("source", sa.String(120), nullable=False),  # warehouse:<name> | operator | customer
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("reported_at", UTCDateTime, nullable=False),
+)
+
+notice_drafts = sa.Table(
+    "notice_drafts",
+    metadata,
+    # notices written for an operator to approve before they are sent (a recall); approving
+    # one keeps it in `notices` and queues its sends, in one transaction
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),  # the notice key it is sent under
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("order_number", sa.String(100), nullable=False, default=""),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("locale", sa.String(32), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False, default=""),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("html", sa.Text, nullable=False, default=""),
+    sa.Column("facts", sa.JSON, nullable=False),
+    sa.Column("notifiers", sa.JSON, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),  # why it was drafted ("recall of lot L1")
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("approved_at", UTCDateTime, nullable=True),
+    sa.Column("approved_by", sa.String(120), nullable=True),
+)
+
 sa.Index("ix_shipments_carrier_tracking_code", shipments.c.carrier, shipments.c.tracking_code)
 sa.Index("ix_shipments_modified_at", shipments.c.modified_at)  # moved_since, the listing
