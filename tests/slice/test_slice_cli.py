@@ -192,6 +192,7 @@ def test_failed_effects_are_listed_and_can_be_queued_again(world, monkeypatch):
         raise RuntimeError("label printer on fire")
 
     monkeypatch.setattr(warehouse, "submit", broken)
+    monkeypatch.setattr(warehouse, "submit_many", broken)  # the batch call first, then each alone
     from fulfilhub.runner import jobs
 
     jobs.sync_once(world.rt)
