@@ -554,7 +554,7 @@ def test_hook_register_report_sections():
     pm = PluginManager(load_installed=False, extra=[Costs()])
     assert pm.owner("report_sections", "acme_costs")
     parts = report_cli.sections(pm)
-    assert [s.name for s in parts] == ["backtest", "compensation", "acme_costs"]  # the built-in ones first
+    assert [s.name for s in parts] == ["backtest", "compensation", "accuracy", "acme_costs"]  # the built-in ones first
 
     class TakesAKpiKey:
         @hookimpl

@@ -209,6 +209,10 @@ class StockPort(Protocol):
     def unit_weights(self, skus: Sequence[str]) -> dict[str, int]:
         """Grams per unit of the SKUs asked for, where known."""
 
+    def packing_facts(self, skus: Sequence[str]) -> tuple[dict[str, int], set[str]]:
+        """:meth:`unit_weights` of ``skus``, and those of them received by lot (whose
+        packing :meth:`pick_lots_many` must be asked), in one read."""
+
     def pick_lots_many(self, wanted: Mapping[str, tuple[Mapping[str, int], datetime]]
                        ) -> dict[str, tuple[list[LotPick], list[ShortPick]]]:
         """For each request ``key``: take ``{sku: units}`` from this warehouse's lots, first
@@ -591,8 +595,11 @@ CAPABILITIES: Mapping[str, type] = {
 
 
 def capabilities(adapter: object) -> frozenset[str]:
-    """The optional capabilities ``adapter`` has (``{"webhooks"}``...)."""
-    return frozenset(name for name, protocol in CAPABILITIES.items() if isinstance(adapter, protocol))
+    """The optional capabilities ``adapter`` has (``{"webhooks"}``...). ``track`` is a
+    warehouse's option (a 3PL following its own parcels); every carrier tracks, so a
+    carrier does not list it."""
+    return frozenset(name for name, protocol in CAPABILITIES.items() if isinstance(adapter, protocol)
+                     and not (name == "track" and isinstance(adapter, Carrier)))
 
 
 # --------------------------------------------------------------------------- registered types

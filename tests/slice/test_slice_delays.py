@@ -149,8 +149,9 @@ def test_the_disruptions_example_of_sandbox_md_scripts_what_it_says(world):
 
     source = fenced(read("sandbox.md"), "python")[1]
     exec(compile(source, "<sandbox.md disruptions>", "exec"), {"world": world})
-    assert [(d.kind, d.region or d.carrier or ",".join(d.skus)) for d in world.disruptions.all()] == [
-        ("hub_closed", "TW"), ("carrier_slow", "FedEx"), ("carrier_outage", "USPS"), ("stock_out", "TEE-ORG-M")]
+    assert [(d.kind, d.region or d.carrier or d.service or ",".join(d.skus)) for d in world.disruptions.all()] == [
+        ("hub_closed", "TW"), ("carrier_slow", "FedEx"), ("carrier_outage", "USPS"), ("api_outage", "easypost"),
+        ("stock_out", "TEE-ORG-M")]
 
 
 @pytest.mark.postgres

@@ -99,9 +99,10 @@ class LocalWarehouse:
         get_many = getattr(self.state, "get_many", None)
         records = get_many(refs) if get_many is not None else {r: v for r in refs if (v := self.state.get(r)) is not None}
         skus = sorted({sku for record in records.values() if self._packed(record) for sku in self._skus(record)})
-        weights = self.stock.unit_weights(skus) if skus else {}
+        weights, by_lot = self.stock.packing_facts(skus) if skus else ({}, set())
         packed = {ref: record for ref, record in records.items() if self._packed(record)}
-        picked = self._pick_lots(packed) if packed else {}  # one transaction for the batch's lots
+        # one transaction for the batch's lots, none when no SKU of it is kept by lot
+        picked = self._pick_lots(packed) if by_lot else {ref: ([], []) for ref in packed}
         return {ref: self._progress(ref, record, weights, picked.get(ref)) for ref, record in records.items()}
 
     def _packed(self, record: dict[str, Any]) -> bool:

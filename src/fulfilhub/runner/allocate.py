@@ -19,7 +19,7 @@ import attrs
 from ..engines import allocation, fulfilment, holds, inventory, promise
 from ..engines.allocation import Step
 from ..errors import ExternalError, FulfilhubError, PluginError
-from ..models import Order, OrderStatus
+from ..models import Order, OrderStatus, StockLevel
 from ..store import Tx
 from ..store import orders as order_store
 from ..store import promises as promise_store
@@ -87,7 +87,7 @@ def _plan(rt: Runtime, view: inventory.StockView, order: Order, status: OrderSta
     order = attrs.evolve(order, lines=order.shippable)  # only what goes into parcels is allocated
     skus = {line.sku for line in order.lines}
     _read_stock(rt, view, skus, report)
-    plan = rt.hooks.allocate_order(order=order, stock=view.levels(skus))
+    plan = rt.hooks.allocate_order(order=order, stock=_served(rt, order, view.levels(skus)))
     if not plan:
         return _Planned(order, status)
     try:
@@ -96,6 +96,13 @@ def _plan(rt: Runtime, view: inventory.StockView, order: Order, status: OrderSta
         raise PluginError(f"allocate_order returned a plan that does not fit the order: {exc}") from None
     view.took(by_warehouse)
     return _Planned(order, status, by_warehouse=dict(by_warehouse))
+
+
+def _served(rt: Runtime, order: Order, levels: list[StockLevel]) -> list[StockLevel]:
+    """The levels of the warehouses that serve the order's channel (``[stock.channels]``:
+    what this channel may sell; all of them when it names none)."""
+    served = rt.config.stock.warehouses_for(order.channel)
+    return [level for level in levels if served is None or level.warehouse in served]
 
 
 def _store_batch(rt: Runtime, view: inventory.StockView, pending: list[_Planned], promised: set[str],
@@ -211,9 +218,7 @@ def _allocate_one(rt: Runtime, view: inventory.StockView, order: Order, status: 
         if attempt > 1:  # on fresh levels: the stock went meanwhile
             view.forget()
         _read_stock(rt, view, skus, report)
-        served = rt.config.stock.warehouses_for(order.channel)  # [stock.channels]: what this channel may sell
-        plan = rt.hooks.allocate_order(order=order, stock=[level for level in view.levels(skus)
-                                                           if served is None or level.warehouse in served])
+        plan = rt.hooks.allocate_order(order=order, stock=_served(rt, order, view.levels(skus)))
         made = None
         if plan:
             try:

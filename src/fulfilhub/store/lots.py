@@ -13,7 +13,7 @@ LOT`` reads it back (:func:`trace`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -135,17 +135,23 @@ def pick_once(tx: Tx, namespace: str, key: str, warehouse: str, wanted: Mapping[
     return picks, short
 
 
+def tracked(conn: Connection, warehouse: str, skus: Sequence[str]) -> set[str]:
+    """Those of ``skus`` the warehouse keeps by lot."""
+    if not skus:
+        return set()
+    return set(conn.execute(sa.select(lots.c.sku).distinct()
+                            .where(lots.c.warehouse == warehouse, lots.c.sku.in_(sorted(set(skus))))).scalars())
+
+
 def pick_many(tx: Tx, namespace: str, warehouse: str, wanted: Mapping[str, tuple[Mapping[str, int], datetime]]
               ) -> dict[str, tuple[list[LotPick], list[ShortPick]]]:
     """:func:`pick_once` for ``{key: ({sku: units}, at)}`` in one transaction. A request
     none of whose SKUs the warehouse keeps by lot picks nothing and writes nothing, so a
     warehouse without lots pays one read per batch."""
-    skus = sorted({sku for units, _ in wanted.values() for sku in units})
-    tracked = set(tx.execute(sa.select(lots.c.sku).distinct()
-                             .where(lots.c.warehouse == warehouse, lots.c.sku.in_(skus))).scalars()) if skus else set()
+    by_lot = tracked(tx.conn, warehouse, [sku for units, _ in wanted.values() for sku in units])
     out: dict[str, tuple[list[LotPick], list[ShortPick]]] = {}
     for key, (units, at) in wanted.items():
-        out[key] = pick_once(tx, namespace, key, warehouse, units, at.date(), at) if tracked & set(units) else ([], [])
+        out[key] = pick_once(tx, namespace, key, warehouse, units, at.date(), at) if by_lot & set(units) else ([], [])
     return out
 
 

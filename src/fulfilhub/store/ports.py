@@ -106,6 +106,11 @@ class StockPort:
         with self.store.read() as conn:
             return stock_store.unit_weights(conn, self.warehouse, skus)
 
+    def packing_facts(self, skus: Sequence[str]) -> tuple[dict[str, int], set[str]]:
+        """The grams per unit of ``skus`` and those of them kept by lot, in one read."""
+        with self.store.read() as conn:
+            return stock_store.unit_weights(conn, self.warehouse, skus), lot_store.tracked(conn, self.warehouse, skus)
+
     def pick_lots_many(self, wanted: Mapping[str, tuple[Mapping[str, int], datetime]]
                        ) -> dict[str, tuple[list[LotPick], list[ShortPick]]]:
         """First expiry first out from the ``lots`` table, once per request key (see
